@@ -1,0 +1,163 @@
+"""Logging: concise logfmt-style lines with levels, per-package levels and connection ids.
+
+A line reads ``level: message; pkg=imapserver; cid=1a; key=value``, as mox writes them.
+
+Levels, most verbose first: tracedata, traceauth, trace, debug, info, warn, error, fatal, print.
+At any trace level protocol lines are logged; message data is shown only at ``tracedata`` and
+authentication data (passwords, SASL responses) only at ``traceauth`` or ``tracedata``. Unlike mox
+(which defaults to ``traceauth``, printing cleartext passwords), our default is ``info``.
+
+Protocol drivers call :meth:`Logger.trace_line` with a ``kind`` of ``"text"``, ``"auth"`` or
+``"data"`` so redaction is decided here, in one place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from typing import IO, Any
+
+LEVELS = {
+    "tracedata": 0,
+    "traceauth": 1,
+    "trace": 2,
+    "debug": 3,
+    "info": 4,
+    "warn": 5,
+    "error": 6,
+    "fatal": 7,
+    "print": 8,
+}
+
+_default_level = "info"
+_pkg_levels: dict[str, str] = {}
+_out: IO[str] = sys.stderr
+_lock = threading.Lock()
+_cid_counter = itertools.count(1)
+_cid_base = int(time.time()) & 0xFFFFFF
+
+
+def new_cid() -> str:
+    """A connection id, unique within this process, short enough to read in logs."""
+    return f"{_cid_base:x}{next(_cid_counter):x}"
+
+
+def set_level(level: str, pkg: str = "") -> None:
+    """Set the default level (pkg empty) or a package's level; an empty level unsets a package."""
+    if pkg:
+        if level == "":
+            _pkg_levels.pop(pkg, None)
+            return
+        if level not in LEVELS:
+            raise ValueError(f"unknown log level {level!r}")
+        _pkg_levels[pkg] = level
+        return
+    if level not in LEVELS:
+        raise ValueError(f"unknown log level {level!r}")
+    global _default_level
+    _default_level = level
+
+
+def levels() -> dict[str, str]:
+    """Current levels: "" is the default, other keys are packages."""
+    d = {"": _default_level}
+    d.update(_pkg_levels)
+    return d
+
+
+def set_output(out: IO[str]) -> None:
+    global _out
+    _out = out
+
+
+def _fmt_value(v: Any) -> str:
+    s = str(v)
+    if s == "" or any(c in s for c in " ;=\"\n\r\t"):
+        s = '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+    return s
+
+
+class Logger:
+    """A logger for one package, optionally bound to fields such as ``cid``."""
+
+    __slots__ = ("pkg", "fields")
+
+    def __init__(self, pkg: str, fields: dict[str, Any] | None = None) -> None:
+        self.pkg = pkg
+        self.fields = fields or {}
+
+    def with_(self, **fields: Any) -> Logger:
+        f = dict(self.fields)
+        f.update(fields)
+        return Logger(self.pkg, f)
+
+    def level(self) -> int:
+        return LEVELS[_pkg_levels.get(self.pkg, _default_level)]
+
+    def enabled(self, level: str) -> bool:
+        return LEVELS[level] >= self.level()
+
+    def log(self, level: str, msg: str, **fields: Any) -> None:
+        if LEVELS[level] < self.level():
+            return
+        parts = [f"{level}: {msg}", f"pkg={self.pkg}"]
+        for k, v in itertools.chain(self.fields.items(), fields.items()):
+            if v is None:
+                continue
+            parts.append(f"{k}={_fmt_value(v)}")
+        line = "; ".join(parts) + "\n"
+        with _lock:
+            try:
+                _out.write(line)
+                _out.flush()
+            except (OSError, ValueError):
+                pass
+
+    def tracedata(self, msg: str, **f: Any) -> None:
+        self.log("tracedata", msg, **f)
+
+    def trace(self, msg: str, **f: Any) -> None:
+        self.log("trace", msg, **f)
+
+    def debug(self, msg: str, **f: Any) -> None:
+        self.log("debug", msg, **f)
+
+    def info(self, msg: str, **f: Any) -> None:
+        self.log("info", msg, **f)
+
+    def warn(self, msg: str, **f: Any) -> None:
+        self.log("warn", msg, **f)
+
+    def error(self, msg: str, **f: Any) -> None:
+        self.log("error", msg, **f)
+
+    def fatal(self, msg: str, **f: Any) -> None:
+        self.log("fatal", msg, **f)
+
+    def print(self, msg: str, **f: Any) -> None:
+        self.log("print", msg, **f)
+
+    def trace_line(self, prefix: str, line: bytes | str, kind: str = "text") -> None:
+        """Log one protocol line at trace level.
+
+        ``prefix`` is the direction (IMAP ``C:``/``S:``, SMTP ``RC:``/``LS:``). ``kind`` is
+        ``"text"`` (logged at trace), ``"auth"`` (shown at traceauth, else ``***``) or ``"data"``
+        (message data, shown at tracedata, else ``...``).
+        """
+        lvl = self.level()
+        if lvl > LEVELS["trace"]:
+            return
+        if isinstance(line, bytes):
+            line = line.decode("utf-8", "replace")
+        line = line.rstrip("\r\n")
+        if kind == "auth" and lvl > LEVELS["traceauth"]:
+            line = "***"
+        elif kind == "data" and lvl > LEVELS["tracedata"]:
+            line = "..."
+        self.log("trace", f"{prefix} {line}")
+
+
+def get_logger(pkg: str) -> Logger:
+    return Logger(pkg)

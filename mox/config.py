@@ -1,0 +1,291 @@
+"""Configuration: the two files in a config dir and the `Config` the servers read.
+
+A config dir holds ``mox.conf`` (static: hostname, data dir, listeners, TLS, limits) and
+``domains.conf`` (dynamic: domains and accounts). Both are JSON, decoded with msgspec into the
+``StaticConfig`` and ``DomainsConfig`` structs below, with unknown fields rejected so a typo is an
+error instead of a silently ignored setting. Relative paths are relative to the config dir.
+
+``load_config(config_dir)`` combines both into one frozen ``Config``: the value servers get as
+``ctx.config`` (fields listed in docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import unicodedata
+from pathlib import Path
+
+import msgspec
+
+MOX_CONF = "mox.conf"
+DOMAINS_CONF = "domains.conf"
+
+#: Services and their standard ports; localserve uses these + 1000.
+STANDARD_PORTS = {
+    "smtp": 25,
+    "submission": 587,
+    "submissions": 465,
+    "imap": 143,
+    "imaps": 993,
+    "http": 80,
+    "https": 443,
+}
+SERVICES = tuple(STANDARD_PORTS)
+
+
+class ConfigError(Exception):
+    """A config file is missing, unreadable or invalid; the message says which and why."""
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class Limits(Base):
+    """Connection and authentication limits per IP class (narrow, middle, wide).
+
+    IP classes are IPv4 /32, /26, /21 and IPv6 /64, /48, /32 (as mox). Defaults are mox's;
+    localserve writes much higher values so parallel test suites on 127.0.0.1 never hit them.
+    """
+
+    connections_per_minute: tuple[int, int, int] = (300, 900, 2700)
+    concurrent_connections: tuple[int, int, int] = (30, 90, 270)
+    auth_failures_per_minute: tuple[int, int, int] = (10, 30, 90)
+    auth_failures_per_day: tuple[int, int, int] = (50, 150, 450)
+
+
+LOCALSERVE_LIMITS = Limits(
+    connections_per_minute=(100_000, 300_000, 900_000),
+    concurrent_connections=(10_000, 30_000, 90_000),
+    auth_failures_per_minute=(10_000, 30_000, 90_000),
+    auth_failures_per_day=(1_000_000, 3_000_000, 9_000_000),
+)
+
+
+class TLSConfig(Base):
+    cert_file: str
+    key_file: str
+
+
+class ListenerConfig(Base):
+    ips: list[str]
+    #: service name (see SERVICES) -> port; a service not listed is not served.
+    ports: dict[str, int]
+    no_require_starttls: bool = False
+
+    def __post_init__(self) -> None:
+        for ip in self.ips:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise ValueError(f"invalid ip address {ip!r}") from None
+        for name, port in self.ports.items():
+            if name not in STANDARD_PORTS:
+                raise ValueError(f"unknown service {name!r}, known: {', '.join(SERVICES)}")
+            if not 0 <= port <= 65535:
+                raise ValueError(f"port {port} for {name} out of range")
+
+
+class StaticConfig(Base):
+    """The contents of mox.conf."""
+
+    listener: ListenerConfig
+    data_dir: str = "."
+    hostname: str = "localhost"
+    log_level: str = "info"
+    localserve: bool = False
+    admin_password_file: str = "adminpasswd"
+    tls: TLSConfig | None = None
+    max_message_size: int = 104857600
+    failure_timeout: float = 3600.0
+    limits: Limits = Limits()
+
+
+class DomainConfig(Base):
+    catchall_separator: str = "+"
+
+
+class AccountConfig(Base):
+    addresses: list[str]
+    quota: int = 0
+
+
+class DomainsConfig(Base):
+    """The contents of domains.conf."""
+
+    domains: dict[str, DomainConfig]
+    accounts: dict[str, AccountConfig]
+
+    def __post_init__(self) -> None:
+        for name, acc in self.accounts.items():
+            if not name or unicodedata.normalize("NFC", name) != name or "/" in name or "\\" in name:
+                raise ValueError(f"invalid account name {name!r}")
+            for addr in acc.addresses:
+                _, sep, domain = addr.rpartition("@")
+                if not sep or domain.lower() not in self.domains:
+                    raise ValueError(f"address {addr!r} of account {name!r} is not in a configured domain")
+
+
+class Config(Base):
+    """Everything the servers read, resolved: absolute paths, one listener."""
+
+    hostname: str = "localhost"
+    config_dir: str = "."
+    data_dir: str = "."
+    log_level: str = "info"
+    localserve: bool = False
+    #: AUTH/LOGIN allowed without TLS (localserve: True).
+    no_require_starttls: bool = False
+    max_message_size: int = 104857600
+    #: Bytes per account, 0 = unlimited.
+    quota: int = 0
+    catchall_separator: str = "+"
+    domains: dict[str, DomainConfig] = {}
+    accounts: dict[str, AccountConfig] = {}
+    #: service -> port; 0 means "pick a free port".
+    ports: dict[str, int] = {}
+    ips: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: Seconds the ``timeout`` special local part waits before answering.
+    failure_timeout: float = 3600.0
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    admin_password_file: str | None = None
+    limits: Limits = Limits()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.config_dir)
+
+
+_json_encoder = msgspec.json.Encoder()
+
+
+def encode_json(value: object) -> bytes:
+    """Readable JSON for config files: indented, ending in a newline."""
+    return msgspec.json.format(_json_encoder.encode(value), indent=2) + b"\n"
+
+
+def _read(path: Path, typ: type) -> object:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror or e}") from None
+    try:
+        return msgspec.json.decode(data, type=typ)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def read_static(config_dir: Path) -> StaticConfig:
+    return _read(Path(config_dir) / MOX_CONF, StaticConfig)  # type: ignore[return-value]
+
+
+def read_domains(config_dir: Path) -> DomainsConfig:
+    return _read(Path(config_dir) / DOMAINS_CONF, DomainsConfig)  # type: ignore[return-value]
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a config file atomically (temp file + rename), mode 0660 where supported."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.chmod(tmp, 0o660)
+    except OSError:
+        pass
+    os.replace(tmp, path)
+
+
+def write_config(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> None:
+    config_dir = Path(config_dir)
+    write_file(config_dir / MOX_CONF, encode_json(static))
+    write_file(config_dir / DOMAINS_CONF, encode_json(domains))
+
+
+def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> Config:
+    """Combine both files into a Config with absolute paths."""
+    config_dir = Path(config_dir).absolute()
+
+    def path(p: str | None) -> str | None:
+        if p is None:
+            return None
+        return str((config_dir / p).absolute())
+
+    seps = {d.catchall_separator for d in domains.domains.values()}
+    quota = max((a.quota for a in domains.accounts.values()), default=0)
+    return Config(
+        hostname=static.hostname,
+        config_dir=str(config_dir),
+        data_dir=str(Path(path(static.data_dir) or config_dir).resolve()),
+        log_level=static.log_level,
+        localserve=static.localserve,
+        no_require_starttls=static.listener.no_require_starttls,
+        max_message_size=static.max_message_size,
+        quota=quota,
+        catchall_separator=seps.pop() if len(seps) == 1 else "+",
+        domains=dict(domains.domains),
+        accounts=dict(domains.accounts),
+        ports=dict(static.listener.ports),
+        ips=list(static.listener.ips),
+        failure_timeout=static.failure_timeout,
+        tls_cert_file=path(static.tls.cert_file) if static.tls else None,
+        tls_key_file=path(static.tls.key_file) if static.tls else None,
+        admin_password_file=path(static.admin_password_file),
+        limits=static.limits,
+    )
+
+
+def load_config(config_dir: Path) -> Config:
+    """Read mox.conf and domains.conf from config_dir; raises ConfigError."""
+    return resolve(Path(config_dir), read_static(Path(config_dir)), read_domains(Path(config_dir)))
+
+
+def with_ports(config: Config, ports: dict[str, int]) -> Config:
+    """A copy of config with other ports (e.g. from -port-base / -ports-offset)."""
+    return msgspec.structs.replace(config, ports=dict(ports))
+
+
+def localserve_ports(*, port_base: int | None = None, ports_offset: int | None = None) -> dict[str, int]:
+    """Ports for localserve: standard + 1000 by default; ``port_base`` N gives N + standard
+    (0 means free ports for every service); ``ports_offset`` N gives standard + 1000 + N."""
+    if port_base is not None and ports_offset is not None:
+        raise ValueError("use either -port-base or -ports-offset, not both")
+    if port_base == 0:
+        return {name: 0 for name in STANDARD_PORTS}
+    if port_base is None:
+        port_base = 1000 + (ports_offset or 0)
+    ports = {name: port_base + p for name, p in STANDARD_PORTS.items()}
+    for name, p in ports.items():
+        if not 1 <= p <= 65535:
+            raise ValueError(f"port {p} for {name} out of range")
+    return ports
+
+
+def user_config_dir() -> Path:
+    """The per-user config dir, as Go's os.UserConfigDir (cwd when it cannot be determined)."""
+    import sys
+
+    if sys.platform == "win32":
+        d = os.environ.get("AppData")
+        return Path(d) if d else Path(".")
+    if sys.platform == "darwin":
+        home = os.environ.get("HOME")
+        return Path(home) / "Library" / "Application Support" if home else Path(".")
+    d = os.environ.get("XDG_CONFIG_HOME")
+    if d and os.path.isabs(d):
+        return Path(d)
+    home = os.environ.get("HOME")
+    return Path(home) / ".config" if home else Path(".")
+
+
+def default_localserve_dir() -> Path:
+    return user_config_dir() / "mox-localserve"

@@ -1,0 +1,450 @@
+"""The control channel: the CLI talks to a running mox over it (``mox stop``, ``mox loglevels``).
+
+Transport: a unix domain socket ``<data>/ctl`` where the platform has AF_UNIX and the path is
+short enough, else a listener on 127.0.0.1 with a free port. ``<data>/ctl.json`` (mode 0600) tells
+clients which one: ``{"transport": "unix", "path": ...}`` or ``{"transport": "tcp", "port": N,
+"token": "..."}``. Over TCP the client proves it may read the data dir by sending the token.
+
+Protocol (mox's, reference 2.3), every line ends in ``\\n``:
+
+1. The server sends ``ctlv0``. Over TCP the client then sends ``token <token>`` and the server
+   answers ``ok`` (or an error line and closes).
+2. The client sends a command word on one line, then each parameter on its own line.
+3. The server answers ``ok``, or one line of error text.
+4. Streams (command output, messages) go as chunks: a line with the byte count, the bytes, then
+   the receiver answers ``ok``. A ``0`` line ends the stream (not acknowledged).
+5. The connection then takes the next command.
+
+Handlers: ``register(name, handler)`` with ``async def handler(ctx, conn)``; a handler reads its
+parameters with ``conn.read_line()``, writes ``ok`` itself, or raises ``CtlError(text)`` which is
+sent as the error line. Built in: ``stop``, ``loglevels``, ``setloglevels``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from mox import mlog
+
+BANNER = "ctlv0"
+MAX_LINE = 1024 * 1024
+CHUNK = 64 * 1024
+
+log = mlog.get_logger("ctl")
+
+
+class CtlError(Exception):
+    """A command failed; the text is what the other side sees."""
+
+
+class CtlNotRunning(CtlError):
+    """No mox is listening on the control channel of that data dir."""
+
+
+class CtlProtocolError(CtlError):
+    """The other side broke the ctl protocol (or closed the connection early)."""
+
+
+Handler = Callable[[Any, "CtlConn"], Awaitable[None]]
+_handlers: dict[str, Handler] = {}
+
+
+def register(name: str, handler: Handler) -> None:
+    """Make ``name`` a ctl command; a later registration of the same name replaces it."""
+    _handlers[name] = handler
+
+
+def handlers() -> dict[str, Handler]:
+    return dict(_handlers)
+
+
+def ctl_paths(data_dir: Path) -> tuple[Path, Path]:
+    """(unix socket path, ctl.json path) for a data dir."""
+    d = Path(data_dir)
+    return d / "ctl", d / "ctl.json"
+
+
+# Server side (trio).
+
+
+class CtlConn:
+    """One control connection, server side."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._buf = bytearray()
+
+    async def _fill(self) -> bool:
+        data = await self._stream.receive_some(CHUNK)
+        if not data:
+            return False
+        self._buf += data
+        return True
+
+    async def read_line(self) -> str:
+        while True:
+            i = self._buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self._buf[:i])
+                del self._buf[: i + 1]
+                return line.decode("utf-8", "replace")
+            if len(self._buf) > MAX_LINE:
+                raise CtlProtocolError("line too long")
+            if not await self._fill():
+                raise CtlProtocolError("connection closed")
+
+    async def _read_exact(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            if not await self._fill():
+                raise CtlProtocolError("connection closed")
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    async def write_line(self, line: str) -> None:
+        await self._stream.send_all(line.encode("utf-8") + b"\n")
+
+    async def write_stream(self, data: bytes) -> None:
+        for i in range(0, len(data), CHUNK):
+            chunk = data[i : i + CHUNK]
+            await self._stream.send_all(b"%d\n" % len(chunk) + chunk)
+            resp = await self.read_line()
+            if resp != "ok":
+                raise CtlError(resp)
+        await self.write_line("0")
+
+    async def read_stream(self) -> bytes:
+        out = bytearray()
+        while True:
+            line = await self.read_line()
+            try:
+                n = int(line)
+            except ValueError:
+                raise CtlProtocolError(f"bad chunk size {line!r}") from None
+            if n < 0:
+                raise CtlProtocolError(f"bad chunk size {line!r}")
+            if n == 0:
+                return bytes(out)
+            out += await self._read_exact(n)
+            await self.write_line("ok")
+
+
+def _probe_running(data_dir: Path) -> bool:
+    """Whether a mox answers on the control channel of data_dir."""
+    try:
+        c = CtlClient(data_dir, timeout=2.0)
+    except CtlError:
+        return False
+    c.close()
+    return True
+
+
+def _remove_stale(data_dir: Path) -> None:
+    sock_path, json_path = ctl_paths(data_dir)
+    for p in (sock_path, json_path):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _write_info(path: Path, info: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(info, f)
+    try:
+        os.chmod(tmp, 0o600)
+    except OSError:
+        pass
+    os.replace(tmp, path)
+
+
+async def open_ctl_listener(data_dir: Path, *, force_tcp: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Bind the control listener for data_dir; returns (trio listener, info written to ctl.json).
+
+    Raises CtlError when another mox is already serving this data dir.
+    """
+    import trio
+
+    data_dir = Path(data_dir)
+    sock_path, json_path = ctl_paths(data_dir)
+    if (sock_path.exists() or json_path.exists()) and _probe_running(data_dir):
+        raise CtlError(f"mox is already running with data dir {data_dir}")
+    _remove_stale(data_dir)
+
+    if hasattr(socket, "AF_UNIX") and not force_tcp:
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await sock.bind(str(sock_path))
+            try:
+                os.chmod(sock_path, 0o600)
+            except OSError:
+                pass
+            sock.listen(16)
+        except OSError as e:  # e.g. path too long for sun_path; fall back to TCP
+            sock.close()
+            log.debug("unix socket for ctl not possible, using tcp", err=str(e))
+        else:
+            info = {"transport": "unix", "path": str(sock_path), "pid": os.getpid()}
+            _write_info(json_path, info)
+            return trio.SocketListener(sock), info
+
+    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        await sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+    except OSError:
+        sock.close()
+        raise
+    port = sock.getsockname()[1]
+    info = {"transport": "tcp", "port": port, "token": secrets.token_hex(16), "pid": os.getpid()}
+    _write_info(json_path, info)
+    return trio.SocketListener(sock), info
+
+
+def remove_ctl_files(data_dir: Path) -> None:
+    _remove_stale(Path(data_dir))
+
+
+async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> None:
+    conn = CtlConn(stream)
+    cid = mlog.new_cid()
+    clog = log.with_(cid=cid)
+    try:
+        async with stream:
+            await conn.write_line(BANNER)
+            if info.get("transport") == "tcp":
+                line = await conn.read_line()
+                word, _, token = line.partition(" ")
+                if word != "token" or not hmac.compare_digest(token.encode(), str(info["token"]).encode()):
+                    clog.info("ctl connection with bad token")
+                    await conn.write_line("bad token")
+                    return
+                await conn.write_line("ok")
+            while True:
+                try:
+                    cmd = await conn.read_line()
+                except CtlProtocolError:
+                    return
+                handler = _handlers.get(cmd)
+                if handler is None:
+                    await conn.write_line(f"unknown command {cmd!r}")
+                    continue
+                clog.debug("ctl command", cmd=cmd)
+                try:
+                    await handler(ctx, conn)
+                except CtlProtocolError as e:
+                    clog.info("ctl protocol error", cmd=cmd, err=str(e))
+                    return
+                except CtlError as e:
+                    await conn.write_line(str(e) or "error")
+    except Exception as e:  # noqa: BLE001 - a bad client or handler bug never takes the server down
+        import trio
+
+        if isinstance(e, (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)):
+            return
+        clog.error("ctl connection failed", err=repr(e))
+
+
+async def serve_ctl(ctx: Any, data_dir: Path, *, force_tcp: bool = False, task_status: Any = None) -> None:
+    """Serve the control channel until cancelled; removes the ctl files afterwards."""
+    import trio
+
+    listener, info = await open_ctl_listener(data_dir, force_tcp=force_tcp)
+    try:
+        async with listener, trio.open_nursery() as nursery:
+            if task_status is not None:
+                task_status.started(info)
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as e:  # e.g. EMFILE; keep serving
+                    log.error("ctl accept", err=str(e))
+                    await trio.sleep(0.1)
+                    continue
+                nursery.start_soon(handle_ctl_connection, ctx, stream, info)
+    finally:
+        remove_ctl_files(data_dir)
+
+
+# Built-in commands.
+
+
+async def _cmd_stop(ctx: Any, conn: CtlConn) -> None:
+    # The client waits for EOF: the connection closes when the server is done.
+    await conn.write_line("ok")
+    ctx.request_stop()
+
+
+async def _cmd_loglevels(ctx: Any, conn: CtlConn) -> None:
+    await conn.write_line("ok")
+    lines = []
+    for pkg, level in sorted(mlog.levels().items()):
+        lines.append(f"{pkg or '(default)'}: {level}\n")
+    await conn.write_stream("".join(lines).encode("utf-8"))
+
+
+async def _cmd_setloglevels(ctx: Any, conn: CtlConn) -> None:
+    pkg = await conn.read_line()
+    level = await conn.read_line()
+    if pkg == "(default)":
+        pkg = ""
+    if pkg == "" and level == "":
+        raise CtlError("empty level for the default log level")
+    try:
+        mlog.set_level(level, pkg)
+    except ValueError as e:
+        raise CtlError(str(e)) from None
+    await conn.write_line("ok")
+
+
+register("stop", _cmd_stop)
+register("loglevels", _cmd_loglevels)
+register("setloglevels", _cmd_setloglevels)
+
+
+# Client side (blocking sockets, for the CLI and tests).
+
+
+class CtlClient:
+    """A connection to a running mox's control channel.
+
+    ``call(command, *lines)`` sends the command and parameters and returns [] on ``ok``; with
+    ``stream=True`` it then reads a stream and returns its text lines. An error line raises
+    CtlError with the server's text. Raises CtlNotRunning when no mox serves data_dir.
+    """
+
+    def __init__(self, data_dir: Path | str, *, timeout: float | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        sock_path, json_path = ctl_paths(self.data_dir)
+        self._buf = bytearray()
+        not_running = CtlNotRunning(f"mox is not running (no control channel at {sock_path})")
+        try:
+            info = json.loads(json_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            if sock_path.exists() and hasattr(socket, "AF_UNIX"):
+                info = {"transport": "unix", "path": str(sock_path)}
+            else:
+                raise not_running from None
+        try:
+            if info.get("transport") == "unix":
+                if not hasattr(socket, "AF_UNIX"):
+                    raise not_running
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._sock.settimeout(timeout)
+                self._sock.connect(str(info.get("path") or sock_path))
+            else:
+                not_running = CtlNotRunning(
+                    f"mox is not running (no control channel at 127.0.0.1:{info.get('port')}, from {json_path})"
+                )
+                self._sock = socket.create_connection(("127.0.0.1", int(info["port"])), timeout=timeout)
+        except CtlNotRunning:
+            raise
+        except (OSError, KeyError, ValueError, TypeError):
+            raise not_running from None
+        try:
+            banner = self.read_line()
+            if banner != BANNER:
+                raise CtlProtocolError("ctl protocol mismatch")
+            if info.get("transport") != "unix":
+                self.write_line(f"token {info.get('token', '')}")
+                resp = self.read_line()
+                if resp != "ok":
+                    raise CtlError(resp)
+        except CtlProtocolError as e:
+            self.close()
+            if str(e) == "connection closed":
+                raise not_running from None
+            raise
+        except (OSError, CtlError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> CtlClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fill(self) -> bool:
+        try:
+            data = self._sock.recv(CHUNK)
+        except ConnectionResetError:
+            return False
+        if not data:
+            return False
+        self._buf += data
+        return True
+
+    def read_line(self) -> str:
+        while True:
+            i = self._buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self._buf[:i])
+                del self._buf[: i + 1]
+                return line.decode("utf-8", "replace")
+            if len(self._buf) > MAX_LINE:
+                raise CtlProtocolError("line too long")
+            if not self._fill():
+                raise CtlProtocolError("connection closed")
+
+    def write_line(self, line: str) -> None:
+        if "\n" in line:
+            raise ValueError("ctl line contains a newline")
+        self._sock.sendall(line.encode("utf-8") + b"\n")
+
+    def write_stream(self, data: bytes) -> None:
+        for i in range(0, len(data), CHUNK):
+            chunk = data[i : i + CHUNK]
+            self._sock.sendall(b"%d\n" % len(chunk) + chunk)
+            resp = self.read_line()
+            if resp != "ok":
+                raise CtlError(resp)
+        self.write_line("0")
+
+    def read_stream(self) -> bytes:
+        out = bytearray()
+        while True:
+            line = self.read_line()
+            try:
+                n = int(line)
+            except ValueError:
+                raise CtlProtocolError(f"bad chunk size {line!r}") from None
+            if n <= 0:
+                return bytes(out)
+            while len(self._buf) < n:
+                if not self._fill():
+                    raise CtlProtocolError("connection closed")
+            out += self._buf[:n]
+            del self._buf[:n]
+            self.write_line("ok")
+
+    def call(self, command: str, *lines: str, stream: bool = False) -> list[str]:
+        self.write_line(command)
+        for line in lines:
+            self.write_line(line)
+        resp = self.read_line()
+        if resp != "ok":
+            raise CtlError(resp)
+        if not stream:
+            return []
+        return self.read_stream().decode("utf-8", "replace").splitlines()
+
+    def wait_closed(self) -> None:
+        """Block until the server closes the connection (``stop`` uses it)."""
+        while self._fill():
+            self._buf.clear()

@@ -15,7 +15,7 @@ Inputs are pinned: requirements.lock is hashed, so a missing wheel fails the bui
 silently picking an older release. Output is reproducible: timestamps come from SOURCE_DATE_EPOCH
 (default: the last commit's time), file modes and order are normalised.
 
-Build tools (uv, shiv) are taken from the interpreter's environment when present, else installed
+The build tool (uv) is taken from the interpreter's environment when present, else installed
 from PyPI into build/tools/.
 """
 
@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import time
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -37,7 +40,8 @@ BUILD = ROOT / "build"
 DIST = ROOT / "dist"
 LOCK = ROOT / "requirements.lock"
 PYVERS = ("3.11", "3.12", "3.13", "3.14")
-TOOLS = ("uv==0.13.9", "shiv==1.0.8")
+TOOLS = ("uv==0.13.9",)
+BUILD_INFO = "mox-build.json"  # read by mox/_bootstrap.py
 
 # name -> uv --python-platform, sys.platform, accepted machine names, extension suffix, rust file
 TARGETS = {
@@ -112,14 +116,14 @@ def _tool(name: str) -> Path | None:
 
 
 def tools() -> dict[str, Path]:
-    """uv and shiv: from this interpreter's environment or PATH, else a build venv from PyPI."""
-    found = {n: _tool(n) for n in ("uv", "shiv")}
+    """uv: from this interpreter's environment or PATH, else a build venv from PyPI."""
+    found = {n: _tool(n) for n in ("uv",)}
     if all(found.values()):
         return found  # type: ignore[return-value]
     venv = BUILD / "tools"
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     suffix = ".exe" if os.name == "nt" else ""
-    want = {n: bindir / (n + suffix) for n in ("uv", "shiv")}
+    want = {n: bindir / (n + suffix) for n in ("uv",)}
     if not all(p.exists() for p in want.values()):
         log(f"installing build tools into {venv.relative_to(ROOT)}: {' '.join(TOOLS)}")
         run(sys.executable, "-m", "venv", "--clear", venv)
@@ -262,11 +266,40 @@ def check_natives(names: list[str], target: str) -> None:
 
 # ---- pack
 
-def pack_shiv(shiv: Path, tree: Path, out: Path, epoch: int) -> None:
-    env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
+def pack(tree: Path, out: Path, target: str, epoch: int) -> None:
+    """A zipapp: shebang, mox/_bootstrap.py as __main__.py, mox-build.json, site-packages/.
+
+    Reproducible: sorted entries, one timestamp (SOURCE_DATE_EPOCH), fixed modes and compression.
+    The build id is a hash of every path and content, so the cache directory changes with them.
+    """
+    files = sorted((p.relative_to(tree).as_posix(), p) for p in tree.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for rel, p in files:
+        h.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    bootstrap = (ROOT / "mox" / "_bootstrap.py").read_bytes()
+    h.update(b"__main__.py\0" + hashlib.sha256(bootstrap).digest())
+    build_id = h.hexdigest()[:24]
+    t = TARGETS[target]
+    info = {"build_id": build_id, "entry": "mox.__main__:main", "version": mox_version(),
+            "target": {"name": target, "sys_platform": t["sys_platform"], "machines": t["machines"],
+                       "ext": t["ext"], "pyvers": list(PYVERS)}}
+    stamp = time.gmtime(max(epoch, 315532800))[:6]
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        zi = zipfile.ZipInfo(name, date_time=stamp)
+        zi.external_attr = (stat.S_IFREG | 0o644) << 16
+        zi.compress_type = zipfile.ZIP_DEFLATED
+        zi.create_system = 3
+        return zi
+
     tmp = out.with_name(out.name + ".tmp")
-    run(shiv, "--site-packages", tree, "-e", "mox.__main__:main", "-o", tmp, "-p", "/usr/bin/env python3",
-        "--reproducible", "--compile-pyc", env=env, stdout=subprocess.DEVNULL)
+    with tmp.open("wb") as f:
+        f.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(f, "w", compresslevel=9) as z:
+            z.writestr(entry("__main__.py"), bootstrap)
+            z.writestr(entry(BUILD_INFO), json.dumps(info, indent=1, sort_keys=True) + "\n")
+            for rel, p in files:
+                z.writestr(entry(f"site-packages/{rel}"), p.read_bytes())
     tmp.chmod(0o755)
     os.replace(tmp, out)
 
@@ -285,7 +318,7 @@ def build_target(target: str, tl: dict[str, Path], epoch: int) -> Path:
     check_natives([p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()], target)
     DIST.mkdir(exist_ok=True)
     out = DIST / f"mox-{target}.pyz"
-    pack_shiv(tl["shiv"], tree, out, epoch)
+    pack(tree, out, target, epoch)
     log(f"{out.relative_to(ROOT)}: {out.stat().st_size / 1e6:.1f} MB")
     return out
 

@@ -63,3 +63,149 @@ def target_mismatch(target):
         pyvers[-1],
         _describe_running(),
     )
+
+
+# ---- the pyz's own __main__.py
+#
+# build.py stores this file as the archive's `__main__.py`, next to `mox-build.json` and a
+# `site-packages/` tree. Native extensions cannot be imported from a zip, so the first run extracts
+# site-packages into a cache directory named after the build id (a hash of the contents) and
+# compiles it to bytecode for the running CPython (fast warm starts even with
+# PYTHONDONTWRITEBYTECODE=1). No lock file is involved: every first run extracts into its own
+# temporary directory and renames it into place; when several processes race, one rename wins and
+# the others discard their copy. A process killed halfway leaves only its temporary directory,
+# which a later run removes. Bytecode is written per Python version in place (py_compile writes
+# atomically) and recorded with a marker file, so a killed compile is simply redone.
+#
+# Cache root: $MOX_PYZ_CACHE, else %LOCALAPPDATA%\mox\pyz, ~/Library/Caches/mox/pyz or
+# ${XDG_CACHE_HOME:-~/.cache}/mox/pyz. Builds not started for 30 days are removed.
+
+BUILD_INFO = "mox-build.json"
+_STALE_TMP_SECONDS = 600
+_UNUSED_BUILD_SECONDS = 30 * 86400
+
+
+def cache_root():
+    env = os.environ
+    if env.get("MOX_PYZ_CACHE"):
+        return os.path.abspath(os.path.expanduser(env["MOX_PYZ_CACHE"]))
+    if os.name == "nt":
+        base = env.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "mox", "pyz")
+
+
+def _rmtree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _sweep(root, keep):
+    """Remove temporary directories of killed first runs and builds unused for 30 days."""
+    import time
+
+    now = time.time()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if name == keep:
+            continue
+        path = os.path.join(root, name)
+        try:
+            if ".tmp-" in name:
+                if now - os.stat(path).st_mtime > _STALE_TMP_SECONDS:
+                    _rmtree(path)
+            elif now - os.stat(os.path.join(path, "site-packages")).st_mtime > _UNUSED_BUILD_SECONDS:
+                _rmtree(path)
+        except OSError:
+            pass
+
+
+def _extract(archive, root, build_id):
+    """Extract site-packages of `archive` to root/build_id (atomically; safe when raced)."""
+    import time
+
+    final = os.path.join(root, build_id)
+    tmp = os.path.join(root, "%s.tmp-%d-%s" % (build_id, os.getpid(), os.urandom(4).hex()))
+    os.makedirs(tmp)
+    try:
+        for info in archive.infolist():
+            if info.filename.startswith("site-packages/") and not info.is_dir():
+                archive.extract(info, tmp)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                os.rename(tmp, final)
+                return
+            except OSError:
+                if os.path.isdir(os.path.join(final, "site-packages")):
+                    return  # another process won the race; ours is discarded below
+                if os.name != "nt" or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # Windows: a scanner may briefly hold a handle in tmp
+    finally:
+        if os.path.exists(tmp):
+            _rmtree(tmp)
+
+
+def _compile(site_packages, root_dir):
+    import compileall
+
+    tag = sys.implementation.cache_tag
+    marker = os.path.join(root_dir, "compiled-%s" % tag)
+    if os.path.exists(marker):
+        return
+    # One worker: compileall's process pool would outlive a killed parent.
+    compileall.compile_dir(site_packages, quiet=2, workers=1)
+    with open(marker, "w", encoding="utf-8") as f:
+        f.write("ok\n")
+
+
+def bootstrap():
+    import json
+    import zipfile
+
+    archive_path = os.path.dirname(os.path.abspath(__file__))
+    with zipfile.ZipFile(archive_path) as archive:
+        info = json.loads(archive.read(BUILD_INFO).decode("utf-8"))
+        problem = target_mismatch(info["target"])
+        if problem:
+            sys.stderr.write(problem + "\n")
+            sys.exit(2)
+        root = cache_root()
+        build_dir = os.path.join(root, info["build_id"])
+        site_packages = os.path.join(build_dir, "site-packages")
+        try:
+            if not os.path.isdir(site_packages):
+                os.makedirs(root, exist_ok=True)
+                _extract(archive, root, info["build_id"])
+                _sweep(root, info["build_id"])
+        except OSError as e:
+            sys.stderr.write(
+                "mox: cannot unpack %s into %s: %s (set MOX_PYZ_CACHE to a writable directory)\n"
+                % (os.path.basename(archive_path), root, e)
+            )
+            sys.exit(2)
+    try:
+        _compile(site_packages, build_dir)
+        os.utime(site_packages)
+    except OSError:
+        pass  # a read-only cache still runs, from source
+    if sys.path and os.path.abspath(sys.path[0]) == archive_path:
+        sys.path[0] = site_packages
+    else:
+        sys.path.insert(0, site_packages)
+    import importlib
+
+    module, _, func = info["entry"].partition(":")
+    sys.exit(getattr(importlib.import_module(module), func)())
+
+
+if __name__ == "__main__":
+    bootstrap()

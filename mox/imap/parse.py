@@ -1,0 +1,861 @@
+"""The IMAP command grammar (RFC 9051 9 and RFC 3501 9, plus extensions), one method per ABNF rule.
+
+``parse_command(data)`` takes one complete command as it arrived on the wire, literals included
+(``{n}`` / ``{n+}`` / ``~{n}`` followed by CRLF and n bytes; the protocol layer collected them),
+without the final CRLF, and returns a ``types.Command`` or raises ``BadCommand``.
+
+Extensions: LITERAL+ (RFC 7888), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
+(RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
+SPECIAL-USE (RFC 6154), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from typing import Any
+
+from .errors import BadCommand
+from .types import Command, FetchAtt, ListCommand, NumRange, NumSet, SearchKey, Section
+
+_CTL = set(range(0, 0x20)) | {0x7F}
+# atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
+_ATOM_SPECIALS = set(b"(){ %*\"\\]") | _CTL
+ATOM_CHARS = frozenset(c for c in range(0x01, 0x80) if c not in _ATOM_SPECIALS)
+ASTRING_CHARS = ATOM_CHARS | {ord("]")}
+TAG_CHARS = ASTRING_CHARS - {ord("+")}
+LIST_CHARS = ATOM_CHARS | set(b"%*]")
+
+MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+# Commands and the state table (RFC 9051 6; reference 3.3).
+ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
+NOT_AUTHENTICATED = {"STARTTLS", "AUTHENTICATE", "LOGIN"}
+AUTHENTICATED = {
+    "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
+    "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE", "GETQUOTAROOT", "GETQUOTA",
+}
+SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"}
+UID_COMMANDS = {"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"}
+KNOWN_COMMANDS = ANY_STATE | NOT_AUTHENTICATED | AUTHENTICATED | SELECTED | {"UID"}
+
+SEARCH_SIMPLE = {
+    "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN", "UNANSWERED",
+    "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
+}
+SEARCH_STRING = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
+SEARCH_DATE = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+STATUS_ITEMS = {
+    "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT",
+    "HIGHESTMODSEQ", "DELETED-STORAGE",
+}
+FETCH_SIMPLE = {
+    "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
+    "BODYSTRUCTURE", "UID", "MODSEQ",
+}
+FETCH_MACROS = {
+    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
+    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
+    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+}
+
+_LITERAL_END = re.compile(rb"(~?)\{([0-9]+)(\+?)\}$")
+
+
+def literal_at_end(line: bytes) -> tuple[int, bool, bool] | None:
+    """For a line (without CRLF) ending in a literal announcement: (size, non_sync, literal8)."""
+    m = _LITERAL_END.search(line)
+    if m is None:
+        return None
+    if len(m.group(2)) > 19:
+        return (1 << 63, m.group(3) == b"+", m.group(1) == b"~")
+    return int(m.group(2)), m.group(3) == b"+", m.group(1) == b"~"
+
+
+class Parser:
+    """A cursor over one command's bytes. ``take``/``expect`` for literal text, ``parse_<rule>``
+    for grammar rules, ``maybe_<rule>`` for optional ones (None when absent)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    # -- primitives
+
+    def error(self, msg: str) -> BadCommand:
+        near = self.data[self.pos : self.pos + 20].decode("utf-8", "replace")
+        if near:
+            return BadCommand(f"{msg} (near {near!r})")
+        return BadCommand(f"{msg} (at end of line)")
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def peek(self, s: bytes) -> bool:
+        return self.data[self.pos : self.pos + len(s)].upper() == s.upper()
+
+    def take(self, s: bytes) -> bool:
+        if self.peek(s):
+            self.pos += len(s)
+            return True
+        return False
+
+    def expect(self, s: bytes, what: str | None = None) -> None:
+        if not self.take(s):
+            raise self.error(f"expected {what}" if what else f"expected {s.decode()!r}")
+
+    def sp(self) -> None:
+        self.expect(b" ", "space")
+
+    def expect_end(self) -> None:
+        if not self.at_end():
+            raise self.error("unexpected data at end of command")
+
+    def _run(self, chars: frozenset[int] | set[int]) -> bytes:
+        start = self.pos
+        d = self.data
+        while self.pos < len(d) and d[self.pos] in chars:
+            self.pos += 1
+        return d[start : self.pos]
+
+    # -- RFC 9051 9 rules
+
+    def parse_tag(self) -> str:
+        t = self._run(TAG_CHARS)
+        if not t:
+            raise self.error("expected tag")
+        return t.decode("ascii")
+
+    def parse_atom(self) -> str:
+        a = self._run(ATOM_CHARS)
+        if not a:
+            raise self.error("expected atom")
+        return a.decode("ascii")
+
+    def parse_number(self) -> int:
+        start = self.pos
+        while self.pos < len(self.data) and 0x30 <= self.data[self.pos] <= 0x39:
+            self.pos += 1
+        if start == self.pos:
+            raise self.error("expected number")
+        if self.pos - start > 20:
+            raise self.error("number too large")
+        return int(self.data[start : self.pos])
+
+    def parse_nz_number(self) -> int:
+        n = self.parse_number()
+        if n == 0:
+            raise self.error("expected non-zero number")
+        return n
+
+    def parse_number32(self) -> int:
+        n = self.parse_number()
+        if n > 0xFFFFFFFF:
+            raise self.error("number too large")
+        return n
+
+    def parse_mod_sequence_value(self) -> int:
+        n = self.parse_number()
+        if n >= 1 << 63:
+            raise self.error("mod-sequence too large")
+        return n
+
+    def parse_quoted(self) -> bytes:
+        self.expect(b'"')
+        out = bytearray()
+        d = self.data
+        while True:
+            if self.pos >= len(d):
+                raise self.error("unterminated quoted string")
+            c = d[self.pos]
+            self.pos += 1
+            if c == 0x22:
+                return bytes(out)
+            if c == 0x5C:
+                if self.pos >= len(d) or d[self.pos] not in (0x22, 0x5C):
+                    raise self.error("bad escape in quoted string")
+                out.append(d[self.pos])
+                self.pos += 1
+                continue
+            if c in (0x0D, 0x0A, 0):
+                raise self.error("invalid character in quoted string")
+            out.append(c)
+
+    def maybe_literal(self, allow8: bool = False) -> bytes | None:
+        m = re.compile(rb"(~?)\{([0-9]{1,19})(\+?)\}\r\n").match(self.data, self.pos)
+        if m is None:
+            return None
+        if m.group(1) and not allow8:
+            raise self.error("literal8 not allowed here")
+        n = int(m.group(2))
+        start = m.end()
+        if start + n > len(self.data):
+            raise self.error("short literal")
+        self.pos = start + n
+        return self.data[start : self.pos]
+
+    def parse_string(self) -> bytes:
+        if self.peek(b'"'):
+            return self.parse_quoted()
+        lit = self.maybe_literal()
+        if lit is None:
+            raise self.error("expected string")
+        return lit
+
+    def _text(self, b: bytes) -> str:
+        try:
+            s = b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error("invalid utf-8") from None
+        if "\x00" in s:
+            raise self.error("NUL not allowed")
+        return s
+
+    def parse_astring(self) -> str:
+        if self.peek(b'"') or self.peek(b"{"):
+            return self._text(self.parse_string())
+        a = self._run(ASTRING_CHARS)
+        if not a:
+            raise self.error("expected astring")
+        return a.decode("ascii")
+
+    def parse_nstring(self) -> str | None:
+        if self.take(b"NIL"):
+            return None
+        return self._text(self.parse_string())
+
+    def parse_mailbox(self) -> str:
+        # "INBOX" is case-insensitive; the session maps it (also as prefix) to the stored name.
+        return self.parse_astring()
+
+    def parse_list_mailbox(self) -> str:
+        if self.peek(b'"') or self.peek(b"{"):
+            return self._text(self.parse_string())
+        a = self._run(LIST_CHARS)
+        if not a:
+            raise self.error("expected list-mailbox")
+        return a.decode("ascii")
+
+    def parse_flag(self) -> str:
+        if self.take(b"\\"):
+            if self.take(b"*"):
+                raise self.error("\\* is not a flag")
+            return "\\" + self.parse_atom()
+        return self.parse_atom()
+
+    def parse_flag_list(self) -> list[str]:
+        self.expect(b"(")
+        flags: list[str] = []
+        if self.take(b")"):
+            return flags
+        while True:
+            flags.append(self.parse_flag())
+            if self.take(b")"):
+                return flags
+            self.sp()
+
+    def parse_seq_number(self) -> int | None:
+        if self.take(b"*"):
+            return None
+        return self.parse_nz_number()
+
+    def parse_sequence_set(self) -> NumSet:
+        if self.take(b"$"):
+            return NumSet(search_result=True)
+        ranges: list[NumRange] = []
+        while True:
+            a = self.parse_seq_number()
+            if self.take(b":"):
+                ranges.append(NumRange(a, self.parse_seq_number(), single=False))
+            else:
+                ranges.append(NumRange(a))
+            if not self.take(b","):
+                return NumSet(tuple(ranges))
+
+    def parse_date(self) -> tuple[int, int, int]:
+        quoted = self.take(b'"')
+        m = re.compile(rb"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4})").match(self.data, self.pos)
+        if m is None:
+            raise self.error("expected date")
+        month = m.group(2).decode().lower()
+        if month not in MONTHS:
+            raise self.error("bad month")
+        day, mon, year = int(m.group(1)), MONTHS.index(month) + 1, int(m.group(3))
+        if not 1 <= day <= calendar.monthrange(year, mon)[1]:
+            raise self.error("bad day")
+        self.pos = m.end()
+        if quoted:
+            self.expect(b'"')
+        return (year, mon, day)
+
+    def parse_date_time(self) -> float:
+        m = re.compile(
+            rb'"([ 0-9][0-9])-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"'
+        ).match(self.data, self.pos)
+        if m is None:
+            raise self.error("expected date-time")
+        month = m.group(2).decode().lower()
+        if month not in MONTHS:
+            raise self.error("bad month")
+        day, mon, year = int(m.group(1).strip()), MONTHS.index(month) + 1, int(m.group(3))
+        hh, mm, ss = int(m.group(4)), int(m.group(5)), int(m.group(6))
+        if day < 1 or day > calendar.monthrange(year, mon)[1] or hh > 23 or mm > 59 or ss > 60:
+            raise self.error("bad date-time")
+        zone = (int(m.group(8)) * 60 + int(m.group(9))) * 60
+        if m.group(7) == b"-":
+            zone = -zone
+        self.pos = m.end()
+        return calendar.timegm((year, mon, day, hh, mm, ss, 0, 0, 0)) - zone
+
+    # -- commands
+
+    def parse_command(self) -> Command:
+        tag = self.parse_tag()
+        self.sp()
+        name = self.parse_atom().upper()
+        if name not in KNOWN_COMMANDS:
+            raise BadCommand(f'{name} unrecognized syntax/command: unknown command "{name}"', "unknown")
+        uid = False
+        if name == "UID":
+            self.sp()
+            name = self.parse_atom().upper()
+            if name not in UID_COMMANDS:
+                raise BadCommand(f'UID {name} unrecognized syntax/command: unknown command "{name}"', "unknown")
+            uid = True
+        method = getattr(self, "cmd_" + name.lower().replace("-", "_"))
+        args = method(uid) or {}
+        self.expect_end()
+        return Command(tag=tag, name=name, uid=uid, args=args)
+
+    def cmd_capability(self, uid: bool) -> None:
+        return None
+
+    cmd_noop = cmd_logout = cmd_starttls = cmd_namespace = cmd_idle = cmd_capability
+    cmd_check = cmd_close = cmd_unselect = cmd_capability
+
+    def cmd_expunge(self, uid: bool) -> dict[str, Any] | None:
+        # RFC 4315 2.1: UID EXPUNGE sequence-set
+        if uid:
+            self.sp()
+            return {"numset": self.parse_sequence_set()}
+        return None
+
+    def cmd_id(self, uid: bool) -> dict[str, Any]:
+        # RFC 2971: "ID" SP id-params-list; id-params-list = "(" *(string SP nstring) ")" / nil
+        self.sp()
+        params: dict[str, str | None] = {}
+        if self.take(b"NIL"):
+            return {"params": params}
+        self.expect(b"(")
+        if self.take(b")"):
+            return {"params": params}
+        while True:
+            k = self._text(self.parse_string())
+            self.sp()
+            params[k] = self.parse_nstring()
+            if self.take(b")"):
+                return {"params": params}
+            self.sp()
+
+    def cmd_login(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        user = self.parse_astring()
+        self.sp()
+        password = self.parse_astring()
+        return {"user": user, "password": password}
+
+    def cmd_authenticate(self, uid: bool) -> dict[str, Any]:
+        # RFC 9051 6.2.2, RFC 4959 SASL-IR
+        self.sp()
+        mech = self.parse_atom().upper()
+        initial: str | None = None
+        if self.take(b" "):
+            if self.take(b"="):
+                initial = "="
+            else:
+                b = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="))
+                if not b:
+                    raise self.error("expected base64 initial response")
+                initial = b.decode("ascii")
+        return {"mechanism": mech, "initial": initial}
+
+    def cmd_enable(self, uid: bool) -> dict[str, Any]:
+        caps: list[str] = []
+        self.sp()
+        caps.append(self.parse_atom().upper())
+        while self.take(b" "):
+            caps.append(self.parse_atom().upper())
+        return {"capabilities": caps}
+
+    def cmd_select(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        mailbox = self.parse_mailbox()
+        condstore = False
+        qresync: dict[str, Any] | None = None
+        if self.take(b" ("):
+            while True:
+                if self.take(b"CONDSTORE"):
+                    condstore = True
+                elif self.take(b"QRESYNC"):
+                    qresync = self.parse_qresync_params()
+                else:
+                    raise self.error("unknown select parameter")
+                if self.take(b")"):
+                    break
+                self.sp()
+        return {"mailbox": mailbox, "condstore": condstore, "qresync": qresync}
+
+    cmd_examine = cmd_select
+
+    def parse_qresync_params(self) -> dict[str, Any]:
+        # RFC 7162 3.2.5: "QRESYNC" SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+        #   [SP seq-match-data] ")"; seq-match-data = "(" known-sequence-set SP known-uid-set ")"
+        self.sp()
+        self.expect(b"(")
+        uidvalidity = self.parse_nz_number()
+        self.sp()
+        modseq = self.parse_mod_sequence_value()
+        known_uids: NumSet | None = None
+        seq_match: tuple[NumSet, NumSet] | None = None
+        if self.take(b" "):
+            if not self.peek(b"("):
+                known_uids = self.parse_sequence_set()
+                if known_uids.search_result:
+                    raise self.error("$ not allowed in known-uids")
+                if not self.take(b" "):
+                    self.expect(b")")
+                    return {"uidvalidity": uidvalidity, "modseq": modseq, "known_uids": known_uids, "seq_match": None}
+            self.expect(b"(")
+            seqs = self.parse_sequence_set()
+            self.sp()
+            uids = self.parse_sequence_set()
+            self.expect(b")")
+            seq_match = (seqs, uids)
+        self.expect(b")")
+        return {"uidvalidity": uidvalidity, "modseq": modseq, "known_uids": known_uids, "seq_match": seq_match}
+
+    def cmd_create(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        mailbox = self.parse_mailbox()
+        use: list[str] = []
+        # RFC 4466 create-params; RFC 6154 "USE" (special-use attributes).
+        if self.take(b" ("):
+            self.expect(b"USE")
+            self.sp()
+            use = self.parse_flag_list()
+            self.expect(b")")
+        return {"mailbox": mailbox, "use": use}
+
+    def cmd_delete(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        return {"mailbox": self.parse_mailbox()}
+
+    cmd_subscribe = cmd_unsubscribe = cmd_delete
+
+    def cmd_getquotaroot(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        return {"mailbox": self.parse_mailbox()}
+
+    def cmd_getquota(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        return {"root": self.parse_astring()}
+
+    def cmd_rename(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        src = self.parse_mailbox()
+        self.sp()
+        dst = self.parse_mailbox()
+        return {"src": src, "dst": dst}
+
+    def cmd_lsub(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        ref = self.parse_mailbox()
+        self.sp()
+        pat = self.parse_list_mailbox()
+        return {"list": ListCommand(reference=ref, patterns=(pat,))}
+
+    def _opt_words(self) -> list[str]:
+        self.expect(b"(")
+        words: list[str] = []
+        if self.take(b")"):
+            return words
+        while True:
+            words.append(self.parse_atom().upper())
+            if self.take(b")"):
+                return words
+            self.sp()
+
+    def cmd_list(self, uid: bool) -> dict[str, Any]:
+        # RFC 5258 list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]
+        self.sp()
+        extended = False
+        select_opts: list[str] = []
+        if self.peek(b"("):
+            extended = True
+            select_opts = self._opt_words()
+            for o in select_opts:
+                if o not in ("SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"):
+                    raise BadCommand(f"unknown list selection option {o!r}")
+            if "RECURSIVEMATCH" in select_opts and not ({"SUBSCRIBED", "SPECIAL-USE"} & set(select_opts)):
+                raise BadCommand("RECURSIVEMATCH requires another selection option")
+            self.sp()
+        ref = self.parse_mailbox()
+        self.sp()
+        patterns: list[str] = []
+        if self.take(b"("):
+            extended = True
+            while True:
+                patterns.append(self.parse_list_mailbox())
+                if self.take(b")"):
+                    break
+                self.sp()
+        else:
+            patterns.append(self.parse_list_mailbox())
+        return_opts: list[str] = []
+        status_items: list[str] = []
+        if self.take(b" RETURN ("):
+            extended = True
+            if not self.take(b")"):
+                while True:
+                    w = self.parse_atom().upper()
+                    if w == "STATUS":
+                        self.sp()
+                        status_items = self.parse_status_atts()
+                    elif w not in ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE"):
+                        raise BadCommand(f"unknown list return option {w!r}")
+                    return_opts.append(w)
+                    if self.take(b")"):
+                        break
+                    self.sp()
+        return {
+            "list": ListCommand(
+                reference=ref,
+                patterns=tuple(patterns),
+                select_opts=tuple(select_opts),
+                return_opts=tuple(return_opts),
+                status_items=tuple(status_items),
+                extended=extended,
+            )
+        }
+
+    def parse_status_atts(self) -> list[str]:
+        items = self._opt_words()
+        if not items:
+            raise self.error("expected status attribute")
+        for it in items:
+            if it not in STATUS_ITEMS:
+                raise BadCommand(f"unknown status attribute {it!r}")
+        return items
+
+    def cmd_status(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        mailbox = self.parse_mailbox()
+        self.sp()
+        return {"mailbox": mailbox, "items": self.parse_status_atts()}
+
+    def cmd_append(self, uid: bool) -> dict[str, Any]:
+        # RFC 9051 6.3.12; RFC 3516 literal8; RFC 6855 "UTF8 (" literal8 ")"
+        self.sp()
+        mailbox = self.parse_mailbox()
+        self.sp()
+        flags: list[str] = []
+        date: float | None = None
+        if self.peek(b"("):
+            flags = self.parse_flag_list()
+            self.sp()
+        if self.peek(b'"'):
+            date = self.parse_date_time()
+            self.sp()
+        utf8 = False
+        if self.take(b"UTF8 ("):
+            utf8 = True
+            data = self.maybe_literal(allow8=True)
+            if data is None:
+                raise self.error("expected literal8")
+            self.expect(b")")
+        else:
+            data = self.maybe_literal(allow8=True)
+            if data is None:
+                raise self.error("expected literal with message")
+        return {"mailbox": mailbox, "flags": flags, "date": date, "message": data, "utf8": utf8}
+
+    def cmd_copy(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        ns = self.parse_sequence_set()
+        self.sp()
+        return {"numset": ns, "mailbox": self.parse_mailbox()}
+
+    cmd_move = cmd_copy
+
+    def cmd_store(self, uid: bool) -> dict[str, Any]:
+        # RFC 9051 6.4.6; RFC 7162 3.1.3 UNCHANGEDSINCE
+        self.sp()
+        ns = self.parse_sequence_set()
+        self.sp()
+        unchangedsince: int | None = None
+        if self.take(b"("):
+            self.expect(b"UNCHANGEDSINCE")
+            self.sp()
+            unchangedsince = self.parse_mod_sequence_value()
+            self.expect(b")")
+            self.sp()
+        mode = "replace"
+        if self.take(b"+"):
+            mode = "add"
+        elif self.take(b"-"):
+            mode = "remove"
+        self.expect(b"FLAGS")
+        silent = self.take(b".SILENT")
+        self.sp()
+        flags: list[str] = []
+        if self.peek(b"("):
+            flags = self.parse_flag_list()
+        else:
+            flags.append(self.parse_flag())
+            while self.take(b" "):
+                flags.append(self.parse_flag())
+        return {"numset": ns, "mode": mode, "silent": silent, "flags": flags, "unchangedsince": unchangedsince}
+
+    # FETCH: RFC 9051 6.4.5; RFC 3516 BINARY; RFC 7162 CHANGEDSINCE/VANISHED
+
+    def cmd_fetch(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        ns = self.parse_sequence_set()
+        self.sp()
+        atts: list[FetchAtt] = []
+        word = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")).decode().upper()
+        if word in FETCH_MACROS and not self.peek(b"."):
+            atts = [FetchAtt(a) for a in FETCH_MACROS[word]]
+        else:
+            self.pos -= len(word)
+            if self.take(b"("):
+                while True:
+                    atts.append(self.parse_fetch_att())
+                    if self.take(b")"):
+                        break
+                    self.sp()
+            else:
+                atts.append(self.parse_fetch_att())
+        changedsince: int | None = None
+        vanished = False
+        if self.take(b" ("):
+            while True:
+                if self.take(b"CHANGEDSINCE "):
+                    changedsince = self.parse_mod_sequence_value()
+                elif self.take(b"VANISHED"):
+                    vanished = True
+                else:
+                    raise self.error("unknown fetch modifier")
+                if self.take(b")"):
+                    break
+                self.sp()
+        return {"numset": ns, "atts": atts, "changedsince": changedsince, "vanished": vanished}
+
+    def parse_fetch_att(self) -> FetchAtt:
+        word = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")).decode().upper()
+        if word in ("BODY", "BODY.PEEK"):
+            if not self.peek(b"["):
+                if word == "BODY":
+                    return FetchAtt("BODY")
+                raise self.error("expected section")
+            section = self.parse_section()
+            return FetchAtt("BODY", section=section, partial=self.maybe_partial(), peek=word == "BODY.PEEK")
+        if word in ("BINARY", "BINARY.PEEK", "BINARY.SIZE"):
+            section = self.parse_section_binary()
+            if word == "BINARY.SIZE":
+                return FetchAtt("BINARY.SIZE", section=section)
+            return FetchAtt("BINARY", section=section, partial=self.maybe_partial(), peek=word == "BINARY.PEEK")
+        if word in FETCH_SIMPLE:
+            return FetchAtt(word)
+        raise BadCommand(f"unknown fetch attribute {word!r}")
+
+    def maybe_partial(self) -> tuple[int, int] | None:
+        if not self.take(b"<"):
+            return None
+        offset = self.parse_number32()
+        self.expect(b".")
+        count = self.parse_number32()
+        if count == 0:
+            raise self.error("partial count must be non-zero")
+        self.expect(b">")
+        return (offset, count)
+
+    def parse_section_binary(self) -> Section:
+        self.expect(b"[")
+        part: list[int] = []
+        if not self.take(b"]"):
+            while True:
+                part.append(self.parse_nz_number())
+                if self.take(b"]"):
+                    break
+                self.expect(b".")
+        return Section(part=tuple(part))
+
+    def parse_section(self) -> Section:
+        # section = "[" [section-spec] "]"; section-spec = section-msgtext / (section-part ["." section-text])
+        self.expect(b"[")
+        part: list[int] = []
+        text: str | None = None
+        fields: list[str] = []
+        if self.take(b"]"):
+            return Section()
+        dotted = False
+        while self.pos < len(self.data) and 0x30 <= self.data[self.pos] <= 0x39:
+            part.append(self.parse_nz_number())
+            dotted = self.take(b".")
+            if not dotted:
+                break
+        if part and not dotted and not self.peek(b"]"):
+            raise self.error("bad section")
+        if not self.peek(b"]"):
+            if self.take(b"HEADER.FIELDS.NOT"):
+                text = "HEADER.FIELDS.NOT"
+            elif self.take(b"HEADER.FIELDS"):
+                text = "HEADER.FIELDS"
+            elif self.take(b"HEADER"):
+                text = "HEADER"
+            elif self.take(b"TEXT"):
+                text = "TEXT"
+            elif part and self.take(b"MIME"):
+                text = "MIME"
+            else:
+                raise self.error("bad section")
+            if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+                self.sp()
+                self.expect(b"(")
+                while True:
+                    fields.append(self.parse_astring())
+                    if self.take(b")"):
+                        break
+                    self.sp()
+        elif dotted:
+            raise self.error("bad section")
+        self.expect(b"]")
+        return Section(part=tuple(part), text=text, fields=tuple(fields))
+
+    # SEARCH: RFC 9051 6.4.4; RFC 4731 ESEARCH RETURN; RFC 5182 SAVE; RFC 7162 MODSEQ
+
+    def cmd_search(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        return_opts: list[str] | None = None
+        if self.take(b"RETURN ("):
+            return_opts = []
+            if not self.take(b")"):
+                while True:
+                    w = self.parse_atom().upper()
+                    if w not in ("MIN", "MAX", "ALL", "COUNT", "SAVE"):
+                        raise BadCommand(f"unknown search return option {w!r}")
+                    return_opts.append(w)
+                    if self.take(b")"):
+                        break
+                    self.sp()
+            self.sp()
+        charset: str | None = None
+        if self.take(b"CHARSET "):
+            charset = self.parse_astring().upper()
+            self.sp()
+        keys = [self.parse_search_key(charset)]
+        while self.take(b" "):
+            keys.append(self.parse_search_key(charset))
+        key = keys[0] if len(keys) == 1 else SearchKey("AND", children=tuple(keys))
+        return {"return_opts": return_opts, "charset": charset, "key": key}
+
+    def _search_text(self, charset: str | None) -> str:
+        b = self.parse_astring_bytes()
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadCommand("invalid utf-8 in search string") from None
+
+    def parse_astring_bytes(self) -> bytes:
+        if self.peek(b'"') or self.peek(b"{"):
+            return self.parse_string()
+        a = self._run(ASTRING_CHARS)
+        if not a:
+            raise self.error("expected astring")
+        return a
+
+    def parse_search_key(self, charset: str | None, depth: int = 0) -> SearchKey:
+        if depth > 100:
+            raise BadCommand("search key nested too deeply")
+        if self.take(b"("):
+            keys = [self.parse_search_key(charset, depth + 1)]
+            while self.take(b" "):
+                keys.append(self.parse_search_key(charset, depth + 1))
+            self.expect(b")")
+            return SearchKey("AND", children=tuple(keys))
+        c = self.data[self.pos : self.pos + 1]
+        if c == b"$" or c == b"*" or (c and 0x31 <= c[0] <= 0x39):
+            return SearchKey("SEQSET", numset=self.parse_sequence_set())
+        w = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")).decode().upper()
+        if not w:
+            raise self.error("expected search key")
+        if w in SEARCH_SIMPLE:
+            return SearchKey(w)
+        if w in SEARCH_STRING:
+            self.sp()
+            return SearchKey(w, text=self._search_text(charset))
+        if w in SEARCH_DATE:
+            self.sp()
+            return SearchKey(w, date=self.parse_date())
+        if w in ("KEYWORD", "UNKEYWORD"):
+            self.sp()
+            return SearchKey(w, text=self.parse_flag())
+        if w == "HEADER":
+            self.sp()
+            field = self.parse_astring()
+            self.sp()
+            return SearchKey(w, field=field, text=self._search_text(charset))
+        if w in ("LARGER", "SMALLER"):
+            self.sp()
+            return SearchKey(w, number=self.parse_number())
+        if w == "UID":
+            self.sp()
+            return SearchKey(w, numset=self.parse_sequence_set())
+        if w == "NOT":
+            self.sp()
+            return SearchKey(w, children=(self.parse_search_key(charset, depth + 1),))
+        if w == "OR":
+            self.sp()
+            a = self.parse_search_key(charset, depth + 1)
+            self.sp()
+            b = self.parse_search_key(charset, depth + 1)
+            return SearchKey(w, children=(a, b))
+        if w == "MODSEQ":
+            # RFC 7162 3.1.5: "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer
+            self.sp()
+            if self.peek(b'"'):
+                self.parse_quoted()
+                self.sp()
+                t = self.parse_atom().lower()
+                if t not in ("priv", "shared", "all"):
+                    raise self.error("bad entry-type")
+                self.sp()
+            return SearchKey(w, number=self.parse_mod_sequence_value())
+        raise BadCommand(f"unknown search key {w!r}")
+
+
+def parse_command(data: bytes) -> Command:
+    """Parse one complete command (literals inline, no trailing CRLF)."""
+    return Parser(data).parse_command()
+
+
+def parse_tag_and_name(line: bytes) -> tuple[str | None, str | None]:
+    """Best effort tag and upper-case command name of a line, for error replies and limits."""
+    p = Parser(line)
+    try:
+        tag = p.parse_tag()
+    except BadCommand:
+        return None, None
+    if not p.take(b" "):
+        return tag, None
+    try:
+        name = p.parse_atom().upper()
+    except BadCommand:
+        return tag, None
+    if name == "UID" and p.take(b" "):
+        try:
+            name = p.parse_atom().upper()
+        except BadCommand:
+            return tag, None
+    return tag, name

@@ -1,0 +1,133 @@
+"""Validated IMAP values produced by the parser (RFC 9051 9, formal syntax).
+
+Raw strings stop at the parser: commands carry these frozen Structs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+# Well-known keywords mox stores as flags, in their canonical case.
+KNOWN_KEYWORDS = ("$Forwarded", "$Junk", "$NotJunk", "$Phishing", "$MDNSent")
+_CANONICAL = {f.lower(): f for f in SYSTEM_FLAGS + KNOWN_KEYWORDS}
+
+
+def canonical_flag(flag: str) -> str:
+    """System flags and mox's known keywords in canonical case, other keywords lower-cased."""
+    return _CANONICAL.get(flag.lower(), flag.lower())
+
+
+class NumRange(msgspec.Struct, frozen=True):
+    """``first[:last]``; None means ``*`` (the largest number in use)."""
+
+    first: int | None
+    last: int | None = None
+    single: bool = True
+
+
+class NumSet(msgspec.Struct, frozen=True):
+    """A sequence-set (RFC 9051 9 "sequence-set"), or ``$`` (RFC 5182 SEARCHRES)."""
+
+    ranges: tuple[NumRange, ...] = ()
+    search_result: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.search_result and not self.ranges:
+            raise ValueError("empty sequence set")
+
+    def select(self, values: list[int]) -> list[int]:
+        """The members of sorted ``values`` (uids or 1..n) in this set; ``*`` is the largest value."""
+        if not values:
+            return []
+        largest = values[-1]
+        out: set[int] = set()
+        import bisect
+
+        for r in self.ranges:
+            a = largest if r.first is None else r.first
+            if r.single:
+                b = a
+            else:
+                b = largest if r.last is None else r.last
+            if a > b:
+                a, b = b, a
+            lo = bisect.bisect_left(values, a)
+            hi = bisect.bisect_right(values, b)
+            out.update(values[lo:hi])
+        return sorted(out)
+
+    def contains(self, n: int, largest: int) -> bool:
+        for r in self.ranges:
+            a = largest if r.first is None else r.first
+            b = a if r.single else (largest if r.last is None else r.last)
+            if min(a, b) <= n <= max(a, b):
+                return True
+        return False
+
+
+def compact_numset(nums: list[int] | tuple[int, ...]) -> str:
+    """``[1, 2, 3, 5]`` -> ``1:3,5`` (ascending; consecutive runs become ranges)."""
+    parts: list[str] = []
+    ns = sorted(nums)
+    i = 0
+    while i < len(ns):
+        j = i
+        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
+            j += 1
+        parts.append(str(ns[i]) if i == j else f"{ns[i]}:{ns[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+class Section(msgspec.Struct, frozen=True):
+    """A body section (RFC 9051 6.4.5): part numbers, then HEADER, HEADER.FIELDS[.NOT], TEXT or MIME."""
+
+    part: tuple[int, ...] = ()
+    text: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+class FetchAtt(msgspec.Struct, frozen=True):
+    """One FETCH attribute. ``name`` is upper-case: FLAGS, UID, ..., BODY, BINARY, BINARY.SIZE.
+    For BODY[...]/BINARY[...] ``section`` is set; ``partial`` is (offset, count)."""
+
+    name: str
+    section: Section | None = None
+    partial: tuple[int, int] | None = None
+    peek: bool = False
+
+
+class SearchKey(msgspec.Struct, frozen=True):
+    """A search key (RFC 9051 6.4.4). ``op`` is upper-case (ALL, OR, NOT, SEQSET, UID, HEADER, ...);
+    ``children`` for AND-groups (op "AND"), OR and NOT."""
+
+    op: str
+    children: tuple[SearchKey, ...] = ()
+    numset: NumSet | None = None
+    text: str | None = None
+    field: str | None = None
+    number: int | None = None
+    date: tuple[int, int, int] | None = None  # (year, month, day)
+
+
+class ListCommand(msgspec.Struct, frozen=True):
+    reference: str
+    patterns: tuple[str, ...]
+    select_opts: tuple[str, ...] = ()
+    return_opts: tuple[str, ...] = ()
+    status_items: tuple[str, ...] = ()
+    extended: bool = False
+
+
+class Command(msgspec.Struct, frozen=True):
+    """One parsed command. ``name`` is upper-case; UID commands have ``uid`` set and the
+    subcommand as name (``UID FETCH`` -> name FETCH, uid True). ``args`` holds the command's
+    arguments by name (see parse.py for each command)."""
+
+    tag: str
+    name: str
+    uid: bool = False
+    args: dict[str, Any] = {}

@@ -1,0 +1,110 @@
+"""The sans-IO connection: events for whole input and for input fed one byte at a time."""
+
+import pytest
+
+from mox.imap.protocol import (
+    MAX_LINE,
+    NEED_DATA,
+    BadSyntax,
+    EndOfStream,
+    Fatal,
+    ImapServerConnection,
+    Line,
+    NeedLiteral,
+    NotImap,
+)
+
+
+def events(conn, data: bytes, *, bytewise: bool):
+    """Feed data (whole or byte by byte) and collect every event."""
+    out = []
+    chunks = [data[i : i + 1] for i in range(len(data))] if bytewise else [data]
+    for chunk in chunks:
+        conn.receive_data(chunk)
+        while True:
+            ev = conn.next_event()
+            if ev is NEED_DATA:
+                break
+            out.append(ev)
+    return out
+
+
+def summary(evs):
+    res = []
+    for e in evs:
+        if hasattr(e, "name") and hasattr(e, "args"):
+            res.append(("cmd", e.tag, e.name))
+        else:
+            res.append(e)
+    return res
+
+
+@pytest.mark.parametrize("bytewise", [False, True])
+def test_pipelined_commands_and_literals(bytewise):
+    data = (
+        b"a1 CAPABILITY\r\n"
+        b"a2 LOGIN {3}\r\nmox {9+}\r\nmoxmoxmox\r\n"
+        b"a3 APPEND Inbox (\\Seen) ~{5}\r\nab\x00cd\r\n"
+        b"a4 bogus\r\n"
+        b"a5 fetch 1 (flags\r\n"
+    )
+    conn = ImapServerConnection()
+    evs = events(conn, data, bytewise=bytewise)
+    assert summary(evs) == [
+        ("cmd", "a1", "CAPABILITY"),
+        NeedLiteral("a2", 3),
+        ("cmd", "a2", "LOGIN"),
+        NeedLiteral("a3", 5),
+        ("cmd", "a3", "APPEND"),
+        BadSyntax("a4", 'BOGUS unrecognized syntax/command: unknown command "BOGUS"'),
+        BadSyntax("a5", "expected space (at end of line)"),
+    ]
+    assert evs[2].args == {"user": "mox", "password": "moxmoxmox"}
+    assert evs[4].args["message"] == b"ab\x00cd"
+    conn.receive_data(b"")
+    assert conn.next_event() == EndOfStream()
+
+
+def test_first_line_not_imap():
+    conn = ImapServerConnection()
+    assert events(conn, b"GET / HTTP/1.0\r\n", bytewise=False) == [NotImap()]
+    conn = ImapServerConnection()
+    assert events(conn, b"\x16\x03\x01\x00\r\n", bytewise=False) == [NotImap()]
+    # After a first valid command, a bad line is a plain BAD.
+    conn = ImapServerConnection()
+    evs = events(conn, b"a noop\r\nGET / HTTP/1.0\r\n", bytewise=False)
+    assert isinstance(evs[1], BadSyntax) and evs[1].tag == "GET"
+
+
+def test_literal_limits():
+    conn = ImapServerConnection()
+    # Sync literal too big: tagged BAD [TOOBIG], the client doesn't send the data, next command works.
+    evs = events(conn, b"a noop\r\nb login {200000}\r\nc noop\r\n", bytewise=False)
+    assert summary(evs) == [("cmd", "a", "NOOP"), BadSyntax("b", "literal too big", "TOOBIG"), ("cmd", "c", "NOOP")]
+    # Non-sync literal too big: fatal, the data is already on its way.
+    evs = events(conn, b"d login {200000+}\r\n", bytewise=False)
+    assert evs == [Fatal("[ALERT] literal too big")]
+    # APPEND's message is exempt up to max_append.
+    conn = ImapServerConnection(max_append=10)
+    evs = events(conn, b"a append inbox {10}\r\n0123456789\r\nb append inbox {11}\r\n", bytewise=False)
+    assert summary(evs) == [NeedLiteral("a", 10), ("cmd", "a", "APPEND"), BadSyntax("b", "literal too big", "TOOBIG")]
+
+
+def test_line_too_long():
+    conn = ImapServerConnection()
+    evs = events(conn, b"a noop\r\n" + b"a" * (MAX_LINE + 10), bytewise=False)
+    assert summary(evs) == [("cmd", "a", "NOOP"), Fatal("line too long")]
+
+
+def test_line_mode_and_eof():
+    conn = ImapServerConnection()
+    evs = events(conn, b"a idle\r\n", bytewise=False)
+    assert summary(evs) == [("cmd", "a", "IDLE")]
+    conn.set_line_mode()
+    assert events(conn, b"DONE\r\n", bytewise=True) == [Line(b"DONE")]
+    conn.set_line_mode(False)
+    conn.receive_data(b"b fetch 1 body[] {10}\r\nabc")
+    assert conn.next_event() == NeedLiteral("b", 10)
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b"")
+    assert conn.next_event() == Fatal("connection closed while reading literal")

@@ -31,11 +31,14 @@ _boundary_cache: dict[bytes, re.Pattern[bytes]] = {}
 
 def _boundary_re(boundary: bytes) -> re.Pattern[bytes]:
     # RFC 2046 5.1.1: "--" boundary, "--" for the close delimiter, transport padding, line end.
+    # Like mox we accept anything after the close delimiter or after whitespace following the
+    # delimiter, but not other characters: some software uses the boundary plus a suffix for
+    # nested parts.
     p = _boundary_cache.get(boundary)
     if p is None:
         if len(_boundary_cache) > 256:
             _boundary_cache.clear()
-        p = re.compile(rb"(?m)^--" + re.escape(boundary) + rb"(--)?[ \t]*\r?$")
+        p = re.compile(rb"(?m)^--" + re.escape(boundary) + rb"(?:(--)|[ \t]|\r?$)")
         _boundary_cache[boundary] = p
     return p
 
@@ -66,6 +69,19 @@ def _envelope(fields: list[HeaderField]) -> Envelope:
 _ENVELOPE_FIELDS = frozenset(
     ["date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id"]
 )
+
+
+def _recover_content_type(value: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """Type and subtype of an unparsable Content-Type without its parameters, as mox does;
+    multipart cannot be recovered (no boundary), so that and garbage become
+    application/octet-stream (RFC 2045 5.2 suggests text/plain, but the content is unknown)."""
+    t = value.split(";", 1)[0].strip().split("/")
+    if len(t) == 2 and all(_TOKEN.fullmatch(x) for x in t) and t[0].upper() != "MULTIPART":
+        return t[0].upper(), t[1].upper(), []
+    return "APPLICATION", "OCTET-STREAM", []
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")
 
 
 def _line_count(data: bytes, start: int, end: int) -> int:
@@ -118,8 +134,7 @@ def _parse_part(
         try:
             mtype, msub, params = parse_content_type(ctype_value)
         except ParamError:
-            # RFC 2045 5.2: an invalid Content-Type is treated as the default.
-            mtype, msub, params = "TEXT", "PLAIN", list(_DEFAULT_PARAMS)
+            mtype, msub, params = _recover_content_type(ctype_value)
     elif digest:
         mtype, msub, params = "MESSAGE", "RFC822", []  # RFC 2046 5.1.5
     else:

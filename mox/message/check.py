@@ -75,7 +75,8 @@ def _check_part(data: bytes, part: Part, *, top: bool, path: str) -> None:
     fields, body_start, separated = split_header(data, part.header_start, part.body_end)
     if not separated:
         if body_start < part.body_end:
-            line = data[body_start : data.find(b"\n", body_start, part.body_end)].rstrip(b"\r")
+            nl = data.find(b"\n", body_start, part.body_end)
+            line = data[body_start : part.body_end if nl < 0 else nl].rstrip(b"\r")
             raise MalformedMessage(f"malformed header line {line[:60]!r}{_where(path)}")
         if top and not path:
             raise MalformedMessage(REASON_NO_BODY)

@@ -304,8 +304,8 @@ def pack(tree: Path, out: Path, target: str, epoch: int) -> None:
     os.replace(tmp, out)
 
 
-def build_target(target: str, tl: dict[str, Path], epoch: int) -> Path:
-    work = BUILD / target
+def build_target(target: str, tl: dict[str, Path], epoch: int, work_root: Path, dist: Path) -> Path:
+    work = work_root / target
     trees = []
     for v in PYVERS:
         dest = work / f"py{v}"
@@ -316,10 +316,10 @@ def build_target(target: str, tl: dict[str, Path], epoch: int) -> Path:
     add_mox(tree, target)
     normalise_modes(tree)
     check_natives([p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()], target)
-    DIST.mkdir(exist_ok=True)
-    out = DIST / f"mox-{target}.pyz"
+    dist.mkdir(parents=True, exist_ok=True)
+    out = dist / f"mox-{target}.pyz"
     pack(tree, out, target, epoch)
-    log(f"{out.relative_to(ROOT)}: {out.stat().st_size / 1e6:.1f} MB")
+    log(f"{out.name}: {out.stat().st_size / 1e6:.1f} MB")
     return out
 
 
@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", nargs="?", choices=["build", "lock"], default="build")
     ap.add_argument("--all", action="store_true", help="build every target")
     ap.add_argument("--target", action="append", choices=[*TARGETS, "host"], help="target to build (repeatable)")
+    ap.add_argument("--dist", type=Path, default=DIST, help="output directory (default dist/)")
+    ap.add_argument("--work", type=Path, default=BUILD, help="scratch directory (default build/)")
     args = ap.parse_args(argv)
     try:
         tl = tools()
@@ -347,12 +349,15 @@ def main(argv: list[str] | None = None) -> int:
             except BuildError:
                 host = None
         epoch = source_date_epoch()
-        built = [build_target(t, tl, epoch) for t in dict.fromkeys(targets)]
+        dist, work = args.dist.resolve(), args.work.resolve()
+        built = [build_target(t, tl, epoch, work, dist) for t in dict.fromkeys(targets)]
         if host in targets:
-            shutil.copyfile(DIST / f"mox-{host}.pyz", DIST / "mox.pyz")
-            (DIST / "mox.pyz").chmod(0o755)
+            tmp = dist / "mox.pyz.tmp"
+            shutil.copyfile(dist / f"mox-{host}.pyz", tmp)
+            tmp.chmod(0o755)
+            os.replace(tmp, dist / "mox.pyz")
         sums = "".join(f"{sha256(p)}  {p.name}\n" for p in sorted(built))
-        (DIST / "SHA256SUMS").write_text(sums, "utf-8")
+        (dist / "SHA256SUMS").write_text(sums, "utf-8")
     except BuildError as e:
         log(f"error: {e}")
         return 1

@@ -1,0 +1,271 @@
+"""build.py and the pyz bootstrap: reproducible archives, native files per target, platform guard,
+first runs that race or get killed.
+
+The slow tests build real archives with uv from requirements.lock (about 15 s in all); they are
+marked `slow` and run in CI (`pytest -m slow`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import mox
+from mox._bootstrap import target_mismatch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_build():
+    spec = importlib.util.spec_from_file_location("mox_build_script", ROOT / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
+
+
+def _target_info(name: str, pyvers=None) -> dict:
+    t = build.TARGETS[name]
+    return {"name": name, "sys_platform": t["sys_platform"], "machines": t["machines"], "ext": t["ext"],
+            "pyvers": list(pyvers or build.PYVERS)}
+
+
+def _running() -> str:
+    os_name = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}[sys.platform]
+    machine = os.uname().machine if hasattr(os, "uname") else os.environ["PROCESSOR_ARCHITECTURE"]
+    return f"{os_name} {machine} with CPython {'.'.join(map(str, sys.version_info[:3]))}"
+
+
+# ---- the guard, without building
+
+def test_guard_accepts_the_host_target():
+    assert target_mismatch(_target_info(build.host_target())) is None
+
+
+def test_guard_names_archive_and_interpreter_for_another_platform():
+    other = "windows-x86_64" if sys.platform != "win32" else "linux-x86_64"
+    want = {
+        "windows-x86_64": "mox: this is mox-windows-x86_64.pyz, for Windows AMD64 with CPython 3.11-3.14; ",
+        "linux-x86_64": "mox: this is mox-linux-x86_64.pyz, for Linux x86_64 with CPython 3.11-3.14; ",
+    }[other]
+    assert target_mismatch(_target_info(other)) == (
+        want + f"this is {_running()} (get the pyz for your platform, or run mox from source)")
+
+
+def test_guard_rejects_another_python_version():
+    info = _target_info(build.host_target(), pyvers=["3.9", "3.10"])
+    host = build.host_target()
+    t = build.TARGETS[host]
+    os_name = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}[t["sys_platform"]]
+    assert target_mismatch(info) == (
+        f"mox: this is mox-{host}.pyz, for {os_name} {t['machines'][0]} with CPython 3.9-3.10; "
+        f"this is {_running()} (get the pyz for your platform, or run mox from source)")
+
+
+def test_no_target_file_in_the_source_tree():
+    # Running from source has no _target.py, so mox/__main__.py checks nothing.
+    assert not (ROOT / "mox" / "_target.py").exists()
+    assert importlib.util.find_spec("mox._target") is None
+
+
+# ---- real archives
+
+def _run_build(*args: str, dist: Path, work: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), *args, "--dist", str(dist), "--work", str(work)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("dist")
+    _run_build("--all", dist=d, work=tmp_path_factory.mktemp("work"))
+    return d
+
+
+def _pyz_cmd(pyz: Path, *args: str, python: str = sys.executable) -> list[str]:
+    # -I -S: no site-packages of the test environment; the pyz must bring everything itself.
+    return [python, "-I", "-S", str(pyz), *args]
+
+
+def _env(cache: Path) -> dict[str, str]:
+    return dict(os.environ, MOX_PYZ_CACHE=str(cache))
+
+
+def _sha256(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_every_target_carries_its_natives_for_every_python(dist):
+    sums = (dist / "SHA256SUMS").read_text("utf-8").splitlines()
+    assert sorted(sums) == sorted(f"{_sha256(dist / f'mox-{t}.pyz')}  mox-{t}.pyz" for t in build.TARGETS)
+    for name, t in build.TARGETS.items():
+        with zipfile.ZipFile(dist / f"mox-{name}.pyz") as z:
+            names = set(z.namelist())
+            info = json.loads(z.read("mox-build.json"))
+            target_py = z.read("site-packages/mox/_target.py").decode("utf-8")
+        assert info["target"] == _target_info(name), name
+        assert info["entry"] == "mox.__main__:main"
+        assert f"'name': '{name}'" in target_py
+        for v in build.PYVERS:
+            ext = t["ext"].format(n=v.replace(".", ""))
+            assert f"site-packages/msgspec/_core{ext}" in names, (name, v)
+            assert f"site-packages/_cffi_backend{ext}" in names, (name, v)
+        assert f"site-packages/cryptography/hazmat/bindings/{t['rust']}" in names, name
+        assert not [n for n in names if "/__pycache__/" in n or "/trio/_tests/" in n], name
+        # No native file of another platform slipped in.
+        foreign = {".pyd", ".so"} - ({".pyd"} if t["sys_platform"] == "win32" else {".so"})
+        assert not [n for n in names if Path(n).suffix in foreign], name
+
+
+@pytest.mark.slow
+def test_same_input_gives_same_bytes(dist, tmp_path):
+    again = tmp_path / "dist"
+    _run_build("--target", build.host_target(), dist=again, work=tmp_path / "work")
+    name = f"mox-{build.host_target()}.pyz"
+    assert _sha256(again / name) == _sha256(dist / name)
+
+
+@pytest.mark.slow
+def test_pyz_for_another_platform_says_so_in_one_line(dist, tmp_path):
+    other = "windows-x86_64" if sys.platform != "win32" else "linux-x86_64"
+    proc = subprocess.run(_pyz_cmd(dist / f"mox-{other}.pyz", "version"), env=_env(tmp_path / "cache"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == target_mismatch(_target_info(other)) + "\n"
+    assert not (tmp_path / "cache").exists()  # refused before extracting anything
+
+
+def _interpreters() -> list[str]:
+    """CPython 3.11+ interpreters on this machine (the running one, pyenv's, the system's)."""
+    cands = [sys.executable, shutil.which("python3") or ""]
+    for v in build.PYVERS:
+        cands.append(shutil.which(f"python{v}") or "")
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        root = ""
+    if root:
+        for v in build.PYVERS:
+            cands.extend(str(p) for p in sorted(Path(root, "versions").glob(f"{v}.*/bin/python{v}")))
+    cands.append("/usr/bin/python3")
+    found: dict[str, str] = {}
+    for c in cands:
+        if not c or not Path(c).exists():
+            continue
+        try:
+            out = subprocess.run([c, "-I", "-c", "import sys; print(sys.version)"], capture_output=True,
+                                 text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0 and out.stdout.startswith(tuple(v + "." for v in build.PYVERS)):
+            found.setdefault(out.stdout.strip(), c)
+    return list(found.values())
+
+
+@pytest.mark.slow
+def test_runs_on_every_python_found(dist, tmp_path):
+    pythons = _interpreters()
+    assert pythons  # at least the one running this test
+    for py in pythons:
+        proc = subprocess.run(_pyz_cmd(dist / "mox.pyz", "version", python=py), env=_env(tmp_path / "cache"),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (py, proc.stderr)
+        assert mox.__version__ in proc.stdout, py
+    tags = sorted(p.name for p in next((tmp_path / "cache").iterdir()).glob("compiled-*"))
+    assert len(tags) == len({subprocess.run([p, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                                            capture_output=True, text=True).stdout for p in pythons})
+
+
+@pytest.mark.slow
+def test_four_simultaneous_first_runs(dist, tmp_path):
+    cache = tmp_path / "cache"
+    procs = [subprocess.Popen(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert mox.__version__ in out
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 1 and ".tmp-" not in entries[0]  # one build dir, every loser cleaned up
+    assert (cache / entries[0] / "site-packages" / "mox" / "__main__.py").is_file()
+
+
+def _wait_for(pred, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+@pytest.mark.slow
+def test_first_run_killed_mid_extraction_then_next_run_works(dist, tmp_path):
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert _wait_for(lambda: cache.exists() and any(".tmp-" in p.name for p in cache.iterdir()))
+        proc.send_signal(signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+    finally:
+        proc.wait(timeout=30)
+    assert [p for p in cache.iterdir() if ".tmp-" not in p.name] == []  # killed before the rename
+
+    done = subprocess.run(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert mox.__version__ in done.stdout
+
+
+@pytest.mark.slow
+def test_first_run_killed_while_compiling_then_next_run_compiles(dist, tmp_path):
+    cache = tmp_path / "cache"
+    tag = sys.implementation.cache_tag
+
+    def compiling() -> bool:
+        dirs = [p for p in cache.iterdir() if ".tmp-" not in p.name] if cache.exists() else []
+        return bool(dirs) and not (dirs[0] / f"compiled-{tag}").exists()
+
+    proc = subprocess.Popen(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert _wait_for(compiling)
+        proc.kill()
+    finally:
+        proc.wait(timeout=30)
+    (build_dir,) = [p for p in cache.iterdir() if ".tmp-" not in p.name]
+    assert not (build_dir / f"compiled-{tag}").exists()
+
+    done = subprocess.run(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (build_dir / f"compiled-{tag}").exists()
+
+
+@pytest.mark.slow
+def test_unwritable_cache_gives_one_clear_line(dist, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x", encoding="utf-8")
+    proc = subprocess.run(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(blocker / "cache"), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"mox: cannot unpack mox.pyz into {blocker / 'cache'}: ")
+    assert lines[0].endswith("(set MOX_PYZ_CACHE to a writable directory)")

@@ -381,14 +381,17 @@ def parse_params(s: str, i: int, strict: bool) -> list[tuple[str, str]]:
             if not ok and strict:
                 raise ParamError("unterminated quoted string")
         else:
-            value, i = _token(s, i)
-            if not value:
-                # Lenient: take everything up to the next ';' (unquoted spaces, specials).
+            value, j = _token(s, i)
+            k = _skip_cfws(s, j)
+            if not value or (k < n and s[k] != ";"):
+                # Lenient: take everything up to the next ';' (unquoted spaces or specials, as
+                # in the common ``boundary=----=_Part_1``).
                 if strict:
-                    raise ParamError("missing parameter value")
-                j = s.find(";", i)
-                j = n if j < 0 else j
-                value, i = s[i:j].strip(), j
+                    raise ParamError(f"invalid parameter value at {s[i:]!r}")
+                k = s.find(";", i)
+                k = n if k < 0 else k
+                value, j = s[i:k].strip(), k
+            i = j
         raw.append((name.lower(), value))
     return _rfc2231(raw)
 

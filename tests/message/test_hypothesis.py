@@ -53,3 +53,80 @@ def test_parse_never_raises_and_offsets_nest(data):
         check_message(data)
     except MalformedMessage:
         pass
+
+
+# Generated MIME trees: serialise, parse, and compare every body and subject with what was built.
+line = st.text(alphabet="abc xyz=.", max_size=12).map(str.encode)
+body = st.lists(line, max_size=4)
+
+
+def leaf():
+    return st.tuples(st.booleans(), body).map(lambda t: ("leaf", t[0], t[1]))
+
+
+def tree(children):
+    multi = st.tuples(
+        st.sampled_from(["mixed", "alternative", "digest"]), st.lists(children, min_size=1, max_size=3),
+        st.booleans(),
+    ).map(lambda t: ("multi",) + t)
+    msg = st.tuples(line, children).map(lambda t: ("msg",) + t)
+    return st.one_of(multi, msg)
+
+
+trees = st.recursive(leaf(), tree, max_leaves=8)
+
+
+def serialise(node, nl: bytes, depth: int, in_digest: bool = False) -> tuple[bytes, bytes]:
+    """(header lines, body) for node."""
+    kind = node[0]
+    if kind == "leaf":
+        _, typed, lines = node
+        hdr = b"Content-Type: text/plain; charset=utf-8" + nl if typed or in_digest else b""
+        return hdr, nl.join(lines)
+    if kind == "msg":
+        _, subject, child = node
+        chdr, cbody = serialise(child, nl, depth + 1)
+        inner = b"Subject: " + subject + nl + chdr + nl + cbody
+        hdr = b"" if in_digest else b"Content-Type: message/rfc822" + nl
+        return hdr, inner
+    _, subtype, children, pre_epi = node
+    b = b"bound%d" % depth
+    out = [b"preamble" + nl] if pre_epi else []
+    for c in children:
+        chdr, cbody = serialise(c, nl, depth + 1, subtype == "digest")
+        out.append(b"--" + b + nl + chdr + nl + cbody + nl)
+    out.append(b"--" + b + b"--")
+    if pre_epi:
+        out.append(nl + b"epilogue")
+    return b"Content-Type: multipart/" + subtype.encode() + b"; boundary=" + b + nl, b"".join(out)
+
+
+def compare(data: bytes, part: Part, node, in_digest: bool = False) -> None:
+    kind = node[0]
+    if kind == "leaf":
+        assert (part.media_type, part.media_subtype) == ("TEXT", "PLAIN")
+        assert data[part.body_start : part.body_end] == b"\r\n".join(node[2]).replace(
+            b"\r\n", b"\n" if b"\r" not in data else b"\r\n"
+        )
+    elif kind == "msg":
+        assert (part.media_type, part.media_subtype) == ("MESSAGE", "RFC822")
+        (inner,) = part.parts
+        assert inner.envelope.subject == node[1].decode().strip()
+        compare(data, inner, node[2])
+    else:
+        assert (part.media_type, part.media_subtype) == ("MULTIPART", node[1].upper())
+        assert len(part.parts) == len(node[2])
+        for p, c in zip(part.parts, node[2]):
+            compare(data, p, c, node[1] == "digest")
+
+
+@settings(max_examples=200, deadline=None)
+@given(trees, st.sampled_from([b"\r\n", b"\n"]))
+def test_generated_trees_round_trip(node, nl):
+    hdr, bod = serialise(node, nl, 0)
+    data = b"From: a@example.org" + nl + hdr + nl + bod
+    root = parse_message(data)
+    check_nested(root, 0, len(data))
+    compare(data, root, node)
+    if nl == b"\r\n":
+        check_message(data)

@@ -288,3 +288,13 @@ def test_deep_nesting_is_cut_off_not_crashing():
         p = p.parts[0]
         n += 1
     assert 0 < n < depth
+
+
+def test_lenient_unquoted_parameter_values():
+    data = (
+        b"Content-Type: multipart/mixed; boundary=----=_Part_1.2; name=a b.txt\r\n\r\n"
+        b"------=_Part_1.2\r\n\r\nx\r\n------=_Part_1.2--\r\n"
+    )
+    p = parse_message(data)
+    assert p.params == [("boundary", "----=_Part_1.2"), ("name", "a b.txt")]
+    assert [data[c.body_start : c.body_end] for c in p.parts] == [b"x"]

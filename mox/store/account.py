@@ -1,0 +1,1090 @@
+"""An account: its in-memory index, the write path with group commit, and change broadcast.
+
+Invariants (keep them true when changing this file):
+
+- All index state lives in ``Account`` attributes and is changed only by ``_apply`` (replay and
+  live writes use the same code), while holding ``_cond``'s lock.
+- A write computes records under the lock, applies them to memory, appends the encoded
+  transaction to ``_pending`` and then waits until a flusher wrote and fsynced it. One writer at a
+  time is the flusher: it takes every pending transaction, writes them with one fsync while the
+  lock is released (group commit), then broadcasts their changes in commit order and wakes all
+  waiters. A write method returns only after its transaction is durable.
+- Message files are written, fsynced, renamed into place and their directory fsynced *before*
+  the transaction that references them is queued; files of expunged messages are removed only
+  after the transaction is durable.
+- Readers see applied state, which can be ahead of the disk by the transactions being flushed.
+  A failed journal write makes the account refuse further writes (reopen it to recover).
+- The synchronous ``*_sync`` methods block (file and journal fsyncs); the async methods run them
+  with ``trio.to_thread.run_sync``, so fsyncs never block the trio thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+import trio
+
+from mox import mlog
+from mox.store import layout
+from mox.store.changes import (
+    ChangeAddMailbox,
+    ChangeAddUID,
+    ChangeFlags,
+    ChangeMailboxCounts,
+    ChangeMailboxKeywords,
+    ChangeRemoveMailbox,
+    ChangeRemoveUIDs,
+    ChangeRenameMailbox,
+    ChangeSubscriber,
+    ChangeSubscription,
+)
+from mox.store.errors import (
+    Inconsistent,
+    InvalidMailboxName,
+    MailboxExists,
+    MailboxHasChildren,
+    MailboxNotFound,
+    OverQuota,
+    StoreError,
+)
+from mox.store.index import (
+    JOURNAL_MAGIC,
+    JournalWriter,
+    create_journal,
+    encode_snapshot,
+    encode_txn,
+    read_snapshot,
+    scan_journal,
+    write_snapshot,
+)
+from mox.store.password import make_password_record, verify_password
+from mox.store.schema import (
+    NIL,
+    SPECIAL_USE,
+    CramMD5State,
+    Expunge,
+    FlagsUpdate,
+    Mailbox,
+    MailboxDelete,
+    Message,
+    MessageDelete,
+    PasswordRecord,
+    ScramSecret,
+    Snapshot,
+    Txn,
+    encode_part,
+    keywords_of,
+    normalize_flags,
+)
+
+if TYPE_CHECKING:
+    from mox.store.store import Store
+
+replace = msgspec.structs.replace
+
+DEFAULT_MAILBOXES = (
+    ("Inbox", None),
+    ("Archive", r"\Archive"),
+    ("Drafts", r"\Drafts"),
+    ("Junk", r"\Junk"),
+    ("Sent", r"\Sent"),
+    ("Trash", r"\Trash"),
+)
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def normalize_mailbox_name(name: str) -> str:
+    """``INBOX`` in any case, also as the first level (``inbox/x``), becomes ``Inbox``."""
+    if name.lower() == "inbox":
+        return "Inbox"
+    if name[:6].lower() == "inbox/":
+        return "Inbox/" + name[6:]
+    return name
+
+
+def check_mailbox_name(name: str) -> str:
+    """Normalise and validate a mailbox name for creating or renaming; raises InvalidMailboxName."""
+    import unicodedata
+
+    name = normalize_mailbox_name(name)
+    if not name:
+        raise InvalidMailboxName("empty mailbox name")
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        raise InvalidMailboxName(f"empty hierarchy level in mailbox name {name!r}")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        raise InvalidMailboxName("control character in mailbox name")
+    if "%" in name or "*" in name:
+        raise InvalidMailboxName("wildcard in mailbox name")
+    if name.startswith("#"):
+        raise InvalidMailboxName("mailbox name cannot start with #")
+    if unicodedata.normalize("NFC", name) != name:
+        raise InvalidMailboxName("mailbox name not in NFC form")
+    return name
+
+
+def _with_counts(mb: Mailbox, flags: tuple[str, ...], size: int, sign: int) -> Mailbox:
+    seen = r"\Seen" in flags
+    deleted = r"\Deleted" in flags
+    return replace(
+        mb,
+        total=mb.total + (0 if deleted else sign),
+        deleted=mb.deleted + (sign if deleted else 0),
+        unread=mb.unread + (0 if seen or deleted else sign),
+        unseen=mb.unseen + (0 if seen else sign),
+        size=mb.size + sign * size,
+    )
+
+
+def _with_keywords(mb: Mailbox, flags: tuple[str, ...]) -> Mailbox:
+    kw = keywords_of(flags)
+    if not kw or all(k in mb.keywords for k in kw):
+        return mb
+    return replace(mb, keywords=tuple(sorted(set(mb.keywords).union(kw))))
+
+
+class Account:
+    """One account's index and message files. Get it from ``Store.open_account``; shared and
+    reference counted, ``close()`` gives the reference back."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.name = name
+        self.path = layout.account_dir(store.data_dir, name)
+        self.quota: int | None = None  # bytes; None: the store's quota; 0: unlimited
+        self._log = mlog.get_logger("store").with_(account=name)
+        self._cond = threading.Condition(threading.Lock())
+        self._refs = 0
+        self._closed = False
+        self._lockfd: int | None = None
+        # Index state.
+        self._mailboxes: dict[int, Mailbox] = {}
+        self._by_name: dict[str, int] = {}
+        self._live: dict[int, dict[int, Message]] = {}
+        self._tombs: dict[int, dict[int, Message]] = {}
+        self._by_id: dict[int, Message] = {}
+        self._password: PasswordRecord | None = None
+        self._seq = 0
+        self._next_id = 1
+        self._last_modseq = 1  # the first modseq handed out is 2
+        self._next_uidvalidity = 1
+        self._disk_usage = 0
+        # Commit machinery.
+        self._pending: list[tuple[int, bytes, list, object]] = []
+        self._flushing = False
+        self._durable_seq = 0
+        self._failed: BaseException | None = None
+        self._subscribers: list[ChangeSubscriber] = []
+        self._journal: JournalWriter | None = None
+        self._snapshot_size = 0
+        self._dirs_made: set[str] = set()
+
+    # ----------------------------------------------------------------------------- open/close
+
+    def _open(self) -> None:
+        t0 = time.monotonic()
+        self._lock_dir()
+        try:
+            self._load()
+        except BaseException:
+            self._unlock_dir()
+            raise
+        self._log.debug(
+            "account opened",
+            mailboxes=len(self._mailboxes),
+            messages=len(self._by_id),
+            seq=self._seq,
+            duration_ms=round((time.monotonic() - t0) * 1000, 1),
+        )
+
+    def _lock_dir(self) -> None:
+        """Refuse a second opener of this account (another process, or another Store object)."""
+        if fcntl is None:
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            raise StoreError(f"account {self.name!r} is in use by another process or Store") from e
+        self._lockfd = fd
+
+    def _unlock_dir(self) -> None:
+        if self._lockfd is not None:
+            os.close(self._lockfd)  # closing releases the flock
+            self._lockfd = None
+
+    def _tmp_path(self, what: str) -> Path:
+        return layout.tmp_dir(self.store.data_dir) / f"store-{self.name}-{what}-{os.getpid()}-{os.urandom(4).hex()}"
+
+    def _load(self) -> None:
+        for p in layout.tmp_dir(self.store.data_dir).glob(f"store-{self.name}-*"):
+            p.unlink(missing_ok=True)  # left by a crash; nothing refers to them
+        snap_path = self.path / layout.SNAPSHOT_NAME
+        snap = read_snapshot(snap_path)
+        if snap is not None:
+            self._snapshot_size = snap_path.stat().st_size
+            self._load_snapshot(snap)
+        jpath = self.path / layout.JOURNAL_NAME
+        try:
+            with open(jpath, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            if snap is None:
+                raise StoreError(f"account {self.name!r} has no index") from None
+            data = b""
+        scan = scan_journal(data)
+        valid_end = scan.valid_end
+        problem = scan.problem
+        removed_ids: list[int] = []
+        prev_end = len(JOURNAL_MAGIC)
+        for txn, end in scan.txns:
+            if txn.seq <= self._seq:
+                prev_end = end
+                continue  # already in the snapshot
+            if txn.seq != self._seq + 1:
+                problem = f"transaction sequence gap: {self._seq} then {txn.seq}"
+                valid_end = prev_end
+                break
+            for rec in txn.records:
+                self._apply(rec)
+                if isinstance(rec, (Expunge, MessageDelete)):
+                    removed_ids.extend(rec.ids)
+            self._seq = txn.seq
+            self._next_id = max(self._next_id, txn.next_id)
+            self._last_modseq = max(self._last_modseq, txn.last_modseq)
+            self._next_uidvalidity = max(self._next_uidvalidity, txn.next_uidvalidity)
+            prev_end = end
+        self._durable_seq = self._seq
+        if valid_end < len(JOURNAL_MAGIC):
+            # No usable header (torn while being created): start an empty journal.
+            self._log.warn("journal header incomplete, journal restarted", dropped_bytes=len(data))
+            create_journal(jpath, self._tmp_path("journal"), b"", fsync=self.store.fsync)
+            self._journal = JournalWriter(jpath, fsync=self.store.fsync)
+        else:
+            self._journal = JournalWriter(jpath, fsync=self.store.fsync)
+            if problem is not None or valid_end < len(data):
+                self._log.warn(
+                    "journal tail cut off",
+                    reason=problem,
+                    valid_bytes=valid_end,
+                    dropped_bytes=len(data) - valid_end,
+                    seq=self._seq,
+                )
+                self._journal.truncate(valid_end)
+        # Files of messages expunged just before a crash may still be there.
+        for id in removed_ids:
+            if id not in self._by_id or self._by_id[id].expunged:
+                layout.message_path(self.path, id).unlink(missing_ok=True)
+
+    def _load_snapshot(self, snap: Snapshot) -> None:
+        for mb in snap.mailboxes:
+            self._mailboxes[mb.id] = mb
+            self._by_name[mb.name] = mb.id
+            self._live[mb.id] = {}
+            self._tombs[mb.id] = {}
+        by_id = self._by_id
+        live = self._live
+        tombs = self._tombs
+        usage = 0
+        for m in snap.messages:
+            by_id[m.id] = m
+            if m.expunged:
+                tombs[m.mailbox_id][m.uid] = m
+            else:
+                live[m.mailbox_id][m.uid] = m
+                usage += m.size
+        self._disk_usage = usage
+        self._password = snap.password
+        self._seq = snap.seq
+        self._next_id = snap.next_id
+        self._last_modseq = snap.last_modseq
+        self._next_uidvalidity = snap.next_uidvalidity
+
+    def close(self) -> None:
+        """Give back a reference; the last one writes a snapshot if the journal grew, runs the
+        consistency check when the store asks for it, and closes the files."""
+        self.store._release(self)
+
+    def _close_now(self) -> None:
+        if self._closed:
+            return
+        problems: list[str] = []
+        try:
+            if self._failed is None and self._journal is not None:
+                if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
+                    self.snapshot()
+            if self.store.check_consistency_on_close:
+                problems = self.check_consistency()
+        finally:
+            with self._cond:
+                self._closed = True
+                subs = list(self._subscribers)
+            for s in subs:
+                s.close()
+            if self._journal is not None:
+                self._journal.close()
+            self._unlock_dir()
+        if problems:
+            raise Inconsistent(self.name, problems)
+
+    # ------------------------------------------------------------------------------ applying
+
+    def _apply(self, rec) -> None:
+        """Apply one record to the in-memory index (journal replay and live writes)."""
+        if isinstance(rec, Message):
+            mb = self._mailboxes[rec.mailbox_id]
+            self._by_id[rec.id] = rec
+            if rec.expunged:
+                self._tombs[rec.mailbox_id][rec.uid] = rec
+            else:
+                self._live[rec.mailbox_id][rec.uid] = rec
+                mb = _with_keywords(_with_counts(mb, rec.flags, rec.size, 1), rec.flags)
+                self._disk_usage += rec.size
+            self._mailboxes[mb.id] = replace(
+                mb, uidnext=max(mb.uidnext, rec.uid + 1), highest_modseq=max(mb.highest_modseq, rec.modseq)
+            )
+        elif isinstance(rec, FlagsUpdate):
+            old = self._by_id[rec.id]
+            new = replace(old, flags=rec.flags, modseq=rec.modseq)
+            self._by_id[rec.id] = new
+            self._live[old.mailbox_id][old.uid] = new
+            mb = self._mailboxes[old.mailbox_id]
+            mb = _with_counts(mb, old.flags, old.size, -1)
+            mb = _with_keywords(_with_counts(mb, new.flags, new.size, 1), new.flags)
+            self._mailboxes[mb.id] = replace(mb, highest_modseq=max(mb.highest_modseq, rec.modseq))
+        elif isinstance(rec, Expunge):
+            for id in rec.ids:
+                old = self._by_id[id]
+                del self._live[old.mailbox_id][old.uid]
+                tomb = replace(old, expunged=True, modseq=rec.modseq, flags=(), size=0, part_raw=NIL)
+                self._by_id[id] = tomb
+                self._tombs[old.mailbox_id][old.uid] = tomb
+                mb = _with_counts(self._mailboxes[old.mailbox_id], old.flags, old.size, -1)
+                self._mailboxes[mb.id] = replace(mb, highest_modseq=max(mb.highest_modseq, rec.modseq))
+                self._disk_usage -= old.size
+        elif isinstance(rec, Mailbox):
+            old_mb = self._mailboxes.get(rec.id)
+            if old_mb is not None and self._by_name.get(old_mb.name) == rec.id:
+                del self._by_name[old_mb.name]
+            self._mailboxes[rec.id] = rec
+            self._by_name[rec.name] = rec.id
+            self._live.setdefault(rec.id, {})
+            self._tombs.setdefault(rec.id, {})
+        elif isinstance(rec, MessageDelete):
+            for id in rec.ids:
+                old = self._by_id.pop(id)
+                if old.expunged:
+                    del self._tombs[old.mailbox_id][old.uid]
+                else:
+                    del self._live[old.mailbox_id][old.uid]
+                    self._mailboxes[old.mailbox_id] = _with_counts(
+                        self._mailboxes[old.mailbox_id], old.flags, old.size, -1
+                    )
+                    self._disk_usage -= old.size
+        elif isinstance(rec, MailboxDelete):
+            mb = self._mailboxes.pop(rec.id)
+            if self._by_name.get(mb.name) == rec.id:
+                del self._by_name[mb.name]
+            for m in self._live.pop(rec.id, {}).values():
+                del self._by_id[m.id]
+                self._disk_usage -= m.size
+            for m in self._tombs.pop(rec.id, {}).values():
+                del self._by_id[m.id]
+        elif isinstance(rec, PasswordRecord):
+            self._password = rec
+        else:  # pragma: no cover
+            raise StoreError(f"unknown record {type(rec).__name__}")
+
+    # -------------------------------------------------------------------------------- commit
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise StoreError(f"account {self.name!r} is closed")
+        if self._failed is not None:
+            raise StoreError(f"account {self.name!r} index write failed earlier; reopen it") from self._failed
+
+    def _wait_durable_locked(self, seq: int) -> None:
+        while self._durable_seq < seq:
+            if self._failed is not None:
+                raise StoreError("index write failed") from self._failed
+            if self._flushing:
+                self._cond.wait()
+                continue
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._flushing = True
+        batch, self._pending = self._pending, []
+        data = b"".join(b for _, b, _, _ in batch)
+        err: BaseException | None = None
+        self._cond.release()
+        try:
+            assert self._journal is not None
+            self._journal.append(data)
+        except BaseException as e:
+            err = e
+        finally:
+            self._cond.acquire()
+            self._flushing = False
+        if err is not None:
+            self._failed = err
+            self._log.error("journal write failed", err=repr(err))
+            self._cond.notify_all()
+            raise StoreError("index write failed") from err
+        self._durable_seq = batch[-1][0]
+        for _, _, changes, origin in batch:
+            self._broadcast_locked(changes, origin)
+        self._cond.notify_all()
+
+    def _broadcast_locked(self, changes: list, origin) -> None:
+        if not changes:
+            return
+        for sub in self._subscribers:
+            if sub is not origin:
+                sub._push(changes)
+
+    def _after_commit(self) -> None:
+        """Maintenance after a write: snapshot when the journal outgrew the last snapshot."""
+        j = self._journal
+        if j is not None and j.size > max(self.store.snapshot_threshold, self._snapshot_size):
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        """Write a snapshot of the whole index and restart the journal (blocks writers briefly).
+        Called automatically when the journal outgrows ``max(store.snapshot_threshold,
+        last snapshot size)``, and at close."""
+        with self._cond:
+            while self._flushing:
+                self._cond.wait()
+            self._check_writable()
+            self._flushing = True
+            batch, self._pending = self._pending, []
+            try:
+                messages: list[Message] = []
+                for mbid in sorted(self._mailboxes):
+                    messages.extend(self._live[mbid].values())
+                    messages.extend(self._tombs[mbid].values())
+                snap = Snapshot(
+                    self._seq,
+                    self._next_id,
+                    self._last_modseq,
+                    self._next_uidvalidity,
+                    [self._mailboxes[i] for i in sorted(self._mailboxes)],
+                    messages,
+                    self._password,
+                )
+                data = encode_snapshot(snap)
+            except BaseException:
+                self._pending = batch + self._pending
+                self._flushing = False
+                self._cond.notify_all()
+                raise
+        err: BaseException | None = None
+        try:
+            write_snapshot(
+                self.path / layout.SNAPSHOT_NAME, self._tmp_path("snapshot"), data, fsync=self.store.fsync
+            )
+            assert self._journal is not None
+            self._journal.restart(self._tmp_path("journal"))
+        except BaseException as e:
+            err = e
+        with self._cond:
+            self._flushing = False
+            if err is not None:
+                self._failed = err
+                self._log.error("snapshot failed", err=repr(err))
+                self._cond.notify_all()
+                raise StoreError("snapshot failed") from err
+            self._snapshot_size = len(data)
+            self._durable_seq = max(self._durable_seq, snap.seq)
+            for _, _, changes, origin in batch:
+                self._broadcast_locked(changes, origin)
+            self._cond.notify_all()
+        self._log.debug("snapshot written", seq=snap.seq, bytes=len(data), messages=len(messages))
+
+    # ---------------------------------------------------------------------------------- files
+
+    def message_path(self, msg: Message) -> Path:
+        return layout.message_path(self.path, msg.id)
+
+    def read_message(self, msg: Message) -> bytes:
+        with open(layout.message_path(self.path, msg.id), "rb") as f:
+            return f.read()
+
+    def _ensure_dir(self, id: int) -> Path:
+        sub = layout.msg_subdir(id)
+        d = self.path / layout.MSG_DIR / sub
+        if sub not in self._dirs_made:
+            if not d.is_dir():
+                d.mkdir(parents=True, exist_ok=True)
+                if self.store.fsync:
+                    layout.fsync_dir(d.parent)
+            self._dirs_made.add(sub)
+        return d
+
+    def _place_file(self, id: int, data: bytes) -> Path:
+        """Write a new message file durably (tmp, fsync, rename, directory fsync)."""
+        d = self._ensure_dir(id)
+        path = d / str(id)
+        layout.write_file_durable(path, self._tmp_path(str(id)), data, fsync=self.store.fsync)
+        return path
+
+    def _link_files(self, pairs: list[tuple[int, int]]) -> None:
+        """Give message ``dst`` the file of message ``src`` for each pair: a hard link, or a copy
+        where links are not possible; then fsync the directories."""
+        dirs: set[Path] = set()
+        for src, dst in pairs:
+            d = self._ensure_dir(dst)
+            sp = layout.message_path(self.path, src)
+            dp = d / str(dst)
+            dp.unlink(missing_ok=True)  # left over from a crashed, uncommitted write
+            try:
+                os.link(sp, dp)
+            except OSError:
+                tmp = self._tmp_path(str(dst))
+                with open(sp, "rb") as fi, open(tmp, "wb") as fo:
+                    shutil.copyfileobj(fi, fo)
+                    if self.store.fsync:
+                        layout.fsync_file(fo)
+                os.replace(tmp, dp)
+            dirs.add(d)
+        if self.store.fsync:
+            for d in dirs:
+                layout.fsync_dir(d)
+
+    def _remove_files(self, ids: Iterable[int]) -> None:
+        for id in ids:
+            try:
+                layout.message_path(self.path, id).unlink(missing_ok=True)
+            except OSError as e:
+                self._log.error("removing message file", id=id, err=repr(e))
+
+    # ---------------------------------------------------------------------------------- reads
+
+    def mailboxes(self) -> list[Mailbox]:
+        with self._cond:
+            return sorted(self._mailboxes.values(), key=lambda mb: mb.name)
+
+    def mailbox(self, name: str) -> Mailbox | None:
+        with self._cond:
+            id = self._by_name.get(normalize_mailbox_name(name))
+            return None if id is None else self._mailboxes[id]
+
+    def mailbox_by_id(self, id: int) -> Mailbox | None:
+        with self._cond:
+            return self._mailboxes.get(id)
+
+    def messages(self, mailbox_id: int) -> list[Message]:
+        """Messages of a mailbox (not expunged), ascending uid."""
+        with self._cond:
+            return list(self._live.get(mailbox_id, {}).values())
+
+    def message(self, mailbox_id: int, uid: int) -> Message | None:
+        with self._cond:
+            return self._live.get(mailbox_id, {}).get(uid)
+
+    def message_by_id(self, id: int) -> Message | None:
+        with self._cond:
+            return self._by_id.get(id)
+
+    def expunged_uids(self, mailbox_id: int, since_modseq: int) -> list[int]:
+        """UIDs of tombstones with modseq > since_modseq, ascending (QRESYNC VANISHED)."""
+        with self._cond:
+            return sorted(uid for uid, m in self._tombs.get(mailbox_id, {}).items() if m.modseq > since_modseq)
+
+    def highest_modseq(self) -> int:
+        """The account's last handed-out modseq."""
+        with self._cond:
+            return self._last_modseq
+
+    def disk_usage(self) -> int:
+        with self._cond:
+            return self._disk_usage
+
+    def effective_quota(self) -> int:
+        return self.store.quota if self.quota is None else self.quota
+
+    def has_password(self) -> bool:
+        return self._password is not None
+
+    def check_password(self, password: str) -> bool:
+        """Constant-time check of a PLAIN/LOGIN password (slow by design: run it in a thread)."""
+        rec = self._password
+        if rec is None:
+            return False
+        return verify_password(rec, password)
+
+    def scram_secrets(self, hash_name: str) -> ScramSecret | None:
+        """``"SHA-1"`` or ``"SHA-256"``: salt, iterations and SaltedPassword for SCRAM."""
+        rec = self._password
+        if rec is None:
+            return None
+        h = hash_name.upper().replace("_", "-")
+        if h in ("SHA-1", "SHA1"):
+            return rec.scram_sha1
+        if h in ("SHA-256", "SHA256"):
+            return rec.scram_sha256
+        raise ValueError(f"unknown SCRAM hash {hash_name!r}")
+
+    def cram_md5_state(self) -> CramMD5State | None:
+        rec = self._password
+        return None if rec is None else rec.cram_md5
+
+    def check_consistency(self) -> list[str]:
+        """Problems found by recalculating counts and checking records and files; [] when fine."""
+        problems: list[str] = []
+        with self._cond:
+            usage = 0
+            for mb in self._mailboxes.values():
+                if mb.uidvalidity >= self._next_uidvalidity:
+                    problems.append(f"mailbox {mb.name!r}: uidvalidity {mb.uidvalidity} >= next {self._next_uidvalidity}")
+                if self._by_name.get(mb.name) != mb.id:
+                    problems.append(f"mailbox {mb.name!r}: name index wrong")
+                if "/" in mb.name and mb.name.rsplit("/", 1)[0] not in self._by_name:
+                    problems.append(f"mailbox {mb.name!r}: parent missing")
+                c = Mailbox(mb.id, mb.name, mb.uidvalidity, keywords=())
+                kws: set[str] = set()
+                hm = 0
+                for uid, m in self._live[mb.id].items():
+                    c = _with_counts(c, m.flags, m.size, 1)
+                    kws.update(keywords_of(m.flags))
+                    hm = max(hm, m.modseq)
+                    problems.extend(self._check_message(mb, uid, m))
+                    usage += m.size
+                for uid, m in self._tombs[mb.id].items():
+                    hm = max(hm, m.modseq)
+                    problems.extend(self._check_message(mb, uid, m))
+                counts = (mb.total, mb.deleted, mb.unread, mb.unseen, mb.size)
+                want = (c.total, c.deleted, c.unread, c.unseen, c.size)
+                if counts != want:
+                    problems.append(
+                        f"mailbox {mb.name!r}: counts (total, deleted, unread, unseen, size) {counts} != recalculated {want}"
+                    )
+                if not kws.issubset(mb.keywords):
+                    problems.append(f"mailbox {mb.name!r}: keywords {mb.keywords} miss {sorted(kws - set(mb.keywords))}")
+                if mb.highest_modseq < hm:
+                    problems.append(f"mailbox {mb.name!r}: highest_modseq {mb.highest_modseq} < {hm}")
+            if usage != self._disk_usage:
+                problems.append(f"disk usage {self._disk_usage} != sum of message sizes {usage}")
+            n = sum(len(d) for d in self._live.values()) + sum(len(d) for d in self._tombs.values())
+            if n != len(self._by_id):
+                problems.append(f"{len(self._by_id)} messages by id, {n} in mailboxes")
+        return problems
+
+    def _check_message(self, mb: Mailbox, uid: int, m: Message) -> list[str]:
+        p = []
+        where = f"message {m.id} (mailbox {mb.name!r} uid {uid})"
+        if m.uid != uid or m.mailbox_id != mb.id or self._by_id.get(m.id) is not m:
+            p.append(f"{where}: indexed wrongly")
+        if not 0 < m.createseq <= m.modseq <= self._last_modseq:
+            p.append(f"{where}: createseq {m.createseq} modseq {m.modseq} last {self._last_modseq}")
+        if m.uid >= mb.uidnext:
+            p.append(f"{where}: uid >= uidnext {mb.uidnext}")
+        if m.id >= self._next_id:
+            p.append(f"{where}: id >= next id {self._next_id}")
+        if not m.expunged:
+            try:
+                st = os.stat(layout.message_path(self.path, m.id))
+            except FileNotFoundError:
+                p.append(f"{where}: file missing")
+            else:
+                if st.st_size != m.size:
+                    p.append(f"{where}: file size {st.st_size} != {m.size}")
+        return p
+
+    def subscribe(self) -> ChangeSubscriber:
+        """A new change subscription (call from the trio thread that will ``await wait()``)."""
+        sub = ChangeSubscriber(self)
+        with self._cond:
+            self._subscribers.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: ChangeSubscriber) -> None:
+        with self._cond:
+            try:
+                self._subscribers.remove(sub)
+            except ValueError:
+                pass
+
+    # --------------------------------------------------------------------------------- writes
+
+    def _mailbox_locked(self, name: str) -> Mailbox:
+        id = self._by_name.get(normalize_mailbox_name(name))
+        if id is None:
+            raise MailboxNotFound(f"no mailbox {name!r}")
+        return self._mailboxes[id]
+
+    def _mailbox_by_id_locked(self, id: int) -> Mailbox:
+        mb = self._mailboxes.get(id)
+        if mb is None:
+            raise MailboxNotFound(f"no mailbox with id {id}")
+        return mb
+
+    def _check_quota_locked(self, extra: int) -> None:
+        q = self.effective_quota()
+        if q > 0 and self._disk_usage + extra > q:
+            raise OverQuota(f"quota of {q} bytes exceeded (usage {self._disk_usage}, adding {extra})")
+
+    def _next_modseq_locked(self) -> int:
+        self._last_modseq += 1
+        return self._last_modseq
+
+    def set_password_sync(self, password: str) -> None:
+        rec = make_password_record(password)
+        with self._cond:
+            self._check_writable()
+            self._transact([rec], [], None)
+
+    def deliver_sync(
+        self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
+    ) -> Message:
+        from mox.message import parse_message
+
+        nflags = normalize_flags(flags)
+        data = bytes(data)
+        with self._cond:
+            self._check_writable()
+            mbid = self._mailbox_locked(mailbox_name).id
+            self._check_quota_locked(len(data))
+            id = self._next_id
+            self._next_id += 1
+        part_raw = encode_part(parse_message(data))
+        self._place_file(id, data)
+        queued = False
+        try:
+            with self._cond:
+                self._check_writable()
+                mb = self._mailbox_by_id_locked(mbid)
+                self._check_quota_locked(len(data))
+                modseq = self._next_modseq_locked()
+                msg = Message(
+                    id, mbid, mb.uidnext, modseq, modseq, nflags, len(data),
+                    time.time() if received is None else float(received), False, part_raw,
+                )  # fmt: skip
+                self._apply(msg)
+                mb2 = self._mailboxes[mbid]
+                changes: list = [ChangeAddUID(mbid, msg.uid, modseq, nflags), ChangeMailboxCounts(mb2)]
+                if mb2.keywords != mb.keywords:
+                    changes.append(ChangeMailboxKeywords(mbid, mb2.keywords))
+                queued = True
+                self._transact_applied([msg], changes, origin)
+        except BaseException:
+            if not queued:
+                self._remove_files([id])
+            raise
+        self._after_commit()
+        return msg
+
+    def store_flags_sync(
+        self,
+        mailbox_id: int,
+        uids: Iterable[int],
+        mode: str,
+        flags: Iterable[str],
+        *,
+        unchangedsince: int | None = None,
+        origin=None,
+    ) -> tuple[list[Message], list[int]]:
+        if mode not in ("add", "remove", "replace"):
+            raise ValueError(f"bad mode {mode!r}")
+        fl = set(normalize_flags(flags))
+        changed: list[Message] = []
+        failed: list[int] = []
+        with self._cond:
+            self._check_writable()
+            mb = self._mailbox_by_id_locked(mailbox_id)
+            live = self._live[mailbox_id]
+            updates: list[tuple[int, tuple[str, ...]]] = []
+            for uid in sorted(set(uids)):
+                m = live.get(uid)
+                if m is None:
+                    continue
+                if unchangedsince is not None and m.modseq > unchangedsince:
+                    failed.append(uid)  # RFC 7162 3.1.3
+                    continue
+                cur = set(m.flags)
+                new = cur | fl if mode == "add" else cur - fl if mode == "remove" else fl
+                nf = normalize_flags(new)
+                if nf != m.flags:
+                    updates.append((m.id, nf))
+            if updates:
+                modseq = self._next_modseq_locked()
+                records = [FlagsUpdate(id, modseq, nf) for id, nf in updates]
+                for rec in records:
+                    self._apply(rec)
+                changed = [self._by_id[id] for id, _ in updates]
+                mb2 = self._mailboxes[mailbox_id]
+                changes: list = [ChangeFlags(mailbox_id, m.uid, modseq, m.flags) for m in changed]
+                if (mb2.total, mb2.deleted, mb2.unread, mb2.unseen) != (mb.total, mb.deleted, mb.unread, mb.unseen):
+                    changes.append(ChangeMailboxCounts(mb2))
+                if mb2.keywords != mb.keywords:
+                    changes.append(ChangeMailboxKeywords(mailbox_id, mb2.keywords))
+                self._transact_applied(records, changes, origin)
+        if updates:
+            self._after_commit()
+        return changed, failed
+
+    def _transact_applied(self, records: list, changes: list, origin) -> None:
+        """Queue records already applied to memory and wait until durable (lock held)."""
+        self._seq += 1
+        txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, records)
+        self._pending.append((self._seq, encode_txn(txn), changes, origin))
+        self._wait_durable_locked(txn.seq)
+
+    def expunge_sync(self, mailbox_id: int, uids: Iterable[int], origin=None) -> list[int]:
+        with self._cond:
+            self._check_writable()
+            self._mailbox_by_id_locked(mailbox_id)
+            live = self._live[mailbox_id]
+            msgs = [live[uid] for uid in sorted(set(uids)) if uid in live]
+            if not msgs:
+                return []
+            modseq = self._next_modseq_locked()
+            rec = Expunge([m.id for m in msgs], modseq)
+            self._apply(rec)
+            removed = [m.uid for m in msgs]
+            changes = [ChangeRemoveUIDs(mailbox_id, removed, modseq), ChangeMailboxCounts(self._mailboxes[mailbox_id])]
+            self._transact_applied([rec], changes, origin)
+        self._remove_files(m.id for m in msgs)
+        self._after_commit()
+        return removed
+
+    def _copy_sync(
+        self, src_id: int, uids: Iterable[int], dst_id: int, origin, *, move: bool, new_mailboxes: list[str] = ()
+    ) -> tuple[list[tuple[int, int]], list[Mailbox]]:
+        """Copy or move messages; for an Inbox rename, ``new_mailboxes`` (the destination and its
+        missing parents) are created in the same transaction and ``dst_id`` is ignored."""
+        uidset = sorted(set(uids))
+        with self._cond:
+            self._check_writable()
+            self._mailbox_by_id_locked(src_id)
+            if not new_mailboxes:
+                self._mailbox_by_id_locked(dst_id)
+            live = self._live[src_id]
+            srcs = [live[uid] for uid in uidset if uid in live]
+            if not move:
+                self._check_quota_locked(sum(m.size for m in srcs))
+            first = self._next_id
+            self._next_id += len(srcs)
+        pairs = [(m.id, first + i) for i, m in enumerate(srcs)]
+        self._link_files(pairs)
+        queued = False
+        try:
+            with self._cond:
+                self._check_writable()
+                self._mailbox_by_id_locked(src_id)
+                records: list = []
+                changes: list = []
+                created: list[Mailbox] = []
+                if new_mailboxes:
+                    for name in new_mailboxes:
+                        if name in self._by_name:
+                            raise MailboxExists(f"mailbox {name!r} exists")
+                    for name in new_mailboxes:
+                        mb = self._new_mailbox_locked(name, None)
+                        self._apply(mb)
+                        records.append(mb)
+                        created.append(mb)
+                        changes.append(ChangeAddMailbox(mb))
+                    dst_id = created[-1].id
+                dst = self._mailbox_by_id_locked(dst_id)
+                # Messages expunged meanwhile are not copied.
+                todo = [(m, nid) for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is m]
+                skipped = [nid for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is not m]
+                self._remove_files(skipped)
+                if not todo:
+                    if records:
+                        self._transact_applied(records, changes, origin)
+                        queued = True
+                    return [], created
+                if not move:
+                    self._check_quota_locked(sum(m.size for m, _ in todo))
+                modseq = self._next_modseq_locked()
+                mapping: list[tuple[int, int]] = []
+                uidnext = dst.uidnext
+                adds = []
+                for i, (m, nid) in enumerate(todo):
+                    nm = Message(nid, dst_id, uidnext + i, modseq, modseq, m.flags, m.size, m.received, False, m.part_raw)
+                    self._apply(nm)
+                    records.append(nm)
+                    mapping.append((m.uid, nm.uid))
+                    adds.append(ChangeAddUID(dst_id, nm.uid, modseq, nm.flags))
+                if move:
+                    rec = Expunge([m.id for m, _ in todo], modseq)
+                    self._apply(rec)
+                    records.append(rec)
+                    changes.append(ChangeRemoveUIDs(src_id, [m.uid for m, _ in todo], modseq))
+                    changes.append(ChangeMailboxCounts(self._mailboxes[src_id]))
+                changes.extend(adds)
+                dst2 = self._mailboxes[dst_id]
+                changes.append(ChangeMailboxCounts(dst2))
+                if dst2.keywords != dst.keywords:
+                    changes.append(ChangeMailboxKeywords(dst_id, dst2.keywords))
+                queued = True
+                self._transact_applied(records, changes, origin)
+                created = [self._mailboxes.get(mb.id, mb) for mb in created]
+        except BaseException:
+            if not queued:
+                self._remove_files(nid for _, nid in pairs)
+            raise
+        if move:
+            self._remove_files(m.id for m, _ in todo)
+        self._after_commit()
+        return mapping, created
+
+    def copy_sync(self, src_mailbox_id: int, uids: Iterable[int], dst_mailbox_id: int, origin=None) -> list[tuple[int, int]]:
+        return self._copy_sync(src_mailbox_id, uids, dst_mailbox_id, origin, move=False)[0]
+
+    def move_sync(self, src_mailbox_id: int, uids: Iterable[int], dst_mailbox_id: int, origin=None) -> list[tuple[int, int]]:
+        return self._copy_sync(src_mailbox_id, uids, dst_mailbox_id, origin, move=True)[0]
+
+    def _new_mailbox_locked(self, name: str, special_use: str | None) -> Mailbox:
+        id = self._next_id
+        self._next_id += 1
+        uv = self._next_uidvalidity
+        self._next_uidvalidity += 1
+        return Mailbox(id, name, uv, special_use=special_use, subscribed=True)
+
+    def _missing_parents_locked(self, name: str) -> list[str]:
+        parts = name.split("/")
+        return [p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p not in self._by_name]
+
+    def create_mailbox_sync(self, name: str, *, special_use: str | None = None, origin=None) -> list[Mailbox]:
+        """Create a mailbox and its missing parents (subscribed); returns them, parents first."""
+        name = check_mailbox_name(name)
+        if special_use is not None and special_use not in SPECIAL_USE:
+            raise StoreError(f"unknown special-use {special_use!r}")
+        with self._cond:
+            self._check_writable()
+            if name in self._by_name:
+                raise MailboxExists(f"mailbox {name!r} exists")
+            records = [self._new_mailbox_locked(p, None) for p in self._missing_parents_locked(name)]
+            records.append(self._new_mailbox_locked(name, special_use))
+            for r in records:
+                self._apply(r)
+            self._transact_applied(records, [ChangeAddMailbox(mb) for mb in records], origin)
+        self._after_commit()
+        return records
+
+    def delete_mailbox_sync(self, name: str, origin=None) -> None:
+        """Delete a mailbox without children, and its messages (records and files)."""
+        with self._cond:
+            self._check_writable()
+            mb = self._mailbox_locked(name)
+            if mb.name == "Inbox":
+                raise StoreError("cannot delete Inbox")
+            prefix = mb.name + "/"
+            if any(n.startswith(prefix) for n in self._by_name):
+                raise MailboxHasChildren(f"mailbox {mb.name!r} has children")
+            ids = [m.id for m in self._live[mb.id].values()] + [m.id for m in self._tombs[mb.id].values()]
+            live_ids = [m.id for m in self._live[mb.id].values()]
+            records: list = []
+            if ids:
+                records.append(MessageDelete(ids))
+            records.append(MailboxDelete(mb.id))
+            for r in records:
+                self._apply(r)
+            self._transact_applied(records, [ChangeRemoveMailbox(mb.id, mb.name)], origin)
+        self._remove_files(live_ids)
+        self._after_commit()
+
+    def rename_mailbox_sync(self, old: str, new: str, origin=None) -> None:
+        """Rename a mailbox and its children, creating missing parents of the new name. Renaming
+        Inbox moves its messages to a new mailbox and keeps Inbox (RFC 9051 6.3.6)."""
+        new = check_mailbox_name(new)
+        with self._cond:
+            self._check_writable()
+            mb = self._mailbox_locked(old)
+            if new in self._by_name:
+                raise MailboxExists(f"mailbox {new!r} exists")
+            if new.startswith(mb.name + "/"):
+                raise InvalidMailboxName(f"cannot rename {mb.name!r} to a child of itself")
+            if mb.name == "Inbox":
+                inbox_id = mb.id
+                uids = list(self._live[mb.id])
+                names = self._missing_parents_locked(new) + [new]
+        if mb.name == "Inbox":
+            self._copy_sync(inbox_id, uids, 0, origin, move=True, new_mailboxes=names)
+            return
+        with self._cond:
+            self._check_writable()
+            mb = self._mailbox_locked(old)
+            if new in self._by_name:
+                raise MailboxExists(f"mailbox {new!r} exists")
+            records: list = [self._new_mailbox_locked(p, None) for p in self._missing_parents_locked(new)]
+            changes: list = [ChangeAddMailbox(r) for r in records]
+            prefix = mb.name + "/"
+            renames = [mb] + sorted((m for m in self._mailboxes.values() if m.name.startswith(prefix)), key=lambda m: m.name)
+            for m in renames:
+                nn = new + m.name[len(mb.name) :]
+                records.append(replace(m, name=nn))
+                changes.append(ChangeRenameMailbox(m.id, m.name, nn))
+            for r in records:
+                self._apply(r)
+            self._transact_applied(records, changes, origin)
+        self._after_commit()
+
+    def set_subscribed_sync(self, name: str, subscribed: bool, origin=None) -> None:
+        with self._cond:
+            self._check_writable()
+            mb = self._mailbox_locked(name)
+            if mb.subscribed == subscribed:
+                return
+            rec = replace(mb, subscribed=subscribed)
+            self._apply(rec)
+            self._transact_applied([rec], [ChangeSubscription(mb.name, subscribed)], origin)
+        self._after_commit()
+
+    # ------------------------------------------------------------------------ async facade
+
+    async def _run(self, fn, *args, **kwargs):
+        return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def set_password(self, password: str) -> None:
+        await self._run(self.set_password_sync, password)
+
+    async def deliver(
+        self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
+    ) -> Message:
+        return await self._run(self.deliver_sync, mailbox_name, data, flags=flags, received=received, origin=origin)
+
+    async def store_flags(
+        self, mailbox_id: int, uids: Iterable[int], mode: str, flags: Iterable[str], *,
+        unchangedsince: int | None = None, origin=None,
+    ) -> tuple[list[Message], list[int]]:  # fmt: skip
+        return await self._run(
+            self.store_flags_sync, mailbox_id, list(uids), mode, list(flags), unchangedsince=unchangedsince, origin=origin
+        )
+
+    async def expunge(self, mailbox_id: int, uids: Iterable[int], origin=None) -> list[int]:
+        return await self._run(self.expunge_sync, mailbox_id, list(uids), origin)
+
+    async def copy(self, src_mailbox_id: int, uids: Iterable[int], dst_mailbox_id: int, origin=None) -> list[tuple[int, int]]:
+        return await self._run(self.copy_sync, src_mailbox_id, list(uids), dst_mailbox_id, origin)
+
+    async def move(self, src_mailbox_id: int, uids: Iterable[int], dst_mailbox_id: int, origin=None) -> list[tuple[int, int]]:
+        return await self._run(self.move_sync, src_mailbox_id, list(uids), dst_mailbox_id, origin)
+
+    async def create_mailbox(self, name: str, *, special_use: str | None = None, origin=None) -> list[Mailbox]:
+        return await self._run(self.create_mailbox_sync, name, special_use=special_use, origin=origin)
+
+    async def delete_mailbox(self, name: str, origin=None) -> None:
+        await self._run(self.delete_mailbox_sync, name, origin)
+
+    async def rename_mailbox(self, old: str, new: str, origin=None) -> None:
+        await self._run(self.rename_mailbox_sync, old, new, origin)
+
+    async def set_subscribed(self, name: str, subscribed: bool, origin=None) -> None:
+        await self._run(self.set_subscribed_sync, name, subscribed, origin)

@@ -1,0 +1,49 @@
+"""Errors raised by the store. Everything derives from :class:`StoreError`."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class for store errors; also raised for a broken or unusable index."""
+
+
+class AccountNotFound(StoreError):
+    pass
+
+
+class AccountExists(StoreError):
+    pass
+
+
+class MailboxNotFound(StoreError):
+    pass
+
+
+class MailboxExists(StoreError):
+    pass
+
+
+class MailboxHasChildren(StoreError):
+    pass
+
+
+class InvalidMailboxName(StoreError, ValueError):
+    pass
+
+
+class InvalidFlag(StoreError, ValueError):
+    pass
+
+
+class OverQuota(StoreError):
+    """Storing the message(s) would exceed the account's quota (IMAP ``NO [OVERQUOTA]``,
+    SMTP ``452 4.2.2``)."""
+
+
+class Inconsistent(StoreError):
+    """Raised at close by ``Store(check_consistency_on_close=True)`` when the check finds problems."""
+
+    def __init__(self, account: str, problems: list[str]) -> None:
+        super().__init__(f"account {account!r} inconsistent: " + "; ".join(problems))
+        self.account = account
+        self.problems = problems

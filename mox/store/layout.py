@@ -1,0 +1,74 @@
+"""Paths inside the data directory and the fsync discipline (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+JOURNAL_NAME = "index.journal"
+SNAPSHOT_NAME = "index.snapshot"
+MSG_DIR = "msg"
+FILES_PER_DIR_SHIFT = 13  # 8192 message files per directory
+
+
+def accounts_dir(data_dir: Path) -> Path:
+    return data_dir / "accounts"
+
+
+def tmp_dir(data_dir: Path) -> Path:
+    return data_dir / "tmp"
+
+
+def account_dir(data_dir: Path, name: str) -> Path:
+    return accounts_dir(data_dir) / name
+
+
+def msg_subdir(id: int) -> str:
+    """The directory name grouping message ids: ``id >> 13`` in lower-case hex."""
+    return format(id >> FILES_PER_DIR_SHIFT, "x")
+
+
+def message_path(account_path: Path, id: int) -> Path:
+    return account_path / MSG_DIR / msg_subdir(id) / str(id)
+
+
+def fsync_file(f) -> None:
+    """Flush and fsync an open binary file object."""
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or new entry in directory ``path`` durable. A no-op on Windows, where a
+    directory cannot be opened for fsync and NTFS journals metadata itself."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool) -> None:
+    """Write ``data`` to ``tmp_path``, fsync it, rename it to ``path`` and fsync the directory."""
+    with open(tmp_path, "wb") as f:
+        f.write(data)
+        if fsync:
+            fsync_file(f)
+    os.replace(tmp_path, path)
+    if fsync:
+        fsync_dir(path.parent)
+
+
+def validate_account_name(name: str) -> None:
+    from mox.store.errors import StoreError
+
+    if (
+        not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or any(c in name for c in '/\\:*?"<>|')
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+    ):
+        raise StoreError(f"invalid account name {name!r}")

@@ -1,0 +1,118 @@
+"""Stored login secrets (reference 7.2): no plain password is kept.
+
+- PLAIN/LOGIN: a salted scrypt hash (memory-hard, ~50 ms), compared in constant time.
+- SCRAM-SHA-1 (8192 iterations) and SCRAM-SHA-256 (4096 iterations): salt and SaltedPassword
+  (RFC 5802 3), enough for a server to verify a SCRAM exchange.
+- CRAM-MD5 (RFC 2195): HMAC-MD5's inner and outer MD5 states after absorbing key XOR ipad and
+  key XOR opad (RFC 2104). hashlib cannot export or resume an MD5 state, so a small MD5
+  implementation below computes the one-block states and finishes the HMAC from them.
+
+Passwords are prepared like PRECIS OpaqueString (RFC 8265) before use: non-ASCII spaces become
+U+0020 and the string is NFC-normalised (``"te\\u0301st \\u00a0"`` -> ``"tést  "``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import struct
+import unicodedata
+
+from mox.store.schema import CramMD5State, PasswordRecord, ScramSecret
+
+SCRYPT_N = 1 << 14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SCRAM_SHA1_ITERATIONS = 8192
+SCRAM_SHA256_ITERATIONS = 4096
+
+
+def prepare_password(password: str) -> bytes:
+    """PRECIS OpaqueString-style preparation (RFC 8265 4.2), UTF-8 encoded."""
+    mapped = "".join(" " if unicodedata.category(c) == "Zs" else c for c in password)
+    return unicodedata.normalize("NFC", mapped).encode("utf-8")
+
+
+def _scrypt(pw: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(pw, salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
+
+
+def make_password_record(password: str) -> PasswordRecord:
+    pw = prepare_password(password)
+    salt = os.urandom(16)
+    s1 = os.urandom(12)
+    s256 = os.urandom(12)
+    return PasswordRecord(
+        scrypt_salt=salt,
+        scrypt_n=SCRYPT_N,
+        scrypt_r=SCRYPT_R,
+        scrypt_p=SCRYPT_P,
+        scrypt_hash=_scrypt(pw, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P),
+        scram_sha1=ScramSecret(s1, SCRAM_SHA1_ITERATIONS, hashlib.pbkdf2_hmac("sha1", pw, s1, SCRAM_SHA1_ITERATIONS)),
+        scram_sha256=ScramSecret(
+            s256, SCRAM_SHA256_ITERATIONS, hashlib.pbkdf2_hmac("sha256", pw, s256, SCRAM_SHA256_ITERATIONS)
+        ),
+        cram_md5=cram_md5_states(pw),
+    )
+
+
+def verify_password(rec: PasswordRecord, password: str) -> bool:
+    pw = prepare_password(password)
+    h = _scrypt(pw, rec.scrypt_salt, rec.scrypt_n, rec.scrypt_r, rec.scrypt_p)
+    return hmac.compare_digest(h, rec.scrypt_hash)
+
+
+# MD5 (RFC 1321), only what HMAC state export needs.
+_S = [7, 12, 17, 22] * 4 + [5, 9, 14, 20] * 4 + [4, 11, 16, 23] * 4 + [6, 10, 15, 21] * 4
+_K = [int(abs(math.sin(i + 1)) * (1 << 32)) & 0xFFFFFFFF for i in range(64)]
+_MD5_INIT = struct.pack("<4I", 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476)
+_M32 = 0xFFFFFFFF
+
+
+def _md5_compress(state: bytes, block: bytes) -> bytes:
+    a0, b0, c0, d0 = struct.unpack("<4I", state)
+    m = struct.unpack("<16I", block)
+    a, b, c, d = a0, b0, c0, d0
+    for i in range(64):
+        if i < 16:
+            f = (b & c) | (~b & d)
+            g = i
+        elif i < 32:
+            f = (d & b) | (~d & c)
+            g = (5 * i + 1) % 16
+        elif i < 48:
+            f = b ^ c ^ d
+            g = (3 * i + 5) % 16
+        else:
+            f = c ^ (b | (~d & _M32))
+            g = (7 * i) % 16
+        f = (f + a + _K[i] + m[g]) & _M32
+        a, d, c = d, c, b
+        b = (b + ((f << _S[i]) | (f >> (32 - _S[i])))) & _M32
+    return struct.pack("<4I", (a0 + a) & _M32, (b0 + b) & _M32, (c0 + c) & _M32, (d0 + d) & _M32)
+
+
+def md5_resume(state: bytes, data: bytes, prefix_len: int) -> bytes:
+    """The MD5 digest of (prefix + data), given the state after the ``prefix_len`` bytes of prefix
+    (a multiple of 64)."""
+    total = prefix_len + len(data)
+    msg = data + b"\x80" + b"\x00" * ((55 - total) % 64) + struct.pack("<Q", (total * 8) & ((1 << 64) - 1))
+    for i in range(0, len(msg), 64):
+        state = _md5_compress(state, msg[i : i + 64])
+    return state
+
+
+def cram_md5_states(pw: bytes) -> CramMD5State:
+    key = hashlib.md5(pw).digest() if len(pw) > 64 else pw
+    key = key.ljust(64, b"\x00")
+    ipad = bytes(k ^ 0x36 for k in key)
+    opad = bytes(k ^ 0x5C for k in key)
+    return CramMD5State(_md5_compress(_MD5_INIT, ipad), _md5_compress(_MD5_INIT, opad))
+
+
+def hmac_md5_from_states(ipad_state: bytes, opad_state: bytes, message: bytes) -> bytes:
+    """HMAC-MD5(key, message) from the stored states; CRAM-MD5 compares its hex form."""
+    inner = md5_resume(ipad_state, message, 64)
+    return md5_resume(opad_state, inner, 64)

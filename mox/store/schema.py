@@ -1,0 +1,189 @@
+"""msgspec Structs of the account index: the public ``Mailbox`` and ``Message`` values are also the
+records stored in the journal and snapshot.
+
+Schema evolution (msgspec ``schema-evolution.rst``): every record is a tagged, ``array_like``
+Struct with an explicit short tag. New fields get a default and go at the end; fields are never
+removed, reordered or reused; tags never change. The journal and snapshot files start with a
+magic and format version (``index.py``) for changes these rules cannot express.
+
+Counts, ``uidnext``, ``keywords`` and ``highest_modseq`` of a mailbox are maintained when message
+records are applied (``account._State.apply``), so replaying the journal rebuilds them.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from mox.message.part import Part
+
+SYSTEM_FLAGS = (r"\Seen", r"\Answered", r"\Flagged", r"\Deleted", r"\Draft")
+WELL_KNOWN_KEYWORDS = ("$Forwarded", "$Junk", "$NotJunk", "$Phishing", "$MDNSent")
+_CANONICAL = {f.lower(): f for f in SYSTEM_FLAGS + WELL_KNOWN_KEYWORDS}
+_ORDER = {f: i for i, f in enumerate(SYSTEM_FLAGS + WELL_KNOWN_KEYWORDS)}
+SPECIAL_USE = (r"\Archive", r"\Drafts", r"\Junk", r"\Sent", r"\Trash")
+
+_part_decoder = msgspec.msgpack.Decoder(Part)
+_encoder = msgspec.msgpack.Encoder()
+NIL = msgspec.Raw(b"\xc0")  # msgpack nil: the part of a tombstone
+
+
+def _valid_keyword_char(c: str) -> bool:
+    # RFC 9051 atom-char minus resp-specials; we also refuse non-ASCII.
+    return 0x20 < ord(c) < 0x7F and c not in '(){%*"\\]'
+
+
+def canonical_flag(flag: str) -> str:
+    """The stored spelling of one flag: system flags and well-known keywords in their canonical
+    case, other keywords lower-case. Raises InvalidFlag for unknown ``\\`` flags (including
+    ``\\Recent``, which cannot be stored) and for characters not allowed in an IMAP atom."""
+    from mox.store.errors import InvalidFlag
+
+    c = _CANONICAL.get(flag.lower())
+    if c is not None:
+        return c
+    if flag.startswith("\\"):
+        raise InvalidFlag(f"unknown system flag {flag!r}")
+    if not flag or not all(_valid_keyword_char(ch) for ch in flag):
+        raise InvalidFlag(f"invalid keyword {flag!r}")
+    return flag.lower()
+
+
+def normalize_flags(flags) -> tuple[str, ...]:
+    """Canonical, de-duplicated, ordered flags: system flags, well-known keywords, then other
+    keywords sorted."""
+    s = {canonical_flag(f) for f in flags}
+    return tuple(sorted(s, key=lambda f: (_ORDER.get(f, 100), f)))
+
+
+def keywords_of(flags: tuple[str, ...]) -> list[str]:
+    """The keywords of a flag tuple as they appear in a mailbox's keyword list: lower-case, neither
+    system flags nor the well-known ``$`` keywords (as mox's mailbox Keywords)."""
+    return [f for f in flags if f not in _ORDER]
+
+
+class Mailbox(msgspec.Struct, frozen=True, array_like=True, tag="mb"):
+    """A mailbox (and the record that creates, renames or changes it)."""
+
+    id: int
+    name: str
+    uidvalidity: int
+    uidnext: int = 1
+    special_use: str | None = None
+    subscribed: bool = True
+    keywords: tuple[str, ...] = ()
+    total: int = 0  # messages without \Deleted
+    deleted: int = 0  # messages with \Deleted
+    unread: int = 0  # without \Seen and without \Deleted
+    unseen: int = 0  # without \Seen (\Deleted included)
+    size: int = 0  # bytes of all messages
+    highest_modseq: int = 0
+
+
+class Message(msgspec.Struct, frozen=True, array_like=True, tag="msg"):
+    """A message (or, with ``expunged``, its tombstone, kept for QRESYNC VANISHED).
+
+    ``part_raw`` is the msgpack encoding of the :class:`mox.message.Part`, decoded only when
+    ``part`` is read: opening an index of 100,000 messages does not build their MIME trees.
+    """
+
+    id: int
+    mailbox_id: int
+    uid: int
+    modseq: int
+    createseq: int
+    flags: tuple[str, ...]
+    size: int
+    received: float
+    expunged: bool = False
+    part_raw: msgspec.Raw = NIL
+
+    @property
+    def part(self) -> Part | None:
+        if self.expunged:
+            return None
+        return _part_decoder.decode(self.part_raw)
+
+
+def encode_part(part: Part) -> msgspec.Raw:
+    return msgspec.Raw(_encoder.encode(part))
+
+
+class MailboxDelete(msgspec.Struct, frozen=True, array_like=True, tag="mbdel"):
+    id: int
+
+
+class FlagsUpdate(msgspec.Struct, frozen=True, array_like=True, tag="fl"):
+    id: int
+    modseq: int
+    flags: tuple[str, ...]
+
+
+class Expunge(msgspec.Struct, frozen=True, array_like=True, tag="exp"):
+    """Messages become tombstones with this modseq; their files are removed after commit."""
+
+    ids: list[int]
+    modseq: int
+
+
+class MessageDelete(msgspec.Struct, frozen=True, array_like=True, tag="msgdel"):
+    """Message records (live or tombstone) removed outright, when their mailbox is deleted."""
+
+    ids: list[int]
+
+
+class ScramSecret(msgspec.Struct, frozen=True, array_like=True):
+    """RFC 5802 stored values: the client derives SaltedPassword = PBKDF2(password, salt, i)."""
+
+    salt: bytes
+    iterations: int
+    salted_password: bytes
+
+
+class CramMD5State(msgspec.Struct, frozen=True, array_like=True):
+    """HMAC-MD5 inner and outer MD5 states after absorbing key XOR ipad / key XOR opad (RFC 2195,
+    RFC 2104); lets CRAM-MD5 verify without storing the password. See ``password.py``."""
+
+    ipad_state: bytes
+    opad_state: bytes
+
+    def hmac(self, message: bytes) -> bytes:
+        from mox.store.password import hmac_md5_from_states
+
+        return hmac_md5_from_states(self.ipad_state, self.opad_state, message)
+
+
+class PasswordRecord(msgspec.Struct, frozen=True, array_like=True, tag="pw"):
+    scrypt_salt: bytes
+    scrypt_n: int
+    scrypt_r: int
+    scrypt_p: int
+    scrypt_hash: bytes
+    scram_sha1: ScramSecret
+    scram_sha256: ScramSecret
+    cram_md5: CramMD5State
+
+
+Record = Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord
+
+
+class Txn(msgspec.Struct, frozen=True, array_like=True, tag="txn"):
+    """One journal frame: a transaction, applied entirely or not at all. ``seq`` counts
+    transactions (consecutive); the counters are the values after this transaction."""
+
+    seq: int
+    next_id: int
+    last_modseq: int
+    next_uidvalidity: int
+    records: list[Record]
+
+
+class Snapshot(msgspec.Struct, frozen=True, array_like=True, tag="snap"):
+    """The whole index as of transaction ``seq``; messages in (mailbox, uid) order."""
+
+    seq: int
+    next_id: int
+    last_modseq: int
+    next_uidvalidity: int
+    mailboxes: list[Mailbox]
+    messages: list[Message]
+    password: PasswordRecord | None = None

@@ -40,14 +40,25 @@ class Envelope(msgspec.Struct, frozen=True, array_like=True):
 class Part(msgspec.Struct, frozen=True, array_like=True):
     """One MIME part. The top-level message is a Part too.
 
-    - ``header_start``..``body_start`` is the part's header including the blank line that ends it.
-    - ``body_start``..``body_end`` is its body.
+    - ``header_start``..``body_start`` is the part's header including the blank line that ends it
+      (for a part without that blank line, just its header lines).
+    - ``body_start``..``body_end`` is its body. For a part of a multipart the line ending before
+      the next delimiter is not included (RFC 2046 5.1.1); a multipart's body includes preamble,
+      delimiters and epilogue. The body size for BODYSTRUCTURE is ``body_end - body_start``.
     - ``media_type``/``media_subtype`` are upper-case (``TEXT``/``PLAIN``); defaults per RFC 2045 5.2
       (``text/plain; charset=us-ascii``, or ``message/rfc822`` inside multipart/digest).
     - ``params``: Content-Type parameters as (name lower-case, value) pairs, RFC 2231 decoded.
-    - ``parts``: children of a multipart; for ``message/rfc822`` exactly one child, the embedded
-      message (whose own ``envelope`` is set).
-    - ``body_lines``: number of lines in the body (for TEXT/* and MESSAGE/RFC822 in BODYSTRUCTURE).
+      An unparsable Content-Type keeps its type/subtype without parameters, or becomes
+      ``APPLICATION/OCTET-STREAM`` (as mox does).
+    - ``content_transfer_encoding`` is upper-case, ``7BIT`` when absent; ``disposition`` is
+      upper-case (``ATTACHMENT``) with its parameters like ``params``; header values (id,
+      description, md5, location) are unfolded, not RFC 2047 decoded.
+    - ``parts``: children of a multipart; for ``message/rfc822`` (and ``message/global``) exactly
+      one child, the embedded message (whose own ``envelope`` is set), whose ``header_start`` is
+      this part's ``body_start``. Empty for a multipart without boundary parameter, and for
+      message/rfc822 with a base64/quoted-printable encoding (not allowed, RFC 2046 5.2.1).
+    - ``body_lines``: number of lines in the body, a last line without line ending included
+      (for TEXT/* and MESSAGE/RFC822 in BODYSTRUCTURE).
     - ``envelope``: set on the top-level part and on the child of a message/rfc822 part.
     """
 

@@ -254,11 +254,24 @@ async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> 
         clog.error("ctl connection failed", err=repr(e))
 
 
-async def serve_ctl(ctx: Any, data_dir: Path, *, force_tcp: bool = False, task_status: Any = None) -> None:
-    """Serve the control channel until cancelled; removes the ctl files afterwards."""
+async def serve_ctl(
+    ctx: Any,
+    data_dir: Path,
+    *,
+    force_tcp: bool = False,
+    listener: Any = None,
+    info: dict[str, Any] | None = None,
+    task_status: Any = None,
+) -> None:
+    """Serve the control channel until cancelled; removes the ctl files afterwards.
+
+    ``listener`` and ``info`` come from an earlier ``open_ctl_listener`` (serve.py binds
+    everything before it starts serving); otherwise the listener is opened here.
+    """
     import trio
 
-    listener, info = await open_ctl_listener(data_dir, force_tcp=force_tcp)
+    if listener is None or info is None:
+        listener, info = await open_ctl_listener(data_dir, force_tcp=force_tcp)
     try:
         async with listener, trio.open_nursery() as nursery:
             if task_status is not None:
@@ -280,8 +293,8 @@ async def serve_ctl(ctx: Any, data_dir: Path, *, force_tcp: bool = False, task_s
 
 async def _cmd_stop(ctx: Any, conn: CtlConn) -> None:
     # The client waits for EOF: the connection closes when the server is done.
-    await conn.write_line("ok")
     ctx.request_stop()
+    await conn.write_line("ok")
 
 
 async def _cmd_loglevels(ctx: Any, conn: CtlConn) -> None:

@@ -73,7 +73,98 @@ class ServerThread:
         self._thread.join(self._timeout)
         self._thread = None
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the server to return by itself (e.g. after a graceful stop); True when done."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def __exit__(self, *exc: object) -> None:
         self.stop()
         if self._error is not None and not isinstance(self._error, trio.Cancelled):
             raise RuntimeError("server thread failed") from self._error
+
+
+class LocalServer:
+    """The whole localserve (SMTP, submission, IMAP, queue, ctl) in a background thread on free
+    ports of 127.0.0.1, for tests and the pytest plugin::
+
+        with LocalServer() as srv:
+            smtplib.SMTP("127.0.0.1", srv.ports["submission"]) ...
+
+    ``dir`` is the config and data dir (default: a fresh temporary dir, removed afterwards; an
+    existing localserve dir is reused). Attributes: ``ports`` (service -> port, plus ``dir`` and
+    ``pid``, as the ready JSON), ``dir``, ``address``, ``password``, ``store``, ``ctx``.
+    Leaving the block stops the server gracefully and raises if it failed.
+    """
+
+    address = "mox@localhost"
+    password = "moxmoxmox"
+
+    def __init__(self, dir: Any = None, *, check_consistency: bool = True, grace: float = 3.0) -> None:
+        from pathlib import Path
+
+        self._tmp: str | None = None
+        self.dir = Path(dir) if dir is not None else None
+        self.check_consistency = check_consistency
+        self.grace = grace
+        self.ports: dict[str, Any] = {}
+        self.store: Any = None
+        self.ctx: Any = None
+        self._thread: ServerThread | None = None
+
+    def __enter__(self) -> LocalServer:
+        import tempfile
+        from pathlib import Path
+
+        from mox import localserve
+
+        if self.dir is None:
+            self._tmp = tempfile.mkdtemp(prefix="mox-localserve-test-")
+            self.dir = Path(self._tmp) / "data"
+        config = localserve.config_for_tests(self.dir)
+
+        async def start(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            await localserve.start_localserve(
+                config, check_consistency=self.check_consistency, grace=self.grace, task_status=task_status
+            )
+
+        self._thread = ServerThread(start)
+        try:
+            self.ctx = self._thread.__enter__()
+        except BaseException:
+            self._cleanup()
+            raise
+        self.store = self.ctx.store
+        self.ports = localserve.ready_info(self.ctx)
+        return self
+
+    def stop(self) -> None:
+        """Graceful stop: as `mox stop`, then wait for the server thread."""
+        t = self._thread
+        if t is None:
+            return
+        self._thread = None
+        try:
+            if self.ctx is not None:
+                try:
+                    t.run_sync_in_server(self.ctx.request_stop)
+                except (trio.RunFinishedError, RuntimeError):
+                    pass
+                t.join(self.grace + 10)
+        finally:
+            t.__exit__(None, None, None)
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            import shutil
+
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        finally:
+            self._cleanup()

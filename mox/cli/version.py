@@ -1,0 +1,41 @@
+"""`mox version` and `mox help [command ...]`."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import click
+
+
+@click.command("version")
+def version() -> None:
+    """Print the mox version."""
+    from mox import __version__
+
+    click.echo(f"mox {__version__}")
+    click.echo(f"python {platform.python_version()} {sys.platform}/{platform.machine().lower()}")
+
+
+@click.command("help")
+@click.argument("command", nargs=-1)
+@click.pass_context
+def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Print help for mox, or for COMMAND."""
+    root = ctx.find_root()
+    group = root.command
+    parent = root
+    path = ["mox"]
+    for name in command:
+        if not isinstance(group, click.Group):
+            raise click.UsageError(f"{' '.join(path)} has no subcommands")
+        sub = group.get_command(parent, name)
+        if sub is None:
+            raise click.UsageError(f"unknown command {' '.join(path[1:] + [name])!r}")
+        path.append(name)
+        parent = click.Context(sub, info_name=name, parent=parent)
+        group = sub
+    click.echo(parent.get_help())
+
+
+commands = [version, help_]

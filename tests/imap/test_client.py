@@ -1,0 +1,491 @@
+"""The response parser on exact wire lines (whole and one byte at a time), the serializer, and the
+client against a scripted server over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mox.imap import responses as r
+from mox.imap.client import Conn, ImapBad, ImapClosed, ImapNo
+from mox.imap.responses import (
+    Address,
+    BodyFields,
+    BodyTypeBasic,
+    BodyTypeMpart,
+    BodyTypeMsg,
+    BodyTypeText,
+    CodeAppendUID,
+    CodeBadCharset,
+    CodeCapability,
+    CodeCopyUID,
+    CodeHighestModSeq,
+    CodeModified,
+    CodeOther,
+    CodePermanentFlags,
+    CodeUIDNext,
+    CodeUIDValidity,
+    CodeUnseen,
+    CodeWord,
+    Continuation,
+    Envelope,
+    FetchBinary,
+    FetchBinarySize,
+    FetchBody,
+    FetchBodystructure,
+    FetchEnvelope,
+    FetchFlags,
+    FetchInternalDate,
+    FetchModSeq,
+    FetchRFC822,
+    FetchRFC822Header,
+    FetchRFC822Size,
+    FetchRFC822Text,
+    FetchUID,
+    NamespaceDescr,
+    QuotaResource,
+    RemoteProtocolError,
+    Tagged,
+    UntaggedBye,
+    UntaggedCapability,
+    UntaggedEnabled,
+    UntaggedEsearch,
+    UntaggedExists,
+    UntaggedExpunge,
+    UntaggedFetch,
+    UntaggedFlags,
+    UntaggedID,
+    UntaggedList,
+    UntaggedLsub,
+    UntaggedNamespace,
+    UntaggedPreauth,
+    UntaggedQuota,
+    UntaggedQuotaroot,
+    UntaggedRecent,
+    UntaggedResult,
+    UntaggedSearch,
+    UntaggedSearchModSeq,
+    UntaggedStatus,
+    UntaggedVanished,
+    parse_response,
+    serialize,
+)
+
+ENV = Envelope(
+    date="Mon, 7 Feb 1994 21:52:25 -0800",
+    subject="afternoon meeting",
+    from_=(Address("Fred Foobar", None, "foobar", "blurdybloop.example"),),
+    sender=(Address("Fred Foobar", None, "foobar", "blurdybloop.example"),),
+    reply_to=(Address("Fred Foobar", None, "foobar", "blurdybloop.example"),),
+    to=(Address(None, None, "mooch", "owatagu.siam.example"),),
+    cc=(),
+    bcc=(),
+    in_reply_to=None,
+    message_id="<B27397-0100000@cac.washington.example>",
+)
+ENV_WIRE = (
+    b'("Mon, 7 Feb 1994 21:52:25 -0800" "afternoon meeting" (("Fred Foobar" NIL "foobar" "blurdybloop.example"))'
+    b' (("Fred Foobar" NIL "foobar" "blurdybloop.example")) (("Fred Foobar" NIL "foobar" "blurdybloop.example"))'
+    b' ((NIL NIL "mooch" "owatagu.siam.example")) NIL NIL NIL "<B27397-0100000@cac.washington.example>")'
+)
+
+# (wire bytes, parsed value): the serializer must produce exactly these bytes again.
+CASES: list[tuple[bytes, object]] = [
+    (
+        b"* OK [CAPABILITY IMAP4rev2 IMAP4rev1 LITERAL+ IDLE] mox imap\r\n",
+        UntaggedResult("OK", CodeCapability(["IMAP4rev2", "IMAP4rev1", "LITERAL+", "IDLE"]), "mox imap"),
+    ),
+    (b"* PREAUTH [CAPABILITY IMAP4rev2] mox imap welcomes mox@localhost\r\n",
+     UntaggedPreauth(CodeCapability(["IMAP4rev2"]), "mox imap welcomes mox@localhost")),
+    (b"* BYE mox shutting down\r\n", UntaggedBye(None, "mox shutting down")),
+    (b"* BYE [ALERT] too many\r\n", UntaggedBye(CodeWord("ALERT"), "too many")),
+    (b"* NO [ALERT] careful\r\n", UntaggedResult("NO", CodeWord("ALERT"), "careful")),
+    (b"* BAD bad\r\n", UntaggedResult("BAD", None, "bad")),
+    (b"* OK [PERMANENTFLAGS (\\Seen \\Deleted $Junk \\*)] x\r\n",
+     UntaggedResult("OK", CodePermanentFlags(["\\Seen", "\\Deleted", "$Junk", "\\*"]), "x")),
+    (b"* OK [UIDVALIDITY 1] x\r\n", UntaggedResult("OK", CodeUIDValidity(1), "x")),
+    (b"* OK [UIDNEXT 5] x\r\n", UntaggedResult("OK", CodeUIDNext(5), "x")),
+    (b"* OK [UNSEEN 2] x\r\n", UntaggedResult("OK", CodeUnseen(2), "x")),
+    (b"* OK [HIGHESTMODSEQ 12] x\r\n", UntaggedResult("OK", CodeHighestModSeq(12), "x")),
+    (b"* OK [CLOSED] x\r\n", UntaggedResult("OK", CodeWord("CLOSED"), "x")),
+    (b"* OK [COPYUID 1 1:3 4:6] moved\r\n", UntaggedResult("OK", CodeCopyUID(1, "1:3", "4:6"), "moved")),
+    (b"* CAPABILITY IMAP4rev2 AUTH=PLAIN\r\n", UntaggedCapability(["IMAP4rev2", "AUTH=PLAIN"])),
+    (b"* ENABLED QRESYNC CONDSTORE\r\n", UntaggedEnabled(["QRESYNC", "CONDSTORE"])),
+    (b"* FLAGS (\\Seen \\Answered $Forwarded)\r\n", UntaggedFlags(["\\Seen", "\\Answered", "$Forwarded"])),
+    (b"* FLAGS ()\r\n", UntaggedFlags([])),
+    (b"* 3 EXISTS\r\n", UntaggedExists(3)),
+    (b"* 0 EXISTS\r\n", UntaggedExists(0)),
+    (b"* 0 RECENT\r\n", UntaggedRecent(0)),
+    (b"* 2 EXPUNGE\r\n", UntaggedExpunge(2)),
+    (b'* LIST (\\Subscribed) "/" Inbox\r\n', UntaggedList(["\\Subscribed"], "/", "Inbox")),
+    (b'* LIST () "/" ""\r\n', UntaggedList([], "/", "")),
+    (b'* LIST (\\NonExistent) NIL "a b"\r\n', UntaggedList(["\\NonExistent"], None, "a b")),
+    (b'* LIST () "/" Entw&APw-rfe\r\n', UntaggedList([], "/", "Entwürfe")),
+    (b'* LIST () "/" a (CHILDINFO ("SUBSCRIBED"))\r\n', UntaggedList([], "/", "a", [("CHILDINFO", ("SUBSCRIBED",))])),
+    (b'* LIST () "/" b (OLDNAME (a))\r\n', UntaggedList([], "/", "b", oldname="a")),
+    (b'* LSUB () "/" Sent\r\n', UntaggedLsub([], "/", "Sent")),
+    (b"* STATUS Inbox (MESSAGES 2 UIDNEXT 3 APPENDLIMIT NIL)\r\n",
+     UntaggedStatus("Inbox", {"MESSAGES": 2, "UIDNEXT": 3, "APPENDLIMIT": None})),
+    (b"* STATUS Archive ()\r\n", UntaggedStatus("Archive", {})),
+    (b"* SEARCH\r\n", UntaggedSearch([])),
+    (b"* SEARCH 1 3 4\r\n", UntaggedSearch([1, 3, 4])),
+    (b"* SEARCH 1 2 (MODSEQ 7)\r\n", UntaggedSearchModSeq([1, 2], 7)),
+    (b'* ESEARCH (TAG "x001") UID MIN 1 MAX 5 ALL 1:3,5 COUNT 4\r\n',
+     UntaggedEsearch(tag="x001", uid=True, min=1, max=5, all="1:3,5", count=4)),
+    (b'* ESEARCH (TAG "t") COUNT 0\r\n', UntaggedEsearch(tag="t", count=0)),
+    (b"* ESEARCH\r\n", UntaggedEsearch()),
+    (b"* VANISHED 1:2,5\r\n", UntaggedVanished(False, "1:2,5")),
+    (b"* VANISHED (EARLIER) 3\r\n", UntaggedVanished(True, "3")),
+    (b'* NAMESPACE (("" "/")) NIL NIL\r\n', UntaggedNamespace([NamespaceDescr("", "/")], [], [])),
+    (b'* QUOTAROOT Inbox ""\r\n', UntaggedQuotaroot("Inbox", [""])),
+    (b'* QUOTA "" (STORAGE 10 1024)\r\n', UntaggedQuota("", [QuotaResource("STORAGE", 10, 1024)])),
+    (b'* QUOTA "" ()\r\n', UntaggedQuota("", [])),
+    (b'* ID ("name" "mox" "version" "0.1.0")\r\n', UntaggedID({"name": "mox", "version": "0.1.0"})),
+    (b"* ID NIL\r\n", UntaggedID(None)),
+    (b"* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n", UntaggedFetch(1, [FetchUID(1), FetchFlags(["\\Seen"])])),
+    (b'* 2 FETCH (INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286)\r\n',
+     UntaggedFetch(2, [FetchInternalDate("17-Jul-1996 02:44:25 -0700"), FetchRFC822Size(4286)])),
+    (b"* 1 FETCH (MODSEQ (5) UID 3)\r\n", UntaggedFetch(1, [FetchModSeq(5), FetchUID(3)])),
+    (b"* 1 FETCH (BODY[] {5}\r\nhello)\r\n", UntaggedFetch(1, [FetchBody("", None, b"hello")])),
+    (b"* 1 FETCH (BODY[1.2]<10> {3}\r\nabc)\r\n", UntaggedFetch(1, [FetchBody("1.2", 10, b"abc")])),
+    (b"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {14}\r\nSubject: a\r\n\r\n)\r\n",
+     UntaggedFetch(1, [FetchBody("HEADER.FIELDS (SUBJECT FROM)", None, b"Subject: a\r\n\r\n")])),
+    (b"* 1 FETCH (BODY[TEXT] NIL)\r\n", UntaggedFetch(1, [FetchBody("TEXT", None, None)])),
+    (b"* 1 FETCH (BINARY[1] ~{3}\r\na\x00b)\r\n", UntaggedFetch(1, [FetchBinary("1", None, b"a\x00b")])),
+    (b"* 1 FETCH (BINARY[] {2}\r\nhi)\r\n", UntaggedFetch(1, [FetchBinary("", None, b"hi")])),
+    (b"* 1 FETCH (BINARY.SIZE[1] 12)\r\n", UntaggedFetch(1, [FetchBinarySize("1", 12)])),
+    (b"* 1 FETCH (RFC822 {2}\r\nhi)\r\n", UntaggedFetch(1, [FetchRFC822(b"hi")])),
+    (b"* 1 FETCH (RFC822.HEADER {5}\r\na\r\n\r\n)\r\n", UntaggedFetch(1, [FetchRFC822Header(b"a\r\n\r\n")])),
+    (b"* 1 FETCH (RFC822.TEXT {0}\r\n)\r\n", UntaggedFetch(1, [FetchRFC822Text(b"")])),
+    (b"* 12 FETCH (ENVELOPE " + ENV_WIRE + b")\r\n", UntaggedFetch(12, [FetchEnvelope(ENV)])),
+    (
+        b'* 1 FETCH (BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92 NIL NIL NIL NIL))\r\n',
+        UntaggedFetch(1, [FetchBodystructure(BodyTypeText(
+            "TEXT", "PLAIN", BodyFields([("CHARSET", "US-ASCII")], None, None, "7BIT", 3028), 92,
+            (None, None, None, None)))]),
+    ),
+    (
+        b'* 1 FETCH (BODY ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 3 1))\r\n',
+        UntaggedFetch(1, [FetchBodystructure(BodyTypeText(
+            "TEXT", "PLAIN", BodyFields(None, None, None, "7BIT", 3), 1), ext=False)]),
+    ),
+    (
+        b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 3 1 NIL NIL NIL NIL)'
+        b'("APPLICATION" "PDF" ("NAME" "a.pdf") "<id@x>" "doc" "BASE64" 10 NIL ("attachment" ("filename" "a.pdf")) NIL NIL)'
+        b' "MIXED" ("BOUNDARY" "x") NIL NIL NIL))\r\n',
+        UntaggedFetch(1, [FetchBodystructure(BodyTypeMpart(
+            [
+                BodyTypeText("TEXT", "PLAIN", BodyFields(None, None, None, "7BIT", 3), 1, (None,) * 4),
+                BodyTypeBasic("APPLICATION", "PDF", BodyFields([("NAME", "a.pdf")], "<id@x>", "doc", "BASE64", 10),
+                              (None, ("attachment", ("filename", "a.pdf")), None, None)),
+            ],
+            "MIXED",
+            (("BOUNDARY", "x"), None, None, None),
+        ))]),
+    ),
+    (
+        b'* 1 FETCH (BODY ("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 100 ' + ENV_WIRE
+        + b' ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 5 1) 7))\r\n',
+        UntaggedFetch(1, [FetchBodystructure(BodyTypeMsg(
+            "MESSAGE", "RFC822", BodyFields(None, None, None, "7BIT", 100), ENV,
+            BodyTypeText("TEXT", "PLAIN", BodyFields(None, None, None, "7BIT", 5), 1), 7), ext=False)]),
+    ),
+    (b"+ \r\n", Continuation("")),
+    (b"+ waiting\r\n", Continuation("waiting")),
+    (b"x001 OK [READ-WRITE] x\r\n", Tagged("x001", "OK", CodeWord("READ-WRITE"), "x")),
+    (b"x001 OK [APPENDUID 7 3] appended\r\n", Tagged("x001", "OK", CodeAppendUID(7, "3"), "appended")),
+    (b"x001 OK [COPYUID 7 1,3 4:5] copied\r\n", Tagged("x001", "OK", CodeCopyUID(7, "1,3", "4:5"), "copied")),
+    (b"x001 OK [MODIFIED 2,4] x\r\n", Tagged("x001", "OK", CodeModified("2,4"), "x")),
+    (b"x001 NO [TRYCREATE] no such mailbox\r\n", Tagged("x001", "NO", CodeWord("TRYCREATE"), "no such mailbox")),
+    (b"x001 NO [BADCHARSET (UTF-8 US-ASCII)] x\r\n", Tagged("x001", "NO", CodeBadCharset(["UTF-8", "US-ASCII"]), "x")),
+    (b"x001 NO [BADCHARSET] x\r\n", Tagged("x001", "NO", CodeBadCharset(), "x")),
+    (b"x001 NO [SOMETHING 1 2] x\r\n", Tagged("x001", "NO", CodeOther("SOMETHING", "1 2"), "x")),
+    (b"x001 BAD unknown command\r\n", Tagged("x001", "BAD", None, "unknown command")),
+]
+
+
+def feed_bytewise(data: bytes) -> object:
+    """Feed one byte at a time: no response until the last byte, then all of it."""
+    buf = bytearray()
+    for i, c in enumerate(data):
+        buf.append(c)
+        resp, n = parse_response(buf)
+        if i < len(data) - 1:
+            assert (resp, n) == (None, 0), f"response complete after {i + 1} of {len(data)} bytes"
+    assert n == len(data)
+    return resp
+
+
+@pytest.mark.parametrize("wire,value", CASES, ids=[c[0][:40].decode("latin-1") for c in CASES])
+def test_parse_and_serialize(wire: bytes, value: object) -> None:
+    assert parse_response(wire) == (value, len(wire))
+    assert feed_bytewise(wire) == value
+    assert serialize(value) == wire
+    # Followed by more data: only the first response is consumed.
+    assert parse_response(wire + b"* 1 EXISTS\r\n") == (value, len(wire))
+
+
+def test_lists_and_tuples_compare_equal() -> None:
+    assert UntaggedFlags(["\\Seen"]) == UntaggedFlags(("\\Seen",))
+    assert hash(UntaggedList(["\\Subscribed"], "/", "a")) == hash(UntaggedList(("\\Subscribed",), "/", "a"))
+    assert {UntaggedStatus("a", {"MESSAGES": 1}), UntaggedID(None)}
+
+
+def test_case_insensitive_keywords() -> None:
+    assert parse_response(b"* 1 exists\r\n")[0] == UntaggedExists(1)
+    assert parse_response(b"a1 ok done\r\n")[0] == Tagged("a1", "OK", None, "done")
+    assert parse_response(b"* 1 fetch (uid 2 flags ())\r\n")[0] == UntaggedFetch(1, [FetchUID(2), FetchFlags([])])
+
+
+def test_utf8_mailbox_names() -> None:
+    wire = '* LIST () "/" "Entwürfe"\r\n'.encode()
+    with pytest.raises(RemoteProtocolError):
+        parse_response(wire)  # 8-bit in a quoted string needs UTF8=ACCEPT
+    assert parse_response(wire, utf8=True)[0] == UntaggedList([], "/", "Entwürfe")
+    assert serialize(UntaggedList([], "/", "Entwürfe"), utf8=True) == wire
+    assert serialize(UntaggedList([], "/", "Entwürfe")) == b'* LIST () "/" Entw&APw-rfe\r\n'
+
+
+def test_literal_text_not_literal() -> None:
+    # A status response never carries a literal, even if its text ends in "{5}".
+    assert parse_response(b"* OK see {5}\r\n") == (UntaggedResult("OK", None, "see {5}"), 14)
+    assert parse_response(b"x BAD bad {5}\r\n")[0] == Tagged("x", "BAD", None, "bad {5}")
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"* 1 EXITS\r\n",
+        b"* 0 EXPUNGE\r\n",
+        b"* 0 FETCH (UID 1)\r\n",
+        b"* FLAGS (\\Seen\r\n",
+        b"* 1 FETCH (UID 0)\r\n",
+        b"* 1 FETCH (BOGUS 1)\r\n",
+        b"* 1 FETCH (UID 1) extra\r\n",
+        b"* 1 FETCH (BODY[] {5}\r\nhello\r\n",
+        b'* LIST () "ab" x\r\n',
+        b'* LIST () "/" "bad&-name&Jjo"\r\n',
+        b"* SEARCH 0\r\n",
+        b"* STATUS Inbox (MESSAGES x)\r\n",
+        b"* WHATEVER\r\n",
+        b"x001 MAYBE done\r\n",
+        b'* OK [UIDNEXT x] y\r\n',
+        b'* ID ("a")\r\n',
+        b'* NAMESPACE () NIL NIL\r\n',
+        b'* 1 FETCH (ENVELOPE (NIL NIL () NIL NIL NIL NIL NIL NIL NIL))\r\n',
+        b'* LIST () "/" "a\nb"\r\n',
+    ],
+)
+def test_parse_errors(wire: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        parse_response(wire)
+
+
+def test_incomplete() -> None:
+    assert parse_response(b"") == (None, 0)
+    assert parse_response(b"* 1 EXISTS") == (None, 0)
+    assert parse_response(b"* 1 FETCH (BODY[] {10}\r\nabc") == (None, 0)
+    assert parse_response(b"* 1 FETCH (BODY[] {3}\r\nabc") == (None, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The client against a scripted server: a thread that reads lines and answers from a script.
+
+
+class Scripted:
+    """A one-connection server on 127.0.0.1:0 that follows ``script(conn_file_like)``."""
+
+    def __init__(self, script: Callable[[socket.socket], None], tls: ssl.SSLContext | None = None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.script = script
+        self.tls = tls
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            s, _ = self.listener.accept()
+            s.settimeout(5)
+            if self.tls is not None:
+                s = self.tls.wrap_socket(s, server_side=True)
+            with s:
+                self.script(s)
+        except BaseException as e:  # reported by join()
+            self.error = e
+        finally:
+            self.listener.close()
+
+    def join(self) -> None:
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+class Peer:
+    def __init__(self, s: socket.socket) -> None:
+        self.s = s
+        self.buf = b""
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                raise EOFError
+            self.buf += d
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.buf += self.s.recv(4096)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def send(self, data: bytes) -> None:
+        self.s.sendall(data)
+
+
+GREETING = b"* OK [CAPABILITY IMAP4rev2 IDLE SASL-IR] hi\r\n"
+
+
+def test_client_sync_literal_and_errors() -> None:
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(GREETING)
+        assert p.line() == b'x001 LOGIN "mox@localhost" "pass \\"word\\""'
+        p.send(b"x001 OK [CAPABILITY IMAP4rev2 IDLE SASL-IR] login done\r\n")
+        assert p.line() == b'x002 SELECT "Entw&APw-rfe"'
+        p.send(b"* 2 EXISTS\r\n* OK [UIDNEXT 3] x\r\nx002 OK [READ-WRITE] x\r\n")
+        assert p.line() == b'x003 APPEND "Inbox" (\\Seen) {5}'
+        p.send(b"* 3 EXISTS\r\n+ \r\n")
+        assert p.exactly(7) == b"hello\r\n"
+        p.send(b"x003 OK [APPENDUID 1 3] appended\r\n")
+        assert p.line() == b'x004 APPEND "Inbox" {3}'
+        p.send(b"x004 NO [OVERQUOTA] over quota\r\n")
+        assert p.line() == b"x005 FETCH 1 BODY[]"
+        p.send(b"* 1 FETCH (BODY[] {3}\r\nabc)\r\n* 1 EXPUNGE\r\nx005 OK done\r\n")
+        assert p.line() == b"x006 BOGUS"
+        p.send(b"x006 BAD unknown command\r\n")
+        assert p.line() == b"x007 LOGOUT"
+        p.send(b"* BYE thanks\r\nx007 OK LOGOUT done\r\n")
+
+    srv = Scripted(script)
+    c = Conn.connect("127.0.0.1", srv.port, timeout=5)
+    assert c.capabilities == {"IMAP4REV2", "IDLE", "SASL-IR"}
+    c.login("mox@localhost", 'pass "word"')
+    assert c.select("Entwürfe") == [UntaggedExists(2), UntaggedResult("OK", CodeUIDNext(3), "x")]
+    assert c.append("Inbox", b"hello", flags=["\\Seen"]) == Tagged("x003", "OK", CodeAppendUID(1, "3"), "appended")
+    with pytest.raises(ImapNo) as e:
+        c.append("Inbox", b"abc")
+    assert e.value.code == CodeWord("OVERQUOTA")
+    assert c.fetch("1", "BODY[]") == [UntaggedFetch(1, [FetchBody("", None, b"abc")])]
+    with pytest.raises(ImapBad):
+        c.transact("BOGUS")
+    c.logout()
+    srv.join()
+
+
+def test_client_literal_plus_idle_and_close() -> None:
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(b"* OK hi\r\n")
+        assert p.line() == b"x001 CAPABILITY"
+        p.send(b"* CAPABILITY IMAP4rev2 LITERAL+ IDLE\r\nx001 OK done\r\n")
+        assert p.line() == b"x002 AUTHENTICATE PLAIN"
+        p.send(b"+ \r\n")
+        assert p.line() == b"AG1veEBsb2NhbGhvc3QAc2VjcmV0"
+        p.send(b"x002 OK done\r\n")
+        assert p.line() == b'x003 APPEND "Inbox" {2+}'
+        assert p.exactly(4) == b"hi\r\n"
+        p.send(b"x003 OK [APPENDUID 1 1] appended\r\n")
+        assert p.line() == b"x004 ENABLE UTF8=ACCEPT"
+        p.send(b"* ENABLED UTF8=ACCEPT\r\nx004 OK done\r\n")
+        assert p.line() == b"x005 IDLE"
+        p.send(b"+ waiting\r\n* 1 EXISTS\r\n")
+        p.send('* LIST () "/" "Entwürfe"\r\n'.encode())
+        assert p.line() == b"DONE"
+        p.send(b"x005 OK IDLE done\r\n")
+        assert p.line() == b"x006 NOOP"
+        p.send(b"* BYE going away\r\n")
+
+    srv = Scripted(script)
+    c = Conn.connect("127.0.0.1", srv.port, timeout=5)
+    assert "LITERAL+" in c.capabilities
+    c.authenticate_plain("mox@localhost", "secret")
+    c.append("Inbox", b"hi")
+    assert c.enable("UTF8=ACCEPT") == ["UTF8=ACCEPT"]
+    c.idle()
+    assert c.read_untagged() == UntaggedExists(1)
+    assert c.read_untagged() == UntaggedList([], "/", "Entwürfe")
+    assert c.idle_done() == ([], Tagged("x005", "OK", None, "IDLE done"))
+    with pytest.raises(ImapClosed):
+        c.noop()
+    srv.join()
+
+
+def test_client_implicit_tls(tmp_path: Path) -> None:
+    from tests.imap.conftest import make_cert  # noqa: PLC0415
+
+    cert, key = make_cert(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(b"* PREAUTH [CAPABILITY IMAP4rev2] welcome\r\n")
+        assert p.line() == b"x001 NOOP"
+        p.send(b"x001 OK done\r\n")
+
+    srv = Scripted(script, tls=server_ctx)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    c = Conn.connect("127.0.0.1", srv.port, tls=True, ssl_context=client_ctx, server_hostname="localhost", timeout=5)
+    assert c.tls_active()
+    assert c.greeting == UntaggedPreauth(CodeCapability(["IMAP4rev2"]), "welcome")
+    assert c.noop() == []
+    c.close()
+    srv.join()
+
+
+def test_client_bye_greeting() -> None:
+    def script(s: socket.socket) -> None:
+        Peer(s).send(b"* BYE mox shutting down\r\n")
+
+    srv = Scripted(script)
+    with pytest.raises(ImapClosed) as e:
+        Conn.connect("127.0.0.1", srv.port, timeout=5)
+    assert e.value.bye == UntaggedBye(None, "mox shutting down")
+    srv.join()
+
+
+def test_responses_module_is_sans_io() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mox.imap.responses; "
+        "bad = [m for m in ('trio', 'mox.store', 'socket', 'ssl') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_all_exports_are_responses() -> None:
+    # Every Untagged*/Fetch*/Code* struct round-trips through the serializer somewhere above.
+    seen = {type(v).__name__ for _, v in CASES}
+    for _, v in CASES:
+        if isinstance(v, UntaggedFetch):
+            seen |= {type(a).__name__ for a in v.attrs}
+        if getattr(v, "code", None) is not None:
+            seen.add(type(v.code).__name__)
+    names = {n for n in dir(r) if n.startswith(("Untagged", "Code", "Fetch")) and isinstance(getattr(r, n), type)}
+    missing = names - seen - {"FetchPreview", "FetchSaveDate", "FetchAttr", "Code", "Untagged"}
+    assert not missing

@@ -26,14 +26,19 @@ class HeaderField:
     byte range of the whole field including folded lines and the final line ending, and ``raw``
     the value bytes after the colon (still folded)."""
 
-    __slots__ = ("name", "lname", "start", "end", "raw")
+    __slots__ = ("name", "lname", "start", "end", "_data", "_value_start")
 
-    def __init__(self, name: str, start: int, end: int, raw: bytes):
+    def __init__(self, name: str, start: int, end: int, data: bytes, value_start: int):
         self.name = name
         self.lname = name.lower()
         self.start = start
         self.end = end
-        self.raw = raw
+        self._data = data
+        self._value_start = value_start
+
+    @property
+    def raw(self) -> bytes:
+        return self._data[self._value_start : self.end]
 
     def value(self) -> str:
         """The unfolded value (RFC 5322 2.2.3) with surrounding whitespace removed; 8-bit bytes
@@ -71,7 +76,6 @@ def split_header(data: bytes, start: int, end: int) -> tuple[list[HeaderField], 
         c = line[0]
         if c == 0x20 or c == 0x09:
             if cur is not None:
-                cur.raw += data[pos:line_end]
                 cur.end = line_end
                 pos = line_end
                 continue
@@ -82,7 +86,7 @@ def split_header(data: bytes, start: int, end: int) -> tuple[list[HeaderField], 
         name = line[:colon].rstrip(b" \t")
         if not _FIELD_NAME.fullmatch(name):
             return fields, pos, False
-        cur = HeaderField(name.decode("ascii"), pos, line_end, data[pos + colon + 1 : line_end])
+        cur = HeaderField(name.decode("ascii"), pos, line_end, data, pos + colon + 1)
         fields.append(cur)
         pos = line_end
     return fields, end, False

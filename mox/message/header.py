@@ -231,8 +231,14 @@ def _mailbox(tokens: list[tuple[str, str]]) -> Address | None:
             # Obsolete source route (RFC 5322 4.4), IMAP's addr-adl.
             adl = "".join(v for _, v in spec[:colon]) or None
             spec = spec[colon + 1 :]
-        words = [v for k, v in phrase if k != "special" or v == "."]
-        name = " ".join(words).replace(" . ", ".") or None
+        # Words are joined by one space; obsolete phrases may contain "." (RFC 5322 4.1).
+        name = ""
+        for k, v in phrase:
+            if k == "special" and v == ".":
+                name += "."
+            elif k != "special":
+                name += (" " if name else "") + v
+        name = name or None
     else:
         spec = toks
         name = comments[-1] if comments else None
@@ -275,7 +281,9 @@ def parse_address_list(value: str | None) -> list[Address]:
                 in_group = True
                 cur = []
                 continue
-            elif c == ";" and in_group and not angle:
+            elif c == ";" and not in_group and not angle:
+                c = ","  # Lenient: a stray ";" separates like ",".
+            if c == ";" and in_group and not angle:
                 a = _mailbox(cur)
                 if a is not None:
                     out.append(a)
@@ -283,7 +291,7 @@ def parse_address_list(value: str | None) -> list[Address]:
                 in_group = False
                 cur = []
                 continue
-            elif c == "," and not angle:
+            if c == "," and not angle:
                 a = _mailbox(cur)
                 if a is not None:
                     out.append(a)

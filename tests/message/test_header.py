@@ -69,3 +69,17 @@ def test_parse_date():
     assert parse_date("yesterday") is None
     assert parse_date("") is None
     assert parse_date(None) is None
+
+
+def test_address_list_obsolete_and_odd_forms():
+    assert parse_address_list("John Q. Public <jqp@example.org>") == [
+        Address("John Q. Public", None, "jqp", "example.org")
+    ]
+    # RFC 5322 A.5: comments everywhere.
+    assert parse_address_list("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>") == [
+        Address("Pete", None, "pete", "silly.test")
+    ]
+    assert parse_address_list("a@[192.0.2.1]") == [Address(None, None, "a", "[192.0.2.1]")]
+    assert parse_address_list("x@y; z@w") == [Address(None, None, "x", "y"), Address(None, None, "z", "w")]
+    assert parse_address_list("<a@b") == [Address(None, None, "a", "b")]
+    assert parse_address_list('"" <a@b>, <>') == [Address(None, None, "a", "b")]

@@ -24,7 +24,8 @@ pushes), ``write_line``, ``read_line``, ``read_line_prefix``, ``expect_closed``,
 The harness: ``imap.connect(...)``, ``imap.deliver(data, mailbox="Inbox")`` (through the store, as
 the SMTP server would), ``imap.account`` (an open account, for synchronous reads), ``imap.run(afn,
 *args)`` (an async store call in the server thread), ``imap.start(**config_overrides)`` (before the
-first connect, e.g. ``no_require_starttls=False``), ``imap.ctx``, ``imap.ports``.
+first connect, e.g. ``no_require_starttls=False``), ``imap.ctx``, ``imap.ports``, ``imap.set_timeouts(read_preauth=0.5)`` (server deadlines for
+this test only).
 
 After each test it closes the connections, stops the server, checks the account's consistency and
 closes the store with ``check_consistency_on_close=True``; the test fails (error in teardown) if
@@ -323,6 +324,7 @@ class ImapHarness:
         self.log = _LogCapture()
         self._saved_out = None
         self._saved_levels: dict[str, str] | None = None
+        self._saved_timeouts: dict[str, float] = {}
 
     # -- setup
 
@@ -347,7 +349,14 @@ class ImapHarness:
         try:
             from mox import config as mconfig
 
+            big = (10**9, 10**9, 10**9)
             cfg = mconfig.Config(
+                limits=mconfig.Limits(
+                    connections_per_minute=big,
+                    concurrent_connections=big,
+                    auth_failures_per_minute=big,
+                    auth_failures_per_day=big,
+                ),
                 domains={"localhost": mconfig.DomainConfig()},
                 accounts={ACCOUNT: mconfig.AccountConfig(addresses=[ADDRESS])},
                 **fields,
@@ -371,42 +380,28 @@ class ImapHarness:
             return SimpleNamespace(**fields)
 
     def _make_ctx(self) -> Any:
+        tls = self.server_tls_context()
+        try:
+            from mox.serve import ServerContext
+
+            return ServerContext(self.config, self.store, tls)
+        except ImportError:
+            pass
         try:
             from mox.auth import Authenticator
 
             auth: Any = Authenticator(self.config, self.store)
         except ImportError:
             auth = None
-        fields: dict[str, Any] = dict(
+        return SimpleNamespace(
             config=self.config,
             store=self.store,
-            tls=self.server_tls_context(),
+            tls=tls,
             shutting_down=trio.Event(),
             auth=auth,
             queue=None,
             log=mlog.get_logger("serve"),
         )
-        try:
-            from mox.config import Limits
-            from mox.limiter import Limiter
-
-            big = (10**9, 10**9, 10**9)
-            fields["limiter"] = Limiter(
-                Limits(
-                    connections_per_minute=big,
-                    concurrent_connections=big,
-                    auth_failures_per_minute=big,
-                    auth_failures_per_day=big,
-                )
-            )
-        except (ImportError, TypeError):
-            pass
-        try:
-            from mox.serve import ServerContext  # type: ignore[import-not-found]
-
-            return ServerContext(**fields)
-        except (ImportError, TypeError):
-            return SimpleNamespace(**fields)
 
     def start(self, **config_overrides: Any) -> None:
         """Start the server (done by the first connect/deliver); config overrides go here."""
@@ -495,10 +490,25 @@ class ImapHarness:
         """Store a message through the store (as a delivery would); returns the Message."""
         return self.run(self.account.deliver, mailbox, data, **kwargs)
 
+    def set_timeouts(self, **timeouts: float) -> None:
+        """Lower the server's deadlines (``mox.imap.server.TIMEOUTS``) for this test only, e.g.
+        ``imap.set_timeouts(read_preauth=0.5)``."""
+        from mox.imap import server as imapserver
+
+        for k, v in timeouts.items():
+            if k not in imapserver.TIMEOUTS:
+                raise KeyError(f"unknown timeout {k!r}, known: {sorted(imapserver.TIMEOUTS)}")
+            self._saved_timeouts.setdefault(k, imapserver.TIMEOUTS[k])
+            imapserver.TIMEOUTS[k] = v
+
     # -- teardown
 
     def finish(self) -> None:
         problems: list[str] = []
+        if self._saved_timeouts:
+            from mox.imap import server as imapserver
+
+            imapserver.TIMEOUTS.update(self._saved_timeouts)
         for tc in self.conns:
             tc.close()
         if self.server is not None:

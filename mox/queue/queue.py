@@ -1,0 +1,273 @@
+"""The local delivery queue: submissions wait here until delivered, retried or bounced.
+
+Invariants:
+- ``add`` is durable before it returns (message file and journal record fsynced, see
+  :mod:`mox.queue.store`); the SMTP server answers ``250`` only after that.
+- One :class:`~mox.queue.store.Entry` per recipient; ``serve`` delivers due entries to the local
+  store (no DNS: localserve resolves every address through ``ctx.auth.lookup_destination``).
+- Temporary failures are retried after ``retry_delays`` (short in localserve, configurable via
+  ``config.queue_retry_delays``); after the last one, or on a permanent failure, the entry is
+  removed and a DSN (RFC 3464) goes to the submitting account's Inbox unless NOTIFY says not to.
+- Local parts beginning with ``queue`` and carrying a failure trigger (mox reference 1.10, the
+  banner's promise mox never implemented) fail here, not at SMTP time.
+- The copy for the sender's Sent mailbox is stored when the message is queued.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import trio
+
+from mox import mlog
+from mox.queue.dsn import RecipientStatus, compose_dsn
+from mox.queue.store import Entry, QueueStore
+from mox.smtp import failsim
+
+DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds; mox (non-localserve) uses 7.5 min doubling
+
+
+class DeliveryError(Exception):
+    def __init__(self, code: int, ecode: str, text: str) -> None:
+        super().__init__(f"{code} {ecode} {text}")
+        self.code = code
+        self.ecode = ecode
+        self.text = text
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+def _split(addr: str) -> tuple[str, str]:
+    lp, _, domain = addr.rpartition("@")
+    if len(lp) >= 2 and lp.startswith('"') and lp.endswith('"'):
+        lp = lp[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return lp, domain
+
+
+class Queue:
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.log = mlog.get_logger("queue")
+        data_dir = getattr(ctx.config, "data_dir", None) or ctx.config.data_path
+        self.store = QueueStore(data_dir, fsync=getattr(ctx.config, "queue_fsync", True))
+        self.retry_delays = tuple(getattr(ctx.config, "queue_retry_delays", DEFAULT_RETRY_DELAYS))
+        self._lock = trio.Lock()
+        self._wake = trio.Event()
+        self._sent_log: list[tuple[float, str]] = []  # (time, account) for daily limits
+
+    # --- API for submission -----------------------------------------------------------------
+
+    async def add(
+        self,
+        account: str,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        dsn_options: dict[str, Any] | None = None,
+        hold_until: float | None = None,
+    ) -> list[int]:
+        """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids."""
+        opts = dsn_options or {}
+        per_rcpt = list(opts.get("recipients") or [])
+        now = time.time()
+        async with self._lock:
+            ids = self.store.allocate_ids(len(recipients))
+            name = str(ids[0])
+            entries = []
+            for i, (qid, rcpt) in enumerate(zip(ids, recipients)):
+                p = per_rcpt[i] if i < len(per_rcpt) else {}
+                entries.append(
+                    Entry(
+                        id=qid,
+                        account=account,
+                        mail_from=mail_from,
+                        recipient=rcpt,
+                        file=name,
+                        size=len(data),
+                        queued=now,
+                        next_attempt=hold_until or now,
+                        hold_until=hold_until,
+                        notify=p.get("notify"),
+                        orcpt=p.get("orcpt"),
+                        ret=opts.get("ret"),
+                        envid=opts.get("envid"),
+                        smtputf8=bool(opts.get("smtputf8")),
+                    )
+                )
+
+            def write() -> None:
+                self.store.write_message(name, data)
+                self.store.put(entries)
+
+            await trio.to_thread.run_sync(write)
+        self._sent_log.append((now, account))
+        self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
+        await self._store_sent_copy(account, data)
+        self._wake.set()
+        return ids
+
+    def outgoing_count(self, account: str, *, since: float) -> int:
+        self._sent_log = [(t, a) for t, a in self._sent_log if t >= since]
+        return sum(1 for _, a in self._sent_log if a == account)
+
+    async def _store_sent_copy(self, account: str, data: bytes) -> None:
+        from mox.smtp.server import deliver_to_store
+
+        try:
+            acc = self.ctx.store.open_account(account)
+            try:
+                has_sent = acc.mailbox("Sent") is not None
+            finally:
+                acc.close()
+            if has_sent:
+                await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",))
+        except Exception as e:  # the message is queued; a missing Sent copy is only logged
+            self.log.error("storing copy in sent mailbox", account=account, err=repr(e))
+
+    # --- inspection and admin (ctl) -------------------------------------------------------------
+
+    def list(self) -> list[Entry]:
+        return sorted(self.store.entries.values(), key=lambda e: e.id)
+
+    async def drop(self, ids: list[int] | None = None) -> list[int]:
+        """Remove entries without delivering and without DSN."""
+        async with self._lock:
+            sel = [e.id for e in self.list() if ids is None or e.id in ids]
+            await trio.to_thread.run_sync(self.store.remove, sel)
+        return sel
+
+    async def fail(self, ids: list[int] | None = None) -> list[int]:
+        """Fail entries now, sending a DSN as for a permanent delivery failure."""
+        sel = [e for e in self.list() if ids is None or e.id in ids]
+        for e in sel:
+            await self._fail(e, DeliveryError(550, "5.0.0", "delivery failed by admin"))
+        return [e.id for e in sel]
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Deliver due entries until cancelled."""
+        task_status.started()
+        try:
+            while True:
+                self._wake = trio.Event()
+                now = time.time()
+                due = [e for e in self.list() if e.next_attempt <= now]
+                for e in due:
+                    if e.id in self.store.entries:
+                        await self._attempt(e)
+                if due:
+                    continue
+                nxt = min((e.next_attempt for e in self.list()), default=math.inf)
+                with trio.move_on_after(max(0.0, nxt - time.time())):
+                    await self._wake.wait()
+        finally:
+            with trio.CancelScope(shield=True):
+                self.store.close()
+
+    async def _attempt(self, e: Entry) -> None:
+        now = time.time()
+        try:
+            await self._deliver(e)
+        except DeliveryError as err:
+            if err.permanent:
+                await self._fail(e, err)
+                return
+            attempts = e.attempts + 1
+            if attempts > len(self.retry_delays):
+                await self._fail(e, err, attempts=attempts)
+                return
+            delay = self.retry_delays[attempts - 1]
+            upd = Entry(**{**_asdict(e), "attempts": attempts, "last_attempt": now, "last_error": str(err), "next_attempt": now + delay})
+            self.log.info("temporary delivery failure, will retry", id=e.id, attempts=attempts, err=str(err), delay=delay)
+            async with self._lock:
+                if e.id in self.store.entries:
+                    await trio.to_thread.run_sync(self.store.put, [upd])
+            return
+        except Exception as err:
+            self.log.error("delivery error", id=e.id, err=repr(err))
+            await self._attempt_error(e, now, repr(err))
+            return
+        self.log.info("message delivered from queue", id=e.id, recipient=e.recipient)
+        notify = (e.notify or "").upper().split(",")
+        if "SUCCESS" in notify and e.mail_from:
+            await self._send_dsn(e, RecipientStatus(e.recipient, "delivered", "2.0.0", orcpt=e.orcpt, last_attempt=now))
+        async with self._lock:
+            await trio.to_thread.run_sync(self.store.remove, [e.id])
+
+    async def _attempt_error(self, e: Entry, now: float, msg: str) -> None:
+        attempts = e.attempts + 1
+        if attempts > len(self.retry_delays):
+            await self._fail(e, DeliveryError(451, "4.3.0", "error delivering: " + msg), attempts=attempts)
+            return
+        upd = Entry(**{**_asdict(e), "attempts": attempts, "last_attempt": now, "last_error": msg, "next_attempt": now + self.retry_delays[attempts - 1]})
+        async with self._lock:
+            if e.id in self.store.entries:
+                await trio.to_thread.run_sync(self.store.put, [upd])
+
+    async def _deliver(self, e: Entry) -> None:
+        from mox.smtp.server import deliver_to_store
+
+        lp, domain = _split(e.recipient)
+        if failsim.stage(lp) == "queue":
+            code = failsim.special_code(lp)
+            if code == failsim.TIMEOUT:
+                raise DeliveryError(451, "4.0.0", "timing out delivery due to special localpart")
+            if isinstance(code, int):
+                raise DeliveryError(code, failsim.enhanced_for(code), failsim.failure_text(code))
+        dest = self.ctx.auth.lookup_destination(lp, domain)
+        if dest is None:
+            raise DeliveryError(550, "5.1.1", "no such user")
+        account, mailbox = dest
+        data = await trio.to_thread.run_sync(self.store.read_message, e)
+        data = f"Return-Path: <{e.mail_from}>\r\nDelivered-To: {e.recipient}\r\n".encode("utf-8") + data
+        await deliver_to_store(self.ctx, account, mailbox, data)
+
+    async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
+        self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))
+        notify = (e.notify or "FAILURE").upper().split(",")
+        if "FAILURE" in notify and e.mail_from:
+            status = RecipientStatus(
+                e.recipient,
+                "failed",
+                f"5.{err.ecode.split('.', 1)[1]}" if err.code < 500 else err.ecode,
+                diagnostic=f"{err.code} {err.ecode} {err.text}",
+                orcpt=e.orcpt,
+                last_attempt=time.time(),
+            )
+            await self._send_dsn(e, status)
+        async with self._lock:
+            await trio.to_thread.run_sync(self.store.remove, [e.id])
+
+    async def _send_dsn(self, e: Entry, status: RecipientStatus) -> None:
+        from mox.smtp.server import deliver_to_store
+
+        try:
+            original = await trio.to_thread.run_sync(self.store.read_message, e)
+        except OSError:
+            original = b"\r\n"
+        hostname = getattr(self.ctx.config, "hostname", "localhost")
+        dsn = compose_dsn(
+            hostname=hostname,
+            to=e.mail_from,
+            original=original,
+            statuses=[status],
+            arrival=e.queued,
+            envid=e.envid,
+            ret=e.ret,
+            smtputf8=e.smtputf8,
+        )
+        try:
+            await deliver_to_store(self.ctx, e.account, "Inbox", dsn)
+            self.log.info("dsn delivered", id=e.id, account=e.account, action=status.action)
+        except Exception as err:
+            self.log.error("delivering dsn failed", id=e.id, account=e.account, err=repr(err))
+
+
+def _asdict(e: Entry) -> dict[str, Any]:
+    return {f: getattr(e, f) for f in e.__struct_fields__}

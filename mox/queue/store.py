@@ -1,0 +1,162 @@
+"""The queue's own durable store: ``<data>/queue/``.
+
+Layout::
+
+    queue/msg/<file>        message files (one per submission, shared by its recipients), never changed
+    queue/index.journal     append-only JSON lines: {"op": "put", "entry": {...}} / {"op": "remove", "id": N}
+
+Durability (as the account store): the message file is written to a temp name, fsynced, renamed
+and its directory fsynced (skipped on Windows), then the journal record is appended and fsynced;
+only then does the caller answer ``250``. On open the journal is replayed (a torn last line, from a
+crash mid-append, is dropped) and rewritten compacted through a temp file + rename.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import msgspec
+
+
+class Entry(msgspec.Struct, kw_only=True):
+    """One recipient of one queued message (mox also queues per recipient)."""
+
+    id: int
+    account: str  # submitting account
+    mail_from: str  # "" for the null reverse path
+    recipient: str
+    file: str  # name in queue/msg/
+    size: int
+    queued: float
+    next_attempt: float
+    attempts: int = 0
+    last_attempt: float | None = None
+    last_error: str = ""
+    hold_until: float | None = None
+    notify: str | None = None  # RFC 3461 NOTIFY, e.g. "FAILURE,DELAY"
+    orcpt: str | None = None
+    ret: str | None = None  # FULL or HDRS
+    envid: str | None = None
+    smtputf8: bool = False
+
+
+class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
+    op: str  # "put" | "remove"
+    entry: Entry | None = None
+    id: int = 0
+
+
+_enc = msgspec.json.Encoder()
+_dec = msgspec.json.Decoder(_Record)
+
+
+def _fsync_dir(path: Path) -> None:
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class QueueStore:
+    """Synchronous; the Queue calls it from a worker thread for the fsyncs."""
+
+    def __init__(self, data_dir: Path | str, *, fsync: bool = True) -> None:
+        self.dir = Path(data_dir) / "queue"
+        self.msg_dir = self.dir / "msg"
+        self.journal_path = self.dir / "index.journal"
+        self.fsync = fsync
+        self.msg_dir.mkdir(parents=True, exist_ok=True)
+        self.entries: dict[int, Entry] = {}
+        self.next_id = 1
+        self._load()
+        self._journal = open(self.journal_path, "ab")
+
+    def _load(self) -> None:
+        if self.journal_path.exists():
+            data = self.journal_path.read_bytes()
+            for line in data.split(b"\n"):
+                if not line.strip():
+                    continue
+                try:
+                    rec = _dec.decode(line)
+                except msgspec.DecodeError:
+                    continue  # torn or damaged record: a crash during append
+                if rec.op == "put" and rec.entry is not None:
+                    self.entries[rec.entry.id] = rec.entry
+                elif rec.op == "remove":
+                    self.entries.pop(rec.id, None)
+        if self.entries:
+            self.next_id = max(self.entries) + 1
+        # Files no entry references (crash between file write and journal record) are removed.
+        used = {e.file for e in self.entries.values()}
+        for p in self.msg_dir.iterdir():
+            if p.name not in used:
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+        for name in used:
+            if name.isdigit():
+                self.next_id = max(self.next_id, int(name) + 1)
+        # Compact: rewrite the live entries through a temp file.
+        tmp = self.dir / "index.journal.tmp"
+        with open(tmp, "wb") as f:
+            for e in sorted(self.entries.values(), key=lambda e: e.id):
+                f.write(_enc.encode(_Record(op="put", entry=e)) + b"\n")
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, self.journal_path)
+        if self.fsync:
+            _fsync_dir(self.dir)
+
+    def close(self) -> None:
+        self._journal.close()
+
+    def allocate_ids(self, n: int) -> list[int]:
+        ids = list(range(self.next_id, self.next_id + n))
+        self.next_id += n
+        return ids
+
+    def write_message(self, name: str, data: bytes) -> None:
+        tmp = self.msg_dir / (name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, self.msg_dir / name)
+        if self.fsync:
+            _fsync_dir(self.msg_dir)
+
+    def read_message(self, entry: Entry) -> bytes:
+        return (self.msg_dir / entry.file).read_bytes()
+
+    def _append(self, records: list[_Record]) -> None:
+        self._journal.write(b"".join(_enc.encode(r) + b"\n" for r in records))
+        self._journal.flush()
+        if self.fsync:
+            os.fsync(self._journal.fileno())
+
+    def put(self, entries: list[Entry]) -> None:
+        self._append([_Record(op="put", entry=e) for e in entries])
+        for e in entries:
+            self.entries[e.id] = e
+
+    def remove(self, ids: list[int]) -> None:
+        ids = [i for i in ids if i in self.entries]
+        if not ids:
+            return
+        self._append([_Record(op="remove", id=i) for i in ids])
+        files = {self.entries.pop(i).file for i in ids}
+        still = {e.file for e in self.entries.values()}
+        for name in files - still:
+            try:
+                (self.msg_dir / name).unlink()
+            except OSError:
+                pass

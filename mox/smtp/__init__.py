@@ -1,0 +1,1 @@
+"""SMTP: sans-IO protocol (codes, address, parse, protocol, sasl), trio server, client."""

@@ -1,0 +1,47 @@
+"""localserve failure simulation by local part (mox reference 1.10), pure functions.
+
+First matching rule wins, evaluated on the local part:
+``...temperror`` -> 451, ``...permerror`` -> 550, ``...timeout`` -> no answer for the configured
+failure timeout, then 451; last three characters an integer in 400..600 -> that code.
+Where it fires depends on a prefix: ``mailfrom`` (MAIL, sender), ``rcptto`` (RCPT), ``queue``
+(accepted, then fails in the queue with a DSN), otherwise at DATA.
+"""
+
+from __future__ import annotations
+
+TIMEOUT = "timeout"
+
+
+def special_code(localpart: str) -> int | str | None:
+    """The simulated outcome for ``localpart``: a reply code, ``TIMEOUT`` or None (normal)."""
+    lp = localpart.lower()
+    if lp.endswith("temperror"):
+        return 451
+    if lp.endswith("permerror"):
+        return 550
+    if lp.endswith("timeout"):
+        return TIMEOUT
+    tail = lp[-3:]
+    if len(tail) == 3 and tail.isdigit():
+        n = int(tail)
+        if 400 <= n <= 600:
+            return n
+    return None
+
+
+def stage(localpart: str) -> str:
+    """Where a trigger in ``localpart`` fires: ``"mailfrom"``, ``"rcptto"``, ``"queue"`` or ``"data"``."""
+    lp = localpart.lower()
+    for p in ("mailfrom", "rcptto", "queue"):
+        if lp.startswith(p):
+            return p
+    return "data"
+
+
+def failure_text(code: int) -> str:
+    return f"failure with code {code} due to special localpart"
+
+
+def enhanced_for(code: int) -> str:
+    """``X.0.0`` for code ``Xnn`` (mox)."""
+    return f"{code // 100}.0.0"

@@ -1,0 +1,533 @@
+"""SMTP server driver (trio): delivery (1025), submission (1587) and submissions (1465).
+
+Invariants:
+- One task per connection, owned by the listener's handler nursery; every read has a deadline
+  (idle timeout -> ``421 4.4.2 idle timeout`` and close), nothing escapes ``handle_connection``.
+- The protocol lives in :mod:`mox.smtp.protocol`; this module does I/O, TLS, authentication,
+  the store/queue calls and the localserve failure simulation (mox reference 1.10).
+- Replies are buffered and flushed before each read, so pipelined commands get one write.
+- Submission always goes through the queue (durable before ``250``); incoming delivery on 1025
+  goes straight to the store (durable before ``250``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.parser
+import email.policy
+import email.utils
+import time
+import unicodedata
+from typing import Any
+
+import trio
+
+from mox import __version__, mlog
+from mox.message import MalformedMessage, add_missing_headers, check_message
+from mox.smtp import codes as c
+from mox.smtp import failsim
+from mox.smtp.address import Address
+from mox.smtp.protocol import (
+    NEED_DATA,
+    ChunkReceived,
+    Command,
+    DataRejected,
+    LineTooLong,
+    MessageComplete,
+    Reply,
+    ReplyError,
+    ServerConnection,
+    State,
+    error,
+    fail,
+)
+from mox.smtp.sasl import MECHANISMS, Challenge, Credentials, SaslError
+
+DEFAULT_IDLE_TIMEOUT = 30.0  # mox: 30 s per read between commands
+DEFAULT_DATA_TIMEOUT = 30 * 60.0  # mox: 30 minutes for the DATA phase
+MAX_AUTH_LINE = 16384
+
+
+class _Closed(Exception):
+    """The connection is done (peer closed, we closed after a final reply, or I/O failed)."""
+
+
+def _cfg(ctx: Any, name: str, default: Any) -> Any:
+    return getattr(ctx.config, name, default)
+
+
+class _Conn:
+    def __init__(self, ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
+        self.ctx = ctx
+        self.stream = stream
+        self.submission = submission
+        self.cid = mlog.new_cid()
+        self.log = mlog.get_logger("smtpserver").with_(cid=self.cid)
+        self.out = bytearray()
+        self.idle_timeout = float(_cfg(ctx, "smtp_idle_timeout", DEFAULT_IDLE_TIMEOUT))
+        self.data_timeout = float(_cfg(ctx, "smtp_data_timeout", DEFAULT_DATA_TIMEOUT))
+        self.proto = ServerConnection(
+            hostname=_cfg(ctx, "hostname", "localhost"),
+            submission=submission,
+            tls=False,
+            tls_available=ctx.tls is not None and not implicit_tls,
+            require_tls_for_auth=not _cfg(ctx, "no_require_starttls", False),
+            max_message_size=int(_cfg(ctx, "max_message_size", 104857600) or 104857600),
+            rcpt_max=int(_cfg(ctx, "smtp_rcpt_max", 1000)),
+            version=__version__,
+        )
+        self.implicit_tls = implicit_tls
+        self.remote_ip = ""
+        self.local_ip = ""
+        try:
+            sock = stream.socket  # type: ignore[attr-defined]
+            self.remote_ip = sock.getpeername()[0]
+            self.local_ip = sock.getsockname()[0]
+        except (AttributeError, OSError):
+            pass
+
+    # --- I/O ----------------------------------------------------------------------------------
+
+    def reply(self, r: Reply) -> None:
+        b = r.to_bytes(self.cid)
+        self.write(b)
+
+    def write(self, b: bytes) -> None:
+        for line in b.split(b"\r\n")[:-1]:
+            self.log.trace_line("LS:", line)
+        self.out += b
+
+    async def flush(self) -> None:
+        if not self.out:
+            return
+        data = bytes(self.out)
+        self.out.clear()
+        try:
+            with trio.fail_after(max(self.idle_timeout, 30.0)):
+                await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError) as e:
+            raise _Closed(f"write: {e}") from None
+
+    async def read_more(self, timeout: float) -> None:
+        await self.flush()
+        with trio.move_on_after(timeout) as cs:
+            try:
+                data = await self.stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+                raise _Closed(f"read: {e}") from None
+        if cs.cancelled_caught:
+            # Do better than mox, which closes silently (reference 10).
+            self.write(b"421 4.4.2 idle timeout\r\n")
+            await self.flush()
+            raise _Closed("idle timeout")
+        if not data:
+            raise _Closed("peer closed connection")
+        self.proto.receive_data(data)
+
+    async def next_event(self) -> Any:
+        timeout = self.data_timeout if self.proto.state in (State.READ_DATA, State.READ_BDAT) else self.idle_timeout
+        while True:
+            ev = self.proto.next_event()
+            if ev is not NEED_DATA:
+                return ev
+            await self.read_more(timeout)
+
+    async def read_auth_line(self) -> bytes:
+        await self.flush()
+        ev = await self.next_event()
+        if isinstance(ev, LineTooLong):
+            raise fail(c.C500_BAD_SYNTAX, c.SE_PROTO_OTHER, "line too long, smtp max is 512, we reached 2048", close=True)
+        assert isinstance(ev, Command)
+        self.log.trace_line("RC:", ev.line, kind="auth")
+        return ev.line
+
+    # --- main loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        if self.implicit_tls:
+            await self.start_tls()
+        if self.ctx.shutting_down.is_set():
+            self.write(b"421 4.3.2 shutting down\r\n")
+            await self.flush()
+            return
+        self.reply(self.proto.greeting())
+        while True:
+            ev = await self.next_event()
+            if isinstance(ev, LineTooLong):
+                self.reply(Reply(c.C500_BAD_SYNTAX, c.SE_PROTO_OTHER, "line too long, smtp max is 512, we reached 2048"))
+                await self.flush()
+                return
+            if not isinstance(ev, Command):  # pragma: no cover - protocol invariant
+                raise AssertionError(f"unexpected event {ev!r}")
+            if ev.verb == "AUTH":
+                self.log.trace_line("RC:", ev.line[:5] + b"...", kind="text")
+                self.log.trace_line("RC:", ev.line, kind="auth")
+            else:
+                self.log.trace_line("RC:", ev.line)
+            if self.ctx.shutting_down.is_set():
+                self.write(b"421 4.3.2 shutting down\r\n")
+                await self.flush()
+                return
+            try:
+                close = await self.command(ev)
+            except ReplyError as e:
+                self.reply(e.reply)
+                close = e.reply.close
+            if close:
+                await self.flush()
+                return
+
+    async def command(self, cmd: Command) -> bool:
+        fn = getattr(self, "cmd_" + cmd.verb.lower(), None) if cmd.verb.isalpha() else None
+        if fn is None:
+            if not self.proto.note_command():
+                # RFC 5321 4.2.4 / mox: a first line that is not SMTP likely is another protocol.
+                self.reply(Reply(c.C500_BAD_SYNTAX, c.SE_PROTO_SYNTAX, "please try again speaking smtp"))
+                return True
+            raise fail(c.C500_BAD_SYNTAX, c.SE_PROTO_BAD_CMD_OR_SEQ, "unknown command")
+        self.proto.note_command()
+        return bool(await fn(cmd.args))
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def cmd_ehlo(self, args: str) -> None:
+        self.write(self.proto.ehlo(args, extended=True, now=time.time()))
+
+    async def cmd_helo(self, args: str) -> None:
+        self.write(self.proto.ehlo(args, extended=False, now=time.time()))
+
+    async def cmd_starttls(self, args: str) -> None:
+        self.reply(self.proto.starttls(args))
+        await self.flush()
+        n = self.proto.buffered()
+        if n:
+            self.log.info("discarding plaintext data sent after starttls", bytes=n)
+        await self.start_tls()
+        self.proto.tls_started()
+
+    async def start_tls(self) -> None:
+        ssl_stream = trio.SSLStream(self.stream, self.ctx.tls, server_side=True)
+        try:
+            with trio.fail_after(max(self.idle_timeout, 10.0)):
+                await ssl_stream.do_handshake()
+        except (trio.BrokenResourceError, trio.TooSlowError, OSError) as e:
+            raise _Closed(f"tls handshake: {e}") from None
+        self.stream = ssl_stream
+        self.proto.tls = True
+
+    async def cmd_auth(self, args: str) -> None:
+        mech_name, initial = self.proto.auth_begin(args)
+        mech = MECHANISMS[mech_name]()
+        try:
+            step = mech.start(initial)
+            while isinstance(step, Challenge):
+                import base64
+
+                self.write(b"334 " + base64.b64encode(step.data) + b"\r\n")
+                line = await self.read_auth_line()
+                step = mech.step(self.proto.auth_response(line))
+        except SaslError as e:
+            raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_BAD_PARAMS, str(e)) from None
+        assert isinstance(step, Credentials)
+        if step.authzid and step.authzid != step.username:
+            raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "cannot assume other role")
+        account = await self._login(step.username, step.password)
+        if account is None:
+            self.log.info("authentication failed", username=step.username)
+            raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "bad user/pass")
+        self.log.info("authenticated", username=step.username, account=account)
+        self.reply(self.proto.auth_succeeded(account, step.username))
+
+    async def _login(self, username: str, password: str) -> str | None:
+        res = self.ctx.auth.login(username, password)
+        if hasattr(res, "__await__"):
+            res = await res
+        return res
+
+    async def cmd_mail(self, args: str) -> None:
+        mf = self.proto.parse_mail(args, now=time.time())
+        if self.submission:
+            # reference 4.5: MAIL FROM must belong to the authenticated account.
+            if mf.path is None or self._account_for(mf.path) != self.proto.account:
+                raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "must match authenticated user")
+        elif mf.path is not None and mf.path.domain == "":
+            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_OTHER, "domain name required")
+        if mf.path is not None and failsim.stage(mf.path.localpart) == "mailfrom":
+            await self._simulate(failsim.special_code(mf.path.localpart), "timing out command due to special localpart")
+        self.reply(self.proto.accept_mail())
+
+    def _account_for(self, addr: Address) -> str | None:
+        try:
+            return self.ctx.auth.account_for_address(str(addr))
+        except Exception:  # an address the auth layer can't handle is not the account's
+            self.log.debug("account_for_address failed", address=str(addr))
+            return None
+
+    async def _simulate(self, code: int | str | None, timeout_text: str, *, timeout_se: str = c.SE_SYS_OTHER) -> None:
+        if code is None:
+            return
+        if code == failsim.TIMEOUT:
+            self.log.info("timing out due to special localpart")
+            await self.flush()
+            await trio.sleep(float(_cfg(self.ctx, "failure_timeout", 3600)))
+            raise fail(c.C451_LOCAL_ERROR, timeout_se, timeout_text)
+        assert isinstance(code, int)
+        self.log.info("failure due to special localpart", code=code)
+        raise fail(code, c.SE_OTHER, failsim.failure_text(code))
+
+    async def cmd_rcpt(self, args: str) -> None:
+        rt = self.proto.parse_rcpt(args)
+        addr = rt.path
+        if not self.submission:
+            dest = self._lookup(addr)
+            if dest is None:
+                raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user")
+        if failsim.stage(addr.localpart) == "rcptto":
+            await self._simulate(failsim.special_code(addr.localpart), "timing out command due to special localpart")
+        self.reply(self.proto.accept_rcpt(rt))
+
+    def _lookup(self, addr: Address) -> tuple[str, str] | None:
+        domain = addr.domain or _cfg(self.ctx, "hostname", "localhost")
+        try:
+            return self.ctx.auth.lookup_destination(addr.localpart, domain)
+        except Exception:
+            self.log.debug("lookup_destination failed", address=str(addr))
+            return None
+
+    async def cmd_data(self, args: str) -> None:
+        self.reply(self.proto.data(args))
+        ev = await self.next_event()
+        await self._message_event(ev)
+
+    async def cmd_bdat(self, args: str) -> None:
+        self.proto.bdat(args)
+        ev = await self.next_event()
+        await self._message_event(ev)
+
+    async def _message_event(self, ev: Any) -> None:
+        if isinstance(ev, DataRejected):
+            self.log.trace_line("RC:", b"(message data)", kind="data")
+            raise ReplyError(ev.reply)
+        if isinstance(ev, ChunkReceived):
+            self.reply(Reply(c.C250_COMPLETED, c.SE_OTHER, f"chunk received, {ev.size} octets so far"))
+            return
+        assert isinstance(ev, MessageComplete), ev
+        self.log.trace_line("RC:", ev.data[:4096], kind="data")
+        try:
+            await self._deliver(ev.data)
+        finally:
+            self.proto.transaction_done()
+
+    async def _deliver(self, data: bytes) -> None:
+        tx = self.proto.tx
+        _check_message(data, submission=self.submission, tx_8bit=tx.body in ("8BITMIME", "BINARYMIME"), smtputf8=tx.smtputf8)
+        if self.submission:
+            await self._submit(data)
+        else:
+            await self._deliver_incoming(data)
+
+    def _received(self, recipients: list[Address]) -> bytes:
+        tx = self.proto.tx
+        with_ = "UTF8SMTP" if tx.smtputf8 else "ESMTP"
+        if self.proto.tls:
+            with_ += "S"
+        if self.proto.account is not None:
+            with_ += "A"
+        if not self.proto.extended:
+            with_ = "SMTP"
+        host = _cfg(self.ctx, "hostname", "localhost")
+        parts = [f"from {self.proto.ehlo_domain} ([{self.remote_ip or 'unknown'}])", f"by {host} ([{self.local_ip or 'unknown'}])"]
+        parts.append(f"with {with_} id {self.cid}")
+        if len(recipients) == 1:
+            parts.append(f"for <{recipients[0]}>")
+        line = "Received: " + "\r\n\t".join(parts) + "; " + email.utils.formatdate(localtime=False) + "\r\n"
+        return line.encode("utf-8")
+
+    async def _submit(self, data: bytes) -> None:
+        tx = self.proto.tx
+        account = self.proto.account
+        assert account is not None
+        hdr = _parse_headers(data)
+        # reference 4.5: From header must belong to the account.
+        from_addrs = email.utils.getaddresses(hdr.get_all("From") or [])
+        if len(from_addrs) != 1 or not from_addrs[0][1]:
+            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "cannot parse header or From address: need exactly one From address")
+        from_addr = from_addrs[0][1]
+        if self._account_for_str(from_addr) != account:
+            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "message from address must belong to authenticated user")
+        if hdr.get("Return-Path") is not None:
+            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "message should not have Return-Path header")
+        # reference 1.10: every recipient is checked before queueing; the first trigger fails all.
+        for rcpt in tx.recipients:
+            if failsim.stage(rcpt.localpart) == "data":
+                await self._simulate(failsim.special_code(rcpt.localpart), "timing out submission due to special localpart")
+        await self._check_send_limits(account, len(tx.recipients))
+        # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
+        host = _cfg(self.ctx, "hostname", "localhost")
+        data = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
+        msg = self._received(tx.recipients) + data
+        dsn_options = {
+            "ret": tx.ret,
+            "envid": tx.envid,
+            "recipients": [
+                {"notify": p.get("NOTIFY"), "orcpt": p.get("ORCPT")} for p in tx.rcpt_params
+            ],
+            "smtputf8": tx.smtputf8,
+        }
+        try:
+            ids = await self.ctx.queue.add(
+                account,
+                str(tx.mail_from) if tx.mail_from else "",
+                [str(r) for r in tx.recipients],
+                msg,
+                dsn_options=dsn_options,
+                hold_until=tx.hold_until,
+            )
+        except Exception as e:
+            self.log.error("queueing message failed", err=repr(e))
+            raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error delivering message") from None
+        self.log.info("message submitted", account=account, ids=",".join(map(str, ids)), size=len(msg))
+        self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
+
+    def _account_for_str(self, addr: str) -> str | None:
+        try:
+            return self.ctx.auth.account_for_address(addr)
+        except Exception:
+            return None
+
+    async def _check_send_limits(self, account: str, nrcpt: int) -> None:
+        limit = int(_cfg(self.ctx, "max_outgoing_messages_per_day", 0) or 0)
+        if not limit:
+            return
+        count = self.ctx.queue.outgoing_count(account, since=time.time() - 24 * 3600)
+        if count + 1 > limit:
+            raise fail(
+                c.C451_LOCAL_ERROR,
+                c.SE_POL_DELIVERY_UNAUTH,
+                f"max number of messages ({limit}) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay",
+            )
+
+    async def _deliver_incoming(self, data: bytes) -> None:
+        tx = self.proto.tx
+        errors: list[tuple[int, str, str]] = []
+        targets: dict[tuple[str, str], list[Address]] = {}
+        for rcpt in tx.recipients:
+            code = failsim.special_code(rcpt.localpart) if failsim.stage(rcpt.localpart) == "data" else None
+            if code == failsim.TIMEOUT:
+                await self._simulate(code, "timing out delivery due to special localpart", timeout_se=c.SE_OTHER)
+            if isinstance(code, int):
+                errors.append((code, c.SE_OTHER, failsim.failure_text(code)))
+                continue
+            dest = self._lookup(rcpt)
+            if dest is None:
+                errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user"))
+                continue
+            targets.setdefault(dest, []).append(rcpt)
+        delivered = 0
+        for (account, mailbox), rcpts in targets.items():
+            msg = self._received(rcpts) + _return_path(tx) + data
+            try:
+                await deliver_to_store(self.ctx, account, mailbox, msg)
+                delivered += 1
+            except Exception as e:
+                self.log.error("delivering message failed", account=account, err=repr(e))
+                for _ in rcpts:
+                    errors.append((c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error processing"))
+        if errors and not delivered:
+            e0 = errors[0]
+            if all(e[:2] == e0[:2] for e in errors):
+                raise fail(e0[0], e0[1], "\n".join(e[2] for e in errors))
+            lines = [f"{code} {c.enhanced(code, se)} {text}" for code, se, text in errors]
+            major5 = any(code >= 500 for code, _, _ in errors)
+            lines.append("multiple errors")
+            raise fail(c.C554_TRANSACTION_FAILED if major5 else c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "\n".join(lines))
+        self.log.info("message delivered", recipients=len(tx.recipients), failed=len(errors))
+        self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
+
+    async def cmd_rset(self, args: str) -> None:
+        self.reply(self.proto.rset(args))
+
+    async def cmd_vrfy(self, args: str) -> None:
+        # RFC 5321 3.5.3: 252 when we won't verify.
+        raise fail(c.C252_WITHOUT_VRFY, c.SE_POL_OTHER, "no verify but will try delivery")
+
+    async def cmd_expn(self, args: str) -> None:
+        raise fail(c.C252_WITHOUT_VRFY, c.SE_POL_OTHER, "no expand but will try delivery")
+
+    async def cmd_help(self, args: str) -> None:
+        self.reply(Reply(c.C214_HELP, c.SE_OTHER, "see rfc 5321 (smtp)"))
+
+    async def cmd_noop(self, args: str) -> None:
+        self.reply(Reply(c.C250_COMPLETED, c.SE_OTHER, "alrighty"))
+
+    async def cmd_quit(self, args: str) -> bool:
+        if args.strip():
+            raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_SYNTAX, "bad syntax: no parameters allowed")
+        self.reply(Reply(c.C221_CLOSING, c.SE_OTHER, "okay thanks bye"))
+        return True
+
+
+def _return_path(tx: Any) -> bytes:
+    return f"Return-Path: <{tx.mail_from or ''}>\r\n".encode("utf-8")
+
+
+def _parse_headers(data: bytes) -> Any:
+    end = data.find(b"\r\n\r\n")
+    head = data if end < 0 else data[: end + 4]
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+
+
+def _check_message(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bool) -> None:
+    """Pedantic checks before accepting (mox localserve is pedantic, reference 1.9)."""
+    if submission and b"\r\n\r\n" not in data and not data.startswith(b"\r\n"):
+        raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, "message requires both header and body section")
+    if submission and not (tx_8bit or smtputf8) and any(b >= 0x80 for b in data):
+        raise fail(c.C500_BAD_SYNTAX, c.SE_MSG_OTHER, "message with non-us-ascii requires 8bitmime extension")
+    try:
+        check_message(data)
+    except MalformedMessage as e:
+        raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, e.smtp_text) from None
+
+
+async def deliver_to_store(ctx: Any, account: str, mailbox: str, data: bytes, *, flags: tuple[str, ...] = ()) -> None:
+    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns)."""
+    acc = ctx.store.open_account(account)
+    try:
+        if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
+            mailbox = "Inbox"
+        await acc.deliver(mailbox, data, flags=flags)
+    finally:
+        acc.close()
+
+
+async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
+    """Serve one SMTP connection until QUIT, error, timeout or peer close. Never raises
+    (except trio.Cancelled, which the caller's nursery owns)."""
+    conn = _Conn(ctx, stream, submission=submission, implicit_tls=implicit_tls)
+    conn.log.debug("new connection", remote=conn.remote_ip, submission=submission, tls=implicit_tls)
+    try:
+        await conn.run()
+    except _Closed as e:
+        conn.log.debug("connection closed", reason=str(e))
+    except trio.Cancelled:
+        raise
+    except Exception as e:
+        conn.log.error("unhandled error in smtp connection", err=repr(e))
+        import traceback
+
+        conn.log.debug("traceback", tb=traceback.format_exc())
+        try:
+            conn.out.clear()
+            conn.reply(error(c.C421_SERVICE_UNAVAIL, c.SE_SYS_OTHER, "internal error"))
+            await conn.flush()
+        except Exception:
+            pass
+    finally:
+        try:
+            with trio.move_on_after(1):
+                await conn.stream.aclose()
+        except Exception:
+            pass
+
+
+_nfc = unicodedata.normalize

@@ -1,0 +1,407 @@
+"""SMTP test harness: the SMTP listeners (delivery, submission, submissions) and the queue in a
+background trio thread, talked to over real sockets on 127.0.0.1.
+
+    def test_noop(smtp):
+        tc = smtp.connect()                 # greeting read; submission=True, tls=False, ehlo=True, login=False
+        tc.transact("NOOP", "250 2.0.0 alrighty")
+
+Reply lines are compared exactly after the connection id at the end of error replies is
+replaced by ``(ID)``. ``smtp.messages("Inbox")`` returns the stored messages (bytes) of account
+``mox``, read through the store. Each test gets a fresh data dir.
+
+If ``mox.store.Store`` is not available yet, a small in-memory store with the contract's methods
+stands in (``FakeStore``), so the SMTP and queue code can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import socket
+import ssl
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+
+from mox import mlog
+from mox.testing import ServerThread
+
+ADDRESS = "mox@localhost"
+PASSWORD = "moxmoxmox"
+ACCOUNT = "mox"
+TIMEOUT = float(os.environ.get("MOX_TEST_TIMEOUT", "10"))
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = directory / "cert.pem"
+    key_file = directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_cert(tmp_path_factory.mktemp("smtpcert"))
+
+
+# ---------------------------------------------------------------------------------------------
+# A stand-in store with the contract's methods (used only while mox.store.Store is missing).
+
+
+class _FakeMailbox(SimpleNamespace):
+    pass
+
+
+class FakeAccount:
+    def __init__(self, store: FakeStore, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    def mailboxes(self) -> list[Any]:
+        return [self.store.mailboxes[self.name][n] for n in sorted(self.store.mailboxes[self.name])]
+
+    def mailbox(self, name: str) -> Any:
+        if name.upper() == "INBOX":
+            name = "Inbox"
+        return self.store.mailboxes[self.name].get(name)
+
+    def messages(self, mailbox_id: int) -> list[Any]:
+        return [m for m in self.store.msgs[self.name] if m.mailbox_id == mailbox_id]
+
+    def read_message(self, msg: Any) -> bytes:
+        return msg.data
+
+    def check_password(self, password: str) -> bool:
+        return password == self.store.passwords.get(self.name)
+
+    async def deliver(self, mailbox_name: str, data: bytes, *, flags: Any = (), received: Any = None, origin: Any = None) -> Any:
+        mb = self.mailbox(mailbox_name)
+        if mb is None:
+            raise KeyError(mailbox_name)
+        await trio.sleep(0)
+        m = SimpleNamespace(mailbox_id=mb.id, uid=mb.uidnext, data=bytes(data), flags=tuple(flags))
+        mb.uidnext += 1
+        self.store.msgs[self.name].append(m)
+        return m
+
+    def close(self) -> None:
+        pass
+
+
+class FakeStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.mailboxes: dict[str, dict[str, Any]] = {}
+        self.msgs: dict[str, list[Any]] = {}
+        self.passwords: dict[str, str] = {}
+
+    def create_account(self, name: str) -> None:
+        self.mailboxes[name] = {
+            n: _FakeMailbox(id=i + 1, name=n, uidnext=1) for i, n in enumerate(["Archive", "Drafts", "Inbox", "Junk", "Sent", "Trash"])
+        }
+        self.msgs[name] = []
+
+    def open_account(self, name: str) -> FakeAccount:
+        return FakeAccount(self, name)
+
+    def close(self) -> None:
+        pass
+
+
+def _open_store(data_dir: Path) -> tuple[Any, bool]:
+    if not os.environ.get("MOX_SMTP_REAL_STORE"):
+        return FakeStore(data_dir), False
+    try:
+        from mox.store import Store  # type: ignore[attr-defined]
+    except ImportError:
+        return FakeStore(data_dir), False
+    return Store(data_dir, fsync=False), True
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Config:
+    """The real Config plus test-only knobs the SMTP server and queue read with getattr."""
+
+    def __init__(self, base: Any, extra: dict[str, Any]) -> None:
+        self._base = base
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
+ID_RE = re.compile(r" \([0-9a-f]+\)$")
+
+
+def norm(line: str) -> str:
+    return ID_RE.sub(" (ID)", line)
+
+
+class SmtpTestConn:
+    def __init__(self, sock: socket.socket, tls_ctx: ssl.SSLContext) -> None:
+        self.sock = sock
+        self.tls_ctx = tls_ctx
+        self.buf = b""
+        self.transcript: list[str] = []
+
+    def write(self, data: bytes) -> None:
+        self.transcript.append("C: " + repr(data))
+        self.sock.sendall(data)
+
+    def write_line(self, line: str | bytes) -> None:
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.write(line + b"\r\n")
+
+    def read_line(self) -> str:
+        while b"\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError("connection closed; transcript:\n" + "\n".join(self.transcript))
+            self.buf += d
+        line, _, self.buf = self.buf.partition(b"\n")
+        s = line.rstrip(b"\r").decode("utf-8", "replace")
+        self.transcript.append("S: " + s)
+        return s
+
+    def read_reply(self) -> list[str]:
+        lines = [self.read_line()]
+        while len(lines[-1]) >= 4 and lines[-1][3] == "-":
+            lines.append(self.read_line())
+        return [norm(x) for x in lines]
+
+    def expect(self, *lines: str) -> list[str]:
+        got = self.read_reply()
+        assert got == list(lines), "\n".join(self.transcript)
+        return got
+
+    def transact(self, line: str | bytes, *expected: str) -> list[str]:
+        self.write_line(line)
+        return self.expect(*expected)
+
+    def reply_code(self, line: str | bytes) -> int:
+        self.write_line(line)
+        return int(self.read_reply()[-1][:3])
+
+    def starttls(self) -> None:
+        self.transact("STARTTLS", "220 2.0.0 go! (ID)")
+        self.sock = self.tls_ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+    def ehlo(self, domain: str = "client.example") -> list[str]:
+        self.write_line(f"EHLO {domain}")
+        return self.read_reply()
+
+    def login(self, user: str = ADDRESS, password: str = PASSWORD) -> None:
+        import base64
+
+        tok = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        self.transact(f"AUTH PLAIN {tok}", "235 2.7.0 nice")
+
+    def expect_closed(self) -> None:
+        try:
+            d = self.buf or self.sock.recv(1024)
+        except (ConnectionError, ssl.SSLError):
+            return
+        assert d == b"", f"expected close, got {d!r}"
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class SmtpHarness:
+    def __init__(self, tmp_path: Path, tls_cert: tuple[Path, Path]) -> None:
+        self.data_dir = tmp_path / "data"
+        self.data_dir.mkdir()
+        self.cert_file, self.key_file = tls_cert
+        self.server: ServerThread | None = None
+        self.ports: dict[str, int] = {}
+        self.conns: list[SmtpTestConn] = []
+        self.store: Any = None
+        self.real_store = False
+        self.ctx: Any = None
+        self.errors: list[str] = []
+        self.ADDRESS = ADDRESS
+        self.PASSWORD = PASSWORD
+        self.MSG = MSG
+
+    def server_tls_context(self) -> ssl.SSLContext:
+        c = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        c.load_cert_chain(self.cert_file, self.key_file)
+        return c
+
+    def client_tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.cert_file))
+
+    def start(self, **overrides: Any) -> None:
+        from mox.auth import Authenticator
+        from mox.config import AccountConfig, Config, DomainConfig
+        from mox.queue import Queue
+        from mox.smtp.server import handle_connection
+
+        base = Config(
+            hostname="localhost",
+            data_dir=str(self.data_dir),
+            localserve=True,
+            no_require_starttls=overrides.pop("no_require_starttls", True),
+            max_message_size=overrides.pop("max_message_size", 104857600),
+            failure_timeout=overrides.pop("failure_timeout", 3600.0),
+            domains={"localhost": DomainConfig()},
+            accounts={ACCOUNT: AccountConfig(addresses=[ADDRESS])},
+        )
+        extra = {"queue_retry_delays": (0.05, 0.1), "queue_fsync": True, "smtp_idle_timeout": 30.0}
+        extra.update(overrides)
+        config = _Config(base, extra)
+        self.store, self.real_store = _open_store(self.data_dir)
+        self.store.create_account(ACCOUNT)
+        if self.real_store:
+            acc = self.store.open_account(ACCOUNT)
+            trio.run(acc.set_password, PASSWORD)
+            acc.close()
+        else:
+            self.store.passwords[ACCOUNT] = PASSWORD
+        ctx = SimpleNamespace(
+            config=config,
+            store=self.store,
+            tls=self.server_tls_context(),
+            shutting_down=None,
+            auth=Authenticator(config, self.store),
+            queue=None,
+            log=mlog.get_logger("serve"),
+        )
+        self.ctx = ctx
+        harness = self
+
+        async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            ctx.shutting_down = trio.Event()
+            ctx.queue = Queue(ctx)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(ctx.queue.serve)
+                ports = {}
+                for name, kw in (
+                    ("smtp", dict(submission=False, implicit_tls=False)),
+                    ("submission", dict(submission=True, implicit_tls=False)),
+                    ("submissions", dict(submission=True, implicit_tls=True)),
+                ):
+                    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+                    ports[name] = listeners[0].socket.getsockname()[1]
+
+                    async def handler(stream: Any, kw: dict[str, bool] = kw) -> None:
+                        try:
+                            await handle_connection(ctx, stream, **kw)
+                        except trio.Cancelled:
+                            raise
+                        except BaseException as e:  # handle_connection must never raise
+                            harness.errors.append(repr(e))
+                            raise
+
+                    nursery.start_soon(trio.serve_listeners, handler, listeners)
+                task_status.started(ports)
+
+        self.server = ServerThread(serve)
+        self.ports = self.server.__enter__()
+
+    def connect(self, *, submission: bool = True, tls: bool = False, starttls: bool = False, ehlo: bool = True, login: bool = False, port: str | None = None) -> SmtpTestConn:
+        if self.server is None:
+            self.start()
+        if port is None:
+            port = "submissions" if tls else ("submission" if submission else "smtp")
+        sock = socket.create_connection(("127.0.0.1", self.ports[port]), timeout=TIMEOUT)
+        if port == "submissions":
+            sock = self.client_tls_context().wrap_socket(sock, server_hostname="localhost")
+        tc = SmtpTestConn(sock, self.client_tls_context())
+        self.conns.append(tc)
+        greeting = tc.read_reply()
+        assert greeting[0].startswith("220 localhost ESMTP mox "), greeting
+        if starttls:
+            tc.ehlo()
+            tc.starttls()
+        if ehlo or login:
+            tc.ehlo()
+        if login:
+            tc.login()
+        return tc
+
+    def messages(self, mailbox: str = "Inbox") -> list[bytes]:
+        acc = self.store.open_account(ACCOUNT)
+        try:
+            mb = acc.mailbox(mailbox)
+            return [acc.read_message(m) for m in acc.messages(mb.id)]
+        finally:
+            acc.close()
+
+    def wait_messages(self, mailbox: str, n: int, timeout: float = TIMEOUT) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.server.run_sync_in_server(self.messages, mailbox)  # type: ignore[union-attr]
+            if len(msgs) >= n or time.monotonic() > deadline:
+                return msgs
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        for tc in self.conns:
+            tc.close()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self.store is not None:
+            self.store.close()
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, tls_cert: tuple[Path, Path]) -> Any:
+    h = SmtpHarness(tmp_path, tls_cert)
+    yield h
+    h.stop()
+    assert not h.errors, f"handle_connection raised: {h.errors}"
+
+
+MSG = (
+    "From: <mox@localhost>\r\n"
+    "To: <other@example.com>\r\n"
+    "Subject: test\r\n"
+    "Message-ID: <test1@localhost>\r\n"
+    "Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n"
+    "\r\n"
+    "hello\r\n"
+)
+
+
+@pytest.fixture
+def msg() -> str:
+    return MSG

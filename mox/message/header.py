@@ -410,7 +410,7 @@ def parse_params(s: str, i: int, strict: bool) -> list[tuple[str, str]]:
 
 def _pct_decode(value: str, charset: str) -> str:
     b = urllib.parse.unquote_to_bytes(value)
-    return _charset_decode(b, charset or "us-ascii")
+    return _charset_decode(b, charset or "utf-8")
 
 
 def _rfc2231(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -745,7 +745,8 @@ class Account:
         rec = make_password_record(password)
         with self._cond:
             self._check_writable()
-            self._transact([rec], [], None)
+            self._apply(rec)
+            self._transact_applied([rec], [], None)
 
     def deliver_sync(
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None

@@ -37,3 +37,7 @@ class Bye(Exception):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
+
+
+class ReadTimeout(Exception):
+    """The client sent nothing within the read deadline (the driver answers ``* BYE``)."""

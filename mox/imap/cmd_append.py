@@ -1,0 +1,31 @@
+"""APPEND (authenticated state): RFC 9051 6.3.12; RFC 4315 APPENDUID; RFC 3516/6855 literal8
+and UTF8; RFC 9208 OVERQUOTA. A missing mailbox gives ``NO [TRYCREATE]``."""
+
+from __future__ import annotations
+
+from .cmd_mailbox import account_quota
+from .cmd_store import check_flags
+from .errors import CommandFailed
+from .session import Session
+from .types import Command
+
+
+async def cmd_append(s: Session, cmd: Command) -> str:
+    args = cmd.args
+    name = s.mailbox_in(args["mailbox"])
+    mb = s.acc.mailbox(name)
+    if mb is None:
+        raise CommandFailed("mailbox does not exist", "TRYCREATE")
+    flags = check_flags(args["flags"])
+    data: bytes = args["message"]
+    quota = account_quota(s)
+    if quota > 0 and s.acc.disk_usage() + len(data) > quota:
+        raise CommandFailed("account over quota", "OVERQUOTA")
+    msg = await s.acc.deliver(mb.name, data, flags=flags, received=args["date"], origin=s.sub)
+    sel = s.selected
+    if sel is not None and sel.mailbox_id == mb.id and not sel.seq(msg.uid):
+        sel.uids.append(msg.uid)
+        sel.uids.sort()
+        s._check_keywords(list(msg.flags))
+        s.untagged(f"{len(sel.uids)} EXISTS")
+    return f"[APPENDUID {mb.uidvalidity} {msg.uid}] appended"

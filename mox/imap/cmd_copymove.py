@@ -1,0 +1,78 @@
+"""COPY, MOVE and their UID forms (selected state): RFC 9051 6.4.7, 6.4.8; RFC 4315 COPYUID;
+RFC 6851 MOVE; RFC 7162 3.2.10 (VANISHED and HIGHESTMODSEQ with QRESYNC)."""
+
+from __future__ import annotations
+
+from .errors import CommandFailed
+from .session import Session
+from .types import Command, compact_numset
+
+
+def _dest(s: Session, cmd: Command):
+    name = s.mailbox_in(cmd.args["mailbox"])
+    mb = s.acc.mailbox(name)
+    if mb is None:
+        raise CommandFailed("destination mailbox does not exist", "TRYCREATE")
+    return mb
+
+
+def _existing(s: Session, uids: list[int]) -> list[int]:
+    sel = s.xselected()
+    return [u for u in uids if (m := s.acc.message(sel.mailbox_id, u)) is not None and not m.expunged]
+
+
+def _add_to_view(s: Session, mailbox_id: int, new_uids: list[int]) -> None:
+    """Copying into the selected mailbox: our own change isn't broadcast to us, so tell the client."""
+    sel = s.selected
+    if sel is None or sel.mailbox_id != mailbox_id or not new_uids:
+        return
+    for u in sorted(new_uids):
+        if not sel.seq(u):
+            sel.uids.append(u)
+    sel.uids.sort()
+    s.untagged(f"{len(sel.uids)} EXISTS")
+
+
+async def cmd_copy(s: Session, cmd: Command) -> str:
+    sel = s.xselected()
+    uids = _existing(s, s.resolve_numset(cmd.args["numset"], cmd.uid))
+    dst = _dest(s, cmd)
+    if not uids:
+        return "COPY done"  # RFC 9051 6.4.7 allows an empty set with UID COPY
+    pairs = await s.acc.copy(sel.mailbox_id, uids, dst.id, origin=s.sub)
+    _add_to_view(s, dst.id, [d for _, d in pairs])
+    src = compact_numset([a for a, _ in pairs])
+    dsts = compact_numset([b for _, b in pairs])
+    return f"[COPYUID {dst.uidvalidity} {src} {dsts}] copied"
+
+
+async def cmd_move(s: Session, cmd: Command) -> str:
+    sel = s.xselected()
+    if sel.readonly:
+        raise CommandFailed("mailbox open in read-only mode", "READ-ONLY")
+    uids = _existing(s, s.resolve_numset(cmd.args["numset"], cmd.uid))
+    dst = _dest(s, cmd)
+    if dst.id == sel.mailbox_id:
+        raise CommandFailed("cannot move to the same mailbox", "CANNOT")
+    if not uids:
+        return "MOVE done"
+    pairs = await s.acc.move(sel.mailbox_id, uids, dst.id, origin=s.sub)
+    src = compact_numset([a for a, _ in pairs])
+    dsts = compact_numset([b for _, b in pairs])
+    s.untagged(f"OK [COPYUID {dst.uidvalidity} {src} {dsts}] moved")
+    vanished: list[int] = []
+    for a, _ in sorted(pairs):
+        seq = sel.remove(a)
+        if not seq:
+            continue
+        if s.qresync:
+            vanished.append(a)
+        else:
+            s.untagged(f"{seq} EXPUNGE")
+    if vanished:
+        s.untagged(f"VANISHED {compact_numset(vanished)}")
+    if s.qresync:
+        mb = s.acc.mailbox_by_id(sel.mailbox_id)
+        hm = mb.highest_modseq if mb is not None else 0
+        return f"[HIGHESTMODSEQ {max(hm, 1)}] move"
+    return "MOVE done"

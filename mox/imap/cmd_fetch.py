@@ -1,0 +1,147 @@
+"""FETCH and UID FETCH (selected state): RFC 9051 6.4.5; RFC 3516 BINARY; RFC 7162 CHANGEDSINCE
+and VANISHED.
+
+A non-PEEK body fetch sets \\Seen (unless read-only) before the responses are made, and FLAGS is
+then included in that message's response.
+"""
+
+from __future__ import annotations
+
+from mox.message import sections
+
+from . import fetch
+from .errors import BadCommand, CommandFailed
+from .session import Session, flag_list
+from .types import Command, FetchAtt, Section, compact_numset
+
+
+def _sets_seen(a: FetchAtt) -> bool:
+    return (a.name in ("BODY", "BINARY") and a.section is not None and not a.peek) or a.name in (
+        "RFC822",
+        "RFC822.TEXT",
+    )
+
+
+async def cmd_fetch(s: Session, cmd: Command) -> str:
+    sel = s.xselected()
+    args = cmd.args
+    atts: list[FetchAtt] = list(args["atts"])
+    changedsince = args["changedsince"]
+    if args["vanished"]:
+        # RFC 7162 3.2.6
+        if not cmd.uid:
+            raise BadCommand("VANISHED only allowed with UID FETCH")
+        if changedsince is None:
+            raise BadCommand("VANISHED requires CHANGEDSINCE")
+        if not s.qresync:
+            raise BadCommand("QRESYNC must be enabled for VANISHED")
+    if changedsince is not None or any(a.name == "MODSEQ" for a in atts):
+        s.enabled.add("CONDSTORE")  # RFC 7162 3.1: CONDSTORE enabling
+    uids = s.resolve_numset(args["numset"], cmd.uid)
+    msgs = []
+    for uid in uids:
+        m = s.acc.message(sel.mailbox_id, uid)
+        if m is None or m.expunged:
+            continue  # expunged by another session; its EXPUNGE is still deferred
+        if changedsince is not None and max(m.modseq, 1) <= changedsince:
+            continue
+        msgs.append(m)
+
+    if args["vanished"]:
+        known = set(uids)
+        numset = args["numset"]
+        largest = sel.uids[-1] if sel.uids else 0
+        gone = [u for u in s.acc.expunged_uids(sel.mailbox_id, changedsince) if u in known or numset.contains(u, max(largest, u))]
+        if gone:
+            s.untagged(f"VANISHED (EARLIER) {compact_numset(gone)}")
+
+    seen_uids: set[int] = set()
+    if not sel.readonly and any(_sets_seen(a) for a in atts):
+        need = [m.uid for m in msgs if "\\Seen" not in m.flags]
+        if need:
+            changed, _ = await s.acc.store_flags(sel.mailbox_id, need, "add", ["\\Seen"], origin=s.sub)
+            seen_uids = {m.uid for m in changed}
+            fresh = {m.uid: m for m in changed}
+            msgs = [fresh.get(m.uid, m) for m in msgs]
+
+    want_uid = cmd.uid and not any(a.name == "UID" for a in atts)
+    want_modseq = changedsince is not None and not any(a.name == "MODSEQ" for a in atts)
+    for m in msgs:
+        seq = sel.seq(m.uid)
+        if not seq:
+            continue
+        out: list[bytes] = []
+        if want_uid:
+            out.append(b"UID %d" % m.uid)
+        data: bytes | None = None
+        root = None
+        flags_sent = False
+
+        def load() -> tuple[bytes, object]:
+            nonlocal data, root
+            if data is None:
+                data = s.acc.read_message(m)
+                root = m.part
+            return data, root
+
+        for a in atts:
+            n = a.name
+            if n == "UID":
+                out.append(b"UID %d" % m.uid)
+            elif n == "FLAGS":
+                out.append(b"FLAGS " + flag_list(m.flags).encode())
+                flags_sent = True
+            elif n == "INTERNALDATE":
+                out.append(b"INTERNALDATE " + fetch.internaldate(m.received))
+            elif n == "RFC822.SIZE":
+                out.append(b"RFC822.SIZE %d" % m.size)
+            elif n == "MODSEQ":
+                out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
+            elif n == "ENVELOPE":
+                out.append(b"ENVELOPE " + fetch.envelope(m.part.envelope if m.part else None))
+            elif n == "BODYSTRUCTURE":
+                out.append(b"BODYSTRUCTURE " + fetch.bodystructure(m.part, True))
+            elif n == "BODY" and a.section is None:
+                out.append(b"BODY " + fetch.bodystructure(m.part, False))
+            elif n == "RFC822":
+                d, _ = load()
+                out.append(b"RFC822 " + fetch.literal(d))
+            elif n == "RFC822.HEADER":
+                d, r = load()
+                out.append(b"RFC822.HEADER " + fetch.literal(fetch.section_bytes(d, r, Section(text="HEADER"))))
+            elif n == "RFC822.TEXT":
+                d, r = load()
+                out.append(b"RFC822.TEXT " + fetch.literal(fetch.section_bytes(d, r, Section(text="TEXT"))))
+            elif n == "BODY":
+                d, r = load()
+                body = fetch.section_bytes(d, r, a.section)
+                name = b"BODY[" + fetch.section_name(a.section).encode() + b"]"
+                if a.partial is not None:
+                    off, cnt = a.partial
+                    body = body[off : off + cnt]
+                    name += b"<%d>" % off
+                out.append(name + b" " + fetch.literal(body))
+            elif n in ("BINARY", "BINARY.SIZE"):
+                d, r = load()
+                try:
+                    body = fetch.binary_bytes(d, r, a.section)
+                except sections.UnknownEncoding as e:
+                    raise CommandFailed(f"unknown content-transfer-encoding {e.args[0]}", "UNKNOWN-CTE") from None
+                if body is None:
+                    raise CommandFailed("part does not exist", "NONEXISTENT")
+                secname = b"[" + ".".join(str(x) for x in a.section.part).encode() + b"]"
+                if n == "BINARY.SIZE":
+                    out.append(b"BINARY.SIZE" + secname + b" %d" % len(body))
+                else:
+                    name = b"BINARY" + secname
+                    if a.partial is not None:
+                        off, cnt = a.partial
+                        body = body[off : off + cnt]
+                        name += b"<%d>" % off
+                    out.append(name + b" " + fetch.literal8(body))
+        if m.uid in seen_uids and not flags_sent:
+            out.append(b"FLAGS " + flag_list(m.flags).encode())
+        if want_modseq:
+            out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
+        s.out += b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
+    return "FETCH done"

@@ -1,0 +1,58 @@
+"""IDLE (authenticated state): RFC 2177 / RFC 9051 6.3.13.
+
+``+ waiting``, then changes from other sessions are written as they happen, until the client
+sends ``DONE``. Writes are shielded so a cancel never cuts a response in half.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from .errors import BadCommand, Bye, ReadTimeout
+from .session import Session
+from .types import Command
+
+
+async def cmd_idle(s: Session, cmd: Command) -> str:
+    await s.conn.write(b"+ waiting\r\n")
+    result: dict[str, object] = {}
+
+    async with trio.open_nursery() as nursery:
+
+        async def read_done() -> None:
+            try:
+                result["line"] = await s.conn.read_line()
+            except ReadTimeout:
+                result["timeout"] = True
+            except Bye as e:
+                result["bye"] = e.text
+            nursery.cancel_scope.cancel()
+
+        async def push_changes() -> None:
+            while True:
+                with trio.CancelScope(shield=True):
+                    s.apply_changes()
+                    out = s.take_output()
+                    if out:
+                        await s.conn.write(out)
+                if s.sub is None:
+                    await trio.sleep_forever()
+                await s.sub.wait()
+
+        async def wait_shutdown() -> None:
+            await s.ctx.shutting_down.wait()
+            result["bye"] = "mox shutting down"
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(read_done)
+        nursery.start_soon(push_changes)
+        nursery.start_soon(wait_shutdown)
+
+    if "timeout" in result:
+        raise Bye("inactive, closing connection")
+    if "bye" in result:
+        raise Bye(str(result["bye"]))
+    line = result.get("line")
+    if not isinstance(line, bytes) or line.upper() != b"DONE":
+        raise BadCommand("expected DONE to end IDLE")
+    return "IDLE done"

@@ -1,0 +1,261 @@
+"""Mailbox commands (authenticated state): CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE LIST LSUB
+NAMESPACE STATUS GETQUOTAROOT GETQUOTA.
+
+RFC 9051 6.3; RFC 5258 LIST-EXTENDED; RFC 5819 LIST-STATUS; RFC 6154 SPECIAL-USE; RFC 9208 QUOTA.
+The hierarchy separator is "/"; the inbox is stored and listed as ``Inbox`` (reference 3.4).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import utf7
+from .errors import CommandFailed
+from .session import Session, State
+from .types import Command
+
+SPECIAL_USE = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
+
+
+def _client_modseq(m: int) -> int:
+    return max(m, 1)
+
+
+async def cmd_create(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.3.4: parents are created too; mox subscribes new mailboxes.
+    name = s.mailbox_in(cmd.args["mailbox"])
+    s.check_mailbox_name(name)
+    if name == "Inbox" or s.acc.mailbox(name) is not None:
+        raise CommandFailed("mailbox already exists", "ALREADYEXISTS")
+    special = None
+    for use in cmd.args["use"]:
+        # RFC 6154 3: CREATE with USE.
+        canon = {u.lower(): u for u in SPECIAL_USE}.get(use.lower())
+        if canon is None or special is not None:
+            raise CommandFailed("unsupported special-use attribute", "USEATTR")
+        special = canon
+    created = await s.acc.create_mailbox(name, special_use=special, origin=s.sub)
+    for mb in created:
+        flags = "\\Subscribed" if mb.subscribed else ""
+        s.untagged(b"LIST (" + flags.encode() + b') "/" ' + s.mailbox_out(mb.name))
+    return "CREATE done"
+
+
+async def cmd_delete(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.3.5: only leaf mailboxes (mox); Inbox can't be deleted.
+    name = s.mailbox_in(cmd.args["mailbox"])
+    if name == "Inbox":
+        raise CommandFailed("cannot delete inbox", "CANNOT")
+    mb = s.xmailbox(name)
+    await s.acc.delete_mailbox(name, origin=s.sub)
+    if s.selected is not None and s.selected.mailbox_id == mb.id:
+        s.selected = None
+        s.state = State.AUTHENTICATED
+    return "DELETE done"
+
+
+async def cmd_rename(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.3.6: children move along; renaming Inbox moves its messages (reference 3.4).
+    src = s.mailbox_in(cmd.args["src"])
+    dst = s.mailbox_in(cmd.args["dst"])
+    s.check_mailbox_name(dst)
+    s.xmailbox(src)
+    if dst == "Inbox" or s.acc.mailbox(dst) is not None:
+        raise CommandFailed("destination mailbox already exists", "ALREADYEXISTS")
+    await s.acc.rename_mailbox(src, dst, origin=s.sub)
+    if s.selected is not None:
+        mb = s.acc.mailbox_by_id(s.selected.mailbox_id)
+        if mb is not None:
+            s.selected.name = mb.name
+    return "RENAME done"
+
+
+async def cmd_subscribe(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.3.7, 6.3.8
+    name = s.mailbox_in(cmd.args["mailbox"])
+    s.check_mailbox_name(name)
+    subscribe = cmd.name == "SUBSCRIBE"
+    if subscribe:
+        s.xmailbox(name)
+    await s.acc.set_subscribed(name, subscribe, origin=s.sub)
+    return f"{cmd.name} done"
+
+
+def _pattern_regex(s: Session, reference: str, patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """RFC 9051 6.3.9: reference and pattern concatenated; "*" matches anything, "%" anything
+    but the hierarchy separator. INBOX matches case-insensitively."""
+    alts: list[str] = []
+    for pat in patterns:
+        full = reference + pat
+        if not s.utf8:
+            try:
+                full = utf7.decode(full)
+            except utf7.Utf7Error:
+                pass
+        if full[:5].upper() == "INBOX" and (len(full) == 5 or full[5] in "/*%"):
+            full = "Inbox" + full[5:]
+        rx = "".join(".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in full)
+        alts.append(rx)
+    return re.compile("^(?:" + "|".join(alts) + ")$", re.DOTALL)
+
+
+async def cmd_list(s: Session, cmd: Command) -> str:
+    lc = cmd.args["list"]
+    if not lc.extended and lc.reference == "" and lc.patterns == ("",):
+        # RFC 9051 6.3.9: the hierarchy delimiter.
+        s.untagged('LIST () "/" ""')
+        return "LIST done"
+    patterns = tuple(p for p in lc.patterns if p != "") if lc.extended else lc.patterns
+    if not patterns:
+        return "LIST done"
+    rx = _pattern_regex(s, lc.reference, patterns)
+    list_subscribed = "SUBSCRIBED" in lc.select_opts
+    recursive = "RECURSIVEMATCH" in lc.select_opts
+    ret_children = "CHILDREN" in lc.return_opts
+    ret_subscribed = "SUBSCRIBED" in lc.return_opts
+    special_only = "SPECIAL-USE" in lc.select_opts
+    mailboxes = s.acc.mailboxes()
+    by_name = {mb.name: mb for mb in mailboxes}
+    has_child: set[str] = set()
+    has_subscribed_child: set[str] = set()
+    for mb in mailboxes:
+        parts = mb.name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            has_child.add(parent)
+            if mb.subscribed:
+                has_subscribed_child.add(parent)
+    if lc.status_items and "HIGHESTMODSEQ" in lc.status_items:
+        s.enabled.add("CONDSTORE")
+    for name in sorted(by_name):
+        if not rx.match(name):
+            continue
+        mb = by_name[name]
+        flags: list[str] = []
+        extended = b""
+        if recursive and name in has_subscribed_child:
+            extended = b' ("CHILDINFO" ("SUBSCRIBED"))'
+        if list_subscribed and mb.subscribed:
+            flags.append("\\Subscribed")
+        if list_subscribed and not flags and not extended:
+            continue
+        if special_only and mb.special_use is None and not extended:
+            continue
+        if ret_children:
+            flags.append("\\HasChildren" if name in has_child else "\\HasNoChildren")
+        if not list_subscribed and ret_subscribed and mb.subscribed:
+            flags.append("\\Subscribed")
+        if mb.special_use:
+            flags.append(mb.special_use)
+        s.untagged(b"LIST (" + " ".join(flags).encode() + b') "/" ' + s.mailbox_out(name) + extended)
+        if lc.status_items:
+            s.untagged(status_line(s, mb, lc.status_items))
+    return "LIST done"
+
+
+async def cmd_lsub(s: Session, cmd: Command) -> str:
+    # RFC 3501 6.3.9
+    lc = cmd.args["list"]
+    pattern = lc.patterns[0]
+    rx = _pattern_regex(s, lc.reference, (pattern,))
+    percent = pattern.endswith("%")
+    subscribed = sorted(mb.name for mb in s.acc.mailboxes() if mb.subscribed)
+    have: set[str] = set()
+    kids: set[str] = set()
+    for name in subscribed:
+        if percent:
+            parts = name.split("/")
+            for i in range(1, len(parts)):
+                kids.add("/".join(parts[:i]))
+        if rx.match(name):
+            have.add(name)
+            s.untagged(b'LSUB () "/" ' + s.mailbox_out(name))
+    if percent:
+        for mb in s.acc.mailboxes():
+            if mb.name not in have and mb.name in kids and rx.match(mb.name):
+                s.untagged(b'LSUB (\\NoSelect) "/" ' + s.mailbox_out(mb.name))
+    return "LSUB done"
+
+
+async def cmd_namespace(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.3.10; RFC 2342
+    s.untagged('NAMESPACE (("" "/")) NIL NIL')
+    return "NAMESPACE done"
+
+
+def status_line(s: Session, mb: Any, items: tuple[str, ...] | list[str]) -> bytes:
+    # RFC 9051 7.3.4; RFC 8438 SIZE; RFC 7162 HIGHESTMODSEQ; RFC 9208 DELETED-STORAGE
+    out: list[str] = []
+    for it in items:
+        if it == "MESSAGES":
+            v = str(mb.total + mb.deleted)
+        elif it == "UIDNEXT":
+            v = str(mb.uidnext)
+        elif it == "UIDVALIDITY":
+            v = str(mb.uidvalidity)
+        elif it == "UNSEEN":
+            v = str(mb.unseen)
+        elif it == "DELETED":
+            v = str(mb.deleted)
+        elif it == "SIZE":
+            v = str(mb.size)
+        elif it == "RECENT" or it == "DELETED-STORAGE":
+            v = "0"
+        elif it == "APPENDLIMIT":
+            v = "NIL"
+        elif it == "HIGHESTMODSEQ":
+            hm = mb.highest_modseq
+            for m in s.acc.messages(mb.id):
+                hm = max(hm, m.modseq)
+            v = str(_client_modseq(hm))
+        else:  # the parser only lets known items through
+            continue
+        out.append(f"{it} {v}")
+    return b"STATUS " + s.mailbox_out(mb.name) + b" (" + " ".join(out).encode() + b")"
+
+
+async def cmd_status(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.3.11
+    name = s.mailbox_in(cmd.args["mailbox"])
+    mb = s.xmailbox(name)
+    if "HIGHESTMODSEQ" in cmd.args["items"]:
+        s.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE enabling command
+    s.untagged(status_line(s, mb, cmd.args["items"]))
+    return "STATUS done"
+
+
+def account_quota(s: Session) -> int:
+    """The account's quota in bytes, 0 when unlimited (reference 5.7)."""
+    q = s.acc.effective_quota() if hasattr(s.acc, "effective_quota") else 0
+    return q if q > 0 else 0
+
+
+def _quota_line(s: Session) -> bytes | None:
+    quota = account_quota(s)
+    if quota <= 0:
+        return None
+    used = s.acc.disk_usage()
+    return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, (quota + 1023) // 1024)
+
+
+async def cmd_getquotaroot(s: Session, cmd: Command) -> str:
+    # RFC 9208 4.3.1: the mailbox need not exist; one root "" per account.
+    raw = cmd.args["mailbox"]
+    name = s.mailbox_in(raw)
+    s.untagged(b'QUOTAROOT ' + s.mailbox_out(name) + b' ""')
+    line = _quota_line(s)
+    if line is not None:
+        s.untagged(line)
+    return "GETQUOTAROOT done"
+
+
+async def cmd_getquota(s: Session, cmd: Command) -> str:
+    # RFC 9208 4.2.1
+    if cmd.args["root"] != "":
+        raise CommandFailed("unknown quota root", "NONEXISTENT")
+    line = _quota_line(s)
+    if line is not None:
+        s.untagged(line)
+    return "GETQUOTA done"
+

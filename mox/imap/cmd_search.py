@@ -1,0 +1,74 @@
+"""SEARCH and UID SEARCH (selected state): RFC 9051 6.4.4; RFC 4731 ESEARCH; RFC 5182 SEARCHRES;
+RFC 7162 3.1.5 MODSEQ. With IMAP4rev2 enabled the answer is always ESEARCH."""
+
+from __future__ import annotations
+
+from .errors import CommandFailed
+from .search import Candidate, matches, uses_modseq
+from .session import Session, quote_string
+from .types import Command, compact_numset
+
+
+async def cmd_search(s: Session, cmd: Command) -> str:
+    sel = s.xselected()
+    args = cmd.args
+    charset = args["charset"]
+    if charset is not None and charset not in ("US-ASCII", "UTF-8"):
+        raise CommandFailed("only US-ASCII and UTF-8 supported", "BADCHARSET (US-ASCII UTF-8)")
+    key = args["key"]
+    modseq = uses_modseq(key)
+    if modseq:
+        s.enabled.add("CONDSTORE")
+    saved = set(s.searchres)
+    largest = sel.uids[-1] if sel.uids else 0
+    nseq = len(sel.uids)
+    found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
+    for seq, uid in enumerate(sel.uids, 1):
+        m = s.acc.message(sel.mailbox_id, uid)
+        if m is None or m.expunged:
+            continue
+        if matches(Candidate(s.acc, m, seq, nseq, largest, saved), key):
+            found.append((seq, uid, max(m.modseq, 1)))
+    nums = [u if cmd.uid else q for q, u, _ in found]
+    highest = max((ms for _, _, ms in found), default=0)
+    ret = args["return_opts"]
+    esearch = ret is not None or "IMAP4REV2" in s.enabled
+    if ret is not None and "SAVE" in ret:
+        # RFC 5182 2.4: with MIN/MAX alone only those are saved.
+        uids = [u for _, u, _ in found]
+        others = set(ret) - {"SAVE"}
+        if uids and others and others <= {"MIN", "MAX"}:
+            keep = set()
+            if "MIN" in others:
+                keep.add(uids[0])
+            if "MAX" in others:
+                keep.add(uids[-1])
+            uids = sorted(keep)
+        s.searchres = uids
+    if not esearch:
+        line = "SEARCH" + "".join(f" {n}" for n in nums)
+        if modseq and nums:
+            line += f" (MODSEQ {highest})"
+        s.untagged(line)
+        return "SEARCH done"
+    opts = list(ret) if ret else []
+    if ret is not None and set(opts) == {"SAVE"}:
+        return "SEARCH done"  # RFC 5182 2.1: SAVE alone gives no ESEARCH response
+    if not opts or opts == ["SAVE"]:
+        opts = ["ALL"]
+    line = b"ESEARCH (TAG " + quote_string(cmd.tag) + b")"
+    if cmd.uid:
+        line += b" UID"
+    if nums:
+        if "MIN" in opts:
+            line += b" MIN %d" % nums[0]
+        if "MAX" in opts:
+            line += b" MAX %d" % nums[-1]
+    if "COUNT" in opts:
+        line += b" COUNT %d" % len(nums)
+    if nums and "ALL" in opts:
+        line += b" ALL " + compact_numset(nums).encode()
+    if modseq and nums:
+        line += b" MODSEQ %d" % highest
+    s.untagged(line)
+    return "SEARCH done"

@@ -1,0 +1,179 @@
+"""SELECT EXAMINE (authenticated state) and CHECK CLOSE UNSELECT EXPUNGE / UID EXPUNGE (selected).
+
+RFC 9051 6.3.2, 6.3.3, 6.4; RFC 7162 3.1.8 (CONDSTORE), 3.2.5 (QRESYNC); RFC 4315 2.1 (UID EXPUNGE).
+"""
+
+from __future__ import annotations
+
+from .errors import BadCommand, CommandFailed
+from .session import Selected, Session, State, flag_list
+from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, Command, compact_numset
+
+
+def client_modseq(m: int) -> int:
+    # Modseq 0 (never changed) is shown as 1 (reference 5.6).
+    return max(m, 1)
+
+
+async def cmd_select(s: Session, cmd: Command) -> str:
+    args = cmd.args
+    readonly = cmd.name == "EXAMINE"
+    qr = args["qresync"]
+    if qr is not None and not s.qresync:
+        raise BadCommand("QRESYNC must first be enabled")
+    if args["condstore"]:
+        # RFC 7162 3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
+        s.enabled.add("CONDSTORE")
+    name = s.mailbox_in(args["mailbox"])
+    if s.selected is not None:
+        # RFC 7162 3.2.11: [CLOSED] when a mailbox was selected.
+        s.selected = None
+        s.state = State.AUTHENTICATED
+        s.untagged("OK [CLOSED] x")
+    # Changes that happened before the select are reflected in the listing below.
+    s.apply_changes()
+    mb = s.acc.mailbox(name)
+    if mb is None:
+        raise CommandFailed("mailbox does not exist", "NONEXISTENT")
+    msgs = s.acc.messages(mb.id)
+    sel = Selected(mb.id, mb.name, readonly, [m.uid for m in msgs], mb.keywords)
+    if s.sub is not None:
+        s.sub.pending()  # our view starts now; older changes are in the listing
+    s.selected = sel
+    s.state = State.SELECTED
+    s.searchres = []
+    kw = [k for k in mb.keywords]
+    s.untagged("FLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw))
+    s.untagged("OK [PERMANENTFLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + ["\\*"]) + "] x")
+    rev2 = "IMAP4REV2" in s.enabled
+    if not rev2:
+        s.untagged("0 RECENT")
+    s.untagged(f"{len(sel.uids)} EXISTS")
+    if not rev2:
+        for i, m in enumerate(msgs):
+            if "\\Seen" not in m.flags:
+                s.untagged(f"OK [UNSEEN {i + 1}] x")
+                break
+    s.untagged(f"OK [UIDVALIDITY {mb.uidvalidity}] x")
+    s.untagged(f"OK [UIDNEXT {mb.uidnext}] x")
+    s.untagged(b'LIST () "/" ' + s.mailbox_out(mb.name))
+    highest = max([mb.highest_modseq] + [m.modseq for m in msgs])
+    if s.condstore:
+        s.untagged(f"OK [HIGHESTMODSEQ {client_modseq(highest)}] x")
+    if qr is not None and qr["uidvalidity"] == mb.uidvalidity:
+        _qresync(s, sel, msgs, qr)
+    return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] x"
+
+
+def _qresync(s: Session, sel: Selected, msgs: list, qr: dict) -> None:
+    """RFC 7162 3.2.5.2: FETCH for messages changed since the client's modseq, then VANISHED
+    (EARLIER) for uids expunged since then (limited to the client's known uids)."""
+    since = qr["modseq"]
+    known = qr["known_uids"]
+    pre_vanished = 0
+    if qr["seq_match"] is not None:
+        seqs_ns, uids_ns = qr["seq_match"]
+        if seqs_ns.search_result or uids_ns.search_result:
+            raise BadCommand("$ not allowed in QRESYNC")
+        seqs = [r for r in _expand(seqs_ns)]
+        uids = [r for r in _expand(uids_ns)]
+        if len(seqs) != len(uids):
+            raise BadCommand("invalid combination of known sequence set and uid set, must be of equal length")
+        for seq, uid in zip(seqs, uids, strict=True):
+            if seq < 1 or seq > len(sel.uids) or sel.uids[seq - 1] != uid:
+                break
+            pre_vanished = uid + 1
+    if since == 1:
+        since = 0
+    for m in sorted(msgs, key=lambda m: m.modseq):
+        if m.modseq <= since:
+            continue
+        if known is not None and not known.contains(m.uid, sel.uids[-1] if sel.uids else 0):
+            continue
+        seq = sel.seq(m.uid)
+        if seq:
+            s.untagged(f"{seq} FETCH (UID {m.uid} FLAGS {flag_list(m.flags)} MODSEQ ({client_modseq(m.modseq)}))")
+    vanished = [
+        u
+        for u in s.acc.expunged_uids(sel.mailbox_id, since)
+        if u >= pre_vanished and (known is None or known.contains(u, 1 << 32))
+    ]
+    if vanished:
+        s.untagged(f"VANISHED (EARLIER) {compact_numset(vanished)}")
+
+
+def _expand(ns) -> list[int]:
+    out: list[int] = []
+    for r in ns.ranges:
+        if r.first is None or (not r.single and r.last is None):
+            raise BadCommand("* not allowed in QRESYNC sequence match data")
+        a = r.first
+        b = a if r.single else r.last
+        if b < a:
+            raise BadCommand("QRESYNC known sets must be strictly increasing")
+        if b - a > 100000:
+            raise BadCommand("QRESYNC known set too large")
+        if out and a <= out[-1]:
+            raise BadCommand("QRESYNC known sets must be strictly increasing")
+        out.extend(range(a, b + 1))
+    return out
+
+
+async def cmd_check(s: Session, cmd: Command) -> str:
+    # RFC 3501 6.4.1 (removed in IMAP4rev2, which treats it like NOOP).
+    return "CHECK done"
+
+
+async def cmd_unselect(s: Session, cmd: Command) -> str:
+    # RFC 3691
+    s.selected = None
+    s.state = State.AUTHENTICATED
+    return "UNSELECT done"
+
+
+async def cmd_close(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.4.1: expunge \Deleted messages silently (not when read-only), then unselect.
+    sel = s.xselected()
+    if not sel.readonly:
+        uids = [m.uid for m in s.acc.messages(sel.mailbox_id) if "\\Deleted" in m.flags]
+        if uids:
+            await s.acc.expunge(sel.mailbox_id, uids, origin=s.sub)
+    s.selected = None
+    s.state = State.AUTHENTICATED
+    return "CLOSE done"
+
+
+async def cmd_expunge(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.4.3; RFC 4315 2.1 UID EXPUNGE; RFC 7162 3.2.10 VANISHED with QRESYNC.
+    sel = s.xselected()
+    if sel.readonly:
+        raise CommandFailed("mailbox open in read-only mode", "READ-ONLY")
+    only: set[int] | None = None
+    if cmd.uid:
+        only = set(s.resolve_numset(cmd.args["numset"], True))
+    # First bring our view up to date so our sequence numbers are right.
+    s.apply_changes()
+    uids = [
+        m.uid
+        for m in s.acc.messages(sel.mailbox_id)
+        if "\\Deleted" in m.flags and (only is None or m.uid in only) and sel.seq(m.uid)
+    ]
+    removed: list[int] = []
+    if uids:
+        removed = await s.acc.expunge(sel.mailbox_id, uids, origin=s.sub)
+    vanished: list[int] = []
+    for uid in sorted(removed):
+        seq = sel.remove(uid)
+        if not seq:
+            continue
+        if s.qresync:
+            vanished.append(uid)
+        else:
+            s.untagged(f"{seq} EXPUNGE")
+    if vanished:
+        s.untagged(f"VANISHED {compact_numset(vanished)}")
+    if s.condstore:
+        mb = s.acc.mailbox_by_id(sel.mailbox_id)
+        hm = mb.highest_modseq if mb is not None else 0
+        return f"[HIGHESTMODSEQ {client_modseq(hm)}] expunged"
+    return "EXPUNGE done"

@@ -1,0 +1,70 @@
+"""STORE and UID STORE (selected state): RFC 9051 6.4.6; RFC 7162 3.1.3 UNCHANGEDSINCE/[MODIFIED].
+
+Keywords are stored lower-case (mox's known keywords keep their case); a new keyword makes the
+session send an updated FLAGS response.
+"""
+
+from __future__ import annotations
+
+from .errors import BadCommand, CommandFailed
+from .session import Session, flag_list
+from .types import SYSTEM_FLAGS, Command, canonical_flag, compact_numset
+
+
+def check_flags(flags: list[str]) -> list[str]:
+    out: list[str] = []
+    system = {f.lower() for f in SYSTEM_FLAGS}
+    for f in flags:
+        if f.startswith("\\"):
+            if f.lower() == "\\recent":
+                continue  # RFC 3501: \Recent can't be changed by the client
+            if f.lower() not in system:
+                raise BadCommand(f"unknown system flag {f}")
+        c = canonical_flag(f)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+async def cmd_store(s: Session, cmd: Command) -> str:
+    sel = s.xselected()
+    args = cmd.args
+    if sel.readonly:
+        raise CommandFailed("mailbox open in read-only mode", "READ-ONLY")
+    flags = check_flags(args["flags"])
+    unchangedsince = args["unchangedsince"]
+    if unchangedsince is not None:
+        s.enabled.add("CONDSTORE")
+    uids = s.resolve_numset(args["numset"], cmd.uid)
+    uids = [u for u in uids if (m := s.acc.message(sel.mailbox_id, u)) is not None and not m.expunged]
+    failed: list[int] = []
+    changed_uids: set[int] = set()
+    if uids:
+        # A client's UNCHANGEDSINCE 0 fails for every message; modseq 1 means "never changed" (0).
+        changed, failed = await s.acc.store_flags(
+            sel.mailbox_id, uids, args["mode"], flags, unchangedsince=unchangedsince, origin=s.sub
+        )
+        changed_uids = {m.uid for m in changed}
+        s._check_keywords([f for m in changed for f in m.flags])
+    failed_set = set(failed)
+    for uid in uids:
+        if uid in failed_set:
+            continue
+        if args["silent"] and not (s.condstore and unchangedsince is not None and uid in changed_uids):
+            continue
+        m = s.acc.message(sel.mailbox_id, uid)
+        seq = sel.seq(uid)
+        if m is None or not seq:
+            continue
+        parts = []
+        if cmd.uid:
+            parts.append(f"UID {uid}")
+        if not args["silent"]:
+            parts.append(f"FLAGS {flag_list(m.flags)}")
+        if s.condstore:
+            parts.append(f"MODSEQ ({max(m.modseq, 1)})")
+        s.untagged(f"{seq} FETCH ({' '.join(parts)})")
+    if failed:
+        nums = failed if cmd.uid else [sel.seq(u) for u in failed if sel.seq(u)]
+        return f"[MODIFIED {compact_numset(nums)}] conditional store did not modify all"
+    return "STORE done"

@@ -1,0 +1,302 @@
+"""The trio driver: one task per connection, reading bytes into the sans-IO protocol, running one
+command at a time and writing responses.
+
+Invariants:
+- Commands never run concurrently on one connection; untagged responses queued by a command (and
+  changes from other sessions) are written before its tagged reply.
+- Every read and write has a deadline (``TIMEOUTS``); a read timeout ends with ``* BYE`` and a
+  reason, never a silent close (reference 3.7, quirk fixed).
+- No exception escapes ``handle_connection``; a bug in a command gives ``NO [SERVERBUG]`` and a
+  logged traceback, and the connection goes on.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import trio
+
+from mox import mlog
+
+from . import cmd_append, cmd_auth, cmd_copymove, cmd_fetch, cmd_idle, cmd_mailbox, cmd_search, cmd_select, cmd_store
+from .errors import BadCommand, Bye, CommandFailed, ReadTimeout, ServerBug
+from .parse import ANY_STATE, AUTHENTICATED, NOT_AUTHENTICATED, SELECTED
+from .protocol import (
+    NEED_DATA,
+    BadSyntax,
+    EndOfStream,
+    Fatal,
+    ImapServerConnection,
+    Line,
+    NeedLiteral,
+    NotImap,
+)
+from .session import Session, State
+from .types import Command
+
+# Deadlines in seconds (reference 3.7); tests may lower them.
+TIMEOUTS = {
+    "read_preauth": 30.0,
+    "read_auth": 30 * 60.0,
+    "literal": 30.0,
+    "write_preauth": 30.0,
+    "write_auth": 5 * 60.0,
+    "tls_handshake": 30.0,
+}
+
+HANDLERS = {
+    "CAPABILITY": cmd_auth.cmd_capability,
+    "NOOP": cmd_auth.cmd_noop,
+    "LOGOUT": cmd_auth.cmd_logout,
+    "ID": cmd_auth.cmd_id,
+    "STARTTLS": cmd_auth.cmd_starttls,
+    "LOGIN": cmd_auth.cmd_login,
+    "AUTHENTICATE": cmd_auth.cmd_authenticate,
+    "ENABLE": cmd_auth.cmd_enable,
+    "SELECT": cmd_select.cmd_select,
+    "EXAMINE": cmd_select.cmd_select,
+    "CREATE": cmd_mailbox.cmd_create,
+    "DELETE": cmd_mailbox.cmd_delete,
+    "RENAME": cmd_mailbox.cmd_rename,
+    "SUBSCRIBE": cmd_mailbox.cmd_subscribe,
+    "UNSUBSCRIBE": cmd_mailbox.cmd_subscribe,
+    "LIST": cmd_mailbox.cmd_list,
+    "LSUB": cmd_mailbox.cmd_lsub,
+    "NAMESPACE": cmd_mailbox.cmd_namespace,
+    "STATUS": cmd_mailbox.cmd_status,
+    "GETQUOTAROOT": cmd_mailbox.cmd_getquotaroot,
+    "GETQUOTA": cmd_mailbox.cmd_getquota,
+    "APPEND": cmd_append.cmd_append,
+    "IDLE": cmd_idle.cmd_idle,
+    "CHECK": cmd_select.cmd_check,
+    "CLOSE": cmd_select.cmd_close,
+    "UNSELECT": cmd_select.cmd_unselect,
+    "EXPUNGE": cmd_select.cmd_expunge,
+    "SEARCH": cmd_search.cmd_search,
+    "FETCH": cmd_fetch.cmd_fetch,
+    "STORE": cmd_store.cmd_store,
+    "COPY": cmd_copymove.cmd_copy,
+    "MOVE": cmd_copymove.cmd_move,
+}
+
+# Commands during which expunges of other sessions are held back (RFC 9051 7.5.1).
+NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH"}
+
+
+class Connection:
+    """One client connection: stream I/O around a Session."""
+
+    def __init__(self, ctx: Any, stream: trio.abc.Stream, log: mlog.Logger, *, tls: bool) -> None:
+        self.ctx = ctx
+        self.stream = stream
+        self.log = log
+        self.proto = ImapServerConnection(max_append=_max_append(ctx))
+        self.session = Session(ctx, log, tls=tls)
+        self.session.conn = self
+        self.start_tls = False
+
+    # -- I/O
+
+    def _authenticated(self) -> bool:
+        return self.session.state in (State.AUTHENTICATED, State.SELECTED)
+
+    async def write(self, data: bytes, kind: str = "text") -> None:
+        if not data:
+            return
+        if self.log.enabled("trace"):
+            for line in data.split(b"\r\n")[:-1] if data.endswith(b"\r\n") else data.split(b"\r\n"):
+                self.log.trace_line("S:", line[:1000], kind=kind)
+        timeout = TIMEOUTS["write_auth" if self._authenticated() else "write_preauth"]
+        with trio.fail_after(timeout):
+            await self.stream.send_all(data)
+
+    async def next_event(self, timeout: float | None = None) -> object:
+        while True:
+            ev = self.proto.next_event()
+            if ev is not NEED_DATA:
+                return ev
+            if timeout is None:
+                if self.proto.in_command():
+                    t = TIMEOUTS["literal"]
+                else:
+                    t = TIMEOUTS["read_auth" if self._authenticated() else "read_preauth"]
+            else:
+                t = timeout
+            with trio.move_on_after(t) as cs:
+                data = await self.stream.receive_some(65536)
+            if cs.cancelled_caught:
+                raise ReadTimeout()
+            self.proto.receive_data(data)
+
+    async def read_line(self, kind: str = "text") -> bytes:
+        """A raw line (AUTHENTICATE continuation, IDLE's DONE)."""
+        self.proto.set_line_mode(True)
+        try:
+            ev = await self.next_event()
+        finally:
+            self.proto.set_line_mode(False)
+        if isinstance(ev, Line):
+            self.log.trace_line("C:", ev.data, kind=kind)
+            return ev.data
+        if isinstance(ev, Fatal):
+            raise Bye(ev.text)
+        raise Bye("connection closed")
+
+    # -- the connection
+
+    async def run(self) -> None:
+        s = self.session
+        if self.ctx.shutting_down.is_set():
+            await self.write(b"* BYE mox shutting down\r\n")
+            return
+        await self.write(f"* OK [CAPABILITY {s.capabilities()}] mox imap\r\n".encode())
+        try:
+            while True:
+                try:
+                    ev = await self.next_event()
+                except ReadTimeout:
+                    await self.write(b"* BYE inactive, closing connection\r\n")
+                    return
+                if isinstance(ev, Command):
+                    await self.command(ev)
+                    if s.state == State.LOGOUT:
+                        return
+                    if self.start_tls:
+                        self.start_tls = False
+                        await self._starttls()
+                elif isinstance(ev, NeedLiteral):
+                    await self.write(b"+ \r\n")
+                elif isinstance(ev, BadSyntax):
+                    code = f"[{ev.code}] " if ev.code else ""
+                    await self.write(f"{ev.tag} BAD {code}{ev.text}\r\n".encode())
+                elif isinstance(ev, NotImap):
+                    await self.write(b"* BYE please try again speaking imap\r\n")
+                    return
+                elif isinstance(ev, Fatal):
+                    await self.write(f"* BYE {ev.text}\r\n".encode())
+                    return
+                elif isinstance(ev, EndOfStream):
+                    return
+        except Bye as e:
+            await self.write(f"* BYE {e.text}\r\n".encode())
+
+    async def _starttls(self) -> None:
+        # RFC 9051 6.2.1: data received before the TLS negotiation is discarded.
+        self.proto = ImapServerConnection(max_append=self.proto.max_append)
+        self.proto.ncommands = 1
+        ssl_stream = trio.SSLStream(self.stream, self.ctx.tls, server_side=True)
+        with trio.fail_after(TIMEOUTS["tls_handshake"]):
+            await ssl_stream.do_handshake()
+        self.stream = ssl_stream
+        self.session.tls = True
+        self.log.debug("tls handshake done after starttls")
+
+    async def command(self, cmd: Command) -> None:
+        s = self.session
+        name = cmd.name
+        full = ("UID " if cmd.uid else "") + name
+        kind = "auth" if name in ("LOGIN", "AUTHENTICATE") else ("data" if name == "APPEND" else "text")
+        self.log.trace_line("C:", f"{cmd.tag} {full}", kind="text") if kind != "text" else None
+        s.current_command = full
+        tagged: str
+        try:
+            if not _allowed(s.state, name):
+                raise CommandFailed(f"{full} not allowed in this connection state")
+            ok_text = await HANDLERS[name](s, cmd)
+            tagged = f"{cmd.tag} OK {ok_text}"
+        except BadCommand as e:
+            code = f"[{e.code}] " if e.code else ""
+            tagged = f"{cmd.tag} BAD {code}{e.text}"
+        except CommandFailed as e:
+            code = f"[{e.code}] " if e.code else ""
+            tagged = f"{cmd.tag} NO {code}{e.text}"
+        except Bye:
+            raise
+        except (trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+            raise
+        except Exception as e:
+            mapped = _store_error(e)
+            if mapped is not None:
+                tagged = f"{cmd.tag} NO {mapped}"
+            else:
+                self.log.error(
+                    "unhandled error in command", command=full, err=repr(e), trace=traceback.format_exc()
+                )
+                text = e.text if isinstance(e, ServerBug) else "error processing command"
+                tagged = f"{cmd.tag} NO [SERVERBUG] {text}"
+        if s.state != State.LOGOUT:
+            try:
+                s.apply_changes(allow_expunge=name not in NO_EXPUNGE_COMMANDS)
+            except Exception as e:  # never lose the tagged reply over a broadcast problem
+                self.log.error("applying changes", err=repr(e), trace=traceback.format_exc())
+        await self.write(s.take_output() + tagged.encode("utf-8") + b"\r\n")
+
+
+def _allowed(state: State, name: str) -> bool:
+    # RFC 9051 6; reference 3.3 with the quirk fixed: strict per-state tables.
+    if name in ANY_STATE:
+        return True
+    if name in NOT_AUTHENTICATED:
+        return state == State.NOT_AUTHENTICATED
+    if name in AUTHENTICATED:
+        return state in (State.AUTHENTICATED, State.SELECTED)
+    if name in SELECTED:
+        return state == State.SELECTED
+    return False
+
+
+def _store_error(e: Exception) -> str | None:
+    try:
+        from mox.store import errors as E
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(e, E.MailboxNotFound):
+        return "[NONEXISTENT] mailbox does not exist"
+    if isinstance(e, E.MailboxExists):
+        return "[ALREADYEXISTS] mailbox already exists"
+    if isinstance(e, E.MailboxHasChildren):
+        return "[HASCHILDREN] mailbox has children"
+    if isinstance(e, E.OverQuota):
+        return "[OVERQUOTA] account over quota"
+    if isinstance(e, E.InvalidMailboxName):
+        return f"[CANNOT] {e}"
+    if isinstance(e, E.InvalidFlag):
+        return f"[CLIENTBUG] {e}"
+    return None
+
+
+def _max_append(ctx: Any) -> int:
+    # APPENDLIMIT is advertised as max int64 (reference 3.1); we still refuse absurd literals.
+    cfg = getattr(ctx, "config", None)
+    size = getattr(cfg, "max_message_size", 0) or 0
+    return max(size, 1 << 30) if size else 1 << 63
+
+
+async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
+    """Serve one IMAP connection (architecture.md "Servers"). Never raises."""
+    log = mlog.get_logger("imapserver").with_(cid=mlog.new_cid())
+    conn: Connection | None = None
+    try:
+        log.debug("new connection", implicit_tls=implicit_tls)
+        s: trio.abc.Stream = stream
+        if implicit_tls:
+            ssl_stream = trio.SSLStream(stream, ctx.tls, server_side=True)
+            with trio.fail_after(TIMEOUTS["tls_handshake"]):
+                await ssl_stream.do_handshake()
+            s = ssl_stream
+        conn = Connection(ctx, s, log, tls=implicit_tls)
+        await conn.run()
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
+        log.debug("connection ended", err=repr(e))
+    except Exception as e:
+        log.error("connection failed", err=repr(e), trace=traceback.format_exc())
+    finally:
+        if conn is not None:
+            conn.session.close()
+        with trio.CancelScope(shield=True):
+            try:
+                with trio.move_on_after(1):
+                    await (conn.stream if conn is not None else stream).aclose()
+            except Exception:
+                pass

@@ -1,0 +1,331 @@
+"""Per-connection IMAP state: authentication state, selected mailbox, enabled extensions, and the
+untagged responses waiting to be written.
+
+Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
+- ``Selected.uids`` is this session's view of the mailbox: message sequence number n is
+  ``uids[n-1]``. It only changes when this session tells its client (EXISTS, EXPUNGE, VANISHED).
+- Changes from other sessions arrive through the account subscription and are applied before a
+  tagged reply; during FETCH, STORE and SEARCH expunges are deferred so sequence numbers stay put.
+- Our own changes are not broadcast back to us (``origin=self.sub``); commands update the session
+  view themselves.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from mox import mlog
+
+from . import utf7
+from .errors import BadCommand, CommandFailed
+from .parse import ASTRING_CHARS
+from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet, compact_numset
+
+# Capabilities as mox v0.0.14 (reference 3.1), plus NAMESPACE.
+BASE_CAPABILITIES = (
+    "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
+    "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 "
+    "AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 ID APPENDLIMIT=9223372036854775807 CONDSTORE "
+    "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE NAMESPACE"
+)
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+class Selected:
+    """The selected mailbox as this session sees it."""
+
+    def __init__(self, mailbox_id: int, name: str, readonly: bool, uids: list[int], keywords: tuple[str, ...]) -> None:
+        self.mailbox_id = mailbox_id
+        self.name = name
+        self.readonly = readonly
+        self.uids = uids
+        self.keywords = set(keywords)
+        self.deferred: list[Any] = []  # ChangeRemoveUIDs held back during FETCH/STORE/SEARCH
+
+    def seq(self, uid: int) -> int:
+        """Sequence number of uid, or 0."""
+        import bisect
+
+        i = bisect.bisect_left(self.uids, uid)
+        if i < len(self.uids) and self.uids[i] == uid:
+            return i + 1
+        return 0
+
+    def remove(self, uid: int) -> int:
+        s = self.seq(uid)
+        if s:
+            del self.uids[s - 1]
+        return s
+
+
+def quote_string(s: str, utf8: bool = True) -> bytes:
+    """A quoted string, or a literal when it can't be quoted (CR/LF, or non-ASCII without UTF8)."""
+    b = s.encode("utf-8")
+    if b"\r" in b or b"\n" in b or b"\x00" in b or (not utf8 and not b.isascii()):
+        return b"{%d}\r\n" % len(b) + b
+    return b'"' + b.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def astring(s: str, utf8: bool = True) -> bytes:
+    b = s.encode("utf-8")
+    if b and all(c in ASTRING_CHARS for c in b) and b.upper() != b"NIL":
+        return b
+    return quote_string(s, utf8)
+
+
+def nstring(s: str | bytes | None) -> bytes:
+    if s is None:
+        return b"NIL"
+    if isinstance(s, str):
+        return quote_string(s)
+    if b"\r" in s or b"\n" in s or b"\x00" in s or b'"' in s or b"\\" in s or not s.isascii():
+        return b"{%d}\r\n" % len(s) + s
+    return b'"' + s + b'"'
+
+
+def flag_list(flags: tuple[str, ...] | list[str] | set[str]) -> str:
+    return "(" + " ".join(flags) + ")"
+
+
+class Session:
+    def __init__(self, ctx: Any, log: mlog.Logger, *, tls: bool) -> None:
+        self.ctx = ctx
+        self.log = log
+        self.tls = tls
+        self.state = State.NOT_AUTHENTICATED
+        self.account_name: str | None = None
+        self.username: str | None = None
+        self.acc: Any = None
+        self.sub: Any = None
+        self.selected: Selected | None = None
+        self.enabled: set[str] = set()
+        self.searchres: list[int] = []  # RFC 5182 "$": uids of the last SEARCH ... SAVE
+        self.out = bytearray()  # untagged responses to write before the tagged reply
+        self.current_command = ""
+
+    # -- output
+
+    def untagged(self, line: str | bytes) -> None:
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.out += b"* " + line + b"\r\n"
+
+    def take_output(self) -> bytes:
+        out = bytes(self.out)
+        self.out.clear()
+        return out
+
+    # -- capabilities and names
+
+    def capabilities(self) -> str:
+        caps = BASE_CAPABILITIES
+        if not self.tls and self.ctx.tls is not None:
+            caps += " STARTTLS"
+        if self.tls or self.ctx.config.no_require_starttls:
+            caps += " AUTH=PLAIN"
+        else:
+            caps += " LOGINDISABLED"
+        return caps
+
+    @property
+    def utf8(self) -> bool:
+        return bool({"IMAP4REV2", "UTF8=ACCEPT"} & self.enabled)
+
+    @property
+    def condstore(self) -> bool:
+        return "CONDSTORE" in self.enabled
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    def mailbox_in(self, name: str) -> str:
+        """A mailbox name from the client: modified UTF-7 decoded unless UTF-8 is enabled, INBOX in
+        any case (also as the first hierarchy level) mapped to the stored ``Inbox``."""
+        if not self.utf8:
+            try:
+                name = utf7.decode(name)
+            except utf7.Utf7Error as e:
+                raise BadCommand(f"invalid modified utf-7 mailbox name: {e}") from None
+        if name.upper() == "INBOX":
+            return "Inbox"
+        if name[:6].upper() == "INBOX/":
+            return "Inbox/" + name[6:]
+        return name
+
+    def check_mailbox_name(self, name: str) -> None:
+        # RFC 9051 5.1; mox rejects empty levels, leading/trailing "/", controls and "%" "*" "#" "&" prefixes.
+        if not name or name.startswith("/") or name.endswith("/") or "//" in name:
+            raise CommandFailed("invalid mailbox name: empty hierarchy level", "CANNOT")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F or c in "%*" for c in name):
+            raise CommandFailed("invalid mailbox name: control or wildcard character", "CANNOT")
+
+    def mailbox_out(self, name: str) -> bytes:
+        """A stored mailbox name as an astring for the client."""
+        if not self.utf8:
+            name = utf7.encode(name)
+        return astring(name, self.utf8)
+
+    def mailbox_flags(self, mb: Any) -> list[str]:
+        """The permanent flags of a mailbox for FLAGS/PERMANENTFLAGS."""
+        return list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + [k for k in mb.keywords if k not in {x.lower() for x in KNOWN_KEYWORDS}]
+
+    def xmailbox(self, name: str, *, trycreate: bool = False) -> Any:
+        mb = self.acc.mailbox(name)
+        if mb is None:
+            raise CommandFailed("mailbox does not exist", "TRYCREATE" if trycreate else "NONEXISTENT")
+        return mb
+
+    # -- selected mailbox helpers
+
+    def xselected(self) -> Selected:
+        assert self.selected is not None
+        return self.selected
+
+    def resolve_numset(self, numset: NumSet, uid: bool) -> list[int]:
+        """The uids named by a sequence set (message sequence numbers or uids; ``$`` is the saved
+        search result). Sequence numbers outside the mailbox are a BAD (RFC 9051 9 seq-number)."""
+        sel = self.xselected()
+        if numset.search_result:
+            known = set(sel.uids)
+            return [u for u in self.searchres if u in known]
+        if uid:
+            return numset.select(sel.uids)
+        n = len(sel.uids)
+        for r in numset.ranges:
+            for v in (r.first, r.last):
+                if v is not None and v > n:
+                    raise BadCommand("invalid msgseq: message sequence number out of range")
+        if n == 0:
+            raise BadCommand("invalid msgseq: mailbox is empty")
+        return [sel.uids[i - 1] for i in numset.select(list(range(1, n + 1)))]
+
+    # -- changes from other sessions
+
+    def apply_changes(self, *, allow_expunge: bool = True) -> None:
+        if self.sub is None:
+            return
+        changes = self.sub.pending()
+        sel = self.selected
+        if sel is not None and allow_expunge and sel.deferred:
+            changes = sel.deferred + changes
+            sel.deferred = []
+        if not changes:
+            return
+        from mox.store import changes as C
+
+        adds: list[Any] = []
+
+        def flush_adds() -> None:
+            if not adds or sel is None:
+                return
+            self.untagged(f"{len(sel.uids)} EXISTS")
+            for a in adds:
+                modseq = f" MODSEQ ({max(a.modseq, 1)})" if self.condstore else ""
+                self.untagged(f"{sel.seq(a.uid)} FETCH (UID {a.uid} FLAGS {flag_list(a.flags)}{modseq})")
+            adds.clear()
+
+        for ch in changes:
+            if isinstance(ch, C.ChangeAddUID):
+                if sel is None or ch.mailbox_id != sel.mailbox_id:
+                    continue
+                if sel.seq(ch.uid):
+                    continue
+                sel.uids.append(ch.uid)
+                if sel.uids and len(sel.uids) > 1 and sel.uids[-2] > ch.uid:
+                    sel.uids.sort()
+                adds.append(ch)
+                self._check_keywords(ch.flags)
+                continue
+            flush_adds()
+            if isinstance(ch, C.ChangeRemoveUIDs):
+                if sel is None or ch.mailbox_id != sel.mailbox_id:
+                    continue
+                if not allow_expunge:
+                    sel.deferred.append(ch)
+                    continue
+                vanished: list[int] = []
+                for uid in sorted(ch.uids):
+                    s = sel.remove(uid)
+                    if not s:
+                        continue
+                    if self.qresync:
+                        vanished.append(uid)
+                    else:
+                        self.untagged(f"{s} EXPUNGE")
+                if vanished:
+                    self.untagged(f"VANISHED {compact_numset(vanished)}")
+            elif isinstance(ch, C.ChangeFlags):
+                if sel is None or ch.mailbox_id != sel.mailbox_id:
+                    continue
+                s = sel.seq(ch.uid)
+                if not s:
+                    continue
+                self._check_keywords(ch.flags)
+                modseq = f" MODSEQ ({max(ch.modseq, 1)})" if self.condstore else ""
+                self.untagged(f"{s} FETCH (UID {ch.uid} FLAGS {flag_list(ch.flags)}{modseq})")
+            elif isinstance(ch, C.ChangeMailboxKeywords):
+                if sel is not None and ch.mailbox_id == sel.mailbox_id:
+                    self._check_keywords(ch.keywords)
+            elif isinstance(ch, C.ChangeAddMailbox):
+                flags = "\\Subscribed" if ch.mailbox.subscribed else ""
+                self.untagged(b"LIST (" + flags.encode() + b') "/" ' + self.mailbox_out(ch.mailbox.name))
+            elif isinstance(ch, C.ChangeRemoveMailbox):
+                if "IMAP4REV2" in self.enabled:
+                    self.untagged(b'LIST (\\NonExistent) "/" ' + self.mailbox_out(ch.name))
+            elif isinstance(ch, C.ChangeRenameMailbox):
+                old = b""
+                if "IMAP4REV2" in self.enabled:
+                    name = ch.old_name if self.utf8 else utf7.encode(ch.old_name)
+                    old = b' ("OLDNAME" (' + quote_string(name) + b"))"
+                self.untagged(b'LIST () "/" ' + self.mailbox_out(ch.new_name) + old)
+                if sel is not None and sel.mailbox_id == ch.mailbox_id:
+                    sel.name = ch.new_name
+            elif isinstance(ch, C.ChangeSubscription):
+                if ch.subscribed:
+                    self.untagged(b'LIST (\\Subscribed) "/" ' + self.mailbox_out(ch.name))
+        flush_adds()
+
+    def _check_keywords(self, flags: tuple[str, ...] | list[str]) -> None:
+        """Send an updated FLAGS when a keyword appears that the client hasn't seen yet."""
+        sel = self.selected
+        if sel is None:
+            return
+        system = {f.lower() for f in SYSTEM_FLAGS + KNOWN_KEYWORDS}
+        new = [f for f in flags if not f.startswith("\\") and f.lower() not in system and f not in sel.keywords]
+        if not new:
+            return
+        sel.keywords.update(new)
+        kw = sorted(sel.keywords)
+        self.untagged("FLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw))
+
+    # -- login and teardown
+
+    def login(self, account_name: str, username: str) -> None:
+        self.account_name = account_name
+        self.username = username
+        self.acc = self.ctx.store.open_account(account_name)
+        self.sub = self.acc.subscribe()
+        self.state = State.AUTHENTICATED
+        self.log = self.log.with_(account=account_name)
+
+    def close(self) -> None:
+        if self.sub is not None:
+            try:
+                self.sub.close()
+            except Exception as e:  # pragma: no cover
+                self.log.error("closing subscription", err=repr(e))
+            self.sub = None
+        if self.acc is not None:
+            try:
+                self.acc.close()
+            except Exception as e:  # pragma: no cover
+                self.log.error("closing account", err=repr(e))
+            self.acc = None

@@ -1,0 +1,128 @@
+"""Greeting, CAPABILITY, NOOP, LOGOUT, ID, LOGIN, AUTHENTICATE PLAIN, STARTTLS, ENABLE (RFC 9051 6.1, 6.2)."""
+
+import base64
+
+from mox.imap import responses as r
+
+from mox.imap.session import BASE_CAPABILITIES
+
+CAPS = BASE_CAPABILITIES + " STARTTLS AUTH=PLAIN"
+CAPS_TLS = BASE_CAPABILITIES + " AUTH=PLAIN"
+
+
+def test_greeting_capability_noop_logout(imap):
+    tc = imap.connect(login=False)
+    assert r.serialize(tc.conn.greeting) == f"* OK [CAPABILITY {CAPS}] mox imap\r\n".encode()
+    tc.transact("ok", "capability")
+    tc.expect_untagged(f"* CAPABILITY {CAPS}")
+    assert tc.result.text == "CAPABILITY done"
+    tc.transact("ok", "noop")
+    tc.expect_no_untagged()
+    tc.transact("ok", 'id ("name" "test")')
+    tc.expect_untagged_some()
+    assert tc.untagged[0][1].startswith(b'* ID ("name" "mox" "version" ')
+    tc.transact("ok", "logout")
+    tc.expect_untagged("* BYE thanks")
+    assert tc.result.text == "LOGOUT done"
+    tc.expect_closed()
+
+
+def test_login(imap):
+    tc = imap.connect(login=False)
+    tc.transact("bad", "login")  # missing arguments
+    tc.transact("no", "login mox@localhost wrong")
+    tc.expect_code("AUTHENTICATIONFAILED")
+    tc.transact("no", "login nobody@localhost moxmoxmox")
+    tc.expect_code("AUTHENTICATIONFAILED")
+    tc.transact("no", "select inbox")  # not yet authenticated
+    assert tc.result.text == "SELECT not allowed in this connection state"
+    tc.transact("ok", 'login "mox@localhost" "moxmoxmox"')
+    assert tc.result.text == "login done"
+    tc.expect_code(f"CAPABILITY {CAPS}")
+    # Fixed quirk: LOGIN/AUTHENTICATE/STARTTLS only before authentication, also when selected.
+    tc.transact("no", "login mox@localhost moxmoxmox")
+    tc.transact("ok", "select inbox")
+    tc.transact("no", "login mox@localhost moxmoxmox")
+    assert tc.result.text == "LOGIN not allowed in this connection state"
+    tc.transact("no", "authenticate plain")
+    tc.transact("no", "starttls")
+
+
+def test_login_catchall_and_literal(imap):
+    tc = imap.connect(login=False)
+    tc.transact("ok", "login mox+test@localhost ", b"moxmoxmox")
+
+
+def test_login_requires_tls(imap):
+    imap.start(no_require_starttls=False)
+    tc = imap.connect(login=False)
+    caps = BASE_CAPABILITIES + " STARTTLS LOGINDISABLED"
+    tc.transact("ok", "capability")
+    tc.expect_untagged(f"* CAPABILITY {caps}")
+    tc.transact("no", "login mox@localhost moxmoxmox")
+    tc.expect_code("PRIVACYREQUIRED")
+    tc.transact("no", "authenticate plain " + base64.b64encode(b"\0mox@localhost\0moxmoxmox").decode())
+    tc.expect_code("PRIVACYREQUIRED")
+    # Implicit TLS: login works.
+    tc2 = imap.connect(login=False, tls=True)
+    tc2.transact("ok", "capability")
+    tc2.expect_untagged(f"* CAPABILITY {BASE_CAPABILITIES} AUTH=PLAIN")
+    tc2.transact("bad", "starttls")  # TLS already active
+    tc2.transact("ok", "login mox@localhost moxmoxmox")
+
+
+def test_starttls(imap):
+    imap.start(no_require_starttls=False)
+    tc = imap.connect(login=False, starttls=True)
+    tc.transact("ok", "capability")
+    tc.expect_untagged(f"* CAPABILITY {CAPS_TLS}")
+    tc.transact("ok", "login mox@localhost moxmoxmox")
+
+
+def test_authenticate_plain(imap):
+    good = base64.b64encode(b"\0mox@localhost\0moxmoxmox").decode()
+    tc = imap.connect(login=False)
+    tc.transact("no", "authenticate bogus")
+    assert tc.result.text == "method not supported"
+    tc.transact("bad", "authenticate plain !!!")
+    tc.transact("no", "authenticate plain " + base64.b64encode(b"other@localhost\0mox@localhost\0moxmoxmox").decode())
+    tc.expect_code("AUTHORIZATIONFAILED")
+    tc.transact("no", "authenticate plain " + base64.b64encode(b"\0mox@localhost\0bad").decode())
+    tc.expect_code("AUTHENTICATIONFAILED")
+    tc.transact("bad", "authenticate plain =")  # empty initial response: malformed
+    # Continuation, then abort with "*".
+    tc.command("authenticate plain")
+    assert tc.read_line() == "+ "
+    tc.write_line("*")
+    tc.response("bad")
+    assert tc.result.text == "authenticate aborted by client"
+    # Continuation with the credentials.
+    tc.command("authenticate plain")
+    assert tc.read_line() == "+ "
+    tc.write_line(good)
+    tc.response("ok")
+    assert tc.result.text == "authenticate done"
+    tc2 = imap.connect(login=False)
+    tc2.transact("ok", "authenticate plain " + good)  # SASL-IR
+    tc2.transact("ok", "noop")
+
+
+def test_enable(imap):
+    tc = imap.connect(login=False)
+    tc.transact("no", "enable condstore")
+    tc.transact("ok", "login mox@localhost moxmoxmox")
+    tc.transact("ok", "enable qresync bogus")
+    tc.expect_untagged("* ENABLED QRESYNC CONDSTORE")
+    tc.transact("ok", "enable condstore")
+    tc.expect_untagged("* ENABLED")
+    tc.transact("ok", "enable imap4rev2 utf8=accept")
+    tc.expect_untagged("* ENABLED IMAP4rev2 UTF8=ACCEPT")
+    tc.transact("bad", "enable")
+
+
+def test_unknown_and_bad_commands(imap):
+    tc = imap.connect()
+    tc.transact("bad", "setquota x")
+    assert tc.result.text == 'SETQUOTA unrecognized syntax/command: unknown command "SETQUOTA"'
+    tc.transact("bad", "noop extra")
+    tc.transact("bad", "uid noop")

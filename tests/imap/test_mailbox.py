@@ -1,0 +1,147 @@
+"""CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE LIST LSUB NAMESPACE STATUS (RFC 9051 6.3)."""
+
+
+def test_create(imap):
+    tc = imap.connect()
+    tc2 = imap.connect()  # observer session
+    tc.transact("no", "create inbox")  # INBOX always exists (RFC 9051 6.3.4)
+    tc.expect_code("ALREADYEXISTS")
+    tc.transact("no", "create Archive")
+    tc.expect_code("ALREADYEXISTS")
+    tc.transact("no", "create bad//name")
+    tc.expect_code("CANNOT")
+    tc.transact("no", "create /lead")
+    tc.transact("bad", "create")
+    tc.transact("ok", "create inbox/a/c")
+    tc.expect_untagged('* LIST (\\Subscribed) "/" Inbox/a', '* LIST (\\Subscribed) "/" Inbox/a/c')
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged('* LIST (\\Subscribed) "/" Inbox/a', '* LIST (\\Subscribed) "/" Inbox/a/c')
+    tc.transact("ok", 'create "a b" (use (\\Archive))')
+    tc.expect_untagged('* LIST (\\Subscribed) "/" "a b"')
+    tc.transact("ok", 'list "" "a b"')
+    tc.expect_untagged('* LIST (\\Archive) "/" "a b"')
+    tc.transact("no", "create x (use (\\Bogus))")
+    tc.expect_code("USEATTR")
+
+
+def test_create_utf7_and_utf8(imap):
+    tc = imap.connect()
+    tc.transact("ok", "create Entw&APw-rfe")
+    tc.expect_untagged('* LIST (\\Subscribed) "/" Entw&APw-rfe')
+    assert imap.account.mailbox("Entwürfe") is not None
+    tc.transact("bad", "create &bad")  # invalid modified UTF-7
+    tc.transact("ok", "enable utf8=accept")
+    tc.transact("ok", 'create "Ünïcode"')
+    tc.expect_untagged('* LIST (\\Subscribed) "/" "Ünïcode"')
+    tc.transact("ok", 'list "" "Entw*"')
+    tc.expect_untagged('* LIST () "/" "Entwürfe"')
+
+
+def test_delete(imap):
+    tc = imap.connect()
+    tc2 = imap.connect()
+    tc2.transact("ok", "enable imap4rev2")
+    tc.transact("no", "delete inbox")
+    tc.transact("no", "delete nonexistent")
+    tc.expect_code("NONEXISTENT")
+    tc.transact("ok", "create a/b")
+    tc.transact("no", "delete a")  # has children
+    tc.expect_code("HASCHILDREN")
+    tc2.transact("ok", "noop")
+    tc.transact("ok", "delete a/b")
+    tc.expect_no_untagged()
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged('* LIST (\\NonExistent) "/" a/b')
+    tc.transact("ok", "delete a")
+    tc.transact("bad", "delete")
+
+
+def test_rename(imap):
+    tc = imap.connect()
+    tc2 = imap.connect()
+    tc.transact("ok", "create a/b/c")
+    tc.transact("no", "rename nonexistent x")
+    tc.expect_code("NONEXISTENT")
+    tc.transact("no", "rename a Archive")
+    tc.expect_code("ALREADYEXISTS")
+    tc2.transact("ok", "noop")
+    tc.transact("ok", "rename a x/y")
+    tc.expect_no_untagged()
+    tc.transact("ok", 'list "" x*')
+    tc.expect_untagged('* LIST () "/" x', '* LIST () "/" x/y', '* LIST () "/" x/y/b', '* LIST () "/" x/y/b/c')
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged_some('* LIST () "/" x/y')
+    tc.transact("bad", "rename a")
+
+
+def test_list(imap):
+    tc = imap.connect()
+    tc.transact("ok", 'list "" ""')
+    tc.expect_untagged('* LIST () "/" ""')
+    tc.transact("ok", 'list "" *')
+    tc.expect_untagged(
+        '* LIST (\\Archive) "/" Archive',
+        '* LIST (\\Drafts) "/" Drafts',
+        '* LIST () "/" Inbox',
+        '* LIST (\\Junk) "/" Junk',
+        '* LIST (\\Sent) "/" Sent',
+        '* LIST (\\Trash) "/" Trash',
+    )
+    tc.transact("ok", "create Inbox/sub")
+    tc.transact("ok", 'list "" INBOX')
+    tc.expect_untagged('* LIST () "/" Inbox')
+    tc.transact("ok", 'list "" inbox/%')
+    tc.expect_untagged('* LIST () "/" Inbox/sub')
+    tc.transact("ok", 'list "inbox/" %')
+    tc.expect_untagged('* LIST () "/" Inbox/sub')
+    tc.transact("ok", 'list "" %')
+    assert len(tc.untagged) == 6
+    tc.transact("ok", "unsubscribe Junk")
+    tc.transact("ok", 'list (subscribed) "" ("Inbox*" Junk) return (children)')
+    tc.expect_untagged('* LIST (\\Subscribed \\HasChildren) "/" Inbox', '* LIST (\\Subscribed \\HasNoChildren) "/" Inbox/sub')
+    tc.transact("ok", 'list (subscribed recursivematch) "" % return (subscribed)')
+    tc.expect_untagged_some('* LIST (\\Subscribed) "/" Inbox ("CHILDINFO" ("SUBSCRIBED"))')
+    tc.transact("ok", 'list "" Junk return (subscribed special-use)')
+    tc.expect_untagged('* LIST (\\Junk) "/" Junk')
+    tc.transact("ok", 'list "" Inbox return (status (messages uidnext unseen))')
+    tc.expect_untagged('* LIST () "/" Inbox', "* STATUS Inbox (MESSAGES 0 UIDNEXT 1 UNSEEN 0)")
+    tc.transact("bad", 'list (bogus) "" *')
+    tc.transact("bad", 'list "" * return (bogus)')
+    tc.transact("bad", "list")
+
+
+def test_lsub_subscribe(imap):
+    tc = imap.connect()
+    tc2 = imap.connect()
+    tc.transact("ok", "create a/b")
+    tc.transact("ok", "unsubscribe a")
+    tc.transact("ok", 'lsub "" a*')
+    tc.expect_untagged('* LSUB () "/" a/b')
+    tc.transact("ok", 'lsub "" %')
+    tc.expect_untagged_some('* LSUB (\\NoSelect) "/" a', '* LSUB () "/" Inbox')
+    tc.transact("no", "subscribe nonexistent")
+    tc2.transact("ok", "noop")
+    tc.transact("ok", "subscribe a")
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged('* LIST (\\Subscribed) "/" a')
+
+
+def test_namespace_status(imap):
+    imap.start()
+    imap.deliver(b"Subject: x\r\n\r\nhello\r\n", flags=["\\Deleted"])
+    imap.deliver(b"Subject: y\r\n\r\nhello\r\n", flags=["\\Seen"])
+    tc = imap.connect()
+    tc.transact("ok", "namespace")
+    tc.expect_untagged('* NAMESPACE (("" "/")) NIL NIL')
+    mb = imap.account.mailbox("Inbox")
+    tc.transact("ok", "status inbox (messages uidnext uidvalidity unseen deleted size recent appendlimit deleted-storage)")
+    tc.expect_untagged(
+        f"* STATUS Inbox (MESSAGES 2 UIDNEXT 3 UIDVALIDITY {mb.uidvalidity} UNSEEN 1 DELETED 1 SIZE {mb.size} "
+        "RECENT 0 APPENDLIMIT NIL DELETED-STORAGE 0)"
+    )
+    tc.transact("ok", "status inbox (highestmodseq)")
+    tc.expect_untagged(f"* STATUS Inbox (HIGHESTMODSEQ {imap.account.messages(mb.id)[-1].modseq})")
+    tc.transact("no", "status nonexistent (messages)")
+    tc.expect_code("NONEXISTENT")
+    tc.transact("bad", "status inbox (bogus)")
+    tc.transact("bad", "status inbox")

@@ -80,8 +80,10 @@ def verify_password_hash(stored: str, password: str) -> bool:
         return False
 
 
-def generate_certificate(cert_path: Path, key_path: Path) -> None:
-    """Self-signed ECDSA P-256 certificate for localhost (reference 1.3)."""
+def generate_certificate(cert_path: Path, key_path: Path, ips: list[str] | None = None) -> None:
+    """Self-signed ECDSA P-256 certificate for localhost (reference 1.3). Unlike mox's, it also
+    names the loopback IPs (and the -ip address), so clients connecting to 127.0.0.1 verify too."""
+    import ipaddress
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -103,7 +105,13 @@ def generate_certificate(cert_path: Path, key_path: Path) -> None:
         .serial_number(int(now.timestamp()))
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=4 * 365))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost")]
+                + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in dict.fromkeys(["127.0.0.1", "::1", *(ips or [])])]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
@@ -156,7 +164,7 @@ def write_localserve_config(d: Path, ip: str | None = None) -> None:
             os.chmod(d, 0o770)
         except OSError:
             pass
-        generate_certificate(d / CERT_FILE, d / KEY_FILE)
+        generate_certificate(d / CERT_FILE, d / KEY_FILE, [ip] if ip else None)
         mconfig.write_file(d / ADMIN_PASSWORD_FILE, (hash_password(ADMIN_PASSWORD) + "\n").encode("ascii"))
         static, domains = localserve_files(ip)
         mconfig.write_config(d, static, domains)
@@ -208,12 +216,14 @@ def prepare(
 
 
 async def ensure_account(store: Any) -> bool:
-    """Create account mox with its password when missing; True when created."""
-    if ACCOUNT in store.account_names():
-        return False
-    store.create_account(ACCOUNT)
+    """Create account mox when missing, and set its password when it has none (also after a
+    first start that was interrupted); True when the password was set."""
+    if ACCOUNT not in store.account_names():
+        store.create_account(ACCOUNT)
     acc = store.open_account(ACCOUNT)
     try:
+        if acc.has_password():
+            return False
         await acc.set_password(PASSWORD)
     finally:
         acc.close()

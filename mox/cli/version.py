@@ -28,10 +28,10 @@ def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
     path = ["mox"]
     for name in command:
         if not isinstance(group, click.Group):
-            raise click.UsageError(f"{' '.join(path)} has no subcommands")
+            raise click.UsageError(f"{' '.join(path)} has no subcommands", ctx=root)
         sub = group.get_command(parent, name)
         if sub is None:
-            raise click.UsageError(f"unknown command {' '.join(path[1:] + [name])!r}")
+            raise click.UsageError(f"unknown command {' '.join(path[1:] + [name])!r}", ctx=root)
         path.append(name)
         parent = click.Context(sub, info_name=name, parent=parent)
         group = sub

@@ -1,0 +1,25 @@
+# Development tasks; see README.md.
+
+# Run localserve from the source tree (config in the user config dir).
+run *ARGS:
+    .venv/bin/mox localserve {{ARGS}}
+
+# The test suite, as CI runs it.
+test *ARGS:
+    .venv/bin/python -m pytest -q {{ARGS}}
+
+# Build the one-file archive dist/mox.pyz.
+build *ARGS:
+    python3 build.py {{ARGS}}
+
+# Benchmarks.
+bench *ARGS:
+    python3 bench/run.py {{ARGS}}
+
+# Tests on Windows (delegates to the packaging script when present).
+test-windows *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -x .ci/test-windows ]; then exec .ci/test-windows {{ARGS}}; fi
+    echo "no Windows test script yet (.ci/test-windows)" >&2
+    exit 1

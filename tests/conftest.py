@@ -1,0 +1,94 @@
+"""Shared test helpers: running `mox` as a subprocess (the README's command form)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+MOX = [sys.executable, "-m", "mox"]
+
+
+def mox_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("MOXCONF", None)
+    return env
+
+
+def run_mox(*args: str, cmd: list[str] | None = None, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Run a mox command to completion; text output."""
+    return subprocess.run(
+        [*(cmd or MOX), *args], capture_output=True, text=True, encoding="utf-8", timeout=timeout, env=mox_env(), **kw
+    )
+
+
+class MoxProcess:
+    """`mox localserve -port-base 0 -ready-file ...` in a subprocess; stderr goes to a file."""
+
+    def __init__(self, tmp_path: Path, args: list[str], cmd: list[str] | None = None) -> None:
+        n = len(list(tmp_path.glob("mox-*.log")))
+        self.log_path = tmp_path / f"mox-{n}.log"
+        self.ready_path = tmp_path / f"ready-{n}.json"
+        self.args = [*(cmd or MOX), *args, "-ready-file", str(self.ready_path)]
+        kw = {}
+        if sys.platform == "win32":
+            kw["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=mox_env(), **kw)
+        self.info: dict = {}
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready_path.exists():
+                try:
+                    self.info = json.loads(self.ready_path.read_text(encoding="utf-8"))
+                    return self.info
+                except ValueError:
+                    pass
+            if self.proc.poll() is not None:
+                raise AssertionError(f"mox exited with {self.proc.returncode} before ready:\n{self.log()}")
+            time.sleep(0.05)
+        raise AssertionError(f"mox not ready within {timeout}s:\n{self.log()}")
+
+    def terminate(self) -> None:
+        if sys.platform == "win32":
+            self.proc.send_signal(signal.CTRL_BREAK_EVENT)
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 30) -> int:
+        rc = self.proc.wait(timeout)
+        self._log.close()
+        return rc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+        self._log.close()
+
+
+@pytest.fixture
+def mox_process(tmp_path):
+    """Factory: mox_process(*args, cmd=None) starts a MoxProcess; all are killed at teardown."""
+    procs: list[MoxProcess] = []
+
+    def start(*args: str, cmd: list[str] | None = None) -> MoxProcess:
+        p = MoxProcess(tmp_path, list(args), cmd)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.kill()

@@ -108,7 +108,7 @@ _EW_GAP = re.compile(r"(\?=)[ \t\r\n]+(?==\?[^?\s]+\?[bBqQ]\?)")
 def _charset_decode(raw: bytes, charset: str) -> str:
     try:
         return raw.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError, TypeError):
         return raw.decode("utf-8", errors="replace")
 
 
@@ -428,20 +428,23 @@ def _rfc2231(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
     sections: dict[str, dict[int, tuple[bool, str]]] = {}
     for name, value in raw:
         base, star, rest = name.partition("*")
+        if not base:
+            continue
         if not star:
             if base not in plain:
                 plain[base] = value
                 order.append(base)
             continue
+        if rest == "":
+            idx, encoded = 0, True
+        else:
+            num, _, enc = rest.partition("*")
+            if not num.isdigit() or enc:
+                continue  # Not RFC 2231: ignored.
+            idx, encoded = int(num), rest.endswith("*")
         if base not in order:
             order.append(base)
-        if rest == "":
-            sections.setdefault(base, {}).setdefault(0, (True, value))
-            continue
-        num, _, enc = rest.partition("*")
-        if not num.isdigit():
-            continue
-        sections.setdefault(base, {}).setdefault(int(num), (enc == "" and rest.endswith("*"), value))
+        sections.setdefault(base, {}).setdefault(idx, (encoded, value))
     out = []
     for base in order:
         if base in sections:

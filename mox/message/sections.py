@@ -157,7 +157,7 @@ def _charset_text(raw: bytes, charset: str | None) -> str:
         cs = "utf-8"  # Mislabelled 8-bit text is common; ASCII is a subset anyway.
     try:
         return raw.decode(cs, errors="replace")
-    except LookupError:
+    except (LookupError, ValueError, TypeError):
         return raw.decode("utf-8", errors="replace")
 
 

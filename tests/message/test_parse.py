@@ -298,3 +298,8 @@ def test_lenient_unquoted_parameter_values():
     p = parse_message(data)
     assert p.params == [("boundary", "----=_Part_1.2"), ("name", "a b.txt")]
     assert [data[c.body_start : c.body_end] for c in p.parts] == [b"x"]
+
+
+def test_rfc2231_odd_names_are_ignored():
+    p = parse_message(b"Content-Type: text/plain; a*x=1; *0=2; b*1=tail; c=3\r\n\r\n")
+    assert p.params == [("b", "tail"), ("c", "3")]

@@ -196,3 +196,9 @@ def test_add_missing_headers():
     assert out.endswith(b"\r\n" + data)
     complete = b"Date: Thu, 26 Nov 2026 16:00:00 +0000\r\nMessage-Id: <a@b>\r\n\r\nx"
     assert add_missing_headers(complete, hostname="mox.example", now=now) == complete
+
+
+def test_text_for_search_odd_charsets():
+    for charset in (b"x-unknown", b"\"a\\\x00b\"", b"idna", b"rot13"):
+        data = b"Content-Type: text/plain; charset=" + charset + b"\r\n\r\nplain \xc3\xa9\r\n"
+        assert text_for_search(data, parse_message(data)).startswith("plain ")

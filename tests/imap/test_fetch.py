@@ -1,0 +1,166 @@
+"""FETCH and UID FETCH (RFC 9051 6.4.5, RFC 3516 BINARY): every attribute, byte-exact."""
+
+import base64
+
+SIMPLE = (
+    b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+    b"From: Alice <alice@example.org>\r\n"
+    b"To: bob@example.com, \"Carol C\" <carol@example.com>\r\n"
+    b"Subject: hello\r\n"
+    b"Message-ID: <m1@example.org>\r\n"
+    b"\r\n"
+    b"line one\r\n"
+    b"line two\r\n"
+)
+
+NESTED = (
+    b"From: x@example.org\r\n"
+    b"Subject: nested\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n'
+    b"\r\n"
+    b"preamble\r\n"
+    b"--b1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"first part\r\n"
+    b"--b1\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b'Content-Disposition: attachment; filename="a.bin"\r\n'
+    b"\r\n"
+    + base64.b64encode(b"a\x00b") + b"\r\n"
+    b"--b1\r\n"
+    b"Content-Type: message/rfc822\r\n"
+    b"\r\n"
+    b"Subject: inner\r\n"
+    b"From: in@example.org\r\n"
+    b"\r\n"
+    b"inner body\r\n"
+    b"--b1--\r\n"
+)
+
+
+def setup(imap):
+    imap.start()
+    m1 = imap.deliver(SIMPLE, received=1704103200.0)
+    m2 = imap.deliver(NESTED, received=1704103200.0)
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    return tc, m1, m2
+
+
+def test_fetch_simple_attributes(imap):
+    tc, m1, m2 = setup(imap)
+    tc.transact("ok", "fetch 1 (uid flags internaldate rfc822.size)")
+    tc.expect_untagged(f'* 1 FETCH (UID 1 FLAGS () INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})')
+    tc.transact("ok", "fetch 1 envelope")
+    tc.expect_untagged(
+        '* 1 FETCH (ENVELOPE ("Mon, 1 Jan 2024 10:00:00 +0000" "hello" (("Alice" NIL "alice" "example.org")) '
+        '(("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) '
+        '((NIL NIL "bob" "example.com")("Carol C" NIL "carol" "example.com")) NIL NIL NIL "<m1@example.org>"))'
+    )
+    tc.transact("ok", "fetch 1 bodystructure")
+    tc.expect_untagged('* 1 FETCH (BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 20 2 NIL NIL NIL NIL))')
+    tc.transact("ok", "fetch 1 body")
+    tc.expect_untagged('* 1 FETCH (BODY ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 20 2))')
+    tc.transact("ok", "uid fetch 1 fast")
+    tc.expect_untagged(f'* 1 FETCH (UID 1 FLAGS () INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})')
+    tc.transact("ok", "fetch 1:* modseq")
+    tc.expect_untagged(f"* 1 FETCH (MODSEQ ({m1.modseq}))", f"* 2 FETCH (MODSEQ ({m2.modseq}))")
+
+
+def raw_fetch(tc, line):
+    """Send a command and return the raw response bytes up to the tagged line."""
+    tag = tc.conn.next_tag()
+    tc.write_line(f"{tag} {line}")
+    out = b""
+    while True:
+        ln = tc.conn.read_line() + b"\r\n"
+        out += ln
+        if ln.endswith(b"}\r\n"):
+            n = int(ln[ln.rindex(b"{") + 1 : -3])
+            while len(tc.conn.buf) < n:
+                tc.conn._recv()
+            out += bytes(tc.conn.buf[:n])
+            del tc.conn.buf[:n]
+            continue
+        if ln.startswith(tag.encode() + b" "):
+            return out
+
+
+def test_fetch_body_sections_byte_exact(imap):
+    tc, m1, m2 = setup(imap)
+    hdr = SIMPLE[: SIMPLE.index(b"\r\n\r\n") + 4]
+    body = SIMPLE[len(hdr) :]
+    got = raw_fetch(tc, "fetch 1 (body.peek[header] body.peek[text] body.peek[]<0.4>)")
+    assert got.startswith(
+        b"* 1 FETCH (BODY[HEADER] {%d}\r\n" % len(hdr) + hdr
+        + b" BODY[TEXT] {%d}\r\n" % len(body) + body + b" BODY[]<0> {4}\r\nDate)\r\n"
+    )
+    got = raw_fetch(tc, "fetch 1 (body.peek[header.fields (subject FROM)])")
+    fields = b"From: Alice <alice@example.org>\r\nSubject: hello\r\n\r\n"
+    assert got.startswith(b"* 1 FETCH (BODY[HEADER.FIELDS (subject FROM)] {%d}\r\n" % len(fields) + fields + b")\r\n")
+    got = raw_fetch(tc, "fetch 2 (body.peek[1] body.peek[1.mime] body.peek[3.header] body.peek[3.text] body.peek[9])")
+    assert got.startswith(
+        b"* 2 FETCH (BODY[1] {10}\r\nfirst part"
+        b" BODY[1.MIME] {43}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b" BODY[3.HEADER] {40}\r\nSubject: inner\r\nFrom: in@example.org\r\n\r\n"
+        b" BODY[3.TEXT] {10}\r\ninner body"
+        b" BODY[9] {0}\r\n)\r\n"
+    )
+    # No \Seen was set by the PEEKs.
+    tc.transact("ok", "fetch 1:2 flags")
+    tc.expect_untagged("* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())")
+
+
+def test_fetch_binary(imap):
+    tc, m1, m2 = setup(imap)
+    got = raw_fetch(tc, "fetch 2 (binary.peek[2] binary.size[2] binary.peek[1]<0.5>)")
+    assert got.startswith(b"* 2 FETCH (BINARY[2] ~{3}\r\na\x00b BINARY.SIZE[2] 3 BINARY[1]<0> {5}\r\nfirst)\r\n")
+    tc.transact("no", "fetch 2 binary.peek[7]")
+    tc.expect_code("NONEXISTENT")
+
+
+def test_fetch_bodystructure_multipart(imap):
+    tc, m1, m2 = setup(imap)
+    tc.transact("ok", "fetch 2 bodystructure")
+    tc.expect_untagged(
+        '* 2 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 10 1 NIL NIL NIL NIL)'
+        '("APPLICATION" "OCTET-STREAM" NIL NIL NIL "BASE64" 4 NIL ("ATTACHMENT" ("FILENAME" "a.bin")) NIL NIL)'
+        '("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 50 (NIL "inner" ((NIL NIL "in" "example.org")) ((NIL NIL "in" "example.org")) '
+        '((NIL NIL "in" "example.org")) NIL NIL NIL NIL NIL) ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)'
+        ' "MIXED" ("BOUNDARY" "b1") NIL NIL NIL))'
+    )
+
+
+def test_fetch_sets_seen(imap):
+    tc, m1, m2 = setup(imap)
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    tc.transact("ok", "fetch 1 rfc822.header")
+    tc.expect_untagged_some()
+    assert b"FLAGS" not in tc.untagged[0][1]
+    tc.transact("ok", "fetch 1 body[text]")
+    assert tc.untagged[0][1].endswith(b" FLAGS (\\Seen))")
+    tc.transact("ok", "fetch 1 body[text]")  # already seen: no FLAGS
+    assert b"FLAGS" not in tc.untagged[0][1]
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen))")
+    tc.transact("ok", "examine inbox")
+    tc.transact("ok", "fetch 2 rfc822")
+    assert b"FLAGS" not in tc.untagged[0][1]  # read-only: \Seen not set
+
+
+def test_fetch_errors(imap):
+    tc, m1, m2 = setup(imap)
+    tc.transact("bad", "fetch 3 flags")  # beyond the last message
+    tc.transact("bad", "fetch 0 flags")
+    tc.transact("bad", "fetch 1 bogus")
+    tc.transact("bad", "fetch 1")
+    tc.transact("bad", "uid fetch 1 flags (vanished)")
+    tc.transact("bad", "fetch 1 flags (changedsince 1 vanished)")
+    tc.transact("ok", "uid fetch 10 flags")  # unknown uids are no error
+    tc.expect_no_untagged()
+    tc.transact("ok", "uid fetch 2:* flags")
+    tc.expect_untagged("* 2 FETCH (UID 2 FLAGS ())")

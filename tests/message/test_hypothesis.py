@@ -130,3 +130,62 @@ def test_generated_trees_round_trip(node, nl):
     compare(data, root, node)
     if nl == b"\r\n":
         check_message(data)
+
+
+# Mutations of a realistic nested message, run through every helper: none may raise (other than
+# the documented MalformedMessage and UnknownEncoding).
+edit = st.tuples(st.integers(0, 2), st.floats(0, 1), st.binary(min_size=1, max_size=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(edit, min_size=1, max_size=5))
+def test_mutated_message_through_all_helpers(edits):
+    import datetime
+
+    from mox.message import (
+        UnknownEncoding,
+        add_missing_headers,
+        decode_body,
+        decode_header_value,
+        header_bytes,
+        header_fields,
+        headers,
+        mime_header_bytes,
+        parse_address_list,
+        parse_date,
+        text_bytes,
+        text_for_search,
+    )
+    from tests.message.test_sections import NESTED
+
+    d = bytearray(NESTED)
+    for op, where, blob in edits:
+        pos = int(where * len(d))
+        if op == 0:
+            del d[pos : pos + len(blob) * 3]
+        elif op == 1:
+            d[pos:pos] = blob
+        else:
+            del d[pos:]
+    data = bytes(d)
+    root = parse_message(data)
+    check_nested(root, 0, len(data))
+    for path in ([], [1], [2], [2, 1], [2, 2], [3], [3, 1]):
+        p = find_part(root, path)
+        if p is None:
+            continue
+        header_bytes(data, p), text_bytes(data, p), mime_header_bytes(data, p)
+        header_fields(data, p, ["subject", "from"], exclude=True)
+        text_for_search(data, p)
+        for _, v in headers(data, p):
+            decode_header_value(v), parse_address_list(v), parse_date(v)
+        try:
+            decode_body(data, p)
+        except UnknownEncoding:
+            pass
+    try:
+        check_message(data)
+    except MalformedMessage:
+        pass
+    out = add_missing_headers(data, hostname="mox.example", now=datetime.datetime(2026, 1, 1))
+    assert out.endswith(data)

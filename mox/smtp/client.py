@@ -17,6 +17,7 @@ import base64
 import socket
 import ssl
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class SMTPError(Exception):
@@ -74,6 +75,7 @@ class Client:
         self.extensions: dict[str, str] = {}
         self.greeting: Reply | None = None
         self.tls = False
+        self._mail_ok = False
         if tls == "immediate":
             self._wrap_tls()
         self.greeting = self._read_reply("greeting")
@@ -210,9 +212,22 @@ class Client:
         else:
             raise SMTPError(0, "", "AUTH", [f"mechanism {mechanism} not implemented in client"])
 
-    def deliver(self, mail_from: str, recipients: list[str], data: bytes, *, smtputf8: bool | None = None, eightbit: bool | None = None, chunking: bool = False, dsn: dict[str, str] | None = None) -> list[Reply]:
+    def deliver(self, *args: Any, **kw: Any) -> list[Reply]:
         """Deliver one message; raises SMTPError when MAIL, all RCPTs or the data fail. Returns
-        the RCPT replies (a failed recipient is a Reply with its error code)."""
+        the RCPT replies (a failed recipient is a Reply with its error code). After a failed
+        transaction the client sends RSET so the connection can be used again."""
+        self._mail_ok = False
+        try:
+            return self._deliver(*args, **kw)
+        except SMTPError as e:
+            if self._mail_ok and not isinstance(e, ProtocolError):
+                try:
+                    self.command("RSET")
+                except SMTPError:
+                    pass
+            raise
+
+    def _deliver(self, mail_from: str, recipients: list[str], data: bytes, *, smtputf8: bool | None = None, eightbit: bool | None = None, chunking: bool = False, dsn: dict[str, str] | None = None) -> list[Reply]:
         if smtputf8 is None:
             smtputf8 = not (mail_from.isascii() and all(r.isascii() for r in recipients))
         if eightbit is None:
@@ -244,6 +259,7 @@ class Client:
             dr = None if use_bdat else self._read_reply("DATA")
             if mr.code != 250:
                 raise SMTPError(mr.code, mr.secode, "MAIL", mr.lines)
+            self._mail_ok = True
             if not any(r.code in (250, 251) for r in rr):
                 if dr is not None and dr.code == 354:
                     self.write(b".\r\n")  # RFC 2920 3.1: end the (empty) data we must now send
@@ -254,6 +270,7 @@ class Client:
                 raise SMTPError(dr.code, dr.secode, "DATA", dr.lines)
         else:
             self.command(mail, name="MAIL")
+            self._mail_ok = True
             rr = []
             for line in rcpts:
                 self.write(line.encode("utf-8") + b"\r\n")

@@ -86,7 +86,7 @@ def parse_params(s: str) -> dict[str, str | None]:
     return params
 
 
-def _parse_path_args(args: str, prefix: str, *, allow_null: bool) -> tuple[Address | None, dict[str, str | None]]:
+def _parse_path_args(args: str, prefix: str, *, allow_null: bool, smtputf8: bool = False) -> tuple[Address | None, dict[str, str | None]]:
     if not args.upper().startswith(prefix):
         raise ParseError(f"expected {prefix.strip()!r}")
     rest = args[len(prefix) :]
@@ -97,7 +97,7 @@ def _parse_path_args(args: str, prefix: str, *, allow_null: bool) -> tuple[Addre
         return Address("postmaster", ""), parse_params(rest[len("<postmaster>") :])
     end = _path_end(rest)
     params = parse_params(rest[end:])
-    smtputf8 = "SMTPUTF8" in params
+    smtputf8 = smtputf8 or "SMTPUTF8" in params
     try:
         path, tail = parse_path(rest[:end], smtputf8=smtputf8, allow_null=allow_null)
     except AddressError as e:
@@ -112,9 +112,10 @@ def parse_mail_from(args: str) -> MailFrom:
     return MailFrom(path, params)
 
 
-def parse_rcpt_to(args: str) -> RcptTo:
-    """Arguments of RCPT: ``" TO:<forward-path> [params]"`` (RFC 5321 4.1.1.3)."""
-    path, params = _parse_path_args(args, " TO:", allow_null=False)
+def parse_rcpt_to(args: str, *, smtputf8: bool = False) -> RcptTo:
+    """Arguments of RCPT: ``" TO:<forward-path> [params]"`` (RFC 5321 4.1.1.3); ``smtputf8`` when
+    the transaction's MAIL had SMTPUTF8 (RFC 6531 3.4)."""
+    path, params = _parse_path_args(args, " TO:", allow_null=False, smtputf8=smtputf8)
     assert path is not None
     return RcptTo(path, params)
 

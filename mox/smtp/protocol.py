@@ -501,9 +501,9 @@ class ServerConnection:
         self.state = State.AWAIT_DATA
         return Reply(c.C250_COMPLETED, c.SE_ADDR_OTHER, "now on the list")
 
-    def _parse(self, fn, args: str, *, smtputf8: bool = False):
+    def _parse(self, fn, args: str, **kw: bool):
         try:
-            return fn(args)
+            return fn(args, **kw)
         except ParseError as e:
             if e.non_ascii:
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_NON_ASCII_ADDR_NOT_PERMITTED, "non-ascii address not permitted without smtputf8") from None

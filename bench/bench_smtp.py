@@ -1,0 +1,221 @@
+"""SMTP throughput: mox against Postfix (or aiosmtpd), same client code, measured in the same run.
+
+Messages per second over 1 and 8 connections, ~2 KB and ~1 MB messages, one message per
+MAIL/RCPT/DATA transaction on a kept-open connection (Python's smtplib, one client process per
+connection). A message counts when the server answered 250 to its DATA.
+
+mox: `localserve`'s SMTP port (delivery to mox@localhost, no authentication) by default, or its
+submission port with AUTH PLAIN (`--mox-service submission`). Postfix: smtpd from a throwaway
+configuration on a free port, accepting mail from 127.0.0.0/8 without authentication and
+delivering it to a maildir with virtual(8); after each measurement the script also waits until
+Postfix has delivered everything and logs that end-to-end rate. aiosmtpd (`--peer aiosmtpd`) is the
+fallback peer where Postfix cannot run; it writes each message to a maildir.
+
+Usage: python3 bench/bench_smtp.py [--servers mox,postfix] [--connections 1,8] [--seconds 6]
+       [--peer postfix|aiosmtpd] [--mox-service smtp|submission] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import base64
+import random
+import smtplib
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peers import util  # noqa: E402
+
+ADDRESS = "mox@localhost"
+PASSWORD = "moxmoxmox"
+SENDER = "bench@localhost"
+
+SIZES = {"small": 2 * 1024, "large": 1024 * 1024}
+
+
+def message_body(size: int) -> bytes:
+    """Everything after the per-message headers, about `size` bytes in total with them."""
+    rng = random.Random(size)
+    if size <= 8 * 1024:
+        words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+        lines, n = [], 0
+        while n < size - 400:
+            line = " ".join(rng.choice(words) for _ in range(10))
+            lines.append(line)
+            n += len(line) + 2
+        return b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + "\r\n".join(lines).encode() + b"\r\n"
+    raw = rng.randbytes((size - 600) * 3 // 4)
+    b64 = base64.encodebytes(raw).replace(b"\n", b"\r\n")
+    return (b'Content-Type: multipart/mixed; boundary="bb"\r\n\r\n'
+            b"--bb\r\nContent-Type: text/plain\r\n\r\nAttached.\r\n"
+            b"--bb\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + b64 + b"--bb--\r\n")
+
+
+def message(body: bytes, worker: int, i: int) -> bytes:
+    return (f"From: Bench <{SENDER}>\r\nTo: <{ADDRESS}>\r\nSubject: bench {worker}-{i}\r\n"
+            f"Date: Thu, 26 Nov 2026 12:00:00 +0000\r\nMessage-ID: <smtp-{worker}-{i}@localhost>\r\n"
+            "MIME-Version: 1.0\r\n").encode() + body
+
+
+def worker(barrier, port: int, size: str, index: int, count: int, seconds: float, auth: bool) -> dict:
+    """Connect (and authenticate), wait for the others, then send up to `count` messages or for
+    `seconds`. Returns messages sent, bytes and timings."""
+    body = message_body(SIZES[size])
+    s = smtplib.SMTP("127.0.0.1", port, local_hostname="bench.localhost", timeout=120)
+    s.ehlo()
+    if auth:
+        s.user, s.password = ADDRESS, PASSWORD
+        s.auth("PLAIN", s.auth_plain)
+    msgs = [message(body, index, i) for i in range(min(count, 50))]
+    barrier.wait(timeout=300)
+    t0 = time.time()
+    deadline = time.monotonic() + seconds
+    sent = nbytes = 0
+    while sent < count and (sent == 0 or time.monotonic() < deadline):
+        data = msgs[sent % len(msgs)]
+        refused = s.sendmail(SENDER, [ADDRESS], data)
+        if refused:
+            raise RuntimeError(f"recipient refused: {refused}")
+        sent += 1
+        nbytes += len(data)
+    t1 = time.time()
+    s.quit()
+    return {"sent": sent, "bytes": nbytes, "t0": t0, "t1": t1}
+
+
+def measure(port: int, size: str, nconn: int, count: int, seconds: float, auth: bool) -> dict:
+    results = util.run_parallel(worker, [(port, size, i, count, seconds, auth) for i in range(nconn)])
+    sent = sum(r["sent"] for r in results)
+    t0 = min(r["t0"] for r in results)
+    t1 = max(r["t1"] for r in results)
+    return {"rate": sent / (t1 - t0), "sent": sent, "elapsed": t1 - t0, "t0": t0,
+            "mbps": sum(r["bytes"] for r in results) / (t1 - t0) / 2**20}
+
+
+def run_all(targets: dict[str, tuple[int, bool]], conns: list[int], args, postfix_root, log):
+    """All measurements, servers interleaved per measurement (alternating which goes first) so a
+    change in the machine's load hits both alike. Returns ({server: {(size, n): result}}, failures)."""
+    out: dict[str, dict] = {name: {} for name in targets}
+    failed: dict[str, str] = {}
+    delivered_before = 0
+    k = 0
+    for size in ("small", "large"):
+        for n in conns:
+            order = list(targets) if k % 2 == 0 else list(reversed(targets))
+            k += 1
+            for name in order:
+                if name in failed:
+                    continue
+                label = "mox" if name == "mox" else args.peer
+                port, auth = targets[name]
+                try:
+                    r = measure(port, size, n, count_for(size, n, args.quick), args.seconds, auth)
+                except Exception as e:
+                    failed[name] = f"{size} x{n} failed: {type(e).__name__}: {str(e)[-300:]}"
+                    log(f"  {label}: {failed[name]}")
+                    continue
+                out[name][(size, n)] = r
+                extra = ""
+                if name == "peer" and postfix_root is not None:
+                    # Postfix answers 250 once the message is queued; wait for delivery as well,
+                    # so the next measurement does not pay for this one's deliveries.
+                    from peers import postfix
+                    want = delivered_before + r["sent"]
+                    deadline = time.monotonic() + 120
+                    while postfix.delivered(postfix_root) < want and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    done = time.time()
+                    got = postfix.delivered(postfix_root) - delivered_before
+                    delivered_before += got
+                    extra = f"; delivered {got} into the maildir at {got / (done - r['t0']):.1f}/s"
+                log(f"  {label} {size} connections={n}: {r['rate']:.1f} msgs/s, {r['mbps']:.2f} MB/s "
+                    f"({r['sent']} in {r['elapsed']:.2f}s{extra})")
+    return out, failed
+
+
+# (size, connections) -> messages per connection at most
+def count_for(size: str, nconn: int, quick: bool) -> int:
+    total = {"small": 2000, "large": 120}[size]
+    if quick:
+        total //= 5
+    return max(1, total // nconn)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--servers", default="mox,peer", help="mox and/or peer (or the peer's name)")
+    p.add_argument("--peer", default="postfix", choices=["postfix", "aiosmtpd"])
+    p.add_argument("--connections", default="1,8")
+    p.add_argument("--seconds", type=float, default=6.0, help="time limit per measurement")
+    p.add_argument("--mox-service", default="smtp", choices=["smtp", "submission"],
+                   help="smtp: delivery port, no auth; submission: AUTH PLAIN")
+    p.add_argument("--quick", action="store_true", help="small counts, for trying the harness")
+    args = p.parse_args(argv)
+    conns = [int(x) for x in args.connections.split(",")]
+    if args.quick:
+        args.seconds = 2.0
+    servers = []
+    for s in args.servers.split(","):
+        s = s.strip()
+        if s in ("peer", args.peer):
+            servers.append("peer")
+        elif s == "mox":
+            servers.append("mox")
+        elif s:
+            raise SystemExit(f"unknown server {s}")
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    notes: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    targets: dict[str, tuple[int, bool]] = {}  # name -> (port, auth)
+    postfix_root = None
+    with contextlib.ExitStack() as stack:
+        for name in servers:
+            label = "mox" if name == "mox" else args.peer
+            log(f"{label}: starting")
+            try:
+                if name == "mox":
+                    from peers import moxserver
+                    ports, versions[name] = stack.enter_context(moxserver.running())
+                    targets[name] = (ports[args.mox_service], args.mox_service == "submission")
+                elif args.peer == "postfix":
+                    from peers import postfix
+                    port, versions[name], postfix_root = stack.enter_context(postfix.running())
+                    targets[name] = (port, False)
+                else:
+                    from peers import aiosmtpd_peer
+                    port, versions[name] = stack.enter_context(aiosmtpd_peer.running())
+                    targets[name] = (port, False)
+            except Exception as e:
+                notes[name] = f"not measured: {e}"
+                log(f"{label}: {notes[name]}")
+        results, failed = run_all(targets, conns, args, postfix_root, log)
+    for name, why in failed.items():
+        notes[name] = f"stopped: {why}"
+
+    rows = []
+    for size in ("small", "large"):
+        for n in conns:
+            mox = results.get("mox", {}).get((size, n))
+            peer = results.get("peer", {}).get((size, n))
+            rows.append({"op": f"{'~2 KB' if size == 'small' else '~1 MB'} messages, {n} connection{'s' if n > 1 else ''}",
+                         "unit": "msgs/s", "mox": mox["rate"] if mox else None,
+                         "peer": peer["rate"] if peer else None, "mox_note": "n/m"})
+    print(f"SMTP throughput, {args.seconds:g}s per measurement; mox via its {args.mox_service} port"
+          f"{' (AUTH PLAIN)' if args.mox_service == 'submission' else ''}")
+    for name in servers:
+        label = "mox" if name == "mox" else args.peer
+        print(f"  {label}: {versions.get(name, '?')}{'; ' + notes[name] if name in notes else ''}")
+    util.print_table("", rows, args.peer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""COPY, MOVE, UID forms (RFC 9051 6.4.7, 6.4.8; RFC 4315 COPYUID; RFC 6851)."""
+
+MSG = b"Subject: x\r\n\r\nbody\r\n"
+
+
+def setup(imap, n=3):
+    imap.start()
+    for _ in range(n):
+        imap.deliver(MSG)
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    return tc
+
+
+def test_copy(imap):
+    tc = setup(imap)
+    tc2 = imap.connect()
+    tc2.transact("ok", "select Archive")
+    archive = imap.account.mailbox("Archive")
+    tc.transact("ok", "copy 1,3 Archive")
+    tc.expect_code(f"COPYUID {archive.uidvalidity} 1,3 1:2")
+    assert tc.result.text == "copied"
+    tc.expect_no_untagged()
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged("* 2 EXISTS", "* 1 FETCH (UID 1 FLAGS ())", "* 2 FETCH (UID 2 FLAGS ())")
+    tc.transact("ok", "uid copy 2:* Archive")
+    tc.expect_code(f"COPYUID {archive.uidvalidity} 2:3 3:4")
+    tc.transact("no", "copy 1 nonexistent")
+    tc.expect_code("TRYCREATE")
+    tc.transact("bad", "copy 9 Archive")
+    tc.transact("ok", "uid copy 9 Archive")  # no such uid: nothing to do
+    tc.transact("ok", "copy 1 Inbox")  # to the selected mailbox: we see it ourselves
+    tc.expect_untagged("* 4 EXISTS")
+    tc.transact("bad", "copy 1")
+
+
+def test_move(imap):
+    tc = setup(imap)
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    trash = imap.account.mailbox("Trash")
+    tc.transact("ok", "move 1:2 Trash")
+    tc.expect_untagged(f"* OK [COPYUID {trash.uidvalidity} 1:2 1:2] moved", "* 1 EXPUNGE", "* 1 EXPUNGE")
+    assert tc.result.text == "MOVE done"
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged("* 1 EXPUNGE", "* 1 EXPUNGE")
+    tc.transact("ok", "enable qresync")
+    tc.transact("ok", "uid move 3 Trash")
+    hm = imap.account.mailbox("Inbox").highest_modseq
+    tc.expect_untagged(f"* OK [COPYUID {trash.uidvalidity} 3 3] moved", "* VANISHED 3")
+    tc.expect_code(f"HIGHESTMODSEQ {hm}")
+    tc.transact("ok", "select Trash")
+    tc.transact("no", "move 1 Trash")
+    tc.expect_code("CANNOT")
+    tc.transact("no", "move 1 nonexistent")
+    tc.expect_code("TRYCREATE")
+    tc.transact("ok", "examine Trash")
+    tc.transact("no", "move 1 Inbox")
+    tc.expect_code("READ-ONLY")

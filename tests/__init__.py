@@ -1,0 +1,1 @@
+"""mox test suite (a package, so top-level test modules have unique names)."""

@@ -1,0 +1,61 @@
+"""EXPUNGE and UID EXPUNGE (RFC 9051 6.4.3, RFC 4315 2.1), seen by a second session."""
+
+MSG = b"Subject: x\r\n\r\nbody\r\n"
+
+
+def setup(imap):
+    imap.start()
+    for flags in (["\\Deleted"], [], ["\\Deleted"], ["\\Deleted"]):
+        imap.deliver(MSG, flags=flags)
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    return tc, tc2
+
+
+def test_expunge(imap):
+    tc, tc2 = setup(imap)
+    tc.transact("ok", "uid expunge 3:4")
+    tc.expect_untagged("* 3 EXPUNGE", "* 3 EXPUNGE")
+    assert tc.result.text == "EXPUNGE done"
+    tc.transact("ok", "expunge")
+    tc.expect_untagged("* 1 EXPUNGE")
+    tc.transact("ok", "expunge")
+    tc.expect_no_untagged()
+    tc.transact("ok", "fetch 1 uid")
+    tc.expect_untagged("* 1 FETCH (UID 2)")
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged("* 3 EXPUNGE", "* 3 EXPUNGE", "* 1 EXPUNGE")
+    tc.transact("bad", "uid expunge")
+    tc.transact("ok", "examine inbox")
+    tc.transact("no", "expunge")
+    tc.expect_code("READ-ONLY")
+
+
+def test_expunge_deferred_during_fetch(imap):
+    tc, tc2 = setup(imap)
+    tc.transact("ok", "expunge")
+    # Expunges are held back during FETCH/SEARCH/STORE: sequence number 4 is still valid (the
+    # message itself is gone, so there is nothing to return for it).
+    tc2.transact("ok", "fetch 4 uid")
+    tc2.expect_no_untagged()
+    tc2.transact("ok", "fetch 2 uid")
+    tc2.expect_untagged("* 2 FETCH (UID 2)")
+    tc2.transact("ok", "search all")
+    tc2.expect_untagged("* SEARCH 2")
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged("* 1 EXPUNGE", "* 2 EXPUNGE", "* 2 EXPUNGE")
+
+
+def test_expunge_qresync_condstore(imap):
+    tc, tc2 = setup(imap)
+    tc.transact("ok", "enable qresync")
+    tc2.transact("ok", "enable qresync")
+    tc.transact("ok", "expunge")
+    hm = imap.account.mailbox("Inbox").highest_modseq
+    tc.expect_untagged("* VANISHED 1,3:4")
+    tc.expect_code(f"HIGHESTMODSEQ {hm}")
+    assert tc.result.text == "expunged"
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged("* VANISHED 1,3:4")

@@ -21,6 +21,7 @@ Invariants (keep them true when changing this file):
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import shutil
 import threading
@@ -79,6 +80,7 @@ from mox.store.schema import (
     PasswordRecord,
     ScramSecret,
     Snapshot,
+    SnapshotMailbox,
     Txn,
     encode_part,
     keywords_of,
@@ -195,11 +197,18 @@ class Account:
     def _open(self) -> None:
         t0 = time.monotonic()
         self._lock_dir()
+        # Loading creates an object per message and record: pause the cyclic GC meanwhile (it
+        # would otherwise run many passes over the growing heap; see schema.py on gc=False).
+        was_enabled = gc.isenabled()
+        gc.disable()
         try:
             self._load()
         except BaseException:
             self._unlock_dir()
             raise
+        finally:
+            if was_enabled:
+                gc.enable()
         self._log.debug(
             "account opened",
             mailboxes=len(self._mailboxes),
@@ -289,22 +298,17 @@ class Account:
                 layout.message_path(self.path, id).unlink(missing_ok=True)
 
     def _load_snapshot(self, snap: Snapshot) -> None:
-        for mb in snap.mailboxes:
+        by_id = self._by_id
+        usage = 0
+        for box in snap.mailboxes:
+            mb = box.mailbox
             self._mailboxes[mb.id] = mb
             self._by_name[mb.name] = mb.id
-            self._live[mb.id] = {}
-            self._tombs[mb.id] = {}
-        by_id = self._by_id
-        live = self._live
-        tombs = self._tombs
-        usage = 0
-        for m in snap.messages:
-            by_id[m.id] = m
-            if m.expunged:
-                tombs[m.mailbox_id][m.uid] = m
-            else:
-                live[m.mailbox_id][m.uid] = m
-                usage += m.size
+            self._live[mb.id] = {m.uid: m for m in box.messages}
+            self._tombs[mb.id] = {m.uid: m for m in box.tombstones}
+            by_id.update({m.id: m for m in box.messages})
+            by_id.update({m.id: m for m in box.tombstones})
+            usage += mb.size
         self._disk_usage = usage
         self._password = snap.password
         self._seq = snap.seq
@@ -458,13 +462,14 @@ class Account:
     def _after_commit(self) -> None:
         """Maintenance after a write: snapshot when the journal outgrew the last snapshot."""
         j = self._journal
-        if j is not None and j.size > max(self.store.snapshot_threshold, self._snapshot_size):
+        if j is not None and j.size > max(self.store.snapshot_threshold, self._snapshot_size // 4):
             self.snapshot()
 
     def snapshot(self) -> None:
         """Write a snapshot of the whole index and restart the journal (blocks writers briefly).
-        Called automatically when the journal outgrows ``max(store.snapshot_threshold,
-        last snapshot size)``, and at close."""
+        Called automatically when the journal outgrows ``max(store.snapshot_threshold, last
+        snapshot size / 4)`` (bounding both the replay at open and the amortised snapshot cost
+        per write), and at close when the journal is larger than ``store.snapshot_on_close``."""
         with self._cond:
             while self._flushing:
                 self._cond.wait()
@@ -472,18 +477,13 @@ class Account:
             self._flushing = True
             batch, self._pending = self._pending, []
             try:
-                messages: list[Message] = []
-                for mbid in sorted(self._mailboxes):
-                    messages.extend(self._live[mbid].values())
-                    messages.extend(self._tombs[mbid].values())
+                boxes = [
+                    SnapshotMailbox(self._mailboxes[i], list(self._live[i].values()), list(self._tombs[i].values()))
+                    for i in sorted(self._mailboxes)
+                ]
+                nmsgs = len(self._by_id)
                 snap = Snapshot(
-                    self._seq,
-                    self._next_id,
-                    self._last_modseq,
-                    self._next_uidvalidity,
-                    [self._mailboxes[i] for i in sorted(self._mailboxes)],
-                    messages,
-                    self._password,
+                    self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, boxes, self._password
                 )
                 data = encode_snapshot(snap)
             except BaseException:
@@ -512,7 +512,7 @@ class Account:
             for _, _, changes, origin in batch:
                 self._broadcast_locked(changes, origin)
             self._cond.notify_all()
-        self._log.debug("snapshot written", seq=snap.seq, bytes=len(data), messages=len(messages))
+        self._log.debug("snapshot written", seq=snap.seq, bytes=len(data), messages=nmsgs)
 
     # ---------------------------------------------------------------------------------- files
 

@@ -6,6 +6,9 @@ Struct with an explicit short tag. New fields get a default and go at the end; f
 removed, reordered or reused; tags never change. The journal and snapshot files start with a
 magic and format version (``index.py``) for changes these rules cannot express.
 
+``Mailbox`` and ``Message`` are ``gc=False`` (they hold no containers that could form cycles), so
+100,000 of them do not make the cyclic garbage collector run over and over while an index loads.
+
 Counts, ``uidnext``, ``keywords`` and ``highest_modseq`` of a mailbox are maintained when message
 records are applied (``account._State.apply``), so replaying the journal rebuilds them.
 """
@@ -61,7 +64,7 @@ def keywords_of(flags: tuple[str, ...]) -> list[str]:
     return [f for f in flags if f not in _ORDER]
 
 
-class Mailbox(msgspec.Struct, frozen=True, array_like=True, tag="mb"):
+class Mailbox(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="mb"):
     """A mailbox (and the record that creates, renames or changes it)."""
 
     id: int
@@ -79,7 +82,7 @@ class Mailbox(msgspec.Struct, frozen=True, array_like=True, tag="mb"):
     highest_modseq: int = 0
 
 
-class Message(msgspec.Struct, frozen=True, array_like=True, tag="msg"):
+class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg"):
     """A message (or, with ``expunged``, its tombstone, kept for QRESYNC VANISHED).
 
     ``part_raw`` is the msgpack encoding of the :class:`mox.message.Part`, decoded only when
@@ -177,13 +180,20 @@ class Txn(msgspec.Struct, frozen=True, array_like=True, tag="txn"):
     records: list[Record]
 
 
+class SnapshotMailbox(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A mailbox with its messages (ascending uid) and tombstones (ascending uid)."""
+
+    mailbox: Mailbox
+    messages: list[Message]
+    tombstones: list[Message]
+
+
 class Snapshot(msgspec.Struct, frozen=True, array_like=True, tag="snap"):
-    """The whole index as of transaction ``seq``; messages in (mailbox, uid) order."""
+    """The whole index as of transaction ``seq``."""
 
     seq: int
     next_id: int
     last_modseq: int
     next_uidvalidity: int
-    mailboxes: list[Mailbox]
-    messages: list[Message]
+    mailboxes: list[SnapshotMailbox]
     password: PasswordRecord | None = None

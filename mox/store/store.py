@@ -21,8 +21,8 @@ class Store:
     - ``check_consistency_on_close``: run ``Account.check_consistency`` when an account closes and
       raise :class:`~mox.store.Inconsistent` on problems (tests turn it on).
     - ``quota``: bytes per account (0: unlimited); ``Account.quota`` overrides it per account.
-    - ``snapshot_threshold``: journal size after which a snapshot is written (at least the size
-      of the previous snapshot, so snapshot cost stays proportional to writes).
+    - ``snapshot_threshold``: journal size after which a snapshot is written (or a quarter of the
+      previous snapshot's size if larger, so snapshot cost stays proportional to writes).
     - ``snapshot_on_close``: journal size above which closing an account writes a snapshot.
     """
 
@@ -33,7 +33,7 @@ class Store:
         check_consistency_on_close: bool = False,
         *,
         quota: int = 0,
-        snapshot_threshold: int = 8 << 20,
+        snapshot_threshold: int = 4 << 20,
         snapshot_on_close: int = 256 << 10,
     ) -> None:
         self.data_dir = Path(data_dir)

@@ -9,8 +9,9 @@ Reply lines are compared exactly after the connection id at the end of error rep
 replaced by ``(ID)``. ``smtp.messages("Inbox")`` returns the stored messages (bytes) of account
 ``mox``, read through the store. Each test gets a fresh data dir.
 
-If ``mox.store.Store`` is not available yet, a small in-memory store with the contract's methods
-stands in (``FakeStore``), so the SMTP and queue code can be tested on their own.
+The real ``mox.store.Store`` is used (its consistency is checked after each test). With
+``MOX_SMTP_FAKE_STORE=1`` (or when ``mox.store`` lacks ``Store``) a small in-memory store with the
+contract's methods stands in (``FakeStore``), to test the SMTP and queue code on their own.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class FakeStore:
 
 
 def _open_store(data_dir: Path) -> tuple[Any, bool]:
-    if not os.environ.get("MOX_SMTP_REAL_STORE"):
+    if os.environ.get("MOX_SMTP_FAKE_STORE"):
         return FakeStore(data_dir), False
     try:
         from mox.store import Store  # type: ignore[attr-defined]
@@ -373,6 +374,15 @@ class SmtpHarness:
                 return msgs
             time.sleep(0.02)
 
+    def queue(self) -> list[Any]:
+        return self.server.run_sync_in_server(self.ctx.queue.list)  # type: ignore[union-attr]
+
+    def wait_queue_empty(self, timeout: float = TIMEOUT) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while (entries := self.queue()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return entries
+
     def stop(self) -> None:
         for tc in self.conns:
             tc.close()
@@ -380,6 +390,13 @@ class SmtpHarness:
             self.server.stop()
             self.server = None
         if self.store is not None:
+            if self.real_store:
+                acc = self.store.open_account(ACCOUNT)
+                try:
+                    problems = acc.check_consistency()
+                finally:
+                    acc.close()
+                assert problems == [], problems
             self.store.close()
 
 

@@ -143,7 +143,7 @@ def test_queue_prefix_dsn(smtp, rcpt, status, diag):
     assert parts[2].get_content_type() == "message/rfc822"
     assert b"hello" in msgs[0]
     # The queue is empty again; the sent copy is in Sent.
-    assert smtp.server.run_sync_in_server(smtp.ctx.queue.list) == []
+    assert smtp.wait_queue_empty() == []
     assert len(smtp.messages("Sent")) == 1
 
 

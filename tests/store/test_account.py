@@ -377,3 +377,26 @@ async def test_password(acc, store):
     acc2 = store.open_account("mox")  # reloaded from disk
     assert acc2.check_password("t\u00e9st    ")
     acc2.close()
+
+
+@pytest.mark.trio
+async def test_consistency_check_finds_problems(data_dir, logs):
+    from mox.store import Inconsistent
+
+    s = Store(data_dir, check_consistency_on_close=True)
+    s.create_account("mox")
+    acc = s.open_account("mox")
+    m = await acc.deliver("Inbox", msg(1))
+    m2 = await acc.deliver("Inbox", msg(2))
+    assert acc.check_consistency() == []
+    acc.message_path(m).write_bytes(b"short")
+    acc.message_path(m2).unlink()
+    where = f"message {m.id} (mailbox 'Inbox' uid 1)"
+    assert acc.check_consistency() == [
+        f"{where}: file size 5 != {m.size}",
+        f"message {m2.id} (mailbox 'Inbox' uid 2): file missing",
+    ]
+    with pytest.raises(Inconsistent) as exc:
+        acc.close()
+    assert exc.value.problems == acc.check_consistency()
+    s.close()

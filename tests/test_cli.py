@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import sys
 
+import pytest
+
 from mox import __version__
 from tests.conftest import run_mox
 
@@ -119,17 +121,18 @@ def test_stop_and_loglevels(tmp_path, mox_process):
     assert log.endswith("print: mox stopped; pkg=localserve\n")
 
 
-def test_port_in_use(tmp_path):
+@pytest.mark.parametrize("flag", ["-port-base", "-ports-offset"])
+def test_port_in_use(tmp_path, flag):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     port = busy.getsockname()[1]
     try:
-        if port < 1000:  # keep the other derived ports in range
-            return
         d = tmp_path / "d"
-        # smtp is the standard port 25 + base: make it the busy port.
-        r = run_mox("localserve", "-dir", str(d), "-ip", "127.0.0.1", "-port-base", str(port - 25))
+        # smtp is bound first, at 25 + base or 1025 + offset: make it the busy port.
+        n = port - 25 if flag == "-port-base" else port - 1025
+        assert n >= 0
+        r = run_mox("localserve", "-dir", str(d), "-ip", "127.0.0.1", flag, str(n))
         assert r.returncode == 1
         lines = r.stderr.splitlines()
         assert lines[-1] == f"mox: listen for smtp on 127.0.0.1:{port}: address already in use"

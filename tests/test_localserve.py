@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import imaplib
 import json
+import signal
 import smtplib
+import socket
 import ssl
+import sys
 import time
 
 import pytest
@@ -94,10 +97,21 @@ def test_localserve_roundtrip(tmp_path, mox_process):
         msgs = fetch_all(imap, 2)
     assert msgs[1].endswith(second)
 
+    # Graceful shutdown with a connection still open: it gets a BYE or is closed after the
+    # grace period, and mox exits 0.
+    idle = socket.create_connection(("127.0.0.1", info["imap"]), timeout=30)
+    assert idle.recv(1000).startswith(b"* OK ")
     p.terminate()
+    rest = b""
+    while data := idle.recv(1000):
+        rest += data
+    idle.close()
+    assert rest in (b"", b"* BYE mox shutting down\r\n"), rest
     assert p.wait() == 0
     log = p.log()
     assert "print: shutting down, waiting max 3s for existing connections; pkg=serve\n" in log
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", info["imap"]), timeout=5)
     assert "Traceback" not in log
 
     # Restart on the same dir: existing config, mail still there.
@@ -119,7 +133,10 @@ def test_ephemeral_and_no_passwords_in_trace(tmp_path, mox_process):
         imap.logout()
     with smtplib.SMTP("127.0.0.1", info["submission"], timeout=30) as c:
         c.login("mox@localhost", "moxmoxmox")
-    p.terminate()
+    if sys.platform == "win32":
+        p.terminate()
+    else:
+        p.proc.send_signal(signal.SIGINT)  # Ctrl-C
     assert p.wait() == 0
     from pathlib import Path
 

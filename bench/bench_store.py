@@ -1,6 +1,6 @@
 """Store benchmark: index open time for a large account, and messages stored per second.
 
-    python bench/bench_store.py [--messages 100000] [--deliveries 400] [--dir DIR]
+    python bench/bench_store.py [--messages 100000] [--deliveries 400] [--dir DIR] [--quick]
 
 1. Open time. An account with ``--messages`` messages (realistic MIME parts from a few sample
    messages, spread over 10 mailboxes, some flagged, 2% expunged tombstones) is written once as a
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import trio
 
+from mox import mlog
 from mox.message import parse_message
 from mox.store import Store
 from mox.store.index import create_journal, encode_txn
@@ -157,7 +158,11 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=100_000, help="messages in the open-time account")
     ap.add_argument("--deliveries", type=int, default=400, help="messages per delivery-rate run")
     ap.add_argument("--dir", help="directory on the filesystem to measure (default: a temp dir)")
+    ap.add_argument("--quick", action="store_true", help="20,000 messages and 100 deliveries")
     args = ap.parse_args()
+    if args.quick:
+        args.messages, args.deliveries = 20_000, 100
+    mlog.set_level("warn", "store")
     base = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
     try:
         os.chdir(base)

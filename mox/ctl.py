@@ -215,6 +215,8 @@ def remove_ctl_files(data_dir: Path) -> None:
 
 
 async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> None:
+    import trio
+
     conn = CtlConn(stream)
     cid = mlog.new_cid()
     clog = log.with_(cid=cid)
@@ -246,9 +248,12 @@ async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> 
                     return
                 except CtlError as e:
                     await conn.write_line(str(e) or "error")
-    except Exception as e:  # noqa: BLE001 - a bad client or handler bug never takes the server down
-        import trio
-
+                except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+                    return
+                except Exception as e:  # noqa: BLE001 - a handler bug: tell the client, keep serving
+                    clog.error("ctl command failed", cmd=cmd, err=repr(e))
+                    await conn.write_line(f"internal error in {cmd}: {e!r}".replace("\n", " "))
+    except Exception as e:  # noqa: BLE001 - a bad client never takes the server down
         if isinstance(e, (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)):
             return
         clog.error("ctl connection failed", err=repr(e))

@@ -26,7 +26,12 @@ async def _echo(ctx, conn):
     await conn.write_stream(word.encode() + b":" + data)
 
 
+async def _broken(ctx, conn):
+    raise ValueError("bug")
+
+
 ctl.register("testecho", _echo)
+ctl.register("testbroken", _broken)
 
 
 @pytest.fixture(params=["unix", "tcp"])
@@ -56,6 +61,8 @@ async def test_commands(tmp_path, transport):
                 c.call("setloglevels", "smtpserver", "bogus")
             with pytest.raises(ctl.CtlError, match="unknown command 'nope'"):
                 c.call("nope")
+            with pytest.raises(ctl.CtlError, match=r"^internal error in testbroken: ValueError\('bug'\)$"):
+                c.call("testbroken")
             big = bytes(range(256)) * 1000  # several chunks
             c.write_line("testecho")
             c.write_line("w")

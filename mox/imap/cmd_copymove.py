@@ -3,6 +3,7 @@ RFC 6851 MOVE; RFC 7162 3.2.10 (VANISHED and HIGHESTMODSEQ with QRESYNC)."""
 
 from __future__ import annotations
 
+from .cmd_mailbox import account_quota
 from .errors import CommandFailed
 from .session import Session
 from .types import Command, compact_numset
@@ -39,6 +40,11 @@ async def cmd_copy(s: Session, cmd: Command) -> str:
     dst = _dest(s, cmd)
     if not uids:
         return "COPY done"  # RFC 9051 6.4.7 allows an empty set with UID COPY
+    quota = account_quota(s)
+    if quota > 0:
+        size = sum(m.size for u in uids if (m := s.acc.message(sel.mailbox_id, u)) is not None)
+        if s.acc.disk_usage() + size > quota:
+            raise CommandFailed("account over quota", "OVERQUOTA")
     pairs = await s.acc.copy(sel.mailbox_id, uids, dst.id, origin=s.sub)
     _add_to_view(s, dst.id, [d for _, d in pairs])
     src = compact_numset([a for a, _ in pairs])

@@ -226,7 +226,14 @@ async def cmd_status(s: Session, cmd: Command) -> str:
 
 
 def account_quota(s: Session) -> int:
-    """The account's quota in bytes, 0 when unlimited (reference 5.7)."""
+    """The account's quota in bytes, 0 when unlimited (reference 5.7): the account's configured
+    quota, else the server's default, else what the store enforces."""
+    cfg = s.ctx.config
+    accounts = getattr(cfg, "accounts", None) or {}
+    acc_cfg = accounts.get(s.account_name) if s.account_name else None
+    for q in (getattr(acc_cfg, "quota", 0), getattr(cfg, "quota", 0)):
+        if q:
+            return q if q > 0 else 0
     q = s.acc.effective_quota() if hasattr(s.acc, "effective_quota") else 0
     return q if q > 0 else 0
 

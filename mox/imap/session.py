@@ -244,6 +244,12 @@ class Session:
                 adds.append(ch)
                 self._check_keywords(ch.flags)
                 continue
+            if isinstance(ch, C.ChangeMailboxCounts):
+                continue  # only for NOTIFY/LIST-STATUS clients; nothing to send
+            if isinstance(ch, C.ChangeMailboxKeywords):
+                if sel is not None and ch.mailbox_id == sel.mailbox_id:
+                    self._check_keywords(ch.keywords)
+                continue
             flush_adds()
             if isinstance(ch, C.ChangeRemoveUIDs):
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
@@ -271,9 +277,6 @@ class Session:
                 self._check_keywords(ch.flags)
                 modseq = f" MODSEQ ({max(ch.modseq, 1)})" if self.condstore else ""
                 self.untagged(f"{s} FETCH (UID {ch.uid} FLAGS {flag_list(ch.flags)}{modseq})")
-            elif isinstance(ch, C.ChangeMailboxKeywords):
-                if sel is not None and ch.mailbox_id == sel.mailbox_id:
-                    self._check_keywords(ch.keywords)
             elif isinstance(ch, C.ChangeAddMailbox):
                 flags = "\\Subscribed" if ch.mailbox.subscribed else ""
                 self.untagged(b"LIST (" + flags.encode() + b') "/" ' + self.mailbox_out(ch.mailbox.name))

@@ -1,28 +1,35 @@
 #!/usr/bin/env python3
 """Build mox as one file per platform: dist/mox-<target>.pyz.
 
-    python3 build.py                  # host target only (fast dev loop): dist/mox.pyz too
-    python3 build.py --all            # every target in TARGETS, plus dist/SHA256SUMS
+    python3 build.py                  # host target only (fast dev loop); also dist/mox.pyz
+    python3 build.py --all            # every target in TARGETS
     python3 build.py --target macos-arm64 --target windows-x86_64
+    python3 build.py --rev v0.1.0     # mox and the lock from a commit instead of the work tree
     python3 build.py lock             # regenerate requirements.lock from pyproject.toml
 
 Each pyz carries the native extensions of one OS/architecture for every CPython in PYVERS: the
 locked wheels are installed once per Python version with uv (which evaluates environment markers
 for the *target* platform), and the trees are merged (native file names carry the Python version,
-so they never collide). mox itself is pure Python and is copied from the work tree.
+so they never collide; any other difference fails the build). mox itself is pure Python and is
+copied from the work tree (or --rev). dist/SHA256SUMS lists what was built.
+
+The archive is a zipapp whose __main__.py is mox/_bootstrap.py: it refuses another platform in one
+line, extracts site-packages once per build id into a cache dir (lock-free: temp dir + rename),
+compiles bytecode for the running Python, then runs mox.__main__:main (see that module).
 
 Inputs are pinned: requirements.lock is hashed, so a missing wheel fails the build instead of
 silently picking an older release. Output is reproducible: timestamps come from SOURCE_DATE_EPOCH
-(default: the last commit's time), file modes and order are normalised.
+(default: the commit time), entries are sorted, modes and compression fixed.
 
-The build tool (uv) is taken from the interpreter's environment when present, else installed
-from PyPI into build/tools/.
+The build tool (uv) is taken from this interpreter's environment or PATH, else installed from PyPI
+into build/tools/.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import re
@@ -30,6 +37,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 import time
 import tomllib
 import zipfile
@@ -160,45 +168,56 @@ def check_lock() -> dict[str, str]:
 
 # ---- tree
 
-def source_date_epoch() -> int:
+def source_date_epoch(rev: str | None) -> int:
     if os.environ.get("SOURCE_DATE_EPOCH"):
         return int(os.environ["SOURCE_DATE_EPOCH"])
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True)
+        out = subprocess.run(["git", "log", "-1", "--format=%ct", rev or "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True)
         return int(out.stdout.strip())
     except (OSError, ValueError):
         return 315532800  # 1980-01-01, the earliest zip timestamp
 
 
-def mox_files() -> list[Path]:
-    """The package's files from the work tree (tracked plus untracked-not-ignored), sorted."""
+def _wanted(rel: str) -> bool:
+    parts = rel.split("/")
+    return "__pycache__" not in parts and not rel.endswith((".pyc", ".pyo")) and rel != "mox/_target.py"
+
+
+def read_sources(rev: str | None) -> dict[str, bytes]:
+    """mox/* and requirements.lock: from commit `rev`, or from the work tree (tracked plus
+    untracked-not-ignored files, so the dev loop builds what you are editing)."""
+    if rev is not None:
+        proc = subprocess.run(["git", "archive", "--format=tar", rev, "mox", LOCK.name], cwd=ROOT,
+                              capture_output=True)
+        if proc.returncode != 0:
+            raise BuildError(f"git archive {rev}: {proc.stderr.decode('utf-8', 'replace').strip()}")
+        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+            return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile() and _wanted(m.name)}
     try:
         out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z", "mox"], cwd=ROOT,
                              capture_output=True, check=True).stdout.decode("utf-8")
         rels = [r for r in out.split("\0") if r]
     except (OSError, subprocess.CalledProcessError):
         rels = [p.relative_to(ROOT).as_posix() for p in (ROOT / "mox").rglob("*") if p.is_file()]
-    files = []
-    for rel in sorted(set(rels)):
-        p = ROOT / rel
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-            if p.name != "_target.py":
-                files.append(p)
-    return files
+    sources = {rel: (ROOT / rel).read_bytes() for rel in sorted(set(rels)) if (ROOT / rel).is_file() and _wanted(rel)}
+    if LOCK.exists():
+        sources[LOCK.name] = LOCK.read_bytes()
+    return sources
 
 
-def mox_version() -> str:
-    text = (ROOT / "mox" / "__init__.py").read_text("utf-8")
+def mox_version(sources: dict[str, bytes]) -> str:
+    text = sources["mox/__init__.py"].decode("utf-8")
     return re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.M).group(1)
 
 
-def install_deps(uv: Path, target: str, pyver: str, dest: Path) -> None:
+def install_deps(uv: Path, target: str, pyver: str, dest: Path, lock_file: Path) -> None:
     t = TARGETS[target]
     if dest.exists():
         shutil.rmtree(dest)
     run(uv, "pip", "install", "--no-config", "--quiet", "--target", dest, "--python-platform", t["uv_platform"],
         "--python-version", pyver, "--only-binary", ":all:", "--no-deps", "--require-hashes",
-        "--link-mode", "copy", "-r", LOCK)
+        "--link-mode", "copy", "-r", lock_file)
 
 
 def merge(trees: list[Path], out: Path) -> None:
@@ -224,17 +243,18 @@ def merge(trees: list[Path], out: Path) -> None:
             shutil.copyfile(p, dst)
 
 
-def add_mox(tree: Path, target: str) -> None:
-    for src in mox_files():
-        dst = tree / src.relative_to(ROOT)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+def add_mox(tree: Path, target: str, sources: dict[str, bytes]) -> None:
+    for rel, data in sources.items():
+        if rel.startswith("mox/"):
+            dst = tree / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(data)
     t = TARGETS[target]
     info = {"name": target, "sys_platform": t["sys_platform"], "machines": t["machines"], "ext": t["ext"],
             "pyvers": list(PYVERS)}
     (tree / "mox" / "_target.py").write_text(
         f'"""Written by build.py: the platform this pyz is for."""\n\nTARGET = {info!r}\n', "utf-8")
-    version = mox_version()
+    version = mox_version(sources)
     dist_info = tree / f"mox-{version}.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: mox\nVersion: {version}\n", "utf-8")
@@ -266,7 +286,7 @@ def check_natives(names: list[str], target: str) -> None:
 
 # ---- pack
 
-def pack(tree: Path, out: Path, target: str, epoch: int) -> None:
+def pack(tree: Path, out: Path, target: str, epoch: int, sources: dict[str, bytes]) -> None:
     """A zipapp: shebang, mox/_bootstrap.py as __main__.py, mox-build.json, site-packages/.
 
     Reproducible: sorted entries, one timestamp (SOURCE_DATE_EPOCH), fixed modes and compression.
@@ -276,11 +296,11 @@ def pack(tree: Path, out: Path, target: str, epoch: int) -> None:
     h = hashlib.sha256()
     for rel, p in files:
         h.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(p.read_bytes()).digest())
-    bootstrap = (ROOT / "mox" / "_bootstrap.py").read_bytes()
+    bootstrap = sources["mox/_bootstrap.py"]
     h.update(b"__main__.py\0" + hashlib.sha256(bootstrap).digest())
     build_id = h.hexdigest()[:24]
     t = TARGETS[target]
-    info = {"build_id": build_id, "entry": "mox.__main__:main", "version": mox_version(),
+    info = {"build_id": build_id, "entry": "mox.__main__:main", "version": mox_version(sources),
             "target": {"name": target, "sys_platform": t["sys_platform"], "machines": t["machines"],
                        "ext": t["ext"], "pyvers": list(PYVERS)}}
     stamp = time.gmtime(max(epoch, 315532800))[:6]
@@ -304,21 +324,25 @@ def pack(tree: Path, out: Path, target: str, epoch: int) -> None:
     os.replace(tmp, out)
 
 
-def build_target(target: str, tl: dict[str, Path], epoch: int, work_root: Path, dist: Path) -> Path:
+def build_target(target: str, tl: dict[str, Path], epoch: int, work_root: Path, dist: Path,
+                 sources: dict[str, bytes]) -> Path:
     work = work_root / target
+    work.mkdir(parents=True, exist_ok=True)
+    lock_file = work / LOCK.name
+    lock_file.write_bytes(sources[LOCK.name])
     trees = []
     for v in PYVERS:
         dest = work / f"py{v}"
-        install_deps(tl["uv"], target, v, dest)
+        install_deps(tl["uv"], target, v, dest, lock_file)
         trees.append(dest)
     tree = work / "site-packages"
     merge(trees, tree)
-    add_mox(tree, target)
+    add_mox(tree, target, sources)
     normalise_modes(tree)
     check_natives([p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()], target)
     dist.mkdir(parents=True, exist_ok=True)
     out = dist / f"mox-{target}.pyz"
-    pack(tree, out, target, epoch)
+    pack(tree, out, target, epoch, sources)
     log(f"{out.name}: {out.stat().st_size / 1e6:.1f} MB")
     return out
 
@@ -334,13 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", action="append", choices=[*TARGETS, "host"], help="target to build (repeatable)")
     ap.add_argument("--dist", type=Path, default=DIST, help="output directory (default dist/)")
     ap.add_argument("--work", type=Path, default=BUILD, help="scratch directory (default build/)")
+    ap.add_argument("--rev", help="build mox and the lock from this git commit (default: the work tree)")
     args = ap.parse_args(argv)
     try:
         tl = tools()
         if args.command == "lock":
             lock(tl["uv"])
             return 0
-        check_lock()
+        if args.rev is None:
+            check_lock()
+        sources = read_sources(args.rev)
+        if LOCK.name not in sources:
+            raise BuildError(f"{LOCK.name} is missing: run `python3 build.py lock`")
         host = host_target() if not args.all and (not args.target or "host" in args.target) else None
         targets = list(TARGETS) if args.all else [host if t == "host" else t for t in (args.target or ["host"])]
         if args.all:
@@ -348,9 +377,9 @@ def main(argv: list[str] | None = None) -> int:
                 host = host_target()
             except BuildError:
                 host = None
-        epoch = source_date_epoch()
+        epoch = source_date_epoch(args.rev)
         dist, work = args.dist.resolve(), args.work.resolve()
-        built = [build_target(t, tl, epoch, work, dist) for t in dict.fromkeys(targets)]
+        built = [build_target(t, tl, epoch, work, dist, sources) for t in dict.fromkeys(targets)]
         if host in targets:
             tmp = dist / "mox.pyz.tmp"
             shutil.copyfile(dist / f"mox-{host}.pyz", tmp)

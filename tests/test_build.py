@@ -133,11 +133,15 @@ def test_every_target_carries_its_natives_for_every_python(dist):
 
 
 @pytest.mark.slow
-def test_same_input_gives_same_bytes(dist, tmp_path):
-    again = tmp_path / "dist"
-    _run_build("--target", build.host_target(), dist=again, work=tmp_path / "work")
+def test_same_input_gives_same_bytes(tmp_path):
+    # One commit as input (the work tree may change under a running test); fresh scratch dirs.
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
     name = f"mox-{build.host_target()}.pyz"
-    assert _sha256(again / name) == _sha256(dist / name)
+    _run_build("--rev", rev, dist=tmp_path / "a", work=tmp_path / "work-a")
+    _run_build("--rev", rev, dist=tmp_path / "b", work=tmp_path / "work-b")
+    assert _sha256(tmp_path / "a" / name) == _sha256(tmp_path / "b" / name)
+    assert (tmp_path / "a" / "SHA256SUMS").read_bytes() == (tmp_path / "b" / "SHA256SUMS").read_bytes()
 
 
 @pytest.mark.slow

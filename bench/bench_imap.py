@@ -12,7 +12,7 @@ Operations (unit in the table):
   STORE +FLAGS/-FLAGS      messages changed per second (windows of 100, \\Flagged on and off)
 
 Usage: python3 bench/bench_imap.py [--servers mox,dovecot] [--clients 1,4] [--seconds 6]
-       [--messages 2000] [--quick]
+       [--messages 2000] [--repeat 1] [--quick]
 """
 
 from __future__ import annotations
@@ -281,35 +281,43 @@ def run_all(ports: dict[str, int], args, log) -> dict:
     k = 0
     for op, label, unit in OPS:
         for nclients in args.clients:
-            if op == "append_small":
-                per = max(1, args.append_small // (len(args.clients) * nclients))
-                total = small_total
-            elif op == "append_big":
-                per = max(1, args.append_big // (len(args.clients) * nclients))
-                total = big_total
-            else:
-                per, total = 1_000_000, 0
-            order = list(ports) if k % 2 == 0 else list(reversed(ports))
-            k += 1
-            for name in order:
-                if name in failed:
-                    continue
-                try:
-                    r = measure(ports[name], op, nclients, per, args.seconds, total)
-                except Exception as e:  # report, go on with the other server
-                    failed[name] = f"{label} failed: {type(e).__name__}: {str(e)[-300:]}"
-                    log(f"  {name}: {failed[name]}")
-                    continue
-                out[name][(op, nclients)] = r
-                log(f"  {name} {label} clients={nclients}: {r['rate']:.1f} {unit} "
-                    f"({r['units']} in {r['elapsed']:.2f}s"
-                    f"{'' if r['check'] is None else ', hits ' + str(r['check'])})")
-            # Numbers total .. total + nclients*per were handed out; a client stopped by the time
-            # limit leaves holes, which _complete fills so both servers hold the same set.
-            if op == "append_small":
-                small_total += nclients * per
-            if op == "append_big":
-                big_total += nclients * per
+            reps: dict[str, list[dict]] = {name: [] for name in ports}
+            for rep in range(args.repeat):
+                if op == "append_small":
+                    per = max(1, args.append_small // (len(args.clients) * nclients * args.repeat))
+                    total = small_total
+                elif op == "append_big":
+                    per = max(1, args.append_big // (len(args.clients) * nclients * args.repeat))
+                    total = big_total
+                else:
+                    per, total = 1_000_000, 0
+                order = list(ports) if k % 2 == 0 else list(reversed(ports))
+                k += 1
+                for name in order:
+                    if name in failed:
+                        continue
+                    try:
+                        r = measure(ports[name], op, nclients, per, args.seconds, total)
+                    except Exception as e:  # report, go on with the other server
+                        failed[name] = f"{label} failed: {type(e).__name__}: {str(e)[-300:]}"
+                        log(f"  {name}: {failed[name]}")
+                        continue
+                    reps[name].append(r)
+                    log(f"  {name} {label} clients={nclients}: {r['rate']:.1f} {unit} "
+                        f"({r['units']} in {r['elapsed']:.2f}s"
+                        f"{'' if r['check'] is None else ', hits ' + str(r['check'])})")
+                # Numbers total .. total + nclients*per were handed out; a client stopped by the
+                # time limit leaves holes, which _complete fills so both servers hold the same set.
+                if op == "append_small":
+                    small_total += nclients * per
+                if op == "append_big":
+                    big_total += nclients * per
+            for name, rs in reps.items():
+                if rs and name not in failed:
+                    checks = {repr(r["check"]) for r in rs}
+                    out[name][(op, nclients)] = {
+                        "rate": util.median([r["rate"] for r in rs]), "rates": [r["rate"] for r in rs],
+                        "check": rs[0]["check"] if len(checks) == 1 else checks}
         for name, port in ports.items():
             if name in failed:
                 continue
@@ -361,8 +369,11 @@ def main(argv=None) -> int:
                    help="~2 KB messages appended over all APPEND measurements at most")
     p.add_argument("--append-big", type=int, default=200,
                    help="~100 KB messages appended over all APPEND measurements at most")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="measure each row this many times (servers alternating), report the median")
     p.add_argument("--quick", action="store_true", help="small sizes, for trying the harness")
     args = p.parse_args(argv)
+    util.exit_cleanly_on_sigterm()
     args.clients = [int(x) for x in args.clients.split(",")]
     if args.quick:
         args.seconds, args.messages, args.append_small, args.append_big = 2.0, 400, 200, 40
@@ -405,7 +416,8 @@ def main(argv=None) -> int:
             rows.append({"op": f"{label}, {n} client{'s' if n > 1 else ''}", "unit": unit,
                          "mox": mox["rate"] if mox else None, "peer": peer["rate"] if peer else None,
                          "mox_note": "n/m"})
-    print(f"IMAP throughput, {args.seconds:g}s per measurement, {args.messages} messages searched")
+    print(f"IMAP throughput, {args.seconds:g}s per measurement, median of {args.repeat}, "
+          f"{args.messages} messages searched")
     for name in servers:
         print(f"  {name}: {versions.get(name, '?')}{'; ' + notes[name] if name in notes else ''}")
     util.print_table("", rows, "dovecot")

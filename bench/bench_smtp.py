@@ -12,7 +12,7 @@ Postfix has delivered everything and logs that end-to-end rate. aiosmtpd (`--pee
 fallback peer where Postfix cannot run; it writes each message to a maildir.
 
 Usage: python3 bench/bench_smtp.py [--servers mox,postfix] [--connections 1,8] [--seconds 6]
-       [--peer postfix|aiosmtpd] [--mox-service smtp|submission] [--quick]
+       [--peer postfix|aiosmtpd] [--mox-service smtp|submission] [--repeat 1] [--quick]
 """
 
 from __future__ import annotations
@@ -106,35 +106,44 @@ def run_all(targets: dict[str, tuple[int, bool]], conns: list[int], args, postfi
     k = 0
     for size in ("small", "large"):
         for n in conns:
-            order = list(targets) if k % 2 == 0 else list(reversed(targets))
-            k += 1
-            for name in order:
-                if name in failed:
-                    continue
-                label = "mox" if name == "mox" else args.peer
-                port, auth = targets[name]
-                try:
-                    r = measure(port, size, n, count_for(size, n, args.quick), args.seconds, auth)
-                except Exception as e:
-                    failed[name] = f"{size} x{n} failed: {type(e).__name__}: {str(e)[-300:]}"
-                    log(f"  {label}: {failed[name]}")
-                    continue
-                out[name][(size, n)] = r
-                extra = ""
-                if name == "peer" and postfix_root is not None:
-                    # Postfix answers 250 once the message is queued; wait for delivery as well,
-                    # so the next measurement does not pay for this one's deliveries.
-                    from peers import postfix
-                    want = delivered_before + r["sent"]
-                    deadline = time.monotonic() + 120
-                    while postfix.delivered(postfix_root) < want and time.monotonic() < deadline:
-                        time.sleep(0.02)
-                    done = time.time()
-                    got = postfix.delivered(postfix_root) - delivered_before
-                    delivered_before += got
-                    extra = f"; delivered {got} into the maildir at {got / (done - r['t0']):.1f}/s"
-                log(f"  {label} {size} connections={n}: {r['rate']:.1f} msgs/s, {r['mbps']:.2f} MB/s "
-                    f"({r['sent']} in {r['elapsed']:.2f}s{extra})")
+            reps: dict[str, list[dict]] = {name: [] for name in targets}
+            for rep in range(args.repeat):
+                order = list(targets) if k % 2 == 0 else list(reversed(targets))
+                k += 1
+                for name in order:
+                    if name in failed:
+                        continue
+                    label = "mox" if name == "mox" else args.peer
+                    port, auth = targets[name]
+                    try:
+                        r = measure(port, size, n, count_for(size, n, args.quick), args.seconds, auth)
+                    except Exception as e:
+                        failed[name] = f"{size} x{n} failed: {type(e).__name__}: {str(e)[-300:]}"
+                        log(f"  {label}: {failed[name]}")
+                        continue
+                    extra = ""
+                    if name == "peer" and postfix_root is not None:
+                        # Postfix answers 250 once the message is queued; wait for delivery as
+                        # well, so the next measurement does not pay for this one's deliveries.
+                        from peers import postfix
+                        want = delivered_before + r["sent"]
+                        deadline = time.monotonic() + 120
+                        while postfix.delivered(postfix_root) < want and time.monotonic() < deadline:
+                            time.sleep(0.02)
+                        done = time.time()
+                        got = postfix.delivered(postfix_root) - delivered_before
+                        delivered_before += got
+                        r["delivered_rate"] = got / (done - r["t0"])
+                        extra = f"; delivered {got} into the maildir at {r['delivered_rate']:.1f}/s"
+                    reps[name].append(r)
+                    log(f"  {label} {size} connections={n}: {r['rate']:.1f} msgs/s, {r['mbps']:.2f} MB/s "
+                        f"({r['sent']} in {r['elapsed']:.2f}s{extra})")
+            for name, rs in reps.items():
+                if rs and name not in failed:
+                    out[name][(size, n)] = {
+                        "rate": util.median([r["rate"] for r in rs]),
+                        "delivered_rate": util.median([r["delivered_rate"] for r in rs])
+                        if "delivered_rate" in rs[0] else None}
     return out, failed
 
 
@@ -154,8 +163,11 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=6.0, help="time limit per measurement")
     p.add_argument("--mox-service", default="smtp", choices=["smtp", "submission"],
                    help="smtp: delivery port, no auth; submission: AUTH PLAIN")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="measure each row this many times (servers alternating), report the median")
     p.add_argument("--quick", action="store_true", help="small counts, for trying the harness")
     args = p.parse_args(argv)
+    util.exit_cleanly_on_sigterm()
     conns = [int(x) for x in args.connections.split(",")]
     if args.quick:
         args.seconds = 2.0
@@ -208,12 +220,21 @@ def main(argv=None) -> int:
             rows.append({"op": f"{'~2 KB' if size == 'small' else '~1 MB'} messages, {n} connection{'s' if n > 1 else ''}",
                          "unit": "msgs/s", "mox": mox["rate"] if mox else None,
                          "peer": peer["rate"] if peer else None, "mox_note": "n/m"})
-    print(f"SMTP throughput, {args.seconds:g}s per measurement; mox via its {args.mox_service} port"
+    print(f"SMTP throughput, {args.seconds:g}s per measurement, median of {args.repeat}; "
+          f"mox via its {args.mox_service} port"
           f"{' (AUTH PLAIN)' if args.mox_service == 'submission' else ''}")
     for name in servers:
         label = "mox" if name == "mox" else args.peer
         print(f"  {label}: {versions.get(name, '?')}{'; ' + notes[name] if name in notes else ''}")
     util.print_table("", rows, args.peer)
+    peer = results.get("peer", {})
+    if any(r.get("delivered_rate") for r in peer.values()):
+        print("Postfix answers 250 once a message is queued and delivers it afterwards; counting until"
+              " the last message of a measurement was in the maildir, it delivered (msgs/s):")
+        for (size, n), r in peer.items():
+            print(f"  {'~2 KB' if size == 'small' else '~1 MB'}, {n} connection{'s' if n > 1 else ''}: "
+                  f"{r['delivered_rate']:.1f}" + (f" (mox/postfix {results['mox'][(size, n)]['rate'] / r['delivered_rate']:.3f})"
+                                                  if (size, n) in results.get("mox", {}) else ""))
     return 0
 
 

@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all), e.g. imap smtp store")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = p.parse_args(argv)
+    util.exit_cleanly_on_sigterm()
     benches = available()
     if args.list:
         for name, path in benches.items():
@@ -61,7 +62,14 @@ def main(argv=None) -> int:
         name = name.removeprefix("bench_").removesuffix(".py")
         print(f"== {name} ({benches[name].name}) ==", flush=True)
         t0 = time.monotonic()
-        rc = subprocess.run([python, str(benches[name]), *extra], check=False).returncode
+        proc = subprocess.Popen([python, str(benches[name]), *extra])
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            # Let the benchmark stop its servers and remove its temp dirs.
+            proc.terminate()
+            proc.wait()
+            raise
         print(f"== {name}: exit {rc}, {time.monotonic() - t0:.0f}s ==\n", flush=True)
         if rc:
             failed.append(name)

@@ -29,11 +29,15 @@ def python() -> str:
     if env:
         return env
     candidates = [sys.executable, REPO / ".venv" / "bin" / "python", REPO / ".venv" / "Scripts" / "python.exe"]
-    for c in candidates:
-        if Path(c).exists():
-            ok = subprocess.run([str(c), "-c", "import mox, trio"], capture_output=True, check=False)
-            if ok.returncode == 0:
-                return str(c)
+    # Checked from a neutral directory: the server runs in a temp dir, where a mox package that is
+    # importable only because it sits in the current directory would be missing.
+    with tempfile.TemporaryDirectory() as neutral:
+        for c in candidates:
+            if Path(c).exists():
+                ok = subprocess.run([str(c), "-c", "import mox.cli, trio"], capture_output=True,
+                                    check=False, cwd=neutral)
+                if ok.returncode == 0:
+                    return str(c)
     return sys.executable
 
 

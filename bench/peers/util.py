@@ -13,6 +13,25 @@ import time
 from pathlib import Path
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so servers we started are stopped and temp dirs
+    removed when the benchmark is terminated (SIGINT may be ignored in a background job)."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def median(values: list[float]) -> float:
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

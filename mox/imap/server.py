@@ -203,6 +203,10 @@ class Connection:
         try:
             if not _allowed(s.state, name):
                 raise CommandFailed(f"{full} not allowed in this connection state")
+            if s.selected is not None and name not in ("SELECT", "EXAMINE"):
+                # New messages and flag changes first, so the command can refer to them;
+                # expunges wait until after the command (they renumber messages).
+                s.apply_changes(allow_expunge=False)
             ok_text = await HANDLERS[name](s, cmd)
             tagged = f"{cmd.tag} OK {ok_text}"
         except BadCommand as e:

@@ -1,0 +1,51 @@
+"""IDLE (RFC 2177, RFC 9051 6.3.13) and unsolicited updates from other sessions and deliveries."""
+
+MSG = b"Subject: x\r\n\r\nbody\r\n"
+
+
+def test_idle(imap):
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    tc.command("idle")
+    assert tc.read_line() == "+ waiting"
+    imap.deliver(MSG)  # as SMTP delivery would
+    tc.read_untagged("* 1 EXISTS", "* 1 FETCH (UID 1 FLAGS ())")
+    tc2.transact("ok", "store 1 +flags.silent (\\Seen)")  # new messages are announced first
+    tc2.expect_untagged("* 1 EXISTS", "* 1 FETCH (UID 1 FLAGS ())")
+    tc.read_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen))")
+    tc2.transact("ok", "create newbox")
+    tc.read_untagged('* LIST (\\Subscribed) "/" newbox')
+    tc2.transact("ok", "store 1 +flags.silent (\\Deleted)")
+    tc.read_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen \\Deleted))")
+    tc2.transact("ok", "expunge")
+    tc.read_untagged("* 1 EXPUNGE")
+    tc.write_line("DONE")
+    tc.response("ok")
+    assert tc.result.text == "IDLE done"
+    tc.transact("ok", "noop")
+    tc.expect_no_untagged()
+
+
+def test_idle_authenticated_and_bad_done(imap):
+    tc = imap.connect()
+    tc.command("idle")
+    assert tc.read_line() == "+ waiting"
+    tc.write_line("NOTDONE")
+    tc.response("bad")
+    tc.transact("ok", "noop")
+
+
+def test_noop_polling(imap):
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    imap.deliver(MSG)
+    imap.deliver(MSG)
+    tc.transact("ok", "noop")
+    tc.expect_untagged("* 2 EXISTS", "* 1 FETCH (UID 1 FLAGS ())", "* 2 FETCH (UID 2 FLAGS ())")
+    tc.transact("ok", "enable condstore")
+    imap.deliver(MSG)
+    tc.transact("ok", "noop")
+    m = imap.account.message(imap.account.mailbox("Inbox").id, 3)
+    tc.expect_untagged("* 3 EXISTS", f"* 3 FETCH (UID 3 FLAGS () MODSEQ ({m.modseq}))")

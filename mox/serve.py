@@ -40,6 +40,7 @@ from mox import ctl, mlog
 from mox.auth import Authenticator
 from mox.config import Config
 from mox.limiter import Limiter
+from mox import tlspubkey as _tlspubkey, transfer as _transfer  # noqa: F401,E402  (their ctl commands)
 
 GRACE = 3.0
 
@@ -153,8 +154,13 @@ def _ipv6_unavailable(e: OSError) -> bool:
     )
 
 
+def _in_use(e: OSError) -> bool:
+    # Windows: WSAEADDRINUSE, or WSAEACCES when another socket holds the port exclusively.
+    return e.errno == errno.EADDRINUSE or getattr(e, "winerror", None) in (10048, 10013)
+
+
 def _describe(e: OSError) -> str:
-    if e.errno == errno.EADDRINUSE or getattr(e, "winerror", None) in (10048, 10013):
+    if _in_use(e):
         return "address already in use"
     return e.strerror or str(e)
 
@@ -174,7 +180,7 @@ def bind_service(service: str, ips: list[str], port: int, log: mlog.Logger) -> l
                     if _is_ipv6(ip) and len(ips) > 1 and (not socket.has_ipv6 or _ipv6_unavailable(e)):
                         log.debug("skipping ipv6 address not available on this system", ip=ip, service=service)
                         continue
-                    if port == 0 and socks and e.errno == errno.EADDRINUSE:
+                    if port == 0 and socks and _in_use(e):
                         retry = True  # the free port of the first ip is taken on another; pick again
                         break
                     shown = f"[{ip}]" if _is_ipv6(ip) else ip

@@ -488,6 +488,8 @@ class ImapHarness:
 
     def deliver(self, data: bytes, mailbox: str = "Inbox", **kwargs: Any) -> Any:
         """Store a message through the store (as a delivery would); returns the Message."""
+        if self.server is None:
+            self.start()
         return self.run(self.account.deliver, mailbox, data, **kwargs)
 
     def set_timeouts(self, **timeouts: float) -> None:

@@ -1,0 +1,264 @@
+"""Fuzzing the server over real sockets (hypothesis): random bytes, IMAP-like token soup and random
+valid commands, in each state (not authenticated, authenticated, selected).
+
+For every example: no traceback or ``[SERVERBUG]`` reaches the client, every response parses
+strictly, the server answers a following NOOP (or ends the connection, with BYE when it chooses
+to) within a few seconds, and nothing is logged at error level. The harness checks the store's
+consistency after the test. Examples are bounded so the file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mox.imap.client import ImapClosed  # noqa: E402
+from mox.imap.responses import CodeWord, Continuation, RemoteProtocolError, Tagged  # noqa: E402
+
+STATES = ["not_authenticated", "authenticated", "selected"]
+FUZZ_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+MULTIPART = (
+    b"From: mox@localhost\r\nTo: mox@localhost\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n'
+    b"--x\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+    b"--x\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n"
+    b"--x--\r\n"
+)
+
+
+class Session:
+    """A reusable connection in one state; logins are slow (password hashing), so the
+    authenticated and selected connections live across examples and are re-set each time."""
+
+    def __init__(self, imap, state: str) -> None:
+        self.imap = imap
+        self.state = state
+        self.tc = None
+
+    def get(self):
+        for _ in range(2):
+            if self.state == "not_authenticated" or self.tc is None or self.tc.conn.closed:
+                if self.tc is not None:
+                    self.tc.close()
+                self.tc = self.imap.connect(login=self.state != "not_authenticated")
+            try:
+                if self.state == "selected":
+                    self.tc.transact("ok", "select inbox")
+                elif self.state == "authenticated":
+                    self.tc.command("unselect")
+                    self.tc.conn.response(check=False)
+                return self.tc
+            except (ImapClosed, ConnectionError):
+                self.tc.conn.closed = True
+        raise AssertionError("could not set up a connection")
+
+
+@pytest.fixture
+def sessions(imap):
+    imap.timeout = 8
+    imap.start()
+    imap.set_timeouts(literal=0.3, read_preauth=5.0, read_auth=5.0, tls_handshake=2.0)
+    imap.deliver(b"From: mox@localhost\r\nSubject: first\r\n\r\nbody\r\n", flags=[r"\Seen"])
+    imap.deliver(MULTIPART)
+    imap.deliver(b"Subject: \xe2\x9c\x93 utf8\r\n\r\n8bit \xff body\r\n")
+    return {s: Session(imap, s) for s in STATES}
+
+
+def check_server(imap, what: str) -> None:
+    assert not imap.handler_errors, f"{what}: exception escaped the handler:\n{imap.handler_errors[0]}"
+    assert not imap.log.errors, f"{what}: server logged an error:\n" + "\n".join(imap.log.errors)
+
+
+def read_until(tc, tag: str, what: str):
+    """Read responses until the tagged one for ``tag``; None if the server closed."""
+    try:
+        while True:
+            resp = tc.conn.read_response()
+            if isinstance(resp, Tagged) and resp.code == CodeWord("SERVERBUG"):
+                pytest.fail(f"{what}: server bug: {resp!r}")
+            if isinstance(resp, Tagged) and resp.tag == tag:
+                return resp
+    except (ImapClosed, ConnectionError):
+        tc.conn.closed = True
+        return None
+    except TimeoutError:
+        pytest.fail(f"{what}: server did not answer (hang)")
+    except RemoteProtocolError as e:
+        pytest.fail(f"{what}: invalid response from the server: {e}")
+
+
+# Ends whatever the fuzz data left open: a line, and literals of up to 64 bytes (the padding is
+# swallowed by the literal, the rest of it ends the command line).
+TRAILER = b"\r\n" + b" " * 64 + b"\r\nfz99 NOOP\r\n"
+
+
+def throw(imap, tc, data: bytes) -> None:
+    """Send data, then a NOOP; the server must answer it or close the connection."""
+    what = f"after {data!r}"
+    try:
+        tc.conn.write(data + TRAILER)
+    except (ConnectionError, OSError):
+        tc.conn.closed = True
+        check_server(imap, what)
+        return
+    read_until(tc, "fz99", what)
+    check_server(imap, what)
+
+
+TOKENS = [
+    b"a1 ", b"LOGIN", b" mox@localhost moxmoxmox", b" ", b"{5}\r\n", b"{3+}\r\n", b"{99999999}\r\n",
+    b"~{2}\r\n", b'"', b'"\\', b"(", b")", b"[", b"]", b"<", b">", b"\r\n", b"\n", b"*", b"%", b"\x00",
+    b"\xff", b"\xe2\x9c\x93", b"BODY[", b"BODY.PEEK[1.MIME]", b"FETCH", b"UID", b"1:*", b"$", b"0",
+    b"4294967296", b"\\Seen", b"SELECT inbox", b"APPEND inbox", b"IDLE", b"DONE", b"AUTHENTICATE PLAIN",
+    b"SEARCH", b"STORE", b"+FLAGS", b"CHARSET", b"NIL", b"(CONDSTORE)", b"ENABLE QRESYNC", b"x LIST",
+    b"RETURN (", b"COPY", b"MOVE", b"EXPUNGE", b"STATUS", b"CREATE", b"RENAME", b"a/b", b"&Jjo-",
+]
+token_soup = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12).map(b"".join)
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_fuzz_random_bytes(imap, sessions, state):
+    @FUZZ_SETTINGS
+    @given(data=st.binary(min_size=1, max_size=300))
+    def run(data):
+        throw(imap, sessions[state].get(), data)
+
+    run()
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_fuzz_token_soup(imap, sessions, state):
+    @FUZZ_SETTINGS
+    @given(data=token_soup)
+    def run(data):
+        throw(imap, sessions[state].get(), data)
+
+    run()
+
+
+# -- random valid commands
+
+mailbox = st.sampled_from(
+    ["inbox", "INBOX", "Archive", "fz", "fz/sub", '"a b"', "Entw&APw-rfe", '""', "nonexistent", "Inbox/x"]
+)
+seqset = st.sampled_from(["1", "1:*", "*", "2,4:5", "1:2", "$", "100", "3:1"])
+flag_list = st.lists(
+    st.sampled_from(["\\Seen", "\\Deleted", "\\Flagged", "\\Answered", "\\Draft", "$Junk", "kw", "$Forwarded"]),
+    max_size=3,
+).map(lambda fl: "(" + " ".join(fl) + ")")
+fetch_items = st.sampled_from(
+    [
+        "ALL", "FAST", "FULL", "(UID FLAGS)", "BODY[]", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]", "BODYSTRUCTURE",
+        "ENVELOPE", "BINARY[2]", "BINARY.SIZE[2]", "BINARY.PEEK[1]<0.3>", "RFC822", "RFC822.HEADER",
+        "(MODSEQ UID)", "BODY[1.MIME]", "BODY[2]<1.2>", "(UID) (CHANGEDSINCE 1)", "INTERNALDATE", "BODY[TEXT]",
+        "(FLAGS) (CHANGEDSINCE 1 VANISHED)", "BODY[3]", "BODY[HEADER.FIELDS.NOT (FROM)]",
+    ]
+)
+search_keys = st.sampled_from(
+    [
+        "ALL", "UNSEEN", "SUBJECT first", "OR SEEN FLAGGED", "NOT DELETED", "1:3", "UID 1:*", "MODSEQ 1",
+        "RETURN (MIN MAX COUNT) ALL", "RETURN (SAVE) SEEN", "CHARSET UTF-8 TEXT hello", "CHARSET KOI8-R ALL",
+        "LARGER 10", "SINCE 1-Jan-2020", "HEADER Subject first", "KEYWORD kw", "BODY body", "TEXT \u2713",
+        "SENTBEFORE 1-Jan-2100", "$",
+    ]
+)
+status_items = st.sampled_from(
+    ["(MESSAGES)", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE HIGHESTMODSEQ RECENT APPENDLIMIT)", "()"]
+)
+uid = st.sampled_from(["", "UID "])
+
+
+def _cmd(fmt: str, *strategies):
+    return st.tuples(*strategies).map(lambda args: fmt.format(*args))
+
+
+commands = st.one_of(
+    _cmd("SELECT {}", mailbox),
+    _cmd("EXAMINE {}", mailbox),
+    _cmd("SELECT {} (CONDSTORE)", mailbox),
+    _cmd("SELECT inbox (QRESYNC (1 1 1:5))"),
+    _cmd("CREATE {}", mailbox),
+    _cmd("DELETE {}", mailbox),
+    _cmd("RENAME {} {}", mailbox, mailbox),
+    _cmd("SUBSCRIBE {}", mailbox),
+    _cmd("UNSUBSCRIBE {}", mailbox),
+    _cmd("STATUS {} {}", mailbox, status_items),
+    _cmd('LIST "" {}', st.sampled_from(["*", "%", "inbox", "fz/*", '""'])),
+    _cmd('LIST (SUBSCRIBED) "" * RETURN (CHILDREN SPECIAL-USE STATUS (MESSAGES))'),
+    _cmd('LSUB "" *'),
+    _cmd("{}FETCH {} {}", uid, seqset, fetch_items),
+    _cmd("{}STORE {} {}FLAGS{} {}", uid, seqset, st.sampled_from(["", "+", "-"]), st.sampled_from(["", ".SILENT"]), flag_list),
+    _cmd("{}STORE {} (UNCHANGEDSINCE 1) +FLAGS {}", uid, seqset, flag_list),
+    _cmd("{}COPY {} {}", uid, seqset, mailbox),
+    _cmd("{}MOVE {} {}", uid, seqset, mailbox),
+    _cmd("{}SEARCH {}", uid, search_keys),
+    _cmd("EXPUNGE"),
+    _cmd("UID EXPUNGE {}", seqset),
+    _cmd("{}", st.sampled_from(["CLOSE", "UNSELECT", "CHECK", "NOOP", "CAPABILITY", "NAMESPACE", "ID NIL",
+                                 'ID ("name" "fuzz")', "GETQUOTAROOT inbox", 'GETQUOTA ""', "LOGIN x y",
+                                 "ENABLE CONDSTORE", "ENABLE QRESYNC", "ENABLE UTF8=ACCEPT", "ENABLE IMAP4rev2",
+                                 "AUTHENTICATE PLAIN AG1veEBsb2NhbGhvc3QAbW94bW94bW94"])),
+)
+appends = st.tuples(mailbox, flag_list, st.binary(max_size=200), st.booleans())
+actions = st.lists(st.one_of(commands, appends, st.just("IDLE")), min_size=1, max_size=6)
+
+
+def run_command(imap, tc, action, n: int) -> None:
+    tag = f"c{n}"
+    what = f"command {action!r}"
+    try:
+        if action == "IDLE":
+            tc.conn.write_line(f"{tag} IDLE")
+            resp = tc.conn.read_response()
+            while not isinstance(resp, (Continuation, Tagged)):
+                resp = tc.conn.read_response()
+            if isinstance(resp, Continuation):
+                tc.conn.write_line("DONE")
+                resp = read_until(tc, tag, what)
+        elif isinstance(action, tuple):
+            box, flags, msg, literal_plus = action
+            tc.conn.literal_plus = literal_plus
+            tc.conn._tag = None
+            tc.conn.command(f"APPEND {box} {flags} ", msg, tag=tag)
+            if tc.conn._early_result is not None:
+                resp = tc.conn._early_result
+            else:
+                resp = read_until(tc, tag, what)
+            tc.conn._tag = None
+        else:
+            tc.conn.write_line(f"{tag} {action}")
+            resp = read_until(tc, tag, what)
+    except (ImapClosed, ConnectionError):
+        tc.conn.closed = True
+        resp = None
+    except TimeoutError:
+        pytest.fail(f"{what}: server did not answer (hang)")
+    except RemoteProtocolError as e:
+        pytest.fail(f"{what}: invalid response from the server: {e}")
+    check_server(imap, what)
+    if resp is None:
+        # Valid commands never end the connection (LOGOUT is not generated).
+        pytest.fail(f"{what}: server closed the connection")
+    assert resp.status in ("OK", "NO", "BAD"), resp
+    assert resp.code != CodeWord("SERVERBUG"), f"{what}: {resp!r}"
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_fuzz_valid_commands(imap, sessions, state):
+    @FUZZ_SETTINGS
+    @given(actions=actions)
+    def run(actions):
+        tc = sessions[state].get()
+        for i, action in enumerate(actions):
+            run_command(imap, tc, action, i)
+
+    run()

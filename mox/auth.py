@@ -15,9 +15,11 @@ from mox.config import Config
 
 
 class Authenticator:
-    def __init__(self, config: Config, store: Any) -> None:
+    def __init__(self, config: Config, store: Any, limiter: Any = None) -> None:
         self.config = config
         self.store = store
+        #: mox.limiter.Limiter; with ``login(..., ip=...)`` failures are counted per IP class.
+        self.limiter = limiter
         self.log = mlog.get_logger("auth")
         self._addresses: dict[str, str] = {}
         for account, acc in config.accounts.items():
@@ -63,20 +65,32 @@ class Authenticator:
         acc = self.config.accounts.get(account)
         return list(acc.addresses) if acc else []
 
-    def login(self, address: str, password: str) -> str | None:
+    def login(self, address: str, password: str, *, ip: str | None = None) -> str | None:
         """The account name when address + password are valid, else None.
 
-        Only configured addresses log in (not an account name on its own), as mox.
+        Only configured addresses log in (not an account name on its own), as mox. With ``ip``
+        (the remote address) and a limiter, an IP over its auth-failure limit is refused
+        without checking the password, failures are counted and a success resets the count.
         """
+        limiter = self.limiter if ip is not None else None
+        if limiter is not None and not limiter.auth_allowed(ip):
+            self.log.info("login refused: too many auth failures", ip=ip)
+            return None
         account = self.account_for_address(address)
+        ok = False
         if account is None:
             self.log.debug("login for unknown address")
-            return None
-        acc = self.store.open_account(account)
-        try:
-            ok = acc.check_password(password)
-        finally:
-            acc.close()
+        else:
+            acc = self.store.open_account(account)
+            try:
+                ok = acc.check_password(password)
+            finally:
+                acc.close()
+        if limiter is not None:
+            if ok:
+                limiter.auth_succeeded(ip)
+            else:
+                limiter.auth_failed(ip)
         return account if ok else None
 
     def lookup_destination(self, localpart: str, domain: str) -> tuple[str, str] | None:

@@ -39,7 +39,7 @@ import trio
 from mox import ctl, mlog
 from mox.auth import Authenticator
 from mox.config import Config
-from mox.limiter import Limiter
+from mox.limiter import REASON_AUTH, Limiter
 from mox import tlspubkey as _tlspubkey, transfer as _transfer  # noqa: F401,E402  (their ctl commands)
 
 GRACE = 3.0
@@ -68,10 +68,10 @@ class ServerContext:
         self.store = store
         self.tls = tls
         self.shutting_down = trio.Event()
-        self.auth = Authenticator(config, store)
+        self.limiter = Limiter(config.limits)
+        self.auth = Authenticator(config, store, self.limiter)
         self.queue: Any = None
         self.log = mlog.get_logger("serve")
-        self.limiter = Limiter(config.limits)
         self.grace = grace
         #: service -> bound port (after start-up; services not served are absent).
         self.ports: dict[str, int] = {}
@@ -244,6 +244,9 @@ async def _handle_one(
 ) -> None:
     ip = _peer_ip(stream)
     reason = ctx.limiter.connection_allowed(ip)
+    if reason is None and not ctx.limiter.auth_allowed(ip):
+        ctx.limiter.connection_done(ip)
+        reason = REASON_AUTH
     try:
         if reason is not None:
             ctx.log.info("connection refused by limiter", service=service, ip=ip, reason=reason)

@@ -125,6 +125,22 @@ def test_authenticator(tmp_path, localserve):
         assert a.lookup_destination("anyone", "example.org") is None
 
 
+def test_auth_failure_limit(tmp_path):
+    from mox.limiter import Limiter
+
+    _write(tmp_path)
+    lim = Limiter(mconfig.Limits(auth_failures_per_minute=(2, 100, 100)))
+    a = Authenticator(mconfig.load_config(tmp_path), FakeStore(), lim)
+    assert a.login("mox@localhost", "bad", ip="192.0.2.1") is None
+    assert a.login("mox@localhost", "moxmoxmox", ip="192.0.2.1") == "mox"  # success resets
+    assert a.login("nobody@localhost", "bad", ip="192.0.2.1") is None
+    assert a.login("mox@localhost", "bad", ip="192.0.2.1") is None
+    # Over the limit: even the right password is refused, for this IP only.
+    assert a.login("mox@localhost", "moxmoxmox", ip="192.0.2.1") is None
+    assert a.login("mox@localhost", "moxmoxmox", ip="198.51.100.1") == "mox"
+    assert a.login("mox@localhost", "moxmoxmox") == "mox"  # no ip: not limited
+
+
 def test_nfc_address(tmp_path):
     static = mconfig.StaticConfig(listener=mconfig.ListenerConfig(ips=["127.0.0.1"], ports={}))
     domains = mconfig.DomainsConfig(

@@ -159,6 +159,23 @@ async def test_concurrent_limit(tmp_path):
         ctx.request_stop()
 
 
+async def test_auth_failures_refuse_new_connections(tmp_path):
+    limits = mconfig.Limits(auth_failures_per_minute=(1, 10, 10))
+    config = make_config(tmp_path, ports={"smtp": 0, "imap": 0}, limits=limits)
+    async with trio.open_nursery() as nursery:
+        ctx = await nursery.start(lambda task_status: serve(config, store=FakeStore(), handlers=HANDLERS, grace=0.1, task_status=task_status))
+        ctx.limiter.auth_failed("127.0.0.1")
+        s = await trio.open_tcp_stream("127.0.0.1", ctx.ports["imap"])
+        assert await read_line(s) == b"* BYE too many auth failures\r\n"
+        s = await trio.open_tcp_stream("127.0.0.1", ctx.ports["smtp"])
+        assert await read_line(s) == b"421 4.7.0 too many auth failures\r\n"
+        assert ctx.limiter.open_connections("127.0.0.1") == 0
+        ctx.limiter.auth_succeeded("127.0.0.1")
+        s = await trio.open_tcp_stream("127.0.0.1", ctx.ports["imap"])
+        assert await read_line(s) == b"* OK test\r\n"
+        ctx.request_stop()
+
+
 def test_ip_classes():
     assert ip_classes("192.0.2.77") == ("192.0.2.77/32", "192.0.2.64/26", "192.0.0.0/21")
     assert ip_classes("2001:db8:1:2:3::4") == ("2001:db8:1:2::/64", "2001:db8:1::/48", "2001:db8::/32")

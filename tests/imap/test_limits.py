@@ -1,0 +1,71 @@
+"""Connection limits and errors (reference 3.2, 3.7): non-IMAP first line, line and literal limits,
+timeouts ending with BYE, shutdown."""
+
+import socket
+
+
+def test_not_imap(imap):
+    tc = imap.connect(login=False)
+    tc.write_line("GET / HTTP/1.0")
+    assert tc.read_line() == "* BYE please try again speaking imap"
+    tc.expect_closed()
+
+
+def test_line_too_long(imap):
+    tc = imap.connect()
+    tc.write(b"a noop " + b"x" * 17000)
+    assert tc.read_line() == "* BYE line too long"
+    tc.expect_closed()
+
+
+def test_literal_too_big(imap):
+    tc = imap.connect()
+    tc.write_line("a1 login {200000}")
+    assert tc.read_line() == "a1 BAD [TOOBIG] literal too big"
+    tc.transact("ok", "noop")  # still usable
+    tc.write_line("a2 login {200000+}")
+    assert tc.read_line() == "* BYE [ALERT] literal too big"
+    tc.expect_closed()
+
+
+def test_timeout_before_login(imap):
+    imap.set_timeouts(read_preauth=0.3)
+    tc = imap.connect(login=False)
+    assert tc.read_line() == "* BYE inactive, closing connection"
+    tc.expect_closed()
+
+
+def test_timeout_after_login_and_idle(imap):
+    imap.set_timeouts(read_auth=0.3)
+    tc = imap.connect()
+    tc.command("idle")
+    assert tc.read_line() == "+ waiting"
+    assert tc.read_line() == "* BYE inactive, closing connection"
+    tc.expect_closed()
+
+
+def test_literal_read_timeout(imap):
+    imap.set_timeouts(literal=0.3)
+    tc = imap.connect()
+    tc.write(b"a1 login {10+}\r\nabc")
+    assert tc.read_line() == "* BYE inactive, closing connection"
+    tc.expect_closed()
+
+
+def test_shutting_down(imap):
+    imap.start()
+    imap.ctx.shutting_down.set()
+    s = socket.create_connection(("127.0.0.1", imap.ports["imap"]), timeout=10)
+    f = s.makefile("rb")
+    assert f.readline() == b"* BYE mox shutting down\r\n"
+    assert f.readline() == b""
+    s.close()
+
+
+def test_untagged_bad_and_garbage(imap):
+    tc = imap.connect()
+    tc.write_line("")  # empty line: untagged BAD, connection stays
+    assert tc.read_line().startswith("* BAD ")
+    tc.write(b"a1 select \xff\xfe\r\n")
+    assert tc.read_line().startswith("a1 BAD ")
+    tc.transact("ok", "noop")

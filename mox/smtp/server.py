@@ -208,7 +208,7 @@ class _Conn:
     async def start_tls(self) -> None:
         ssl_stream = trio.SSLStream(self.stream, self.ctx.tls, server_side=True)
         try:
-            with trio.fail_after(max(self.idle_timeout, 10.0)):
+            with trio.fail_after(self.idle_timeout):
                 await ssl_stream.do_handshake()
         except (trio.BrokenResourceError, trio.TooSlowError, OSError) as e:
             raise _Closed(f"tls handshake: {e}") from None

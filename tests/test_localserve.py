@@ -171,3 +171,19 @@ def test_special_localparts(rcpt, code):
                 c.sendmail("sender@example.org", [rcpt], MESSAGE, mail_options=["BODY=8BITMIME"])
         err = e.value.recipients[rcpt] if isinstance(e.value, smtplib.SMTPRecipientsRefused) else (e.value.smtp_code, e.value.smtp_error)
         assert err[0] == code
+
+
+def test_queue_prefix_fails_in_queue_with_dsn():
+    # The banner's promise: a "queue..." local part is accepted, then fails in the queue, and
+    # a delivery failure notice comes back to the sender.
+    msg = b"From: mox@localhost\r\nTo: queue550@localhost\r\nSubject: to the queue\r\nMessage-ID: <q1@localhost>\r\n\r\nhi\r\n"
+    with LocalServer() as srv:
+        with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=30) as c:
+            c.login(srv.address, srv.password)
+            assert c.sendmail("mox@localhost", ["queue550@localhost"], msg) == {}
+        with imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30) as imap:
+            imap.login(srv.address, srv.password)
+            [dsn] = fetch_all(imap, 1)
+    headers = dsn.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nSubject: mail delivery failed\r\n" in headers
+    assert b"<q1@localhost>" in dsn  # the original (or its headers) is referenced

@@ -20,6 +20,7 @@ bench *ARGS:
 test-windows *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
+    if [ -f tools/wine/smoke.sh ]; then exec bash tools/wine/smoke.sh {{ARGS}}; fi
     if [ -x .ci/test-windows ]; then exec .ci/test-windows {{ARGS}}; fi
     echo "no Windows test script yet (.ci/test-windows)" >&2
     exit 1

@@ -100,6 +100,9 @@ class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg")
     expunged: bool = False
     part_raw: msgspec.Raw = NIL
 
+    def __hash__(self) -> int:  # msgspec.Raw is not hashable; these fields decide equality
+        return hash((self.id, self.modseq, self.flags, self.expunged))
+
     @property
     def part(self) -> Part | None:
         if self.expunged:

@@ -94,6 +94,7 @@ async def test_deliver(acc):
     assert acc.disk_usage() == len(data) + len(msg(2))
     assert [x.uid for x in acc.messages(inbox.id)] == [1, 2]
     assert acc.message(inbox.id, 2) == m2
+    assert len({m2, acc.message(inbox.id, 2)}) == 1  # hashable, equal by value
     with pytest.raises(MailboxNotFound):
         await acc.deliver("Nope", msg(3))
     with pytest.raises(InvalidFlag):

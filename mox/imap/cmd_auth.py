@@ -41,7 +41,8 @@ async def cmd_logout(s: Session, cmd: Command) -> str:
 async def cmd_id(s: Session, cmd: Command) -> str:
     # RFC 2971 3.1
     params = cmd.args["params"]
-    s.log.info("client id", **{f"id_{k}"[:40]: v for k, v in list(params.items())[:10]})
+    fields = {"id_" + "".join(c for c in k if c.isalnum())[:30]: v for k, v in list(params.items())[:10]}
+    s.log.info("client id", **fields)
     version = getattr(mox, "__version__", "dev")
     s.untagged(b'ID ("name" "mox" "version" ' + quote_string(version) + b")")
     return "ID done"

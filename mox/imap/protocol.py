@@ -82,6 +82,7 @@ class ImapServerConnection:
         self._literal_total = 0
         self._scan = 0  # where to continue looking for CRLF
         self.ncommands = 0
+        self.last_command = b""  # raw bytes of the last complete command, for trace logging
         self.max_append = max_append
         self.max_line = max_line
 
@@ -181,6 +182,7 @@ class ImapServerConnection:
     def _parse(self, data: bytes) -> object:
         first = self.ncommands == 0
         self.ncommands += 1
+        self.last_command = data
         try:
             return parse_command(data)
         except BadCommand as e:

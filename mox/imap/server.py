@@ -196,8 +196,16 @@ class Connection:
         s = self.session
         name = cmd.name
         full = ("UID " if cmd.uid else "") + name
-        kind = "auth" if name in ("LOGIN", "AUTHENTICATE") else ("data" if name == "APPEND" else "text")
-        self.log.trace_line("C:", f"{cmd.tag} {full}", kind="text") if kind != "text" else None
+        if self.log.enabled("trace"):
+            raw = self.proto.last_command
+            first = raw.split(b"\r\n", 1)[0]
+            if name in ("LOGIN", "AUTHENTICATE"):
+                self.log.trace_line("C:", f"{cmd.tag} {full} ", kind="text")
+                self.log.trace_line("C:", raw, kind="auth")
+            else:
+                self.log.trace_line("C:", first[:2000], kind="text")
+                if len(first) < len(raw):
+                    self.log.trace_line("C:", raw[len(first) : len(first) + 2000], kind="data")
         s.current_command = full
         tagged: str
         try:

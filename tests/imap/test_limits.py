@@ -69,3 +69,19 @@ def test_untagged_bad_and_garbage(imap):
     tc.write(b"a1 select \xff\xfe\r\n")
     assert tc.read_line().startswith("a1 BAD ")
     tc.transact("ok", "noop")
+
+
+def test_server_bug(imap, monkeypatch):
+    from mox.imap import server as imapserver
+
+    async def broken(s, cmd):
+        raise RuntimeError("boom")
+
+    imap.allow_server_errors = True
+    monkeypatch.setitem(imapserver.HANDLERS, "NAMESPACE", broken)
+    tc = imap.connect()
+    tc.transact("no", "namespace")
+    tc.expect_code("SERVERBUG")
+    assert "boom" not in tc.result.text  # no internals (let alone a traceback) to the client
+    tc.transact("ok", "noop")
+    assert any("unhandled error in command" in line for line in imap.log.errors)

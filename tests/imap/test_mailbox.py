@@ -145,3 +145,14 @@ def test_namespace_status(imap):
     tc.expect_code("NONEXISTENT")
     tc.transact("bad", "status inbox (bogus)")
     tc.transact("bad", "status inbox")
+
+
+def test_rename_inbox(imap):
+    imap.start()
+    imap.deliver(b"Subject: x\r\n\r\nbody\r\n")
+    tc = imap.connect()
+    tc.transact("ok", "rename inbox Old")
+    tc.transact("ok", "status Old (messages)")
+    tc.expect_untagged("* STATUS Old (MESSAGES 1)")
+    tc.transact("ok", "status inbox (messages)")
+    tc.expect_untagged("* STATUS Inbox (MESSAGES 0)")

@@ -108,3 +108,36 @@ def test_line_mode_and_eof():
     assert conn.next_event() is NEED_DATA
     conn.receive_data(b"")
     assert conn.next_event() == Fatal("connection closed while reading literal")
+
+
+COMMANDS = [
+    b"a CAPABILITY",
+    b'a ID ("name" "x" "version" NIL)',
+    b"a LOGIN {3}\r\nmox {9+}\r\nmoxmoxmox",
+    b"a AUTHENTICATE PLAIN AG1veABtb3g=",
+    b"a ENABLE CONDSTORE QRESYNC",
+    b"a SELECT inbox (QRESYNC (1 2 1:3 (1:2 1,3)))",
+    b"a EXAMINE Inbox (CONDSTORE)",
+    b'a CREATE "a b" (USE (\\Archive))',
+    b"a RENAME a b",
+    b'a LIST (SUBSCRIBED) "" ("a*" %) RETURN (CHILDREN STATUS (MESSAGES))',
+    b'a LSUB "" *',
+    b"a STATUS inbox (MESSAGES UIDNEXT SIZE)",
+    b'a APPEND inbox (\\Seen) " 1-Jan-2024 10:00:00 +0100" ~{3}\r\na\x00b',
+    b"a APPEND inbox UTF8 (~{1+}\r\nx)",
+    b"a GETQUOTAROOT inbox",
+    b"a UID EXPUNGE 1:*",
+    b"a UID SEARCH RETURN (MIN SAVE) CHARSET UTF-8 OR FROM {2}\r\nab (SINCE 1-Feb-2024 NOT SEEN) $",
+    b"a FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (FROM)]<0.10> BINARY[1] BINARY.SIZE[]) (CHANGEDSINCE 1)",
+    b"a STORE 1 (UNCHANGEDSINCE 5) +FLAGS.SILENT (\\Seen $x)",
+    b"a UID MOVE 1,3 Trash",
+]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_commands_whole_and_bytewise(cmd):
+    whole = events(ImapServerConnection(), cmd + b"\r\n", bytewise=False)
+    byte = events(ImapServerConnection(), cmd + b"\r\n", bytewise=True)
+    assert whole == byte
+    assert hasattr(whole[-1], "args"), whole  # a parsed Command, after any NeedLiteral
+    assert all(isinstance(e, NeedLiteral) for e in whole[:-1])

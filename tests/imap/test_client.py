@@ -489,3 +489,70 @@ def test_all_exports_are_responses() -> None:
     names = {n for n in dir(r) if n.startswith(("Untagged", "Code", "Fetch")) and isinstance(getattr(r, n), type)}
     missing = names - seen - {"FetchPreview", "FetchSaveDate", "FetchAttr", "Code", "Untagged"}
     assert not missing
+
+
+# ---------------------------------------------------------------------------------------------
+# The client against the real server (the harness)
+
+
+def test_client_against_server(imap):
+    imap.start()
+    ctx = imap.client_tls_context()
+    msg = b"From: mox@localhost\r\nSubject: hi\r\n\r\nhello\r\n"
+
+    with Conn.connect("127.0.0.1", imap.ports["imap"], timeout=10) as c:
+        assert {"IMAP4REV2", "LITERAL+", "IDLE", "STARTTLS"} <= c.capabilities
+        with pytest.raises(ImapNo) as e:
+            c.login("mox@localhost", "wrong")
+        assert e.value.code == CodeWord("AUTHENTICATIONFAILED")
+        c.login("mox@localhost", "moxmoxmox")
+        untagged = c.select("Inbox")
+        assert UntaggedExists(0) in untagged
+        assert UntaggedResult("OK", CodeUIDNext(1), "x") in untagged
+
+        c.literal_plus = False  # a synchronizing literal: waits for "+"
+        res = c.append("Inbox", msg, flags=["\\Seen"])
+        assert res.status == "OK" and isinstance(res.code, CodeAppendUID) and res.code.uids == "1"
+        c.literal_plus = True
+        untagged, res = c.transact("APPEND Inbox ", msg)
+        assert res.code.uids == "2"
+        assert UntaggedExists(2) in untagged
+        with pytest.raises(ImapNo) as e:
+            c.append("nonexistent", msg)
+        assert e.value.code == CodeWord("TRYCREATE")
+
+        got = c.fetch("1:2", "(UID FLAGS BODY.PEEK[])")
+        assert [set(f.attrs) for f in got] == [
+            {FetchUID(1), FetchFlags(["\\Seen"]), FetchBody("", None, msg)},
+            {FetchUID(2), FetchFlags([]), FetchBody("", None, msg)},
+        ]
+        assert c.store("2", "+", ["\\Flagged"]) == [UntaggedFetch(2, [FetchFlags(["\\Flagged"])])]
+        assert c.search("FLAGGED") == [2]
+        assert c.search("ALL", uid=True) == [1, 2]
+        res = c.copy("1", "Archive")
+        assert res.code == CodeCopyUID(res.code.uidvalidity, "1", "1")
+        with pytest.raises(ImapBad):
+            c.transact("FETCH")
+
+        c.idle()
+        imap.deliver(msg)
+        assert c.read_untagged() == UntaggedExists(3)
+        c.idle_done()
+        c.logout()
+
+    with Conn.connect("localhost", imap.ports["imap"], tls="starttls", ssl_context=ctx, timeout=10) as c:
+        assert c.tls_active() and "STARTTLS" not in c.capabilities
+        c.authenticate_plain("mox@localhost", "moxmoxmox")
+        assert c.enable("UTF8=ACCEPT") == ["UTF8=ACCEPT"]
+        c.create("Entwürfe")
+        assert UntaggedList([], "/", "Entwürfe") in c.list("", "Entw*")
+        c.logout()
+
+    with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=ctx, server_hostname="localhost",
+                      timeout=10) as c:
+        assert c.tls_active()
+        c.login("mox@localhost", "moxmoxmox")
+        assert UntaggedList([], "/", "Entwürfe") in c.list("", "Entw*")  # modified UTF-7 decoded
+        st = c.status("Inbox", "(MESSAGES UNSEEN)")
+        assert st == [UntaggedStatus("Inbox", {"MESSAGES": 3, "UNSEEN": 2})]
+        c.logout()

@@ -9,6 +9,7 @@ import os
 import random
 import smtplib
 import threading
+import time
 
 from mox import config as mconfig
 from mox.serve import open_store
@@ -21,7 +22,7 @@ def make_message(rnd: random.Random, r: int, i: int) -> bytes:
     line = b"".join(bytes([rnd.randrange(0x61, 0x7B)]) for _ in range(70))
     body = (line + b"\r\n") * (size // 72 + 1)
     return (
-        b"From: <sender@example.org>\r\n"
+        b"From: <mox@localhost>\r\n"
         b"To: <mox@localhost>\r\n"
         + f"Subject: crash round {r} message {i}\r\n".encode()
         + f"Message-ID: <crash-{r}-{i}@example.org>\r\n".encode()
@@ -30,16 +31,21 @@ def make_message(rnd: random.Random, r: int, i: int) -> bytes:
     )
 
 
-def send_until_killed(port: int, rnd: random.Random, r: int, acked: dict[str, bytes]) -> None:
-    """Send messages over one SMTP connection (reconnecting as needed) until the server dies."""
+def send_until_killed(info: dict, rnd: random.Random, r: int, acked: dict[str, bytes]) -> None:
+    """Send messages until the server dies: over SMTP (delivered before the 250) and over
+    submission (queued durably before the 250, delivered by the queue, also after a restart)."""
     i = 0
     try:
         while True:
-            with smtplib.SMTP("127.0.0.1", port, timeout=20) as c:
+            submission = rnd.random() < 0.3
+            with smtplib.SMTP("127.0.0.1", info["submission" if submission else "smtp"], timeout=20) as c:
                 c.ehlo("localhost")
+                if submission:
+                    c.login("mox@localhost", "moxmoxmox")
+                sender = "mox@localhost" if submission else "sender@example.org"
                 for _ in range(rnd.randrange(1, 20)):
                     msg = make_message(rnd, r, i)
-                    c.sendmail("sender@example.org", ["mox@localhost"], msg)  # raises unless 250
+                    c.sendmail(sender, ["mox@localhost"], msg)  # raises unless 250
                     acked[f"<crash-{r}-{i}@example.org>"] = msg
                     i += 1
     except (OSError, smtplib.SMTPException):
@@ -57,7 +63,7 @@ def test_kill_while_receiving(tmp_path, mox_process):
         before = len(acked)
         killer = threading.Timer(rnd.uniform(0.3, 1.5), p.proc.kill)
         killer.start()
-        send_until_killed(info["smtp"], rnd, r, acked)
+        send_until_killed(info, rnd, r, acked)
         killer.join()
         p.kill()
         assert len(acked) > before or r > 0, f"no message accepted in round {r} (seed {seed}):\n{p.log()}"
@@ -68,18 +74,26 @@ def test_kill_while_receiving(tmp_path, mox_process):
     found: dict[str, bytes] = {}
     with imaplib.IMAP4("127.0.0.1", info["imap"], timeout=30) as imap:
         imap.login("mox@localhost", "moxmoxmox")
-        typ, data = imap.select("Inbox", readonly=True)
-        assert typ == "OK"
-        n = int(data[0])
-        typ, data = imap.fetch(f"1:{n}", "(BODY.PEEK[])") if n else ("OK", [])
-        assert typ == "OK"
-        for item in data:
-            if isinstance(item, tuple):
-                raw = item[1]
-                for line in raw.split(b"\r\n"):
-                    if line.lower().startswith(b"message-id: "):
-                        found[line[12:].decode()] = raw
-                        break
+        deadline = time.monotonic() + 30  # queued submissions are delivered after the restart
+        seen = 0
+        while True:
+            typ, data = imap.select("Inbox", readonly=True)
+            assert typ == "OK"
+            n = int(data[0])
+            typ, data = imap.fetch(f"{seen + 1}:{n}", "(BODY.PEEK[])") if n > seen else ("OK", [])
+            assert typ == "OK"
+            seen = n
+            for item in data:
+                if isinstance(item, tuple):
+                    raw = item[1]
+                    for line in raw.split(b"\r\n"):
+                        if line.lower().startswith(b"message-id: "):
+                            found[line[12:].decode()] = raw
+                            break
+            if all(mid in found for mid in acked) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    print(f"seed {seed}: {len(acked)} messages acknowledged over {ROUNDS} rounds, {len(found)} found")
     missing = [mid for mid in acked if mid not in found]
     assert not missing, f"seed {seed}: {len(missing)} acknowledged messages lost: {missing[:5]}"
     changed = [mid for mid, msg in acked.items() if not found[mid].endswith(msg)]

@@ -648,6 +648,32 @@ def server_mechanism(
     raise UnknownMechanism("mechanism not supported")
 
 
+async def serve_exchange(
+    mech: ServerMechanism,
+    initial: bytes | None,
+    *,
+    send_challenge: Any,
+    read_response: Any,
+    run_sync: Any = None,
+) -> Success:
+    """Run a server exchange over a driver's I/O: ``await send_challenge(data)`` sends a
+    challenge (the driver base64-encodes it into ``+ ...`` or ``334 ...``), ``await
+    read_response()`` returns the client's raw line (``*`` aborts, else base64; see
+    decode_response). ``run_sync`` (e.g. ``trio.to_thread.run_sync``) runs each step: PLAIN and
+    LOGIN hash the password slowly. Raises SaslError subclasses; returns the Success."""
+
+    async def call(fn: Any, arg: Any) -> Challenge | Success:
+        if run_sync is None:
+            return fn(arg)
+        return await run_sync(fn, arg)
+
+    step = await call(mech.start, initial)
+    while isinstance(step, Challenge):
+        await send_challenge(step.data)
+        step = await call(mech.step, decode_response(await read_response()))
+    return step
+
+
 # Client mechanisms.
 
 

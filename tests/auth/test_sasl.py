@@ -314,3 +314,45 @@ def test_choose_client_mechanism():
     assert sasl.choose_client_mechanism(offered, channel_bindings={"tls-unique": b"x"}) == "SCRAM-SHA-256-PLUS"
     assert sasl.choose_client_mechanism(["LOGIN"]) is None
     assert sasl.choose_client_mechanism(["EXTERNAL", "PLAIN"], have_client_cert=True) == "EXTERNAL"
+
+
+async def test_serve_exchange_over_a_driver(verifier):
+    # What IMAP and SMTP drivers do: base64 lines out and in, "*" aborts.
+    import trio
+
+    sent: list[bytes] = []
+
+    def driver(lines):
+        async def send(data):
+            sent.append(base64.b64encode(data))
+
+        async def read():
+            return lines.pop(0)
+
+        return send, read
+
+    client = sasl.client_mechanism("SCRAM-SHA-256", "mox@localhost", PASSWORD)
+    server = sasl.server_mechanism("SCRAM-SHA-256", verifier())
+    first = client.initial_response()
+
+    async def read_scram():
+        data = base64.b64decode(sent[-1])
+        return base64.b64encode(client.step(data))
+
+    async def send(data):
+        sent.append(base64.b64encode(data))
+
+    res = await sasl.serve_exchange(server, first, send_challenge=send, read_response=read_scram,
+                                    run_sync=trio.to_thread.run_sync)
+    assert res == sasl.Success("mox", "mox@localhost", "SCRAM-SHA-256") and len(sent) == 2
+
+    sent.clear()
+    send, read = driver([base64.b64encode(b"mox@localhost"), base64.b64encode(PASSWORD.encode())])
+    res = await sasl.serve_exchange(sasl.server_mechanism("LOGIN", verifier()), None, send_challenge=send,
+                                    read_response=read, run_sync=trio.to_thread.run_sync)
+    assert res.account == "mox" and sent == [b"VXNlcm5hbWU6", b"UGFzc3dvcmQ6"]
+
+    send, read = driver([b"*"])
+    with pytest.raises(sasl.Aborted):
+        await sasl.serve_exchange(sasl.server_mechanism("PLAIN", verifier()), None, send_challenge=send,
+                                  read_response=read)

@@ -97,6 +97,8 @@ class Store:
             return acc
 
     def _release(self, acc: Account) -> None:
+        # Closing happens under the lock, so a concurrent open_account waits for it instead of
+        # finding the account directory still locked.
         with self._lock:
             if self._accounts.get(acc.name) is not acc:
                 return
@@ -104,7 +106,7 @@ class Store:
             if acc._refs > 0:
                 return
             del self._accounts[acc.name]
-        acc._close_now()
+            acc._close_now()
 
     def open_accounts(self) -> list[str]:
         with self._lock:

@@ -96,7 +96,7 @@ def compose_dsn(
         'Content-Type: text/plain; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: 8bit\r\n"
         "\r\n"
-        f"{text}"
+        f"{text}\r\n"
         f"--{boundary}\r\n"
         f"Content-Type: {ds_type}\r\n"
         "\r\n" + "\r\n".join(ds) + "\r\n"
@@ -106,4 +106,5 @@ def compose_dsn(
     )
     if not orig.endswith(b"\r\n"):
         orig += b"\r\n"
-    return head.encode("utf-8") + orig + f"--{boundary}--\r\n".encode()
+    # The CRLF before a boundary delimiter belongs to the delimiter (RFC 2046 5.1.1).
+    return head.encode("utf-8") + orig + f"\r\n--{boundary}--\r\n".encode()

@@ -288,7 +288,18 @@ class SmtpHarness:
         extra = {"queue_retry_delays": (0.05, 0.1), "queue_fsync": True, "smtp_idle_timeout": 30.0}
         extra.update(overrides)
         config = _Config(base, extra)
-        self.store, self.real_store = _open_store(self.data_dir)
+        self._overrides = dict(overrides)
+        if self.store is None:
+            self.store, self.real_store = _open_store(self.data_dir)
+        if self.real_store and ACCOUNT in self.store.account_names():
+            pass  # restarted on an existing data dir
+        elif not self.real_store and ACCOUNT in self.store.mailboxes:
+            pass
+        else:
+            self._create_account()
+        self._start_server(config)
+
+    def _create_account(self) -> None:
         self.store.create_account(ACCOUNT)
         if self.real_store:
             acc = self.store.open_account(ACCOUNT)
@@ -296,6 +307,12 @@ class SmtpHarness:
             acc.close()
         else:
             self.store.passwords[ACCOUNT] = PASSWORD
+
+    def _start_server(self, config: Any) -> None:
+        from mox.auth import Authenticator
+        from mox.queue import Queue
+        from mox.smtp.server import handle_connection
+
         ctx = SimpleNamespace(
             config=config,
             store=self.store,
@@ -309,10 +326,13 @@ class SmtpHarness:
         harness = self
 
         async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            from mox import ctl
+
             ctx.shutting_down = trio.Event()
             ctx.queue = Queue(ctx)
             async with trio.open_nursery() as nursery:
                 await nursery.start(ctx.queue.serve)
+                await nursery.start(lambda task_status: ctl.serve_ctl(ctx, self.data_dir, task_status=task_status))
                 ports = {}
                 for name, kw in (
                     ("smtp", dict(submission=False, implicit_tls=False)),
@@ -382,6 +402,19 @@ class SmtpHarness:
         while (entries := self.queue()) and time.monotonic() < deadline:
             time.sleep(0.02)
         return entries
+
+    def restart(self) -> None:
+        """Stop the server and start a new one on the same data dir (and store)."""
+        for tc in self.conns:
+            tc.close()
+        self.conns = []
+        assert self.server is not None
+        self.server.stop()
+        self.server = None
+        if self.real_store:
+            self.store.close()
+            self.store = None
+        self.start(**self._overrides)
 
     def stop(self) -> None:
         for tc in self.conns:

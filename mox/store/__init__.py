@@ -47,6 +47,7 @@ from mox.store.errors import (
     MailboxExists,
     MailboxHasChildren,
     MailboxNotFound,
+    MessageGone,
     OverQuota,
     StoreError,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "MailboxHasChildren",
     "MailboxNotFound",
     "Message",
+    "MessageGone",
     "OverQuota",
     "ScramSecret",
     "Store",

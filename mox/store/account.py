@@ -53,6 +53,7 @@ from mox.store.errors import (
     MailboxExists,
     MailboxHasChildren,
     MailboxNotFound,
+    MessageGone,
     OverQuota,
     StoreError,
 )
@@ -520,8 +521,12 @@ class Account:
         return layout.message_path(self.path, msg.id)
 
     def read_message(self, msg: Message) -> bytes:
-        with open(layout.message_path(self.path, msg.id), "rb") as f:
-            return f.read()
+        """The message file, byte for byte; MessageGone if it was expunged meanwhile."""
+        try:
+            with open(layout.message_path(self.path, msg.id), "rb") as f:
+                return f.read()
+        except FileNotFoundError as e:
+            raise MessageGone(f"message {msg.id} is gone (expunged)") from e
 
     def _ensure_dir(self, id: int) -> Path:
         sub = layout.msg_subdir(id)
@@ -755,6 +760,8 @@ class Account:
 
         nflags = normalize_flags(flags)
         data = bytes(data)
+        if received is not None and hasattr(received, "timestamp"):
+            received = received.timestamp()  # a datetime
         with self._cond:
             self._check_writable()
             mbid = self._mailbox_locked(mailbox_name).id

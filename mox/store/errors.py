@@ -27,6 +27,11 @@ class MailboxHasChildren(StoreError):
     pass
 
 
+class MessageGone(StoreError, FileNotFoundError):
+    """The message file is gone: the message was expunged (or moved) after the caller looked it
+    up. Sessions that still show it answer as for an expunged message."""
+
+
 class InvalidMailboxName(StoreError, ValueError):
     pass
 

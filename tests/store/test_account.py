@@ -24,6 +24,7 @@ from mox.store import (
     MailboxExists,
     MailboxHasChildren,
     MailboxNotFound,
+    MessageGone,
     OverQuota,
     Store,
     StoreError,
@@ -152,6 +153,8 @@ async def test_expunge(acc):
     assert acc.expunged_uids(inbox, 0) == [1, 3]
     assert acc.expunged_uids(inbox, 5) == []
     assert not acc.message_path(ms[0]).exists()  # removed after the commit
+    with pytest.raises(MessageGone):  # a session that still shows it
+        acc.read_message(ms[0])
     assert acc.message_path(ms[1]).exists()
     assert acc.disk_usage() == ms[1].size
     assert mb.highest_modseq == 5

@@ -87,6 +87,18 @@ def test_broken_config(tmp_path):
     assert len(r.stderr.splitlines()) == 1
 
 
+def test_bad_dir_and_ip(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x", encoding="utf-8")
+    r = run_mox("localserve", "-dir", str(f))
+    assert (r.returncode, r.stderr) == (1, f"mox: {f} is not a directory\n")
+    r = run_mox("localserve", "-dir", str(tmp_path / "new"), "-ip", "localhost")
+    assert (r.returncode, r.stderr) == (1, "mox: invalid ip address 'localhost' for -ip\n")
+    assert not (tmp_path / "new").exists()  # nothing left behind
+    r = run_mox("localserve", "-dir", str(f / "sub"))
+    assert (r.returncode, r.stderr) == (1, f"mox: {f / 'sub'} is not a directory\n")
+
+
 def test_stop_not_running(tmp_path):
     r = run_mox("stop", "-dir", str(tmp_path))
     assert (r.returncode, r.stdout) == (1, "")

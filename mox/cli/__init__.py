@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> Any:
             raise leaf from None
         if isinstance(leaf, _user_error_types()):
             _fail(str(leaf))
-        if isinstance(leaf, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-            _fail(f"{leaf.strerror}: {leaf.filename}" if leaf.filename else str(leaf))
+        if isinstance(leaf, OSError) and leaf.strerror:
+            # Environment problems (permissions, disk full, missing files): one line, no traceback.
+            _fail(f"{leaf.strerror}: {leaf.filename}" if leaf.filename else leaf.strerror)
         raise

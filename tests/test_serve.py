@@ -14,7 +14,7 @@ import trio
 from mox import config as mconfig
 from mox import ctl, mlog
 from mox.limiter import Limiter, ip_classes
-from mox.serve import ListenError, serve
+from mox.serve import ListenError, bind_service, serve
 
 
 class FakeStore:
@@ -210,3 +210,21 @@ def test_limiter_windows():
     now[0] += 24 * 3600
     lim.expire()
     assert lim.size() == 0
+
+
+def test_bind_shares_free_port_and_skips_missing_ipv6():
+    log = mlog.get_logger("serve")
+    socks = bind_service("imap", ["127.0.0.1", "2001:db8::1"], 0, log)  # documentation prefix: not on this host
+    try:
+        assert [s.getsockname()[0] for s in socks] == ["127.0.0.1"]
+    finally:
+        for s in socks:
+            s.close()
+    socks = bind_service("imap", ["127.0.0.1", "::1"], 0, log)  # ::1 skipped if the host has no IPv6
+    try:
+        assert len({s.getsockname()[1] for s in socks}) == 1  # the same free port on every address
+    finally:
+        for s in socks:
+            s.close()
+    with pytest.raises(ListenError, match=r"^listen for imap on \[2001:db8::1\]:0: "):
+        bind_service("imap", ["2001:db8::1"], 0, log)  # the only address: an error, not skipped

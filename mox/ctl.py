@@ -140,7 +140,7 @@ def _probe_running(data_dir: Path) -> bool:
     """Whether a mox answers on the control channel of data_dir."""
     try:
         c = CtlClient(data_dir, timeout=2.0)
-    except CtlError:
+    except (CtlError, OSError):  # OSError: e.g. the stale port now belongs to something silent
         return False
     c.close()
     return True

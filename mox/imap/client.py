@@ -369,6 +369,104 @@ class Conn:
             self.write_line(ir)
         return self.response()[1]
 
+    def _sasl_exchange(self, first: str, steps: Any) -> Tagged:
+        """Run AUTHENTICATE: ``first`` is the command line, ``steps`` a primed generator that is
+        sent each server challenge (decoded) and yields the next client response. A ValueError
+        from it aborts the exchange with ``*`` (RFC 9051 6.2.2) and is raised as ImapError
+        after the server's tagged reply."""
+        tag = self.command(first)
+        failure: Exception | None = None
+        try:
+            while True:
+                resp, raw = self._read()
+                if isinstance(resp, Tagged) and resp.tag == tag:
+                    self._early_result = resp
+                    break
+                if not isinstance(resp, Continuation):
+                    self.pending_untagged.append((resp, raw))
+                    continue
+                try:
+                    challenge = base64.b64decode(resp.text.encode("ascii"), validate=True)
+                    answer = steps.send(challenge)
+                except StopIteration:
+                    answer = b""
+                except ValueError as e:
+                    failure = e
+                    self.write_line("*")
+                    continue
+                self.write_line(base64.b64encode(answer))
+        finally:
+            steps.close()
+        untagged, result = self.response(check=failure is None)
+        if failure is not None:
+            raise ImapError(f"authentication aborted: {failure}; server said {result.status} {result.text}")
+        return result
+
+    def authenticate_cram_md5(self, username: str, password: str) -> Tagged:
+        """AUTHENTICATE CRAM-MD5 (RFC 2195)."""
+        import hashlib
+        import hmac
+
+        def steps() -> Any:
+            challenge = yield b""
+            digest = hmac.new(password.encode(), challenge, hashlib.md5).hexdigest()
+            yield f"{username} {digest}".encode()
+
+        gen = steps()
+        next(gen)
+        return self._sasl_exchange("AUTHENTICATE CRAM-MD5", gen)
+
+    def authenticate_scram(
+        self, username: str, password: str, *, hash_name: str = "sha256", client_nonce: str | None = None
+    ) -> Tagged:
+        """AUTHENTICATE SCRAM-SHA-256 or SCRAM-SHA-1 (RFC 5802, RFC 7677), without channel
+        binding; the server's signature is verified (``ImapError`` if it does not match)."""
+        import hashlib
+        import hmac
+        import secrets
+
+        mech = {"sha256": "SCRAM-SHA-256", "sha1": "SCRAM-SHA-1"}[hash_name]
+        nonce = client_nonce or secrets.token_urlsafe(18)
+        user = username.replace("=", "=3D").replace(",", "=2C")
+        first_bare = f"n={user},r={nonce}"
+        gs2 = "n,,"
+        sasl_ir = "SASL-IR" in self.capabilities
+
+        def h(key: bytes, msg: bytes) -> bytes:
+            return hmac.new(key, msg, hash_name).digest()
+
+        def steps() -> Any:
+            challenge = yield b""
+            if not sasl_ir:
+                challenge = yield (gs2 + first_bare).encode()  # answer to the empty "+ "
+            server_first = challenge.decode()
+            try:
+                attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+                salt = base64.b64decode(attrs["s"], validate=True)
+                iterations = int(attrs["i"])
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"bad server-first-message {server_first!r}") from e
+            if not attrs.get("r", "").startswith(nonce):
+                raise ValueError("server nonce does not extend ours")
+            salted = hashlib.pbkdf2_hmac(hash_name, password.encode(), salt, iterations)
+            client_key = h(salted, b"Client Key")
+            stored_key = hashlib.new(hash_name, client_key).digest()
+            final_bare = f"c={base64.b64encode(gs2.encode()).decode()},r={attrs['r']}"
+            auth_msg = f"{first_bare},{server_first},{final_bare}".encode()
+            proof = bytes(a ^ b for a, b in zip(client_key, h(stored_key, auth_msg)))
+            server_final = (yield f"{final_bare},p={base64.b64encode(proof).decode()}".encode()).decode()
+            server_sig = h(h(salted, b"Server Key"), auth_msg)
+            if server_final != "v=" + base64.b64encode(server_sig).decode():
+                raise ValueError(f"bad server signature {server_final!r}")
+            yield b""
+
+        gen = steps()
+        next(gen)
+        if sasl_ir:
+            ir = base64.b64encode((gs2 + first_bare).encode()).decode()
+            return self._sasl_exchange(f"AUTHENTICATE {mech} {ir}", gen)
+        return self._sasl_exchange(f"AUTHENTICATE {mech}", gen)
+
     def enable(self, *caps: str) -> list[str]:
         untagged, _ = self.transact("ENABLE " + " ".join(caps))
         return [c for r in untagged if isinstance(r, UntaggedEnabled) for c in r.caps]

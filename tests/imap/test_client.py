@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mox.imap import responses as r
-from mox.imap.client import Conn, ImapBad, ImapClosed, ImapNo
+from mox.imap.client import Conn, ImapBad, ImapClosed, ImapError, ImapNo
 from mox.imap.responses import (
     Address,
     BodyFields,
@@ -462,6 +462,103 @@ def test_client_bye_greeting() -> None:
     with pytest.raises(ImapClosed) as e:
         Conn.connect("127.0.0.1", srv.port, timeout=5)
     assert e.value.bye == UntaggedBye(None, "mox shutting down")
+    srv.join()
+
+
+def b64(s: str) -> bytes:
+    import base64
+
+    return base64.b64encode(s.encode())
+
+
+# RFC 7677 section 3 and RFC 5802 section 5 example exchanges (user "user", password "pencil").
+SCRAM_VECTORS = {
+    "sha256": (
+        "SCRAM-SHA-256",
+        "rOprNGfwEbeRWgbNEkqO",
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+        "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+    ),
+    "sha1": (
+        "SCRAM-SHA-1",
+        "fyko+d2lbbFgONRv9qkxdawL",
+        "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
+        "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+        "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=",
+    ),
+}
+
+
+@pytest.mark.parametrize("hash_name", ["sha256", "sha1"])
+@pytest.mark.parametrize("sasl_ir", [True, False])
+def test_client_scram(hash_name: str, sasl_ir: bool) -> None:
+    mech, nonce, server_first, client_final, server_final = SCRAM_VECTORS[hash_name]
+
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(b"* OK [CAPABILITY IMAP4rev2 " + (b"SASL-IR " if sasl_ir else b"") + b"AUTH=" + mech.encode() + b"] hi\r\n")
+        if sasl_ir:
+            assert p.line() == b"x001 AUTHENTICATE " + mech.encode() + b" " + b64(f"n,,n=user,r={nonce}")
+        else:
+            assert p.line() == b"x001 AUTHENTICATE " + mech.encode()
+            p.send(b"+ \r\n")
+            assert p.line() == b64(f"n,,n=user,r={nonce}")
+        p.send(b"+ " + b64(server_first) + b"\r\n")
+        assert p.line() == b64(client_final)
+        p.send(b"+ " + b64(server_final) + b"\r\n")
+        assert p.line() == b""
+        p.send(b"x001 OK authenticate done\r\n")
+
+    srv = Scripted(script)
+    c = Conn.connect("127.0.0.1", srv.port, timeout=5)
+    assert c.authenticate_scram("user", "pencil", hash_name=hash_name, client_nonce=nonce) == Tagged(
+        "x001", "OK", None, "authenticate done"
+    )
+    c.close()
+    srv.join()
+
+
+def test_client_scram_bad_server_signature() -> None:
+    mech, nonce, server_first, client_final, _ = SCRAM_VECTORS["sha256"]
+
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(b"* OK [CAPABILITY IMAP4rev2 SASL-IR] hi\r\n")
+        p.line()
+        p.send(b"+ " + b64(server_first) + b"\r\n")
+        assert p.line() == b64(client_final)
+        p.send(b"+ " + b64("v=AAAA") + b"\r\n")
+        assert p.line() == b"*"  # the client aborts
+        p.send(b"x001 BAD authenticate aborted by client\r\n")
+        assert p.line() == b"x002 NOOP"  # the connection stays usable
+        p.send(b"x002 OK done\r\n")
+
+    srv = Scripted(script)
+    c = Conn.connect("127.0.0.1", srv.port, timeout=5)
+    with pytest.raises(ImapError, match="bad server signature"):
+        c.authenticate_scram("user", "pencil", client_nonce=nonce)
+    assert c.noop() == []
+    c.close()
+    srv.join()
+
+
+def test_client_cram_md5() -> None:
+    # RFC 2195 section 2 example.
+    challenge = "<1896.697170952@postoffice.reston.mci.net>"
+
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(b"* OK [CAPABILITY IMAP4rev2 AUTH=CRAM-MD5] hi\r\n")
+        assert p.line() == b"x001 AUTHENTICATE CRAM-MD5"
+        p.send(b"+ " + b64(challenge) + b"\r\n")
+        assert p.line() == b64("tim b913a602c7eda7a495b4e6e7334d3890")
+        p.send(b"x001 OK done\r\n")
+
+    srv = Scripted(script)
+    c = Conn.connect("127.0.0.1", srv.port, timeout=5)
+    assert c.authenticate_cram_md5("tim", "tanstaaftanstaaf").status == "OK"
+    c.close()
     srv.join()
 
 

@@ -71,6 +71,7 @@ from mox.store.password import make_password_record, verify_password
 from mox.store.schema import (
     NIL,
     SPECIAL_USE,
+    Closed,
     CramMD5State,
     Expunge,
     FlagsUpdate,
@@ -192,6 +193,7 @@ class Account:
         self._journal: JournalWriter | None = None
         self._snapshot_size = 0
         self._dirs_made: set[str] = set()
+        self._inflight: set[int] = set()  # ids with a message file placed, not yet committed
 
     # ----------------------------------------------------------------------------- open/close
 
@@ -257,9 +259,14 @@ class Account:
         scan = scan_journal(data)
         valid_end = scan.valid_end
         problem = scan.problem
-        removed_ids: list[int] = []
         prev_end = len(JOURNAL_MAGIC)
+        clean = False
         for txn, end in scan.txns:
+            if isinstance(txn, Closed):
+                clean = True
+                prev_end = end
+                continue
+            clean = False
             if txn.seq <= self._seq:
                 prev_end = end
                 continue  # already in the snapshot
@@ -269,8 +276,6 @@ class Account:
                 break
             for rec in txn.records:
                 self._apply(rec)
-                if isinstance(rec, (Expunge, MessageDelete)):
-                    removed_ids.extend(rec.ids)
             self._seq = txn.seq
             self._next_id = max(self._next_id, txn.next_id)
             self._last_modseq = max(self._last_modseq, txn.last_modseq)
@@ -293,10 +298,37 @@ class Account:
                     seq=self._seq,
                 )
                 self._journal.truncate(valid_end)
-        # Files of messages expunged just before a crash may still be there.
-        for id in removed_ids:
-            if id not in self._by_id or self._by_id[id].expunged:
-                layout.message_path(self.path, id).unlink(missing_ok=True)
+        if not clean or problem is not None:
+            # Not closed cleanly: files of uncommitted writes, or of expunged messages whose
+            # removal was interrupted, may be left. Nothing refers to them.
+            strays = self._stray_files()
+            for p in strays:
+                p.unlink(missing_ok=True)
+            if strays:
+                self._log.info("removed stray message files", count=len(strays))
+
+    def _stray_files(self) -> list[Path]:
+        """Files under msg/ that belong to no message (and to no write in progress)."""
+        strays: list[Path] = []
+        try:
+            subdirs = list(os.scandir(self.path / layout.MSG_DIR))
+        except FileNotFoundError:
+            return strays
+        for d in subdirs:
+            if not d.is_dir():
+                strays.append(Path(d.path))
+                continue
+            for e in os.scandir(d.path):
+                try:
+                    id = int(e.name)
+                except ValueError:
+                    strays.append(Path(e.path))
+                    continue
+                m = self._by_id.get(id)
+                unused = (m is None or m.expunged) and id not in self._inflight
+                if unused or layout.msg_subdir(id) != d.name:
+                    strays.append(Path(e.path))
+        return strays
 
     def _load_snapshot(self, snap: Snapshot) -> None:
         by_id = self._by_id
@@ -330,6 +362,7 @@ class Account:
             if self._failed is None and self._journal is not None:
                 if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
                     self.snapshot()
+                self._journal.append(encode_txn(Closed(self._seq)))
             if self.store.check_consistency_on_close:
                 problems = self.check_consistency()
         finally:
@@ -683,6 +716,8 @@ class Account:
                     problems.append(f"mailbox {mb.name!r}: highest_modseq {mb.highest_modseq} < {hm}")
             if usage != self._disk_usage:
                 problems.append(f"disk usage {self._disk_usage} != sum of message sizes {usage}")
+            for p in self._stray_files():
+                problems.append(f"stray file {p.relative_to(self.path).as_posix()}")
             n = sum(len(d) for d in self._live.values()) + sum(len(d) for d in self._tombs.values())
             if n != len(self._by_id):
                 problems.append(f"{len(self._by_id)} messages by id, {n} in mailboxes")
@@ -756,8 +791,6 @@ class Account:
     def deliver_sync(
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
     ) -> Message:
-        from mox.message import parse_message
-
         nflags = normalize_flags(flags)
         data = bytes(data)
         if received is not None and hasattr(received, "timestamp"):
@@ -768,6 +801,15 @@ class Account:
             self._check_quota_locked(len(data))
             id = self._next_id
             self._next_id += 1
+            self._inflight.add(id)
+        try:
+            return self._deliver_placed(id, mbid, data, nflags, received, origin)
+        finally:
+            self._inflight.discard(id)
+
+    def _deliver_placed(self, id, mbid, data, nflags, received, origin) -> Message:
+        from mox.message import parse_message
+
         part_raw = encode_part(parse_message(data))
         self._place_file(id, data)
         queued = False
@@ -886,6 +928,13 @@ class Account:
                 self._check_quota_locked(sum(m.size for m in srcs))
             first = self._next_id
             self._next_id += len(srcs)
+            self._inflight.update(range(first, first + len(srcs)))
+        try:
+            return self._copy_placed(src_id, dst_id, srcs, first, origin, move, new_mailboxes)
+        finally:
+            self._inflight.difference_update(range(first, first + len(srcs)))
+
+    def _copy_placed(self, src_id, dst_id, srcs, first, origin, move, new_mailboxes):
         pairs = [(m.id, first + i) for i, m in enumerate(srcs)]
         self._link_files(pairs)
         queued = False

@@ -4,7 +4,8 @@ File formats (all integers little-endian):
 
 - ``index.journal``: ``JOURNAL_MAGIC`` (8 bytes, the last byte is the format version), then
   frames. A frame is ``length:u32 crc32:u32 payload``, the payload a msgpack-encoded
-  :class:`~mox.store.schema.Txn`. A frame is acknowledged only after the journal was fsynced with
+  :class:`~mox.store.schema.Txn` (or the :class:`~mox.store.schema.Closed` marker of a clean
+  close). A frame is acknowledged only after the journal was fsynced with
   it, so at most the unacknowledged tail can be torn by a crash: at open a short, oversized,
   checksum-failing or undecodable frame ends the journal, and it is cut off there (and logged).
 - ``index.snapshot``: ``SNAPSHOT_MAGIC`` then a single frame holding a
@@ -26,7 +27,7 @@ import msgspec
 
 from mox.store.errors import StoreError
 from mox.store.layout import fsync_dir, fsync_file, write_file_durable
-from mox.store.schema import Snapshot, Txn
+from mox.store.schema import Closed, Frame, Snapshot, Txn
 
 JOURNAL_MAGIC = b"MOXJRNL\x01"
 SNAPSHOT_MAGIC = b"MOXSNAP\x01"
@@ -34,7 +35,7 @@ FRAME_HEADER = struct.Struct("<II")
 MAX_FRAME = 1 << 30
 
 _encoder = msgspec.msgpack.Encoder()
-_txn_decoder = msgspec.msgpack.Decoder(Txn)
+_frame_decoder = msgspec.msgpack.Decoder(Frame)
 _snapshot_decoder = msgspec.msgpack.Decoder(Snapshot)
 
 
@@ -42,7 +43,7 @@ def frame(payload: bytes) -> bytes:
     return FRAME_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def encode_txn(txn: Txn) -> bytes:
+def encode_txn(txn: Txn | Closed) -> bytes:
     return frame(_encoder.encode(txn))
 
 
@@ -50,7 +51,7 @@ class JournalScan(msgspec.Struct):
     """Result of reading a journal: the transactions with the byte offset where each ends, the
     offset up to which the file is valid, its size, and why reading stopped early (or None)."""
 
-    txns: list[tuple[Txn, int]]
+    txns: list[tuple[Txn | Closed, int]]
     valid_end: int
     size: int
     problem: str | None
@@ -65,7 +66,7 @@ def scan_journal(data: bytes) -> JournalScan:
     if data[: len(JOURNAL_MAGIC)] != JOURNAL_MAGIC:
         raise StoreError("index.journal: bad magic or unsupported format version")
     off = len(JOURNAL_MAGIC)
-    txns: list[tuple[Txn, int]] = []
+    txns: list[tuple[Txn | Closed, int]] = []
     problem = None
     mv = memoryview(data)
     while off < size:
@@ -82,7 +83,7 @@ def scan_journal(data: bytes) -> JournalScan:
             problem = "checksum mismatch"
             break
         try:
-            txn = _txn_decoder.decode(payload)
+            txn = _frame_decoder.decode(payload)
         except msgspec.DecodeError as e:
             problem = f"undecodable record: {e}"
             break

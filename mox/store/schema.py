@@ -183,6 +183,17 @@ class Txn(msgspec.Struct, frozen=True, array_like=True, tag="txn"):
     records: list[Record]
 
 
+class Closed(msgspec.Struct, frozen=True, array_like=True, tag="closed"):
+    """Journal marker appended when an account is closed cleanly (after transaction ``seq``).
+    When it is the last frame at open, no write can have been interrupted, so the search for
+    stray message files is skipped."""
+
+    seq: int
+
+
+Frame = Txn | Closed
+
+
 class SnapshotMailbox(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A mailbox with its messages (ascending uid) and tombstones (ascending uid)."""
 

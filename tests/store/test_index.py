@@ -117,7 +117,7 @@ def test_recover_corrupt_checksum(store, logs):
     # Everything from the damaged frame on is dropped (it cannot be trusted), and logged.
     assert [m.uid for m in acc.messages(acc.mailbox("Inbox").id)] == [1, 2]
     assert "reason=\"checksum mismatch\"" in logs.getvalue()
-    assert f"valid_bytes={sizes[2]}; dropped_bytes={sizes[4] - sizes[2]}" in logs.getvalue()
+    assert f"valid_bytes={sizes[2]}; dropped_bytes={len(data) - sizes[2]}" in logs.getvalue()
     assert acc.check_consistency() == []
 
 
@@ -242,4 +242,33 @@ def test_copy_of_account_dir_opens(store, data_dir):
     shutil.copytree(data_dir / "accounts" / "mox", data_dir / "accounts" / "copy")
     acc = store.open_account("copy")
     assert state(acc) == before
+    acc.close()
+
+
+def test_clean_close_marker_and_stray_sweep(store, logs):
+    acc = store.open_account("mox")
+    m = deliver(acc, 1)
+    stray = acc.path / "msg" / "0" / "999"
+    stray.write_bytes(b"left by a crashed write")
+    (acc.path / "msg" / "0" / "notanid").write_bytes(b"x")
+    assert acc.check_consistency() == ["stray file msg/0/999", "stray file msg/0/notanid"]
+    stray.unlink()
+    (acc.path / "msg" / "0" / "notanid").unlink()
+    acc.close()
+    # A clean close ends the journal with a Closed marker: no sweep at the next open.
+    frames = scan_journal(journal(acc).read_bytes()).txns
+    assert type(frames[-1][0]).__name__ == "Closed"
+    stray.write_bytes(b"x")
+    acc = store.open_account("mox")
+    assert stray.exists()
+    stray.unlink()
+    acc.close()
+    # Without the marker (a crash), stray files are removed at open, and logged.
+    data = journal(acc).read_bytes()
+    journal(acc).write_bytes(data[: frames[-2][1]])
+    stray.write_bytes(b"x")
+    acc = store.open_account("mox")
+    assert not stray.exists()
+    assert acc.read_message(m) == msg(1)
+    assert "info: removed stray message files; pkg=store; account=mox; count=1" in logs.getvalue()
     acc.close()

@@ -414,6 +414,7 @@ class ImapHarness:
             pytest.skip(f"IMAP server or store not available yet: {e}")
 
         self._saved_levels = mlog.levels()
+        self._saved_out = getattr(mlog, "_out", sys.stderr)
         mlog.set_output(self.log)
         mlog.set_level(LOGLEVEL, "imapserver")
 
@@ -530,7 +531,7 @@ class ImapHarness:
             problems.append("closing store failed:\n" + traceback.format_exc())
         finally:
             if self._saved_levels is not None:
-                mlog.set_output(sys.stderr)
+                mlog.set_output(self._saved_out or sys.stderr)
                 for pkg, level in self._saved_levels.items():
                     if pkg:
                         mlog.set_level(level, pkg)

@@ -16,7 +16,7 @@ error                      IMAP                            SMTP
 ``AuthenticationFailed``   ``NO [AUTHENTICATIONFAILED]``   ``535 5.7.8``
 ``AuthorizationFailed``    ``NO [AUTHORIZATIONFAILED]``    ``535 5.7.8``
 ``Aborted`` (``*``)        ``BAD``                         ``501 5.0.0 authentication aborted``
-``MalformedResponse``      ``BAD``                         ``501 5.5.2``
+``MalformedResponse``      ``BAD``                         ``501 5.5.4``
 =========================  ==============================  ================================
 
 (``ChannelBindingMismatch`` and ``SecretUnavailable`` are AuthenticationFailed; the latter, for
@@ -133,7 +133,7 @@ class MalformedResponse(SaslError):
     imap_status = "BAD"
     imap_code = None
     smtp_code = 501
-    smtp_ecode = "5.5.2"
+    smtp_ecode = "5.5.4"
 
 
 class UnknownMechanism(SaslError):
@@ -358,7 +358,7 @@ class PlainServer(ServerMechanism):
         self._check_not_done()
         parts = response.split(b"\0")
         if len(parts) != 3:
-            raise MalformedResponse(f"plain: expected 3 nul-separated tokens, got {len(parts)}")
+            raise MalformedResponse(f"auth data should have 3 nul-separated tokens, got {len(parts)}")
         authz, authc, password = (_utf8(p, "plain response") for p in parts)
         authz, authc = precis.normalize_username(authz), precis.normalize_username(authc)
         account = _password_login(self, authc, password)

@@ -69,13 +69,15 @@ def target_mismatch(target):
 #
 # build.py stores this file as the archive's `__main__.py`, next to `mox-build.json` and a
 # `site-packages/` tree. Native extensions cannot be imported from a zip, so the first run extracts
-# site-packages into a cache directory named after the build id (a hash of the contents) and
-# compiles it to bytecode for the running CPython (fast warm starts even with
-# PYTHONDONTWRITEBYTECODE=1). No lock file is involved: every first run extracts into its own
-# temporary directory and renames it into place; when several processes race, one rename wins and
-# the others discard their copy. A process killed halfway leaves only its temporary directory,
-# which a later run removes. Bytecode is written per Python version in place (py_compile writes
-# atomically) and recorded with a marker file, so a killed compile is simply redone.
+# site-packages into a cache directory named after the build id (a hash of the contents). No lock
+# file is involved: every first run extracts into its own temporary directory and renames it into
+# place; when several processes race, one rename wins and the others discard their copy. A process
+# killed halfway leaves only its temporary directory, which a later run removes.
+#
+# Bytecode: the import system writes a .pyc into the cache for each module as it is first imported
+# by each Python version (atomically), even when PYTHONDONTWRITEBYTECODE=1 is set, because the
+# cache dir is ours. So warm starts match an installed package, and a first run compiles only
+# what it imports (compiling the whole tree up front took seconds).
 #
 # Cache root: $MOX_PYZ_CACHE, else %LOCALAPPDATA%\mox\pyz, ~/Library/Caches/mox/pyz or
 # ${XDG_CACHE_HOME:-~/.cache}/mox/pyz. Builds not started for 30 days are removed.
@@ -154,19 +156,6 @@ def _extract(archive, root, build_id):
             _rmtree(tmp)
 
 
-def _compile(site_packages, root_dir):
-    import compileall
-
-    tag = sys.implementation.cache_tag
-    marker = os.path.join(root_dir, "compiled-%s" % tag)
-    if os.path.exists(marker):
-        return
-    # One worker: compileall's process pool would outlive a killed parent.
-    compileall.compile_dir(site_packages, quiet=2, workers=1)
-    with open(marker, "w", encoding="utf-8") as f:
-        f.write("ok\n")
-
-
 def bootstrap():
     import json
     import zipfile
@@ -193,10 +182,10 @@ def bootstrap():
             )
             sys.exit(2)
     try:
-        _compile(site_packages, build_dir)
-        os.utime(site_packages)
+        os.utime(site_packages)  # "last used", for the sweep of unused builds
     except OSError:
-        pass  # a read-only cache still runs, from source
+        pass  # a read-only cache still runs (without writing bytecode)
+    sys.dont_write_bytecode = False  # see "Bytecode" above
     if sys.path and os.path.abspath(sys.path[0]) == archive_path:
         sys.path[0] = site_packages
     else:

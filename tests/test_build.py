@@ -191,9 +191,13 @@ def test_runs_on_every_python_found(dist, tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (py, proc.stderr)
         assert mox.__version__ in proc.stdout, py
-    tags = sorted(p.name for p in next((tmp_path / "cache").iterdir()).glob("compiled-*"))
-    assert len(tags) == len({subprocess.run([p, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
-                                            capture_output=True, text=True).stdout for p in pythons})
+    # Each Python left its own bytecode in the cache (even with PYTHONDONTWRITEBYTECODE=1).
+    (build_dir,) = (tmp_path / "cache").iterdir()
+    pycache = build_dir / "site-packages" / "mox" / "__pycache__"
+    for py in pythons:
+        tag = subprocess.run([py, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                             capture_output=True, text=True).stdout.strip()
+        assert (pycache / f"__main__.{tag}.pyc").is_file(), py
 
 
 @pytest.mark.slow
@@ -238,28 +242,25 @@ def test_first_run_killed_mid_extraction_then_next_run_works(dist, tmp_path):
 
 
 @pytest.mark.slow
-def test_first_run_killed_while_compiling_then_next_run_compiles(dist, tmp_path):
+def test_warm_run_uses_bytecode_written_by_the_first(dist, tmp_path):
     cache = tmp_path / "cache"
+    env = dict(_env(cache), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, str(dist / "mox.pyz"), "version"]  # without -I: the variable applies
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    (build_dir,) = cache.iterdir()
+    sp = build_dir / "site-packages"
     tag = sys.implementation.cache_tag
-
-    def compiling() -> bool:
-        dirs = [p for p in cache.iterdir() if ".tmp-" not in p.name] if cache.exists() else []
-        return bool(dirs) and not (dirs[0] / f"compiled-{tag}").exists()
-
-    proc = subprocess.Popen(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        assert _wait_for(compiling)
-        proc.kill()
-    finally:
-        proc.wait(timeout=30)
-    (build_dir,) = [p for p in cache.iterdir() if ".tmp-" not in p.name]
-    assert not (build_dir / f"compiled-{tag}").exists()
-
-    done = subprocess.run(_pyz_cmd(dist / "mox.pyz", "version"), env=_env(cache), capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert (build_dir / f"compiled-{tag}").exists()
+    for mod in ("mox/__pycache__/__main__", "click/__pycache__/core", "mox/cli/__pycache__/__init__"):
+        assert (sp / f"{mod}.{tag}.pyc").is_file(), mod
+    # Warm: same output, no new extraction, the bytecode is reused (not rewritten).
+    pyc = sp / f"mox/__pycache__/__main__.{tag}.pyc"
+    before = pyc.stat().st_mtime_ns
+    warm = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout == first.stdout
+    assert [p.name for p in cache.iterdir()] == [build_dir.name]
+    assert pyc.stat().st_mtime_ns == before
 
 
 @pytest.mark.slow

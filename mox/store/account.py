@@ -194,6 +194,7 @@ class Account:
         self._snapshot_size = 0
         self._dirs_made: set[str] = set()
         self._inflight: set[int] = set()  # ids with a message file placed, not yet committed
+        self._clean_at = -1  # seq at which the journal ends with a Closed marker
 
     # ----------------------------------------------------------------------------- open/close
 
@@ -298,6 +299,7 @@ class Account:
                     seq=self._seq,
                 )
                 self._journal.truncate(valid_end)
+        self._clean_at = self._seq if clean and problem is None else -1
         if not clean or problem is not None:
             # Not closed cleanly: files of uncommitted writes, or of expunged messages whose
             # removal was interrupted, may be left. Nothing refers to them.
@@ -362,7 +364,8 @@ class Account:
             if self._failed is None and self._journal is not None:
                 if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
                     self.snapshot()
-                self._journal.append(encode_txn(Closed(self._seq)))
+                if self._clean_at != self._seq:  # not when the journal already ends so
+                    self._journal.append(encode_txn(Closed(self._seq)))
             if self.store.check_consistency_on_close:
                 problems = self.check_consistency()
         finally:
@@ -542,6 +545,7 @@ class Account:
                 self._cond.notify_all()
                 raise StoreError("snapshot failed") from err
             self._snapshot_size = len(data)
+            self._clean_at = -1
             self._durable_seq = max(self._durable_seq, snap.seq)
             for _, _, changes, origin in batch:
                 self._broadcast_locked(changes, origin)

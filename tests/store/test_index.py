@@ -256,15 +256,16 @@ def test_clean_close_marker_and_stray_sweep(store, logs):
     (acc.path / "msg" / "0" / "notanid").unlink()
     acc.close()
     # A clean close ends the journal with a Closed marker: no sweep at the next open.
-    frames = scan_journal(journal(acc).read_bytes()).txns
+    data = journal(acc).read_bytes()
+    frames = scan_journal(data).txns
     assert type(frames[-1][0]).__name__ == "Closed"
     stray.write_bytes(b"x")
     acc = store.open_account("mox")
     assert stray.exists()
     stray.unlink()
     acc.close()
+    assert journal(acc).read_bytes() == data  # opening and closing without writes adds nothing
     # Without the marker (a crash), stray files are removed at open, and logged.
-    data = journal(acc).read_bytes()
     journal(acc).write_bytes(data[: frames[-2][1]])
     stray.write_bytes(b"x")
     acc = store.open_account("mox")

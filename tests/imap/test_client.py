@@ -653,3 +653,89 @@ def test_client_against_server(imap):
         st = c.status("Inbox", "(MESSAGES UNSEEN)")
         assert st == [UntaggedStatus("Inbox", {"MESSAGES": 3, "UNSEEN": 2})]
         c.logout()
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: whatever the serializer writes, the parser reads back as the same value (whole and
+# split at a random point).
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ATOM_CHARS = "".join(
+    c for c in map(chr, range(0x21, 0x7F)) if c not in '(){ %*"\\]'
+)
+atoms = st.text(ATOM_CHARS, min_size=1, max_size=12).filter(lambda s: s.upper() != "NIL")
+flags = st.lists(st.one_of(atoms, atoms.map(lambda a: "\\" + a)), max_size=4).map(tuple)
+nz = st.integers(1, 2**32 - 1)
+any_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+nstrings = st.one_of(st.none(), any_text)
+line_text = st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=30).filter(
+    lambda s: not s.startswith("[") and s == s.strip(" ") and s != ""
+)
+seqsets = st.lists(st.tuples(nz, st.one_of(st.none(), nz)), min_size=1, max_size=4).map(
+    lambda ranges: ",".join(str(a) if b is None else f"{a}:{b}" for a, b in ranges)
+)
+mailboxes = st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=20)
+addresses = st.lists(st.builds(Address, nstrings, nstrings, nstrings, nstrings), max_size=3).map(tuple)
+envelopes = st.builds(
+    Envelope, nstrings, nstrings, addresses, addresses, addresses, addresses, addresses, addresses, nstrings, nstrings
+)
+codes = st.one_of(
+    st.none(),
+    atoms.filter(lambda a: a.upper() not in {
+        "CAPABILITY", "PERMANENTFLAGS", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "APPENDUID", "COPYUID",
+        "HIGHESTMODSEQ", "MODIFIED", "BADCHARSET"}).map(lambda a: CodeWord(a.upper())),
+    st.builds(CodeUIDNext, nz),
+    st.builds(CodeUIDValidity, nz),
+    st.builds(CodeAppendUID, nz, seqsets),
+    st.builds(CodeCopyUID, nz, seqsets, seqsets),
+    st.builds(CodeHighestModSeq, nz),
+    st.builds(CodeModified, seqsets),
+    st.builds(CodePermanentFlags, flags),
+    st.builds(CodeCapability, st.lists(atoms, max_size=4).map(tuple)),
+)
+fetch_attrs = st.one_of(
+    st.builds(FetchFlags, flags),
+    st.builds(FetchUID, nz),
+    st.builds(FetchRFC822Size, st.integers(0, 2**40)),
+    st.builds(FetchModSeq, nz),
+    st.builds(FetchEnvelope, envelopes),
+    st.builds(FetchBody, st.sampled_from(["", "1", "1.2.TEXT", "HEADER.FIELDS (SUBJECT)", "TEXT"]),
+              st.one_of(st.none(), st.integers(0, 1000)), st.one_of(st.none(), st.binary(max_size=40))),
+    st.builds(FetchBinary, st.sampled_from(["", "1", "2.1"]), st.one_of(st.none(), st.integers(0, 9)),
+              st.one_of(st.none(), st.binary(max_size=40))),
+    st.builds(FetchBinarySize, st.sampled_from(["", "1"]), st.integers(0, 10**9)),
+    st.builds(FetchRFC822, st.one_of(st.none(), st.binary(max_size=40))),
+)
+responses = st.one_of(
+    st.builds(Tagged, st.text(ATOM_CHARS.replace("+", ""), min_size=1, max_size=8),
+              st.sampled_from(["OK", "NO", "BAD"]), codes, line_text),
+    st.builds(UntaggedResult, st.sampled_from(["OK", "NO", "BAD"]), codes, line_text),
+    st.builds(UntaggedBye, codes, line_text),
+    st.builds(UntaggedList, flags, st.sampled_from(["/", ".", None]), mailboxes),
+    st.builds(UntaggedLsub, flags, st.sampled_from(["/", None]), mailboxes),
+    st.builds(UntaggedStatus, mailboxes, st.dictionaries(
+        st.sampled_from(["MESSAGES", "UIDNEXT", "UNSEEN", "SIZE", "HIGHESTMODSEQ"]), st.integers(0, 2**40))),
+    st.builds(UntaggedSearch, st.lists(nz, max_size=5).map(tuple)),
+    st.builds(UntaggedEsearch, st.one_of(st.none(), atoms), st.booleans(), st.one_of(st.none(), nz),
+              st.one_of(st.none(), nz), st.one_of(st.none(), seqsets), st.one_of(st.none(), st.integers(0, 99))),
+    st.builds(UntaggedVanished, st.booleans(), seqsets),
+    st.builds(UntaggedFlags, flags),
+    st.builds(UntaggedExists, st.integers(0, 2**32)),
+    st.builds(UntaggedExpunge, nz),
+    st.builds(UntaggedID, st.one_of(st.none(), st.dictionaries(any_text, nstrings, max_size=3))),
+    st.builds(UntaggedQuota, atoms, st.lists(st.builds(QuotaResource, st.sampled_from(["STORAGE", "MESSAGE"]),
+                                                       st.integers(0, 10**9), st.integers(0, 10**9)), max_size=2)),
+    st.builds(UntaggedFetch, nz, st.lists(fetch_attrs, min_size=1, max_size=4).map(tuple)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(resp=responses, utf8=st.booleans(), split=st.floats(0, 1))
+def test_property_serialize_parse(resp, utf8: bool, split: float) -> None:
+    wire = serialize(resp, utf8=utf8)
+    assert parse_response(wire, utf8=utf8) == (resp, len(wire))
+    cut = int(len(wire) * split)
+    if cut < len(wire):
+        assert parse_response(wire[:cut], utf8=utf8) == (None, 0)

@@ -5,8 +5,8 @@
         c.deliver("mox@localhost", ["other@example.com"], data)
 
 TLS modes: ``"immediate"`` (submissions, RFC 8314), ``"starttls"`` (required), ``"opportunistic"``
-(STARTTLS when offered), ``"none"``. AUTH PLAIN and LOGIN (CRAM-MD5/SCRAM plug in as more
-``_auth_*`` methods). ``deliver`` pipelines MAIL/RCPT/DATA when PIPELINING is offered and uses
+(STARTTLS when offered; without ``tls_context`` the certificate is not verified), ``"none"``.
+AUTH PLAIN and LOGIN (CRAM-MD5/SCRAM plug in as more branches of ``auth``). ``deliver`` pipelines MAIL/RCPT/DATA when PIPELINING is offered and uses
 BDAT with CHUNKING when asked. Errors raise :class:`SMTPError` with code, enhanced code,
 permanent, command and the reply lines.
 """
@@ -76,6 +76,12 @@ class Client:
         self.greeting: Reply | None = None
         self.tls = False
         self._mail_ok = False
+        if tls == "opportunistic" and tls_context is None:
+            # Opportunistic TLS protects against passive listeners only: no certificate checks
+            # (as mox's queue does without DANE/MTA-STS).
+            self.tls_context = ssl.create_default_context()
+            self.tls_context.check_hostname = False
+            self.tls_context.verify_mode = ssl.CERT_NONE
         if tls == "immediate":
             self._wrap_tls()
         self.greeting = self._read_reply("greeting")

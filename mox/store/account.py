@@ -949,29 +949,31 @@ class Account:
                 records: list = []
                 changes: list = []
                 created: list[Mailbox] = []
+                # Messages expunged meanwhile are not copied.
+                todo = [(m, nid) for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is m]
+                if not move:
+                    self._check_quota_locked(sum(m.size for m, _ in todo))
                 if new_mailboxes:
                     for name in new_mailboxes:
                         if name in self._by_name:
                             raise MailboxExists(f"mailbox {name!r} exists")
-                    for name in new_mailboxes:
-                        mb = self._new_mailbox_locked(name, None)
-                        self._apply(mb)
-                        records.append(mb)
-                        created.append(mb)
-                        changes.append(ChangeAddMailbox(mb))
-                    dst_id = created[-1].id
-                dst = self._mailbox_by_id_locked(dst_id)
-                # Messages expunged meanwhile are not copied.
-                todo = [(m, nid) for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is m]
-                skipped = [nid for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is not m]
-                self._remove_files(skipped)
+                else:
+                    self._mailbox_by_id_locked(dst_id)
+                # Nothing below raises before the transaction is queued: memory and journal agree.
+                self._remove_files(nid for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is not m)
+                for name in new_mailboxes:
+                    mb = self._new_mailbox_locked(name, None)
+                    self._apply(mb)
+                    records.append(mb)
+                    created.append(mb)
+                    changes.append(ChangeAddMailbox(mb))
+                    dst_id = mb.id
+                dst = self._mailboxes[dst_id]
                 if not todo:
                     if records:
-                        self._transact_applied(records, changes, origin)
                         queued = True
+                        self._transact_applied(records, changes, origin)
                     return [], created
-                if not move:
-                    self._check_quota_locked(sum(m.size for m, _ in todo))
                 modseq = self._next_modseq_locked()
                 mapping: list[tuple[int, int]] = []
                 uidnext = dst.uidnext

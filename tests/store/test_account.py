@@ -404,3 +404,15 @@ async def test_consistency_check_finds_problems(data_dir, logs):
         acc.close()
     assert exc.value.problems == acc.check_consistency()
     s.close()
+
+
+@pytest.mark.trio
+async def test_rename_empty_inbox(acc):
+    sub = acc.subscribe()
+    await acc.rename_mailbox("Inbox", "Saved")
+    saved = acc.mailbox("Saved")
+    assert sub.pending() == [ChangeAddMailbox(saved)]
+    assert (saved.total, saved.uidnext, acc.mailbox("Inbox").total) == (0, 1, 0)
+    with pytest.raises(MailboxExists):
+        await acc.rename_mailbox("Inbox", "Saved")
+    consistent(acc)

@@ -11,7 +11,8 @@ Layout of the data directory::
 
 The index is loaded into memory when an account opens: the snapshot, then the journal's
 transactions after it. A torn or corrupt journal tail (a crash during an unacknowledged write) is
-cut off and logged. Ids (messages and mailboxes) are unique within an account and never reused
+cut off and logged. A clean close ends the journal with a marker; without it (a crash), message
+files that no record refers to are removed at open. Ids (messages and mailboxes) are unique within an account and never reused
 once committed; modseqs come from one per-account counter whose first value is 2.
 
 Write path (durable before it returns, see ``account.py``): message file to ``tmp/``, fsync,

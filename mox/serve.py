@@ -40,9 +40,11 @@ from mox import ctl, mlog
 from mox.auth import Authenticator
 from mox.config import Config
 from mox.limiter import REASON_AUTH, Limiter
-from mox import tlspubkey as _tlspubkey, transfer as _transfer  # noqa: F401,E402  (their ctl commands)
 
 GRACE = 3.0
+
+#: Modules that register ctl commands when imported (mox.queue is imported with the queue).
+CTL_MODULES = ("mox.tlspubkey", "mox.transfer")
 
 #: service -> (protocol, keyword arguments for its handle_connection)
 SERVICE_KINDS: dict[str, tuple[str, dict[str, bool]]] = {
@@ -346,6 +348,9 @@ async def serve(
     tls: ssl.SSLContext | None = None
     if config.tls_cert_file and config.tls_key_file:
         tls = make_tls_context(config.tls_cert_file, config.tls_key_file)
+
+    for modname in CTL_MODULES:
+        _import_optional(modname)
 
     data_dir.mkdir(parents=True, exist_ok=True)
     ctl_listener, ctl_info = await ctl.open_ctl_listener(data_dir, force_tcp=force_tcp_ctl)

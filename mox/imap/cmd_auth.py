@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 
@@ -109,8 +114,134 @@ async def _mech_plain(s: Session, initial: bytes | None) -> tuple[str, str]:
     return account, authc
 
 
+def _account_secret(s: Session, username: str, get: Callable[[object], object]) -> tuple[str | None, object]:
+    """The account for a login address and one of its stored secrets (None when unknown)."""
+    account = s.ctx.auth.account_for_address(username)
+    if account is None:
+        return None, None
+    acc = s.ctx.store.open_account(account)
+    try:
+        return account, get(acc)
+    finally:
+        acc.close()
+
+
+def _scram(hash_name: str) -> Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]:
+    # RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256); without channel binding (the -PLUS variants
+    # are not implemented yet).
+    def hm(key: bytes, msg: bytes) -> bytes:
+        return hmac.new(key, msg, hash_name).digest()
+
+    async def mech(s: Session, initial: bytes | None) -> tuple[str, str]:
+        data = initial if initial is not None else await _sasl_response(s)
+        try:
+            client_first = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadCommand("invalid utf-8 in scram message") from None
+        parts = client_first.split(",", 2)
+        if len(parts) != 3 or parts[0] not in ("n", "y") or (parts[1] and not parts[1].startswith("a=")):
+            if parts and parts[0].startswith("p="):
+                raise CommandFailed("channel binding not supported with this mechanism", "AUTHENTICATIONFAILED")
+            raise BadCommand("malformed scram client-first message")
+        gs2 = parts[0] + "," + parts[1] + ","
+        first_bare = parts[2]
+        attrs = _scram_attrs(first_bare)
+        if "n" not in attrs or "r" not in attrs or not attrs["r"]:
+            raise BadCommand("malformed scram client-first message")
+        username = _scram_name(attrs["n"])
+        authz = _scram_name(parts[1][2:]) if parts[1] else ""
+        if authz and authz != username:
+            raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
+        account, secret = _account_secret(s, username, lambda acc: acc.scram_secrets(hash_name))
+        # An unknown user gets a made-up salt so the exchange looks the same (no user enumeration).
+        salt = secret.salt if secret is not None else hashlib.sha256(username.encode()).digest()[:12]
+        iterations = secret.iterations if secret is not None else 4096
+        nonce = attrs["r"] + base64.b64encode(secrets.token_bytes(18)).decode()
+        server_first = f"r={nonce},s={base64.b64encode(salt).decode()},i={iterations}"
+        resp = await _sasl_response(s, server_first.encode())
+        try:
+            client_final = resp.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadCommand("invalid utf-8 in scram message") from None
+        without_proof, sep, proof_b64 = client_final.rpartition(",p=")
+        fattrs = _scram_attrs(without_proof)
+        if not sep or fattrs.get("r") != nonce:
+            raise BadCommand("malformed scram client-final message")
+        if fattrs.get("c") != base64.b64encode(gs2.encode()).decode():
+            raise CommandFailed("channel binding mismatch", "AUTHENTICATIONFAILED")
+        try:
+            proof = base64.b64decode(proof_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadCommand("invalid base64 in scram proof") from None
+        auth_msg = f"{first_bare},{server_first},{without_proof}".encode()
+        if account is None or secret is None:
+            raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+        salted = secret.salted_password
+        stored_key = hashlib.new(hash_name, hm(salted, b"Client Key")).digest()
+        client_sig = hm(stored_key, auth_msg)
+        if len(proof) != len(client_sig):
+            raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+        client_key = bytes(a ^ b for a, b in zip(proof, client_sig, strict=True))
+        if not hmac.compare_digest(hashlib.new(hash_name, client_key).digest(), stored_key):
+            s.log.info("failed authentication attempt", username=username, mechanism="scram")
+            raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+        server_sig = hm(hm(salted, b"Server Key"), auth_msg)
+        # The client must answer the server-final message with an empty response (reference 3.5).
+        final = await _sasl_response(s, b"v=" + base64.b64encode(server_sig))
+        if final != b"":
+            raise BadCommand("expected empty response after scram server-final message")
+        return account, username
+
+    return mech
+
+
+def _scram_attrs(msg: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for kv in msg.split(","):
+        k, eq, v = kv.partition("=")
+        if not eq or len(k) != 1:
+            raise BadCommand("malformed scram message")
+        out.setdefault(k, v)
+    return out
+
+
+def _scram_name(v: str) -> str:
+    if re.search(r"=(?!2C|3D)", v):
+        raise BadCommand("malformed scram username")
+    return v.replace("=2C", ",").replace("=3D", "=")
+
+
+async def _mech_cram_md5(s: Session, initial: bytes | None) -> tuple[str, str]:
+    # RFC 2195: challenge <random.time@hostname>, response "user hexdigest".
+    if initial is not None:
+        raise BadCommand("cram-md5 has no initial response")
+    host = getattr(s.ctx.config, "hostname", "localhost")
+    challenge = f"<{secrets.randbelow(1 << 63)}.{time.time_ns()}@{host}>".encode()
+    resp = await _sasl_response(s, challenge)
+    user_b, sp, digest = resp.rpartition(b" ")
+    if not sp or not user_b:
+        raise BadCommand("malformed cram-md5 response")
+    try:
+        username = user_b.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadCommand("invalid utf-8 in cram-md5 response") from None
+    account, state = _account_secret(s, username, lambda acc: acc.cram_md5_state())
+    if account is None or state is None:
+        raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+    from mox.store.password import hmac_md5_from_states
+
+    want = hmac_md5_from_states(state.ipad_state, state.opad_state, challenge).hex().encode()
+    if not hmac.compare_digest(want, digest.lower()):
+        s.log.info("failed authentication attempt", username=username, mechanism="cram-md5")
+        raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+    return account, username
+
+
 MECHANISMS: dict[str, Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]] = {
     "PLAIN": _mech_plain,
+    "SCRAM-SHA-256": _scram("sha256"),
+    "SCRAM-SHA-1": _scram("sha1"),
+    "CRAM-MD5": _mech_cram_md5,
 }
 
 

@@ -126,3 +126,45 @@ def test_unknown_and_bad_commands(imap):
     assert tc.result.text == 'SETQUOTA unrecognized syntax/command: unknown command "SETQUOTA"'
     tc.transact("bad", "noop extra")
     tc.transact("bad", "uid noop")
+
+
+def test_authenticate_scram(imap):
+    for hash_name in ("sha256", "sha1"):
+        tc = imap.connect(login=False)
+        res = tc.conn.authenticate_scram("mox@localhost", "moxmoxmox", hash_name=hash_name)
+        assert res.status == "OK" and res.text == "authenticate done"
+        tc.transact("ok", "select inbox")
+    tc2 = imap.connect(login=False)
+    # Channel binding requested with a non-PLUS mechanism, and garbage.
+    tc2.transact("no", "authenticate scram-sha-256 " + base64.b64encode(b"p=tls-unique,,n=mox@localhost,r=abc").decode())
+    tc2.expect_code("AUTHENTICATIONFAILED")
+    tc2.transact("bad", "authenticate scram-sha-256 " + base64.b64encode(b"garbage").decode())
+    tc2.transact("ok", "noop")
+
+
+def test_authenticate_scram_bad_password_transcript(imap):
+    tc = imap.connect(login=False)
+    ir = base64.b64encode(b"n,,n=mox@localhost,r=clientnonce").decode()
+    tc.command(f"authenticate scram-sha-256 {ir}")
+    first = base64.b64decode(tc.read_line()[2:]).decode()
+    assert first.startswith("r=clientnonce") and ",s=" in first and first.endswith(",i=4096")
+    nonce = first.split(",")[0][2:]
+    final = f"c=biws,r={nonce},p=" + base64.b64encode(b"x" * 32).decode()
+    tc.write_line(base64.b64encode(final.encode()).decode())
+    tc.response("no")
+    tc.expect_code("AUTHENTICATIONFAILED")
+    assert tc.result.text == "bad credentials"
+
+
+def test_authenticate_cram_md5(imap):
+    tc = imap.connect(login=False)
+    res = tc.conn.authenticate_cram_md5("mox@localhost", "moxmoxmox")
+    assert res.status == "OK"
+    tc.transact("ok", "select inbox")
+    tc2 = imap.connect(login=False)
+    tc2.command("authenticate cram-md5")
+    challenge = base64.b64decode(tc2.read_line()[2:])
+    assert challenge.startswith(b"<") and challenge.endswith(b"@localhost>")
+    tc2.write_line(base64.b64encode(b"mox@localhost 00112233445566778899aabbccddeeff").decode())
+    tc2.response("no")
+    tc2.expect_code("AUTHENTICATIONFAILED")

@@ -353,10 +353,13 @@ def read_maildir(path: Path | str) -> Iterator[ImportedMessage]:
 def import_messages(acc: Any, mailbox: str, messages: Iterator[ImportedMessage]) -> Summary:
     """Deliver messages into mailbox of an open account (created, with parents, when missing).
     Blocking: each message is durable before the next. Invalid keywords are skipped (noted)."""
-    from mox.store import InvalidFlag, normalize_flags
+    from mox.store import InvalidFlag, StoreError, normalize_flags
 
     if acc.mailbox(mailbox) is None:
-        acc.create_mailbox_sync(mailbox)
+        try:
+            acc.create_mailbox_sync(mailbox)
+        except StoreError as e:
+            raise TransferError(f"creating mailbox {mailbox!r}: {e}") from None
     summary = Summary(mailboxes=1)
     for m in messages:
         flags = []
@@ -367,7 +370,10 @@ def import_messages(acc: Any, mailbox: str, messages: Iterator[ImportedMessage])
                 summary.problems.append(f"{m.source}: invalid flag or keyword {f!r} skipped")
                 continue
             flags.append(f)
-        acc.deliver_sync(mailbox, m.data, flags=flags, received=m.received)
+        try:
+            acc.deliver_sync(mailbox, m.data, flags=flags, received=m.received)
+        except StoreError as e:
+            raise TransferError(f"{m.source}: {e} (after importing {summary.messages} message(s))") from None
         summary.messages += 1
     return summary
 

@@ -109,6 +109,8 @@ def _export_direct(data_dir: Path, fmt: str, dst: Path, account: str, mailbox: s
             summary = export_account(acc, dst, fmt, mailbox or None)
         except (TransferError, StoreError) as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:
+            raise click.ClickException(f"writing export: {e}") from None
         finally:
             acc.close()
     finally:

@@ -275,3 +275,19 @@ def test_export_windows_separator(server, tmp_path, monkeypatch):
         assert _contents(acc, "WinImport") == _contents(acc, "Inbox")
     finally:
         acc.close()
+
+
+def test_import_into_bad_mailbox_and_over_quota(tmp_path):
+    with Store(tmp_path / "data", fsync=False) as store:
+        store.create_account("acc")
+        acc = store.open_account("acc")
+        try:
+            msgs = [transfer.ImportedMessage(d, list(f), RECEIVED, f"m{i}") for i, (d, f) in enumerate(MSGS)]
+            with pytest.raises(transfer.TransferError, match="creating mailbox 'a//b'"):
+                transfer.import_messages(acc, "a//b", iter(msgs))
+            acc.quota = len(MSGS[0][0]) + 1
+            with pytest.raises(transfer.TransferError, match=r"^m1: .*\(after importing 1 message\(s\)\)$"):
+                transfer.import_messages(acc, "Inbox", iter(msgs))
+            assert len(acc.messages(acc.mailbox("Inbox").id)) == 1
+        finally:
+            acc.close()

@@ -159,6 +159,10 @@ class Connection:
                     await self.write(b"* BYE inactive, closing connection\r\n")
                     return
                 if isinstance(ev, Command):
+                    if self.ctx.shutting_down.is_set():
+                        # RFC 9051 7.1.5: BYE when the server is shutting down.
+                        await self.write(b"* BYE mox shutting down\r\n")
+                        return
                     await self.command(ev)
                     if s.state == State.LOGOUT:
                         return

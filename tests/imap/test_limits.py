@@ -54,7 +54,7 @@ def test_literal_read_timeout(imap):
 
 def test_shutting_down(imap):
     imap.start()
-    imap.ctx.shutting_down.set()
+    imap.server.run_sync_in_server(imap.ctx.shutting_down.set)  # trio events are set in their own thread
     s = socket.create_connection(("127.0.0.1", imap.ports["imap"]), timeout=10)
     f = s.makefile("rb")
     assert f.readline() == b"* BYE mox shutting down\r\n"
@@ -85,3 +85,16 @@ def test_server_bug(imap, monkeypatch):
     assert "boom" not in tc.result.text  # no internals (let alone a traceback) to the client
     tc.transact("ok", "noop")
     assert any("unhandled error in command" in line for line in imap.log.errors)
+
+
+def test_shutting_down_existing_connections(imap):
+    tc = imap.connect()
+    tc2 = imap.connect()
+    tc2.command("idle")
+    assert tc2.read_line() == "+ waiting"
+    imap.server.run_sync_in_server(imap.ctx.shutting_down.set)  # trio events are set in their own thread
+    assert tc2.read_line() == "* BYE mox shutting down"
+    tc2.expect_closed()
+    tc.write_line("a1 noop")
+    assert tc.read_line() == "* BYE mox shutting down"
+    tc.expect_closed()

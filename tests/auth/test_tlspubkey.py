@@ -320,3 +320,15 @@ def test_cli_not_running(tmp_path, cmd):
     r = run_mox("config", "tlspubkey", cmd[0], "-dir", str(tmp_path), *cmd[1:], input=g.certificate_path.read_text(encoding="utf-8"))
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == f"mox: mox is not running (no control channel at {tmp_path / 'ctl'})\n"
+
+
+def test_cli_help():
+    from click.testing import CliRunner
+
+    from mox.cli import cli
+
+    for sub in ("list", "get", "add", "rm", "gen"):
+        r = CliRunner().invoke(cli, ["config", "tlspubkey", sub, "--help"], prog_name="mox")
+        assert r.exit_code == 0 and r.output.startswith(f"Usage: mox config tlspubkey {sub} [OPTIONS]"), r.output
+    r = CliRunner().invoke(cli, ["config", "tlspubkey", "add", "--help"], prog_name="mox")
+    assert "-no-imap-preauth" in r.output

@@ -155,11 +155,15 @@ def test_not_running(tmp_path, cmd):
 
 
 def test_help():
+    from click.testing import CliRunner
+
+    from mox.cli import cli
+
     for args in (("import", "maildir"), ("import", "mbox"), ("export", "maildir"), ("export", "mbox"), ("backup",)):
-        r = run_mox(*args, "--help")
-        assert r.returncode == 0 and r.stdout.startswith(f"Usage: mox {' '.join(args)} [OPTIONS]")
-    r = run_mox("export", "maildir", "--help")
-    assert "';2,'" in r.stdout  # the Windows file name convention is documented
+        r = CliRunner().invoke(cli, [*args, "--help"], prog_name="mox")
+        assert r.exit_code == 0 and r.output.startswith(f"Usage: mox {' '.join(args)} [OPTIONS]"), r.output
+    r = CliRunner().invoke(cli, ["export", "maildir", "--help"], prog_name="mox")
+    assert "';2,'" in r.output  # the Windows file name convention is documented
 
 
 def test_backup(server, tmp_path):

@@ -118,10 +118,10 @@ class _Reader:
                 while (c := self.peek()) != "" and _is_atext(c, self.smtputf8):
                     self.o += 1
                     n += 1
+                c = self.peek()
+                if c and not c.isascii() and not self.smtputf8:
+                    raise self.non_ascii_error()
                 if n == 0:
-                    c = self.peek()
-                    if c and not c.isascii():
-                        raise self.non_ascii_error()
                     raise AddressError("empty atom in local part")
                 if not self.take("."):
                     break

@@ -239,10 +239,12 @@ class _Conn:
         self.reply(self.proto.auth_succeeded(account, step.username))
 
     async def _login(self, username: str, password: str) -> str | None:
-        res = self.ctx.auth.login(username, password)
-        if hasattr(res, "__await__"):
-            res = await res
-        return res
+        limiter = getattr(self.ctx, "limiter", None)
+        ip = self.remote_ip or None
+        if limiter is not None and ip is not None and not limiter.auth_allowed(ip):
+            # reference 4.4: a connection over the auth-failure limit is refused.
+            raise fail(c.C421_SERVICE_UNAVAIL, c.SE_POL_OTHER, "too many auth failures", close=True)
+        return self.ctx.auth.login(username, password, ip=ip)
 
     async def cmd_mail(self, args: str) -> None:
         mf = self.proto.parse_mail(args, now=time.time())

@@ -310,6 +310,18 @@ class SmtpHarness:
 
     def _start_server(self, config: Any) -> None:
         from mox.auth import Authenticator
+        from mox.config import Limits
+        from mox.limiter import Limiter
+
+        big = (10**9, 10**9, 10**9)
+        limiter = Limiter(
+            Limits(
+                connections_per_minute=big,
+                concurrent_connections=big,
+                auth_failures_per_minute=tuple(getattr(config, "auth_failures_per_minute", big)),
+                auth_failures_per_day=big,
+            )
+        )
         from mox.queue import Queue
         from mox.smtp.server import handle_connection
 
@@ -318,9 +330,10 @@ class SmtpHarness:
             store=self.store,
             tls=self.server_tls_context(),
             shutting_down=None,
-            auth=Authenticator(config, self.store),
+            auth=Authenticator(config, self.store, limiter),
             queue=None,
             log=mlog.get_logger("serve"),
+            limiter=limiter,
         )
         self.ctx = ctx
         harness = self

@@ -217,3 +217,43 @@ def test_delivery_port(smtp):
     assert len(msgs) == 1  # one delivery per account mailbox
     assert msgs[0].startswith(b"Received: from client.example")
     assert b"\r\nReturn-Path: <sender@example.org>\r\n" in msgs[0]
+
+
+def test_auth_failure_limit(smtp):
+    smtp.start(auth_failures_per_minute=(2, 100, 100))
+    tc = smtp.connect()
+    bad = "AUTH PLAIN " + base64.b64encode(f"\0{ADDRESS}\0wrong".encode()).decode()
+    tc.transact(bad, "535 5.7.8 bad user/pass (ID)")
+    tc.transact(bad, "535 5.7.8 bad user/pass (ID)")
+    tc.transact(bad, "421 4.7.0 too many auth failures (ID)")
+    tc.expect_closed()
+
+
+def test_non_ascii_needs_smtputf8(smtp):
+    tc = smtp.connect(submission=False)
+    tc.transact("MAIL FROM:<jösé@example.org>", "550 5.6.7 non-ascii address not permitted without smtputf8 (ID)")
+    tc.transact("MAIL FROM:<a@example.org>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<ünï@localhost>", "550 5.6.7 non-ascii address not permitted without smtputf8 (ID)")
+    tc.transact("RSET", "250 2.0.0 all clear")
+    tc.transact("MAIL FROM:<jösé@example.org> SMTPUTF8", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<ünï@bücher.example>", "250 2.1.0 now on the list")
+    tc.transact('RCPT TO:<"ü x"@localhost>', "250 2.1.0 now on the list")
+
+
+def test_submission_8bit_and_return_path(smtp):
+    tc = smtp.connect(login=True)
+    tc.transact("MAIL FROM:<mox@localhost>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<other@example.com>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(MSG.replace("hello", "héllo").encode() + b".\r\n")
+    tc.expect("500 5.6.0 message with non-us-ascii requires 8bitmime extension (ID)")
+    tc.transact("MAIL FROM:<mox@localhost> BODY=8BITMIME", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<other@example.com>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(b"Return-Path: <x@y>\r\n" + MSG.encode() + b".\r\n")
+    tc.expect("550 5.6.0 message should not have Return-Path header (ID)")
+    tc.transact("MAIL FROM:<mox@localhost> BODY=8BITMIME", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<other@example.com>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(MSG.replace("hello", "héllo").encode() + b".\r\n")
+    tc.expect("250 2.2.0 it is done")

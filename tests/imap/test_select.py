@@ -83,13 +83,3 @@ def test_unselect_close_check(imap):
     tc.expect_no_untagged()
     assert [m.uid for m in imap.account.messages(imap.account.mailbox("Inbox").id)] == [2]
     tc.transact("no", "close")
-
-
-def test_states_not_authenticated(imap):
-    tc = imap.connect(login=False)
-    for cmd in ["enable condstore", "select inbox", "examine inbox", "create x", "delete x", "rename x y",
-                "subscribe x", "unsubscribe x", 'list "" *', 'lsub "" *', "namespace", "status inbox (messages)",
-                "append inbox {1+}\r\nx", "idle", "getquotaroot inbox", 'getquota ""', "check", "close"]:
-        tc.transact("no", cmd)
-        assert tc.result.text.endswith("not allowed in this connection state"), cmd
-    tc.transact("ok", "noop")

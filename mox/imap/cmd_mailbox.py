@@ -7,7 +7,6 @@ The hierarchy separator is "/"; the inbox is stored and listed as ``Inbox`` (ref
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import utf7
@@ -82,22 +81,48 @@ async def cmd_subscribe(s: Session, cmd: Command) -> str:
     return f"{cmd.name} done"
 
 
-def _pattern_regex(s: Session, reference: str, patterns: tuple[str, ...]) -> re.Pattern[str]:
+class _Patterns:
     """RFC 9051 6.3.9: reference and pattern concatenated; "*" matches anything, "%" anything
-    but the hierarchy separator. INBOX matches case-insensitively."""
-    alts: list[str] = []
-    for pat in patterns:
-        full = reference + pat
-        if not s.utf8:
-            try:
-                full = utf7.decode(full)
-            except utf7.Utf7Error:
-                pass
-        if full[:5].upper() == "INBOX" and (len(full) == 5 or full[5] in "/*%"):
-            full = "Inbox" + full[5:]
-        rx = "".join(".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in full)
-        alts.append(rx)
-    return re.compile("^(?:" + "|".join(alts) + ")$", re.DOTALL)
+    but the hierarchy separator; INBOX matches case-insensitively. Matching is a linear-time
+    dynamic program (no regular expressions: patterns with many wildcards must not backtrack)."""
+
+    def __init__(self, s: Session, reference: str, patterns: tuple[str, ...]) -> None:
+        self.patterns: list[str] = []
+        for pat in patterns:
+            full = reference + pat
+            if not s.utf8:
+                try:
+                    full = utf7.decode(full)
+                except utf7.Utf7Error:
+                    pass
+            if full[:5].upper() == "INBOX" and (len(full) == 5 or full[5] in "/*%"):
+                full = "Inbox" + full[5:]
+            self.patterns.append(full)
+
+    def match(self, name: str) -> bool:
+        return any(_wildmatch(p, name) for p in self.patterns)
+
+
+def _wildmatch(pat: str, name: str) -> bool:
+    # reach[j]: pattern prefix processed so far matches name[:j].
+    reach = [True] + [False] * len(name)
+    for c in pat:
+        nxt = [False] * (len(name) + 1)
+        if c == "*":
+            # Any run of characters: reachable at j if reachable at some i <= j.
+            for j in range(len(name) + 1):
+                nxt[j] = reach[j] or (j > 0 and nxt[j - 1])
+        elif c == "%":
+            # Any run of characters without "/".
+            for j in range(len(name) + 1):
+                nxt[j] = reach[j] or (j > 0 and name[j - 1] != "/" and nxt[j - 1])
+        else:
+            for j in range(1, len(name) + 1):
+                nxt[j] = reach[j - 1] and name[j - 1] == c
+        reach = nxt
+        if not any(reach):
+            return False
+    return reach[len(name)]
 
 
 async def cmd_list(s: Session, cmd: Command) -> str:
@@ -109,7 +134,7 @@ async def cmd_list(s: Session, cmd: Command) -> str:
     patterns = tuple(p for p in lc.patterns if p != "") if lc.extended else lc.patterns
     if not patterns:
         return "LIST done"
-    rx = _pattern_regex(s, lc.reference, patterns)
+    rx = _Patterns(s, lc.reference, patterns)
     list_subscribed = "SUBSCRIBED" in lc.select_opts
     recursive = "RECURSIVEMATCH" in lc.select_opts
     ret_children = "CHILDREN" in lc.return_opts
@@ -158,7 +183,7 @@ async def cmd_lsub(s: Session, cmd: Command) -> str:
     # RFC 3501 6.3.9
     lc = cmd.args["list"]
     pattern = lc.patterns[0]
-    rx = _pattern_regex(s, lc.reference, (pattern,))
+    rx = _Patterns(s, lc.reference, (pattern,))
     percent = pattern.endswith("%")
     subscribed = sorted(mb.name for mb in s.acc.mailboxes() if mb.subscribed)
     have: set[str] = set()

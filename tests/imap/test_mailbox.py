@@ -156,3 +156,13 @@ def test_rename_inbox(imap):
     tc.expect_untagged("* STATUS Old (MESSAGES 1)")
     tc.transact("ok", "status inbox (messages)")
     tc.expect_untagged("* STATUS Inbox (MESSAGES 0)")
+
+
+def test_list_many_wildcards_is_fast(imap):
+    # Patterns are matched without backtracking regular expressions.
+    tc = imap.connect()
+    tc.transact("ok", "create " + "a" * 60)
+    tc.transact("ok", 'list "" "' + "*a" * 30 + 'b"')
+    tc.expect_no_untagged()
+    tc.transact("ok", 'list "" "' + "%a" * 30 + '"')
+    tc.expect_untagged('* LIST () "/" ' + "a" * 60)

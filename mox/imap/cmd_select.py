@@ -44,7 +44,7 @@ async def cmd_select(s: Session, cmd: Command) -> str:
     s.searchres = []
     kw = [k for k in mb.keywords]
     s.untagged("FLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw))
-    s.untagged("OK [PERMANENTFLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + ["\\*"]) + "] x")
+    s.untagged("OK [PERMANENTFLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw + ["\\*"]) + "] x")
     rev2 = "IMAP4REV2" in s.enabled
     if not rev2:
         s.untagged("0 RECENT")

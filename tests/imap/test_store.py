@@ -52,7 +52,7 @@ def test_store_keywords(imap):
     )
     tc.transact("ok", "unselect")
     tc.transact("ok", "select inbox")
-    tc.expect_untagged_some(f"* FLAGS ({FLAGS} $custom)", f"* OK [PERMANENTFLAGS ({FLAGS} \\*)] x")
+    tc.expect_untagged_some(f"* FLAGS ({FLAGS} $custom)", f"* OK [PERMANENTFLAGS ({FLAGS} $custom \\*)] x")
     tc.transact("bad", "store 1 +flags (\\Bogus)")
     tc.transact("bad", "store 1 +flags (\\*)")
     tc.transact("bad", "store 3 +flags (\\Seen)")

@@ -110,11 +110,37 @@ class _Conn:
 
     async def read_more(self, timeout: float) -> None:
         await self.flush()
+        between_commands = self.proto.state not in (State.READ_DATA, State.READ_BDAT)
+        data = b""
+        shutdown = False
         with trio.move_on_after(timeout) as cs:
             try:
-                data = await self.stream.receive_some(65536)
+                if between_commands:
+                    # Between commands a shutdown is answered at once (the stream is closed
+                    # right after, so cancelling the read cannot leave it half-used).
+                    async with trio.open_nursery() as nursery:
+
+                        async def read() -> None:
+                            nonlocal data
+                            data = await self.stream.receive_some(65536)
+                            nursery.cancel_scope.cancel()
+
+                        async def watch() -> None:
+                            nonlocal shutdown
+                            await self.ctx.shutting_down.wait()
+                            shutdown = True
+                            nursery.cancel_scope.cancel()
+
+                        nursery.start_soon(read)
+                        nursery.start_soon(watch)
+                else:
+                    data = await self.stream.receive_some(65536)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
                 raise _Closed(f"read: {e}") from None
+        if shutdown:
+            self.write(b"421 4.3.2 shutting down\r\n")
+            await self.flush()
+            raise _Closed("shutting down")
         if cs.cancelled_caught:
             # Do better than mox, which closes silently (reference 10).
             self.write(b"421 4.4.2 idle timeout\r\n")

@@ -185,9 +185,19 @@ def test_idle_timeout(smtp):
 
 def test_shutdown(smtp):
     tc = smtp.connect()
+    tc2 = smtp.connect(submission=False)
+    start_tx(tc2)
+    tc2.transact("DATA", "354 see you at the bare dot")
+    tc2.write(b"Subject: in progress\r\n\r\n")
     smtp.server.run_sync_in_server(smtp.ctx.shutting_down.set)
-    tc.transact("NOOP", "421 4.3.2 shutting down")
+    # An idle connection hears about the shutdown at once.
+    tc.expect("421 4.3.2 shutting down")
     tc.expect_closed()
+    # A message in progress is finished first, then the next command gets the 421.
+    tc2.write(b"body\r\n.\r\n")
+    tc2.expect("250 2.2.0 it is done")
+    tc2.expect("421 4.3.2 shutting down")
+    tc2.expect_closed()
     sock = socket.create_connection(("127.0.0.1", smtp.ports["smtp"]), timeout=5)
     assert sock.recv(100) == b"421 4.3.2 shutting down\r\n"
     sock.close()

@@ -33,6 +33,9 @@ the store is inconsistent, if ``handle_connection`` let an exception escape, or 
 logged at level ``error`` or above (servers log unhandled exceptions and ServerBug at ``error``).
 A test that provokes such a log on purpose sets ``imap.allow_server_errors = True``.
 
+The password is stored with a cheap scrypt cost (``imap.fast_password = False`` before the first
+connect for the real one), so logins don't dominate the suite's time.
+
 Environment: ``MOX_TEST_TIMEOUT`` (client read timeout in seconds, default 10),
 ``MOX_TEST_LOGLEVEL`` (default ``trace``: the server's transcript is shown with a failing test).
 """
@@ -313,6 +316,7 @@ class ImapHarness:
         self.cert_file, self.key_file = tls_cert
         self.timeout = TIMEOUT
         self.allow_server_errors = False
+        self.fast_password = True
         self.conns: list[TestConn] = []
         self.handler_errors: list[str] = []
         self.server: ServerThread | None = None
@@ -427,10 +431,27 @@ class ImapHarness:
         self.server = ServerThread(self._serve, timeout=30)
         self.ports = self.server.__enter__()
 
+    async def _set_password(self) -> None:
+        """Set the account's password, with a cheap scrypt cost unless ``fast_password`` is off:
+        the record keeps its parameters, so every later login is cheap too (~0.1 s saved per
+        login; the store's own tests cover the real cost)."""
+        try:
+            from mox.store import password as pwmod
+        except ImportError:
+            pwmod = None
+        saved = getattr(pwmod, "SCRYPT_N", None)
+        if self.fast_password and saved is not None:
+            pwmod.SCRYPT_N = 1 << 4
+        try:
+            await self.account.set_password(PASSWORD)
+        finally:
+            if saved is not None:
+                pwmod.SCRYPT_N = saved
+
     async def _serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         from mox.imap import server as imapserver
 
-        await self.account.set_password(PASSWORD)
+        await self._set_password()
         self.ctx = self._make_ctx()
 
         def handler(implicit_tls: bool) -> Any:

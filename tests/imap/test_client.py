@@ -655,6 +655,28 @@ def test_client_against_server(imap):
         c.logout()
 
 
+@pytest.mark.parametrize("mech", ["scram-sha256", "scram-sha1", "cram-md5", "plain"])
+def test_client_sasl_against_server(imap, mech: str) -> None:
+    imap.start()
+    with Conn.connect("127.0.0.1", imap.ports["imap"], timeout=10) as c:
+        if mech == "plain":
+            with pytest.raises(ImapNo) as e:
+                c.authenticate_plain("mox@localhost", "wrong")
+            c.authenticate_plain("mox@localhost", "moxmoxmox")
+        elif mech == "cram-md5":
+            with pytest.raises(ImapNo) as e:
+                c.authenticate_cram_md5("mox@localhost", "wrong")
+            c.authenticate_cram_md5("mox@localhost", "moxmoxmox")
+        else:
+            hash_name = mech.split("-")[1]
+            with pytest.raises(ImapNo) as e:
+                c.authenticate_scram("mox@localhost", "wrong", hash_name=hash_name)
+            c.authenticate_scram("mox@localhost", "moxmoxmox", hash_name=hash_name)
+        assert e.value.code == CodeWord("AUTHENTICATIONFAILED")
+        assert UntaggedExists(0) in c.select("Inbox")
+        c.logout()
+
+
 # ---------------------------------------------------------------------------------------------
 # Property: whatever the serializer writes, the parser reads back as the same value (whole and
 # split at a random point).

@@ -209,13 +209,9 @@ SyncState *
     assert [re.sub(rb"X-TUID: [^\r]+\r\n", b"", d) for d in data] == [message("project")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server advertises AUTH=SCRAM-SHA-256/SCRAM-SHA-1/CRAM-MD5 but answers 'NO method not "
-    "supported' (docs/notes/imap-client-findings.md #1); remove this mark when fixed",
-)
 def test_mbsync_default_auth(imap, tmp_path):
-    """mbsync with its default AuthMechs (*) picks the strongest advertised mechanism."""
+    """mbsync with its default AuthMechs (*) picks the strongest advertised mechanism (SCRAM);
+    every advertised mechanism must work (findings #1)."""
     imap.start()
     imap.deliver(message("a"))
     cfg = write_config(tmp_path, imap)

@@ -143,6 +143,18 @@ class UnknownMechanism(SaslError):
     counts_as_failure = False
 
 
+class TooManyAuthFailures(SaslError):
+    """The remote IP is over its failed-authentication limit: refused without checking
+    (IMAP ``* BYE too many auth failures``, SMTP ``421 4.7.0 too many auth failures``; the
+    drivers close the connection)."""
+
+    imap_status = "BYE"
+    imap_code = None
+    smtp_code = 421
+    smtp_ecode = "4.7.0"
+    counts_as_failure = False
+
+
 class ClientError(Exception):
     """Client side: the server's messages are wrong (e.g. a bad SCRAM server signature)."""
 
@@ -521,8 +533,8 @@ class ScramServer(ServerMechanism):
             if self.channel_bindings:
                 raise ChannelBindingMismatch("channel binding supported by server but client thinks not, potential mitm")
         elif flag.startswith("p="):
-            if not self.plus:
-                raise MalformedResponse("scram: channel binding requested with non-plus mechanism")
+            if not self.plus:  # RFC 5802 6: the client must have used the -PLUS mechanism
+                raise AuthenticationFailed("channel binding not supported with this mechanism")
             cb_name = flag[2:]
             if cb_name not in self.channel_bindings:
                 raise AuthenticationFailed(f"channel binding type {cb_name!r} not supported on this connection")
@@ -655,12 +667,33 @@ async def serve_exchange(
     send_challenge: Any,
     read_response: Any,
     run_sync: Any = None,
+    limiter: Any = None,
+    ip: str | None = None,
 ) -> Success:
     """Run a server exchange over a driver's I/O: ``await send_challenge(data)`` sends a
     challenge (the driver base64-encodes it into ``+ ...`` or ``334 ...``), ``await
     read_response()`` returns the client's raw line (``*`` aborts, else base64; see
     decode_response). ``run_sync`` (e.g. ``trio.to_thread.run_sync``) runs each step: PLAIN and
-    LOGIN hash the password slowly. Raises SaslError subclasses; returns the Success."""
+    LOGIN hash the password slowly. Raises SaslError subclasses; returns the Success.
+
+    With ``limiter`` (``mox.limiter.Limiter``: auth_allowed/auth_failed/auth_succeeded) and
+    ``ip``, an IP over its failed-auth limit gets TooManyAuthFailures before anything is
+    checked, failures that count are recorded, and a success resets the IP's count."""
+    if limiter is not None and ip is not None and not limiter.auth_allowed(ip):
+        raise TooManyAuthFailures("too many auth failures")
+    try:
+        result = await _exchange(mech, initial, send_challenge, read_response, run_sync)
+    except SaslError as e:
+        if limiter is not None and ip is not None and e.counts_as_failure:
+            limiter.auth_failed(ip)
+        raise
+    if limiter is not None and ip is not None:
+        limiter.auth_succeeded(ip)
+    return result
+
+
+async def _exchange(mech: ServerMechanism, initial: bytes | None, send_challenge: Any, read_response: Any,
+                    run_sync: Any) -> Success:
 
     async def call(fn: Any, arg: Any) -> Challenge | Success:
         if run_sync is None:

@@ -253,7 +253,7 @@ def test_scram_rfc7677_vector():
         (b"x,,n=mox@localhost,r=abc", sasl.MalformedResponse),
         (b"n,,r=abc", sasl.MalformedResponse),
         (b"n,,n=mox=2Xlocalhost,r=abc", sasl.MalformedResponse),
-        (b"p=tls-unique,,n=mox@localhost,r=abc", sasl.MalformedResponse),  # p= on non-PLUS
+        (b"p=tls-unique,,n=mox@localhost,r=abc", sasl.AuthenticationFailed),  # p= on non-PLUS
         (b"n,b,n=mox@localhost,r=abc", sasl.MalformedResponse),
         (b"m=x,n=mox@localhost,r=abc", sasl.MalformedResponse),
         (b"\xff", sasl.MalformedResponse),
@@ -356,3 +356,40 @@ async def test_serve_exchange_over_a_driver(verifier):
     with pytest.raises(sasl.Aborted):
         await sasl.serve_exchange(sasl.server_mechanism("PLAIN", verifier()), None, send_challenge=send,
                                   read_response=read)
+
+
+async def test_serve_exchange_limiter(verifier):
+    class Limiter:
+        def __init__(self):
+            self.failures = {}
+
+        def auth_allowed(self, ip):
+            return self.failures.get(ip, 0) < 2
+
+        def auth_failed(self, ip):
+            self.failures[ip] = self.failures.get(ip, 0) + 1
+
+        def auth_succeeded(self, ip):
+            self.failures.pop(ip, None)
+
+    lim = Limiter()
+
+    async def nothing(data):
+        raise AssertionError("no challenge expected")
+
+    async def attempt(password, ip="192.0.2.1"):
+        mech = sasl.server_mechanism("PLAIN", verifier())
+        ir = f"\0mox@localhost\0{password}".encode()
+        return await sasl.serve_exchange(mech, ir, send_challenge=nothing, read_response=nothing, limiter=lim, ip=ip)
+
+    with pytest.raises(sasl.AuthenticationFailed):
+        await attempt("wrong")
+    assert (await attempt(PASSWORD)).account == "mox" and lim.failures == {}  # success resets
+    for _ in range(2):
+        with pytest.raises(sasl.AuthenticationFailed):
+            await attempt("wrong")
+    with pytest.raises(sasl.TooManyAuthFailures) as e:
+        await attempt(PASSWORD)  # refused without checking, even with the right password
+    assert (e.value.smtp_code, e.value.smtp_ecode, e.value.imap_status) == (421, "4.7.0", "BYE")
+    assert lim.failures == {"192.0.2.1": 2}
+    assert (await attempt(PASSWORD, ip="192.0.2.2")).account == "mox"

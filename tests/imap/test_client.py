@@ -655,6 +655,24 @@ def test_client_against_server(imap):
         c.logout()
 
 
+def test_harness_connections(imap):
+    """The harness's own connection kinds: plain, STARTTLS, implicit TLS, not logged in."""
+    for kwargs, tls in (({}, False), ({"starttls": True}, True), ({"tls": True}, True)):
+        tc = imap.connect(**kwargs)
+        assert tc.conn.tls_active() == tls
+        tc.transact("ok", "select inbox")
+        tc.expect_untagged_some(UntaggedExists(0))
+        tc.expect_untagged_some("* 0 EXISTS")  # the same response, as a raw line
+        tc.transact("ok", "noop")
+        tc.expect_no_untagged()
+    tc = imap.connect(login=False)
+    tc.transact("no", "select inbox")
+    tc.write_line("x1 logout")
+    tc.read_line_prefix("* BYE")
+    tc.read_line_prefix("x1 OK")
+    tc.expect_closed()
+
+
 @pytest.mark.parametrize("mech", ["scram-sha256", "scram-sha1", "cram-md5", "plain"])
 def test_client_sasl_against_server(imap, mech: str) -> None:
     imap.start()

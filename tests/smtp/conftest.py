@@ -303,7 +303,16 @@ class SmtpHarness:
         self.store.create_account(ACCOUNT)
         if self.real_store:
             acc = self.store.open_account(ACCOUNT)
-            trio.run(acc.set_password, PASSWORD)
+            # A cheap scrypt cost: the record keeps its parameters, so every login in the tests
+            # is cheap too (the store's own tests cover the real cost).
+            from mox.store import password as pwmod
+
+            saved = pwmod.SCRYPT_N
+            pwmod.SCRYPT_N = 1 << 4
+            try:
+                trio.run(acc.set_password, PASSWORD)
+            finally:
+                pwmod.SCRYPT_N = saved
             acc.close()
         else:
             self.store.passwords[ACCOUNT] = PASSWORD

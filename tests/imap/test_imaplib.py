@@ -10,6 +10,7 @@ import imaplib
 import re
 import ssl
 
+from mox.imap.client import Conn
 from mox.imap.responses import (
     FetchBody,
     FetchFlags,
@@ -191,3 +192,39 @@ def test_imaplib_login_failure(imap):
     assert m.state == "NONAUTH"
     assert m.login("mox@localhost", "moxmoxmox")[0] == "OK"
     assert m.logout()[0] == "BYE"
+
+
+def test_imaplib_data_integrity(imap):
+    """Odd and large messages come back byte for byte: bare LF, 8-bit, NUL, long lines, 2 MB."""
+    imap.start()
+    big = b"Subject: big\r\n\r\n" + b"".join(b"line %07d " % i + b"x" * 60 + b"\r\n" for i in range(30000))
+    messages = [
+        b"Subject: bare lf\n\nbody\nwith bare LF\n",
+        b"Subject: 8bit \xe2\x9c\x93\r\n\r\nlatin1 \xe9 and utf8 \xe2\x9c\x93 and \xff\xfe\r\n",
+        b"Subject: nul\r\n\r\nbefore\x00after\r\n",
+        b"Subject: long\r\n\r\n" + b"y" * 20000 + b"\r\n",
+        b"Subject: no final newline\r\n\r\nend",
+        big,
+    ]
+    m = imaplib.IMAP4("127.0.0.1", imap.ports["imap"], timeout=30)
+    m.login("mox@localhost", "moxmoxmox")
+    for msg in messages[1:]:
+        typ, data = m.append("Inbox", None, None, msg)
+        assert typ == "OK", data
+    # imaplib turns bare LF into CRLF before sending; our client sends the bytes as they are.
+    with Conn.connect("127.0.0.1", imap.ports["imap"], timeout=30) as c:
+        c.login("mox@localhost", "moxmoxmox")
+        c.append("Inbox", messages[0])
+    messages = messages[1:] + messages[:1]
+    assert m.select("Inbox") == ("OK", [str(len(messages)).encode()])
+    for i, msg in enumerate(messages, start=1):
+        typ, data = m.fetch(str(i), "(RFC822.SIZE BODY.PEEK[])")
+        assert typ == "OK"
+        (f,) = fetch_responses(data)
+        assert set(f.attrs) == {FetchRFC822Size(len(msg)), FetchBody("", None, msg)}, i
+    typ, data = m.fetch(str(len(messages) - 1), "(BODY.PEEK[]<1000000.100>)")
+    assert [f.attrs for f in fetch_responses(data)] == [(FetchBody("", 1000000, big[1000000:1000100]),)]
+    m.logout()
+    acc = imap.account
+    stored = [acc.read_message(x) for x in acc.messages(acc.mailbox("Inbox").id)]
+    assert stored == messages

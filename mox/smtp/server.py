@@ -151,12 +151,21 @@ class _Conn:
         self.proto.receive_data(data)
 
     async def next_event(self) -> Any:
-        timeout = self.data_timeout if self.proto.state in (State.READ_DATA, State.READ_BDAT) else self.idle_timeout
         while True:
             ev = self.proto.next_event()
             if ev is not NEED_DATA:
                 return ev
-            await self.read_more(timeout)
+            await self.read_more(self.idle_timeout)
+
+    async def read_message_event(self) -> Any:
+        """The DATA/BDAT outcome; each read has the idle timeout, the whole phase
+        ``data_timeout`` (mox: 30 s per read, 30 minutes in total)."""
+        with trio.move_on_after(self.data_timeout) as cs:
+            return await self.next_event()
+        assert cs.cancelled_caught
+        self.write(b"421 4.4.2 timeout reading message data\r\n")
+        await self.flush()
+        raise _Closed("data timeout")
 
     async def read_auth_line(self) -> bytes:
         await self.flush()
@@ -324,12 +333,12 @@ class _Conn:
 
     async def cmd_data(self, args: str) -> None:
         self.reply(self.proto.data(args))
-        ev = await self.next_event()
+        ev = await self.read_message_event()
         await self._message_event(ev)
 
     async def cmd_bdat(self, args: str) -> None:
         self.proto.bdat(args)
-        ev = await self.next_event()
+        ev = await self.read_message_event()
         await self._message_event(ev)
 
     async def _message_event(self, ev: Any) -> None:
@@ -393,7 +402,9 @@ class _Conn:
         # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
         host = _cfg(self.ctx, "hostname", "localhost")
         data = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
-        msg = self._received(tx.recipients) + data
+        # reference 4.5: Received and Authentication-Results (RFC 8601 2.7.4: auth method).
+        authres = f"Authentication-Results: {host}; auth=pass smtp.mailfrom={tx.mail_from}\r\n".encode("utf-8")
+        msg = self._received(tx.recipients) + authres + data
         dsn_options = {
             "ret": tx.ret,
             "envid": tx.envid,

@@ -160,6 +160,7 @@ def test_submit_message(smtp):
     assert len(msgs) == 1
     assert msgs[0].endswith(b"hello\r\n.dot line\r\n")
     assert b"\r\nReceived: from client.example" in msgs[0]
+    assert b"\r\nAuthentication-Results: localhost; auth=pass smtp.mailfrom=mox@localhost\r\n" in msgs[0]
     sent = smtp.wait_messages("Sent", 1)
     assert len(sent) == 1 and sent[0].endswith(b"hello\r\n.dot line\r\n")
 

@@ -210,3 +210,21 @@ def test_starttls_discards_plaintext_injection(smtp):
     tc.expect("220 2.0.0 go! (ID)")
     tc.sock = tc.tls_ctx.wrap_socket(tc.sock, server_hostname="localhost")
     tc.transact("NOOP", "250 2.0.0 alrighty")
+
+
+def test_data_phase_timeout(smtp):
+    smtp.start(smtp_data_timeout=0.5, smtp_idle_timeout=5)
+    tc = smtp.connect(submission=False)
+    start_tx(tc)
+    tc.transact("DATA", "354 see you at the bare dot")
+    import time as _time
+
+    # A client trickling data still hits the limit for the whole phase.
+    for _ in range(10):
+        try:
+            tc.write(b"x\r\n")
+        except OSError:
+            break
+        _time.sleep(0.1)
+    tc.expect("421 4.4.2 timeout reading message data")
+    tc.expect_closed()

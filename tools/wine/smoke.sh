@@ -106,6 +106,26 @@ case "$out" in
     *) say "FAIL: mox version printed no version"; exit 1 ;;
 esac
 
+say "4 simultaneous first runs into an empty cache"
+rm -rf "$WINEPREFIX/drive_c/mox-race" race-*.log
+pids=()
+for i in 1 2 3 4; do
+    (env -u PYTHONPATH MOX_PYZ_CACHE='C:\mox-race' "$wine" "$tag/python.exe" trio_shim.py "$pyz" version \
+        </dev/null 2>&1 | cat > "race-$i.log") &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do
+    wait "$p" || { cat race-*.log; say "FAIL: a simultaneous first run failed"; exit 1; }
+done
+for i in 1 2 3 4; do
+    grep -q "^mox " "race-$i.log" || { cat "race-$i.log"; say "FAIL: first run $i printed no version"; exit 1; }
+done
+entries=$(ls -A "$WINEPREFIX/drive_c/mox-race")
+if [ "$(echo "$entries" | wc -l)" != 1 ] || [[ "$entries" == *.tmp-* ]]; then
+    say "FAIL: expected one unpacked build in the cache, found: $entries"
+    exit 1
+fi
+
 rm -f ready.json localserve.log
 (winpy trio_shim.py "$pyz" localserve -ephemeral -port-base 0 -ready-file ready.json > localserve.log) &
 

@@ -108,6 +108,10 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
+# Account directories open in this process (flock alone does not cover Windows).
+_open_paths: set[str] = set()
+_open_paths_lock = threading.Lock()
+
 
 def normalize_mailbox_name(name: str) -> str:
     """``INBOX`` in any case, also as the first level (``inbox/x``), becomes ``Inbox``."""
@@ -172,6 +176,7 @@ class Account:
         self._refs = 0
         self._closed = False
         self._lockfd: int | None = None
+        self._lock_key: str | None = None
         # Index state.
         self._mailboxes: dict[int, Mailbox] = {}
         self._by_name: dict[str, int] = {}
@@ -222,14 +227,26 @@ class Account:
         )
 
     def _lock_dir(self) -> None:
-        """Refuse a second opener of this account (another process, or another Store object)."""
+        """Refuse a second opener of this account (another Store object in this process, or, where
+        flock exists, another process)."""
+        key = os.path.realpath(self.path)
+        with _open_paths_lock:
+            if key in _open_paths:
+                raise StoreError(f"account {self.name!r} is in use by another process or Store")
+            _open_paths.add(key)
+        self._lock_key = key
         if fcntl is None:
             return
-        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            self._unlock_dir()
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             os.close(fd)
+            self._unlock_dir()
             raise StoreError(f"account {self.name!r} is in use by another process or Store") from e
         self._lockfd = fd
 
@@ -237,6 +254,10 @@ class Account:
         if self._lockfd is not None:
             os.close(self._lockfd)  # closing releases the flock
             self._lockfd = None
+        if self._lock_key is not None:
+            with _open_paths_lock:
+                _open_paths.discard(self._lock_key)
+            self._lock_key = None
 
     def _tmp_path(self, what: str) -> Path:
         return layout.tmp_dir(self.store.data_dir) / f"store-{self.name}-{what}-{os.getpid()}-{os.urandom(4).hex()}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import zlib
@@ -216,7 +215,6 @@ def test_automatic_snapshot(data_dir, logs):
         acc.close()
 
 
-@pytest.mark.skipif(os.name == "nt", reason="flock: POSIX only")
 def test_second_opener_refused(store, data_dir):
     acc = store.open_account("mox")
     other = Store(data_dir)

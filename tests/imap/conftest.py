@@ -52,7 +52,6 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -342,80 +341,42 @@ class ImapHarness:
         return ssl.create_default_context(cafile=str(self.cert_file))
 
     def _make_config(self, overrides: dict[str, Any]) -> Any:
-        fields = dict(
+        import msgspec
+
+        from mox import config as mconfig
+
+        big = (10**9, 10**9, 10**9)
+        cfg = mconfig.Config(
             hostname="localhost",
             data_dir=str(self.data_dir),
             localserve=True,
             no_require_starttls=True,
             tls_cert_file=str(self.cert_file),
             tls_key_file=str(self.key_file),
+            limits=mconfig.Limits(
+                connections_per_minute=big,
+                concurrent_connections=big,
+                auth_failures_per_minute=big,
+                auth_failures_per_day=big,
+            ),
+            domains={"localhost": mconfig.DomainConfig()},
+            accounts={ACCOUNT: mconfig.AccountConfig(addresses=[ADDRESS])},
         )
-        try:
-            from mox import config as mconfig
-
-            big = (10**9, 10**9, 10**9)
-            cfg = mconfig.Config(
-                limits=mconfig.Limits(
-                    connections_per_minute=big,
-                    concurrent_connections=big,
-                    auth_failures_per_minute=big,
-                    auth_failures_per_day=big,
-                ),
-                domains={"localhost": mconfig.DomainConfig()},
-                accounts={ACCOUNT: mconfig.AccountConfig(addresses=[ADDRESS])},
-                **fields,
-            )
-            if overrides:
-                import msgspec
-
-                cfg = msgspec.structs.replace(cfg, **overrides)
-            return cfg
-        except ImportError:
-            fields.update(
-                max_message_size=104857600,
-                quota=0,
-                catchall_separator="+",
-                accounts={ACCOUNT: SimpleNamespace(addresses=[ADDRESS])},
-                ports={},
-                ips=["127.0.0.1"],
-                failure_timeout=3600.0,
-            )
-            fields.update(overrides)
-            return SimpleNamespace(**fields)
+        return msgspec.structs.replace(cfg, **overrides) if overrides else cfg
 
     def _make_ctx(self) -> Any:
-        tls = self.server_tls_context()
-        try:
-            from mox.serve import ServerContext
+        from mox.serve import ServerContext
 
-            return ServerContext(self.config, self.store, tls)
-        except ImportError:
-            pass
-        try:
-            from mox.auth import Authenticator
-
-            auth: Any = Authenticator(self.config, self.store)
-        except ImportError:
-            auth = None
-        return SimpleNamespace(
-            config=self.config,
-            store=self.store,
-            tls=tls,
-            shutting_down=trio.Event(),
-            auth=auth,
-            queue=None,
-            log=mlog.get_logger("serve"),
-        )
+        return ServerContext(self.config, self.store, self.server_tls_context())
 
     def start(self, **config_overrides: Any) -> None:
         """Start the server (done by the first connect/deliver); config overrides go here."""
         if self.server is not None:
             raise RuntimeError("server already started")
-        try:
-            from mox.imap import server as imapserver  # noqa: F401
-            from mox.store import Store
-        except ImportError as e:
-            pytest.skip(f"IMAP server or store not available yet: {e}")
+        # Imported here (not at module level) so the parser/client tests in this directory run
+        # even when the server does not import; a broken server fails every harness test.
+        from mox.imap import server as imapserver  # noqa: F401
+        from mox.store import Store
 
         self._saved_levels = mlog.levels()
         self._saved_out = getattr(mlog, "_out", sys.stderr)

@@ -10,13 +10,11 @@ consistency after the test. Examples are bounded so the file runs in seconds.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from mox.imap.client import ImapClosed  # noqa: E402
-from mox.imap.responses import CodeWord, Continuation, RemoteProtocolError, Tagged  # noqa: E402
+from mox.imap.client import ImapClosed
+from mox.imap.responses import CodeWord, Continuation, RemoteProtocolError, Tagged
 
 STATES = ["not_authenticated", "authenticated", "selected"]
 FUZZ_SETTINGS = settings(

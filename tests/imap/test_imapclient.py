@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
-import pytest
-
-imapclient = pytest.importorskip("imapclient", reason="imapclient is a test dependency (pyproject 'test' extra)")
-from imapclient import DELETED, FLAGGED, SEEN, IMAPClient  # noqa: E402
+from imapclient import DELETED, FLAGGED, SEEN, IMAPClient
 
 MSG1 = (
     b"From: Mox <mox@localhost>\r\n"

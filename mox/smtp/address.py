@@ -26,10 +26,16 @@ class AddressError(ValueError):
         self.non_ascii = non_ascii
 
 
+def _is_utf8_char(c: str) -> bool:
+    """A non-ASCII character that came from valid UTF-8 (lines are decoded with surrogateescape,
+    so invalid bytes show up as lone surrogates) and is not a control character."""
+    return not ("\ud800" <= c <= "\udfff") and c.isprintable()
+
+
 def _is_atext(c: str, smtputf8: bool) -> bool:
     if c.isascii():
         return c.isalnum() or c in _ATEXT_SPECIALS
-    return smtputf8  # RFC 6531 3.3: UTF8-non-ascii in atext
+    return smtputf8 and _is_utf8_char(c)  # RFC 6531 3.3: UTF8-non-ascii in atext
 
 
 def _is_qtext(c: str, smtputf8: bool) -> bool:
@@ -37,7 +43,7 @@ def _is_qtext(c: str, smtputf8: bool) -> bool:
     if c.isascii():
         o = ord(c)
         return 32 <= o <= 126 and c not in '"\\'
-    return smtputf8
+    return smtputf8 and _is_utf8_char(c)
 
 
 def is_dot_atom(s: str) -> bool:
@@ -119,7 +125,7 @@ class _Reader:
                     self.o += 1
                     n += 1
                 c = self.peek()
-                if c and not c.isascii() and not self.smtputf8:
+                if c and not c.isascii() and not self.smtputf8 and _is_utf8_char(c):
                     raise self.non_ascii_error()
                 if n == 0:
                     raise AddressError("empty atom in local part")
@@ -150,7 +156,7 @@ class _Reader:
         start = self.o
         while True:
             n = 0
-            while (c := self.peek()) != "" and (c.isalnum() or c == "-" or (not c.isascii() and c.isprintable())):
+            while (c := self.peek()) != "" and ((c.isascii() and (c.isalnum() or c == "-")) or (not c.isascii() and _is_utf8_char(c))):
                 if not c.isascii() and not self.smtputf8:
                     raise self.non_ascii_error()
                 self.o += 1

@@ -107,4 +107,5 @@ def format_reply(code: int, se: str, text: str, *, max_len: int = 510) -> bytes:
         sep = " " if i == len(out) - 1 else "-"
         middle = f"{ecode} " if ecode else ""
         lines.append(f"{code}{sep}{middle}{line}\r\n")
-    return "".join(lines).encode("utf-8")
+    # Texts may quote client input, which can hold undecodable bytes (lone surrogates).
+    return "".join(lines).encode("utf-8", "replace")

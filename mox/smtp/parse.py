@@ -159,6 +159,8 @@ def parse_ehlo_domain(args: str) -> str:
         if not a.endswith("]"):
             raise ParseError("invalid address literal")
         return a
-    if not re.fullmatch(r"[A-Za-z0-9\-\u0080-\U0010ffff]+(\.[A-Za-z0-9\-\u0080-\U0010ffff]+)*\.?", a):
+    if any("\ud800" <= ch <= "\udfff" or not ch.isprintable() for ch in a) or not re.fullmatch(
+        r"[A-Za-z0-9\-\u0080-\U0010ffff]+(\.[A-Za-z0-9\-\u0080-\U0010ffff]+)*\.?", a
+    ):
         raise ParseError(f"invalid domain {a!r}")
     return a

@@ -386,7 +386,10 @@ class _Conn:
         assert account is not None
         hdr = _parse_headers(data)
         # reference 4.5: From header must belong to the account.
-        from_addrs = email.utils.getaddresses(hdr.get_all("From") or [])
+        try:
+            from_addrs = email.utils.getaddresses([str(v) for v in hdr.get_all("From") or []])
+        except Exception:  # stdlib parser on hostile input: treat as unparseable
+            from_addrs = []
         if len(from_addrs) != 1 or not from_addrs[0][1]:
             raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "cannot parse header or From address: need exactly one From address")
         from_addr = from_addrs[0][1]

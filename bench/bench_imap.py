@@ -284,10 +284,10 @@ def run_all(ports: dict[str, int], args, log) -> dict:
             reps: dict[str, list[dict]] = {name: [] for name in ports}
             for rep in range(args.repeat):
                 if op == "append_small":
-                    per = max(1, args.append_small // (len(args.clients) * nclients * args.repeat))
+                    per = max(1, args.append_small // nclients)
                     total = small_total
                 elif op == "append_big":
-                    per = max(1, args.append_big // (len(args.clients) * nclients * args.repeat))
+                    per = max(1, args.append_big // nclients)
                     total = big_total
                 else:
                     per, total = 1_000_000, 0
@@ -296,8 +296,11 @@ def run_all(ports: dict[str, int], args, log) -> dict:
                 for name in order:
                     if name in failed:
                         continue
+                    # APPEND runs a fixed count (so both servers end up with the same messages),
+                    # with a generous time limit as a safety net; the rest run for --seconds.
+                    seconds = args.seconds * 5 if op.startswith("append") else args.seconds
                     try:
-                        r = measure(ports[name], op, nclients, per, args.seconds, total)
+                        r = measure(ports[name], op, nclients, per, seconds, total)
                     except Exception as e:  # report, go on with the other server
                         failed[name] = f"{label} failed: {type(e).__name__}: {str(e)[-300:]}"
                         log(f"  {name}: {failed[name]}")
@@ -329,7 +332,7 @@ def run_all(ports: dict[str, int], args, log) -> dict:
             except Exception as e:
                 failed[name] = f"filling the mailbox failed: {type(e).__name__}: {str(e)[-300:]}"
                 log(f"  {name}: {failed[name]}")
-    return out, failed
+    return out, failed, max(small_total, args.messages)
 
 
 def _complete(port: int, box: str, appended_upto: int, want: int, make) -> None:
@@ -364,11 +367,12 @@ def main(argv=None) -> int:
     p.add_argument("--servers", default="mox,dovecot")
     p.add_argument("--clients", default="1,4", help="client counts, comma separated")
     p.add_argument("--seconds", type=float, default=6.0, help="time limit per measurement")
-    p.add_argument("--messages", type=int, default=2000, help="~2 KB messages in the searched mailbox")
-    p.add_argument("--append-small", type=int, default=1200,
-                   help="~2 KB messages appended over all APPEND measurements at most")
-    p.add_argument("--append-big", type=int, default=200,
-                   help="~100 KB messages appended over all APPEND measurements at most")
+    p.add_argument("--messages", type=int, default=2000,
+                   help="~2 KB messages in the searched mailbox at least (APPEND adds to it)")
+    p.add_argument("--append-small", type=int, default=300,
+                   help="~2 KB messages per APPEND measurement (split over the clients)")
+    p.add_argument("--append-big", type=int, default=60,
+                   help="~100 KB messages per APPEND measurement (split over the clients)")
     p.add_argument("--repeat", type=int, default=1,
                    help="measure each row this many times (servers alternating), report the median")
     p.add_argument("--quick", action="store_true", help="small sizes, for trying the harness")
@@ -376,7 +380,7 @@ def main(argv=None) -> int:
     util.exit_cleanly_on_sigterm()
     args.clients = [int(x) for x in args.clients.split(",")]
     if args.quick:
-        args.seconds, args.messages, args.append_small, args.append_big = 2.0, 400, 200, 40
+        args.seconds, args.messages, args.append_small, args.append_big = 2.0, 400, 100, 20
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
 
     def log(msg):
@@ -401,7 +405,7 @@ def main(argv=None) -> int:
             except Exception as e:  # report and go on with the other server
                 notes[name] = f"not measured: {e}"
                 log(f"{name}: {notes[name]}")
-        results, failed = run_all(ports, args, log)
+        results, failed, searched = run_all(ports, args, log)
     for name, why in failed.items():
         notes[name] = f"stopped: {why}"
 
@@ -416,8 +420,8 @@ def main(argv=None) -> int:
             rows.append({"op": f"{label}, {n} client{'s' if n > 1 else ''}", "unit": unit,
                          "mox": mox["rate"] if mox else None, "peer": peer["rate"] if peer else None,
                          "mox_note": "n/m"})
-    print(f"IMAP throughput, {args.seconds:g}s per measurement, median of {args.repeat}, "
-          f"{args.messages} messages searched")
+    print(f"IMAP throughput, {args.seconds:g}s per measurement, median of {args.repeat}; "
+          f"SEARCH/FETCH/STORE on a mailbox of {searched} ~2 KB messages")
     for name in servers:
         print(f"  {name}: {versions.get(name, '?')}{'; ' + notes[name] if name in notes else ''}")
     util.print_table("", rows, "dovecot")

@@ -169,6 +169,22 @@ def print_table(title: str, rows: list[dict], peer_name: str, file=None) -> None
     file.flush()
 
 
+def fsync_latency_ms(n: int = 30) -> float:
+    """Median time to create, write (4 KB) and fsync a file in the temp dir: what one durable
+    message write costs on this disk at this moment."""
+    import tempfile
+    times = []
+    with tempfile.TemporaryDirectory(prefix="bench-fsync-") as d:
+        for i in range(n):
+            t = time.perf_counter()
+            with open(Path(d) / f"f{i}", "wb") as f:
+                f.write(b"x" * 4096)
+                f.flush()
+                os.fsync(f.fileno())
+            times.append(time.perf_counter() - t)
+    return median(times) * 1000
+
+
 def machine_description() -> list[str]:
     """Lines describing the machine: cores, CPU, memory, disk, OS, Python."""
     lines = [f"cores: {os.cpu_count()}"]
@@ -201,7 +217,8 @@ def machine_description() -> list[str]:
                 best, fs = mnt, f"{dev} ({kind})"
     except OSError:
         pass
-    lines.append(f"disk for {tmp}: {fs} {du.total / 2**30:.0f} GiB")
+    lines.append(f"disk for {tmp}: {fs} {du.total / 2**30:.0f} GiB; "
+                 f"write+fsync of a new 4 KB file: {fsync_latency_ms():.2f} ms (median of 30)")
     lines.append(f"os: {platform.platform()}")
     lines.append(f"python: {sys.version.split()[0]} ({sys.executable})")
     return lines

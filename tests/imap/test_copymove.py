@@ -57,3 +57,20 @@ def test_move(imap):
     tc.transact("ok", "examine Trash")
     tc.transact("no", "move 1 Inbox")
     tc.expect_code("READ-ONLY")
+
+
+def test_copy_move_imaplib(imap):
+    import imaplib
+
+    setup(imap)
+    c = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    c.login("mox@localhost", "moxmoxmox")
+    c.select("Inbox")
+    typ, data = c.copy("1:2", "Archive")
+    assert typ == "OK" and data[0].startswith(b"[COPYUID ")
+    typ, data = c.uid("MOVE", "3", "Trash")
+    assert typ == "OK"
+    c.logout()
+    assert len(imap.account.messages(imap.account.mailbox("Archive").id)) == 2
+    assert len(imap.account.messages(imap.account.mailbox("Trash").id)) == 1
+    assert len(imap.account.messages(imap.account.mailbox("Inbox").id)) == 2

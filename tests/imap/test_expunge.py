@@ -59,3 +59,14 @@ def test_expunge_qresync_condstore(imap):
     assert tc.result.text == "expunged"
     tc2.transact("ok", "noop")
     tc2.expect_untagged("* VANISHED 1,3:4")
+
+
+def test_expunge_imaplib(imap):
+    import imaplib
+
+    setup(imap)
+    c = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    c.login("mox@localhost", "moxmoxmox")
+    c.select("Inbox")
+    assert c.expunge() == ("OK", [b"1", b"2", b"2"])
+    c.logout()

@@ -164,3 +164,22 @@ def test_fetch_errors(imap):
     tc.expect_no_untagged()
     tc.transact("ok", "uid fetch 2:* flags")
     tc.expect_untagged("* 2 FETCH (UID 2 FLAGS ())")
+
+
+def test_fetch_imaplib(imap):
+    import imaplib
+
+    imap.start()
+    imap.deliver(SIMPLE)
+    c = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    c.login("mox@localhost", "moxmoxmox")
+    c.select("Inbox")
+    typ, data = c.fetch("1", "(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK"
+    assert data[0][0] == b"1 (RFC822.SIZE %d BODY[HEADER.FIELDS (SUBJECT)] {18}" % len(SIMPLE)
+    assert data[0][1] == b"Subject: hello\r\n\r\n"
+    typ, data = c.uid("FETCH", "1", "(BODY[])")
+    assert data[0][1] == SIMPLE
+    typ, data = c.fetch("1", "(FLAGS)")
+    assert data == [b"1 (FLAGS (\\Seen))"]
+    c.logout()

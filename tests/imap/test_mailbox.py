@@ -166,3 +166,20 @@ def test_list_many_wildcards_is_fast(imap):
     tc.expect_no_untagged()
     tc.transact("ok", 'list "" "' + "%a" * 30 + '"')
     tc.expect_untagged('* LIST () "/" ' + "a" * 60)
+
+
+def test_mailbox_imaplib(imap):
+    import imaplib
+
+    imap.start()
+    c = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    c.login("mox@localhost", "moxmoxmox")
+    assert c.create("Projects/2024")[0] == "OK"
+    typ, data = c.list('""', "Projects*")
+    # imaplib also hands out the LIST responses CREATE sent; ours are the last two.
+    assert data[-2:] == [b'() "/" Projects', b'() "/" Projects/2024']
+    assert c.rename("Projects", "Old")[0] == "OK"
+    assert c.status("Old/2024", "(MESSAGES UIDNEXT)")[1] == [b"Old/2024 (MESSAGES 0 UIDNEXT 1)"]
+    assert c.delete("Old/2024")[0] == "OK"
+    assert c.delete("Old/2024")[0] == "NO"
+    c.logout()

@@ -93,3 +93,16 @@ def test_search_modseq(imap):
     tc.expect_untagged(f"* SEARCH 2 3 (MODSEQ {msgs[2].modseq})")
     tc.transact("ok", f"search return (count) modseq {msgs[2].modseq}")
     tc.expect_untagged(f'* ESEARCH (TAG "{tc.result.tag}") COUNT 1 MODSEQ {msgs[2].modseq}')
+
+
+def test_search_imaplib(imap):
+    import imaplib
+
+    setup(imap)
+    c = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    c.login("mox@localhost", "moxmoxmox")
+    c.select("Inbox")
+    assert c.search(None, "UNSEEN") == ("OK", [b"2 3"])
+    assert c.search("UTF-8", "SUBJECT", '"café"'.encode()) == ("OK", [b"2"])
+    assert c.uid("SEARCH", "FROM", "alice") == ("OK", [b"1"])
+    c.logout()

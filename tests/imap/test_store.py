@@ -81,3 +81,20 @@ def test_store_unchangedsince(imap):
     tc.transact("ok", f"uid store 2 (unchangedsince {m2.modseq}) +flags.silent (\\Flagged)")
     new2 = imap.account.message(m1.mailbox_id, 2)
     tc.expect_untagged(f"* 2 FETCH (UID 2 MODSEQ ({new2.modseq}))")
+
+
+def test_store_imaplib(imap):
+    import imaplib
+
+    setup(imap)
+    c = imaplib.IMAP4("127.0.0.1", imap.ports["imap"])
+    c.login("mox@localhost", "moxmoxmox")
+    c.select("Inbox")
+    assert c.store("1:2", "+FLAGS", "(\\Flagged $Work)") == (
+        "OK",
+        [b"1 (FLAGS (\\Flagged $work))", b"2 (FLAGS (\\Flagged $work))"],
+    )
+    typ, data = c.store("1", "-FLAGS.SILENT", "(\\Flagged)")
+    assert typ == "OK"
+    c.logout()
+    assert imap.account.message(imap.account.mailbox("Inbox").id, 1).flags == ("$work",)

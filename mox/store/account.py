@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 import trio
@@ -89,8 +89,20 @@ from mox.store.schema import (
     normalize_flags,
 )
 
-if TYPE_CHECKING:
-    from mox.store.store import Store
+
+
+class AccountOwner(Protocol):
+    """What an Account needs from the Store that opened it (kept as a protocol so the account
+    module does not import the store module, which imports it)."""
+
+    data_dir: Path
+    fsync: bool
+    snapshot_threshold: int
+    snapshot_on_close: int
+    check_consistency_on_close: bool
+    quota: int
+
+    def _release(self, acc: Account) -> None: ...
 
 replace = msgspec.structs.replace
 
@@ -166,7 +178,7 @@ class Account:
     """One account's index and message files. Get it from ``Store.open_account``; shared and
     reference counted, ``close()`` gives the reference back."""
 
-    def __init__(self, store: Store, name: str) -> None:
+    def __init__(self, store: AccountOwner, name: str) -> None:
         self.store = store
         self.name = name
         self.path = layout.account_dir(store.data_dir, name)

@@ -20,7 +20,7 @@ import os
 import struct
 import unicodedata
 
-from mox.store.schema import CramMD5State, PasswordRecord, ScramSecret
+import msgspec
 
 SCRYPT_N = 1 << 14
 SCRYPT_R = 8
@@ -116,3 +116,36 @@ def hmac_md5_from_states(ipad_state: bytes, opad_state: bytes, message: bytes) -
     """HMAC-MD5(key, message) from the stored states; CRAM-MD5 compares its hex form."""
     inner = md5_resume(ipad_state, message, 64)
     return md5_resume(opad_state, inner, 64)
+
+
+# Index records for the secrets (schema.py re-exports them; msgspec schema-evolution rules apply).
+
+
+class ScramSecret(msgspec.Struct, frozen=True, array_like=True):
+    """RFC 5802 stored values: the client derives SaltedPassword = PBKDF2(password, salt, i)."""
+
+    salt: bytes
+    iterations: int
+    salted_password: bytes
+
+
+class CramMD5State(msgspec.Struct, frozen=True, array_like=True):
+    """HMAC-MD5 inner and outer MD5 states after absorbing key XOR ipad / key XOR opad (RFC 2195,
+    RFC 2104); lets CRAM-MD5 verify without storing the password. See ``password.py``."""
+
+    ipad_state: bytes
+    opad_state: bytes
+
+    def hmac(self, message: bytes) -> bytes:
+        return hmac_md5_from_states(self.ipad_state, self.opad_state, message)
+
+
+class PasswordRecord(msgspec.Struct, frozen=True, array_like=True, tag="pw"):
+    scrypt_salt: bytes
+    scrypt_n: int
+    scrypt_r: int
+    scrypt_p: int
+    scrypt_hash: bytes
+    scram_sha1: ScramSecret
+    scram_sha256: ScramSecret
+    cram_md5: CramMD5State

@@ -18,6 +18,7 @@ from __future__ import annotations
 import msgspec
 
 from mox.message.part import Part
+from mox.store.password import CramMD5State, PasswordRecord, ScramSecret  # re-exported: index records
 
 SYSTEM_FLAGS = (r"\Seen", r"\Answered", r"\Flagged", r"\Deleted", r"\Draft")
 WELL_KNOWN_KEYWORDS = ("$Forwarded", "$Junk", "$NotJunk", "$Phishing", "$MDNSent")
@@ -135,38 +136,6 @@ class MessageDelete(msgspec.Struct, frozen=True, array_like=True, tag="msgdel"):
     """Message records (live or tombstone) removed outright, when their mailbox is deleted."""
 
     ids: list[int]
-
-
-class ScramSecret(msgspec.Struct, frozen=True, array_like=True):
-    """RFC 5802 stored values: the client derives SaltedPassword = PBKDF2(password, salt, i)."""
-
-    salt: bytes
-    iterations: int
-    salted_password: bytes
-
-
-class CramMD5State(msgspec.Struct, frozen=True, array_like=True):
-    """HMAC-MD5 inner and outer MD5 states after absorbing key XOR ipad / key XOR opad (RFC 2195,
-    RFC 2104); lets CRAM-MD5 verify without storing the password. See ``password.py``."""
-
-    ipad_state: bytes
-    opad_state: bytes
-
-    def hmac(self, message: bytes) -> bytes:
-        from mox.store.password import hmac_md5_from_states
-
-        return hmac_md5_from_states(self.ipad_state, self.opad_state, message)
-
-
-class PasswordRecord(msgspec.Struct, frozen=True, array_like=True, tag="pw"):
-    scrypt_salt: bytes
-    scrypt_n: int
-    scrypt_r: int
-    scrypt_p: int
-    scrypt_hash: bytes
-    scram_sha1: ScramSecret
-    scram_sha256: ScramSecret
-    cram_md5: CramMD5State
 
 
 Record = Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord

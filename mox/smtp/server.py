@@ -113,6 +113,7 @@ class _Conn:
         between_commands = self.proto.state not in (State.READ_DATA, State.READ_BDAT)
         data = b""
         shutdown = False
+        read_error: BaseException | None = None
         with trio.move_on_after(timeout) as cs:
             try:
                 if between_commands:
@@ -121,8 +122,11 @@ class _Conn:
                     async with trio.open_nursery() as nursery:
 
                         async def read() -> None:
-                            nonlocal data
-                            data = await self.stream.receive_some(65536)
+                            nonlocal data, read_error
+                            try:
+                                data = await self.stream.receive_some(65536)
+                            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+                                read_error = e
                             nursery.cancel_scope.cancel()
 
                         async def watch() -> None:
@@ -136,7 +140,9 @@ class _Conn:
                 else:
                     data = await self.stream.receive_some(65536)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-                raise _Closed(f"read: {e}") from None
+                raise _Closed(f"read: {e!r}") from None
+        if read_error is not None:
+            raise _Closed(f"read: {read_error!r}")
         if shutdown:
             self.write(b"421 4.3.2 shutting down\r\n")
             await self.flush()

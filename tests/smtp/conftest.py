@@ -21,6 +21,7 @@ import os
 import re
 import socket
 import ssl
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -162,6 +163,29 @@ class _Config:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._base, name)
+
+
+class _LogCapture:
+    """Log lines go to stderr (shown for a failing test); error-level lines are remembered."""
+
+    _error = re.compile(r"^(error|fatal): ")
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.out = sys.stderr  # not whatever sys.stderr is later (CliRunner swaps it)
+
+    def write(self, s: str) -> int:
+        for line in s.splitlines():
+            if self._error.match(line) or "Traceback (most recent call last)" in line:
+                self.errors.append(line)
+        try:
+            self.out.write(s)
+        except (OSError, ValueError):
+            pass
+        return len(s)
+
+    def flush(self) -> None:
+        pass
 
 
 ID_RE = re.compile(r" \([0-9a-f]+\)$")
@@ -457,10 +481,22 @@ class SmtpHarness:
 
 @pytest.fixture
 def smtp(tmp_path: Path, tls_cert: tuple[Path, Path]) -> Any:
+    """The harness; the test fails if handle_connection raised or anything logged at error level
+    (the server logs unhandled exceptions there). ``MOX_TEST_LOGLEVEL`` (default ``trace``) sets
+    the smtpserver log level: the transcript is shown with a failing test."""
+    capture = _LogCapture()
+    levels = mlog.levels()
+    mlog.set_output(capture)
+    mlog.set_level(os.environ.get("MOX_TEST_LOGLEVEL", "trace"), "smtpserver")
     h = SmtpHarness(tmp_path, tls_cert)
-    yield h
-    h.stop()
+    try:
+        yield h
+        h.stop()
+    finally:
+        mlog.set_output(sys.stderr)
+        mlog.set_level(levels.get("smtpserver", ""), "smtpserver")
     assert not h.errors, f"handle_connection raised: {h.errors}"
+    assert not capture.errors, "server logged errors:\n" + "\n".join(capture.errors)
 
 
 MSG = (

@@ -48,7 +48,7 @@ BUILD = ROOT / "build"
 DIST = ROOT / "dist"
 LOCK = ROOT / "requirements.lock"
 PYVERS = ("3.11", "3.12", "3.13", "3.14")
-TOOLS = ("uv==0.13.9",)
+TOOLS = ("uv==0.13.9", "packaging>=24")
 BUILD_INFO = "mox-build.json"  # read by mox/_bootstrap.py
 
 # name -> uv --python-platform, sys.platform, accepted machine names, extension suffix, rust file
@@ -267,6 +267,40 @@ def normalise_modes(tree: Path) -> None:
         p.chmod(0o755 if p.is_dir() else 0o644)
 
 
+# Environment-marker values per target, to know which locked packages a target must contain.
+_MARKER_ENV = {
+    "linux": {"os_name": "posix", "platform_system": "Linux"},
+    "darwin": {"os_name": "posix", "platform_system": "Darwin"},
+    "win32": {"os_name": "nt", "platform_system": "Windows"},
+}
+
+
+def check_locked_present(tree: Path, lock_text: str, target: str, pyver: str) -> None:
+    """Every locked package whose marker holds for (target, pyver) is installed in `tree`.
+
+    uv evaluates markers for the target platform; this catches a dependency that was dropped
+    anyway (pip, for one, ignores os_name/sys_platform markers when cross-installing)."""
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # without packaging: every locked package must be there
+        Marker = None
+    t = TARGETS[target]
+    env = {**_MARKER_ENV[t["sys_platform"]], "sys_platform": t["sys_platform"], "platform_machine": t["machines"][0],
+           "python_version": pyver, "python_full_version": f"{pyver}.0", "implementation_name": "cpython",
+           "platform_python_implementation": "CPython", "platform_release": "", "platform_version": "",
+           "implementation_version": f"{pyver}.0", "extra": ""}
+    installed = {_norm(p.name.split("-")[0]) for p in tree.glob("*.dist-info")}
+    missing = []
+    for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==[^\s;\\]+(?:\s*;\s*([^\\\n]+))?", lock_text, re.M):
+        name, marker = _norm(m.group(1)), (m.group(2) or "").strip()
+        if marker and Marker is not None and not Marker(marker).evaluate(env):
+            continue
+        if name not in installed:
+            missing.append(name)
+    if missing:
+        raise BuildError(f"{target} (Python {pyver}): locked packages not installed: {', '.join(missing)}")
+
+
 def check_natives(names: list[str], target: str) -> None:
     """Every CPython in PYVERS must find msgspec's, cffi's and cryptography's native files."""
     t = TARGETS[target]
@@ -334,6 +368,7 @@ def build_target(target: str, tl: dict[str, Path], epoch: int, work_root: Path, 
     for v in PYVERS:
         dest = work / f"py{v}"
         install_deps(tl["uv"], target, v, dest, lock_file)
+        check_locked_present(dest, sources[LOCK.name].decode("utf-8"), target, v)
         trees.append(dest)
     tree = work / "site-packages"
     merge(trees, tree)

@@ -81,6 +81,18 @@ def test_no_target_file_in_the_source_tree():
     assert importlib.util.find_spec("mox._target") is None
 
 
+def test_a_dependency_dropped_for_one_platform_fails_the_build(tmp_path):
+    lock = (ROOT / "requirements.lock").read_text("utf-8")
+    lock += "pywin32-ctypes==0.2.3 ; sys_platform == 'win32' \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    tree = tmp_path / "site-packages"
+    for name, version in build.check_lock().items():
+        (tree / f"{name.replace('-', '_')}-{version}.dist-info").mkdir(parents=True)
+    build.check_locked_present(tree, lock, "linux-x86_64", "3.12")  # not needed on Linux
+    with pytest.raises(build.BuildError) as e:
+        build.check_locked_present(tree, lock, "windows-x86_64", "3.12")
+    assert str(e.value) == "windows-x86_64 (Python 3.12): locked packages not installed: pywin32-ctypes"
+
+
 # ---- real archives
 
 def _run_build(*args: str, dist: Path, work: Path) -> None:

@@ -393,3 +393,13 @@ async def test_serve_exchange_limiter(verifier):
     assert (e.value.smtp_code, e.value.smtp_ecode, e.value.imap_status) == (421, "4.7.0", "BYE")
     assert lim.failures == {"192.0.2.1": 2}
     assert (await attempt(PASSWORD, ip="192.0.2.2")).account == "mox"
+
+
+def test_sans_io_imports():
+    # The mechanisms are protocol code: no trio, no store (STYLE.md layering rule).
+    import subprocess
+    import sys
+
+    code = "import sys, mox.sasl, mox.precis; print(sorted(m for m in ('trio', 'mox.store') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "[]\n"

@@ -144,6 +144,11 @@ def test_import_errors(server, tmp_path):
     assert (r.returncode, r.stderr) == (1, f"mox: {tmp_path} is not a maildir (no cur or new directory)\n")
     r = mox(server, "import", "mbox", "mox", "Inbox", str(tmp_path))
     assert (r.returncode, r.stderr) == (1, f"mox: {tmp_path} is a directory, not an mbox file\n")
+    # Export through the running mox: the same errors.
+    r = mox(server, "export", "mbox", str(tmp_path / "x"), "nobody")
+    assert (r.returncode, r.stderr) == (1, "mox: unknown account 'nobody'\n")
+    r = mox(server, "export", "mbox", str(tmp_path / "x"), "mox", "Nope")
+    assert (r.returncode, r.stderr) == (1, "mox: mailbox 'Nope' not found\n")
 
 
 @pytest.mark.parametrize("cmd", [("import", "mbox", "mox", "Inbox", "."), ("backup", "x")])

@@ -197,6 +197,7 @@ def worker(barrier, port: int, op: str, index: int, nclients: int, count: int, s
         exists = max(int(m.group(1)) for r in untagged if (m := re.match(rb"\* (\d+) EXISTS", r)))
     barrier.wait(timeout=300)
     t0 = time.time()
+    cpu0 = time.process_time()
     deadline = time.monotonic() + seconds
     units = cmds = 0
     check = None
@@ -235,8 +236,9 @@ def worker(barrier, port: int, op: str, index: int, nclients: int, count: int, s
         units += n
         cmds += 1
     t1 = time.time()
+    cpu = time.process_time() - cpu0
     c.close()
-    return {"units": units, "cmds": cmds, "t0": t0, "t1": t1, "check": check}
+    return {"units": units, "cmds": cmds, "t0": t0, "t1": t1, "check": check, "cpu": cpu}
 
 
 # ---------------------------------------------------------------- driver
@@ -263,7 +265,9 @@ def measure(port: int, op: str, nclients: int, count: int, seconds: float, total
     checks = {r["check"] for r in results}
     return {"rate": units / elapsed, "units": units, "elapsed": elapsed,
             "check": checks.pop() if len(checks) == 1 else checks,
-            "cmds": sum(r["cmds"] for r in results)}
+            "cmds": sum(r["cmds"] for r in results),
+            # CPU the client processes used, in cores: near 1 per client means the client limits.
+            "client_cores": sum(r["cpu"] for r in results) / elapsed}
 
 
 def run_all(ports: dict[str, int], args, log) -> dict:
@@ -307,7 +311,7 @@ def run_all(ports: dict[str, int], args, log) -> dict:
                         continue
                     reps[name].append(r)
                     log(f"  {name} {label} clients={nclients}: {r['rate']:.1f} {unit} "
-                        f"({r['units']} in {r['elapsed']:.2f}s"
+                        f"({r['units']} in {r['elapsed']:.2f}s, clients used {r['client_cores']:.2f} cores"
                         f"{'' if r['check'] is None else ', hits ' + str(r['check'])})")
                 # Numbers total .. total + nclients*per were handed out; a client stopped by the
                 # time limit leaves holes, which _complete fills so both servers hold the same set.

@@ -11,6 +11,10 @@ delivering it to a maildir with virtual(8); after each measurement the script al
 Postfix has delivered everything and logs that end-to-end rate. aiosmtpd (`--peer aiosmtpd`) is the
 fallback peer where Postfix cannot run; it writes each message to a maildir.
 
+Then the same measurements once more with Postfix's smtp-source (a C load generator from the
+postfix package) as the client against both servers, to show how much the Python client itself
+limits the rates (`--no-smtp-source` skips this).
+
 Usage: python3 bench/bench_smtp.py [--servers mox,postfix] [--connections 1,8] [--seconds 6]
        [--peer postfix|aiosmtpd] [--mox-service smtp|submission] [--repeat 1] [--quick]
 """
@@ -21,7 +25,9 @@ import argparse
 import contextlib
 import base64
 import random
+import shutil
 import smtplib
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -97,53 +103,81 @@ def measure(port: int, size: str, nconn: int, count: int, seconds: float, auth: 
             "mbps": sum(r["bytes"] for r in results) / (t1 - t0) / 2**20}
 
 
+def measure_smtp_source(port: int, size: str, nconn: int, total: int) -> dict:
+    """Send `total` messages over `nconn` sessions with Postfix's smtp-source (a C client), each
+    session kept open (-d). Cross-checks that the Python client is not what limits the rate."""
+    t0 = time.time()
+    proc = subprocess.run(["smtp-source", "-d", "-s", str(nconn), "-m", str(total), "-l", str(SIZES[size]),
+                           "-f", SENDER, "-t", ADDRESS, "-M", "bench.localhost", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, check=False, timeout=600)
+    t1 = time.time()
+    if proc.returncode != 0:
+        raise RuntimeError(f"smtp-source: {proc.stderr.strip()[-300:]}")
+    return {"rate": total / (t1 - t0), "sent": total, "elapsed": t1 - t0, "t0": t0,
+            "mbps": total * SIZES[size] / (t1 - t0) / 2**20}
+
+
 def run_all(targets: dict[str, tuple[int, bool]], conns: list[int], args, postfix_root, log):
     """All measurements, servers interleaved per measurement (alternating which goes first) so a
-    change in the machine's load hits both alike. Returns ({server: {(size, n): result}}, failures)."""
+    change in the machine's load hits both alike.
+
+    Returns ({server: {(client, size, n): result}}, failures)."""
     out: dict[str, dict] = {name: {} for name in targets}
     failed: dict[str, str] = {}
     delivered_before = 0
     k = 0
-    for size in ("small", "large"):
-        for n in conns:
-            reps: dict[str, list[dict]] = {name: [] for name in targets}
-            for rep in range(args.repeat):
-                order = list(targets) if k % 2 == 0 else list(reversed(targets))
-                k += 1
-                for name in order:
-                    if name in failed:
-                        continue
-                    label = "mox" if name == "mox" else args.peer
-                    port, auth = targets[name]
-                    try:
-                        r = measure(port, size, n, count_for(size, n, args.quick), args.seconds, auth)
-                    except Exception as e:
-                        failed[name] = f"{size} x{n} failed: {type(e).__name__}: {str(e)[-300:]}"
-                        log(f"  {label}: {failed[name]}")
-                        continue
-                    extra = ""
-                    if name == "peer" and postfix_root is not None:
-                        # Postfix answers 250 once the message is queued; wait for delivery as
-                        # well, so the next measurement does not pay for this one's deliveries.
-                        from peers import postfix
-                        want = delivered_before + r["sent"]
-                        deadline = time.monotonic() + 120
-                        while postfix.delivered(postfix_root) < want and time.monotonic() < deadline:
-                            time.sleep(0.02)
-                        done = time.time()
-                        got = postfix.delivered(postfix_root) - delivered_before
-                        delivered_before += got
-                        r["delivered_rate"] = got / (done - r["t0"])
-                        extra = f"; delivered {got} into the maildir at {r['delivered_rate']:.1f}/s"
-                    reps[name].append(r)
-                    log(f"  {label} {size} connections={n}: {r['rate']:.1f} msgs/s, {r['mbps']:.2f} MB/s "
-                        f"({r['sent']} in {r['elapsed']:.2f}s{extra})")
-            for name, rs in reps.items():
-                if rs and name not in failed:
-                    out[name][(size, n)] = {
-                        "rate": util.median([r["rate"] for r in rs]),
-                        "delivered_rate": util.median([r["delivered_rate"] for r in rs])
-                        if "delivered_rate" in rs[0] else None}
+    clients = ["python"] + (["smtp-source"] if args.smtp_source else [])
+    for client in clients:
+        for size in ("small", "large"):
+            for n in conns:
+                reps: dict[str, list[dict]] = {name: [] for name in targets}
+                for rep in range(args.repeat):
+                    order = list(targets) if k % 2 == 0 else list(reversed(targets))
+                    k += 1
+                    for name in order:
+                        if name in failed:
+                            continue
+                        label = "mox" if name == "mox" else args.peer
+                        port, auth = targets[name]
+                        if client == "smtp-source" and auth:
+                            continue  # smtp-source does not authenticate
+                        try:
+                            if client == "python":
+                                r = measure(port, size, n, count_for(size, n, args.quick), args.seconds, auth)
+                            else:
+                                # As many messages as the Python client managed in --seconds, so
+                                # this takes about as long (bounded).
+                                prev = out[name].get(("python", size, n))
+                                total = int((prev["rate"] if prev else 10) * args.seconds)
+                                total = max(n, min(total, count_for(size, 1, args.quick)))
+                                r = measure_smtp_source(port, size, n, total)
+                        except Exception as e:
+                            failed[name] = f"{client} {size} x{n} failed: {type(e).__name__}: {str(e)[-300:]}"
+                            log(f"  {label}: {failed[name]}")
+                            continue
+                        extra = ""
+                        if name == "peer" and postfix_root is not None:
+                            # Postfix answers 250 once the message is queued; wait for delivery as
+                            # well, so the next measurement does not pay for this one's deliveries.
+                            from peers import postfix
+                            want = delivered_before + r["sent"]
+                            deadline = time.monotonic() + 120
+                            while postfix.delivered(postfix_root) < want and time.monotonic() < deadline:
+                                time.sleep(0.02)
+                            done = time.time()
+                            got = postfix.delivered(postfix_root) - delivered_before
+                            delivered_before += got
+                            r["delivered_rate"] = got / (done - r["t0"])
+                            extra = f"; delivered {got} into the maildir at {r['delivered_rate']:.1f}/s"
+                        reps[name].append(r)
+                        log(f"  {label} [{client}] {size} connections={n}: {r['rate']:.1f} msgs/s, "
+                            f"{r['mbps']:.2f} MB/s ({r['sent']} in {r['elapsed']:.2f}s{extra})")
+                for name, rs in reps.items():
+                    if rs and name not in failed:
+                        out[name][(client, size, n)] = {
+                            "rate": util.median([r["rate"] for r in rs]),
+                            "delivered_rate": util.median([r["delivered_rate"] for r in rs])
+                            if "delivered_rate" in rs[0] else None}
     return out, failed
 
 
@@ -163,6 +197,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=6.0, help="time limit per measurement")
     p.add_argument("--mox-service", default="smtp", choices=["smtp", "submission"],
                    help="smtp: delivery port, no auth; submission: AUTH PLAIN")
+    p.add_argument("--no-smtp-source", dest="smtp_source", action="store_false",
+                   help="skip the cross-check with Postfix's smtp-source as the client")
     p.add_argument("--repeat", type=int, default=1,
                    help="measure each row this many times (servers alternating), report the median")
     p.add_argument("--quick", action="store_true", help="small counts, for trying the harness")
@@ -208,33 +244,42 @@ def main(argv=None) -> int:
             except Exception as e:
                 notes[name] = f"not measured: {e}"
                 log(f"{label}: {notes[name]}")
+        if args.smtp_source and not shutil.which("smtp-source"):
+            args.smtp_source = False  # it comes with the Debian package postfix
+            log("smtp-source not found: cross-check with it skipped")
         results, failed = run_all(targets, conns, args, postfix_root, log)
     for name, why in failed.items():
         notes[name] = f"stopped: {why}"
 
-    rows = []
-    for size in ("small", "large"):
-        for n in conns:
-            mox = results.get("mox", {}).get((size, n))
-            peer = results.get("peer", {}).get((size, n))
-            rows.append({"op": f"{'~2 KB' if size == 'small' else '~1 MB'} messages, {n} connection{'s' if n > 1 else ''}",
-                         "unit": "msgs/s", "mox": mox["rate"] if mox else None,
-                         "peer": peer["rate"] if peer else None, "mox_note": "n/m"})
     print(f"SMTP throughput, {args.seconds:g}s per measurement, median of {args.repeat}; "
           f"mox via its {args.mox_service} port"
           f"{' (AUTH PLAIN)' if args.mox_service == 'submission' else ''}")
     for name in servers:
         label = "mox" if name == "mox" else args.peer
         print(f"  {label}: {versions.get(name, '?')}{'; ' + notes[name] if name in notes else ''}")
-    util.print_table("", rows, args.peer)
-    peer = results.get("peer", {})
-    if any(r.get("delivered_rate") for r in peer.values()):
-        print("Postfix answers 250 once a message is queued and delivers it afterwards; counting until"
-              " the last message of a measurement was in the maildir, it delivered (msgs/s):")
-        for (size, n), r in peer.items():
-            print(f"  {'~2 KB' if size == 'small' else '~1 MB'}, {n} connection{'s' if n > 1 else ''}: "
-                  f"{r['delivered_rate']:.1f}" + (f" (mox/postfix {results['mox'][(size, n)]['rate'] / r['delivered_rate']:.3f})"
-                                                  if (size, n) in results.get("mox", {}) else ""))
+    mox_res, peer_res = results.get("mox", {}), results.get("peer", {})
+    for client in ["python"] + (["smtp-source"] if args.smtp_source else []):
+        rows = []
+        for size in ("small", "large"):
+            for n in conns:
+                mox = mox_res.get((client, size, n))
+                peer = peer_res.get((client, size, n))
+                rows.append({"op": f"{'~2 KB' if size == 'small' else '~1 MB'} messages, "
+                                   f"{n} connection{'s' if n > 1 else ''}",
+                             "unit": "msgs/s", "mox": mox["rate"] if mox else None,
+                             "peer": peer["rate"] if peer else None, "mox_note": "n/m"})
+        title = ("\nclient: Python smtplib, one process per connection" if client == "python" else
+                 "\nclient: Postfix's smtp-source (C), cross-check of the client's own cost")
+        util.print_table(title, rows, args.peer)
+        delivered = {k: r for k, r in peer_res.items() if k[0] == client and r.get("delivered_rate")}
+        if delivered:
+            print("Postfix answers 250 once a message is queued and delivers it afterwards; counting"
+                  " until the last message of a measurement was in the maildir, it delivered (msgs/s):")
+            for (_, size, n), r in delivered.items():
+                m = mox_res.get((client, size, n))
+                print(f"  {'~2 KB' if size == 'small' else '~1 MB'}, {n} connection{'s' if n > 1 else ''}: "
+                      f"{r['delivered_rate']:.1f}"
+                      + (f" (mox/postfix {m['rate'] / r['delivered_rate']:.3f})" if m else ""))
     return 0
 
 

@@ -80,6 +80,7 @@ def worker(barrier, port: int, size: str, index: int, count: int, seconds: float
     msgs = [message(body, index, i) for i in range(min(count, 50))]
     barrier.wait(timeout=300)
     t0 = time.time()
+    cpu0 = time.process_time()
     deadline = time.monotonic() + seconds
     sent = nbytes = 0
     while sent < count and (sent == 0 or time.monotonic() < deadline):
@@ -90,8 +91,9 @@ def worker(barrier, port: int, size: str, index: int, count: int, seconds: float
         sent += 1
         nbytes += len(data)
     t1 = time.time()
+    cpu = time.process_time() - cpu0
     s.quit()
-    return {"sent": sent, "bytes": nbytes, "t0": t0, "t1": t1}
+    return {"sent": sent, "bytes": nbytes, "t0": t0, "t1": t1, "cpu": cpu}
 
 
 def measure(port: int, size: str, nconn: int, count: int, seconds: float, auth: bool) -> dict:
@@ -100,7 +102,9 @@ def measure(port: int, size: str, nconn: int, count: int, seconds: float, auth: 
     t0 = min(r["t0"] for r in results)
     t1 = max(r["t1"] for r in results)
     return {"rate": sent / (t1 - t0), "sent": sent, "elapsed": t1 - t0, "t0": t0,
-            "mbps": sum(r["bytes"] for r in results) / (t1 - t0) / 2**20}
+            "mbps": sum(r["bytes"] for r in results) / (t1 - t0) / 2**20,
+            # CPU the client processes used, in cores: near 1 per client means the client limits.
+            "client_cores": sum(r["cpu"] for r in results) / (t1 - t0)}
 
 
 def measure_smtp_source(port: int, size: str, nconn: int, total: int) -> dict:
@@ -171,7 +175,9 @@ def run_all(targets: dict[str, tuple[int, bool]], conns: list[int], args, postfi
                             extra = f"; delivered {got} into the maildir at {r['delivered_rate']:.1f}/s"
                         reps[name].append(r)
                         log(f"  {label} [{client}] {size} connections={n}: {r['rate']:.1f} msgs/s, "
-                            f"{r['mbps']:.2f} MB/s ({r['sent']} in {r['elapsed']:.2f}s{extra})")
+                            f"{r['mbps']:.2f} MB/s ({r['sent']} in {r['elapsed']:.2f}s"
+                            + (f", clients used {r['client_cores']:.2f} cores" if "client_cores" in r else "")
+                            + f"{extra})")
                 for name, rs in reps.items():
                     if rs and name not in failed:
                         out[name][(client, size, n)] = {

@@ -119,6 +119,8 @@ class Conn:
         self._tag: str | None = None
         self._early_result: Tagged | None = None
         self.closed = False
+        #: the server's BYE, once it sent one
+        self.bye: UntaggedBye | None = None
         if read_greeting:
             self.read_greeting()
 
@@ -186,6 +188,8 @@ class Conn:
             data = b""
         if not data:
             self.closed = True
+            if self.bye is not None:
+                raise ImapClosed(f"connection closed by server after BYE {self.bye.text}", self.bye)
             raise ImapClosed("connection closed by server")
         self.buf += data
 
@@ -215,7 +219,9 @@ class Conn:
         return self._read()[0]
 
     def _observe(self, resp: Any) -> None:
-        if isinstance(resp, UntaggedCapability):
+        if isinstance(resp, UntaggedBye):
+            self.bye = resp
+        elif isinstance(resp, UntaggedCapability):
             self._set_caps(resp.caps)
         elif isinstance(resp, (UntaggedResult, Tagged)) and isinstance(resp.code, CodeCapability):
             self._set_caps(resp.code.caps)

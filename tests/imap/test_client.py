@@ -426,8 +426,9 @@ def test_client_literal_plus_idle_and_close() -> None:
     assert c.read_untagged() == UntaggedExists(1)
     assert c.read_untagged() == UntaggedList([], "/", "Entwürfe")
     assert c.idle_done() == ([], Tagged("x005", "OK", None, "IDLE done"))
-    with pytest.raises(ImapClosed):
+    with pytest.raises(ImapClosed) as e:
         c.noop()
+    assert e.value.bye == UntaggedBye(None, "going away")
     srv.join()
 
 

@@ -53,6 +53,8 @@ SERVICE_KINDS: dict[str, tuple[str, dict[str, bool]]] = {
     "submissions": ("smtp", {"submission": True, "implicit_tls": True}),
     "imap": ("imap", {"implicit_tls": False}),
     "imaps": ("imap", {"implicit_tls": True}),
+    "http": ("http", {"implicit_tls": False}),
+    "https": ("http", {"implicit_tls": True}),
 }
 
 Handler = Callable[..., Awaitable[None]]
@@ -73,6 +75,8 @@ class ServerContext:
         self.limiter = Limiter(config.limits)
         self.auth = Authenticator(config, store, self.limiter)
         self.queue: Any = None
+        #: mox.web.WebApp when the http/https services are served.
+        self.web: Any = None
         self.log = mlog.get_logger("serve")
         self.grace = grace
         #: service -> bound port (after start-up; services not served are absent).
@@ -109,7 +113,7 @@ def _import_optional(name: str) -> Any:
 def default_handlers() -> dict[str, Handler]:
     """protocol -> handle_connection, for the protocol modules that are present."""
     out: dict[str, Handler] = {}
-    for proto, modname in (("imap", "mox.imap.server"), ("smtp", "mox.smtp.server")):
+    for proto, modname in (("imap", "mox.imap.server"), ("smtp", "mox.smtp.server"), ("http", "mox.web.http")):
         mod = _import_optional(modname)
         if mod is not None and hasattr(mod, "handle_connection"):
             out[proto] = mod.handle_connection
@@ -122,6 +126,11 @@ async def _unavailable(ctx: ServerContext, stream: trio.SocketStream, *, implici
         await stream.send_all(b"421 4.3.2 smtp not available in this build\r\n")
     else:
         await stream.send_all(b"* BYE imap not available in this build\r\n")
+
+
+async def _unavailable_http(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
+    if not implicit_tls:
+        await stream.send_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
 
 # Binding.
@@ -230,6 +239,12 @@ async def _refuse(stream: trio.SocketStream, proto: str, implicit_tls: bool, rea
         return  # no TLS handshake for a refused connection: just close
     if proto == "imap":
         line = f"* BYE {reason}\r\n"
+    elif proto == "http":
+        body = '{"code":"user:tooManyConnections","message":"%s"}\n' % reason
+        line = (
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+        )
     else:
         line = f"421 4.7.0 {reason}\r\n"
     with trio.move_on_after(5):
@@ -341,7 +356,7 @@ async def serve(
     if handlers is None:
         handlers = default_handlers()
     services = [s for s in SERVICE_KINDS if s in config.ports]
-    for proto in ("imap", "smtp"):
+    for proto in ("imap", "smtp", "http"):
         if proto not in handlers and any(SERVICE_KINDS[s][0] == proto for s in services):
             log.warn(f"no {proto} server in this build, connections are refused", proto=proto)
 
@@ -385,10 +400,15 @@ async def serve(
             if queue_mod is not None and hasattr(queue_mod, "Queue"):
                 ctx.queue = queue_mod.Queue(ctx)
                 await root.start(ctx.queue.serve)
+            if "http" in handlers and any(SERVICE_KINDS[s][0] == "http" for s in bound):
+                web_mod = _import_optional("mox.web")
+                if web_mod is not None and hasattr(web_mod, "WebApp"):
+                    ctx.web = web_mod.WebApp(ctx)
+                    await root.start(ctx.web.serve)
             async with trio.open_nursery() as services_nursery:
                 for service, socks in bound.items():
                     proto = SERVICE_KINDS[service][0]
-                    handler = handlers.get(proto, _unavailable)
+                    handler = handlers.get(proto, _unavailable_http if proto == "http" else _unavailable)
                     await services_nursery.start(_serve_service, ctx, service, socks, handler)
                     log.debug("listening", service=service, port=ctx.ports[service], ips=",".join(config.ips))
                 bound = {}

@@ -1,0 +1,215 @@
+"""Web login sessions, cookies and CSRF tokens (reference 6.3).
+
+Three kinds, one per interface: ``account`` and ``webmail`` log in with an account address and
+password, ``admin`` with the admin password (the hashed ``adminpasswd`` file). A session is a
+random token in an HttpOnly, SameSite=Strict cookie scoped to the interface (``Secure`` over
+HTTPS) plus a CSRF token the page keeps and sends as ``x-mox-csrf`` on every call that changes
+something. Sessions live in memory: account sessions 24 h after last use (at most 100 per
+account), admin sessions 12 h (at most 10). Failed logins count in the shared limiter and cost
+a second.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from mox.web.router import HTTPError, Request, Response, Router, json_response
+
+KINDS = ("account", "webmail", "admin")
+COOKIE_NAMES = {"account": "webaccountsession", "webmail": "webmailsession", "admin": "webadminsession"}
+ACCOUNT_LIFETIME = 24 * 3600.0
+ADMIN_LIFETIME = 12 * 3600.0
+MAX_ACCOUNT_SESSIONS = 100
+MAX_ADMIN_SESSIONS = 10
+FAILED_LOGIN_DELAY = 1.0
+CSRF_HEADER = "x-mox-csrf"
+
+
+@dataclass
+class Session:
+    token: str
+    csrf: str
+    kind: str
+    account: str | None
+    address: str | None
+    created: float
+    last_used: float
+
+
+class Sessions:
+    """All web sessions, in memory."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.by_token: dict[str, Session] = {}
+
+    def _lifetime(self, kind: str) -> float:
+        return ADMIN_LIFETIME if kind == "admin" else ACCOUNT_LIFETIME
+
+    def new(self, kind: str, account: str | None, address: str | None) -> Session:
+        now = self.clock()
+        self.expire()
+        same = sorted(
+            (s for s in self.by_token.values() if s.kind == kind and s.account == account),
+            key=lambda s: s.last_used,
+        )
+        limit = MAX_ADMIN_SESSIONS if kind == "admin" else MAX_ACCOUNT_SESSIONS
+        for old in same[: max(0, len(same) - limit + 1)]:
+            del self.by_token[old.token]
+        s = Session(secrets.token_urlsafe(24), secrets.token_urlsafe(24), kind, account, address, now, now)
+        self.by_token[s.token] = s
+        return s
+
+    def get(self, kind: str, token: str | None) -> Session | None:
+        if not token:
+            return None
+        s = self.by_token.get(token)
+        if s is None or s.kind != kind:
+            return None
+        now = self.clock()
+        if now - s.last_used > self._lifetime(kind):
+            del self.by_token[token]
+            return None
+        s.last_used = now
+        return s
+
+    def remove(self, token: str) -> None:
+        self.by_token.pop(token, None)
+
+    def remove_account(self, account: str) -> None:
+        """Log out every session of an account (after a password change, as mox)."""
+        for token in [t for t, s in self.by_token.items() if s.account == account]:
+            del self.by_token[token]
+
+    def expire(self) -> None:
+        now = self.clock()
+        for token in [t for t, s in self.by_token.items() if now - s.last_used > self._lifetime(s.kind)]:
+            del self.by_token[token]
+
+
+def _sessions(req: Request) -> Sessions:
+    return req.ctx.web.sessions
+
+
+def check_csrf(req: Request, session: Session) -> None:
+    """HTTPError 403 unless header x-mox-csrf (or form field csrf) equals the session's token."""
+    got = req.header(CSRF_HEADER)
+    if got is None and (req.header("content-type") or "").lower().startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        got = (req.form().get("csrf") or [None])[0]
+    if not got or not hmac.compare_digest(got.encode("utf-8"), session.csrf.encode("utf-8")):
+        raise HTTPError(403, "user:badCSRF", f"missing or wrong csrf token (header {CSRF_HEADER})")
+
+
+def require_session(req: Request, kind: str = "account", *, csrf: bool | None = None) -> Session:
+    """The logged-in session of ``kind`` for req, with the CSRF check (by default for every
+    method except GET and HEAD); HTTPError 403 otherwise."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown session kind {kind!r}")
+    s = _sessions(req).get(kind, req.cookies.get(COOKIE_NAMES[kind]))
+    if s is None:
+        raise HTTPError(403, "user:noAuth", "not logged in")
+    if csrf is None:
+        csrf = req.method not in ("GET", "HEAD")
+    if csrf:
+        check_csrf(req, s)
+    return s
+
+
+def session_cookie(req: Request, kind: str, value: str, *, max_age: int | None = None) -> tuple[str, str]:
+    parts = [f"{COOKIE_NAMES[kind]}={value}", f"Path=/{kind}/", "HttpOnly", "SameSite=Strict"]
+    if req.tls:
+        parts.append("Secure")
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    return ("Set-Cookie", "; ".join(parts))
+
+
+def _credentials(req: Request) -> tuple[str, str]:
+    ctype = (req.header("content-type") or "").lower()
+    if ctype.startswith("application/json"):
+        obj = req.json()
+        if not isinstance(obj, dict):
+            raise HTTPError(400, "user:badRequest", "login request must be a JSON object")
+        username, password = obj.get("username", ""), obj.get("password", "")
+    else:
+        form = req.form()
+        username = (form.get("username") or [""])[0]
+        password = (form.get("password") or [""])[0]
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise HTTPError(400, "user:badRequest", "username and password must be strings")
+    return username, password
+
+
+def check_admin_password(ctx: Any, password: str) -> bool:
+    path = getattr(ctx.config, "admin_password_file", None)
+    if not path:
+        return False
+    try:
+        stored = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return False
+    from mox.localserve import verify_password_hash
+
+    return verify_password_hash(stored, password)
+
+
+def _login_handler(kind: str) -> Any:
+    async def login(ctx: Any, req: Request) -> Response:
+        username, password = _credentials(req)
+        ip = req.remote_ip
+        if not ctx.limiter.auth_allowed(ip):
+            raise HTTPError(429, "user:tooManyAttempts", "too many authentication attempts")
+        if kind == "admin":
+            ok = check_admin_password(ctx, password)
+            if ok:
+                ctx.limiter.auth_succeeded(ip)
+            else:
+                ctx.limiter.auth_failed(ip)
+            account, address = None, None
+        else:
+            account = ctx.auth.login(username, password, ip=ip)
+            ok = account is not None
+            address = username
+        if not ok:
+            ctx.log.info("web login failed", kind=kind, ip=ip)
+            await trio.sleep(FAILED_LOGIN_DELAY)
+            raise HTTPError(403, "user:loginFailed", "invalid credentials")
+        s = ctx.web.sessions.new(kind, account, address)
+        return json_response(
+            {"csrf": s.csrf, "account": account, "address": address}, headers=[session_cookie(req, kind, s.token)]
+        )
+
+    return login
+
+
+def _logout_handler(kind: str) -> Any:
+    async def logout(ctx: Any, req: Request) -> Response:
+        s = require_session(req, kind, csrf=True)
+        ctx.web.sessions.remove(s.token)
+        return json_response({}, headers=[session_cookie(req, kind, "", max_age=0)])
+
+    return logout
+
+
+def _session_handler(kind: str) -> Any:
+    async def session(ctx: Any, req: Request) -> Response:
+        s = require_session(req, kind, csrf=False)
+        return json_response({"csrf": s.csrf, "account": s.account, "address": s.address})
+
+    return session
+
+
+def register(router: Router) -> None:
+    for kind in KINDS:
+        router.add(f"/{kind}/login", _login_handler(kind), methods=("POST",))
+        router.add(f"/{kind}/logout", _logout_handler(kind), methods=("POST",))
+        router.add(f"/{kind}/session", _session_handler(kind), methods=("GET",))

@@ -1,0 +1,317 @@
+"""The HTTP core over real sockets: routing, keep-alive, limits, timeouts, sessions and CSRF."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import ssl
+import time
+from typing import Any
+
+import pytest
+
+from conftest import Client, raw_exchange
+
+SECURITY = {
+    "Content-Security-Policy": "default-src 'self' 'unsafe-inline' data:",
+    "X-Frame-Options": "deny",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def login(c: Client, kind: str = "webmail", username: str = "mox@localhost", password: str = "moxmoxmox") -> str:
+    r = c.post(f"/{kind}/login", json_body={"username": username, "password": password})
+    assert r.status == 200, r.body
+    return r.json()["csrf"]
+
+
+def split_response(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(": ")
+        headers[k.lower()] = v
+    return lines[0], headers, body
+
+
+def test_index_and_security_headers(client):
+    c = client()
+    r = c.get("/")
+    assert r.status == 200
+    assert r.header("Content-Type") == "text/html; charset=utf-8"
+    for k, v in SECURITY.items():
+        assert r.header(k) == v
+    assert b'<a href="/webmail/">Webmail</a>' in r.body
+    assert b'<a href="/api/v1/">Test API</a>' in r.body
+    # Errors carry them too.
+    r = c.get("/nothing")
+    assert r.status == 404
+    assert r.json() == {"code": "user:notFound", "message": "no such path: /nothing"}
+    for k, v in SECURITY.items():
+        assert r.header(k) == v
+
+
+def test_service_roots_redirect(client):
+    c = client()
+    for path in ("/webmail", "/account", "/admin"):
+        r = c.get(path)
+        assert (r.status, r.header("Location")) == (303, path + "/")
+
+
+def test_keep_alive_many_requests_one_connection(client):
+    c = client()
+    for _ in range(5):
+        assert c.get("/readyz").json() == {"ready": True}
+    sock = c.conn.sock
+    assert c.get("/readyz").status == 200
+    assert c.conn.sock is sock  # the same TCP connection throughout
+
+
+def test_head_has_no_body(server):
+    raw = raw_exchange(server.ports["http"], b"HEAD /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, headers, body = split_response(raw)
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-length"] == str(len(b'{"ready":true}\n'))
+    assert body == b""
+
+
+def test_http10_closes(server):
+    raw = raw_exchange(server.ports["http"], b"GET /readyz HTTP/1.0\r\n\r\n")
+    status, _, body = split_response(raw)
+    assert status == "HTTP/1.1 200 OK"
+    assert body == b'{"ready":true}\n'
+
+
+def test_malformed_request_line_400(server):
+    raw = raw_exchange(server.ports["http"], b"GARBAGE\r\n\r\n")
+    status, headers, body = split_response(raw)
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert headers["connection"] == "close"
+    assert headers["x-content-type-options"] == "nosniff"
+    got = json.loads(body)
+    assert got["code"] == "user:badRequest"
+    assert got["message"].startswith("bad http request: illegal request line")
+
+
+def test_bad_percent_encoding_400(server):
+    raw = raw_exchange(server.ports["http"], b"GET /%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, body = split_response(raw)
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert json.loads(body) == {"code": "user:badRequest", "message": "request target is not valid utf-8"}
+
+
+def test_oversize_body_413_by_content_length(server):
+    req = b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
+    raw = raw_exchange(server.ports["http"], req)
+    status, headers, body = split_response(raw)
+    assert status == "HTTP/1.1 413 Content Too Large"
+    assert headers["connection"] == "close"
+    assert json.loads(body) == {
+        "code": "user:tooLarge",
+        "message": f"request body of 999999999 bytes exceeds limit of {10 * 1024 * 1024} bytes",
+    }
+
+
+def test_oversize_chunked_body_413(server, monkeypatch):
+    monkeypatch.setattr(server.ctx.web, "max_body", 1000)
+    chunk = b"x" * 600
+    req = b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    req += b"%x\r\n%s\r\n" % (len(chunk), chunk) * 2 + b"0\r\n\r\n"
+    status, _, body = split_response(raw_exchange(server.ports["http"], req))
+    assert status == "HTTP/1.1 413 Content Too Large"
+    assert json.loads(body) == {"code": "user:tooLarge", "message": "request body exceeds limit of 1000 bytes"}
+
+
+def test_oversize_head_431(server):
+    req = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
+    status, _, body = split_response(raw_exchange(server.ports["http"], req))
+    assert status == "HTTP/1.1 431 Request Header Fields Too Large"
+    assert json.loads(body)["code"] == "user:headerTooLarge"
+
+
+def test_too_many_headers_431(server):
+    req = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(120)) + b"\r\n"
+    status, _, body = split_response(raw_exchange(server.ports["http"], req))
+    assert status == "HTTP/1.1 431 Request Header Fields Too Large"
+    assert json.loads(body) == {"code": "user:headerTooLarge", "message": "more than 100 header fields"}
+
+
+def test_slow_head_408(server, monkeypatch):
+    from mox.web import http as mhttp
+
+    monkeypatch.setattr(mhttp, "HEAD_TIMEOUT", 0.3)
+    raw = raw_exchange(server.ports["http"], b"GET / HTTP/1.1\r\nHost: x\r\n")  # head never completes
+    status, headers, body = split_response(raw)
+    assert status == "HTTP/1.1 408 Request Timeout"
+    assert json.loads(body) == {"code": "user:timeout", "message": "timeout reading request head"}
+
+
+def test_slow_body_408(server, monkeypatch):
+    from mox.web import http as mhttp
+
+    monkeypatch.setattr(mhttp, "BODY_TIMEOUT", 0.3)
+    req = b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+    status, _, body = split_response(raw_exchange(server.ports["http"], req))
+    assert status == "HTTP/1.1 408 Request Timeout"
+    assert json.loads(body) == {"code": "user:timeout", "message": "timeout reading request body"}
+
+
+def test_idle_keepalive_closed_quietly(server, monkeypatch):
+    from mox.web import http as mhttp
+
+    monkeypatch.setattr(mhttp, "IDLE_TIMEOUT", 0.3)
+    with socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10) as s:
+        assert s.recv(100) == b""  # closed without a response
+
+
+def test_method_not_allowed(client):
+    r = client().request("DELETE", "/webmail/login")
+    assert r.status == 405
+    assert r.json() == {"code": "user:methodNotAllowed", "message": "method DELETE not allowed for /webmail/login"}
+
+
+def test_login_session_csrf(client, server):
+    c = client()
+    assert c.get("/webmail/session").json() == {"code": "user:noAuth", "message": "not logged in"}
+    csrf = login(c)
+    [cookie] = c.set_cookies
+    name, _, rest = cookie.partition("=")
+    assert name == "webmailsession"
+    assert rest.split("; ")[1:] == ["Path=/webmail/", "HttpOnly", "SameSite=Strict"]
+    r = c.get("/webmail/session")
+    assert r.json() == {"csrf": csrf, "account": "mox", "address": "mox@localhost"}
+    # A webmail session is not an account or admin session.
+    c.cookies["webaccountsession"] = c.cookies["webmailsession"]
+    assert c.get("/account/session").status == 403
+    # State-changing calls need the CSRF header.
+    r = c.post("/webmail/logout")
+    assert (r.status, r.json()) == (
+        403,
+        {"code": "user:badCSRF", "message": "missing or wrong csrf token (header x-mox-csrf)"},
+    )
+    r = c.post("/webmail/logout", headers={"x-mox-csrf": "wrong"})
+    assert r.json()["code"] == "user:badCSRF"
+    r = c.post("/webmail/logout", headers={"x-mox-csrf": csrf})
+    assert (r.status, r.json()) == (200, {})
+    assert "Max-Age=0" in c.set_cookies[-1]
+    assert c.get("/webmail/session").status == 403
+
+
+def test_login_form_and_failures(client, server):
+    c = client()
+    r = c.post("/account/login", form={"username": "mox@localhost", "password": "wrong"})
+    assert (r.status, r.json()) == (403, {"code": "user:loginFailed", "message": "invalid credentials"})
+    r = c.post("/account/login", form={"username": "mox@localhost", "password": "moxmoxmox"})
+    assert r.status == 200 and r.json()["account"] == "mox"
+    # The session ends with the account password change hook.
+    server.ctx.web.sessions.remove_account("mox")
+    assert c.get("/account/session").status == 403
+
+
+def test_login_limiter(client, server, monkeypatch):
+    c = client()
+    assert c.get("/readyz").status == 200  # connected before the limit (new connections are refused)
+    monkeypatch.setattr(server.ctx.limiter, "auth_allowed", lambda ip: False)
+    r = c.post("/webmail/login", json_body={"username": "mox@localhost", "password": "moxmoxmox"})
+    assert (r.status, r.json()) == (
+        429,
+        {"code": "user:tooManyAttempts", "message": "too many authentication attempts"},
+    )
+
+
+def test_admin_login(client):
+    c = client()
+    r = c.post("/admin/login", json_body={"password": "bad"})
+    assert r.status == 403
+    csrf = login(c, "admin", "", "moxadmin")
+    assert c.get("/admin/session").json() == {"csrf": csrf, "account": None, "address": None}
+
+
+def test_malformed_json_400(client):
+    c = client()
+    r = c.post("/webmail/login", body="{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    got = r.json()
+    assert got["code"] == "user:badJSON"
+    assert got["message"].startswith("malformed JSON in request body: ")
+    r = c.post("/webmail/login", body="[1,2]", headers={"Content-Type": "application/json"})
+    assert (r.status, r.json()) == (400, {"code": "user:badRequest", "message": "login request must be a JSON object"})
+    assert c.get("/readyz").status == 200  # the connection is still usable
+
+
+def test_https_secure_cookie(server):
+    tls = ssl.create_default_context(cafile=str(server.dir / "localhost.crt"))
+    c = Client(server.ports["https"], tls=tls, host="localhost")
+    try:
+        csrf = login(c)
+        assert csrf
+        assert c.set_cookies[0].endswith("; Secure")
+        assert c.get("/").header("X-Frame-Options") == "deny"
+    finally:
+        c.close()
+
+
+def test_static_gzip_etag(client, server):
+    from mox.web import router
+
+    c = client()
+    req_headers = {"Accept-Encoding": "gzip"}
+    r = c.get("/webmail/static/../../secret", headers=req_headers)
+    assert r.status == 404
+    # a file shipped in the package
+    resp = router.static_response(_fake_req({"accept-encoding": "gzip"}), "test/hello.txt")
+    assert resp.header("Content-Encoding") == "gzip"
+    assert gzip.decompress(resp.body).startswith(b"hello from mox.web static")
+    etag = resp.header("ETag")
+    assert router.static_response(_fake_req({"if-none-match": etag}), "test/hello.txt").status == 304
+    plain = router.static_response(_fake_req({}), "test/hello.txt")
+    assert plain.header("Content-Encoding") is None and plain.body.startswith(b"hello from mox.web static")
+    assert plain.header("Content-Type") == "text/plain; charset=utf-8"
+
+
+def _fake_req(headers: dict[str, str]) -> Any:
+    from mox.web.router import Request
+
+    return Request(ctx=None, method="GET", path="/", headers=list(headers.items()))
+
+
+def test_websocket_echo(server):
+    """The websocket hook: a route added at run time, an upgrade, messages both ways."""
+    import trio
+    import trio_websocket
+
+    async def echo(ctx, req, ws):
+        msg = await ws.get_message()
+        await ws.send_message(f"echo {msg} {req.path}")
+
+    server.ctx.web.router.add_websocket("/test/ws", echo)
+    port = server.ports["http"]
+
+    async def main():
+        async with trio_websocket.open_websocket("127.0.0.1", port, "/test/ws", use_ssl=False) as ws:
+            await ws.send_message("hi")
+            return await ws.get_message()
+
+    assert trio.run(main) == "echo hi /test/ws"
+    # A foreign Origin is refused.
+    raw = raw_exchange(
+        port,
+        b"GET /test/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Origin: http://evil.example\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n" % port,
+    )
+    status, _, body = split_response(raw)
+    assert status == "HTTP/1.1 403 Forbidden"
+    assert json.loads(body)["code"] == "user:badOrigin"
+
+
+def test_handler_bug_500_without_traceback(client, server):
+    async def broken(ctx, req):
+        raise RuntimeError("secret internals")
+
+    server.ctx.web.router.add("/test/broken", broken)
+    r = client().get("/test/broken")
+    assert (r.status, r.json()) == (500, {"code": "server:error", "message": "internal error"})

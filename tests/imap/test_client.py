@@ -780,3 +780,26 @@ def test_property_serialize_parse(resp, utf8: bool, split: float) -> None:
     cut = int(len(wire) * split)
     if cut < len(wire):
         assert parse_response(wire[:cut], utf8=utf8) == (None, 0)
+
+
+RESPONSE_TOKENS = [
+    b"* ", b"x1 ", b"+ ", b"OK", b"NO", b"BYE", b" ", b"[", b"]", b"(", b")", b"{3}\r\n", b"~{2}\r\n", b"{0}\r\n",
+    b"{99999999999999999999}\r\n", b'"', b"\\", b"\r\n", b"NIL", b"1", b"0", b"FETCH", b"BODY[", b"BODY", b"UID",
+    b"BODYSTRUCTURE", b"ENVELOPE", b"LIST", b"STATUS", b"ESEARCH", b"SEARCH", b"CAPABILITY", b"UIDNEXT",
+    b"COPYUID", b"1:*", b"\xff", b"&-", b"&AGE", b"MODSEQ", b"<1>", b"\x00",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.one_of(st.binary(max_size=200), st.lists(st.sampled_from(RESPONSE_TOKENS), max_size=20).map(b"".join)))
+def test_property_parser_robust(data: bytes) -> None:
+    """Whatever a server sends: a response, "need more data" or RemoteProtocolError, nothing else."""
+    for utf8 in (False, True):
+        try:
+            resp, n = parse_response(data, utf8=utf8)
+        except RemoteProtocolError:
+            continue
+        if resp is None:
+            assert n == 0
+        else:
+            assert 0 < n <= len(data)

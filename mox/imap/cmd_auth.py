@@ -275,9 +275,14 @@ async def cmd_enable(s: Session, cmd: Command) -> str:
         names = [cap] + (["CONDSTORE"] if cap == "QRESYNC" else [])
         for c in names:
             if c in _ENABLE and c not in s.enabled:
-                s.enabled.add(c)
+                if c == "CONDSTORE":
+                    s.enable_condstore(announce=False)
+                else:
+                    s.enabled.add(c)
                 enabled.append(_ENABLE[c])
     s.untagged("ENABLED" + "".join(" " + e for e in enabled))
+    if "CONDSTORE" in enabled:
+        s.announce_highestmodseq()
     return "ENABLE done"
 
 

@@ -36,7 +36,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         if not s.qresync:
             raise BadCommand("QRESYNC must be enabled for VANISHED")
     if changedsince is not None or any(a.name == "MODSEQ" for a in atts):
-        s.enabled.add("CONDSTORE")  # RFC 7162 3.1: CONDSTORE enabling
+        s.enable_condstore()  # RFC 7162 3.1: CONDSTORE enabling
     uids = s.resolve_numset(args["numset"], cmd.uid)
     msgs = []
     for uid in uids:

@@ -152,7 +152,7 @@ async def cmd_list(s: Session, cmd: Command) -> str:
             if mb.subscribed:
                 has_subscribed_child.add(parent)
     if lc.status_items and "HIGHESTMODSEQ" in lc.status_items:
-        s.enabled.add("CONDSTORE")
+        s.enable_condstore()
     for name in sorted(by_name):
         if not rx.match(name):
             continue
@@ -245,7 +245,7 @@ async def cmd_status(s: Session, cmd: Command) -> str:
     name = s.mailbox_in(cmd.args["mailbox"])
     mb = s.xmailbox(name)
     if "HIGHESTMODSEQ" in cmd.args["items"]:
-        s.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE enabling command
+        s.enable_condstore()  # RFC 7162 3.1: a CONDSTORE enabling command
     s.untagged(status_line(s, mb, cmd.args["items"]))
     return "STATUS done"
 

@@ -18,7 +18,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
     key = args["key"]
     modseq = uses_modseq(key)
     if modseq:
-        s.enabled.add("CONDSTORE")
+        s.enable_condstore()
     saved = set(s.searchres)
     largest = sel.uids[-1] if sel.uids else 0
     nseq = len(sel.uids)

@@ -34,7 +34,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
     flags = check_flags(args["flags"])
     unchangedsince = args["unchangedsince"]
     if unchangedsince is not None:
-        s.enabled.add("CONDSTORE")
+        s.enable_condstore()
     uids = s.resolve_numset(args["numset"], cmd.uid)
     uids = [u for u in uids if (m := s.acc.message(sel.mailbox_id, u)) is not None and not m.expunged]
     failed: list[int] = []

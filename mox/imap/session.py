@@ -84,7 +84,8 @@ def nstring(s: str | bytes | None) -> bytes:
     if s is None:
         return b"NIL"
     if isinstance(s, str):
-        return quote_string(s)
+        # 8-bit text only in literals: quoted strings are ASCII unless UTF8=ACCEPT (RFC 6855 3).
+        return quote_string(s, utf8=False)
     if b"\r" in s or b"\n" in s or b"\x00" in s or b'"' in s or b"\\" in s or not s.isascii():
         return b"{%d}\r\n" % len(s) + s
     return b'"' + s + b'"'
@@ -145,6 +146,25 @@ class Session:
     @property
     def qresync(self) -> bool:
         return "QRESYNC" in self.enabled
+
+    def enable_condstore(self, announce: bool = True) -> None:
+        """Enable CONDSTORE (RFC 7162 3.1: also implicitly, by a CONDSTORE enabling command).
+        With a mailbox selected the client learns its HIGHESTMODSEQ at that moment."""
+        if "CONDSTORE" in self.enabled:
+            return
+        self.enabled.add("CONDSTORE")
+        if announce:
+            self.announce_highestmodseq()
+
+    def announce_highestmodseq(self) -> None:
+        sel = self.selected
+        if sel is None:
+            return
+        mb = self.acc.mailbox_by_id(sel.mailbox_id)
+        hm = mb.highest_modseq if mb is not None else 0
+        for m in self.acc.messages(sel.mailbox_id):
+            hm = max(hm, m.modseq)
+        self.untagged(f"OK [HIGHESTMODSEQ {max(hm, 1)}] x")
 
     def mailbox_in(self, name: str) -> str:
         """A mailbox name from the client: modified UTF-7 decoded unless UTF-8 is enabled, INBOX in

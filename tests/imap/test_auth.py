@@ -118,6 +118,11 @@ def test_enable(imap):
     tc.transact("ok", "enable imap4rev2 utf8=accept")
     tc.expect_untagged("* ENABLED IMAP4rev2 UTF8=ACCEPT")
     tc.transact("bad", "enable")
+    tc.transact("ok", "select inbox")
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    tc2.transact("ok", "enable condstore")  # while selected: HIGHESTMODSEQ too (RFC 7162 3.1)
+    tc2.expect_untagged("* ENABLED CONDSTORE", "* OK [HIGHESTMODSEQ 1] x")
 
 
 def test_unknown_and_bad_commands(imap):

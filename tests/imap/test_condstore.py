@@ -18,7 +18,8 @@ def test_condstore_fetch_changedsince(imap):
     tc.expect_no_untagged()  # CONDSTORE not enabled yet: no MODSEQ
     m2 = inbox_msgs(imap)[2]
     tc.transact("ok", f"fetch 1:* (flags) (changedsince {m[3].modseq})")
-    tc.expect_untagged(f"* 2 FETCH (FLAGS (\\Seen) MODSEQ ({m2.modseq}))")
+    # CHANGEDSINCE enables CONDSTORE; the client learns the mailbox's HIGHESTMODSEQ (RFC 7162 3.1).
+    tc.expect_untagged(f"* OK [HIGHESTMODSEQ {m2.modseq}] x", f"* 2 FETCH (FLAGS (\\Seen) MODSEQ ({m2.modseq}))")
     tc.transact("ok", f"uid fetch 1:* (uid) (changedsince {m[1].modseq})")
     tc.expect_untagged(
         f"* 2 FETCH (UID 2 MODSEQ ({m2.modseq}))",

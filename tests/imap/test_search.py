@@ -90,7 +90,7 @@ def test_search_modseq(imap):
     tc = setup(imap)
     msgs = imap.account.messages(imap.account.mailbox("Inbox").id)
     tc.transact("ok", f"search modseq {msgs[1].modseq}")
-    tc.expect_untagged(f"* SEARCH 2 3 (MODSEQ {msgs[2].modseq})")
+    tc.expect_untagged(f"* OK [HIGHESTMODSEQ {msgs[2].modseq}] x", f"* SEARCH 2 3 (MODSEQ {msgs[2].modseq})")
     tc.transact("ok", f"search return (count) modseq {msgs[2].modseq}")
     tc.expect_untagged(f'* ESEARCH (TAG "{tc.result.tag}") COUNT 1 MODSEQ {msgs[2].modseq}')
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import utf7
 from .errors import CommandFailed
-from .session import Session, State
+from .session import Session
 from .types import Command
 
 SPECIAL_USE = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
@@ -49,8 +49,7 @@ async def cmd_delete(s: Session, cmd: Command) -> str:
     mb = s.xmailbox(name)
     await s.acc.delete_mailbox(name, origin=s.sub)
     if s.selected is not None and s.selected.mailbox_id == mb.id:
-        s.selected = None
-        s.state = State.AUTHENTICATED
+        s.selected.deleted = True
     return "DELETE done"
 
 

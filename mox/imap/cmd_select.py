@@ -134,7 +134,7 @@ async def cmd_unselect(s: Session, cmd: Command) -> str:
 async def cmd_close(s: Session, cmd: Command) -> str:
     # RFC 9051 6.4.1: expunge \Deleted messages silently (not when read-only), then unselect.
     sel = s.xselected()
-    if not sel.readonly:
+    if not sel.readonly and not sel.deleted:
         uids = [m.uid for m in s.acc.messages(sel.mailbox_id) if "\\Deleted" in m.flags]
         if uids:
             await s.acc.expunge(sel.mailbox_id, uids, origin=s.sub)

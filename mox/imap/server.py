@@ -215,6 +215,8 @@ class Connection:
         try:
             if not _allowed(s.state, name):
                 raise CommandFailed(f"{full} not allowed in this connection state")
+            if s.selected is not None and s.selected.deleted and name in SELECTED - {"CLOSE", "UNSELECT", "CHECK"}:
+                raise CommandFailed("selected mailbox has been deleted", "NONEXISTENT")
             if s.selected is not None and name not in ("SELECT", "EXAMINE"):
                 # New messages and flag changes first, so the command can refer to them;
                 # expunges wait until after the command (they renumber messages).

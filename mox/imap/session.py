@@ -48,6 +48,7 @@ class Selected:
         self.uids = uids
         self.keywords = set(keywords)
         self.deferred: list[Any] = []  # ChangeRemoveUIDs held back during FETCH/STORE/SEARCH
+        self.deleted = False  # the mailbox was deleted (by any session) while selected
 
     def seq(self, uid: int) -> int:
         """Sequence number of uid, or 0."""
@@ -301,6 +302,8 @@ class Session:
                 flags = "\\Subscribed" if ch.mailbox.subscribed else ""
                 self.untagged(b"LIST (" + flags.encode() + b') "/" ' + self.mailbox_out(ch.mailbox.name))
             elif isinstance(ch, C.ChangeRemoveMailbox):
+                if sel is not None and sel.mailbox_id == ch.mailbox_id:
+                    sel.deleted = True
                 if "IMAP4REV2" in self.enabled:
                     self.untagged(b'LIST (\\NonExistent) "/" ' + self.mailbox_out(ch.name))
             elif isinstance(ch, C.ChangeRenameMailbox):

@@ -83,3 +83,26 @@ def test_unselect_close_check(imap):
     tc.expect_no_untagged()
     assert [m.uid for m in imap.account.messages(imap.account.mailbox("Inbox").id)] == [2]
     tc.transact("no", "close")
+
+
+def test_selected_mailbox_deleted(imap):
+    imap.start()
+    tc = imap.connect()
+    tc.transact("ok", "create x")
+    tc.transact("ok", "append x ", MSG)
+    tc.transact("ok", "select x")
+    tc2 = imap.connect()
+    tc2.transact("ok", "delete x")
+    tc.transact("ok", "noop")
+    tc.transact("no", "fetch 1 flags")
+    tc.expect_code("NONEXISTENT")
+    tc.transact("no", "store 1 +flags (\\Seen)")
+    tc.transact("ok", "close")
+    tc.transact("ok", "select inbox")
+    # Deleting the selected mailbox from the same session.
+    tc.transact("ok", "create y")
+    tc.transact("ok", "select y")
+    tc.transact("ok", "delete y")
+    tc.transact("no", "search all")
+    tc.expect_code("NONEXISTENT")
+    tc.transact("ok", "unselect")

@@ -302,7 +302,7 @@ def check_locked_present(tree: Path, lock_text: str, target: str, pyver: str) ->
 
 
 def check_natives(names: list[str], target: str) -> None:
-    """Every CPython in PYVERS must find msgspec's, cffi's and cryptography's native files."""
+    """Every CPython in PYVERS must find msgspec's, cffi's, cryptography's and nh3's native files."""
     t = TARGETS[target]
     have = set(names)
     missing = []
@@ -314,6 +314,9 @@ def check_natives(names: list[str], target: str) -> None:
     rust = f"cryptography/hazmat/bindings/{t['rust']}"
     if rust not in have:
         missing.append(rust)
+    nh3 = "nh3/nh3" + t["rust"][len("_rust"):]  # abi3 like cryptography: nh3.abi3.so / nh3.pyd
+    if nh3 not in have:
+        missing.append(nh3)
     if missing:
         raise BuildError(f"{target}: native files missing: {', '.join(missing)}")
 

@@ -1,0 +1,490 @@
+// mox webmail: plain JavaScript, no build step. Talks to /webmail/api/<Method> (JSON, CSRF header)
+// and gets live updates over the WebSocket /webmail/ws.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs, ...children) => {
+	const e = document.createElement(tag);
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (k === 'class') e.className = v;
+		else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+		else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+	}
+	for (const c of children.flat()) e.append(c instanceof Node ? c : String(c ?? ''));
+	return e;
+};
+
+const PAGE = 50;
+const state = {
+	csrf: '', address: '', account: '',
+	mailboxes: [], mailbox: null,   // current mailbox object (null while searching all)
+	query: '', offset: 0, total: 0, messages: [],
+	cursor: -1,                      // index of the highlighted row
+	open: null,                      // {summary, ...} of the opened message
+	showHTML: false, external: false,
+	ws: null, wsRetry: 0, reloadTimer: 0, gPrefix: false,
+};
+
+class APIError extends Error {
+	constructor(code, message) { super(message); this.code = code; }
+}
+
+async function call(method, obj) {
+	const r = await fetch('/webmail/api/' + method, {
+		method: 'POST',
+		headers: {'Content-Type': 'application/json', 'x-mox-csrf': state.csrf},
+		body: JSON.stringify(obj || {}),
+	});
+	return answer(r);
+}
+
+async function answer(r) {
+	let body = null;
+	try { body = await r.json(); } catch (e) { /* not JSON */ }
+	if (!r.ok) {
+		const err = new APIError(body?.code || 'server:error', body?.message || ('HTTP ' + r.status));
+		if (err.code === 'user:noAuth') showLogin('Session expired, log in again.');
+		throw err;
+	}
+	return body;
+}
+
+function toast(text) {
+	const t = $('#toast');
+	t.textContent = text;
+	t.hidden = false;
+	clearTimeout(toast.timer);
+	toast.timer = setTimeout(() => { t.hidden = true; }, 3000);
+}
+
+async function guard(fn) {
+	try { return await fn(); } catch (e) { toast(e.message || String(e)); console.error(e); }
+}
+
+// Login and session.
+
+function showLogin(message) {
+	if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+	$('#app').hidden = true;
+	$('#login').hidden = false;
+	$('#login-error').textContent = message || '';
+	$('#username').focus();
+}
+
+async function start(sess) {
+	state.csrf = sess.csrf;
+	state.address = sess.address || '';
+	state.account = sess.account || '';
+	$('#whoami').textContent = state.address;
+	$('#login').hidden = true;
+	$('#app').hidden = false;
+	await loadMailboxes();
+	const inbox = state.mailboxes.find((m) => m.name === 'Inbox') || state.mailboxes[0];
+	await selectMailbox(inbox);
+	connectLive();
+}
+
+$('#login-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	$('#login-error').textContent = '';
+	const r = await fetch('/webmail/login', {
+		method: 'POST', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({username: $('#username').value, password: $('#password').value}),
+	});
+	if (!r.ok) {
+		let msg = 'Login failed.';
+		try { const b = await r.json(); if (b.code === 'user:tooManyAttempts') msg = 'Too many attempts, try again later.'; } catch (e) { /* */ }
+		$('#login-error').textContent = msg;
+		return;
+	}
+	$('#password').value = '';
+	await start(await r.json());
+});
+
+$('#logout').addEventListener('click', () => guard(async () => {
+	await fetch('/webmail/logout', {method: 'POST', headers: {'x-mox-csrf': state.csrf}});
+	state.csrf = '';
+	closeMessage();
+	showLogin('Logged out.');
+}));
+
+// Mailboxes.
+
+async function loadMailboxes() {
+	const r = await call('Mailboxes');
+	setMailboxes(r.mailboxes);
+}
+
+function setMailboxes(list) {
+	state.mailboxes = list;
+	if (state.mailbox) state.mailbox = list.find((m) => m.id === state.mailbox.id) || null;
+	renderMailboxes();
+}
+
+function renderMailboxes() {
+	const ul = $('#mailboxes');
+	ul.replaceChildren(...state.mailboxes.map((mb) => {
+		const depth = mb.name.split('/').length - 1;
+		return el('li', {
+			'data-name': mb.name, 'data-id': mb.id, class: state.mailbox?.id === mb.id ? 'sel' : '',
+			style: depth ? `padding-left:${12 + depth * 12}px` : null,
+			onclick: () => guard(() => selectMailbox(mb)),
+		}, el('span', {class: 'name'}, mb.name.split('/').pop()), el('span', {class: 'count'}, mb.unread ? String(mb.unread) : ''));
+	}));
+	const sel = $('#move-to');
+	sel.replaceChildren(el('option', {value: ''}, 'Move to…'), ...state.mailboxes.map((mb) => el('option', {value: mb.name}, mb.name)));
+	const unread = state.mailboxes.find((m) => m.name === 'Inbox')?.unread || 0;
+	document.title = (unread ? `(${unread}) ` : '') + 'mox webmail';
+}
+
+async function selectMailbox(mb) {
+	state.mailbox = mb;
+	state.query = '';
+	$('#search').value = '';
+	state.offset = 0;
+	state.cursor = -1;
+	closeMessage();
+	renderMailboxes();
+	await loadMessages();
+}
+
+$('#mb-create').addEventListener('click', () => guard(async () => {
+	const name = prompt('Name of the new mailbox (use / for a submailbox):');
+	if (!name) return;
+	await call('MailboxCreate', {name});
+	await loadMailboxes();
+}));
+$('#mb-rename').addEventListener('click', () => guard(async () => {
+	if (!state.mailbox) return;
+	const name = prompt(`New name for ${state.mailbox.name}:`, state.mailbox.name);
+	if (!name || name === state.mailbox.name) return;
+	await call('MailboxRename', {name: state.mailbox.name, new: name});
+	await loadMailboxes();
+	renderMailboxes();
+}));
+$('#mb-delete').addEventListener('click', () => guard(async () => {
+	if (!state.mailbox) return;
+	if (!confirm(`Delete mailbox ${state.mailbox.name} and its messages?`)) return;
+	await call('MailboxDelete', {name: state.mailbox.name});
+	await loadMailboxes();
+	await selectMailbox(state.mailboxes.find((m) => m.name === 'Inbox'));
+}));
+
+// Message list.
+
+async function loadMessages() {
+	const req = {offset: state.offset, limit: PAGE, query: state.query, mailbox: state.query && !state.mailbox ? null : state.mailbox?.id};
+	const r = await call('Messages', req);
+	state.messages = r.messages;
+	state.total = r.total;
+	if (state.cursor >= state.messages.length) state.cursor = state.messages.length - 1;
+	renderMessages();
+}
+
+function fmtDate(t) {
+	const d = new Date(t * 1000), now = new Date();
+	if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
+	if (d.getFullYear() === now.getFullYear()) return d.toLocaleDateString([], {month: 'short', day: 'numeric'});
+	return d.toLocaleDateString();
+}
+
+const fmtAddr = (a) => a.name ? `${a.name} <${a.address}>` : a.address;
+const shortAddr = (a) => a.name || a.address;
+
+function renderMessages() {
+	const sent = state.mailbox && ['\\Sent', '\\Drafts'].includes(state.mailbox.special_use);
+	const tbody = $('#messages tbody');
+	tbody.replaceChildren(...state.messages.map((m, i) => {
+		const unread = !m.flags.includes('\\Seen');
+		const cls = [unread ? 'unread' : '', i === state.cursor ? 'sel' : ''].join(' ').trim();
+		const who = sent ? 'To: ' + m.to.map(shortAddr).join(', ') : m.from.map(shortAddr).join(', ');
+		return el('tr', {'data-uid': m.uid, 'data-mailbox': m.mailbox, class: cls, onclick: () => { state.cursor = i; guard(() => openMessage(m)); }},
+			el('td', {class: 'flag'}, m.flags.includes('\\Flagged') ? '★' : (m.attachments ? '📎' : '')),
+			el('td', {class: 'from', title: (sent ? m.to : m.from).map(fmtAddr).join(', ')}, who),
+			el('td', {class: 'subject'}, m.subject || '(no subject)'),
+			el('td', {class: 'date', title: new Date(m.received * 1000).toString()}, fmtDate(m.received)));
+	}));
+	$('#empty').hidden = state.messages.length > 0;
+	const title = state.query ? `Search: ${state.query}` + (state.mailbox ? ` in ${state.mailbox.name}` : '') : (state.mailbox?.name || '');
+	$('#listtitle').textContent = title;
+	const end = Math.min(state.offset + state.messages.length, state.total);
+	$('#range').textContent = state.total ? `${state.offset + 1}–${end} of ${state.total}` : '0';
+	$('#prev').disabled = state.offset === 0;
+	$('#next').disabled = end >= state.total;
+}
+
+$('#prev').addEventListener('click', () => page(-1));
+$('#next').addEventListener('click', () => page(1));
+function page(dir) {
+	const off = state.offset + dir * PAGE;
+	if (off < 0 || off >= state.total) return;
+	state.offset = off;
+	state.cursor = -1;
+	guard(loadMessages);
+}
+
+$('#search-form').addEventListener('submit', (ev) => {
+	ev.preventDefault();
+	state.query = $('#search').value.trim();
+	state.offset = 0;
+	state.cursor = -1;
+	if (state.query && state.mailbox && !state.query.includes('in:')) state.mailbox = null;  // search all mailboxes
+	if (!state.query && !state.mailbox) state.mailbox = state.mailboxes.find((m) => m.name === 'Inbox');
+	closeMessage();
+	renderMailboxes();
+	guard(loadMessages);
+});
+
+// Message view.
+
+function closeMessage() {
+	state.open = null;
+	$('#msgview').hidden = true;
+	$('#msgframe').removeAttribute('src');
+}
+
+async function openMessage(m) {
+	const r = await call('Message', {mailbox: m.mailbox, uid: m.uid});
+	state.open = r;
+	state.showHTML = !r.text.trim() && r.html;
+	state.external = false;
+	const s = r.summary;
+	const i = state.messages.findIndex((x) => x.mailbox === s.mailbox && x.uid === s.uid);
+	if (i >= 0) { state.messages[i] = s; state.cursor = i; }
+	renderMessages();
+	$('#msgview').hidden = false;
+	$('#msg-subject').textContent = s.subject || '(no subject)';
+	$('#msg-from').textContent = s.from.map(fmtAddr).join(', ');
+	$('#msg-to').textContent = s.to.map(fmtAddr).join(', ');
+	$('#msg-cc').textContent = s.cc.map(fmtAddr).join(', ');
+	$('#msg-cc-row').hidden = !s.cc.length;
+	$('#msg-date').textContent = s.date || new Date(s.received * 1000).toString();
+	$('#attachments').replaceChildren(...r.attachments.map((a) => el('li', {},
+		el('a', {href: `/webmail/part/${s.mailbox}/${s.uid}/${a.index}`, download: a.filename}, `${a.filename} (${a.content_type}, ${fmtSize(a.size)})`))));
+	$('#msg-headers').textContent = r.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
+	$('#msg-headers').hidden = true;
+	$('#btn-raw').href = `/webmail/msg/${s.mailbox}/${s.uid}/raw`;
+	$('#btn-flag').textContent = s.flags.includes('\\Flagged') ? 'Unflag' : 'Flag';
+	renderBody();
+}
+
+function fmtSize(n) {
+	return n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KB' : (n / 1048576).toFixed(1) + ' MB';
+}
+
+function renderBody() {
+	const r = state.open;
+	if (!r) return;
+	const s = r.summary;
+	const view = state.showHTML ? (state.external ? 'htmlexternal' : 'html') : 'text';
+	$('#msgframe').src = `/webmail/msg/${s.mailbox}/${s.uid}/${view}`;
+	$('#btn-html').hidden = !r.html;
+	$('#btn-html').textContent = state.showHTML ? 'Show text' : 'Show HTML';
+	$('#btn-external').hidden = !(r.html && state.showHTML && !state.external);
+}
+
+$('#btn-html').addEventListener('click', () => { state.showHTML = !state.showHTML; state.external = false; renderBody(); });
+$('#btn-external').addEventListener('click', () => { state.external = true; renderBody(); });
+$('#btn-headers').addEventListener('click', () => { $('#msg-headers').hidden = !$('#msg-headers').hidden; });
+
+const current = () => state.open?.summary || state.messages[state.cursor];
+
+async function flagOp(add, flags, m) {
+	m = m || current();
+	if (!m) return;
+	await call(add ? 'FlagsAdd' : 'FlagsRemove', {mailbox: m.mailbox, uids: [m.uid], flags});
+	const upd = (x) => { if (x.mailbox === m.mailbox && x.uid === m.uid) x.flags = add ? [...new Set([...x.flags, ...flags])] : x.flags.filter((f) => !flags.includes(f)); };
+	state.messages.forEach(upd);
+	if (state.open) { upd(state.open.summary); $('#btn-flag').textContent = state.open.summary.flags.includes('\\Flagged') ? 'Unflag' : 'Flag'; }
+	renderMessages();
+}
+
+async function moveTo(name, m) {
+	m = m || current();
+	if (!m) return;
+	await call('Move', {mailbox: m.mailbox, uids: [m.uid], to: name});
+	toast(`Moved to ${name}.`);
+	afterRemove(m);
+}
+
+async function del(m) {
+	m = m || current();
+	if (!m) return;
+	await call('Delete', {mailbox: m.mailbox, uids: [m.uid]});
+	toast('Deleted.');
+	afterRemove(m);
+}
+
+function afterRemove(m) {
+	if (state.open && state.open.summary.uid === m.uid && state.open.summary.mailbox === m.mailbox) closeMessage();
+	state.messages = state.messages.filter((x) => !(x.mailbox === m.mailbox && x.uid === m.uid));
+	renderMessages();
+	scheduleReload();
+}
+
+$('#btn-archive').addEventListener('click', () => guard(() => moveTo(specialName('\\Archive', 'Archive'))));
+$('#btn-delete').addEventListener('click', () => guard(() => del()));
+$('#btn-flag').addEventListener('click', () => guard(() => flagOp(!current()?.flags.includes('\\Flagged'), ['\\Flagged'])));
+$('#btn-unread').addEventListener('click', () => guard(async () => { const m = current(); await flagOp(false, ['\\Seen'], m); closeMessage(); }));
+$('#move-to').addEventListener('change', (ev) => { const v = ev.target.value; ev.target.value = ''; if (v) guard(() => moveTo(v)); });
+
+function specialName(use, dflt) {
+	return state.mailboxes.find((m) => m.special_use === use)?.name || dflt;
+}
+
+// Compose, reply, forward.
+
+function quote(text) {
+	return text.replace(/\s+$/, '').split('\n').map((l) => '> ' + l).join('\n');
+}
+
+function compose(mode) {
+	const f = $('#compose-form');
+	f.reset();
+	$('#compose-error').textContent = '';
+	$('#c-mode').value = mode || '';
+	const r = state.open;
+	if (mode && r) {
+		const s = r.summary;
+		$('#c-ref-mailbox').value = s.mailbox;
+		$('#c-ref-uid').value = s.uid;
+		const subj = s.subject || '';
+		if (mode === 'forward') {
+			$('#c-subject').value = /^fwd?:/i.test(subj) ? subj : 'Fwd: ' + subj;
+			$('#c-body').value = `\n\n---------- Forwarded message ----------\nFrom: ${s.from.map(fmtAddr).join(', ')}\nSubject: ${subj}\n\n${r.text}`;
+		} else {
+			const replyTo = r.headers.find(([k]) => k.toLowerCase() === 'reply-to')?.[1];
+			$('#c-to').value = replyTo || s.from.map(fmtAddr).join(', ');
+			if (mode === 'replyall') {
+				const me = state.address.toLowerCase();
+				$('#c-cc').value = [...s.to, ...s.cc].filter((a) => a.address.toLowerCase() !== me).map(fmtAddr).join(', ');
+			}
+			$('#c-mode').value = 'reply';
+			$('#c-subject').value = /^re:/i.test(subj) ? subj : 'Re: ' + subj;
+			const who = s.from.map(shortAddr).join(', ');
+			$('#c-body').value = `\n\nOn ${s.date || new Date(s.received * 1000).toString()}, ${who} wrote:\n${quote(r.text)}\n`;
+		}
+	} else {
+		$('#c-ref-mailbox').value = '';
+		$('#c-ref-uid').value = '';
+	}
+	$('#compose-title').textContent = {reply: 'Reply', replyall: 'Reply all', forward: 'Forward'}[mode] || 'New message';
+	$('#compose').showModal();
+	(mode && mode !== 'forward' ? $('#c-body') : $('#c-to')).focus();
+	if (mode && mode !== 'forward') $('#c-body').setSelectionRange(0, 0);
+}
+
+$('#btn-compose').addEventListener('click', () => compose(''));
+$('#btn-reply').addEventListener('click', () => compose('reply'));
+$('#btn-replyall').addEventListener('click', () => compose('replyall'));
+$('#btn-forward').addEventListener('click', () => compose('forward'));
+$('#c-cancel').addEventListener('click', () => $('#compose').close());
+
+$('#compose-form').addEventListener('submit', (ev) => {
+	ev.preventDefault();
+	guard(async () => {
+		$('#c-send').disabled = true;
+		try {
+			const r = await fetch('/webmail/api/Submit', {method: 'POST', headers: {'x-mox-csrf': state.csrf}, body: new FormData($('#compose-form'))});
+			await answer(r);
+			$('#compose').close();
+			toast('Message sent.');
+		} catch (e) {
+			$('#compose-error').textContent = e.message;
+		} finally {
+			$('#c-send').disabled = false;
+		}
+	});
+});
+
+// Live updates.
+
+function connectLive() {
+	const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+	const ws = new WebSocket(`${proto}//${location.host}/webmail/ws?csrf=${encodeURIComponent(state.csrf)}`);
+	state.ws = ws;
+	ws.onopen = () => { state.wsRetry = 0; $('#live').textContent = 'live'; $('#live').classList.add('on'); };
+	ws.onmessage = (ev) => {
+		const msg = JSON.parse(ev.data);
+		if (msg.type === 'error') { ws.onclose = null; if (msg.code === 'user:noAuth') showLogin('Session expired, log in again.'); return; }
+		if (msg.mailboxes) setMailboxes(msg.mailboxes);
+		if (msg.type === 'changes') onChanges(msg.changes);
+	};
+	ws.onclose = () => {
+		$('#live').textContent = 'offline';
+		$('#live').classList.remove('on');
+		if (state.ws !== ws || !state.csrf) return;
+		const delay = Math.min(30000, 1000 * 2 ** state.wsRetry++);
+		setTimeout(() => { if (state.ws === ws && state.csrf) { connectLive(); scheduleReload(); } }, delay);
+	};
+}
+
+function onChanges(changes) {
+	let reload = false;
+	for (const c of changes) {
+		const mbid = c.mailbox_id ?? c.mailbox?.id;
+		if (state.query || mbid === undefined || mbid === state.mailbox?.id) reload = true;
+		if (c.kind === 'ChangeRemoveUIDs' && state.open && state.open.summary.mailbox === c.mailbox_id && c.uids.includes(state.open.summary.uid)) closeMessage();
+		if (c.kind === 'ChangeAddUID' && c.summary && c.mailbox_id === state.mailboxes.find((m) => m.name === 'Inbox')?.id && !c.summary.flags.includes('\\Seen')) {
+			toast('New message: ' + (c.summary.subject || '(no subject)'));
+		}
+	}
+	if (reload) scheduleReload();
+}
+
+function scheduleReload() {
+	clearTimeout(state.reloadTimer);
+	state.reloadTimer = setTimeout(() => guard(loadMessages), 50);
+}
+
+// Keyboard shortcuts.
+
+function move(delta) {
+	if (!state.messages.length) return;
+	state.cursor = Math.max(0, Math.min(state.messages.length - 1, state.cursor + delta));
+	renderMessages();
+	const m = state.messages[state.cursor];
+	if (state.open) guard(() => openMessage(m));
+	$('#messages tbody').children[state.cursor]?.scrollIntoView({block: 'nearest'});
+}
+
+document.addEventListener('keydown', (ev) => {
+	if ($('#app').hidden || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+	if (document.querySelector('dialog[open]')) return;
+	const t = ev.target;
+	if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) {
+		if (ev.key === 'Escape') t.blur();
+		return;
+	}
+	const go = (name) => { const mb = state.mailboxes.find((m) => m.name === name || m.special_use === '\\' + name); if (mb) guard(() => selectMailbox(mb)); };
+	if (state.gPrefix) {
+		state.gPrefix = false;
+		({i: () => go('Inbox'), s: () => go('Sent'), a: () => go('Archive'), d: () => go('Drafts'), t: () => go('Trash')})[ev.key]?.();
+		return;
+	}
+	const m = current();
+	const actions = {
+		j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+		Enter: () => m && guard(() => openMessage(m)), o: () => m && guard(() => openMessage(m)),
+		c: () => compose(''), r: () => state.open && compose('reply'), R: () => state.open && compose('replyall'),
+		f: () => state.open && compose('forward'),
+		a: () => m && guard(() => moveTo(specialName('\\Archive', 'Archive'), m)),
+		d: () => m && guard(() => del(m)), Delete: () => m && guard(() => del(m)),
+		s: () => m && guard(() => flagOp(!m.flags.includes('\\Flagged'), ['\\Flagged'], m)),
+		u: () => m && guard(() => flagOp(!m.flags.includes('\\Seen'), ['\\Seen'], m)),
+		h: () => { if (state.open) $('#msg-headers').hidden = !$('#msg-headers').hidden; },
+		'/': () => $('#search').focus(), '?': () => $('#help').showModal(),
+		n: () => page(1), p: () => page(-1), g: () => { state.gPrefix = true; },
+		Escape: () => closeMessage(),
+	};
+	const fn = actions[ev.key];
+	if (fn) { ev.preventDefault(); fn(); }
+});
+$('#btn-help').addEventListener('click', () => $('#help').showModal());
+
+// Start: resume the session after a reload, else show the login form.
+(async () => {
+	const r = await fetch('/webmail/session');
+	if (r.ok) await guard(async () => start(await r.json()));
+	else showLogin('');
+})();

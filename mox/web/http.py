@@ -164,6 +164,10 @@ class HTTPConnection:
             self.conn.receive_data(data)
 
     async def read_body(self, request: h11.Request) -> bytes:
+        limit = self.max_body
+        if self.router is not None:
+            path = request.target.split(b"?", 1)[0].decode("ascii", "replace")
+            limit = self.router.body_limit(self.ctx, urllib.parse.unquote(path), self.max_body)
         clen = None
         for k, v in request.headers:
             if k == b"content-length":
@@ -171,8 +175,8 @@ class HTTPConnection:
                     clen = int(v)
                 except ValueError:
                     clen = None
-        if clen is not None and clen > self.max_body:
-            await self.send_error(413, "user:tooLarge", f"request body of {clen} bytes exceeds limit of {self.max_body} bytes")
+        if clen is not None and clen > limit:
+            await self.send_error(413, "user:tooLarge", f"request body of {clen} bytes exceeds limit of {limit} bytes")
             raise _Close
         if self.conn.they_are_waiting_for_100_continue:
             await self.send_all(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
@@ -182,8 +186,8 @@ class HTTPConnection:
             ev = await self.next_event(head=False)
             if isinstance(ev, h11.Data):
                 size += len(ev.data)
-                if size > self.max_body:
-                    await self.send_error(413, "user:tooLarge", f"request body exceeds limit of {self.max_body} bytes")
+                if size > limit:
+                    await self.send_error(413, "user:tooLarge", f"request body exceeds limit of {limit} bytes")
                     raise _Close
                 chunks.append(bytes(ev.data))
             elif isinstance(ev, h11.EndOfMessage):

@@ -278,6 +278,21 @@ class Router:
         self.websockets: list[Route] = []
         #: service roots ("/webmail/") whose slash-less path redirects to them.
         self.roots: set[str] = set()
+        #: path prefix -> request body limit (bytes, or a function of ctx), instead of the default.
+        self.body_limits: dict[str, int | Callable[[Any], int]] = {}
+
+    def set_body_limit(self, prefix: str, limit: int | Callable[[Any], int]) -> None:
+        self.body_limits[prefix] = limit
+
+    def body_limit(self, ctx: Any, path: str, default: int) -> int:
+        best = ""
+        for prefix in self.body_limits:
+            if path.startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        if not best:
+            return default
+        limit = self.body_limits[best]
+        return limit(ctx) if callable(limit) else limit
 
     def add(self, pattern: str, handler: Handler, *, methods: Iterable[str] | None = None) -> None:
         if not pattern.startswith("/"):

@@ -129,3 +129,19 @@ def raw_exchange(port: int, data: bytes, *, read_until_close: bool = True, timeo
             if not read_until_close:
                 break
         return b"".join(chunks)
+
+
+def smtp_deliver(server: Any, rcpts: list[str], data: bytes, mail_from: str = "sender@example.org") -> None:
+    """Deliver over SMTP (port "smtp", as an application under test would)."""
+    import smtplib
+
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+        assert s.sendmail(mail_from, rcpts, data) == {}
+
+
+def wait_one(c: Client, query: str, timeout: float = 10) -> dict:
+    r = c.get(f"/api/v1/wait?{query}&timeout={timeout}")
+    assert r.status == 200, r.body
+    got = r.json()
+    assert got["messages"], f"no message for {query}"
+    return got["messages"][0]

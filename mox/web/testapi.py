@@ -1,0 +1,584 @@
+"""The test API under ``/api/v1/`` (beyond mox; documented in README "Test API").
+
+For automated tests: list and search the messages of an account, get one with its text, HTML,
+attachments, links and one-time codes, fetch the raw message, delete all or by recipient, and
+**wait** for a message: a long-poll that returns as soon as a matching message is stored.
+
+Index: per account, in memory, one :class:`Summary` per message (id, mailbox, received,
+from, recipients, subject), and a map from each recipient address (To, Cc, Bcc, Delivered-To,
+lower case) and each From address to message ids. It is built at start from the store and kept
+current from the store's change subscription, which also wakes waiters: nothing polls.
+Listing the newest 50 of 10,000 messages walks the ids newest first and stops after
+offset+limit matches (the total is counted over the candidate set).
+
+Auth: none from loopback addresses (localserve listens on loopback only); from elsewhere HTTP
+basic auth with an account address and password is required.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import datetime
+import html as htmlmod
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from mox import mlog
+from mox.message import decode_header_value
+from mox.message.header import parse_address_list, split_header
+from mox.web.router import HTTPError, Request, Response, Router, json_response
+from mox.web.webapi import address_string, parsed_message
+
+BASE = "/api/v1/"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_WAIT = 300.0
+DEFAULT_WAIT = 30.0
+
+log = mlog.get_logger("http")
+
+
+@dataclass
+class Summary:
+    id: int
+    mailbox_id: int
+    uid: int
+    received: float
+    from_: list[str]
+    to: list[str]
+    cc: list[str]
+    rcpts: set[str]  # to + cc + bcc + delivered-to, lower case
+    subject: str
+    size: int
+    message_id: str
+
+    def matches(self, q: Query, mailbox_names: dict[int, str]) -> bool:
+        if q.to is not None and q.to not in self.rcpts:
+            return False
+        if q.from_ is not None and q.from_ not in (a.lower() for a in self.from_):
+            return False
+        if q.subject is not None and q.subject not in self.subject.lower():
+            return False
+        if q.since is not None and self.received < q.since:
+            return False
+        if q.mailbox is not None and mailbox_names.get(self.mailbox_id, "").lower() != q.mailbox:
+            return False
+        return True
+
+    def visible(self, q: Query, hidden: set[int]) -> bool:
+        return q.mailbox is not None or self.mailbox_id not in hidden
+
+
+@dataclass
+class Query:
+    to: str | None = None
+    from_: str | None = None
+    subject: str | None = None
+    since: float | None = None
+    mailbox: str | None = None
+
+    @classmethod
+    def from_request(cls, req: Request) -> Query:
+        def low(name: str) -> str | None:
+            v = req.arg(name)
+            return v.strip().lower() if v is not None and v.strip() else None
+
+        since = None
+        s = req.arg("since")
+        if s:
+            since = parse_time(s)
+        return cls(to=low("to"), from_=low("from"), subject=low("subject"), since=since, mailbox=low("mailbox"))
+
+    def empty(self) -> bool:
+        return all(v is None for v in (self.to, self.from_, self.subject, self.since, self.mailbox))
+
+
+def parse_time(s: str) -> float:
+    """Unix seconds, or an RFC 3339 time (``Z`` or an offset; without one UTC)."""
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    try:
+        t = datetime.datetime.fromisoformat(s.strip().replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise HTTPError(400, "user:badParameter", f"since: expected unix seconds or RFC 3339 time, got {s!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp()
+
+
+def _addrs(addrs: list[Any]) -> list[str]:
+    return [address_string(a) for a in addrs if a.host is not None and a.mailbox is not None]
+
+
+def summarize(acc: Any, msg: Any) -> Summary:
+    part = msg.part
+    env = part.envelope if part is not None else None
+    from_ = _addrs(env.from_) if env else []
+    to = _addrs(env.to) if env else []
+    cc = _addrs(env.cc) if env else []
+    rcpts = {a.lower() for a in to + cc + (_addrs(env.bcc) if env else [])}
+    # Delivered-To (added by the queue for each local delivery): the envelope recipient.
+    try:
+        with open(acc.message_path(msg), "rb") as f:
+            head = f.read(16384)
+        end = head.find(b"\r\n\r\n")
+        fields, _, _ = split_header(head, 0, end + 4 if end >= 0 else len(head))
+        for fld in fields:
+            if fld.name.lower() in ("delivered-to", "x-original-to"):
+                rcpts.update(a.lower() for a in _addrs(parse_address_list(fld.value())))
+    except OSError:
+        pass
+    subject = decode_header_value(env.subject) if env and env.subject else ""
+    return Summary(
+        id=msg.id,
+        mailbox_id=msg.mailbox_id,
+        uid=msg.uid,
+        received=msg.received,
+        from_=from_,
+        to=to,
+        cc=cc,
+        rcpts=rcpts,
+        subject=subject,
+        size=msg.size,
+        message_id=(env.message_id or "") if env else "",
+    )
+
+
+class AccountIndex:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.by_id: dict[int, Summary] = {}
+        self.ids: list[int] = []  # ascending
+        self.by_rcpt: dict[str, set[int]] = {}
+        self.by_from: dict[str, set[int]] = {}
+        self.mailbox_names: dict[int, str] = {}
+        #: Sent and Drafts: left out unless a query names a mailbox (the queue keeps a Sent copy
+        #: of every submission, which would otherwise match before the delivered message).
+        self.hidden: set[int] = set()
+        self.changed = trio.Event()
+
+    def add(self, s: Summary) -> None:
+        if s.id in self.by_id:
+            self.remove(s.id)
+        self.by_id[s.id] = s
+        if not self.ids or s.id > self.ids[-1]:
+            self.ids.append(s.id)
+        else:
+            bisect.insort(self.ids, s.id)
+        for r in s.rcpts:
+            self.by_rcpt.setdefault(r, set()).add(s.id)
+        for a in s.from_:
+            self.by_from.setdefault(a.lower(), set()).add(s.id)
+
+    def remove(self, id: int) -> None:
+        s = self.by_id.pop(id, None)
+        if s is None:
+            return
+        i = bisect.bisect_left(self.ids, id)
+        if i < len(self.ids) and self.ids[i] == id:
+            del self.ids[i]
+        for r in s.rcpts:
+            ids = self.by_rcpt.get(r)
+            if ids is not None:
+                ids.discard(id)
+                if not ids:
+                    del self.by_rcpt[r]
+        for a in s.from_:
+            ids = self.by_from.get(a.lower())
+            if ids is not None:
+                ids.discard(id)
+                if not ids:
+                    del self.by_from[a.lower()]
+
+    def set_mailboxes(self, mailboxes: list[Any]) -> None:
+        self.mailbox_names = {mb.id: mb.name for mb in mailboxes}
+        self.hidden = {mb.id for mb in mailboxes if mb.special_use in ("\\Sent", "\\Drafts")}
+
+    def notify(self) -> None:
+        ev, self.changed = self.changed, trio.Event()
+        ev.set()
+
+    def search(self, q: Query, offset: int, limit: int) -> tuple[int, list[Summary]]:
+        """(total matches, page newest first)."""
+        cands: set[int] | None = None
+        if q.to is not None:
+            cands = self.by_rcpt.get(q.to, set())
+        if q.from_ is not None:
+            f = self.by_from.get(q.from_, set())
+            cands = f if cands is None else cands & f
+        if cands is not None:
+            ordered = sorted(cands, reverse=True)
+        else:
+            ordered = reversed(self.ids)
+        if q.empty() and not self.hidden:
+            total = len(self.ids)
+            page = [self.by_id[i] for i in self.ids[::-1][offset : offset + limit]] if offset < total else []
+            return total, page
+        total = 0
+        page: list[Summary] = []
+        for i in ordered:
+            s = self.by_id[i]
+            if s.visible(q, self.hidden) and s.matches(q, self.mailbox_names):
+                if offset <= total < offset + limit:
+                    page.append(s)
+                total += 1
+        return total, page
+
+
+class TestIndex:
+    """The test API's index over every account of the store."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.accounts: dict[str, AccountIndex] = {}
+        self.ready = trio.Event()
+
+    def account(self, name: str) -> AccountIndex:
+        ai = self.accounts.get(name)
+        if ai is None:
+            raise HTTPError(404, "user:notFound", f"no account {name!r}")
+        return ai
+
+    async def serve_account(self, name: str, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        acc = self.ctx.store.open_account(name)
+        try:
+            sub = acc.subscribe()  # before reading, so nothing delivered meanwhile is missed
+            try:
+                ai = AccountIndex(name)
+                ai.set_mailboxes(acc.mailboxes())
+                for mb in acc.mailboxes():
+                    for m in acc.messages(mb.id):
+                        ai.add(summarize(acc, m))
+                self.accounts[name] = ai
+                task_status.started()
+                while True:
+                    await sub.wait()
+                    changes = sub.pending()
+                    if sub.closed and not changes:
+                        return
+                    self.apply(acc, ai, changes)
+            finally:
+                sub.close()
+        finally:
+            acc.close()
+
+    def apply(self, acc: Any, ai: AccountIndex, changes: list[Any]) -> None:
+        from mox.store import changes as ch
+
+        for c in changes:
+            if isinstance(c, ch.ChangeAddUID):
+                m = acc.message(c.mailbox_id, c.uid)
+                if m is not None and not m.expunged:
+                    ai.add(summarize(acc, m))
+            elif isinstance(c, ch.ChangeRemoveUIDs):
+                uids = set(c.uids)
+                for s in [s for s in ai.by_id.values() if s.mailbox_id == c.mailbox_id and s.uid in uids]:
+                    ai.remove(s.id)
+            elif isinstance(c, (ch.ChangeAddMailbox, ch.ChangeRenameMailbox, ch.ChangeRemoveMailbox)):
+                ai.set_mailboxes(acc.mailboxes())  # renames include children; reread all
+        ai.notify()
+
+    async def serve(self, ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            for name in ctx.store.account_names():
+                await nursery.start(self.serve_account, name)
+            self.ready.set()
+            task_status.started()
+
+
+# Views.
+
+
+def _iso(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def summary_json(s: Summary, ai: AccountIndex) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "mailbox": ai.mailbox_names.get(s.mailbox_id, ""),
+        "received": _iso(s.received),
+        "from": s.from_[0] if s.from_ else "",
+        "to": s.to,
+        "cc": s.cc,
+        "subject": s.subject,
+        "size": s.size,
+        "message_id": s.message_id,
+    }
+
+
+_URL_RE = re.compile(r"""\bhttps?://[^\s<>"'()\[\]{}]+""", re.IGNORECASE)
+_HREF_RE = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_CODE_WORDS = re.compile(
+    r"\b(code|codes|verification|verify|otp|one[- ]time|passcode|pin|token|2fa|security|confirm|confirmation|login)\b",
+    re.IGNORECASE,
+)
+_NUMBER_RE = re.compile(r"(?<![\w.,/:-])(\d{4,8})(?![\w.,/:-]\d|\d)")
+_TAG_RE = re.compile(r"<[^>]*>")
+_SCRIPT_STYLE_RE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def html_to_text(h: str) -> str:
+    h = _SCRIPT_STYLE_RE.sub(" ", h)
+    return htmlmod.unescape(_TAG_RE.sub(" ", h))
+
+
+def find_links(text: str, html: str) -> list[str]:
+    """http(s) URLs in the text and the HTML (href attributes and bare URLs), in order, once each."""
+    out: list[str] = []
+    for m in _URL_RE.finditer(text):
+        out.append(m.group(0).rstrip(".,;:!?"))
+    for m in _HREF_RE.finditer(html):
+        url = htmlmod.unescape(next(g for g in m.groups() if g is not None)).strip()
+        if url.lower().startswith(("http://", "https://")):
+            out.append(url)
+    for m in _URL_RE.finditer(html_to_text(html)):
+        out.append(m.group(0).rstrip(".,;:!?"))
+    return list(dict.fromkeys(out))
+
+
+def find_codes(text: str, html: str) -> list[str]:
+    """4-8 digit numbers within 60 characters after (or 30 before) a word like code,
+    verification or OTP; not parts of dates, times, prices, phone numbers or URLs."""
+    out: list[str] = []
+    for body in (text, html_to_text(html)):
+        body = _URL_RE.sub(" ", body)
+        for m in _NUMBER_RE.finditer(body):
+            start = m.start()
+            before = body[max(0, start - 60) : start]
+            after = body[m.end() : m.end() + 30]
+            if _CODE_WORDS.search(before) or _CODE_WORDS.search(after):
+                out.append(m.group(1))
+    return list(dict.fromkeys(out))
+
+
+# Handlers.
+
+
+def _check_access(ctx: Any, req: Request) -> None:
+    try:
+        loopback = ipaddress.ip_address(req.remote_ip.split("%", 1)[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return
+    auth = req.header("authorization") or ""
+    scheme, _, cred = auth.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            user, _, pw = base64.b64decode(cred.strip(), validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            user, pw = "", ""
+        if ctx.auth.login(user, pw, ip=req.remote_ip) is not None:
+            return
+    raise HTTPError(401, "user:noAuth", "basic auth required from non-loopback addresses", [("WWW-Authenticate", 'Basic realm="mox test api"')])
+
+
+def _index(ctx: Any, req: Request) -> tuple[TestIndex, AccountIndex]:
+    _check_access(ctx, req)
+    idx: TestIndex | None = ctx.web.index
+    if idx is None:
+        raise HTTPError(503, "server:unavailable", "test api index not running")
+    name = req.arg("account")
+    if name is None:
+        if len(idx.accounts) != 1:
+            raise HTTPError(400, "user:badParameter", "parameter account required (more than one account)")
+        name = next(iter(idx.accounts))
+    return idx, idx.account(name)
+
+
+def _int_arg(req: Request, name: str, default: int, lo: int, hi: int) -> int:
+    v = req.arg(name)
+    if v is None or v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise HTTPError(400, "user:badParameter", f"{name}: expected an integer, got {v!r}") from None
+    if not lo <= n <= hi:
+        raise HTTPError(400, "user:badParameter", f"{name}: must be between {lo} and {hi}")
+    return n
+
+
+def _msg_id(req: Request) -> int:
+    try:
+        return int(req.params["id"])
+    except ValueError:
+        raise HTTPError(400, "user:badParameter", f"message id must be an integer, got {req.params['id']!r}") from None
+
+
+def message_details(ctx: Any, ai: AccountIndex, s: Summary) -> dict[str, Any]:
+    acc = ctx.store.open_account(ai.name)
+    try:
+        m = acc.message_by_id(s.id)
+        if m is None or m.expunged:
+            raise HTTPError(404, "user:notFound", f"message {s.id} not found")
+        data = acc.read_message(m)
+    finally:
+        acc.close()
+    p = parsed_message(data, m.part)
+    out = summary_json(s, ai)
+    out["flags"] = list(m.flags)
+    out["headers"] = [[k, v] for k, v in p["Headers"]]
+    out["text"] = p["Text"]
+    out["html"] = p["HTML"]
+    out["attachments"] = [
+        {
+            "part": a["PartPath"],
+            "filename": a["Filename"],
+            "content_type": a["ContentType"],
+            "content_id": a["ContentID"],
+            "size": a["Size"],
+        }
+        for a in p["Attachments"]
+    ]
+    out["links"] = find_links(p["Text"], p["HTML"])
+    out["codes"] = find_codes(p["Text"], p["HTML"])
+    return out
+
+
+async def api_index(ctx: Any, req: Request) -> Response:
+    if req.path != BASE:
+        raise HTTPError(404, "user:notFound", f"no such path: {req.path}")
+    return json_response(
+        {
+            "endpoints": [
+                "GET /api/v1/messages?to=&from=&subject=&since=&mailbox=&limit=&offset=",
+                "DELETE /api/v1/messages?to=",
+                "GET /api/v1/messages/{id}",
+                "GET /api/v1/messages/{id}/raw",
+                "DELETE /api/v1/messages/{id}",
+                "GET /api/v1/wait?to=&from=&subject=&since=&mailbox=&timeout=",
+                "GET /readyz",
+            ]
+        }
+    )
+
+
+async def list_messages(ctx: Any, req: Request) -> Response:
+    _, ai = _index(ctx, req)
+    if req.method == "DELETE":
+        return await delete_messages(ctx, req, ai)
+    q = Query.from_request(req)
+    limit = _int_arg(req, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _int_arg(req, "offset", 0, 0, 10**9)
+    total, page = ai.search(q, offset, limit)
+    return json_response(
+        {"total": total, "offset": offset, "limit": limit, "messages": [summary_json(s, ai) for s in page]}
+    )
+
+
+async def delete_messages(ctx: Any, req: Request, ai: AccountIndex) -> Response:
+    q = Query.from_request(req)
+    _, victims = ai.search(q, 0, 1 << 62)
+    by_mailbox: dict[int, list[int]] = {}
+    for s in victims:
+        by_mailbox.setdefault(s.mailbox_id, []).append(s.uid)
+    n = 0
+    acc = ctx.store.open_account(ai.name)
+    try:
+        for mbid, uids in by_mailbox.items():
+            n += len(await acc.expunge(mbid, sorted(uids)))
+    finally:
+        acc.close()
+    for s in victims:
+        ai.remove(s.id)
+    return json_response({"deleted": n})
+
+
+def _summary(ai: AccountIndex, req: Request) -> Summary:
+    id = _msg_id(req)
+    s = ai.by_id.get(id)
+    if s is None:
+        raise HTTPError(404, "user:notFound", f"message {id} not found")
+    return s
+
+
+async def get_message(ctx: Any, req: Request) -> Response:
+    _, ai = _index(ctx, req)
+    s = _summary(ai, req)
+    if req.method == "DELETE":
+        acc = ctx.store.open_account(ai.name)
+        try:
+            await acc.expunge(s.mailbox_id, [s.uid])
+        finally:
+            acc.close()
+        ai.remove(s.id)
+        return json_response({"deleted": 1})
+    return json_response(message_details(ctx, ai, s))
+
+
+async def get_raw(ctx: Any, req: Request) -> Response:
+    _, ai = _index(ctx, req)
+    s = _summary(ai, req)
+    acc = ctx.store.open_account(ai.name)
+    try:
+        m = acc.message_by_id(s.id)
+        if m is None or m.expunged:
+            raise HTTPError(404, "user:notFound", f"message {s.id} not found")
+        data = acc.read_message(m)
+    finally:
+        acc.close()
+    return Response(200, [("Content-Type", "message/rfc822")], data)
+
+
+async def wait(ctx: Any, req: Request) -> Response:
+    """Long-poll: the matching messages (full details, newest first, at most ``limit``) as soon
+    as at least one exists; ``{"messages": []}`` when ``timeout`` seconds pass first."""
+    _, ai = _index(ctx, req)
+    q = Query.from_request(req)
+    limit = _int_arg(req, "limit", 1, 1, 100)
+    t = req.arg("timeout")
+    try:
+        timeout = float(t) if t else DEFAULT_WAIT
+    except ValueError:
+        raise HTTPError(400, "user:badParameter", f"timeout: expected seconds, got {t!r}") from None
+    if not 0 <= timeout <= MAX_WAIT:
+        raise HTTPError(400, "user:badParameter", f"timeout: must be between 0 and {MAX_WAIT:g} seconds")
+    with trio.move_on_after(timeout):
+        while True:
+            changed = ai.changed  # taken before searching: a change after the search wakes us
+            total, page = ai.search(q, 0, limit)
+            if page:
+                details = []
+                for s in page:
+                    try:
+                        details.append(message_details(ctx, ai, s))
+                    except HTTPError:
+                        continue  # removed meanwhile
+                if details:
+                    return json_response({"total": total, "messages": details})
+            if ctx.shutting_down.is_set():
+                break
+            async with trio.open_nursery() as nursery:
+
+                async def stop_on_shutdown() -> None:
+                    await ctx.shutting_down.wait()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(stop_on_shutdown)
+                await changed.wait()
+                nursery.cancel_scope.cancel()
+    return json_response({"total": 0, "messages": []})
+
+
+async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Build the index (once, at start) and keep it current; started by mox.web.WebApp."""
+    idx = TestIndex(ctx)
+    ctx.web.index = idx
+    await idx.serve(ctx, task_status=task_status)
+
+
+def register(router: Router) -> None:
+    router.add(BASE, api_index, methods=("GET",))
+    router.add(BASE + "messages", list_messages, methods=("GET", "DELETE"))
+    router.add(BASE + "messages/{id}", get_message, methods=("GET", "DELETE"))
+    router.add(BASE + "messages/{id}/raw", get_raw, methods=("GET",))
+    router.add(BASE + "wait", wait, methods=("GET",))

@@ -1,0 +1,207 @@
+"""The webapi v0 (reference 6.8) over real sockets: basic auth, form-encoded JSON requests,
+the message methods and Send through the queue."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from conftest import Client, smtp_deliver, wait_one
+
+AUTH = ("mox@localhost", "moxmoxmox")
+
+MSG = (
+    b"From: Alice <alice@example.org>\r\n"
+    b"To: webapi-get@localhost\r\n"
+    b"Subject: webapi get\r\n"
+    b"Message-ID: <get-1@example.org>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n'
+    b"\r\n"
+    b"--b1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"hello text\r\n"
+    b"--b1\r\n"
+    b"Content-Type: application/pdf\r\n"
+    b'Content-Disposition: attachment; filename="doc.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n"
+    b"JVBERi0xLjQK\r\n"
+    b"--b1--\r\n"
+)
+
+
+def call(c: Client, method: str, request: Any, *, auth: tuple[str, str] | None = AUTH) -> Any:
+    return c.post(f"/webapi/v0/{method}", form={"request": json.dumps(request)}, auth=auth)
+
+
+def test_index_and_redirect(client):
+    c = client()
+    r = c.get("/webapi/")
+    assert (r.status, r.header("Location")) == (303, "/webapi/v0/")
+    r = c.get("/webapi")
+    assert (r.status, r.header("Location")) == (303, "/webapi/")
+    r = c.get("/webapi/v0/")
+    assert r.status == 200
+    for name in (
+        "Send",
+        "MessageGet",
+        "MessageRawGet",
+        "MessagePartGet",
+        "MessageDelete",
+        "MessageFlagsAdd",
+        "MessageFlagsRemove",
+        "MessageMove",
+    ):
+        assert f'<li><a href="{name}">{name}</a></li>'.encode() in r.body
+    r = c.get("/webapi/v0/Send")
+    assert r.status == 200 and b'<textarea name=request' in r.body
+    assert r.header("X-Frame-Options") == "deny"
+
+
+def test_auth_and_request_errors(client):
+    c = client()
+    r = call(c, "MessageGet", {"MsgID": 1}, auth=None)
+    assert (r.status, r.json()) == (401, {"Code": "user", "Message": "missing http basic authentication"})
+    assert r.header("WWW-Authenticate") == 'Basic realm="mox webapi"'
+    r = call(c, "MessageGet", {"MsgID": 1}, auth=("mox@localhost", "wrong"))
+    assert (r.status, r.json()) == (401, {"Code": "user", "Message": "bad credentials"})
+    r = c.post("/webapi/v0/MessageGet", form={"other": "x"}, auth=AUTH)
+    assert (r.status, r.json()) == (400, {"Code": "protocol", "Message": 'missing form field "request" with the JSON request'})
+    r = c.post("/webapi/v0/MessageGet", form={"request": "{bad"}, auth=AUTH)
+    assert r.status == 400
+    assert r.json()["Code"] == "protocol"
+    assert r.json()["Message"].startswith('malformed JSON in "request": ')
+    r = call(c, "MessageGet", {"MsgID": "one"})
+    assert (r.status, r.json()) == (400, {"Code": "protocol", "Message": "field MsgID: expected int"})
+    r = call(c, "MessageGet", {"MsgID": 999999})
+    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "message 999999 not found"})
+    r = call(c, "NoSuchMethod", {})
+    assert (r.status, r.json()) == (404, {"Code": "notFound", "Message": "unknown method 'NoSuchMethod'"})
+
+
+def test_message_methods(client, server):
+    c = client()
+    smtp_deliver(server, ["webapi-get@localhost"], MSG)
+    msgid = wait_one(c, "to=webapi-get@localhost")["id"]
+
+    r = call(c, "MessageGet", {"MsgID": msgid})
+    assert r.status == 200, r.body
+    got = r.json()
+    m = got["Message"]
+    assert m["From"] == [{"Name": "Alice", "Address": "alice@example.org"}]
+    assert m["To"] == [{"Name": "", "Address": "webapi-get@localhost"}]
+    assert (m["Subject"], m["MessageID"], m["Text"], m["HTML"]) == ("webapi get", "<get-1@example.org>", "hello text", "")
+    assert got["Structure"] == {
+        "ContentType": "multipart/mixed",
+        "ContentTypeParams": {"boundary": "b1"},
+        "ContentID": "",
+        "DecodedSize": 0,
+        "Parts": [
+            {"ContentType": "text/plain", "ContentTypeParams": {"charset": "utf-8"}, "ContentID": "", "DecodedSize": 10, "Parts": []},
+            {"ContentType": "application/pdf", "ContentTypeParams": {}, "ContentID": "", "DecodedSize": 9, "Parts": []},
+        ],
+    }
+    meta = got["Meta"]
+    assert (meta["MailboxName"], meta["Flags"], meta["MailFrom"], meta["MsgFrom"], meta["DSN"]) == (
+        "Inbox",
+        [],
+        "sender@example.org",
+        "alice@example.org",
+        False,
+    )
+
+    r = call(c, "MessageRawGet", {"MsgID": msgid})
+    assert r.status == 200 and r.body.endswith(MSG)
+    r = call(c, "MessagePartGet", {"MsgID": msgid, "PartPath": [1]})
+    assert (r.status, r.header("Content-Type"), r.body) == (200, "application/pdf", b"%PDF-1.4\n")
+    r = call(c, "MessagePartGet", {"MsgID": msgid, "PartPath": [5]})
+    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "no part at path [5]"})
+
+    assert call(c, "MessageFlagsAdd", {"MsgID": msgid, "Flags": ["\\Seen", "custom"]}).json() == {}
+    assert call(c, "MessageGet", {"MsgID": msgid}).json()["Meta"]["Flags"] == ["\\Seen", "custom"]
+    assert call(c, "MessageFlagsRemove", {"MsgID": msgid, "Flags": ["\\Seen"]}).json() == {}
+    assert call(c, "MessageGet", {"MsgID": msgid}).json()["Meta"]["Flags"] == ["custom"]
+    r = call(c, "MessageFlagsAdd", {"MsgID": msgid, "Flags": ["bad flag"]})
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "invalid flag 'bad flag'"})
+
+    r = call(c, "MessageMove", {"MsgID": msgid, "DestMailboxName": "Nope"})
+    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "mailbox 'Nope' not found"})
+    assert call(c, "MessageMove", {"MsgID": msgid, "DestMailboxName": "Archive"}).json() == {}
+    moved = c.get("/api/v1/messages?to=webapi-get@localhost").json()["messages"]
+    assert [(x["mailbox"], x["subject"]) for x in moved] == [("Archive", "webapi get")]
+    new_id = moved[0]["id"]
+    assert call(c, "MessageGet", {"MsgID": new_id}).json()["Meta"]["MailboxName"] == "Archive"
+
+    assert call(c, "MessageDelete", {"MsgID": new_id}).json() == {}
+    r = call(c, "MessageGet", {"MsgID": new_id})
+    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": f"message {new_id} not found"})
+
+
+def test_send_urlencoded(client):
+    c = client()
+    r = call(
+        c,
+        "Send",
+        {"To": [{"Name": "Carol", "Address": "webapi-send@localhost"}], "Subject": "webapi send", "Text": "hi\nthere"},
+    )
+    assert r.status == 200, r.body
+    got = r.json()
+    assert got["MessageID"].startswith("<") and got["MessageID"].endswith("@localhost>")
+    [sub] = got["Submissions"]
+    assert sub["Address"] == "webapi-send@localhost" and sub["FromID"] == "" and isinstance(sub["QueueMsgID"], int)
+    m = wait_one(c, "to=webapi-send@localhost")
+    assert (m["from"], m["subject"], m["message_id"], m["text"]) == (
+        "mox@localhost",
+        "webapi send",
+        got["MessageID"],
+        "hi\r\nthere\r\n",
+    )
+    hdrs = dict((k.lower(), v) for k, v in m["headers"])
+    assert hdrs["to"] == "Carol <webapi-send@localhost>"
+    assert hdrs.get("delivered-to") == "webapi-send@localhost", m["headers"]
+
+
+def test_send_multipart_with_attachment(client):
+    c = client()
+    boundary = "formboundary42"
+    req = {
+        "To": [{"Address": "webapi-attach@localhost"}],
+        "Subject": "with files",
+        "Text": "see attached",
+        "HTML": "<p>see attached</p>",
+        "AttachedFiles": [{"Name": "a.txt", "ContentType": "text/plain", "Data": base64.b64encode(b"file a").decode()}],
+    }
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n{json.dumps(req)}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"attachedfile\"; filename=\"b.bin\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\nfile b\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    r = c.post(
+        "/webapi/v0/Send", body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}, auth=AUTH
+    )
+    assert r.status == 200, r.body
+    m = wait_one(c, "to=webapi-attach@localhost")
+    assert (m["text"], m["html"]) == ("see attached\r\n", "<p>see attached</p>\r\n")
+    assert [(a["filename"], a["content_type"], a["size"]) for a in m["attachments"]] == [
+        ("a.txt", "text/plain", 6),
+        ("b.bin", "application/octet-stream", 6),
+    ]
+
+
+def test_send_errors(client):
+    c = client()
+    r = call(c, "Send", {"To": [{"Address": "not an address"}], "Text": "x"})
+    assert (r.status, r.json()) == (400, {"Code": "badAddress", "Message": "invalid email address 'not an address'"})
+    r = call(c, "Send", {"Text": "x"})
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "message needs at least one recipient (To, CC or BCC)"})
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}]})
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "message needs Text or HTML"})
+    r = call(c, "Send", {"From": [{"Address": "someone@example.org"}], "To": [{"Address": "a@localhost"}], "Text": "x"})
+    assert (r.status, r.json()) == (
+        400,
+        {"Code": "user", "Message": "from address 'someone@example.org' does not belong to the account"},
+    )

@@ -260,3 +260,119 @@ def test_fuzz_valid_commands(imap, sessions, state):
             run_command(imap, tc, action, i)
 
     run()
+
+
+# -- two sessions against a model: each session keeps its view of the mailbox (sequence number
+# -> UID and flags) from the untagged responses alone, as a real client does; after every step
+# both views must equal the store.
+
+
+class View:
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.uids: list[int | None] = []
+        self.flags: dict[int, set[str]] = {}
+
+    def apply(self, untagged) -> None:
+        from mox.imap.responses import FetchFlags, FetchUID, UntaggedExists, UntaggedExpunge, UntaggedFetch
+
+        for r in untagged:
+            if isinstance(r, UntaggedExpunge):
+                assert 1 <= r.seq <= len(self.uids), f"EXPUNGE {r.seq} with {len(self.uids)} messages"
+                uid = self.uids.pop(r.seq - 1)
+                self.flags.pop(uid, None)
+            elif isinstance(r, UntaggedExists):
+                assert r.count >= len(self.uids), f"EXISTS {r.count} shrinks view of {len(self.uids)}"
+                self.uids += [None] * (r.count - len(self.uids))
+            elif isinstance(r, UntaggedFetch):
+                assert 1 <= r.seq <= len(self.uids), f"FETCH {r.seq} with {len(self.uids)} messages"
+                uid = r.attr(FetchUID)
+                if uid is not None:
+                    assert self.uids[r.seq - 1] in (None, uid.uid), f"seq {r.seq} changed uid"
+                    self.uids[r.seq - 1] = uid.uid
+                fl = r.attr(FetchFlags)
+                if fl is not None:
+                    known = self.uids[r.seq - 1]
+                    assert known is not None, f"FETCH FLAGS for seq {r.seq} before its UID is known"
+                    self.flags[known] = set(fl.flags)
+
+    def run(self, line: str, *parts):
+        untagged, result = self.conn.transact(line, *parts, check=False)
+        self.apply(untagged)
+        return result
+
+    def learn_new(self) -> None:
+        missing = [i + 1 for i, u in enumerate(self.uids) if u is None]
+        if missing:
+            self.run(f"FETCH {missing[0]}:{missing[-1]} (UID FLAGS)")
+        assert None not in self.uids
+
+
+model_actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(0, 1), st.sampled_from(["", "(\\Seen) ", "(\\Flagged kw) "])),
+        st.tuples(st.just("deliver")),
+        st.tuples(st.just("store"), st.integers(0, 1), st.integers(0, 50), st.sampled_from(["+", "-", ""]),
+                  st.sampled_from(["\\Seen", "\\Flagged", "kw", "\\Answered"])),
+        st.tuples(st.just("expunge"), st.integers(0, 1), st.integers(0, 50)),
+        st.tuples(st.just("move"), st.integers(0, 1), st.integers(0, 50)),
+        st.tuples(st.just("noop"), st.integers(0, 1)),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+def test_fuzz_two_sessions_model(imap):
+    imap.timeout = 8
+    views = []
+    for _ in range(2):
+        tc = imap.connect()
+        v = View(tc.conn)
+        assert v.run("SELECT Inbox").status == "OK"
+        v.learn_new()
+        views.append(v)
+    n = [0]
+
+    def pick(v: View, i: int) -> int | None:
+        known = [u for u in v.uids if u is not None]
+        return known[i % len(known)] if known else None
+
+    @settings(FUZZ_SETTINGS, max_examples=25)
+    @given(actions=model_actions)
+    def run(actions):
+        for action in actions:
+            kind = action[0]
+            v = views[action[1]] if len(action) > 1 else None
+            if kind == "append":
+                n[0] += 1
+                assert v.run(f"APPEND Inbox {action[2]}", b"Subject: m%d\r\n\r\nx\r\n" % n[0]).status == "OK"
+            elif kind == "deliver":
+                imap.deliver(b"Subject: delivered\r\n\r\nx\r\n")
+            elif kind == "store":
+                uid = pick(v, action[2])
+                if uid is not None:
+                    assert v.run(f"UID STORE {uid} {action[3]}FLAGS ({action[4]})").status == "OK"
+            elif kind == "expunge":
+                uid = pick(v, action[2])
+                if uid is not None:
+                    assert v.run(f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)").status == "OK"
+                    assert v.run(f"UID EXPUNGE {uid}").status == "OK"
+            elif kind == "move":
+                uid = pick(v, action[2])
+                if uid is not None:
+                    assert v.run(f"UID MOVE {uid} Archive").status == "OK"
+            for w in views:
+                assert w.run("NOOP").status == "OK"
+                w.learn_new()
+            check_server(imap, f"after {action!r}")
+            acc = imap.account
+            msgs = acc.messages(acc.mailbox("Inbox").id)
+            want_uids = [m.uid for m in msgs]
+            want_flags = {m.uid: set(m.flags) for m in msgs}
+            for i, w in enumerate(views):
+                assert w.uids == want_uids, f"session {i} after {action!r}"
+                seen = {u: f for u, f in w.flags.items() if u in want_flags}
+                assert seen == {u: want_flags[u] for u in seen}, f"session {i} flags after {action!r}"
+
+    run()

@@ -267,17 +267,42 @@ def test_fuzz_valid_commands(imap, sessions, state):
 # both views must equal the store.
 
 
+def uid_set(s: str) -> list[int]:
+    out: list[int] = []
+    for part in s.split(","):
+        a, _, b = part.partition(":")
+        lo, hi = sorted((int(a), int(b or a)))
+        out += range(lo, hi + 1)
+    return out
+
+
 class View:
     def __init__(self, conn) -> None:
         self.conn = conn
+        self.qresync = False
         self.uids: list[int | None] = []
         self.flags: dict[int, set[str]] = {}
 
     def apply(self, untagged) -> None:
-        from mox.imap.responses import FetchFlags, FetchUID, UntaggedExists, UntaggedExpunge, UntaggedFetch
+        from mox.imap.responses import (
+            FetchFlags,
+            FetchUID,
+            UntaggedExists,
+            UntaggedExpunge,
+            UntaggedFetch,
+            UntaggedVanished,
+        )
 
         for r in untagged:
-            if isinstance(r, UntaggedExpunge):
+            if isinstance(r, UntaggedVanished):  # QRESYNC sessions (RFC 7162 3.2.10)
+                assert not r.earlier
+                gone = set(uid_set(r.uids))
+                assert gone <= set(self.uids), f"VANISHED {r.uids} not in view"
+                self.uids = [u for u in self.uids if u not in gone]
+                for u in gone:
+                    self.flags.pop(u, None)
+            elif isinstance(r, UntaggedExpunge):
+                assert not self.qresync, "EXPUNGE sent with QRESYNC enabled (RFC 7162 3.2.10: VANISHED)"
                 assert 1 <= r.seq <= len(self.uids), f"EXPUNGE {r.seq} with {len(self.uids)} messages"
                 uid = self.uids.pop(r.seq - 1)
                 self.flags.pop(uid, None)
@@ -326,9 +351,12 @@ model_actions = st.lists(
 def test_fuzz_two_sessions_model(imap):
     imap.timeout = 8
     views = []
-    for _ in range(2):
+    for i in range(2):
         tc = imap.connect()
         v = View(tc.conn)
+        if i == 1:  # the second session gets VANISHED instead of EXPUNGE
+            assert v.run("ENABLE QRESYNC").status == "OK"
+            v.qresync = True
         assert v.run("SELECT Inbox").status == "OK"
         v.learn_new()
         views.append(v)

@@ -126,9 +126,23 @@ def _account_secret(s: Session, username: str, get: Callable[[object], object]) 
         acc.close()
 
 
-def _scram(hash_name: str) -> Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]:
-    # RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256); without channel binding (the -PLUS variants
-    # are not implemented yet).
+def _channel_binding(s: Session) -> bytes:
+    """tls-unique channel binding data (RFC 5929) of this connection's TLS, for SCRAM-*-PLUS.
+    TLS 1.3 needs tls-exporter (RFC 9266), which Python's ssl module cannot compute."""
+    stream = s.conn.stream
+    version = stream.version() if s.tls and hasattr(stream, "version") else None
+    if version is None:
+        raise CommandFailed("channel binding requires tls", "AUTHENTICATIONFAILED")
+    if version == "TLSv1.3":
+        raise CommandFailed("channel binding tls-exporter not supported, use the mechanism without -PLUS", "AUTHENTICATIONFAILED")
+    data = stream.get_channel_binding("tls-unique")
+    if not data:
+        raise CommandFailed("no tls-unique channel binding available", "AUTHENTICATIONFAILED")
+    return bytes(data)
+
+
+def _scram(hash_name: str, plus: bool = False) -> Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]:
+    # RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256); -PLUS with tls-unique (RFC 5929) on TLS <= 1.2.
     def hm(key: bytes, msg: bytes) -> bytes:
         return hmac.new(key, msg, hash_name).digest()
 
@@ -139,9 +153,16 @@ def _scram(hash_name: str) -> Callable[[Session, bytes | None], Awaitable[tuple[
         except UnicodeDecodeError:
             raise BadCommand("invalid utf-8 in scram message") from None
         parts = client_first.split(",", 2)
-        if len(parts) != 3 or parts[0] not in ("n", "y") or (parts[1] and not parts[1].startswith("a=")):
-            if parts and parts[0].startswith("p="):
-                raise CommandFailed("channel binding not supported with this mechanism", "AUTHENTICATIONFAILED")
+        if len(parts) != 3 or (parts[1] and not parts[1].startswith("a=")):
+            raise BadCommand("malformed scram client-first message")
+        cbind = b""
+        if plus:
+            if parts[0] != "p=tls-unique":
+                raise CommandFailed("channel binding tls-unique required", "AUTHENTICATIONFAILED")
+            cbind = _channel_binding(s)
+        elif parts[0].startswith("p="):
+            raise CommandFailed("channel binding not supported with this mechanism", "AUTHENTICATIONFAILED")
+        elif parts[0] not in ("n", "y"):
             raise BadCommand("malformed scram client-first message")
         gs2 = parts[0] + "," + parts[1] + ","
         first_bare = parts[2]
@@ -167,8 +188,8 @@ def _scram(hash_name: str) -> Callable[[Session, bytes | None], Awaitable[tuple[
         fattrs = _scram_attrs(without_proof)
         if not sep or fattrs.get("r") != nonce:
             raise BadCommand("malformed scram client-final message")
-        if fattrs.get("c") != base64.b64encode(gs2.encode()).decode():
-            raise CommandFailed("channel binding mismatch", "AUTHENTICATIONFAILED")
+        if fattrs.get("c") != base64.b64encode(gs2.encode() + cbind).decode():
+            raise CommandFailed("channel bindings do not match, potential mitm", "AUTHENTICATIONFAILED")
         try:
             proof = base64.b64decode(proof_b64, validate=True)
         except (binascii.Error, ValueError):
@@ -241,6 +262,8 @@ MECHANISMS: dict[str, Callable[[Session, bytes | None], Awaitable[tuple[str, str
     "PLAIN": _mech_plain,
     "SCRAM-SHA-256": _scram("sha256"),
     "SCRAM-SHA-1": _scram("sha1"),
+    "SCRAM-SHA-256-PLUS": _scram("sha256", plus=True),
+    "SCRAM-SHA-1-PLUS": _scram("sha1", plus=True),
     "CRAM-MD5": _mech_cram_md5,
 }
 

@@ -173,3 +173,53 @@ def test_authenticate_cram_md5(imap):
     tc2.write_line(base64.b64encode(b"mox@localhost 00112233445566778899aabbccddeeff").decode())
     tc2.response("no")
     tc2.expect_code("AUTHENTICATIONFAILED")
+
+
+def _scram_plus_login(c, password: str, cb: bytes) -> str:
+    """A SCRAM-SHA-256-PLUS exchange with tls-unique binding data ``cb``; returns the result line."""
+    import hashlib
+    import hmac
+
+    gs2 = "p=tls-unique,,"
+    first_bare = "n=mox@localhost,r=plusnonce"
+    c.write_line("p1 AUTHENTICATE SCRAM-SHA-256-PLUS " + base64.b64encode((gs2 + first_bare).encode()).decode())
+    line = c.read_line()
+    if not line.startswith(b"+ "):
+        return line.decode()
+    server_first = base64.b64decode(line[2:]).decode()
+    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored = hashlib.sha256(client_key).digest()
+    final_bare = f"c={base64.b64encode(gs2.encode() + cb).decode()},r={attrs['r']}"
+    auth_msg = f"{first_bare},{server_first},{final_bare}".encode()
+    proof = bytes(a ^ b for a, b in zip(client_key, hmac.new(stored, auth_msg, "sha256").digest()))
+    c.write_line(base64.b64encode(f"{final_bare},p={base64.b64encode(proof).decode()}".encode()))
+    line = c.read_line()
+    if line.startswith(b"+ "):
+        c.write_line("")
+        line = c.read_line()
+    return line.decode()
+
+
+def test_authenticate_scram_plus(imap):
+    import ssl
+
+    from mox.imap.client import Conn
+
+    imap.start()
+    ctx = imap.client_tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=ctx, server_hostname="localhost") as c:
+        cb = c.sock.get_channel_binding("tls-unique")
+        assert _scram_plus_login(c, "moxmoxmox", b"wrong" + cb[5:]).startswith(
+            "p1 NO [AUTHENTICATIONFAILED] channel bindings do not match"
+        )
+        assert _scram_plus_login(c, "moxmoxmox", cb).startswith("p1 OK [CAPABILITY ")
+    # TLS 1.3 would need tls-exporter: a clear refusal, not a hang.
+    with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=imap.client_tls_context(),
+                      server_hostname="localhost") as c:
+        assert _scram_plus_login(c, "moxmoxmox", b"").startswith("p1 NO [AUTHENTICATIONFAILED] channel binding tls-exporter")
+    # Without TLS.
+    with Conn.connect("127.0.0.1", imap.ports["imap"]) as c:
+        assert _scram_plus_login(c, "moxmoxmox", b"").startswith("p1 NO [AUTHENTICATIONFAILED] channel binding requires tls")

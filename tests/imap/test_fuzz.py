@@ -342,6 +342,7 @@ model_actions = st.lists(
         st.tuples(st.just("expunge"), st.integers(0, 1), st.integers(0, 50)),
         st.tuples(st.just("move"), st.integers(0, 1), st.integers(0, 50)),
         st.tuples(st.just("noop"), st.integers(0, 1)),
+        st.tuples(st.just("idle"), st.integers(0, 1)),
     ),
     min_size=1,
     max_size=10,
@@ -390,6 +391,20 @@ def test_fuzz_two_sessions_model(imap):
                 uid = pick(v, action[2])
                 if uid is not None:
                     assert v.run(f"UID MOVE {uid} Archive").status == "OK"
+            elif kind == "idle":
+                # A delivery while the session idles is pushed right away (RFC 2177).
+                from mox.imap.responses import UntaggedExists
+
+                v.conn.idle()
+                imap.deliver(b"Subject: during idle\r\n\r\nx\r\n")
+                while True:
+                    pushed = v.conn.read_untagged()
+                    v.apply([pushed])
+                    if isinstance(pushed, UntaggedExists):
+                        break
+                untagged, result = v.conn.idle_done()
+                v.apply(untagged)
+                assert result.status == "OK"
             for w in views:
                 assert w.run("NOOP").status == "OK"
                 w.learn_new()

@@ -346,14 +346,21 @@ def find_links(text: str, html: str) -> list[str]:
 
 def find_codes(text: str, html: str) -> list[str]:
     """4-8 digit numbers within 60 characters after (or 30 before) a word like code,
-    verification or OTP; not parts of dates, times, prices, phone numbers or URLs."""
+    verification or OTP on the same line (or on the non-blank line above a number starting its line); not
+    parts of dates, times, prices, phone numbers or URLs."""
     out: list[str] = []
     for body in (text, html_to_text(html)):
         body = _URL_RE.sub(" ", body)
         for m in _NUMBER_RE.finditer(body):
             start = m.start()
-            before = body[max(0, start - 60) : start]
-            after = body[m.end() : m.end() + 30]
+            line_start = body.rfind("\n", 0, start) + 1
+            before = body[max(line_start, start - 60) : start]
+            if not before.strip() and line_start > 0:
+                # The number starts its line: look at the nearest non-blank line above.
+                above = body[:line_start].rstrip()
+                before = above[above.rfind("\n") + 1 :][-60:]
+            line_end = body.find("\n", m.end())
+            after = body[m.end() : min(m.end() + 30, line_end if line_end >= 0 else len(body))]
             if _CODE_WORDS.search(before) or _CODE_WORDS.search(after):
                 out.append(m.group(1))
     return list(dict.fromkeys(out))

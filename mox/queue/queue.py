@@ -158,9 +158,16 @@ class Queue:
                 self._wake = trio.Event()
                 now = time.time()
                 due = [e for e in self.list() if e.next_attempt <= now]
+                failed = False
                 for e in due:
                     if e.id in self.store.entries:
-                        await self._attempt(e)
+                        try:
+                            await self._attempt(e)
+                        except Exception as err:  # e.g. disk full writing the journal
+                            self.log.error("queue attempt failed", id=e.id, err=repr(err))
+                            failed = True
+                if failed:
+                    await trio.sleep(1)  # no busy loop while the store is unwell
                 if due:
                     continue
                 nxt = min((e.next_attempt for e in self.list()), default=math.inf)

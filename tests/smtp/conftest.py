@@ -486,6 +486,7 @@ def smtp(tmp_path: Path, tls_cert: tuple[Path, Path]) -> Any:
     the smtpserver log level: the transcript is shown with a failing test."""
     capture = _LogCapture()
     levels = mlog.levels()
+    saved_out = mlog._out
     mlog.set_output(capture)
     mlog.set_level(os.environ.get("MOX_TEST_LOGLEVEL", "trace"), "smtpserver")
     h = SmtpHarness(tmp_path, tls_cert)
@@ -493,7 +494,7 @@ def smtp(tmp_path: Path, tls_cert: tuple[Path, Path]) -> Any:
         yield h
         h.stop()
     finally:
-        mlog.set_output(sys.stderr)
+        mlog.set_output(saved_out)
         mlog.set_level(levels.get("smtpserver", ""), "smtpserver")
     assert not h.errors, f"handle_connection raised: {h.errors}"
     assert not capture.errors, "server logged errors:\n" + "\n".join(capture.errors)

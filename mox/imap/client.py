@@ -105,8 +105,17 @@ def mailbox_arg(name: str, utf8: bool = False) -> str:
 class Conn:
     """One IMAP connection. Not thread-safe."""
 
-    def __init__(self, sock: socket.socket, *, timeout: float | None = 30.0, read_greeting: bool = True) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        timeout: float | None = 30.0,
+        read_greeting: bool = True,
+        log: Any = None,
+    ) -> None:
         self.sock = sock
+        #: an ``mlog.Logger``: protocol lines at trace level ("C:" sent, "S:" received)
+        self.log = log
         self.timeout = timeout
         sock.settimeout(timeout)
         self.buf = bytearray()
@@ -137,6 +146,7 @@ class Conn:
         timeout: float | None = 30.0,
         server_hostname: str | None = None,
         read_greeting: bool = True,
+        log: Any = None,
     ) -> Conn:
         """Connect; ``tls``: False (plain), True (implicit TLS) or "starttls"."""
         sock = socket.create_connection((host, port), timeout=timeout)
@@ -144,7 +154,7 @@ class Conn:
             if tls is True:
                 ctx = ssl_context or ssl.create_default_context()
                 sock = ctx.wrap_socket(sock, server_hostname=server_hostname or host)
-            c = cls(sock, timeout=timeout, read_greeting=read_greeting)
+            c = cls(sock, timeout=timeout, read_greeting=read_greeting, log=log)
             if tls == "starttls":
                 c.starttls(ssl_context, server_hostname=server_hostname or host)
             return c
@@ -210,6 +220,8 @@ class Conn:
             if resp is not None:
                 raw = bytes(self.buf[: n - 2])
                 del self.buf[:n]
+                if self.log is not None:
+                    self.log.trace_line("S:", raw, kind="data" if b"\r\n" in raw else "text")
                 self._observe(resp)
                 return resp, raw
             self._recv()
@@ -230,6 +242,9 @@ class Conn:
                 self.utf8 = True
 
     def write(self, data: bytes) -> None:
+        if self.log is not None:
+            auth = data[:40].upper().split(b" ", 2)[1:2] in ([b"LOGIN"], [b"AUTHENTICATE"])
+            self.log.trace_line("C:", data, kind="auth" if auth else ("data" if data.count(b"\r\n") > 1 else "text"))
         self.sock.sendall(data)
 
     def write_line(self, line: str | bytes) -> None:

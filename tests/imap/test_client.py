@@ -563,6 +563,43 @@ def test_client_cram_md5() -> None:
     srv.join()
 
 
+def test_client_trace_log() -> None:
+    import io
+
+    from mox import mlog
+
+    def script(s: socket.socket) -> None:
+        p = Peer(s)
+        p.send(GREETING)
+        p.line()
+        p.send(b"x001 OK login done\r\n")
+        p.line()
+        p.send(b"* 1 FETCH (BODY[] {4}\r\nab\r\n)\r\nx002 OK done\r\n")
+
+    out = io.StringIO()
+    saved_out, saved_levels = getattr(mlog, "_out"), mlog.levels()
+    mlog.set_output(out)
+    mlog.set_level("trace", "imapclient")
+    try:
+        srv = Scripted(script)
+        c = Conn.connect("127.0.0.1", srv.port, timeout=5, log=mlog.get_logger("imapclient"))
+        c.login("mox@localhost", "secret")
+        c.fetch("1", "BODY[]")
+        c.close()
+        srv.join()
+    finally:
+        mlog.set_output(saved_out)
+        mlog.set_level(saved_levels.get("imapclient", ""), "imapclient")
+    assert out.getvalue().splitlines() == [
+        "trace: S: " + GREETING.decode().strip() + "; pkg=imapclient",
+        "trace: C: ***; pkg=imapclient",  # the password is not logged below traceauth
+        "trace: S: x001 OK login done; pkg=imapclient",
+        "trace: C: x002 FETCH 1 BODY[]; pkg=imapclient",
+        "trace: S: ...; pkg=imapclient",  # message data only at tracedata
+        "trace: S: x002 OK done; pkg=imapclient",
+    ]
+
+
 def test_responses_module_is_sans_io() -> None:
     import subprocess
     import sys

@@ -1,0 +1,418 @@
+"""Account page (``/account/``, reference 6.5): password, TLS public keys, export and import.
+
+Routes (``account`` session; POSTs need the CSRF header, or the ``csrf`` form field for the
+export form):
+
+- ``GET /account/``: the page (static files under ``/account/static/``).
+- ``POST /account/api/<Method>`` with a JSON object: ``Account`` (name, addresses, usage,
+  mailboxes), ``SetPassword`` ``{password}`` (PRECIS OpaqueString, at least 8 bytes; logs out
+  every web session of the account, as mox), ``TLSPubKeyList``, ``TLSPubKeyAdd`` ``{pem, name,
+  login_address, no_imap_preauth}`` (a certificate in PEM; only its public key matters),
+  ``TLSPubKeyRemove`` ``{fingerprint}``.
+- ``POST /account/export`` (form: ``format`` maildir|mbox, ``archive`` zip|tgz, ``csrf``): the
+  whole account as a download, written to a temporary file and streamed.
+- ``POST /account/import`` (multipart: ``file``, optional ``mailbox``): a zip or tgz with
+  Maildir directories (``cur``/``new``) and/or ``*.mbox`` files, or one plain mbox file. The
+  import runs in the background; the answer is ``{"id"}`` and ``GET /account/importprogress/{id}``
+  streams its progress as JSON lines (``{"mailbox", "messages", "done", "error", "problems"}``),
+  the last one with ``done`` true.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import threading
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+
+from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
+from mox.web.session import require_session
+from mox.web.webmail import open_account
+
+_encoder = msgspec.json.Encoder()
+KIND = "account"
+
+
+# API.
+
+
+async def api_account(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    with open_account(ctx, s.account) as acc:
+        boxes = acc.mailboxes()
+        return {
+            "account": s.account,
+            "address": s.address,
+            "addresses": ctx.auth.addresses(s.account),
+            "disk_usage": acc.disk_usage(),
+            "mailboxes": len(boxes),
+            "messages": sum(mb.total for mb in boxes),
+        }
+
+
+async def api_set_password(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    password = obj.get("password")
+    if not isinstance(password, str):
+        raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
+    try:
+        from mox import precis
+
+        prepared = precis.check_new_password(password)
+    except ImportError:  # pragma: no cover - precis is part of the package
+        prepared = password
+        if len(password.encode("utf-8")) < 8:
+            raise HTTPError(400, "user:badPassword", "password must be at least 8 bytes long") from None
+    except ValueError as e:
+        raise HTTPError(400, "user:badPassword", str(e)) from None
+    with open_account(ctx, s.account) as acc:
+        await acc.set_password(prepared)
+    ctx.web.sessions.remove_account(s.account)
+    ctx.log.info("password changed through the account page", account=s.account)
+    return {}
+
+
+def _tlspubkeys(ctx: Any) -> Any:
+    from mox import tlspubkey
+
+    return tlspubkey.keys_for(ctx.config.data_dir)
+
+
+async def api_tlspubkey_list(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    return {"keys": [k.public() for k in _tlspubkeys(ctx).list(s.account)]}
+
+
+async def api_tlspubkey_add(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox import tlspubkey
+
+    pem = obj.get("pem")
+    if not isinstance(pem, str) or not pem.strip():
+        raise HTTPError(400, "user:badRequest", "field 'pem' must hold a PEM certificate")
+    name = obj.get("name") or ""
+    login = obj.get("login_address") or s.address
+    if not isinstance(name, str) or not isinstance(login, str):
+        raise HTTPError(400, "user:badRequest", "fields 'name' and 'login_address' must be strings")
+    if ctx.auth.account_for_address(login) != s.account:
+        raise HTTPError(400, "user:badRequest", f"login address {login!r} is not an address of this account")
+    try:
+        cert = tlspubkey.parse_certificate(pem.encode("utf-8"))
+        key = tlspubkey.make_record(
+            cert, account=s.account, login_address=ctx.auth.normalize_address(login) or login, name=name.strip(),
+            no_imap_preauth=bool(obj.get("no_imap_preauth")),
+        )
+        _tlspubkeys(ctx).add(key)
+    except tlspubkey.TLSPubKeyError as e:
+        raise HTTPError(400, "user:badCertificate", str(e)) from None
+    if ctx.tls is not None:
+        tlspubkey.configure_server_context(ctx.tls, ctx.config.data_dir)
+    ctx.log.info("tls public key added through the account page", fingerprint=key.fingerprint, account=s.account)
+    return {"key": key.public()}
+
+
+async def api_tlspubkey_remove(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox import tlspubkey
+
+    fp = obj.get("fingerprint")
+    keys = _tlspubkeys(ctx)
+    key = keys.get(fp) if isinstance(fp, str) else None
+    if key is None or key.account != s.account:
+        raise HTTPError(404, "user:notFound", "no such tls public key")
+    try:
+        keys.remove(fp)
+    except tlspubkey.TLSPubKeyError as e:
+        raise HTTPError(404, "user:notFound", str(e)) from None
+    return {}
+
+
+API = {
+    "Account": api_account,
+    "SetPassword": api_set_password,
+    "TLSPubKeyList": api_tlspubkey_list,
+    "TLSPubKeyAdd": api_tlspubkey_add,
+    "TLSPubKeyRemove": api_tlspubkey_remove,
+}
+
+
+async def api(ctx: Any, req: Request) -> Response:
+    s = require_session(req, KIND)
+    fn = API.get(req.params["method"])
+    if fn is None:
+        raise HTTPError(404, "user:notFound", f"unknown method {req.params['method']!r}")
+    obj = req.json() if req.body.strip() else {}
+    if not isinstance(obj, dict):
+        raise HTTPError(400, "user:badRequest", "request must be a JSON object")
+    return json_response(await fn(ctx, req, s, obj))
+
+
+# Export.
+
+
+def _build_export(acc: Any, fmt: str, archive: str, tmp: Path) -> Path:
+    from mox import transfer
+
+    tree = tmp / "export"
+    transfer.export_account(acc, tree, fmt)
+    out = tmp / ("export.zip" if archive == "zip" else "export.tgz")
+    if archive == "zip":
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in sorted(tree.rglob("*")):
+                rel = p.relative_to(tree).as_posix()
+                if p.is_dir():
+                    z.writestr(rel + "/", b"")
+                else:
+                    z.write(p, rel)
+    else:
+        with tarfile.open(out, "w:gz") as t:
+            for p in sorted(tree.rglob("*")):
+                t.add(p, p.relative_to(tree).as_posix(), recursive=False)
+    return out
+
+
+async def export(ctx: Any, req: Request) -> Response:
+    s = require_session(req, KIND, csrf=True)
+    if (req.header("content-type") or "").startswith("application/json"):
+        obj = req.json()
+        form = {k: [v] for k, v in obj.items() if isinstance(v, str)} if isinstance(obj, dict) else {}
+    else:
+        form = req.form()
+    fmt = (form.get("format") or ["maildir"])[0]
+    archive = (form.get("archive") or ["zip"])[0]
+    if fmt not in ("maildir", "mbox") or archive not in ("zip", "tgz"):
+        raise HTTPError(400, "user:badRequest", "format must be maildir or mbox, archive zip or tgz")
+    tmp = Path(tempfile.mkdtemp(prefix="mox-export-"))
+
+    def work() -> Path:
+        with open_account(ctx, s.account) as acc:
+            return _build_export(acc, fmt, archive, tmp)
+
+    try:
+        path = await trio.to_thread.run_sync(work)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size = path.stat().st_size
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            f = await trio.open_file(path, "rb")
+            async with f:
+                while True:
+                    b = await f.read(256 * 1024)
+                    if not b:
+                        break
+                    yield b
+        finally:
+            await trio.to_thread.run_sync(lambda: shutil.rmtree(tmp, ignore_errors=True))
+
+    name = f"mox-{s.account}-{fmt}.{archive}"
+    ctype = "application/zip" if archive == "zip" else "application/gzip"
+    headers = [
+        ("Content-Type", ctype),
+        ("Content-Disposition", f'attachment; filename="{re.sub(r"[^A-Za-z0-9._-]", "_", name)}"'),
+        ("X-Export-Size", str(size)),
+        ("Cache-Control", "no-store"),
+    ]
+    return Response(200, headers, chunks())
+
+
+# Import.
+
+
+class ImportJob:
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.lock = threading.Lock()
+        self.mailbox = ""
+        self.messages = 0
+        self.mailboxes = 0
+        self.done = False
+        self.error: str | None = None
+        self.problems: list[str] = []
+        self.version = 0
+
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "mailbox": self.mailbox, "messages": self.messages, "mailboxes": self.mailboxes,
+                "done": self.done, "error": self.error, "problems": list(self.problems[:20]),
+            }
+
+    def update(self, **kw: Any) -> None:
+        with self.lock:
+            for k, v in kw.items():
+                setattr(self, k, v)
+            self.version += 1
+
+
+_jobs: dict[str, ImportJob] = {}
+_job_ids = itertools.count(1)
+_nurseries: dict[int, trio.Nursery] = {}
+
+
+def _safe_extract(data: bytes, dst: Path) -> bool:
+    """Extract a zip or tgz into dst (names with .. or absolute paths skipped); False when data
+    is neither."""
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for info in z.infolist():
+                _write_member(dst, info.filename, info.is_dir(), lambda info=info: z.read(info))
+        return True
+    if data[:2] == b"\x1f\x8b" or data[257:262] == b"ustar":
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as t:
+            for m in t.getmembers():
+                if m.isdir() or m.isfile():
+                    f = t.extractfile(m) if m.isfile() else None
+                    _write_member(dst, m.name, m.isdir(), lambda f=f: f.read() if f else b"")
+        return True
+    return False
+
+
+def _write_member(dst: Path, name: str, is_dir: bool, read: Any) -> None:
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts or ":" in parts[0]:
+        return
+    target = dst.joinpath(*parts)
+    if is_dir:
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(read())
+
+
+def _sources(root: Path) -> list[tuple[str, str, Path]]:
+    """(format, mailbox, path) for every Maildir and mbox below root."""
+    out: list[tuple[str, str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        rel = d.relative_to(root).as_posix()
+        if "cur" in dirnames or "new" in dirnames:
+            out.append(("maildir", rel if rel != "." else "Inbox", d))
+            dirnames[:] = [n for n in dirnames if n not in ("cur", "new", "tmp")]
+        for fn in sorted(filenames):
+            p = d / fn
+            if fn.endswith(".mbox") or (not fn.startswith(".") and "." not in fn and _looks_mbox(p)):
+                name = (rel + "/" if rel != "." else "") + (fn[: -len(".mbox")] if fn.endswith(".mbox") else fn)
+                out.append(("mbox", name, p))
+        dirnames.sort()
+    return out
+
+
+def _looks_mbox(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return f.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def _run_import(ctx: Any, job: ImportJob, data: bytes, filename: str, mailbox: str) -> None:
+    from mox import transfer
+
+    tmp = Path(tempfile.mkdtemp(prefix="mox-import-"))
+    try:
+        if _safe_extract(data, tmp):
+            sources = _sources(tmp)
+        else:
+            p = tmp / "upload.mbox"
+            p.write_bytes(data)
+            sources = [("mbox", mailbox or "Imported", p)]
+        if not sources:
+            raise transfer.TransferError("no Maildir directories or mbox files found in the upload")
+        with open_account(ctx, job.account) as acc:
+            for fmt, name, path in sources:
+                job.update(mailbox=name)
+
+                def counted(it: Any) -> Any:
+                    for m in it:
+                        yield m
+                        job.update(messages=job.messages + 1)
+
+                if fmt == "maildir":
+                    msgs = counted(transfer.read_maildir(path))
+                    summary = transfer.import_messages(acc, name, msgs)
+                else:
+                    with open(path, "rb") as f:
+                        summary = transfer.import_messages(acc, name, counted(transfer.read_mbox(f, path.name)))
+                job.update(mailboxes=job.mailboxes + 1, problems=job.problems + summary.problems)
+        job.update(done=True)
+    except Exception as e:  # noqa: BLE001 - reported to the user, logged
+        ctx.log.info("import through the account page failed", account=job.account, err=str(e))
+        job.update(done=True, error=str(e) or type(e).__name__)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def import_upload(ctx: Any, req: Request) -> Response:
+    s = require_session(req, KIND)
+    files = [f for f in req.files() if f.field == "file"]
+    if len(files) != 1:
+        raise HTTPError(400, "user:badRequest", "upload exactly one file in field 'file'")
+    mailbox = ((req.form().get("mailbox") or [""])[0]).strip()
+    nursery = _nurseries.get(id(ctx))
+    if nursery is None:
+        raise HTTPError(503, "server:notReady", "import service not running")
+    job = ImportJob(s.account or "")
+    job_id = f"{next(_job_ids)}-{os.urandom(6).hex()}"
+    _jobs[job_id] = job
+
+    async def run() -> None:
+        await trio.to_thread.run_sync(_run_import, ctx, job, files[0].data, files[0].filename, mailbox)
+
+    nursery.start_soon(run)
+    return json_response({"id": job_id})
+
+
+async def import_progress(ctx: Any, req: Request) -> Response:
+    s = require_session(req, KIND)
+    job = _jobs.get(req.params["id"])
+    if job is None or job.account != s.account:
+        raise HTTPError(404, "user:notFound", "no such import")
+
+    async def lines() -> AsyncIterator[bytes]:
+        seen = -1
+        while True:
+            version = job.version
+            if version != seen:
+                seen = version
+                st = job.state()
+                yield _encoder.encode(st) + b"\n"
+                if st["done"]:
+                    return
+            await trio.sleep(0.05)
+
+    return Response(200, [("Content-Type", "application/x-ndjson; charset=utf-8"), ("Cache-Control", "no-store")], lines())
+
+
+async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Owns the import jobs (cancelled with the web app)."""
+    async with trio.open_nursery() as nursery:
+        _nurseries[id(ctx)] = nursery
+        try:
+            task_status.started()
+            await trio.sleep_forever()
+        finally:
+            _nurseries.pop(id(ctx), None)
+
+
+async def page(ctx: Any, req: Request) -> Response:
+    if req.path != "/account/":
+        raise HTTPError(404, "user:notFound", f"no such path: {req.path}")
+    return static_response(req, "account/index.html")
+
+
+def register(router: Router) -> None:
+    router.add("/account/", page, methods=("GET",))
+    router.add_static("/account/static/", "account")
+    router.add("/account/api/{method}", api, methods=("POST",))
+    router.add("/account/export", export, methods=("POST",))
+    router.add("/account/import", import_upload, methods=("POST",))
+    router.add("/account/importprogress/{id}", import_progress, methods=("GET",))

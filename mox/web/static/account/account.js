@@ -1,0 +1,165 @@
+// mox account page: plain JavaScript, talks to /account/api/<Method> (JSON, CSRF header).
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs, ...children) => {
+	const e = document.createElement(tag);
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (k === 'class') e.className = v;
+		else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+		else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+	}
+	for (const c of children.flat()) e.append(c instanceof Node ? c : String(c ?? ''));
+	return e;
+};
+let csrf = '';
+let info = null;
+
+async function call(method, obj) {
+	const r = await fetch('/account/api/' + method, {
+		method: 'POST', headers: {'Content-Type': 'application/json', 'x-mox-csrf': csrf}, body: JSON.stringify(obj || {}),
+	});
+	let body = null;
+	try { body = await r.json(); } catch (e) { /* */ }
+	if (!r.ok) {
+		if (body?.code === 'user:noAuth') showLogin('Session ended, log in again.');
+		throw new Error(body?.message || ('HTTP ' + r.status));
+	}
+	return body;
+}
+
+function say(sel, text, ok) {
+	const p = $(sel);
+	p.textContent = text;
+	p.className = ok ? 'good' : 'bad';
+}
+
+function showLogin(msg) {
+	$('#app').hidden = true;
+	$('#login').hidden = false;
+	$('#login-error').textContent = msg || '';
+	$('#password').value = '';
+	$('#username').focus();
+}
+
+async function start(sess) {
+	csrf = sess.csrf;
+	$('#export-csrf').value = csrf;
+	$('#login').hidden = true;
+	$('#app').hidden = false;
+	info = await call('Account');
+	$('#acc-name').textContent = info.account;
+	$('#acc-info').textContent = `Logged in as ${info.address}. Addresses: ${info.addresses.join(', ')}. ` +
+		`${info.messages} messages in ${info.mailboxes} mailboxes, ${(info.disk_usage / 1048576).toFixed(1)} MB.`;
+	$('#key-login').replaceChildren(...info.addresses.map((a) => el('option', {value: a, selected: a === info.address}, a)));
+	await loadKeys();
+}
+
+$('#login-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	const r = await fetch('/account/login', {
+		method: 'POST', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({username: $('#username').value, password: $('#password').value}),
+	});
+	if (!r.ok) { $('#login-error').textContent = r.status === 429 ? 'Too many attempts, try again later.' : 'Login failed.'; return; }
+	$('#password').value = '';
+	await start(await r.json());
+});
+
+$('#logout').addEventListener('click', async () => {
+	await fetch('/account/logout', {method: 'POST', headers: {'x-mox-csrf': csrf}});
+	csrf = '';
+	showLogin('Logged out.');
+});
+
+$('#password-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	const p1 = $('#new-password').value, p2 = $('#new-password2').value;
+	if (p1 !== p2) { say('#password-msg', 'The passwords differ.', false); return; }
+	try {
+		await call('SetPassword', {password: p1});
+		$('#password-form').reset();
+		csrf = '';
+		showLogin('Password changed. Log in with the new password.');
+	} catch (e) {
+		say('#password-msg', e.message, false);
+	}
+});
+
+async function loadKeys() {
+	const r = await call('TLSPubKeyList');
+	$('#keys tbody').replaceChildren(...r.keys.map((k) => el('tr', {'data-fingerprint': k.fingerprint},
+		el('td', {}, k.name), el('td', {}, k.type), el('td', {}, k.login_address), el('td', {}, k.no_imap_preauth ? 'yes' : 'no'),
+		el('td', {class: 'fp'}, k.fingerprint),
+		el('td', {}, el('button', {onclick: async () => {
+			if (!confirm(`Remove key ${k.name}?`)) return;
+			try { await call('TLSPubKeyRemove', {fingerprint: k.fingerprint}); await loadKeys(); } catch (e) { say('#key-msg', e.message, false); }
+		}}, 'Remove')))));
+	if (!r.keys.length) $('#keys tbody').append(el('tr', {}, el('td', {colspan: 6, class: 'muted'}, 'No keys yet.')));
+}
+
+$('#key-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	const file = $('#key-file').files[0];
+	if (!file) return;
+	try {
+		const r = await call('TLSPubKeyAdd', {
+			pem: await file.text(), name: $('#key-name').value, login_address: $('#key-login').value, no_imap_preauth: $('#key-nopreauth').checked,
+		});
+		$('#key-form').reset();
+		say('#key-msg', `Added key ${r.key.name} (${r.key.fingerprint}).`, true);
+		await loadKeys();
+	} catch (e) {
+		say('#key-msg', e.message, false);
+	}
+});
+
+$('#import-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	const prog = $('#import-progress');
+	$('#import-start').disabled = true;
+	try {
+		// Upload with progress (XMLHttpRequest has upload events), then follow the import.
+		const id = await new Promise((resolve, reject) => {
+			const xhr = new XMLHttpRequest();
+			xhr.open('POST', '/account/import');
+			xhr.setRequestHeader('x-mox-csrf', csrf);
+			xhr.responseType = 'json';
+			prog.hidden = false;
+			xhr.upload.onprogress = (e) => { if (e.lengthComputable) { prog.max = e.total; prog.value = e.loaded; say('#import-msg', `Uploading… ${Math.round(100 * e.loaded / e.total)}%`, true); } };
+			xhr.onload = () => xhr.status === 200 ? resolve(xhr.response.id) : reject(new Error(xhr.response?.message || ('HTTP ' + xhr.status)));
+			xhr.onerror = () => reject(new Error('upload failed'));
+			xhr.send(new FormData($('#import-form')));
+		});
+		prog.removeAttribute('value');
+		const r = await fetch('/account/importprogress/' + encodeURIComponent(id));
+		const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+		let buf = '', last = null;
+		for (;;) {
+			const {value, done} = await reader.read();
+			if (done) break;
+			buf += value;
+			let i;
+			while ((i = buf.indexOf('\n')) >= 0) {
+				last = JSON.parse(buf.slice(0, i));
+				buf = buf.slice(i + 1);
+				say('#import-msg', `Importing ${last.mailbox}: ${last.messages} messages…`, true);
+			}
+		}
+		prog.hidden = true;
+		if (!last || last.error) say('#import-msg', 'Import failed: ' + (last?.error || 'no result'), false);
+		else say('#import-msg', `Imported ${last.messages} messages into ${last.mailboxes} mailbox(es).` + (last.problems.length ? ' Problems: ' + last.problems.join('; ') : ''), true);
+		$('#import-form').reset();
+	} catch (e) {
+		prog.hidden = true;
+		say('#import-msg', e.message, false);
+	} finally {
+		$('#import-start').disabled = false;
+	}
+});
+
+(async () => {
+	const r = await fetch('/account/session');
+	if (r.ok) await start(await r.json());
+	else showLogin('');
+})();

@@ -1,0 +1,109 @@
+// mox admin page: plain JavaScript, talks to /admin/api/<Method> (JSON, CSRF header).
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs, ...children) => {
+	const e = document.createElement(tag);
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (k === 'class') e.className = v;
+		else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+		else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+	}
+	for (const c of children.flat()) e.append(c instanceof Node ? c : String(c ?? ''));
+	return e;
+};
+let csrf = '';
+
+async function call(method, obj) {
+	const r = await fetch('/admin/api/' + method, {
+		method: 'POST', headers: {'Content-Type': 'application/json', 'x-mox-csrf': csrf}, body: JSON.stringify(obj || {}),
+	});
+	let body = null;
+	try { body = await r.json(); } catch (e) { /* */ }
+	if (!r.ok) {
+		if (body?.code === 'user:noAuth') showLogin('Session ended, log in again.');
+		throw new Error(body?.message || ('HTTP ' + r.status));
+	}
+	return body;
+}
+
+function say(text, ok) { $('#msg').textContent = text; $('#msg').className = ok ? 'good' : 'bad'; }
+const act = (fn) => async (ev) => { ev?.preventDefault?.(); try { await fn(); } catch (e) { say(e.message, false); } };
+
+function showLogin(msg) {
+	$('#app').hidden = true;
+	$('#login').hidden = false;
+	$('#login-error').textContent = msg || '';
+	$('#password').focus();
+}
+
+async function start(sess) {
+	csrf = sess.csrf;
+	$('#login').hidden = true;
+	$('#app').hidden = false;
+	renderAccounts(await call('Accounts'));
+	renderQueue(await call('Queue'));
+	renderLevels(await call('LogLevels'));
+}
+
+function renderAccounts(r) {
+	$('#accounts tbody').replaceChildren(...r.accounts.map((a) => el('tr', {'data-account': a.name},
+		el('td', {}, a.name),
+		el('td', {}, ...a.addresses.map((addr) => el('span', {class: 'addr'}, addr, ' ',
+			el('button', {title: 'Remove address', onclick: act(async () => { if (confirm(`Remove address ${addr}?`)) renderAccounts(await call('AddressRemove', {address: addr})); })}, '×'), ' '))),
+		el('td', {}, a.messages), el('td', {}, (a.disk_usage / 1048576).toFixed(1) + ' MB'),
+		el('td', {}, el('button', {onclick: act(async () => {
+			if (!confirm(`Remove account ${a.name}? Its messages stay on disk.`)) return;
+			renderAccounts(await call('AccountRemove', {account: a.name}));
+			say(`Account ${a.name} removed.`, true);
+		})}, 'Remove')))));
+	$('#addr-account').replaceChildren(...r.accounts.map((a) => el('option', {value: a.name}, a.name)));
+}
+
+function renderQueue(r) {
+	const fmt = (t) => t ? new Date(t * 1000).toLocaleString() : '';
+	$('#queue tbody').replaceChildren(...r.queue.map((e) => el('tr', {'data-id': e.id},
+		el('td', {}, e.id), el('td', {}, e.account), el('td', {}, e.mail_from || '<>'), el('td', {}, e.recipient), el('td', {}, e.size),
+		el('td', {}, e.attempts), el('td', {}, fmt(e.next_attempt)), el('td', {}, e.last_error),
+		el('td', {}, el('button', {onclick: act(async () => renderQueue(await call('QueueDrop', {ids: [e.id]})))}, 'Drop'), ' ',
+			el('button', {onclick: act(async () => renderQueue(await call('QueueFail', {ids: [e.id]})))}, 'Fail')))));
+	if (!r.queue.length) $('#queue tbody').append(el('tr', {}, el('td', {colspan: 9, class: 'muted'}, 'Queue is empty.')));
+}
+
+function renderLevels(r) {
+	const pkgs = ['', ...r.known];
+	$('#levels tbody').replaceChildren(...pkgs.map((p) => {
+		const sel = el('select', {'data-pkg': p, onchange: act(async () => { renderLevels(await call('LogLevelSet', {pkg: p, level: sel.value})); say('Log level changed.', true); })},
+			...(p ? [el('option', {value: ''}, '(default)')] : []),
+			...r.all.map((l) => el('option', {value: l, selected: r.levels[p] === l}, l)));
+		return el('tr', {}, el('td', {}, p || '(default)'), el('td', {}, sel));
+	}));
+}
+
+$('#login-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	const r = await fetch('/admin/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({password: $('#password').value})});
+	if (!r.ok) { $('#login-error').textContent = r.status === 429 ? 'Too many attempts, try again later.' : 'Login failed.'; return; }
+	$('#password').value = '';
+	await start(await r.json());
+});
+$('#logout').addEventListener('click', async () => { await fetch('/admin/logout', {method: 'POST', headers: {'x-mox-csrf': csrf}}); csrf = ''; showLogin('Logged out.'); });
+$('#account-form').addEventListener('submit', act(async () => {
+	renderAccounts(await call('AccountAdd', {account: $('#acc-name').value, address: $('#acc-address').value, password: $('#acc-password').value}));
+	$('#account-form').reset();
+	say('Account added.', true);
+}));
+$('#address-form').addEventListener('submit', act(async () => {
+	renderAccounts(await call('AddressAdd', {address: $('#addr-address').value, account: $('#addr-account').value}));
+	$('#address-form').reset();
+	say('Address added.', true);
+}));
+$('#queue-refresh').addEventListener('click', act(async () => renderQueue(await call('Queue'))));
+$('#queue-drop-all').addEventListener('click', act(async () => { if (confirm('Drop all queued messages?')) renderQueue(await call('QueueDrop', {ids: null})); }));
+$('#queue-fail-all').addEventListener('click', act(async () => { if (confirm('Fail all queued messages (DSNs are sent)?')) renderQueue(await call('QueueFail', {ids: null})); }));
+
+(async () => {
+	const r = await fetch('/admin/session');
+	if (r.ok) await start(await r.json());
+	else showLogin('');
+})();

@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -80,6 +81,8 @@ HANDLERS = {
     "MOVE": cmd_copymove.cmd_move,
 }
 
+_LITERAL_RE = re.compile(rb"~?\{[0-9]+\}\r\n")
+
 # Commands during which expunges of other sessions are held back (RFC 9051 7.5.1).
 NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH"}
 
@@ -105,8 +108,14 @@ class Connection:
         if not data:
             return
         if self.log.enabled("trace"):
-            for line in data.split(b"\r\n")[:-1] if data.endswith(b"\r\n") else data.split(b"\r\n"):
+            # Text up to the first literal is logged as protocol text; literal contents and what
+            # follows only at tracedata (message data, mlog decides).
+            m = _LITERAL_RE.search(data)
+            text, rest = (data, b"") if m is None else (data[: m.end() - 2], data[m.end() :])
+            for line in text.rstrip(b"\r\n").split(b"\r\n"):
                 self.log.trace_line("S:", line[:1000], kind=kind)
+            if rest:
+                self.log.trace_line("S:", rest[:2000], kind="data")
         timeout = TIMEOUTS["write_auth" if self._authenticated() else "write_preauth"]
         with trio.fail_after(timeout):
             await self.stream.send_all(data)

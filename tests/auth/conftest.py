@@ -15,6 +15,7 @@ from mox.auth import Authenticator
 from mox.config import AccountConfig, Config, DomainConfig
 from mox.sasl import StoreVerifier
 from mox.store import Store
+from mox.testing import LocalServer
 
 PASSWORD = "te\u0301st \u00a0\u2002\u200a"  # prepares to "tést    "
 OTHER_PASSWORD = "otherpassword"
@@ -121,3 +122,58 @@ def tls_pair(server_cert, version: ssl.TLSVersion, *, client_ctx: ssl.SSLContext
         client.close()
         raise result["error"]
     return result["server"], client
+
+
+# Servers for the SASL tests over IMAP and SMTP.
+
+NFD_ADDRESS = "mo\u0301x@localhost"  # NFC form "m\u00f3x@localhost" is an address of account mox
+PRECIS_EQUIVALENT = "t\u00e9st\u2003\u2009\u00a0 "  # prepares to the same "t\u00e9st    " as PASSWORD
+PREPARED = "t\u00e9st    "  # what clients without PRECIS must send for CRAM-MD5 (an HMAC key)
+
+
+@pytest.fixture(scope="module")
+def sasl_server(tmp_path_factory):
+    # localserve's config, with a non-ASCII address (in NFC, as configured addresses are) added.
+    import json
+
+    from mox import localserve
+
+    d = tmp_path_factory.mktemp("serverauth") / "data"
+    localserve.write_localserve_config(d, None)
+    domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
+    domains["accounts"]["mox"]["addresses"].append("m\u00f3x@localhost")
+    (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
+    with LocalServer(d) as srv:
+        acc = srv.store.open_account("mox")
+        acc.set_password_sync(PASSWORD)
+        acc.close()
+        yield srv
+
+
+def tls_client(version: ssl.TLSVersion) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = version
+    return ctx
+
+
+class Lines:
+    """A line-based client connection for transcripts."""
+
+    def __init__(self, port: int, tls: ssl.TLSVersion | None = None) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = tls_client(tls).wrap_socket(sock) if tls else sock
+        self.f = self.sock.makefile("rb")
+
+    def line(self) -> str:
+        return self.f.readline().decode().rstrip("\r\n")
+
+    def send(self, line: str | bytes) -> None:
+        self.sock.sendall((line.encode() if isinstance(line, str) else line) + b"\r\n")
+
+    def close(self) -> None:
+        self.f.close()
+        self.sock.close()
+
+

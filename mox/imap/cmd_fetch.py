@@ -141,7 +141,9 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                     out.append(name + b" " + fetch.literal8(body))
         if m.uid in seen_uids and not flags_sent:
             out.append(b"FLAGS " + flag_list(m.flags).encode())
-        if want_modseq:
+        # RFC 7162 3.2: flag changes are reported with their MODSEQ.
+        seen_modseq = m.uid in seen_uids and s.condstore and not any(a.name == "MODSEQ" for a in atts)
+        if want_modseq or seen_modseq:
             out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
         s.out += b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
     return "FETCH done"

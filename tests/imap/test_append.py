@@ -73,3 +73,13 @@ def test_append_imaplib(imap):
     typ, data = c.fetch("1", "(FLAGS BODY.PEEK[])")
     assert typ == "OK" and data[0][1] == MSG and b"\\Flagged" in data[0][0]
     c.logout()
+
+
+def test_append_empty_and_odd_messages(imap):
+    tc = imap.connect()
+    tc.transact("ok", "append inbox {0+}\r\n")
+    tc.transact("ok", "append inbox ", b"no header, no line end")
+    tc.transact("ok", "append inbox ", b"Subject: lf only\n\nbody\n")
+    tc.transact("ok", "select inbox")
+    tc.transact("ok", "fetch 1:* (rfc822.size bodystructure envelope)")
+    assert len(tc.untagged) == 3

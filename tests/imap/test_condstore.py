@@ -71,3 +71,16 @@ def test_qresync_vanished_and_select(imap):
     tc2.transact("ok", f"select inbox (qresync ({uv + 1} {hm0}))")
     assert not any(b"VANISHED" in raw or b"FETCH" in raw for _, raw in tc2.untagged)
     tc2.transact("bad", f"select inbox (qresync ({uv} {hm0} 1:4 (1:2 1)))")  # unequal seq match lengths
+
+
+def test_implicit_seen_reports_modseq(imap):
+    imap.start()
+    imap.deliver(MSG)
+    imap.deliver(MSG)
+    tc = imap.connect()
+    tc.transact("ok", "enable condstore")
+    tc.transact("ok", "select inbox")
+    tc.transact("ok", "fetch 1:2 rfc822.size")
+    tc.transact("ok", "fetch 2 body[text]")
+    m = inbox_msgs(imap)[2]
+    tc.expect_untagged(f"* 2 FETCH (BODY[TEXT] {{6}}\r\nbody\r\n FLAGS (\\Seen) MODSEQ ({m.modseq}))")

@@ -56,13 +56,17 @@ class Summary:
     subject: str
     size: int
     message_id: str
+    subject_l: str = ""
+
+    def __post_init__(self) -> None:
+        self.subject_l = self.subject.lower()
 
     def matches(self, q: Query, mailbox_names: dict[int, str]) -> bool:
         if q.to is not None and q.to not in self.rcpts:
             return False
         if q.from_ is not None and q.from_ not in (a.lower() for a in self.from_):
             return False
-        if q.subject is not None and q.subject not in self.subject.lower():
+        if q.subject is not None and q.subject not in self.subject_l:
             return False
         if q.since is not None and self.received < q.since:
             return False
@@ -162,12 +166,14 @@ class AccountIndex:
         #: Sent and Drafts: left out unless a query names a mailbox (the queue keeps a Sent copy
         #: of every submission, which would otherwise match before the delivered message).
         self.hidden: set[int] = set()
+        self.per_mailbox: dict[int, int] = {}
         self.changed = trio.Event()
 
     def add(self, s: Summary) -> None:
         if s.id in self.by_id:
             self.remove(s.id)
         self.by_id[s.id] = s
+        self.per_mailbox[s.mailbox_id] = self.per_mailbox.get(s.mailbox_id, 0) + 1
         if not self.ids or s.id > self.ids[-1]:
             self.ids.append(s.id)
         else:
@@ -181,6 +187,7 @@ class AccountIndex:
         s = self.by_id.pop(id, None)
         if s is None:
             return
+        self.per_mailbox[s.mailbox_id] -= 1
         i = bisect.bisect_left(self.ids, id)
         if i < len(self.ids) and self.ids[i] == id:
             del self.ids[i]
@@ -217,9 +224,21 @@ class AccountIndex:
             ordered = sorted(cands, reverse=True)
         else:
             ordered = reversed(self.ids)
-        if q.empty() and not self.hidden:
-            total = len(self.ids)
-            page = [self.by_id[i] for i in self.ids[::-1][offset : offset + limit]] if offset < total else []
+        if q.empty():
+            # Newest first, skipping Sent/Drafts; the total from per-mailbox counts.
+            total = len(self.ids) - sum(self.per_mailbox.get(mb, 0) for mb in self.hidden)
+            page = []
+            skip = offset
+            for i in reversed(self.ids):
+                s = self.by_id[i]
+                if s.mailbox_id in self.hidden:
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                page.append(s)
+                if len(page) >= limit:
+                    break
             return total, page
         total = 0
         page: list[Summary] = []

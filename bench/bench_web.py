@@ -1,0 +1,143 @@
+"""Web benchmark: the test API and webapi on an account with many messages.
+
+    python bench/bench_web.py [--messages 10000] [--requests 200] [--quick]
+
+An account with ``--messages`` small messages (100 recipients, distinct subjects) is written
+straight into the store (fsync off), then the whole localserve runs in a background thread
+(mox.testing.LocalServer) and one keep-alive HTTP connection on 127.0.0.1 times, ``--requests``
+times each:
+
+- list the newest 50 (``GET /api/v1/messages?limit=50``);
+- search by exact recipient (``to=``, 100 matches) and by subject substring (a full scan);
+- open one message (``GET /api/v1/messages/<id>``: parse, text, links, codes);
+- webapi ``MessageGet`` of one message (basic auth each time, cheap scrypt cost as in the tests).
+
+Reports p50/p95 latency in milliseconds and the index build time at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+
+def populate(d: Path, n: int) -> None:
+    from mox import localserve, mlog
+    from mox.store import Store
+    from mox.store import password as pwmod
+
+    mlog.set_level("error")
+    localserve.prepare(d, port_base=0)
+    store = Store(d, fsync=False)
+    try:
+        if "mox" not in store.account_names():
+            store.create_account("mox")
+        acc = store.open_account("mox")
+        try:
+            saved = pwmod.SCRYPT_N
+            pwmod.SCRYPT_N = 1 << 4
+            try:
+                acc.set_password_sync(localserve.PASSWORD)
+            finally:
+                pwmod.SCRYPT_N = saved
+            for i in range(n):
+                data = (
+                    f"From: App <app{i % 7}@example.org>\r\nTo: user-{i % 100}@bench.example\r\n"
+                    f"Subject: Message number {i}\r\nMessage-ID: <m{i}@bench.example>\r\n\r\n"
+                    f"Hello, your verification code is {100000 + i}.\r\nOpen https://app.example/m/{i}\r\n"
+                ).encode()
+                acc.deliver_sync("Inbox", data)
+        finally:
+            acc.close()
+    finally:
+        store.close()
+
+
+def timed(conn: http.client.HTTPConnection, method: str, path: str, n: int, body=None, headers=None) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        out.append((time.perf_counter() - t0) * 1000)
+        if r.status != 200:
+            raise SystemExit(f"{method} {path}: {r.status} {data[:200]!r}")
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=10000)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--quick", action="store_true", help="1,000 messages, 50 requests")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.messages, args.requests = 1000, 50
+
+    from mox import mlog
+    from mox.store import password as pwmod
+    from mox.testing import LocalServer
+
+    with tempfile.TemporaryDirectory(prefix="mox-bench-web-") as tmp:
+        d = Path(tmp) / "data"
+        t0 = time.perf_counter()
+        populate(d, args.messages)
+        print(f"populated {args.messages} messages in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        mlog.set_level("error")
+        pwmod.SCRYPT_N = 1 << 4
+        t0 = time.perf_counter()
+        with LocalServer(d, check_consistency=False) as srv:
+            start = time.perf_counter() - t0
+            conn = http.client.HTTPConnection("127.0.0.1", srv.ports["http"], timeout=60)
+            n = args.requests
+            newest = json.loads(_get(conn, "/api/v1/messages?limit=1"))
+            msg_id = newest["messages"][0]["id"]
+            auth = {
+                "Authorization": "Basic " + base64.b64encode(b"mox@localhost:moxmoxmox").decode(),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            results = {
+                "list newest 50": timed(conn, "GET", "/api/v1/messages?limit=50", n),
+                "search to= (exact recipient), newest 50": timed(
+                    conn, "GET", "/api/v1/messages?to=user-42@bench.example&limit=50", n
+                ),
+                "search subject substring (full scan), newest 50": timed(
+                    conn, "GET", "/api/v1/messages?subject=number%2012&limit=50", n
+                ),
+                "open one (details, links, codes)": timed(conn, "GET", f"/api/v1/messages/{msg_id}", n),
+                "webapi MessageGet": timed(
+                    conn, "POST", "/webapi/v0/MessageGet", n, body=f'request={{"MsgID":{msg_id}}}', headers=auth
+                ),
+            }
+            conn.close()
+    print(f"messages: {args.messages}, requests per row: {args.requests}, server start incl. index: {start * 1000:.0f} ms")
+    print("| request | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    for name, xs in results.items():
+        print(f"| {name} | {statistics.median(xs):.1f} | {pct(xs, 95):.1f} |")
+    return 0
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> bytes:
+    conn.request("GET", path)
+    return conn.getresponse().read()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -400,6 +400,7 @@ async def api_message(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> An
         "headers": headers_of(parsed),
         "text": text_of(parsed),
         "html": html_part is not None,
+        "has_text": first_body(parsed, "plain") is not None,
         "attachments": attachments(parsed),
         "message_id": m.part.envelope.message_id if m.part.envelope else None,
     }

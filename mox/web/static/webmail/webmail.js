@@ -246,7 +246,7 @@ function closeMessage() {
 async function openMessage(m) {
 	const r = await call('Message', {mailbox: m.mailbox, uid: m.uid});
 	state.open = r;
-	state.showHTML = !r.text.trim() && r.html;
+	state.showHTML = r.html && !r.has_text;  // text preferred, HTML when there is no text part
 	state.external = false;
 	const s = r.summary;
 	const i = state.messages.findIndex((x) => x.mailbox === s.mailbox && x.uid === s.uid);

@@ -1,0 +1,265 @@
+"""End-to-end browser tests: Playwright for Python driving Debian's Chromium (/usr/bin/chromium,
+installed by .ci/run; Playwright's own browser downloads are never used).
+
+Webmail: log in, a message sent with smtplib appears live (no reload), open it, an HTML message
+whose <script> does not run and whose remote image does not load (until "load external
+content"), reply, find the reply in Sent, search, move to Archive, log out. Account page:
+change the password and log in with the new one; add a TLS public key.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import http.server
+import re
+import smtplib
+import threading
+import uuid
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.test_account_admin import ADMIN_PASSWORD, call, login, self_signed_pem
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 15000
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert errors == [], errors
+
+
+class PixelServer:
+    """A local HTTP server that counts requests: stands in for a remote tracking image."""
+
+    def __init__(self) -> None:
+        hits: list[str] = []
+        self.hits = hits
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+                self.send_header("Content-Length", str(len(gif)))
+                self.end_headers()
+                self.wfile.write(gif)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def smtp_send(server: Any, msg: EmailMessage, to: str = "mox@localhost") -> None:
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+        s.sendmail("alice@example.org", [to], msg.as_bytes(policy=email.policy.SMTP))
+
+
+def message(subject: str, text: str | None = None, html: str | None = None) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = "Alice <alice@example.org>"
+    m["To"] = "mox@localhost"
+    m["Subject"] = subject
+    m["Message-ID"] = f"<{uuid.uuid4().hex}@example.org>"
+    if text is not None:
+        m.set_content(text)
+    if html is not None:
+        if text is None:
+            m.set_content(html, subtype="html")
+        else:
+            m.add_alternative(html, subtype="html")
+    return m
+
+
+def base(server: Any) -> str:
+    # "localhost", not an IP: the page's origin for the WebSocket Origin check.
+    return f"http://localhost:{server.ports['http']}"
+
+
+def webmail_login(page: Page, server: Any, address: str = "mox@localhost", password: str = "moxmoxmox") -> None:
+    page.goto(base(server) + "/webmail/")
+    page.fill("#username", address)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+    expect(page.locator("#live")).to_have_text("live")
+
+
+def row(page: Page, subject: str) -> Any:
+    exact = re.compile("^" + re.escape(subject) + "$")
+    return page.locator("#messages tr", has=page.locator("td.subject", has_text=exact))
+
+
+def test_webmail(server: Any, page: Page, tmp_path: Path) -> None:
+    t = uuid.uuid4().hex[:8]
+    webmail_login(page, server)
+    expect(page.locator("#mailboxes li.sel")).to_have_attribute("data-name", "Inbox")
+    page.evaluate("window.__noReload = 1")
+
+    # A message sent with smtplib appears without reload, and the unread count follows.
+    smtp_send(server, message(f"live {t}", "Hello from smtplib.\nSecond line.\n"))
+    expect(row(page, f"live {t}")).to_be_visible()
+    assert page.evaluate("window.__noReload") == 1
+    expect(row(page, f"live {t}")).to_have_class("unread")
+    unread = int(page.locator("#mailboxes li[data-name=Inbox] .count").inner_text())
+    assert unread >= 1
+
+    # Open it: text in the sandboxed iframe, marked read.
+    row(page, f"live {t}").click()
+    expect(page.locator("#msg-subject")).to_have_text(f"live {t}")
+    expect(page.frame_locator("#msgframe").locator("pre")).to_have_text("Hello from smtplib.\nSecond line.\n")
+    expect(row(page, f"live {t}")).not_to_have_class("unread")
+    page.screenshot(path=str(tmp_path / "webmail.png"))
+
+    # An HTML message: its script does not run, its remote image does not load.
+    pixel = PixelServer()
+    try:
+        page.evaluate("window.__pwned = 0; window.addEventListener('message', () => { window.__pwned = 1; })")
+        html = (
+            f"<p id=greeting>HTML body {t}</p>"
+            "<script>document.body.innerHTML = 'SCRIPT RAN'; parent.postMessage('x', '*');</script>"
+            f'<img src="http://127.0.0.1:{pixel.port}/pixel.gif" alt="tracker">'
+            '<a href="javascript:parent.postMessage(1, \'*\')">link</a>'
+        )
+        smtp_send(server, message(f"html {t}", html=html))
+        row(page, f"html {t}").click()
+        body = page.frame_locator("#msgframe").locator("body")
+        expect(body).to_contain_text(f"HTML body {t}")
+        expect(page.locator("#btn-external")).to_be_visible()
+        assert "SCRIPT RAN" not in body.inner_text()
+        assert page.frame_locator("#msgframe").locator("script").count() == 0
+        assert page.evaluate("window.__pwned") == 0
+        # The img element is there, without a source, and nothing reached the pixel server.
+        expect(page.frame_locator("#msgframe").locator("img[alt=tracker]")).to_have_count(1)
+        assert pixel.hits == []
+        # After "load external content" the image loads: the check above could see a load.
+        page.click("#btn-external")
+        expect(page.frame_locator("#msgframe").locator("img[alt=tracker]")).to_have_attribute(
+            "src", f"http://127.0.0.1:{pixel.port}/pixel.gif"
+        )
+        for _ in range(100):
+            if pixel.hits:
+                break
+            page.wait_for_timeout(50)
+        assert pixel.hits == ["/pixel.gif"]
+        assert page.evaluate("window.__pwned") == 0
+    finally:
+        pixel.close()
+
+    # Reply, then find the reply in Sent.
+    row(page, f"live {t}").click()
+    expect(page.locator("#msg-subject")).to_have_text(f"live {t}")
+    page.keyboard.press("r")
+    expect(page.locator("#compose")).to_be_visible()
+    expect(page.locator("#c-subject")).to_have_value(f"Re: live {t}")
+    expect(page.locator("#c-to")).to_have_value("Alice <alice@example.org>")
+    page.locator("#c-body").press("Home")
+    page.locator("#c-body").type("Thanks, got it.")
+    page.click("#c-send")
+    expect(page.locator("#compose")).to_be_hidden()
+    page.click("#mailboxes li[data-name=Sent]")
+    expect(row(page, f"Re: live {t}")).to_be_visible()
+    row(page, f"Re: live {t}").click()
+    expect(page.frame_locator("#msgframe").locator("pre")).to_contain_text("Thanks, got it.")
+    expect(page.frame_locator("#msgframe").locator("pre")).to_contain_text("> Hello from smtplib.")
+
+    # Search across mailboxes.
+    page.keyboard.press("/")
+    page.keyboard.type(f"subject:{t} from:alice")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages tr")).to_have_count(2)
+    expect(row(page, f"live {t}")).to_be_visible()
+    expect(row(page, f"html {t}")).to_be_visible()
+
+    # Move to Archive (button), then see it there and not in the Inbox.
+    row(page, f"live {t}").click()
+    page.click("#btn-archive")
+    expect(page.locator("#toast")).to_have_text("Moved to Archive.")
+    page.click("#mailboxes li[data-name=Archive]")
+    expect(row(page, f"live {t}")).to_be_visible()
+    page.click("#mailboxes li[data-name=Inbox]")
+    expect(row(page, f"html {t}")).to_be_visible()
+    expect(row(page, f"live {t}")).to_have_count(0)
+
+    # Log out: the login form again, and a reload stays logged out.
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#login-error")).to_have_text("Logged out.")
+    page.reload()
+    expect(page.locator("#login")).to_be_visible()
+
+
+def test_account_page(server: Any, page: Page, client: Any) -> None:
+    # A fresh account, so the shared server's mox account keeps its password.
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    name = "b" + uuid.uuid4().hex[:8]
+    address = f"{name}@localhost"
+    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "old password"})
+
+    page.goto(base(server) + "/account/")
+    page.fill("#username", address)
+    page.fill("#password", "old password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#acc-name")).to_have_text(name)
+
+    # Add a TLS public key from a PEM file.
+    page.set_input_files("#key-file", files=[{"name": "laptop.pem", "mimeType": "application/x-pem-file", "buffer": self_signed_pem("laptop")}])
+    page.click("#key-add")
+    expect(page.locator("#key-msg")).to_contain_text("Added key laptop")
+    expect(page.locator("#keys tbody tr")).to_have_count(1)
+    expect(page.locator("#keys tbody tr td").nth(1)).to_have_text("ed25519")
+    expect(page.locator("pre", has_text="mox config tlspubkey gen")).to_be_visible()
+
+    # Change the password: logged out, the old one fails, the new one works.
+    page.fill("#new-password", "new password 1")
+    page.fill("#new-password2", "new password 1")
+    page.click("#password-save")
+    expect(page.locator("#login-error")).to_have_text("Password changed. Log in with the new password.")
+    page.fill("#username", address)
+    page.fill("#password", "old password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("Login failed.")
+    page.fill("#password", "new password 1")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#acc-name")).to_have_text(name)
+    expect(page.locator("#keys tbody tr")).to_have_count(1)

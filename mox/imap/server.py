@@ -161,38 +161,40 @@ class Connection:
             return
         await self.write(f"* OK [CAPABILITY {s.capabilities()}] mox imap\r\n".encode())
         try:
-            while True:
-                try:
-                    ev = await self.next_event()
-                except ReadTimeout:
-                    await self.write(b"* BYE inactive, closing connection\r\n")
-                    return
-                if isinstance(ev, Command):
-                    if self.ctx.shutting_down.is_set():
-                        # RFC 9051 7.1.5: BYE when the server is shutting down.
-                        await self.write(b"* BYE mox shutting down\r\n")
-                        return
-                    await self.command(ev)
-                    if s.state == State.LOGOUT:
-                        return
-                    if self.start_tls:
-                        self.start_tls = False
-                        await self._starttls()
-                elif isinstance(ev, NeedLiteral):
-                    await self.write(b"+ \r\n")
-                elif isinstance(ev, BadSyntax):
-                    code = f"[{ev.code}] " if ev.code else ""
-                    await self.write(f"{ev.tag} BAD {code}{ev.text}\r\n".encode())
-                elif isinstance(ev, NotImap):
-                    await self.write(b"* BYE please try again speaking imap\r\n")
-                    return
-                elif isinstance(ev, Fatal):
-                    await self.write(f"* BYE {ev.text}\r\n".encode())
-                    return
-                elif isinstance(ev, EndOfStream):
-                    return
+            await self._serve_commands()
+        except ReadTimeout:
+            await self.write(b"* BYE inactive, closing connection\r\n")
         except Bye as e:
             await self.write(f"* BYE {e.text}\r\n".encode())
+
+    async def _serve_commands(self) -> None:
+        s = self.session
+        while True:
+            ev = await self.next_event()
+            if isinstance(ev, Command):
+                if self.ctx.shutting_down.is_set():
+                    # RFC 9051 7.1.5: BYE when the server is shutting down.
+                    await self.write(b"* BYE mox shutting down\r\n")
+                    return
+                await self.command(ev)
+                if s.state == State.LOGOUT:
+                    return
+                if self.start_tls:
+                    self.start_tls = False
+                    await self._starttls()
+            elif isinstance(ev, NeedLiteral):
+                await self.write(b"+ \r\n")
+            elif isinstance(ev, BadSyntax):
+                code = f"[{ev.code}] " if ev.code else ""
+                await self.write(f"{ev.tag} BAD {code}{ev.text}\r\n".encode())
+            elif isinstance(ev, NotImap):
+                await self.write(b"* BYE please try again speaking imap\r\n")
+                return
+            elif isinstance(ev, Fatal):
+                await self.write(f"* BYE {ev.text}\r\n".encode())
+                return
+            elif isinstance(ev, EndOfStream):
+                return
 
     async def _starttls(self) -> None:
         # RFC 9051 6.2.1: data received before the TLS negotiation is discarded.
@@ -238,7 +240,7 @@ class Connection:
         except CommandFailed as e:
             code = f"[{e.code}] " if e.code else ""
             tagged = f"{cmd.tag} NO {code}{e.text}"
-        except Bye:
+        except (Bye, ReadTimeout):
             raise
         except (trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
             raise

@@ -98,3 +98,12 @@ def test_shutting_down_existing_connections(imap):
     tc.write_line("a1 noop")
     assert tc.read_line() == "* BYE mox shutting down"
     tc.expect_closed()
+
+
+def test_timeout_during_authenticate(imap):
+    imap.set_timeouts(read_preauth=0.3)
+    tc = imap.connect(login=False)
+    tc.command("authenticate plain")
+    assert tc.read_line() == "+ "
+    assert tc.read_line() == "* BYE inactive, closing connection"
+    tc.expect_closed()

@@ -179,7 +179,7 @@ class HTTPConnection:
             await self.send_error(413, "user:tooLarge", f"request body of {clen} bytes exceeds limit of {limit} bytes")
             raise _Close
         if self.conn.they_are_waiting_for_100_continue:
-            await self.send_all(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await self.send_all(self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
         chunks: list[bytes] = []
         size = 0
         while True:

@@ -315,3 +315,67 @@ def test_handler_bug_500_without_traceback(client, server):
     server.ctx.web.router.add("/test/broken", broken)
     r = client().get("/test/broken")
     assert (r.status, r.json()) == (500, {"code": "server:error", "message": "internal error"})
+
+
+def test_expect_100_continue(server):
+    body = b'{"username": "mox@localhost", "password": "moxmoxmox"}'
+    with socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10) as s:
+        s.sendall(
+            b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(65536)
+        assert got.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_shutdown_ends_waits_and_idle_connections(tmp_path):
+    """A graceful stop answers a pending long-poll (empty) and closes idle keep-alive connections
+    at once, well within the grace period."""
+    import threading
+
+    from mox.store import password as pwmod
+    from mox.testing import LocalServer
+
+    saved = pwmod.SCRYPT_N
+    pwmod.SCRYPT_N = 1 << 4
+    try:
+        srv = LocalServer(tmp_path / "data", grace=10)
+        srv.__enter__()
+    finally:
+        pwmod.SCRYPT_N = saved
+    try:
+        idle = socket.create_connection(("127.0.0.1", srv.ports["http"]), timeout=10)
+        idle.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = b""
+        while not first.endswith(b'{"ready":true}\n'):
+            first += idle.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+        result: dict[str, Any] = {}
+
+        def waiter() -> None:
+            c = Client(srv.ports["http"])
+            try:
+                r = c.get("/api/v1/wait?to=never@test.example&timeout=60")
+                result["status"], result["body"], result["conn"] = r.status, r.json(), r.header("Connection")
+            finally:
+                c.close()
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        deadline = time.monotonic() + 5
+        while srv.ctx.web.index.accounts["mox"].changed.statistics().tasks_waiting == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        start = time.monotonic()
+        srv.stop()
+        assert time.monotonic() - start < 5
+        t.join(5)
+        assert result == {"status": 200, "body": {"total": 0, "messages": []}, "conn": "close"}
+        assert idle.recv(100) == b""
+        idle.close()
+    finally:
+        srv.__exit__(None, None, None)

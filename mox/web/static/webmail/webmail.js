@@ -199,7 +199,7 @@ function renderMessages() {
 		const cls = [unread ? 'unread' : '', i === state.cursor ? 'sel' : ''].join(' ').trim();
 		const who = sent ? 'To: ' + m.to.map(shortAddr).join(', ') : m.from.map(shortAddr).join(', ');
 		return el('tr', {'data-uid': m.uid, 'data-mailbox': m.mailbox, class: cls, onclick: () => { state.cursor = i; guard(() => openMessage(m)); }},
-			el('td', {class: 'flag'}, m.flags.includes('\\Flagged') ? '★' : (m.attachments ? '📎' : '')),
+			el('td', {class: 'flag', title: m.attachments ? 'has attachments' : ''}, m.flags.includes('\\Flagged') ? '★' : (m.attachments ? '+' : '')),
 			el('td', {class: 'from', title: (sent ? m.to : m.from).map(fmtAddr).join(', ')}, who),
 			el('td', {class: 'subject'}, m.subject || '(no subject)'),
 			el('td', {class: 'date', title: new Date(m.received * 1000).toString()}, fmtDate(m.received)));

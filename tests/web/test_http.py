@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Client, raw_exchange
+from tests.web.conftest import Client, raw_exchange
 
 SECURITY = {
     "Content-Security-Policy": "default-src 'self' 'unsafe-inline' data:",

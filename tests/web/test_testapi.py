@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Client, smtp_deliver, wait_one
+from tests.web.conftest import Client, smtp_deliver, wait_one
 from mox.web.testapi import find_codes, find_links
 
 

@@ -7,7 +7,7 @@ import base64
 import json
 from typing import Any
 
-from conftest import Client, smtp_deliver, wait_one
+from tests.web.conftest import Client, smtp_deliver, wait_one
 
 AUTH = ("mox@localhost", "moxmoxmox")
 

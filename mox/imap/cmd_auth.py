@@ -16,6 +16,8 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+import trio
+
 
 import mox
 
@@ -63,6 +65,31 @@ async def cmd_starttls(s: Session, cmd: Command) -> str:
     return "STARTTLS done"
 
 
+async def _password_login(s: Session, username: str, password: str) -> str | None:
+    """ctx.auth.login in a worker thread (password hashing is slow by design), with the remote
+    IP for the failed-authentication limiter."""
+    auth = s.ctx.auth
+
+    def login() -> str | None:
+        try:
+            return auth.login(username, password, ip=s.remote_ip)
+        except TypeError:  # an authenticator without limiter support
+            return auth.login(username, password)
+
+    return await trio.to_thread.run_sync(login)
+
+
+def _auth_result(s: Session, ok: bool) -> None:
+    """Count a SCRAM/CRAM-MD5 outcome in the limiter (PLAIN/LOGIN count in ctx.auth.login)."""
+    limiter = getattr(s.ctx.auth, "limiter", None)
+    if limiter is None or s.remote_ip is None:
+        return
+    if ok:
+        limiter.auth_succeeded(s.remote_ip)
+    else:
+        limiter.auth_failed(s.remote_ip)
+
+
 def _require_tls(s: Session) -> None:
     if not s.tls and not s.ctx.config.no_require_starttls:
         raise CommandFailed("tls required for login", "PRIVACYREQUIRED")
@@ -72,7 +99,7 @@ async def cmd_login(s: Session, cmd: Command) -> str:
     # RFC 9051 6.2.3
     _require_tls(s)
     user, password = cmd.args["user"], cmd.args["password"]
-    account = s.ctx.auth.login(user, password)
+    account = await _password_login(s, user, password)
     if account is None:
         s.log.info("failed authentication attempt", username=user)
         raise CommandFailed("login failed", "AUTHENTICATIONFAILED")
@@ -107,7 +134,7 @@ async def _mech_plain(s: Session, initial: bytes | None) -> tuple[str, str]:
         raise BadCommand("invalid utf-8 in plain authentication message") from None
     if authz not in ("", authc):
         raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
-    account = s.ctx.auth.login(authc, password)
+    account = await _password_login(s, authc, password)
     if account is None:
         s.log.info("failed authentication attempt", username=authc, mechanism="plain")
         raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
@@ -196,16 +223,19 @@ def _scram(hash_name: str, plus: bool = False) -> Callable[[Session, bytes | Non
             raise BadCommand("invalid base64 in scram proof") from None
         auth_msg = f"{first_bare},{server_first},{without_proof}".encode()
         if account is None or secret is None:
+            _auth_result(s, False)
             raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
         salted = secret.salted_password
         stored_key = hashlib.new(hash_name, hm(salted, b"Client Key")).digest()
         client_sig = hm(stored_key, auth_msg)
-        if len(proof) != len(client_sig):
-            raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
-        client_key = bytes(a ^ b for a, b in zip(proof, client_sig, strict=True))
-        if not hmac.compare_digest(hashlib.new(hash_name, client_key).digest(), stored_key):
+        client_key = bytes(a ^ b for a, b in zip(proof, client_sig))
+        if len(proof) != len(client_sig) or not hmac.compare_digest(
+            hashlib.new(hash_name, client_key).digest(), stored_key
+        ):
             s.log.info("failed authentication attempt", username=username, mechanism="scram")
+            _auth_result(s, False)
             raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+        _auth_result(s, True)
         server_sig = hm(hm(salted, b"Server Key"), auth_msg)
         # The client must answer the server-final message with an empty response (reference 3.5).
         final = await _sasl_response(s, b"v=" + base64.b64encode(server_sig))
@@ -248,13 +278,16 @@ async def _mech_cram_md5(s: Session, initial: bytes | None) -> tuple[str, str]:
         raise BadCommand("invalid utf-8 in cram-md5 response") from None
     account, state = _account_secret(s, username, lambda acc: acc.cram_md5_state())
     if account is None or state is None:
+        _auth_result(s, False)
         raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
     from mox.store.password import hmac_md5_from_states
 
     want = hmac_md5_from_states(state.ipad_state, state.opad_state, challenge).hex().encode()
     if not hmac.compare_digest(want, digest.lower()):
         s.log.info("failed authentication attempt", username=username, mechanism="cram-md5")
+        _auth_result(s, False)
         raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+    _auth_result(s, True)
     return account, username
 
 

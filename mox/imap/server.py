@@ -295,6 +295,13 @@ def _store_error(e: Exception) -> str | None:
     return None
 
 
+def _peer_ip(stream: Any) -> str | None:
+    try:
+        return str(stream.socket.getpeername()[0])
+    except (AttributeError, OSError, IndexError):
+        return None
+
+
 def _max_append(ctx: Any) -> int:
     # APPENDLIMIT is advertised as max int64 (reference 3.1); we still refuse absurd literals.
     cfg = getattr(ctx, "config", None)
@@ -307,6 +314,8 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
     log = mlog.get_logger("imapserver").with_(cid=mlog.new_cid())
     conn: Connection | None = None
     try:
+        remote_ip = _peer_ip(stream)
+        log = log.with_(remote=remote_ip)
         log.debug("new connection", implicit_tls=implicit_tls)
         s: trio.abc.Stream = stream
         if implicit_tls:
@@ -315,6 +324,7 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
                 await ssl_stream.do_handshake()
             s = ssl_stream
         conn = Connection(ctx, s, log, tls=implicit_tls)
+        conn.session.remote_ip = remote_ip
         await conn.run()
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
         log.debug("connection ended", err=repr(e))

@@ -111,6 +111,7 @@ class Session:
         self.searchres: list[int] = []  # RFC 5182 "$": uids of the last SEARCH ... SAVE
         self.out = bytearray()  # untagged responses to write before the tagged reply
         self.current_command = ""
+        self.remote_ip: str | None = None
 
     # -- output
 

@@ -107,3 +107,24 @@ def test_timeout_during_authenticate(imap):
     assert tc.read_line() == "+ "
     assert tc.read_line() == "* BYE inactive, closing connection"
     tc.expect_closed()
+
+
+def test_auth_failure_limiter(imap):
+    from mox import config as mconfig
+
+    big = (10**9, 10**9, 10**9)
+    imap.start(
+        limits=mconfig.Limits(
+            connections_per_minute=big, concurrent_connections=big, auth_failures_per_minute=(2, 100, 100),
+            auth_failures_per_day=big,
+        )
+    )
+    tc = imap.connect(login=False)
+    tc.transact("no", "login mox@localhost wrong1")
+    tc.command("authenticate cram-md5")
+    tc.read_line()
+    tc.write_line("bW94QGxvY2FsaG9zdCAwMDAw")  # "mox@localhost 0000": a failed CRAM-MD5 counts too
+    tc.response("no")
+    # The IP is now over its limit: even the right password is refused.
+    tc.transact("no", "login mox@localhost moxmoxmox")
+    tc.expect_code("AUTHENTICATIONFAILED")

@@ -26,6 +26,7 @@ from mox.queue.dsn import RecipientStatus, compose_dsn
 from mox.queue.store import Entry, QueueStore
 from mox.smtp import failsim
 
+MAX_CONCURRENT = 8
 DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds; mox (non-localserve) uses 7.5 min doubling
 
 
@@ -55,8 +56,9 @@ class Queue:
         data_dir = getattr(ctx.config, "data_dir", None) or ctx.config.data_path
         self.store = QueueStore(data_dir, fsync=getattr(ctx.config, "queue_fsync", True))
         self.retry_delays = tuple(getattr(ctx.config, "queue_retry_delays", DEFAULT_RETRY_DELAYS))
-        self._lock = trio.Lock()
         self._wake = trio.Event()
+        self._pending: list[_Commit] = []
+        self._committing = False
         self._sent_log: list[tuple[float, str]] = []  # (time, account) for daily limits
 
     # --- API for submission -----------------------------------------------------------------
@@ -75,41 +77,67 @@ class Queue:
         opts = dsn_options or {}
         per_rcpt = list(opts.get("recipients") or [])
         now = time.time()
-        async with self._lock:
-            ids = self.store.allocate_ids(len(recipients))
-            name = str(ids[0])
-            entries = []
-            for i, (qid, rcpt) in enumerate(zip(ids, recipients)):
-                p = per_rcpt[i] if i < len(per_rcpt) else {}
-                entries.append(
-                    Entry(
-                        id=qid,
-                        account=account,
-                        mail_from=mail_from,
-                        recipient=rcpt,
-                        file=name,
-                        size=len(data),
-                        queued=now,
-                        next_attempt=hold_until or now,
-                        hold_until=hold_until,
-                        notify=p.get("notify"),
-                        orcpt=p.get("orcpt"),
-                        ret=opts.get("ret"),
-                        envid=opts.get("envid"),
-                        smtputf8=bool(opts.get("smtputf8")),
-                    )
+        ids = self.store.allocate_ids(len(recipients))
+        name = str(ids[0])
+        entries = []
+        for i, (qid, rcpt) in enumerate(zip(ids, recipients)):
+            p = per_rcpt[i] if i < len(per_rcpt) else {}
+            entries.append(
+                Entry(
+                    id=qid,
+                    account=account,
+                    mail_from=mail_from,
+                    recipient=rcpt,
+                    file=name,
+                    size=len(data),
+                    queued=now,
+                    next_attempt=hold_until or now,
+                    hold_until=hold_until,
+                    notify=p.get("notify"),
+                    orcpt=p.get("orcpt"),
+                    ret=opts.get("ret"),
+                    envid=opts.get("envid"),
+                    smtputf8=bool(opts.get("smtputf8")),
                 )
-
-            def write() -> None:
-                self.store.write_message(name, data)
-                self.store.put(entries)
-
-            await trio.to_thread.run_sync(write)
+            )
+        # Message files are written in parallel; journal records are group-committed.
+        await trio.to_thread.run_sync(self.store.write_message, name, data)
+        await self._commit(puts=entries)
         self._sent_log.append((now, account))
         self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
         await self._store_sent_copy(account, data)
         self._wake.set()
         return ids
+
+    async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = ()) -> None:  # type: ignore[assignment]
+        """Make records durable, then apply them. Concurrent callers share one journal write
+        and fsync (group commit): the first becomes the committer for everything pending."""
+        c = _Commit(list(puts), list(updates), list(removes))
+        self._pending.append(c)
+        if not self._committing:
+            self._committing = True
+            try:
+                while self._pending:
+                    batch, self._pending = self._pending, []
+                    puts_ = [e for b in batch for e in b.puts]
+                    updates_ = [e for b in batch for e in b.updates]
+                    removes_ = [i for b in batch for i in b.removes]
+                    try:
+                        with trio.CancelScope(shield=True):
+                            await trio.to_thread.run_sync(self.store.write_journal, puts_, updates_, removes_)
+                    except Exception as err:
+                        for b in batch:
+                            b.error = err
+                            b.done.set()
+                        continue
+                    self.store.apply(puts_, updates_, removes_)
+                    for b in batch:
+                        b.done.set()
+            finally:
+                self._committing = False
+        await c.done.wait()
+        if c.error is not None:
+            raise c.error
 
     def outgoing_count(self, account: str, *, since: float) -> int:
         self._sent_log = [(t, a) for t, a in self._sent_log if t >= since]
@@ -136,9 +164,8 @@ class Queue:
 
     async def drop(self, ids: list[int] | None = None) -> list[int]:
         """Remove entries without delivering and without DSN."""
-        async with self._lock:
-            sel = [e.id for e in self.list() if ids is None or e.id in ids]
-            await trio.to_thread.run_sync(self.store.remove, sel)
+        sel = [e.id for e in self.list() if ids is None or e.id in ids]
+        await self._commit(removes=sel)
         return sel
 
     async def fail(self, ids: list[int] | None = None) -> list[int]:
@@ -151,28 +178,37 @@ class Queue:
     # --- delivery -----------------------------------------------------------------------------
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Deliver due entries until cancelled."""
+        """Deliver due entries until cancelled, up to ``MAX_CONCURRENT`` at a time (their store
+        writes then share group commits)."""
+        inflight: set[int] = set()
+        limiter = trio.CapacityLimiter(MAX_CONCURRENT)
+
+        async def attempt(e: Entry) -> None:
+            try:
+                async with limiter:
+                    if e.id in self.store.entries:
+                        await self._attempt(e)
+            except Exception as err:  # e.g. disk full writing the journal
+                self.log.error("queue attempt failed", id=e.id, err=repr(err))
+                await trio.sleep(1)  # no busy loop while the store is unwell
+            finally:
+                inflight.discard(e.id)
+                self._wake.set()
+
         task_status.started()
         try:
-            while True:
-                self._wake = trio.Event()
-                now = time.time()
-                due = [e for e in self.list() if e.next_attempt <= now]
-                failed = False
-                for e in due:
-                    if e.id in self.store.entries:
-                        try:
-                            await self._attempt(e)
-                        except Exception as err:  # e.g. disk full writing the journal
-                            self.log.error("queue attempt failed", id=e.id, err=repr(err))
-                            failed = True
-                if failed:
-                    await trio.sleep(1)  # no busy loop while the store is unwell
-                if due:
-                    continue
-                nxt = min((e.next_attempt for e in self.list()), default=math.inf)
-                with trio.move_on_after(max(0.0, nxt - time.time())):
-                    await self._wake.wait()
+            async with trio.open_nursery() as nursery:
+                while True:
+                    self._wake = trio.Event()
+                    now = time.time()
+                    waiting = [e for e in self.list() if e.id not in inflight]
+                    for e in waiting:
+                        if e.next_attempt <= now:
+                            inflight.add(e.id)
+                            nursery.start_soon(attempt, e)
+                    nxt = min((e.next_attempt for e in waiting if e.next_attempt > now), default=math.inf)
+                    with trio.move_on_after(max(0.0, nxt - time.time())):
+                        await self._wake.wait()
         finally:
             with trio.CancelScope(shield=True):
                 self.store.close()
@@ -192,9 +228,7 @@ class Queue:
             delay = self.retry_delays[attempts - 1]
             upd = Entry(**{**_asdict(e), "attempts": attempts, "last_attempt": now, "last_error": str(err), "next_attempt": now + delay})
             self.log.info("temporary delivery failure, will retry", id=e.id, attempts=attempts, err=str(err), delay=delay)
-            async with self._lock:
-                if e.id in self.store.entries:
-                    await trio.to_thread.run_sync(self.store.put, [upd])
+            await self._commit(updates=[upd])
             return
         except Exception as err:
             self.log.error("delivery error", id=e.id, err=repr(err))
@@ -204,8 +238,7 @@ class Queue:
         notify = (e.notify or "").upper().split(",")
         if "SUCCESS" in notify and e.mail_from:
             await self._send_dsn(e, RecipientStatus(e.recipient, "delivered", "2.0.0", orcpt=e.orcpt, last_attempt=now))
-        async with self._lock:
-            await trio.to_thread.run_sync(self.store.remove, [e.id])
+        await self._commit(removes=[e.id])
 
     async def _attempt_error(self, e: Entry, now: float, msg: str) -> None:
         attempts = e.attempts + 1
@@ -213,9 +246,7 @@ class Queue:
             await self._fail(e, DeliveryError(451, "4.3.0", "error delivering: " + msg), attempts=attempts)
             return
         upd = Entry(**{**_asdict(e), "attempts": attempts, "last_attempt": now, "last_error": msg, "next_attempt": now + self.retry_delays[attempts - 1]})
-        async with self._lock:
-            if e.id in self.store.entries:
-                await trio.to_thread.run_sync(self.store.put, [upd])
+        await self._commit(updates=[upd])
 
     async def _deliver(self, e: Entry) -> None:
         from mox.smtp.server import deliver_to_store
@@ -248,8 +279,7 @@ class Queue:
                 last_attempt=time.time(),
             )
             await self._send_dsn(e, status)
-        async with self._lock:
-            await trio.to_thread.run_sync(self.store.remove, [e.id])
+        await self._commit(removes=[e.id])
 
     async def _send_dsn(self, e: Entry, status: RecipientStatus) -> None:
         from mox.smtp.server import deliver_to_store
@@ -274,6 +304,15 @@ class Queue:
             self.log.info("dsn delivered", id=e.id, account=e.account, action=status.action)
         except Exception as err:
             self.log.error("delivering dsn failed", id=e.id, account=e.account, err=repr(err))
+
+
+class _Commit:
+    def __init__(self, puts: list[Entry], updates: list[Entry], removes: list[int]) -> None:
+        self.puts = puts
+        self.updates = updates
+        self.removes = removes
+        self.done = trio.Event()
+        self.error: BaseException | None = None
 
 
 def _asdict(e: Entry) -> dict[str, Any]:

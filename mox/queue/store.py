@@ -6,7 +6,8 @@ Layout::
     queue/index.journal     append-only JSON lines: {"op": "put", "entry": {...}} / {"op": "remove", "id": N}
 
 Durability (as the account store): the message file is written to a temp name, fsynced, renamed
-and its directory fsynced (skipped on Windows), then the journal record is appended and fsynced;
+and its directory fsynced (skipped on Windows; once per journal write for all new files), then the
+journal record is appended and fsynced;
 only then does the caller answer ``250``. On open the journal is replayed (a torn last line, from a
 crash mid-append, is dropped) and rewritten compacted through a temp file + rename.
 """
@@ -43,7 +44,7 @@ class Entry(msgspec.Struct, kw_only=True):
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
-    op: str  # "put" | "remove"
+    op: str  # "put" (new entry) | "update" (only if the entry still exists) | "remove"
     entry: Entry | None = None
     id: int = 0
 
@@ -88,6 +89,8 @@ class QueueStore:
                     continue  # torn or damaged record: a crash during append
                 if rec.op == "put" and rec.entry is not None:
                     self.entries[rec.entry.id] = rec.entry
+                elif rec.op == "update" and rec.entry is not None and rec.entry.id in self.entries:
+                    self.entries[rec.entry.id] = rec.entry
                 elif rec.op == "remove":
                     self.entries.pop(rec.id, None)
         if self.entries:
@@ -131,32 +134,55 @@ class QueueStore:
             if self.fsync:
                 os.fsync(f.fileno())
         os.replace(tmp, self.msg_dir / name)
-        if self.fsync:
-            _fsync_dir(self.msg_dir)
+        # The directory is fsynced by the next write_journal with puts, once for all files
+        # written since (the record is only written after that).
 
     def read_message(self, entry: Entry) -> bytes:
         return (self.msg_dir / entry.file).read_bytes()
 
-    def _append(self, records: list[_Record]) -> None:
+    def write_journal(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = ()) -> None:  # type: ignore[assignment]
+        """Append and fsync the records (one writer at a time; the Queue group-commits)."""
+        records = (
+            [_Record(op="put", entry=e) for e in puts]
+            + [_Record(op="update", entry=e) for e in updates]
+            + [_Record(op="remove", id=i) for i in removes]
+        )
+        if not records:
+            return
+        if puts and self.fsync:
+            _fsync_dir(self.msg_dir)  # new message files' names are durable before their records
         self._journal.write(b"".join(_enc.encode(r) + b"\n" for r in records))
         self._journal.flush()
         if self.fsync:
             os.fsync(self._journal.fileno())
 
-    def put(self, entries: list[Entry]) -> None:
-        self._append([_Record(op="put", entry=e) for e in entries])
-        for e in entries:
+    def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = ()) -> None:  # type: ignore[assignment]
+        """Apply committed records to the in-memory state; delete files nothing references."""
+        for e in puts:
             self.entries[e.id] = e
+        for e in updates:
+            if e.id in self.entries:
+                self.entries[e.id] = e
+        files = {self.entries.pop(i).file for i in removes if i in self.entries}
+        if files:
+            still = {e.file for e in self.entries.values()}
+            for name in files - still:
+                try:
+                    (self.msg_dir / name).unlink()
+                except OSError:
+                    pass
+
+    def put(self, entries: list[Entry]) -> None:
+        """New entries, or replaced ones (synchronous: write, fsync, apply)."""
+        self.write_journal(puts=entries)
+        self.apply(puts=entries)
+
+    def update(self, entries: list[Entry]) -> None:
+        entries = [e for e in entries if e.id in self.entries]
+        self.write_journal(updates=entries)
+        self.apply(updates=entries)
 
     def remove(self, ids: list[int]) -> None:
         ids = [i for i in ids if i in self.entries]
-        if not ids:
-            return
-        self._append([_Record(op="remove", id=i) for i in ids])
-        files = {self.entries.pop(i).file for i in ids}
-        still = {e.file for e in self.entries.values()}
-        for name in files - still:
-            try:
-                (self.msg_dir / name).unlink()
-            except OSError:
-                pass
+        self.write_journal(removes=ids)
+        self.apply(removes=ids)

@@ -84,3 +84,35 @@ def test_queued_message_survives_restart(smtp):
     assert len(msgs) == 1 and msgs[0].endswith(b"hello\r\n")
     assert b"\r\nDelivered-To: later@example.com\r\n" in msgs[0]
     assert smtp.wait_queue_empty() == []
+
+
+def test_concurrent_submissions(smtp):
+    """Group-committed queue writes: every message of parallel submitters is delivered once."""
+    import threading
+
+    from mox.smtp.client import Client
+
+    smtp.start()
+    errors = []
+
+    def work(k):
+        try:
+            with Client.connect("127.0.0.1", smtp.ports["submission"], tls="none") as c:
+                c.auth("mox@localhost", "moxmoxmox")
+                for i in range(8):
+                    c.deliver("mox@localhost", [f"k{k}i{i}@example.com"], MSG.replace(b"hello", f"msg {k} {i}".encode()))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    msgs = smtp.wait_messages("Inbox", 40)
+    bodies = sorted(m.rsplit(b"\r\n\r\n", 1)[1] for m in msgs)
+    assert bodies == sorted(f"msg {k} {i}\r\n".encode() for k in range(5) for i in range(8))
+    assert len(smtp.messages("Sent")) == 40
+    assert smtp.wait_queue_empty() == []
+    assert list((smtp.data_dir / "queue" / "msg").iterdir()) == []

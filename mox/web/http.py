@@ -50,6 +50,7 @@ _REASONS = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     408: "Request Timeout", 413: "Content Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
 }
 
 
@@ -307,6 +308,9 @@ class HTTPConnection:
             if not isinstance(ev, h11.Request):
                 raise _Close
             self.log.trace_line("C:", ev.method + b" " + ev.target)
+            if ev.http_version not in (b"1.0", b"1.1"):
+                await self.send_error(505, "user:badVersion", f"http version {ev.http_version.decode('ascii', 'replace')} not supported")
+                raise _Close
             if len(ev.target) + sum(len(k) + len(v) + 4 for k, v in ev.headers.raw_items()) > MAX_HEAD:
                 await self.send_error(431, "user:headerTooLarge", f"request head larger than {MAX_HEAD} bytes")
                 raise _Close

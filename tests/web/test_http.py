@@ -379,3 +379,52 @@ def test_shutdown_ends_waits_and_idle_connections(tmp_path):
         idle.close()
     finally:
         srv.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET / HTTP/1.1\r\nHost x\r\n\r\n",  # header without colon
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET / HTTP/1.1\r\nHo\xffst: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",  # HTTP/1.1 without Host
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a TLS hello on the plain port
+    ],
+)
+def test_malformed_http_400(server, raw):
+    status, headers, body = split_response(raw_exchange(server.ports["http"], raw))
+    assert status == "HTTP/1.1 400 Bad Request", raw
+    assert headers["connection"] == "close"
+    got = json.loads(body)
+    assert got["code"] == "user:badRequest" and got["message"].startswith("bad http request: ")
+
+
+def test_unsupported_version_505(server):
+    status, _, body = split_response(raw_exchange(server.ports["http"], b"GET / HTTP/1.7\r\nHost: x\r\n\r\n"))
+    assert status == "HTTP/1.1 505 HTTP Version Not Supported"
+    assert json.loads(body) == {"code": "user:badVersion", "message": "http version 1.7 not supported"}
+
+
+def test_pipelined_requests_answered_in_order(server):
+    raw = raw_exchange(
+        server.ports["http"],
+        b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    first, _, rest = raw.partition(b'{"ready":true}\n')
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert rest.startswith(b"HTTP/1.1 404 Not Found\r\n")
+    assert rest.endswith(b'{"code":"user:notFound","message":"no such path: /nothing"}\n')
+
+
+def test_garbage_on_https_port_closes_quietly(server):
+    raw = raw_exchange(server.ports["https"], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert not raw.startswith(b"HTTP/")  # no plaintext answer on the TLS port
+    # and the server still serves TLS afterwards
+    tls = ssl.create_default_context(cafile=str(server.dir / "localhost.crt"))
+    c = Client(server.ports["https"], tls=tls, host="localhost")
+    try:
+        assert c.get("/readyz").json() == {"ready": True}
+    finally:
+        c.close()

@@ -48,38 +48,38 @@ BUILD = ROOT / "build"
 DIST = ROOT / "dist"
 LOCK = ROOT / "requirements.lock"
 PYVERS = ("3.11", "3.12", "3.13", "3.14")
-TOOLS = ("uv==0.13.9", "packaging>=24")
+TOOLS = ("uv==0.13.9",)
 BUILD_INFO = "mox-build.json"  # read by mox/_bootstrap.py
 
-# name -> uv --python-platform, sys.platform, accepted machine names, extension suffix, rust file
+# name -> uv --python-platform, sys.platform, accepted machine names, extension suffixes
 TARGETS = {
     "linux-x86_64": {
         "uv_platform": "x86_64-manylinux_2_17",
         "sys_platform": "linux",
         "machines": ["x86_64", "amd64"],
         "ext": ".cpython-{n}-x86_64-linux-gnu.so",
-        "rust": "_rust.abi3.so",
+        "abi3": ".abi3.so",
     },
     "linux-aarch64": {
         "uv_platform": "aarch64-manylinux_2_17",
         "sys_platform": "linux",
         "machines": ["aarch64", "arm64"],
         "ext": ".cpython-{n}-aarch64-linux-gnu.so",
-        "rust": "_rust.abi3.so",
+        "abi3": ".abi3.so",
     },
     "macos-arm64": {
         "uv_platform": "aarch64-apple-darwin",
         "sys_platform": "darwin",
         "machines": ["arm64"],
         "ext": ".cpython-{n}-darwin.so",
-        "rust": "_rust.abi3.so",
+        "abi3": ".abi3.so",
     },
     "windows-x86_64": {
         "uv_platform": "x86_64-pc-windows-msvc",
         "sys_platform": "win32",
         "machines": ["AMD64", "ARM64"],
         "ext": ".cp{n}-win_amd64.pyd",
-        "rust": "_rust.pyd",
+        "abi3": ".pyd",
     },
 }
 
@@ -282,7 +282,7 @@ def check_locked_present(tree: Path, lock_text: str, target: str, pyver: str) ->
     anyway (pip, for one, ignores os_name/sys_platform markers when cross-installing)."""
     try:
         from packaging.markers import Marker
-    except ImportError:  # without packaging: every locked package must be there
+    except ImportError:  # without packaging (pytest brings it), only unconditional deps are checked
         Marker = None
     t = TARGETS[target]
     env = {**_MARKER_ENV[t["sys_platform"]], "sys_platform": t["sys_platform"], "platform_machine": t["machines"][0],
@@ -293,7 +293,7 @@ def check_locked_present(tree: Path, lock_text: str, target: str, pyver: str) ->
     missing = []
     for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==[^\s;\\]+(?:\s*;\s*([^\\\n]+))?", lock_text, re.M):
         name, marker = _norm(m.group(1)), (m.group(2) or "").strip()
-        if marker and Marker is not None and not Marker(marker).evaluate(env):
+        if marker and (Marker is None or not Marker(marker).evaluate(env)):
             continue
         if name not in installed:
             missing.append(name)
@@ -301,22 +301,23 @@ def check_locked_present(tree: Path, lock_text: str, target: str, pyver: str) ->
         raise BuildError(f"{target} (Python {pyver}): locked packages not installed: {', '.join(missing)}")
 
 
+# Stable-ABI (abi3) extensions that must be in every pyz: one file serves every Python version.
+ABI3_NATIVES = ("cryptography/hazmat/bindings/_rust", "nh3/nh3")
+
+
 def check_natives(names: list[str], target: str) -> None:
-    """Every CPython in PYVERS must find msgspec's, cffi's, cryptography's and nh3's native files."""
+    """Every CPython in PYVERS must find the native files: msgspec's and cffi's per version, the
+    abi3 ones, and any other per-version extension for every version if it is there for one."""
     t = TARGETS[target]
     have = set(names)
-    missing = []
-    for v in PYVERS:
-        ext = t["ext"].format(n=v.replace(".", ""))
-        for need in (f"msgspec/_core{ext}", f"_cffi_backend{ext}"):
-            if need not in have:
-                missing.append(need)
-    rust = f"cryptography/hazmat/bindings/{t['rust']}"
-    if rust not in have:
-        missing.append(rust)
-    nh3 = "nh3/nh3" + t["rust"][len("_rust"):]  # abi3 like cryptography: nh3.abi3.so / nh3.pyd
-    if nh3 not in have:
-        missing.append(nh3)
+    exts = {v: t["ext"].format(n=v.replace(".", "")) for v in PYVERS}
+    stems = {"msgspec/_core", "_cffi_backend"}
+    for name in have:
+        for ext in exts.values():
+            if name.endswith(ext):
+                stems.add(name[: -len(ext)])
+    missing = [f"{stem}{ext}" for stem in sorted(stems) for ext in exts.values() if f"{stem}{ext}" not in have]
+    missing += [f"{stem}{t['abi3']}" for stem in ABI3_NATIVES if f"{stem}{t['abi3']}" not in have]
     if missing:
         raise BuildError(f"{target}: native files missing: {', '.join(missing)}")
 

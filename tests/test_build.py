@@ -81,6 +81,21 @@ def test_no_target_file_in_the_source_tree():
     assert importlib.util.find_spec("mox._target") is None
 
 
+def test_native_check_wants_every_version_of_every_extension():
+    t = build.TARGETS["windows-x86_64"]
+    names = [f"{stem}{t['abi3']}" for stem in build.ABI3_NATIVES]
+    for v in build.PYVERS:
+        n = v.replace(".", "")
+        names += [f"msgspec/_core.cp{n}-win_amd64.pyd", f"_cffi_backend.cp{n}-win_amd64.pyd"]
+    build.check_natives(names, "windows-x86_64")
+    with pytest.raises(build.BuildError) as e:
+        build.check_natives([*names[:-1], "other/_speedups.cp312-win_amd64.pyd"], "windows-x86_64")
+    assert str(e.value) == (
+        "windows-x86_64: native files missing: _cffi_backend.cp314-win_amd64.pyd, "
+        "other/_speedups.cp311-win_amd64.pyd, other/_speedups.cp313-win_amd64.pyd, "
+        "other/_speedups.cp314-win_amd64.pyd")
+
+
 def test_a_dependency_dropped_for_one_platform_fails_the_build(tmp_path):
     lock = (ROOT / "requirements.lock").read_text("utf-8")
     lock += "pywin32-ctypes==0.2.3 ; sys_platform == 'win32' \\\n    --hash=sha256:" + "0" * 64 + "\n"
@@ -137,7 +152,8 @@ def test_every_target_carries_its_natives_for_every_python(dist):
             ext = t["ext"].format(n=v.replace(".", ""))
             assert f"site-packages/msgspec/_core{ext}" in names, (name, v)
             assert f"site-packages/_cffi_backend{ext}" in names, (name, v)
-        assert f"site-packages/cryptography/hazmat/bindings/{t['rust']}" in names, name
+        for stem in build.ABI3_NATIVES:
+            assert f"site-packages/{stem}{t['abi3']}" in names, (name, stem)
         assert not [n for n in names if "/__pycache__/" in n or "/trio/_tests/" in n], name
         # No native file of another platform slipped in.
         foreign = {".pyd", ".so"} - ({".pyd"} if t["sys_platform"] == "win32" else {".so"})

@@ -39,6 +39,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 MAX_WAIT = 300.0
 DEFAULT_WAIT = 30.0
+DEFAULT_ACCOUNT = "mox"
 
 log = mlog.get_logger("http")
 
@@ -258,12 +259,21 @@ class TestIndex:
         self.ctx = ctx
         self.accounts: dict[str, AccountIndex] = {}
         self.ready = trio.Event()
+        self.nursery: trio.Nursery | None = None
+        self._starting = trio.Lock()
 
-    def account(self, name: str) -> AccountIndex:
+    async def account(self, name: str) -> AccountIndex:
+        """The index of account ``name``; accounts added after start are indexed on first use."""
         ai = self.accounts.get(name)
-        if ai is None:
-            raise HTTPError(404, "user:notFound", f"no account {name!r}")
-        return ai
+        if ai is not None:
+            return ai
+        async with self._starting:
+            if name in self.accounts:
+                return self.accounts[name]
+            if name not in self.ctx.store.account_names() or self.nursery is None:
+                raise HTTPError(404, "user:notFound", f"no account {name!r}")
+            await self.nursery.start(self.serve_account, name)
+        return self.accounts[name]
 
     async def serve_account(self, name: str, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         acc = self.ctx.store.open_account(name)
@@ -308,8 +318,10 @@ class TestIndex:
         async with trio.open_nursery() as nursery:
             for name in ctx.store.account_names():
                 await nursery.start(self.serve_account, name)
+            self.nursery = nursery
             self.ready.set()
             task_status.started()
+            await trio.sleep_forever()
 
 
 # Views.
@@ -407,17 +419,23 @@ def _check_access(ctx: Any, req: Request) -> None:
     raise HTTPError(401, "user:noAuth", "basic auth required from non-loopback addresses", [("WWW-Authenticate", 'Basic realm="mox test api"')])
 
 
-def _index(ctx: Any, req: Request) -> tuple[TestIndex, AccountIndex]:
+async def _index(ctx: Any, req: Request) -> tuple[TestIndex, AccountIndex]:
+    """The index for the request's ``account`` (default: ``mox``, localserve's account, or the
+    only account)."""
     _check_access(ctx, req)
     idx: TestIndex | None = ctx.web.index
     if idx is None:
         raise HTTPError(503, "server:unavailable", "test api index not running")
     name = req.arg("account")
     if name is None:
-        if len(idx.accounts) != 1:
+        names = ctx.store.account_names()
+        if DEFAULT_ACCOUNT in names:
+            name = DEFAULT_ACCOUNT
+        elif len(names) == 1:
+            name = names[0]
+        else:
             raise HTTPError(400, "user:badParameter", "parameter account required (more than one account)")
-        name = next(iter(idx.accounts))
-    return idx, idx.account(name)
+    return idx, await idx.account(name)
 
 
 def _int_arg(req: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -489,7 +507,7 @@ async def api_index(ctx: Any, req: Request) -> Response:
 
 
 async def list_messages(ctx: Any, req: Request) -> Response:
-    _, ai = _index(ctx, req)
+    _, ai = await _index(ctx, req)
     if req.method == "DELETE":
         return await delete_messages(ctx, req, ai)
     q = Query.from_request(req)
@@ -528,7 +546,7 @@ def _summary(ai: AccountIndex, req: Request) -> Summary:
 
 
 async def get_message(ctx: Any, req: Request) -> Response:
-    _, ai = _index(ctx, req)
+    _, ai = await _index(ctx, req)
     s = _summary(ai, req)
     if req.method == "DELETE":
         acc = ctx.store.open_account(ai.name)
@@ -542,7 +560,7 @@ async def get_message(ctx: Any, req: Request) -> Response:
 
 
 async def get_raw(ctx: Any, req: Request) -> Response:
-    _, ai = _index(ctx, req)
+    _, ai = await _index(ctx, req)
     s = _summary(ai, req)
     acc = ctx.store.open_account(ai.name)
     try:
@@ -558,7 +576,7 @@ async def get_raw(ctx: Any, req: Request) -> Response:
 async def wait(ctx: Any, req: Request) -> Response:
     """Long-poll: the matching messages (full details, newest first, at most ``limit``) as soon
     as at least one exists; ``{"messages": []}`` when ``timeout`` seconds pass first."""
-    _, ai = _index(ctx, req)
+    _, ai = await _index(ctx, req)
     q = Query.from_request(req)
     limit = _int_arg(req, "limit", 1, 1, 100)
     t = req.arg("timeout")

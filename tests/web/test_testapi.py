@@ -255,3 +255,25 @@ def test_non_loopback_needs_basic_auth(server):
         _check_access(server.ctx, req)
     assert (e.value.status, e.value.code) == (401, "user:noAuth")
     _check_access(server.ctx, Request(ctx=server.ctx, method="GET", path="/", remote_ip="::1"))
+
+
+def test_account_added_later(client, server):
+    c = client()
+    r = c.get("/api/v1/messages?account=nosuch")
+    assert (r.status, r.json()) == (404, {"code": "user:notFound", "message": "no account 'nosuch'"})
+    thread = server._thread
+    thread.run_sync_in_server(server.store.create_account, "other")
+    assert c.get("/api/v1/messages?account=other").json()["total"] == 0
+
+    async def deliver() -> None:
+        acc = server.store.open_account("other")
+        try:
+            await acc.deliver("Inbox", message("x@other.example", "for other"))
+        finally:
+            acc.close()
+
+    thread.run_in_server(deliver)
+    got = c.get("/api/v1/wait?account=other&to=x@other.example&timeout=5").json()
+    assert [m["subject"] for m in got["messages"]] == ["for other"]
+    # Without account=, localserve's account "mox" is meant.
+    assert c.get("/api/v1/messages?to=x@other.example").json()["total"] == 0

@@ -327,8 +327,17 @@ class HTTPConnection:
             except HTTPError as e:
                 await self.send_error(e.status, e.code, e.message)
                 raise _Close from None
+            t0 = trio.current_time()
             resp = await self.run_handler(req)
             await self.send_response(resp, head_only=head_only)
+            self.log.debug(
+                "http request",
+                method=req.method,
+                path=req.path,
+                status=resp.status,
+                ip=self.remote_ip,
+                ms=round((trio.current_time() - t0) * 1000, 1),
+            )
             if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
                 raise _Close
             try:

@@ -205,3 +205,24 @@ def test_send_errors(client):
         400,
         {"Code": "user", "Message": "from address 'someone@example.org' does not belong to the account"},
     )
+
+
+def test_send_non_ascii(client):
+    c = client()
+    r = call(
+        c,
+        "Send",
+        {
+            "To": [{"Name": "Jörg", "Address": "webapi-utf8@localhost"}],
+            "Subject": "Grüße ✓",
+            "Text": "Schöne Grüße\n",
+            "Headers": [["X-Test", "yes"]],
+        },
+    )
+    assert r.status == 200, r.body
+    m = wait_one(c, "to=webapi-utf8@localhost")
+    assert (m["subject"], m["text"]) == ("Grüße ✓", "Schöne Grüße\r\n")
+    hdrs = {k.lower(): v for k, v in m["headers"]}
+    assert (hdrs["to"], hdrs["x-test"], hdrs["user-agent"]) == ("Jörg <webapi-utf8@localhost>", "yes", "mox/webapi")
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "Headers": [["Bad Name", "v"]]})
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "invalid header 'Bad Name'"})

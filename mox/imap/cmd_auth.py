@@ -79,6 +79,11 @@ async def _password_login(s: Session, username: str, password: str) -> str | Non
     return await trio.to_thread.run_sync(login)
 
 
+def _auth_allowed(s: Session) -> bool:
+    limiter = getattr(s.ctx.auth, "limiter", None)
+    return limiter is None or s.remote_ip is None or limiter.auth_allowed(s.remote_ip)
+
+
 def _auth_result(s: Session, ok: bool) -> None:
     """Count a SCRAM/CRAM-MD5 outcome in the limiter (PLAIN/LOGIN count in ctx.auth.login)."""
     limiter = getattr(s.ctx.auth, "limiter", None)
@@ -201,6 +206,8 @@ def _scram(hash_name: str, plus: bool = False) -> Callable[[Session, bytes | Non
         if authz and authz != username:
             raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
         account, secret = _account_secret(s, username, lambda acc: acc.scram_secrets(hash_name))
+        if not _auth_allowed(s):
+            account = None  # over the failed-authentication limit: the exchange can only fail
         # An unknown user gets a made-up salt so the exchange looks the same (no user enumeration).
         salt = secret.salt if secret is not None else hashlib.sha256(username.encode()).digest()[:12]
         iterations = secret.iterations if secret is not None else 4096
@@ -277,6 +284,8 @@ async def _mech_cram_md5(s: Session, initial: bytes | None) -> tuple[str, str]:
     except UnicodeDecodeError:
         raise BadCommand("invalid utf-8 in cram-md5 response") from None
     account, state = _account_secret(s, username, lambda acc: acc.cram_md5_state())
+    if not _auth_allowed(s):
+        account = None
     if account is None or state is None:
         _auth_result(s, False)
         raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")

@@ -3,6 +3,11 @@ timeouts ending with BYE, shutdown."""
 
 import socket
 
+import pytest
+
+from mox.imap.client import ImapNo
+from mox.imap.responses import CodeWord
+
 
 def test_not_imap(imap):
     tc = imap.connect(login=False)
@@ -128,3 +133,7 @@ def test_auth_failure_limiter(imap):
     # The IP is now over its limit: even the right password is refused.
     tc.transact("no", "login mox@localhost moxmoxmox")
     tc.expect_code("AUTHENTICATIONFAILED")
+    tc.transact("no", "authenticate plain AG1veEBsb2NhbGhvc3QAbW94bW94bW94")
+    with pytest.raises(ImapNo) as e:
+        tc.conn.authenticate_scram("mox@localhost", "moxmoxmox")
+    assert e.value.code == CodeWord("AUTHENTICATIONFAILED")

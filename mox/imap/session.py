@@ -183,11 +183,15 @@ class Session:
         return name
 
     def check_mailbox_name(self, name: str) -> None:
-        # RFC 9051 5.1; mox rejects empty levels, leading/trailing "/", controls and "%" "*" "#" "&" prefixes.
-        if not name or name.startswith("/") or name.endswith("/") or "//" in name:
-            raise CommandFailed("invalid mailbox name: empty hierarchy level", "CANNOT")
-        if any(ord(c) < 0x20 or ord(c) == 0x7F or c in "%*" for c in name):
-            raise CommandFailed("invalid mailbox name: control or wildcard character", "CANNOT")
+        """Names for CREATE/RENAME (RFC 9051 5.1), with the store's rules: no empty hierarchy
+        levels, control characters, wildcards or leading "#", NFC normalised."""
+        from mox.store.account import check_mailbox_name
+        from mox.store.errors import InvalidMailboxName
+
+        try:
+            check_mailbox_name(name)
+        except InvalidMailboxName as e:
+            raise CommandFailed(f"invalid mailbox name: {e}", "CANNOT") from None
 
     def mailbox_out(self, name: str) -> bytes:
         """A stored mailbox name as an astring for the client."""

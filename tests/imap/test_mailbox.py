@@ -183,3 +183,11 @@ def test_mailbox_imaplib(imap):
     assert c.delete("Old/2024")[0] == "OK"
     assert c.delete("Old/2024")[0] == "NO"
     c.logout()
+
+
+def test_create_invalid_names(imap):
+    tc = imap.connect()
+    tc.transact("ok", "enable utf8=accept")
+    for name in ['"a/"', '"#news"', '"a%b"', '"a*"', '"e\u0301"', '"a\x7fb"']:
+        tc.transact("no", f"create {name}")
+        tc.expect_code("CANNOT")

@@ -80,7 +80,7 @@ class Queue:
         ids = self.store.allocate_ids(len(recipients))
         name = str(ids[0])
         entries = []
-        for i, (qid, rcpt) in enumerate(zip(ids, recipients)):
+        for i, (qid, rcpt) in enumerate(zip(ids, recipients, strict=True)):
             p = per_rcpt[i] if i < len(per_rcpt) else {}
             entries.append(
                 Entry(

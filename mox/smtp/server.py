@@ -17,7 +17,6 @@ import email.parser
 import email.policy
 import email.utils
 import time
-import unicodedata
 from typing import Any
 
 import trio
@@ -45,7 +44,6 @@ from mox.smtp.sasl import MECHANISMS, Challenge, Credentials, SaslError
 
 DEFAULT_IDLE_TIMEOUT = 30.0  # mox: 30 s per read between commands
 DEFAULT_DATA_TIMEOUT = 30 * 60.0  # mox: 30 minutes for the DATA phase
-MAX_AUTH_LINE = 16384
 
 
 class _Closed(Exception):
@@ -577,5 +575,3 @@ async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bo
         except Exception:
             pass
 
-
-_nfc = unicodedata.normalize

@@ -294,10 +294,7 @@ class SmtpHarness:
         return ssl.create_default_context(cafile=str(self.cert_file))
 
     def start(self, **overrides: Any) -> None:
-        from mox.auth import Authenticator
         from mox.config import AccountConfig, Config, DomainConfig
-        from mox.queue import Queue
-        from mox.smtp.server import handle_connection
 
         base = Config(
             hostname="localhost",

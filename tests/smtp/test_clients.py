@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import smtplib
-import ssl
 import subprocess
 import sys
 

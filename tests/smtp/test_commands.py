@@ -29,7 +29,7 @@ def ehlo_lines(submission: bool, tls: bool, auth: str = "AUTH PLAIN LOGIN") -> l
 
 def check_ehlo(got: list[str], expected: list[str]) -> None:
     assert len(got) == len(expected), got
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         if e == "FUTURERELEASE":
             assert g.startswith("250-FUTURERELEASE 5184000 ") and g.endswith("Z"), g
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 
-import trio
 
 MSG = (
     b"From: <mox@localhost>\r\n"

@@ -4,7 +4,6 @@ limits, persistence of queued messages."""
 from __future__ import annotations
 
 import email
-import time
 
 from click.testing import CliRunner
 

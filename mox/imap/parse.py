@@ -290,7 +290,7 @@ class Parser:
 
     def parse_date_time(self) -> float:
         m = re.compile(
-            rb'"([ 0-9][0-9])-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"'
+            rb'"([ 0-9]?[0-9])-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"'
         ).match(self.data, self.pos)
         if m is None:
             raise self.error("expected date-time")

@@ -113,6 +113,8 @@ def test_append():
     assert c.args["flags"] == ["\\Seen", "$label"]
     assert c.args["date"] == calendar.timegm((2024, 1, 1, 9, 0, 0, 0, 0, 0))
     assert c.args["message"] == b"hello"
+    # A one-digit day without the padding space is accepted too (lenient, clients send it).
+    assert p(b'a append inbox "1-Jan-2024 10:00:00 +0100" {1}\r\nx').args["date"] == calendar.timegm((2024, 1, 1, 9, 0, 0, 0, 0, 0))
     c = p(b"a append inbox UTF8 (~{3}\r\na\x00b)")
     assert (c.args["message"], c.args["utf8"]) == (b"a\x00b", True)
     assert p(b"a append inbox ~{1+}\r\nx").args["message"] == b"x"

@@ -203,3 +203,20 @@ def test_copy_move_expunge():
 def test_quota():
     assert p(b"a getquotaroot inbox").args == {"mailbox": "inbox"}
     assert p(b'a getquota ""').args == {"root": ""}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TOKENS = [b"a ", b"FETCH", b"SEARCH", b"STORE", b"APPEND", b"LIST", b"SELECT", b"UID ", b" ", b"(", b")",
+           b"[", b"]", b"<", b">", b"{", b"}", b"~", b"+", b"\r\n", b'"', b"\\", b"1:*", b"$", b"*", b"0", b"9" * 25,
+           b"BODY[", b"HEADER.FIELDS", b"OR", b"NOT", b"CHARSET", b"RETURN", b"\xff", b"\x00", b"{3}\r\nabc"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=80), st.lists(st.sampled_from(_TOKENS), max_size=15).map(b"".join)))
+def test_parser_only_raises_badcommand(data):
+    try:
+        parse_command(data)
+    except BadCommand:
+        pass

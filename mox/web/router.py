@@ -185,6 +185,18 @@ def redirect(location: str, status: int = 303) -> Response:
 # Static files.
 
 _COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml", "application/xml")
+_TYPES = {
+    "html": "text/html",
+    "js": "text/javascript",
+    "mjs": "text/javascript",
+    "css": "text/css",
+    "json": "application/json",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "ico": "image/x-icon",
+    "woff2": "font/woff2",
+    "txt": "text/plain",
+}
 _static_cache: dict[str, tuple[bytes, bytes | None, str, str]] = {}
 
 
@@ -205,7 +217,9 @@ def _load_static(relpath: str) -> tuple[bytes, bytes | None, str, str] | None:
         data = node.read_bytes()
     except OSError:
         return None
-    ctype = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
+    ext = parts[-1].rpartition(".")[2].lower()
+    # A fixed table first: the system's mime database differs (Windows reads the registry).
+    ctype = _TYPES.get(ext) or mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
     if ctype.startswith("text/") or ctype in ("application/javascript", "application/json", "image/svg+xml"):
         ctype += "; charset=utf-8"
     gz = gzip.compress(data, 6, mtime=0) if ctype.startswith(_COMPRESSIBLE) and len(data) > 256 else None

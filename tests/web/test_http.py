@@ -255,27 +255,33 @@ def test_https_secure_cookie(server):
 
 
 def test_static_gzip_etag(client, server):
-    from mox.web import router
+    """Files under mox/web/static/ (read through importlib.resources) over a route added with
+    add_static: gzip when accepted, ETag and 304, no path traversal."""
+    import importlib.resources
 
+    static = importlib.resources.files("mox.web").joinpath("static")
+    found = [(d.name, f.name) for d in static.iterdir() if d.is_dir() for f in d.iterdir() if f.name.endswith(".js")]
+    assert found, "no .js file shipped under mox/web/static/"
+    subdir, name = sorted(found)[0]
+    data = static.joinpath(subdir, name).read_bytes()
+    server.ctx.web.router.add_static("/test-static/", subdir)
     c = client()
-    req_headers = {"Accept-Encoding": "gzip"}
-    r = c.get("/webmail/static/../../secret", headers=req_headers)
-    assert r.status == 404
-    # a file shipped in the package
-    resp = router.static_response(_fake_req({"accept-encoding": "gzip"}), "test/hello.txt")
-    assert resp.header("Content-Encoding") == "gzip"
-    assert gzip.decompress(resp.body).startswith(b"hello from mox.web static")
-    etag = resp.header("ETag")
-    assert router.static_response(_fake_req({"if-none-match": etag}), "test/hello.txt").status == 304
-    plain = router.static_response(_fake_req({}), "test/hello.txt")
-    assert plain.header("Content-Encoding") is None and plain.body.startswith(b"hello from mox.web static")
-    assert plain.header("Content-Type") == "text/plain; charset=utf-8"
-
-
-def _fake_req(headers: dict[str, str]) -> Any:
-    from mox.web.router import Request
-
-    return Request(ctx=None, method="GET", path="/", headers=list(headers.items()))
+    r = c.get(f"/test-static/{name}", headers={"Accept-Encoding": "gzip, deflate"})
+    assert r.status == 200
+    assert (r.header("Content-Type"), r.header("Content-Encoding"), r.header("Vary"), r.header("Cache-Control")) == (
+        "text/javascript; charset=utf-8",
+        "gzip",
+        "Accept-Encoding",
+        "no-cache",
+    )
+    assert gzip.decompress(r.body) == data
+    etag = r.header("ETag")
+    r = c.get(f"/test-static/{name}", headers={"If-None-Match": etag})
+    assert (r.status, r.body, r.header("ETag")) == (304, b"", etag)
+    r = c.get(f"/test-static/{name}")
+    assert (r.status, r.header("Content-Encoding"), r.body) == (200, None, data)
+    for bad in ("/test-static/../account.py", "/test-static/%2e%2e/account.py", "/test-static/a\\b.js", "/test-static/"):
+        assert c.get(bad).status == 404, bad
 
 
 def test_websocket_echo(server):

@@ -83,11 +83,17 @@ class WebApp:
         #: set by mox.web.testapi
         self.index: Any = None
         for name in PAGE_MODULES:
-            mod = _import_optional(name)
-            if mod is not None and hasattr(mod, "register"):
-                mod.register(self.router)
-                if hasattr(mod, "serve_background"):
-                    self.tasks.append(mod.serve_background)
+            try:
+                mod = _import_optional(name)
+                if mod is not None and hasattr(mod, "register"):
+                    mod.register(self.router)
+                    if hasattr(mod, "serve_background"):
+                        self.tasks.append(mod.serve_background)
+            except Exception as e:  # noqa: BLE001 - a broken page must not stop mail service
+                import traceback
+
+                self.log.error("web page module failed to load, its pages are not served", module=name, err=repr(e))
+                self.log.debug("traceback", tb=traceback.format_exc())
         have = {r.pattern for r in self.router.prefixes}
         for kind in ("account", "webmail", "admin"):
             self.router.roots.add(f"/{kind}/")

@@ -118,6 +118,9 @@ def parse_time(s: str) -> float:
     return t.timestamp()
 
 
+_RECEIVED_FOR = re.compile(r"\bfor <([^<>\s]+@[^<>\s]+)>")
+
+
 def _addrs(addrs: list[Any]) -> list[str]:
     return [address_string(a) for a in addrs if a.host is not None and a.mailbox is not None]
 
@@ -135,9 +138,18 @@ def summarize(acc: Any, msg: Any) -> Summary:
             head = f.read(16384)
         end = head.find(b"\r\n\r\n")
         fields, _, _ = split_header(head, 0, end + 4 if end >= 0 else len(head))
+        first_received = True
         for fld in fields:
-            if fld.name.lower() in ("delivered-to", "x-original-to"):
+            lname = fld.name.lower()
+            if lname in ("delivered-to", "x-original-to"):
                 rcpts.update(a.lower() for a in _addrs(parse_address_list(fld.value())))
+            elif lname == "received" and first_received:
+                # Our own trace header names the envelope recipient of a single-recipient
+                # transaction ("for <rcpt>"), so Bcc recipients on port 25 can be found too.
+                first_received = False
+                m = _RECEIVED_FOR.search(fld.value())
+                if m:
+                    rcpts.add(m.group(1).lower())
     except OSError:
         pass
     subject = decode_header_value(env.subject) if env and env.subject else ""

@@ -277,3 +277,11 @@ def test_account_added_later(client, server):
     assert [m["subject"] for m in got["messages"]] == ["for other"]
     # Without account=, localserve's account "mox" is meant.
     assert c.get("/api/v1/messages?to=x@other.example").json()["total"] == 0
+
+
+def test_bcc_recipient_found_by_envelope(client, server):
+    """Port 25 has no Delivered-To; the Received header's "for <rcpt>" names the recipient."""
+    c = client()
+    smtp_deliver(server, ["hidden-bcc@test.example"], message("visible@test.example", "bcc'd"))
+    m = wait_one(c, "to=hidden-bcc@test.example")
+    assert (m["subject"], m["to"]) == ("bcc'd", ["visible@test.example"])

@@ -199,10 +199,6 @@ class Session:
             name = utf7.encode(name)
         return astring(name, self.utf8)
 
-    def mailbox_flags(self, mb: Any) -> list[str]:
-        """The permanent flags of a mailbox for FLAGS/PERMANENTFLAGS."""
-        return list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + [k for k in mb.keywords if k not in {x.lower() for x in KNOWN_KEYWORDS}]
-
     def xmailbox(self, name: str, *, trycreate: bool = False) -> Any:
         mb = self.acc.mailbox(name)
         if mb is None:

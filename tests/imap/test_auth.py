@@ -223,3 +223,21 @@ def test_authenticate_scram_plus(imap):
     # Without TLS.
     with Conn.connect("127.0.0.1", imap.ports["imap"]) as c:
         assert _scram_plus_login(c, "moxmoxmox", b"").startswith("p1 NO [AUTHENTICATIONFAILED] channel binding requires tls")
+
+
+def test_starttls_discards_pipelined_plaintext(imap):
+    # Commands sent after STARTTLS but before the handshake must not run (command injection).
+    import socket
+
+    imap.start()
+    sock = socket.create_connection(("127.0.0.1", imap.ports["imap"]), timeout=10)
+    f = sock.makefile("rb")
+    assert f.readline().startswith(b"* OK [CAPABILITY ")
+    sock.sendall(b"a STARTTLS\r\nb LOGIN mox@localhost moxmoxmox\r\n")
+    assert f.readline() == b"a OK STARTTLS done\r\n"
+    tls = imap.client_tls_context().wrap_socket(sock, server_hostname="localhost")
+    tf = tls.makefile("rb")
+    tls.sendall(b"c NOOP\r\nd SELECT inbox\r\n")
+    assert tf.readline() == b"c OK NOOP done\r\n"
+    assert tf.readline().startswith(b"d NO ")  # still not logged in: "b LOGIN" was discarded
+    tls.close()

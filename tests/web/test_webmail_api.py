@@ -335,3 +335,37 @@ def test_logout(server: Any, client: Any) -> None:
     assert c.post("/webmail/logout", headers={"x-mox-csrf": wm.csrf}).json() == {}
     r = c.post("/webmail/api/Mailboxes", json_body={}, headers={"x-mox-csrf": wm.csrf})
     assert (r.status, r.json()["code"]) == (403, "user:noAuth")
+
+
+def test_odd_messages_never_fail(server: Any, client: Any) -> None:
+    """Broken MIME, unknown charsets, bad base64 and 8-bit headers still show (no server error)."""
+    wm = Webmail(client())
+    t = tag()
+    raw = (
+        f"From: =?bogus?Q?x?= <odd@example.org>\r\nTo: mox@localhost\r\nSubject: odd {t} =?utf-8?B?////?=\r\n"
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\nplain \xe9\r\n"
+        "--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64\r\n"
+        "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=utf-8''%E2%82%AC.bin\r\n\r\nxx\r\n"
+        "--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n"
+        "--b--\r\n"
+    ).encode("latin-1")
+    # SMTP refuses such a message (bad base64); IMAP APPEND or an import can still store one.
+    acc = server.store.open_account("mox")
+    try:
+        acc.deliver_sync("Inbox", raw)
+    finally:
+        acc.close()
+    (m,) = wm.find(f"subject:{t}")
+    got = wm.call("Message", {"mailbox": m["mailbox"], "uid": m["uid"]})
+    assert got["text"].startswith("plain ")
+    assert [a["filename"] for a in got["attachments"]] == ["\u20ac.bin", "part4"]
+    for view in ("text", "html", "htmlexternal", "raw"):
+        assert wm.c.get(f"/webmail/msg/{m['mailbox']}/{m['uid']}/{view}").status == 200
+    r = wm.c.get(f"/webmail/part/{m['mailbox']}/{m['uid']}/3")
+    assert r.status == 200 and r.body == b"xx"
+    assert r.header("Content-Disposition") == "attachment; filename=\"_.bin\"; filename*=UTF-8''%E2%82%AC.bin"
+    r = wm.c.get(f"/webmail/part/{m['mailbox']}/{m['uid']}/4")
+    assert r.status == 200 and r.body.replace(b"\r\n", b"\n") == b"Subject: inner\n\ninner body"
+    assert wm.c.get(f"/webmail/msg/x/{m['uid']}/text").status == 404
+    assert wm.call("Message", {"mailbox": m["mailbox"], "uid": "1"}, status=400)["message"] == "field 'uid' must be an integer"

@@ -369,3 +369,40 @@ def test_odd_messages_never_fail(server: Any, client: Any) -> None:
     assert r.status == 200 and r.body.replace(b"\r\n", b"\n") == b"Subject: inner\n\ninner body"
     assert wm.c.get(f"/webmail/msg/x/{m['uid']}/text").status == 404
     assert wm.call("Message", {"mailbox": m["mailbox"], "uid": "1"}, status=400)["message"] == "field 'uid' must be an integer"
+
+
+def test_https_and_wss(server: Any) -> None:
+    """Over HTTPS the session cookie is Secure, and live updates work over wss."""
+    import ssl
+
+    import trio_websocket
+
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    c = Client(server.ports["https"], tls=tls)
+    try:
+        wm = Webmail(c)
+        assert c.set_cookies[-1].endswith("; Path=/webmail/; HttpOnly; SameSite=Strict; Secure")
+        cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
+        t = tag()
+
+        async def run() -> dict[str, Any]:
+            async with trio_websocket.open_websocket_url(
+                f"wss://127.0.0.1:{server.ports['https']}/webmail/ws?csrf={wm.csrf}",
+                ssl_context=tls, extra_headers=[("Cookie", cookie)],
+            ) as ws:
+                assert json.loads(await ws.get_message())["type"] == "start"
+                await trio.to_thread.run_sync(smtp_deliver, server, simple(f"wss {t}"))
+                with trio.fail_after(10):
+                    while True:
+                        msg = json.loads(await ws.get_message())
+                        for ch in msg["changes"]:
+                            if ch["kind"] == "ChangeAddUID" and ch["summary"]["subject"] == f"wss {t}":
+                                return ch
+            raise AssertionError("not reached")
+
+        ch = trio.run(run)
+        assert ch["summary"]["from"] == [{"name": "Sender", "address": "sender@example.org"}]
+    finally:
+        c.close()

@@ -473,6 +473,7 @@ document.addEventListener('keydown', (ev) => {
 		s: () => m && guard(() => flagOp(!m.flags.includes('\\Flagged'), ['\\Flagged'], m)),
 		u: () => m && guard(() => flagOp(!m.flags.includes('\\Seen'), ['\\Seen'], m)),
 		h: () => { if (state.open) $('#msg-headers').hidden = !$('#msg-headers').hidden; },
+		m: () => { if (state.open) $('#move-to').focus(); },
 		'/': () => $('#search').focus(), '?': () => $('#help').showModal(),
 		n: () => page(1), p: () => page(-1), g: () => { state.gPrefix = true; },
 		Escape: () => closeMessage(),

@@ -338,6 +338,14 @@ async def start_localserve(
 
     ``task_status.started(ctx)`` when every listener is up.
     """
+    # A second mox on this dir must fail on the control channel, with its clear message, before
+    # the store: the first one holds its accounts open (the web test API index always does).
+    from mox import ctl
+
+    data_dir = Path(config.data_dir)
+    sock_path, json_path = ctl.ctl_paths(data_dir)
+    if (sock_path.exists() or json_path.exists()) and ctl._probe_running(data_dir):
+        raise ctl.CtlError(f"mox is already running with data dir {data_dir}")
     store = mserve.open_store(config, check_consistency=check_consistency)
     try:
         await ensure_account(store)

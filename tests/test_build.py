@@ -75,6 +75,22 @@ def test_guard_rejects_another_python_version():
         f"this is {_running()} (get the pyz for your platform, or run mox from source)")
 
 
+def test_package_entry_checks_target_before_importing_anything_native(tmp_path):
+    # mox/__main__.py guards too (for an extracted tree run by another interpreter): a copy of the
+    # package with a _target.py for another platform stops in one line, before click or msgspec.
+    other = "windows-x86_64" if sys.platform != "win32" else "linux-x86_64"
+    shutil.copytree(ROOT / "mox", tmp_path / "mox", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "mox" / "_target.py").write_text(f"TARGET = {_target_info(other)!r}\n", encoding="utf-8")
+    code = ("import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv[1:] = ['version']\n"
+            "try:\n    runpy.run_module('mox', run_name='__main__')\n"
+            "finally:\n    print(sorted(m for m in ('click', 'msgspec', 'trio', 'cryptography') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == target_mismatch(_target_info(other)) + "\n"
+    assert proc.stdout == "[]\n"
+
+
 def test_no_target_file_in_the_source_tree():
     # Running from source has no _target.py, so mox/__main__.py checks nothing.
     assert not (ROOT / "mox" / "_target.py").exists()

@@ -108,6 +108,7 @@ async def cmd_login(s: Session, cmd: Command) -> str:
     if account is None:
         s.log.info("failed authentication attempt", username=user)
         raise CommandFailed("login failed", "AUTHENTICATIONFAILED")
+    _check_cert_account(s, account)
     s.login(account, user)
     s.log.info("authenticated", username=user, mechanism="login")
     return f"[CAPABILITY {s.capabilities()}] login done"
@@ -300,7 +301,40 @@ async def _mech_cram_md5(s: Session, initial: bytes | None) -> tuple[str, str]:
     return account, username
 
 
+async def _mech_external(s: Session, initial: bytes | None) -> tuple[str, str]:
+    # RFC 4422 appendix A; the identity is the TLS client certificate's registered public key.
+    # An optional authorization identity must be an address of the same account (reference 3.5).
+    if not s.tls:
+        raise CommandFailed("tls required for tls client certificate authentication", "AUTHENTICATIONFAILED")
+    key = s.tls_key
+    if key is None:
+        raise CommandFailed(
+            "missing client certificate, required for tls client certificate authentication", "AUTHENTICATIONFAILED"
+        )
+    data = initial if initial is not None else await _sasl_response(s)
+    try:
+        authz = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadCommand("invalid utf-8 in external authorization identity") from None
+    username = key.login_address
+    if authz:
+        if s.ctx.auth.account_for_address(authz) != key.account:
+            raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
+        username = authz
+    return key.account, username
+
+
+def _check_cert_account(s: Session, account: str) -> None:
+    """LOGIN/PLAIN/SCRAM/CRAM-MD5 for another account than the TLS client certificate's fail."""
+    if s.tls_key is not None and s.tls_key.account != account:
+        raise CommandFailed(
+            "authentication failed, tls client certificate public key belongs to another account",
+            "AUTHENTICATIONFAILED",
+        )
+
+
 MECHANISMS: dict[str, Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]] = {
+    "EXTERNAL": _mech_external,
     "PLAIN": _mech_plain,
     "SCRAM-SHA-256": _scram("sha256"),
     "SCRAM-SHA-1": _scram("sha1"),
@@ -325,6 +359,7 @@ async def cmd_authenticate(s: Session, cmd: Command) -> str:
         except (binascii.Error, ValueError):
             raise BadCommand("invalid base64 in initial response") from None
     account, username = await mech(s, initial)
+    _check_cert_account(s, account)
     s.login(account, username)
     s.log.info("authenticated", username=username, mechanism=cmd.args["mechanism"].lower())
     return f"[CAPABILITY {s.capabilities()}] authenticate done"

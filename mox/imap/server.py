@@ -159,7 +159,16 @@ class Connection:
         if self.ctx.shutting_down.is_set():
             await self.write(b"* BYE mox shutting down\r\n")
             return
-        await self.write(f"* OK [CAPABILITY {s.capabilities()}] mox imap\r\n".encode())
+        key = s.tls_key
+        if key is not None and not key.no_imap_preauth:
+            # Reference 3.6: implicit TLS with a registered client certificate starts authenticated.
+            s.login(key.account, key.login_address)
+            s.log.info("authenticated", username=key.login_address, mechanism="tls client certificate preauth")
+            await self.write(
+                f"* PREAUTH [CAPABILITY {s.capabilities()}] mox imap welcomes {key.login_address}\r\n".encode()
+            )
+        else:
+            await self.write(f"* OK [CAPABILITY {s.capabilities()}] mox imap\r\n".encode())
         try:
             await self._serve_commands()
         except ReadTimeout:
@@ -205,6 +214,9 @@ class Connection:
             await ssl_stream.do_handshake()
         self.stream = ssl_stream
         self.session.tls = True
+        # After STARTTLS the certificate's identity is remembered; the client still has to
+        # AUTHENTICATE EXTERNAL (reference 3.6).
+        identify_client(self.ctx, ssl_stream, self.session)
         self.log.debug("tls handshake done after starttls")
 
     async def command(self, cmd: Command) -> None:
@@ -295,6 +307,23 @@ def _store_error(e: Exception) -> str | None:
     return None
 
 
+def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
+    """Note the TLS client certificate, and its registered public key if any (reference 3.6)."""
+    try:
+        der = ssl_stream.getpeercert(binary_form=True)
+    except (ValueError, AttributeError):
+        der = None
+    if not der:
+        return
+    session.client_cert = True
+    try:
+        from mox import tlspubkey
+
+        session.tls_key = tlspubkey.identify(ctx.config.data_dir, der, ctx.auth)
+    except Exception as e:  # a broken key file must not end the connection
+        session.log.error("looking up tls client certificate", err=repr(e))
+
+
 def _peer_ip(stream: Any) -> str | None:
     try:
         return str(stream.socket.getpeername()[0])
@@ -325,6 +354,8 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
             s = ssl_stream
         conn = Connection(ctx, s, log, tls=implicit_tls)
         conn.session.remote_ip = remote_ip
+        if implicit_tls:
+            identify_client(ctx, s, conn.session)
         await conn.run()
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
         log.debug("connection ended", err=repr(e))

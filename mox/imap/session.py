@@ -112,6 +112,8 @@ class Session:
         self.out = bytearray()  # untagged responses to write before the tagged reply
         self.current_command = ""
         self.remote_ip: str | None = None
+        self.tls_key: Any = None  # mox.tlspubkey.TLSPubKey of the client certificate, if registered
+        self.client_cert = False  # a client certificate was presented in the TLS handshake
 
     # -- output
 
@@ -135,6 +137,8 @@ class Session:
             caps += " AUTH=PLAIN"
         else:
             caps += " LOGINDISABLED"
+        if self.tls and self.client_cert:
+            caps += " AUTH=EXTERNAL"
         return caps
 
     @property

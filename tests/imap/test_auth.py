@@ -241,3 +241,41 @@ def test_starttls_discards_pipelined_plaintext(imap):
     assert tf.readline() == b"c OK NOOP done\r\n"
     assert tf.readline().startswith(b"d NO ")  # still not logged in: "b LOGIN" was discarded
     tls.close()
+
+
+def _client_cert(imap, tmp_path, no_preauth: bool):
+    from mox import tlspubkey
+
+    gen = tlspubkey.generate(tmp_path / f"client{int(no_preauth)}")
+    cert = tlspubkey.parse_certificate(gen.certificate_path.read_bytes())
+    rec = tlspubkey.make_record(cert, account="mox", login_address="mox@localhost", no_imap_preauth=no_preauth)
+    tlspubkey.keys_for(imap.data_dir).add(rec)
+    tlspubkey.configure_server_context(imap.ctx.tls, imap.data_dir)
+    ctx = imap.client_tls_context()
+    ctx.load_cert_chain(gen.certificate_path, gen.private_key_path)
+    return ctx
+
+
+def test_tls_client_certificate_preauth_and_external(imap, tmp_path):
+    from mox.imap.client import Conn
+
+    imap.start()
+    ctx = _client_cert(imap, tmp_path, no_preauth=False)
+    with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=ctx, server_hostname="localhost") as c:
+        greeting = r.serialize(c.greeting).decode()
+        assert greeting == f"* PREAUTH [CAPABILITY {CAPS_TLS} AUTH=EXTERNAL] mox imap welcomes mox@localhost\r\n"
+        c.transact("SELECT Inbox")
+    ctx = _client_cert(imap, tmp_path, no_preauth=True)
+    with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=ctx, server_hostname="localhost") as c:
+        assert r.serialize(c.greeting).decode().startswith("* OK [CAPABILITY ")
+        c.write_line("e1 AUTHENTICATE EXTERNAL " + base64.b64encode(b"other@localhost").decode())
+        assert c.read_line().startswith(b"e1 NO [AUTHORIZATIONFAILED]")
+        c.write_line("e2 AUTHENTICATE EXTERNAL =")
+        assert c.read_line().startswith(b"e2 OK [CAPABILITY ")
+    # No certificate: EXTERNAL is not offered and fails.
+    tc = imap.connect(login=False, tls=True)
+    tc.transact("no", "authenticate external =")
+    tc.expect_code("AUTHENTICATIONFAILED")
+    tc = imap.connect(login=False)
+    tc.transact("no", "authenticate external =")
+    assert tc.result.text == "tls required for tls client certificate authentication"

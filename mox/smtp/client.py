@@ -6,7 +6,7 @@
 
 TLS modes: ``"immediate"`` (submissions, RFC 8314), ``"starttls"`` (required), ``"opportunistic"``
 (STARTTLS when offered; without ``tls_context`` the certificate is not verified), ``"none"``.
-AUTH PLAIN and LOGIN (CRAM-MD5/SCRAM plug in as more branches of ``auth``). ``deliver`` pipelines MAIL/RCPT/DATA when PIPELINING is offered and uses
+AUTH with every mechanism of :mod:`mox.sasl` (SCRAM, CRAM-MD5, PLAIN, LOGIN, EXTERNAL). ``deliver`` pipelines MAIL/RCPT/DATA when PIPELINING is offered and uses
 BDAT with CHUNKING when asked. Errors raise :class:`SMTPError` with code, enhanced code,
 permanent, command and the reply lines.
 """
@@ -18,6 +18,8 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
+
+from mox import sasl
 
 
 class SMTPError(Exception):
@@ -198,25 +200,40 @@ class Client:
         self.hello()
 
     def auth(self, username: str, password: str, *, mechanism: str | None = None) -> None:
+        """RFC 4954 AUTH with a mechanism from :mod:`mox.sasl`: the given one, else the best
+        offered in sendmail's order (EXTERNAL, SCRAM-*-PLUS, SCRAM-*, CRAM-MD5, PLAIN; never
+        LOGIN automatically)."""
         offered = self.extensions.get("AUTH", "").upper().split()
+        cbs = sasl.channel_bindings(self.sock if self.tls else None)
         if mechanism is None:
-            # sendmail's preference order (reference 2.2); never LOGIN automatically.
-            for m in ("PLAIN",):
-                if m in offered:
-                    mechanism = m
-                    break
-            else:
+            mechanism = sasl.choose_client_mechanism(offered, channel_bindings=cbs)
+            if mechanism is None:
                 raise SMTPError(0, "", "AUTH", [f"no supported auth mechanism offered (offered: {' '.join(offered) or 'none'})"])
-        mechanism = mechanism.upper()
-        if mechanism == "PLAIN":
-            tok = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
-            self.command(f"AUTH PLAIN {tok}", expect=(235,), name="AUTH")
-        elif mechanism == "LOGIN":
-            self.command("AUTH LOGIN", expect=(334,), name="AUTH")
-            self.command(base64.b64encode(username.encode()).decode(), expect=(334,), name="AUTH")
-            self.command(base64.b64encode(password.encode()).decode(), expect=(235,), name="AUTH")
-        else:
-            raise SMTPError(0, "", "AUTH", [f"mechanism {mechanism} not implemented in client"])
+        try:
+            mech = sasl.client_mechanism(mechanism, username, password, channel_bindings=cbs)
+        except sasl.ClientError as e:
+            raise SMTPError(0, "", "AUTH", [str(e)]) from None
+        ir = mech.initial_response()
+        line = f"AUTH {mechanism.upper()}"
+        if ir is not None:
+            line += " " + (base64.b64encode(ir).decode() if ir else "=")
+        self.write(line.encode() + b"\r\n")
+        while True:
+            r = self._read_reply("AUTH")
+            if r.code == 235:
+                break
+            if r.code != 334:
+                raise SMTPError(r.code, r.secode, "AUTH", r.lines)
+            try:
+                challenge = base64.b64decode(r.lines[0].strip() or b"", validate=True)
+                resp = mech.step(challenge)
+            except (ValueError, sasl.ClientError) as e:
+                self.write(b"*\r\n")
+                self._read_reply("AUTH")
+                raise SMTPError(0, "", "AUTH", [f"authentication exchange failed: {e}"]) from None
+            self.write(base64.b64encode(resp) + b"\r\n")
+        if not getattr(mech, "done", True):
+            raise SMTPError(0, "", "AUTH", ["server finished authentication without proving the password (scram)"])
 
     def deliver(self, *args: Any, **kw: Any) -> list[Reply]:
         """Deliver one message; raises SMTPError when MAIL, all RCPTs or the data fail. Returns

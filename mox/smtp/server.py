@@ -21,7 +21,7 @@ from typing import Any
 
 import trio
 
-from mox import __version__, mlog
+from mox import __version__, mlog, sasl
 from mox.message import MalformedMessage, add_missing_headers, check_message
 from mox.smtp import codes as c
 from mox.smtp import failsim
@@ -40,7 +40,6 @@ from mox.smtp.protocol import (
     error,
     fail,
 )
-from mox.smtp.sasl import MECHANISMS, Challenge, Credentials, SaslError
 
 DEFAULT_IDLE_TIMEOUT = 30.0  # mox: 30 s per read between commands
 DEFAULT_DATA_TIMEOUT = 30 * 60.0  # mox: 30 minutes for the DATA phase
@@ -75,6 +74,9 @@ class _Conn:
             version=__version__,
         )
         self.implicit_tls = implicit_tls
+        self.channel_bindings: dict[str, bytes] = {}
+        self.tls_identity: tuple[str, str] | None = None
+        self.update_mechanisms()
         self.remote_ip = ""
         self.local_ip = ""
         try:
@@ -253,37 +255,77 @@ class _Conn:
             raise _Closed(f"tls handshake: {e}") from None
         self.stream = ssl_stream
         self.proto.tls = True
+        self.channel_bindings = sasl.channel_bindings(ssl_stream)
+        self.tls_identity = None
+        if self.submission:
+            try:
+                from mox import tlspubkey
+
+                key = tlspubkey.identify_ssl(_cfg(self.ctx, "data_dir", "."), ssl_stream, self.ctx.auth)
+            except Exception as e:  # a broken key file must not take the connection down
+                self.log.error("identifying tls client certificate", err=repr(e))
+                key = None
+            if key is not None:
+                self.tls_identity = (key.account, key.login_address)
+                self.log.info("tls client certificate", account=key.account, fingerprint=key.fingerprint)
+        self.update_mechanisms()
 
     async def cmd_auth(self, args: str) -> None:
+        # RFC 4954; mechanisms from mox.sasl (reference 4.4).
         mech_name, initial = self.proto.auth_begin(args)
-        mech = MECHANISMS[mech_name]()
+        verifier = sasl.StoreVerifier(self.ctx.auth, self.ctx.store, self.tls_identity)
         try:
-            step = mech.start(initial)
-            while isinstance(step, Challenge):
-                import base64
+            mech = sasl.server_mechanism(
+                mech_name,
+                verifier,
+                hostname=_cfg(self.ctx, "hostname", "localhost"),
+                channel_bindings=self.channel_bindings,
+            )
+        except sasl.UnknownMechanism:
+            raise fail(c.C504_PARAM_NOT_IMPL, c.SE_PROTO_BAD_PARAMS, f"mechanism {mech_name} not supported") from None
 
-                self.write(b"334 " + base64.b64encode(step.data) + b"\r\n")
-                line = await self.read_auth_line()
-                step = mech.step(self.proto.auth_response(line))
-        except SaslError as e:
+        async def send_challenge(data: bytes) -> None:
+            self.write(b"334 " + sasl.encode_challenge(data) + b"\r\n")
+
+        try:
+            ok = await sasl.serve_exchange(
+                mech,
+                initial,
+                send_challenge=send_challenge,
+                read_response=self.read_auth_line,
+                run_sync=trio.to_thread.run_sync,
+                limiter=getattr(self.ctx, "limiter", None),
+                ip=self.remote_ip or None,
+            )
+        except sasl.TooManyAuthFailures:
+            raise fail(c.C421_SERVICE_UNAVAIL, c.SE_POL_OTHER, "too many auth failures", close=True) from None
+        except sasl.Aborted:
+            raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_OTHER, "authentication aborted") from None
+        except sasl.MalformedResponse as e:
             raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_BAD_PARAMS, str(e)) from None
-        assert isinstance(step, Credentials)
-        if step.authzid and step.authzid != step.username:
-            raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "cannot assume other role")
-        account = await self._login(step.username, step.password)
-        if account is None:
-            self.log.info("authentication failed", username=step.username)
-            raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "bad user/pass")
-        self.log.info("authenticated", username=step.username, account=account)
-        self.reply(self.proto.auth_succeeded(account, step.username))
+        except sasl.AuthorizationFailed as e:
+            self.log.info("authentication failed", username=e.username, mechanism=mech_name)
+            raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "cannot assume other role") from None
+        except sasl.SaslError as e:
+            self.log.info("authentication failed", username=e.username, mechanism=mech_name, err=str(e))
+            raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "bad user/pass") from None
+        self.log.info("authenticated", username=ok.username, account=ok.account, mechanism=mech_name)
+        self.reply(self.proto.auth_succeeded(ok.account, ok.username))
 
-    async def _login(self, username: str, password: str) -> str | None:
-        limiter = getattr(self.ctx, "limiter", None)
-        ip = self.remote_ip or None
-        if limiter is not None and ip is not None and not limiter.auth_allowed(ip):
-            # reference 4.4: a connection over the auth-failure limit is refused.
-            raise fail(c.C421_SERVICE_UNAVAIL, c.SE_POL_OTHER, "too many auth failures", close=True)
-        return self.ctx.auth.login(username, password, ip=ip)
+    def update_mechanisms(self) -> None:
+        """What AUTH offers on this connection (mox.sasl decides: -PLUS needs a channel binding,
+        EXTERNAL a registered client certificate); EXTERNAL first, as mox."""
+        names = sasl.server_mechanism_names(
+            tls=self.proto.tls,
+            channel_binding=bool(self.channel_bindings),
+            require_tls_for_plain=self.proto.require_tls_for_auth,
+            client_cert=self.tls_identity is not None,
+        )
+        if "EXTERNAL" in names:
+            names.remove("EXTERNAL")
+            if self.tls_identity is not None:
+                names.insert(0, "EXTERNAL")
+        self.proto.mechanisms = names
 
     async def cmd_mail(self, args: str) -> None:
         mf = self.proto.parse_mail(args, now=time.time())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import smtplib
+import ssl
 import subprocess
 import sys
 
@@ -165,3 +166,32 @@ def test_sendmail_default_config_is_localserve(tmp_path):
         parse_config("Bogus: 1")
     with pytest.raises(SendmailError, match="must be true or false"):
         parse_config("TLS: maybe")
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN"])
+def test_client_mechanisms(smtp, mechanism):
+    smtp.start()
+    with Client.connect("127.0.0.1", smtp.ports["submission"], tls="none") as c:
+        with pytest.raises(SMTPError) as e:
+            c.auth(ADDRESS, "wrong", mechanism=mechanism)
+        assert (e.value.code, e.value.secode) == (535, "5.7.8")
+        c.auth(ADDRESS, PASSWORD, mechanism=mechanism)
+        c.deliver(ADDRESS, ["a@example.com"], MSG)
+    assert len(smtp.wait_messages("Inbox", 1)) == 1
+
+
+def test_scram_plus_with_tls12_channel_binding(smtp):
+    smtp.start()
+    ctx = smtp.client_tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with Client.connect("127.0.0.1", smtp.ports["submissions"], tls="immediate", tls_context=ctx) as c:
+        assert c.extensions["AUTH"].split()[:2] == ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]
+        c.auth(ADDRESS, PASSWORD)  # picks SCRAM-SHA-256-PLUS, bound to this TLS connection
+        c.deliver(ADDRESS, ["a@example.com"], MSG)
+    ctx13 = smtp.client_tls_context()
+    with Client.connect("127.0.0.1", smtp.ports["submissions"], tls="immediate", tls_context=ctx13) as c:
+        # TLS 1.3 has no tls-unique: no -PLUS offered, accepting it would fail the exchange.
+        assert "SCRAM-SHA-256-PLUS" not in c.extensions["AUTH"].split()
+        with pytest.raises(SMTPError) as e:
+            c.command("AUTH SCRAM-SHA-256-PLUS", expect=(334,))
+        assert e.value.code == 504

@@ -17,7 +17,7 @@ MSG = (
 )
 
 
-def ehlo_lines(submission: bool, tls: bool, auth: str = "AUTH PLAIN LOGIN") -> list[str]:
+def ehlo_lines(submission: bool, tls: bool, auth: str = "AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN") -> list[str]:
     lines = ["250-localhost", "250-PIPELINING", "250-SIZE 104857600"]
     lines.append("250-REQUIRETLS" if tls else "250-STARTTLS")
     if submission:

@@ -124,6 +124,27 @@ def test_a_dependency_dropped_for_one_platform_fails_the_build(tmp_path):
     assert str(e.value) == "windows-x86_64 (Python 3.12): locked packages not installed: pywin32-ctypes"
 
 
+def test_cache_sweep_removes_leftovers_of_killed_runs_and_unused_builds(tmp_path):
+    from mox import _bootstrap
+
+    now = time.time()
+
+    def make(name: str, age: float) -> Path:
+        sp = tmp_path / name / "site-packages"
+        sp.mkdir(parents=True)
+        os.utime(sp, (now - age, now - age))
+        os.utime(tmp_path / name, (now - age, now - age))
+        return tmp_path / name
+
+    make("current", 40 * 86400)  # the build starting now is never removed
+    make("recent", 29 * 86400)
+    make("unused", 31 * 86400)
+    make("aaaa.tmp-123-00ff", 11 * 60)  # a first run killed 11 minutes ago
+    make("bbbb.tmp-456-00ff", 60)  # probably still extracting
+    _bootstrap._sweep(str(tmp_path), "current")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bbbb.tmp-456-00ff", "current", "recent"]
+
+
 # ---- real archives
 
 def _run_build(*args: str, dist: Path, work: Path) -> None:

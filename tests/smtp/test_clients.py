@@ -195,3 +195,25 @@ def test_scram_plus_with_tls12_channel_binding(smtp):
         with pytest.raises(SMTPError) as e:
             c.command("AUTH SCRAM-SHA-256-PLUS", expect=(334,))
         assert e.value.code == 504
+
+
+def test_auth_external_with_client_certificate(smtp, tmp_path):
+    from cryptography import x509
+
+    from mox import tlspubkey
+
+    smtp.start()
+    gen = tlspubkey.generate(tmp_path / "client")
+    cert = x509.load_pem_x509_certificate(gen.certificate_path.read_bytes())
+    tlspubkey.keys_for(smtp.data_dir).add(tlspubkey.make_record(cert, account="mox", login_address=ADDRESS))
+    tlspubkey.configure_server_context(smtp.ctx.tls, smtp.data_dir)
+    ctx = smtp.client_tls_context()
+    ctx.load_cert_chain(gen.combined_path)
+    with Client.connect("127.0.0.1", smtp.ports["submissions"], tls="immediate", tls_context=ctx) as c:
+        # reference 4.2: EXTERNAL is offered first when a registered certificate was presented.
+        assert c.extensions["AUTH"].split()[:2] == ["EXTERNAL", "SCRAM-SHA-256"]
+        c.auth("", "", mechanism="EXTERNAL")
+        c.deliver(ADDRESS, ["a@example.com"], MSG)
+    with Client.connect("127.0.0.1", smtp.ports["submissions"], tls="immediate", tls_context=smtp.client_tls_context()) as c:
+        assert "EXTERNAL" not in c.extensions["AUTH"].split()  # no certificate, no EXTERNAL
+    assert len(smtp.wait_messages("Inbox", 1)) == 1

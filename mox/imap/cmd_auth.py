@@ -100,8 +100,28 @@ def _require_tls(s: Session) -> None:
         raise CommandFailed("tls required for login", "PRIVACYREQUIRED")
 
 
+async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[str]]) -> str:
+    """Run an authentication attempt, slowed down after repeated failures on this connection."""
+    from . import session as session_mod
+
+    if s.auth_failures > 3:
+        await trio.sleep((s.auth_failures - 3) * session_mod.AUTH_FAILURE_DELAY)
+    try:
+        result = await attempt()
+    except CommandFailed as e:
+        if e.code in ("AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED"):
+            s.auth_failures += 1
+        raise
+    s.auth_failures = 0
+    return result
+
+
 async def cmd_login(s: Session, cmd: Command) -> str:
     # RFC 9051 6.2.3
+    return await _counting_failures(s, lambda: _login(s, cmd))
+
+
+async def _login(s: Session, cmd: Command) -> str:
     _require_tls(s)
     user, password = cmd.args["user"], cmd.args["password"]
     account = await _password_login(s, user, password)
@@ -346,6 +366,10 @@ MECHANISMS: dict[str, Callable[[Session, bytes | None], Awaitable[tuple[str, str
 
 async def cmd_authenticate(s: Session, cmd: Command) -> str:
     # RFC 9051 6.2.2; RFC 4959 SASL-IR ("=" is an empty initial response).
+    return await _counting_failures(s, lambda: _authenticate(s, cmd))
+
+
+async def _authenticate(s: Session, cmd: Command) -> str:
     mech = MECHANISMS.get(cmd.args["mechanism"])
     if mech is None:
         raise CommandFailed("method not supported")

@@ -31,6 +31,11 @@ BASE_CAPABILITIES = (
 )
 
 
+# Per connection, after more than 3 failed authentications each further attempt waits
+# (failures - 3) x this many seconds before credentials are checked (reference 3.8).
+AUTH_FAILURE_DELAY = 1.0
+
+
 class State(enum.Enum):
     NOT_AUTHENTICATED = "not authenticated"
     AUTHENTICATED = "authenticated"
@@ -114,6 +119,7 @@ class Session:
         self.remote_ip: str | None = None
         self.tls_key: Any = None  # mox.tlspubkey.TLSPubKey of the client certificate, if registered
         self.client_cert = False  # a client certificate was presented in the TLS handshake
+        self.auth_failures = 0
 
     # -- output
 

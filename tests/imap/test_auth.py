@@ -279,3 +279,14 @@ def test_tls_client_certificate_preauth_and_external(imap, tmp_path):
     tc = imap.connect(login=False)
     tc.transact("no", "authenticate external =")
     assert tc.result.text == "tls required for tls client certificate authentication"
+
+
+def test_repeated_failures_slow_down(imap, monkeypatch):
+    from mox.imap import session
+
+    monkeypatch.setattr(session, "AUTH_FAILURE_DELAY", 0.01)  # the real delay is 1 s per failure
+    tc = imap.connect(login=False)
+    for i in range(6):
+        tc.transact("no", f"login mox@localhost wrong{i}")
+        tc.expect_code("AUTHENTICATIONFAILED")
+    tc.transact("ok", "login mox@localhost moxmoxmox")

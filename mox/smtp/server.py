@@ -21,7 +21,7 @@ from typing import Any
 
 import trio
 
-from mox import __version__, mlog, sasl
+from mox import __version__, ci, mlog, sasl
 from mox.message import MalformedMessage, add_missing_headers, check_message
 from mox.smtp import codes as c
 from mox.smtp import failsim
@@ -54,6 +54,8 @@ def _cfg(ctx: Any, name: str, default: Any) -> Any:
 
 
 class _Conn:
+    ci: Any = None  # mox.ci.SmtpHooks in localserve (fault rules, transcript)
+
     def __init__(self, ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
         self.ctx = ctx
         self.stream = stream
@@ -191,6 +193,8 @@ class _Conn:
             self.write(b"421 4.3.2 shutting down\r\n")
             await self.flush()
             return
+        if self.ci is not None:
+            await self.ci.stage("connect")
         self.reply(self.proto.greeting())
         while True:
             ev = await self.next_event()
@@ -227,6 +231,8 @@ class _Conn:
                 return True
             raise fail(c.C500_BAD_SYNTAX, c.SE_PROTO_BAD_CMD_OR_SEQ, "unknown command")
         self.proto.note_command()
+        if self.ci is not None:
+            await self.ci.command(cmd.verb, cmd.args)
         return bool(await fn(cmd.args))
 
     # --- commands -----------------------------------------------------------------------------
@@ -403,6 +409,9 @@ class _Conn:
 
     async def _deliver(self, data: bytes) -> None:
         tx = self.proto.tx
+        if self.ci is not None:
+            await self.ci.stage("data_end", data=data)
+            self.ci.message_received(data)
         _check_message(data, submission=self.submission, tx_8bit=tx.body in ("8BITMIME", "BINARYMIME"), smtputf8=tx.smtputf8)
         if self.submission:
             await self._submit(data)
@@ -515,7 +524,7 @@ class _Conn:
         for (account, mailbox), rcpts in targets.items():
             msg = self._received(rcpts) + _return_path(tx) + data
             try:
-                await deliver_to_store(self.ctx, account, mailbox, msg)
+                await deliver_to_store(self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts])
                 delivered += 1
             except Exception as e:
                 self.log.error("delivering message failed", account=account, err=repr(e))
@@ -577,8 +586,12 @@ def _check_message(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bo
         raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, e.smtp_text) from None
 
 
-async def deliver_to_store(ctx: Any, account: str, mailbox: str, data: bytes, *, flags: tuple[str, ...] = ()) -> None:
-    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns)."""
+async def deliver_to_store(
+    ctx: Any, account: str, mailbox: str, data: bytes, *, flags: tuple[str, ...] = (), recipients: list[str] | None = None
+) -> None:
+    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns); in
+    localserve also into the per-address views of the envelope ``recipients`` (mox.ci)."""
+    data = ci.stabilize(ctx, data)
     acc = ctx.store.open_account(account)
     try:
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
@@ -586,12 +599,14 @@ async def deliver_to_store(ctx: Any, account: str, mailbox: str, data: bytes, *,
         await acc.deliver(mailbox, data, flags=flags)
     finally:
         acc.close()
+    await ci.after_deliver(ctx, account, mailbox, data, recipients)
 
 
 async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
     """Serve one SMTP connection until QUIT, error, timeout or peer close. Never raises
     (except trio.Cancelled, which the caller's nursery owns)."""
     conn = _Conn(ctx, stream, submission=submission, implicit_tls=implicit_tls)
+    conn.ci = ci.smtp_connection(ctx, conn)
     conn.log.debug("new connection", remote=conn.remote_ip, submission=submission, tls=implicit_tls)
     try:
         await conn.run()
@@ -611,6 +626,8 @@ async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bo
         except Exception:
             pass
     finally:
+        if conn.ci is not None:
+            conn.ci.closed()
         try:
             with trio.move_on_after(1):
                 await conn.stream.aclose()

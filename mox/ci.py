@@ -1,0 +1,518 @@
+"""Test and CI features of localserve, wired into the servers (trio side).
+
+The SMTP and IMAP drivers call the hooks here (a few one-line calls); the decisions live in
+sans-IO modules: :mod:`mox.faults` (fault rules), :mod:`mox.transcript` (session recording),
+:mod:`mox.lint`, :mod:`mox.imap.profiles`. Nothing here is active outside localserve.
+
+Settings (per server): ``<data>/ci.json`` when present (written by ``mox localserve`` flags and
+``mox.testing.LocalServer(ci=...)``), else environment variables: ``MOX_SHARED_PASSWORD``
+(default ``moxmoxmox``), ``MOX_IMAP_PROFILE``, ``MOX_DETERMINISTIC`` (``1`` or a fixed time as
+unix seconds/RFC 3339), ``MOX_PRELOAD``, ``MOX_EXPORT_ON_EXIT``.
+
+Per-address views ("per-test inboxes"): every message delivered into account ``mox`` (except
+Sent/Drafts) is also delivered, in the same step, into a per-address account for each envelope
+recipient (``view-<address>``, created on first use). Logging in over IMAP as any address
+with the shared password opens that account: a real account, so UIDs, UIDVALIDITY, flags and
+IDLE behave as for any account, and workers never see each other's mail. Deleting in a view
+leaves account ``mox`` untouched and the other way round.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import hashlib
+import itertools
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from mox import faults as F
+from mox import mlog
+from mox.transcript import RecordingLogger, TranscriptStore
+
+SHARED_PASSWORD = "moxmoxmox"
+VIEW_PREFIX = "view-"
+MAIN_ACCOUNT = "mox"
+DEFAULT_FIXED_TIME = 946684800.0  # 2000-01-01T00:00:00Z
+CI_FILE = "ci.json"
+
+log = mlog.get_logger("localserve")
+
+
+@dataclass
+class Settings:
+    shared_password: str = SHARED_PASSWORD
+    imap_profile: str = "mox"
+    deterministic: float | None = None  # the fixed clock, unix seconds
+    preload: str | None = None
+    export_on_exit: str | None = None
+
+    @classmethod
+    def load(cls, data_dir: Path) -> Settings:
+        raw: dict[str, Any] = {}
+        p = Path(data_dir) / CI_FILE
+        try:
+            raw = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            env = os.environ
+            raw = {
+                "shared_password": env.get("MOX_SHARED_PASSWORD"),
+                "imap_profile": env.get("MOX_IMAP_PROFILE"),
+                "deterministic": env.get("MOX_DETERMINISTIC"),
+                "preload": env.get("MOX_PRELOAD"),
+                "export_on_exit": env.get("MOX_EXPORT_ON_EXIT"),
+            }
+        s = cls()
+        if raw.get("shared_password"):
+            s.shared_password = str(raw["shared_password"])
+        if raw.get("imap_profile"):
+            from mox.imap.profiles import check_profile
+
+            s.imap_profile = check_profile(str(raw["imap_profile"]))
+        s.deterministic = parse_fixed_time(raw.get("deterministic"))
+        s.preload = raw.get("preload") or None
+        s.export_on_exit = raw.get("export_on_exit") or None
+        return s
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shared_password": self.shared_password,
+            "imap_profile": self.imap_profile,
+            "deterministic": self.deterministic,
+            "preload": self.preload,
+            "export_on_exit": self.export_on_exit,
+        }
+
+
+def parse_fixed_time(v: Any) -> float | None:
+    """``None``/``""``/``0``/``false``: off; ``1``/``true``: the default fixed time; else unix
+    seconds or an RFC 3339 time."""
+    if v is None or v is False:
+        return None
+    if v is True:
+        return DEFAULT_FIXED_TIME
+    s = str(v).strip().lower()
+    if s in ("", "0", "false", "no", "off"):
+        return None
+    if s in ("1", "true", "yes", "on"):
+        return DEFAULT_FIXED_TIME
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    t = datetime.datetime.fromisoformat(s.upper().replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp()
+
+
+def write_settings(data_dir: Path, settings: dict[str, Any]) -> None:
+    """Write ``<data>/ci.json`` (called before the server starts)."""
+    d = Path(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / CI_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+
+
+class State:
+    """The CI state of one server (``ctx.ci``)."""
+
+    def __init__(self, ctx: Any) -> None:
+        data_dir = Path(ctx.config.data_dir)
+        self.settings = Settings.load(data_dir)
+        self.faults = F.FaultTable()
+        self.transcripts = TranscriptStore(data_dir, deterministic=self.settings.deterministic is not None)
+        #: SMTP transaction facts per connection id, for the lint report: cid -> {body, smtputf8}.
+        self.tx_info: dict[str, dict[str, Any]] = {}
+        self._cids = itertools.count(1)
+
+    def new_cid(self) -> str:
+        return f"d{next(self._cids):x}"
+
+    def now(self) -> float:
+        return self.settings.deterministic if self.settings.deterministic is not None else time.time()
+
+
+def state(ctx: Any) -> State | None:
+    """The CI state (created on first use), or None when not serving localserve."""
+    st = getattr(ctx, "ci", None)
+    if st is not None:
+        return st
+    config = getattr(ctx, "config", None)
+    if config is None or not getattr(config, "localserve", False):
+        return None
+    st = State(ctx)
+    try:
+        ctx.ci = st
+    except AttributeError:
+        return None
+    return st
+
+
+# --- throttled streams ---------------------------------------------------------------------
+
+
+class ThrottledStream(trio.abc.Stream):
+    """A stream that moves at most ``rate`` bytes per second in each direction."""
+
+    def __init__(self, inner: trio.abc.Stream, rate: int) -> None:
+        self.inner = inner
+        self.rate = max(1, rate)
+        self.socket = getattr(inner, "socket", None)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        data = bytes(data)
+        step = max(1, self.rate // 10)
+        for i in range(0, len(data), step):
+            chunk = data[i : i + step]
+            await self.inner.send_all(chunk)
+            await trio.sleep(len(chunk) / self.rate)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        n = max(1, min(max_bytes or 65536, self.rate // 10 or 1))
+        data = await self.inner.receive_some(n)
+        if data:
+            await trio.sleep(len(data) / self.rate)
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# --- SMTP ----------------------------------------------------------------------------------
+
+_PATH_RE = re.compile(r"<([^<>]*)>")
+_SMTP_VERB_STAGE = {"EHLO": "ehlo", "HELO": "ehlo", "STARTTLS": "starttls", "AUTH": "auth", "MAIL": "mail",
+                    "RCPT": "rcpt", "DATA": "data", "BDAT": "data"}
+
+
+class SmtpHooks:
+    def __init__(self, st: State, conn: Any) -> None:
+        self.st = st
+        self.conn = conn
+        self.transcript = st.transcripts.start(conn.cid, "smtp", conn.remote_ip)
+        conn.log = RecordingLogger(conn.log, self.transcript)
+
+    def _subject(self, stage: str, args: str = "", data: bytes | None = None) -> F.Subject:
+        proto = self.conn.proto
+        tx = proto.tx
+        s = F.Subject()
+        s.tokens |= F.ehlo_tokens(proto.ehlo_domain or (args if stage == "ehlo" else ""))
+        sender = str(tx.mail_from) if tx.mail_from is not None else None
+        rcpts = [str(r) for r in tx.recipients]
+        if stage == "mail":
+            m = _PATH_RE.search(args)
+            sender = m.group(1) if m else None
+            rcpts = []
+        elif stage == "rcpt":
+            m = _PATH_RE.search(args)
+            rcpts = [m.group(1)] if m else []
+        if stage in ("mail", "rcpt", "data", "data_end"):
+            s.sender = sender.lower() if sender else None
+            s.recipients = [r.lower() for r in rcpts]
+            for a in ([sender] if sender else []) + rcpts:
+                s.tokens |= F.address_tokens(a)
+        if data is not None:
+            s.tokens |= F.header_tokens(data)
+        s.user = proto.account
+        return s
+
+    async def stage(self, stage: str, args: str = "", data: bytes | None = None) -> None:
+        rule = self.st.faults.match("smtp", stage, self._subject(stage, args, data), time.time())
+        if rule is None:
+            return
+        from mox.smtp.protocol import fail
+        from mox.smtp.server import _Closed
+
+        conn = self.conn
+        conn.log.info("fault rule fired", rule=rule.id, stage=stage, action=rule.action)
+        self.transcript.note(f"fault rule {rule.id} fired at {stage}: {rule.action}")
+        if rule.action == "delay":
+            await conn.flush()
+            await trio.sleep(rule.seconds)
+        elif rule.action == "throttle":
+            conn.stream = ThrottledStream(conn.stream, rule.rate)
+        elif rule.action == "drop":
+            conn.out.clear()
+            raise _Closed(f"fault rule {rule.id}: drop")
+        elif rule.action == "reply":
+            se = f"{rule.code // 100}.0.0"[2:] if rule.code >= 400 else "0.0"
+            close = stage == "connect" or rule.code == 421
+            err = fail(rule.code, se, rule.text, close=close)
+            if stage == "connect":
+                conn.reply(err.reply)
+                await conn.flush()
+                raise _Closed(f"fault rule {rule.id}: greeting {rule.code}")
+            raise err
+
+    async def command(self, verb: str, args: str) -> None:
+        stage = _SMTP_VERB_STAGE.get(verb.upper())
+        if stage is not None:
+            await self.stage(stage, args)
+
+    def message_received(self, data: bytes) -> None:
+        tx = self.conn.proto.tx
+        info = self.st.tx_info
+        info[self.conn.cid] = {"body_8bit": tx.body in ("8BITMIME", "BINARYMIME"), "smtputf8": bool(tx.smtputf8)}
+        while len(info) > 10000:
+            info.pop(next(iter(info)))
+
+    def closed(self) -> None:
+        self.transcript.user = self.conn.proto.account
+        self.st.transcripts.finish(self.transcript)
+
+
+def smtp_connection(ctx: Any, conn: Any) -> SmtpHooks | None:
+    st = state(ctx)
+    if st is None:
+        return None
+    if st.settings.deterministic is not None:
+        conn.cid = st.new_cid()
+        conn.log = mlog.get_logger("smtpserver").with_(cid=conn.cid)
+    return SmtpHooks(st, conn)
+
+
+# --- IMAP ----------------------------------------------------------------------------------
+
+
+class ImapHooks:
+    def __init__(self, st: State, conn: Any, remote: str | None) -> None:
+        self.st = st
+        self.conn = conn
+        cid = str(getattr(conn.log, "fields", {}).get("cid") or mlog.new_cid())
+        if st.settings.deterministic is not None:
+            cid = st.new_cid()
+            conn.log = conn.log.with_(cid=cid)
+        self.transcript = st.transcripts.start(cid, "imap", remote)
+        conn.log = RecordingLogger(conn.log, self.transcript)
+
+    @property
+    def profile(self) -> str:
+        return self.st.settings.imap_profile
+
+    def _subject(self, cmd: Any) -> F.Subject:
+        s = F.Subject()
+        user = getattr(self.conn.session, "username", None)
+        if cmd is not None and cmd.name == "LOGIN":
+            user = cmd.args.get("user")
+        if isinstance(user, bytes):
+            user = user.decode("utf-8", "replace")
+        if user:
+            s.user = str(user).lower()
+            s.tokens |= F.address_tokens(s.user)
+        return s
+
+    async def connect(self) -> bool:
+        """Before the greeting; False: the connection is to be closed without greeting."""
+        rule = self.st.faults.match("imap", "connect", F.Subject(), time.time())
+        if rule is None:
+            return True
+        self.transcript.note(f"fault rule {rule.id} fired at connect: {rule.action}")
+        if rule.action == "delay":
+            await trio.sleep(rule.seconds)
+        elif rule.action == "throttle":
+            self.conn.stream = ThrottledStream(self.conn.stream, rule.rate)
+        elif rule.action in ("bye", "no", "bad"):
+            await self.conn.write(f"* BYE {rule.text}\r\n".encode())
+            return False
+        elif rule.action == "drop":
+            return False
+        return True
+
+    async def command(self, cmd: Any) -> Any:
+        """Before running ``cmd``: profile checks and fault rules. Returns the command to run
+        (ENABLE may be narrowed by the profile); raises BadCommand/CommandFailed/Bye."""
+        from mox.imap import profiles
+        from mox.imap.errors import BadCommand, Bye, CommandFailed
+
+        bad, args = profiles.check_command(self.profile, cmd.name, cmd.uid, cmd.args)
+        if bad is not None:
+            raise BadCommand(bad)
+        if args is not None:
+            import msgspec
+
+            cmd = msgspec.structs.replace(cmd, args=args)
+        rule = self.st.faults.match("imap", cmd.name.lower(), self._subject(cmd), time.time())
+        if rule is None:
+            return cmd
+        self.conn.log.info("fault rule fired", rule=rule.id, command=cmd.name, action=rule.action)
+        self.transcript.note(f"fault rule {rule.id} fired at {cmd.name}: {rule.action}")
+        if cmd.name == "IDLE" and rule.action in ("drop", "bye"):
+            # A dropped IDLE: the client sees the continuation, then the connection dies.
+            await self.conn.write(b"+ idling\r\n")
+            await trio.sleep(rule.seconds)
+            if rule.action == "bye":
+                raise Bye(rule.text)
+            raise trio.BrokenResourceError(f"fault rule {rule.id}: idle dropped")
+        if rule.action == "delay":
+            await trio.sleep(rule.seconds)
+        elif rule.action == "throttle":
+            self.conn.stream = ThrottledStream(self.conn.stream, rule.rate)
+        elif rule.action == "no":
+            raise CommandFailed(rule.text)
+        elif rule.action == "bad":
+            raise BadCommand(rule.text)
+        elif rule.action == "bye":
+            raise Bye(rule.text)
+        elif rule.action == "drop":
+            raise trio.BrokenResourceError(f"fault rule {rule.id}: drop")
+        return cmd
+
+    def closed(self) -> None:
+        self.transcript.user = getattr(self.conn.session, "username", None)
+        self.st.transcripts.finish(self.transcript)
+
+
+def imap_connection(ctx: Any, conn: Any, remote: str | None) -> ImapHooks | None:
+    st = state(ctx)
+    if st is None:
+        return None
+    return ImapHooks(st, conn, remote)
+
+
+def imap_capabilities(ctx: Any, caps: str) -> str:
+    st = state(ctx)
+    if st is None:
+        return caps
+    from mox.imap.profiles import capabilities
+
+    return capabilities(st.settings.imap_profile, caps)
+
+
+# --- per-address views ---------------------------------------------------------------------
+
+
+def view_account(address: str) -> str:
+    """The account name of the view of ``address`` (lower case; file-name safe everywhere)."""
+    a = address.strip().lower()
+    safe = re.sub(r"[^a-z0-9._@+=-]", "_", a)[:80]
+    if safe != a or safe.endswith("."):
+        safe = safe.rstrip(".") + "~" + hashlib.sha256(a.encode("utf-8")).hexdigest()[:10]
+    return VIEW_PREFIX + safe
+
+
+def is_view(account: str) -> bool:
+    return account.startswith(VIEW_PREFIX)
+
+
+_ADDR_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def ensure_view(ctx: Any, address: str) -> str:
+    name = view_account(address)
+    if name not in ctx.store.account_names():
+        try:
+            ctx.store.create_account(name)
+        except Exception as e:  # created meanwhile by another session
+            if name not in ctx.store.account_names():
+                raise
+            log.debug("view account created concurrently", account=name, err=repr(e))
+        log.info("per-address view created", address=address, account=name)
+    return name
+
+
+def imap_login(ctx: Any, username: str, password: str) -> str | None:
+    """The view account for an IMAP login as any address with the shared password (localserve
+    only); None to continue with the normal login."""
+    st = state(ctx)
+    if st is None or password != st.settings.shared_password:
+        return None
+    addr = username.strip()
+    if not _ADDR_RE.match(addr) or ctx.auth.account_for_address(addr) is not None:
+        return None
+    return ensure_view(ctx, addr)
+
+
+_HDR_ADDR = re.compile(r"<([^<>\s]+@[^<>\s]+)>|([^\s<>,;:\"]+@[^\s<>,;:\"]+)")
+
+
+def envelope_recipients(data: bytes) -> list[str]:
+    """Recipients of a stored message when the deliverer didn't say: Delivered-To, else our
+    Received "for <x>", else To/Cc."""
+    end = data.find(b"\r\n\r\n")
+    head = data[: end if end >= 0 else min(len(data), 65536)].decode("utf-8", "replace")
+    fields: list[tuple[str, str]] = []
+    for line in head.split("\r\n"):
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + " " + line.strip())
+        else:
+            n, _, v = line.partition(":")
+            fields.append((n.strip().lower(), v.strip()))
+    dt = [v for n, v in fields if n == "delivered-to"]
+    if dt:
+        return [v.strip("<> ") for v in dt]
+    for n, v in fields:
+        if n == "received":
+            m = re.search(r"\bfor <([^<>\s]+)>", v)
+            if m:
+                return [m.group(1)]
+            break
+    out = []
+    for n, v in fields:
+        if n in ("to", "cc"):
+            for m in _HDR_ADDR.finditer(v):
+                out.append(m.group(1) or m.group(2))
+    return out
+
+
+async def after_deliver(ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None) -> None:
+    """Copy a delivery into account mox to the per-address views of its recipients."""
+    st = state(ctx)
+    if st is None or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
+        return
+    rcpts = recipients if recipients is not None else envelope_recipients(data)
+    done: set[str] = set()
+    for r in rcpts:
+        r = r.strip().lower()
+        if not _ADDR_RE.match(r) or r in done:
+            continue
+        done.add(r)
+        name = ensure_view(ctx, r)
+        acc = ctx.store.open_account(name)
+        try:
+            await acc.deliver("Inbox", data)
+        finally:
+            acc.close()
+
+
+def stabilize(ctx: Any, data: bytes) -> bytes:
+    """In deterministic mode: our Received header's date and a DSN's Date, Arrival-Date,
+    Last-Attempt-Date, Message-ID and boundary get fixed values (the rest of the message is
+    already stable when the test's own input is)."""
+    st = state(ctx)
+    if st is None or st.settings.deterministic is None:
+        return data
+    fixed = email.utils.formatdate(st.settings.deterministic, localtime=False)
+    host = getattr(ctx.config, "hostname", "localhost")
+    end = data.find(b"\r\n\r\n")
+    head, body = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
+    text = head.decode("utf-8", "surrogateescape")
+    text = _RECEIVED_DATE.sub(lambda m: m.group(1) + fixed, text, count=1)
+    is_dsn = "multipart/report" in text.lower() and f"postmaster@{host}" in text
+    if is_dsn:
+        bodys = body.decode("utf-8", "surrogateescape")
+        bodys = _RECEIVED_DATE.sub(lambda m: m.group(1) + fixed, bodys)
+        bodys = re.sub(r"(?m)^(Arrival-Date|Last-Attempt-Date): [^\r\n]*", lambda m: m.group(1) + ": " + fixed, bodys)
+        m = re.search(r'boundary="(mox-[0-9a-f]+)"', text)
+        old = m.group(1) if m else None
+        digest = hashlib.sha256((bodys.replace(old, "") if old else bodys).encode("utf-8", "surrogateescape")).hexdigest()
+        if old:
+            new = "mox-" + digest[:24]
+            text = text.replace(old, new)
+            bodys = bodys.replace(old, new)
+        text = re.sub(r"(?m)^Date: .*$", "Date: " + fixed, text, count=1)
+        text = re.sub(r"(?m)^Message-ID: .*$", f"Message-ID: <dsn-{digest[:20]}@{host}>", text, count=1)
+        body = bodys.encode("utf-8", "surrogateescape")
+    return text.encode("utf-8", "surrogateescape") + body
+
+
+_RECEIVED_DATE = re.compile(r"(?m)^(Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*?; )([^\r\n]+)")

@@ -22,7 +22,7 @@ from typing import Any
 import trio
 
 from mox import __version__, ci, mlog, sasl
-from mox.message import MalformedMessage, add_missing_headers, check_message
+from mox.message import MalformedMessage, add_missing_headers, check_message, parse_message
 from mox.smtp import codes as c
 from mox.smtp import failsim
 from mox.smtp.address import Address
@@ -584,6 +584,26 @@ def _check_message(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bo
         check_message(data)
     except MalformedMessage as e:
         raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, e.smtp_text) from None
+    if not smtputf8 and _headers_need_smtputf8(data):
+        # RFC 6531 3.4 / RFC 6532: UTF-8 in header fields needs SMTPUTF8 (mox, pedantic mode).
+        raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "smtputf8 extension is required but was not added to the MAIL command")
+
+
+def _headers_need_smtputf8(data: bytes) -> bool:
+    """Whether a header of the message or of one of its MIME parts has non-ASCII bytes."""
+    if data.isascii():
+        return False
+    try:
+        part = parse_message(data)
+    except Exception:  # lenient parser; be safe on anything unexpected
+        return False
+    stack = [part]
+    while stack:
+        p = stack.pop()
+        if any(b >= 0x80 for b in data[p.header_start : p.body_start]):
+            return True
+        stack.extend(p.parts or ())
+    return False
 
 
 async def deliver_to_store(

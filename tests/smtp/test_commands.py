@@ -271,3 +271,18 @@ def test_invalid_utf8(smtp):
 
     ts = smtp.connect()
     ts.transact(b"AUTH X\xff", "504 5.5.4 mechanism X? not supported (ID)")
+
+
+def test_utf8_header_needs_smtputf8(smtp):
+    tc = smtp.connect(submission=False)
+    msg = "From: <jösé@example.org>\r\nSubject: x\r\n\r\nbody\r\n".encode()
+    tc.transact("MAIL FROM:<a@example.org> BODY=8BITMIME", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<b@localhost>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(msg + b".\r\n")
+    tc.expect("550 5.6.0 smtputf8 extension is required but was not added to the MAIL command (ID)")
+    tc.transact("MAIL FROM:<a@example.org> BODY=8BITMIME SMTPUTF8", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<b@localhost>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(msg + b".\r\n")
+    tc.expect("250 2.2.0 it is done")

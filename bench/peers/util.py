@@ -220,5 +220,5 @@ def machine_description() -> list[str]:
     lines.append(f"disk for {tmp}: {fs} {du.total / 2**30:.0f} GiB; "
                  f"write+fsync of a new 4 KB file: {fsync_latency_ms():.2f} ms (median of 30)")
     lines.append(f"os: {platform.platform()}")
-    lines.append(f"python: {sys.version.split()[0]} ({sys.executable})")
+    lines.append(f"python: {platform.python_implementation()} {sys.version.split()[0]}")
     return lines

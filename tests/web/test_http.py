@@ -434,3 +434,56 @@ def test_garbage_on_https_port_closes_quietly(server):
         assert c.get("/readyz").json() == {"ready": True}
     finally:
         c.close()
+
+
+def test_request_one_byte_at_a_time(server):
+    req = (
+        b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 48\r\n\r\n"
+        b'{"username":"mox@localhost","password":"wrong!"}'
+    )
+    with socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(req)):
+            s.sendall(req[i : i + 1])
+        got = b""
+        while b"invalid credentials" not in got:
+            chunk = s.recv(65536)
+            assert chunk
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+
+
+def test_random_bytes_never_500(server):
+    """Arbitrary input gets a 4xx/505 JSON answer or a quiet close, never a server error."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    prefixes = st.sampled_from([b"", b"GET / HTTP/1.1\r\n", b"POST /webapi/v0/Send HTTP/1.1\r\nHost: x\r\n"])
+
+    @settings(max_examples=40, deadline=None)
+    @given(prefixes, st.binary(max_size=300))
+    def check(prefix, data):
+        raw = raw_exchange(server.ports["http"], prefix + data + b"\r\n\r\n", timeout=2)
+        if raw:
+            status = raw.split(b"\r\n", 1)[0]
+            assert not status.startswith(b"HTTP/1.1 5") or status.startswith(b"HTTP/1.1 505"), raw[:300]
+
+    check()
+
+
+def test_sessions_expire_and_are_bounded():
+    from mox.web.session import ACCOUNT_LIFETIME, MAX_ADMIN_SESSIONS, Sessions
+
+    now = [1000.0]
+    sessions = Sessions(clock=lambda: now[0])
+    s = sessions.new("webmail", "mox", "mox@localhost")
+    assert sessions.get("webmail", s.token) is s
+    assert sessions.get("account", s.token) is None  # another interface
+    now[0] += ACCOUNT_LIFETIME - 1
+    assert sessions.get("webmail", s.token) is s  # use extends the lifetime
+    now[0] += ACCOUNT_LIFETIME - 1
+    assert sessions.get("webmail", s.token) is s
+    now[0] += ACCOUNT_LIFETIME + 1
+    assert sessions.get("webmail", s.token) is None
+    admins = [sessions.new("admin", None, None) for _ in range(MAX_ADMIN_SESSIONS + 2)]
+    assert [sessions.get("admin", a.token) is not None for a in admins] == [False, False] + [True] * MAX_ADMIN_SESSIONS

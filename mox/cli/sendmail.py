@@ -3,7 +3,9 @@
 Configuration as mox's moxsubmit.conf (``Key: value`` lines), from ``-config FILE``, else
 ``$MOXSUBMITCONF``, else (unlike mox's fixed /etc path) a running localserve: 127.0.0.1:1587,
 ``mox@localhost`` / ``moxmoxmox``. Fields: LocalHostname, Host, Port, TLS, STARTTLS,
-TLSInsecureSkipVerify, Username, Password, AuthMethod, From, DefaultDestination, RequireTLS.
+TLSInsecureSkipVerify, Username, Password, AuthMethod, From, DefaultDestination, RequireTLS
+(yes: MAIL with REQUIRETLS; no: a ``TLS-Required: No`` header), ClientAuthEd25519PrivateKey or
+ClientAuthCertPrivateKeyPEMFile (AUTH EXTERNAL with a TLS client certificate).
 
 Usage: ``mox sendmail [-config FILE] [-Fname] [-t] [ignored sendmail flags] [recipient] < message``.
 Line endings become CRLF; From is added when missing, To when missing. On failure the message
@@ -38,6 +40,8 @@ class SubmitConfig:
     from_: str = "mox@localhost"
     default_destination: str = ""
     require_tls: str = ""
+    client_auth_ed25519_private_key: str = ""  # raw-url-base64 seed (mox config tlspubkey gen)
+    client_auth_cert_private_key_pem_file: str = ""  # key and certificate in one PEM file
 
 
 _FIELDS = {
@@ -53,6 +57,8 @@ _FIELDS = {
     "from": ("from_", str),
     "defaultdestination": ("default_destination", str),
     "requiretls": ("require_tls", str),
+    "clientauthed25519privatekey": ("client_auth_ed25519_private_key", str),
+    "clientauthcertprivatekeypemfile": ("client_auth_cert_private_key_pem_file", str),
 }
 
 
@@ -86,7 +92,64 @@ def parse_config(text: str) -> SubmitConfig:
             setattr(cfg, name, value)
     if cfg.require_tls and cfg.require_tls.lower() not in ("yes", "no", "default"):
         raise SendmailError("RequireTLS must be yes, no or default")
+    if cfg.client_auth_ed25519_private_key and cfg.client_auth_cert_private_key_pem_file:
+        raise SendmailError("only one of ClientAuthEd25519PrivateKey and ClientAuthCertPrivateKeyPEMFile can be set")
     return cfg
+
+
+def ed25519_cert_pem(seed_b64: str) -> bytes:
+    """Key and a minimal self-signed certificate for a raw-url-base64 ed25519 seed, as one PEM
+    (mox identifies a client certificate by its public key only, reference 7.3)."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.x509.oid import NameOID
+
+    try:
+        seed = base64.urlsafe_b64decode(seed_b64 + "=" * (-len(seed_b64) % 4))
+        key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    except ValueError as e:
+        raise SendmailError(f"bad ClientAuthEd25519PrivateKey: {e}") from None
+    # Deterministic (fixed name, serial and validity; ed25519 signatures are deterministic): the
+    # same seed always gives the same certificate, so it can be registered once with
+    # `mox config tlspubkey add` (our server trusts registered certificates as TLS anchors).
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mox sendmail")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc))
+        .not_valid_after(datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc))
+        .sign(key, None)
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()) + cert.public_bytes(
+        serialization.Encoding.PEM
+    )
+
+
+def _load_client_cert(tls_ctx: ssl.SSLContext, cfg: SubmitConfig) -> bool:
+    if cfg.client_auth_cert_private_key_pem_file:
+        try:
+            tls_ctx.load_cert_chain(cfg.client_auth_cert_private_key_pem_file)
+        except (OSError, ssl.SSLError) as e:
+            raise SendmailError(f"loading ClientAuthCertPrivateKeyPEMFile: {e}") from None
+        return True
+    if cfg.client_auth_ed25519_private_key:
+        import tempfile
+
+        pem = ed25519_cert_pem(cfg.client_auth_ed25519_private_key)
+        # ssl loads certificates from files only: a private temporary file, removed at once.
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "client.pem"
+            path.write_bytes(pem)
+            tls_ctx.load_cert_chain(path)
+        return True
+    return False
 
 
 def _header_end(data: bytes) -> int:
@@ -230,10 +293,14 @@ def submit(cfg: SubmitConfig, rcpt: str, data: bytes) -> None:
     if cfg.tls_insecure_skip_verify:
         tls_ctx.check_hostname = False
         tls_ctx.verify_mode = ssl.CERT_NONE
+    client_cert = _load_client_cert(tls_ctx, cfg)
+    if client_cert and not (cfg.tls or cfg.starttls):
+        raise SendmailError("a client certificate needs TLS or STARTTLS")
     mode = "immediate" if cfg.tls else ("starttls" if cfg.starttls else "none")
     with Client.connect(cfg.host, cfg.port, ehlo_hostname=cfg.local_hostname, server_hostname=cfg.host, tls=mode, tls_context=tls_ctx) as c:
-        c.auth(cfg.username, cfg.password, mechanism=cfg.auth_method or None)
-        c.deliver(cfg.from_, [rcpt], data)
+        mechanism = cfg.auth_method or ("EXTERNAL" if client_cert else None)
+        c.auth(cfg.username, cfg.password, mechanism=mechanism)
+        c.deliver(cfg.from_, [rcpt], data, requiretls=cfg.require_tls.lower() == "yes")
         c.quit()
 
 

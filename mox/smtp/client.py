@@ -250,7 +250,7 @@ class Client:
                     pass
             raise
 
-    def _deliver(self, mail_from: str, recipients: list[str], data: bytes, *, smtputf8: bool | None = None, eightbit: bool | None = None, chunking: bool = False, dsn: dict[str, str] | None = None) -> list[Reply]:
+    def _deliver(self, mail_from: str, recipients: list[str], data: bytes, *, smtputf8: bool | None = None, eightbit: bool | None = None, chunking: bool = False, dsn: dict[str, str] | None = None, requiretls: bool = False) -> list[Reply]:
         if smtputf8 is None:
             smtputf8 = not (mail_from.isascii() and all(r.isascii() for r in recipients))
         if eightbit is None:
@@ -264,6 +264,11 @@ class Client:
             if not self.supports("SMTPUTF8"):
                 raise SMTPError(0, "", "MAIL", ["server does not support SMTPUTF8"])
             params.append("SMTPUTF8")
+        if requiretls:
+            # RFC 8689: only over TLS, and only when the server offers it.
+            if not self.tls or not self.supports("REQUIRETLS"):
+                raise SMTPError(0, "", "MAIL", ["REQUIRETLS requested but not possible on this connection"])
+            params.append("REQUIRETLS")
         if dsn:
             if dsn.get("ret"):
                 params.append(f"RET={dsn['ret']}")

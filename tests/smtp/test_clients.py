@@ -217,3 +217,38 @@ def test_auth_external_with_client_certificate(smtp, tmp_path):
     with Client.connect("127.0.0.1", smtp.ports["submissions"], tls="immediate", tls_context=smtp.client_tls_context()) as c:
         assert "EXTERNAL" not in c.extensions["AUTH"].split()  # no certificate, no EXTERNAL
     assert len(smtp.wait_messages("Inbox", 1)) == 1
+
+
+@pytest.mark.parametrize("kind", ["ed25519-seed", "pem-file"])
+def test_sendmail_client_certificate_and_requiretls(smtp, tmp_path, kind):
+    from cryptography import x509
+
+    from mox import tlspubkey
+    from mox.cli.sendmail import ed25519_cert_pem
+
+    smtp.start()
+    gen = tlspubkey.generate(tmp_path / "sendmail")
+    if kind == "ed25519-seed":
+        # The seed gives one deterministic certificate; that is the one registered.
+        cert = x509.load_pem_x509_certificate(ed25519_cert_pem(gen.seed))
+        auth_line = f"ClientAuthEd25519PrivateKey: {gen.seed}\n"
+    else:
+        cert = x509.load_pem_x509_certificate(gen.certificate_path.read_bytes())
+        auth_line = f"ClientAuthCertPrivateKeyPEMFile: {gen.combined_path}\n"
+    tlspubkey.keys_for(smtp.data_dir).add(tlspubkey.make_record(cert, account="mox", login_address=ADDRESS))
+    tlspubkey.configure_server_context(smtp.ctx.tls, smtp.data_dir)
+    conf = tmp_path / "moxsubmit.conf"
+    conf.write_text(
+        f"Host: 127.0.0.1\nPort: {smtp.ports['submissions']}\nTLS: true\nTLSInsecureSkipVerify: true\n"
+        f"{auth_line}RequireTLS: yes\nFrom: {ADDRESS}\n",
+        encoding="utf-8",
+    )
+    p = subprocess.run(
+        [sys.executable, "-m", "mox", "sendmail", "-config", str(conf), "x@example.com"],
+        input=b"Subject: cert\n\nbody\n",
+        capture_output=True,
+        timeout=60,
+        env={**__import__("os").environ, "HOME": str(tmp_path)},
+    )
+    assert p.returncode == 0, p.stderr
+    assert b"Subject: cert\r\n" in smtp.wait_messages("Inbox", 1)[0]

@@ -328,7 +328,11 @@ class HTTPConnection:
                 await self.send_error(e.status, e.code, e.message)
                 raise _Close from None
             t0 = trio.current_time()
-            resp = await self.run_handler(req)
+            req.disconnected = trio.Event()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.watch_peer, req.disconnected)
+                resp = await self.run_handler(req)
+                nursery.cancel_scope.cancel()
             await self.send_response(resp, head_only=head_only)
             self.log.debug(
                 "http request",
@@ -344,6 +348,22 @@ class HTTPConnection:
                 self.conn.start_next_cycle()
             except h11.LocalProtocolError:
                 raise _Close from None
+
+    async def watch_peer(self, disconnected: trio.Event) -> None:
+        """While a handler runs: notice the client going away (EOF), and buffer what it sends
+        meanwhile (a pipelined request) for h11, up to MAX_HEAD bytes."""
+        buffered = 0
+        while buffered <= MAX_HEAD:
+            try:
+                data = await self.stream.receive_some(READ_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                data = b""
+            if not data:
+                disconnected.set()
+                break
+            buffered += len(data)
+            self.conn.receive_data(bytes(data))
+        await trio.sleep_forever()
 
     async def run_handler(self, req: Request) -> Response:
         if self.router is None:

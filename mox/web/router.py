@@ -56,6 +56,9 @@ class Request:
     tls: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    #: set by the driver when the client closes its side while the handler runs (long-polls
+    #: watch it to stop early); None outside the driver.
+    disconnected: Any = None
     _form: tuple[dict[str, list[str]], list[FormFile]] | None = field(default=None, repr=False)
 
     def header(self, name: str, default: str | None = None) -> str | None:

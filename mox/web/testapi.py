@@ -613,16 +613,29 @@ async def wait(ctx: Any, req: Request) -> Response:
                     return json_response({"total": total, "messages": details})
             if ctx.shutting_down.is_set():
                 break
-            async with trio.open_nursery() as nursery:
-
-                async def stop_on_shutdown() -> None:
-                    await ctx.shutting_down.wait()
-                    nursery.cancel_scope.cancel()
-
-                nursery.start_soon(stop_on_shutdown)
-                await changed.wait()
-                nursery.cancel_scope.cancel()
+            if req.disconnected is not None and req.disconnected.is_set():
+                break
+            gone = await _wait_first(changed, ctx.shutting_down, req.disconnected)
+            if gone is not changed:
+                break
     return json_response({"total": 0, "messages": []})
+
+
+async def _wait_first(*events: trio.Event | None) -> trio.Event:
+    """Wait until one of the events is set; return it."""
+    first: list[trio.Event] = []
+    async with trio.open_nursery() as nursery:
+        for ev in events:
+            if ev is None:
+                continue
+
+            async def one(ev: trio.Event = ev) -> None:
+                await ev.wait()
+                first.append(ev)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(one)
+    return first[0]
 
 
 async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

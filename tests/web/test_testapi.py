@@ -285,3 +285,20 @@ def test_bcc_recipient_found_by_envelope(client, server):
     smtp_deliver(server, ["hidden-bcc@test.example"], message("visible@test.example", "bcc'd"))
     m = wait_one(c, "to=hidden-bcc@test.example")
     assert (m["subject"], m["to"]) == ("bcc'd", ["visible@test.example"])
+
+
+def test_wait_ends_when_client_leaves(server):
+    import socket
+
+    ai = server.ctx.web.index.accounts["mox"]
+    s = socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10)
+    s.sendall(b"GET /api/v1/wait?to=gone@test.example&timeout=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+    deadline = time.monotonic() + 5
+    while _waiting(server) is False:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    s.close()
+    deadline = time.monotonic() + 5
+    while ai.changed.statistics().tasks_waiting:
+        assert time.monotonic() < deadline, "long-poll still waiting after the client left"
+        time.sleep(0.01)

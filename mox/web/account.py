@@ -258,20 +258,38 @@ _job_ids = itertools.count(1)
 _nurseries: dict[int, trio.Nursery] = {}
 
 
+#: Limits for an uploaded archive once extracted (a small zip can unpack to a lot).
+MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
+MAX_EXTRACTED_FILES = 200_000
+
+
+def _check_extract_limits(sizes: list[int]) -> None:
+    from mox import transfer
+
+    if len(sizes) > MAX_EXTRACTED_FILES or sum(sizes) > MAX_EXTRACTED_BYTES:
+        raise transfer.TransferError(
+            f"archive too large when extracted (at most {MAX_EXTRACTED_FILES} files and "
+            f"{MAX_EXTRACTED_BYTES} bytes)"
+        )
+
+
 def _safe_extract(data: bytes, dst: Path) -> bool:
     """Extract a zip or tgz into dst (names with .. or absolute paths skipped); False when data
-    is neither."""
+    is neither. Raises TransferError for archives that unpack too large."""
     if data[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            for info in z.infolist():
+            infos = z.infolist()
+            _check_extract_limits([i.file_size for i in infos])
+            for info in infos:
                 _write_member(dst, info.filename, info.is_dir(), lambda info=info: z.read(info))
         return True
     if data[:2] == b"\x1f\x8b" or data[257:262] == b"ustar":
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as t:
-            for m in t.getmembers():
-                if m.isdir() or m.isfile():
-                    f = t.extractfile(m) if m.isfile() else None
-                    _write_member(dst, m.name, m.isdir(), lambda f=f: f.read() if f else b"")
+            members = [m for m in t.getmembers() if m.isdir() or m.isfile()]
+            _check_extract_limits([m.size for m in members])
+            for m in members:
+                f = t.extractfile(m) if m.isfile() else None
+                _write_member(dst, m.name, m.isdir(), lambda f=f: f.read() if f else b"")
         return True
     return False
 

@@ -291,3 +291,23 @@ def test_admin_loglevels(server: Any, client: Any) -> None:
     assert call(c, "admin", csrf, "LogLevelSet", {"pkg": "queue", "level": "loud"}, status=400)["message"] == "unknown log level 'loud'"
     assert c.post("/admin/logout", headers={"x-mox-csrf": csrf}).status == 200
     assert c.post("/admin/api/Accounts", json_body={}, headers={"x-mox-csrf": csrf}).json()["code"] == "user:noAuth"
+
+
+def test_import_limits(server: Any, client: Any, monkeypatch: Any) -> None:
+    """An archive that would unpack beyond the limits is refused as a whole, nothing imported."""
+    from mox.web import account
+
+    monkeypatch.setattr(account, "MAX_EXTRACTED_BYTES", 1000)
+    name, address = new_account(client)
+    c = client()
+    csrf = login(c, "account", address, "first password")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        data = b"From a Thu Jan  1 00:00:00 2024\nSubject: big\n\n" + b"x" * 2000 + b"\n"
+        info = tarfile.TarInfo("Big.mbox")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    r = _upload(c, csrf, "big.tgz", buf.getvalue())
+    last = _progress(c, r.json()["id"])[-1]
+    assert last["done"] and last["messages"] == 0
+    assert last["error"] == "archive too large when extracted (at most 200000 files and 1000 bytes)"

@@ -253,6 +253,7 @@ class ImportJob:
             self.version += 1
 
 
+MAX_JOBS = 100
 _jobs: dict[str, ImportJob] = {}
 _job_ids = itertools.count(1)
 _nurseries: dict[int, trio.Nursery] = {}
@@ -380,6 +381,8 @@ async def import_upload(ctx: Any, req: Request) -> Response:
         raise HTTPError(503, "server:notReady", "import service not running")
     job = ImportJob(s.account or "")
     job_id = f"{next(_job_ids)}-{os.urandom(6).hex()}"
+    for old in [k for k, j in _jobs.items() if j.done][: max(0, len(_jobs) - MAX_JOBS + 1)]:
+        del _jobs[old]  # forget the oldest finished imports
     _jobs[job_id] = job
 
     async def run() -> None:

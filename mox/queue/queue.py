@@ -264,7 +264,7 @@ class Queue:
         account, mailbox = dest
         data = await trio.to_thread.run_sync(self.store.read_message, e)
         data = f"Return-Path: <{e.mail_from}>\r\nDelivered-To: {e.recipient}\r\n".encode("utf-8") + data
-        await deliver_to_store(self.ctx, account, mailbox, data)
+        await deliver_to_store(self.ctx, account, mailbox, data, recipients=[e.recipient])
 
     async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
         self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))
@@ -300,7 +300,7 @@ class Queue:
             smtputf8=e.smtputf8,
         )
         try:
-            await deliver_to_store(self.ctx, e.account, "Inbox", dsn)
+            await deliver_to_store(self.ctx, e.account, "Inbox", dsn, recipients=[e.mail_from])
             self.log.info("dsn delivered", id=e.id, account=e.account, action=status.action)
         except Exception as err:
             self.log.error("delivering dsn failed", id=e.id, account=e.account, err=repr(err))

@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import traceback
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -48,7 +49,7 @@ SECURITY_HEADERS = (
 _REASONS = {
     101: "Switching Protocols", 200: "OK", 204: "No Content", 303: "See Other", 304: "Not Modified",
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    408: "Request Timeout", 413: "Content Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
+    408: "Request Timeout", 421: "Misdirected Request", 413: "Content Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
@@ -317,6 +318,11 @@ class HTTPConnection:
             if len(ev.headers) > MAX_HEADERS:
                 await self.send_error(431, "user:headerTooLarge", f"more than {MAX_HEADERS} header fields")
                 raise _Close
+            if not self.host_allowed(ev):
+                await self.send_error(
+                    421, "user:badHost", "unknown host in request; use localhost, the configured hostname or an ip address"
+                )
+                raise _Close
             if self.router is not None and self._is_websocket(ev):
                 await self.serve_websocket(ev)
                 return
@@ -376,6 +382,31 @@ class HTTPConnection:
             self.log.error("unhandled error in web handler", path=req.path, err=repr(e))
             self.log.debug("traceback", tb=traceback.format_exc())
             return json_error(500, "server:error", "internal error")
+
+    def host_allowed(self, ev: h11.Request) -> bool:
+        """The Host must be localhost, the configured hostname or an IP address (as mox's
+        services): a DNS-rebinding page on another name cannot reach the loopback APIs."""
+        host = None
+        for k, v in ev.headers:
+            if k == b"host":
+                host = v.decode("latin-1").strip().lower()
+                break
+        if host is None:
+            return True  # HTTP/1.0 without Host (h11 requires it for 1.1)
+        if host.startswith("["):
+            name = host[1 : host.find("]")] if "]" in host else host
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        name = name.rstrip(".")
+        if name in ("localhost", str(getattr(self.ctx.config, "hostname", "localhost")).lower()) or name.endswith(
+            ".localhost"
+        ):
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return False
 
     def _is_websocket(self, ev: h11.Request) -> bool:
         if ev.method != b"GET":

@@ -71,7 +71,7 @@ def test_keep_alive_many_requests_one_connection(client):
 
 
 def test_head_has_no_body(server):
-    raw = raw_exchange(server.ports["http"], b"HEAD /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(server.ports["http"], b"HEAD /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     status, headers, body = split_response(raw)
     assert status == "HTTP/1.1 200 OK"
     assert headers["content-length"] == str(len(b'{"ready":true}\n'))
@@ -97,14 +97,14 @@ def test_malformed_request_line_400(server):
 
 
 def test_bad_percent_encoding_400(server):
-    raw = raw_exchange(server.ports["http"], b"GET /%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw = raw_exchange(server.ports["http"], b"GET /%ff%fe HTTP/1.1\r\nHost: localhost\r\n\r\n")
     status, _, body = split_response(raw)
     assert status == "HTTP/1.1 400 Bad Request"
     assert json.loads(body) == {"code": "user:badRequest", "message": "request target is not valid utf-8"}
 
 
 def test_oversize_body_413_by_content_length(server):
-    req = b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
+    req = b"POST /webmail/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
     raw = raw_exchange(server.ports["http"], req)
     status, headers, body = split_response(raw)
     assert status == "HTTP/1.1 413 Content Too Large"
@@ -118,7 +118,7 @@ def test_oversize_body_413_by_content_length(server):
 def test_oversize_chunked_body_413(server, monkeypatch):
     monkeypatch.setattr(server.ctx.web, "max_body", 1000)
     chunk = b"x" * 600
-    req = b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    req = b"POST /webmail/login HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
     req += b"%x\r\n%s\r\n" % (len(chunk), chunk) * 2 + b"0\r\n\r\n"
     status, _, body = split_response(raw_exchange(server.ports["http"], req))
     assert status == "HTTP/1.1 413 Content Too Large"
@@ -126,14 +126,14 @@ def test_oversize_chunked_body_413(server, monkeypatch):
 
 
 def test_oversize_head_431(server):
-    req = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
+    req = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
     status, _, body = split_response(raw_exchange(server.ports["http"], req))
     assert status == "HTTP/1.1 431 Request Header Fields Too Large"
     assert json.loads(body)["code"] == "user:headerTooLarge"
 
 
 def test_too_many_headers_431(server):
-    req = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(120)) + b"\r\n"
+    req = b"GET / HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(120)) + b"\r\n"
     status, _, body = split_response(raw_exchange(server.ports["http"], req))
     assert status == "HTTP/1.1 431 Request Header Fields Too Large"
     assert json.loads(body) == {"code": "user:headerTooLarge", "message": "more than 100 header fields"}
@@ -143,7 +143,7 @@ def test_slow_head_408(server, monkeypatch):
     from mox.web import http as mhttp
 
     monkeypatch.setattr(mhttp, "HEAD_TIMEOUT", 0.3)
-    raw = raw_exchange(server.ports["http"], b"GET / HTTP/1.1\r\nHost: x\r\n")  # head never completes
+    raw = raw_exchange(server.ports["http"], b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # head never completes
     status, headers, body = split_response(raw)
     assert status == "HTTP/1.1 408 Request Timeout"
     assert json.loads(body) == {"code": "user:timeout", "message": "timeout reading request head"}
@@ -153,7 +153,7 @@ def test_slow_body_408(server, monkeypatch):
     from mox.web import http as mhttp
 
     monkeypatch.setattr(mhttp, "BODY_TIMEOUT", 0.3)
-    req = b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+    req = b"POST /webmail/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{"
     status, _, body = split_response(raw_exchange(server.ports["http"], req))
     assert status == "HTTP/1.1 408 Request Timeout"
     assert json.loads(body) == {"code": "user:timeout", "message": "timeout reading request body"}
@@ -327,7 +327,7 @@ def test_expect_100_continue(server):
     body = b'{"username": "mox@localhost", "password": "moxmoxmox"}'
     with socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10) as s:
         s.sendall(
-            b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /webmail/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
         )
         assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -355,7 +355,7 @@ def test_shutdown_ends_waits_and_idle_connections(tmp_path):
         pwmod.SCRYPT_N = saved
     try:
         idle = socket.create_connection(("127.0.0.1", srv.ports["http"]), timeout=10)
-        idle.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.sendall(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         first = b""
         while not first.endswith(b'{"ready":true}\n'):
             first += idle.recv(65536)
@@ -391,9 +391,9 @@ def test_shutdown_ends_waits_and_idle_connections(tmp_path):
     "raw",
     [
         b"GET / HTTP/1.1\r\nHost x\r\n\r\n",  # header without colon
-        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"GET / HTTP/1.1\r\nHo\xffst: x\r\n\r\n",
         b"GET / HTTP/1.1\r\n\r\n",  # HTTP/1.1 without Host
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a TLS hello on the plain port
@@ -408,7 +408,7 @@ def test_malformed_http_400(server, raw):
 
 
 def test_unsupported_version_505(server):
-    status, _, body = split_response(raw_exchange(server.ports["http"], b"GET / HTTP/1.7\r\nHost: x\r\n\r\n"))
+    status, _, body = split_response(raw_exchange(server.ports["http"], b"GET / HTTP/1.7\r\nHost: localhost\r\n\r\n"))
     assert status == "HTTP/1.1 505 HTTP Version Not Supported"
     assert json.loads(body) == {"code": "user:badVersion", "message": "http version 1.7 not supported"}
 
@@ -416,7 +416,7 @@ def test_unsupported_version_505(server):
 def test_pipelined_requests_answered_in_order(server):
     raw = raw_exchange(
         server.ports["http"],
-        b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     )
     first, _, rest = raw.partition(b'{"ready":true}\n')
     assert first.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -425,7 +425,7 @@ def test_pipelined_requests_answered_in_order(server):
 
 
 def test_garbage_on_https_port_closes_quietly(server):
-    raw = raw_exchange(server.ports["https"], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw = raw_exchange(server.ports["https"], b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert not raw.startswith(b"HTTP/")  # no plaintext answer on the TLS port
     # and the server still serves TLS afterwards
     tls = ssl.create_default_context(cafile=str(server.dir / "localhost.crt"))
@@ -438,7 +438,7 @@ def test_garbage_on_https_port_closes_quietly(server):
 
 def test_request_one_byte_at_a_time(server):
     req = (
-        b"POST /webmail/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 48\r\n\r\n"
+        b"POST /webmail/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 48\r\n\r\n"
         b'{"username":"mox@localhost","password":"wrong!"}'
     )
     with socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10) as s:
@@ -458,7 +458,7 @@ def test_random_bytes_never_500(server):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    prefixes = st.sampled_from([b"", b"GET / HTTP/1.1\r\n", b"POST /webapi/v0/Send HTTP/1.1\r\nHost: x\r\n"])
+    prefixes = st.sampled_from([b"", b"GET / HTTP/1.1\r\n", b"POST /webapi/v0/Send HTTP/1.1\r\nHost: localhost\r\n"])
 
     @settings(max_examples=40, deadline=None)
     @given(prefixes, st.binary(max_size=300))
@@ -487,3 +487,27 @@ def test_sessions_expire_and_are_bounded():
     assert sessions.get("webmail", s.token) is None
     admins = [sessions.new("admin", None, None) for _ in range(MAX_ADMIN_SESSIONS + 2)]
     assert [sessions.get("admin", a.token) is not None for a in admins] == [False, False] + [True] * MAX_ADMIN_SESSIONS
+
+
+@pytest.mark.parametrize(
+    "host,ok",
+    [
+        ("localhost", True),
+        ("localhost:1080", True),
+        ("LOCALHOST.", True),
+        ("app.localhost", True),
+        ("127.0.0.1:8080", True),
+        ("[::1]:1080", True),
+        ("evil.example", False),  # a DNS-rebinding page
+        ("evil.example:1080", False),
+        ("localhost.evil.example", False),
+    ],
+)
+def test_host_header_checked(server, host, ok):
+    raw = raw_exchange(server.ports["http"], f"GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    status, _, body = split_response(raw)
+    if ok:
+        assert status == "HTTP/1.1 200 OK"
+    else:
+        assert status == "HTTP/1.1 421 Misdirected Request"
+        assert json.loads(body)["code"] == "user:badHost"

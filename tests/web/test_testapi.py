@@ -292,7 +292,7 @@ def test_wait_ends_when_client_leaves(server):
 
     ai = server.ctx.web.index.accounts["mox"]
     s = socket.create_connection(("127.0.0.1", server.ports["http"]), timeout=10)
-    s.sendall(b"GET /api/v1/wait?to=gone@test.example&timeout=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /api/v1/wait?to=gone@test.example&timeout=60 HTTP/1.1\r\nHost: localhost\r\n\r\n")
     deadline = time.monotonic() + 5
     while _waiting(server) is False:
         assert time.monotonic() < deadline

@@ -258,7 +258,7 @@ async function openMessage(m) {
 	$('#msg-to').textContent = s.to.map(fmtAddr).join(', ');
 	$('#msg-cc').textContent = s.cc.map(fmtAddr).join(', ');
 	$('#msg-cc-row').hidden = !s.cc.length;
-	$('#msg-date').textContent = s.date || new Date(s.received * 1000).toString();
+	$('#msg-date').textContent = s.date || new Date(s.received * 1000).toLocaleString();
 	$('#attachments').replaceChildren(...r.attachments.map((a) => el('li', {},
 		el('a', {href: `/webmail/part/${s.mailbox}/${s.uid}/${a.index}`, download: a.filename}, `${a.filename} (${a.content_type}, ${fmtSize(a.size)})`))));
 	$('#msg-headers').textContent = r.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
@@ -362,7 +362,7 @@ function compose(mode) {
 			$('#c-mode').value = 'reply';
 			$('#c-subject').value = /^re:/i.test(subj) ? subj : 'Re: ' + subj;
 			const who = s.from.map(shortAddr).join(', ');
-			$('#c-body').value = `\n\nOn ${s.date || new Date(s.received * 1000).toString()}, ${who} wrote:\n${quote(r.text)}\n`;
+			$('#c-body').value = `\n\nOn ${s.date || new Date(s.received * 1000).toLocaleString()}, ${who} wrote:\n${quote(r.text)}\n`;
 		}
 	} else {
 		$('#c-ref-mailbox').value = '';

@@ -384,8 +384,14 @@ class HTTPConnection:
             return json_error(500, "server:error", "internal error")
 
     def host_allowed(self, ev: h11.Request) -> bool:
-        """The Host must be localhost, the configured hostname or an IP address (as mox's
-        services): a DNS-rebinding page on another name cannot reach the loopback APIs."""
+        """From loopback, the Host must be localhost, the configured hostname or an IP address
+        (as mox's services): a DNS-rebinding page on another name cannot reach the APIs that
+        trust loopback. Other peers (e.g. containers using a service name) may use any name."""
+        try:
+            if not ipaddress.ip_address(self.remote_ip.split("%", 1)[0]).is_loopback:
+                return True
+        except ValueError:
+            pass
         host = None
         for k, v in ev.headers:
             if k == b"host":

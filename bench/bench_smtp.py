@@ -62,8 +62,8 @@ def message_body(size: int) -> bytes:
             + b64 + b"--bb--\r\n")
 
 
-def message(body: bytes, worker: int, i: int) -> bytes:
-    return (f"From: Bench <{SENDER}>\r\nTo: <{ADDRESS}>\r\nSubject: bench {worker}-{i}\r\n"
+def message(body: bytes, worker: int, i: int, sender: str = SENDER) -> bytes:
+    return (f"From: Bench <{sender}>\r\nTo: <{ADDRESS}>\r\nSubject: bench {worker}-{i}\r\n"
             f"Date: Thu, 26 Nov 2026 12:00:00 +0000\r\nMessage-ID: <smtp-{worker}-{i}@localhost>\r\n"
             "MIME-Version: 1.0\r\n").encode() + body
 
@@ -77,7 +77,9 @@ def worker(barrier, port: int, size: str, index: int, count: int, seconds: float
     if auth:
         s.user, s.password = ADDRESS, PASSWORD
         s.auth("PLAIN", s.auth_plain)
-    msgs = [message(body, index, i) for i in range(min(count, 50))]
+    # Submission only accepts the authenticated account's own address as sender.
+    sender = ADDRESS if auth else SENDER
+    msgs = [message(body, index, i, sender) for i in range(min(count, 50))]
     barrier.wait(timeout=300)
     t0 = time.time()
     cpu0 = time.process_time()
@@ -85,7 +87,7 @@ def worker(barrier, port: int, size: str, index: int, count: int, seconds: float
     sent = nbytes = 0
     while sent < count and (sent == 0 or time.monotonic() < deadline):
         data = msgs[sent % len(msgs)]
-        refused = s.sendmail(SENDER, [ADDRESS], data)
+        refused = s.sendmail(sender, [ADDRESS], data)
         if refused:
             raise RuntimeError(f"recipient refused: {refused}")
         sent += 1

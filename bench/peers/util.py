@@ -134,7 +134,9 @@ def run_parallel(target, args_list: list[tuple], timeout: float = 600.0) -> list
                 p.terminate()
                 p.join()
     if errors:
-        raise RuntimeError("client failed:\n" + errors[0])
+        print(errors[0], file=sys.stderr)
+        last = [line for line in errors[0].splitlines() if line.strip()][-1]
+        raise RuntimeError(f"client failed: {last}")
     return [out[i] for i in range(len(args_list))]
 
 

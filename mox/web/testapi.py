@@ -510,8 +510,9 @@ async def api_index(ctx: Any, req: Request) -> Response:
                 "DELETE /api/v1/messages?to=",
                 "GET /api/v1/messages/{id}",
                 "GET /api/v1/messages/{id}/raw",
+                "GET /api/v1/messages/{id}/parts/{path}",
                 "DELETE /api/v1/messages/{id}",
-                "GET /api/v1/wait?to=&from=&subject=&since=&mailbox=&timeout=",
+                "GET /api/v1/wait?to=&from=&subject=&since=&mailbox=&timeout=&count=",
                 "GET /readyz",
             ]
         }
@@ -571,6 +572,39 @@ async def get_message(ctx: Any, req: Request) -> Response:
     return json_response(message_details(ctx, ai, s))
 
 
+async def get_part(ctx: Any, req: Request) -> Response:
+    """One leaf part, decoded, by its path of 0-based indexes ("1", "0.1"; as in attachments)."""
+    _, ai = await _index(ctx, req)
+    s = _summary(ai, req)
+    try:
+        path = [int(x) for x in req.params["path"].split(".")]
+    except ValueError:
+        raise HTTPError(400, "user:badParameter", f"part path must be dot-separated numbers, got {req.params['path']!r}") from None
+    acc = ctx.store.open_account(ai.name)
+    try:
+        m = acc.message_by_id(s.id)
+        if m is None or m.expunged:
+            raise HTTPError(404, "user:notFound", f"message {s.id} not found")
+        data = acc.read_message(m)
+    finally:
+        acc.close()
+    p = m.part
+    for i in path:
+        if p.media_type != "MULTIPART" or not 0 <= i < len(p.parts):
+            raise HTTPError(404, "user:notFound", f"no part {req.params['path']} in message {s.id}")
+        p = p.parts[i]
+    if p.media_type == "MULTIPART":
+        raise HTTPError(400, "user:badParameter", "part is a multipart, not a leaf part")
+    from mox.message import decode_body
+
+    try:
+        body = decode_body(data, p)
+    except Exception:  # noqa: BLE001 - unknown transfer encoding
+        body = data[p.body_start : p.body_end]
+    ctype = f"{p.media_type}/{p.media_subtype}".lower()
+    return Response(200, [("Content-Type", ctype), ("Content-Disposition", "attachment")], body)
+
+
 async def get_raw(ctx: Any, req: Request) -> Response:
     _, ai = await _index(ctx, req)
     s = _summary(ai, req)
@@ -587,10 +621,12 @@ async def get_raw(ctx: Any, req: Request) -> Response:
 
 async def wait(ctx: Any, req: Request) -> Response:
     """Long-poll: the matching messages (full details, newest first, at most ``limit``) as soon
-    as at least one exists; ``{"messages": []}`` when ``timeout`` seconds pass first."""
+    as at least ``count`` exist; ``{"total": <matches so far>, "messages": []}`` when ``timeout``
+    seconds pass first."""
     _, ai = await _index(ctx, req)
     q = Query.from_request(req)
-    limit = _int_arg(req, "limit", 1, 1, 100)
+    count = _int_arg(req, "count", 1, 1, 100)
+    limit = _int_arg(req, "limit", count, 1, 100)
     t = req.arg("timeout")
     try:
         timeout = float(t) if t else DEFAULT_WAIT
@@ -602,14 +638,14 @@ async def wait(ctx: Any, req: Request) -> Response:
         while True:
             changed = ai.changed  # taken before searching: a change after the search wakes us
             total, page = ai.search(q, 0, limit)
-            if page:
+            if total >= count and page:
                 details = []
                 for s in page:
                     try:
                         details.append(message_details(ctx, ai, s))
                     except HTTPError:
                         continue  # removed meanwhile
-                if details:
+                if len(details) >= min(count, limit):
                     return json_response({"total": total, "messages": details})
             if ctx.shutting_down.is_set():
                 break
@@ -618,7 +654,8 @@ async def wait(ctx: Any, req: Request) -> Response:
             gone = await _wait_first(changed, ctx.shutting_down, req.disconnected)
             if gone is not changed:
                 break
-    return json_response({"total": 0, "messages": []})
+    total, _ = ai.search(q, 0, 1)
+    return json_response({"total": total, "messages": []})
 
 
 async def _wait_first(*events: trio.Event | None) -> trio.Event:
@@ -650,4 +687,5 @@ def register(router: Router) -> None:
     router.add(BASE + "messages", list_messages, methods=("GET", "DELETE"))
     router.add(BASE + "messages/{id}", get_message, methods=("GET", "DELETE"))
     router.add(BASE + "messages/{id}/raw", get_raw, methods=("GET",))
+    router.add(BASE + "messages/{id}/parts/{path}", get_part, methods=("GET",))
     router.add(BASE + "wait", wait, methods=("GET",))

@@ -120,6 +120,16 @@ def test_get_raw_delete(client, server):
     assert ["Subject", "Confirm your account"] in got["headers"]
     assert got["flags"] == []
 
+    r = c.get(f"/api/v1/messages/{summary['id']}/parts/1")
+    assert (r.status, r.header("Content-Type"), r.body) == (200, "image/png", b"\x89PNG\r\n\x1a\n")
+    r = c.get(f"/api/v1/messages/{summary['id']}/parts/0.1")
+    assert (r.status, r.header("Content-Type")) == (200, "text/html")
+    assert r.body.startswith(b"<p>Your OTP is")
+    r = c.get(f"/api/v1/messages/{summary['id']}/parts/7")
+    assert (r.status, r.json()["code"]) == (404, "user:notFound")
+    r = c.get(f"/api/v1/messages/{summary['id']}/parts/x")
+    assert (r.status, r.json()["code"]) == (400, "user:badParameter")
+
     r = c.get(f"/api/v1/messages/{summary['id']}/raw")
     assert r.status == 200 and r.header("Content-Type") == "message/rfc822"
     assert r.body.endswith(HTML_MAIL)
@@ -216,7 +226,7 @@ def test_sent_copies_hidden_unless_mailbox_named(client):
 def test_readyz_and_index(client):
     c = client()
     assert c.get("/readyz").json() == {"ready": True}
-    assert "GET /api/v1/wait?to=&from=&subject=&since=&mailbox=&timeout=" in c.get("/api/v1/").json()["endpoints"]
+    assert "GET /api/v1/wait?to=&from=&subject=&since=&mailbox=&timeout=&count=" in c.get("/api/v1/").json()["endpoints"]
 
 
 @pytest.mark.parametrize(
@@ -302,3 +312,25 @@ def test_wait_ends_when_client_leaves(server):
     while ai.changed.statistics().tasks_waiting:
         assert time.monotonic() < deadline, "long-poll still waiting after the client left"
         time.sleep(0.01)
+
+
+def test_wait_count(client, server):
+    c = client()
+    smtp_deliver(server, ["count@test.example"], message("count@test.example", "count 1"))
+    r = c.get("/api/v1/wait?to=count@test.example&count=2&timeout=0.2").json()
+    assert r == {"total": 1, "messages": []}  # timed out with one of two
+    result: dict[str, Any] = {}
+
+    def waiter() -> None:
+        w = Client(server.ports["http"])
+        try:
+            result["body"] = w.get("/api/v1/wait?to=count@test.example&count=2&timeout=20").json()
+        finally:
+            w.close()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    smtp_deliver(server, ["count@test.example"], message("count@test.example", "count 2"))
+    t.join(20)
+    assert result["body"]["total"] == 2
+    assert [m["subject"] for m in result["body"]["messages"]] == ["count 2", "count 1"]

@@ -180,12 +180,14 @@ class AccountIndex:
         #: of every submission, which would otherwise match before the delivered message).
         self.hidden: set[int] = set()
         self.per_mailbox: dict[int, int] = {}
+        self.by_uid: dict[tuple[int, int], int] = {}  # (mailbox id, uid) -> message id
         self.changed = trio.Event()
 
     def add(self, s: Summary) -> None:
         if s.id in self.by_id:
             self.remove(s.id)
         self.by_id[s.id] = s
+        self.by_uid[(s.mailbox_id, s.uid)] = s.id
         self.per_mailbox[s.mailbox_id] = self.per_mailbox.get(s.mailbox_id, 0) + 1
         if not self.ids or s.id > self.ids[-1]:
             self.ids.append(s.id)
@@ -201,6 +203,7 @@ class AccountIndex:
         if s is None:
             return
         self.per_mailbox[s.mailbox_id] -= 1
+        self.by_uid.pop((s.mailbox_id, s.uid), None)
         i = bisect.bisect_left(self.ids, id)
         if i < len(self.ids) and self.ids[i] == id:
             del self.ids[i]
@@ -319,9 +322,10 @@ class TestIndex:
                 if m is not None and not m.expunged:
                     ai.add(summarize(acc, m))
             elif isinstance(c, ch.ChangeRemoveUIDs):
-                uids = set(c.uids)
-                for s in [s for s in ai.by_id.values() if s.mailbox_id == c.mailbox_id and s.uid in uids]:
-                    ai.remove(s.id)
+                for uid in c.uids:
+                    id = ai.by_uid.get((c.mailbox_id, uid))
+                    if id is not None:
+                        ai.remove(id)
             elif isinstance(c, (ch.ChangeAddMailbox, ch.ChangeRenameMailbox, ch.ChangeRemoveMailbox)):
                 ai.set_mailboxes(acc.mailboxes())  # renames include children; reread all
         ai.notify()

@@ -68,6 +68,8 @@ def decode_header_value(value: str | None) -> str:
     """RFC 2047 decoded header text; never raises."""
     if not value:
         return ""
+    if "=?" not in value:
+        return value
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
     except Exception:  # noqa: BLE001 - odd encodings: show what we have
@@ -295,14 +297,33 @@ class Query:
         if self.words:
             hay = " ".join([summ["subject"].lower(), addrs(summ["from"]), addrs(summ["to"] + summ["cc"])])
             missing = [w for w in self.words if w not in hay]
-            if missing:
-                try:
-                    body = text_of(parse(acc.read_message(msg))).lower()
-                except OSError:
-                    body = ""
-                if any(w not in body for w in missing):
-                    return False
+            if missing and not _body_contains(acc, msg, missing):
+                return False
         return True
+
+
+def _plain_encoded(part: Any) -> bool:
+    """True when no part is base64 or quoted-printable (the raw bytes are the text)."""
+    if part.parts:
+        return all(_plain_encoded(p) for p in part.parts)
+    return part.content_transfer_encoding in ("7BIT", "8BIT", "BINARY")
+
+
+def _body_contains(acc: Any, msg: Any, words: list[str]) -> bool:
+    """Whether the message text has every word (lower case). Messages without transfer encoding
+    are searched as raw bytes (fast path); others are parsed and decoded."""
+    try:
+        data = acc.read_message(msg)
+    except OSError:
+        return False
+    if _plain_encoded(msg.part):
+        body = data[msg.part.body_start :].decode("utf-8", "replace").lower()
+        if all(w in body for w in words):
+            return True
+        if data[msg.part.body_start :].isascii():
+            return False
+    body = text_of(parse(data)).lower()
+    return all(w in body for w in words)
 
 
 # API.

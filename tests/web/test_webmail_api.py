@@ -298,7 +298,10 @@ def test_live_websocket(server: Any, client: Any) -> None:
     cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
 
     async def run() -> list[Any]:
-        # Without the CSRF token in the query: an error message, then close.
+        # Without a session: an error message, then close.
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/webmail/ws?csrf={wm.csrf}") as ws:
+            assert json.loads(await ws.get_message()) == {"type": "error", "code": "user:noAuth", "message": "not logged in"}
+        # Without the CSRF token in the query: the same.
         async with trio_websocket.open_websocket_url(
             f"ws://127.0.0.1:{port}/webmail/ws", extra_headers=[("Cookie", cookie)]
         ) as ws:

@@ -180,3 +180,13 @@ def test_fixture_loads_in_a_fresh_pytest_run(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+async def test_wait_for_async_in_a_trio_test(mox_server):
+    import trio
+
+    async with trio.open_nursery() as nursery:
+        # The submission runs in a thread while this task waits on the store's notifications.
+        nursery.start_soon(trio.to_thread.run_sync, mox_server.send, "t@example.org", "from trio", "async\n")
+        msg = await mox_server.inbox.wait_for_async(to="t@example.org", subject="from trio", timeout=10)
+    assert msg.text == "async\r\n"

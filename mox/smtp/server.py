@@ -585,12 +585,18 @@ def _check_message(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bo
     except MalformedMessage as e:
         raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, e.smtp_text) from None
     if not smtputf8 and _headers_need_smtputf8(data):
-        # RFC 6531 3.4 / RFC 6532: UTF-8 in header fields needs SMTPUTF8 (mox, pedantic mode).
+        # RFC 6531 3.4 / RFC 6532: internationalized addresses need SMTPUTF8 (mox, pedantic).
         raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "smtputf8 extension is required but was not added to the MAIL command")
 
 
+_ADDRESS_FIELDS = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender", b"resent-to", b"resent-cc", b"resent-bcc", b"return-path", b"delivered-to")
+
+
 def _headers_need_smtputf8(data: bytes) -> bool:
-    """Whether a header of the message or of one of its MIME parts has non-ASCII bytes."""
+    """Whether an address field in the header of the message or of one of its MIME parts has
+    non-ASCII bytes: an internationalized address (RFC 6532 3.2) needs SMTPUTF8. mox checks
+    every header field; raw UTF-8 in e.g. a Subject with BODY=8BITMIME is common enough that we
+    accept it (the pedantic checks already require valid UTF-8 there)."""
     if data.isascii():
         return False
     try:
@@ -600,8 +606,14 @@ def _headers_need_smtputf8(data: bytes) -> bool:
     stack = [part]
     while stack:
         p = stack.pop()
-        if any(b >= 0x80 for b in data[p.header_start : p.body_start]):
-            return True
+        head = data[p.header_start : p.body_start]
+        if not head.isascii():
+            name = b""
+            for line in head.split(b"\r\n"):
+                if line[:1] not in (b" ", b"\t"):
+                    name = line.split(b":", 1)[0].strip().lower()
+                if name in _ADDRESS_FIELDS and not line.isascii():
+                    return True
         stack.extend(p.parts or ())
     return False
 

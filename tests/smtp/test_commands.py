@@ -286,3 +286,10 @@ def test_utf8_header_needs_smtputf8(smtp):
     tc.transact("DATA", "354 see you at the bare dot")
     tc.write(msg + b".\r\n")
     tc.expect("250 2.2.0 it is done")
+
+    # A UTF-8 Subject with 8BITMIME is accepted (mox would want SMTPUTF8 there too).
+    tc.transact("MAIL FROM:<a@example.org> BODY=8BITMIME", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<b@localhost>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write("From: <a@example.org>\r\nSubject: café\r\n\r\nbody\r\n.\r\n".encode())
+    tc.expect("250 2.2.0 it is done")

@@ -55,20 +55,16 @@ class Settings:
     export_on_exit: str | None = None
 
     @classmethod
-    def load(cls, data_dir: Path) -> Settings:
-        raw: dict[str, Any] = {}
-        p = Path(data_dir) / CI_FILE
+    def load(cls, data_dir: Path) -> Settings | None:
+        """The settings localserve wrote at start; None when absent (not started as localserve)."""
         try:
-            raw = json.loads(p.read_text(encoding="utf-8"))
+            raw = json.loads((Path(data_dir) / CI_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            env = os.environ
-            raw = {
-                "shared_password": env.get("MOX_SHARED_PASSWORD"),
-                "imap_profile": env.get("MOX_IMAP_PROFILE"),
-                "deterministic": env.get("MOX_DETERMINISTIC"),
-                "preload": env.get("MOX_PRELOAD"),
-                "export_on_exit": env.get("MOX_EXPORT_ON_EXIT"),
-            }
+            return None
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Settings:
         s = cls()
         if raw.get("shared_password"):
             s.shared_password = str(raw["shared_password"])
@@ -113,19 +109,35 @@ def parse_fixed_time(v: Any) -> float | None:
     return t.timestamp()
 
 
-def write_settings(data_dir: Path, settings: dict[str, Any]) -> None:
-    """Write ``<data>/ci.json`` (called before the server starts)."""
+def settings_from_env() -> dict[str, Any]:
+    env = os.environ
+    return {
+        "shared_password": env.get("MOX_SHARED_PASSWORD"),
+        "imap_profile": env.get("MOX_IMAP_PROFILE"),
+        "deterministic": env.get("MOX_DETERMINISTIC"),
+        "preload": env.get("MOX_PRELOAD"),
+        "export_on_exit": env.get("MOX_EXPORT_ON_EXIT"),
+    }
+
+
+def init(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
+    """Called by localserve at start: settings from the environment and ``overrides``
+    (validated), written to ``<data>/ci.json`` for the servers."""
+    raw = settings_from_env()
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    s = Settings.from_dict(raw)
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
-    (d / CI_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    (d / CI_FILE).write_text(json.dumps(s.to_json(), indent=1), encoding="utf-8")
+    return s
 
 
 class State:
     """The CI state of one server (``ctx.ci``)."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, settings: Settings) -> None:
         data_dir = Path(ctx.config.data_dir)
-        self.settings = Settings.load(data_dir)
+        self.settings = settings
         self.faults = F.FaultTable()
         self.transcripts = TranscriptStore(data_dir, deterministic=self.settings.deterministic is not None)
         #: SMTP transaction facts per connection id, for the lint report: cid -> {body, smtputf8}.
@@ -142,12 +154,21 @@ class State:
 def state(ctx: Any) -> State | None:
     """The CI state (created on first use), or None when not serving localserve."""
     st = getattr(ctx, "ci", None)
+    if st is False:
+        return None
     if st is not None:
         return st
     config = getattr(ctx, "config", None)
     if config is None or not getattr(config, "localserve", False):
         return None
-    st = State(ctx)
+    settings = Settings.load(Path(config.data_dir))
+    if settings is None:
+        try:
+            ctx.ci = False
+        except AttributeError:
+            pass
+        return None
+    st = State(ctx, settings)
     try:
         ctx.ci = st
     except AttributeError:

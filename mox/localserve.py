@@ -332,11 +332,13 @@ async def start_localserve(
     *,
     check_consistency: bool = False,
     grace: float = mserve.GRACE,
+    ci_settings: dict[str, Any] | None = None,
     task_status: Any = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open the store, make sure the account exists, and serve until stopped.
 
-    ``task_status.started(ctx)`` when every listener is up.
+    ``task_status.started(ctx)`` when every listener is up. ``ci_settings``: test and CI
+    settings (mox.ci; the MOX_* environment variables fill in the rest).
     """
     # A second mox on this dir must fail on the control channel, with its clear message, before
     # the store: the first one holds its accounts open (the web test API index always does).
@@ -346,6 +348,9 @@ async def start_localserve(
     sock_path, json_path = ctl.ctl_paths(data_dir)
     if (sock_path.exists() or json_path.exists()) and ctl._probe_running(data_dir):
         raise ctl.CtlError(f"mox is already running with data dir {data_dir}")
+    from mox import ci
+
+    ci.init(data_dir, ci_settings)
     store = mserve.open_store(config, check_consistency=check_consistency)
     try:
         await ensure_account(store)

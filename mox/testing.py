@@ -102,13 +102,16 @@ class LocalServer:
     address = "mox@localhost"
     password = "moxmoxmox"
 
-    def __init__(self, dir: Any = None, *, check_consistency: bool = True, grace: float = 3.0) -> None:
+    def __init__(
+        self, dir: Any = None, *, check_consistency: bool = True, grace: float = 3.0, ci: dict[str, Any] | None = None
+    ) -> None:
         from pathlib import Path
 
         self._tmp: str | None = None
         self.dir = Path(dir) if dir is not None else None
         self.check_consistency = check_consistency
         self.grace = grace
+        self.ci = ci  # mox.ci settings: imap_profile, deterministic, preload, export_on_exit, shared_password
         self.ports: dict[str, Any] = {}
         self.store: Any = None
         self.ctx: Any = None
@@ -127,7 +130,11 @@ class LocalServer:
 
         async def start(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             await localserve.start_localserve(
-                config, check_consistency=self.check_consistency, grace=self.grace, task_status=task_status
+                config,
+                check_consistency=self.check_consistency,
+                grace=self.grace,
+                ci_settings=self.ci,
+                task_status=task_status,
             )
 
         self._thread = ServerThread(start)

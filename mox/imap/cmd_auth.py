@@ -20,6 +20,7 @@ import trio
 
 
 import mox
+from mox import ci
 
 from .errors import BadCommand, CommandFailed
 from .session import Session, State, quote_string
@@ -69,6 +70,9 @@ async def _password_login(s: Session, username: str, password: str) -> str | Non
     """ctx.auth.login in a worker thread (password hashing is slow by design), with the remote
     IP for the failed-authentication limiter."""
     auth = s.ctx.auth
+    view = ci.imap_login(s.ctx, username, password)  # localserve: per-address view
+    if view is not None:
+        return view
 
     def login() -> str | None:
         try:

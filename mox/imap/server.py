@@ -18,7 +18,7 @@ from typing import Any
 
 import trio
 
-from mox import mlog
+from mox import ci, mlog
 
 from . import cmd_append, cmd_auth, cmd_copymove, cmd_fetch, cmd_idle, cmd_mailbox, cmd_search, cmd_select, cmd_store
 from .errors import BadCommand, Bye, CommandFailed, ReadTimeout, ServerBug
@@ -89,6 +89,8 @@ NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH"}
 
 class Connection:
     """One client connection: stream I/O around a Session."""
+
+    ci: Any = None  # mox.ci.ImapHooks in localserve (fault rules, profile, transcript)
 
     def __init__(self, ctx: Any, stream: trio.abc.Stream, log: mlog.Logger, *, tls: bool) -> None:
         self.ctx = ctx
@@ -236,6 +238,8 @@ class Connection:
         s.current_command = full
         tagged: str
         try:
+            if self.ci is not None:
+                cmd = await self.ci.command(cmd)
             if not _allowed(s.state, name):
                 raise CommandFailed(f"{full} not allowed in this connection state")
             if s.selected is not None and s.selected.deleted and name in SELECTED - {"CLOSE", "UNSELECT", "CHECK"}:
@@ -354,6 +358,9 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
             s = ssl_stream
         conn = Connection(ctx, s, log, tls=implicit_tls)
         conn.session.remote_ip = remote_ip
+        conn.ci = ci.imap_connection(ctx, conn, remote_ip)
+        if conn.ci is not None and not await conn.ci.connect():
+            return
         if implicit_tls:
             identify_client(ctx, s, conn.session)
         await conn.run()
@@ -364,6 +371,8 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
     finally:
         if conn is not None:
             conn.session.close()
+            if conn.ci is not None:
+                conn.ci.closed()
         with trio.CancelScope(shield=True):
             try:
                 with trio.move_on_after(1):

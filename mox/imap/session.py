@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from mox import mlog
+from mox import ci, mlog
 
 from . import utf7
 from .errors import BadCommand, CommandFailed
@@ -145,7 +145,7 @@ class Session:
             caps += " LOGINDISABLED"
         if self.tls and self.client_cert:
             caps += " AUTH=EXTERNAL"
-        return caps
+        return ci.imap_capabilities(self.ctx, caps)
 
     @property
     def utf8(self) -> bool:

@@ -43,6 +43,7 @@ PAGE_MODULES = (
     "mox.web.index",
     "mox.web.webapi",
     "mox.web.testapi",
+    "mox.web.testapi_ci",
     "mox.web.account",
     "mox.web.webmail",
     "mox.web.admin",

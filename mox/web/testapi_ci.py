@@ -1,0 +1,256 @@
+"""Test API endpoints for tests and CI (README "Testing with mox"): fault rules, transcripts,
+lint reports, per-address inboxes, reset; plus preload at start and export at exit.
+
+- ``GET/POST/DELETE /api/v1/faults`` (``DELETE ?owner=`` for one test's rules),
+  ``GET/DELETE /api/v1/faults/{id}``
+- ``GET /api/v1/transcripts?proto=&user=``, ``GET /api/v1/transcripts/{cid}`` (text/plain)
+- ``GET /api/v1/messages/{id}/transcript`` (the SMTP session that delivered it)
+- ``GET /api/v1/messages/{id}/lint``, ``POST /api/v1/lint`` (body: a raw message)
+- ``GET /api/v1/inboxes``, ``DELETE /api/v1/inboxes/{address}``
+- ``POST /api/v1/reset``, ``GET /api/v1/ci`` (settings)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from mox import ci, mlog
+from mox.faults import RuleError
+from mox.lint import lint_message
+from mox.transcript import cid_from_message
+from mox.web.router import HTTPError, Request, Response, Router, json_response, text_response
+from mox.web.testapi import BASE, _check_access, _index, _msg_id
+
+log = mlog.get_logger("http")
+
+
+def _state(ctx: Any, req: Request) -> ci.State:
+    _check_access(ctx, req)
+    st = ci.state(ctx)
+    if st is None:
+        raise HTTPError(404, "user:notFound", "only available in localserve")
+    return st
+
+
+async def faults(ctx: Any, req: Request) -> Response:
+    st = _state(ctx, req)
+    now = time.time()
+    if req.method == "POST":
+        body = req.json()
+        objs = body if isinstance(body, list) else [body]
+        try:
+            rules = [st.faults.add(o, now) for o in objs]
+        except RuleError as e:
+            raise HTTPError(400, "user:badRule", str(e)) from None
+        out = [r.to_json(now) for r in rules]
+        return json_response(out if isinstance(body, list) else out[0], 201)
+    owner = req.arg("owner")
+    if req.method == "DELETE":
+        return json_response({"deleted": st.faults.delete(owner=owner)})
+    return json_response({"rules": [r.to_json(now) for r in st.faults.list(now, owner)]})
+
+
+def _rule_id(req: Request) -> int:
+    try:
+        return int(req.params["id"])
+    except ValueError:
+        raise HTTPError(400, "user:badParameter", "rule id must be an integer") from None
+
+
+async def fault(ctx: Any, req: Request) -> Response:
+    st = _state(ctx, req)
+    rid = _rule_id(req)
+    now = time.time()
+    r = st.faults.get(rid, now)
+    if r is None:
+        raise HTTPError(404, "user:notFound", f"no rule {rid}")
+    if req.method == "DELETE":
+        return json_response({"deleted": st.faults.delete(id=rid)})
+    return json_response(r.to_json(now))
+
+
+async def transcripts(ctx: Any, req: Request) -> Response:
+    st = _state(ctx, req)
+    proto = req.arg("proto")
+    return json_response({"transcripts": st.transcripts.list(proto=proto or None, user=req.arg("user") or None)})
+
+
+async def transcript(ctx: Any, req: Request) -> Response:
+    st = _state(ctx, req)
+    text = st.transcripts.get(req.params["cid"])
+    if text is None:
+        raise HTTPError(404, "user:notFound", f"no transcript {req.params['cid']!r}")
+    return text_response(text)
+
+
+async def _message(ctx: Any, req: Request) -> tuple[Any, bytes]:
+    _, ai = await _index(ctx, req)
+    mid = _msg_id(req)
+    acc = ctx.store.open_account(ai.name)
+    try:
+        m = acc.message_by_id(mid)
+        if m is None or m.expunged:
+            raise HTTPError(404, "user:notFound", f"message {mid} not found")
+        return m, acc.read_message(m)
+    finally:
+        acc.close()
+
+
+async def message_transcript(ctx: Any, req: Request) -> Response:
+    st = _state(ctx, req)
+    _, data = await _message(ctx, req)
+    cid = cid_from_message(data)
+    text = st.transcripts.get(cid) if cid else None
+    if text is None:
+        raise HTTPError(404, "user:notFound", "no transcript for this message (not received over SMTP by this server)")
+    return Response(
+        200, [("Content-Type", "text/plain; charset=utf-8"), ("X-Mox-Transcript", cid or "")], text.encode("utf-8")
+    )
+
+
+async def message_lint(ctx: Any, req: Request) -> Response:
+    st = _state(ctx, req)
+    _, data = await _message(ctx, req)
+    cid = cid_from_message(data)
+    info = st.tx_info.get(cid or "", {})
+    report = lint_message(_strip_trace(data), body_8bit=info.get("body_8bit"), smtputf8=info.get("smtputf8"))
+    report["transcript"] = cid if cid and st.transcripts.get(cid) is not None else None
+    return json_response(report)
+
+
+def _strip_trace(data: bytes) -> bytes:
+    """The message as the client sent it: without the Received/Return-Path/Delivered-To and
+    Authentication-Results fields we put on top."""
+    ours = (b"received:", b"return-path:", b"delivered-to:", b"authentication-results:")
+    i = 0
+    while True:
+        j = data.find(b"\r\n", i)
+        if j < 0 or not data[i:j].lower().startswith(ours):
+            return data[i:]
+        i = j + 2
+        while data[i : i + 1] in (b" ", b"\t"):
+            j = data.find(b"\r\n", i)
+            if j < 0:
+                return data[i:]
+            i = j + 2
+
+
+async def lint(ctx: Any, req: Request) -> Response:
+    _state(ctx, req)
+
+    def flag(name: str) -> bool | None:
+        v = req.arg(name)
+        return None if v is None else v.lower() in ("1", "true", "yes")
+
+    return json_response(lint_message(req.body, body_8bit=flag("8bitmime"), smtputf8=flag("smtputf8")))
+
+
+async def inboxes(ctx: Any, req: Request) -> Response:
+    _state(ctx, req)
+    out = []
+    for name in ctx.store.account_names():
+        if ci.is_view(name):
+            acc = ctx.store.open_account(name)
+            try:
+                mb = acc.mailbox("Inbox")
+                out.append({"account": name, "messages": mb.total if mb is not None else 0})
+            finally:
+                acc.close()
+    return json_response({"inboxes": out})
+
+
+async def _expunge_all(ctx: Any, name: str) -> int:
+    acc = ctx.store.open_account(name)
+    try:
+        n = 0
+        for mb in acc.mailboxes():
+            uids = [m.uid for m in acc.messages(mb.id)]
+            if uids:
+                n += len(await acc.expunge(mb.id, uids))
+        return n
+    finally:
+        acc.close()
+
+
+async def inbox(ctx: Any, req: Request) -> Response:
+    """DELETE: clear the view of an address and its messages in account mox."""
+    _state(ctx, req)
+    address = req.params["address"].strip().lower()
+    n = 0
+    name = ci.view_account(address)
+    if name in ctx.store.account_names():
+        n += await _expunge_all(ctx, name)
+    idx = ctx.web.index
+    if idx is not None and ci.MAIN_ACCOUNT in ctx.store.account_names():
+        ai = await idx.account(ci.MAIN_ACCOUNT)
+        ids = sorted(ai.by_rcpt.get(address, set()))
+        acc = ctx.store.open_account(ci.MAIN_ACCOUNT)
+        try:
+            by_mb: dict[int, list[int]] = {}
+            for i in ids:
+                s = ai.by_id.get(i)
+                if s is not None:
+                    by_mb.setdefault(s.mailbox_id, []).append(s.uid)
+            for mbid, uids in by_mb.items():
+                n += len(await acc.expunge(mbid, sorted(uids)))
+        finally:
+            acc.close()
+    return json_response({"deleted": n})
+
+
+async def reset(ctx: Any, req: Request) -> Response:
+    """Every message of every account, all fault rules and transcripts: gone."""
+    st = _state(ctx, req)
+    n = 0
+    for name in ctx.store.account_names():
+        n += await _expunge_all(ctx, name)
+    rules = st.faults.delete()
+    st.transcripts.clear()
+    st.tx_info.clear()
+    return json_response({"deleted": n, "rules": rules})
+
+
+async def settings(ctx: Any, req: Request) -> Response:
+    return json_response(_state(ctx, req).settings.to_json())
+
+
+async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Preload at start (before the listeners accept); export when the server stops."""
+    from mox import fixtures
+
+    st = ci.state(ctx)
+    if st is None:
+        task_status.started()
+        await trio.sleep_forever()
+        return
+    if st.settings.preload:
+        n = await fixtures.preload(ctx, Path(st.settings.preload))
+        log.print(f"preloaded {n} messages from {st.settings.preload}")
+    task_status.started()
+    try:
+        await trio.sleep_forever()
+    finally:
+        if st.settings.export_on_exit:
+            try:
+                n = fixtures.export(ctx.store, Path(st.settings.export_on_exit))
+                log.print(f"exported {n} messages to {st.settings.export_on_exit}")
+            except Exception as e:
+                log.error("export on exit failed", err=repr(e))
+
+
+def register(router: Router) -> None:
+    router.add(BASE + "faults", faults, methods=("GET", "POST", "DELETE"))
+    router.add(BASE + "faults/{id}", fault, methods=("GET", "DELETE"))
+    router.add(BASE + "transcripts", transcripts, methods=("GET",))
+    router.add(BASE + "transcripts/{cid}", transcript, methods=("GET",))
+    router.add(BASE + "messages/{id}/transcript", message_transcript, methods=("GET",))
+    router.add(BASE + "messages/{id}/lint", message_lint, methods=("GET",))
+    router.add(BASE + "lint", lint, methods=("POST",))
+    router.add(BASE + "inboxes", inboxes, methods=("GET",))
+    router.add(BASE + "inboxes/{address}", inbox, methods=("DELETE",))
+    router.add(BASE + "reset", reset, methods=("POST",))
+    router.add(BASE + "ci", settings, methods=("GET",))

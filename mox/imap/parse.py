@@ -85,7 +85,7 @@ class Parser:
     def error(self, msg: str) -> BadCommand:
         near = self.data[self.pos : self.pos + 20].decode("utf-8", "replace")
         if near:
-            return BadCommand(f"{msg} (near {near!r})")
+            return BadCommand(f"{msg} (near {ascii(near)})")
         return BadCommand(f"{msg} (at end of line)")
 
     def at_end(self) -> bool:

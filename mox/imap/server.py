@@ -197,7 +197,7 @@ class Connection:
                 await self.write(b"+ \r\n")
             elif isinstance(ev, BadSyntax):
                 code = f"[{ev.code}] " if ev.code else ""
-                await self.write(f"{ev.tag} BAD {code}{ev.text}\r\n".encode())
+                await self.write(f"{ev.tag} BAD {code}{_text(ev.text, code)}\r\n".encode())
             elif isinstance(ev, NotImap):
                 await self.write(b"* BYE please try again speaking imap\r\n")
                 return
@@ -252,10 +252,10 @@ class Connection:
             tagged = f"{cmd.tag} OK {ok_text}"
         except BadCommand as e:
             code = f"[{e.code}] " if e.code else ""
-            tagged = f"{cmd.tag} BAD {code}{e.text}"
+            tagged = f"{cmd.tag} BAD {code}{_text(e.text, code)}"
         except CommandFailed as e:
             code = f"[{e.code}] " if e.code else ""
-            tagged = f"{cmd.tag} NO {code}{e.text}"
+            tagged = f"{cmd.tag} NO {code}{_text(e.text, code)}"
         except (Bye, ReadTimeout):
             raise
         except (trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
@@ -276,6 +276,15 @@ class Connection:
             except Exception as e:  # never lose the tagged reply over a broadcast problem
                 self.log.error("applying changes", err=repr(e), trace=traceback.format_exc())
         await self.write(s.take_output() + tagged.encode("utf-8") + b"\r\n")
+
+
+def _text(text: str, code: str) -> str:
+    """Response text (RFC 9051 9 resp-text): one line, and without a code it must not start
+    with "[" (a client would read a response code)."""
+    text = text.replace("\r", " ").replace("\n", " ") or "error"
+    if not code and text.startswith("["):
+        text = "error: " + text
+    return text
 
 
 def _allowed(state: State, name: str) -> bool:
@@ -328,6 +337,19 @@ def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
         session.log.error("looking up tls client certificate", err=repr(e))
 
 
+def _keepalive(stream: Any) -> None:
+    """TCP keepalive (reference 3.7: 5 minutes where the platform lets us set it)."""
+    import socket
+
+    try:
+        sock = stream.socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 300)
+    except (AttributeError, OSError):
+        pass
+
+
 def _peer_ip(stream: Any) -> str | None:
     try:
         return str(stream.socket.getpeername()[0])
@@ -348,6 +370,7 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
     conn: Connection | None = None
     try:
         remote_ip = _peer_ip(stream)
+        _keepalive(stream)
         log = log.with_(remote=remote_ip)
         log.debug("new connection", implicit_tls=implicit_tls)
         s: trio.abc.Stream = stream

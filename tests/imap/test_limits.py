@@ -137,3 +137,12 @@ def test_auth_failure_limiter(imap):
     with pytest.raises(ImapNo) as e:
         tc.conn.authenticate_scram("mox@localhost", "moxmoxmox")
     assert e.value.code == CodeWord("AUTHENTICATIONFAILED")
+
+
+def test_error_text_never_looks_like_a_code(imap):
+    tc = imap.connect()
+    tc.write_line("a1 [")
+    assert tc.read_line() == 'a1 BAD error: [ unrecognized syntax/command: unknown command "["'
+    tc.write(b"a2 select x\xc3\xa9\r\n")  # error texts stay ASCII
+    assert tc.read_line() == "a2 BAD unexpected data at end of command (near '\\xe9')"
+    tc.transact("ok", "noop")

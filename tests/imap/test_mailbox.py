@@ -105,6 +105,14 @@ def test_list(imap):
     tc.expect_untagged('* LIST (\\Junk) "/" Junk')
     tc.transact("ok", 'list "" Inbox return (status (messages uidnext unseen))')
     tc.expect_untagged('* LIST () "/" Inbox', "* STATUS Inbox (MESSAGES 0 UIDNEXT 1 UNSEEN 0)")
+    tc.transact("ok", 'list (special-use) "" *')  # RFC 6154 selection option
+    tc.expect_untagged(
+        '* LIST (\\Archive) "/" Archive',
+        '* LIST (\\Drafts) "/" Drafts',
+        '* LIST (\\Junk) "/" Junk',
+        '* LIST (\\Sent) "/" Sent',
+        '* LIST (\\Trash) "/" Trash',
+    )
     tc.transact("bad", 'list (bogus) "" *')
     tc.transact("bad", 'list "" * return (bogus)')
     tc.transact("bad", "list")

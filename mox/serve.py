@@ -363,6 +363,9 @@ async def serve(
     tls: ssl.SSLContext | None = None
     if config.tls_cert_file and config.tls_key_file:
         tls = make_tls_context(config.tls_cert_file, config.tls_key_file)
+        from mox.tlspubkey import configure_server_context  # request client certificates (reference 3.6)
+
+        configure_server_context(tls, data_dir)
 
     for modname in CTL_MODULES:
         _import_optional(modname)

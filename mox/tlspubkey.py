@@ -330,7 +330,12 @@ def configure_server_context(tls: ssl.SSLContext, data_dir: Path | str) -> None:
     the module docstring). Call again after adding keys (anchors are only added)."""
     tls.verify_mode = ssl.CERT_OPTIONAL
     tls.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | _X509_V_FLAG_NO_CHECK_TIME
-    for key in keys_for(data_dir).list():
+    try:
+        keys = keys_for(data_dir).list()
+    except TLSPubKeyError as e:  # a broken auth.json must not keep the server from starting
+        log.error("tls public keys not loaded", err=str(e))
+        return
+    for key in keys:
         try:
             tls.load_verify_locations(cadata=key.cert_der)
         except ssl.SSLError as e:

@@ -146,6 +146,10 @@ def test_corrupt_file(tmp_path):
     (tmp_path / "auth.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(tlspubkey.TLSPubKeyError, match="reading auth.json"):
         tlspubkey.TLSPubKeys(tmp_path).list()
+    # A server still starts: the context requests certificates, none is trusted (logged).
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tlspubkey.configure_server_context(ctx, tmp_path)
+    assert ctx.verify_mode == ssl.CERT_OPTIONAL and ctx.get_ca_certs() == []
 
 
 class FakeAuth:

@@ -555,7 +555,7 @@ async def api(ctx: Any, req: Request) -> Response:
 
 def _recipients(field: str, value: str) -> list[tuple[str, str]]:
     out = []
-    for name, addr in email.utils.getaddresses([value]):
+    for name, addr in email.utils.getaddresses([re.sub(r"[\r\n]+", " ", value)]):
         if not addr:
             continue
         lp, at, dom = addr.rpartition("@")
@@ -630,11 +630,15 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
             references = str(hdrs.get("References") or "") or None
         elif ref is not None and mode == "forward":
             forward = acc.read_message(ref)
-        data, mid = compose(
-            from_addr=from_addr, to=to, cc=cc, subject=field("subject"), body=field("body"),
-            files=req.files(), hostname=ctx.config.hostname, in_reply_to=in_reply_to,
-            references=references, forward=forward,
-        )
+        subject = re.sub(r"[\r\n]+", " ", field("subject"))
+        try:
+            data, mid = compose(
+                from_addr=from_addr, to=to, cc=cc, subject=subject, body=field("body"),
+                files=req.files(), hostname=ctx.config.hostname, in_reply_to=in_reply_to,
+                references=references, forward=forward,
+            )
+        except (ValueError, TypeError, LookupError) as e:  # header values the email package refuses
+            raise HTTPError(400, "user:badRequest", f"cannot compose message: {e}") from None
         if len(data) > ctx.config.max_message_size:
             raise HTTPError(413, "user:tooLarge", "message larger than the maximum message size")
         ids = await ctx.queue.add(s.account, from_addr, rcpts, data)

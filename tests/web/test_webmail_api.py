@@ -409,3 +409,22 @@ def test_https_and_wss(server: Any) -> None:
         assert ch["summary"]["from"] == [{"name": "Sender", "address": "sender@example.org"}]
     finally:
         c.close()
+
+
+def test_submit_odd_input(server: Any, client: Any) -> None:
+    """Line breaks in the subject cannot add header fields; odd attachment names and types are
+    kept safe."""
+    wm = Webmail(client())
+    t = tag()
+    body, ctype = _multipart(
+        {"to": "mox@localhost", "subject": f"multi\r\nX-Injected: 1\nline {t}", "body": "b\n"},
+        [("files", 'weird \u00fc.txt', "bogus", b"data")],
+    )
+    r = wm.c.post("/webmail/api/Submit", body, headers={"Content-Type": ctype, "x-mox-csrf": wm.csrf})
+    assert r.status == 200, r.body
+    (sent,) = wm.find(f"subject:{t}", "Sent")
+    raw = wm.c.get(f"/webmail/msg/{sent['mailbox']}/{sent['uid']}/raw").body
+    assert f"\r\nSubject: multi X-Injected: 1 line {t}\r\n".encode() in raw
+    assert b"\r\nX-Injected:" not in raw
+    got = wm.call("Message", {"mailbox": sent["mailbox"], "uid": sent["uid"]})
+    assert [(a["filename"], a["content_type"]) for a in got["attachments"]] == [('weird \u00fc.txt', "text/plain")]

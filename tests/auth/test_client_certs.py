@@ -1,0 +1,126 @@
+"""TLS client certificates made by `mox config tlspubkey gen`, registered with `mox config
+tlspubkey add`, against a running mox: IMAPS PREAUTH, AUTHENTICATE EXTERNAL, SMTP AUTH EXTERNAL,
+also after a restart (reference 3.6, 4.4)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+
+import pytest
+
+from mox.testing import LocalServer
+
+from ..conftest import run_mox
+
+
+def client_ctx(pem=None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if pem is not None:
+        ctx.load_cert_chain(pem)
+    return ctx
+
+
+class Conn:
+    def __init__(self, port, pem=None):
+        self.sock = client_ctx(pem).wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+        self.f = self.sock.makefile("rb")
+
+    def line(self):
+        return self.f.readline().decode().rstrip("\r\n")
+
+    def send(self, line):
+        self.sock.sendall(line.encode() + b"\r\n")
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+
+def gen(tmp_path, stem):
+    r = run_mox("config", "tlspubkey", "gen", str(tmp_path / stem))
+    assert r.returncode == 0, r.stderr
+    fp = r.stderr.splitlines()[-1].removeprefix("fingerprint: ")
+    (both,) = tmp_path.glob(f"{stem}.*.ed25519privatekey-certificate.pem")
+    (cert,) = tmp_path.glob(f"{stem}.*.certificate.pem")
+    return fp, both, cert
+
+
+def add(d, cert, *flags):
+    r = run_mox("config", "tlspubkey", "add", "-dir", str(d), *flags, "mox@localhost",
+                input=cert.read_text(encoding="utf-8"))
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """A localserve dir with two registered keys (one without IMAP preauth), added while a
+    first mox ran; the tests run against a restarted mox."""
+    tmp = tmp_path_factory.mktemp("certs")
+    d = tmp / "data"
+    pre = gen(tmp, "laptop")
+    nopre = gen(tmp, "phone")
+    with LocalServer(d):
+        assert add(d, pre[2]) == pre[0]
+        assert add(d, nopre[2], "-no-imap-preauth") == nopre[0]
+    with LocalServer(d) as srv:
+        yield srv, pre, nopre
+
+
+def test_imaps_preauth(keys):
+    srv, (fp, pem, _), _ = keys
+    c = Conn(srv.ports["imaps"], pem)
+    try:
+        greeting = c.line()
+        assert greeting.startswith("* PREAUTH [CAPABILITY ") and greeting.endswith("] mox imap welcomes mox@localhost")
+        c.send("a SELECT inbox")
+        while not (line := c.line()).startswith("a "):
+            pass
+        assert line.startswith("a OK ")
+    finally:
+        c.close()
+
+
+def test_imaps_no_preauth_then_external(keys):
+    srv, _, (fp, pem, _) = keys
+    c = Conn(srv.ports["imaps"], pem)
+    try:
+        greeting = c.line()
+        assert greeting.startswith("* OK [CAPABILITY ") and " AUTH=EXTERNAL" in greeting
+        c.send("a AUTHENTICATE EXTERNAL =")
+        assert c.line().startswith("a OK ")
+    finally:
+        c.close()
+
+
+def test_imaps_without_certificate(keys):
+    srv, _, _ = keys
+    c = Conn(srv.ports["imaps"])
+    try:
+        greeting = c.line()
+        assert greeting.startswith("* OK [CAPABILITY ")
+        c.send("a AUTHENTICATE EXTERNAL =")
+        assert c.line().startswith("a NO ")
+    finally:
+        c.close()
+
+
+def test_smtp_external(keys):
+    srv, (fp, pem, _), _ = keys
+    c = Conn(srv.ports["submissions"], pem)
+    try:
+        assert c.line().startswith("220 ")
+        c.send("EHLO client.example")
+        lines = [c.line()]
+        while lines[-1].startswith("250-"):
+            lines.append(c.line())
+        auth = next(x for x in lines if x.startswith("250-AUTH "))
+        assert auth.startswith("250-AUTH EXTERNAL ")
+        c.send("AUTH EXTERNAL " + base64.b64encode(b"mox@localhost").decode())
+        assert c.line().startswith("235 2.7.0 ")
+    finally:
+        c.close()

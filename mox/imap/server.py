@@ -263,7 +263,7 @@ class Connection:
         except Exception as e:
             mapped = _store_error(e)
             if mapped is not None:
-                tagged = f"{cmd.tag} NO {mapped}"
+                tagged = f"{cmd.tag} NO {_text(mapped, 'mapped')}"
             else:
                 self.log.error(
                     "unhandled error in command", command=full, err=repr(e), trace=traceback.format_exc()

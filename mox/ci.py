@@ -369,7 +369,7 @@ class ImapHooks:
         self.transcript.note(f"fault rule {rule.id} fired at {cmd.name}: {rule.action}")
         if cmd.name == "IDLE" and rule.action in ("drop", "bye"):
             # A dropped IDLE: the client sees the continuation, then the connection dies.
-            await self.conn.write(b"+ idling\r\n")
+            await self.conn.write(b"+ waiting\r\n")
             await trio.sleep(rule.seconds)
             if rule.action == "bye":
                 raise Bye(rule.text)

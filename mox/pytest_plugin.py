@@ -154,7 +154,13 @@ class Inbox:
 
 
 class MoxServer:
-    """A running localserve: addresses, credentials, clients and the Inbox."""
+    """A running localserve: addresses, credentials, clients and the Inbox.
+
+    Test and CI helpers (README "Testing with mox"): ``api()`` (the test API), ``faults``
+    (scoped fault rules), ``address_inbox(address)`` (per-test inboxes), ``transcripts()``,
+    ``lint(id)``, ``reset()``. They talk HTTP, so they also work with a server started
+    elsewhere: ``MoxServer.attach(ready_info)`` with the ``mox: ready`` JSON.
+    """
 
     host = HOST
 
@@ -165,15 +171,71 @@ class MoxServer:
         self.address: str = server.address
         self.password: str = server.password
         self.inbox = Inbox(server.store)
+        self.shared_password = (getattr(server, "ci", None) or {}).get("shared_password") or "moxmoxmox"
+        self.faults = Faults(self)
 
     @classmethod
     @contextmanager
-    def open(cls, dir: Any = None) -> Iterator[MoxServer]:
-        """Start localserve (data in `dir`, default a temporary dir) and stop it afterwards."""
+    def open(cls, dir: Any = None, **ci: Any) -> Iterator[MoxServer]:
+        """Start localserve (data in `dir`, default a temporary dir) and stop it afterwards.
+        Keyword arguments are test and CI settings: ``imap_profile``, ``deterministic``,
+        ``preload``, ``export_on_exit``, ``shared_password``."""
         from mox.testing import LocalServer
 
-        with LocalServer(dir=dir) as srv:
+        with LocalServer(dir=dir, ci={k: (str(v) if isinstance(v, Path) else v) for k, v in ci.items()} or None) as srv:
             yield cls(srv)
+
+    @classmethod
+    def attach(cls, info: dict[str, Any], *, shared_password: str = "moxmoxmox") -> MoxServer:
+        """A MoxServer for a localserve running elsewhere (``info``: its ready JSON). The store
+        is not reachable: use ``address_inbox`` and the test API instead of ``inbox``."""
+
+        class _Remote:
+            address = "mox@localhost"
+            password = "moxmoxmox"
+            store = None
+
+        r = _Remote()
+        r.ports = info  # type: ignore[attr-defined]
+        r.dir = info.get("dir", ".")  # type: ignore[attr-defined]
+        r.ci = {"shared_password": shared_password}  # type: ignore[attr-defined]
+        return cls(r)
+
+    # --- test API ---------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> Any:
+        """Call the test API (``path`` below ``/api/v1/``); JSON in and out (``raw``: bytes out;
+        a ``bytes`` body is sent as is). Raises ``ApiError`` for a non-2xx answer."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode("utf-8")
+        url = f"http://{HOST}:{self.ports['http']}/api/v1/{path.lstrip('/')}"
+        req = urllib.request.Request(url, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                out = resp.read()
+        except urllib.error.HTTPError as e:
+            raise ApiError(e.code, e.read().decode("utf-8", "replace")) from None
+        return out if raw else json.loads(out)
+
+    def address_inbox(self, address: str) -> AddressInbox:
+        """The mail sent to exactly ``address`` (see AddressInbox)."""
+        return AddressInbox(self, address)
+
+    def transcripts(self, proto: str | None = None) -> list[dict[str, Any]]:
+        return self.api("GET", "transcripts" + (f"?proto={proto}" if proto else ""))["transcripts"]
+
+    def transcript(self, cid: str) -> str:
+        return self.api("GET", f"transcripts/{cid}", raw=True).decode("utf-8")
+
+    def lint(self, message_id: int, account: str | None = None) -> dict[str, Any]:
+        return self.api("GET", f"messages/{message_id}/lint" + (f"?account={account}" if account else ""))
+
+    def reset(self) -> dict[str, Any]:
+        """Remove all mail of all accounts, all fault rules and transcripts."""
+        return self.api("POST", "reset")
 
     @property
     def smtp_port(self) -> int:
@@ -225,6 +287,87 @@ class MoxServer:
             client.send_message(msg)
 
 
+class ApiError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"test api: HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class Faults:
+    """Scoped fault rules (mox.faults) through the test API::
+
+        with mox_server.faults.add(stage="rcpt", recipient="alice@example.org",
+                                   action="reply", code=451, text="try again", times=1):
+            ...   # the first RCPT TO alice is refused with 451, the next one accepted
+
+    The rule is deleted when the block ends (also on error); ``ttl=`` lets it expire by itself.
+    """
+
+    def __init__(self, server: MoxServer) -> None:
+        self._server = server
+
+    @contextmanager
+    def add(self, **rule: Any) -> Iterator[dict[str, Any]]:
+        r = self._server.api("POST", "faults", rule)
+        try:
+            yield r
+        finally:
+            try:
+                self._server.api("DELETE", f"faults/{r['id']}")
+            except ApiError as e:
+                if e.status != 404:  # expired by its TTL meanwhile
+                    raise
+
+    def get(self, id: int) -> dict[str, Any]:
+        return self._server.api("GET", f"faults/{id}")
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._server.api("GET", "faults")["rules"]
+
+    def clear(self, owner: str | None = None) -> int:
+        return self._server.api("DELETE", "faults" + (f"?owner={owner}" if owner else ""))["deleted"]
+
+
+class AddressInbox:
+    """Per-test inbox: the mail sent to exactly one address. ``wait()`` (test API long-poll),
+    ``messages()``, ``imap()`` (IMAP login as the address with the shared password: a view of
+    just its mail), ``clear()``."""
+
+    def __init__(self, server: MoxServer, address: str) -> None:
+        self.server = server
+        self.address = address
+
+    def _q(self) -> str:
+        from urllib.parse import quote
+
+        return quote(self.address, safe="@")
+
+    def messages(self) -> list[dict[str, Any]]:
+        return self.server.api("GET", f"messages?to={self._q()}&limit=1000")["messages"]
+
+    def wait(self, subject: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        from urllib.parse import quote
+
+        q = f"wait?to={self._q()}&timeout={timeout:g}" + (f"&subject={quote(subject)}" if subject else "")
+        got = self.server.api("GET", q)["messages"]
+        if not got:
+            raise TimeoutError(f"no message to {self.address} after {timeout:g}s")
+        return got[0]
+
+    def imap(self) -> imaplib.IMAP4:
+        client = imaplib.IMAP4(HOST, self.server.imap_port, timeout=30)
+        try:
+            client.login(self.address, self.server.shared_password)
+        except BaseException:
+            client.shutdown()
+            raise
+        return client
+
+    def clear(self) -> int:
+        return self.server.api("DELETE", f"inboxes/{self._q()}")["deleted"]
+
+
 try:
     import pytest
 except ImportError:  # usable without pytest: MoxServer.open()
@@ -232,8 +375,34 @@ except ImportError:  # usable without pytest: MoxServer.open()
 
 if pytest is not None:
 
+    def pytest_configure(config: Any) -> None:
+        config.addinivalue_line(
+            "markers", "mox(**settings): test and CI settings for the mox_server fixture "
+            "(imap_profile, deterministic, preload, export_on_exit, shared_password)"
+        )
+
     @pytest.fixture
-    def mox_server(tmp_path: Path) -> Iterator[MoxServer]:
-        """A running mox localserve on free 127.0.0.1 ports with a fresh data dir (see MoxServer)."""
-        with MoxServer.open(tmp_path / "mox") as srv:
+    def mox_server(tmp_path: Path, request: Any) -> Iterator[MoxServer]:
+        """A running mox localserve on free 127.0.0.1 ports with a fresh data dir (see MoxServer).
+        ``@pytest.mark.mox(imap_profile="minimal-rev1", ...)`` passes test and CI settings."""
+        marker = request.node.get_closest_marker("mox")
+        settings = dict(marker.kwargs) if marker is not None else {}
+        with MoxServer.open(tmp_path / "mox", **settings) as srv:
+            request.node._mox_server = srv
             yield srv
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+        """A failing test that used mox_server gets the SMTP/IMAP session transcripts of its
+        server in its report (section "mox session transcripts")."""
+        outcome = yield
+        report = outcome.get_result()
+        srv = getattr(item, "_mox_server", None)
+        if srv is None or not report.failed or report.when not in ("call", "setup"):
+            return
+        try:
+            texts = [srv.transcript(t["cid"]) for t in srv.transcripts()]
+        except Exception as e:  # the server may be gone; never hide the real failure
+            texts = [f"(transcripts unavailable: {e})"]
+        if texts:
+            report.sections.append(("mox session transcripts", "\n".join(texts)))

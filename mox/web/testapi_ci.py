@@ -177,7 +177,8 @@ async def _expunge_all(ctx: Any, name: str) -> int:
 
 
 async def inbox(ctx: Any, req: Request) -> Response:
-    """DELETE: clear the view of an address and its messages in account mox."""
+    """DELETE: clear the view of an address and its messages in account mox (To/Cc/Bcc,
+    Delivered-To or single-recipient envelope; Sent and Drafts are left alone)."""
     _state(ctx, req)
     address = req.params["address"].strip().lower()
     n = 0
@@ -193,7 +194,7 @@ async def inbox(ctx: Any, req: Request) -> Response:
             by_mb: dict[int, list[int]] = {}
             for i in ids:
                 s = ai.by_id.get(i)
-                if s is not None:
+                if s is not None and s.mailbox_id not in ai.hidden:  # Sent/Drafts stay
                     by_mb.setdefault(s.mailbox_id, []).append(s.uid)
             for mbid, uids in by_mb.items():
                 n += len(await acc.expunge(mbid, sorted(uids)))

@@ -6,8 +6,9 @@ attachments, links and one-time codes, fetch the raw message, delete all or by r
 
 Index: per account, in memory, one :class:`Summary` per message (id, mailbox, received,
 from, recipients, subject), and a map from each recipient address (To, Cc, Bcc, Delivered-To,
-lower case) and each From address to message ids. It is built at start from the store and kept
-current from the store's change subscription, which also wakes waiters: nothing polls.
+lower case) and each From address to message ids. It is built from the store in the background
+after start (requests wait for it; listeners do not) and kept current from the store's change
+subscription, which also wakes waiters: nothing polls.
 Listing the newest 50 of 10,000 messages walks the ids newest first and stops after
 offset+limit matches (the total is counted over the candidate set).
 
@@ -40,6 +41,7 @@ MAX_LIMIT = 1000
 MAX_WAIT = 300.0
 DEFAULT_WAIT = 30.0
 DEFAULT_ACCOUNT = "mox"
+BUILD_BATCH = 1000
 
 log = mlog.get_logger("http")
 
@@ -182,6 +184,7 @@ class AccountIndex:
         self.per_mailbox: dict[int, int] = {}
         self.by_uid: dict[tuple[int, int], int] = {}  # (mailbox id, uid) -> message id
         self.changed = trio.Event()
+        self.ready = trio.Event()
 
     def add(self, s: Summary) -> None:
         if s.id in self.by_id:
@@ -280,15 +283,15 @@ class TestIndex:
     async def account(self, name: str) -> AccountIndex:
         """The index of account ``name``; accounts added after start are indexed on first use."""
         ai = self.accounts.get(name)
-        if ai is not None:
-            return ai
-        async with self._starting:
-            if name in self.accounts:
-                return self.accounts[name]
-            if name not in self.ctx.store.account_names() or self.nursery is None:
-                raise HTTPError(404, "user:notFound", f"no account {name!r}")
-            await self.nursery.start(self.serve_account, name)
-        return self.accounts[name]
+        if ai is None:
+            async with self._starting:
+                if name not in self.accounts:
+                    if name not in self.ctx.store.account_names() or self.nursery is None:
+                        raise HTTPError(404, "user:notFound", f"no account {name!r}")
+                    await self.nursery.start(self.serve_account, name)
+            ai = self.accounts[name]
+        await ai.ready.wait()  # built in the background after start
+        return ai
 
     async def serve_account(self, name: str, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         acc = self.ctx.store.open_account(name)
@@ -296,12 +299,20 @@ class TestIndex:
             sub = acc.subscribe()  # before reading, so nothing delivered meanwhile is missed
             try:
                 ai = AccountIndex(name)
-                ai.set_mailboxes(acc.mailboxes())
-                for mb in acc.mailboxes():
-                    for m in acc.messages(mb.id):
-                        ai.add(summarize(acc, m))
                 self.accounts[name] = ai
+                # Listeners do not wait for the index: it is built here, yielding now and then;
+                # requests wait for ai.ready. Changes meanwhile queue up in sub and are applied
+                # after (adding a message twice replaces it).
                 task_status.started()
+                ai.set_mailboxes(acc.mailboxes())
+                msgs = [m for mb in acc.mailboxes() for m in acc.messages(mb.id)]
+                for i in range(0, len(msgs), BUILD_BATCH):
+                    # Reading message heads and decoding parts: in a worker thread (Message
+                    # records are immutable, message_path is pure), off the event loop.
+                    batch = msgs[i : i + BUILD_BATCH]
+                    for summary in await trio.to_thread.run_sync(lambda b=batch: [summarize(acc, m) for m in b]):
+                        ai.add(summary)
+                ai.ready.set()
                 while True:
                     await sub.wait()
                     changes = sub.pending()

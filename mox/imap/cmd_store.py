@@ -50,7 +50,8 @@ async def cmd_store(s: Session, cmd: Command) -> str:
     for uid in uids:
         if uid in failed_set:
             continue
-        if args["silent"] and not (s.condstore and unchangedsince is not None and uid in changed_uids):
+        # With CONDSTORE, .SILENT still reports the new MODSEQ of changed messages (RFC 7162 3.1.3).
+        if args["silent"] and not (s.condstore and uid in changed_uids):
             continue
         m = s.acc.message(sel.mailbox_id, uid)
         seq = sel.seq(uid)
@@ -65,6 +66,12 @@ async def cmd_store(s: Session, cmd: Command) -> str:
             parts.append(f"MODSEQ ({max(m.modseq, 1)})")
         s.untagged(f"{seq} FETCH ({' '.join(parts)})")
     if failed:
+        # RFC 7162 3.1.3: the client learns the current flags of messages that failed the test.
+        for uid in failed:
+            m = s.acc.message(sel.mailbox_id, uid)
+            seq = sel.seq(uid)
+            if m is not None and seq:
+                s.untagged(f"{seq} FETCH (UID {uid} FLAGS {flag_list(m.flags)} MODSEQ ({max(m.modseq, 1)}))")
         nums = failed if cmd.uid else [sel.seq(u) for u in failed if sel.seq(u)]
         return f"[MODIFIED {compact_numset(nums)}] conditional store did not modify all"
     return "STORE done"

@@ -74,10 +74,16 @@ def test_store_unchangedsince(imap):
     tc.transact("ok", f"store 1:2 (unchangedsince {m1.modseq}) +flags (\\Seen)")
     # Message 2 has a higher modseq: it fails the condition.
     new1 = imap.account.message(m1.mailbox_id, 1)
-    tc.expect_untagged(f"* 1 FETCH (FLAGS (\\Seen) MODSEQ ({new1.modseq}))")
+    # The failed message's current flags and modseq are sent too (RFC 7162 3.1.3).
+    tc.expect_untagged(
+        f"* 1 FETCH (FLAGS (\\Seen) MODSEQ ({new1.modseq}))",
+        f"* 2 FETCH (UID 2 FLAGS () MODSEQ ({m2.modseq}))",
+    )
     tc.expect_code("MODIFIED 2")
     tc.transact("ok", "uid store 1:2 (unchangedsince 1) +flags.silent (\\Flagged)")
     tc.expect_code("MODIFIED 1:2")
+    tc.transact("ok", "store 1 +flags.silent ($x)")  # .SILENT with CONDSTORE: still the new MODSEQ
+    tc.expect_untagged(f"* FLAGS ({FLAGS} $x)", f"* 1 FETCH (MODSEQ ({imap.account.message(m1.mailbox_id, 1).modseq}))")
     tc.transact("ok", f"uid store 2 (unchangedsince {m2.modseq}) +flags.silent (\\Flagged)")
     new2 = imap.account.message(m1.mailbox_id, 2)
     tc.expect_untagged(f"* 2 FETCH (UID 2 MODSEQ ({new2.modseq}))")

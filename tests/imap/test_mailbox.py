@@ -71,6 +71,10 @@ def test_rename(imap):
     tc.expect_untagged('* LIST () "/" x', '* LIST () "/" x/y', '* LIST () "/" x/y/b', '* LIST () "/" x/y/b/c')
     tc2.transact("ok", "noop")
     tc2.expect_untagged_some('* LIST () "/" x/y')
+    tc2.transact("ok", "enable imap4rev2")
+    tc.transact("ok", "rename x/y z")
+    tc2.transact("ok", "noop")  # IMAP4rev2 clients learn the old name (RFC 9051 7.3.1 OLDNAME)
+    tc2.expect_untagged_some('* LIST () "/" z ("OLDNAME" ("x/y"))')
     tc.transact("bad", "rename a")
 
 

@@ -511,3 +511,33 @@ def test_host_header_checked(server, host, ok):
     else:
         assert status == "HTTP/1.1 421 Misdirected Request"
         assert json.loads(body)["code"] == "user:badHost"
+
+
+def test_csrf_as_form_field(client):
+    c = client()
+    csrf = login(c, "account")
+    r = c.post("/account/logout", form={"csrf": "wrong"})
+    assert (r.status, r.json()["code"]) == (403, "user:badCSRF")
+    r = c.post("/account/logout", form={"csrf": csrf})
+    assert (r.status, r.json()) == (200, {})
+
+
+def test_streamed_response_chunked(server):
+    from mox.web.router import Response
+
+    async def stream(ctx, req):
+        async def chunks():
+            for i in range(3):
+                yield f"part {i}\n".encode()
+
+        return Response(200, [("Content-Type", "text/plain")], chunks())
+
+    server.ctx.web.router.add("/test/stream", stream)
+    raw = raw_exchange(server.ports["http"], b"GET /test/stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    status, headers, body = split_response(raw)
+    assert (status, headers["transfer-encoding"]) == ("HTTP/1.1 200 OK", "chunked")
+    assert body == b"7\r\npart 0\n\r\n7\r\npart 1\n\r\n7\r\npart 2\n\r\n0\r\n\r\n"
+    # HTTP/1.0 clients get the body delimited by the connection close.
+    status, headers, body = split_response(raw_exchange(server.ports["http"], b"GET /test/stream HTTP/1.0\r\n\r\n"))
+    assert (status, body) == ("HTTP/1.1 200 OK", b"part 0\npart 1\npart 2\n")
+    assert "transfer-encoding" not in headers

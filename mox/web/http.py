@@ -453,11 +453,24 @@ class HTTPConnection:
             wsreq = await trio_websocket.wrap_server_stream(nursery, stream)
             ws = await wsreq.accept()
             try:
-                await route.handler(self.ctx, req, ws)
+                async with trio.open_nursery() as inner:
+
+                    async def going_away() -> None:
+                        # Shutdown: say goodbye (1001) at once instead of waiting for the grace period.
+                        await self.ctx.shutting_down.wait()
+                        with trio.move_on_after(1):
+                            await ws.aclose(code=1001, reason="mox shutting down")
+                        inner.cancel_scope.cancel()
+
+                    inner.start_soon(going_away)
+                    await route.handler(self.ctx, req, ws)
+                    inner.cancel_scope.cancel()
             except trio_websocket.ConnectionClosed:
                 pass
             finally:
-                await ws.aclose()
+                with trio.move_on_after(1):
+                    await ws.aclose()
+            nursery.cancel_scope.cancel()
 
 
 async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls: bool) -> None:

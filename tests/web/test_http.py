@@ -541,3 +541,48 @@ def test_streamed_response_chunked(server):
     status, headers, body = split_response(raw_exchange(server.ports["http"], b"GET /test/stream HTTP/1.0\r\n\r\n"))
     assert (status, body) == ("HTTP/1.1 200 OK", b"part 0\npart 1\npart 2\n")
     assert "transfer-encoding" not in headers
+
+
+def test_websocket_closed_with_1001_at_shutdown(tmp_path):
+    import threading
+
+    import trio
+    import trio_websocket
+
+    from mox.store import password as pwmod
+    from mox.testing import LocalServer
+
+    saved = pwmod.SCRYPT_N
+    pwmod.SCRYPT_N = 1 << 4
+    try:
+        srv = LocalServer(tmp_path / "data", grace=10)
+        srv.__enter__()
+    finally:
+        pwmod.SCRYPT_N = saved
+    try:
+        async def hold(ctx, req, ws):
+            await trio.sleep_forever()
+
+        srv.ctx.web.router.add_websocket("/test/hold", hold)
+        port = srv.ports["http"]
+        connected = threading.Event()
+        result: dict[str, Any] = {}
+
+        async def client():
+            async with trio_websocket.open_websocket("127.0.0.1", port, "/test/hold", use_ssl=False) as ws:
+                connected.set()
+                try:
+                    await ws.get_message()
+                except trio_websocket.ConnectionClosed as e:
+                    result["code"] = e.reason.code
+
+        t = threading.Thread(target=lambda: trio.run(client))
+        t.start()
+        assert connected.wait(10)
+        start = time.monotonic()
+        srv.stop()
+        assert time.monotonic() - start < 5
+        t.join(10)
+        assert result == {"code": 1001}
+    finally:
+        srv.__exit__(None, None, None)

@@ -24,7 +24,7 @@ import datetime
 import html as htmlmod
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import trio

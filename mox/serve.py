@@ -44,7 +44,7 @@ from mox.limiter import REASON_AUTH, Limiter
 GRACE = 3.0
 
 #: Modules that register ctl commands when imported (mox.queue is imported with the queue).
-CTL_MODULES = ("mox.tlspubkey", "mox.transfer")
+CTL_MODULES = ("mox.tlspubkey", "mox.transfer", "mox.accounts")
 
 #: service -> (protocol, keyword arguments for its handle_connection)
 SERVICE_KINDS: dict[str, tuple[str, dict[str, bool]]] = {

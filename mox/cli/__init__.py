@@ -20,7 +20,7 @@ import click
 from mox import mlog
 
 #: Command modules, in help order. Missing modules are skipped.
-COMMAND_MODULES = ("localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer")
+COMMAND_MODULES = ("localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "account", "admin")
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
 

@@ -1,0 +1,40 @@
+"""`mox setadminpassword` (reference 2.1, conf mode): rewrites the hashed admin password file
+named in mox.conf; no running mox needed (the web login reads the file at each attempt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("setadminpassword")
+@click.option(
+    "-dir", "--dir", "dir_", type=click.Path(path_type=Path), default=None,
+    help="config dir holding mox.conf (default: the localserve dir).",
+)
+def setadminpassword(dir_: Path | None) -> None:
+    """Set the admin password (web admin login).
+
+    On a terminal the password is asked twice; otherwise the first line of stdin is the password.
+    It must be at least 8 bytes after PRECIS preparation; only its hash is written.
+    """
+    from mox import config as mconfig
+    from mox import precis
+    from mox.cli import UserError
+    from mox.cli.account import read_new_password
+    from mox.localserve import hash_password
+
+    config_dir = dir_ if dir_ is not None else mconfig.default_localserve_dir()
+    static = mconfig.read_static(config_dir)
+    password = read_new_password()
+    try:
+        prepared = precis.check_new_password(password)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    path = Path(config_dir) / static.admin_password_file
+    mconfig.write_file(path, (hash_password(prepared) + "\n").encode("ascii"))
+    click.echo("admin password changed")
+
+
+commands = [setadminpassword]

@@ -74,6 +74,8 @@ class Queue:
         hold_until: float | None = None,
     ) -> list[int]:
         """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids."""
+        if not recipients:
+            raise ValueError("no recipients")
         opts = dsn_options or {}
         per_rcpt = list(opts.get("recipients") or [])
         now = time.time()

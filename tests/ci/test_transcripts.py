@@ -1,0 +1,89 @@
+"""Session transcripts (mox.transcript): recorded for every SMTP and IMAP session, passwords
+redacted, linked from delivered messages, attached to failing test reports by the plugin."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from mox.pytest_plugin import MoxServer
+
+from .conftest import Line, deliver, imap, message
+
+
+def test_smtp_transcript_redacts_auth_and_is_linked_from_the_message(srv: MoxServer) -> None:
+    auth = base64.b64encode(b"\0mox@localhost\0moxmoxmox").decode()
+    c = Line(srv.ports["submission"])
+    c.reply()
+    c.cmd("EHLO client.example")
+    assert c.cmd(f"AUTH PLAIN {auth}") == "235 2.7.0 nice"
+    assert c.cmd("MAIL FROM:<mox@localhost>") == "250 2.1.0 looking good"
+    assert c.cmd("RCPT TO:<t1@example.org>") == "250 2.1.0 now on the list"
+    assert c.cmd("DATA") == "354 see you at the bare dot"
+    c.sock.sendall(message("t1@example.org", "transcribed", frm="mox@localhost") + b".\r\n")
+    assert c.reply() == "250 2.2.0 it is done"
+    assert c.cmd("QUIT") == "221 2.0.0 okay thanks bye"
+    c.close()
+
+    m = srv.address_inbox("t1@example.org").wait(subject="transcribed")
+    text = srv.api("GET", f"messages/{m['id']}/transcript", raw=True).decode()
+    lines = text.splitlines()
+    assert lines[0].startswith("# smtp session ") and " from 127.0.0.1 at " in lines[0]
+    assert "C: EHLO client.example" in lines
+    assert "C: ***" in lines
+    assert auth not in text and "moxmoxmox" not in text
+    assert "C:   | Subject: transcribed" in lines
+    assert lines[-2:] == ["C: QUIT", "S: 221 2.0.0 okay thanks bye"]
+
+    listed = srv.transcripts("smtp")
+    assert [t["user"] for t in listed] == ["mox"]
+    assert srv.transcript(listed[0]["cid"]) == text
+
+
+def test_imap_transcript_redacts_login(srv: MoxServer) -> None:
+    c = imap(srv)
+    c.send("a1 LOGIN mox@localhost moxmoxmox")
+    assert c.line().startswith("a1 OK ")
+    c.send("a2 LOGOUT")
+    assert c.line() == "* BYE thanks"
+    c.close()
+    t = srv.transcripts("imap")
+    assert len(t) == 1
+    text = srv.transcript(t[0]["cid"])
+    assert "moxmoxmox" not in text
+    lines = text.splitlines()
+    assert lines[1].startswith("S: * OK [CAPABILITY IMAP4rev2 ")
+    assert lines[2:5] == ["C: a1 LOGIN ", "C: ***", lines[4]]
+    assert "C: a2 LOGOUT" in lines
+
+
+def test_transcript_on_disk_after_session(srv: MoxServer) -> None:
+    deliver(srv, ["disk@example.org"], message("disk@example.org", "on disk"))
+    cid = srv.transcripts("smtp")[0]["cid"]
+    on_disk = (Path(srv.ports["dir"]) / "transcripts" / f"{cid}.txt").read_text(encoding="utf-8")
+    assert on_disk == srv.transcript(cid)
+
+
+def test_plugin_attaches_transcripts_to_a_failing_test(tmp_path: Path) -> None:
+    (tmp_path / "test_fails.py").write_text(
+        textwrap.dedent(
+            """
+            def test_fails(mox_server):
+                mox_server.send("who@example.org", "Hello there", "body")
+                assert mox_server.address_inbox("who@example.org").wait()["subject"] == "Goodbye"
+            """
+        ),
+        encoding="utf-8",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path / "test_fails.py")],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, cwd=tmp_path,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = r.stdout
+    assert "mox session transcripts" in out
+    assert "C: rcpt TO:<who@example.org>" in out  # as smtplib sends it
+    assert "C: ***" in out and "moxmoxmox" not in out.split("mox session transcripts", 1)[1]

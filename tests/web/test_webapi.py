@@ -226,3 +226,21 @@ def test_send_non_ascii(client):
     assert (hdrs["to"], hdrs["x-test"], hdrs["user-agent"]) == ("Jörg <webapi-utf8@localhost>", "yes", "mox/webapi")
     r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "Headers": [["Bad Name", "v"]]})
     assert (r.status, r.json()) == (400, {"Code": "user", "Message": "invalid header 'Bad Name'"})
+
+
+def test_send_daily_limit(client, server, monkeypatch):
+    """Send counts against max_outgoing_messages_per_day, as SMTP submission does."""
+
+    class Config:
+        max_outgoing_messages_per_day = 1
+
+        def __init__(self, base: Any) -> None:
+            self._base = base
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._base, name)
+
+    monkeypatch.setattr(server.ctx, "config", Config(server.ctx.config))
+    monkeypatch.setattr(server.ctx.queue, "outgoing_count", lambda account, since: 1)
+    r = call(client(), "Send", {"To": [{"Address": "limit@localhost"}], "Text": "x"})
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "max number of messages (1) over past 24h reached"})

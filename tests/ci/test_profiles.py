@@ -1,0 +1,87 @@
+"""IMAP capability profiles (mox.imap.profiles): -imap-profile mox|dovecot|minimal-rev1."""
+
+from __future__ import annotations
+
+import imaplib
+
+import pytest
+
+from mox.pytest_plugin import MoxServer
+
+from .conftest import Line, imap
+
+
+def _tagged(c: Line, tag: str) -> tuple[list[str], str]:
+    untagged = []
+    while not (line := c.line()).startswith(tag + " "):
+        untagged.append(line)
+    return untagged, line
+
+
+@pytest.mark.mox(imap_profile="minimal-rev1")
+def test_minimal_rev1(mox_server: MoxServer) -> None:
+    c = Line(mox_server.ports["imap"])
+    assert c.line() == "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] mox imap"
+    c.send("a1 CAPABILITY")
+    assert _tagged(c, "a1") == (["* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN"], "a1 OK CAPABILITY done")
+    c.send("a2 AUTHENTICATE SCRAM-SHA-256")
+    assert c.line() == "a2 BAD mechanism SCRAM-SHA-256 not offered"
+    c.send("a3 ID NIL")
+    assert c.line() == "a3 BAD unknown command ID (extension ID not offered)"
+    c.send("a4 LOGIN mox@localhost moxmoxmox")
+    assert _tagged(c, "a4")[1] == "a4 OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] login done"
+    for line, want in [
+        ("b1 ENABLE CONDSTORE", "b1 BAD unknown command ENABLE (extension ENABLE not offered)"),
+        ("b2 NAMESPACE", "b2 BAD unknown command NAMESPACE (extension NAMESPACE not offered)"),
+        ("b3 SELECT INBOX (CONDSTORE)", "b3 BAD CONDSTORE parameter not offered"),
+        ("b4 STATUS INBOX (MESSAGES SIZE)", "b4 BAD STATUS SIZE not offered"),
+        ("b5 GETQUOTAROOT INBOX", "b5 BAD unknown command GETQUOTAROOT (extension QUOTA not offered)"),
+    ]:
+        c.send(line)
+        assert _tagged(c, line.split()[0])[1] == want
+    c.send("c1 SELECT INBOX")
+    assert _tagged(c, "c1")[1].startswith("c1 OK [READ-WRITE]")
+    for line, want in [
+        ("c2 MOVE 1 Trash", "c2 BAD unknown command MOVE (extension MOVE not offered)"),
+        ("c3 UNSELECT", "c3 BAD unknown command UNSELECT (extension UNSELECT not offered)"),
+        ("c4 IDLE", "c4 BAD unknown command IDLE (extension IDLE not offered)"),
+        ("c5 SEARCH RETURN (COUNT) ALL", "c5 BAD SEARCH RETURN needs ESEARCH (not offered)"),
+        ("c6 UID FETCH 1:* FLAGS (CHANGEDSINCE 1)", "c6 BAD CHANGEDSINCE needs CONDSTORE (not offered)"),
+    ]:
+        c.send(line)
+        assert _tagged(c, line.split()[0])[1] == want
+    c.send("c7 SEARCH ALL")
+    assert _tagged(c, "c7") == (["* SEARCH"], "c7 OK SEARCH done")
+    c.close()
+    # An independent client copes with the profile.
+    with imaplib.IMAP4("127.0.0.1", mox_server.imap_port, timeout=10) as client:
+        assert client.capabilities == ("IMAP4REV1", "STARTTLS", "AUTH=PLAIN")
+        client.login(mox_server.address, mox_server.password)
+        assert client.select("INBOX") == ("OK", [b"0"])
+
+
+@pytest.mark.mox(imap_profile="dovecot")
+def test_dovecot(mox_server: MoxServer) -> None:
+    c = imap(mox_server, "mox@localhost", "moxmoxmox")
+    c.send("a1 CAPABILITY")
+    caps = _tagged(c, "a1")[0][0]
+    assert caps == (
+        "* CAPABILITY IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
+        "LIST-EXTENDED SPECIAL-USE LIST-STATUS ID CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE NAMESPACE STARTTLS AUTH=PLAIN"
+    )
+    # IMAP4rev2 and UTF8=ACCEPT are not offered, so ENABLE leaves them off; CONDSTORE works.
+    c.send("a2 ENABLE IMAP4rev2 UTF8=ACCEPT CONDSTORE")
+    assert _tagged(c, "a2") == (["* ENABLED CONDSTORE"], "a2 OK ENABLE done")
+    c.send("a3 STATUS INBOX (SIZE)")
+    assert _tagged(c, "a3")[1] == "a3 BAD STATUS SIZE not offered"
+    c.send("a4 SELECT INBOX (CONDSTORE)")
+    assert _tagged(c, "a4")[1].startswith("a4 OK [READ-WRITE]")
+    c.close()
+    assert mox_server.api("GET", "ci")["imap_profile"] == "dovecot"
+
+
+def test_mox_profile_is_the_default(mox_server: MoxServer) -> None:
+    c = Line(mox_server.ports["imap"])
+    assert c.line().startswith("* OK [CAPABILITY IMAP4rev2 IMAP4rev1 ENABLE ")
+    c.close()
+    assert mox_server.api("GET", "ci")["imap_profile"] == "mox"

@@ -231,6 +231,12 @@ class Queue:
             upd = Entry(**{**_asdict(e), "attempts": attempts, "last_attempt": now, "last_error": str(err), "next_attempt": now + delay})
             self.log.info("temporary delivery failure, will retry", id=e.id, attempts=attempts, err=str(err), delay=delay)
             await self._commit(updates=[upd])
+            if attempts == 1 and "DELAY" in (e.notify or "").upper().split(",") and e.mail_from:
+                # RFC 3461 4.1: NOTIFY=DELAY asks for a "delayed" DSN; one, after the first failure.
+                await self._send_dsn(
+                    e,
+                    RecipientStatus(e.recipient, "delayed", err.ecode, diagnostic=str(err), orcpt=e.orcpt, last_attempt=now),
+                )
             return
         except Exception as err:
             self.log.error("delivery error", id=e.id, err=repr(err))

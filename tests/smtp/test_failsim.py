@@ -191,3 +191,19 @@ def test_dsn_notify_and_ret(smtp):
     assert b"\r\nhello\r\n" not in raw["mail delivery succeeded"]
     succeeded = texts["mail delivery succeeded"]
     assert "Action: delivered" in succeeded[1].as_string()
+
+
+def test_dsn_notify_delay(smtp):
+    smtp.start(queue_retry_delays=(0.05,))
+    tc = smtp.connect(login=True)
+    tc.transact("MAIL FROM:<mox@localhost>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<queue451@example.com> NOTIFY=DELAY,FAILURE", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(MSG + b".\r\n")
+    tc.expect("250 2.2.0 it is done")
+    msgs = smtp.wait_messages("Inbox", 2)
+    subjects = sorted(_dsn_parts(m)[0]["Subject"] for m in msgs)
+    assert subjects == ["mail delivery delayed", "mail delivery failed"]
+    delayed = next(m for m in msgs if b"Subject: mail delivery delayed" in m)
+    text = _dsn_parts(delayed)[1][1].as_string()
+    assert "Action: delayed" in text and "Status: 4.0.0" in text

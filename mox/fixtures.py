@@ -72,7 +72,7 @@ def scan(root: Path) -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
         raise FileNotFoundError(f"preload dir {root} does not exist")
 
     def maildir(p: Path, mailbox: str) -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
-        for sub in ("new", "cur"):
+        for sub in ("cur", "new"):
             d = p / sub
             if d.is_dir():
                 for f in sorted(d.iterdir()):

@@ -37,6 +37,8 @@ BODY_TIMEOUT = 60.0
 IDLE_TIMEOUT = 60.0
 SEND_TIMEOUT = 60.0
 HANDSHAKE_TIMEOUT = 30.0
+LINGER_TIMEOUT = 1.0
+LINGER_MAX = 1024 * 1024
 READ_SIZE = 65536
 
 SECURITY_HEADERS = (
@@ -212,6 +214,7 @@ class HTTPConnection:
         try:
             if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await self.send_response(resp, head_only=False)
+                await self.linger()
                 return
         except h11.LocalProtocolError:
             pass
@@ -225,6 +228,24 @@ class HTTPConnection:
         try:
             await self.send_all(raw)
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError):
+            return
+        await self.linger()
+
+    async def linger(self) -> None:
+        """Before closing after an error: end our side and read what the client still sends
+        (briefly), so closing with unread data does not reset the connection and destroy the
+        error response before the client read it."""
+        try:
+            if isinstance(self.stream, trio.SocketStream):
+                await self.stream.send_eof()
+            with trio.move_on_after(LINGER_TIMEOUT):
+                total = 0
+                while total < LINGER_MAX:
+                    data = await self.stream.receive_some(READ_SIZE)
+                    if not data:
+                        break
+                    total += len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
 
     def _with_defaults(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -121,7 +121,7 @@ def raw_exchange(port: int, data: bytes, *, read_until_close: bool = True, timeo
         while True:
             try:
                 b = s.recv(65536)
-            except TimeoutError:
+            except (TimeoutError, ConnectionResetError):
                 break
             if not b:
                 break

@@ -494,8 +494,8 @@ async def after_deliver(ctx: Any, account: str, mailbox: str, data: bytes, recip
     done: set[str] = set()
     for r in rcpts:
         r = r.strip().lower()
-        if not _ADDR_RE.match(r) or r in done:
-            continue
+        if not _ADDR_RE.match(r) or r in done or ctx.auth.account_for_address(r) is not None:
+            continue  # configured addresses log in to their own account
         done.add(r)
         name = ensure_view(ctx, r)
         acc = ctx.store.open_account(name)

@@ -1,0 +1,56 @@
+"""Deterministic mode: a fixed clock and stable ids in what the server writes itself (our
+Received header, DSNs), so two runs produce the same bytes (golden files)."""
+
+from __future__ import annotations
+
+import email.utils
+from pathlib import Path
+
+import pytest
+
+from mox.pytest_plugin import MoxServer
+
+from .conftest import deliver, message
+
+FIXED = "Sat, 01 Jan 2000 00:00:00 -0000"
+
+
+def _run(dir: Path) -> tuple[bytes, bytes]:
+    """Deliver one message on port 25 and provoke one DSN; both raw messages."""
+    with MoxServer.open(dir, deterministic=True) as srv:
+        deliver(srv, ["golden@example.org"], message("golden@example.org", "golden"))
+        incoming = srv.address_inbox("golden@example.org").wait(subject="golden")
+        with srv.smtp() as client:
+            client.sendmail("mox@localhost", ["queuepermerror@localhost"], message("queuepermerror@localhost", "bounce me", frm="mox@localhost"))
+        got = srv.api("GET", "wait?subject=mail%20delivery%20failed&timeout=20")["messages"]
+        assert got, "no DSN"
+        return (
+            srv.api("GET", f"messages/{incoming['id']}/raw", raw=True),
+            srv.api("GET", f"messages/{got[0]['id']}/raw", raw=True),
+        )
+
+
+def test_two_runs_give_the_same_bytes(tmp_path: Path) -> None:
+    a_msg, a_dsn = _run(tmp_path / "a")
+    b_msg, b_dsn = _run(tmp_path / "b")
+    assert a_msg == b_msg
+    assert a_dsn == b_dsn
+    # Our Received header: fixed connection id and date.
+    assert a_msg.startswith(
+        b"Received: from client.example ([127.0.0.1])\r\n\tby localhost ([127.0.0.1])\r\n\twith ESMTP id d1\r\n"
+        b"\tfor <golden@example.org>; " + FIXED.encode() + b"\r\n"
+    )
+    head = a_dsn.split(b"\r\n\r\n", 1)[0].decode()
+    assert f"Date: {FIXED}" in head.splitlines()
+    msgid = [x for x in head.splitlines() if x.startswith("Message-ID: ")][0]
+    assert msgid.startswith("Message-ID: <dsn-") and msgid.endswith("@localhost>")
+    assert f"Arrival-Date: {FIXED}".encode() in a_dsn
+
+
+@pytest.mark.mox(deterministic="2024-05-06T07:08:09Z")
+def test_fixed_time_setting(mox_server: MoxServer) -> None:
+    assert mox_server.api("GET", "ci")["deterministic"] == 1714979289.0
+    deliver(mox_server, ["t@example.org"], message("t@example.org", "timed"))
+    m = mox_server.address_inbox("t@example.org").wait()
+    raw = mox_server.api("GET", f"messages/{m['id']}/raw", raw=True)
+    assert email.utils.formatdate(1714979289.0).encode() in raw.split(b"\r\n\r\n", 1)[0]

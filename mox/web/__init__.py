@@ -7,9 +7,10 @@ Page modules plug in through ``register(router)`` (docs/architecture.md, "mox.we
     mox/web/http.py      h11-over-trio driver: limits, timeouts, security headers, websocket hand-off
     mox/web/router.py    Request, Response, Router, HTTPError, json/static helpers
     mox/web/session.py   sessions, cookies, CSRF; /<kind>/login, /logout, /session
-    mox/web/index.py     the / page
+    mox/web/index.py     the / page and /readyz
     mox/web/webapi.py    /webapi/v0/ (as mox)
-    mox/web/testapi.py   /api/v1/ and /readyz (beyond mox: list, search, get, delete, wait)
+    mox/web/testapi.py   /api/v1/ (beyond mox: list, search, get, delete, wait)
+    mox/web/account.py  webmail.py  admin.py  live.py  sanitize.py   the pages (web UI)
     mox/web/static/      files shipped in the package
 """
 

@@ -98,6 +98,8 @@ class StaticConfig(Base):
     admin_password_file: str = "adminpasswd"
     tls: TLSConfig | None = None
     max_message_size: int = 104857600
+    #: Default quota in bytes of message files per account (mox's QuotaMessageSize); 0: none.
+    quota_message_size: int = 0
     failure_timeout: float = 3600.0
     limits: Limits = Limits()
 
@@ -108,6 +110,7 @@ class DomainConfig(Base):
 
 class AccountConfig(Base):
     addresses: list[str]
+    #: Bytes of message files; 0: the default (mox.conf quota_message_size), negative: unlimited.
     quota: int = 0
 
 
@@ -138,7 +141,8 @@ class Config(Base):
     #: AUTH/LOGIN allowed without TLS (localserve: True).
     no_require_starttls: bool = False
     max_message_size: int = 104857600
-    #: Bytes per account, 0 = unlimited.
+    #: Default bytes per account (mox.conf quota_message_size), 0 = unlimited; an account's own
+    #: ``quota`` overrides it (mox.accounts.account_quota).
     quota: int = 0
     catchall_separator: str = "+"
     domains: dict[str, DomainConfig] = {}
@@ -221,7 +225,6 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> C
         return str((config_dir / p).absolute())
 
     seps = {d.catchall_separator for d in domains.domains.values()}
-    quota = max((a.quota for a in domains.accounts.values()), default=0)
     return Config(
         hostname=static.hostname,
         config_dir=str(config_dir),
@@ -230,7 +233,7 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> C
         localserve=static.localserve,
         no_require_starttls=static.listener.no_require_starttls,
         max_message_size=static.max_message_size,
-        quota=quota,
+        quota=max(static.quota_message_size, 0),
         catchall_separator=seps.pop() if len(seps) == 1 else "+",
         domains=dict(domains.domains),
         accounts=dict(domains.accounts),

@@ -9,9 +9,8 @@ Reply lines are compared exactly after the connection id at the end of error rep
 replaced by ``(ID)``. ``smtp.messages("Inbox")`` returns the stored messages (bytes) of account
 ``mox``, read through the store. Each test gets a fresh data dir.
 
-The real ``mox.store.Store`` is used (its consistency is checked after each test). With
-``MOX_SMTP_FAKE_STORE=1`` (or when ``mox.store`` lacks ``Store``) a small in-memory store with the
-contract's methods stands in (``FakeStore``), to test the SMTP and queue code on their own.
+The real ``mox.store.Store`` is used (fsync off for speed; the queue keeps its own fsyncs), and
+the account's consistency is checked after each test.
 """
 
 from __future__ import annotations
@@ -78,77 +77,10 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_cert(tmp_path_factory.mktemp("smtpcert"))
 
 
-# ---------------------------------------------------------------------------------------------
-# A stand-in store with the contract's methods (used only while mox.store.Store is missing).
+def _open_store(data_dir: Path) -> Any:
+    from mox.store import Store
 
-
-class _FakeMailbox(SimpleNamespace):
-    pass
-
-
-class FakeAccount:
-    def __init__(self, store: FakeStore, name: str) -> None:
-        self.store = store
-        self.name = name
-
-    def mailboxes(self) -> list[Any]:
-        return [self.store.mailboxes[self.name][n] for n in sorted(self.store.mailboxes[self.name])]
-
-    def mailbox(self, name: str) -> Any:
-        if name.upper() == "INBOX":
-            name = "Inbox"
-        return self.store.mailboxes[self.name].get(name)
-
-    def messages(self, mailbox_id: int) -> list[Any]:
-        return [m for m in self.store.msgs[self.name] if m.mailbox_id == mailbox_id]
-
-    def read_message(self, msg: Any) -> bytes:
-        return msg.data
-
-    def check_password(self, password: str) -> bool:
-        return password == self.store.passwords.get(self.name)
-
-    async def deliver(self, mailbox_name: str, data: bytes, *, flags: Any = (), received: Any = None, origin: Any = None) -> Any:
-        mb = self.mailbox(mailbox_name)
-        if mb is None:
-            raise KeyError(mailbox_name)
-        await trio.sleep(0)
-        m = SimpleNamespace(mailbox_id=mb.id, uid=mb.uidnext, data=bytes(data), flags=tuple(flags))
-        mb.uidnext += 1
-        self.store.msgs[self.name].append(m)
-        return m
-
-    def close(self) -> None:
-        pass
-
-
-class FakeStore:
-    def __init__(self, data_dir: Path) -> None:
-        self.mailboxes: dict[str, dict[str, Any]] = {}
-        self.msgs: dict[str, list[Any]] = {}
-        self.passwords: dict[str, str] = {}
-
-    def create_account(self, name: str) -> None:
-        self.mailboxes[name] = {
-            n: _FakeMailbox(id=i + 1, name=n, uidnext=1) for i, n in enumerate(["Archive", "Drafts", "Inbox", "Junk", "Sent", "Trash"])
-        }
-        self.msgs[name] = []
-
-    def open_account(self, name: str) -> FakeAccount:
-        return FakeAccount(self, name)
-
-    def close(self) -> None:
-        pass
-
-
-def _open_store(data_dir: Path) -> tuple[Any, bool]:
-    if os.environ.get("MOX_SMTP_FAKE_STORE"):
-        return FakeStore(data_dir), False
-    try:
-        from mox.store import Store  # type: ignore[attr-defined]
-    except ImportError:
-        return FakeStore(data_dir), False
-    return Store(data_dir, fsync=False), True
+    return Store(data_dir, fsync=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +210,6 @@ class SmtpHarness:
         self.ports: dict[str, int] = {}
         self.conns: list[SmtpTestConn] = []
         self.store: Any = None
-        self.real_store = False
         self.ctx: Any = None
         self.errors: list[str] = []
         self.ADDRESS = ADDRESS
@@ -311,32 +242,25 @@ class SmtpHarness:
         config = _Config(base, extra)
         self._overrides = dict(overrides)
         if self.store is None:
-            self.store, self.real_store = _open_store(self.data_dir)
-        if self.real_store and ACCOUNT in self.store.account_names():
-            pass  # restarted on an existing data dir
-        elif not self.real_store and ACCOUNT in self.store.mailboxes:
-            pass
-        else:
+            self.store = _open_store(self.data_dir)
+        if ACCOUNT not in self.store.account_names():  # else: restarted on an existing data dir
             self._create_account()
         self._start_server(config)
 
     def _create_account(self) -> None:
         self.store.create_account(ACCOUNT)
-        if self.real_store:
-            acc = self.store.open_account(ACCOUNT)
-            # A cheap scrypt cost: the record keeps its parameters, so every login in the tests
-            # is cheap too (the store's own tests cover the real cost).
-            from mox.store import password as pwmod
+        acc = self.store.open_account(ACCOUNT)
+        # A cheap scrypt cost: the record keeps its parameters, so every login in the tests is
+        # cheap too (the store's own tests cover the real cost).
+        from mox.store import password as pwmod
 
-            saved = pwmod.SCRYPT_N
-            pwmod.SCRYPT_N = 1 << 4
-            try:
-                trio.run(acc.set_password, PASSWORD)
-            finally:
-                pwmod.SCRYPT_N = saved
+        saved = pwmod.SCRYPT_N
+        pwmod.SCRYPT_N = 1 << 4
+        try:
+            trio.run(acc.set_password, PASSWORD)
+        finally:
+            pwmod.SCRYPT_N = saved
             acc.close()
-        else:
-            self.store.passwords[ACCOUNT] = PASSWORD
 
     def _start_server(self, config: Any) -> None:
         from mox.auth import Authenticator
@@ -454,9 +378,8 @@ class SmtpHarness:
         assert self.server is not None
         self.server.stop()
         self.server = None
-        if self.real_store:
-            self.store.close()
-            self.store = None
+        self.store.close()
+        self.store = None
         self.start(**self._overrides)
 
     def stop(self) -> None:
@@ -466,14 +389,14 @@ class SmtpHarness:
             self.server.stop()
             self.server = None
         if self.store is not None:
-            if self.real_store:
-                acc = self.store.open_account(ACCOUNT)
-                try:
-                    problems = acc.check_consistency()
-                finally:
-                    acc.close()
-                assert problems == [], problems
+            acc = self.store.open_account(ACCOUNT)
+            try:
+                problems = acc.check_consistency()
+            finally:
+                acc.close()
             self.store.close()
+            self.store = None
+            assert problems == [], problems
 
 
 @pytest.fixture

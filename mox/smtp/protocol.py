@@ -91,6 +91,11 @@ class LineTooLong:
 
 
 @dataclass(frozen=True)
+class NotSmtp:
+    """The peer speaks another protocol (a TLS handshake on a plain port)."""
+
+
+@dataclass(frozen=True)
 class MessageComplete:
     data: bytes
 
@@ -192,6 +197,10 @@ class ServerConnection:
             return self._next_data_event()
         if self.state == State.READ_BDAT:
             return self._next_bdat_event()
+        if self.ncommands == 0 and self._buf[self._pos : self._pos + 2] == b"\x16\x03":
+            # A TLS handshake record (type 22, version 3.x) where the first command should be:
+            # TLS spoken to a plain port. It has no line end to wait for.
+            return NotSmtp()
         i = self._buf.find(b"\n", self._pos)
         if i < 0:
             if len(self._buf) - self._pos > MAX_LINE:

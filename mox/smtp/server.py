@@ -33,6 +33,7 @@ from mox.smtp.protocol import (
     DataRejected,
     LineTooLong,
     MessageComplete,
+    NotSmtp,
     Reply,
     ReplyError,
     ServerConnection,
@@ -198,6 +199,10 @@ class _Conn:
         self.reply(self.proto.greeting())
         while True:
             ev = await self.next_event()
+            if isinstance(ev, NotSmtp):
+                self.reply(Reply(c.C500_BAD_SYNTAX, c.SE_PROTO_SYNTAX, "please try again speaking smtp"))
+                await self.flush()
+                return
             if isinstance(ev, LineTooLong):
                 self.reply(Reply(c.C500_BAD_SYNTAX, c.SE_PROTO_OTHER, "line too long, smtp max is 512, we reached 2048"))
                 await self.flush()

@@ -293,3 +293,22 @@ def test_utf8_header_needs_smtputf8(smtp):
     tc.transact("DATA", "354 see you at the bare dot")
     tc.write("From: <a@example.org>\r\nSubject: café\r\n\r\nbody\r\n.\r\n".encode())
     tc.expect("250 2.2.0 it is done")
+
+
+def test_tls_on_plain_port(smtp):
+    import socket as _socket
+    import ssl as _ssl
+
+    smtp.start()
+    sock = _socket.create_connection(("127.0.0.1", smtp.ports["submission"]), timeout=10)
+    assert sock.recv(1024).startswith(b"220 localhost ESMTP mox ")
+    ctx = _ssl.create_default_context()
+    with __import__("pytest").raises((_ssl.SSLError, ConnectionError)):
+        ctx.wrap_socket(sock, server_hostname="localhost")  # sends a ClientHello, gets plaintext
+    sock.close()
+    raw = _socket.create_connection(("127.0.0.1", smtp.ports["smtp"]), timeout=10)
+    raw.recv(1024)
+    raw.sendall(b"\x16\x03\x01\x00\x10hello")
+    assert raw.recv(1024) == b"500 5.5.2 please try again speaking smtp\r\n"
+    assert raw.recv(1024) == b""
+    raw.close()

@@ -1,0 +1,48 @@
+"""The localserve flags of the test and CI features, on a real `mox localserve` process."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import run_mox
+
+from .conftest import Line
+
+
+def test_localserve_flags(tmp_path: Path, mox_process) -> None:
+    pre = tmp_path / "pre"
+    pre.mkdir()
+    (pre / "hello.eml").write_bytes(b"From: a@example.org\r\nSubject: preloaded\r\n\r\nhi\r\n")
+    out = tmp_path / "out"
+    p = mox_process(
+        "localserve", "-dir", str(tmp_path / "mox"), "-port-base", "0",
+        "-imap-profile", "minimal-rev1", "-preload", str(pre), "-export-on-exit", str(out),
+        "-deterministic", "-shared-password", "ci-pass",
+    )
+    info = p.wait_ready()
+    c = Line(info["imap"])
+    assert c.line() == "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] mox imap"
+    c.close()
+    with urllib.request.urlopen(f"http://127.0.0.1:{info['http']}/api/v1/ci", timeout=30) as resp:
+        assert json.load(resp) == {
+            "shared_password": "ci-pass",
+            "imap_profile": "minimal-rev1",
+            "deterministic": 946684800.0,
+            "preload": str(pre.absolute()),
+            "export_on_exit": str(out.absolute()),
+        }
+    with urllib.request.urlopen(f"http://127.0.0.1:{info['http']}/api/v1/messages", timeout=30) as resp:
+        assert [m["subject"] for m in json.load(resp)["messages"]] == ["preloaded"]
+    p.terminate()
+    assert p.wait() == 0
+    assert "preloaded 1 messages from " in p.log()
+    (f,) = (out / "mox" / "Inbox" / "cur").iterdir()
+    assert f.read_bytes() == b"From: a@example.org\r\nSubject: preloaded\r\n\r\nhi\r\n"
+
+
+def test_bad_profile_is_a_usage_error(tmp_path: Path) -> None:
+    r = run_mox("localserve", "-dir", str(tmp_path / "mox"), "-imap-profile", "exchange")
+    assert r.returncode == 2
+    assert "Invalid value for '-imap-profile'" in r.stderr

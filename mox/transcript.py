@@ -125,7 +125,8 @@ class TranscriptStore:
         self.dir = Path(data_dir) / "transcripts"
         self.deterministic = deterministic
         self._open: dict[str, Transcript] = {}
-        self._done: OrderedDict[str, Transcript] = OrderedDict()
+        #: finished sessions: summaries only (the text is on disk), the newest KEEP_IN_MEMORY.
+        self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def start(self, cid: str, proto: str, remote: str | None) -> Transcript:
@@ -136,22 +137,22 @@ class TranscriptStore:
 
     def finish(self, t: Transcript) -> None:
         t.ended = time.time()
-        with self._lock:
-            self._open.pop(t.cid, None)
-            self._done[t.cid] = t
-            while len(self._done) > KEEP_IN_MEMORY:
-                self._done.popitem(last=False)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / f"{t.cid}.txt").write_text(t.text(self.deterministic), encoding="utf-8")
         except OSError:
             pass
+        with self._lock:
+            self._open.pop(t.cid, None)
+            self._done[t.cid] = t.summary()
+            while len(self._done) > KEEP_IN_MEMORY:
+                self._done.popitem(last=False)
 
     def get(self, cid: str) -> str | None:
         if not _CID_RE.match(cid):
             return None
         with self._lock:
-            t = self._open.get(cid) or self._done.get(cid)
+            t = self._open.get(cid)
         if t is not None:
             return t.text(self.deterministic)
         try:
@@ -161,8 +162,8 @@ class TranscriptStore:
 
     def list(self, *, proto: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            ts = list(self._done.values()) + list(self._open.values())
-        out = [t.summary() for t in ts if (proto is None or t.proto == proto) and (user is None or (t.user or "").lower() == user.lower())]
+            ts = list(self._done.values()) + [t.summary() for t in self._open.values()]
+        out = [t for t in ts if (proto is None or t["proto"] == proto) and (user is None or (t["user"] or "").lower() == user.lower())]
         out.sort(key=lambda s: s["started"])
         return out
 

@@ -8,6 +8,8 @@ lint reports, per-address inboxes, reset; plus preload at start and export at ex
 - ``GET /api/v1/messages/{id}/lint``, ``POST /api/v1/lint`` (body: a raw message)
 - ``GET /api/v1/inboxes``, ``DELETE /api/v1/inboxes/{address}``
 - ``POST /api/v1/reset``, ``GET /api/v1/ci`` (settings)
+- ``GET /webmail/ci/{mailbox}/{uid}/transcript|lint`` (webmail session): the message view's
+  Transcript and Lint links
 """
 
 from __future__ import annotations
@@ -219,6 +221,32 @@ async def settings(ctx: Any, req: Request) -> Response:
     return json_response(_state(ctx, req).settings.to_json())
 
 
+async def webmail_ci(ctx: Any, req: Request) -> Response:
+    """``GET /webmail/ci/{mailbox}/{uid}/transcript|lint``: for the webmail message view (needs a
+    webmail session; plain text)."""
+    from mox.web import sanitize, webmail
+
+    what = req.params["what"]
+    if what not in ("transcript", "lint"):
+        raise HTTPError(404, "user:notFound", f"unknown view {what!r}")
+    _, data = webmail._load(ctx, req)
+    st = ci.state(ctx)
+    if st is None:
+        raise HTTPError(404, "user:notFound", "only available in localserve")
+    cid = cid_from_message(data)
+    if what == "transcript":
+        text = st.transcripts.get(cid) if cid else None
+        if text is None:
+            text = "No transcript: this message was not received over SMTP by this server.\n"
+    else:
+        info = st.tx_info.get(cid or "", {})
+        r = lint_message(_strip_trace(data), body_8bit=info.get("body_8bit"), smtputf8=info.get("smtputf8"))
+        lines = [f"{'ok' if r['ok'] else 'NOT ok'}: {r['errors']} error(s), {r['warnings']} warning(s)", ""]
+        lines += [f"{f['severity']:8} {f['id']}: {f['message']}" for f in r["findings"]]
+        text = "\n".join(lines) + "\n"
+    return Response(200, [*sanitize.message_headers(), ("Content-Type", "text/plain; charset=utf-8")], text.encode("utf-8"))
+
+
 async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Preload at start (before the listeners accept); export when the server stops."""
     from mox import fixtures
@@ -255,3 +283,4 @@ def register(router: Router) -> None:
     router.add(BASE + "inboxes/{address}", inbox, methods=("DELETE",))
     router.add(BASE + "reset", reset, methods=("POST",))
     router.add(BASE + "ci", settings, methods=("GET",))
+    router.add("/webmail/ci/{mailbox}/{uid}/{what}", webmail_ci, methods=("GET",))

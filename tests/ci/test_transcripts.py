@@ -87,3 +87,39 @@ def test_plugin_attaches_transcripts_to_a_failing_test(tmp_path: Path) -> None:
     assert "mox session transcripts" in out
     assert "C: rcpt TO:<who@example.org>" in out  # as smtplib sends it
     assert "C: ***" in out and "moxmoxmox" not in out.split("mox session transcripts", 1)[1]
+
+
+def test_webmail_transcript_and_lint_links(srv: MoxServer) -> None:
+    import http.client
+    import json
+
+    deliver(srv, ["mox@localhost"], message("mox@localhost", "webmail view"))
+    with srv.imap() as client:
+        client.select("INBOX")
+        typ, data = client.uid("SEARCH", "ALL")
+        uid = int(data[0].split()[-1])
+    acc = srv.server.store.open_account("mox")
+    try:
+        mbid = acc.mailbox("Inbox").id
+    finally:
+        acc.close()
+    conn = http.client.HTTPConnection("127.0.0.1", srv.ports["http"], timeout=30)
+    conn.request("POST", "/webmail/login", json.dumps({"username": "mox@localhost", "password": "moxmoxmox"}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200
+    cookie = resp.getheader("Set-Cookie").split(";")[0]
+    conn.request("GET", f"/webmail/ci/{mbid}/{uid}/transcript", headers={"Cookie": cookie})
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    assert resp.status == 200 and text.startswith("# smtp session ")
+    assert "C:   | Subject: webmail view" in text.splitlines()
+    conn.request("GET", f"/webmail/ci/{mbid}/{uid}/lint", headers={"Cookie": cookie})
+    resp = conn.getresponse()
+    assert (resp.status, resp.read().decode()) == (200, "ok: 0 error(s), 0 warning(s)\n\n")
+    conn.request("GET", f"/webmail/ci/{mbid}/{uid}/lint")  # no session
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 403
+    conn.close()

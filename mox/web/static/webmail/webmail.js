@@ -264,6 +264,8 @@ async function openMessage(m) {
 	$('#msg-headers').textContent = r.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
 	$('#msg-headers').hidden = true;
 	$('#btn-raw').href = `/webmail/msg/${s.mailbox}/${s.uid}/raw`;
+	$('#btn-transcript').href = `/webmail/ci/${s.mailbox}/${s.uid}/transcript`;
+	$('#btn-lint').href = `/webmail/ci/${s.mailbox}/${s.uid}/lint`;
 	$('#btn-flag').textContent = s.flags.includes('\\Flagged') ? 'Unflag' : 'Flag';
 	renderBody();
 }

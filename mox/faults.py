@@ -109,8 +109,8 @@ class Rule:
             raise RuleError("text must be one line")
         if action == "reply":
             r.code = _int(obj, "code", 0)
-            if not 200 <= r.code <= 599:
-                raise RuleError("reply needs a code between 200 and 599")
+            if not 400 <= r.code <= 599:  # a 2xx would claim what the server did not do
+                raise RuleError("reply needs a code between 400 and 599")
             r.text = r.text or "fault injected by test rule"
         elif action in ("no", "bad", "bye"):
             r.text = r.text or "fault injected by test rule"

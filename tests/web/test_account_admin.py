@@ -33,7 +33,9 @@ def call(c: Client, kind: str, csrf: str, method: str, obj: Any = None, *, statu
 
 
 def tag() -> str:
-    return uuid.uuid4().hex[:8]
+    # Ends with a letter: a local part ending in three digits 400-600 (or "temperror"...) would
+    # trigger localserve's failure simulation (reference 1.10).
+    return uuid.uuid4().hex[:8] + "x"
 
 
 def new_account(client: Any, password: str = "first password") -> tuple[str, str]:

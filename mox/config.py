@@ -53,6 +53,15 @@ class Limits(Base):
     concurrent_connections: tuple[int, int, int] = (30, 90, 270)
     auth_failures_per_minute: tuple[int, int, int] = (10, 30, 90)
     auth_failures_per_day: tuple[int, int, int] = (50, 150, 450)
+    #: Per connection (mox.slowmode): slow mode from this many failed authentications (0: never),
+    #: then seconds before each read, seconds per written byte, and at most this many seconds of
+    #: slow writing per write (the rest goes at once).
+    slow_after_auth_failures: int = 3
+    slow_read_delay: float = 1.0
+    slow_write_delay: float = 1.0
+    slow_write_max: float = 28.0
+    #: Per connection: seconds times (failures - slow_after_auth_failures) before each attempt.
+    auth_attempt_delay: float = 1.0
 
 
 LOCALSERVE_LIMITS = Limits(
@@ -60,6 +69,9 @@ LOCALSERVE_LIMITS = Limits(
     concurrent_connections=(10_000, 30_000, 90_000),
     auth_failures_per_minute=(10_000, 30_000, 90_000),
     auth_failures_per_day=(1_000_000, 3_000_000, 9_000_000),
+    # A test that fails logins on one connection is slowed (reads as mox), but a slow write
+    # never takes more than 2 s.
+    slow_write_max=2.0,
 )
 
 
@@ -102,6 +114,17 @@ class StaticConfig(Base):
     quota_message_size: int = 0
     failure_timeout: float = 3600.0
     limits: Limits = Limits()
+    #: SMTP: seconds of silence between commands before ``421 4.4.2``; seconds for a whole DATA phase.
+    smtp_idle_timeout: float = 30.0
+    smtp_data_timeout: float = 1800.0
+    #: SMTP: recipients per transaction (EHLO ``LIMITS RCPTMAX``; over it ``452 4.5.3``).
+    smtp_rcpt_max: int = 1000
+    #: Submission/webapi: messages per account per 24 h (mox MaxOutgoingMessagesPerDay); 0 = off.
+    max_outgoing_messages_per_day: int = 0
+    #: Queue: seconds between delivery attempts for temporary failures, then the DSN.
+    queue_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+    #: Web: largest request body in bytes (413 above it).
+    web_max_request_body: int = 10 * 1024 * 1024
 
 
 class DomainConfig(Base):
@@ -156,6 +179,17 @@ class Config(Base):
     tls_key_file: str | None = None
     admin_password_file: str | None = None
     limits: Limits = Limits()
+    #: SMTP: seconds of silence between commands before ``421 4.4.2``; seconds for a whole DATA phase.
+    smtp_idle_timeout: float = 30.0
+    smtp_data_timeout: float = 1800.0
+    #: SMTP: recipients per transaction (EHLO ``LIMITS RCPTMAX``; over it ``452 4.5.3``).
+    smtp_rcpt_max: int = 1000
+    #: Submission/webapi: messages per account per 24 h (mox MaxOutgoingMessagesPerDay); 0 = off.
+    max_outgoing_messages_per_day: int = 0
+    #: Queue: seconds between delivery attempts for temporary failures, then the DSN.
+    queue_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+    #: Web: largest request body in bytes (413 above it).
+    web_max_request_body: int = 10 * 1024 * 1024
 
     @property
     def data_path(self) -> Path:
@@ -244,6 +278,12 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> C
         tls_key_file=path(static.tls.key_file) if static.tls else None,
         admin_password_file=path(static.admin_password_file),
         limits=static.limits,
+        smtp_idle_timeout=static.smtp_idle_timeout,
+        smtp_data_timeout=static.smtp_data_timeout,
+        smtp_rcpt_max=static.smtp_rcpt_max,
+        max_outgoing_messages_per_day=static.max_outgoing_messages_per_day,
+        queue_retry_delays=static.queue_retry_delays,
+        web_max_request_body=static.web_max_request_body,
     )
 
 

@@ -6,7 +6,8 @@ middle, wide), each with its own limit from ``mox.config.Limits``. Three limiter
 - connection rate: new connections per minute;
 - concurrent connections: open now;
 - authentication failures per minute and per day, shared by IMAP, SMTP submission and web logins;
-  a success resets the narrow class, as mox.
+  a success resets the narrow class, as mox. Both also update the current connection's slow
+  mode (mox.slowmode: slow reads and writes from the 3rd failure on one connection).
 
 Rates are counted in fixed windows (a minute, a day) per class key. ``serve_housekeeping``
 expires windows that ended and keys with nothing open, so memory stays bounded.
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mox import slowmode
 from mox.config import Limits
 
 MINUTE = 60.0
@@ -88,6 +90,13 @@ class Limiter:
         self._auth_minute = _Window(MINUTE)
         self._auth_day = _Window(DAY)
         self._open: dict[str, int] = {}
+        #: mox.slowmode counters: connections that turned slow, reads that were delayed.
+        self.slowed_connections = 0
+        self.slowed_reads = 0
+
+    def slow_mode(self) -> Any:
+        """A new per-connection mox.slowmode.SlowMode with these limits."""
+        return slowmode.SlowMode(self.limits, self)
 
     def connection_allowed(self, ip: str) -> str | None:
         """Register a new connection from ip; None when allowed, else the reason for refusing.
@@ -130,12 +139,14 @@ class Limiter:
         return True
 
     def auth_failed(self, ip: str) -> None:
+        slowmode.auth_failed()  # the current connection's slow mode (mox.slowmode)
         now = self.clock()
         for key in ip_classes(ip):
             self._auth_minute.add(key, now)
             self._auth_day.add(key, now)
 
     def auth_succeeded(self, ip: str) -> None:
+        slowmode.auth_succeeded()
         narrow = ip_classes(ip)[0]
         self._auth_minute.reset(narrow)
         self._auth_day.reset(narrow)

@@ -36,7 +36,7 @@ from typing import Any
 
 import trio
 
-from mox import ctl, mlog
+from mox import ctl, mlog, slowmode
 from mox.auth import Authenticator
 from mox.config import Config
 from mox.limiter import REASON_AUTH, Limiter
@@ -269,7 +269,13 @@ async def _handle_one(
             ctx.log.info("connection refused by limiter", service=service, ip=ip, reason=reason)
             await _refuse(stream, proto, kwargs.get("implicit_tls", False), reason)
             return
-        await handler(ctx, stream, **kwargs)
+        if proto in ("imap", "smtp"):
+            # Slow mode after failed authentications on this connection (mox.slowmode).
+            mode = ctx.limiter.slow_mode()
+            slowmode.set_current(mode)
+            await handler(ctx, slowmode.SlowStream(stream, mode), **kwargs)
+        else:
+            await handler(ctx, stream, **kwargs)
     except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
         pass
     except Exception as e:  # noqa: BLE001 - a handler bug must not take the listener down

@@ -10,6 +10,9 @@ import json
 import re
 import socket
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -150,7 +153,20 @@ def test_connection_rate(tmp_path):
         assert (c.line(), c.eof()) == (b"421 4.7.0 connection rate from your ip or network too high, slow down please\r\n", True)
 
 
-def test_auth_failures_shared_and_reset_by_success(tmp_path):
+def web_login(srv, password: str) -> int:
+    body = urllib.parse.urlencode({"username": "mox@localhost", "password": password}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{srv.ports['http']}/webmail/login", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_auth_failures_shared_and_reset_by_success(tmp_path, monkeypatch):
+    from mox.web import session
+
+    monkeypatch.setattr(session, "FAILED_LOGIN_DELAY", 0.01)  # 1 s per failed web login otherwise
     # No slow mode here: only the per-IP failure counter is under test.
     with server_with_limits(tmp_path / "d", auth_failures_per_minute=[3, 100, 100], slow_after_auth_failures=0) as srv:
         c = open_imap(srv)
@@ -160,7 +176,7 @@ def test_auth_failures_shared_and_reset_by_success(tmp_path):
         # Two failures, then a success: the counter of 127.0.0.1 starts again.
         assert login_ok(c.imap("b login mox@localhost moxmoxmox"), "b")
         assert s.smtp(auth_plain("mox@localhost", "wrong3")) == SMTP_FAILED
-        assert s.smtp(auth_plain("mox@localhost", "wrong4")) == SMTP_FAILED
+        assert web_login(srv, "wrong4") == 403  # web logins count too
         d = open_imap(srv)  # 2 failures since the success: still allowed
         assert d.imap("c login mox@localhost wrong5") == b"c " + LOGIN_FAILED
         # The third failure since the success: new connections are refused, and attempts on open

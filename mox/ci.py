@@ -485,8 +485,9 @@ def envelope_recipients(data: bytes) -> list[str]:
     return out
 
 
-async def after_deliver(ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None) -> None:
-    """Copy a delivery into account mox to the per-address views of its recipients."""
+async def deliver_views(ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None) -> None:
+    """Copy a delivery into account mox to the per-address views of its recipients (called
+    before the delivery into mox itself)."""
     st = state(ctx)
     if st is None or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
         return

@@ -627,8 +627,10 @@ async def deliver_to_store(
     ctx: Any, account: str, mailbox: str, data: bytes, *, flags: tuple[str, ...] = (), recipients: list[str] | None = None
 ) -> None:
     """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns); in
-    localserve also into the per-address views of the envelope ``recipients`` (mox.ci)."""
+    localserve also into the per-address views of the envelope ``recipients`` (mox.ci), first,
+    so whoever sees the message in ``account`` finds it in the views too."""
     data = ci.stabilize(ctx, data)
+    await ci.deliver_views(ctx, account, mailbox, data, recipients)
     acc = ctx.store.open_account(account)
     try:
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
@@ -636,7 +638,6 @@ async def deliver_to_store(
         await acc.deliver(mailbox, data, flags=flags)
     finally:
         acc.close()
-    await ci.after_deliver(ctx, account, mailbox, data, recipients)
 
 
 async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:

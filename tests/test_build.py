@@ -8,6 +8,7 @@ marked `slow` and run in CI (`pytest -m slow`).
 from __future__ import annotations
 
 import hashlib
+import imaplib
 import importlib.util
 import json
 import os
@@ -263,6 +264,36 @@ def test_runs_on_every_python_found(dist, tmp_path):
         tag = subprocess.run([py, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
                              capture_output=True, text=True).stdout.strip()
         assert (pycache / f"__main__.{tag}.pyc").is_file(), py
+
+
+@pytest.mark.slow
+def test_round_trip_on_every_python_found(dist, tmp_path, mox_process, monkeypatch):
+    # The host archive (linux-x86_64 in CI) serves `localserve -ephemeral` on every CPython 3.11+
+    # of this machine: a submitted message is read back over IMAP, byte for byte after the trace headers.
+    from tests.test_localserve import MESSAGE, fetch_all, submit
+
+    pyz = dist / f"mox-{build.host_target()}.pyz"
+    pythons = _interpreters()
+    assert pythons
+    monkeypatch.setenv("MOX_PYZ_CACHE", str(tmp_path / "cache"))  # a first run on the first Python
+    done = []
+    for py in pythons:
+        p = mox_process("localserve", "-ephemeral", "-port-base", "0", cmd=[py, "-I", "-S", str(pyz)])
+        info = p.wait_ready(timeout=120)
+        msg = MESSAGE.replace(b"roundtrip-1", f"pyz-{len(done)}".encode())
+        submit(info["submission"], msg)
+        with imaplib.IMAP4("127.0.0.1", info["imap"], timeout=30) as imap:
+            imap.login("mox@localhost", "moxmoxmox")
+            [got] = fetch_all(imap, 1)
+        assert got.endswith(msg), (py, got)
+        p.terminate()
+        assert p.wait() == 0, (py, p.log())
+        assert not Path(info["dir"]).exists(), py
+        version = subprocess.run([py, "-I", "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
+                                 text=True, timeout=20).stdout.strip()
+        done.append(version)
+    assert len(done) == len(pythons)
+    print("round trip with", pyz.name, "on", ", ".join(done))
 
 
 @pytest.mark.slow

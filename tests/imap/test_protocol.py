@@ -131,6 +131,26 @@ COMMANDS = [
     b"a FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (FROM)]<0.10> BINARY[1] BINARY.SIZE[]) (CHANGEDSINCE 1)",
     b"a STORE 1 (UNCHANGEDSINCE 5) +FLAGS.SILENT (\\Seen $x)",
     b"a UID MOVE 1,3 Trash",
+    # The rest of the commands, so that every command is fed whole and one byte at a time.
+    b"a NOOP",
+    b"a LOGOUT",
+    b"a STARTTLS",
+    b"a DELETE {5}\r\na/b/c",
+    b'a SUBSCRIBE "x y"',
+    b"a UNSUBSCRIBE x",
+    b"a NAMESPACE",
+    b"a IDLE",
+    b'a GETQUOTA ""',
+    b"a CHECK",
+    b"a CLOSE",
+    b"a UNSELECT",
+    b"a EXPUNGE",
+    b"a SEARCH RETURN (COUNT) UID 1:* MODSEQ 5 HEADER X-A {1+}\r\nb",
+    b"a UID FETCH 1:* (UID MODSEQ) (CHANGEDSINCE 3 VANISHED)",
+    b"a UID STORE 1:2 -FLAGS (\\Deleted)",
+    b"a COPY 1:* {7}\r\nArchive",
+    b"a UID COPY $ Archive",
+    b"a MOVE 2 Trash",
 ]
 
 

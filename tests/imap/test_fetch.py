@@ -118,6 +118,64 @@ def test_fetch_body_sections_byte_exact(imap):
     tc.expect_untagged("* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())")
 
 
+def test_fetch_rfc822_forms_and_macros(imap):
+    tc, m1, m2 = setup(imap)
+    hdr = SIMPLE[: SIMPLE.index(b"\r\n\r\n") + 4]
+    body = SIMPLE[len(hdr) :]
+    env = (
+        'ENVELOPE ("Mon, 1 Jan 2024 10:00:00 +0000" "hello" (("Alice" NIL "alice" "example.org")) '
+        '(("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) '
+        '((NIL NIL "bob" "example.com")("Carol C" NIL "carol" "example.com")) NIL NIL NIL "<m1@example.org>")'
+    )
+    fast = f'INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)}'
+    tc.transact("ok", "fetch 1 all")
+    tc.expect_untagged(f"* 1 FETCH (FLAGS () {fast} {env})")
+    tc.transact("ok", "fetch 1 full")
+    tc.expect_untagged(f'* 1 FETCH (FLAGS () {fast} {env} BODY ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 20 2))')
+    # RFC822.HEADER is a peek; RFC822.TEXT sets \Seen (RFC 3501 6.4.5), reported after the data.
+    got = raw_fetch(tc, "fetch 1 (rfc822.header rfc822.text)")
+    assert got.startswith(
+        b"* 1 FETCH (RFC822.HEADER {%d}\r\n" % len(hdr) + hdr
+        + b" RFC822.TEXT {%d}\r\n" % len(body) + body + b" FLAGS (\\Seen))\r\n"
+    )
+    got = raw_fetch(tc, "fetch 1 rfc822")  # already \Seen: no FLAGS
+    assert got.startswith(b"* 1 FETCH (RFC822 {%d}\r\n" % len(SIMPLE) + SIMPLE + b")\r\n")
+    got = raw_fetch(tc, "fetch 1 body.peek[header.fields.not (subject FROM date)]")
+    rest = b'To: bob@example.com, "Carol C" <carol@example.com>\r\nMessage-ID: <m1@example.org>\r\n\r\n'
+    assert got.startswith(
+        b"* 1 FETCH (BODY[HEADER.FIELDS.NOT (subject FROM date)] {%d}\r\n" % len(rest) + rest + b")\r\n"
+    )
+
+
+def test_fetch_nested_parts_and_partials(imap):
+    tc, m1, m2 = setup(imap)
+    inner = b"Subject: inner\r\nFrom: in@example.org\r\n\r\ninner body"
+    got = raw_fetch(tc, "fetch 2 (body.peek[3] body.peek[3.1] body.peek[2.mime] binary.size[3])")
+    mime2 = (
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="a.bin"\r\n\r\n'
+    )
+    # Part 3 is a message/rfc822: 3 is the whole inner message, 3.1 its (single-part) body.
+    assert got.startswith(
+        b"* 2 FETCH (BODY[3] {%d}\r\n" % len(inner) + inner
+        + b" BODY[3.1] {10}\r\ninner body"
+        + b" BODY[2.MIME] {%d}\r\n" % len(mime2) + mime2
+        + b" BINARY.SIZE[3] %d)\r\n" % len(inner)
+    )
+    # Partial fetches: the origin is echoed, the length is cut at the end of the data, and an
+    # origin beyond the end gives an empty string (RFC 9051 6.4.5).
+    got = raw_fetch(tc, "fetch 2 (body.peek[]<200.20> body.peek[1]<3.100> body.peek[1]<100.5>)")
+    assert got.startswith(
+        b"* 2 FETCH (BODY[]<200> {20}\r\n" + NESTED[200:220]
+        + b" BODY[1]<3> {7}\r\nst part BODY[1]<100> {0}\r\n)\r\n"
+    )
+    tc.transact("bad", "fetch 2 body.peek[0]")  # part numbers start at 1
+    tc.transact("bad", "fetch 2 body.peek[1.bogus]")
+    tc.transact("bad", "fetch 2 body.peek[]<1>")  # a partial needs origin and length
+    tc.transact("ok", "fetch 1:2 flags")  # no \Seen from any of the PEEKs
+    tc.expect_untagged("* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())")
+
+
 def test_fetch_binary(imap):
     tc, m1, m2 = setup(imap)
     got = raw_fetch(tc, "fetch 2 (binary.peek[2] binary.size[2] binary.peek[1]<0.5>)")

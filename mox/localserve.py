@@ -299,6 +299,7 @@ if the localpart begins with "mailfrom" or "rcptto", the error is returned
 during those commands instead of during "data". if the localpart begins with
 "queue", the submission is accepted, and the delivery from the queue fails
 with that error, so a delivery failure notice (DSN) goes back to the sender.
+these prefixes also count after "-", "+", "." or "_" (e.g. t1-queue451@...).
 
 {url_lines}
 {web_note}

@@ -4,12 +4,15 @@ First matching rule wins, evaluated on the local part:
 ``...temperror`` -> 451, ``...permerror`` -> 550, ``...timeout`` -> no answer for the configured
 failure timeout, then 451; last three characters an integer in 400..600 -> that code.
 Where it fires depends on a prefix: ``mailfrom`` (MAIL, sender), ``rcptto`` (RCPT), ``queue``
-(accepted, then fails in the queue with a DSN), otherwise at DATA.
+(accepted, then fails in the queue with a DSN), otherwise at DATA. The prefix counts at the start
+of the local part (as mox) or right after a ``-``, ``+``, ``.`` or ``_``, so per-test unique
+addresses such as ``t17-queue451@example.com`` or ``mox+rcptto550@localhost`` work too.
 """
 
 from __future__ import annotations
 
 TIMEOUT = "timeout"
+_SEPARATORS = "-+._"
 
 
 def special_code(localpart: str) -> int | str | None:
@@ -32,10 +35,15 @@ def special_code(localpart: str) -> int | str | None:
 def stage(localpart: str) -> str:
     """Where a trigger in ``localpart`` fires: ``"mailfrom"``, ``"rcptto"``, ``"queue"`` or ``"data"``."""
     lp = localpart.lower()
+    best, where = "data", len(lp) + 1
     for p in ("mailfrom", "rcptto", "queue"):
         if lp.startswith(p):
             return p
-    return "data"
+        for sep in _SEPARATORS:
+            i = lp.find(sep + p)
+            if i >= 0 and i < where:  # the first prefix in the local part wins
+                best, where = p, i
+    return best
 
 
 def failure_text(code: int) -> str:

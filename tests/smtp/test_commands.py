@@ -312,3 +312,23 @@ def test_tls_on_plain_port(smtp):
     assert raw.recv(1024) == b"500 5.5.2 please try again speaking smtp\r\n"
     assert raw.recv(1024) == b""
     raw.close()
+
+
+def test_catchall_and_nfc_addresses(smtp):
+    """``mox+anything@localhost`` belongs to the account (MAIL FROM and From header); a decomposed
+    UTF-8 local part is stored NFC-normalised."""
+    tc = smtp.connect(login=True)
+    tc.transact("MAIL FROM:<mox+newsletter@localhost>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<other@example.com>", "250 2.1.0 now on the list")
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(MSG.replace("From: <mox@localhost>", "From: <mox+newsletter@localhost>").encode() + b".\r\n")
+    tc.expect("250 2.2.0 it is done")
+    assert smtp.wait_messages("Inbox", 1)[0].startswith(b"Return-Path: <mox+newsletter@localhost>\r\n")
+    td = smtp.connect(submission=False)
+    td.transact("MAIL FROM:<a@example.org> SMTPUTF8", "250 2.1.0 looking good")
+    td.transact("RCPT TO:<jos\u0065\u0301@localhost>", "250 2.1.0 now on the list")
+    td.transact("DATA", "354 see you at the bare dot")
+    td.write(b"From: <a@example.org>\r\nSubject: nfc\r\n\r\nbody\r\n.\r\n")
+    td.expect("250 2.2.0 it is done")
+    stored = smtp.wait_messages("Inbox", 2)[1]
+    assert "\tfor <jos\u00e9@localhost>; ".encode() in stored, stored[:300]

@@ -207,3 +207,21 @@ def test_dsn_notify_delay(smtp):
     delayed = next(m for m in msgs if b"Subject: mail delivery delayed" in m)
     text = _dsn_parts(delayed)[1][1].as_string()
     assert "Action: delayed" in text and "Status: 4.0.0" in text
+
+
+def test_prefix_after_separator(smtp):
+    """Prefixes count after ``-``, ``+``, ``.`` or ``_`` too, for per-test unique addresses."""
+    tc = smtp.connect(login=True)
+    tc.transact("MAIL FROM:<mox@localhost>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<t1-rcptto550@example.com>", "550 5.0.0 failure with code 550 due to special localpart (ID)")
+    tc.transact("RCPT TO:<mox+rcpttotemperror@localhost>", "451 4.0.0 failure with code 451 due to special localpart (ID)")
+    tc.transact("RCPT TO:<t1.queue-rcptto550@example.com>", "250 2.1.0 now on the list")  # first prefix wins: queue
+    tc.transact("RCPT TO:<xqueue550@example.com>", "250 2.1.0 now on the list")  # no separator: a DATA trigger
+    tc.transact("DATA", "354 see you at the bare dot")
+    tc.write(MSG + b".\r\n")
+    tc.expect("550 5.0.0 failure with code 550 due to special localpart (ID)")
+    submit(tc, ["t2_queuepermerror@example.com"], "250 2.2.0 it is done")
+    m, parts = _dsn_parts(smtp.wait_messages("Inbox", 1)[0])
+    assert "Final-Recipient: rfc822; t2_queuepermerror@example.com" in parts[1].as_string()
+    td = smtp.connect(submission=False)
+    td.transact("MAIL FROM:<a-mailfrom421@example.com>", "421 4.0.0 failure with code 421 due to special localpart (ID)")

@@ -51,3 +51,51 @@ def test_localserve_flow(tmp_path):
         # The queue451 retries (0.5 s, 1 s, 2 s in localserve) end in a DSN within seconds.
         assert subjects == [b"mail delivery failed", b"one", b"three", b"two"]
         assert len(wait(srv, 2, "Sent")) == 2
+
+
+def test_queue_dsn_readable_over_imap():
+    """A ``…-queue451`` recipient is accepted at DATA; its retries run out and the DSN is read
+    from the sender's Inbox over IMAP, the sent copy from Sent."""
+    import email
+    import email.policy
+    import imaplib
+    import smtplib
+
+    with LocalServer() as srv:
+        with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=10) as s:
+            s.ehlo("client.example")
+            s.login(srv.address, srv.password)
+            msg = b"From: <mox@localhost>\r\nTo: <t7-queue451@example.com>\r\nSubject: bounce me\r\n\r\nhello\r\n"
+            assert s.sendmail(srv.address, ["t7-queue451@example.com"], msg) == {}
+        im = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=10)
+        try:
+            assert im.login(srv.address, srv.password)[0] == "OK"
+            deadline = time.monotonic() + 15
+            while True:
+                typ, data = im.select("Inbox", readonly=True)
+                assert typ == "OK"
+                if int(data[0]) >= 1 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert data == [b"1"]
+            typ, fetched = im.fetch("1", "(BODY.PEEK[])")
+            assert typ == "OK"
+            dsn = email.message_from_bytes(fetched[0][1], policy=email.policy.compat32)
+            assert dsn["Subject"] == "mail delivery failed"
+            assert dsn["From"] == "postmaster <postmaster@localhost>"
+            assert dsn.get_content_type() == "multipart/report"
+            status = dsn.get_payload()[1].as_string()
+            assert "Final-Recipient: rfc822; t7-queue451@example.com" in status
+            assert "Action: failed" in status
+            assert "Diagnostic-Code: smtp; 451 4.0.0 failure with code 451 due to special localpart" in status
+            original = dsn.get_payload()[2]
+            assert original.get_content_type() == "message/rfc822"
+            assert original.get_payload()[0]["Subject"] == "bounce me"
+            typ, data = im.select("Sent", readonly=True)
+            assert (typ, data) == ("OK", [b"1"])
+            im.logout()
+        finally:
+            try:
+                im.shutdown()
+            except OSError:
+                pass

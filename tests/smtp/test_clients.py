@@ -252,3 +252,63 @@ def test_sendmail_client_certificate_and_requiretls(smtp, tmp_path, kind):
     )
     assert p.returncode == 0, p.stderr
     assert b"Subject: cert\r\n" in smtp.wait_messages("Inbox", 1)[0]
+
+
+def test_client_pipelines_and_types_errors():
+    """Against a scripted peer that answers nothing until it has MAIL, both RCPTs and DATA in
+    hand: the client really pipelines (RFC 2920), and a rejected recipient comes back typed."""
+    import socket as _socket
+    import threading
+
+    lsock = _socket.create_server(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]
+    seen: list[bytes] = []
+    problems: list[str] = []
+
+    def peer() -> None:
+        conn, _ = lsock.accept()
+        conn.settimeout(10)
+        buf = b""
+
+        def until(marker: bytes) -> bytes:
+            nonlocal buf
+            while marker not in buf:
+                d = conn.recv(65536)
+                if not d:
+                    raise EOFError(buf)
+                buf += d
+            got, _, buf = buf.partition(marker)
+            return got + marker
+
+        try:
+            conn.sendall(b"220 peer.example ESMTP\r\n")
+            seen.append(until(b"\r\n"))
+            conn.sendall(b"250-peer.example\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n")
+            seen.append(until(b"DATA\r\n"))  # the whole batch before any reply
+            conn.sendall(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n354 go ahead\r\n")
+            seen.append(until(b"\r\n.\r\n"))
+            conn.sendall(b"250 2.0.0 queued\r\n")
+            seen.append(until(b"\r\n"))
+            conn.sendall(b"221 2.0.0 bye\r\n")
+        except Exception as e:  # reported by the assertions below
+            problems.append(repr(e))
+        finally:
+            conn.close()
+
+    t = threading.Thread(target=peer)
+    t.start()
+    try:
+        with Client.connect("127.0.0.1", port, tls="none", ehlo_hostname="client.example", timeout=10) as c:
+            replies = c.deliver("a@example.org", ["b@example.com", "gone@example.com"], b"Subject: p\r\n\r\n.dot\r\n")
+            assert [(r.code, r.secode, r.lines) for r in replies] == [(250, "2.1.5", ["ok"]), (550, "5.1.1", ["no such user"])]
+            c.quit()
+    finally:
+        t.join(15)
+        lsock.close()
+    assert problems == []
+    assert seen == [
+        b"EHLO client.example\r\n",
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<gone@example.com>\r\nDATA\r\n",
+        b"Subject: p\r\n\r\n..dot\r\n.\r\n",
+        b"QUIT\r\n",
+    ]

@@ -90,6 +90,20 @@ def test_size_limits(smtp):
     tc.write(b"Subject: small\r\n\r\nok\r\n.\r\n")
     tc.expect("250 2.2.0 it is done")
     assert len(smtp.messages("Inbox")) == 1
+    # BDAT: one chunk over the limit, or chunks that add up to more; the bytes are consumed.
+    tc.transact("MAIL FROM:<a@example.com>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<b@example.com>", "250 2.1.0 now on the list")
+    tc.write(b"BDAT 1001 LAST\r\n" + b"x" * 1001)
+    tc.expect("552 5.3.4 message too large (ID)")
+    tc.transact("MAIL FROM:<a@example.com>", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<b@example.com>", "250 2.1.0 now on the list")
+    tc.write(b"BDAT 600\r\n" + b"x" * 600)
+    tc.expect("250 2.0.0 chunk received, 600 octets so far")
+    tc.write(b"BDAT 600 LAST\r\n" + b"x" * 600)
+    tc.expect("552 5.3.4 message too large (ID)")
+    tc.transact("NOOP", "250 2.0.0 alrighty")
+    tc.transact("DATA", "503 5.5.1 missing MAIL FROM (ID)")
+    assert len(smtp.messages("Inbox")) == 1
 
 
 def test_line_too_long(smtp):

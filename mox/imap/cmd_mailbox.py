@@ -11,7 +11,7 @@ from typing import Any
 
 from . import utf7
 from .errors import CommandFailed
-from .session import Session
+from .session import Session, quote_string
 from .types import Command
 
 SPECIAL_USE = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
@@ -22,8 +22,10 @@ def _client_modseq(m: int) -> int:
 
 
 async def cmd_create(s: Session, cmd: Command) -> str:
-    # RFC 9051 6.3.4: parents are created too; mox subscribes new mailboxes.
-    name = s.mailbox_in(cmd.args["mailbox"])
+    # RFC 9051 6.3.4: parents are created too; mox subscribes new mailboxes. A trailing "/"
+    # only declares that children will follow: it is ignored, the name is created without it.
+    orig = cmd.args["mailbox"]
+    name = s.mailbox_in(orig.rstrip("/"))
     s.check_mailbox_name(name)
     if name == "Inbox" or s.acc.mailbox(name) is not None:
         raise CommandFailed("mailbox already exists", "ALREADYEXISTS")
@@ -37,7 +39,13 @@ async def cmd_create(s: Session, cmd: Command) -> str:
     created = await s.acc.create_mailbox(name, special_use=special, origin=s.sub)
     for mb in created:
         flags = "\\Subscribed" if mb.subscribed else ""
-        s.untagged(b"LIST (" + flags.encode() + b') "/" ' + s.mailbox_out(mb.name))
+        old = b""
+        inbox = name == "Inbox" or name.startswith("Inbox/")
+        if mb.name == name and orig != name and "IMAP4REV2" in s.enabled and not inbox:
+            # The name created differs from the one asked for: tell an IMAP4rev2 client
+            # (RFC 9051 6.3.4, OLDNAME as mox sends it). IMAP4rev2 names are UTF-8.
+            old = b' ("OLDNAME" (' + quote_string(orig) + b"))"
+        s.untagged(b"LIST (" + flags.encode() + b') "/" ' + s.mailbox_out(mb.name) + old)
     return "CREATE done"
 
 

@@ -22,6 +22,21 @@ def test_create(imap):
     tc.expect_untagged('* LIST (\\Archive) "/" "a b"')
     tc.transact("no", "create x (use (\\Bogus))")
     tc.expect_code("USEATTR")
+    # A trailing hierarchy delimiter only declares that children will follow: it is ignored
+    # (RFC 9051 6.3.4); an IMAP4rev2 client is told the name asked for with OLDNAME.
+    tc.transact("ok", "create d1/")
+    tc.expect_untagged('* LIST (\\Subscribed) "/" d1')
+    tc.transact("no", "create Archive/")
+    tc.expect_code("ALREADYEXISTS")
+    tc.transact("no", "create inbox/")
+    tc.expect_code("ALREADYEXISTS")
+    tc.transact("no", "create /")
+    tc.expect_code("CANNOT")
+    tc.transact("ok", "enable imap4rev2")
+    tc.transact("ok", "create d2/d3/")
+    tc.expect_untagged('* LIST (\\Subscribed) "/" d2', '* LIST (\\Subscribed) "/" d2/d3 ("OLDNAME" ("d2/d3/"))')
+    tc.transact("ok", 'list "" d*')
+    tc.expect_untagged('* LIST () "/" d1', '* LIST () "/" d2', '* LIST () "/" d2/d3')
 
 
 def test_create_utf7_and_utf8(imap):
@@ -200,6 +215,7 @@ def test_mailbox_imaplib(imap):
 def test_create_invalid_names(imap):
     tc = imap.connect()
     tc.transact("ok", "enable utf8=accept")
-    for name in ['"a/"', '"#news"', '"a%b"', '"a*"', '"e\u0301"', '"a\x7fb"']:
+    # (A trailing "/" is not invalid: it is ignored, RFC 9051 6.3.4; see test_create.)
+    for name in ['"#news"', '"a%b"', '"a*"', '"e\u0301"', '"a\x7fb"']:
         tc.transact("no", f"create {name}")
         tc.expect_code("CANNOT")

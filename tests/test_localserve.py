@@ -187,3 +187,32 @@ def test_queue_prefix_fails_in_queue_with_dsn():
     headers = dsn.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nSubject: mail delivery failed\r\n" in headers
     assert b"<q1@localhost>" in dsn  # the original (or its headers) is referenced
+
+
+def _host_has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _host_has_ipv6_loopback(), reason="this host has no ::1")
+def test_listens_on_ipv6_loopback_too(mox_process):
+    # localserve listens on 127.0.0.1 and ::1, the same port on both.
+    p = mox_process("localserve", "-ephemeral", "-port-base", "0")
+    info = p.wait_ready()
+    with smtplib.SMTP("::1", info["submission"], timeout=30) as c:
+        c.ehlo("localhost")
+        c.login("mox@localhost", "moxmoxmox")
+        assert c.sendmail("mox@localhost", ["v6@example.org"], MESSAGE, mail_options=["BODY=8BITMIME"]) == {}
+    with imaplib.IMAP4("::1", info["imap"], timeout=30) as imap:
+        imap.login("mox@localhost", "moxmoxmox")
+        [got] = fetch_all(imap, 1)
+    assert got.endswith(MESSAGE)
+    with imaplib.IMAP4("127.0.0.1", info["imap"], timeout=30) as imap:
+        imap.login("mox@localhost", "moxmoxmox")
+        assert fetch_all(imap, 1) == [got]
+    p.terminate()
+    assert p.wait() == 0

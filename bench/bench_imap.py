@@ -6,9 +6,10 @@ the same mailbox contents and SEARCH must find the same number of messages on bo
 
 Operations (unit in the table):
   APPEND ~2 KB / ~100 KB   messages appended per second (synchronizing literals, no LITERAL+)
-  FETCH BODY.PEEK[]        messages fetched per second (UID FETCH of 10-message windows; 100 KB: 1)
+  FETCH BODY.PEEK[]        messages fetched per second (FETCH of 10-message windows; 100 KB: 1)
   FETCH ENVELOPE BODYSTRUCTURE  messages per second (windows of 100)
   SEARCH TEXT / HEADER / UNSEEN  commands per second over the whole mailbox (--messages, 2000)
+                           (TEXT and HEADER look for words in a few of the messages)
   STORE +FLAGS/-FLAGS      messages changed per second (windows of 100, \\Flagged on and off)
 
 Usage: python3 bench/bench_imap.py [--servers mox,dovecot] [--clients 1,4] [--seconds 6]
@@ -270,17 +271,23 @@ def measure(port: int, op: str, nclients: int, count: int, seconds: float, total
             "client_cores": sum(r["cpu"] for r in results) / elapsed}
 
 
-def run_all(ports: dict[str, int], args, log) -> dict:
+def run_all(ports: dict[str, int], args, log) -> tuple[dict, dict, int]:
     """All measurements, servers interleaved per measurement (alternating which goes first), so a
-    change in the machine's load hits both alike. Returns {server: {(op, nclients): result}}."""
+    change in the machine's load hits both alike.
+
+    Returns ({server: {(op, nclients): result}}, {server: why it stopped}, searched mailbox size)."""
     out: dict[str, dict] = {name: {} for name in ports}
-    for port in ports.values():
-        c = Client(port)
-        c.login()
-        c.command("CREATE Bench")
-        c.command("CREATE Big")
-        c.close()
     failed: dict[str, str] = {}
+    for name, port in ports.items():
+        try:
+            c = Client(port)
+            c.login()
+            c.command("CREATE Bench")
+            c.command("CREATE Big")
+            c.close()
+        except (OSError, ImapError) as e:
+            failed[name] = f"setup failed: {type(e).__name__}: {e}"
+            log(f"  {name}: {failed[name]}")
     small_total = big_total = 0
     k = 0
     for op, label, unit in OPS:

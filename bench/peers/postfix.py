@@ -23,9 +23,11 @@ RECIPIENT = "mox@localhost"
 
 
 def version() -> str:
-    if not util.apt_install("postfix", "postfix"):
+    exe = util.apt_install("postfix", "postfix")
+    if not exe:
         return "not installed"
-    out = subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True, text=True,
+    postconf = str(Path(exe).with_name("postconf"))
+    out = subprocess.run([postconf, "-d", "-h", "mail_version"], capture_output=True, text=True,
                          check=False)
     return "Postfix " + out.stdout.strip()
 
@@ -115,7 +117,8 @@ def delivered(root: Path) -> int:
 @contextlib.contextmanager
 def running():
     """Start Postfix; yields (port, description, root). Stops it and removes the temp dir."""
-    if not util.apt_install("postfix", "postfix"):
+    exe = util.apt_install("postfix", "postfix")
+    if not exe:
         raise RuntimeError("postfix not available (apt-get install postfix)")
     root = Path(tempfile.mkdtemp(prefix="bench-postfix-"))
     os.chmod(root, 0o755)  # postfix daemons run as the postfix user
@@ -137,7 +140,7 @@ def running():
         # The Debian package may have no main.cf of its own ("No configuration"); postfix(1) reads
         # only ours with -c.
         err = open(root / "stderr.log", "wb")
-        proc = subprocess.Popen(["postfix", "-c", str(conf), "start-fg"], stdout=err, stderr=err)
+        proc = subprocess.Popen([exe, "-c", str(conf), "start-fg"], stdout=err, stderr=err)
         try:
             util.wait_port(port, proc=proc)
         except RuntimeError:
@@ -149,7 +152,7 @@ def running():
         yield port, version(), root
     finally:
         if proc is not None:
-            subprocess.run(["postfix", "-c", str(conf), "stop"], check=False,
+            subprocess.run([exe, "-c", str(conf), "stop"], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 proc.wait(15)

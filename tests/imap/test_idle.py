@@ -49,3 +49,26 @@ def test_noop_polling(imap):
     tc.transact("ok", "noop")
     m = imap.account.message(imap.account.mailbox("Inbox").id, 3)
     tc.expect_untagged("* 3 EXISTS", f"* 3 FETCH (UID 3 FLAGS () MODSEQ ({m.modseq}))")
+
+
+def test_idle_qresync_vanished(imap):
+    # A session with QRESYNC enabled hears of expunges as VANISHED (RFC 7162 3.2.10), during
+    # IDLE as soon as they happen; flag changes come with their MODSEQ.
+    imap.deliver(MSG)
+    imap.deliver(MSG)
+    tc = imap.connect()
+    tc.transact("ok", "enable qresync")
+    tc.transact("ok", "select inbox")
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    tc.command("idle")
+    assert tc.read_line() == "+ waiting"
+    tc2.transact("ok", "store 1 +flags.silent (\\Flagged)")
+    m1 = imap.account.message(imap.account.mailbox("Inbox").id, 1)
+    tc.read_untagged(f"* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ({m1.modseq}))")
+    tc2.transact("ok", "uid move 1 Archive")
+    tc.read_untagged("* VANISHED 1")
+    tc.write_line("DONE")
+    tc.response("ok")
+    tc.transact("ok", "fetch 1 uid")  # the remaining message is number 1 now
+    tc.expect_untagged("* 1 FETCH (UID 2)")

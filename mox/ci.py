@@ -53,6 +53,7 @@ class Settings:
     deterministic: float | None = None  # the fixed clock, unix seconds
     preload: str | None = None
     export_on_exit: str | None = None
+    views: bool = True  # per-address IMAP views (MOX_VIEWS=0: off, e.g. for benchmarks)
 
     @classmethod
     def load(cls, data_dir: Path) -> Settings | None:
@@ -75,6 +76,8 @@ class Settings:
         s.deterministic = parse_fixed_time(raw.get("deterministic"))
         s.preload = raw.get("preload") or None
         s.export_on_exit = raw.get("export_on_exit") or None
+        v = raw.get("views")
+        s.views = not (v is False or str(v).strip().lower() in ("0", "false", "no", "off"))
         return s
 
     def to_json(self) -> dict[str, Any]:
@@ -84,6 +87,7 @@ class Settings:
             "deterministic": self.deterministic,
             "preload": self.preload,
             "export_on_exit": self.export_on_exit,
+            "views": self.views,
         }
 
 
@@ -117,6 +121,7 @@ def settings_from_env() -> dict[str, Any]:
         "deterministic": env.get("MOX_DETERMINISTIC"),
         "preload": env.get("MOX_PRELOAD"),
         "export_on_exit": env.get("MOX_EXPORT_ON_EXIT"),
+        "views": env.get("MOX_VIEWS"),
     }
 
 
@@ -143,6 +148,33 @@ class State:
         #: SMTP transaction facts per connection id, for the lint report: cid -> {body, smtputf8}.
         self.tx_info: dict[str, dict[str, Any]] = {}
         self._cids = itertools.count(1)
+        #: per-address view accounts, kept open (reopening replays the index each time).
+        self.view_accounts: dict[str, Any] = {}
+        self._view_names: set[str] | None = None
+
+    def open_view(self, ctx: Any, address: str) -> Any:
+        name = view_account(address)
+        acc = self.view_accounts.get(name)
+        if acc is not None:
+            return acc
+        if self._view_names is None:
+            self._view_names = {n for n in ctx.store.account_names() if is_view(n)}
+        if name not in self._view_names:
+            try:
+                ctx.store.create_account(name)
+            except Exception as e:  # created meanwhile by another session
+                if name not in ctx.store.account_names():
+                    raise
+                log.debug("view account created concurrently", account=name, err=repr(e))
+            self._view_names.add(name)
+            log.info("per-address view created", address=address, account=name)
+        acc = self.view_accounts[name] = ctx.store.open_account(name)
+        return acc
+
+    def close_views(self) -> None:
+        accs, self.view_accounts = list(self.view_accounts.values()), {}
+        for acc in accs:
+            acc.close()
 
     def new_cid(self) -> str:
         return f"d{next(self._cids):x}"
@@ -429,23 +461,16 @@ _ADDR_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def ensure_view(ctx: Any, address: str) -> str:
-    name = view_account(address)
-    if name not in ctx.store.account_names():
-        try:
-            ctx.store.create_account(name)
-        except Exception as e:  # created meanwhile by another session
-            if name not in ctx.store.account_names():
-                raise
-            log.debug("view account created concurrently", account=name, err=repr(e))
-        log.info("per-address view created", address=address, account=name)
-    return name
+    st = state(ctx)
+    assert st is not None
+    return str(st.open_view(ctx, address).name)
 
 
 def imap_login(ctx: Any, username: str, password: str) -> str | None:
     """The view account for an IMAP login as any address with the shared password (localserve
     only); None to continue with the normal login."""
     st = state(ctx)
-    if st is None or password != st.settings.shared_password:
+    if st is None or not st.settings.views or password != st.settings.shared_password:
         return None
     addr = username.strip()
     if not _ADDR_RE.match(addr) or ctx.auth.account_for_address(addr) is not None:
@@ -489,7 +514,7 @@ async def deliver_views(ctx: Any, account: str, mailbox: str, data: bytes, recip
     """Copy a delivery into account mox to the per-address views of its recipients (called
     before the delivery into mox itself)."""
     st = state(ctx)
-    if st is None or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
+    if st is None or not st.settings.views or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
         return
     rcpts = recipients if recipients is not None else envelope_recipients(data)
     done: set[str] = set()
@@ -498,12 +523,7 @@ async def deliver_views(ctx: Any, account: str, mailbox: str, data: bytes, recip
         if not _ADDR_RE.match(r) or r in done or ctx.auth.account_for_address(r) is not None:
             continue  # configured addresses log in to their own account
         done.add(r)
-        name = ensure_view(ctx, r)
-        acc = ctx.store.open_account(name)
-        try:
-            await acc.deliver("Inbox", data)
-        finally:
-            acc.close()
+        await st.open_view(ctx, r).deliver("Inbox", data)
 
 
 def stabilize(ctx: Any, data: bytes) -> bytes:

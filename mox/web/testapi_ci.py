@@ -263,6 +263,7 @@ async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNO
     try:
         await trio.sleep_forever()
     finally:
+        st.close_views()
         if st.settings.export_on_exit:
             try:
                 n = fixtures.export(ctx.store, Path(st.settings.export_on_exit))

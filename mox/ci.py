@@ -523,7 +523,13 @@ async def deliver_views(ctx: Any, account: str, mailbox: str, data: bytes, recip
         if not _ADDR_RE.match(r) or r in done or ctx.auth.account_for_address(r) is not None:
             continue  # configured addresses log in to their own account
         done.add(r)
-        await st.open_view(ctx, r).deliver("Inbox", data)
+        await st.open_view(ctx, r).deliver("Inbox", data, received=st.settings.deterministic)
+
+
+def fixed_time(ctx: Any) -> float | None:
+    """The fixed clock in deterministic mode (the receive time of deliveries), else None."""
+    st = state(ctx)
+    return st.settings.deterministic if st is not None else None
 
 
 def stabilize(ctx: Any, data: bytes) -> bytes:

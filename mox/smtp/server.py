@@ -635,7 +635,7 @@ async def deliver_to_store(
     try:
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
             mailbox = "Inbox"
-        await acc.deliver(mailbox, data, flags=flags)
+        await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))
     finally:
         acc.close()
 

@@ -47,6 +47,17 @@ def test_two_runs_give_the_same_bytes(tmp_path: Path) -> None:
     assert f"Arrival-Date: {FIXED}".encode() in a_dsn
 
 
+def test_fixed_receive_time(tmp_path: Path) -> None:
+    with MoxServer.open(tmp_path / "mox", deterministic=True) as srv:
+        deliver(srv, ["when@example.org"], message("when@example.org", "when"))
+        m = srv.address_inbox("when@example.org").wait()
+        assert m["received"] == "2000-01-01T00:00:00Z"
+        with srv.address_inbox("when@example.org").imap() as client:
+            client.select("INBOX")
+            typ, data = client.fetch("1", "(INTERNALDATE)")
+            assert data == [b'1 (INTERNALDATE " 1-Jan-2000 00:00:00 +0000")'  # RFC 3501 date-day-fixed]
+
+
 @pytest.mark.mox(deterministic="2024-05-06T07:08:09Z")
 def test_fixed_time_setting(mox_server: MoxServer) -> None:
     assert mox_server.api("GET", "ci")["deterministic"] == 1714979289.0

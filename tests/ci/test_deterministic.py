@@ -55,7 +55,7 @@ def test_fixed_receive_time(tmp_path: Path) -> None:
         with srv.address_inbox("when@example.org").imap() as client:
             client.select("INBOX")
             typ, data = client.fetch("1", "(INTERNALDATE)")
-            assert data == [b'1 (INTERNALDATE " 1-Jan-2000 00:00:00 +0000")'  # RFC 3501 date-day-fixed]
+            assert data == [b'1 (INTERNALDATE " 1-Jan-2000 00:00:00 +0000")']  # RFC 3501 date-day-fixed
 
 
 @pytest.mark.mox(deterministic="2024-05-06T07:08:09Z")

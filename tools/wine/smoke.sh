@@ -139,6 +139,7 @@ echo "$natives"
 
 rm -f ready.json localserve.log
 (winpy trio_shim.py "$pyz" localserve -ephemeral -port-base 0 -ready-file ready.json > localserve.log) &
+lspid=$!
 
 "$hostpy" - <<'EOF'
 import email.utils, imaplib, json, pathlib, smtplib, sys, time, uuid
@@ -185,3 +186,32 @@ with imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=60) as m:
     m.logout()
 print(f"smoke: ok: submitted and fetched {subject!r} ({len(raw)} bytes)", file=sys.stderr)
 EOF
+
+# Graceful stop as on Windows: `mox stop` over the control channel (TCP there, no AF_UNIX); localserve
+# says goodbye, exits 0 and removes its ephemeral dir (every file closed before removal).
+dir=$("$hostpy" -c "import json; print(json.load(open('ready.json', encoding='utf-8'))['dir'])")
+if ! out=$(winpy trio_shim.py "$pyz" stop -dir "$dir"); then
+    echo "$out"
+    say "FAIL: mox stop exited non-zero"
+    exit 1
+fi
+for _ in $(seq 120); do
+    kill -0 "$lspid" 2>/dev/null || break
+    sleep 0.5
+done
+if kill -0 "$lspid" 2>/dev/null; then
+    cat localserve.log
+    say "FAIL: localserve still running 60s after mox stop"
+    exit 1
+fi
+rc=0
+wait "$lspid" || rc=$?
+if [ "$rc" != 0 ] || ! grep -q "mox stopped" localserve.log; then
+    cat localserve.log
+    say "FAIL: localserve did not stop cleanly (exit code $rc)"
+    exit 1
+fi
+left=$(winpy -c "import os, sys; print(os.path.exists(sys.argv[1]))" "$dir")
+left=${left//$'\r'/}
+[ "$left" = "False" ] || { cat localserve.log; say "FAIL: ephemeral dir $dir left behind"; exit 1; }
+say "ok: mox stop, exit code 0, ephemeral dir removed"

@@ -11,6 +11,9 @@ times each:
 - search by exact recipient (``to=``, 100 matches) and by subject substring (a full scan);
 - open one message (``GET /api/v1/messages/<id>``: parse, text, links, codes);
 - webapi ``MessageGet`` of one message (basic auth each time, cheap scrypt cost as in the tests).
+- webmail (logged in with a session cookie and the CSRF header, as the single page does): list
+  the newest 50 of the Inbox, search (``subject:`` and free text, newest 50), open one
+  (``Message``: parse, headers, text, attachments; ``mark_read`` off so every request does the same).
 
 Reports p50/p95 latency in milliseconds and the index build time at start.
 """
@@ -127,6 +130,7 @@ def main(argv=None) -> int:
                     conn, "POST", "/webapi/v0/MessageGet", n, body=f'request={{"MsgID":{msg_id}}}', headers=auth
                 ),
             }
+            results.update(webmail_rows(conn, n))
             conn.close()
     print(
         f"messages: {args.messages}, requests per row: {args.requests}, localserve start: {start * 1000:.0f} ms, "
@@ -137,6 +141,42 @@ def main(argv=None) -> int:
     for name, xs in results.items():
         print(f"| {name} | {statistics.median(xs):.1f} | {pct(xs, 95):.1f} |")
     return 0
+
+
+def webmail_rows(conn: http.client.HTTPConnection, n: int) -> dict[str, list[float]]:
+    """The webmail JSON API the browser page uses, on the same connection."""
+    conn.request("POST", "/webmail/login", body=json.dumps({"username": "mox@localhost", "password": "moxmoxmox"}),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise SystemExit(f"webmail login: {r.status} {body[:200]!r}")
+    cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+    h = {"Content-Type": "application/json", "Cookie": cookie, "x-mox-csrf": json.loads(body)["csrf"]}
+
+    def call(method: str, obj: dict) -> dict:
+        conn.request("POST", f"/webmail/api/{method}", body=json.dumps(obj), headers=h)
+        return json.loads(conn.getresponse().read())
+
+    inbox = next(m["id"] for m in call("Mailboxes", {})["mailboxes"] if m["name"] == "Inbox")
+    newest = call("Messages", {"mailbox": inbox, "limit": 1})["messages"][0]
+    api = "/webmail/api/"
+
+    def q(obj: dict) -> str:
+        return json.dumps(obj)
+
+    return {
+        "webmail: list Inbox newest 50": timed(conn, "POST", api + "Messages", n, q({"mailbox": inbox, "limit": 50}), h),
+        "webmail: search subject: (full scan), newest 50": timed(
+            conn, "POST", api + "Messages", n, q({"mailbox": inbox, "query": "subject:number subject:12", "limit": 50}), h
+        ),
+        "webmail: search free text, newest 50": timed(
+            conn, "POST", api + "Messages", n, q({"mailbox": inbox, "query": "verification 10123", "limit": 50}), h
+        ),
+        "webmail: open one (Message)": timed(
+            conn, "POST", api + "Message", n, q({"mailbox": newest["mailbox"], "uid": newest["uid"], "mark_read": False}), h
+        ),
+    }
 
 
 def _get(conn: http.client.HTTPConnection, path: str) -> bytes:

@@ -95,7 +95,8 @@ def _has_attachments(part: Any) -> bool:
 
 def summary(msg: Any) -> dict[str, Any]:
     """What the message list shows of one message."""
-    env = msg.part.envelope
+    part = msg.part  # decoded from the stored record on each access: once here
+    env = part.envelope
     return {
         "mailbox": msg.mailbox_id,
         "uid": msg.uid,
@@ -108,7 +109,7 @@ def summary(msg: Any) -> dict[str, Any]:
         "received": msg.received,
         "flags": list(msg.flags),
         "size": msg.size,
-        "attachments": _has_attachments(msg.part),
+        "attachments": _has_attachments(part),
     }
 
 

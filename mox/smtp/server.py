@@ -583,7 +583,7 @@ def _check_message(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bo
     """Pedantic checks before accepting (mox localserve is pedantic, reference 1.9)."""
     if submission and b"\r\n\r\n" not in data and not data.startswith(b"\r\n"):
         raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, "message requires both header and body section")
-    if submission and not (tx_8bit or smtputf8) and any(b >= 0x80 for b in data):
+    if submission and not (tx_8bit or smtputf8) and not data.isascii():
         raise fail(c.C500_BAD_SYNTAX, c.SE_MSG_OTHER, "message with non-us-ascii requires 8bitmime extension")
     try:
         check_message(data)

@@ -212,6 +212,19 @@ def test_import(server: Any, client: Any) -> None:
     boxes = {m["name"]: m for m in call(wm, "webmail", wcsrf, "Mailboxes")["mailboxes"]}
     assert (boxes["Old"]["total"], boxes["Work"]["total"], boxes["Lists/dev"]["total"]) == (3, 2, 1)
     assert "evil" not in boxes
+    # A tgz with a Maildir (flags from the file name) into a new mailbox.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for path, data in (("Tgz/cur/1.host:2,FS", b"Subject: tgz one\n\nx\n"), ("Tgz/new/2.host", b"Subject: tgz two\n\ny\n")):
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    r = _upload(c, csrf, "mail.tgz", buf.getvalue())
+    lines = _progress(c, r.json()["id"])
+    assert lines[-1]["done"] and lines[-1]["error"] is None, lines
+    assert (lines[-1]["messages"], lines[-1]["mailboxes"]) == (2, 1)
+    boxes = {m["name"]: m for m in call(wm, "webmail", wcsrf, "Mailboxes")["mailboxes"]}
+    assert (boxes["Tgz"]["total"], boxes["Tgz"]["unread"]) == (2, 1)
     # Garbage is a clear error in the progress stream.
     r = _upload(c, csrf, "x.zip", b"PK\x03\x04garbage")
     lines = _progress(c, r.json()["id"])

@@ -219,3 +219,28 @@ def test_create_invalid_names(imap):
     for name in ['"#news"', '"a%b"', '"a*"', '"e\u0301"', '"a\x7fb"']:
         tc.transact("no", f"create {name}")
         tc.expect_code("CANNOT")
+
+
+def test_recreated_mailbox_new_uidvalidity(imap):
+    # UIDs are never reused under one UIDVALIDITY (RFC 9051 2.3.1.1): a mailbox created again
+    # under a name that was deleted or renamed away gets a new UIDVALIDITY, so sync tools
+    # (mbsync, offlineimap) start over instead of mixing up messages.
+    tc = imap.connect()
+
+    def status(name):
+        tc.transact("ok", f"status {name} (uidvalidity uidnext)")
+        mb = imap.account.mailbox(name)
+        tc.expect_untagged(f"* STATUS {name} (UIDVALIDITY {mb.uidvalidity} UIDNEXT {mb.uidnext})")
+        return mb.uidvalidity
+
+    tc.transact("ok", "create x")
+    tc.transact("ok", "append x ", b"Subject: x\r\n\r\nx\r\n")
+    v1 = status("x")
+    tc.transact("ok", "delete x")
+    tc.transact("ok", "create x")
+    v2 = status("x")
+    tc.transact("ok", "rename x y")
+    assert status("y") == v2  # a renamed mailbox keeps its UIDVALIDITY
+    tc.transact("ok", "create x")
+    v3 = status("x")
+    assert len({v1, v2, v3}) == 3

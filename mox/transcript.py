@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MAX_LINES = 20000
+MAX_LINES = 10000
 MAX_LINE = 2000
 MAX_DATA = 8192
 KEEP_IN_MEMORY = 1000
+KEEP_ON_DISK = 20000  # transcript files; the oldest go first
 _CID_RE = re.compile(r"^[0-9a-f]{1,32}$")
 _RECEIVED_ID = re.compile(rb"\bwith [A-Z0-9]+ id ([0-9a-f]+)\b")
 _PREFIX = {"RC:": "C:", "LS:": "S:", "C:": "C:", "S:": "S:"}
@@ -128,6 +129,7 @@ class TranscriptStore:
         #: finished sessions: summaries only (the text is on disk), the newest KEEP_IN_MEMORY.
         self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._finished = 0
 
     def start(self, cid: str, proto: str, remote: str | None) -> Transcript:
         t = Transcript(cid=cid, proto=proto, remote=remote or "", started=time.time())
@@ -147,6 +149,19 @@ class TranscriptStore:
             self._done[t.cid] = t.summary()
             while len(self._done) > KEEP_IN_MEMORY:
                 self._done.popitem(last=False)
+            self._finished += 1
+            prune = self._finished % 1000 == 0
+        if prune:
+            self.prune()
+
+    def prune(self, keep: int = KEEP_ON_DISK) -> None:
+        """Remove the oldest transcript files beyond ``keep``."""
+        try:
+            files = sorted(self.dir.glob("*.txt"), key=lambda p: p.stat().st_mtime)
+            for p in files[: max(0, len(files) - keep)]:
+                p.unlink()
+        except OSError:
+            pass
 
     def get(self, cid: str) -> str | None:
         if not _CID_RE.match(cid):

@@ -123,3 +123,19 @@ def test_webmail_transcript_and_lint_links(srv: MoxServer) -> None:
     resp.read()
     assert resp.status == 403
     conn.close()
+
+
+def test_prune_keeps_the_newest(tmp_path: Path) -> None:
+    import os
+
+    from mox.transcript import TranscriptStore
+
+    ts = TranscriptStore(tmp_path)
+    for i in range(5):
+        t = ts.start(f"a{i}", "smtp", "127.0.0.1")
+        t.add("RC:", b"NOOP", "text")
+        ts.finish(t)
+        os.utime(ts.dir / f"a{i}.txt", (1000 + i, 1000 + i))
+    ts.prune(keep=2)
+    assert sorted(p.name for p in ts.dir.iterdir()) == ["a3.txt", "a4.txt"]
+    assert ts.get("a4").splitlines()[1:] == ["C: NOOP"]

@@ -4,7 +4,7 @@ RFC 7162 3.1.5 MODSEQ. With IMAP4rev2 enabled the answer is always ESEARCH."""
 from __future__ import annotations
 
 from .errors import CommandFailed
-from .search import Candidate, matches, uses_modseq
+from .search import INDEX, Candidate, compile_key, uses_modseq
 from .session import Session, quote_string
 from .types import Command, compact_numset
 
@@ -23,12 +23,26 @@ async def cmd_search(s: Session, cmd: Command) -> str:
     largest = sel.uids[-1] if sel.uids else 0
     nseq = len(sel.uids)
     found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
-    for seq, uid in enumerate(sel.uids, 1):
-        m = s.acc.message(sel.mailbox_id, uid)
-        if m is None or m.expunged:
-            continue
-        if matches(Candidate(s.acc, m, seq, nseq, largest, saved), key):
-            found.append((seq, uid, max(m.modseq, 1)))
+    pred, cost = compile_key(key)
+    live = {m.uid: m for m in s.acc.messages(sel.mailbox_id)}  # one look at the index
+    if cost == INDEX:
+        # Flags, numbers, sizes, dates, modseqs: from the index, one Candidate reused.
+        c = Candidate(s.acc, None, 0, nseq, largest, saved)
+        for seq, uid in enumerate(sel.uids, 1):
+            m = live.get(uid)
+            if m is None or m.expunged:
+                continue
+            c.msg = m
+            c.seq = seq
+            if pred(c):
+                found.append((seq, uid, max(m.modseq, 1)))
+    else:
+        for seq, uid in enumerate(sel.uids, 1):
+            m = live.get(uid)
+            if m is None or m.expunged:
+                continue
+            if pred(Candidate(s.acc, m, seq, nseq, largest, saved)):
+                found.append((seq, uid, max(m.modseq, 1)))
     nums = [u if cmd.uid else q for q, u, _ in found]
     highest = max((ms for _, _, ms in found), default=0)
     ret = args["return_opts"]

@@ -130,7 +130,12 @@ def init(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
     (validated), written to ``<data>/ci.json`` for the servers."""
     raw = settings_from_env()
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    s = Settings.from_dict(raw)
+    try:
+        s = Settings.from_dict(raw)
+    except ValueError as e:  # shown as one line by the CLI
+        from mox.config import ConfigError
+
+        raise ConfigError(f"test and CI settings (MOX_* environment): {e}") from None
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
     (d / CI_FILE).write_text(json.dumps(s.to_json(), indent=1), encoding="utf-8")

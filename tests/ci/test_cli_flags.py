@@ -47,3 +47,19 @@ def test_bad_profile_is_a_usage_error(tmp_path: Path) -> None:
     r = run_mox("localserve", "-dir", str(tmp_path / "mox"), "-imap-profile", "exchange")
     assert r.returncode == 2
     assert "Invalid value for '-imap-profile'" in r.stderr
+
+
+def test_bad_settings_in_the_environment(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MOX_IMAP_PROFILE="bogus", MOX_DETERMINISTIC="yesterday")
+    r = subprocess.run(
+        [sys.executable, "-m", "mox", "localserve", "-dir", str(tmp_path / "mox"), "-port-base", "0"],
+        capture_output=True, text=True, encoding="utf-8", timeout=60, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == (
+        "mox: test and CI settings (MOX_* environment): unknown imap profile 'bogus', choose from mox, dovecot, minimal-rev1"
+    )

@@ -203,11 +203,13 @@ def test_same_input_gives_same_bytes(tmp_path):
     # One commit as input (the work tree may change under a running test); fresh scratch dirs.
     rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.strip()
-    name = f"mox-{build.host_target()}.pyz"
-    _run_build("--rev", rev, dist=tmp_path / "a", work=tmp_path / "work-a")
-    _run_build("--rev", rev, dist=tmp_path / "b", work=tmp_path / "work-b")
-    assert _sha256(tmp_path / "a" / name) == _sha256(tmp_path / "b" / name)
+    _run_build("--all", "--rev", rev, dist=tmp_path / "a", work=tmp_path / "work-a")
+    _run_build("--all", "--rev", rev, dist=tmp_path / "b", work=tmp_path / "work-b")
+    for target in build.TARGETS:  # every target, not only this machine's
+        name = f"mox-{target}.pyz"
+        assert _sha256(tmp_path / "a" / name) == _sha256(tmp_path / "b" / name), name
     assert (tmp_path / "a" / "SHA256SUMS").read_bytes() == (tmp_path / "b" / "SHA256SUMS").read_bytes()
+    assert len((tmp_path / "a" / "SHA256SUMS").read_text("utf-8").splitlines()) == len(build.TARGETS)
 
 
 @pytest.mark.slow

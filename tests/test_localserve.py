@@ -216,3 +216,33 @@ def test_listens_on_ipv6_loopback_too(mox_process):
         assert fetch_all(imap, 1) == [got]
     p.terminate()
     assert p.wait() == 0
+
+
+def test_readme_first_command_runs_the_console_script(tmp_path, mox_process, monkeypatch):
+    # The README's first command ends in `.venv/bin/mox localserve`: the installed console script,
+    # with the default config dir (here under a throwaway home). Only `-port-base 0` is added, so
+    # that runs in parallel never collide on 1587/1143.
+    from pathlib import Path
+
+    from mox import config as mconfig
+
+    script = Path(sys.executable).with_name("mox.exe" if sys.platform == "win32" else "mox")
+    assert script.is_file(), f"no console script next to {sys.executable}"
+    home = tmp_path / "home"
+    for var in ("XDG_CONFIG_HOME", "HOME", "APPDATA", "USERPROFILE"):
+        monkeypatch.setenv(var, str(home))
+    want_dir = mconfig.default_localserve_dir()
+    if sys.platform not in ("win32", "darwin"):
+        assert want_dir == home / "mox-localserve"
+    p = mox_process("localserve", "-port-base", "0", cmd=[str(script)])
+    info = p.wait_ready()
+    assert info["dir"] == str(want_dir)
+    assert f"config created in {want_dir}" in p.log()
+    submit(info["submission"], MESSAGE)
+    with imaplib.IMAP4("127.0.0.1", info["imap"], timeout=30) as imap:
+        imap.login("mox@localhost", "moxmoxmox")
+        [got] = fetch_all(imap, 1)
+    assert got.endswith(MESSAGE)
+    p.terminate()
+    assert p.wait() == 0
+    assert (want_dir / "localhost.crt").is_file()  # not ephemeral: the config stays

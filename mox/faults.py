@@ -105,8 +105,8 @@ class Rule:
             raise RuleError(f"action must be one of {', '.join(actions)}")
         r = cls(id=id, proto=proto, stage=stage, action=action, created=now)
         r.text = _str(obj, "text", "")
-        if any(ch in r.text for ch in "\r\n"):
-            raise RuleError("text must be one line")
+        if not (r.text.isascii() and r.text.isprintable()) or len(r.text) > 400:
+            raise RuleError("text must be one line of printable ASCII, at most 400 characters")
         if action == "reply":
             r.code = _int(obj, "code", 0)
             if not 400 <= r.code <= 599:  # a 2xx would claim what the server did not do
@@ -242,10 +242,21 @@ class FaultTable:
         self._lock = threading.Lock()
 
     def add(self, obj: Any, now: float) -> Rule:
+        return self.add_many([obj], now)[0]
+
+    def add_many(self, objs: list[Any], now: float) -> list[Rule]:
+        """All rules or none (RuleError names the first bad one)."""
         with self._lock:
-            r = Rule.from_json(obj, id=next(self._ids), now=now)
-            self._rules.append(r)
-            return r
+            rules = []
+            for i, obj in enumerate(objs):
+                try:
+                    rules.append(Rule.from_json(obj, id=0, now=now))
+                except RuleError as e:
+                    raise RuleError(f"rule {i}: {e}" if len(objs) > 1 else str(e)) from None
+            for r in rules:
+                r.id = next(self._ids)
+            self._rules.extend(rules)
+            return rules
 
     def prune(self, now: float) -> None:
         with self._lock:

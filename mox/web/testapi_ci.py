@@ -45,7 +45,7 @@ async def faults(ctx: Any, req: Request) -> Response:
         body = req.json()
         objs = body if isinstance(body, list) else [body]
         try:
-            rules = [st.faults.add(o, now) for o in objs]
+            rules = st.faults.add_many(objs, now)
         except RuleError as e:
             raise HTTPError(400, "user:badRule", str(e)) from None
         out = [r.to_json(now) for r in rules]

@@ -229,10 +229,14 @@ def test_api_list_delete_and_validation(fsrv: MoxServer, token: str) -> None:
         ({"stage": "rcpt", "action": "drop", "ttl": -1}, "ttl must be"),
         ({"stage": "rcpt", "action": "drop", "color": "red"}, "unknown field"),
         ({"proto": "imap", "stage": "fetch", "action": "reply", "code": 400}, "action must be one of"),
+        ({"stage": "rcpt", "action": "reply", "code": 451, "text": "two\r\nlines"}, "text must be one line"),
+        ({"stage": "rcpt", "action": "reply", "code": 250}, "reply needs a code between 400 and 599"),
+        ([{"stage": "rcpt", "action": "drop"}, {"stage": "rcpt"}], "rule 1: action must be one of"),
     ]:
         with pytest.raises(ApiError) as e:
             fsrv.api("POST", "faults", bad)
         assert e.value.status == 400 and msg in e.value.body
+    assert fsrv.api("GET", "faults") == {"rules": []}  # nothing half-added
 
 
 # --- IMAP ------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import email.utils
 import re
 import shlex
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -283,24 +284,46 @@ class Query:
     def empty(self) -> bool:
         return not (self.words or self.fields or self.flags_set or self.flags_unset)
 
-    def matches(self, acc: Any, msg: Any, summ: dict[str, Any]) -> bool:
+    def matches(self, acc: Any, msg: Any) -> bool:
         flags = set(msg.flags)
         if any(f not in flags for f in self.flags_set) or any(f in flags for f in self.flags_unset):
             return False
-
-        def addrs(lst: list[dict[str, str]]) -> str:
-            return " ".join(f"{a['name']} <{a['address']}>" for a in lst).lower()
-
+        if not (self.fields or self.words):
+            return True
+        keys = _search_keys(acc, msg)
         for key, val in self.fields:
-            hay = {"from": addrs(summ["from"]), "to": addrs(summ["to"] + summ["cc"]), "subject": summ["subject"].lower()}[key]
-            if val not in hay:
+            if val not in keys[key]:
                 return False
         if self.words:
-            hay = " ".join([summ["subject"].lower(), addrs(summ["from"]), addrs(summ["to"] + summ["cc"])])
+            hay = " ".join([keys["subject"], keys["from"], keys["to"]])
             missing = [w for w in self.words if w not in hay]
             if missing and not _body_contains(acc, msg, missing):
                 return False
         return True
+
+
+# Lower-case subject, from and to+cc per message, for search without decoding each stored record
+# again: a stored message's headers never change, so they are kept per account by message id.
+_SEARCH_KEYS: weakref.WeakKeyDictionary[Any, dict[int, dict[str, str]]] = weakref.WeakKeyDictionary()
+_SEARCH_KEYS_MAX = 500_000
+
+
+def _search_keys(acc: Any, msg: Any) -> dict[str, str]:
+    cache = _SEARCH_KEYS.get(acc)
+    if cache is None:
+        cache = _SEARCH_KEYS[acc] = {}
+    keys = cache.get(msg.id)
+    if keys is None:
+        summ = summary(msg)
+
+        def addrs(lst: list[dict[str, str]]) -> str:
+            return " ".join(f"{a['name']} <{a['address']}>" for a in lst).lower()
+
+        keys = {"subject": summ["subject"].lower(), "from": addrs(summ["from"]), "to": addrs(summ["to"] + summ["cc"])}
+        if len(cache) >= _SEARCH_KEYS_MAX:
+            cache.clear()
+        cache[msg.id] = keys
+    return keys
 
 
 def _plain_encoded(part: Any) -> bool:
@@ -398,13 +421,22 @@ async def api_messages(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> A
         total = len(msgs)
         page = [summary(m) for m in msgs[offset : offset + limit]]
     else:
-        page, total = [], 0
-        for m in msgs:
-            summ = summary(m)
-            if query.matches(acc, m, summ):
-                if offset <= total < offset + limit:
-                    page.append(summ)
-                total += 1
+
+        def scan() -> tuple[list[dict[str, Any]], int]:
+            page, total = [], 0
+            for m in msgs:
+                if query.matches(acc, m):
+                    if offset <= total < offset + limit:
+                        page.append(summary(m))
+                    total += 1
+            return page, total
+
+        if query.words:  # may read every message file: not in the event loop
+            import trio
+
+            page, total = await trio.to_thread.run_sync(scan)
+        else:
+            page, total = scan()
     return {"messages": page, "total": total, "offset": offset, "limit": limit}
 
 

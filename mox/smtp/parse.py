@@ -140,6 +140,16 @@ def xtext_decode(s: str) -> str:
     return out.decode("utf-8", "replace")
 
 
+def dsn_xtext_decode(s: str) -> str:
+    """An ENVID or ORCPT address (RFC 3461 4.2, 4.4): xtext-decoded, and without control
+    characters, since the value is copied into a DSN's header fields (a ``+0D+0A`` would
+    inject fields)."""
+    v = xtext_decode(s)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+        raise ParseError(f"control character in xtext value {s!r}")
+    return v
+
+
 def xtext_encode(s: str) -> str:
     out = []
     for b in s.encode("utf-8"):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from mox.sasl import SERVER_MECHANISMS
 from mox.smtp import codes as c
 from mox.smtp.address import Address
-from mox.smtp.parse import MailFrom, ParseError, RcptTo, parse_ehlo_domain, parse_mail_from, parse_rcpt_to, xtext_decode
+from mox.smtp.parse import MailFrom, ParseError, RcptTo, parse_ehlo_domain, parse_mail_from, parse_rcpt_to, dsn_xtext_decode
 
 MAX_LINE = 2048  # mox's command line limit (RFC 5321 4.5.3.1.4 says 512)
 RCPT_MAX = 1000
@@ -464,7 +464,7 @@ class ServerConnection:
                 tx.ret = v
             elif key == "ENVID":
                 try:
-                    tx.envid = xtext_decode(value or "")
+                    tx.envid = dsn_xtext_decode(value or "")
                 except ParseError as e:
                     raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_BAD_PARAMS, f"bad syntax: {e}") from None
                 if value is None or len(value) > 100:
@@ -498,7 +498,7 @@ class ServerConnection:
                 if not semi or typ == "" or addr == "":
                     raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_BAD_PARAMS, "bad syntax: invalid ORCPT value")
                 try:
-                    xtext_decode(addr)
+                    dsn_xtext_decode(addr)
                 except ParseError as e:
                     raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_BAD_PARAMS, f"bad syntax: {e}") from None
             else:

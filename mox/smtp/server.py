@@ -26,6 +26,7 @@ from mox.message import MalformedMessage, add_missing_headers, check_message, pa
 from mox.smtp import codes as c
 from mox.smtp import failsim
 from mox.smtp.address import Address
+from mox.smtp.parse import dsn_xtext_decode
 from mox.smtp.protocol import (
     NEED_DATA,
     ChunkReceived,
@@ -472,7 +473,7 @@ class _Conn:
             "ret": tx.ret,
             "envid": tx.envid,
             "recipients": [
-                {"notify": p.get("NOTIFY"), "orcpt": p.get("ORCPT")} for p in tx.rcpt_params
+                {"notify": p.get("NOTIFY"), "orcpt": _orcpt(p.get("ORCPT"))} for p in tx.rcpt_params
             ],
             "smtputf8": tx.smtputf8,
         }
@@ -567,6 +568,15 @@ class _Conn:
             raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_SYNTAX, "bad syntax: no parameters allowed")
         self.reply(Reply(c.C221_CLOSING, c.SE_OTHER, "okay thanks bye"))
         return True
+
+
+def _orcpt(value: str | None) -> str | None:
+    """``rfc822;a+40b`` as RCPT gave it -> ``rfc822;a@b`` for the DSN's Original-Recipient
+    (RFC 3461 4.2: the field carries the address before xtext encoding; validated at RCPT)."""
+    if not value:
+        return None
+    typ, _, addr = value.partition(";")
+    return f"{typ};{dsn_xtext_decode(addr)}"
 
 
 def _return_path(tx: Any) -> bytes:

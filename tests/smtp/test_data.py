@@ -168,7 +168,11 @@ def test_mail_parameters(smtp):
     tc.transact("MAIL FROM:<a@example.com> XFOO=1", '555 5.3.3 unrecognized parameter "XFOO" (ID)')
     tc.transact("MAIL FROM:<a@example.com> REQUIRETLS", "523 5.7.10 requiretls only allowed on tls-encrypted connections (ID)")
     tc.transact("MAIL FROM:<a@example.com> RET=BOGUS", "501 5.5.4 bad syntax: RET must be FULL or HDRS (ID)")
+    # Decoded ENVID/ORCPT values go into DSN header fields: no control characters (no injection).
+    tc.transact("MAIL FROM:<a@example.com> ENVID=x+0D+0AX-Evil:+20y", "501 5.5.4 bad syntax: control character in xtext value 'x+0D+0AX-Evil:+20y' (ID)")
+    tc.transact("MAIL FROM:<a@example.com> ENVID=x+2", "501 5.5.4 bad syntax: invalid xtext escape in 'x+2' (ID)")
     tc.transact("MAIL FROM:<a@example.com> AUTH=<> RET=HDRS ENVID=abc+2Bdef BODY=8BITMIME SMTPUTF8 SIZE=10", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<b@example.com> ORCPT=rfc822;b+0Aexample.com", "501 5.5.4 bad syntax: control character in xtext value 'b+0Aexample.com' (ID)")
     tc.transact("RCPT TO:<b@example.com> NOTIFY=NEVER,SUCCESS", "501 5.5.4 bad syntax: invalid NOTIFY value (ID)")
     tc.transact("RCPT TO:<b@example.com> ORCPT=bogus", "501 5.5.4 bad syntax: invalid ORCPT value (ID)")
     tc.transact("RCPT TO:<b@example.com> XFOO", '555 5.3.3 unrecognized parameter "XFOO" (ID)')

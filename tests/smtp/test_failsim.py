@@ -184,7 +184,7 @@ def test_dsn_notify_and_ret(smtp):
     texts = {k: _dsn_parts(d)[1] for k, d in raw.items()}
     failed = texts["mail delivery failed"]
     assert "Original-Envelope-Id: env+1" in failed[1].as_string()
-    assert "Original-Recipient: rfc822;orig+40example.com" in failed[1].as_string()
+    assert "Original-Recipient: rfc822;orig@example.com" in failed[1].as_string()  # xtext decoded
     assert "Final-Recipient: rfc822; queue550@example.com" in failed[1].as_string()
     assert failed[2].get_content_type() == "text/rfc822-headers"
     assert b"\r\nhello\r\n" not in raw["mail delivery failed"]  # RET=HDRS: header only

@@ -122,6 +122,7 @@ def _dsn_parts(data: bytes):
         ("queue554@example.com", "5.0.0", "554 5.0.0 failure with code 554 due to special localpart"),
         ("queue451@example.com", "5.0.0", "451 4.0.0 failure with code 451 due to special localpart"),
         ("queuetemperror@example.com", "5.0.0", "451 4.0.0 failure with code 451 due to special localpart"),
+        ("queuetimeout@example.com", "5.0.0", "451 4.0.0 timing out delivery due to special localpart"),
     ],
 )
 def test_queue_prefix_dsn(smtp, rcpt, status, diag):

@@ -37,11 +37,12 @@ async def cmd_search(s: Session, cmd: Command) -> str:
             if pred(c):
                 found.append((seq, uid, max(m.modseq, 1)))
     else:
+        ns = str(s.acc.path)
         for seq, uid in enumerate(sel.uids, 1):
             m = live.get(uid)
             if m is None or m.expunged:
                 continue
-            if pred(Candidate(s.acc, m, seq, nseq, largest, saved)):
+            if pred(Candidate(s.acc, m, seq, nseq, largest, saved, ns)):
                 found.append((seq, uid, max(m.modseq, 1)))
     nums = [u if cmd.uid else q for q, u, _ in found]
     highest = max((ms for _, _, ms in found), default=0)
@@ -60,7 +61,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
             uids = sorted(keep)
         s.searchres = uids
     if not esearch:
-        line = "SEARCH" + "".join(f" {n}" for n in nums)
+        line = "SEARCH " + " ".join(map(str, nums)) if nums else "SEARCH"
         if modseq and nums:
             line += f" (MODSEQ {highest})"
         s.untagged(line)

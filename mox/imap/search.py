@@ -21,10 +21,13 @@ class Candidate:
     read only the header section of the file (the Part has its offsets); BODY/TEXT the whole
     file. ``msg`` and ``seq`` may be reassigned to reuse one instance for keys that need neither."""
 
-    __slots__ = ("acc", "msg", "seq", "nseq", "largest_uid", "saved", "_data", "_part", "_fields", "_headers")
+    __slots__ = ("acc", "msg", "seq", "nseq", "largest_uid", "saved", "cache_ns", "_data", "_part", "_fields",
+                 "_headers", "_triples", "_by_name")
 
-    def __init__(self, acc: Any, msg: Any, seq: int, nseq: int, largest_uid: int, saved: set[int]) -> None:
+    def __init__(self, acc: Any, msg: Any, seq: int, nseq: int, largest_uid: int, saved: set[int],
+                 cache_ns: str | None = None) -> None:
         self.acc = acc
+        self.cache_ns = cache_ns  # with a namespace (the account's path), header fields are cached
         self.msg = msg
         self.seq = seq
         self.nseq = nseq
@@ -34,6 +37,8 @@ class Candidate:
         self._part: Any = _UNSET
         self._fields: list[HeaderField] | None = None
         self._headers: list[tuple[str, str]] | None = None
+        self._triples: list[tuple[str, str, str]] | None = None
+        self._by_name: dict[str, list[str]] = {}
 
     def data(self) -> bytes:
         if self._data is None:
@@ -57,16 +62,56 @@ class Candidate:
                 self._fields = split_header(data, m.header_start, m.body_start)[0]
         return self._fields
 
+    def triples(self) -> list[tuple[str, str, str]]:
+        """(name as written, lower-case name, unfolded value) of each header field; cached across
+        commands when the candidate has a ``cache_ns`` (message files never change)."""
+        if self._triples is None:
+            self._load_triples()
+        return self._triples  # type: ignore[return-value]
+
+    def _load_triples(self) -> None:
+        m = self.msg
+        key = (self.cache_ns, m.id, m.size, m.received) if self.cache_ns is not None else None
+        hit = _header_cache.get(key) if key is not None else None
+        if hit is not None:
+            _, self._triples, self._by_name = hit
+            return
+        t = [(f.name, f.name.lower(), f.value()) for f in self.fields()]
+        by_name: dict[str, list[str]] = {}
+        for _, lk, v in t:
+            by_name.setdefault(lk, []).append(v)
+        self._triples, self._by_name = t, by_name
+        if key is not None:
+            _header_cache_put(key, t, by_name)
+
     def headers(self) -> list[tuple[str, str]]:
         if self._headers is None:
-            self._headers = [(f.name, f.value()) for f in self.fields()]
+            self._headers = [(k, v) for k, _, v in self.triples()]
         return self._headers
 
     def header_values(self, name: str) -> list[str]:
-        ln = name.lower()
-        if self._headers is not None:
-            return [decode_header_value(v) for k, v in self._headers if k.lower() == ln]
-        return [decode_header_value(f.value()) for f in self.fields() if f.name.lower() == ln]
+        """The RFC 2047 decoded values of the fields named ``name`` (any case), in order."""
+        if self._triples is None:
+            self._load_triples()
+        return [decode_header_value(v) for v in self._by_name.get(name.lower(), ())]
+
+
+# Header fields of recently searched messages, bounded by an estimate of their size: header
+# keys on a mailbox searched again need neither the file nor the MIME part.
+HEADER_CACHE_MAX = 32 << 20
+_header_cache: dict[tuple, tuple[int, list[tuple[str, str, str]], dict[str, list[str]]]] = {}  # (size, fields, by name)
+_header_cache_size = 0
+
+
+def _header_cache_put(key: tuple, t: list[tuple[str, str, str]], by_name: dict[str, list[str]]) -> None:
+    global _header_cache_size
+    size = 300 + sum(150 + 2 * (len(a) + len(c)) for a, _, c in t)
+    while _header_cache and _header_cache_size + size > HEADER_CACHE_MAX:
+        old = next(iter(_header_cache))
+        _header_cache_size -= _header_cache.pop(old)[0]
+    if size <= HEADER_CACHE_MAX:
+        _header_cache[key] = (size, t, by_name)
+        _header_cache_size += size
 
 
 _UNSET = object()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+from mox.imap import search as search_mod
 from mox.imap.parse import parse_command
 from mox.imap.search import INDEX, Candidate, compile_key, matches
 
@@ -69,6 +70,10 @@ def test_compiled_equals_plain(imap):
         plain = [m.uid for i, m in enumerate(msgs, 1) if matches(Candidate(acc, m, i, n, msgs[-1].uid, saved), key)]
         fresh = [m.uid for i, m in enumerate(msgs, 1) if pred(Candidate(acc, m, i, n, msgs[-1].uid, saved))]
         assert fresh == plain, crit
+        # With the header cache: filled on the first pass, used on the second.
+        for _ in range(2):
+            cached = [m.uid for i, m in enumerate(msgs, 1) if pred(Candidate(acc, m, i, n, msgs[-1].uid, saved, "ns"))]
+            assert cached == plain, crit
         if cost == INDEX:
             # Index-only keys are evaluated with one reused Candidate and never read a file.
             c = Candidate(None, None, 0, n, msgs[-1].uid, saved)
@@ -98,3 +103,22 @@ def test_search_over_the_wire(imap):
     ]:
         tc.transact("ok", f"search {crit}")
         tc.expect_untagged(f"* SEARCH {want}")
+
+
+def test_header_cache_bounded(imap, monkeypatch):
+    imap.start()
+    for data, flags, received in MESSAGES:
+        imap.deliver(data, flags=flags, received=received)
+    acc = imap.account
+    msgs = acc.messages(acc.mailbox("Inbox").id)
+    monkeypatch.setattr(search_mod, "HEADER_CACHE_MAX", 1500)
+    monkeypatch.setattr(search_mod, "_header_cache", {})
+    monkeypatch.setattr(search_mod, "_header_cache_size", 0)
+    key = parse_command(b"a SEARCH subject report").args["key"]
+    pred, _ = compile_key(key)
+    for _ in range(3):
+        got = [m.uid for i, m in enumerate(msgs, 1) if pred(Candidate(acc, m, i, len(msgs), msgs[-1].uid, set(), "ns"))]
+        assert got == [msgs[i].uid for i in (0, 1, 2, 4, 6)]
+        assert 0 < search_mod._header_cache_size <= 1500
+        assert search_mod._header_cache_size == sum(e[0] for e in search_mod._header_cache.values())
+        assert len(search_mod._header_cache) < len(msgs)  # older entries were evicted

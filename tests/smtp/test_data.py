@@ -245,3 +245,17 @@ def test_data_phase_timeout(smtp):
         _time.sleep(0.1)
     tc.expect("421 4.4.2 timeout reading message data")
     tc.expect_closed()
+
+
+def test_tls_handshake_timeout(smtp):
+    """A client that never starts its TLS handshake (implicit TLS, or after STARTTLS) is
+    disconnected after the idle timeout instead of holding the connection forever."""
+    smtp.start(smtp_idle_timeout=0.3)
+    s = socket.create_connection(("127.0.0.1", smtp.ports["submissions"]), timeout=10)
+    try:
+        assert s.recv(100) == b""
+    finally:
+        s.close()
+    tc = smtp.connect(submission=False)
+    tc.transact("STARTTLS", "220 2.0.0 go! (ID)")
+    tc.expect_closed()

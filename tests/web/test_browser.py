@@ -263,3 +263,44 @@ def test_account_page(server: Any, page: Page, client: Any) -> None:
     page.click("#login-form button[type=submit]")
     expect(page.locator("#acc-name")).to_have_text(name)
     expect(page.locator("#keys tbody tr")).to_have_count(1)
+
+
+def test_webmail_keyboard(server: Any, page: Page, client: Any) -> None:
+    """Keyboard shortcuts: / search, Escape, j/k cursor, s flag, u read, Enter open, ? help, g a."""
+    from tests.web.test_webmail_api import Webmail
+
+    t = uuid.uuid4().hex[:8]
+    smtp_send(server, message(f"key one {t}", "first\n"))
+    smtp_send(server, message(f"key two {t}", "second\n"))
+    webmail_login(page, server)
+    page.keyboard.press("/")
+    page.keyboard.type(f"subject:{t}")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages tr")).to_have_count(2)
+    page.keyboard.press("Escape")  # leaves the search field
+    rows = page.locator("#messages tbody tr")
+    first = rows.nth(0).locator("td.subject").inner_text()
+    page.keyboard.press("j")
+    expect(rows.nth(0)).to_have_class("unread sel")
+    page.keyboard.press("j")
+    expect(rows.nth(1)).to_have_class("unread sel")
+    page.keyboard.press("k")
+    expect(rows.nth(0)).to_have_class("unread sel")
+    page.keyboard.press("s")
+    expect(rows.nth(0).locator("td.flag")).to_have_text("★")
+    page.keyboard.press("u")
+    expect(rows.nth(0)).to_have_class("sel")
+    # The server has the flags the keys set.
+    wm = Webmail(client())
+    (m,) = [x for x in wm.find(f"subject:{t}") if x["subject"] == first]
+    assert {"\\Flagged", "\\Seen"} <= set(m["flags"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#msg-subject")).to_have_text(first)
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#help")).to_be_hidden()
+    page.keyboard.press("g")
+    page.keyboard.press("a")
+    expect(page.locator("#mailboxes li.sel")).to_have_attribute("data-name", "Archive")

@@ -24,6 +24,7 @@ from . import cmd_append, cmd_auth, cmd_copymove, cmd_fetch, cmd_idle, cmd_mailb
 from .errors import BadCommand, Bye, CommandFailed, ReadTimeout, ServerBug
 from .parse import ANY_STATE, AUTHENTICATED, NOT_AUTHENTICATED, SELECTED
 from .protocol import (
+    MAX_LITERAL,
     NEED_DATA,
     BadSyntax,
     EndOfStream,
@@ -96,7 +97,8 @@ class Connection:
         self.ctx = ctx
         self.stream = stream
         self.log = log
-        self.proto = ImapServerConnection(max_append=_max_append(ctx))
+        self.max_append = _max_append(ctx)
+        self.proto = ImapServerConnection(max_append=self.max_append)
         self.session = Session(ctx, log, tls=tls)
         self.session.conn = self
         self.start_tls = False
@@ -123,6 +125,9 @@ class Connection:
             await self.stream.send_all(data)
 
     async def next_event(self, timeout: float | None = None) -> object:
+        # Before login APPEND can't succeed: its message literal gets the limit of any other
+        # literal, so an unauthenticated client can't make us buffer a huge message.
+        self.proto.max_append = self.max_append if self._authenticated() else MAX_LITERAL
         while True:
             ev = self.proto.next_event()
             if ev is not NEED_DATA:
@@ -209,7 +214,7 @@ class Connection:
 
     async def _starttls(self) -> None:
         # RFC 9051 6.2.1: data received before the TLS negotiation is discarded.
-        self.proto = ImapServerConnection(max_append=self.proto.max_append)
+        self.proto = ImapServerConnection(max_append=self.max_append)
         self.proto.ncommands = 1
         ssl_stream = trio.SSLStream(self.stream, self.ctx.tls, server_side=True)
         with trio.fail_after(TIMEOUTS["tls_handshake"]):

@@ -146,3 +146,22 @@ def test_error_text_never_looks_like_a_code(imap):
     tc.write(b"a2 select x\xc3\xa9\r\n")  # error texts stay ASCII
     assert tc.read_line() == "a2 BAD unexpected data at end of command (near '\\xe9')"
     tc.transact("ok", "noop")
+
+
+def test_append_literal_before_login(imap):
+    # Before login, APPEND's message literal is limited like any other literal (reference 3.7:
+    # 100 KiB), so an unauthenticated client can't make the server read a huge message; after
+    # login only the quota limits it.
+    tc = imap.connect(login=False)
+    tc.write_line("a1 append inbox {200000}")
+    assert tc.read_line() == "a1 BAD [TOOBIG] literal too big"
+    tc.write_line("a2 append inbox {5}")
+    assert tc.read_line() == "+ "
+    tc.write_line("hello")
+    assert tc.read_line() == "a2 NO APPEND not allowed in this connection state"
+    tc.write_line("a3 append inbox {200000+}")
+    assert tc.read_line() == "* BYE [ALERT] literal too big"
+    tc.expect_closed()
+    tc = imap.connect()
+    tc.transact("ok", "append inbox ", b"x" * 200000)
+    tc.expect_code(f"APPENDUID {imap.account.mailbox('Inbox').uidvalidity} 1")

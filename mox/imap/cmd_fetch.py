@@ -98,11 +98,11 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             elif n == "MODSEQ":
                 out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
             elif n == "ENVELOPE":
-                out.append(b"ENVELOPE " + fetch.envelope(m.part.envelope if m.part else None))
+                out.append(b"ENVELOPE " + fetch.rendered(m, 0))
             elif n == "BODYSTRUCTURE":
-                out.append(b"BODYSTRUCTURE " + fetch.bodystructure(m.part, True))
+                out.append(b"BODYSTRUCTURE " + fetch.rendered(m, 1))
             elif n == "BODY" and a.section is None:
-                out.append(b"BODY " + fetch.bodystructure(m.part, False))
+                out.append(b"BODY " + fetch.rendered(m, 2))
             elif n == "RFC822":
                 d, _ = load()
                 out.append(b"RFC822 " + fetch.literal(d))

@@ -109,6 +109,41 @@ def bodystructure(p: Part, extensible: bool) -> bytes:
     return b"(" + b" ".join(fields) + b")"
 
 
+# ENVELOPE, BODYSTRUCTURE and BODY of recently fetched messages, keyed by the msgpack encoding of
+# their MIME part (which is all they depend on), bounded by size: a client fetching them again
+# (or a message copied elsewhere) costs neither decoding the part nor building the response.
+RENDER_CACHE_MAX = 16 << 20
+_render_cache: dict[bytes, list] = {}  # part encoding -> [size, envelope, bodystructure, body]
+_render_cache_size = 0
+
+
+def rendered(msg, which: int) -> bytes:
+    """ENVELOPE (0), BODYSTRUCTURE (1) or BODY (2) of a stored message, as the functions above
+    make them from ``msg.part``."""
+    global _render_cache_size
+    key = bytes(msg.part_raw)
+    entry = _render_cache.get(key)
+    if entry is None:
+        entry = [0, None, None, None]
+        if len(key) * 4 <= RENDER_CACHE_MAX:
+            while _render_cache and _render_cache_size + len(key) * 4 > RENDER_CACHE_MAX:
+                _render_cache_size -= _render_cache.pop(next(iter(_render_cache)))[0]
+            _render_cache[key] = entry
+    v = entry[which + 1]
+    if v is None:
+        part = msg.part
+        if which == 0:
+            v = envelope(part.envelope if part else None)
+        else:
+            v = bodystructure(part, which == 1)
+        entry[which + 1] = v
+        if _render_cache.get(key) is entry:
+            add = len(v) + 100 + (len(key) if entry[0] == 0 else 0)
+            entry[0] += add
+            _render_cache_size += add
+    return v
+
+
 def section_name(sec: Section) -> str:
     parts = [".".join(str(n) for n in sec.part)] if sec.part else []
     if sec.text:

@@ -303,7 +303,7 @@ class SmtpHooks:
             conn.out.clear()
             raise _Closed(f"fault rule {rule.id}: drop")
         elif rule.action == "reply":
-            se = f"{rule.code // 100}.0.0"[2:] if rule.code >= 400 else "0.0"
+            se = "0.0"  # enhanced code X.0.0, X from the reply code
             close = stage == "connect" or rule.code == 421
             err = fail(rule.code, se, rule.text, close=close)
             if stage == "connect":

@@ -119,6 +119,13 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:  # POSIX
+    msvcrt = None  # type: ignore[assignment]
+
+# Windows has no flock: the first byte of this file in the account dir is locked instead.
+LOCK_NAME = "account.lock"
 
 # Account directories open in this process (flock alone does not cover Windows).
 _open_paths: set[str] = set()
@@ -239,8 +246,8 @@ class Account:
         )
 
     def _lock_dir(self) -> None:
-        """Refuse a second opener of this account (another Store object in this process, or, where
-        flock exists, another process)."""
+        """Refuse a second opener of this account: another Store object in this process, or another
+        process (flock on the directory on POSIX, a byte lock on ``account.lock`` on Windows)."""
         key = os.path.realpath(self.path)
         with _open_paths_lock:
             if key in _open_paths:
@@ -248,6 +255,7 @@ class Account:
             _open_paths.add(key)
         self._lock_key = key
         if fcntl is None:
+            self._lock_windows()
             return
         try:
             fd = os.open(self.path, os.O_RDONLY)
@@ -262,8 +270,30 @@ class Account:
             raise StoreError(f"account {self.name!r} is in use by another process or Store") from e
         self._lockfd = fd
 
+    def _lock_windows(self) -> None:
+        if msvcrt is None:
+            return
+        try:
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+        except OSError:
+            self._unlock_dir()
+            raise
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # byte 0; fails at once when another handle holds it
+        except OSError as e:
+            os.close(fd)
+            self._unlock_dir()
+            raise StoreError(f"account {self.name!r} is in use by another process or Store") from e
+        self._lockfd = fd
+
     def _unlock_dir(self) -> None:
         if self._lockfd is not None:
+            if fcntl is None and msvcrt is not None:
+                try:  # unlock explicitly: Windows releases a lock of a closed handle only eventually
+                    os.lseek(self._lockfd, 0, os.SEEK_SET)
+                    msvcrt.locking(self._lockfd, msvcrt.LK_UNLCK, 1)
+                except OSError:
+                    pass
             os.close(self._lockfd)  # closing releases the flock
             self._lockfd = None
         if self._lock_key is not None:

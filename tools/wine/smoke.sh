@@ -190,6 +190,24 @@ EOF
 # Graceful stop as on Windows: `mox stop` over the control channel (TCP there, no AF_UNIX); localserve
 # says goodbye, exits 0 and removes its ephemeral dir (every file closed before removal).
 dir=$("$hostpy" -c "import json; print(json.load(open('ready.json', encoding='utf-8'))['dir'])")
+
+# While localserve holds the account, another process cannot open it (no flock on Windows: a byte
+# lock on account.lock).
+locked=$(winpy -c "import sys; sys.path.insert(0, r'C:\mox-race\\$entries\site-packages')
+from pathlib import Path
+from mox import config
+from mox.store import Store, StoreError
+store = Store(Path(config.load_config(Path(sys.argv[1])).data_dir))
+try:
+    store.open_account('mox')
+except StoreError as e:
+    print('refused:', e)
+else:
+    print('opened')" "$dir") || true
+locked=${locked//$'\r'/}
+echo "$locked"
+[ "$locked" = "refused: account 'mox' is in use by another process or Store" ] || {
+    say "FAIL: a second process opened the account of a running localserve"; exit 1; }
 if ! out=$(winpy trio_shim.py "$pyz" stop -dir "$dir"); then
     echo "$out"
     say "FAIL: mox stop exited non-zero"

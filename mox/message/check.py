@@ -10,7 +10,7 @@ import binascii
 import re
 
 from mox.message.header import ParamError, parse_content_type, parse_disposition, split_header
-from mox.message.parse import _boundary_re, parse_message
+from mox.message.parse import delimiters, parse_message
 from mox.message.part import Part
 
 # The reason mox's submission gives when the header/body separator is missing (RFC 6409 8.1).
@@ -104,8 +104,8 @@ def _check_part(data: bytes, part: Part, *, top: bool, path: str) -> None:
         boundary = next((v for k, v in part.params if k == "boundary"), "")
         if not boundary:
             raise MalformedMessage(f"missing/empty boundary content-type parameter{_where(path)}")
-        pat = _boundary_re(boundary.encode("utf-8", errors="replace"))
-        delims = [bool(m.group(1)) for m in pat.finditer(data, part.body_start, part.body_end)]
+        bb = boundary.encode("utf-8", errors="replace")
+        delims = [close for _, _, close in delimiters(data, bb, part.body_start, part.body_end)]
         if not delims:
             raise MalformedMessage(f"multipart without boundary lines{_where(path)}")
         if delims[0]:

@@ -43,6 +43,33 @@ def _boundary_re(boundary: bytes) -> re.Pattern[bytes]:
     return p
 
 
+def delimiters(data: bytes, boundary: bytes, start: int, end: int):
+    """The delimiter lines of ``boundary`` in data[start:end] as (start, end, close): the same
+    matches as ``_boundary_re(boundary).finditer(data, start, end)`` (start/end/group(1)), found
+    with bytes.find instead of trying the regexp at every offset (a ~1 MB attachment took ~20 ms)."""
+    needle = b"--" + boundary
+    n = len(needle)
+    i = start
+    while True:
+        j = data.find(needle, i, end)
+        if j < 0:
+            return
+        i = j + 1
+        if j != 0 and data[j - 1] != 0x0A:
+            continue  # not at a line start ("^" in multiline mode)
+        k = j + n
+        if data.startswith(b"--", k, end):
+            yield j, k + 2, True
+            i = k + 2
+        elif k == end or data[k] in (0x20, 0x09, 0x0A):
+            me = k + 1 if k < end and data[k] != 0x0A else k
+            yield j, me, False
+            i = me
+        elif data[k] == 0x0D and (k + 1 == end or data[k + 1] == 0x0A):
+            yield j, k + 1, False
+            i = k + 1
+
+
 def _envelope(fields: list[HeaderField]) -> Envelope:
     """ENVELOPE (RFC 9051 7.5.2): sender and reply-to default to from."""
     values: dict[str, str] = {}
@@ -172,12 +199,11 @@ def _parse_multipart(
 ) -> list[Part]:
     """Children of a multipart body at data[start:end] (RFC 2046 5.1.1). The preamble and epilogue
     are skipped. A missing close delimiter ends the last part at ``end`` (lenient)."""
-    pat = _boundary_re(boundary.encode("utf-8", errors="replace"))
     parts: list[Part] = []
     part_start = -1
-    for m in pat.finditer(data, start, end):
+    for ms, me, close in delimiters(data, boundary.encode("utf-8", errors="replace"), start, end):
         if part_start >= 0:
-            pend = m.start()
+            pend = ms
             # The line ending before the delimiter belongs to the delimiter (RFC 2046 5.1.1).
             if pend > part_start and data[pend - 1] == 0x0A:
                 pend -= 1
@@ -186,9 +212,9 @@ def _parse_multipart(
             parts.append(
                 _parse_part(data, part_start, pend, message=False, digest=digest, depth=depth + 1)
             )
-        if m.group(1):
+        if close:
             return parts
-        nl = data.find(b"\n", m.end(), end)
+        nl = data.find(b"\n", me, end)
         part_start = end if nl < 0 else nl + 1
     if part_start >= 0:
         parts.append(_parse_part(data, part_start, end, message=False, digest=digest, depth=depth + 1))

@@ -59,7 +59,6 @@ class Queue:
         self._wake = trio.Event()
         self._pending: list[_Commit] = []
         self._committing = False
-        self._sent_log: list[tuple[float, str]] = []  # (time, account) for daily limits
 
     # --- API for submission -----------------------------------------------------------------
 
@@ -104,17 +103,16 @@ class Queue:
             )
         # Message files are written in parallel; journal records are group-committed.
         await trio.to_thread.run_sync(self.store.write_message, name, data)
-        await self._commit(puts=entries)
-        self._sent_log.append((now, account))
+        await self._commit(puts=entries, sent=[(now, account)])  # "sent": durable count for daily limits
         self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
         await self._store_sent_copy(account, data)
         self._wake.set()
         return ids
 
-    async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = ()) -> None:  # type: ignore[assignment]
+    async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
         """Make records durable, then apply them. Concurrent callers share one journal write
         and fsync (group commit): the first becomes the committer for everything pending."""
-        c = _Commit(list(puts), list(updates), list(removes))
+        c = _Commit(list(puts), list(updates), list(removes), list(sent))
         self._pending.append(c)
         if not self._committing:
             self._committing = True
@@ -124,15 +122,16 @@ class Queue:
                     puts_ = [e for b in batch for e in b.puts]
                     updates_ = [e for b in batch for e in b.updates]
                     removes_ = [i for b in batch for i in b.removes]
+                    sent_ = [x for b in batch for x in b.sent]
                     try:
                         with trio.CancelScope(shield=True):
-                            await trio.to_thread.run_sync(self.store.write_journal, puts_, updates_, removes_)
+                            await trio.to_thread.run_sync(self.store.write_journal, puts_, updates_, removes_, sent_)
                     except Exception as err:
                         for b in batch:
                             b.error = err
                             b.done.set()
                         continue
-                    self.store.apply(puts_, updates_, removes_)
+                    self.store.apply(puts_, updates_, removes_, sent_)
                     for b in batch:
                         b.done.set()
             finally:
@@ -142,8 +141,8 @@ class Queue:
             raise c.error
 
     def outgoing_count(self, account: str, *, since: float) -> int:
-        self._sent_log = [(t, a) for t, a in self._sent_log if t >= since]
-        return sum(1 for _, a in self._sent_log if a == account)
+        self.store.prune_sent(min(since, time.time() - 24 * 3600))
+        return sum(1 for t, a in self.store.sent if a == account and t >= since)
 
     async def _store_sent_copy(self, account: str, data: bytes) -> None:
         from mox.smtp.server import deliver_to_store
@@ -315,10 +314,11 @@ class Queue:
 
 
 class _Commit:
-    def __init__(self, puts: list[Entry], updates: list[Entry], removes: list[int]) -> None:
+    def __init__(self, puts: list[Entry], updates: list[Entry], removes: list[int], sent: list[tuple[float, str]]) -> None:
         self.puts = puts
         self.updates = updates
         self.removes = removes
+        self.sent = sent
         self.done = trio.Event()
         self.error: BaseException | None = None
 

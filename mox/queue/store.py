@@ -4,6 +4,8 @@ Layout::
 
     queue/msg/<file>        message files (one per submission, shared by its recipients), never changed
     queue/index.journal     append-only JSON lines: {"op": "put", "entry": {...}} / {"op": "remove", "id": N}
+                            / {"op": "sent", "account": A, "t": T} (a submission, for the daily limits)
+                            / {"op": "next", "id": N} (written by compaction: ids are never reused)
 
 Durability (as the account store): the message file is written to a temp name, fsynced, renamed
 and its directory fsynced (skipped on Windows; once per journal write for all new files), then the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import msgspec
@@ -44,9 +47,15 @@ class Entry(msgspec.Struct, kw_only=True):
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
-    op: str  # "put" (new entry) | "update" (only if the entry still exists) | "remove"
+    op: str  # "put" (new entry) | "update" (only if the entry still exists) | "remove" | "sent" | "next"
     entry: Entry | None = None
     id: int = 0
+    account: str = ""  # "sent"
+    t: float = 0.0  # "sent"
+
+
+#: How long "sent" records are kept (the daily outgoing limits look back 24 hours).
+SENT_KEEP = 24 * 3600
 
 
 _enc = msgspec.json.Encoder()
@@ -74,6 +83,8 @@ class QueueStore:
         self.msg_dir.mkdir(parents=True, exist_ok=True)
         self.entries: dict[int, Entry] = {}
         self.next_id = 1
+        #: (time, account) of each submission in the last SENT_KEEP seconds, oldest first.
+        self.sent: list[tuple[float, str]] = []
         self._load()
         self._journal = open(self.journal_path, "ab")
 
@@ -89,12 +100,18 @@ class QueueStore:
                     continue  # torn or damaged record: a crash during append
                 if rec.op == "put" and rec.entry is not None:
                     self.entries[rec.entry.id] = rec.entry
+                    self.next_id = max(self.next_id, rec.entry.id + 1)
+                elif rec.op == "next":
+                    self.next_id = max(self.next_id, rec.id)
+                elif rec.op == "sent":
+                    self.sent.append((rec.t, rec.account))
                 elif rec.op == "update" and rec.entry is not None and rec.entry.id in self.entries:
                     self.entries[rec.entry.id] = rec.entry
                 elif rec.op == "remove":
                     self.entries.pop(rec.id, None)
         if self.entries:
-            self.next_id = max(self.entries) + 1
+            self.next_id = max(self.next_id, max(self.entries) + 1)
+        self.prune_sent(time.time() - SENT_KEEP)
         # Files no entry references (crash between file write and journal record) are removed.
         used = {e.file for e in self.entries.values()}
         for p in self.msg_dir.iterdir():
@@ -109,6 +126,9 @@ class QueueStore:
         # Compact: rewrite the live entries through a temp file.
         tmp = self.dir / "index.journal.tmp"
         with open(tmp, "wb") as f:
+            f.write(_enc.encode(_Record(op="next", id=self.next_id)) + b"\n")
+            for t, account in self.sent:
+                f.write(_enc.encode(_Record(op="sent", account=account, t=t)) + b"\n")
             for e in sorted(self.entries.values(), key=lambda e: e.id):
                 f.write(_enc.encode(_Record(op="put", entry=e)) + b"\n")
             f.flush()
@@ -140,12 +160,13 @@ class QueueStore:
     def read_message(self, entry: Entry) -> bytes:
         return (self.msg_dir / entry.file).read_bytes()
 
-    def write_journal(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = ()) -> None:  # type: ignore[assignment]
+    def write_journal(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
         """Append and fsync the records (one writer at a time; the Queue group-commits)."""
         records = (
             [_Record(op="put", entry=e) for e in puts]
             + [_Record(op="update", entry=e) for e in updates]
             + [_Record(op="remove", id=i) for i in removes]
+            + [_Record(op="sent", account=a, t=t) for t, a in sent]
         )
         if not records:
             return
@@ -156,8 +177,12 @@ class QueueStore:
         if self.fsync:
             os.fsync(self._journal.fileno())
 
-    def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = ()) -> None:  # type: ignore[assignment]
+    def prune_sent(self, before: float) -> None:
+        self.sent = [(t, a) for t, a in self.sent if t >= before]
+
+    def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
         """Apply committed records to the in-memory state; delete files nothing references."""
+        self.sent.extend(sent)
         for e in puts:
             self.entries[e.id] = e
         for e in updates:

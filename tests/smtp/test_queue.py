@@ -68,6 +68,14 @@ def test_daily_outgoing_limit(smtp):
         ["b@example.com"],
         expect="451 4.7.1 max number of messages (1) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay (ID)",
     )
+    # The count is kept in the queue's journal: a restart does not reset it.
+    smtp.restart()
+    tc = smtp.connect(login=True)
+    submit(
+        tc,
+        ["c@example.com"],
+        expect="451 4.7.1 max number of messages (1) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay (ID)",
+    )
 
 
 def test_queued_message_survives_restart(smtp):

@@ -16,6 +16,7 @@ crash mid-append, is dropped) and rewritten compacted through a temp file + rena
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import time
@@ -84,7 +85,7 @@ class QueueStore:
         self.entries: dict[int, Entry] = {}
         self.next_id = 1
         #: (time, account) of each submission in the last SENT_KEEP seconds, oldest first.
-        self.sent: list[tuple[float, str]] = []
+        self.sent: collections.deque[tuple[float, str]] = collections.deque()
         self._load()
         self._journal = open(self.journal_path, "ab")
 
@@ -111,6 +112,7 @@ class QueueStore:
                     self.entries.pop(rec.id, None)
         if self.entries:
             self.next_id = max(self.next_id, max(self.entries) + 1)
+        self.sent = collections.deque(sorted(self.sent))
         self.prune_sent(time.time() - SENT_KEEP)
         # Files no entry references (crash between file write and journal record) are removed.
         used = {e.file for e in self.entries.values()}
@@ -178,11 +180,14 @@ class QueueStore:
             os.fsync(self._journal.fileno())
 
     def prune_sent(self, before: float) -> None:
-        self.sent = [(t, a) for t, a in self.sent if t >= before]
+        while self.sent and self.sent[0][0] < before:
+            self.sent.popleft()
 
     def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
         """Apply committed records to the in-memory state; delete files nothing references."""
         self.sent.extend(sent)
+        if sent:
+            self.prune_sent(sent[0][0] - SENT_KEEP)  # bounded memory while no limit asks
         for e in puts:
             self.entries[e.id] = e
         for e in updates:

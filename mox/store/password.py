@@ -7,7 +7,7 @@
   key XOR opad (RFC 2104). hashlib cannot export or resume an MD5 state, so a small MD5
   implementation below computes the one-block states and finishes the HMAC from them.
 
-Passwords are prepared like PRECIS OpaqueString (RFC 8265) before use: non-ASCII spaces become
+Passwords are prepared with PRECIS OpaqueString (RFC 8265, mox.precis) before use: non-ASCII spaces become
 U+0020 and the string is NFC-normalised (``"te\\u0301st \\u00a0"`` -> ``"tést  "``).
 """
 
@@ -18,9 +18,10 @@ import hmac
 import math
 import os
 import struct
-import unicodedata
 
 import msgspec
+
+from mox import precis
 
 SCRYPT_N = 1 << 14
 SCRYPT_R = 8
@@ -30,9 +31,9 @@ SCRAM_SHA256_ITERATIONS = 4096
 
 
 def prepare_password(password: str) -> bytes:
-    """PRECIS OpaqueString-style preparation (RFC 8265 4.2), UTF-8 encoded."""
-    mapped = "".join(" " if unicodedata.category(c) == "Zs" else c for c in password)
-    return unicodedata.normalize("NFC", mapped).encode("utf-8")
+    """PRECIS OpaqueString preparation (RFC 8265 4.2, ``mox.precis``), UTF-8 encoded. Raises
+    ``PrecisError`` (a ValueError) for a string the profile refuses."""
+    return precis.opaque_string(password).encode("utf-8")
 
 
 def _scrypt(pw: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -59,7 +60,10 @@ def make_password_record(password: str) -> PasswordRecord:
 
 
 def verify_password(rec: PasswordRecord, password: str) -> bool:
-    pw = prepare_password(password)
+    try:
+        pw = prepare_password(password)
+    except precis.PrecisError:
+        return False  # reference 7.1: a PRECIS failure at login counts as unknown credentials
     h = _scrypt(pw, rec.scrypt_salt, rec.scrypt_n, rec.scrypt_r, rec.scrypt_p)
     return hmac.compare_digest(h, rec.scrypt_hash)
 

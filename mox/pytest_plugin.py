@@ -254,6 +254,16 @@ class MoxServer:
     def imap_address(self) -> tuple[str, int]:
         return (HOST, self.imap_port)
 
+    @property
+    def http_address(self) -> tuple[str, int]:
+        """The plain HTTP listener: web interfaces and the test API (``/api/v1/``)."""
+        return (HOST, self.ports["http"])
+
+    @property
+    def http_url(self) -> str:
+        """``http://127.0.0.1:<port>`` without a trailing slash, e.g. for ``http_url + "/webmail/"``."""
+        return f"http://{HOST}:{self.ports['http']}"
+
     def smtp(self) -> smtplib.SMTP:
         """An smtplib client connected to submission and logged in; use it with `with`."""
         client = smtplib.SMTP(HOST, self.smtp_port, timeout=30)

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from email.message import EmailMessage
 from importlib.metadata import entry_points
 
@@ -63,7 +64,12 @@ def test_addresses_and_credentials(mox_server):
     assert mox_server.password == "moxmoxmox"
     assert mox_server.smtp_address == ("127.0.0.1", mox_server.ports["submission"])
     assert mox_server.imap_address == ("127.0.0.1", mox_server.ports["imap"])
+    assert mox_server.http_address == ("127.0.0.1", mox_server.ports["http"])
+    assert mox_server.http_url == f"http://127.0.0.1:{mox_server.ports['http']}"
     assert mox_server.dir.is_dir()
+    with urllib.request.urlopen(mox_server.http_url + "/webmail/", timeout=30) as r:  # the HTTP listener answers
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/html")
 
     with smtplib.SMTP(*mox_server.smtp_address, timeout=30) as s:
         code, _ = s.ehlo("client.example")

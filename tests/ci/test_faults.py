@@ -44,10 +44,14 @@ def _tls(c: Line) -> None:
     c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
 
 
-def session(srv: MoxServer, token: str, stop_at: str | None = None) -> list[tuple[str, str]]:
+def session(
+    srv: MoxServer, token: str, stop_at: str | None = None, elapsed: dict[str, float] | None = None
+) -> list[tuple[str, str]]:
     """A submission session through every stage; (stage, reply) pairs, "CLOSED" when the server
-    closed the connection at that stage. Stops after ``stop_at``."""
+    closed the connection at that stage. Stops after ``stop_at``. ``elapsed`` gets, per stage,
+    the seconds from sending the command (connecting, for the greeting) to its whole reply."""
     out: list[tuple[str, str]] = []
+    start = time.monotonic()
     c = Line(srv.ports["submission"])
     msg = (
         f"From: <mox@localhost>\r\nTo: <rcpt+{token}@example.org>\r\nSubject: {token}\r\n"
@@ -65,6 +69,8 @@ def session(srv: MoxServer, token: str, stop_at: str | None = None) -> list[tupl
     ]
     try:
         for stage, line in steps:
+            if line is not None:
+                start = time.monotonic()
             try:
                 if line is None:
                     r = c.reply()
@@ -76,6 +82,8 @@ def session(srv: MoxServer, token: str, stop_at: str | None = None) -> list[tupl
             except (Closed, ConnectionResetError):
                 out.append((stage, "CLOSED"))
                 return out
+            if elapsed is not None:
+                elapsed[stage] = time.monotonic() - start
             out.append((stage, r.split("\n")[0] if stage == "ehlo" else r))
             if stage == stop_at:
                 return out
@@ -133,9 +141,13 @@ def test_drop(fsrv: MoxServer, token: str, stage: str) -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_delay(fsrv: MoxServer, token: str, stage: str) -> None:
-    with fsrv.faults.add(stage=stage, action="delay", seconds=0.05, times=1, **_scope(stage, token)) as rule:
-        assert session(fsrv, token) == _baseline(fsrv, token)
+    with fsrv.faults.add(stage=stage, action="delay", seconds=0.2, times=1, **_scope(stage, token)) as rule:
+        elapsed: dict[str, float] = {}
+        assert session(fsrv, token, elapsed=elapsed) == _baseline(fsrv, token)
         assert fsrv.faults.get(rule["id"])["fired"] == 1
+    # The reply of that stage came no sooner than the delay (a lower bound: a busy machine can
+    # only make it later).
+    assert elapsed[stage] >= 0.19, elapsed
     cid = fsrv.transcripts("smtp")[-1]["cid"]
     assert f"-- fault rule {rule['id']} fired at {stage}: delay" in fsrv.transcript(cid).splitlines()
 
@@ -147,6 +159,16 @@ def test_throttle(fsrv: MoxServer, token: str, stage: str) -> None:
         assert fsrv.faults.get(rule["id"])["fired"] == 1
     cid = fsrv.transcripts("smtp")[-1]["cid"]
     assert f"-- fault rule {rule['id']} fired at {stage}: throttle" in fsrv.transcript(cid).splitlines()
+
+
+def test_throttle_slows_both_directions(fsrv: MoxServer, token: str) -> None:
+    """100 bytes/s from MAIL on: the server reads RCPT (about 40 bytes) and writes its reply
+    (27 bytes) in 10-byte steps a tenth of a second apart, so the RCPT reply takes at least
+    0.4 + 0.2 s; unthrottled it takes milliseconds."""
+    with fsrv.faults.add(stage="mail", token=token, action="throttle", rate=100, times=1):
+        elapsed: dict[str, float] = {}
+        assert session(fsrv, token, stop_at="rcpt", elapsed=elapsed)[-1] == ("rcpt", "250 2.1.0 now on the list")
+    assert elapsed["rcpt"] >= 0.55, elapsed
 
 
 def test_fail_first_n_then_accept(fsrv: MoxServer, token: str) -> None:
@@ -272,10 +294,12 @@ def test_imap_command_reply(fsrv: MoxServer, token: str, action: str, want: str)
 
 def test_imap_delay_and_drop(fsrv: MoxServer, token: str) -> None:
     user = f"{token}@example.org"
-    with fsrv.faults.add(proto="imap", stage="noop", token=token.lower(), action="delay", seconds=0.05, times=1) as rule:
+    with fsrv.faults.add(proto="imap", stage="noop", token=token.lower(), action="delay", seconds=0.2, times=1) as rule:
         c = imap(fsrv, f"x+{token}@example.org")
+        start = time.monotonic()
         c.send("a1 NOOP")
         assert _tagged(c, "a1").startswith("a1 OK")
+        assert time.monotonic() - start >= 0.19  # no sooner than the delay
         assert fsrv.faults.get(rule["id"])["fired"] == 1
         c.close()
     with fsrv.faults.add(proto="imap", stage="list", user=user, action="drop"):
@@ -283,12 +307,15 @@ def test_imap_delay_and_drop(fsrv: MoxServer, token: str) -> None:
         c.send('a1 LIST "" *')
         assert c.closed()
         c.close()
-    with fsrv.faults.add(proto="imap", stage="fetch", user=user, action="throttle", rate=100000, times=1):
+    with fsrv.faults.add(proto="imap", stage="fetch", user=user, action="throttle", rate=100, times=1):
         c = imap(fsrv, user)
         c.send("a1 SELECT INBOX")
         _tagged(c, "a1")
+        start = time.monotonic()
         c.send("a2 UID FETCH 1:* FLAGS")
-        assert _tagged(c, "a2").startswith("a2 OK")
+        assert _tagged(c, "a2").startswith("a2 OK ")
+        # 20 bytes in 10-byte steps a tenth of a second apart: at least 0.1 s (unthrottled: ms).
+        assert time.monotonic() - start >= 0.09
         c.close()
 
 

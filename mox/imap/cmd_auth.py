@@ -1,26 +1,19 @@
 """Connection-level commands: CAPABILITY NOOP LOGOUT ID (any state), STARTTLS LOGIN AUTHENTICATE
 (not authenticated) and ENABLE (authenticated).
 
-SASL mechanisms plug into ``MECHANISMS``: ``async def mech(s, initial) -> (account, username)``,
-where ``initial`` is the SASL-IR initial response (bytes, or None when the client sent none).
+AUTHENTICATE drives the server mechanisms of :mod:`mox.sasl` (the SMTP server uses the same),
+mapping its typed failures to IMAP responses; -PLUS mechanisms only where the connection has a
+channel binding that can be checked (``Session.channel_bindings``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import re
-import secrets
-import time
 from collections.abc import Awaitable, Callable
 
 import trio
 
-
 import mox
-from mox import ci
+from mox import ci, sasl
 
 from .errors import BadCommand, CommandFailed
 from .session import Session, State, quote_string
@@ -83,22 +76,6 @@ async def _password_login(s: Session, username: str, password: str) -> str | Non
     return await trio.to_thread.run_sync(login)
 
 
-def _auth_allowed(s: Session) -> bool:
-    limiter = getattr(s.ctx.auth, "limiter", None)
-    return limiter is None or s.remote_ip is None or limiter.auth_allowed(s.remote_ip)
-
-
-def _auth_result(s: Session, ok: bool) -> None:
-    """Count a SCRAM/CRAM-MD5 outcome in the limiter (PLAIN/LOGIN count in ctx.auth.login)."""
-    limiter = getattr(s.ctx.auth, "limiter", None)
-    if limiter is None or s.remote_ip is None:
-        return
-    if ok:
-        limiter.auth_succeeded(s.remote_ip)
-    else:
-        limiter.auth_failed(s.remote_ip)
-
-
 def _require_tls(s: Session) -> None:
     if not s.tls and not s.ctx.config.no_require_starttls:
         raise CommandFailed("tls required for login", "PRIVACYREQUIRED")
@@ -138,214 +115,137 @@ async def _login(s: Session, cmd: Command) -> str:
     return f"[CAPABILITY {s.capabilities()}] login done"
 
 
-async def _sasl_response(s: Session, challenge: bytes = b"") -> bytes:
-    """Send a continuation with the base64 challenge, read and decode the client's response.
-    ``*`` aborts (RFC 9051 6.2.2: tagged BAD)."""
-    await s.conn.write(b"+ " + base64.b64encode(challenge) + b"\r\n")
-    line = await s.conn.read_line(kind="auth")
-    if line == b"*":
-        raise BadCommand("authenticate aborted by client")
-    try:
-        return base64.b64decode(line, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadCommand("invalid base64 in authenticate response") from None
+# AUTHENTICATE runs the mox.sasl server mechanisms; LOGIN is not offered over IMAP (reference 3.5).
+IMAP_MECHANISMS = frozenset(
+    {"EXTERNAL", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "CRAM-MD5"}
+)
+
+# Marks a PLAIN login for an address without account, which a localserve per-address view may
+# take (mox.ci.imap_login, decided with the password).
+_VIEW = "\x00view:"
 
 
-async def _mech_plain(s: Session, initial: bytes | None) -> tuple[str, str]:
-    # RFC 4616: [authzid] NUL authcid NUL passwd
-    _require_tls(s)
-    data = initial if initial is not None else await _sasl_response(s)
-    parts = data.split(b"\x00")
-    if len(parts) != 3:
-        raise BadCommand("malformed plain authentication message")
-    try:
-        authz, authc, password = (p.decode("utf-8") for p in parts)
-    except UnicodeDecodeError:
-        raise BadCommand("invalid utf-8 in plain authentication message") from None
-    if authz not in ("", authc):
-        raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
-    account = await _password_login(s, authc, password)
-    if account is None:
-        s.log.info("failed authentication attempt", username=authc, mechanism="plain")
-        raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
-    return account, authc
+class _Verifier(sasl.StoreVerifier):
+    """The store verifier, plus localserve's per-address views for PLAIN (as LOGIN has them)."""
+
+    def __init__(self, s: Session, tls_identity: tuple[str, str] | None, *, views: bool) -> None:
+        super().__init__(s.ctx.auth, s.ctx.store, tls_identity)
+        self.ctx = s.ctx
+        self.views = views and ci.state(s.ctx) is not None
+        self.view_accounts: dict[str, str] = {}
+
+    def account_for_username(self, username: str) -> str | None:
+        account = super().account_for_username(username)
+        if account is None and self.views:
+            return _VIEW + username
+        return account
+
+    def check_password(self, account: str, password: str) -> bool:
+        if not account.startswith(_VIEW):
+            return super().check_password(account, password)
+        # Runs in a worker thread (sasl.serve_exchange's run_sync); views are opened in trio's.
+        view = trio.from_thread.run_sync(ci.imap_login, self.ctx, account[len(_VIEW) :], password)
+        if view is None:
+            return False
+        self.view_accounts[account] = view
+        return True
 
 
-def _account_secret(s: Session, username: str, get: Callable[[object], object]) -> tuple[str | None, object]:
-    """The account for a login address and one of its stored secrets (None when unknown)."""
-    account = s.ctx.auth.account_for_address(username)
-    if account is None:
-        return None, None
-    acc = s.ctx.store.open_account(account)
-    try:
-        return account, get(acc)
-    finally:
-        acc.close()
+def _limiter(s: Session) -> object:
+    limiter = getattr(s.ctx.auth, "limiter", None)
+    return limiter if limiter is not None else getattr(s.ctx, "limiter", None)
 
 
-def _channel_binding(s: Session) -> bytes:
-    """tls-unique channel binding data (RFC 5929) of this connection's TLS, for SCRAM-*-PLUS.
-    TLS 1.3 needs tls-exporter (RFC 9266), which Python's ssl module cannot compute."""
-    stream = s.conn.stream
-    version = stream.version() if s.tls and hasattr(stream, "version") else None
-    if version is None:
-        raise CommandFailed("channel binding requires tls", "AUTHENTICATIONFAILED")
-    if version == "TLSv1.3":
-        raise CommandFailed("channel binding tls-exporter not supported, use the mechanism without -PLUS", "AUTHENTICATIONFAILED")
-    data = stream.get_channel_binding("tls-unique")
-    if not data:
-        raise CommandFailed("no tls-unique channel binding available", "AUTHENTICATIONFAILED")
-    return bytes(data)
-
-
-def _scram(hash_name: str, plus: bool = False) -> Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]:
-    # RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256); -PLUS with tls-unique (RFC 5929) on TLS <= 1.2.
-    def hm(key: bytes, msg: bytes) -> bytes:
-        return hmac.new(key, msg, hash_name).digest()
-
-    async def mech(s: Session, initial: bytes | None) -> tuple[str, str]:
-        data = initial if initial is not None else await _sasl_response(s)
-        try:
-            client_first = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadCommand("invalid utf-8 in scram message") from None
-        parts = client_first.split(",", 2)
-        if len(parts) != 3 or (parts[1] and not parts[1].startswith("a=")):
-            raise BadCommand("malformed scram client-first message")
-        cbind = b""
-        if plus:
-            if parts[0] != "p=tls-unique":
-                raise CommandFailed("channel binding tls-unique required", "AUTHENTICATIONFAILED")
-            cbind = _channel_binding(s)
-        elif parts[0].startswith("p="):
-            raise CommandFailed("channel binding not supported with this mechanism", "AUTHENTICATIONFAILED")
-        elif parts[0] not in ("n", "y"):
-            raise BadCommand("malformed scram client-first message")
-        gs2 = parts[0] + "," + parts[1] + ","
-        first_bare = parts[2]
-        attrs = _scram_attrs(first_bare)
-        if "n" not in attrs or "r" not in attrs or not attrs["r"]:
-            raise BadCommand("malformed scram client-first message")
-        username = _scram_name(attrs["n"])
-        authz = _scram_name(parts[1][2:]) if parts[1] else ""
-        if authz and authz != username:
-            raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
-        account, secret = _account_secret(s, username, lambda acc: acc.scram_secrets(hash_name))
-        if not _auth_allowed(s):
-            account = None  # over the failed-authentication limit: the exchange can only fail
-        # An unknown user gets a made-up salt so the exchange looks the same (no user enumeration).
-        salt = secret.salt if secret is not None else hashlib.sha256(username.encode()).digest()[:12]
-        iterations = secret.iterations if secret is not None else 4096
-        nonce = attrs["r"] + base64.b64encode(secrets.token_bytes(18)).decode()
-        server_first = f"r={nonce},s={base64.b64encode(salt).decode()},i={iterations}"
-        resp = await _sasl_response(s, server_first.encode())
-        try:
-            client_final = resp.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadCommand("invalid utf-8 in scram message") from None
-        without_proof, sep, proof_b64 = client_final.rpartition(",p=")
-        fattrs = _scram_attrs(without_proof)
-        if not sep or fattrs.get("r") != nonce:
-            raise BadCommand("malformed scram client-final message")
-        if fattrs.get("c") != base64.b64encode(gs2.encode() + cbind).decode():
-            raise CommandFailed("channel bindings do not match, potential mitm", "AUTHENTICATIONFAILED")
-        try:
-            proof = base64.b64decode(proof_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadCommand("invalid base64 in scram proof") from None
-        auth_msg = f"{first_bare},{server_first},{without_proof}".encode()
-        if account is None or secret is None:
-            _auth_result(s, False)
-            raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
-        salted = secret.salted_password
-        stored_key = hashlib.new(hash_name, hm(salted, b"Client Key")).digest()
-        client_sig = hm(stored_key, auth_msg)
-        client_key = bytes(a ^ b for a, b in zip(proof, client_sig))
-        if len(proof) != len(client_sig) or not hmac.compare_digest(
-            hashlib.new(hash_name, client_key).digest(), stored_key
-        ):
-            s.log.info("failed authentication attempt", username=username, mechanism="scram")
-            _auth_result(s, False)
-            raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
-        _auth_result(s, True)
-        server_sig = hm(hm(salted, b"Server Key"), auth_msg)
-        # The client must answer the server-final message with an empty response (reference 3.5).
-        final = await _sasl_response(s, b"v=" + base64.b64encode(server_sig))
-        if final != b"":
-            raise BadCommand("expected empty response after scram server-final message")
-        return account, username
-
-    return mech
-
-
-def _scram_attrs(msg: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for kv in msg.split(","):
-        k, eq, v = kv.partition("=")
-        if not eq or len(k) != 1:
-            raise BadCommand("malformed scram message")
-        out.setdefault(k, v)
-    return out
-
-
-def _scram_name(v: str) -> str:
-    if re.search(r"=(?!2C|3D)", v):
-        raise BadCommand("malformed scram username")
-    return v.replace("=2C", ",").replace("=3D", "=")
-
-
-async def _mech_cram_md5(s: Session, initial: bytes | None) -> tuple[str, str]:
-    # RFC 2195: challenge <random.time@hostname>, response "user hexdigest".
-    if initial is not None:
-        raise BadCommand("cram-md5 has no initial response")
-    host = getattr(s.ctx.config, "hostname", "localhost")
-    challenge = f"<{secrets.randbelow(1 << 63)}.{time.time_ns()}@{host}>".encode()
-    resp = await _sasl_response(s, challenge)
-    user_b, sp, digest = resp.rpartition(b" ")
-    if not sp or not user_b:
-        raise BadCommand("malformed cram-md5 response")
-    try:
-        username = user_b.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadCommand("invalid utf-8 in cram-md5 response") from None
-    account, state = _account_secret(s, username, lambda acc: acc.cram_md5_state())
-    if not _auth_allowed(s):
-        account = None
-    if account is None or state is None:
-        _auth_result(s, False)
-        raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
-    from mox.store.password import hmac_md5_from_states
-
-    want = hmac_md5_from_states(state.ipad_state, state.opad_state, challenge).hex().encode()
-    if not hmac.compare_digest(want, digest.lower()):
-        s.log.info("failed authentication attempt", username=username, mechanism="cram-md5")
-        _auth_result(s, False)
-        raise CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
-    _auth_result(s, True)
-    return account, username
-
-
-async def _mech_external(s: Session, initial: bytes | None) -> tuple[str, str]:
-    # RFC 4422 appendix A; the identity is the TLS client certificate's registered public key.
-    # An optional authorization identity must be an address of the same account (reference 3.5).
+def _no_channel_binding(s: Session) -> str:
+    """Why a -PLUS mechanism cannot be used on this connection (RFC 5929, RFC 9266)."""
     if not s.tls:
-        raise CommandFailed("tls required for tls client certificate authentication", "AUTHENTICATIONFAILED")
-    key = s.tls_key
-    if key is None:
-        raise CommandFailed(
-            "missing client certificate, required for tls client certificate authentication", "AUTHENTICATIONFAILED"
-        )
-    data = initial if initial is not None else await _sasl_response(s)
+        return "channel binding requires tls"
+    stream = s.conn.stream
+    if hasattr(stream, "version") and stream.version() == "TLSv1.3":
+        return "channel binding tls-exporter not supported, use the mechanism without -PLUS"
+    return "no tls-unique channel binding available"
+
+
+def _failure(e: sasl.SaslError) -> CommandFailed | BadCommand:
+    """A mox.sasl failure as IMAP answers it (reference 3.5)."""
+    if isinstance(e, sasl.Aborted):
+        return BadCommand("authenticate aborted by client")
+    if isinstance(e, sasl.MalformedResponse):
+        return BadCommand(str(e))
+    if isinstance(e, sasl.AuthorizationFailed):
+        return CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
+    if isinstance(e, sasl.ChannelBindingMismatch):
+        return CommandFailed("channel bindings do not match, potential mitm", "AUTHENTICATIONFAILED")
+    if isinstance(e, sasl.TooManyAuthFailures):
+        # The IP is over its failed-authentication limit: fails like a wrong password (as LOGIN).
+        return CommandFailed("bad credentials", "AUTHENTICATIONFAILED")
+    if isinstance(e, sasl.UnknownMechanism):
+        return CommandFailed("method not supported")
+    text = str(e)
+    if text in ("bad user/pass", "bad credentials"):
+        text = "bad credentials"
+    return CommandFailed(text, "AUTHENTICATIONFAILED")
+
+
+async def cmd_authenticate(s: Session, cmd: Command) -> str:
+    # RFC 9051 6.2.2; RFC 4959 SASL-IR ("=" is an empty initial response).
+    return await _counting_failures(s, lambda: _authenticate(s, cmd))
+
+
+async def _authenticate(s: Session, cmd: Command) -> str:
+    name = str(cmd.args["mechanism"]).upper()
+    if name not in IMAP_MECHANISMS:
+        raise CommandFailed("method not supported")
+    if name == "PLAIN":
+        _require_tls(s)
+    bindings = s.channel_bindings()
+    if name.endswith("-PLUS") and not bindings:
+        raise CommandFailed(_no_channel_binding(s), "AUTHENTICATIONFAILED")
+    tls_identity = None
+    if name == "EXTERNAL":
+        # RFC 4422 appendix A; the identity is the TLS client certificate's registered public key.
+        if not s.tls:
+            raise CommandFailed("tls required for tls client certificate authentication", "AUTHENTICATIONFAILED")
+        if s.tls_key is None:
+            raise CommandFailed(
+                "missing client certificate, required for tls client certificate authentication",
+                "AUTHENTICATIONFAILED",
+            )
+        tls_identity = (s.tls_key.account, s.tls_key.login_address)
     try:
-        authz = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadCommand("invalid utf-8 in external authorization identity") from None
-    username = key.login_address
-    if authz:
-        if s.ctx.auth.account_for_address(authz) != key.account:
-            raise CommandFailed("cannot assume role", "AUTHORIZATIONFAILED")
-        username = authz
-    return key.account, username
+        initial = sasl.decode_initial(cmd.args["initial"])
+    except sasl.SaslError as e:
+        raise _failure(e) from None
+    verifier = _Verifier(s, tls_identity, views=name == "PLAIN")
+    mech = sasl.server_mechanism(
+        name, verifier, hostname=getattr(s.ctx.config, "hostname", "localhost"), channel_bindings=bindings
+    )
+
+    async def send_challenge(data: bytes) -> None:
+        await s.conn.write(b"+ " + sasl.encode_challenge(data) + b"\r\n")
+
+    async def read_response() -> bytes:
+        return await s.conn.read_line(kind="auth")
+
+    try:
+        ok = await sasl.serve_exchange(
+            mech,
+            initial,
+            send_challenge=send_challenge,
+            read_response=read_response,
+            run_sync=trio.to_thread.run_sync,
+            limiter=_limiter(s),
+            ip=s.remote_ip,
+        )
+    except sasl.SaslError as e:
+        if e.counts_as_failure or isinstance(e, sasl.SecretUnavailable):
+            s.log.info("failed authentication attempt", username=e.username, mechanism=name.lower(), err=str(e))
+        raise _failure(e) from None
+    account = verifier.view_accounts.get(ok.account, ok.account)
+    _check_cert_account(s, account)
+    s.login(account, ok.username)
+    s.log.info("authenticated", username=ok.username, mechanism=name.lower())
+    return f"[CAPABILITY {s.capabilities()}] authenticate done"
 
 
 def _check_cert_account(s: Session, account: str) -> None:
@@ -355,42 +255,6 @@ def _check_cert_account(s: Session, account: str) -> None:
             "authentication failed, tls client certificate public key belongs to another account",
             "AUTHENTICATIONFAILED",
         )
-
-
-MECHANISMS: dict[str, Callable[[Session, bytes | None], Awaitable[tuple[str, str]]]] = {
-    "EXTERNAL": _mech_external,
-    "PLAIN": _mech_plain,
-    "SCRAM-SHA-256": _scram("sha256"),
-    "SCRAM-SHA-1": _scram("sha1"),
-    "SCRAM-SHA-256-PLUS": _scram("sha256", plus=True),
-    "SCRAM-SHA-1-PLUS": _scram("sha1", plus=True),
-    "CRAM-MD5": _mech_cram_md5,
-}
-
-
-async def cmd_authenticate(s: Session, cmd: Command) -> str:
-    # RFC 9051 6.2.2; RFC 4959 SASL-IR ("=" is an empty initial response).
-    return await _counting_failures(s, lambda: _authenticate(s, cmd))
-
-
-async def _authenticate(s: Session, cmd: Command) -> str:
-    mech = MECHANISMS.get(cmd.args["mechanism"])
-    if mech is None:
-        raise CommandFailed("method not supported")
-    initial: bytes | None = None
-    ir = cmd.args["initial"]
-    if ir == "=":
-        initial = b""
-    elif ir is not None:
-        try:
-            initial = base64.b64decode(ir, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadCommand("invalid base64 in initial response") from None
-    account, username = await mech(s, initial)
-    _check_cert_account(s, account)
-    s.login(account, username)
-    s.log.info("authenticated", username=username, mechanism=cmd.args["mechanism"].lower())
-    return f"[CAPABILITY {s.capabilities()}] authenticate done"
 
 
 _ENABLE = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT", "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC"}

@@ -15,14 +15,15 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from mox import ci, mlog
+from mox import ci, mlog, sasl
 
 from . import utf7
 from .errors import BadCommand, CommandFailed
 from .parse import ASTRING_CHARS
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet, compact_numset
 
-# Capabilities as mox v0.0.14 (reference 3.1), plus NAMESPACE.
+# Capabilities as mox v0.0.14 (reference 3.1), plus NAMESPACE. The AUTH=...-PLUS entries are
+# dropped on connections without a checkable channel binding (Session.capabilities).
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 "
@@ -135,8 +136,19 @@ class Session:
 
     # -- capabilities and names
 
+    def channel_bindings(self) -> dict[str, bytes]:
+        """The SCRAM channel bindings that can be checked on this connection (mox.sasl): tls-unique
+        on TLS 1.2, none on TLS 1.3 (no tls-exporter in Python's ssl) or without TLS."""
+        if not self.tls:
+            return {}
+        return sasl.channel_bindings(getattr(getattr(self, "conn", None), "stream", None))
+
     def capabilities(self) -> str:
         caps = BASE_CAPABILITIES
+        if not self.channel_bindings():
+            # Advertise -PLUS only where its channel binding can really be checked (mox always
+            # does); the rest keeps mox's order (reference 3.1).
+            caps = " ".join(c for c in caps.split() if not (c.startswith("AUTH=") and c.endswith("-PLUS")))
         if not self.tls and self.ctx.tls is not None:
             caps += " STARTTLS"
         if self.tls or self.ctx.config.no_require_starttls:

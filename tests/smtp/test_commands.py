@@ -332,3 +332,14 @@ def test_catchall_and_nfc_addresses(smtp):
     td.expect("250 2.2.0 it is done")
     stored = smtp.wait_messages("Inbox", 2)[1]
     assert "\tfor <jos\u00e9@localhost>; ".encode() in stored, stored[:300]
+
+
+def test_address_length_limits(smtp):
+    """RFC 5321 4.5.3.1: local parts up to 64 octets, domain labels up to 63."""
+    tc = smtp.connect(submission=False)
+    tc.transact("MAIL FROM:<" + "a" * 65 + "@example.com>", "501 5.5.2 bad syntax: local part longer than 64 octets (ID)")
+    tc.transact("MAIL FROM:<" + "a" * 64 + "@example.com> SMTPUTF8", "250 2.1.0 looking good")
+    tc.transact("RCPT TO:<" + "ü" * 33 + "@example.com>", "501 5.5.2 bad syntax: local part longer than 64 octets (ID)")  # 66 octets
+    tc.transact("RCPT TO:<" + "b" * 65 + "@example.com>", "501 5.5.2 bad syntax: local part longer than 64 octets (ID)")
+    tc.transact("RCPT TO:<b@" + "x" * 64 + ".example>", "501 5.5.2 bad syntax: domain label too long (ID)")
+    tc.transact("RCPT TO:<b@" + "x" * 63 + ".example>", "250 2.1.0 now on the list")

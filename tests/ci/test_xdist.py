@@ -14,11 +14,25 @@ from pathlib import Path
 
 INNER = textwrap.dedent(
     '''
-    import json, os, smtplib
+    import json, os, smtplib, time
+    from pathlib import Path
     import pytest
     from mox.pytest_plugin import MoxServer
 
     SRV = MoxServer.attach(json.loads(os.environ["MOX_READY"]))
+
+    def wait_for_other_worker(worker_id):
+        """Until a rule of the other worker is there too, so that both workers' rules coexist
+        while they send (True), or the other worker has finished (False; at most 60 s)."""
+        other = "gw1" if worker_id == "gw0" else "gw0"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(r["owner"].startswith(other + "n") for r in SRV.faults.list() if "owner" in r):
+                return True
+            if (Path(os.environ["OVERLAP_DIR"]) / f"done-{other}").exists():
+                return False
+            time.sleep(0.05)
+        return False
 
     def message(to, subject):
         return (f"From: <s@example.org>\\r\\nTo: <{to}>\\r\\nSubject: {subject}\\r\\n"
@@ -31,6 +45,8 @@ INNER = textwrap.dedent(
         # My rule: the first RCPT to me is refused, later ones and everybody else's go through.
         with SRV.faults.add(stage="rcpt", token=token, action="reply", code=451, text=f"for {token}",
                             times=1, owner=token) as rule:
+            overlap = wait_for_other_worker(worker_id)
+            (Path(os.environ["OVERLAP_DIR"]) / token).write_text(str(int(overlap)), encoding="utf-8")
             with smtplib.SMTP("127.0.0.1", SRV.ports["smtp"], timeout=30) as c:
                 c.ehlo("client.example")
                 c.mail("s@example.org")
@@ -56,13 +72,27 @@ INNER = textwrap.dedent(
     '''
 )
 
+INNER_CONFTEST = textwrap.dedent(
+    '''
+    import os
+    from pathlib import Path
+
+    def pytest_sessionfinish(session):
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            (Path(os.environ["OVERLAP_DIR"]) / f"done-{worker}").write_text("", encoding="utf-8")
+    '''
+)
+
 
 def test_two_xdist_workers_share_a_server(tmp_path: Path, mox_process) -> None:
     p = mox_process("localserve", "-dir", str(tmp_path / "mox"), "-port-base", "0")
     info = p.wait_ready()
     (tmp_path / "inner").mkdir()
     (tmp_path / "inner" / "test_inner.py").write_text(INNER, encoding="utf-8")
-    env = dict(os.environ, MOX_READY=json.dumps(info))
+    (tmp_path / "inner" / "conftest.py").write_text(INNER_CONFTEST, encoding="utf-8")
+    (tmp_path / "overlap").mkdir()
+    env = dict(os.environ, MOX_READY=json.dumps(info), OVERLAP_DIR=str(tmp_path / "overlap"))
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "2", "-v", "-p", "no:cacheprovider", "-p", "no:randomly", "test_inner.py"],
         capture_output=True, text=True, encoding="utf-8", timeout=300, cwd=tmp_path / "inner", env=env,
@@ -71,6 +101,10 @@ def test_two_xdist_workers_share_a_server(tmp_path: Path, mox_process) -> None:
     assert "6 passed" in r.stdout
     workers = set(re.findall(r"\[(gw\d)\] .*PASSED", r.stdout))
     assert workers == {"gw0", "gw1"}, r.stdout
+    # The workers really ran side by side: tests of both saw the other's rule while holding theirs.
+    seen = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "overlap").iterdir() if p.name[:5] != "done-"}
+    assert len(seen) == 6
+    assert {name[:3] for name, v in seen.items() if v == "1"} == {"gw0", "gw1"}, seen
     # The mox account still sees all of them: 6 tests x 3 messages.
     with urllib.request.urlopen(f"http://127.0.0.1:{info['http']}/api/v1/messages?limit=1", timeout=30) as resp:
         assert json.load(resp)["total"] == 18

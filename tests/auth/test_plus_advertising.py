@@ -239,3 +239,27 @@ def test_channel_bindings_per_version(server):
         assert sasl.channel_bindings(None) == {} and sasl.channel_bindings(s) == {}
     finally:
         s.close()
+
+
+def test_imap_authenticate_plain_opens_per_address_view(server):
+    # AUTHENTICATE PLAIN keeps localserve's per-address views (mox.ci.imap_login), as LOGIN has them:
+    # any address without an account, with the shared password, logs into its own view.
+    from mox import ci
+
+    shared = ci.state(server.ctx).settings.shared_password
+    c = Lines(server.ports["imap"])
+    try:
+        c.line()
+        bad = base64.b64encode(b"\0someone@example.org\0not-the-shared-password").decode()
+        c.send("a AUTHENTICATE PLAIN " + bad)
+        assert c.line() == "a NO [AUTHENTICATIONFAILED] bad credentials"
+        good = base64.b64encode(f"\0someone@example.org\0{shared}".encode()).decode()
+        c.send("b AUTHENTICATE PLAIN " + good)
+        assert c.line().startswith("b OK [CAPABILITY ")
+        c.send("c SELECT Inbox")
+        while (line := c.line()).startswith("* "):
+            pass
+        assert line.startswith("c OK [READ-WRITE] ")
+    finally:
+        c.close()
+    assert ci.view_account("someone@example.org") in server.store.account_names()

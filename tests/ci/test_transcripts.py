@@ -139,3 +139,52 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     ts.prune(keep=2)
     assert sorted(p.name for p in ts.dir.iterdir()) == ["a3.txt", "a4.txt"]
     assert ts.get("a4").splitlines()[1:] == ["C: NOOP"]
+
+
+def test_every_way_of_sending_a_password_is_redacted(srv: MoxServer) -> None:
+    """SMTP AUTH LOGIN and PLAIN with the credentials on continuation lines, a failed AUTH,
+    IMAP LOGIN with quoted strings and with (non-)synchronizing literals, AUTHENTICATE PLAIN
+    after a continuation: the transcripts (in memory and on disk) hold none of the secrets."""
+
+    def b64(s: bytes) -> str:
+        return base64.b64encode(s).decode()
+
+    secrets = ["moxmoxmox", "wrongpass1", b64(b"moxmoxmox"), b64(b"\0mox@localhost\0moxmoxmox"),
+               b64(b"\0mox@localhost\0wrongpass1")]
+    c = Line(srv.ports["submission"])
+    c.reply()
+    c.cmd("EHLO client.example")
+    assert c.cmd("AUTH LOGIN") == "334 VXNlcm5hbWU6"
+    assert c.cmd(b64(b"mox@localhost")) == "334 UGFzc3dvcmQ6"
+    assert c.cmd(b64(b"moxmoxmox")) == "235 2.7.0 nice"
+    c.close()
+    c = Line(srv.ports["submission"])
+    c.reply()
+    c.cmd("EHLO client.example")
+    assert c.cmd("AUTH PLAIN") == "334 "
+    assert c.cmd(b64(b"\0mox@localhost\0wrongpass1")) == "535 5.7.8 bad user/pass"
+    assert c.cmd("AUTH PLAIN") == "334 "
+    assert c.cmd(b64(b"\0mox@localhost\0moxmoxmox")) == "235 2.7.0 nice"
+    c.close()
+    for login in (["a1 LOGIN mox@localhost {9}", "moxmoxmox"], ["a1 LOGIN mox@localhost {9+}", "moxmoxmox"],
+                  ['a1 LOGIN "mox@localhost" "moxmoxmox"'], ["a1 AUTHENTICATE PLAIN", secrets[3]]):
+        c = imap(srv)
+        c.send(login[0])
+        if len(login) > 1:
+            if not login[0].endswith("+}"):
+                assert c.line() == "+ "
+            c.send(login[1])
+        assert c.line().startswith("a1 OK [CAPABILITY ")
+        c.send("a2 LOGOUT")
+        assert c.line() == "* BYE thanks"
+        assert c.line() == "a2 OK LOGOUT done"
+        c.close()
+    listed = srv.transcripts()
+    assert [t["proto"] for t in listed] == ["smtp"] * 2 + ["imap"] * 4
+    for t in listed:
+        text = srv.transcript(t["cid"])
+        assert [s for s in secrets if s in text] == [], text
+        assert "C: ***" in text.splitlines()
+    for f in (Path(srv.ports["dir"]) / "transcripts").iterdir():
+        text = f.read_text(encoding="utf-8")
+        assert [s for s in secrets if s in text] == [], f.name

@@ -351,3 +351,33 @@ def test_plugin_rules_are_removed_after_the_block(mox_server: MoxServer) -> None
     assert mox_server.faults.list() == []
 
 
+
+
+def test_imap_fail_first_n_and_ttl(fsrv: MoxServer, token: str) -> None:
+    """IMAP rules take times= and ttl= like SMTP rules: two NOs, then the command runs; a rule
+    with a TTL is gone after it."""
+    user = f"{token}@example.org"
+    with fsrv.faults.add(proto="imap", stage="status", user=user, action="no", text="busy", times=2):
+        c = imap(fsrv, user)
+        for tag in ("a1", "a2", "a3"):
+            c.send(f"{tag} STATUS INBOX (MESSAGES)")
+            got = _tagged(c, tag)
+            assert got == (f"{tag} NO busy" if tag != "a3" else f"{tag} OK STATUS done")
+        c.close()
+    rule = fsrv.api("POST", "faults", {"proto": "imap", "stage": "noop", "user": user, "action": "bad", "ttl": 1})
+    c = imap(fsrv, user)
+    c.send("b1 NOOP")
+    assert c.line() == "b1 BAD fault injected by test rule"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            fsrv.api("GET", f"faults/{rule['id']}")
+        except ApiError as e:
+            assert e.status == 404
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("rule did not expire")
+    c.send("b2 NOOP")
+    assert _tagged(c, "b2").startswith("b2 OK")
+    c.close()

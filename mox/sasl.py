@@ -105,6 +105,10 @@ class ChannelBindingMismatch(AuthenticationFailed):
     """SCRAM channel binding data does not match the connection (potential mitm)."""
 
 
+class OtherAccountThanCertificate(AuthenticationFailed):
+    """Credentials of another account than the connection's TLS client certificate."""
+
+
 class SecretUnavailable(AuthenticationFailed):
     """The account has no stored secret for this mechanism (password set before it existed)."""
 
@@ -315,7 +319,7 @@ class ServerMechanism:
     def _check_tls_account(self, account: str, username: str) -> None:
         ident = self.verifier.tls_identity()
         if ident is not None and ident[0] != account:
-            raise AuthenticationFailed(
+            raise OtherAccountThanCertificate(
                 "cannot authenticate with credentials for another account than the tls client certificate",
                 username=username,
             )

@@ -158,6 +158,9 @@ class ServerConnection:
         self.mechanisms: list[str] = ["PLAIN", "LOGIN"]
         self.account: str | None = None  # set when authenticated
         self.username: str = ""
+        #: True after AUTH succeeded; a TLS client certificate sets account without it, so AUTH
+        #: (EXTERNAL, or another mechanism for the same account) still works, as mox.
+        self.auth_sasl = False
         self.ncommands = 0
         self.tx = Transaction()
         self._buf = bytearray()
@@ -394,7 +397,7 @@ class ServerConnection:
         self.need_hello()
         if not self.submission:
             raise fail(c.C503_BAD_CMD_SEQ, c.SE_PROTO_BAD_CMD_OR_SEQ, "authentication only allowed on submission ports")
-        if self.account is not None:
+        if self.auth_sasl:
             raise fail(c.C503_BAD_CMD_SEQ, c.SE_PROTO_BAD_CMD_OR_SEQ, "already authenticated")
         if self.state not in (State.AWAIT_MAIL,):
             raise fail(c.C503_BAD_CMD_SEQ, c.SE_PROTO_BAD_CMD_OR_SEQ, "authentication not allowed during mail transaction")
@@ -422,6 +425,7 @@ class ServerConnection:
     def auth_succeeded(self, account: str, username: str) -> Reply:
         self.account = account
         self.username = username
+        self.auth_sasl = True
         return Reply(c.C235_AUTH_SUCCESS, c.SE_POL_OTHER, "nice")
 
     def parse_mail(self, args: str, *, now: float) -> MailFrom:

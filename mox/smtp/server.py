@@ -279,6 +279,8 @@ class _Conn:
                 key = None
             if key is not None:
                 self.tls_identity = (key.account, key.login_address)
+                # Reference 4.4: no AUTH needed after the handshake, the connection is authenticated.
+                self.proto.account, self.proto.username = key.account, key.login_address
                 self.log.info("tls client certificate", account=key.account, fingerprint=key.fingerprint)
         self.update_mechanisms()
 
@@ -320,6 +322,9 @@ class _Conn:
             raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "cannot assume other role") from None
         except sasl.SaslError as e:
             self.log.info("authentication failed", username=e.username, mechanism=mech_name, err=str(e))
+            if isinstance(e, sasl.OtherAccountThanCertificate):
+                msg = "authentication failed, tls client certificate public key belongs to another account"
+                raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, msg) from None
             raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "bad user/pass") from None
         self.log.info("authenticated", username=ok.username, account=ok.account, mechanism=mech_name)
         self.reply(self.proto.auth_succeeded(ok.account, ok.username))

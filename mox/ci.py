@@ -136,6 +136,16 @@ def init(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
         from mox.config import ConfigError
 
         raise ConfigError(f"test and CI settings (MOX_* environment): {e}") from None
+    # Paths are checked now, not when they are used (an export that fails at exit is found late).
+    problem = None
+    if s.preload is not None and not Path(s.preload).is_dir():
+        problem = f"preload: {s.preload} is not a directory"
+    elif s.export_on_exit is not None and Path(s.export_on_exit).exists() and not Path(s.export_on_exit).is_dir():
+        problem = f"export on exit: {s.export_on_exit} exists and is not a directory"
+    if problem is not None:
+        from mox.config import ConfigError
+
+        raise ConfigError(f"test and CI settings (MOX_* environment): {problem}")
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
     (d / CI_FILE).write_text(json.dumps(s.to_json(), indent=1), encoding="utf-8")

@@ -25,7 +25,7 @@ from mox.cli import App
               default=None, help="advertised IMAP capabilities and the behaviour tied to them (default mox).")
 @click.option("-preload", "--preload", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="load .eml, Maildir and mbox files from this dir into account mox at start.")
-@click.option("-export-on-exit", "--export-on-exit", "export_on_exit", type=click.Path(path_type=Path), default=None,
+@click.option("-export-on-exit", "--export-on-exit", "export_on_exit", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="write all mail as Maildir into this dir when stopping.")
 @click.option("-deterministic", "--deterministic", is_flag=True,
               help="fixed clock and stable ids in mail the server generates (env MOX_DETERMINISTIC).")

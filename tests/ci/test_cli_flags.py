@@ -63,3 +63,28 @@ def test_bad_settings_in_the_environment(tmp_path: Path) -> None:
     assert r.stderr.splitlines()[-1] == (
         "mox: test and CI settings (MOX_* environment): unknown imap profile 'bogus', choose from mox, dovecot, minimal-rev1"
     )
+
+
+def test_bad_fixture_paths_are_refused_at_start(tmp_path: Path) -> None:
+    """An export dir that is a file, or a preload dir that is missing, stops localserve at once
+    (flags: usage error; environment: one line), not when the server exits."""
+    import os
+    import subprocess
+    import sys
+
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    r = run_mox("localserve", "-dir", str(tmp_path / "mox"), "-export-on-exit", str(afile))
+    assert r.returncode == 2
+    assert "Invalid value for '-export-on-exit'" in r.stderr and "is a file" in r.stderr
+    for var, want in [
+        ("MOX_EXPORT_ON_EXIT", f"export on exit: {afile} exists and is not a directory"),
+        ("MOX_PRELOAD", f"preload: {tmp_path / 'missing'} is not a directory"),
+    ]:
+        env = dict(os.environ, **{var: str(afile if var == "MOX_EXPORT_ON_EXIT" else tmp_path / "missing")})
+        r = subprocess.run(
+            [sys.executable, "-m", "mox", "localserve", "-dir", str(tmp_path / "mox"), "-port-base", "0"],
+            capture_output=True, text=True, encoding="utf-8", timeout=60, env=env, stdin=subprocess.DEVNULL,
+        )
+        assert r.returncode == 1
+        assert r.stderr.splitlines()[-1] == f"mox: test and CI settings (MOX_* environment): {want}"

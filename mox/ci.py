@@ -324,8 +324,20 @@ class SmtpHooks:
 
     async def command(self, verb: str, args: str) -> None:
         stage = _SMTP_VERB_STAGE.get(verb.upper())
-        if stage is not None:
+        if stage is None:
+            return
+        from mox.smtp.protocol import ReplyError
+
+        try:
             await self.stage(stage, args)
+        except ReplyError as e:
+            if verb.upper() == "BDAT" and not e.reply.close:
+                # RFC 3030 2: the chunk follows the command whatever the reply; it is read and
+                # dropped (else its bytes would be taken as commands) and the transaction ends.
+                self.conn.proto.bdat(args)
+                await self.conn.read_message_event()
+                self.conn.proto.transaction_done()
+            raise
 
     def message_received(self, data: bytes) -> None:
         tx = self.conn.proto.tx

@@ -381,3 +381,23 @@ def test_imap_fail_first_n_and_ttl(fsrv: MoxServer, token: str) -> None:
     c.send("b2 NOOP")
     assert _tagged(c, "b2").startswith("b2 OK")
     c.close()
+
+
+@pytest.mark.parametrize("stage", ["data", "data_end"])
+def test_bdat_reply(fsrv: MoxServer, token: str, stage: str) -> None:
+    """A reply rule at DATA start also hits BDAT; the chunk that follows the command is read
+    and dropped (RFC 3030 2), never taken as commands, and the transaction is over."""
+    body = f"From: <a@example.org>\r\nTo: <b+{token}@example.org>\r\nSubject: {token}\r\n\r\nRSET\r\nQUIT\r\n".encode()
+    with fsrv.faults.add(stage=stage, token=token, action="reply", code=452, text="not now"):
+        c = Line(fsrv.ports["smtp"])
+        c.reply()
+        assert c.cmd(f"EHLO {token}.example").startswith("250-localhost")
+        assert c.cmd("MAIL FROM:<a@example.org>") == "250 2.1.0 looking good"
+        assert c.cmd(f"RCPT TO:<b+{token}@example.org>") == "250 2.1.0 now on the list"
+        c.sock.sendall(b"BDAT %d LAST\r\n" % len(body) + body)
+        assert c.reply() == "452 4.0.0 not now"
+        assert c.cmd("NOOP") == "250 2.0.0 alrighty"
+        assert c.cmd("MAIL FROM:<a@example.org>") == "250 2.1.0 looking good"  # a new transaction
+        assert c.cmd("QUIT") == "221 2.0.0 okay thanks bye"
+        c.close()
+    assert fsrv.api("GET", f"messages?to=b%2B{token}@example.org")["total"] == 0

@@ -322,6 +322,8 @@ class _Conn:
             raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "cannot assume other role") from None
         except sasl.SaslError as e:
             self.log.info("authentication failed", username=e.username, mechanism=mech_name, err=str(e))
+            if isinstance(e, sasl.ChannelBindingMismatch):  # 5.7.7: message integrity, as mox
+                raise fail(c.C535_AUTH_BAD_CREDS, "7.7", "channel bindings do not match, potential mitm") from None
             if isinstance(e, sasl.OtherAccountThanCertificate):
                 msg = "authentication failed, tls client certificate public key belongs to another account"
                 raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, msg) from None

@@ -142,10 +142,15 @@ def sasl_server(tmp_path_factory):
     localserve.write_localserve_config(d, None)
     domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
     domains["accounts"]["mox"]["addresses"].append("m\u00f3x@localhost")
+    domains["accounts"]["other"] = {"addresses": ["other@localhost"]}  # a real other account for authz tests
     (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
     with LocalServer(d) as srv:
         acc = srv.store.open_account("mox")
         acc.set_password_sync(PASSWORD)
+        acc.close()
+        srv.store.create_account("other")
+        acc = srv.store.open_account("other")
+        acc.set_password_sync(OTHER_PASSWORD)
         acc.close()
         yield srv
 

@@ -78,6 +78,35 @@ def test_smtp_channel_binding(server, name):
         c.close()
 
 
+@pytest.mark.parametrize("name", ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"])
+def test_smtp_authz_other_account_refused(server, name):
+    c, _ = smtp_conn(server)
+    try:
+        line = smtp_auth(c, sasl.client_mechanism(name, "mox@localhost", PASSWORD, authz="other@localhost"))
+        assert line.startswith("535 5.7.8 cannot assume other role ("), line
+        # Another address of the same account is allowed as authorization identity.
+        line = smtp_auth(c, sasl.client_mechanism(name, "mox@localhost", PASSWORD, authz="m\u00f3x@localhost"))
+        assert line.startswith("235 2.7.0 nice"), line
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("name", ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"])
+def test_smtp_wrong_channel_binding(server, name):
+    # The binding of another TLS connection, as a man in the middle would have it.
+    c, _ = smtp_conn(server, ssl.TLSVersion.TLSv1_2)
+    other, _ = smtp_conn(server, ssl.TLSVersion.TLSv1_2)
+    try:
+        wrong = sasl.channel_bindings(other.sock)
+        line = smtp_auth(c, sasl.client_mechanism(name, "mox@localhost", PASSWORD, channel_bindings=wrong))
+        assert line.startswith("535 5.7.7 channel bindings do not match, potential mitm ("), line
+        cbs = sasl.channel_bindings(c.sock)
+        assert smtp_auth(c, sasl.client_mechanism(name, "mox@localhost", PASSWORD, channel_bindings=cbs)).startswith("235 ")
+    finally:
+        c.close()
+        other.close()
+
+
 @pytest.fixture
 def ascii_password(server):
     """smtplib only sends ASCII: use the localserve password for a moment."""

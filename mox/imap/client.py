@@ -488,6 +488,50 @@ class Conn:
             return self._sasl_exchange(f"AUTHENTICATE {mech} {ir}", gen)
         return self._sasl_exchange(f"AUTHENTICATE {mech}", gen)
 
+    def authenticate(
+        self, mechanism: str | None = None, username: str = "", password: str = "", *, authz: str = ""
+    ) -> Tagged:
+        """AUTHENTICATE with any client mechanism of :mod:`mox.sasl`: PLAIN, CRAM-MD5,
+        SCRAM-SHA-1/-256 and their -PLUS forms bound to this TLS connection (tls-unique, TLS 1.2),
+        EXTERNAL (the TLS client certificate). Without ``mechanism`` the best offered one is used
+        (EXTERNAL only when named). The password is PRECIS-prepared by mox.sasl; SASL-IR when
+        offered; a SCRAM server that does not prove the password raises ImapError."""
+        from mox import sasl
+
+        cbs = sasl.channel_bindings(self.sock if isinstance(self.sock, ssl.SSLSocket) else None)
+        if mechanism is None:
+            offered = [c[5:] for c in self.capabilities if c.startswith("AUTH=")]
+            mechanism = sasl.choose_client_mechanism(offered, channel_bindings=cbs)
+            if mechanism is None:
+                raise ImapError(f"no supported authentication mechanism offered: {sorted(offered)}")
+        try:
+            mech = sasl.client_mechanism(mechanism, username, password, authz=authz, channel_bindings=cbs)
+        except sasl.ClientError as e:
+            raise ImapError(str(e)) from None
+        first = mech.initial_response()
+        sasl_ir = first is not None and "SASL-IR" in self.capabilities
+
+        def steps() -> Any:
+            challenge = yield b""
+            if first is not None and not sasl_ir:
+                challenge = yield first  # answer to the empty "+ "
+            while True:
+                try:
+                    answer = mech.step(challenge)
+                except sasl.ClientError as e:
+                    raise ValueError(str(e)) from None
+                challenge = yield answer
+
+        gen = steps()
+        next(gen)
+        line = f"AUTHENTICATE {mech.name}"
+        if sasl_ir:
+            line += " " + (base64.b64encode(first).decode("ascii") or "=")
+        result = self._sasl_exchange(line, gen)
+        if result.status == "OK" and not mech.done and mech.name.startswith("SCRAM-"):
+            raise ImapError("server finished authentication without proving the password (scram)")
+        return result
+
     def enable(self, *caps: str) -> list[str]:
         untagged, _ = self.transact("ENABLE " + " ".join(caps))
         return [c for r in untagged if isinstance(r, UntaggedEnabled) for c in r.caps]

@@ -314,8 +314,14 @@ def parse_dovecot_keywords(text: str) -> dict[str, str]:
     return out
 
 
+def _maildir_order(name: str) -> tuple[Any, ...]:
+    """Sort key for Maildir file names: numeric dot-separated parts as numbers, so
+    ``<received>.<id>.mox`` names come back in export order (``1.10`` after ``1.9``)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in name.split("."))
+
+
 def read_maildir(path: Path | str) -> Iterator[ImportedMessage]:
-    """Messages of a Maildir (``new`` then ``cur``, each sorted by file name)."""
+    """Messages of a Maildir (``new`` then ``cur``, each sorted by file name, numbers numerically)."""
     path = Path(path)
     if not (path / "cur").is_dir() and not (path / "new").is_dir():
         raise TransferError(f"{path} is not a maildir (no cur or new directory)")
@@ -327,7 +333,7 @@ def read_maildir(path: Path | str) -> Iterator[ImportedMessage]:
         d = path / sub
         if not d.is_dir():
             continue
-        for p in sorted(d.iterdir(), key=lambda p: p.name):
+        for p in sorted(d.iterdir(), key=lambda p: _maildir_order(p.name)):
             if not p.is_file() or p.name.startswith("."):
                 continue
             flags: list[str] = []

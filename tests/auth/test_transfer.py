@@ -300,3 +300,34 @@ def test_import_into_bad_mailbox_and_over_quota(tmp_path):
             assert len(acc.messages(acc.mailbox("Inbox").id)) == 1
         finally:
             acc.close()
+
+
+def test_maildir_round_trip_keeps_order(server, tmp_path):
+    # Twelve messages received in the same second: file names differ only in the message id
+    # (1..12), which must sort as numbers, not as text ("10" before "2").
+    acc = server.store.open_account("mox")
+    try:
+        acc.create_mailbox_sync("Same-second")
+        for i in range(12):
+            acc.deliver_sync("Same-second", f"Subject: {i}\r\n\r\nbody {i}\r\n".encode(), received=RECEIVED)
+    finally:
+        acc.close()
+    r = mox(server, "export", "maildir", str(tmp_path / "x"), "mox", "Same-second")
+    assert (r.returncode, r.stderr) == (0, "")
+    r = mox(server, "import", "maildir", "mox", "Same-second-back", str(tmp_path / "x" / "Same-second"))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "imported 12 message(s) in 1 mailbox(es)\n", "")
+    acc = server.store.open_account("mox")
+    try:
+        got = [m[0] for m in _contents(acc, "Same-second-back")]
+        assert got == [f"Subject: {i}\r\n\r\nbody {i}\r\n".encode() for i in range(12)]
+    finally:
+        acc.close()
+
+
+def test_read_maildir_numeric_order(tmp_path):
+    cur = tmp_path / "cur"
+    cur.mkdir()
+    for n in (10, 9, 100, 2):
+        (cur / f"1700000000.{n}.mox{transfer.info_separator()}2,S").write_bytes(f"Subject: {n}\n\n".encode())
+    got = [m.data for m in transfer.read_maildir(tmp_path)]
+    assert got == [f"Subject: {n}\r\n\r\n".encode() for n in (2, 9, 10, 100)]

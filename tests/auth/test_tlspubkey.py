@@ -336,3 +336,18 @@ def test_cli_help():
         assert r.exit_code == 0 and r.output.startswith(f"Usage: mox config tlspubkey {sub} [OPTIONS]"), r.output
     r = CliRunner().invoke(cli, ["config", "tlspubkey", "add", "--help"], prog_name="mox")
     assert "-no-imap-preauth" in r.output
+
+
+def test_account_rm_removes_its_keys(server, tmp_path):
+    # Reference 7.3: removing an account removes its TLS public keys.
+    g = tlspubkey.generate(tmp_path / "bob")
+    r = run_mox("config", "account", "add", "-dir", str(server.dir), "bob", "bob@localhost")
+    assert r.returncode == 0, r.stderr
+    r = mox(server, "config", "tlspubkey", "add", "bob@localhost", input=g.certificate_path.read_text(encoding="utf-8"))
+    assert (r.returncode, r.stdout) == (0, g.fingerprint + "\n"), r.stderr
+    r = mox(server, "config", "tlspubkey", "list", "bob")
+    assert r.stdout.splitlines()[0] == "# fingerprint, type, name, account, login address, no imap preauth (1)"
+    r = run_mox("config", "account", "rm", "-dir", str(server.dir), "bob")
+    assert (r.returncode, r.stdout) == (0, "account removed\n"), r.stderr
+    r = mox(server, "config", "tlspubkey", "get", g.fingerprint)
+    assert (r.returncode, r.stderr) == (1, f"mox: no tls public key with fingerprint {g.fingerprint}\n")

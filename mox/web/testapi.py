@@ -95,11 +95,17 @@ class Query:
             v = req.arg(name)
             return v.strip().lower() if v is not None and v.strip() else None
 
+        def addr(name: str) -> str | None:
+            # `?to=alice+tag@example.org` typed without %2B arrives as "alice tag@...": an
+            # unquoted address has no space, so that space was a plus.
+            v = low(name)
+            return v.replace(" ", "+") if v is not None and '"' not in v else v
+
         since = None
         s = req.arg("since")
         if s:
             since = parse_time(s)
-        return cls(to=low("to"), from_=low("from"), subject=low("subject"), since=since, mailbox=low("mailbox"))
+        return cls(to=addr("to"), from_=addr("from"), subject=low("subject"), since=since, mailbox=low("mailbox"))
 
     def empty(self) -> bool:
         return all(v is None for v in (self.to, self.from_, self.subject, self.since, self.mailbox))

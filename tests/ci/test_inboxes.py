@@ -129,3 +129,13 @@ def test_api_errors(srv: MoxServer) -> None:
     with pytest.raises(ApiError) as e:
         srv.api("GET", "transcripts/nope")
     assert e.value.status == 404
+
+
+def test_unencoded_plus_in_an_address_filter(srv: MoxServer) -> None:
+    """`?to=a+tag@...` as typed in a shell (the + not written %2B) finds the tagged address: a
+    space cannot be in an unquoted address, so form decoding's space was a plus."""
+    deliver(srv, ["ci+tag@example.org"], message("ci+tag@example.org", "tagged", frm="me+x@example.org"))
+    for q in ("to=ci+tag@example.org", "to=ci%2Btag@example.org", "from=me+x@example.org"):
+        assert [m["subject"] for m in srv.api("GET", f"messages?{q}")["messages"]] == ["tagged"], q
+    assert [m["subject"] for m in srv.api("GET", "wait?to=ci+tag@example.org&timeout=5")["messages"]] == ["tagged"]
+    assert srv.api("GET", "messages?to=ci@example.org")["total"] == 0  # still exact

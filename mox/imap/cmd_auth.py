@@ -86,7 +86,9 @@ async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[str]]) 
     from . import session as session_mod
 
     if s.auth_failures > 3:
-        await trio.sleep((s.auth_failures - 3) * session_mod.AUTH_FAILURE_DELAY)
+        limits = getattr(s.ctx.config, "limits", None)
+        unit = min(session_mod.AUTH_FAILURE_DELAY, getattr(limits, "auth_attempt_delay", session_mod.AUTH_FAILURE_DELAY))
+        await trio.sleep((s.auth_failures - 3) * unit)
     try:
         result = await attempt()
     except CommandFailed as e:

@@ -21,11 +21,12 @@ from typing import Any
 
 import trio
 
-from mox import __version__, ci, mlog, sasl
+from mox import __version__, accounts, ci, mlog, sasl, slowmode
 from mox.message import MalformedMessage, add_missing_headers, check_message, parse_message
 from mox.smtp import codes as c
 from mox.smtp import failsim
 from mox.smtp.address import Address
+from mox.store import OverQuota
 from mox.smtp.parse import dsn_xtext_decode
 from mox.smtp.protocol import (
     NEED_DATA,
@@ -301,6 +302,7 @@ class _Conn:
         async def send_challenge(data: bytes) -> None:
             self.write(b"334 " + sasl.encode_challenge(data) + b"\r\n")
 
+        await slowmode.before_auth_attempt()  # after repeated failures on this connection
         try:
             ok = await sasl.serve_exchange(
                 mech,
@@ -539,6 +541,11 @@ class _Conn:
             try:
                 await deliver_to_store(self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts])
                 delivered += 1
+            except OverQuota:
+                # reference 4.6, 5.7
+                self.log.info("account over quota", account=account)
+                for _ in rcpts:
+                    errors.append((c.C452_STORAGE_FULL, c.SE_MAILBOX_FULL, "account storage full"))
             except Exception as e:
                 self.log.error("delivering message failed", account=account, err=repr(e))
                 for _ in rcpts:
@@ -650,6 +657,7 @@ async def deliver_to_store(
     await ci.deliver_views(ctx, account, mailbox, data, recipients)
     acc = ctx.store.open_account(account)
     try:
+        accounts.apply_quota(ctx, acc)  # the configured quota (mox.accounts)
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
             mailbox = "Inbox"
         await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))

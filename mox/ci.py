@@ -298,8 +298,8 @@ class SmtpHooks:
         rule = self.st.faults.match("smtp", stage, self._subject(stage, args, data), time.time())
         if rule is None:
             return
+        from mox.smtp.protocol import ConnectionClosed as _Closed
         from mox.smtp.protocol import fail
-        from mox.smtp.server import _Closed
 
         conn = self.conn
         conn.log.info("fault rule fired", rule=rule.id, stage=stage, action=rule.action)

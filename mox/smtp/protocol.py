@@ -70,6 +70,11 @@ def fail(code: int, se: str, text: str, *, close: bool = False) -> ReplyError:
     return ReplyError(error(code, se, text, close=close))
 
 
+class ConnectionClosed(Exception):
+    """The connection is done: the peer closed it, we closed after a final reply, I/O failed, or a
+    hook (fault injection) dropped it. Raised by drivers and hooks; the driver's loop ends on it."""
+
+
 class _NeedData:
     def __repr__(self) -> str:
         return "NEED_DATA"

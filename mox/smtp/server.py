@@ -32,6 +32,7 @@ from mox.smtp.protocol import (
     NEED_DATA,
     ChunkReceived,
     Command,
+    ConnectionClosed,
     DataRejected,
     LineTooLong,
     MessageComplete,
@@ -48,8 +49,7 @@ DEFAULT_IDLE_TIMEOUT = 30.0  # mox: 30 s per read between commands
 DEFAULT_DATA_TIMEOUT = 30 * 60.0  # mox: 30 minutes for the DATA phase
 
 
-class _Closed(Exception):
-    """The connection is done (peer closed, we closed after a final reply, or I/O failed)."""
+_Closed = ConnectionClosed  # the connection is done (peer closed, final reply, I/O failed, dropped)
 
 
 def _cfg(ctx: Any, name: str, default: Any) -> Any:

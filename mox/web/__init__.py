@@ -47,6 +47,7 @@ PAGE_MODULES = (
     "mox.web.testapi_ci",
     "mox.web.account",
     "mox.web.webmail",
+    "mox.web.live",
     "mox.web.admin",
 )
 

@@ -24,15 +24,14 @@ from typing import Any
 import msgspec
 import trio
 
-from mox.web.router import HTTPError, Request
+from mox.web.router import HTTPError, Request, Router
 from mox.web.session import require_session
+from mox.web.webmail import mailbox_info, summary
 
 _encoder = msgspec.json.Encoder()
 
 
 def _change(acc: Any, c: Any) -> dict[str, Any]:
-    from mox.web.webmail import summary
-
     d = msgspec.to_builtins(c)
     d = d if isinstance(d, dict) else {"value": d}
     d["kind"] = type(c).__name__
@@ -44,8 +43,6 @@ def _change(acc: Any, c: Any) -> dict[str, Any]:
 
 async def serve_websocket(ctx: Any, req: Request, ws: Any) -> None:
     import trio_websocket
-
-    from mox.web.webmail import mailbox_info
 
     try:
         s = require_session(req, "webmail", csrf=False)
@@ -103,3 +100,7 @@ async def serve_websocket(ctx: Any, req: Request, ws: Any) -> None:
     finally:
         sub.close()
         acc.close()
+
+
+def register(router: Router) -> None:
+    router.add_websocket("/webmail/ws", serve_websocket)

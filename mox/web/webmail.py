@@ -752,6 +752,4 @@ def register(router: Router) -> None:
     router.add("/webmail/api/{method}", api, methods=("POST",))
     router.add("/webmail/msg/{mailbox}/{uid}/{view}", msg_view, methods=("GET",))
     router.add("/webmail/part/{mailbox}/{uid}/{index}", part_download, methods=("GET",))
-    from mox.web import live
-
-    router.add_websocket("/webmail/ws", live.serve_websocket)
+    # /webmail/ws is registered by mox.web.live, which builds on this module.

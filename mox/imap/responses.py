@@ -23,12 +23,13 @@ Sequence sets (ALL, APPENDUID, COPYUID, MODIFIED, VANISHED) are kept as their te
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any, Union
 
 import msgspec
 from msgspec.structs import force_setattr
+
+from mox.imap import utf7
 
 
 class RemoteProtocolError(Exception):
@@ -545,64 +546,9 @@ Response = Union[Untagged, Tagged, Continuation]
 # Modified UTF-7 (RFC 3501 5.1.3)
 
 
-def utf7_encode(s: str) -> str:
-    """Encode a mailbox name to modified UTF-7."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            b = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(b).decode("ascii").rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for c in s:
-        if 0x20 <= ord(c) <= 0x7E:
-            flush()
-            out.append("&-" if c == "&" else c)
-        else:
-            pending.append(c)
-    flush()
-    return "".join(out)
-
-
-_utf7_b64 = re.compile(r"[A-Za-z0-9+,]*")
-
-
-def utf7_decode(s: str) -> str:
-    """Decode a modified UTF-7 mailbox name; raises ValueError for invalid (or non-minimal) input."""
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if ord(c) < 0x20 or ord(c) > 0x7E:
-            raise ValueError("non-ascii character in modified utf-7")
-        if c != "&":
-            out.append(c)
-            i += 1
-            continue
-        end = s.find("-", i + 1)
-        if end < 0:
-            raise ValueError("unterminated modified utf-7 shift")
-        chunk = s[i + 1 : end]
-        i = end + 1
-        if chunk == "":
-            out.append("&")
-            continue
-        if not _utf7_b64.fullmatch(chunk):
-            raise ValueError("bad base64 in modified utf-7")
-        b64 = chunk.replace(",", "/")
-        b64 += "=" * (-len(b64) % 4)
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            text = raw.decode("utf-16-be")
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"bad modified utf-7: {e}") from None
-        if any(0x20 <= ord(ch) <= 0x7E for ch in text):
-            raise ValueError("printable ascii encoded in modified utf-7")
-        out.append(text)
-    return "".join(out)
-
+# One implementation for server and client: mox.imap.utf7 (invalid input raises a ValueError).
+utf7_encode = utf7.encode
+utf7_decode = utf7.decode
 
 # ---------------------------------------------------------------------------------------------
 # Parser

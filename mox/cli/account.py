@@ -8,33 +8,12 @@ from pathlib import Path
 
 import click
 
-_dir_option = click.option(
-    "-dir", "--dir", "dir_", type=click.Path(path_type=Path), default=None,
-    help="data dir of the running mox (default: the localserve dir).",
-)
-
-
-def config_group() -> click.Group:
-    """The shared `mox config` group (created by whichever module loads first)."""
-    from mox.cli import cli
-
-    group = cli.commands.get("config")
-    if isinstance(group, click.Group):
-        return group
-
-    @click.group("config")
-    def config() -> None:
-        """Change the configuration of a running mox (accounts, addresses, TLS public keys)."""
-
-    cli.add_command(config)
-    return config
+from mox.cli.common import config_group, ctl_client
+from mox.cli.common import dir_option as _dir_option
 
 
 def _client(dir_: Path | None):  # noqa: ANN202
-    from mox.config import default_localserve_dir
-    from mox.ctl import CtlClient
-
-    return CtlClient(dir_ if dir_ is not None else default_localserve_dir(), timeout=60)
+    return ctl_client(dir_, timeout=60)
 
 
 def _call(dir_: Path | None, command: str, *lines: str) -> None:

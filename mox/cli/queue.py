@@ -7,17 +7,12 @@ from pathlib import Path
 
 import click
 
-_dir_option = click.option(
-    "-dir", "--dir", "dir_", type=click.Path(path_type=Path), default=None,
-    help="data dir of the running mox (default: the localserve dir).",
-)
+from mox.cli.common import ctl_client
+from mox.cli.common import dir_option as _dir_option
 
 
 def _client(dir_: Path | None):  # noqa: ANN202
-    from mox.config import default_localserve_dir
-    from mox.ctl import CtlClient
-
-    return CtlClient(dir_ if dir_ is not None else default_localserve_dir(), timeout=30)
+    return ctl_client(dir_, timeout=30)
 
 
 def _filter(ids: tuple[int, ...], all_: bool) -> str:

@@ -4,6 +4,7 @@ RFC 6851 MOVE; RFC 7162 3.2.10 (VANISHED and HIGHESTMODSEQ with QRESYNC)."""
 from __future__ import annotations
 
 from .cmd_mailbox import account_quota
+from .cmd_select import selected_highest_modseq, send_removed
 from .errors import CommandFailed
 from .session import Session
 from .types import Command, compact_numset
@@ -66,19 +67,7 @@ async def cmd_move(s: Session, cmd: Command) -> str:
     src = compact_numset([a for a, _ in pairs])
     dsts = compact_numset([b for _, b in pairs])
     s.untagged(f"OK [COPYUID {dst.uidvalidity} {src} {dsts}] moved")
-    vanished: list[int] = []
-    for a, _ in sorted(pairs):
-        seq = sel.remove(a)
-        if not seq:
-            continue
-        if s.qresync:
-            vanished.append(a)
-        else:
-            s.untagged(f"{seq} EXPUNGE")
-    if vanished:
-        s.untagged(f"VANISHED {compact_numset(vanished)}")
+    send_removed(s, sel, [a for a, _ in pairs])
     if s.qresync:
-        mb = s.acc.mailbox_by_id(sel.mailbox_id)
-        hm = mb.highest_modseq if mb is not None else 0
-        return f"[HIGHESTMODSEQ {max(hm, 1)}] move"
+        return f"[HIGHESTMODSEQ {selected_highest_modseq(s, sel)}] move"
     return "MOVE done"

@@ -15,6 +15,29 @@ def client_modseq(m: int) -> int:
     return max(m, 1)
 
 
+def send_removed(s: Session, sel: Selected, uids: list[int]) -> None:
+    """Tell this session about messages it removed itself (EXPUNGE, MOVE): one ``N EXPUNGE`` per
+    message, each numbered as the sequence stands after the ones before it (RFC 9051 7.4.1), or
+    one ``VANISHED`` with QRESYNC enabled (RFC 7162 3.2.10)."""
+    vanished: list[int] = []
+    for uid in sorted(uids):
+        seq = sel.remove(uid)
+        if not seq:
+            continue
+        if s.qresync:
+            vanished.append(uid)
+        else:
+            s.untagged(f"{seq} EXPUNGE")
+    if vanished:
+        s.untagged(f"VANISHED {compact_numset(vanished)}")
+
+
+def selected_highest_modseq(s: Session, sel: Selected) -> int:
+    """HIGHESTMODSEQ of the selected mailbox as clients see it."""
+    mb = s.acc.mailbox_by_id(sel.mailbox_id)
+    return client_modseq(mb.highest_modseq if mb is not None else 0)
+
+
 async def cmd_select(s: Session, cmd: Command) -> str:
     args = cmd.args
     readonly = cmd.name == "EXAMINE"
@@ -161,19 +184,7 @@ async def cmd_expunge(s: Session, cmd: Command) -> str:
     removed: list[int] = []
     if uids:
         removed = await s.acc.expunge(sel.mailbox_id, uids, origin=s.sub)
-    vanished: list[int] = []
-    for uid in sorted(removed):
-        seq = sel.remove(uid)
-        if not seq:
-            continue
-        if s.qresync:
-            vanished.append(uid)
-        else:
-            s.untagged(f"{seq} EXPUNGE")
-    if vanished:
-        s.untagged(f"VANISHED {compact_numset(vanished)}")
+    send_removed(s, sel, removed)
     if s.condstore:
-        mb = s.acc.mailbox_by_id(sel.mailbox_id)
-        hm = mb.highest_modseq if mb is not None else 0
-        return f"[HIGHESTMODSEQ {client_modseq(hm)}] expunged"
+        return f"[HIGHESTMODSEQ {selected_highest_modseq(s, sel)}] expunged"
     return "EXPUNGE done"

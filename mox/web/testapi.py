@@ -491,15 +491,23 @@ def _msg_id(req: Request) -> int:
         raise HTTPError(400, "user:badParameter", f"message id must be an integer, got {req.params['id']!r}") from None
 
 
-def message_details(ctx: Any, ai: AccountIndex, s: Summary) -> dict[str, Any]:
+def _load(ctx: Any, ai: AccountIndex, s: Summary) -> tuple[Any, bytes]:
+    """The stored message behind a summary and its bytes; 404 when it is gone."""
     acc = ctx.store.open_account(ai.name)
     try:
         m = acc.message_by_id(s.id)
         if m is None or m.expunged:
             raise HTTPError(404, "user:notFound", f"message {s.id} not found")
-        data = acc.read_message(m)
+        try:
+            return m, acc.read_message(m)
+        except FileNotFoundError:  # store.MessageGone: expunged meanwhile
+            raise HTTPError(404, "user:notFound", f"message {s.id} not found") from None
     finally:
         acc.close()
+
+
+def message_details(ctx: Any, ai: AccountIndex, s: Summary) -> dict[str, Any]:
+    m, data = _load(ctx, ai, s)
     p = parsed_message(data, m.part)
     out = summary_json(s, ai)
     out["flags"] = list(m.flags)
@@ -601,14 +609,7 @@ async def get_part(ctx: Any, req: Request) -> Response:
         path = [int(x) for x in req.params["path"].split(".")]
     except ValueError:
         raise HTTPError(400, "user:badParameter", f"part path must be dot-separated numbers, got {req.params['path']!r}") from None
-    acc = ctx.store.open_account(ai.name)
-    try:
-        m = acc.message_by_id(s.id)
-        if m is None or m.expunged:
-            raise HTTPError(404, "user:notFound", f"message {s.id} not found")
-        data = acc.read_message(m)
-    finally:
-        acc.close()
+    m, data = _load(ctx, ai, s)
     p = m.part
     for i in path:
         if p.media_type != "MULTIPART" or not 0 <= i < len(p.parts):
@@ -629,14 +630,7 @@ async def get_part(ctx: Any, req: Request) -> Response:
 async def get_raw(ctx: Any, req: Request) -> Response:
     _, ai = await _index(ctx, req)
     s = _summary(ai, req)
-    acc = ctx.store.open_account(ai.name)
-    try:
-        m = acc.message_by_id(s.id)
-        if m is None or m.expunged:
-            raise HTTPError(404, "user:notFound", f"message {s.id} not found")
-        data = acc.read_message(m)
-    finally:
-        acc.close()
+    m, data = _load(ctx, ai, s)
     return Response(200, [("Content-Type", "message/rfc822")], data)
 
 

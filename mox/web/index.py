@@ -45,3 +45,4 @@ async def readyz(ctx: Any, req: Request) -> Response:
 def register(router: Router) -> None:
     router.add("/", index, methods=("GET",))
     router.add("/readyz", readyz, methods=("GET",))
+    router.add_static("/static/common/", "common")

@@ -2,17 +2,7 @@
 // and gets live updates over the WebSocket /webmail/ws.
 'use strict';
 
-const $ = (sel) => document.querySelector(sel);
-const el = (tag, attrs, ...children) => {
-	const e = document.createElement(tag);
-	for (const [k, v] of Object.entries(attrs || {})) {
-		if (k === 'class') e.className = v;
-		else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-		else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
-	}
-	for (const c of children.flat()) e.append(c instanceof Node ? c : String(c ?? ''));
-	return e;
-};
+// $ and el come from /static/common/dom.js.
 
 const PAGE = 50;
 const state = {

@@ -43,6 +43,7 @@ from typing import Any
 import msgspec
 
 from mox import mlog
+from mox.store.layout import write_file_durable
 
 AUTH_FILE = "auth.json"
 
@@ -180,16 +181,6 @@ def make_record(
 # Persistence.
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class TLSPubKeys:
     """The registered keys of a data dir. Thread-safe within a process; one writer process
     (the server, through ctl) is assumed, as for the rest of the data dir."""
@@ -220,14 +211,7 @@ class TLSPubKeys:
     def _save_locked(self, keys: dict[str, TLSPubKey]) -> None:
         data = _encoder.encode(_AuthFile(tlspubkeys=sorted(keys.values(), key=lambda k: (k.account, k.created))))
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        if self.fsync:
-            _fsync_dir(self.path.parent)
+        write_file_durable(self.path, tmp, data, fsync=self.fsync)
         self._keys = dict(keys)
         st = self.path.stat()
         self._stamp = (st.st_mtime_ns, st.st_size)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import time
 from pathlib import Path
 
 import msgspec
+
+from mox.store.layout import fsync_dir
 
 
 class Entry(msgspec.Struct, kw_only=True):
@@ -61,16 +62,6 @@ SENT_KEEP = 24 * 3600
 
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(_Record)
-
-
-def _fsync_dir(path: Path) -> None:
-    if sys.platform == "win32":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class QueueStore:
@@ -138,7 +129,7 @@ class QueueStore:
                 os.fsync(f.fileno())
         os.replace(tmp, self.journal_path)
         if self.fsync:
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
 
     def close(self) -> None:
         self._journal.close()
@@ -173,7 +164,7 @@ class QueueStore:
         if not records:
             return
         if puts and self.fsync:
-            _fsync_dir(self.msg_dir)  # new message files' names are durable before their records
+            fsync_dir(self.msg_dir)  # new message files' names are durable before their records
         self._journal.write(b"".join(_enc.encode(r) + b"\n" for r in records))
         self._journal.flush()
         if self.fsync:

@@ -311,7 +311,11 @@ class ServerMechanism:
         self.done = False
 
     def start(self, initial: bytes | None) -> Challenge | Success:
-        raise NotImplementedError
+        """Without an initial response, an empty challenge asks for it (RFC 4422 5); with one,
+        it is the first step. Mechanisms that differ override this."""
+        if initial is None:
+            return Challenge(b"")
+        return self.step(initial)
 
     def step(self, response: bytes) -> Challenge | Success:
         raise NotImplementedError
@@ -364,11 +368,6 @@ class PlainServer(ServerMechanism):
     """RFC 4616: ``[authzid] NUL authcid NUL passwd``."""
 
     name = "PLAIN"
-
-    def start(self, initial: bytes | None) -> Challenge | Success:
-        if initial is None:
-            return Challenge(b"")
-        return self.step(initial)
 
     def step(self, response: bytes) -> Challenge | Success:
         self._check_not_done()
@@ -615,11 +614,6 @@ class ExternalServer(ServerMechanism):
     an address of the certificate's account (switching login address within it is allowed)."""
 
     name = "EXTERNAL"
-
-    def start(self, initial: bytes | None) -> Challenge | Success:
-        if initial is None:
-            return Challenge(b"")
-        return self.step(initial)
 
     def step(self, response: bytes) -> Challenge | Success:
         self._check_not_done()

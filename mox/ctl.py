@@ -71,6 +71,19 @@ def ctl_paths(data_dir: Path) -> tuple[Path, Path]:
     return d / "ctl", d / "ctl.json"
 
 
+def _take_line(buf: bytearray) -> str | None:
+    """Remove and return the first complete line of ``buf`` (without its newline), or None when
+    none is complete yet; a line longer than MAX_LINE is a protocol error."""
+    i = buf.find(b"\n")
+    if i >= 0:
+        line = bytes(buf[:i])
+        del buf[: i + 1]
+        return line.decode("utf-8", "replace")
+    if len(buf) > MAX_LINE:
+        raise CtlProtocolError("line too long")
+    return None
+
+
 # Server side (trio).
 
 
@@ -90,13 +103,9 @@ class CtlConn:
 
     async def read_line(self) -> str:
         while True:
-            i = self._buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self._buf[:i])
-                del self._buf[: i + 1]
-                return line.decode("utf-8", "replace")
-            if len(self._buf) > MAX_LINE:
-                raise CtlProtocolError("line too long")
+            line = _take_line(self._buf)
+            if line is not None:
+                return line
             if not await self._fill():
                 raise CtlProtocolError("connection closed")
 
@@ -410,13 +419,9 @@ class CtlClient:
 
     def read_line(self) -> str:
         while True:
-            i = self._buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self._buf[:i])
-                del self._buf[: i + 1]
-                return line.decode("utf-8", "replace")
-            if len(self._buf) > MAX_LINE:
-                raise CtlProtocolError("line too long")
+            line = _take_line(self._buf)
+            if line is not None:
+                return line
             if not self._fill():
                 raise CtlProtocolError("connection closed")
 

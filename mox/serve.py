@@ -26,6 +26,7 @@ Invariants:
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import socket
 import ssl
@@ -98,26 +99,10 @@ def make_tls_context(cert_file: str | os.PathLike[str], key_file: str | os.PathL
     return tls
 
 
-def _import_optional(name: str) -> Any:
-    """Import a module that may not exist yet; errors inside an existing module still raise."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and (name == e.name or name.startswith(e.name + ".")):
-            return None
-        raise
-
-
 def default_handlers() -> dict[str, Handler]:
-    """protocol -> handle_connection, for the protocol modules that are present."""
-    out: dict[str, Handler] = {}
-    for proto, modname in (("imap", "mox.imap.server"), ("smtp", "mox.smtp.server"), ("http", "mox.web.http")):
-        mod = _import_optional(modname)
-        if mod is not None and hasattr(mod, "handle_connection"):
-            out[proto] = mod.handle_connection
-    return out
+    """protocol -> handle_connection of its server module."""
+    modules = (("imap", "mox.imap.server"), ("smtp", "mox.smtp.server"), ("http", "mox.web.http"))
+    return {proto: importlib.import_module(modname).handle_connection for proto, modname in modules}
 
 
 async def _unavailable(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool, **kw: Any) -> None:
@@ -373,8 +358,8 @@ async def serve(
 
         configure_server_context(tls, data_dir)
 
-    for modname in CTL_MODULES:
-        _import_optional(modname)
+    for modname in CTL_MODULES:  # importing a module registers its ctl commands
+        importlib.import_module(modname)
 
     data_dir.mkdir(parents=True, exist_ok=True)
     ctl_listener, ctl_info = await ctl.open_ctl_listener(data_dir, force_tcp=force_tcp_ctl)
@@ -405,15 +390,15 @@ async def serve(
         async with trio.open_nursery() as root:
             root.start_soon(lambda: ctl.serve_ctl(ctx, data_dir, listener=ctl_listener, info=ctl_info))
             root.start_soon(ctx.limiter.serve_housekeeping)
-            queue_mod = _import_optional("mox.queue")
-            if queue_mod is not None and hasattr(queue_mod, "Queue"):
-                ctx.queue = queue_mod.Queue(ctx)
-                await root.start(ctx.queue.serve)
+            from mox.queue import Queue
+
+            ctx.queue = Queue(ctx)
+            await root.start(ctx.queue.serve)
             if "http" in handlers and any(SERVICE_KINDS[s][0] == "http" for s in bound):
-                web_mod = _import_optional("mox.web")
-                if web_mod is not None and hasattr(web_mod, "WebApp"):
-                    ctx.web = web_mod.WebApp(ctx)
-                    await root.start(ctx.web.serve)
+                from mox.web import WebApp  # only when serving http: it loads the page modules
+
+                ctx.web = WebApp(ctx)
+                await root.start(ctx.web.serve)
             async with trio.open_nursery() as services_nursery:
                 for service, socks in bound.items():
                     proto = SERVICE_KINDS[service][0]

@@ -54,15 +54,6 @@ PAGE_MODULES = (
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 
-def _import_optional(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and (name == e.name or name.startswith(e.name + ".")):
-            return None
-        raise
-
-
 def _placeholder(title: str) -> Any:
     async def page(ctx: Any, req: Request) -> Response:
         return html_response(
@@ -87,8 +78,8 @@ class WebApp:
         self.index: Any = None
         for name in PAGE_MODULES:
             try:
-                mod = _import_optional(name)
-                if mod is not None and hasattr(mod, "register"):
+                mod = importlib.import_module(name)
+                if hasattr(mod, "register"):
                     mod.register(self.router)
                     if hasattr(mod, "serve_background"):
                         self.tasks.append(mod.serve_background)

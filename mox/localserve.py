@@ -13,13 +13,10 @@ ready file). SIGINT/SIGTERM (SIGBREAK on Windows) or ``mox stop`` shut it down g
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
 import sys
@@ -33,6 +30,7 @@ import trio
 from mox import __version__, mlog
 from mox import config as mconfig
 from mox import serve as mserve
+from mox.auth import hash_password
 
 ACCOUNT = "mox"
 ADDRESS = "mox@localhost"
@@ -57,27 +55,6 @@ def is_new_dir(d: Path) -> bool:
         return True
     except NotADirectoryError:
         raise LocalserveError(f"{d} is not a directory") from None
-
-
-def hash_password(password: str, *, iterations: int = 200_000) -> str:
-    """``pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`` (stdlib only; mox uses bcrypt)."""
-    salt = secrets.token_bytes(16)
-    h = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-    return f"pbkdf2-sha256${iterations}${b64(salt)}${b64(h)}"
-
-
-def verify_password_hash(stored: str, password: str) -> bool:
-    import hmac
-
-    try:
-        scheme, iters, salt, h = stored.strip().split("$")
-        if scheme != "pbkdf2-sha256":
-            return False
-        got = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), base64.b64decode(salt), int(iters))
-        return hmac.compare_digest(got, base64.b64decode(h))
-    except ValueError:
-        return False
 
 
 def generate_certificate(cert_path: Path, key_path: Path, ips: list[str] | None = None) -> None:

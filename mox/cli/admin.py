@@ -23,7 +23,7 @@ def setadminpassword(dir_: Path | None) -> None:
     from mox import precis
     from mox.cli import UserError
     from mox.cli.account import read_new_password
-    from mox.localserve import hash_password
+    from mox.auth import hash_password
 
     config_dir = dir_ if dir_ is not None else mconfig.default_localserve_dir()
     static = mconfig.read_static(config_dir)

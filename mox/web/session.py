@@ -157,7 +157,7 @@ def check_admin_password(ctx: Any, password: str) -> bool:
         stored = Path(path).read_text(encoding="utf-8")
     except OSError:
         return False
-    from mox.localserve import verify_password_hash
+    from mox.auth import verify_password_hash
 
     return verify_password_hash(stored, password)
 

@@ -26,10 +26,18 @@ INNER = textwrap.dedent(
         while they send (True), or the other worker has finished (False; at most 60 s)."""
         other = "gw1" if worker_id == "gw0" else "gw0"
         deadline = time.monotonic() + 60
+        d = Path(os.environ["OVERLAP_DIR"])
         while time.monotonic() < deadline:
             if any(r["owner"].startswith(other + "n") for r in SRV.faults.list() if "owner" in r):
+                # Keep holding my rule until the other worker has seen one of mine too (or is
+                # done), so a fast worker can't let the slower one miss every overlap.
+                (d / f"saw-{worker_id}").write_text("", encoding="utf-8")
+                while time.monotonic() < deadline:
+                    if (d / f"saw-{other}").exists() or (d / f"done-{other}").exists():
+                        return True
+                    time.sleep(0.05)
                 return True
-            if (Path(os.environ["OVERLAP_DIR"]) / f"done-{other}").exists():
+            if (d / f"done-{other}").exists():
                 return False
             time.sleep(0.05)
         return False
@@ -102,7 +110,7 @@ def test_two_xdist_workers_share_a_server(tmp_path: Path, mox_process) -> None:
     workers = set(re.findall(r"\[(gw\d)\] .*PASSED", r.stdout))
     assert workers == {"gw0", "gw1"}, r.stdout
     # The workers really ran side by side: tests of both saw the other's rule while holding theirs.
-    seen = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "overlap").iterdir() if p.name[:5] != "done-"}
+    seen = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "overlap").iterdir() if not p.name.startswith(("done-", "saw-"))}
     assert len(seen) == 6
     assert {name[:3] for name, v in seen.items() if v == "1"} == {"gw0", "gw1"}, seen
     # The mox account still sees all of them: 6 tests x 3 messages.

@@ -84,6 +84,21 @@ async def cmd_search(s: Session, cmd: Command) -> str:
     if nums and "ALL" in opts:
         line += b" ALL " + compact_numset(nums).encode()
     if modseq and nums:
-        line += b" MODSEQ %d" % highest
+        line += b" MODSEQ %d" % _esearch_modseq(opts, found)
     s.untagged(line)
     return "SEARCH done"
+
+
+def _esearch_modseq(opts: list[str], found: list[tuple[int, int, int]]) -> int:
+    """The MODSEQ result of an ESEARCH (RFC 4731 3.2, RFC 7162 3.1.5): the message's modseq for a
+    single MIN or MAX, the higher of the two for MIN and MAX without ALL/COUNT, else the highest
+    of all matches."""
+    if not {"ALL", "COUNT"} & set(opts):
+        picked = []
+        if "MIN" in opts:
+            picked.append(found[0][2])
+        if "MAX" in opts:
+            picked.append(found[-1][2])
+        if picked:
+            return max(picked)
+    return max(ms for _, _, ms in found)

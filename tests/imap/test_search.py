@@ -95,6 +95,36 @@ def test_search_modseq(imap):
     tc.expect_untagged(f'* ESEARCH (TAG "{tc.result.tag}") COUNT 1 MODSEQ {msgs[2].modseq}')
 
 
+
+def test_esearch_modseq_of_returned_message(imap):
+    # RFC 4731 3.2 (and RFC 7162 3.1.5): with a single MIN or MAX the MODSEQ result is that
+    # message's modseq; MIN and MAX alone give the higher of their two; with ALL or COUNT it is
+    # the highest of all matches.
+    tc = setup(imap)
+    tc.transact("ok", "enable condstore")
+    tc.transact("ok", "store 2 +flags (\\Answered)")  # message 2 now has the highest modseq
+    ms = [m.modseq for m in imap.account.messages(imap.account.mailbox("Inbox").id)]
+    assert ms[1] > ms[2] > ms[0]
+    tag = lambda: tc.result.tag  # noqa: E731
+    tc.transact("ok", "search return (min) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") MIN 1 MODSEQ {ms[0]}')
+    tc.transact("ok", "search return (max) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") MAX 3 MODSEQ {ms[2]}')
+    tc.transact("ok", "uid search return (max) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") UID MAX 3 MODSEQ {ms[2]}')
+    tc.transact("ok", "search return (min max) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") MIN 1 MAX 3 MODSEQ {ms[2]}')
+    tc.transact("ok", "search return (min count) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") MIN 1 COUNT 3 MODSEQ {ms[1]}')
+    tc.transact("ok", "search return (all) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") ALL 1:3 MODSEQ {ms[1]}')
+    tc.transact("ok", "search return (save min) modseq 1")
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") MIN 1 MODSEQ {ms[0]}')
+    tc.transact("ok", f"search return (min) modseq {ms[2]}")  # only 2 and 3 match
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}") MIN 2 MODSEQ {ms[1]}')
+    tc.transact("ok", f"search return (min) modseq {ms[1] + 1}")  # no match: no MODSEQ
+    tc.expect_untagged(f'* ESEARCH (TAG "{tag()}")')
+
 def test_search_imaplib(imap):
     import imaplib
 

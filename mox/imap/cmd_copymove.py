@@ -59,15 +59,17 @@ async def cmd_move(s: Session, cmd: Command) -> str:
         raise CommandFailed("mailbox open in read-only mode", "READ-ONLY")
     uids = _existing(s, s.resolve_numset(cmd.args["numset"], cmd.uid))
     dst = _dest(s, cmd)
-    if dst.id == sel.mailbox_id:
-        raise CommandFailed("cannot move to the same mailbox", "CANNOT")
     if not uids:
         return "MOVE done"
+    # RFC 6851 3.3: COPYUID first, then the expunges. Moving into the selected mailbox itself
+    # works like COPY followed by expunging the originals: the messages get new UIDs (Dovecot
+    # does the same), and this session sees them arrive after the EXPUNGEs.
     pairs = await s.acc.move(sel.mailbox_id, uids, dst.id, origin=s.sub)
     src = compact_numset([a for a, _ in pairs])
     dsts = compact_numset([b for _, b in pairs])
     s.untagged(f"OK [COPYUID {dst.uidvalidity} {src} {dsts}] moved")
     send_removed(s, sel, [a for a, _ in pairs])
+    _add_to_view(s, dst.id, [b for _, b in pairs])
     if s.qresync:
         return f"[HIGHESTMODSEQ {selected_highest_modseq(s, sel)}] move"
     return "MOVE done"

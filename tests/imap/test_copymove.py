@@ -50,14 +50,44 @@ def test_move(imap):
     tc.expect_untagged(f"* OK [COPYUID {trash.uidvalidity} 3 3] moved", "* VANISHED 3")
     tc.expect_code(f"HIGHESTMODSEQ {hm}")
     tc.transact("ok", "select Trash")
-    tc.transact("no", "move 1 Trash")
-    tc.expect_code("CANNOT")
     tc.transact("no", "move 1 nonexistent")
     tc.expect_code("TRYCREATE")
     tc.transact("ok", "examine Trash")
     tc.transact("no", "move 1 Inbox")
     tc.expect_code("READ-ONLY")
 
+
+
+def test_move_to_selected_mailbox(imap):
+    # MOVE into the selected mailbox succeeds as COPY does (RFC 6851 3.3: COPYUID, then the
+    # expunges): the messages get new UIDs; flags move along. Dovecot answers the same way.
+    tc = setup(imap)
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    inbox = imap.account.mailbox("Inbox")
+    tc.transact("ok", "store 1 +flags.silent (\\Flagged)")
+    tc2.transact("ok", "noop")
+    tc.transact("ok", "move 1:2 inbox")
+    tc.expect_untagged(
+        f"* OK [COPYUID {inbox.uidvalidity} 1:2 4:5] moved", "* 1 EXPUNGE", "* 1 EXPUNGE", "* 3 EXISTS"
+    )
+    assert tc.result.text == "MOVE done"
+    tc.transact("ok", "fetch 1:* (uid flags)")
+    tc.expect_untagged(
+        "* 1 FETCH (UID 3 FLAGS ())", "* 2 FETCH (UID 4 FLAGS (\\Flagged))", "* 3 FETCH (UID 5 FLAGS ())"
+    )
+    tc2.transact("ok", "noop")  # the observer learns of the new messages before the expunges
+    tc2.expect_untagged(
+        "* 5 EXISTS", "* 4 FETCH (UID 4 FLAGS (\\Flagged))", "* 5 FETCH (UID 5 FLAGS ())", "* 1 EXPUNGE", "* 1 EXPUNGE"
+    )
+    tc.transact("ok", "enable qresync")
+    tc.transact("ok", "uid move 3 inbox")
+    hm = imap.account.mailbox("Inbox").highest_modseq
+    tc.expect_untagged(f"* OK [COPYUID {inbox.uidvalidity} 3 6] moved", "* VANISHED 3", "* 3 EXISTS")
+    tc.expect_code(f"HIGHESTMODSEQ {hm}")
+    tc.transact("ok", "uid fetch 1:* uid")
+    tc.expect_untagged("* 1 FETCH (UID 4)", "* 2 FETCH (UID 5)", "* 3 FETCH (UID 6)")
+    assert [m.uid for m in imap.account.messages(inbox.id)] == [4, 5, 6]
 
 def test_copy_move_imaplib(imap):
     import imaplib

@@ -168,11 +168,14 @@ def section_bytes(data: bytes, root: Part, sec: Section) -> bytes:
     if sec.part and not (part.media_type == "MESSAGE" and part.parts):
         # HEADER/TEXT of a part only make sense for message/rfc822 parts.
         return b""
+    # Without a part number HEADER and TEXT are the top-level message's own: TEXT of a message
+    # whose body is a message/rfc822 is the embedded header and body (RFC 9051 6.4.5).
+    top = not sec.part
     if sec.text == "HEADER":
-        return sections.header_bytes(data, part)
+        return sections.header_bytes(data, part, top=top)
     if sec.text == "TEXT":
-        return sections.text_bytes(data, part)
-    return sections.header_fields(data, part, list(sec.fields), exclude=sec.text == "HEADER.FIELDS.NOT")
+        return sections.text_bytes(data, part, top=top)
+    return sections.header_fields(data, part, list(sec.fields), exclude=sec.text == "HEADER.FIELDS.NOT", top=top)
 
 
 def binary_bytes(data: bytes, root: Part, sec: Section) -> bytes | None:

@@ -56,10 +56,10 @@ class Candidate:
             if part is None:
                 self._fields = []
             else:
-                # The same message as sections.headers picks (the embedded one for message/rfc822).
-                m = part.parts[0] if _is_message(part) else part
-                data = self._data if self._data is not None else header_prefix(self.acc, self.msg, m.body_start)
-                self._fields = split_header(data, m.header_start, m.body_start)[0]
+                # The message's own header, also when its body is a message/rfc822 (RFC 9051
+                # 6.4.4: header keys search the message's header, not an embedded one).
+                data = self._data if self._data is not None else header_prefix(self.acc, self.msg, part.body_start)
+                self._fields = split_header(data, part.header_start, part.body_start)[0]
         return self._fields
 
     def triples(self) -> list[tuple[str, str, str]]:
@@ -115,10 +115,6 @@ def _header_cache_put(key: tuple, t: list[tuple[str, str, str]], by_name: dict[s
 
 
 _UNSET = object()
-
-
-def _is_message(part: Any) -> bool:
-    return part.media_type == "MESSAGE" and part.media_subtype in ("RFC822", "GLOBAL") and bool(part.parts)
 
 
 def header_prefix(acc: Any, msg: Any, n: int) -> bytes:

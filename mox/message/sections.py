@@ -26,10 +26,12 @@ def _is_message(part: Part) -> bool:
     return part.media_type == "MESSAGE" and part.media_subtype in ("RFC822", "GLOBAL") and bool(part.parts)
 
 
-def _message_of(part: Part) -> Part:
+def _message_of(part: Part, top: bool = False) -> Part:
     """The message whose header/text a section refers to: the embedded message for a
-    message/rfc822 part (RFC 9051 6.4.5: "2.HEADER" is the header of the message in part 2)."""
-    return part.parts[0] if _is_message(part) else part
+    message/rfc822 part (RFC 9051 6.4.5: "2.HEADER" is the header of the message in part 2).
+    With ``top`` the section has no part number: it is about the message itself, also when that
+    message's body is a message/rfc822 (its TEXT is then the whole embedded message)."""
+    return part.parts[0] if not top and _is_message(part) else part
 
 
 def find_part(root: Part, path: list[int]) -> Part | None:
@@ -56,17 +58,19 @@ def find_part(root: Part, path: list[int]) -> Part | None:
     return cur
 
 
-def header_bytes(data: bytes, part: Part) -> bytes:
+def header_bytes(data: bytes, part: Part, *, top: bool = False) -> bytes:
     """RFC 9051 6.4.5 ``HEADER``: the message header including the blank line ending it. For a
-    message/rfc822 part this is the header of the embedded message."""
-    m = _message_of(part)
+    message/rfc822 part this is the header of the embedded message (not with ``top``, see
+    :func:`_message_of`)."""
+    m = _message_of(part, top)
     return data[m.header_start : m.body_start]
 
 
-def text_bytes(data: bytes, part: Part) -> bytes:
+def text_bytes(data: bytes, part: Part, *, top: bool = False) -> bytes:
     """RFC 9051 6.4.5 ``TEXT``: the message body without its header. For a message/rfc822 part,
-    the body of the embedded message."""
-    m = _message_of(part)
+    the body of the embedded message (not with ``top``: everything after the top-level header,
+    the embedded message's header included)."""
+    m = _message_of(part, top)
     return data[m.body_start : m.body_end]
 
 
@@ -90,14 +94,17 @@ def _names(names) -> set[str]:
     return out
 
 
-def header_fields(data: bytes, part: Part, names, *, exclude: bool = False, not_: bool | None = None) -> bytes:
+def header_fields(
+    data: bytes, part: Part, names, *, exclude: bool = False, not_: bool | None = None, top: bool = False
+) -> bytes:
     """RFC 9051 6.4.5 ``HEADER.FIELDS (names)`` / ``HEADER.FIELDS.NOT`` (``exclude=True``; ``not_``
     is accepted as an alias): the matching fields of the message header, byte for byte as in the
     message (folded lines kept), followed by the blank line that ends a header, ``\\r\\n``.
-    Names compare case-insensitively. For a message/rfc822 part the embedded message is used."""
+    Names compare case-insensitively. For a message/rfc822 part the embedded message is used
+    (not with ``top``)."""
     if not_ is not None:
         exclude = not_
-    m = _message_of(part)
+    m = _message_of(part, top)
     wanted = _names(names)
     fields, _, _ = split_header(data, m.header_start, m.body_start)
     out = [data[f.start : f.end] for f in fields if (f.lname in wanted) != exclude]
@@ -108,11 +115,11 @@ def header_fields(data: bytes, part: Part, names, *, exclude: bool = False, not_
     return b"".join(out)
 
 
-def headers(data: bytes, part: Part) -> list[tuple[str, str]]:
-    """The header fields of the message (embedded message for message/rfc822) as (name as
-    written, unfolded value) pairs in order (RFC 5322 2.2.3). Values are not RFC 2047 decoded;
-    see :func:`decode_header_value`."""
-    m = _message_of(part)
+def headers(data: bytes, part: Part, *, top: bool = False) -> list[tuple[str, str]]:
+    """The header fields of the message (embedded message for message/rfc822, not with ``top``)
+    as (name as written, unfolded value) pairs in order (RFC 5322 2.2.3). Values are not RFC 2047
+    decoded; see :func:`decode_header_value`."""
+    m = _message_of(part, top)
     fields, _, _ = split_header(data, m.header_start, m.body_start)
     return [(f.name, f.value()) for f in fields]
 

@@ -176,6 +176,81 @@ def test_fetch_nested_parts_and_partials(imap):
     tc.expect_untagged("* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())")
 
 
+
+FWD_HEADER = b"From: a@example.org\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
+FWD_INNER = b"From: x@example.net\r\nSubject: inner\r\n\r\ninner body\r\n"
+DIGEST = (
+    b"Subject: digest\r\nMIME-Version: 1.0\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n"
+    b"--d\r\n\r\nFrom: a@example.org\r\nSubject: one\r\n\r\nbody one\r\n"
+    b"--d\r\n\r\nSubject: two\r\n\r\nbody two\r\n--d--\r\n"
+)
+
+
+def lit(name, data):
+    return name + b" {%d}\r\n" % len(data) + data
+
+
+def test_fetch_text_of_message_rfc822_body(imap):
+    # RFC 9051 6.4.5: HEADER and TEXT without a part number are the top-level message's: for a
+    # message whose body is a message/rfc822, TEXT is everything after the top-level header,
+    # the embedded header included; "1.HEADER"/"1.TEXT" are the embedded message's. The answers
+    # are byte for byte Dovecot's.
+    imap.start()
+    imap.deliver(FWD_HEADER + FWD_INNER)
+    imap.deliver(DIGEST)
+    tc = imap.connect()
+    tc.transact("ok", "examine inbox")
+    got = raw_fetch(
+        tc,
+        "fetch 1 (body[header] body[text] body[header.fields (SUBJECT)] rfc822.header rfc822.text body[1] "
+        "body[1.header] body[1.text] body[1.mime] body[1.header.fields (SUBJECT)] body[1.1] body[2])",
+    )
+    assert got.startswith(
+        b"* 1 FETCH ("
+        + lit(b"BODY[HEADER]", FWD_HEADER)
+        + lit(b" BODY[TEXT]", FWD_INNER)
+        + lit(b" BODY[HEADER.FIELDS (SUBJECT)]", b"Subject: fwd\r\n\r\n")
+        + lit(b" RFC822.HEADER", FWD_HEADER)
+        + lit(b" RFC822.TEXT", FWD_INNER)
+        + lit(b" BODY[1]", FWD_INNER)
+        + lit(b" BODY[1.HEADER]", b"From: x@example.net\r\nSubject: inner\r\n\r\n")
+        + lit(b" BODY[1.TEXT]", b"inner body\r\n")
+        + lit(b" BODY[1.MIME]", FWD_HEADER)
+        + lit(b" BODY[1.HEADER.FIELDS (SUBJECT)]", b"Subject: inner\r\n\r\n")
+        + lit(b" BODY[1.1]", b"inner body\r\n")
+        + lit(b" BODY[2]", b"")
+        + b")\r\n"
+    ), got
+    # multipart/digest: its parts are message/rfc822 by default (RFC 2046 5.1.5).
+    one = b"From: a@example.org\r\nSubject: one\r\n\r\nbody one"
+    got = raw_fetch(
+        tc,
+        "fetch 2 (body[text] body[1] body[1.header] body[1.text] body[1.mime] body[2.header.fields (SUBJECT)] "
+        "body[2.text] body[1.1] body[1.1.mime] binary[1] binary.size[2])",
+    )
+    assert got.startswith(
+        b"* 2 FETCH ("
+        + lit(b"BODY[TEXT]", DIGEST[DIGEST.index(b"--d"):])
+        + lit(b" BODY[1]", one)
+        + lit(b" BODY[1.HEADER]", b"From: a@example.org\r\nSubject: one\r\n\r\n")
+        + lit(b" BODY[1.TEXT]", b"body one")
+        + lit(b" BODY[1.MIME]", b"\r\n")
+        + lit(b" BODY[2.HEADER.FIELDS (SUBJECT)]", b"Subject: two\r\n\r\n")
+        + lit(b" BODY[2.TEXT]", b"body two")
+        + lit(b" BODY[1.1]", b"body one")
+        + lit(b" BODY[1.1.MIME]", b"From: a@example.org\r\nSubject: one\r\n\r\n")
+        + lit(b" BINARY[1]", one)
+        + b" BINARY.SIZE[2] 24)\r\n"
+    ), got
+    # Header search keys look at the message's own header, not the embedded one (RFC 9051
+    # 6.4.4); TEXT and BODY search the body, which holds the embedded message.
+    for crit, want in [
+        ("subject fwd", "1"), ("subject inner", ""), ("from x@example.net", ""), ("from a@example.org", "1"),
+        ("header subject inner", ""), ("text inner", "1"), ("body inner", "1"), ("subject digest", "2"),
+    ]:
+        tc.transact("ok", f"search {crit}")
+        tc.expect_untagged(f"* SEARCH {want}".rstrip())
+
 def test_fetch_binary(imap):
     tc, m1, m2 = setup(imap)
     got = raw_fetch(tc, "fetch 2 (binary.peek[2] binary.size[2] binary.peek[1]<0.5>)")

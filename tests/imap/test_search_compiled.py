@@ -24,7 +24,8 @@ MESSAGES = [
      b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nreport inside\r\n"
      b"--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
      b"cmVwb3J0\r\n--b1--\r\n", [], 1705400000.0),
-    # A message whose top level is message/rfc822: header keys look at the embedded message.
+    # A message whose top level is message/rfc822: header keys look at its own header, not the
+    # embedded one (RFC 9051 6.4.4, as Dovecot); TEXT finds the embedded header in the body.
     (b"From: outer@example.com\r\nSubject: outer\r\nContent-Type: message/rfc822\r\n\r\n"
      b"From: inner@example.com\r\nSubject: inner report\r\nDate: Tue, 2 Jan 2024 00:00:00 +0000\r\n\r\nhello\r\n",
      ["\\Draft"], 1705500000.0),
@@ -94,9 +95,9 @@ def test_search_over_the_wire(imap):
     tc = imap.connect()
     tc.transact("ok", "select inbox")
     for crit, want in [
-        ("subject report", "1 2 3 5 7"),
-        ("unseen header subject report", "2 3 5 7"),
-        ("header subject report unseen", "2 3 5 7"),
+        ("subject report", "1 2 3 7"),
+        ("unseen header subject report", "2 3 7"),
+        ("header subject report unseen", "2 3 7"),
         ("text report", "1 2 3 4 5 7"),
         ("unseen", "2 3 4 5 7"),
         ("or deleted draft", "3 5"),
@@ -118,7 +119,7 @@ def test_header_cache_bounded(imap, monkeypatch):
     pred, _ = compile_key(key)
     for _ in range(3):
         got = [m.uid for i, m in enumerate(msgs, 1) if pred(Candidate(acc, m, i, len(msgs), msgs[-1].uid, set(), "ns"))]
-        assert got == [msgs[i].uid for i in (0, 1, 2, 4, 6)]
+        assert got == [msgs[i].uid for i in (0, 1, 2, 6)]
         assert 0 < search_mod._header_cache_size <= 1500
         assert search_mod._header_cache_size == sum(e[0] for e in search_mod._header_cache.values())
         assert len(search_mod._header_cache) < len(msgs)  # older entries were evicted

@@ -154,8 +154,27 @@ def decode_body(data: bytes, part: Part) -> bytes:
     if cte == "BASE64":
         return _decode_base64(body)
     if cte == "QUOTED-PRINTABLE":
-        return binascii.a2b_qp(body)
+        return decode_quoted_printable(body)
     raise UnknownEncoding(cte)
+
+
+# RFC 2045 6.7, in one left-to-right pass: "=XX" is an octet (lower-case hex accepted, rule 1's
+# robustness note); "=" ending a line, optionally followed by transport-added whitespace, is a
+# soft line break (rules 3 and 5), also at the very end; whitespace ending a line was added in
+# transport and is deleted (rule 3), while whitespace before a soft break is data. Any other "="
+# is kept as is (note 2 after the rules).
+_QP = re.compile(rb"=([0-9A-Fa-f]{2})|=[ \t]*(?:\r?\n|\Z)|[ \t]+(?=\r?\n|\Z)")
+
+
+def _qp_octet(m: re.Match[bytes]) -> bytes:
+    h = m.group(1)
+    return bytes((int(h, 16),)) if h is not None else b""
+
+
+def decode_quoted_printable(body: bytes) -> bytes:
+    """A quoted-printable body decoded exactly as RFC 2045 6.7 describes (see ``_QP``); hard line
+    breaks are kept as they are in the message."""
+    return _QP.sub(_qp_octet, body)
 
 
 def _charset_text(raw: bytes, charset: str | None) -> str:

@@ -259,6 +259,58 @@ def test_fetch_binary(imap):
     tc.expect_code("NONEXISTENT")
 
 
+
+QP = (
+    b"Subject: qp\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"foo   =\r\nbar trail   \r\nsoft=  \r\nnext=3D=41=4a=zz= \t\r\ntab\t\r\nend=\r\n"
+    b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\r\n"
+    b"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nline1\r\nline2=\r\n"
+    b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\r\n"
+    b"--b--\r\n"
+)
+
+
+def test_fetch_binary_quoted_printable(imap):
+    # RFC 3516 BINARY decodes the transfer encoding; quoted-printable as RFC 2045 6.7 says:
+    # whitespace before a soft line break is data, whitespace ending a line (also after the "="
+    # of a soft break) was added in transport and goes, "=XX" is an octet (lower-case hex too),
+    # an "=" not followed by hex stays. BINARY.SIZE is the decoded length; an empty part is an
+    # empty literal.
+    imap.start()
+    imap.deliver(QP)
+    tc = imap.connect()
+    tc.transact("ok", "examine inbox")
+    one = b"foo   bar trail\r\nsoftnext=AJ=zztab\r\nend"
+    three = b"line1\r\nline2"
+    got = raw_fetch(
+        tc,
+        "fetch 1 (binary.size[1] binary[1] binary[1]<3.10> binary[1]<100.10> binary.size[2] binary[2] "
+        "binary[2]<0.5> body[2] binary.size[3] binary[3] binary.peek[3]<3.3> binary.size[4] binary[4])",
+    )
+    assert got.startswith(
+        b"* 1 FETCH (BINARY.SIZE[1] %d" % len(one)
+        + lit(b" BINARY[1]", one)
+        + lit(b" BINARY[1]<3>", one[3:13])
+        + lit(b" BINARY[1]<100>", b"")
+        + b" BINARY.SIZE[2] 0"
+        + lit(b" BINARY[2]", b"")
+        + lit(b" BINARY[2]<0>", b"")
+        + lit(b" BODY[2]", b"")
+        + b" BINARY.SIZE[3] %d" % len(three)
+        + lit(b" BINARY[3]", three)
+        + lit(b" BINARY[3]<3>", b"e1\r")
+        + b" BINARY.SIZE[4] 0"
+        + lit(b" BINARY[4]", b"")
+        + b")\r\n"
+    ), got
+    # A single-part message: BINARY[1] is its decoded body.
+    imap.deliver(b"Subject: s\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nau lait  \r\n")
+    tc.transact("ok", "noop")
+    got = raw_fetch(tc, "fetch 2 (binary.size[1] binary[1])")
+    body = "café au lait\r\n".encode()
+    assert got.startswith(b"* 2 FETCH (BINARY.SIZE[1] %d" % len(body) + lit(b" BINARY[1]", body) + b")\r\n"), got
+
 def test_fetch_bodystructure_multipart(imap):
     tc, m1, m2 = setup(imap)
     tc.transact("ok", "fetch 2 bodystructure")

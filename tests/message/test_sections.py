@@ -202,3 +202,26 @@ def test_text_for_search_odd_charsets():
     for charset in (b"x-unknown", b"\"a\\\x00b\"", b"idna", b"rot13"):
         data = b"Content-Type: text/plain; charset=" + charset + b"\r\n\r\nplain \xc3\xa9\r\n"
         assert text_for_search(data, parse_message(data)).startswith("plain ")
+
+
+def test_decode_quoted_printable_rfc2045():
+    from mox.message.sections import decode_quoted_printable as qp
+
+    # RFC 2045 6.7: rule 1 (=XX, lower-case hex accepted), rules 3 and 5 (trailing whitespace
+    # deleted, soft line breaks, whitespace before a soft break kept), note 2 (other "=" kept).
+    cases = {
+        b"foo   =\r\nbar": b"foo   bar",
+        b"trail   \r\nx": b"trail\r\nx",
+        b"tab\t\r\nx": b"tab\r\nx",
+        b"soft=  \r\nx": b"softx",
+        b"a= \t\r\nb": b"ab",
+        b"a=3D=41=4a\r\n": b"a=AJ\r\n",
+        b"a=zz=4": b"a=zz=4",
+        b"a==\r\n41": b"a=41",
+        b"end=": b"end",
+        b"end   ": b"end",
+        b"bare\nlf=\nx \n": b"bare\nlfx\n",
+        b"": b"",
+    }
+    for enc, dec in cases.items():
+        assert qp(enc) == dec, enc

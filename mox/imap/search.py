@@ -1,7 +1,11 @@
 """Evaluating SEARCH keys against messages (RFC 9051 6.4.4; RFC 7162 3.1.5 MODSEQ).
 
 String keys compare case-insensitively as substrings against RFC 2047 decoded header values and
-charset-decoded body text. Dates: BEFORE/ON/SINCE use the internal date, SENT* the Date header,
+charset-decoded body text. FROM, TO, CC and BCC compare against each address of the field as
+parsed (RFC 5322 3.4): ``Display Name <local@domain>`` with the name decoded and comments and
+folding whitespace dropped (so a comment inside an address neither hides nor matches it; a
+comment after a bare address is its display name, as in ENVELOPE); a group's name counts too.
+A needle never spans two addresses. Dovecot matches the same parts. Dates: BEFORE/ON/SINCE use the internal date, SENT* the Date header,
 both in their own time zone's calendar date (UTC for the internal date).
 """
 
@@ -11,7 +15,7 @@ import datetime
 from typing import Any
 
 from mox.message import decode_header_value, parse_date, sections
-from mox.message.header import HeaderField, split_header
+from mox.message.header import HeaderField, parse_address_list, split_header
 
 from .types import SearchKey, canonical_flag
 
@@ -22,7 +26,7 @@ class Candidate:
     file. ``msg`` and ``seq`` may be reassigned to reuse one instance for keys that need neither."""
 
     __slots__ = ("acc", "msg", "seq", "nseq", "largest_uid", "saved", "cache_ns", "_data", "_part", "_fields",
-                 "_headers", "_triples", "_by_name")
+                 "_headers", "_triples", "_by_name", "_addresses")
 
     def __init__(self, acc: Any, msg: Any, seq: int, nseq: int, largest_uid: int, saved: set[int],
                  cache_ns: str | None = None) -> None:
@@ -39,6 +43,7 @@ class Candidate:
         self._headers: list[tuple[str, str]] | None = None
         self._triples: list[tuple[str, str, str]] | None = None
         self._by_name: dict[str, list[str]] = {}
+        self._addresses: dict[str, list[str]] = {}
 
     def data(self) -> bytes:
         if self._data is None:
@@ -94,6 +99,28 @@ class Candidate:
         if self._triples is None:
             self._load_triples()
         return [decode_header_value(v) for v in self._by_name.get(name.lower(), ())]
+
+    def address_values(self, name: str) -> list[str]:
+        """FROM/TO/CC/BCC: one string per address of the fields named ``name`` (see the module
+        docstring); a field that holds no parsable address is compared as its decoded text."""
+        key = name.lower()
+        got = self._addresses.get(key)
+        if got is None:
+            if self._triples is None:
+                self._load_triples()
+            got = []
+            for raw in self._by_name.get(key, ()):
+                addrs = [a for a in parse_address_list(raw) if a.mailbox is not None]
+                if not addrs:
+                    got.append(decode_header_value(raw))
+                for a in addrs:
+                    if a.host is None:  # group start: the group's display name
+                        got.append(decode_header_value(a.mailbox or ""))
+                        continue
+                    spec = f"{a.mailbox}@{a.host}" if a.host else a.mailbox or ""
+                    got.append(f"{decode_header_value(a.name)} <{spec}>" if a.name else spec)
+            self._addresses[key] = got
+        return got
 
 
 # Header fields of recently searched messages, bounded by an estimate of their size: header
@@ -202,7 +229,9 @@ def matches(c: Candidate, key: SearchKey) -> bool:
             return False
         want = _date(key.date)  # type: ignore[arg-type]
         return sd < want if op == "SENTBEFORE" else sd == want if op == "SENTON" else sd >= want
-    if op in ("FROM", "TO", "CC", "BCC", "SUBJECT"):
+    if op in ("FROM", "TO", "CC", "BCC"):
+        return any(_contains(v, key.text or "") for v in c.address_values(op))
+    if op == "SUBJECT":
         return any(_contains(v, key.text or "") for v in c.header_values(op))
     if op == "HEADER":
         vals = c.header_values(key.field or "")
@@ -315,7 +344,10 @@ def compile_key(key: SearchKey) -> tuple[Any, int]:
             return sd < want if op == "SENTBEFORE" else sd == want if op == "SENTON" else sd >= want
 
         return sent, HEADER
-    if op in ("FROM", "TO", "CC", "BCC", "SUBJECT", "HEADER"):
+    if op in ("FROM", "TO", "CC", "BCC"):
+        needle = (key.text or "").casefold()
+        return (lambda c: any(needle in v.casefold() for v in c.address_values(op))), HEADER
+    if op in ("SUBJECT", "HEADER"):
         name = op if op != "HEADER" else (key.field or "")
         if op == "HEADER" and not key.text:
             return (lambda c: bool(c.header_values(name))), HEADER

@@ -125,6 +125,45 @@ def test_esearch_modseq_of_returned_message(imap):
     tc.transact("ok", f"search return (min) modseq {ms[1] + 1}")  # no match: no MODSEQ
     tc.expect_untagged(f'* ESEARCH (TAG "{tag()}")')
 
+
+ADDRS = (
+    b'From: "Joe Q. Public" <user-from (comment)@ (comment) domain.org> (trailing)\r\n'
+    b"To: Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>\r\n"
+    b"Cc: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, =?utf-8?q?J=C3=B6rg?= <jorg@example.de>\r\n"
+    b"Bcc: (only a comment) bcc-user@bcc.example (Bcc Name)\r\n"
+    b"Subject: addresses\r\n\r\nbody\r\n"
+)
+
+
+def test_search_addresses(imap):
+    # FROM/TO/CC/BCC match each address as parsed (RFC 5322 3.4): the decoded display name and
+    # the addr-spec with comments and folding whitespace removed ("Name <local@domain>"); a
+    # comment after a bare address is its name; a group's name counts. Dovecot matches the
+    # same substrings (it only also refuses "Name <addr" across the quote it writes).
+    imap.start()
+    imap.deliver(ADDRS)
+    imap.deliver(b"From: other@example.com\r\nSubject: control\r\n\r\nuser-from comment\r\n")
+    tc = imap.connect()
+    tc.transact("ok", "examine inbox")
+    cases = [
+        ("from user-from@domain.org", "1"), ("from <user-from@domain.org>", "1"), ("from user-from", "1"),
+        ("from rom@dom", "1"), ("from domain.org", "1"), ('from "Joe Q. Public"', "1"), ("from public", "1"),
+        ('from "Public <user-from@domain.org>"', "1"), ("from comment", ""), ("from trailing", ""),
+        ('from "user-from (comment)@"', ""), ('from "user-from@ (comment) domain"', ""), ("from other", "2"),
+        ("to mary@x.test", "1"), ('to "Mary Smith"', "1"), ('to "Mary Smith <mary@x.test>"', "1"),
+        ("to jdoe@example.org", "1"), ('to "Who?"', "1"), ("to one@y", "1"),
+        ('to "mary@x.test>, jdoe"', ""),  # a needle never spans two addresses
+        ('cc "A Group"', "1"), ('cc "Ed Jones"', "1"), ("cc jdoe@one.test", "1"), ("cc joe@where", "1"),
+        ('cc "Jörg <jorg@"', "1"), ("cc J=C3", ""), ('cc "Group:"', ""),
+        ("bcc bcc-user@bcc.example", "1"), ('bcc "Bcc Name"', "1"), ('bcc "only a comment"', ""),
+        ("to example.com", ""), ("body comment", "2"),
+    ]
+    for crit, want in cases:
+        tc.transact("ok", f"search charset utf-8 {crit}")
+        tc.expect_untagged(f"* SEARCH {want}".rstrip())
+    tc.transact("ok", "search or from comment cc jorg@example.de")
+    tc.expect_untagged("* SEARCH 1")
+
 def test_search_imaplib(imap):
     import imaplib
 

@@ -135,8 +135,9 @@ def _wildmatch(pat: str, name: str) -> bool:
 async def cmd_list(s: Session, cmd: Command) -> str:
     lc = cmd.args["list"]
     if not lc.extended and lc.reference == "" and lc.patterns == ("",):
-        # RFC 9051 6.3.9: the hierarchy delimiter.
-        s.untagged('LIST () "/" ""')
+        # RFC 9051 6.3.9: the hierarchy delimiter, with the root name "" (RFC 3501 6.3.8's
+        # example shows it \Noselect; so does Dovecot).
+        s.untagged('LIST (\\Noselect) "/" ""')
         return "LIST done"
     patterns = tuple(p for p in lc.patterns if p != "") if lc.extended else lc.patterns
     if not patterns:

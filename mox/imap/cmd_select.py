@@ -47,12 +47,13 @@ async def cmd_select(s: Session, cmd: Command) -> str:
     if args["condstore"]:
         # RFC 7162 3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
         s.enabled.add("CONDSTORE")
-    name = s.mailbox_in(args["mailbox"])
     if s.selected is not None:
-        # RFC 7162 3.2.11: [CLOSED] when a mailbox was selected.
+        # RFC 7162 3.2.11: [CLOSED] when a mailbox was selected; RFC 9051 6.3.2: a failing
+        # SELECT also leaves no mailbox selected.
         s.selected = None
         s.state = State.AUTHENTICATED
         s.untagged("OK [CLOSED] x")
+    name = s.mailbox_in(args["mailbox"])
     # Changes that happened before the select are reflected in the listing below.
     s.apply_changes()
     mb = s.acc.mailbox(name)

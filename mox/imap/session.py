@@ -197,7 +197,9 @@ class Session:
             try:
                 name = utf7.decode(name)
             except utf7.Utf7Error as e:
-                raise BadCommand(f"invalid modified utf-7 mailbox name: {e}") from None
+                # A syntactically valid astring that is no modified UTF-7 (RFC 3501 5.1.3) names
+                # no mailbox that can exist: NO, as Dovecot answers, not BAD.
+                raise CommandFailed(f"invalid modified utf-7 mailbox name: {e}", "CANNOT") from None
         if name.upper() == "INBOX":
             return "Inbox"
         if name[:6].upper() == "INBOX/":

@@ -44,7 +44,8 @@ def test_create_utf7_and_utf8(imap):
     tc.transact("ok", "create Entw&APw-rfe")
     tc.expect_untagged('* LIST (\\Subscribed) "/" Entw&APw-rfe')
     assert imap.account.mailbox("Entwürfe") is not None
-    tc.transact("bad", "create &bad")  # invalid modified UTF-7
+    tc.transact("no", "create &bad")  # invalid modified UTF-7: no such name can exist
+    tc.expect_code("CANNOT")
     tc.transact("ok", "enable utf8=accept")
     tc.transact("ok", 'create "Ünïcode"')
     tc.expect_untagged('* LIST (\\Subscribed) "/" "Ünïcode"')
@@ -95,8 +96,8 @@ def test_rename(imap):
 
 def test_list(imap):
     tc = imap.connect()
-    tc.transact("ok", 'list "" ""')
-    tc.expect_untagged('* LIST () "/" ""')
+    tc.transact("ok", 'list "" ""')  # RFC 9051 6.3.9 (its example; Dovecot the same)
+    tc.expect_untagged('* LIST (\\Noselect) "/" ""')
     tc.transact("ok", 'list "" *')
     tc.expect_untagged(
         '* LIST (\\Archive) "/" Archive',
@@ -244,3 +245,48 @@ def test_recreated_mailbox_new_uidvalidity(imap):
     tc.transact("ok", "create x")
     v3 = status("x")
     assert len({v1, v2, v3}) == 3
+
+
+SPECIALS = "!#$&'+,-.:;<=>?@^_`|}"
+
+
+def test_names_not_modified_utf7(imap):
+    # A name with atom-specials that is no valid modified UTF-7 (RFC 3501 5.1.3) is still a
+    # syntactically valid astring: commands on it answer NO (as Dovecot), LIST with it as
+    # pattern answers normally, and the connection goes on.
+    imap.start()
+    imap.deliver(b"Subject: x\r\n\r\nx\r\n")
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    for form in ['"' + SPECIALS + '"', SPECIALS, b"" + SPECIALS.encode()]:
+        parts = ("select ", form) if isinstance(form, bytes) else (f"select {form}",)
+        tc.transact("no", *parts)
+        tc.expect_code("CANNOT")
+        tc.expect_untagged_some("* OK [CLOSED] x")  # the failed SELECT closed Inbox (RFC 9051 6.3.2)
+        tc.transact("no", "fetch 1 flags")  # not selected any more
+        tc.transact("ok", "select inbox")
+    q = '"' + SPECIALS + '"'
+    for cmd in [f"examine {q}", f"status {q} (messages)", f"create {q}", f"delete {q}", f"rename {q} x",
+                f"rename Archive {q}", f"subscribe {q}", f"unsubscribe {q}", f"getquotaroot {q}",
+                f"copy 1 {q}", f"move 1 {q}"]:
+        if cmd.startswith("examine"):
+            tc.transact("no", cmd)
+            tc.transact("ok", "select inbox")
+            continue
+        tc.transact("no", cmd)
+        tc.expect_code("CANNOT")
+    tc.transact("no", f"append {q} ", b"Subject: y\r\n\r\ny\r\n")
+    tc.transact("ok", f'list "" {q}')
+    tc.expect_no_untagged()
+    tc.transact("ok", f'list "" {SPECIALS}')
+    tc.expect_no_untagged()
+    tc.transact("ok", f'lsub "" {q}')
+    tc.expect_no_untagged()
+    tc.transact("ok", "noop")
+    assert [m.name for m in imap.account.mailboxes()] == ["Archive", "Drafts", "Inbox", "Junk", "Sent", "Trash"]
+    # With UTF8=ACCEPT the same name is plain UTF-8: it does not exist, and can be created.
+    tc.transact("ok", "enable utf8=accept")
+    tc.transact("no", f"select {q}")
+    tc.expect_code("NONEXISTENT")
+    tc.transact("ok", f"create {q}")
+    tc.transact("ok", f"select {q}")

@@ -42,7 +42,12 @@ async def cmd_logout(s: Session, cmd: Command) -> str:
 async def cmd_id(s: Session, cmd: Command) -> str:
     # RFC 2971 3.1
     params = cmd.args["params"]
-    fields = {"id_" + "".join(c for c in k if c.isalnum())[:30]: v for k, v in list(params.items())[:10]}
+    # Fields are at most 30 octets and values 1024 (RFC 2971 3.3); longer ones are accepted (as
+    # Dovecot does) but logged cut to those lengths.
+    fields = {
+        "id_" + "".join(c for c in k if c.isalnum())[:30]: v if v is None else v[:1024]
+        for k, v in list(params.items())[:10]
+    }
     s.log.info("client id", **fields)
     version = getattr(mox, "__version__", "dev")
     s.untagged(b'ID ("name" "mox" "version" ' + quote_string(version) + b")")

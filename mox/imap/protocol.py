@@ -10,13 +10,21 @@ literals were read. Events:
 - ``BadSyntax(tag, text, code)``: answer ``<tag> BAD [code] text``; the connection goes on.
 - ``Line(data)``: in line mode (``set_line_mode()``), one raw line without CRLF (SASL responses,
   IDLE's DONE).
-- ``Fatal(text)``: answer ``* BYE text`` and close (line too long, oversized LITERAL+ literal,
-  end of stream mid-command).
+- ``Fatal(text)``: answer ``* BYE text`` and close (oversized LITERAL+ literal, a too long line in
+  line mode, end of stream mid-command).
 - ``NotImap``: the first line was not IMAP: ``* BYE please try again speaking imap`` and close.
 - ``EndOfStream``: the client closed the connection between commands.
 
-Limits (reference 3.7): 16 KiB per line; literals in commands at most 100 KiB each, 1000 KiB in
-total, 1000 per command; APPEND's message literal is limited only by ``max_append``.
+Limits: 64 KiB of command text (the lines of a command, without literal data; Dovecot's
+``imap_max_line_length``, where mox has 16 KiB, too little for ``ID`` with long values); literals
+in commands at most 100 KiB each, 1000 KiB in total, 1000 per command (reference 3.7); APPEND's
+message literal is limited only by ``max_append``.
+
+A command whose text outgrows the limit is answered ``<tag> BAD [TOOBIG]`` once all of it went
+by, and the connection goes on: the rest of the line is discarded as it arrives (only a short
+tail is kept, to see a literal announced at its end), the data of a LITERAL+ literal announced
+there is skipped with the lines after it, and a synchronizing literal is never invited (the
+client sends nothing after the BAD). Memory stays bounded by the limit plus one read.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from .types import Command
 
 NEED_DATA = object()
 
-MAX_LINE = 16 * 1024
+MAX_LINE = 64 * 1024
 MAX_LITERAL = 100 * 1024
 MAX_LITERALS_TOTAL = 1000 * 1024
 MAX_LITERALS = 1000
@@ -68,6 +76,18 @@ class EndOfStream:
     pass
 
 
+_TAIL = 64  # bytes kept of a discarded line: enough for a literal announcement ("~{<20 digits>+}")
+
+
+@dataclass
+class _Skip:
+    """A command being discarded because its text outgrew ``max_line``."""
+
+    tag: str
+    tail: bytes = b""  # the end of the line so far
+    literal: int = 0  # LITERAL+ data still to skip
+
+
 Event = Command | NeedLiteral | BadSyntax | Line | Fatal | NotImap | EndOfStream
 
 
@@ -81,6 +101,8 @@ class ImapServerConnection:
         self._literal_count = 0
         self._literal_total = 0
         self._scan = 0  # where to continue looking for CRLF
+        self._text = 0  # bytes of command text (lines, not literal data) in the command so far
+        self._skip: _Skip | None = None  # discarding a command that outgrew max_line
         self.ncommands = 0
         self.last_command = b""  # raw bytes of the last complete command, for trace logging
         self.max_append = max_append
@@ -98,13 +120,14 @@ class ImapServerConnection:
 
     def in_command(self) -> bool:
         """Whether a command is partially received (e.g. waiting for literal data)."""
-        return bool(self._cmd) or self._literal_remaining > 0
+        return bool(self._cmd) or self._literal_remaining > 0 or self._skip is not None
 
     def _reset(self) -> None:
         self._cmd = bytearray()
         self._literal_remaining = 0
         self._literal_count = 0
         self._literal_total = 0
+        self._text = 0
 
     def _take_line(self) -> bytes | None:
         i = self._buf.find(b"\r\n", self._scan)
@@ -118,6 +141,11 @@ class ImapServerConnection:
 
     def next_event(self) -> object:
         while True:
+            if self._skip is not None:
+                ev = self._skip_some()
+                if ev is not None:
+                    return ev
+                continue
             if self._literal_remaining:
                 if len(self._buf) < self._literal_remaining:
                     if self._eof:
@@ -130,24 +158,92 @@ class ImapServerConnection:
                 continue
             line = self._take_line()
             if line is None:
-                if len(self._buf) > self.max_line:
-                    self._buf.clear()
-                    return Fatal("line too long")
+                if self._text + len(self._buf) > self.max_line:
+                    if self._line_mode:
+                        self._buf.clear()
+                        return Fatal("line too long")
+                    ev = self._start_skip(bytes(self._cmd[:200]) or bytes(self._buf[:200]))
+                    if ev is not None:
+                        return ev
+                    continue
                 if self._eof:
                     if self._buf or self._cmd:
                         return Fatal("connection closed in the middle of a command")
                     return EndOfStream()
                 return NEED_DATA
-            if len(line) > self.max_line:
-                return Fatal("line too long")
+            if self._text + len(line) > self.max_line:
+                if self._line_mode:
+                    return Fatal("line too long")
+                ev = self._start_skip(bytes(self._cmd[:200]) or line[:200])
+                if ev is not None:
+                    return ev
+                assert self._skip is not None
+                self._skip.tail = line[-_TAIL:]
+                ev = self._skip_line_done()
+                if ev is not None:
+                    return ev
+                continue
             if self._line_mode:
                 return Line(line)
             ev = self._command_line(line)
             if ev is not None:
                 return ev
 
+    # -- commands that outgrow max_line
+
+    def _start_skip(self, prefix: bytes) -> object | None:
+        """Start discarding the current command; NotImap when it is the first and has no tag."""
+        tag, _ = parse_tag_and_name(prefix)
+        if self.ncommands == 0 and tag is None:
+            self._reset()
+            self._buf.clear()
+            return NotImap()
+        self._reset()
+        self._skip = _Skip(tag or "*")
+        return None
+
+    def _skip_some(self) -> object | None:
+        """Discard what has arrived of a too long command: an event, NEED_DATA, or None to go on."""
+        sk = self._skip
+        assert sk is not None
+        if sk.literal:
+            n = min(sk.literal, len(self._buf))
+            del self._buf[:n]
+            sk.literal -= n
+            if sk.literal:
+                return Fatal("connection closed while reading literal") if self._eof else NEED_DATA
+            return None
+        i = self._buf.find(b"\r\n")
+        if i < 0:
+            # Keep a final CR: its LF may come with the next read.
+            n = len(self._buf) - (1 if self._buf.endswith(b"\r") else 0)
+            sk.tail = (sk.tail + bytes(self._buf[:n]))[-_TAIL:]
+            del self._buf[:n]
+            self._scan = 0
+            return Fatal("connection closed in the middle of a command") if self._eof else NEED_DATA
+        sk.tail = (sk.tail + bytes(self._buf[:i]))[-_TAIL:]
+        del self._buf[: i + 2]
+        self._scan = 0
+        return self._skip_line_done()
+
+    def _skip_line_done(self) -> object | None:
+        """A line of a too long command ended. After a LITERAL+ literal the command goes on (its
+        data and further lines are skipped too); otherwise it is over: answer BAD. A
+        synchronizing literal is not invited, so the client sends no data for it."""
+        sk = self._skip
+        assert sk is not None
+        lit = literal_at_end(sk.tail)
+        sk.tail = b""
+        if lit is not None and lit[1]:
+            sk.literal = lit[0]
+            return None
+        self._skip = None
+        self.ncommands += 1
+        return BadSyntax(sk.tag, f"command line too long, the maximum is {self.max_line} bytes", "TOOBIG")
+
     def _command_line(self, line: bytes) -> object | None:
         self._cmd += line
+        self._text += len(line) + 2
         lit = literal_at_end(line)
         if lit is None:
             data = bytes(self._cmd)

@@ -90,10 +90,66 @@ def test_literal_limits():
     assert summary(evs) == [NeedLiteral("a", 10), ("cmd", "a", "APPEND"), BadSyntax("b", "literal too big", "TOOBIG")]
 
 
-def test_line_too_long():
+@pytest.mark.parametrize("bytewise", [False, True])
+def test_line_too_long(bytewise):
+    # Command text up to 64 KiB (Dovecot's limit) is accepted; a longer command is answered BAD
+    # [TOOBIG] after all of it went by, and the next command works: the rest of the line is
+    # skipped, with the data of a LITERAL+ literal announced at its end and the lines after it;
+    # a synchronizing literal at its end is not invited (no NeedLiteral).
+    assert MAX_LINE == 65536
+    big = b"x" * MAX_LINE
+    ok_id = b'a ID ("name" "' + b"x" * (MAX_LINE - 40) + b'")\r\n'
+    data = (
+        ok_id
+        + b"b NOOP " + big + b"\r\n"
+        + b"c NOOP\r\n"
+        + b'd ID ("name" "' + big + b'" "v" {5+}\r\nhello {3+}\r\nabc)\r\n'
+        + b"e NOOP\r\n"
+        + b'f ID ("n" "' + big + b'" {5}\r\n'
+        + b"g LOGIN {3}\r\n"
+    )
     conn = ImapServerConnection()
-    evs = events(conn, b"a noop\r\n" + b"a" * (MAX_LINE + 10), bytewise=False)
-    assert summary(evs) == [("cmd", "a", "NOOP"), Fatal("line too long")]
+    evs = events(conn, data, bytewise=bytewise)
+    too = f"command line too long, the maximum is {MAX_LINE} bytes"
+    assert summary(evs) == [
+        ("cmd", "a", "ID"),
+        BadSyntax("b", too, "TOOBIG"),
+        ("cmd", "c", "NOOP"),
+        BadSyntax("d", too, "TOOBIG"),
+        ("cmd", "e", "NOOP"),
+        BadSyntax("f", too, "TOOBIG"),
+        NeedLiteral("g", 3),
+    ]
+    assert len(conn._buf) <= 1  # nothing of the discarded lines is kept
+    # A continuation line counts too: the command's text as a whole is limited.
+    conn = ImapServerConnection()
+    half = b"y" * (MAX_LINE // 2)
+    evs = events(conn, b'h ID ("a" "' + half + b'" "b" {1+}\r\nz "c" "' + half + b'")\r\ni NOOP\r\n', bytewise=False)
+    assert summary(evs) == [BadSyntax("h", too, "TOOBIG"), ("cmd", "i", "NOOP")]
+    # A first line without a tag is not IMAP, however long; in line mode a too long line ends
+    # the connection (SASL and IDLE lines have no tag to answer).
+    conn = ImapServerConnection()
+    assert events(conn, b"\x16\x03" + big + b"\r\n", bytewise=False) == [NotImap()]
+    conn = ImapServerConnection()
+    assert summary(events(conn, b"a idle\r\n", bytewise=False)) == [("cmd", "a", "IDLE")]
+    conn.set_line_mode()
+    assert events(conn, big + b"x\r\n", bytewise=False) == [Fatal("line too long")]
+
+
+def test_line_too_long_memory_bounded():
+    # Megabytes without a line end: the connection keeps no more than the limit plus a read.
+    conn = ImapServerConnection()
+    conn.receive_data(b"a NOOP ")
+    assert conn.next_event() is NEED_DATA
+    for _ in range(64):
+        conn.receive_data(b"x" * 65536)
+        assert conn.next_event() is NEED_DATA
+        assert len(conn._buf) <= MAX_LINE + 65536
+    conn.receive_data(b"\r\nb NOOP\r\n")
+    evs = [conn.next_event(), conn.next_event()]
+    assert summary(evs) == [
+        BadSyntax("a", f"command line too long, the maximum is {MAX_LINE} bytes", "TOOBIG"), ("cmd", "b", "NOOP")
+    ]
 
 
 def test_line_mode_and_eof():

@@ -65,8 +65,11 @@ def normalize_address(ctx: Any, address: str) -> str:
 
 
 def _check_account_name(name: str) -> str:
-    if not name or name != name.strip() or any(c in name for c in "/\\\r\n\t") or name in (".", ".."):
-        raise AccountError(f"invalid account name {name!r}")
+    from mox.names import account_name_problem
+
+    problem = account_name_problem(name) if name == name.strip() else "leading or trailing space"
+    if problem is not None:
+        raise AccountError(f"invalid account name {name!r}: {problem}")
     return name
 
 

@@ -144,9 +144,12 @@ class DomainsConfig(Base):
     accounts: dict[str, AccountConfig]
 
     def __post_init__(self) -> None:
+        from mox.names import account_name_problem
+
         for name, acc in self.accounts.items():
-            if not name or unicodedata.normalize("NFC", name) != name or "/" in name or "\\" in name:
-                raise ValueError(f"invalid account name {name!r}")
+            problem = account_name_problem(name) if name else "empty name"
+            if problem is not None or unicodedata.normalize("NFC", name) != name:
+                raise ValueError(f"invalid account name {name!r}: {problem or 'not in NFC form'}")
             for addr in acc.addresses:
                 _, sep, domain = addr.rpartition("@")
                 if not sep or domain.lower() not in self.domains:

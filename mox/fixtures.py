@@ -10,7 +10,9 @@ Preload (``mox localserve -preload DIR``), into account ``mox``:
   (``inbox.mbox`` -> Inbox).
 
 Messages are normalised to CRLF line endings. Export (``-export-on-exit DIR``) writes
-``DIR/<account>/<mailbox>/{cur,new,tmp}/<id>.<uid>.mox:2,<flags>``, message bytes unchanged.
+``DIR/<account>/<mailbox>/{cur,new,tmp}/<id>.<uid>.mox:2,<flags>`` (``;2,`` on Windows), message
+bytes unchanged; mailbox levels are made valid file names as ``mox export`` does (mox.names).
+Directory names read at preload are mapped back the same way (``Work%3A2024`` -> ``Work:2024``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mox.names import name_from_file
+
 _FLAG_LETTERS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
 _LETTER_FOR = {v: k for k, v in _FLAG_LETTERS.items()}
-_UNSAFE = re.compile(r'[<>:"|?*\\\x00-\x1f]')
 
 
 def crlf(data: bytes) -> bytes:
@@ -31,9 +34,11 @@ def crlf(data: bytes) -> bytes:
 
 
 def maildir_flags(name: str) -> tuple[str, ...]:
-    if ":2," not in name:
+    # The info part follows ":2," (";2," on Windows, where ":" cannot be in a file name).
+    sep = ":2," if ":2," in name else ";2,"
+    if sep not in name:
         return ()
-    letters = name.rsplit(":2,", 1)[1]
+    letters = name.rsplit(sep, 1)[1]
     return tuple(sorted({_FLAG_LETTERS[ch] for ch in letters if ch in _FLAG_LETTERS} - {"\\Deleted"}))
 
 
@@ -91,11 +96,12 @@ def scan(root: Path) -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
             if f.is_file() and f.suffix.lower() == ".eml":
                 yield mailbox, crlf(f.read_bytes()), ()
             elif f.is_file() and f.suffix.lower() == ".mbox":
-                mb = "Inbox" if f.stem.lower() == "inbox" else f.stem
+                mb = "Inbox" if f.stem.lower() == "inbox" else name_from_file(f.stem)
                 for m in split_mbox(f.read_bytes()):
                     yield mb, m, ()
             elif f.is_dir() and f.name not in ("cur", "new", "tmp"):
-                sub = f.name if mailbox == "Inbox" else f"{mailbox}/{f.name}"
+                level = name_from_file(f.name)
+                sub = level if mailbox == "Inbox" else f"{mailbox}/{level}"
                 yield from walk(f, "Inbox" if f.name.lower() == "inbox" and mailbox == "Inbox" else sub)
 
     yield from walk(root, "Inbox")
@@ -119,24 +125,30 @@ async def preload(ctx: Any, root: Path, account: str = "mox") -> int:
     return n
 
 
-def _safe(name: str) -> str:
-    return "/".join(_UNSAFE.sub("_", part).strip(" .") or "_" for part in name.split("/"))
+def _export_dir(root: Path, account: str, mailbox: str) -> Path:
+    """``root/<account>/<level>/...``, each part a valid file name everywhere (mox.names)."""
+    from mox.names import file_name_for, join_inside
+
+    return join_inside(root, file_name_for(account), *(file_name_for(p) for p in mailbox.split("/") if p))
 
 
 def export(store: Any, root: Path) -> int:
     """Write every message of every account as Maildir under ``root``; the number written."""
+    from mox.transfer import info_separator
+
     root = Path(root)
+    sep = info_separator()
     n = 0
     for account in store.account_names():
         acc = store.open_account(account)
         try:
             for mb in acc.mailboxes():
-                base = root / _safe(account) / _safe(mb.name)
+                base = _export_dir(root, account, mb.name)
                 for sub in ("cur", "new", "tmp"):
                     (base / sub).mkdir(parents=True, exist_ok=True)
                 for m in acc.messages(mb.id):
                     letters = "".join(sorted(_LETTER_FOR[f] for f in m.flags if f in _LETTER_FOR))
-                    (base / "cur" / f"{m.id}.{m.uid}.mox:2,{letters}").write_bytes(acc.read_message(m))
+                    (base / "cur" / f"{m.id}.{m.uid}.mox{sep}2,{letters}").write_bytes(acc.read_message(m))
                     n += 1
         finally:
             acc.close()

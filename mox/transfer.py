@@ -1,7 +1,8 @@
 """Import, export and backup (reference 2.1: ``mox import``, ``mox export``, ``mox backup``).
 
 Export (``export_account``) writes one directory per mailbox, named like the mailbox (``/`` in a
-name makes subdirectories):
+name makes subdirectories; characters a file name cannot have on Windows, such as ``:``, become
+``%XX``, see mox.names, and import turns them back):
 
 - **Maildir**: ``<dst>/<mailbox>/{cur,new,tmp}``; every message goes to ``cur`` as
   ``<received>.<id>.mox:2,<flags>``, with the info part always present (``S`` is \\Seen, so a
@@ -128,10 +129,20 @@ def parse_from_line(line: bytes) -> float | None:
 
 
 def _mailbox_path(dst: Path, name: str, suffix: str = "") -> Path:
-    parts = [p for p in name.split("/") if p]
-    if not parts or any(p in (".", "..") for p in parts):
-        raise TransferError(f"cannot export mailbox with name {name!r}")
-    return dst.joinpath(*parts[:-1], parts[-1] + suffix)
+    """The export path of a mailbox below dst: one directory per level, each level a valid file
+    name on every platform (mox.names.file_name_for: ``Work:2024`` -> ``Work%3A2024``), so no
+    name reaches outside dst, another drive or a device."""
+    from mox.names import InvalidName, file_name_for, join_inside
+
+    levels = [p for p in name.split("/") if p]
+    try:
+        parts = [file_name_for(p) for p in levels]
+        if not parts:
+            raise InvalidName("empty mailbox name")
+        parts[-1] += suffix
+        return join_inside(dst, *parts)
+    except InvalidName as e:
+        raise TransferError(f"cannot export mailbox with name {name!r}: {e}") from None
 
 
 def _maildir_name(msg: Any, letters: dict[str, str], sep: str) -> str:

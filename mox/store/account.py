@@ -158,6 +158,12 @@ def check_mailbox_name(name: str) -> str:
         raise InvalidMailboxName("mailbox name cannot start with #")
     if unicodedata.normalize("NFC", name) != name:
         raise InvalidMailboxName("mailbox name not in NFC form")
+    # Mailbox names become directory names in exports: no backslash, drive or device name.
+    from mox.names import mailbox_name_problem
+
+    problem = mailbox_name_problem(name)
+    if problem is not None:
+        raise InvalidMailboxName(problem)
     return name
 
 

@@ -62,13 +62,11 @@ def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool) 
 
 
 def validate_account_name(name: str) -> None:
+    """StoreError unless ``name`` is a valid account directory name (mox.names, Windows rules
+    on every platform)."""
+    from mox.names import account_name_problem
     from mox.store.errors import StoreError
 
-    if (
-        not name
-        or name in (".", "..")
-        or name.startswith(".")
-        or any(c in name for c in '/\\:*?"<>|')
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
-    ):
-        raise StoreError(f"invalid account name {name!r}")
+    problem = account_name_problem(name)
+    if problem is not None:
+        raise StoreError(f"invalid account name {name!r}: {problem}")

@@ -296,10 +296,16 @@ def _safe_extract(data: bytes, dst: Path) -> bool:
 
 
 def _write_member(dst: Path, name: str, is_dir: bool, read: Any) -> None:
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or ".." in parts or ":" in parts[0]:
+    """Write one archive member below dst; skipped when its name is not a safe relative path on
+    every platform (absolute, a drive, "..", a device name ...; mox.names)."""
+    from mox.names import join_inside, member_parts
+
+    # A Maildir file name's info part ("1.host:2,S") is written with ";2," (as on Windows, where
+    # ":" would open an alternate data stream); reading Maildirs accepts both.
+    parts = member_parts(re.sub(r":2,([A-Za-z]*)$", r";2,\1", name))
+    if parts is None:
         return
-    target = dst.joinpath(*parts)
+    target = join_inside(dst, *parts)
     if is_dir:
         target.mkdir(parents=True, exist_ok=True)
         return
@@ -310,16 +316,19 @@ def _write_member(dst: Path, name: str, is_dir: bool, read: Any) -> None:
 def _sources(root: Path) -> list[tuple[str, str, Path]]:
     """(format, mailbox, path) for every Maildir and mbox below root."""
     out: list[tuple[str, str, Path]] = []
+    from mox.names import name_from_file
+
     for dirpath, dirnames, filenames in os.walk(root):
         d = Path(dirpath)
-        rel = d.relative_to(root).as_posix()
+        # Directory names as an export writes them ("Work%3A2024" is mailbox "Work:2024").
+        rel = "/".join(name_from_file(p) for p in d.relative_to(root).parts) or "."
         if "cur" in dirnames or "new" in dirnames:
             out.append(("maildir", rel if rel != "." else "Inbox", d))
             dirnames[:] = [n for n in dirnames if n not in ("cur", "new", "tmp")]
         for fn in sorted(filenames):
             p = d / fn
             if fn.endswith(".mbox") or (not fn.startswith(".") and "." not in fn and _looks_mbox(p)):
-                name = (rel + "/" if rel != "." else "") + (fn[: -len(".mbox")] if fn.endswith(".mbox") else fn)
+                name = (rel + "/" if rel != "." else "") + name_from_file(fn[: -len(".mbox")] if fn.endswith(".mbox") else fn)
                 out.append(("mbox", name, p))
         dirnames.sort()
     return out

@@ -82,10 +82,16 @@ def _address(ctx: Any, obj: dict[str, Any]) -> str:
     return f"{lp}@{domain.lower()}"
 
 
-def _account_name(obj: dict[str, Any]) -> str:
+def _account_name(obj: dict[str, Any], *, new: bool = False) -> str:
     name = obj.get("account")
     if not isinstance(name, str) or not name.strip():
         raise HTTPError(400, "user:badRequest", "field 'account' must be a non-empty string")
+    if new:
+        from mox.names import account_name_problem
+
+        problem = account_name_problem(name.strip())
+        if problem is not None:
+            raise HTTPError(400, "user:badRequest", f"invalid account name {name.strip()!r}: {problem}")
     return name.strip()
 
 
@@ -97,7 +103,7 @@ async def api_account_add(ctx: Any, obj: dict[str, Any]) -> Any:
     from mox import config as cfgmod
     from mox.store import StoreError
 
-    name = _account_name(obj)
+    name = _account_name(obj, new=True)
     addr = _address(ctx, obj)
     if name in ctx.config.accounts:
         raise HTTPError(409, "user:exists", f"account {name!r} exists")

@@ -203,15 +203,24 @@ _TYPES = {
 _static_cache: dict[str, tuple[bytes, bytes | None, str, str]] = {}
 
 
+def _static_root() -> Any:
+    """mox/web/static/ (a Traversable: a directory, or inside the one-file archive)."""
+    return importlib.resources.files("mox.web").joinpath("static")
+
+
 def _load_static(relpath: str) -> tuple[bytes, bytes | None, str, str] | None:
     """(data, gzipped or None, content type, etag) of mox/web/static/<relpath>, cached."""
     hit = _static_cache.get(relpath)
     if hit is not None:
         return hit
-    parts = relpath.split("/")
-    if not relpath or "\\" in relpath or any(p in ("", ".", "..") for p in parts):
+    from mox.names import static_parts
+
+    # Every component a valid file name on every platform: no "..", "D:", "con", backslash.
+    got = static_parts(relpath)
+    if got is None:
         return None
-    node = importlib.resources.files("mox.web").joinpath("static")
+    parts = list(got)
+    node = _static_root()
     for p in parts:
         node = node.joinpath(p)
     try:

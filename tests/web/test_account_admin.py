@@ -19,7 +19,7 @@ from tests.web.conftest import Client
 ADMIN_PASSWORD = "moxadmin"
 
 
-def login(c: Client, kind: str, username: str, password: str) -> str:
+def login(c: Client, kind: str, username: str = "mox@localhost", password: str = "moxmoxmox") -> str:
     body = {"password": password} if kind == "admin" else {"username": username, "password": password}
     r = c.post(f"/{kind}/login", json_body=body)
     assert r.status == 200, r.body

@@ -84,6 +84,10 @@ class Authenticator:
         ok = False
         if account is None:
             self.log.debug("login for unknown address")
+            # As slow as a wrong password for a known address: no user enumeration by timing.
+            from mox.store.password import dummy_record, verify_password
+
+            verify_password(dummy_record(), password)
         else:
             acc = self.store.open_account(account)
             try:

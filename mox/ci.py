@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -148,7 +149,11 @@ def init(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
         raise ConfigError(f"test and CI settings (MOX_* environment): {problem}")
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
-    (d / CI_FILE).write_text(json.dumps(s.to_json(), indent=1), encoding="utf-8")
+    from mox.store.layout import SECRET_MODE, write_file_durable
+
+    # It holds the shared password: mode 0600 from the start.
+    write_file_durable(d / CI_FILE, d / (CI_FILE + ".tmp"), json.dumps(s.to_json(), indent=1).encode("utf-8"),
+                       fsync=False, mode=SECRET_MODE)
     return s
 
 
@@ -493,11 +498,16 @@ def ensure_view(ctx: Any, address: str) -> str:
     return str(st.open_view(ctx, address).name)
 
 
+def shared_password_matches(st: State, password: str) -> bool:
+    """Constant-time comparison with the shared password (no timing hint about its prefix)."""
+    return hmac.compare_digest(password.encode("utf-8", "surrogatepass"), st.settings.shared_password.encode("utf-8"))
+
+
 def imap_login(ctx: Any, username: str, password: str) -> str | None:
     """The view account for an IMAP login as any address with the shared password (localserve
     only); None to continue with the normal login."""
     st = state(ctx)
-    if st is None or not st.settings.views or password != st.settings.shared_password:
+    if st is None or not st.settings.views or not shared_password_matches(st, password):
         return None
     addr = username.strip()
     if not _ADDR_RE.match(addr) or ctx.auth.account_for_address(addr) is not None:

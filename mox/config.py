@@ -232,18 +232,13 @@ def read_domains(config_dir: Path) -> DomainsConfig:
     return _read(Path(config_dir) / DOMAINS_CONF, DomainsConfig)  # type: ignore[return-value]
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write a config file atomically (temp file + rename), mode 0660 where supported."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    try:
-        os.chmod(tmp, 0o660)
-    except OSError:
-        pass
-    os.replace(tmp, path)
+def write_file(path: Path, data: bytes, *, secret: bool = False) -> None:
+    """Write a config file atomically (temp file + rename), created with mode 0660, or 0600 for
+    a ``secret`` (private key, password hash), where the platform has modes."""
+    from mox.store.layout import SECRET_MODE, write_file_durable
+
+    write_file_durable(Path(path), path.with_name(path.name + ".tmp"), data, fsync=True,
+                       mode=SECRET_MODE if secret else 0o660)
 
 
 def write_config(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> None:

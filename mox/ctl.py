@@ -165,14 +165,12 @@ def _remove_stale(data_dir: Path) -> None:
 
 
 def _write_info(path: Path, info: dict[str, Any]) -> None:
+    from mox.store.layout import SECRET_MODE, create_new_file
+
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    # The token is a secret: mode 0600 from the file's creation on.
+    with os.fdopen(create_new_file(tmp, SECRET_MODE), "w", encoding="utf-8") as f:
         json.dump(info, f)
-    try:
-        os.chmod(tmp, 0o600)
-    except OSError:
-        pass
     os.replace(tmp, path)
 
 

@@ -225,6 +225,10 @@ class Verifier(Protocol):
     def scram_secret(self, account: str, hash_name: str) -> Any: ...  # .salt .iterations .salted_password
     def cram_md5_state(self, account: str) -> Any: ...  # .hmac(message) -> bytes
     def tls_identity(self) -> tuple[str, str] | None: ...  # (account, login address) of the client cert
+    # For unknown users, the same work as for known ones (no user enumeration by timing):
+    def check_unknown_password(self, password: str) -> None: ...  # one password hash, fails
+    def unknown_scram_secret(self, username: str, hash_name: str) -> Any: ...  # stable fake salt
+    def unknown_cram_md5_state(self) -> Any: ...  # a state no response matches
 
 
 class StoreVerifier:
@@ -260,6 +264,21 @@ class StoreVerifier:
 
     def tls_identity(self) -> tuple[str, str] | None:
         return self._tls_identity
+
+    def check_unknown_password(self, password: str) -> None:
+        from mox.store.password import dummy_record, verify_password
+
+        verify_password(dummy_record(), password)
+
+    def unknown_scram_secret(self, username: str, hash_name: str) -> Any:
+        from mox.store.password import unknown_user_scram_secret
+
+        return unknown_user_scram_secret(username, hash_name)
+
+    def unknown_cram_md5_state(self) -> Any:
+        from mox.store.password import dummy_record
+
+        return dummy_record().cram_md5
 
 
 # Channel binding.
@@ -359,7 +378,10 @@ def _password_login(mech: ServerMechanism, username: str, password: str) -> str:
         precis.prepare_password(password)
     except precis.PrecisError:
         raise AuthenticationFailed("bad user/pass", username=username) from None
-    if account is None or not mech.verifier.check_password(account, password):
+    if account is None:
+        mech.verifier.check_unknown_password(password)  # as slow as a known user's check
+        raise AuthenticationFailed("bad user/pass", username=username)
+    if not mech.verifier.check_password(account, password):
         raise AuthenticationFailed("bad user/pass", username=username)
     return account
 
@@ -429,6 +451,9 @@ class CramMD5Server(ServerMechanism):
         user = precis.normalize_username(user)
         account = self.verifier.account_for_username(user)
         if account is None:
+            # The same HMAC work as for a known user, then the same failure.
+            expected = self.verifier.unknown_cram_md5_state().hmac(self.challenge).hex()
+            hmac.compare_digest(expected.encode(), digest.lower().encode())
             raise AuthenticationFailed("bad user/pass", username=user)
         state = self.verifier.cram_md5_state(account)
         if state is None:
@@ -501,6 +526,7 @@ class ScramServer(ServerMechanism):
         self._state = "first"
         self._account = ""
         self._username = ""
+        self._unknown = False
 
     def start(self, initial: bytes | None) -> Challenge | Success:
         if initial is None or initial == b"":
@@ -564,13 +590,19 @@ class ScramServer(ServerMechanism):
         self._client_first_bare = bare
         account = self.verifier.account_for_username(username)
         if account is None:
-            raise AuthenticationFailed("bad credentials", username=username)
-        secret = self.verifier.scram_secret(account, self.hash_label)
-        if secret is None:
-            raise SecretUnavailable(f"no {self.name} secret for account, set the password again", username=username)
+            # RFC 5802 5.1: go on with a made-up (but stable) salt and fail at the proof, so an
+            # unknown user looks like a wrong password, in messages and in work done.
+            secret = self.verifier.unknown_scram_secret(username, self.hash_label)
+            self._unknown = True
+            self._account = ""
+            self._username = username
+        else:
+            secret = self.verifier.scram_secret(account, self.hash_label)
+            if secret is None:
+                raise SecretUnavailable(f"no {self.name} secret for account, set the password again", username=username)
+            self._account = account
+            self._username = self._authz(account, username, authz)
         self._secret = secret
-        self._account = account
-        self._username = self._authz(account, username, authz)
         self._authc = username
         self._nonce = cnonce + base64.b64encode(os.urandom(15)).decode().replace(",", "_")
         self._server_first = f"r={self._nonce},s={base64.b64encode(secret.salt).decode()},i={secret.iterations}"
@@ -598,9 +630,8 @@ class ScramServer(ServerMechanism):
         client_key = _hmac(self.hash, salted, b"Client Key")
         stored_key = _h(self.hash, client_key)
         signature = _hmac(self.hash, stored_key, auth_message)
-        if len(proof) != len(signature) or not hmac.compare_digest(
-            _h(self.hash, _xor(proof, signature)), stored_key
-        ):
+        proof_ok = len(proof) == len(signature) and hmac.compare_digest(_h(self.hash, _xor(proof, signature)), stored_key)
+        if not proof_ok or self._unknown:
             raise AuthenticationFailed("bad credentials", username=self._authc)
         self._check_tls_account(self._account, self._authc)
         server_key = _hmac(self.hash, salted, b"Server Key")

@@ -33,7 +33,7 @@ def setadminpassword(dir_: Path | None) -> None:
     except ValueError as e:
         raise UserError(str(e)) from None
     path = Path(config_dir) / static.admin_password_file
-    mconfig.write_file(path, (hash_password(prepared) + "\n").encode("ascii"))
+    mconfig.write_file(path, (hash_password(prepared) + "\n").encode("ascii"), secret=True)
     click.echo("admin password changed")
 
 

@@ -153,6 +153,7 @@ class _Verifier(sasl.StoreVerifier):
         # Runs in a worker thread (sasl.serve_exchange's run_sync); views are opened in trio's.
         view = trio.from_thread.run_sync(ci.imap_login, self.ctx, account[len(_VIEW) :], password)
         if view is None:
+            self.check_unknown_password(password)  # an unknown user fails as slowly as a known one
             return False
         self.view_accounts[account] = view
         return True

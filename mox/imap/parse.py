@@ -79,10 +79,15 @@ class Parser:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
+        #: Set while parsing the arguments of LOGIN/AUTHENTICATE: errors then never quote the
+        #: input (it holds credentials; the reply also ends up in logs and transcripts).
+        self.secret = False
 
     # -- primitives
 
     def error(self, msg: str) -> BadCommand:
+        if self.secret:
+            return BadCommand(f"{msg} (in credentials, not shown)")
         near = self.data[self.pos : self.pos + 20].decode("utf-8", "replace")
         if near:
             return BadCommand(f"{msg} (near {ascii(near)})")
@@ -322,6 +327,7 @@ class Parser:
             if name not in UID_COMMANDS:
                 raise BadCommand(f'UID {name} unrecognized syntax/command: unknown command "{name}"', "unknown")
             uid = True
+        self.secret = name in ("LOGIN", "AUTHENTICATE")
         method = getattr(self, "cmd_" + name.lower().replace("-", "_"))
         args = method(uid) or {}
         self.expect_end()

@@ -67,7 +67,7 @@ from mox.store.index import (
     scan_journal,
     write_snapshot,
 )
-from mox.store.password import make_password_record, verify_password
+from mox.store.password import dummy_record, make_password_record, verify_password
 from mox.store.schema import (
     NIL,
     SPECIAL_USE,
@@ -734,6 +734,7 @@ class Account:
         """Constant-time check of a PLAIN/LOGIN password (slow by design: run it in a thread)."""
         rec = self._password
         if rec is None:
+            verify_password(dummy_record(), password)  # as slow as with a password set
             return False
         return verify_password(rec, password)
 

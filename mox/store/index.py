@@ -26,7 +26,7 @@ from pathlib import Path
 import msgspec
 
 from mox.store.errors import StoreError
-from mox.store.layout import fsync_dir, fsync_file, write_file_durable
+from mox.store.layout import SECRET_MODE, fsync_dir, fsync_file, write_file_durable
 from mox.store.schema import Closed, Frame, Snapshot, Txn
 
 JOURNAL_MAGIC = b"MOXJRNL\x01"
@@ -129,7 +129,7 @@ class JournalWriter:
 
 
 def create_journal(path: Path, tmp_path: Path, frames: bytes, *, fsync: bool) -> None:
-    write_file_durable(path, tmp_path, JOURNAL_MAGIC + frames, fsync=fsync)
+    write_file_durable(path, tmp_path, JOURNAL_MAGIC + frames, fsync=fsync, mode=SECRET_MODE)
 
 
 def encode_snapshot(snap: Snapshot) -> bytes:
@@ -137,7 +137,7 @@ def encode_snapshot(snap: Snapshot) -> bytes:
 
 
 def write_snapshot(path: Path, tmp_path: Path, data: bytes, *, fsync: bool) -> None:
-    write_file_durable(path, tmp_path, data, fsync=fsync)
+    write_file_durable(path, tmp_path, data, fsync=fsync, mode=SECRET_MODE)
 
 
 def read_snapshot(path: Path) -> Snapshot | None:

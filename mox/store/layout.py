@@ -50,9 +50,33 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool) -> None:
-    """Write ``data`` to ``tmp_path``, fsync it, rename it to ``path`` and fsync the directory."""
-    with open(tmp_path, "wb") as f:
+#: Mode of files holding secrets (private keys, password hashes, tokens): owner only.
+SECRET_MODE = 0o600
+
+
+def create_new_file(path: Path, mode: int) -> int:
+    """A file descriptor for a new, empty file at ``path`` created with ``mode`` from the start
+    (a leftover file there is removed first, so its mode cannot leak into the new one). On POSIX
+    the mode is set exactly afterwards too (the umask may have removed bits; never added)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+    if os.name != "nt":
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            os.close(fd)
+            raise
+    return fd
+
+
+def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool, mode: int | None = None) -> None:
+    """Write ``data`` to ``tmp_path``, fsync it, rename it to ``path`` and fsync the directory.
+    With ``mode`` (e.g. SECRET_MODE) the file has that mode from its creation on."""
+    f = open(create_new_file(tmp_path, mode), "wb") if mode is not None else open(tmp_path, "wb")
+    with f:
         f.write(data)
         if fsync:
             fsync_file(f)

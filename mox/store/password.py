@@ -59,6 +59,36 @@ def make_password_record(password: str) -> PasswordRecord:
     )
 
 
+def dummy_record() -> PasswordRecord:
+    """A record no password matches, with the current hash parameters: checking a password
+    against it costs what checking a real one costs, so an unknown user (or an account without
+    a password) fails as slowly as a wrong password (no user enumeration by timing). Random
+    bytes, computed without hashing."""
+    return PasswordRecord(
+        scrypt_salt=os.urandom(16),
+        scrypt_n=SCRYPT_N,
+        scrypt_r=SCRYPT_R,
+        scrypt_p=SCRYPT_P,
+        scrypt_hash=os.urandom(32),
+        scram_sha1=ScramSecret(os.urandom(12), SCRAM_SHA1_ITERATIONS, os.urandom(20)),
+        scram_sha256=ScramSecret(os.urandom(12), SCRAM_SHA256_ITERATIONS, os.urandom(32)),
+        cram_md5=CramMD5State(os.urandom(16), os.urandom(16)),
+    )
+
+
+_FAKE_SALT_KEY = os.urandom(32)
+
+
+def unknown_user_scram_secret(username: str, hash_name: str) -> ScramSecret:
+    """SCRAM values for a user that does not exist (RFC 5802 5.1 suggests this): the salt is
+    derived from the name, so it is the same at every attempt (within this process), the
+    iterations are ours; the exchange then fails at the proof like a wrong password."""
+    sha1 = hash_name.upper().replace("_", "-") in ("SHA-1", "SHA1")
+    salt = hmac.new(_FAKE_SALT_KEY, f"{hash_name}\0{username}".encode("utf-8", "surrogatepass"), "sha256").digest()[:12]
+    iterations = SCRAM_SHA1_ITERATIONS if sha1 else SCRAM_SHA256_ITERATIONS
+    return ScramSecret(salt, iterations, os.urandom(20 if sha1 else 32))
+
+
 def verify_password(rec: PasswordRecord, password: str) -> bool:
     try:
         pw = prepare_password(password)

@@ -42,6 +42,7 @@ from mox.store.changes import (
 from mox.store.errors import (
     AccountExists,
     AccountNotFound,
+    DiskFull,
     Inconsistent,
     InvalidFlag,
     InvalidMailboxName,
@@ -73,6 +74,7 @@ __all__ = [
     "ChangeSubscriber",
     "ChangeSubscription",
     "CramMD5State",
+    "DiskFull",
     "Inconsistent",
     "InvalidFlag",
     "InvalidMailboxName",

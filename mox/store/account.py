@@ -13,7 +13,15 @@ Invariants (keep them true when changing this file):
   the transaction that references them is queued; files of expunged messages are removed only
   after the transaction is durable.
 - Readers see applied state, which can be ahead of the disk by the transactions being flushed.
-  A failed journal write makes the account refuse further writes (reopen it to recover).
+- A journal write that fails because the disk is full (ENOSPC/EDQUOT) is undone: the journal is
+  cut back to its last durable frame, every transaction not yet durable is dropped (their
+  writers get :class:`DiskFull`, their new message files are removed) and the index is reloaded
+  from disk, exactly as a restart after a crash at that moment would; ids, modseqs and UIDs
+  handed out meanwhile are not reused. Writes work again once space is freed. Any other failed
+  journal write makes the account refuse further writes (reopen it to recover).
+- A delivery with a key (``deliver_once``: the queue's entry id) records the key in the
+  transaction that adds the message; a second delivery with that key stores nothing. Keys are
+  kept ``DELIVERY_KEY_KEEP`` seconds (pruned when a snapshot is written).
 - The synchronous ``*_sync`` methods block (file and journal fsyncs); the async methods run them
   with ``trio.to_thread.run_sync``, so fsyncs never block the trio thread.
 """
@@ -23,12 +31,11 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 import msgspec
 import trio
@@ -48,6 +55,7 @@ from mox.store.changes import (
     ChangeSubscription,
 )
 from mox.store.errors import (
+    DiskFull,
     Inconsistent,
     InvalidMailboxName,
     MailboxExists,
@@ -73,6 +81,7 @@ from mox.store.schema import (
     SPECIAL_USE,
     Closed,
     CramMD5State,
+    DeliveryKey,
     Expunge,
     FlagsUpdate,
     Mailbox,
@@ -105,6 +114,41 @@ class AccountOwner(Protocol):
     def _release(self, acc: Account) -> None: ...
 
 replace = msgspec.structs.replace
+
+#: How long delivery keys are remembered (seconds). A key only matters until the queue has
+#: removed its entry, which normally follows the delivery within milliseconds; after a crash,
+#: when the queue runs again. 30 days covers any realistic downtime.
+DELIVERY_KEY_KEEP = 30 * 24 * 3600
+
+_T = TypeVar("_T")
+
+
+def _space_errors(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """A write method whose full-disk OSError (ENOSPC/EDQUOT from writing a message file, a
+    directory, a snapshot) is raised as DiskFull; the method has undone its partial work."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Account, *args, **kwargs) -> _T:
+        try:
+            return fn(self, *args, **kwargs)
+        except OSError as e:
+            if layout.is_disk_full(e):
+                raise DiskFull(f"account {self.name!r}: disk full: {e.strerror}") from e
+            raise
+
+    return wrapper
+
+
+class _Pending(NamedTuple):
+    """A transaction applied to memory and waiting to be written: its encoded frame, the changes
+    to broadcast once durable, the session that made it, and its records (to undo its new
+    message files when it is dropped)."""
+
+    seq: int
+    data: bytes
+    changes: list
+    origin: object
+    records: list
 
 DEFAULT_MAILBOXES = (
     ("Inbox", None),
@@ -214,14 +258,17 @@ class Account:
         self._last_modseq = 1  # the first modseq handed out is 2
         self._next_uidvalidity = 1
         self._disk_usage = 0
+        self._keys: dict[str, DeliveryKey] = {}
         # Commit machinery.
-        self._pending: list[tuple[int, bytes, list, object]] = []
+        self._pending: list[_Pending] = []
+        self._epoch = 0  # raised when pending transactions are dropped (full disk)
         self._flushing = False
         self._durable_seq = 0
         self._failed: BaseException | None = None
         self._subscribers: list[ChangeSubscriber] = []
         self._journal: JournalWriter | None = None
         self._snapshot_size = 0
+        self._snapshot_retry_at = 0  # journal size before which a failed snapshot is not retried
         self._dirs_made: set[str] = set()
         self._inflight: set[int] = set()  # ids with a message file placed, not yet committed
         self._clean_at = -1  # seq at which the journal ends with a Closed marker
@@ -313,6 +360,39 @@ class Account:
     def _load(self) -> None:
         for p in layout.tmp_dir(self.store.data_dir).glob(f"store-{self.name}-*"):
             p.unlink(missing_ok=True)  # left by a crash; nothing refers to them
+        data, problem, valid_end, clean = self._replay()
+        jpath = self.path / layout.JOURNAL_NAME
+        self._durable_seq = self._seq
+        if valid_end < len(JOURNAL_MAGIC):
+            # No usable header (torn while being created): start an empty journal.
+            self._log.warn("journal header incomplete, journal restarted", dropped_bytes=len(data))
+            create_journal(jpath, self._tmp_path("journal"), b"", fsync=self.store.fsync)
+            self._journal = JournalWriter(jpath, fsync=self.store.fsync)
+        else:
+            self._journal = JournalWriter(jpath, fsync=self.store.fsync)
+            if problem is not None or valid_end < len(data):
+                self._log.warn(
+                    "journal tail cut off",
+                    reason=problem,
+                    valid_bytes=valid_end,
+                    dropped_bytes=len(data) - valid_end,
+                    seq=self._seq,
+                )
+                self._journal.truncate(valid_end)
+        self._clean_at = self._seq if clean and problem is None else -1
+        if not clean or problem is not None:
+            # Not closed cleanly: files of uncommitted writes, or of expunged messages whose
+            # removal was interrupted, may be left. Nothing refers to them.
+            strays = self._stray_files()
+            for p in strays:
+                p.unlink(missing_ok=True)
+            if strays:
+                self._log.info("removed stray message files", count=len(strays))
+
+    def _replay(self) -> tuple[bytes, str | None, int, bool]:
+        """Load the snapshot and the journal's transactions after it into the (empty) index.
+        Returns the journal bytes, why reading stopped early (None: it did not), the offset up
+        to which the journal is valid, and whether it ends with a clean-close marker."""
         snap_path = self.path / layout.SNAPSHOT_NAME
         snap = read_snapshot(snap_path)
         if snap is not None:
@@ -346,37 +426,28 @@ class Account:
                 break
             for rec in txn.records:
                 self._apply(rec)
+            for k in txn.keys:
+                self._keys[k.key] = k
             self._seq = txn.seq
             self._next_id = max(self._next_id, txn.next_id)
             self._last_modseq = max(self._last_modseq, txn.last_modseq)
             self._next_uidvalidity = max(self._next_uidvalidity, txn.next_uidvalidity)
             prev_end = end
-        self._durable_seq = self._seq
-        if valid_end < len(JOURNAL_MAGIC):
-            # No usable header (torn while being created): start an empty journal.
-            self._log.warn("journal header incomplete, journal restarted", dropped_bytes=len(data))
-            create_journal(jpath, self._tmp_path("journal"), b"", fsync=self.store.fsync)
-            self._journal = JournalWriter(jpath, fsync=self.store.fsync)
-        else:
-            self._journal = JournalWriter(jpath, fsync=self.store.fsync)
-            if problem is not None or valid_end < len(data):
-                self._log.warn(
-                    "journal tail cut off",
-                    reason=problem,
-                    valid_bytes=valid_end,
-                    dropped_bytes=len(data) - valid_end,
-                    seq=self._seq,
-                )
-                self._journal.truncate(valid_end)
-        self._clean_at = self._seq if clean and problem is None else -1
-        if not clean or problem is not None:
-            # Not closed cleanly: files of uncommitted writes, or of expunged messages whose
-            # removal was interrupted, may be left. Nothing refers to them.
-            strays = self._stray_files()
-            for p in strays:
-                p.unlink(missing_ok=True)
-            if strays:
-                self._log.info("removed stray message files", count=len(strays))
+        return data, problem, valid_end, clean
+
+    def _reset_index(self) -> None:
+        self._mailboxes = {}
+        self._by_name = {}
+        self._live = {}
+        self._tombs = {}
+        self._by_id = {}
+        self._password = None
+        self._seq = 0
+        self._next_id = 1
+        self._last_modseq = 1
+        self._next_uidvalidity = 1
+        self._disk_usage = 0
+        self._keys = {}
 
     def _stray_files(self) -> list[Path]:
         """Files under msg/ that belong to no message (and to no write in progress)."""
@@ -415,6 +486,7 @@ class Account:
             usage += mb.size
         self._disk_usage = usage
         self._password = snap.password
+        self._keys = {k.key: k for k in snap.keys}
         self._seq = snap.seq
         self._next_id = snap.next_id
         self._last_modseq = snap.last_modseq
@@ -431,10 +503,17 @@ class Account:
         problems: list[str] = []
         try:
             if self._failed is None and self._journal is not None:
-                if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
-                    self.snapshot()
-                if self._clean_at != self._seq:  # not when the journal already ends so
-                    self._journal.append(encode_txn(Closed(self._seq)))
+                try:
+                    if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
+                        self.snapshot()
+                    if self._clean_at != self._seq:  # not when the journal already ends so
+                        self._journal.append(encode_txn(Closed(self._seq)))
+                except (DiskFull, OSError) as e:
+                    if not isinstance(e, DiskFull) and not layout.is_disk_full(e):
+                        raise
+                    # Everything acknowledged is in the journal; without the marker the next
+                    # open looks for stray files, as after a crash.
+                    self._log.warn("disk full at close, journal left without clean-close marker", err=str(e))
             if self.store.check_consistency_on_close:
                 problems = self.check_consistency()
         finally:
@@ -525,8 +604,13 @@ class Account:
         if self._failed is not None:
             raise StoreError(f"account {self.name!r} index write failed earlier; reopen it") from self._failed
 
-    def _wait_durable_locked(self, seq: int) -> None:
-        while self._durable_seq < seq:
+    def _wait_durable_locked(self, seq: int, epoch: int) -> None:
+        while True:
+            if self._epoch != epoch:
+                # Dropped with the others pending when a journal write found the disk full.
+                raise DiskFull(f"account {self.name!r}: disk full, nothing stored")
+            if self._durable_seq >= seq:
+                return
             if self._failed is not None:
                 raise StoreError("index write failed") from self._failed
             if self._flushing:
@@ -537,7 +621,7 @@ class Account:
     def _flush_locked(self) -> None:
         self._flushing = True
         batch, self._pending = self._pending, []
-        data = b"".join(b for _, b, _, _ in batch)
+        data = b"".join(p.data for p in batch)
         err: BaseException | None = None
         self._cond.release()
         try:
@@ -549,13 +633,60 @@ class Account:
             self._cond.acquire()
             self._flushing = False
         if err is not None:
+            assert self._journal is not None
+            if layout.is_disk_full(err) and not self._journal.broken:
+                self._drop_pending_locked(batch, err)
+                raise DiskFull(f"account {self.name!r}: disk full, nothing stored") from err
             self._failed = err
             self._log.error("journal write failed", err=repr(err))
             self._cond.notify_all()
             raise StoreError("index write failed") from err
-        self._durable_seq = batch[-1][0]
-        for _, _, changes, origin in batch:
-            self._broadcast_locked(changes, origin)
+        self._durable_seq = batch[-1].seq
+        for p in batch:
+            self._broadcast_locked(p.changes, p.origin)
+        self._cond.notify_all()
+
+    def _drop_pending_locked(self, batch: list[_Pending], err: BaseException) -> None:
+        """After a journal write failed for a full disk (the journal was cut back to its last
+        durable frame): drop every transaction not yet durable and reload the index from disk,
+        the state a restart at this moment would find. Counters and UIDNEXTs keep their higher
+        values, so nothing handed out meanwhile is handed out again."""
+        dropped = batch + self._pending
+        self._pending = []
+        self._epoch += 1
+        counters = (self._next_id, self._last_modseq, self._next_uidvalidity)
+        uidnexts = {mb.id: mb.uidnext for mb in self._mailboxes.values()}
+        self._reset_index()
+        try:
+            _, problem, _, _ = self._replay()
+        except BaseException as e:
+            self._failed = e
+            self._log.error("reloading index after full disk failed", err=repr(e))
+            self._cond.notify_all()
+            raise
+        if problem is not None or self._seq != self._durable_seq:
+            self._failed = StoreError(f"index on disk unexpected after full disk: {problem}, seq {self._seq}")
+            self._log.error("reloading index after full disk", err=str(self._failed))
+            self._cond.notify_all()
+            raise self._failed
+        self._next_id = max(self._next_id, counters[0])
+        self._last_modseq = max(self._last_modseq, counters[1])
+        self._next_uidvalidity = max(self._next_uidvalidity, counters[2])
+        for id, uidnext in uidnexts.items():
+            mb = self._mailboxes.get(id)
+            if mb is not None and mb.uidnext < uidnext:
+                self._mailboxes[id] = replace(mb, uidnext=uidnext)
+        added = [
+            r.id for p in dropped for r in p.records if isinstance(r, Message) and not r.expunged and r.id not in self._by_id
+        ]
+        self._remove_files(added)
+        self._log.error(
+            "disk full: journal write failed, unwritten transactions dropped",
+            err=str(err),
+            transactions=len(dropped),
+            messages=len(added),
+            seq=self._seq,
+        )
         self._cond.notify_all()
 
     def _broadcast_locked(self, changes: list, origin) -> None:
@@ -566,11 +697,17 @@ class Account:
                 sub._push(changes)
 
     def _after_commit(self) -> None:
-        """Maintenance after a write: snapshot when the journal outgrew the last snapshot."""
+        """Maintenance after a write: snapshot when the journal outgrew the last snapshot. The
+        write itself is durable: a snapshot failing for a full disk is only logged (the journal
+        stays valid; the next attempt waits until it grew by another threshold)."""
         j = self._journal
-        if j is not None and j.size > max(self.store.snapshot_threshold, self._snapshot_size // 4):
-            self.snapshot()
+        if j is not None and j.size > max(self.store.snapshot_threshold, self._snapshot_size // 4, self._snapshot_retry_at):
+            try:
+                self.snapshot()
+            except DiskFull as e:
+                self._log.warn("snapshot skipped", err=str(e))
 
+    @_space_errors
     def snapshot(self) -> None:
         """Write a snapshot of the whole index and restart the journal (blocks writers briefly).
         Called automatically when the journal outgrows ``max(store.snapshot_threshold, last
@@ -588,37 +725,55 @@ class Account:
                     for i in sorted(self._mailboxes)
                 ]
                 nmsgs = len(self._by_id)
+                cutoff = time.time() - DELIVERY_KEY_KEEP
+                self._keys = {k: v for k, v in self._keys.items() if v.t >= cutoff}
                 snap = Snapshot(
-                    self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, boxes, self._password
-                )
+                    self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, boxes, self._password,
+                    list(self._keys.values()),
+                )  # fmt: skip
                 data = encode_snapshot(snap)
             except BaseException:
                 self._pending = batch + self._pending
                 self._flushing = False
                 self._cond.notify_all()
                 raise
+        assert self._journal is not None
+        written = False
         err: BaseException | None = None
         try:
             write_snapshot(
                 self.path / layout.SNAPSHOT_NAME, self._tmp_path("snapshot"), data, fsync=self.store.fsync
             )
-            assert self._journal is not None
+            written = True
             self._journal.restart(self._tmp_path("journal"))
         except BaseException as e:
             err = e
         with self._cond:
             self._flushing = False
-            if err is not None:
+            if err is not None and not written and layout.is_disk_full(err):
+                # The journal is as it was: its pending transactions are written by the next
+                # flusher, and the next snapshot waits until the journal grew some more.
+                self._pending = batch + self._pending
+                self._snapshot_retry_at = self._journal.size + max(self.store.snapshot_threshold, 0)
+                self._cond.notify_all()
+                raise DiskFull(f"account {self.name!r}: disk full writing snapshot") from err
+            if err is not None and (not written or self._journal.broken):
                 self._failed = err
                 self._log.error("snapshot failed", err=repr(err))
                 self._cond.notify_all()
                 raise StoreError("snapshot failed") from err
+            # The snapshot is durable and holds the batch. When the journal could not be
+            # restarted, the old one stays in use (its transactions up to the snapshot's are
+            # skipped at open).
             self._snapshot_size = len(data)
+            self._snapshot_retry_at = 0 if err is None else self._journal.size + max(self.store.snapshot_threshold, 0)
             self._clean_at = -1
             self._durable_seq = max(self._durable_seq, snap.seq)
-            for _, _, changes, origin in batch:
-                self._broadcast_locked(changes, origin)
+            for p in batch:
+                self._broadcast_locked(p.changes, p.origin)
             self._cond.notify_all()
+        if err is not None:
+            self._log.warn("snapshot written, journal not restarted", err=repr(err))
         self._log.debug("snapshot written", seq=snap.seq, bytes=len(data), messages=nmsgs)
 
     # ---------------------------------------------------------------------------------- files
@@ -663,13 +818,10 @@ class Account:
             dp.unlink(missing_ok=True)  # left over from a crashed, uncommitted write
             try:
                 os.link(sp, dp)
-            except OSError:
-                tmp = self._tmp_path(str(dst))
-                with open(sp, "rb") as fi, open(tmp, "wb") as fo:
-                    shutil.copyfileobj(fi, fo)
-                    if self.store.fsync:
-                        layout.fsync_file(fo)
-                os.replace(tmp, dp)
+            except OSError as e:
+                if layout.is_disk_full(e):
+                    raise
+                layout.copy_file_durable(sp, dp, self._tmp_path(str(dst)), fsync=self.store.fsync)
             dirs.add(d)
         if self.store.fsync:
             for d in dirs:
@@ -855,6 +1007,7 @@ class Account:
         self._last_modseq += 1
         return self._last_modseq
 
+    @_space_errors
     def set_password_sync(self, password: str) -> None:
         rec = make_password_record(password)
         with self._cond:
@@ -862,40 +1015,68 @@ class Account:
             self._apply(rec)
             self._transact_applied([rec], [], None)
 
+    @_space_errors
     def deliver_sync(
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
     ) -> Message:
+        msg = self._deliver(mailbox_name, data, flags, received, origin, None)
+        assert msg is not None
+        return msg
+
+    @_space_errors
+    def deliver_once_sync(
+        self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None
+    ) -> Message | None:
+        """Deliver unless a delivery with ``key`` happened before (then store nothing and return
+        None). The key is durable in the same transaction as the message: the queue passes its
+        entry id, so a retry after a crash between delivery and dequeue delivers nothing twice."""
+        if not key:
+            raise ValueError("empty delivery key")
+        return self._deliver(mailbox_name, data, flags, received, None, key)
+
+    def delivered(self, key: str) -> bool:
+        """Whether a delivery with ``key`` is recorded."""
+        with self._cond:
+            return key in self._keys
+
+    def _deliver(self, mailbox_name, data, flags, received, origin, key: str | None) -> Message | None:
         nflags = normalize_flags(flags)
         data = bytes(data)
         if received is not None and hasattr(received, "timestamp"):
             received = received.timestamp()  # a datetime
         with self._cond:
             self._check_writable()
+            if key is not None and key in self._keys:
+                return None
             mbid = self._mailbox_locked(mailbox_name).id
             self._check_quota_locked(len(data))
             id = self._next_id
             self._next_id += 1
             self._inflight.add(id)
         try:
-            return self._deliver_placed(id, mbid, data, nflags, received, origin)
+            return self._deliver_placed(id, mbid, data, nflags, received, origin, key)
         finally:
             self._inflight.discard(id)
 
-    def _deliver_placed(self, id, mbid, data, nflags, received, origin) -> Message:
+    def _deliver_placed(self, id, mbid, data, nflags, received, origin, key: str | None) -> Message | None:
         from mox.message import parse_message
 
         part_raw = encode_part(parse_message(data))
-        self._place_file(id, data)
         queued = False
         try:
+            self._place_file(id, data)
             with self._cond:
                 self._check_writable()
+                if key is not None and key in self._keys:
+                    self._remove_files([id])  # delivered meanwhile by a concurrent retry
+                    return None
                 mb = self._mailbox_by_id_locked(mbid)
                 self._check_quota_locked(len(data))
                 modseq = self._next_modseq_locked()
+                now = time.time()
                 msg = Message(
                     id, mbid, mb.uidnext, modseq, modseq, nflags, len(data),
-                    time.time() if received is None else float(received), False, part_raw,
+                    now if received is None else float(received), False, part_raw,
                 )  # fmt: skip
                 self._apply(msg)
                 mb2 = self._mailboxes[mbid]
@@ -903,7 +1084,8 @@ class Account:
                 if mb2.keywords != mb.keywords:
                     changes.append(ChangeMailboxKeywords(mbid, mb2.keywords))
                 queued = True
-                self._transact_applied([msg], changes, origin)
+                keys = [DeliveryKey(key, id, now)] if key is not None else []
+                self._transact_applied([msg], changes, origin, keys)
         except BaseException:
             if not queued:
                 self._remove_files([id])
@@ -911,6 +1093,7 @@ class Account:
         self._after_commit()
         return msg
 
+    @_space_errors
     def store_flags_sync(
         self,
         mailbox_id: int,
@@ -960,13 +1143,17 @@ class Account:
             self._after_commit()
         return changed, failed
 
-    def _transact_applied(self, records: list, changes: list, origin) -> None:
-        """Queue records already applied to memory and wait until durable (lock held)."""
+    def _transact_applied(self, records: list, changes: list, origin, keys: list[DeliveryKey] = ()) -> None:  # type: ignore[assignment]
+        """Queue records already applied to memory (and delivery keys, applied here) and wait
+        until durable (lock held)."""
         self._seq += 1
-        txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, records)
-        self._pending.append((self._seq, encode_txn(txn), changes, origin))
-        self._wait_durable_locked(txn.seq)
+        txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, records, list(keys))
+        for k in keys:
+            self._keys[k.key] = k
+        self._pending.append(_Pending(self._seq, encode_txn(txn), changes, origin, records))
+        self._wait_durable_locked(txn.seq, self._epoch)
 
+    @_space_errors
     def expunge_sync(self, mailbox_id: int, uids: Iterable[int], origin=None) -> list[int]:
         with self._cond:
             self._check_writable()
@@ -1010,17 +1197,18 @@ class Account:
 
     def _copy_placed(self, src_id, dst_id, srcs, first, origin, move, new_mailboxes):
         pairs = [(m.id, first + i) for i, m in enumerate(srcs)]
-        self._link_files(pairs)
         queued = False
         try:
+            self._link_files(pairs)
             with self._cond:
                 self._check_writable()
                 self._mailbox_by_id_locked(src_id)
                 records: list = []
                 changes: list = []
                 created: list[Mailbox] = []
-                # Messages expunged meanwhile are not copied.
-                todo = [(m, nid) for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is m]
+                # Messages expunged meanwhile are not copied; flags are copied as they are now.
+                live = self._live[src_id]
+                todo = [(live[m.uid], nid) for m, (_, nid) in zip(srcs, pairs) if m.uid in live and live[m.uid].id == m.id]
                 if not move:
                     self._check_quota_locked(sum(m.size for m, _ in todo))
                 if new_mailboxes:
@@ -1030,7 +1218,8 @@ class Account:
                 else:
                     self._mailbox_by_id_locked(dst_id)
                 # Nothing below raises before the transaction is queued: memory and journal agree.
-                self._remove_files(nid for m, (_, nid) in zip(srcs, pairs) if self._live[src_id].get(m.uid) is not m)
+                copied = {m.id for m, _ in todo}
+                self._remove_files(nid for m, (_, nid) in zip(srcs, pairs) if m.id not in copied)
                 for name in new_mailboxes:
                     mb = self._new_mailbox_locked(name, None)
                     self._apply(mb)
@@ -1077,9 +1266,11 @@ class Account:
         self._after_commit()
         return mapping, created
 
+    @_space_errors
     def copy_sync(self, src_mailbox_id: int, uids: Iterable[int], dst_mailbox_id: int, origin=None) -> list[tuple[int, int]]:
         return self._copy_sync(src_mailbox_id, uids, dst_mailbox_id, origin, move=False)[0]
 
+    @_space_errors
     def move_sync(self, src_mailbox_id: int, uids: Iterable[int], dst_mailbox_id: int, origin=None) -> list[tuple[int, int]]:
         return self._copy_sync(src_mailbox_id, uids, dst_mailbox_id, origin, move=True)[0]
 
@@ -1094,6 +1285,7 @@ class Account:
         parts = name.split("/")
         return [p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p not in self._by_name]
 
+    @_space_errors
     def create_mailbox_sync(self, name: str, *, special_use: str | None = None, origin=None) -> list[Mailbox]:
         """Create a mailbox and its missing parents (subscribed); returns them, parents first."""
         name = check_mailbox_name(name)
@@ -1111,6 +1303,7 @@ class Account:
         self._after_commit()
         return records
 
+    @_space_errors
     def delete_mailbox_sync(self, name: str, origin=None) -> None:
         """Delete a mailbox without children, and its messages (records and files)."""
         with self._cond:
@@ -1133,6 +1326,7 @@ class Account:
         self._remove_files(live_ids)
         self._after_commit()
 
+    @_space_errors
     def rename_mailbox_sync(self, old: str, new: str, origin=None) -> None:
         """Rename a mailbox and its children, creating missing parents of the new name. Renaming
         Inbox moves its messages to a new mailbox and keeps Inbox (RFC 9051 6.3.6)."""
@@ -1169,6 +1363,7 @@ class Account:
             self._transact_applied(records, changes, origin)
         self._after_commit()
 
+    @_space_errors
     def set_subscribed_sync(self, name: str, subscribed: bool, origin=None) -> None:
         with self._cond:
             self._check_writable()
@@ -1192,6 +1387,11 @@ class Account:
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
     ) -> Message:
         return await self._run(self.deliver_sync, mailbox_name, data, flags=flags, received=received, origin=origin)
+
+    async def deliver_once(
+        self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None
+    ) -> Message | None:
+        return await self._run(self.deliver_once_sync, mailbox_name, data, key, flags=flags, received=received)
 
     async def store_flags(
         self, mailbox_id: int, uids: Iterable[int], mode: str, flags: Iterable[str], *,

@@ -45,6 +45,12 @@ class OverQuota(StoreError):
     SMTP ``452 4.2.2``)."""
 
 
+class DiskFull(StoreError):
+    """A write failed because the disk (or the filesystem quota) is full: ENOSPC or EDQUOT.
+    Nothing of the operation was stored and the account stays usable: once space is freed,
+    writes succeed again. IMAP answers ``NO [UNAVAILABLE]``, SMTP ``452 4.3.1``, HTTP 507."""
+
+
 class Inconsistent(StoreError):
     """Raised at close by ``Store(check_consistency_on_close=True)`` when the check finds problems."""
 

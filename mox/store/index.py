@@ -26,7 +26,7 @@ from pathlib import Path
 import msgspec
 
 from mox.store.errors import StoreError
-from mox.store.layout import SECRET_MODE, fsync_dir, fsync_file, write_file_durable
+from mox.store.layout import SECRET_MODE, fsync_dir, fsync_file, write_all, write_file_durable
 from mox.store.schema import Closed, Frame, Snapshot, Txn
 
 JOURNAL_MAGIC = b"MOXJRNL\x01"
@@ -93,13 +93,19 @@ def scan_journal(data: bytes) -> JournalScan:
 
 
 class JournalWriter:
-    """Appends frames to ``index.journal``; ``append`` returns after the data is durable."""
+    """Appends frames to ``index.journal``; ``append`` returns after the data is durable.
+
+    A failed append cuts the file back to where it was, so the journal still ends with the last
+    durable frame and later appends follow it (a full disk is survivable). When even that
+    fails, ``broken`` is set and the journal must not be written again in this process.
+    """
 
     def __init__(self, path: Path, *, fsync: bool) -> None:
         self.path = path
         self._fsync = fsync
         self._f = open(path, "r+b", buffering=0)
         self.size = self._f.seek(0, os.SEEK_END)
+        self.broken = False
 
     def truncate(self, size: int) -> None:
         self._f.truncate(size)
@@ -109,19 +115,31 @@ class JournalWriter:
         self.size = size
 
     def append(self, data: bytes) -> None:
-        mv = memoryview(data)
-        while mv:
-            n = self._f.write(mv)
-            mv = mv[n:]
-        if self._fsync:
-            os.fsync(self._f.fileno())
+        if self.broken:
+            raise StoreError("journal unusable after an earlier failure")
+        try:
+            write_all(self._f, data, self.path)
+            if self._fsync:
+                os.fsync(self._f.fileno())
+        except BaseException:
+            try:
+                self.truncate(self.size)
+            except BaseException:
+                self.broken = True
+            raise
         self.size += len(data)
 
     def restart(self, tmp_path: Path) -> None:
-        """Replace the journal by an empty one (after a snapshot made its content redundant)."""
-        self._f.close()
+        """Replace the journal by an empty one (after a snapshot made its content redundant).
+        When the new file cannot be written, the old journal stays in place and in use."""
         create_journal(self.path, tmp_path, b"", fsync=self._fsync)
-        self._f = open(self.path, "r+b", buffering=0)
+        old = self._f
+        try:
+            self._f = open(self.path, "r+b", buffering=0)
+        except BaseException:
+            self.broken = True  # the open handle is of the replaced file: appends would be lost
+            raise
+        old.close()
         self.size = self._f.seek(0, os.SEEK_END)
 
     def close(self) -> None:

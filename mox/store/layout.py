@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 JOURNAL_NAME = "index.journal"
@@ -30,6 +32,41 @@ def msg_subdir(id: int) -> str:
 
 def message_path(account_path: Path, id: int) -> Path:
     return account_path / MSG_DIR / msg_subdir(id) / str(id)
+
+
+#: Test hook of the write layer: called before each write of store or queue data with the file's
+#: path and the number of bytes; it returns how many of them fit. Fewer stops the write there
+#: with ENOSPC, as a full disk does (the first bytes reach the file). None in production.
+space_hook: Callable[[Path, int], int] | None = None
+
+_SPACE_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether ``e`` says the disk (or the user's filesystem quota) is full: ENOSPC or EDQUOT
+    (Windows' ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL arrive as ENOSPC)."""
+    return isinstance(e, OSError) and e.errno in _SPACE_ERRNOS
+
+
+def write_all(f, data: bytes | bytearray | memoryview, path: Path) -> None:
+    """Write all of ``data`` to the unbuffered binary file ``f`` at its position (a raw write
+    may write less than asked). Raises OSError, e.g. ENOSPC, after writing a part."""
+    mv = memoryview(data)
+    hook = space_hook
+    if hook is not None:
+        allowed = max(0, min(len(mv), hook(path, len(mv))))
+        if allowed < len(mv):
+            _write_all(f, mv[:allowed])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    _write_all(f, mv)
+
+
+def _write_all(f, mv: memoryview) -> None:
+    while mv:
+        n = f.write(mv)
+        if n is None:  # pragma: no cover - only non-blocking files return None
+            raise OSError(errno.EAGAIN, "short write", getattr(f, "name", ""))
+        mv = mv[n:]
 
 
 def fsync_file(f) -> None:
@@ -74,15 +111,43 @@ def create_new_file(path: Path, mode: int) -> int:
 
 def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool, mode: int | None = None) -> None:
     """Write ``data`` to ``tmp_path``, fsync it, rename it to ``path`` and fsync the directory.
-    With ``mode`` (e.g. SECRET_MODE) the file has that mode from its creation on."""
-    f = open(create_new_file(tmp_path, mode), "wb") if mode is not None else open(tmp_path, "wb")
-    with f:
-        f.write(data)
-        if fsync:
-            fsync_file(f)
-    os.replace(tmp_path, path)
+    With ``mode`` (e.g. SECRET_MODE) the file has that mode from its creation on. On failure
+    (e.g. a full disk) the temporary file is removed and ``path`` is unchanged."""
+    try:
+        f = open(create_new_file(tmp_path, mode), "wb", buffering=0) if mode is not None else open(tmp_path, "wb", buffering=0)
+        with f:
+            write_all(f, data, tmp_path)
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        remove_quietly(tmp_path)
+        raise
     if fsync:
         fsync_dir(path.parent)
+
+
+def copy_file_durable(src: Path, path: Path, tmp_path: Path, *, fsync: bool) -> None:
+    """Copy ``src`` to ``path`` through ``tmp_path`` (as write_file_durable, in 1 MiB steps)."""
+    try:
+        with open(src, "rb") as fi, open(tmp_path, "wb", buffering=0) as fo:
+            while chunk := fi.read(1 << 20):
+                write_all(fo, chunk, tmp_path)
+            if fsync:
+                os.fsync(fo.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        remove_quietly(tmp_path)
+        raise
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a file that may not exist; errors other than a missing file are ignored too (used
+    when cleaning up after another error, which is the one to report)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def validate_account_name(name: str) -> None:

@@ -141,15 +141,29 @@ class MessageDelete(msgspec.Struct, frozen=True, array_like=True, tag="msgdel"):
 Record = Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord
 
 
+class DeliveryKey(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A delivery that must happen at most once (a queue entry delivered to this account): the
+    caller's key, the message it created and when (unix seconds). Written in the transaction
+    that adds the message, so the message and the key are durable together; a retry after a
+    crash finds the key and does not deliver again."""
+
+    key: str
+    message_id: int
+    t: float
+
+
 class Txn(msgspec.Struct, frozen=True, array_like=True, tag="txn"):
     """One journal frame: a transaction, applied entirely or not at all. ``seq`` counts
-    transactions (consecutive); the counters are the values after this transaction."""
+    transactions (consecutive); the counters are the values after this transaction.
+    ``keys`` was added later (a trailing field with a default: older journals decode, and older
+    versions ignore it)."""
 
     seq: int
     next_id: int
     last_modseq: int
     next_uidvalidity: int
     records: list[Record]
+    keys: list[DeliveryKey] = []
 
 
 class Closed(msgspec.Struct, frozen=True, array_like=True, tag="closed"):
@@ -180,3 +194,4 @@ class Snapshot(msgspec.Struct, frozen=True, array_like=True, tag="snap"):
     next_uidvalidity: int
     mailboxes: list[SnapshotMailbox]
     password: PasswordRecord | None = None
+    keys: list[DeliveryKey] = []  # delivery keys younger than account.DELIVERY_KEY_KEEP

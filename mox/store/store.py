@@ -9,7 +9,7 @@ from pathlib import Path
 from mox import mlog
 from mox.store import layout
 from mox.store.account import DEFAULT_MAILBOXES, Account
-from mox.store.errors import AccountExists, AccountNotFound, Inconsistent, StoreError
+from mox.store.errors import AccountExists, AccountNotFound, DiskFull, Inconsistent, StoreError
 from mox.store.index import create_journal, encode_txn
 from mox.store.schema import Mailbox, Txn
 
@@ -76,7 +76,12 @@ class Store:
             ]
             txn = Txn(1, len(mailboxes) + 1, 1, uidvalidity + 1, list(mailboxes))
             tmp = layout.tmp_dir(self.data_dir) / f"store-{name}-create-{time.time_ns()}"
-            create_journal(path / layout.JOURNAL_NAME, tmp, encode_txn(txn), fsync=self.fsync)
+            try:
+                create_journal(path / layout.JOURNAL_NAME, tmp, encode_txn(txn), fsync=self.fsync)
+            except OSError as e:
+                if layout.is_disk_full(e):  # no journal: the account does not exist yet
+                    raise DiskFull(f"creating account {name!r}: disk full: {e.strerror}") from e
+                raise
         self._log.info("account created", account=name)
 
     def open_account(self, name: str) -> Account:

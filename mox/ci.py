@@ -547,20 +547,41 @@ def envelope_recipients(data: bytes) -> list[str]:
     return out
 
 
-async def deliver_views(ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None) -> None:
+async def deliver_views(
+    ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None, *, key: str | None = None
+) -> list[tuple[Any, Any]]:
     """Copy a delivery into account mox to the per-address views of its recipients (called
-    before the delivery into mox itself)."""
+    before the delivery into mox itself); with the queue's delivery ``key`` at most once each.
+    Returns the copies stored now, as (view account, message), for ``undo_views``."""
     st = state(ctx)
     if st is None or not st.settings.views or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
-        return
+        return []
     rcpts = recipients if recipients is not None else envelope_recipients(data)
     done: set[str] = set()
+    stored: list[tuple[Any, Any]] = []
     for r in rcpts:
         r = r.strip().lower()
         if not _ADDR_RE.match(r) or r in done or ctx.auth.account_for_address(r) is not None:
             continue  # configured addresses log in to their own account
         done.add(r)
-        await st.open_view(ctx, r).deliver("Inbox", data, received=st.settings.deterministic)
+        view = st.open_view(ctx, r)
+        if key is None:
+            m = await view.deliver("Inbox", data, received=st.settings.deterministic)
+        else:
+            m = await view.deliver_once("Inbox", data, key, received=st.settings.deterministic)
+        if m is not None:
+            stored.append((view, m))
+    return stored
+
+
+async def undo_views(stored: list[tuple[Any, Any]]) -> None:
+    """Remove view copies again when the delivery into the main account failed (the sender is
+    told to retry; without this the views would get the message twice). Best effort."""
+    for view, m in stored:
+        try:
+            await view.expunge(m.mailbox_id, [m.uid])
+        except Exception as e:  # e.g. still no disk space: the copy stays, and is logged
+            log.warn("removing view copy after failed delivery", account=view.name, err=repr(e))
 
 
 def fixed_time(ctx: Any) -> float | None:

@@ -268,6 +268,8 @@ class Connection:
         except Exception as e:
             mapped = _store_error(e)
             if mapped is not None:
+                if mapped.startswith("[UNAVAILABLE]"):
+                    self.log.warn("command failed, disk full", command=full, err=str(e))
                 tagged = f"{cmd.tag} NO {_text(mapped, 'mapped')}"
             else:
                 self.log.error(
@@ -318,6 +320,12 @@ def _store_error(e: Exception) -> str | None:
         return "[HASCHILDREN] mailbox has children"
     if isinstance(e, E.OverQuota):
         return "[OVERQUOTA] account over quota"
+    if isinstance(e, E.DiskFull):
+        # RFC 5530 3: UNAVAILABLE, "temporary failure because a subsystem is down": the disk
+        # is full, nothing was stored and the same command works once space is freed. Not
+        # OVERQUOTA (the user's quota is not the problem, deleting their mail may not help;
+        # Dovecot uses it anyway) and not SERVERBUG (no bug). SMTP says 452 4.3.1 alike.
+        return "[UNAVAILABLE] mail storage full, try again later"
     if isinstance(e, E.InvalidMailboxName):
         return f"[CANNOT] {e}"
     if isinstance(e, E.InvalidFlag):

@@ -11,6 +11,12 @@ Invariants:
 - Local parts beginning with ``queue`` and carrying a failure trigger (mox reference 1.10, the
   banner's promise mox never implemented) fail here, not at SMTP time.
 - The copy for the sender's Sent mailbox is stored when the message is queued.
+- Exactly once: each delivery (and each DSN) carries a key naming the entry (``<token>-<id>``);
+  the store records it in the transaction that adds the message, so an entry delivered just
+  before a crash, whose removal never became durable, is not delivered again when it is
+  retried after the restart (the store skips it).
+- A full disk (``DiskFull``) is not the recipient's fault: the attempt is not counted and the
+  entry is retried every ``DISK_FULL_RETRY`` seconds until there is space.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from mox import mlog
 from mox.queue.dsn import RecipientStatus, compose_dsn
 from mox.queue.store import Entry, QueueStore
 from mox.smtp import failsim
+from mox.store import DiskFull
+from mox.store.layout import is_disk_full
 
 MAX_CONCURRENT = 8
 DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds; mox (non-localserve) uses 7.5 min doubling
+DISK_FULL_RETRY = 1.0  # seconds between attempts while the disk is full
 
 
 class DeliveryError(Exception):
@@ -59,6 +68,11 @@ class Queue:
         self._wake = trio.Event()
         self._pending: list[_Commit] = []
         self._committing = False
+        self._not_before: dict[int, float] = {}  # entry id -> next try while the disk is full
+
+    def delivery_key(self, e: Entry, what: str = "") -> str:
+        """The store's delivery key of an entry (``what``: e.g. "dsn-failed" for its DSN)."""
+        return f"queue-{self.store.token}-{e.id}" + (f"-{what}" if what else "")
 
     # --- API for submission -----------------------------------------------------------------
 
@@ -102,8 +116,17 @@ class Queue:
                 )
             )
         # Message files are written in parallel; journal records are group-committed.
-        await trio.to_thread.run_sync(self.store.write_message, name, data)
-        await self._commit(puts=entries, sent=[(now, account)])  # "sent": durable count for daily limits
+        try:
+            await trio.to_thread.run_sync(self.store.write_message, name, data)
+            try:
+                await self._commit(puts=entries, sent=[(now, account)])  # "sent": durable count for daily limits
+            except BaseException:
+                self.store.remove_message_file(name)
+                raise
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFull(f"queue: disk full: {e.strerror}") from e
+            raise
         self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
         await self._store_sent_copy(account, data)
         self._wake.set()
@@ -189,12 +212,22 @@ class Queue:
                 async with limiter:
                     if e.id in self.store.entries:
                         await self._attempt(e)
-            except Exception as err:  # e.g. disk full writing the journal
+            except (DiskFull, OSError) as err:
+                if not isinstance(err, DiskFull) and not is_disk_full(err):
+                    self.log.error("queue attempt failed", id=e.id, err=repr(err))
+                    await trio.sleep(1)  # no busy loop while the store is unwell
+                else:  # writing the queue's own journal: retried as a full account is
+                    self.log.warn("disk full, will retry", id=e.id, err=str(err))
+                    self._not_before[e.id] = time.time() + DISK_FULL_RETRY
+            except Exception as err:
                 self.log.error("queue attempt failed", id=e.id, err=repr(err))
                 await trio.sleep(1)  # no busy loop while the store is unwell
             finally:
                 inflight.discard(e.id)
                 self._wake.set()
+
+        def due(e: Entry) -> float:
+            return max(e.next_attempt, self._not_before.get(e.id, 0.0))
 
         task_status.started()
         try:
@@ -204,10 +237,10 @@ class Queue:
                     now = time.time()
                     waiting = [e for e in self.list() if e.id not in inflight]
                     for e in waiting:
-                        if e.next_attempt <= now:
+                        if due(e) <= now:
                             inflight.add(e.id)
                             nursery.start_soon(attempt, e)
-                    nxt = min((e.next_attempt for e in waiting if e.next_attempt > now), default=math.inf)
+                    nxt = min((due(e) for e in waiting if due(e) > now), default=math.inf)
                     with trio.move_on_after(max(0.0, nxt - time.time())):
                         await self._wake.wait()
         finally:
@@ -217,7 +250,12 @@ class Queue:
     async def _attempt(self, e: Entry) -> None:
         now = time.time()
         try:
-            await self._deliver(e)
+            stored = await self._deliver(e)
+        except DiskFull as err:
+            # Not the recipient's fault and not a counted attempt: retry until there is space.
+            self.log.warn("disk full, delivery will be retried", id=e.id, err=str(err))
+            self._not_before[e.id] = now + DISK_FULL_RETRY
+            return
         except DeliveryError as err:
             if err.permanent:
                 await self._fail(e, err)
@@ -241,11 +279,15 @@ class Queue:
             self.log.error("delivery error", id=e.id, err=repr(err))
             await self._attempt_error(e, now, repr(err))
             return
-        self.log.info("message delivered from queue", id=e.id, recipient=e.recipient)
+        if stored:
+            self.log.info("message delivered from queue", id=e.id, recipient=e.recipient)
+        else:
+            self.log.info("message was delivered before, dequeued now", id=e.id, recipient=e.recipient)
         notify = (e.notify or "").upper().split(",")
         if "SUCCESS" in notify and e.mail_from:
             await self._send_dsn(e, RecipientStatus(e.recipient, "delivered", "2.0.0", orcpt=e.orcpt, last_attempt=now))
         await self._commit(removes=[e.id])
+        self._not_before.pop(e.id, None)
 
     async def _attempt_error(self, e: Entry, now: float, msg: str) -> None:
         attempts = e.attempts + 1
@@ -255,7 +297,8 @@ class Queue:
         upd = Entry(**{**_asdict(e), "attempts": attempts, "last_attempt": now, "last_error": msg, "next_attempt": now + self.retry_delays[attempts - 1]})
         await self._commit(updates=[upd])
 
-    async def _deliver(self, e: Entry) -> None:
+    async def _deliver(self, e: Entry) -> bool:
+        """Deliver the entry to its local recipient; False when it was delivered before."""
         from mox.smtp.server import deliver_to_store
 
         lp, domain = _split(e.recipient)
@@ -271,7 +314,7 @@ class Queue:
         account, mailbox = dest
         data = await trio.to_thread.run_sync(self.store.read_message, e)
         data = f"Return-Path: <{e.mail_from}>\r\nDelivered-To: {e.recipient}\r\n".encode("utf-8") + data
-        await deliver_to_store(self.ctx, account, mailbox, data, recipients=[e.recipient])
+        return await deliver_to_store(self.ctx, account, mailbox, data, recipients=[e.recipient], key=self.delivery_key(e))
 
     async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
         self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))
@@ -307,8 +350,11 @@ class Queue:
             smtputf8=e.smtputf8,
         )
         try:
-            await deliver_to_store(self.ctx, e.account, "Inbox", dsn, recipients=[e.mail_from])
-            self.log.info("dsn delivered", id=e.id, account=e.account, action=status.action)
+            key = self.delivery_key(e, f"dsn-{status.action}")
+            if await deliver_to_store(self.ctx, e.account, "Inbox", dsn, recipients=[e.mail_from], key=key):
+                self.log.info("dsn delivered", id=e.id, account=e.account, action=status.action)
+        except DiskFull:
+            raise  # the entry stays queued and its DSN is tried again
         except Exception as err:
             self.log.error("delivering dsn failed", id=e.id, account=e.account, err=repr(err))
 

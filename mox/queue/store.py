@@ -12,6 +12,15 @@ and its directory fsynced (skipped on Windows; once per journal write for all ne
 journal record is appended and fsynced;
 only then does the caller answer ``250``. On open the journal is replayed (a torn last line, from a
 crash mid-append, is dropped) and rewritten compacted through a temp file + rename.
+
+A full disk (ENOSPC/EDQUOT): a message file that cannot be written is removed again; a journal
+append that fails is cut back to the last complete line (so later appends never follow a torn
+one) and nothing of it is applied; a compaction at open that cannot be written leaves the old
+journal in place. Writes succeed again once space is freed. Should cutting back fail too, the
+journal is marked broken and refuses appends until a restart.
+
+The journal's first record carries a random ``token`` naming this queue's incarnation: delivery
+keys (``<token>-<id>``) stay unique even if the queue directory is removed and ids restart.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from pathlib import Path
 
 import msgspec
 
-from mox.store.layout import fsync_dir
+from mox import mlog
+from mox.store.layout import fsync_dir, is_disk_full, remove_quietly, write_all
 
 
 class Entry(msgspec.Struct, kw_only=True):
@@ -54,6 +64,7 @@ class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: int = 0
     account: str = ""  # "sent"
     t: float = 0.0  # "sent"
+    token: str = ""  # "next": the queue's incarnation (delivery keys)
 
 
 #: How long "sent" records are kept (the daily outgoing limits look back 24 hours).
@@ -72,13 +83,17 @@ class QueueStore:
         self.msg_dir = self.dir / "msg"
         self.journal_path = self.dir / "index.journal"
         self.fsync = fsync
+        self.log = mlog.get_logger("queue")
         self.msg_dir.mkdir(parents=True, exist_ok=True)
         self.entries: dict[int, Entry] = {}
         self.next_id = 1
+        self.token = ""
         #: (time, account) of each submission in the last SENT_KEEP seconds, oldest first.
         self.sent: collections.deque[tuple[float, str]] = collections.deque()
         self._load()
-        self._journal = open(self.journal_path, "ab")
+        self._journal = open(self.journal_path, "ab", buffering=0)
+        self._journal_size = self._journal.seek(0, os.SEEK_END)
+        self._broken = False
 
     def _load(self) -> None:
         if self.journal_path.exists():
@@ -95,6 +110,7 @@ class QueueStore:
                     self.next_id = max(self.next_id, rec.entry.id + 1)
                 elif rec.op == "next":
                     self.next_id = max(self.next_id, rec.id)
+                    self.token = self.token or rec.token
                 elif rec.op == "sent":
                     self.sent.append((rec.t, rec.account))
                 elif rec.op == "update" and rec.entry is not None and rec.entry.id in self.entries:
@@ -116,20 +132,47 @@ class QueueStore:
         for name in used:
             if name.isdigit():
                 self.next_id = max(self.next_id, int(name) + 1)
+        had_token = bool(self.token)
+        if not had_token:
+            self.token = os.urandom(6).hex()
         # Compact: rewrite the live entries through a temp file.
         tmp = self.dir / "index.journal.tmp"
-        with open(tmp, "wb") as f:
-            f.write(_enc.encode(_Record(op="next", id=self.next_id)) + b"\n")
-            for t, account in self.sent:
-                f.write(_enc.encode(_Record(op="sent", account=account, t=t)) + b"\n")
-            for e in sorted(self.entries.values(), key=lambda e: e.id):
-                f.write(_enc.encode(_Record(op="put", entry=e)) + b"\n")
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, self.journal_path)
+        lines = [_enc.encode(_Record(op="next", id=self.next_id, token=self.token))]
+        lines += [_enc.encode(_Record(op="sent", account=account, t=t)) for t, account in self.sent]
+        lines += [_enc.encode(_Record(op="put", entry=e)) for e in sorted(self.entries.values(), key=lambda e: e.id)]
+        try:
+            with open(tmp, "wb", buffering=0) as f:
+                write_all(f, b"".join(line + b"\n" for line in lines), tmp)
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.journal_path)
+        except OSError as e:
+            remove_quietly(tmp)
+            if not is_disk_full(e):
+                raise
+            # The old journal is complete (a torn last line is skipped when read) and stays.
+            self.log.warn("disk full: queue journal not compacted", err=str(e))
+            self._cut_torn_tail()
+            if not had_token:  # best effort, so the token survives a restart
+                try:
+                    with open(self.journal_path, "ab", buffering=0) as f:
+                        write_all(f, lines[0] + b"\n", self.journal_path)
+                except OSError:
+                    self._cut_torn_tail()
+            return
         if self.fsync:
             fsync_dir(self.dir)
+
+    def _cut_torn_tail(self) -> None:
+        """Remove a torn last line (a crash during an append), so appends start on a new line."""
+        try:
+            with open(self.journal_path, "r+b") as f:
+                data = f.read()
+                end = data.rfind(b"\n") + 1
+                if end < len(data):
+                    f.truncate(end)
+        except FileNotFoundError:
+            pass
 
     def close(self) -> None:
         self._journal.close()
@@ -141,12 +184,15 @@ class QueueStore:
 
     def write_message(self, name: str, data: bytes) -> None:
         tmp = self.msg_dir / (name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, self.msg_dir / name)
+        try:
+            with open(tmp, "wb", buffering=0) as f:
+                write_all(f, data, tmp)
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.msg_dir / name)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
         # The directory is fsynced by the next write_journal with puts, once for all files
         # written since (the record is only written after that).
 
@@ -163,12 +209,32 @@ class QueueStore:
         )
         if not records:
             return
+        if self._broken:
+            raise OSError("queue journal unusable after an earlier failure; restart mox")
         if puts and self.fsync:
             fsync_dir(self.msg_dir)  # new message files' names are durable before their records
-        self._journal.write(b"".join(_enc.encode(r) + b"\n" for r in records))
-        self._journal.flush()
-        if self.fsync:
-            os.fsync(self._journal.fileno())
+        data = b"".join(_enc.encode(r) + b"\n" for r in records)
+        try:
+            write_all(self._journal, data, self.journal_path)
+            if self.fsync:
+                os.fsync(self._journal.fileno())
+        except BaseException:
+            # Cut the torn records off: a line appended after a torn one would be unreadable.
+            try:
+                self._journal.truncate(self._journal_size)
+                self._journal.seek(self._journal_size)
+                if self.fsync:
+                    os.fsync(self._journal.fileno())
+            except OSError as e:
+                self._broken = True
+                self.log.error("queue journal: cutting back a failed append failed", err=repr(e))
+            raise
+        self._journal_size += len(data)
+
+    def remove_message_file(self, name: str) -> None:
+        """Remove a message file no entry refers to (its records could not be written)."""
+        if not any(e.file == name for e in self.entries.values()):
+            remove_quietly(self.msg_dir / name)
 
     def prune_sent(self, before: float) -> None:
         while self.sent and self.sent[0][0] < before:

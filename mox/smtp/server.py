@@ -26,7 +26,7 @@ from mox.message import MalformedMessage, add_missing_headers, check_message, pa
 from mox.smtp import codes as c
 from mox.smtp import failsim
 from mox.smtp.address import Address
-from mox.store import OverQuota
+from mox.store import DiskFull, OverQuota
 from mox.smtp.parse import dsn_xtext_decode
 from mox.smtp.protocol import (
     NEED_DATA,
@@ -495,6 +495,10 @@ class _Conn:
                 dsn_options=dsn_options,
                 hold_until=tx.hold_until,
             )
+        except DiskFull as e:
+            # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).
+            self.log.warn("queueing message failed, disk full", err=str(e))
+            raise fail(c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later") from None
         except Exception as e:
             self.log.error("queueing message failed", err=repr(e))
             raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error delivering message") from None
@@ -546,6 +550,11 @@ class _Conn:
                 self.log.info("account over quota", account=account)
                 for _ in rcpts:
                     errors.append((c.C452_STORAGE_FULL, c.SE_MAILBOX_FULL, "account storage full"))
+            except DiskFull as e:
+                # RFC 3463 X.3.1 "mail system full", transient (mox: 452 4.3.1 for ENOSPC/EDQUOT).
+                self.log.warn("delivering message failed, disk full", account=account, err=str(e))
+                for _ in rcpts:
+                    errors.append((c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later"))
             except Exception as e:
                 self.log.error("delivering message failed", account=account, err=repr(e))
                 for _ in rcpts:
@@ -648,19 +657,36 @@ def _headers_need_smtputf8(data: bytes) -> bool:
 
 
 async def deliver_to_store(
-    ctx: Any, account: str, mailbox: str, data: bytes, *, flags: tuple[str, ...] = (), recipients: list[str] | None = None
-) -> None:
+    ctx: Any,
+    account: str,
+    mailbox: str,
+    data: bytes,
+    *,
+    flags: tuple[str, ...] = (),
+    recipients: list[str] | None = None,
+    key: str | None = None,
+) -> bool:
     """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns); in
     localserve also into the per-address views of the envelope ``recipients`` (mox.ci), first,
-    so whoever sees the message in ``account`` finds it in the views too."""
+    so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
+    queue's entry), each account stores the message at most once: False when ``account`` had
+    it already (a retry after a crash)."""
     data = ci.stabilize(ctx, data)
-    await ci.deliver_views(ctx, account, mailbox, data, recipients)
+    views = await ci.deliver_views(ctx, account, mailbox, data, recipients, key=key)
     acc = ctx.store.open_account(account)
     try:
         accounts.apply_quota(ctx, acc)  # the configured quota (mox.accounts)
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
             mailbox = "Inbox"
-        await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))
+        if key is None:
+            await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))
+            return True
+        return await acc.deliver_once(mailbox, data, key, flags=flags, received=ci.fixed_time(ctx)) is not None
+    except BaseException:
+        if key is None:  # the sender retries the whole delivery (keyed: the retry skips the views)
+            with trio.CancelScope(shield=True):
+                await ci.undo_views(views)
+        raise
     finally:
         acc.close()
 

@@ -28,6 +28,7 @@ import h11
 import trio
 
 from mox import mlog
+from mox.store import DiskFull
 from mox.web.router import HTTPError, Request, Response, dispatch, json_error, parse_cookies
 
 MAX_HEAD = 64 * 1024
@@ -53,7 +54,7 @@ _REASONS = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     408: "Request Timeout", 421: "Misdirected Request", 413: "Content Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
-    505: "HTTP Version Not Supported",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
 
 
@@ -399,6 +400,10 @@ class HTTPConnection:
             return await dispatch(self.router, req)
         except (trio.Cancelled, KeyboardInterrupt):
             raise
+        except DiskFull as e:
+            # RFC 4918 11.5: 507 Insufficient Storage, temporary; the store stored nothing.
+            self.log.warn("web request failed, disk full", path=req.path, err=str(e))
+            return json_error(507, "server:diskFull", "mail storage full, try again later")
         except Exception as e:  # noqa: BLE001 - a handler bug must not reach the client
             self.log.error("unhandled error in web handler", path=req.path, err=repr(e))
             self.log.debug("traceback", tb=traceback.format_exc())

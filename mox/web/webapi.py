@@ -585,8 +585,12 @@ async def method(ctx: Any, req: Request) -> Response:
         hdrs = [("WWW-Authenticate", 'Basic realm="mox webapi"')] if e.status == 401 else []
         return _error(e, hdrs)
     except Exception as e:
-        from mox.store import StoreError
+        from mox.store import DiskFull, StoreError
 
+        if isinstance(e, DiskFull):
+            # RFC 4918 11.5: 507 Insufficient Storage, a temporary condition; nothing was stored.
+            ctx.log.warn("webapi call failed, disk full", method=name, err=str(e))
+            return _error(WebapiError("server", "mail storage full, try again later", 507))
         if isinstance(e, StoreError):
             return _error(WebapiError("user", str(e)))
         raise

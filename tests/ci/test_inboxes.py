@@ -91,6 +91,8 @@ def test_plugin_address_inbox(mox_server: MoxServer) -> None:
     mox_server.send("dave+signup@example.org", "Welcome", "hi dave")
     mox_server.send("erin@example.org", "Other", "not for dave")
     assert box.wait(subject="Welcome")["subject"] == "Welcome"
+    # erin's mail is queued after dave's: wait for it too, before looking at it below.
+    assert mox_server.address_inbox("erin@example.org").wait(subject="Other")["subject"] == "Other"
     assert [m["subject"] for m in box.messages()] == ["Welcome"]
     with box.imap() as client:
         assert client.select("INBOX") == ("OK", [b"1"])

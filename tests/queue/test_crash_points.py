@@ -1,0 +1,54 @@
+"""Exactly once through the queue: the process dies (os._exit, like SIGKILL) at each step of a
+submission's way — queue file written, queue record durable, view and main account delivery
+file placed, their transactions durable, queue record removed, DSN stored — and after a restart
+the message is in the account and in the recipient's per-address view exactly once (or nowhere,
+when it died before the submission was durable and so before any 250), and a DSN exactly once.
+
+The random-kill test over real SIGKILLs is tests/test_crash.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mox.ci import view_account
+
+HERE = Path(__file__).parent
+CHILD = HERE / "crash_points_child.py"
+RCPT = "alice@example.org"
+MID = "<crash-point@example.org>"
+
+# point -> (recipient, expected Inbox of the main account, of the recipient's view)
+CASES = {
+    "queue-file": (RCPT, [], []),  # not durable yet: no 250, nothing delivered
+    "queue-put": (RCPT, [MID], [MID]),
+    "view-file": (RCPT, [MID], [MID]),
+    "view-txn": (RCPT, [MID], [MID]),
+    "main-file": (RCPT, [MID], [MID]),
+    "main-txn": (RCPT, [MID], [MID]),  # the duplicate the random crash test found
+    "queue-remove": (RCPT, [MID], [MID]),
+    "dsn-file": ("queue550@example.org", ["dsn"], []),
+    "dsn-txn": ("queue550@example.org", ["dsn"], []),
+}
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent.parent), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, str(CHILD), *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.parametrize("point", list(CASES))
+def test_crash_point(tmp_path, point):
+    rcpt, main, view = CASES[point]
+    d = str(tmp_path / "data")
+    p = run(d, "crash", point, rcpt)
+    assert p.returncode == 77 and f"died at {point}" in p.stdout, p.stdout + p.stderr
+    p = run(d, "finish", view_account(rcpt))
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out == {"queued": 0, "main": main, "view": view}, p.stderr[-3000:]

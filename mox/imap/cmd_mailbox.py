@@ -78,13 +78,12 @@ async def cmd_rename(s: Session, cmd: Command) -> str:
 
 
 async def cmd_subscribe(s: Session, cmd: Command) -> str:
-    # RFC 9051 6.3.7, 6.3.8
+    # RFC 9051 6.3.7: the name need not exist (it is listed \NonExistent by LIST (SUBSCRIBED));
+    # RFC 9051 6.3.8: unsubscribing a name that isn't subscribed changes nothing. Names no
+    # mailbox could have are refused (NO [CANNOT]).
     name = s.mailbox_in(cmd.args["mailbox"])
     s.check_mailbox_name(name)
-    subscribe = cmd.name == "SUBSCRIBE"
-    if subscribe:
-        s.xmailbox(name)
-    await s.acc.set_subscribed(name, subscribe, origin=s.sub)
+    await s.acc.set_subscribed(name, cmd.name == "SUBSCRIBE", origin=s.sub)
     return f"{cmd.name} done"
 
 
@@ -133,6 +132,9 @@ def _wildmatch(pat: str, name: str) -> bool:
 
 
 async def cmd_list(s: Session, cmd: Command) -> str:
+    r"""RFC 9051 6.3.9 with LIST-EXTENDED (RFC 5258), SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC
+    5819). Every mailbox's parents exist, so \NonExistent is only said of subscribed names
+    without a mailbox and, with RECURSIVEMATCH, of their parents."""
     lc = cmd.args["list"]
     if not lc.extended and lc.reference == "" and lc.patterns == ("",):
         # RFC 9051 6.3.9: the hierarchy delimiter, with the root name "" (RFC 3501 6.3.8's
@@ -143,71 +145,89 @@ async def cmd_list(s: Session, cmd: Command) -> str:
     if not patterns:
         return "LIST done"
     rx = _Patterns(s, lc.reference, patterns)
-    list_subscribed = "SUBSCRIBED" in lc.select_opts
+    sel_subscribed = "SUBSCRIBED" in lc.select_opts
+    sel_special = "SPECIAL-USE" in lc.select_opts
     recursive = "RECURSIVEMATCH" in lc.select_opts
     ret_children = "CHILDREN" in lc.return_opts
-    ret_subscribed = "SUBSCRIBED" in lc.return_opts
-    special_only = "SPECIAL-USE" in lc.select_opts
-    mailboxes = s.acc.mailboxes()
-    by_name = {mb.name: mb for mb in mailboxes}
-    has_child: set[str] = set()
-    has_subscribed_child: set[str] = set()
-    for mb in mailboxes:
-        parts = mb.name.split("/")
-        for i in range(1, len(parts)):
-            parent = "/".join(parts[:i])
-            has_child.add(parent)
-            if mb.subscribed:
-                has_subscribed_child.add(parent)
+    # RFC 5258 3.1: the SUBSCRIBED selection option implies the SUBSCRIBED return option.
+    ret_subscribed = sel_subscribed or "SUBSCRIBED" in lc.return_opts
+    by_name = {mb.name: mb for mb in s.acc.mailboxes()}
+    subscribed = set(s.acc.subscriptions())
+    has_child = {mb.name.rsplit("/", 1)[0] for mb in by_name.values() if "/" in mb.name}
+
+    def meets_criteria(name: str) -> bool:
+        # RFC 5258 3.1 (and RFC 6154 5): without a selection option every mailbox; with
+        # SUBSCRIBED the subscribed names, mailbox or not; with SPECIAL-USE mailboxes that
+        # have a special use; both options together: both.
+        mb = by_name.get(name)
+        if sel_subscribed and name not in subscribed:
+            return False
+        if sel_special and (mb is None or mb.special_use is None):
+            return False
+        return mb is not None or sel_subscribed
+
+    names = set(by_name) | (subscribed if sel_subscribed else set())
+    chosen = {n for n in names if meets_criteria(n)}
+    # RFC 5258 3.5 CHILDINFO (RECURSIVEMATCH): the descendants of a name that meet the criteria.
+    below: dict[str, list[str]] = {}
+    if recursive:
+        for n in chosen:
+            parts = n.split("/")
+            for i in range(1, len(parts)):
+                below.setdefault("/".join(parts[:i]), []).append(n)
+        names |= set(below)
+    childinfo = b' ("CHILDINFO" (' + b" ".join(
+        b'"' + o.encode() + b'"' for o in ("SUBSCRIBED", "SPECIAL-USE") if o in lc.select_opts
+    ) + b"))"
     if lc.status_items and "HIGHESTMODSEQ" in lc.status_items:
         s.enable_condstore()
-    for name in sorted(by_name):
+    for name in sorted(names):
         if not rx.match(name):
             continue
-        mb = by_name[name]
+        kids = below.get(name, ())
+        if name not in chosen:
+            # RFC 5258 3.3 (2B) and 3.5: a name that doesn't meet the criteria is listed only
+            # for CHILDINFO, and only when a descendant that meets them is not listed itself
+            # (its example 9 shows the same; Dovecot does so).
+            if not kids or all(rx.match(k) for k in kids):
+                continue
+        mb = by_name.get(name)
         flags: list[str] = []
-        extended = b""
-        if recursive and name in has_subscribed_child:
-            extended = b' ("CHILDINFO" ("SUBSCRIBED"))'
-        if list_subscribed and mb.subscribed:
+        if ret_subscribed and name in subscribed:
             flags.append("\\Subscribed")
-        if list_subscribed and not flags and not extended:
-            continue
-        if special_only and mb.special_use is None and not extended:
-            continue
+        if mb is None:
+            flags.append("\\NonExistent")  # RFC 5258 3.4: implies \Noselect
         if ret_children:
             flags.append("\\HasChildren" if name in has_child else "\\HasNoChildren")
-        if not list_subscribed and ret_subscribed and mb.subscribed:
-            flags.append("\\Subscribed")
-        if mb.special_use:
+        if mb is not None and mb.special_use:
             flags.append(mb.special_use)
+        extended = childinfo if kids else b""
         s.untagged(b"LIST (" + " ".join(flags).encode() + b') "/" ' + s.mailbox_out(name) + extended)
-        if lc.status_items:
+        if lc.status_items and mb is not None:
             s.untagged(status_line(s, mb, lc.status_items))
     return "LIST done"
 
 
 async def cmd_lsub(s: Session, cmd: Command) -> str:
-    # RFC 3501 6.3.9
+    # RFC 3501 6.3.9: the subscribed names matching the pattern, mailbox or not. When "%" hides
+    # a subscribed name below an unsubscribed one that matches, that one is returned with
+    # \Noselect instead ("foo/bar" subscribed, "foo" not: LSUB "" % gives foo \Noselect).
     lc = cmd.args["list"]
     pattern = lc.patterns[0]
     rx = _Patterns(s, lc.reference, (pattern,))
-    percent = pattern.endswith("%")
-    subscribed = sorted(mb.name for mb in s.acc.mailboxes() if mb.subscribed)
-    have: set[str] = set()
-    kids: set[str] = set()
+    wide = _Patterns(s, lc.reference, (pattern.replace("%", "*"),))
+    subscribed = s.acc.subscriptions()
+    out: dict[str, bytes] = {name: b"()" for name in subscribed if rx.match(name)}
     for name in subscribed:
-        if percent:
-            parts = name.split("/")
-            for i in range(1, len(parts)):
-                kids.add("/".join(parts[:i]))
-        if rx.match(name):
-            have.add(name)
-            s.untagged(b'LSUB () "/" ' + s.mailbox_out(name))
-    if percent:
-        for mb in s.acc.mailboxes():
-            if mb.name not in have and mb.name in kids and rx.match(mb.name):
-                s.untagged(b'LSUB (\\NoSelect) "/" ' + s.mailbox_out(mb.name))
+        if name in out or not wide.match(name):
+            continue
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent not in out and parent not in subscribed and rx.match(parent):
+                out[parent] = b"(\\Noselect)"
+    for name in sorted(out):
+        s.untagged(b"LSUB " + out[name] + b' "/" ' + s.mailbox_out(name))
     return "LSUB done"
 
 

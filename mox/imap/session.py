@@ -341,7 +341,9 @@ class Session:
                     sel.name = ch.new_name
             elif isinstance(ch, C.ChangeSubscription):
                 if ch.subscribed:
-                    self.untagged(b'LIST (\\Subscribed) "/" ' + self.mailbox_out(ch.name))
+                    # RFC 5258 3.4: a subscribed name without a mailbox is \NonExistent.
+                    attrs = b"\\Subscribed" if self.acc.mailbox(ch.name) is not None else b"\\Subscribed \\NonExistent"
+                    self.untagged(b"LIST (" + attrs + b') "/" ' + self.mailbox_out(ch.name))
         flush_adds()
 
     def _check_keywords(self, flags: tuple[str, ...] | list[str]) -> None:

@@ -92,6 +92,7 @@ from mox.store.schema import (
     ScramSecret,
     Snapshot,
     SnapshotMailbox,
+    Subscription,
     Txn,
     encode_part,
     keywords_of,
@@ -253,6 +254,7 @@ class Account:
         self._tombs: dict[int, dict[int, Message]] = {}
         self._by_id: dict[int, Message] = {}
         self._password: PasswordRecord | None = None
+        self._subs: set[str] = set()  # subscribed names that are no mailbox (schema.Subscription)
         self._seq = 0
         self._next_id = 1
         self._last_modseq = 1  # the first modseq handed out is 2
@@ -487,6 +489,7 @@ class Account:
         self._disk_usage = usage
         self._password = snap.password
         self._keys = {k.key: k for k in snap.keys}
+        self._subs = set(snap.subscriptions)
         self._seq = snap.seq
         self._next_id = snap.next_id
         self._last_modseq = snap.last_modseq
@@ -569,6 +572,7 @@ class Account:
                 del self._by_name[old_mb.name]
             self._mailboxes[rec.id] = rec
             self._by_name[rec.name] = rec.id
+            self._subs.discard(rec.name)  # the mailbox's own flag holds its subscription now
             self._live.setdefault(rec.id, {})
             self._tombs.setdefault(rec.id, {})
         elif isinstance(rec, MessageDelete):
@@ -593,6 +597,11 @@ class Account:
                 del self._by_id[m.id]
         elif isinstance(rec, PasswordRecord):
             self._password = rec
+        elif isinstance(rec, Subscription):
+            if rec.subscribed:
+                self._subs.add(rec.name)
+            else:
+                self._subs.discard(rec.name)
         else:  # pragma: no cover
             raise StoreError(f"unknown record {type(rec).__name__}")
 
@@ -730,6 +739,7 @@ class Account:
                 snap = Snapshot(
                     self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, boxes, self._password,
                     list(self._keys.values()),
+                    sorted(self._subs),
                 )  # fmt: skip
                 data = encode_snapshot(snap)
             except BaseException:
@@ -862,6 +872,13 @@ class Account:
         with self._cond:
             return self._by_id.get(id)
 
+    def subscriptions(self) -> list[str]:
+        """All subscribed names, sorted: subscribed mailboxes and subscribed names that are no
+        mailbox (RFC 9051 6.3.7)."""
+        with self._cond:
+            names = {mb.name for mb in self._mailboxes.values() if mb.subscribed} | self._subs
+        return sorted(names)
+
     def expunged_uids(self, mailbox_id: int, since_modseq: int) -> list[int]:
         """UIDs of tombstones with modseq > since_modseq, ascending (QRESYNC VANISHED)."""
         with self._cond:
@@ -942,6 +959,8 @@ class Account:
                     problems.append(f"mailbox {mb.name!r}: highest_modseq {mb.highest_modseq} < {hm}")
             if usage != self._disk_usage:
                 problems.append(f"disk usage {self._disk_usage} != sum of message sizes {usage}")
+            for name in sorted(self._subs & set(self._by_name)):
+                problems.append(f"subscription of {name!r} kept apart from its mailbox")
             for p in self._stray_files():
                 problems.append(f"stray file {p.relative_to(self.path).as_posix()}")
             n = sum(len(d) for d in self._live.values()) + sum(len(d) for d in self._tombs.values())
@@ -1320,6 +1339,10 @@ class Account:
             if ids:
                 records.append(MessageDelete(ids))
             records.append(MailboxDelete(mb.id))
+            if mb.subscribed:
+                # The name stays subscribed (RFC 9051 6.3.7: a server must not remove a name from
+                # the subscriptions because its mailbox is gone; Dovecot keeps it too).
+                records.append(Subscription(mb.name, True))
             for r in records:
                 self._apply(r)
             self._transact_applied(records, [ChangeRemoveMailbox(mb.id, mb.name)], origin)
@@ -1356,7 +1379,8 @@ class Account:
             renames = [mb] + sorted((m for m in self._mailboxes.values() if m.name.startswith(prefix)), key=lambda m: m.name)
             for m in renames:
                 nn = new + m.name[len(mb.name) :]
-                records.append(replace(m, name=nn))
+                # A subscription of the new name (without a mailbox until now) is kept.
+                records.append(replace(m, name=nn, subscribed=m.subscribed or nn in self._subs))
                 changes.append(ChangeRenameMailbox(m.id, m.name, nn))
             for r in records:
                 self._apply(r)
@@ -1365,14 +1389,26 @@ class Account:
 
     @_space_errors
     def set_subscribed_sync(self, name: str, subscribed: bool, origin=None) -> None:
+        """Subscribe or unsubscribe a name; it need not be a mailbox (RFC 9051 6.3.7). Raises
+        InvalidMailboxName for a name no mailbox could have. Doing what is already so does
+        nothing."""
         with self._cond:
             self._check_writable()
-            mb = self._mailbox_locked(name)
-            if mb.subscribed == subscribed:
-                return
-            rec = replace(mb, subscribed=subscribed)
+            id = self._by_name.get(normalize_mailbox_name(name))
+            rec: Mailbox | Subscription
+            if id is not None:
+                mb = self._mailboxes[id]
+                if mb.subscribed == subscribed:
+                    return
+                name = mb.name
+                rec = replace(mb, subscribed=subscribed)
+            else:
+                name = check_mailbox_name(name)
+                if (name in self._subs) == subscribed:
+                    return
+                rec = Subscription(name, subscribed)
             self._apply(rec)
-            self._transact_applied([rec], [ChangeSubscription(mb.name, subscribed)], origin)
+            self._transact_applied([rec], [ChangeSubscription(name, subscribed)], origin)
         self._after_commit()
 
     # ------------------------------------------------------------------------ async facade

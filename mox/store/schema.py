@@ -138,7 +138,17 @@ class MessageDelete(msgspec.Struct, frozen=True, array_like=True, tag="msgdel"):
     ids: list[int]
 
 
-Record = Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord
+class Subscription(msgspec.Struct, frozen=True, array_like=True, tag="sub"):
+    """A subscription of a name that is no mailbox (RFC 9051 6.3.7: a client may subscribe to a
+    name that doesn't exist, and a deleted mailbox stays subscribed), or its end. Subscriptions
+    of existing mailboxes are their ``Mailbox.subscribed``; creating a mailbox of a subscribed
+    name takes the name's subscription over."""
+
+    name: str
+    subscribed: bool
+
+
+Record = Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord | Subscription
 
 
 class DeliveryKey(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -195,3 +205,4 @@ class Snapshot(msgspec.Struct, frozen=True, array_like=True, tag="snap"):
     mailboxes: list[SnapshotMailbox]
     password: PasswordRecord | None = None
     keys: list[DeliveryKey] = []  # delivery keys younger than account.DELIVERY_KEY_KEEP
+    subscriptions: list[str] = []  # subscribed names that are no mailbox (Subscription records)

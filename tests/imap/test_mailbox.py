@@ -146,12 +146,69 @@ def test_lsub_subscribe(imap):
     tc.transact("ok", 'lsub "" a*')
     tc.expect_untagged('* LSUB () "/" a/b')
     tc.transact("ok", 'lsub "" %')
-    tc.expect_untagged_some('* LSUB (\\NoSelect) "/" a', '* LSUB () "/" Inbox')
-    tc.transact("no", "subscribe nonexistent")
+    tc.expect_untagged_some('* LSUB (\\Noselect) "/" a', '* LSUB () "/" Inbox')
     tc2.transact("ok", "noop")
     tc.transact("ok", "subscribe a")
     tc2.transact("ok", "noop")
     tc2.expect_untagged('* LIST (\\Subscribed) "/" a')
+
+
+def test_subscribe_nonexistent(imap):
+    # RFC 9051 6.3.7: SUBSCRIBE needs no mailbox; the name is listed \NonExistent by LIST
+    # (SUBSCRIBED) (RFC 5258 3.1) and by LSUB, and stays subscribed when its mailbox is deleted.
+    tc = imap.connect()
+    tc2 = imap.connect()
+    tc.transact("ok", "subscribe nonexistent")
+    assert tc.result.text == "SUBSCRIBE done"
+    tc.expect_no_untagged()
+    tc2.transact("ok", "noop")
+    tc2.expect_untagged('* LIST (\\Subscribed \\NonExistent) "/" nonexistent')
+    tc.transact("ok", "subscribe nonexistent")  # already: nothing changes
+    tc2.transact("ok", "noop")
+    tc2.expect_no_untagged()
+    tc.transact("ok", 'list (subscribed) "" non*')
+    tc.expect_untagged('* LIST (\\Subscribed \\NonExistent) "/" nonexistent')
+    tc.transact("ok", 'list "" non*')  # not a mailbox
+    tc.expect_no_untagged()
+    tc.transact("ok", 'list "" * return (subscribed)')
+    assert all("nonexistent" not in raw.decode() for _, raw in tc.untagged)
+    tc.transact("ok", 'lsub "" non*')
+    tc.expect_untagged('* LSUB () "/" nonexistent')
+    tc.transact("no", "select nonexistent")
+    tc.transact("ok", "create nonexistent")  # the new mailbox takes the subscription over
+    tc.transact("ok", 'list (subscribed) "" non*')
+    tc.expect_untagged('* LIST (\\Subscribed) "/" nonexistent')
+    tc.transact("ok", "delete nonexistent")  # and deleting it keeps the name subscribed
+    tc.transact("ok", 'list (subscribed) "" non* return (children)')
+    tc.expect_untagged('* LIST (\\Subscribed \\NonExistent \\HasNoChildren) "/" nonexistent')
+    tc.transact("ok", "unsubscribe nonexistent")
+    tc.transact("ok", "unsubscribe nonexistent")  # RFC 9051 6.3.8: not subscribed: no change
+    tc.transact("ok", 'lsub "" non*')
+    tc.expect_no_untagged()
+    for bad in ['"a*b"', '"#news"', '""', '"a//b"']:
+        tc.transact("no", f"subscribe {bad}")
+        tc.expect_code("CANNOT")
+    # RFC 3501 6.3.9: "%" hiding a subscribed name below an unsubscribed one that matches: that
+    # one is listed with \Noselect, whether it exists or not.
+    tc.transact("ok", "subscribe x/y/z")
+    tc.transact("ok", "create Archive/sub")
+    tc.transact("ok", "unsubscribe Archive")
+    tc.transact("ok", 'lsub "" %')
+    tc.expect_untagged(
+        '* LSUB (\\Noselect) "/" Archive', '* LSUB () "/" Drafts', '* LSUB () "/" Inbox', '* LSUB () "/" Junk',
+        '* LSUB () "/" Sent', '* LSUB () "/" Trash', '* LSUB (\\Noselect) "/" x',
+    )
+    tc.transact("ok", 'lsub "" x/%')
+    tc.expect_untagged('* LSUB (\\Noselect) "/" x/y')
+    tc.transact("ok", 'lsub "x/" %/%')
+    tc.expect_untagged('* LSUB () "/" x/y/z')
+    tc.transact("ok", 'lsub "" *')  # "*" hides nothing
+    tc.expect_untagged(
+        '* LSUB () "/" Archive/sub', '* LSUB () "/" Drafts', '* LSUB () "/" Inbox', '* LSUB () "/" Junk',
+        '* LSUB () "/" Sent', '* LSUB () "/" Trash', '* LSUB () "/" x/y/z',
+    )
+    tc.transact("ok", 'lsub "" "*z"')
+    tc.expect_untagged('* LSUB () "/" x/y/z')
 
 
 def test_namespace_status(imap):

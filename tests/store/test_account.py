@@ -309,11 +309,43 @@ async def test_subscribed(acc):
     assert not acc.mailbox("Junk").subscribed
     await acc.set_subscribed("Junk", False)
     assert sub.pending() == []
-    with pytest.raises(MailboxNotFound):
-        await acc.set_subscribed("junk", True)  # names are case-sensitive, except Inbox
     sub.close()
     await acc.set_subscribed("Junk", True)
     assert sub.pending() == []
+
+
+@pytest.mark.trio
+async def test_subscribed_names_without_mailbox(acc):
+    # RFC 9051 6.3.7: a name may be subscribed without a mailbox, and a deleted mailbox stays
+    # subscribed; a mailbox created under a subscribed name takes the subscription over.
+    sub = acc.subscribe()
+    default = ["Archive", "Drafts", "Inbox", "Junk", "Sent", "Trash"]
+    await acc.set_subscribed("junk", True)  # names are case-sensitive, except Inbox: no mailbox
+    assert sub.pending() == [ChangeSubscription("junk", True)]
+    await acc.set_subscribed("junk", True)
+    await acc.set_subscribed("never", False)
+    assert sub.pending() == []
+    assert acc.subscriptions() == sorted(default + ["junk"])
+    assert acc.mailbox("junk") is None
+    with pytest.raises(InvalidMailboxName):
+        await acc.set_subscribed("a*", True)
+    await acc.create_mailbox("x/y")
+    await acc.set_subscribed("x/y", False)
+    await acc.delete_mailbox("x/y")
+    await acc.delete_mailbox("x")
+    assert acc.subscriptions() == sorted(default + ["junk", "x"])
+    await acc.set_subscribed("x", False)
+    assert acc.subscriptions() == sorted(default + ["junk"])
+    consistent(acc)
+    await acc.create_mailbox("junk/sub")
+    assert acc.mailbox("junk").subscribed and acc.subscriptions() == sorted(default + ["junk", "junk/sub"])
+    await acc.set_subscribed("gone", True)
+    await acc.create_mailbox("old")
+    await acc.set_subscribed("old", False)
+    await acc.rename_mailbox("old", "gone")  # the new name was subscribed: it stays so
+    assert acc.mailbox("gone").subscribed and "old" not in acc.subscriptions()
+    consistent(acc)
+    sub.close()
 
 
 @pytest.mark.trio

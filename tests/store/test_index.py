@@ -25,6 +25,7 @@ def state(acc):
         {mb.id: acc.expunged_uids(mb.id, 0) for mb in mbs},
         acc.disk_usage(),
         acc.highest_modseq(),
+        acc.subscriptions(),
     )
 
 
@@ -152,6 +153,8 @@ def test_snapshot_and_journal_reload(store):
         await acc.create_mailbox(f"box{first}/sub")
         await acc.copy(inbox, [first + 1], acc.mailbox(f"box{first}/sub").id)
         await acc.set_password("secret%d" % first)
+        await acc.set_subscribed(f"gone{first}/x", True)  # no such mailbox: a Subscription record
+        await acc.set_subscribed(f"box{first}", False)
 
     trio.run(work, 1)
     acc.snapshot()
@@ -161,7 +164,8 @@ def test_snapshot_and_journal_reload(store):
     trio.run(work, 6)
     trio.run(lambda: acc.rename_mailbox("box1", "renamed"))
     before = state(acc)
-    assert scan_journal(journal(acc).read_bytes()).txns[0][0].seq == 12  # account creation, 10 writes, then the first after the snapshot
+    assert "gone1/x" in before[-1] and "gone6/x" in before[-1] and "box1" not in before[-1]
+    assert scan_journal(journal(acc).read_bytes()).txns[0][0].seq == 14  # account creation, 10 writes, then the first after the snapshot
     acc.close()
     acc = store.open_account("mox")
     assert state(acc) == before

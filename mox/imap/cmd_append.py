@@ -3,6 +3,8 @@ and UTF8; RFC 9208 OVERQUOTA. A missing mailbox gives ``NO [TRYCREATE]``."""
 
 from __future__ import annotations
 
+from mox.store import Upload
+
 from .cmd_mailbox import account_quota
 from .cmd_store import check_flags
 from .errors import CommandFailed
@@ -17,11 +19,17 @@ async def cmd_append(s: Session, cmd: Command) -> str:
     if mb is None:
         raise CommandFailed("mailbox does not exist", "TRYCREATE")
     flags = check_flags(args["flags"])
-    data: bytes = args["message"]
+    # Once authenticated, the message literal was streamed to an Upload (a file of the store);
+    # the driver discards the upload after the command when it did not become a message.
+    data: bytes | Upload = args["message"]
+    size = data.size if isinstance(data, Upload) else len(data)
     quota = account_quota(s)
-    if quota > 0 and s.acc.disk_usage() + len(data) > quota:
+    if quota > 0 and s.acc.disk_usage() + size > quota:
         raise CommandFailed("account over quota", "OVERQUOTA")
-    msg = await s.acc.deliver(mb.name, data, flags=flags, received=args["date"], origin=s.sub)
+    if isinstance(data, Upload):
+        msg = await s.acc.deliver_upload(mb.name, data, flags=flags, received=args["date"], origin=s.sub)
+    else:
+        msg = await s.acc.deliver(mb.name, data, flags=flags, received=args["date"], origin=s.sub)
     sel = s.selected
     if sel is not None and sel.mailbox_id == mb.id and not sel.seq(msg.uid):
         sel.uids.append(msg.uid)

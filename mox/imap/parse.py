@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from .errors import BadCommand
-from .types import Command, FetchAtt, ListCommand, NumRange, NumSet, SearchKey, Section
+from .types import Command, FetchAtt, ListCommand, MessageLiteral, NumRange, NumSet, SearchKey, Section
 
 _CTL = set(range(0, 0x20)) | {0x7F}
 # atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
@@ -60,6 +60,7 @@ FETCH_MACROS = {
 }
 
 _LITERAL_END = re.compile(rb"(~?)\{([0-9]+)(\+?)\}$")
+_LITERAL_ANNOUNCE = re.compile(rb"(~?)\{([0-9]{1,19})(\+?)\}\r\n")
 
 
 def literal_at_end(line: bytes) -> tuple[int, bool, bool] | None:
@@ -76,9 +77,12 @@ class Parser:
     """A cursor over one command's bytes. ``take``/``expect`` for literal text, ``parse_<rule>``
     for grammar rules, ``maybe_<rule>`` for optional ones (None when absent)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, streamed: frozenset[int] = frozenset()) -> None:
         self.data = data
         self.pos = 0
+        # Offsets where the data of a streamed APPEND message literal would start: the
+        # announcement is in ``data``, the bytes went elsewhere (protocol.py).
+        self.streamed = streamed
         #: Set while parsing the arguments of LOGIN/AUTHENTICATE: errors then never quote the
         #: input (it holds credentials; the reply also ends up in logs and transcripts).
         self.secret = False
@@ -187,7 +191,7 @@ class Parser:
             out.append(c)
 
     def maybe_literal(self, allow8: bool = False) -> bytes | None:
-        m = re.compile(rb"(~?)\{([0-9]{1,19})(\+?)\}\r\n").match(self.data, self.pos)
+        m = _LITERAL_ANNOUNCE.match(self.data, self.pos)
         if m is None:
             return None
         if m.group(1) and not allow8:
@@ -198,6 +202,14 @@ class Parser:
             raise self.error("short literal")
         self.pos = start + n
         return self.data[start : self.pos]
+
+    def maybe_message_literal(self) -> bytes | MessageLiteral | None:
+        """APPEND's message: a literal or literal8, or a streamed one (RFC 9051 6.3.12)."""
+        m = _LITERAL_ANNOUNCE.match(self.data, self.pos)
+        if m is not None and m.end() in self.streamed:
+            self.pos = m.end()
+            return MessageLiteral(int(m.group(2)))
+        return self.maybe_literal(allow8=True)
 
     def parse_string(self) -> bytes:
         if self.peek(b'"'):
@@ -575,12 +587,12 @@ class Parser:
         utf8 = False
         if self.take(b"UTF8 ("):
             utf8 = True
-            data = self.maybe_literal(allow8=True)
+            data = self.maybe_message_literal()
             if data is None:
                 raise self.error("expected literal8")
             self.expect(b")")
         else:
-            data = self.maybe_literal(allow8=True)
+            data = self.maybe_message_literal()
             if data is None:
                 raise self.error("expected literal with message")
         return {"mailbox": mailbox, "flags": flags, "date": date, "message": data, "utf8": utf8}
@@ -841,9 +853,36 @@ class Parser:
         raise BadCommand(f"unknown search key {w!r}")
 
 
-def parse_command(data: bytes) -> Command:
-    """Parse one complete command (literals inline, no trailing CRLF)."""
-    return Parser(data).parse_command()
+def parse_command(data: bytes, streamed: frozenset[int] = frozenset()) -> Command:
+    """Parse one complete command (literals inline, no trailing CRLF). ``streamed``: offsets of
+    APPEND message literals whose data is not in ``data`` (see ``is_append_message``)."""
+    return Parser(data, streamed).parse_command()
+
+
+def is_append_message(text: bytes) -> bool:
+    """Whether ``text``, a command so far that ends in a literal announcement, is an APPEND
+    whose announced literal is the message (RFC 9051 6.3.12 ``append = "APPEND" SP mailbox
+    [SP flag-list] [SP date-time] SP literal``; RFC 6855 ``"UTF8 (" literal8 ")"``), not e.g.
+    the mailbox name. The protocol layer streams such a literal instead of buffering it."""
+    p = Parser(text)
+    try:
+        p.parse_tag()
+        p.sp()
+        if p.parse_atom().upper() != "APPEND":
+            return False
+        p.sp()
+        p.parse_mailbox()
+        p.sp()
+        if p.peek(b"("):
+            p.parse_flag_list()
+            p.sp()
+        if p.peek(b'"'):
+            p.parse_date_time()
+            p.sp()
+        p.take(b"UTF8 (")
+    except BadCommand:
+        return False
+    return _LITERAL_END.fullmatch(text, p.pos) is not None
 
 
 def parse_tag_and_name(line: bytes) -> tuple[str | None, str | None]:

@@ -7,6 +7,10 @@ literals were read. Events:
 - ``Command``: a parsed command (``types.Command``).
 - ``NeedLiteral(tag, size)``: a synchronizing literal was announced and accepted; the driver
   sends ``+ `` (RFC 9051 7.5: the space is required by some clients).
+- ``AppendLiteral(tag, size, sync)``: with ``stream_append`` on, an APPEND message literal was
+  announced and accepted; its data follows as ``AppendData(data)`` events, as it arrives, and
+  is not kept here (the driver streams it to a file). For ``sync`` the driver sends ``+ ``.
+  The command's ``args["message"]`` is then a ``types.MessageLiteral(size)``.
 - ``BadSyntax(tag, text, code)``: answer ``<tag> BAD [code] text``; the connection goes on.
 - ``Line(data)``: in line mode (``set_line_mode()``), one raw line without CRLF (SASL responses,
   IDLE's DONE).
@@ -18,7 +22,9 @@ literals were read. Events:
 Limits: 64 KiB of command text (the lines of a command, without literal data; Dovecot's
 ``imap_max_line_length``, where mox has 16 KiB, too little for ``ID`` with long values); literals
 in commands at most 100 KiB each, 1000 KiB in total, 1000 per command (reference 3.7); APPEND's
-message literal is limited only by ``max_append``.
+message literals (not e.g. a mailbox name sent as a literal) are limited by ``max_append`` in
+total per command instead. Memory held for a connection: the buffered input (one read plus the
+unfinished line) and the command text and its small literals; never a streamed message.
 
 A command whose text outgrows the limit is answered ``<tag> BAD [TOOBIG]`` once all of it went
 by, and the connection goes on: the rest of the line is discarded as it arrives (only a short
@@ -32,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import BadCommand
-from .parse import literal_at_end, parse_command, parse_tag_and_name
+from .parse import is_append_message, literal_at_end, parse_command, parse_tag_and_name
 from .types import Command
 
 NEED_DATA = object()
@@ -47,6 +53,18 @@ MAX_LITERALS = 1000
 class NeedLiteral:
     tag: str
     size: int
+
+
+@dataclass(frozen=True)
+class AppendLiteral:
+    tag: str
+    size: int
+    sync: bool
+
+
+@dataclass(frozen=True)
+class AppendData:
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,7 @@ class _Skip:
     literal: int = 0  # LITERAL+ data still to skip
 
 
-Event = Command | NeedLiteral | BadSyntax | Line | Fatal | NotImap | EndOfStream
+Event = Command | NeedLiteral | AppendLiteral | AppendData | BadSyntax | Line | Fatal | NotImap | EndOfStream
 
 
 class ImapServerConnection:
@@ -103,10 +121,16 @@ class ImapServerConnection:
         self._scan = 0  # where to continue looking for CRLF
         self._text = 0  # bytes of command text (lines, not literal data) in the command so far
         self._skip: _Skip | None = None  # discarding a command that outgrew max_line
+        self._append_total = 0  # bytes of APPEND message literals in the command so far
+        self._streamed: set[int] = set()  # offsets in _cmd where a streamed literal's data was
+        self._stream_remaining = 0  # bytes of a streamed literal still to hand out
         self.ncommands = 0
         self.last_command = b""  # raw bytes of the last complete command, for trace logging
         self.max_append = max_append
         self.max_line = max_line
+        #: Stream APPEND message literals (AppendLiteral/AppendData) instead of buffering them;
+        #: the driver turns it on once authenticated (before, they are limited as any literal).
+        self.stream_append = False
 
     def receive_data(self, data: bytes) -> None:
         if data:
@@ -120,7 +144,11 @@ class ImapServerConnection:
 
     def in_command(self) -> bool:
         """Whether a command is partially received (e.g. waiting for literal data)."""
-        return bool(self._cmd) or self._literal_remaining > 0 or self._skip is not None
+        return bool(self._cmd) or self._literal_remaining > 0 or self._skip is not None or self._stream_remaining > 0
+
+    def buffered(self) -> int:
+        """Bytes this connection holds in memory: unprocessed input and the command so far."""
+        return len(self._buf) + len(self._cmd)
 
     def _reset(self) -> None:
         self._cmd = bytearray()
@@ -128,6 +156,9 @@ class ImapServerConnection:
         self._literal_count = 0
         self._literal_total = 0
         self._text = 0
+        self._append_total = 0
+        self._streamed = set()
+        self._stream_remaining = 0
 
     def _take_line(self) -> bytes | None:
         i = self._buf.find(b"\r\n", self._scan)
@@ -146,6 +177,16 @@ class ImapServerConnection:
                 if ev is not None:
                     return ev
                 continue
+            if self._stream_remaining:
+                if not self._buf:
+                    if self._eof:
+                        return Fatal("connection closed while reading literal")
+                    return NEED_DATA
+                n = min(self._stream_remaining, len(self._buf))
+                chunk = bytes(self._buf[:n])
+                del self._buf[:n]
+                self._stream_remaining -= n
+                return AppendData(chunk)
             if self._literal_remaining:
                 if len(self._buf) < self._literal_remaining:
                     if self._eof:
@@ -246,20 +287,23 @@ class ImapServerConnection:
         self._text += len(line) + 2
         lit = literal_at_end(line)
         if lit is None:
-            data = bytes(self._cmd)
+            data, streamed = bytes(self._cmd), frozenset(self._streamed)
             self._reset()
-            return self._parse(data)
+            return self._parse(data, streamed)
         size, non_sync, _lit8 = lit
         tag, name = parse_tag_and_name(bytes(self._cmd[:200]))
         if self.ncommands == 0 and (tag is None or name is None):
             self._reset()
             return NotImap()
-        self._literal_count += 1
-        self._literal_total += size
-        if name == "APPEND":
-            # The message literal is exempt from the command literal limits (reference 3.7).
-            too_big = size > self.max_append
+        message = name == "APPEND" and is_append_message(bytes(self._cmd))
+        if message:
+            # The message literal is exempt from the command literal limits (reference 3.7);
+            # all of a command's messages together are limited (MULTIAPPEND sends several).
+            self._append_total += size
+            too_big = self._append_total > self.max_append
         else:
+            self._literal_count += 1
+            self._literal_total += size
             too_big = (
                 size > MAX_LITERAL or self._literal_total > MAX_LITERALS_TOTAL or self._literal_count > MAX_LITERALS
             )
@@ -270,17 +314,21 @@ class ImapServerConnection:
             self.ncommands += 1
             return BadSyntax(tag or "*", "literal too big", "TOOBIG")
         self._cmd += b"\r\n"
+        if message and self.stream_append:
+            self._streamed.add(len(self._cmd))
+            self._stream_remaining = size
+            return AppendLiteral(tag or "*", size, not non_sync)
         self._literal_remaining = size
         if not non_sync:
             return NeedLiteral(tag or "*", size)
         return None
 
-    def _parse(self, data: bytes) -> object:
+    def _parse(self, data: bytes, streamed: frozenset[int] = frozenset()) -> object:
         first = self.ncommands == 0
         self.ncommands += 1
         self.last_command = data
         try:
-            return parse_command(data)
+            return parse_command(data, streamed)
         except BadCommand as e:
             tag, name = parse_tag_and_name(data[:200])
             if first and (tag is None or name is None or e.code == "unknown"):

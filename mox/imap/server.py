@@ -8,6 +8,10 @@ Invariants:
   reason, never a silent close (reference 3.7, quirk fixed).
 - No exception escapes ``handle_connection``; a bug in a command gives ``NO [SERVERBUG]`` and a
   logged traceback, and the connection goes on.
+- Memory per connection is bounded: an APPEND message literal (once authenticated) goes to a
+  temporary file of the store as it arrives, through a buffer of at most ``UPLOAD_BUFFER``
+  bytes; the store renames that file into place. ``peak_buffered`` records the most input
+  held in memory at once (protocol buffers plus that buffer), logged when the connection ends.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from .parse import ANY_STATE, AUTHENTICATED, NOT_AUTHENTICATED, SELECTED
 from .protocol import (
     MAX_LITERAL,
     NEED_DATA,
+    AppendData,
+    AppendLiteral,
     BadSyntax,
     EndOfStream,
     Fatal,
@@ -34,8 +40,10 @@ from .protocol import (
     NeedLiteral,
     NotImap,
 )
+from mox.store import Upload
+
 from .session import Session, State
-from .types import Command
+from .types import Command, MessageLiteral
 
 # Deadlines in seconds (reference 3.7); tests may lower them.
 TIMEOUTS = {
@@ -84,6 +92,8 @@ HANDLERS = {
 
 _LITERAL_RE = re.compile(rb"~?\{[0-9]+\}\r\n")
 
+UPLOAD_BUFFER = 256 * 1024  # APPEND data collected before one write to the upload file
+
 # Commands during which expunges of other sessions are held back (RFC 9051 7.5.1).
 NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH"}
 
@@ -102,6 +112,9 @@ class Connection:
         self.session = Session(ctx, log, tls=tls)
         self.session.conn = self
         self.start_tls = False
+        self.upload: Upload | None = None  # the APPEND message literal being received
+        self._upload_buf = bytearray()
+        self.peak_buffered = 0
 
     # -- I/O
 
@@ -128,6 +141,7 @@ class Connection:
         # Before login APPEND can't succeed: its message literal gets the limit of any other
         # literal, so an unauthenticated client can't make us buffer a huge message.
         self.proto.max_append = self.max_append if self._authenticated() else MAX_LITERAL
+        self.proto.stream_append = self._authenticated()
         while True:
             ev = self.proto.next_event()
             if ev is not NEED_DATA:
@@ -144,6 +158,34 @@ class Connection:
             if cs.cancelled_caught:
                 raise ReadTimeout()
             self.proto.receive_data(data)
+            self.peak_buffered = max(self.peak_buffered, self.proto.buffered() + len(self._upload_buf))
+
+    # -- APPEND message literals
+
+    async def _upload_start(self, ev: AppendLiteral) -> None:
+        self.discard_upload()
+        acc = self.session.acc
+        assert acc is not None  # streaming is on only once authenticated
+        self.upload = acc.new_upload()
+        if ev.sync:
+            await self.write(b"+ \r\n")
+
+    async def _upload_data(self, data: bytes) -> None:
+        self._upload_buf += data
+        if len(self._upload_buf) >= UPLOAD_BUFFER:
+            await self._upload_flush()
+
+    async def _upload_flush(self) -> None:
+        if self.upload is not None and self._upload_buf:
+            data, self._upload_buf = bytes(self._upload_buf), bytearray()
+            await trio.to_thread.run_sync(self.upload.write, data)
+
+    def discard_upload(self) -> None:
+        """Remove the upload's file unless it became a message (after any command, error, close)."""
+        self._upload_buf = bytearray()
+        if self.upload is not None:
+            self.upload.discard()
+            self.upload = None
 
     async def read_line(self, kind: str = "text") -> bytes:
         """A raw line (AUTHENTICATE continuation, IDLE's DONE)."""
@@ -200,7 +242,12 @@ class Connection:
                     await self._starttls()
             elif isinstance(ev, NeedLiteral):
                 await self.write(b"+ \r\n")
+            elif isinstance(ev, AppendLiteral):
+                await self._upload_start(ev)
+            elif isinstance(ev, AppendData):
+                await self._upload_data(ev.data)
             elif isinstance(ev, BadSyntax):
+                self.discard_upload()
                 code = f"[{ev.code}] " if ev.code else ""
                 await self.write(f"{ev.tag} BAD {code}{_text(ev.text, code)}\r\n".encode())
             elif isinstance(ev, NotImap):
@@ -253,6 +300,9 @@ class Connection:
                 # New messages and flag changes first, so the command can refer to them;
                 # expunges wait until after the command (they renumber messages).
                 s.apply_changes(allow_expunge=False)
+            if isinstance(cmd.args.get("message"), MessageLiteral):
+                await self._upload_flush()
+                cmd.args["message"] = self.upload
             ok_text = await HANDLERS[name](s, cmd)
             tagged = f"{cmd.tag} OK {ok_text}"
         except BadCommand as e:
@@ -282,6 +332,7 @@ class Connection:
                 s.apply_changes(allow_expunge=name not in NO_EXPUNGE_COMMANDS)
             except Exception as e:  # never lose the tagged reply over a broadcast problem
                 self.log.error("applying changes", err=repr(e), trace=traceback.format_exc())
+        self.discard_upload()
         await self.write(s.take_output() + tagged.encode("utf-8") + b"\r\n")
 
 
@@ -406,6 +457,8 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
         log.error("connection failed", err=repr(e), trace=traceback.format_exc())
     finally:
         if conn is not None:
+            conn.discard_upload()
+            log.debug("connection closed", peak_buffered=conn.peak_buffered)
             conn.session.close()
             if conn.ci is not None:
                 conn.ci.closed()

@@ -122,6 +122,14 @@ class ListCommand(msgspec.Struct, frozen=True):
     extended: bool = False
 
 
+class MessageLiteral(msgspec.Struct, frozen=True):
+    """An APPEND message literal that did not pass through memory: the protocol layer handed
+    its ``size`` bytes to the driver as they arrived (``AppendData`` events), which streams them
+    to a file. The parser puts this in ``args["message"]`` instead of the bytes."""
+
+    size: int
+
+
 class Command(msgspec.Struct, frozen=True):
     """One parsed command. ``name`` is upper-case; UID commands have ``uid`` set and the
     subcommand as name (``UID FETCH`` -> name FETCH, uid True). ``args`` holds the command's

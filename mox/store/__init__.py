@@ -25,7 +25,7 @@ The core is synchronous and thread-safe (``*_sync`` methods, reads, recovery, co
 async methods run the blocking parts with ``trio.to_thread.run_sync``.
 """
 
-from mox.store.account import Account, check_mailbox_name, normalize_mailbox_name
+from mox.store.account import Account, Upload, check_mailbox_name, normalize_mailbox_name
 from mox.store.changes import (
     Change,
     ChangeAddMailbox,
@@ -88,6 +88,7 @@ __all__ = [
     "ScramSecret",
     "Store",
     "StoreError",
+    "Upload",
     "check_mailbox_name",
     "normalize_flags",
     "normalize_mailbox_name",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import io
 import os
 import threading
 import time
@@ -138,6 +139,57 @@ def _space_errors(fn: Callable[..., _T]) -> Callable[..., _T]:
             raise
 
     return wrapper
+
+
+class Upload:
+    """A message being received in parts (an IMAP APPEND literal), written to a temporary file as
+    it arrives (see ``Account.new_upload``). ``write`` blocks (call it from a worker thread);
+    a failed write (e.g. ENOSPC) is kept in ``error``, later data is dropped, and delivering
+    the upload raises it. ``discard`` removes the file unless it became a message."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self.error: OSError | None = None
+        self.placed = False
+        self._f: io.FileIO | None = None
+        try:
+            self._f = open(path, "wb", buffering=0)
+        except OSError as e:  # e.g. a full disk: the data is taken and dropped, delivery fails
+            self.error = e
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.error is not None or self._f is None or self._f.closed:
+            self.size += len(data)
+            return
+        try:
+            layout.write_all(self._f, data, self.path)
+        except OSError as e:
+            self.error = e
+            self._f.close()
+            layout.remove_quietly(self.path)
+        self.size += len(data)
+
+    def finish(self, *, fsync: bool = True) -> None:
+        """Close the file after the last write (fsynced); raises the error of a failed write."""
+        if self.error is not None:
+            raise self.error
+        if self._f is not None and not self._f.closed:
+            try:
+                if fsync:
+                    os.fsync(self._f.fileno())
+            finally:
+                self._f.close()
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def discard(self) -> None:
+        if self._f is not None and not self._f.closed:
+            self._f.close()
+        if not self.placed:
+            layout.remove_quietly(self.path)
 
 
 class _Pending(NamedTuple):
@@ -817,6 +869,14 @@ class Account:
         layout.write_file_durable(path, self._tmp_path(str(id)), data, fsync=self.store.fsync)
         return path
 
+    def _place_upload(self, id: int, upload: Upload) -> None:
+        """Rename a finished upload into place as message ``id`` and fsync the directory."""
+        d = self._ensure_dir(id)
+        os.replace(upload.path, d / str(id))
+        upload.placed = True
+        if self.store.fsync:
+            layout.fsync_dir(d)
+
     def _link_files(self, pairs: list[tuple[int, int]]) -> None:
         """Give message ``dst`` the file of message ``src`` for each pair: a hard link, or a copy
         where links are not possible; then fsync the directories."""
@@ -1058,9 +1118,28 @@ class Account:
         with self._cond:
             return key in self._keys
 
-    def _deliver(self, mailbox_name, data, flags, received, origin, key: str | None) -> Message | None:
+    def new_upload(self) -> Upload:
+        """A temporary file for a message arriving in parts (an IMAP APPEND literal), in the
+        store's tmp directory (the data directory's filesystem): ``deliver_upload`` renames it
+        into place, so the message is written once and never held in memory while it arrives."""
+        return Upload(self._tmp_path("upload"))
+
+    @_space_errors
+    def deliver_upload_sync(
+        self, mailbox_name: str, upload: Upload, *, flags: Iterable[str] = (), received: float | None = None, origin=None
+    ) -> Message:
+        """deliver_sync for a message in an Upload; the upload's file becomes the message file.
+        Raises DiskFull when writing the upload had failed for a full disk."""
+        upload.finish(fsync=self.store.fsync)
+        msg = self._deliver(mailbox_name, upload, flags, received, origin, None)
+        assert msg is not None
+        return msg
+
+    def _deliver(self, mailbox_name, data: bytes | Upload, flags, received, origin, key: str | None) -> Message | None:
         nflags = normalize_flags(flags)
-        data = bytes(data)
+        if not isinstance(data, Upload):
+            data = bytes(data)
+        size = data.size if isinstance(data, Upload) else len(data)
         if received is not None and hasattr(received, "timestamp"):
             received = received.timestamp()  # a datetime
         with self._cond:
@@ -1068,33 +1147,37 @@ class Account:
             if key is not None and key in self._keys:
                 return None
             mbid = self._mailbox_locked(mailbox_name).id
-            self._check_quota_locked(len(data))
+            self._check_quota_locked(size)
             id = self._next_id
             self._next_id += 1
             self._inflight.add(id)
         try:
-            return self._deliver_placed(id, mbid, data, nflags, received, origin, key)
+            return self._deliver_placed(id, mbid, data, size, nflags, received, origin, key)
         finally:
             self._inflight.discard(id)
 
-    def _deliver_placed(self, id, mbid, data, nflags, received, origin, key: str | None) -> Message | None:
+    def _deliver_placed(self, id, mbid, data: bytes | Upload, size: int, nflags, received, origin, key: str | None) -> Message | None:
         from mox.message import parse_message
 
-        part_raw = encode_part(parse_message(data))
+        # The MIME structure needs the whole message once (briefly, in this worker thread).
+        part_raw = encode_part(parse_message(data.read() if isinstance(data, Upload) else data))
         queued = False
         try:
-            self._place_file(id, data)
+            if isinstance(data, Upload):
+                self._place_upload(id, data)
+            else:
+                self._place_file(id, data)
             with self._cond:
                 self._check_writable()
                 if key is not None and key in self._keys:
                     self._remove_files([id])  # delivered meanwhile by a concurrent retry
                     return None
                 mb = self._mailbox_by_id_locked(mbid)
-                self._check_quota_locked(len(data))
+                self._check_quota_locked(size)
                 modseq = self._next_modseq_locked()
                 now = time.time()
                 msg = Message(
-                    id, mbid, mb.uidnext, modseq, modseq, nflags, len(data),
+                    id, mbid, mb.uidnext, modseq, modseq, nflags, size,
                     now if received is None else float(received), False, part_raw,
                 )  # fmt: skip
                 self._apply(msg)
@@ -1423,6 +1506,11 @@ class Account:
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
     ) -> Message:
         return await self._run(self.deliver_sync, mailbox_name, data, flags=flags, received=received, origin=origin)
+
+    async def deliver_upload(
+        self, mailbox_name: str, upload: Upload, *, flags: Iterable[str] = (), received: float | None = None, origin=None
+    ) -> Message:
+        return await self._run(self.deliver_upload_sync, mailbox_name, upload, flags=flags, received=received, origin=origin)
 
     async def deliver_once(
         self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None

@@ -299,20 +299,7 @@ class Account:
         self._closed = False
         self._lockfd: int | None = None
         self._lock_key: str | None = None
-        # Index state.
-        self._mailboxes: dict[int, Mailbox] = {}
-        self._by_name: dict[str, int] = {}
-        self._live: dict[int, dict[int, Message]] = {}
-        self._tombs: dict[int, dict[int, Message]] = {}
-        self._by_id: dict[int, Message] = {}
-        self._password: PasswordRecord | None = None
-        self._subs: set[str] = set()  # subscribed names that are no mailbox (schema.Subscription)
-        self._seq = 0
-        self._next_id = 1
-        self._last_modseq = 1  # the first modseq handed out is 2
-        self._next_uidvalidity = 1
-        self._disk_usage = 0
-        self._keys: dict[str, DeliveryKey] = {}
+        self._reset_index()
         # Commit machinery.
         self._pending: list[_Pending] = []
         self._epoch = 0  # raised when pending transactions are dropped (full disk)
@@ -490,18 +477,21 @@ class Account:
         return data, problem, valid_end, clean
 
     def _reset_index(self) -> None:
-        self._mailboxes = {}
-        self._by_name = {}
-        self._live = {}
-        self._tombs = {}
-        self._by_id = {}
-        self._password = None
+        """The empty index: every attribute of the index state is set here (at construction,
+        and when a full disk makes the index reload from disk)."""
+        self._mailboxes: dict[int, Mailbox] = {}
+        self._by_name: dict[str, int] = {}
+        self._live: dict[int, dict[int, Message]] = {}
+        self._tombs: dict[int, dict[int, Message]] = {}
+        self._by_id: dict[int, Message] = {}
+        self._password: PasswordRecord | None = None
+        self._subs: set[str] = set()  # subscribed names that are no mailbox (schema.Subscription)
         self._seq = 0
         self._next_id = 1
-        self._last_modseq = 1
+        self._last_modseq = 1  # the first modseq handed out is 2
         self._next_uidvalidity = 1
         self._disk_usage = 0
-        self._keys = {}
+        self._keys: dict[str, DeliveryKey] = {}
 
     def _stray_files(self) -> list[Path]:
         """Files under msg/ that belong to no message (and to no write in progress)."""

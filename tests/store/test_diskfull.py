@@ -26,7 +26,7 @@ def state_of(acc) -> tuple:
     """What a client could see: mailboxes with counts, and every message's uid and flags."""
     boxes = tuple((mb.name, mb.total, mb.unseen, mb.size) for mb in acc.mailboxes())
     msgs = tuple((m.mailbox_id, m.uid, m.flags) for mb in acc.mailboxes() for m in acc.messages(mb.id))
-    return boxes, msgs
+    return boxes, msgs, tuple(acc.subscriptions())
 
 
 def tmp_files(data_dir) -> list[str]:
@@ -98,6 +98,7 @@ def test_every_other_write_fails_cleanly(acc):
         lambda: acc.rename_mailbox_sync("Archive", "Old"),
         lambda: acc.rename_mailbox_sync("Inbox", "Saved"),
         lambda: acc.set_subscribed_sync("Junk", False),
+        lambda: acc.set_subscribed_sync("ghost", True),  # a name that is no mailbox
         lambda: acc.delete_mailbox_sync("Junk"),
         lambda: acc.set_password_sync("secret"),
     ]

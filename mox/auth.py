@@ -14,8 +14,28 @@ import secrets
 import unicodedata
 from typing import Any
 
+import trio
+
 from mox import mlog
 from mox.config import Config
+
+
+async def run_password_hash(limiter: Any, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread: password hashing is slow by design and never runs on
+    the event loop. ``limiter`` (``mox.limiter.Limiter``, or None) caps how many hash jobs run
+    at once; it is one per server, shared by IMAP, SMTP and the web."""
+    cap = limiter.password_hashes if limiter is not None else None
+    return await trio.to_thread.run_sync(fn, *args, limiter=cap)
+
+
+def hash_runner(limiter: Any) -> Any:
+    """A ``run_sync`` for mox.sasl.serve_exchange: each step in a worker thread under the shared
+    hash limiter."""
+
+    async def run(fn: Any, *args: Any) -> Any:
+        return await run_password_hash(limiter, fn, *args)
+
+    return run
 
 
 class Authenticator:
@@ -81,25 +101,43 @@ class Authenticator:
             self.log.info("login refused: too many auth failures", ip=ip)
             return None
         account = self.account_for_address(address)
-        ok = False
+        ok = self._check(account, password)
+        return self._count(account if ok else None, ip)
+
+    async def login_async(self, address: str, password: str, *, ip: str | None = None) -> str | None:
+        """:meth:`login` with the password hash in a worker thread under the shared hash
+        limiter (the event loop keeps serving meanwhile)."""
+        limiter = self.limiter if ip is not None else None
+        if limiter is not None and not limiter.auth_allowed(ip):
+            self.log.info("login refused: too many auth failures", ip=ip)
+            return None
+        account = self.account_for_address(address)
+        ok = await run_password_hash(self.limiter, self._check, account, password)
+        return self._count(account if ok else None, ip)
+
+    def _check(self, account: str | None, password: str) -> bool:
+        """The password check (slow: scrypt). An unknown address costs the same."""
         if account is None:
             self.log.debug("login for unknown address")
             # As slow as a wrong password for a known address: no user enumeration by timing.
             from mox.store.password import dummy_record, verify_password
 
             verify_password(dummy_record(), password)
-        else:
-            acc = self.store.open_account(account)
-            try:
-                ok = acc.check_password(password)
-            finally:
-                acc.close()
+            return False
+        acc = self.store.open_account(account)
+        try:
+            return bool(acc.check_password(password))
+        finally:
+            acc.close()
+
+    def _count(self, account: str | None, ip: str | None) -> str | None:
+        limiter = self.limiter if ip is not None else None
         if limiter is not None:
-            if ok:
+            if account is not None:
                 limiter.auth_succeeded(ip)
             else:
                 limiter.auth_failed(ip)
-        return account if ok else None
+        return account
 
     def lookup_destination(self, localpart: str, domain: str) -> tuple[str, str] | None:
         """Where a message for localpart@domain is delivered: (account, mailbox), or None.

@@ -62,6 +62,9 @@ class Limits(Base):
     slow_write_max: float = 28.0
     #: Per connection: seconds times (failures - slow_after_auth_failures) before each attempt.
     auth_attempt_delay: float = 1.0
+    #: Password hashes (scrypt/PBKDF2, in worker threads) running at once for IMAP, SMTP and web
+    #: together; 0: one per CPU. More logins wait their turn instead of starving the machine.
+    concurrent_password_hashes: int = 0
 
 
 LOCALSERVE_LIMITS = Limits(
@@ -123,8 +126,11 @@ class StaticConfig(Base):
     max_outgoing_messages_per_day: int = 0
     #: Queue: seconds between delivery attempts for temporary failures, then the DSN.
     queue_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
-    #: Web: largest request body in bytes (413 above it).
+    #: Web: largest upload (account import) in bytes (413 above it); other requests have smaller
+    #: limits of their own.
     web_max_request_body: int = 10 * 1024 * 1024
+    #: Web: seconds from a request's first byte until its head and body must be complete (408).
+    web_request_deadline: float = 300.0
 
 
 class DomainConfig(Base):
@@ -191,8 +197,11 @@ class Config(Base):
     max_outgoing_messages_per_day: int = 0
     #: Queue: seconds between delivery attempts for temporary failures, then the DSN.
     queue_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
-    #: Web: largest request body in bytes (413 above it).
+    #: Web: largest upload (account import) in bytes (413 above it); other requests have smaller
+    #: limits of their own.
     web_max_request_body: int = 10 * 1024 * 1024
+    #: Web: seconds from a request's first byte until its head and body must be complete (408).
+    web_request_deadline: float = 300.0
 
     @property
     def data_path(self) -> Path:
@@ -282,6 +291,7 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> C
         max_outgoing_messages_per_day=static.max_outgoing_messages_per_day,
         queue_retry_delays=static.queue_retry_delays,
         web_max_request_body=static.web_max_request_body,
+        web_request_deadline=static.web_request_deadline,
     )
 
 

@@ -9,6 +9,9 @@ middle, wide), each with its own limit from ``mox.config.Limits``. Three limiter
   a success resets the narrow class, as mox. Both also update the current connection's slow
   mode (mox.slowmode: slow reads and writes from the 3rd failure on one connection).
 
+Plus one capacity: ``password_hashes``, the password hash jobs running in worker threads at
+once (all protocols share it; mox.auth.run_password_hash).
+
 Rates are counted in fixed windows (a minute, a day) per class key. ``serve_housekeeping``
 expires windows that ended and keys with nothing open, so memory stays bounded.
 
@@ -24,9 +27,12 @@ Servers use it like this::
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
 from collections.abc import Callable
 from typing import Any
+
+import trio
 
 from mox import slowmode
 from mox.config import Limits
@@ -93,6 +99,9 @@ class Limiter:
         #: mox.slowmode counters: connections that turned slow, reads that were delayed.
         self.slowed_connections = 0
         self.slowed_reads = 0
+        #: Password hash jobs (worker threads) running at once, for all protocols together
+        #: (mox.auth.run_password_hash); ``limits.concurrent_password_hashes``, 0: one per CPU.
+        self.password_hashes = trio.CapacityLimiter(limits.concurrent_password_hashes or os.cpu_count() or 2)
 
     def slow_mode(self) -> Any:
         """A new per-connection mox.slowmode.SlowMode with these limits."""

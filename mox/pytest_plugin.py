@@ -213,6 +213,10 @@ class MoxServer:
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode("utf-8")
         url = f"http://{HOST}:{self.ports['http']}/api/v1/{path.lstrip('/')}"
         req = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            # Requests that change something must be JSON (README "Test API"); raw bytes are
+            # a message for lint.
+            req.add_header("Content-Type", "message/rfc822" if isinstance(body, bytes) else "application/json")
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 out = resp.read()

@@ -14,6 +14,7 @@ import trio
 
 import mox
 from mox import ci, sasl
+from mox.auth import hash_runner
 
 from .errors import BadCommand, CommandFailed
 from .session import Session, State, quote_string
@@ -65,20 +66,12 @@ async def cmd_starttls(s: Session, cmd: Command) -> str:
 
 
 async def _password_login(s: Session, username: str, password: str) -> str | None:
-    """ctx.auth.login in a worker thread (password hashing is slow by design), with the remote
-    IP for the failed-authentication limiter."""
-    auth = s.ctx.auth
+    """ctx.auth.login_async: the password hash in a worker thread under the hash limiter shared
+    by all protocols, with the remote IP for the failed-authentication limiter."""
     view = ci.imap_login(s.ctx, username, password)  # localserve: per-address view
     if view is not None:
         return view
-
-    def login() -> str | None:
-        try:
-            return auth.login(username, password, ip=s.remote_ip)
-        except TypeError:  # an authenticator without limiter support
-            return auth.login(username, password)
-
-    return await trio.to_thread.run_sync(login)
+    return await s.ctx.auth.login_async(username, password, ip=s.remote_ip)
 
 
 def _require_tls(s: Session) -> None:
@@ -241,7 +234,7 @@ async def _authenticate(s: Session, cmd: Command) -> str:
             initial,
             send_challenge=send_challenge,
             read_response=read_response,
-            run_sync=trio.to_thread.run_sync,
+            run_sync=hash_runner(_limiter(s)),
             limiter=_limiter(s),
             ip=s.remote_ip,
         )

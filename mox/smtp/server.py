@@ -22,6 +22,7 @@ from typing import Any
 import trio
 
 from mox import __version__, accounts, ci, mlog, sasl, slowmode
+from mox.auth import hash_runner
 from mox.message import MalformedMessage, add_missing_headers, check_message, parse_message
 from mox.smtp import codes as c
 from mox.smtp import failsim
@@ -309,7 +310,7 @@ class _Conn:
                 initial,
                 send_challenge=send_challenge,
                 read_response=self.read_auth_line,
-                run_sync=trio.to_thread.run_sync,
+                run_sync=hash_runner(getattr(self.ctx, "limiter", None)),
                 limiter=getattr(self.ctx, "limiter", None),
                 ip=self.remote_ip or None,
             )

@@ -37,7 +37,7 @@ import msgspec
 import trio
 
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
-from mox.web.session import require_session
+from mox.web.session import require_session, session_guard
 from mox.web.webmail import open_account
 
 _encoder = msgspec.json.Encoder()
@@ -445,4 +445,8 @@ def register(router: Router) -> None:
     router.add("/account/api/{method}", api, methods=("POST",))
     router.add("/account/export", export, methods=("POST",))
     router.add("/account/import", import_upload, methods=("POST",))
+    # A session is needed before a body is read; an upload may be as large as web_max_request_body.
+    router.add_guard("/account/export", session_guard(KIND))
+    router.add_guard("/account/import", session_guard(KIND))
+    router.set_body_limit("/account/import", lambda ctx: ctx.web.max_body)
     router.add("/account/importprogress/{id}", import_progress, methods=("GET",))

@@ -2,12 +2,18 @@
 
 Invariants:
 
-- The request head is limited to MAX_HEAD bytes and MAX_HEADERS fields (431), the body to
-  ``ctx.web.max_body`` (413, checked against Content-Length before reading, and while reading
-  chunked bodies). Limits answer with a JSON reason and close the connection.
-- Once the first byte of a request arrived, its head must be complete within HEAD_TIMEOUT and
-  every body read within BODY_TIMEOUT (408 + close). An idle keep-alive connection is closed
-  quietly after IDLE_TIMEOUT, or at once when the server shuts down.
+- The request head is limited to MAX_HEAD bytes and MAX_HEADERS fields (431).
+- Nothing of a body is read before the request is known to be allowed: the route is resolved
+  (404/405), a state-changing request a browser marks as cross-site is refused (403,
+  mox.web.access), and the route's guards authenticate from the headers (401/403). Only then is
+  the body read, up to the route's limit (``Router.body_limit``; 413, checked against
+  Content-Length before reading and while reading chunked bodies). An answer given before the
+  body closes the connection when a body was announced.
+- Once the first byte of a request arrived, its head must be complete within HEAD_TIMEOUT, and
+  head and body within the overall deadline ``config.web_request_deadline`` (a client that drips
+  bytes gets no more time); a single read waits at most BODY_TIMEOUT (408 + close). An idle
+  keep-alive connection is closed quietly after IDLE_TIMEOUT, or at once when the server shuts
+  down.
 - Malformed HTTP gets 400 with h11's reason as JSON; a handler bug gets 500 JSON and a logged
   traceback; the client never sees a traceback.
 - Every response carries the security headers (reference 6.2) unless the handler set them.
@@ -18,7 +24,6 @@ Invariants:
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import traceback
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -29,13 +34,26 @@ import trio
 
 from mox import mlog
 from mox.store import DiskFull
-from mox.web.router import HTTPError, Request, Response, dispatch, json_error, parse_cookies
+from mox.web import access
+from mox.web.router import (
+    DEFAULT_BODY_LIMIT,
+    HTTPError,
+    Request,
+    Response,
+    Route,
+    json_error,
+    parse_cookies,
+    resolve_or_response,
+    run_route,
+)
 
 MAX_HEAD = 64 * 1024
 MAX_HEADERS = 100
 HEAD_TIMEOUT = 30.0
 BODY_TIMEOUT = 60.0
 IDLE_TIMEOUT = 60.0
+#: Default of config.web_request_deadline: a whole request (head and body) within this time.
+REQUEST_DEADLINE = 300.0
 SEND_TIMEOUT = 60.0
 HANDSHAKE_TIMEOUT = 30.0
 LINGER_TIMEOUT = 1.0
@@ -112,7 +130,8 @@ class HTTPConnection:
         self.idle_scope: trio.CancelScope | None = None
         web = getattr(ctx, "web", None)
         self.router = web.router if web is not None else None
-        self.max_body = getattr(web, "max_body", 10 * 1024 * 1024)
+        #: when the first byte of the current request arrived (the overall deadline counts from it)
+        self.request_started: float | None = None
 
     # Reading.
 
@@ -145,9 +164,10 @@ class HTTPConnection:
             elif head:
                 if started is None:
                     started = trio.current_time()
-                timeout = HEAD_TIMEOUT - (trio.current_time() - started)
+                    self.request_started = started
+                timeout = min(HEAD_TIMEOUT - (trio.current_time() - started), self.deadline_left())
             else:
-                timeout = BODY_TIMEOUT
+                timeout = min(BODY_TIMEOUT, self.deadline_left())
             try:
                 if waiting_new:
                     data = b""
@@ -159,20 +179,36 @@ class HTTPConnection:
             except TimeoutError:
                 if waiting_new:
                     raise _Close from None
-                what = "request head" if head else "request body"
-                await self.send_error(408, "user:timeout", f"timeout reading {what}")
+                if self.deadline_left() <= 0:
+                    msg = f"request not complete within {self.deadline():g} seconds"
+                else:
+                    msg = f"timeout reading {'request head' if head else 'request body'}"
+                await self.send_error(408, "user:timeout", msg)
                 raise _Close from None
             if waiting_new and self.ctx.shutting_down.is_set() and not data:
                 raise _Close
-            if data and started is None:
+            if head and data and started is None:
                 started = trio.current_time()
+                self.request_started = started  # the overall deadline counts from here
             self.conn.receive_data(data)
 
-    async def read_body(self, request: h11.Request) -> bytes:
-        limit = self.max_body
-        if self.router is not None:
-            path = request.target.split(b"?", 1)[0].decode("ascii", "replace")
-            limit = self.router.body_limit(self.ctx, urllib.parse.unquote(path), self.max_body)
+    def deadline(self) -> float:
+        return float(getattr(self.ctx.config, "web_request_deadline", REQUEST_DEADLINE))
+
+    def deadline_left(self) -> float:
+        """Seconds left of the current request's overall deadline."""
+        if self.request_started is None:
+            return self.deadline()
+        return self.deadline() - (trio.current_time() - self.request_started)
+
+    @staticmethod
+    def declares_body(request: h11.Request) -> bool:
+        for k, v in request.headers:
+            if k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0"):
+                return True
+        return False
+
+    async def read_body(self, request: h11.Request, limit: int) -> bytes:
         clen = None
         for k, v in request.headers:
             if k == b"content-length":
@@ -342,25 +378,40 @@ class HTTPConnection:
                 raise _Close
             if not self.host_allowed(ev):
                 await self.send_error(
-                    421, "user:badHost", "unknown host in request; use localhost, the configured hostname or an ip address"
+                    421, "user:badHost", "unknown host in request; use localhost, the configured hostname or a loopback ip address"
                 )
                 raise _Close
             if self.router is not None and self._is_websocket(ev):
                 await self.serve_websocket(ev)
                 return
-            body = await self.read_body(ev)
             head_only = ev.method.upper() == b"HEAD"
             try:
-                req = self.build_request(ev, body)
+                req = self.build_request(ev, b"")
             except HTTPError as e:
                 await self.send_error(e.status, e.code, e.message)
                 raise _Close from None
             t0 = trio.current_time()
-            req.disconnected = trio.Event()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self.watch_peer, req.disconnected)
-                resp = await self.run_handler(req)
-                nursery.cancel_scope.cancel()
+            got = await self.before_body(req)
+            if isinstance(got, Response):
+                # Answered from the head alone (not found, cross-site, not authenticated): the
+                # body, if any, is never read; the connection closes after the answer then.
+                if self.declares_body(ev):
+                    got.headers.append(("Connection", "close"))
+                    self.log.debug("http request answered before its body", method=req.method, path=req.path, status=got.status)
+                    await self.send_response(got, head_only=head_only)
+                    await self.linger()
+                    raise _Close
+                await self.read_body(ev, 0)
+                resp = got
+            else:
+                route, limit = got
+                req.body = await self.read_body(ev, limit)
+                req.disconnected = trio.Event()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self.watch_peer, req.disconnected)
+                    resp = await self.run_handler(req, route)
+                    nursery.cancel_scope.cancel()
+            self.request_started = None
             await self.send_response(resp, head_only=head_only)
             self.log.debug(
                 "http request",
@@ -393,11 +444,34 @@ class HTTPConnection:
             self.conn.receive_data(bytes(data))
         await trio.sleep_forever()
 
-    async def run_handler(self, req: Request) -> Response:
+    async def before_body(self, req: Request) -> tuple[Route, int] | Response:
+        """What can be decided from the head: the route and its body limit, or the response that
+        answers the request instead (404/405/redirect, 403 cross-site, a guard's 401/403)."""
         if self.router is None:
             return json_error(503, "server:unavailable", "web interface not available")
+        got = resolve_or_response(self.router, req)
+        if isinstance(got, Response):
+            return got
+        problem = access.cross_site_problem(req)
+        if problem is not None:
+            return json_error(403, "user:crossSite", problem)
         try:
-            return await dispatch(self.router, req)
+            resp = await self.router.check_guards(self.ctx, req)
+        except HTTPError as e:
+            return json_error(e.status, e.code, e.message, e.headers)
+        except (trio.Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - a guard bug must not reach the client
+            self.log.error("unhandled error in web guard", path=req.path, err=repr(e))
+            self.log.debug("traceback", tb=traceback.format_exc())
+            return json_error(500, "server:error", "internal error")
+        if resp is not None:
+            return resp
+        return got, self.router.body_limit(self.ctx, req.path, DEFAULT_BODY_LIMIT)
+
+    async def run_handler(self, req: Request, route: Route) -> Response:
+        try:
+            return await run_route(route, req)
         except (trio.Cancelled, KeyboardInterrupt):
             raise
         except DiskFull as e:
@@ -410,35 +484,13 @@ class HTTPConnection:
             return json_error(500, "server:error", "internal error")
 
     def host_allowed(self, ev: h11.Request) -> bool:
-        """From loopback, the Host must be localhost, the configured hostname or an IP address
-        (as mox's services): a DNS-rebinding page on another name cannot reach the APIs that
-        trust loopback. Other peers (e.g. containers using a service name) may use any name."""
-        try:
-            if not ipaddress.ip_address(self.remote_ip.split("%", 1)[0]).is_loopback:
-                return True
-        except ValueError:
-            pass
+        """The Host rule of mox.web.access (a DNS-rebinding page cannot reach what trusts loopback)."""
         host = None
         for k, v in ev.headers:
             if k == b"host":
-                host = v.decode("latin-1").strip().lower()
+                host = v.decode("latin-1")
                 break
-        if host is None:
-            return True  # HTTP/1.0 without Host (h11 requires it for 1.1)
-        if host.startswith("["):
-            name = host[1 : host.find("]")] if "]" in host else host
-        else:
-            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        name = name.rstrip(".")
-        if name in ("localhost", str(getattr(self.ctx.config, "hostname", "localhost")).lower()) or name.endswith(
-            ".localhost"
-        ):
-            return True
-        try:
-            ipaddress.ip_address(name)
-            return True
-        except ValueError:
-            return False
+        return access.host_allowed(self.remote_ip, host, str(getattr(self.ctx.config, "hostname", "localhost")))
 
     def _is_websocket(self, ev: h11.Request) -> bool:
         if ev.method != b"GET":

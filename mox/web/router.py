@@ -59,6 +59,9 @@ class Request:
     #: set by the driver when the client closes its side while the handler runs (long-polls
     #: watch it to stop early); None outside the driver.
     disconnected: Any = None
+    #: who is calling, as a guard established it before the body was read (e.g. the test
+    #: API's mox.web.access.Caller, the webapi's (account, address)).
+    principal: Any = None
     _form: tuple[dict[str, list[str]], list[FormFile]] | None = field(default=None, repr=False)
 
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -297,6 +300,14 @@ class Route:
         return params
 
 
+#: Request body limit of routes that set none (JSON calls): 1 MiB.
+DEFAULT_BODY_LIMIT = 1024 * 1024
+
+#: A check that runs on the request head, before its body is read (authentication): returns a
+#: Response to send instead of running the handler (the body is then never read), or None.
+Guard = Callable[[Any, Request], Awaitable["Response | None"]]
+
+
 class Router:
     def __init__(self) -> None:
         self.exact: list[Route] = []
@@ -306,11 +317,15 @@ class Router:
         self.roots: set[str] = set()
         #: path prefix -> request body limit (bytes, or a function of ctx), instead of the default.
         self.body_limits: dict[str, int | Callable[[Any], int]] = {}
+        #: (path prefix, methods or None for all, guard), in registration order.
+        self.guards: list[tuple[str, tuple[str, ...] | None, Guard]] = []
 
     def set_body_limit(self, prefix: str, limit: int | Callable[[Any], int]) -> None:
+        """Bodies of requests below ``prefix`` (the longest matching prefix counts) may have at
+        most ``limit`` bytes (413 above it, decided before reading when Content-Length says so)."""
         self.body_limits[prefix] = limit
 
-    def body_limit(self, ctx: Any, path: str, default: int) -> int:
+    def body_limit(self, ctx: Any, path: str, default: int = DEFAULT_BODY_LIMIT) -> int:
         best = ""
         for prefix in self.body_limits:
             if path.startswith(prefix) and len(prefix) > len(best):
@@ -319,6 +334,20 @@ class Router:
             return default
         limit = self.body_limits[best]
         return limit(ctx) if callable(limit) else limit
+
+    def add_guard(self, prefix: str, guard: Guard, *, methods: Iterable[str] | None = None) -> None:
+        """Run ``guard`` for requests below ``prefix`` (with one of ``methods``) on the head,
+        before the body is read: authentication from headers comes first, so an unauthenticated
+        client never gets to send a body."""
+        self.guards.append((prefix, tuple(m.upper() for m in methods) if methods is not None else None, guard))
+
+    async def check_guards(self, ctx: Any, req: Request) -> Response | None:
+        for prefix, methods, guard in self.guards:
+            if req.path.startswith(prefix) and (methods is None or req.method in methods):
+                resp = await guard(ctx, req)
+                if resp is not None:
+                    return resp
+        return None
 
     def add(self, pattern: str, handler: Handler, *, methods: Iterable[str] | None = None) -> None:
         if not pattern.startswith("/"):
@@ -390,8 +419,26 @@ async def dispatch(router: Router, req: Request) -> Response:
     """Route and run a handler; HTTPError becomes a JSON error (other exceptions propagate)."""
     try:
         route = router.resolve(req)
-        return await route.handler(req.ctx, req)
     except _Redirect as r:
         return redirect(r.location)
+    except HTTPError as e:
+        return json_error(e.status, e.code, e.message, e.headers)
+    return await run_route(route, req)
+
+
+def resolve_or_response(router: Router, req: Request) -> Route | Response:
+    """The route for req, or the response that answers it instead (404, 405, a redirect)."""
+    try:
+        return router.resolve(req)
+    except _Redirect as r:
+        return redirect(r.location)
+    except HTTPError as e:
+        return json_error(e.status, e.code, e.message, e.headers)
+
+
+async def run_route(route: Route, req: Request) -> Response:
+    """Run a resolved route's handler; HTTPError becomes a JSON error (other exceptions propagate)."""
+    try:
+        return await route.handler(req.ctx, req)
     except HTTPError as e:
         return json_error(e.status, e.code, e.message, e.headers)

@@ -150,6 +150,8 @@ def _credentials(req: Request) -> tuple[str, str]:
 
 
 def check_admin_password(ctx: Any, password: str) -> bool:
+    """The admin password check (PBKDF2, slow by design: call it through
+    :func:`check_admin_password_async`)."""
     path = getattr(ctx.config, "admin_password_file", None)
     if not path:
         return False
@@ -162,6 +164,14 @@ def check_admin_password(ctx: Any, password: str) -> bool:
     return verify_password_hash(stored, password)
 
 
+async def check_admin_password_async(ctx: Any, password: str) -> bool:
+    """check_admin_password in a worker thread under the shared hash limiter; failures count in
+    the limiter (by IP) only when the caller records them."""
+    from mox.auth import run_password_hash
+
+    return bool(await run_password_hash(ctx.limiter, check_admin_password, ctx, password))
+
+
 def _login_handler(kind: str) -> Any:
     async def login(ctx: Any, req: Request) -> Response:
         username, password = _credentials(req)
@@ -169,14 +179,14 @@ def _login_handler(kind: str) -> Any:
         if not ctx.limiter.auth_allowed(ip):
             raise HTTPError(429, "user:tooManyAttempts", "too many authentication attempts")
         if kind == "admin":
-            ok = check_admin_password(ctx, password)
+            ok = await check_admin_password_async(ctx, password)
             if ok:
                 ctx.limiter.auth_succeeded(ip)
             else:
                 ctx.limiter.auth_failed(ip)
             account, address = None, None
         else:
-            account = ctx.auth.login(username, password, ip=ip)
+            account = await ctx.auth.login_async(username, password, ip=ip)
             ok = account is not None
             address = username
         if not ok:
@@ -208,8 +218,27 @@ def _session_handler(kind: str) -> Any:
     return session
 
 
+def session_guard(kind: str) -> Any:
+    """A router guard: the request needs a session of ``kind`` (403 before its body is read;
+    the CSRF token is checked by the handler, it may be a form field in the body)."""
+
+    async def guard(ctx: Any, req: Request) -> Response | None:
+        require_session(req, kind, csrf=False)
+        return None
+
+    return guard
+
+
+#: Login requests carry a user name and a password: small.
+LOGIN_BODY_LIMIT = 64 * 1024
+
+
 def register(router: Router) -> None:
     for kind in KINDS:
         router.add(f"/{kind}/login", _login_handler(kind), methods=("POST",))
         router.add(f"/{kind}/logout", _logout_handler(kind), methods=("POST",))
         router.add(f"/{kind}/session", _session_handler(kind), methods=("GET",))
+        router.set_body_limit(f"/{kind}/login", LOGIN_BODY_LIMIT)
+        router.set_body_limit(f"/{kind}/logout", LOGIN_BODY_LIMIT)
+        router.add_guard(f"/{kind}/logout", session_guard(kind))
+        router.add_guard(f"/{kind}/api/", session_guard(kind))

@@ -12,26 +12,33 @@ subscription, which also wakes waiters: nothing polls.
 Listing the newest 50 of 10,000 messages walks the ids newest first and stops after
 offset+limit matches (the total is counted over the candidate set).
 
-Auth: none from loopback addresses (localserve listens on loopback only); from elsewhere HTTP
-basic auth with an account address and password is required.
+Access (mox.web.access; README "Test API"): a local caller (peer 127.0.0.1 or ::1, no proxy
+headers) needs no credentials and may do everything. Anyone else authenticates with HTTP basic
+auth, checked from the headers before a body is read: as ``admin`` with the admin password (may
+do everything), with an address and its account's password (sees that account and the
+per-address views of its addresses), or with an address that has no account and the shared
+password (sees that address's per-address view). Fault rules, transcripts, reset and the CI
+settings are for local callers and admin only. State-changing requests (POST, PUT, PATCH,
+DELETE; not the stateless lint) must have a JSON Content-Type or none, so a browser's simple
+cross-site request (a form, text/plain) cannot make one.
 """
 
 from __future__ import annotations
 
-import base64
 import bisect
 import datetime
 import html as htmlmod
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import trio
 
-from mox import mlog
+from mox import ci, mlog
 from mox.message import decode_header_value
 from mox.message.header import parse_address_list, split_header
+from mox.web import access
+from mox.web.access import Caller
 from mox.web.router import HTTPError, Request, Response, Router, json_response
 from mox.web.webapi import address_string, parsed_message
 
@@ -433,41 +440,93 @@ def find_codes(text: str, html: str) -> list[str]:
 # Handlers.
 
 
-def _check_access(ctx: Any, req: Request) -> None:
-    try:
-        loopback = ipaddress.ip_address(req.remote_ip.split("%", 1)[0]).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
-        return
-    auth = req.header("authorization") or ""
-    scheme, _, cred = auth.partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            user, _, pw = base64.b64decode(cred.strip(), validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            user, pw = "", ""
-        if ctx.auth.login(user, pw, ip=req.remote_ip) is not None:
-            return
-    raise HTTPError(401, "user:noAuth", "basic auth required from non-loopback addresses", [("WWW-Authenticate", 'Basic realm="mox test api"')])
+_AUTH_HEADERS = [("WWW-Authenticate", 'Basic realm="mox test api"')]
+
+
+async def resolve_caller(ctx: Any, req: Request) -> Caller:
+    """Who calls (module docstring); HTTPError 401 without valid credentials from a non-local
+    address. Password hashes run in a worker thread under the shared hash limiter."""
+    if access.is_local(req):
+        return Caller("local")
+    creds = access.basic_credentials(req)
+    if creds is None:
+        raise HTTPError(401, "user:noAuth", "basic auth required from non-loopback addresses", _AUTH_HEADERS)
+    user, password = creds
+    ip = req.remote_ip
+    if not ctx.limiter.auth_allowed(ip):
+        raise HTTPError(429, "user:tooManyAttempts", "too many authentication attempts")
+    if user == "admin":
+        from mox.web.session import check_admin_password_async
+
+        if await check_admin_password_async(ctx, password):
+            ctx.limiter.auth_succeeded(ip)
+            return Caller("admin")
+        ctx.limiter.auth_failed(ip)
+    else:
+        view = ci.imap_login(ctx, user, password)  # an address without account, shared password
+        if view is not None:
+            return Caller("view", frozenset({view}), view, user)
+        account = await ctx.auth.login_async(user, password, ip=ip)
+        if account is not None:
+            views = {ci.view_account(a) for a in ctx.auth.addresses(account)}
+            return Caller("account", frozenset({account} | views), account, user)
+    from mox.web.session import FAILED_LOGIN_DELAY
+
+    await trio.sleep(FAILED_LOGIN_DELAY)
+    raise HTTPError(401, "user:noAuth", "invalid credentials", _AUTH_HEADERS)
+
+
+async def guard(ctx: Any, req: Request) -> Response | None:
+    """For every request under /api/v1/, before its body is read: who calls, and for requests
+    that change something, a JSON Content-Type or none. A browser sends a cross-site request
+    without asking first (no CORS preflight, which mox never allows) only with a form or text
+    type, and with no type only together with an Origin header (refused by mox.web.access)."""
+    req.principal = await resolve_caller(ctx, req)
+    if req.method not in access.SAFE_METHODS and req.path != BASE + "lint":
+        ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
+        json_type = ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))
+        if ctype and not json_type:
+            raise HTTPError(
+                415,
+                "user:badContentType",
+                f"{req.method} requests to the test api carry JSON (Content-Type: application/json), not {ctype}",
+            )
+    return None
+
+
+def require_unrestricted(req: Request) -> None:
+    """HTTPError 403 unless the caller is local or admin (fault rules, transcripts, reset, CI
+    settings: they concern every account)."""
+    if not access.caller(req).unrestricted:
+        raise HTTPError(403, "user:forbidden", "only from loopback (127.0.0.1, ::1) or with the admin password")
+
+
+def account_name(ctx: Any, req: Request) -> str:
+    """The account a request is about: ``account=``, else the caller's own, else (local and
+    admin callers) ``mox``, localserve's account, or the only account. HTTPError 403 for an
+    account the caller may not see."""
+    c = access.caller(req)
+    name = req.arg("account")
+    if name is not None:
+        if not c.may_see(name):
+            raise HTTPError(403, "user:forbidden", f"account {name!r} is not one of yours")
+        return name
+    if c.account is not None:
+        return c.account
+    names = ctx.store.account_names()
+    if DEFAULT_ACCOUNT in names:
+        return DEFAULT_ACCOUNT
+    if len(names) == 1:
+        return names[0]
+    raise HTTPError(400, "user:badParameter", "parameter account required (more than one account)")
 
 
 async def _index(ctx: Any, req: Request) -> tuple[TestIndex, AccountIndex]:
-    """The index for the request's ``account`` (default: ``mox``, localserve's account, or the
-    only account)."""
-    _check_access(ctx, req)
+    """The index for the request's account (see :func:`account_name`)."""
     idx: TestIndex | None = ctx.web.index
     if idx is None:
         raise HTTPError(503, "server:unavailable", "test api index not running")
-    name = req.arg("account")
-    if name is None:
-        names = ctx.store.account_names()
-        if DEFAULT_ACCOUNT in names:
-            name = DEFAULT_ACCOUNT
-        elif len(names) == 1:
-            name = names[0]
-        else:
-            raise HTTPError(400, "user:badParameter", "parameter account required (more than one account)")
+    name = account_name(ctx, req)
     return idx, await idx.account(name)
 
 
@@ -698,6 +757,7 @@ async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNO
 
 
 def register(router: Router) -> None:
+    router.add_guard(BASE, guard)
     router.add(BASE, api_index, methods=("GET",))
     router.add(BASE + "messages", list_messages, methods=("GET", "DELETE"))
     router.add(BASE + "messages/{id}", get_message, methods=("GET", "DELETE"))

@@ -25,13 +25,17 @@ from mox.faults import RuleError
 from mox.lint import lint_message
 from mox.transcript import cid_from_message
 from mox.web.router import HTTPError, Request, Response, Router, json_response, text_response
-from mox.web.testapi import BASE, _check_access, _index, _msg_id
+from mox.web import access
+from mox.web.testapi import BASE, _index, _msg_id, require_unrestricted
 
 log = mlog.get_logger("http")
 
 
-def _state(ctx: Any, req: Request) -> ci.State:
-    _check_access(ctx, req)
+def _state(ctx: Any, req: Request, *, everyone: bool = False) -> ci.State:
+    """The CI state; for local and admin callers only unless ``everyone`` (the endpoint then
+    limits itself to the caller's accounts)."""
+    if not everyone:
+        require_unrestricted(req)
     st = ci.state(ctx)
     if st is None:
         raise HTTPError(404, "user:notFound", "only available in localserve")
@@ -103,7 +107,7 @@ async def _message(ctx: Any, req: Request) -> tuple[Any, bytes]:
 
 
 async def message_transcript(ctx: Any, req: Request) -> Response:
-    st = _state(ctx, req)
+    st = _state(ctx, req, everyone=True)
     _, data = await _message(ctx, req)
     cid = cid_from_message(data)
     text = st.transcripts.get(cid) if cid else None
@@ -115,7 +119,7 @@ async def message_transcript(ctx: Any, req: Request) -> Response:
 
 
 async def message_lint(ctx: Any, req: Request) -> Response:
-    st = _state(ctx, req)
+    st = _state(ctx, req, everyone=True)
     _, data = await _message(ctx, req)
     cid = cid_from_message(data)
     info = st.tx_info.get(cid or "", {})
@@ -142,7 +146,7 @@ def _strip_trace(data: bytes) -> bytes:
 
 
 async def lint(ctx: Any, req: Request) -> Response:
-    _state(ctx, req)
+    _state(ctx, req, everyone=True)  # stateless: a report on the posted message
 
     def flag(name: str) -> bool | None:
         v = req.arg(name)
@@ -152,10 +156,11 @@ async def lint(ctx: Any, req: Request) -> Response:
 
 
 async def inboxes(ctx: Any, req: Request) -> Response:
-    _state(ctx, req)
+    _state(ctx, req, everyone=True)
+    caller = access.caller(req)
     out = []
     for name in ctx.store.account_names():
-        if ci.is_view(name):
+        if ci.is_view(name) and caller.may_see(name):
             acc = ctx.store.open_account(name)
             try:
                 mb = acc.mailbox("Inbox")
@@ -181,14 +186,18 @@ async def _expunge_all(ctx: Any, name: str) -> int:
 async def inbox(ctx: Any, req: Request) -> Response:
     """DELETE: clear the view of an address and its messages in account mox (To/Cc/Bcc,
     Delivered-To or single-recipient envelope; Sent and Drafts are left alone)."""
-    _state(ctx, req)
+    _state(ctx, req, everyone=True)
+    caller = access.caller(req)
     address = req.params["address"].strip().lower()
     n = 0
     name = ci.view_account(address)
+    if not caller.may_see(name):
+        raise HTTPError(403, "user:forbidden", f"the inbox of {address!r} is not one of yours")
     if name in ctx.store.account_names():
         n += await _expunge_all(ctx, name)
     idx = ctx.web.index
-    if idx is not None and ci.MAIN_ACCOUNT in ctx.store.account_names():
+    # The copies in account mox only for callers who may see account mox.
+    if idx is not None and ci.MAIN_ACCOUNT in ctx.store.account_names() and caller.may_see(ci.MAIN_ACCOUNT):
         ai = await idx.account(ci.MAIN_ACCOUNT)
         ids = sorted(ai.by_rcpt.get(address, set()))
         acc = ctx.store.open_account(ci.MAIN_ACCOUNT)
@@ -280,6 +289,7 @@ def register(router: Router) -> None:
     router.add(BASE + "messages/{id}/transcript", message_transcript, methods=("GET",))
     router.add(BASE + "messages/{id}/lint", message_lint, methods=("GET",))
     router.add(BASE + "lint", lint, methods=("POST",))
+    router.set_body_limit(BASE + "lint", lambda ctx: ctx.config.max_message_size + 64 * 1024)
     router.add(BASE + "inboxes", inboxes, methods=("GET",))
     router.add(BASE + "inboxes/{address}", inbox, methods=("DELETE",))
     router.add(BASE + "reset", reset, methods=("POST",))

@@ -161,7 +161,8 @@ def name_addresses(addrs: list[Address]) -> list[dict[str, str]]:
 
 
 async def _authenticate(ctx: Any, req: Request) -> tuple[str, str]:
-    """(account, login address) from HTTP basic auth, or WebapiError 401."""
+    """(account, login address) from HTTP basic auth, or WebapiError 401. The password hash runs
+    in a worker thread under the shared hash limiter."""
     auth = req.header("authorization") or ""
     scheme, _, cred = auth.partition(" ")
     if scheme.lower() != "basic" or not cred:
@@ -174,13 +175,24 @@ async def _authenticate(ctx: Any, req: Request) -> tuple[str, str]:
         raise WebapiError("protocol", "malformed http basic authentication", 401)
     if not ctx.limiter.auth_allowed(req.remote_ip):
         raise WebapiError("user", "too many authentication failures", 429)
-    account = ctx.auth.login(username, password, ip=req.remote_ip)
+    account = await ctx.auth.login_async(username, password, ip=req.remote_ip)
     if account is None:
         from mox.web import session
 
         await trio.sleep(session.FAILED_LOGIN_DELAY)
         raise WebapiError("user", "bad credentials", 401)
     return account, username
+
+
+async def guard(ctx: Any, req: Request) -> Response | None:
+    """Before the body of a method call is read: HTTP basic auth (an unauthenticated client
+    gets its 401 without sending a body)."""
+    try:
+        req.principal = await _authenticate(ctx, req)
+    except WebapiError as e:
+        hdrs = [("WWW-Authenticate", 'Basic realm="mox webapi"')] if e.status == 401 else []
+        return _error(e, hdrs)
+    return None
 
 
 def _request_json(req: Request) -> dict[str, Any]:
@@ -578,7 +590,7 @@ async def method(ctx: Any, req: Request) -> Response:
     try:
         if entry is None:
             raise WebapiError("notFound", f"unknown method {name!r}", 404)
-        account, address = await _authenticate(ctx, req)
+        account, address = req.principal if req.principal is not None else await _authenticate(ctx, req)
         obj = _request_json(req)
         return await entry[0](ctx, account, address, obj, req)
     except WebapiError as e:
@@ -604,5 +616,7 @@ def register(router: Router) -> None:
     router.add("/webapi/", to_v0, methods=("GET",))
     router.add(BASE, index, methods=("GET",))
     router.add(BASE + "{method}", method, methods=("GET", "POST"))
-    # Send carries whole messages, base64 in JSON or as multipart files.
-    router.set_body_limit(BASE, lambda ctx: 2 * ctx.config.max_message_size)
+    router.add_guard(BASE, guard, methods=("POST",))
+    # Send carries a whole message: its attachments base64 in JSON (4/3 of the size) or as
+    # multipart files, plus room for the rest of the request. Other methods: the default 1 MiB.
+    router.set_body_limit(BASE + "Send", lambda ctx: ctx.config.max_message_size * 4 // 3 + 1024 * 1024)

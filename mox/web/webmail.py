@@ -750,6 +750,8 @@ def register(router: Router) -> None:
     router.add("/webmail/", page, methods=("GET",))
     router.add_static("/webmail/static/", "webmail")
     router.add("/webmail/api/{method}", api, methods=("POST",))
+    # Submit carries a message with its attachments (multipart, not encoded).
+    router.set_body_limit("/webmail/api/Submit", lambda ctx: ctx.config.max_message_size + 1024 * 1024)
     router.add("/webmail/msg/{mailbox}/{uid}/{view}", msg_view, methods=("GET",))
     router.add("/webmail/part/{mailbox}/{uid}/{index}", part_download, methods=("GET",))
     # /webmail/ws is registered by mox.web.live, which builds on this module.

@@ -13,6 +13,10 @@ import pytest
 from mox.testing import LocalServer
 
 
+#: A source address that is not a loopback caller for mox (see Client).
+REMOTE = "127.0.0.3"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """localserve on free ports of 127.0.0.1, with a cheap scrypt cost for the account password."""
@@ -45,11 +49,16 @@ class Resp:
 class Client:
     """One keep-alive HTTP connection, with the cookies it was given."""
 
-    def __init__(self, port: int, *, tls: Any = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, *, tls: Any = None, host: str = "127.0.0.1", source: str | None = None) -> None:
+        """``source``: the local address to connect from; REMOTE (127.0.0.3) plays a client on
+        another machine: only 127.0.0.1 and ::1 count as loopback callers (mox.web.access)."""
+        src = (source, 0) if source is not None else None
         if tls is not None:
-            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, context=tls, timeout=30)
+            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, port, context=tls, timeout=30, source_address=src
+            )
         else:
-            self.conn = http.client.HTTPConnection(host, port, timeout=30)
+            self.conn = http.client.HTTPConnection(host, port, timeout=30, source_address=src)
         self.cookies: dict[str, str] = {}
         self.set_cookies: list[str] = []
 

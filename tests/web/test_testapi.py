@@ -256,17 +256,6 @@ def test_find_links():
     ]
 
 
-def test_non_loopback_needs_basic_auth(server):
-    from mox.web.router import HTTPError, Request
-    from mox.web.testapi import _check_access
-
-    req = Request(ctx=server.ctx, method="GET", path="/api/v1/messages", remote_ip="192.0.2.1")
-    with pytest.raises(HTTPError) as e:
-        _check_access(server.ctx, req)
-    assert (e.value.status, e.value.code) == (401, "user:noAuth")
-    _check_access(server.ctx, Request(ctx=server.ctx, method="GET", path="/", remote_ip="::1"))
-
-
 def test_account_added_later(client, server):
     c = client()
     r = c.get("/api/v1/messages?account=nosuch")

@@ -15,10 +15,20 @@ recipient (``view-<address>``, created on first use). Logging in over IMAP as an
 with the shared password opens that account: a real account, so UIDs, UIDVALIDITY, flags and
 IDLE behave as for any account, and workers never see each other's mail. Deleting in a view
 leaves account ``mox`` untouched and the other way round.
+
+Views are bounded: at most ``views_max`` (``MOX_VIEWS_MAX``, default 1000, and never more than
+the open-files limit allows at two handles each) are open at once. A view is in use while an
+SMTP transaction has its address as a recipient (RCPT to the end of the transaction), while a
+delivery writes to it, and while an IMAP session is logged in to it. Views not in use are
+closed: the least recently used one when room is needed, and any that nobody used for
+``VIEW_IDLE`` seconds whenever a view is opened. With every open view in use, a new address
+gets ``452 4.5.3`` at RCPT (RFC 5321 4.5.3.1.10, RFC 3463 X.5.3: the client sends the other
+recipients later) and ``NO [LIMIT]`` at IMAP login (RFC 5530); the queue retries.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import email.utils
 import hashlib
@@ -27,6 +37,7 @@ import itertools
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +54,13 @@ VIEW_PREFIX = "view-"
 MAIN_ACCOUNT = "mox"
 DEFAULT_FIXED_TIME = 946684800.0  # 2000-01-01T00:00:00Z
 CI_FILE = "ci.json"
+DEFAULT_VIEWS_MAX = 1000
+VIEW_IDLE = 60.0  # seconds after which a view nobody uses is closed
+_FILES_RESERVED = 256  # open-file handles kept for listeners, connections and accounts
+
+
+class ViewLimit(Exception):
+    """Every per-address view that may be open at once is in use."""
 
 log = mlog.get_logger("localserve")
 
@@ -55,6 +73,7 @@ class Settings:
     preload: str | None = None
     export_on_exit: str | None = None
     views: bool = True  # per-address IMAP views (MOX_VIEWS=0: off, e.g. for benchmarks)
+    views_max: int = DEFAULT_VIEWS_MAX  # views open at once (MOX_VIEWS_MAX)
 
     @classmethod
     def load(cls, data_dir: Path) -> Settings | None:
@@ -79,6 +98,14 @@ class Settings:
         s.export_on_exit = raw.get("export_on_exit") or None
         v = raw.get("views")
         s.views = not (v is False or str(v).strip().lower() in ("0", "false", "no", "off"))
+        vm = raw.get("views_max")
+        if vm is not None and str(vm).strip() != "":
+            try:
+                s.views_max = int(str(vm).strip())
+            except ValueError:
+                raise ValueError(f"views_max: expected a number, got {vm!r}") from None
+            if s.views_max < 1:
+                raise ValueError(f"views_max: must be at least 1, got {s.views_max}")
         return s
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +116,7 @@ class Settings:
             "preload": self.preload,
             "export_on_exit": self.export_on_exit,
             "views": self.views,
+            "views_max": self.views_max,
         }
 
 
@@ -123,6 +151,7 @@ def settings_from_env() -> dict[str, Any]:
         "preload": env.get("MOX_PRELOAD"),
         "export_on_exit": env.get("MOX_EXPORT_ON_EXIT"),
         "views": env.get("MOX_VIEWS"),
+        "views_max": env.get("MOX_VIEWS_MAX"),
     }
 
 
@@ -168,15 +197,30 @@ class State:
         #: SMTP transaction facts per connection id, for the lint report: cid -> {body, smtputf8}.
         self.tx_info: dict[str, dict[str, Any]] = {}
         self._cids = itertools.count(1)
-        #: per-address view accounts, kept open (reopening replays the index each time).
-        self.view_accounts: dict[str, Any] = {}
+        #: Open per-address view accounts, least recently used first (reopening replays the
+        #: index, so views stay open while there is room), with when each was last used.
+        self.view_accounts: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._view_used: dict[str, float] = {}
         self._view_names: set[str] | None = None
+        budget = open_files_budget()
+        self.views_cap = settings.views_max if budget is None else max(1, min(settings.views_max, budget // 2))
 
     def open_view(self, ctx: Any, address: str) -> Any:
+        """The open view account of ``address`` (created on first use), owned by this cache:
+        whoever keeps using it across a checkpoint takes its own reference
+        (``ctx.store.open_account``), which marks it in use. Raises ViewLimit."""
         name = view_account(address)
+        now = time.monotonic()
+        self._close_idle_views(now, room=False)
         acc = self.view_accounts.get(name)
         if acc is not None:
+            self.view_accounts.move_to_end(name)
+            self._view_used[name] = now
             return acc
+        if len(self.view_accounts) >= self.views_cap:
+            self._close_idle_views(now, room=True)
+            if len(self.view_accounts) >= self.views_cap:
+                raise ViewLimit(f"all {self.views_cap} per-address views that may be open are in use")
         if self._view_names is None:
             self._view_names = {n for n in ctx.store.account_names() if is_view(n)}
         if name not in self._view_names:
@@ -189,10 +233,29 @@ class State:
             self._view_names.add(name)
             log.info("per-address view created", address=address, account=name)
         acc = self.view_accounts[name] = ctx.store.open_account(name)
+        self._view_used[name] = now
         return acc
 
+    def _close_idle_views(self, now: float, *, room: bool) -> None:
+        """Close views nobody else holds a reference to: with ``room``, the least recently used
+        one (just enough for one more); else those unused for VIEW_IDLE seconds."""
+        for name in list(self.view_accounts):
+            acc = self.view_accounts[name]
+            if acc.references() > 1:
+                continue  # in use (a transaction, a delivery or an IMAP session holds it)
+            if not room and now - self._view_used[name] < VIEW_IDLE:
+                break  # the rest were used more recently
+            del self.view_accounts[name]
+            del self._view_used[name]
+            acc.close()
+            log.debug("per-address view closed", account=name)
+            if room and len(self.view_accounts) < self.views_cap:
+                return
+
     def close_views(self) -> None:
-        accs, self.view_accounts = list(self.view_accounts.values()), {}
+        accs = list(self.view_accounts.values())
+        self.view_accounts.clear()
+        self._view_used.clear()
         for acc in accs:
             acc.close()
 
@@ -201,6 +264,38 @@ class State:
 
     def now(self) -> float:
         return self.settings.deterministic if self.settings.deterministic is not None else time.time()
+
+
+def open_files_budget() -> int | None:
+    """Open-file handles left for per-address views: the process's limit (RLIMIT_NOFILE) minus a
+    reserve; None where there is no such limit to respect (Windows)."""
+    if os.name == "nt":
+        return None
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(2, soft - _FILES_RESERVED)
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft open-files limit to the hard one (as the Go runtime does for mox), so a
+    busy localserve has room for its connections and views. POSIX only; a refusal is logged."""
+    if os.name == "nt":
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if sys.platform == "darwin":  # macOS refuses a soft limit above OPEN_MAX
+        target = 10240 if hard == resource.RLIM_INFINITY else min(hard, 10240)
+    if soft == resource.RLIM_INFINITY or (target != resource.RLIM_INFINITY and soft >= target):
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as e:
+        log.debug("raising the open-files limit", err=repr(e))
 
 
 def state(ctx: Any) -> State | None:
@@ -505,7 +600,8 @@ def shared_password_matches(st: State, password: str) -> bool:
 
 def imap_login(ctx: Any, username: str, password: str) -> str | None:
     """The view account for an IMAP login as any address with the shared password (localserve
-    only); None to continue with the normal login."""
+    only); None to continue with the normal login. Raises ViewLimit (the session's own
+    reference, taken at login, keeps the view in use until logout)."""
     st = state(ctx)
     if st is None or not st.settings.views or not shared_password_matches(st, password):
         return None
@@ -564,24 +660,46 @@ async def deliver_views(
         if not _ADDR_RE.match(r) or r in done or ctx.auth.account_for_address(r) is not None:
             continue  # configured addresses log in to their own account
         done.add(r)
-        view = st.open_view(ctx, r)
-        if key is None:
-            m = await view.deliver("Inbox", data, received=st.settings.deterministic)
-        else:
-            m = await view.deliver_once("Inbox", data, key, received=st.settings.deterministic)
+        view = ctx.store.open_account(st.open_view(ctx, r).name)  # in use while delivering
+        try:
+            if key is None:
+                m = await view.deliver("Inbox", data, received=st.settings.deterministic)
+            else:
+                m = await view.deliver_once("Inbox", data, key, received=st.settings.deterministic)
+        finally:
+            view.close()
         if m is not None:
-            stored.append((view, m))
+            stored.append((view.name, m))
     return stored
 
 
-async def undo_views(stored: list[tuple[Any, Any]]) -> None:
+async def undo_views(ctx: Any, stored: list[tuple[str, Any]]) -> None:
     """Remove view copies again when the delivery into the main account failed (the sender is
     told to retry; without this the views would get the message twice). Best effort."""
-    for view, m in stored:
+    for name, m in stored:
         try:
-            await view.expunge(m.mailbox_id, [m.uid])
+            acc = ctx.store.open_account(name)
+            try:
+                await acc.expunge(m.mailbox_id, [m.uid])
+            finally:
+                acc.close()
         except Exception as e:  # e.g. still no disk space: the copy stays, and is logged
-            log.warn("removing view copy after failed delivery", account=view.name, err=repr(e))
+            log.warn("removing view copy after failed delivery", account=name, err=repr(e))
+
+
+def hold_view(ctx: Any, address: str, destination: tuple[str, str]) -> Any:
+    """For an SMTP recipient on port 1025 whose mail goes to ``destination`` (account,
+    mailbox): a reference to its per-address view, which keeps the view in use until the
+    caller closes it at the end of the transaction; None when no view is involved. Raises
+    ViewLimit."""
+    st = state(ctx)
+    account, mailbox = destination
+    if st is None or not st.settings.views or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
+        return None
+    r = address.strip().lower()
+    if not _ADDR_RE.match(r) or ctx.auth.account_for_address(r) is not None:
+        return None
+    return ctx.store.open_account(st.open_view(ctx, r).name)
 
 
 def fixed_time(ctx: Any) -> float | None:

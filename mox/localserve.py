@@ -329,6 +329,7 @@ async def start_localserve(
     from mox import ci
 
     ci.init(data_dir, ci_settings)
+    ci.raise_open_files_limit()  # room for connections and per-address views (two handles each)
     store = mserve.open_store(config, check_consistency=check_consistency)
     try:
         await ensure_account(store)

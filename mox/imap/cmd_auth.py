@@ -68,10 +68,19 @@ async def cmd_starttls(s: Session, cmd: Command) -> str:
 async def _password_login(s: Session, username: str, password: str) -> str | None:
     """ctx.auth.login_async: the password hash in a worker thread under the hash limiter shared
     by all protocols, with the remote IP for the failed-authentication limiter."""
-    view = ci.imap_login(s.ctx, username, password)  # localserve: per-address view
+    try:
+        view = ci.imap_login(s.ctx, username, password)  # localserve: per-address view
+    except ci.ViewLimit as e:
+        raise _view_limit(s, e) from None
     if view is not None:
         return view
     return await s.ctx.auth.login_async(username, password, ip=s.remote_ip)
+
+
+def _view_limit(s: Session, e: ci.ViewLimit) -> CommandFailed:
+    # RFC 5530 3: LIMIT, "the operation ignores some limit imposed on the server".
+    s.log.info("per-address view limit reached", err=str(e))
+    return CommandFailed("too many per-address views in use, try again later", "LIMIT")
 
 
 def _require_tls(s: Session) -> None:
@@ -242,6 +251,8 @@ async def _authenticate(s: Session, cmd: Command) -> str:
         if e.counts_as_failure or isinstance(e, sasl.SecretUnavailable):
             s.log.info("failed authentication attempt", username=e.username, mechanism=name.lower(), err=str(e))
         raise _failure(e) from None
+    except ci.ViewLimit as e:  # raised by the verifier, through the worker thread
+        raise _view_limit(s, e) from None
     account = verifier.view_accounts.get(ok.account, ok.account)
     _check_cert_account(s, account)
     s.login(account, ok.username)

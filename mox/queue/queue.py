@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from mox import mlog
+from mox import ci, mlog
 from mox.queue.dsn import RecipientStatus, compose_dsn
 from mox.queue.store import Entry, QueueStore
 from mox.smtp import failsim
@@ -251,9 +251,10 @@ class Queue:
         now = time.time()
         try:
             stored = await self._deliver(e)
-        except DiskFull as err:
-            # Not the recipient's fault and not a counted attempt: retry until there is space.
-            self.log.warn("disk full, delivery will be retried", id=e.id, err=str(err))
+        except (DiskFull, ci.ViewLimit) as err:
+            # Not the recipient's fault and not a counted attempt: retry until there is space
+            # (or until a per-address view can be opened again).
+            self.log.warn("delivery will be retried", id=e.id, err=str(err))
             self._not_before[e.id] = now + DISK_FULL_RETRY
             return
         except DeliveryError as err:

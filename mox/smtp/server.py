@@ -62,6 +62,8 @@ class _Conn:
 
     def __init__(self, ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
         self.ctx = ctx
+        self.view_holds: list[Any] = []  # per-address views of this transaction's recipients
+        self._view_tx: Any = None
         self.stream = stream
         self.submission = submission
         self.cid = mlog.new_cid()
@@ -389,7 +391,29 @@ class _Conn:
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user")
         if failsim.stage(addr.localpart) == "rcptto":
             await self._simulate(failsim.special_code(addr.localpart), "timing out command due to special localpart")
+        if not self.submission and dest is not None:
+            self._hold_view(addr, dest)
         self.reply(self.proto.accept_rcpt(rt))
+
+    def _hold_view(self, addr: Address, dest: tuple[str, str]) -> None:
+        """localserve: keep the recipient's per-address view open until the transaction ends
+        (mox.ci: bounded number of open views)."""
+        if self.proto.tx is not self._view_tx:  # a new transaction: the old one's views are free
+            self.release_views()
+            self._view_tx = self.proto.tx
+        try:
+            acc = ci.hold_view(self.ctx, str(addr), dest)
+        except ci.ViewLimit as e:
+            # RFC 5321 4.5.3.1.10: 452 for too many recipients, the client sends the rest later.
+            self.log.info("per-address view limit reached", address=str(addr), err=str(e))
+            raise fail(c.C452_STORAGE_FULL, c.SE_PROTO_TOO_MANY_RCPTS, "too many per-address views in use, try again later") from None
+        if acc is not None:
+            self.view_holds.append(acc)
+
+    def release_views(self) -> None:
+        holds, self.view_holds = self.view_holds, []
+        for acc in holds:
+            acc.close()
 
     def _lookup(self, addr: Address) -> tuple[str, str] | None:
         domain = addr.domain or _cfg(self.ctx, "hostname", "localhost")
@@ -422,6 +446,7 @@ class _Conn:
             await self._deliver(ev.data)
         finally:
             self.proto.transaction_done()
+            self.release_views()
 
     async def _deliver(self, data: bytes) -> None:
         tx = self.proto.tx
@@ -686,7 +711,7 @@ async def deliver_to_store(
     except BaseException:
         if key is None:  # the sender retries the whole delivery (keyed: the retry skips the views)
             with trio.CancelScope(shield=True):
-                await ci.undo_views(views)
+                await ci.undo_views(ctx, views)
         raise
     finally:
         acc.close()
@@ -716,6 +741,7 @@ async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bo
         except Exception:
             pass
     finally:
+        conn.release_views()
         if conn.ci is not None:
             conn.ci.closed()
         try:

@@ -537,6 +537,10 @@ class Account:
         self._last_modseq = snap.last_modseq
         self._next_uidvalidity = snap.next_uidvalidity
 
+    def references(self) -> int:
+        """How many opens of this account are not closed yet (``Store.open_account``)."""
+        return self._refs
+
     def close(self) -> None:
         """Give back a reference; the last one writes a snapshot if the journal grew, runs the
         consistency check when the store asks for it, and closes the files."""

@@ -463,7 +463,10 @@ async def resolve_caller(ctx: Any, req: Request) -> Caller:
             return Caller("admin")
         ctx.limiter.auth_failed(ip)
     else:
-        view = ci.imap_login(ctx, user, password)  # an address without account, shared password
+        try:
+            view = ci.imap_login(ctx, user, password)  # an address without account, shared password
+        except ci.ViewLimit as e:  # every per-address view that may be open is in use
+            raise HTTPError(503, "server:viewLimit", f"{e}, try again later") from None
         if view is not None:
             return Caller("view", frozenset({view}), view, user)
         account = await ctx.auth.login_async(user, password, ip=ip)

@@ -33,6 +33,7 @@ def test_localserve_flags(tmp_path: Path, mox_process) -> None:
             "preload": str(pre.absolute()),
             "export_on_exit": str(out.absolute()),
             "views": True,
+            "views_max": 1000,
         }
     with urllib.request.urlopen(f"http://127.0.0.1:{info['http']}/api/v1/messages", timeout=30) as resp:
         assert [m["subject"] for m in json.load(resp)["messages"]] == ["preloaded"]

@@ -47,6 +47,9 @@ ROOT = Path(__file__).resolve().parent
 BUILD = ROOT / "build"
 DIST = ROOT / "dist"
 LOCK = ROOT / "requirements.lock"
+# The distribution name (pyproject.toml): the import package and the command are `mox`, but the
+# PyPI name `mox` belongs to an unrelated mocking library.
+DIST_NAME = "mox-mail"
 PYVERS = ("3.11", "3.12", "3.13", "3.14")
 TOOLS = ("uv==0.13.9",)
 BUILD_INFO = "mox-build.json"  # read by mox/_bootstrap.py
@@ -255,9 +258,9 @@ def add_mox(tree: Path, target: str, sources: dict[str, bytes]) -> None:
     (tree / "mox" / "_target.py").write_text(
         f'"""Written by build.py: the platform this pyz is for."""\n\nTARGET = {info!r}\n', "utf-8")
     version = mox_version(sources)
-    dist_info = tree / f"mox-{version}.dist-info"
+    dist_info = tree / f"{DIST_NAME.replace('-', '_')}-{version}.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: mox\nVersion: {version}\n", "utf-8")
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {DIST_NAME}\nVersion: {version}\n", "utf-8")
     (dist_info / "entry_points.txt").write_text(
         "[console_scripts]\nmox = mox.cli:main\n\n[pytest11]\nmox = mox.pytest_plugin\n", "utf-8")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import imaplib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -96,6 +98,24 @@ def test_no_target_file_in_the_source_tree():
     # Running from source has no _target.py, so mox/__main__.py checks nothing.
     assert not (ROOT / "mox" / "_target.py").exists()
     assert importlib.util.find_spec("mox._target") is None
+
+
+def test_distribution_is_mox_mail_with_the_mox_command_and_plugin():
+    # PyPI's `mox` is an unrelated mocking library (2010): ours is published as `mox-mail`, while
+    # the import package, the command and the pytest plugin keep the name mox.
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert project["name"] == "mox-mail" == build.DIST_NAME
+    assert project["scripts"] == {"mox": "mox.cli:main"}
+    assert project["entry-points"]["pytest11"] == {"mox": "mox.pytest_plugin"}
+    # The installed distribution (this venv's `pip install -e .`) carries that name and entry points.
+    dist = importlib.metadata.distribution("mox-mail")
+    eps = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
+    assert eps[("console_scripts", "mox")] == "mox.cli:main"
+    assert eps[("pytest11", "mox")] == "mox.pytest_plugin"
+    assert dist.version == mox.__version__
+    # README tells plugin users that name.
+    assert "pip install mox-mail  " in (ROOT / "README.md").read_text("utf-8")
 
 
 def test_native_check_wants_every_version_of_every_extension():
@@ -183,8 +203,10 @@ def test_every_target_carries_its_natives_for_every_python(dist):
             names = set(z.namelist())
             info = json.loads(z.read("mox-build.json"))
             target_py = z.read("site-packages/mox/_target.py").decode("utf-8")
+            meta = z.read(f"site-packages/mox_mail-{mox.__version__}.dist-info/METADATA").decode("utf-8")
         assert info["target"] == _target_info(name), name
         assert info["entry"] == "mox.__main__:main"
+        assert meta.splitlines()[1] == "Name: mox-mail", name
         assert f"'name': '{name}'" in target_py
         for v in build.PYVERS:
             ext = t["ext"].format(n=v.replace(".", ""))

@@ -12,6 +12,51 @@ from pathlib import Path
 
 import pytest
 
+from tests import strict_skips
+
+#: What the pyz smoke test ran on: (version, path) per CPython, for the terminal summary.
+PYZ_SMOKE_RAN = pytest.StashKey[list[tuple[str, str]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    strict_skips.pytest_addoption(parser)
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="also run the tests marked slow (real pyz builds); without it and without -m they are left out",
+    )
+    parser.addoption(
+        "--min-pythons",
+        type=int,
+        default=1,
+        help="the pyz smoke test (a slow test) fails when it ran on fewer CPythons than this; CI uses 2",
+    )
+
+
+pytest_runtest_makereport = strict_skips.pytest_runtest_makereport
+pytest_make_collect_report = strict_skips.pytest_make_collect_report
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow tests (real pyz builds, a minute or two) are left out of a plain `pytest`; `--slow`
+    (the README's whole-suite command and CI) or any `-m` expression decides instead."""
+    if config.getoption("slow") or config.option.markexpr:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    ran = config.stash.get(PYZ_SMOKE_RAN, None)
+    if ran is not None:
+        terminalreporter.write_line(
+            f"pyz smoke test ran on {len(ran)} CPython(s): " + ", ".join(f"{v} ({path})" for v, path in ran)
+        )
+
+
 MOX = [sys.executable, "-m", "mox"]
 
 

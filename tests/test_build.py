@@ -245,36 +245,46 @@ def test_pyz_for_another_platform_says_so_in_one_line(dist, tmp_path):
     assert not (tmp_path / "cache").exists()  # refused before extracting anything
 
 
-def _interpreters() -> list[str]:
-    """CPython 3.11+ interpreters on this machine (the running one, pyenv's, the system's)."""
+def _interpreter_candidates() -> list[str]:
+    """Paths where a CPython 3.11+ may be: the running one, python3 and python3.X on PATH, pyenv's
+    versions ($PYENV_ROOT, ~/.pyenv), /usr/bin, /usr/local/bin, Homebrew's, and on Windows the py
+    launcher's list."""
     cands = [sys.executable, shutil.which("python3") or ""]
-    for v in build.PYVERS:
-        cands.append(shutil.which(f"python{v}") or "")
-    try:
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        root = ""
-    if root:
-        for v in build.PYVERS:
-            cands.extend(str(p) for p in sorted(Path(root, "versions").glob(f"{v}.*/bin/python{v}")))
-    cands.append("/usr/bin/python3")
+    cands += [shutil.which(f"python{v}") or "" for v in build.PYVERS]
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    for root in filter(None, roots):
+        cands += [str(p) for p in sorted(Path(root, "versions").glob("3.*/bin/python3.*")) if not p.name.endswith("-config")]
+    for d in ("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"):
+        cands += [str(p) for p in sorted(Path(d).glob("python3.*")) if not p.name.endswith("-config")]
+    if sys.platform == "win32" and shutil.which("py"):
+        try:
+            out = subprocess.run(["py", "-0p"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        cands += [line.split()[-1] for line in out.splitlines() if line.strip().lower().endswith("python.exe")]
+    return cands
+
+
+def _interpreters() -> list[tuple[str, str]]:
+    """(version, path) of each distinct CPython 3.11+ on this machine (one path per version string)."""
     found: dict[str, str] = {}
-    for c in cands:
-        if not c or not Path(c).exists():
+    for c in _interpreter_candidates():
+        if not c or not Path(c).is_file():
             continue
         try:
-            out = subprocess.run([c, "-I", "-c", "import sys; print(sys.version)"], capture_output=True,
-                                 text=True, timeout=20)
+            out = subprocess.run([c, "-I", "-c", "import platform; print(platform.python_implementation(), "
+                                  "platform.python_version())"], capture_output=True, text=True, timeout=20)
         except (OSError, subprocess.SubprocessError):
             continue
-        if out.returncode == 0 and out.stdout.startswith(tuple(v + "." for v in build.PYVERS)):
-            found.setdefault(out.stdout.strip(), c)
-    return list(found.values())
+        impl, _, version = out.stdout.strip().partition(" ")
+        if out.returncode == 0 and impl == "CPython" and ".".join(version.split(".")[:2]) in build.PYVERS:
+            found.setdefault(version, c)
+    return sorted(found.items(), key=lambda kv: tuple(int(x) for x in kv[0].split(".")[:3] if x.isdigit()))
 
 
 @pytest.mark.slow
 def test_runs_on_every_python_found(dist, tmp_path):
-    pythons = _interpreters()
+    pythons = [path for _, path in _interpreters()]
     assert pythons  # at least the one running this test
     for py in pythons:
         proc = subprocess.run(_pyz_cmd(dist / "mox.pyz", "version", python=py), env=_env(tmp_path / "cache"),
@@ -291,20 +301,23 @@ def test_runs_on_every_python_found(dist, tmp_path):
 
 
 @pytest.mark.slow
-def test_round_trip_on_every_python_found(dist, tmp_path, mox_process, monkeypatch):
-    # The host archive (linux-x86_64 in CI) serves `localserve -ephemeral` on every CPython 3.11+
-    # of this machine: a submitted message is read back over IMAP, byte for byte after the trace headers.
+def test_round_trip_on_every_python_found(dist, tmp_path, mox_process, monkeypatch, request):
+    # The smoke test of the host archive (linux-x86_64 in CI) on every CPython 3.11+ of this
+    # machine: `localserve -ephemeral` serves, a submitted message is read back over IMAP byte for
+    # byte after the trace headers, and `mox stop`-style SIGTERM ends it with exit code 0. The
+    # terminal summary names the CPythons it ran on; fewer than --min-pythons (CI: 2) fails.
+    from tests.conftest import PYZ_SMOKE_RAN
     from tests.test_localserve import MESSAGE, fetch_all, submit
 
     pyz = dist / f"mox-{build.host_target()}.pyz"
     pythons = _interpreters()
-    assert pythons
+    ran: list[tuple[str, str]] = []
+    request.config.stash[PYZ_SMOKE_RAN] = ran
     monkeypatch.setenv("MOX_PYZ_CACHE", str(tmp_path / "cache"))  # a first run on the first Python
-    done = []
-    for py in pythons:
+    for version, py in pythons:
         p = mox_process("localserve", "-ephemeral", "-port-base", "0", cmd=[py, "-I", "-S", str(pyz)])
         info = p.wait_ready(timeout=120)
-        msg = MESSAGE.replace(b"roundtrip-1", f"pyz-{len(done)}".encode())
+        msg = MESSAGE.replace(b"roundtrip-1", f"pyz-{len(ran)}".encode())
         submit(info["submission"], msg)
         with imaplib.IMAP4("127.0.0.1", info["imap"], timeout=30) as imap:
             imap.login("mox@localhost", "moxmoxmox")
@@ -313,11 +326,12 @@ def test_round_trip_on_every_python_found(dist, tmp_path, mox_process, monkeypat
         p.terminate()
         assert p.wait() == 0, (py, p.log())
         assert not Path(info["dir"]).exists(), py
-        version = subprocess.run([py, "-I", "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
-                                 text=True, timeout=20).stdout.strip()
-        done.append(version)
-    assert len(done) == len(pythons)
-    print("round trip with", pyz.name, "on", ", ".join(done))
+        ran.append((version, py))
+    minimum = request.config.getoption("min_pythons")
+    assert len(ran) >= minimum, (
+        f"the pyz smoke test ran on {len(ran)} CPython(s) ({', '.join(v for v, _ in ran)}), --min-pythons is "
+        f"{minimum}: install more CPythons 3.11-3.14 (pyenv, apt python3.X) or lower --min-pythons"
+    )
 
 
 @pytest.mark.slow

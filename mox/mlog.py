@@ -13,6 +13,7 @@ Protocol drivers call :meth:`Logger.trace_line` with a ``kind`` of ``"text"``, `
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import sys
 import threading
@@ -37,6 +38,10 @@ _out: IO[str] = sys.stderr
 _lock = threading.Lock()
 _cid_counter = itertools.count(1)
 _cid_base = int(time.time()) & 0xFFFFFF
+#: Where error and fatal lines also go, whatever the configured level, for code running in this
+#: context: mox.testing.LocalServer sets it inside its server's trio run, and trio hands a copy of
+#: the context to every task and worker thread started from there.
+_error_sink: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("mox_mlog_error_sink", default=None)
 
 
 def new_cid() -> str:
@@ -72,6 +77,12 @@ def set_output(out: IO[str]) -> None:
     _out = out
 
 
+def collect_errors(sink: list[str]) -> None:
+    """From now on, in the current context (and the tasks and threads started from it), append
+    each line logged at level error or fatal to ``sink`` too, also when the level hides it."""
+    _error_sink.set(sink)
+
+
 def _fmt_value(v: Any) -> str:
     s = str(v)
     if s == "" or any(c in s for c in " ;=\"\n\r\t"):
@@ -100,7 +111,9 @@ class Logger:
         return LEVELS[level] >= self.level()
 
     def log(self, level: str, msg: str, **fields: Any) -> None:
-        if LEVELS[level] < self.level():
+        enabled = LEVELS[level] >= self.level()
+        sink = _error_sink.get() if level in ("error", "fatal") else None
+        if not enabled and sink is None:
             return
         parts = [f"{level}: {msg}", f"pkg={self.pkg}"]
         for k, v in itertools.chain(self.fields.items(), fields.items()):
@@ -108,6 +121,10 @@ class Logger:
                 continue
             parts.append(f"{k}={_fmt_value(v)}")
         line = "; ".join(parts) + "\n"
+        if sink is not None:
+            sink.append(line.rstrip("\n"))
+        if not enabled:
+            return
         with _lock:
             try:
                 _out.write(line)

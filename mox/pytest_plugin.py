@@ -176,13 +176,16 @@ class MoxServer:
 
     @classmethod
     @contextmanager
-    def open(cls, dir: Any = None, **ci: Any) -> Iterator[MoxServer]:
+    def open(cls, dir: Any = None, *, allow_server_errors: bool = False, **ci: Any) -> Iterator[MoxServer]:
         """Start localserve (data in `dir`, default a temporary dir) and stop it afterwards.
         Keyword arguments are test and CI settings: ``imap_profile``, ``deterministic``,
-        ``preload``, ``export_on_exit``, ``shared_password``."""
+        ``preload``, ``export_on_exit``, ``shared_password``. Stopping raises
+        ``mox.testing.ServerErrors`` when the server logged an error line (an unhandled
+        exception, a server bug), unless ``allow_server_errors`` is true."""
         from mox.testing import LocalServer
 
-        with LocalServer(dir=dir, ci={k: (str(v) if isinstance(v, Path) else v) for k, v in ci.items()} or None) as srv:
+        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in ci.items()} or None
+        with LocalServer(dir=dir, ci=settings, allow_server_errors=allow_server_errors) as srv:
             yield cls(srv)
 
     @classmethod
@@ -392,13 +395,15 @@ if pytest is not None:
     def pytest_configure(config: Any) -> None:
         config.addinivalue_line(
             "markers", "mox(**settings): test and CI settings for the mox_server fixture "
-            "(imap_profile, deterministic, preload, export_on_exit, shared_password)"
+            "(imap_profile, deterministic, preload, export_on_exit, shared_password, allow_server_errors)"
         )
 
     @pytest.fixture
     def mox_server(tmp_path: Path, request: Any) -> Iterator[MoxServer]:
         """A running mox localserve on free 127.0.0.1 ports with a fresh data dir (see MoxServer).
-        ``@pytest.mark.mox(imap_profile="minimal-rev1", ...)`` passes test and CI settings."""
+        ``@pytest.mark.mox(imap_profile="minimal-rev1", ...)`` passes test and CI settings. The
+        test errors at teardown when the server logged an error line while it ran (an unhandled
+        exception, a server bug); ``@pytest.mark.mox(allow_server_errors=True)`` lets it pass."""
         marker = request.node.get_closest_marker("mox")
         settings = dict(marker.kwargs) if marker is not None else {}
         with MoxServer.open(tmp_path / "mox", **settings) as srv:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "allow_server_errors: the test provokes an error-level log line of a LocalServer on purpose"
+    )
+
+
 pytest_runtest_makereport = strict_skips.pytest_runtest_makereport
 pytest_make_collect_report = strict_skips.pytest_make_collect_report
 
@@ -55,6 +62,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(
             f"pyz smoke test ran on {len(ran)} CPython(s): " + ", ".join(f"{v} ({path})" for v, path in ran)
         )
+
+
+@pytest.fixture(autouse=True)
+def _local_servers_logged_no_errors(request: pytest.FixtureRequest) -> Any:
+    """A test fails when a mox.testing.LocalServer (its own or a shared, module-scoped one) logged
+    at level error or fatal while it ran: an unhandled exception or a server bug. A test that
+    provokes one on purpose is marked ``@pytest.mark.allow_server_errors``. Lines logged between
+    tests (a shared server starting) count for the next test: none is lost."""
+    from mox.testing import LocalServer
+
+    yield
+    errors = [line for srv in list(LocalServer.instances) for line in srv.take_errors()]
+    if errors and request.node.get_closest_marker("allow_server_errors") is None:
+        pytest.fail("mox server logged errors:\n  " + "\n  ".join(errors), pytrace=False)
 
 
 MOX = [sys.executable, "-m", "mox"]

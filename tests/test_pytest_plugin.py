@@ -188,6 +188,53 @@ def test_fixture_loads_in_a_fresh_pytest_run(tmp_path):
     assert "1 passed" in proc.stdout
 
 
+BROKEN_HANDLER_TESTS = """
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+
+async def broken(ctx, req):
+    raise RuntimeError("a bug in the server")
+
+
+def provoke(mox_server):
+    mox_server.server.ctx.web.router.add("/test/broken", broken)
+    try:
+        urllib.request.urlopen(mox_server.http_url + "/test/broken", timeout=10)
+    except urllib.error.HTTPError as e:
+        assert e.code == 500
+
+
+def test_server_bug(mox_server):
+    provoke(mox_server)
+
+
+@pytest.mark.mox(allow_server_errors=True)
+def test_server_bug_allowed(mox_server):
+    provoke(mox_server)
+    assert [line.split(";")[0] for line in mox_server.server.errors] == ["error: unhandled error in web handler"]
+
+
+def test_clean(mox_server):
+    mox_server.send("u@example.org", "fine", "hi\\n")
+    mox_server.inbox.wait_for(to="u@example.org", timeout=10)
+"""
+
+
+def test_a_server_error_fails_the_users_test_unless_allowed(tmp_path):
+    (tmp_path / "test_user.py").write_text(BROKEN_HANDLER_TESTS, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider", "test_user.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith("3 passed, 1 error"), proc.stdout
+    assert "ERROR at teardown of test_server_bug " in proc.stdout, proc.stdout
+    assert "mox.testing.ServerErrors: server logged errors:" in proc.stdout, proc.stdout
+    assert "error: unhandled error in web handler; pkg=http;" in proc.stdout, proc.stdout
+
+
 async def test_wait_for_async_in_a_trio_test(mox_server):
     import trio
 

@@ -24,7 +24,7 @@ async def index(ctx: Any, req: Request) -> Response:
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mox</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em;line-height:1.5}}</style>
+<link rel="stylesheet" href="/static/common/index.css">
 </head><body>
 <h1>mox</h1>
 <p>Mail server for development and tests, version {html.escape(__version__)}.</p>

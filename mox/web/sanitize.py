@@ -129,6 +129,39 @@ MESSAGE_CSP_EXTERNAL = (
 )
 
 
+#: CSP for message bytes served as they are (raw messages, parts, transcripts): a sandbox
+#: without scripts, nothing may load. Whatever a browser makes of the bytes, no script of the
+#: message runs in mox's origin.
+CONTENT_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
+
+
+def content_headers(content_type: str, *, filename: str | None = None, attachment: bool = True) -> list[tuple[str, str]]:
+    """Headers for a response that carries message bytes as they are (everywhere a message byte
+    is served outside the sanitised view): the sandbox CSP, nosniff, no framing, no caching,
+    and (by default) ``Content-Disposition: attachment``, so a browser saves instead of showing."""
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Security-Policy", CONTENT_CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "deny"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cache-Control", "no-store"),
+    ]
+    if attachment:
+        headers.append(("Content-Disposition", disposition(filename)))
+    return headers
+
+
+def disposition(filename: str | None) -> str:
+    """``attachment`` with an ASCII ``filename`` and RFC 6266 / RFC 8187 ``filename*``."""
+    if not filename:
+        return "attachment"
+    from urllib.parse import quote
+
+    ascii_name = re.sub(r"[^A-Za-z0-9._ -]", "_", filename) or "attachment"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
 def message_headers(*, allow_external: bool = False) -> list[tuple[str, str]]:
     """Headers for a response with message content (to be shown in a sandboxed iframe)."""
     return [

@@ -37,7 +37,7 @@ import trio
 from mox import ci, mlog
 from mox.message import decode_header_value
 from mox.message.header import parse_address_list, split_header
-from mox.web import access
+from mox.web import access, sanitize
 from mox.web.access import Caller
 from mox.web.router import HTTPError, Request, Response, Router, json_response
 from mox.web.webapi import address_string, parsed_message
@@ -686,14 +686,14 @@ async def get_part(ctx: Any, req: Request) -> Response:
     except Exception:  # noqa: BLE001 - unknown transfer encoding
         body = data[p.body_start : p.body_end]
     ctype = f"{p.media_type}/{p.media_subtype}".lower()
-    return Response(200, [("Content-Type", ctype), ("Content-Disposition", "attachment")], body)
+    return Response(200, sanitize.content_headers(ctype), body)
 
 
 async def get_raw(ctx: Any, req: Request) -> Response:
     _, ai = await _index(ctx, req)
     s = _summary(ai, req)
     m, data = _load(ctx, ai, s)
-    return Response(200, [("Content-Type", "message/rfc822")], data)
+    return Response(200, sanitize.content_headers("message/rfc822", filename=f"{s.id}.eml"), data)
 
 
 async def wait(ctx: Any, req: Request) -> Response:

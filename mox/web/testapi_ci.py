@@ -24,8 +24,8 @@ from mox import ci, mlog
 from mox.faults import RuleError
 from mox.lint import lint_message
 from mox.transcript import cid_from_message
-from mox.web.router import HTTPError, Request, Response, Router, json_response, text_response
-from mox.web import access
+from mox.web.router import HTTPError, Request, Response, Router, json_response
+from mox.web import access, sanitize
 from mox.web.testapi import BASE, _index, _msg_id, require_unrestricted
 
 log = mlog.get_logger("http")
@@ -90,7 +90,8 @@ async def transcript(ctx: Any, req: Request) -> Response:
     text = st.transcripts.get(req.params["cid"])
     if text is None:
         raise HTTPError(404, "user:notFound", f"no transcript {req.params['cid']!r}")
-    return text_response(text)
+    # Transcripts hold message data: shown as text, sandboxed.
+    return Response(200, sanitize.content_headers("text/plain; charset=utf-8", attachment=False), text.encode("utf-8"))
 
 
 async def _message(ctx: Any, req: Request) -> tuple[Any, bytes]:
@@ -114,7 +115,9 @@ async def message_transcript(ctx: Any, req: Request) -> Response:
     if text is None:
         raise HTTPError(404, "user:notFound", "no transcript for this message (not received over SMTP by this server)")
     return Response(
-        200, [("Content-Type", "text/plain; charset=utf-8"), ("X-Mox-Transcript", cid or "")], text.encode("utf-8")
+        200,
+        [*sanitize.content_headers("text/plain; charset=utf-8", attachment=False), ("X-Mox-Transcript", cid or "")],
+        text.encode("utf-8"),
     )
 
 

@@ -30,6 +30,7 @@ import trio
 
 from mox.message import decode_body, decode_header_value, headers as message_headers
 from mox.message.part import Address, Part
+from mox.web import sanitize
 from mox.web.router import Request, Response, Router, html_response, json_response, redirect
 
 BASE = "/webapi/v0/"
@@ -311,7 +312,8 @@ async def m_message_get(ctx: Any, account: str, address: str, obj: dict[str, Any
 async def m_message_raw_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     with _Account(ctx, account) as acc:
         data = acc.read_message(_message(acc, _msgid(obj)))
-    return Response(200, [("Content-Type", "text/plain; charset=utf-8")], data)
+    # Message bytes: sandboxed and as an attachment (a browser must not run a message's HTML).
+    return Response(200, sanitize.content_headers("text/plain; charset=utf-8"), data)
 
 
 async def m_message_part_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
@@ -334,9 +336,10 @@ async def m_message_part_get(ctx: Any, account: str, address: str, obj: dict[str
         raise WebapiError("user", f"unknown content-transfer-encoding {p.content_transfer_encoding}") from None
     ctype = _content_type(p)
     cs = _param(p, "charset")
-    if cs:
+    if cs and "\r" not in cs and "\n" not in cs and '"' not in cs:
         ctype += f"; charset={cs}"
-    return Response(200, [("Content-Type", ctype)], body)
+    # A text/html part would otherwise run its scripts in mox's origin.
+    return Response(200, sanitize.content_headers(ctype, filename=_filename(p) or None), body)
 
 
 async def m_message_delete(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:

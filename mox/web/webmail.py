@@ -715,13 +715,6 @@ async def msg_view(ctx: Any, req: Request) -> Response:
     return Response(200, headers, doc.encode("utf-8"))
 
 
-def _disposition_filename(name: str) -> str:
-    ascii_name = re.sub(r'[^A-Za-z0-9._ -]', "_", name) or "attachment"
-    from urllib.parse import quote
-
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
 async def part_download(ctx: Any, req: Request) -> Response:
     _, data = _load(ctx, req)
     try:
@@ -731,12 +724,10 @@ async def part_download(ctx: Any, req: Request) -> Response:
     for i, p in leaves(parse(data)):
         if i == index:
             name = p.get_filename() or f"part{i}"
-            headers = [
-                *sanitize.message_headers(),
-                ("Content-Type", p.get_content_type() if "\n" not in p.get_content_type() else "application/octet-stream"),
-                ("Content-Disposition", _disposition_filename(name)),
-            ]
-            return Response(200, headers, part_bytes(p))
+            ctype = p.get_content_type()
+            if "\n" in ctype or "\r" in ctype:
+                ctype = "application/octet-stream"
+            return Response(200, sanitize.content_headers(ctype, filename=name), part_bytes(p))
     raise HTTPError(404, "user:notFound", "no such part")
 
 

@@ -4,7 +4,9 @@ installed by .ci/run; Playwright's own browser downloads are never used).
 Webmail: log in, a message sent with smtplib appears live (no reload), open it, an HTML message
 whose <script> does not run and whose remote image does not load (until "load external
 content"), reply, find the reply in Sent, search, move to Archive, log out. Account page:
-change the password and log in with the new one; add a TLS public key.
+change the password and log in with the new one; add a TLS public key. Every page runs under
+the app CSP without a refused inline script or style (checked on the console). Message HTML
+fetched through the webapi or the test API never runs as script in mox's origin.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ def page(browser: Any) -> Iterator[Page]:
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # The app CSP (script-src 'self', style-src 'self') must not break anything on the pages:
+    # Chromium reports every refused inline script, handler or style on the console.
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield pg
     ctx.close()
     assert errors == [], errors
@@ -304,3 +309,84 @@ def test_webmail_keyboard(server: Any, page: Page, client: Any) -> None:
     page.keyboard.press("g")
     page.keyboard.press("a")
     expect(page.locator("#mailboxes li.sel")).to_have_attribute("data-name", "Archive")
+
+
+def test_message_html_never_runs_in_mox_origin(server: Any, browser: Any) -> None:
+    """The webapi's example form (a developer trying MessagePartGet in the browser, with basic
+    auth) fetches a text/html part whose script would set the title and call a local server.
+    mox sends it as an attachment; even shown inline (the route below drops the
+    Content-Disposition, as a careless proxy or browser might), the sandbox CSP keeps the script
+    from running. The test API's raw message downloads too."""
+    import json as jsonmod
+
+    t = uuid.uuid4().hex[:8]
+    pixel = PixelServer()
+    ctx = browser.new_context(http_credentials={"username": "mox@localhost", "password": "moxmoxmox"})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    try:
+        script = (
+            "<script>document.title='pwned';"
+            f"new Image().src='http://127.0.0.1:{pixel.port}/script-ran';"
+            f"fetch('/api/v1/ci').then(r => r.text()).then(x => {{ document.title = 'pwned ' + x; }});</script>"
+            f"<img src=x onerror=\"new Image().src='http://127.0.0.1:{pixel.port}/onerror-ran'\">"
+        )
+        smtp_send(server, message(f"script {t}", "plain\n", html=f"<p id=p>html {t}</p>{script}"))
+        page = ctx.new_page()
+        page.goto(base(server) + f"/api/v1/wait?subject=script%20{t}&timeout=10")
+        mid = jsonmod.loads(page.locator("body").inner_text())["messages"][0]["id"]
+
+        # 1. As mox serves it: a download, the form page stays.
+        page.goto(base(server) + "/webapi/v0/MessagePartGet")
+        page.fill("textarea[name=request]", jsonmod.dumps({"MsgID": mid, "PartPath": [1]}))
+        with page.expect_download() as dl:
+            page.click("button[type=submit]")
+        assert script.encode() in Path(dl.value.path()).read_bytes()
+        assert page.title() == "MessagePartGet - mox webapi"
+
+        # 2. Shown inline anyway: rendered, but its script does not run.
+        def inline(route: Any) -> None:
+            resp = route.fetch()
+            headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-disposition"}
+            route.fulfill(response=resp, headers=headers)
+
+        page.route("**/webapi/v0/MessagePartGet", inline)
+        page.goto(base(server) + "/webapi/v0/MessagePartGet")
+        page.fill("textarea[name=request]", jsonmod.dumps({"MsgID": mid, "PartPath": [1]}))
+        page.click("button[type=submit]")
+        expect(page.locator("#p")).to_have_text(f"html {t}")  # the part is shown ...
+        page.wait_for_load_state("load")
+        assert not page.title().startswith("pwned")  # ... and its script did not run
+        # The raw message from the test API downloads as well.
+        page.goto(base(server) + "/readyz")
+        with page.expect_download() as dl:
+            page.evaluate(f"location.href = '/api/v1/messages/{mid}/raw'")
+        assert f"html {t}".encode() in Path(dl.value.path()).read_bytes()
+        # Give a script that did run every chance to be seen: a request to the pixel server
+        # would arrive before this page's own next request is answered.
+        page.goto(base(server) + "/readyz")
+        assert pixel.hits == []
+        assert not page.title().startswith("pwned")
+    finally:
+        ctx.close()
+        pixel.close()
+
+
+def test_pages_work_under_the_csp(server: Any, page: Page, client: Any) -> None:
+    """A nested mailbox is indented (a style set through the CSSOM, allowed by style-src 'self')
+    and the admin and index pages render; the fixture fails the test on any CSP refusal."""
+    from tests.web.test_webmail_api import Webmail
+
+    t = uuid.uuid4().hex[:8]
+    wm = Webmail(client())
+    wm.call("MailboxCreate", {"name": f"Parent{t}/Child"})
+    webmail_login(page, server)
+    child = page.locator(f"#mailboxes li[data-name='Parent{t}/Child']")
+    expect(child).to_be_visible()
+    assert child.evaluate("e => getComputedStyle(e).paddingLeft") == "24px"
+    page.goto(base(server) + "/")
+    expect(page.locator("h1")).to_have_text("mox")
+    assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # /static/common/index.css
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("text=mox@localhost").first).to_be_visible()

@@ -15,7 +15,10 @@ import pytest
 from tests.web.conftest import Client, raw_exchange
 
 SECURITY = {
-    "Content-Security-Policy": "default-src 'self' 'unsafe-inline' data:",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
     "X-Frame-Options": "deny",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",

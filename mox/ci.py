@@ -702,6 +702,15 @@ def hold_view(ctx: Any, address: str, destination: tuple[str, str]) -> Any:
     return ctx.store.open_account(st.open_view(ctx, r).name)
 
 
+def record_delivery(ctx: Any, session: str | None, account: str, message: Any) -> None:
+    """Note that SMTP session ``session`` brought ``message`` into ``account`` (for its
+    transcript link; mox.transcript)."""
+    st = state(ctx)
+    if st is None or not session or message is None:
+        return
+    st.transcripts.record_delivery(account, message.id, session)
+
+
 def fixed_time(ctx: Any) -> float | None:
     """The fixed clock in deterministic mode (the receive time of deliveries), else None."""
     st = state(ctx)

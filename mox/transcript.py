@@ -6,8 +6,12 @@ send to ``trace_line`` are recorded whatever the log level, with the same redact
 to :data:`MAX_DATA` bytes. Transcripts live in memory while the session runs and are written to
 ``<data>/transcripts/<cid>.txt`` (UTF-8) when it ends.
 
-A delivered message links to the SMTP session that received it through the connection id in
-our own first ``Received`` header (``... with ESMTP id <cid> ...``): :func:`cid_from_message`.
+A delivered message links to the SMTP session that brought it through a record the server
+makes when it stores the message: (account, message id) -> connection id, kept in memory and
+appended to ``<data>/transcripts/deliveries.log`` (:meth:`TranscriptStore.record_delivery`,
+:meth:`TranscriptStore.delivered_by`). Message headers are never trusted for this: an IMAP
+APPEND can carry any ``Received`` header, and it makes no record, so another account's
+transcript cannot be reached through a message.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ MAX_LINE = 2000
 MAX_DATA = 8192
 KEEP_IN_MEMORY = 1000
 KEEP_ON_DISK = 20000  # transcript files; the oldest go first
+DELIVERIES_FILE = "deliveries.log"
+KEEP_DELIVERIES = 100_000  # delivery records in memory; the oldest go first
 _CID_RE = re.compile(r"^[0-9a-f]{1,32}$")
-_RECEIVED_ID = re.compile(rb"\bwith [A-Z0-9]+ id ([0-9a-f]+)\b")
 _PREFIX = {"RC:": "C:", "LS:": "S:", "C:": "C:", "S:": "S:"}
 
 
@@ -130,6 +135,8 @@ class TranscriptStore:
         self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._finished = 0
+        #: (account, message id) -> cid; None until loaded from DELIVERIES_FILE.
+        self._deliveries: OrderedDict[tuple[str, int], str] | None = None
 
     def start(self, cid: str, proto: str, remote: str | None) -> Transcript:
         t = Transcript(cid=cid, proto=proto, remote=remote or "", started=time.time())
@@ -182,31 +189,54 @@ class TranscriptStore:
         out.sort(key=lambda s: s["started"])
         return out
 
+    def record_delivery(self, account: str, message_id: int, cid: str) -> None:
+        """Session ``cid`` brought message ``message_id`` into ``account`` (called by the server
+        right after storing it)."""
+        if not _CID_RE.match(cid):
+            return
+        with self._lock:
+            deliveries = self._load_deliveries()
+            deliveries[(account, message_id)] = cid
+            while len(deliveries) > KEEP_DELIVERIES:
+                deliveries.popitem(last=False)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                with open(self.dir / DELIVERIES_FILE, "a", encoding="utf-8") as f:
+                    f.write(f"{cid}\t{message_id}\t{account}\n")
+            except OSError:
+                pass
+
+    def delivered_by(self, account: str, message_id: int) -> str | None:
+        """The cid of the session that brought the message, if this server recorded one."""
+        with self._lock:
+            return self._load_deliveries().get((account, message_id))
+
+    def _load_deliveries(self) -> OrderedDict[tuple[str, int], str]:
+        if self._deliveries is None:
+            self._deliveries = OrderedDict()
+            try:
+                with open(self.dir / DELIVERIES_FILE, encoding="utf-8") as f:
+                    for line in f:
+                        cid, _, rest = line.rstrip("\n").partition("\t")
+                        mid, _, account = rest.partition("\t")
+                        if _CID_RE.match(cid) and mid.isdigit() and account:
+                            self._deliveries[(account, int(mid))] = cid
+            except OSError:
+                pass
+            while len(self._deliveries) > KEEP_DELIVERIES:
+                self._deliveries.popitem(last=False)
+        return self._deliveries
+
     def clear(self) -> None:
         with self._lock:
             self._done.clear()
+            self._deliveries = OrderedDict()
+            try:
+                (self.dir / DELIVERIES_FILE).unlink(missing_ok=True)
+            except OSError:
+                pass
         try:
             for p in self.dir.glob("*.txt"):
                 p.unlink()
         except OSError:
             pass
-
-
-def cid_from_message(data: bytes) -> str | None:
-    """The connection id in the first ``Received`` header field (ours), else None."""
-    end = data.find(b"\r\n\r\n")
-    head = data[: end if end >= 0 else min(len(data), 65536)]
-    i = 0
-    lines = head.split(b"\r\n")
-    while i < len(lines):
-        line = lines[i]
-        if line[:9].lower() == b"received:":
-            field_ = line
-            i += 1
-            while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
-                field_ += b" " + lines[i].strip()
-                i += 1
-            m = _RECEIVED_ID.search(field_)
-            return m.group(1).decode("ascii") if m else None
-        i += 1
-    return None

@@ -85,8 +85,10 @@ class Queue:
         *,
         dsn_options: dict[str, Any] | None = None,
         hold_until: float | None = None,
+        session: str | None = None,
     ) -> list[int]:
-        """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids."""
+        """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids.
+        ``session``: the SMTP connection id that submitted it (for transcript links)."""
         if not recipients:
             raise ValueError("no recipients")
         opts = dsn_options or {}
@@ -113,6 +115,7 @@ class Queue:
                     ret=opts.get("ret"),
                     envid=opts.get("envid"),
                     smtputf8=bool(opts.get("smtputf8")),
+                    session=session,
                 )
             )
         # Message files are written in parallel; journal records are group-committed.
@@ -128,7 +131,7 @@ class Queue:
                 raise DiskFull(f"queue: disk full: {e.strerror}") from e
             raise
         self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
-        await self._store_sent_copy(account, data)
+        await self._store_sent_copy(account, data, session)
         self._wake.set()
         return ids
 
@@ -167,7 +170,7 @@ class Queue:
         self.store.prune_sent(min(since, time.time() - 24 * 3600))
         return sum(1 for t, a in self.store.sent if a == account and t >= since)
 
-    async def _store_sent_copy(self, account: str, data: bytes) -> None:
+    async def _store_sent_copy(self, account: str, data: bytes, session: str | None = None) -> None:
         from mox.smtp.server import deliver_to_store
 
         try:
@@ -177,7 +180,7 @@ class Queue:
             finally:
                 acc.close()
             if has_sent:
-                await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",))
+                await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",), session=session)
         except Exception as e:  # the message is queued; a missing Sent copy is only logged
             self.log.error("storing copy in sent mailbox", account=account, err=repr(e))
 
@@ -315,7 +318,9 @@ class Queue:
         account, mailbox = dest
         data = await trio.to_thread.run_sync(self.store.read_message, e)
         data = f"Return-Path: <{e.mail_from}>\r\nDelivered-To: {e.recipient}\r\n".encode("utf-8") + data
-        return await deliver_to_store(self.ctx, account, mailbox, data, recipients=[e.recipient], key=self.delivery_key(e))
+        return await deliver_to_store(
+            self.ctx, account, mailbox, data, recipients=[e.recipient], key=self.delivery_key(e), session=e.session
+        )
 
     async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
         self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))

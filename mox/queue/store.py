@@ -56,6 +56,8 @@ class Entry(msgspec.Struct, kw_only=True):
     ret: str | None = None  # FULL or HDRS
     envid: str | None = None
     smtputf8: bool = False
+    #: The SMTP session that submitted it (its transcript; recorded with the delivered copies).
+    session: str | None = None
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -520,6 +520,7 @@ class _Conn:
                 msg,
                 dsn_options=dsn_options,
                 hold_until=tx.hold_until,
+                session=self.cid,
             )
         except DiskFull as e:
             # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).
@@ -569,7 +570,9 @@ class _Conn:
         for (account, mailbox), rcpts in targets.items():
             msg = self._received(rcpts) + _return_path(tx) + data
             try:
-                await deliver_to_store(self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts])
+                await deliver_to_store(
+                    self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts], session=self.cid
+                )
                 delivered += 1
             except OverQuota:
                 # reference 4.6, 5.7
@@ -691,23 +694,29 @@ async def deliver_to_store(
     flags: tuple[str, ...] = (),
     recipients: list[str] | None = None,
     key: str | None = None,
+    session: str | None = None,
 ) -> bool:
     """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns); in
     localserve also into the per-address views of the envelope ``recipients`` (mox.ci), first,
     so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
     queue's entry), each account stores the message at most once: False when ``account`` had
-    it already (a retry after a crash)."""
+    it already (a retry after a crash). ``session``: the SMTP connection id that brought the
+    message, recorded with each stored copy for its transcript link."""
     data = ci.stabilize(ctx, data)
     views = await ci.deliver_views(ctx, account, mailbox, data, recipients, key=key)
+    for view_name, m in views:
+        ci.record_delivery(ctx, session, view_name, m)
     acc = ctx.store.open_account(account)
     try:
         accounts.apply_quota(ctx, acc)  # the configured quota (mox.accounts)
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
             mailbox = "Inbox"
         if key is None:
-            await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))
-            return True
-        return await acc.deliver_once(mailbox, data, key, flags=flags, received=ci.fixed_time(ctx)) is not None
+            m = await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))
+        else:
+            m = await acc.deliver_once(mailbox, data, key, flags=flags, received=ci.fixed_time(ctx))
+        ci.record_delivery(ctx, session, account, m)
+        return m is not None
     except BaseException:
         if key is None:  # the sender retries the whole delivery (keyed: the retry skips the views)
             with trio.CancelScope(shield=True):

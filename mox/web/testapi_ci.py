@@ -23,7 +23,6 @@ import trio
 from mox import ci, mlog
 from mox.faults import RuleError
 from mox.lint import lint_message
-from mox.transcript import cid_from_message
 from mox.web.router import HTTPError, Request, Response, Router, json_response
 from mox.web import access, sanitize
 from mox.web.testapi import BASE, _index, _msg_id, require_unrestricted
@@ -94,7 +93,8 @@ async def transcript(ctx: Any, req: Request) -> Response:
     return Response(200, sanitize.content_headers("text/plain; charset=utf-8", attachment=False), text.encode("utf-8"))
 
 
-async def _message(ctx: Any, req: Request) -> tuple[Any, bytes]:
+async def _message(ctx: Any, req: Request) -> tuple[str, Any, bytes]:
+    """(account, message, bytes) of the request's message, in an account the caller may see."""
     _, ai = await _index(ctx, req)
     mid = _msg_id(req)
     acc = ctx.store.open_account(ai.name)
@@ -102,15 +102,21 @@ async def _message(ctx: Any, req: Request) -> tuple[Any, bytes]:
         m = acc.message_by_id(mid)
         if m is None or m.expunged:
             raise HTTPError(404, "user:notFound", f"message {mid} not found")
-        return m, acc.read_message(m)
+        return ai.name, m, acc.read_message(m)
     finally:
         acc.close()
 
 
+def _session_of(st: ci.State, account: str, message: Any) -> str | None:
+    """The SMTP session that brought the message into the account, as the server recorded it
+    at delivery (never from the message's headers: an IMAP APPEND can write any)."""
+    return st.transcripts.delivered_by(account, message.id)
+
+
 async def message_transcript(ctx: Any, req: Request) -> Response:
     st = _state(ctx, req, everyone=True)
-    _, data = await _message(ctx, req)
-    cid = cid_from_message(data)
+    account, m, _ = await _message(ctx, req)
+    cid = _session_of(st, account, m)
     text = st.transcripts.get(cid) if cid else None
     if text is None:
         raise HTTPError(404, "user:notFound", "no transcript for this message (not received over SMTP by this server)")
@@ -123,8 +129,8 @@ async def message_transcript(ctx: Any, req: Request) -> Response:
 
 async def message_lint(ctx: Any, req: Request) -> Response:
     st = _state(ctx, req, everyone=True)
-    _, data = await _message(ctx, req)
-    cid = cid_from_message(data)
+    account, m, data = await _message(ctx, req)
+    cid = _session_of(st, account, m)
     info = st.tx_info.get(cid or "", {})
     report = lint_message(_strip_trace(data), body_8bit=info.get("body_8bit"), smtputf8=info.get("smtputf8"))
     report["transcript"] = cid if cid and st.transcripts.get(cid) is not None else None
@@ -241,11 +247,11 @@ async def webmail_ci(ctx: Any, req: Request) -> Response:
     what = req.params["what"]
     if what not in ("transcript", "lint"):
         raise HTTPError(404, "user:notFound", f"unknown view {what!r}")
-    _, data = webmail._load(ctx, req)
+    s, m, data = webmail.load_message(ctx, req)
     st = ci.state(ctx)
     if st is None:
         raise HTTPError(404, "user:notFound", "only available in localserve")
-    cid = cid_from_message(data)
+    cid = _session_of(st, s.account or "", m)
     if what == "transcript":
         text = st.transcripts.get(cid) if cid else None
         if text is None:

@@ -685,13 +685,20 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
 
 
 def _load(ctx: Any, req: Request) -> tuple[Session, bytes]:
+    s, _, data = load_message(ctx, req)
+    return s, data
+
+
+def load_message(ctx: Any, req: Request) -> tuple[Session, Any, bytes]:
+    """The session's message named by the path's mailbox and uid: (session, message, bytes)."""
     s = require_session(req, "webmail")
     try:
         mbid, uid = int(req.params["mailbox"]), int(req.params["uid"])
     except ValueError:
         raise HTTPError(404, "user:notFound", "no such message") from None
     with open_account(ctx, s.account) as acc:
-        return s, acc.read_message(_message(acc, mbid, uid))
+        m = _message(acc, mbid, uid)
+        return s, m, acc.read_message(m)
 
 
 async def msg_view(ctx: Any, req: Request) -> Response:

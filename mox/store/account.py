@@ -553,6 +553,9 @@ class Account:
         try:
             if self._failed is None and self._journal is not None:
                 try:
+                    with self._cond:
+                        if self._pending:  # records that wait for no fsync (claim_recent)
+                            self._wait_durable_locked(self._seq, self._epoch)
                     if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
                         self.snapshot()
                     if self._clean_at != self._seq:  # not when the journal already ends so
@@ -926,6 +929,38 @@ class Account:
         with self._cond:
             return self._by_id.get(id)
 
+    def first_recent_uid(self, mailbox_id: int) -> int:
+        """The lowest UID of the mailbox that no session has taken as \\Recent (RFC 3501 2.3.2):
+        messages from it on are \\Recent for the next session that selects the mailbox."""
+        with self._cond:
+            mb = self._mailboxes.get(mailbox_id)
+            return max(mb.first_recent_uid, 1) if mb is not None else 1
+
+    def claim_recent(self, mailbox_id: int, last_uid: int) -> int:
+        """Take the messages up to ``last_uid`` as \\Recent for one session (RFC 3501 2.3.2:
+        exactly one session is the first to be told of a message). Returns the lowest UID the
+        caller gets (the messages from it to ``last_uid``; more than ``last_uid`` when another
+        session took them all already).
+
+        The claim is made in memory at once, under the account lock, so concurrent sessions
+        never both get a message. Its journal record does not wait for an fsync of its own (a
+        SELECT and every new message in a selected mailbox claim): it is written with the next
+        transaction, a snapshot or the close. After a crash, claims since the last durable write
+        are lost and those messages are \\Recent once more, never lost."""
+        with self._cond:
+            mb = self._mailboxes.get(mailbox_id)
+            if mb is None or self._closed or self._failed is not None:
+                return last_uid + 1
+            first = max(mb.first_recent_uid, 1)
+            if first > last_uid:
+                return first
+            rec = replace(mb, first_recent_uid=last_uid + 1)
+            self._apply(rec)
+            self._seq += 1
+            txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, [rec])
+            self._pending.append(_Pending(self._seq, encode_txn(txn), [], None, [rec]))
+            return first
+
     def subscriptions(self) -> list[str]:
         """All subscribed names, sorted: subscribed mailboxes and subscribed names that are no
         mailbox (RFC 9051 6.3.7)."""
@@ -1009,6 +1044,8 @@ class Account:
                     )
                 if not kws.issubset(mb.keywords):
                     problems.append(f"mailbox {mb.name!r}: keywords {mb.keywords} miss {sorted(kws - set(mb.keywords))}")
+                if mb.first_recent_uid > mb.uidnext:
+                    problems.append(f"mailbox {mb.name!r}: first recent uid {mb.first_recent_uid} > uidnext {mb.uidnext}")
                 if mb.highest_modseq < hm:
                     problems.append(f"mailbox {mb.name!r}: highest_modseq {mb.highest_modseq} < {hm}")
             if usage != self._disk_usage:

@@ -81,6 +81,9 @@ class Mailbox(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="mb"):
     unseen: int = 0  # without \Seen (\Deleted included)
     size: int = 0  # bytes of all messages
     highest_modseq: int = 0
+    # The lowest UID no session has taken as \Recent yet (RFC 3501 2.3.2); 0 (records from before
+    # this field) counts as 1. Advanced by Account.claim_recent.
+    first_recent_uid: int = 0
 
 
 class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg"):

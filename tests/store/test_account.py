@@ -448,3 +448,34 @@ async def test_rename_empty_inbox(acc):
     with pytest.raises(MailboxExists):
         await acc.rename_mailbox("Inbox", "Saved")
     consistent(acc)
+
+
+@pytest.mark.trio
+async def test_claim_recent(store, acc):
+    # RFC 3501 2.3.2: each message is \Recent for exactly one session, the first to claim it;
+    # claims survive closing the account (they reach the journal with the next write or the
+    # close, without an fsync of their own).
+    inbox = acc.mailbox("Inbox")
+    for i in range(3):
+        await acc.deliver("Inbox", msg(i))
+    assert acc.first_recent_uid(inbox.id) == 1
+    assert acc.claim_recent(inbox.id, 2) == 1  # messages 1 and 2
+    assert acc.claim_recent(inbox.id, 2) == 3  # nothing left up to 2
+    assert acc.first_recent_uid(inbox.id) == 3
+    assert acc.claim_recent(inbox.id, 3) == 3
+    assert acc.claim_recent(inbox.id, 3) == 4
+    await acc.deliver("Inbox", msg(4))
+    await acc.copy(inbox.id, [1], inbox.id)  # a copy is new: uid 5
+    assert acc.first_recent_uid(inbox.id) == 4
+    consistent(acc)
+    acc.close()  # the last claim has not been written by a transaction of its own
+    acc = store.open_account("mox")
+    assert acc.first_recent_uid(inbox.id) == 4
+    assert acc.claim_recent(inbox.id, 5) == 4
+    acc.snapshot()
+    acc.close()
+    acc = store.open_account("mox")
+    assert acc.first_recent_uid(inbox.id) == 6
+    assert acc.claim_recent(acc.mailbox("Archive").id, 0) == 1  # empty: nothing to claim
+    assert acc.claim_recent(12345, 1) == 2  # no such mailbox
+    consistent(acc)

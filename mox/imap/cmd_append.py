@@ -35,5 +35,7 @@ async def cmd_append(s: Session, cmd: Command) -> str:
         sel.uids.append(msg.uid)
         sel.uids.sort()
         s._check_keywords(list(msg.flags))
+        s.note_new([msg.uid])  # \Recent for us, as for the next session otherwise (RFC 3501 6.3.11)
         s.untagged(f"{len(sel.uids)} EXISTS")
+        s.report_recent()
     return f"[APPENDUID {mb.uidvalidity} {msg.uid}] appended"

@@ -28,11 +28,12 @@ def _add_to_view(s: Session, mailbox_id: int, new_uids: list[int]) -> None:
     sel = s.selected
     if sel is None or sel.mailbox_id != mailbox_id or not new_uids:
         return
-    for u in sorted(new_uids):
-        if not sel.seq(u):
-            sel.uids.append(u)
+    added = [u for u in sorted(new_uids) if not sel.seq(u)]
+    sel.uids.extend(added)
     sel.uids.sort()
+    s.note_new(added)  # copies are new messages: \Recent for us (RFC 3501 6.4.7)
     s.untagged(f"{len(sel.uids)} EXISTS")
+    s.report_recent()
 
 
 async def cmd_copy(s: Session, cmd: Command) -> str:
@@ -68,7 +69,8 @@ async def cmd_move(s: Session, cmd: Command) -> str:
     src = compact_numset([a for a, _ in pairs])
     dsts = compact_numset([b for _, b in pairs])
     s.untagged(f"OK [COPYUID {dst.uidvalidity} {src} {dsts}] moved")
-    send_removed(s, sel, [a for a, _ in pairs])
+    # Into the selected mailbox the number of \Recent messages is reported once, after EXISTS.
+    send_removed(s, sel, [a for a, _ in pairs], report_recent=dst.id != sel.mailbox_id)
     _add_to_view(s, dst.id, [b for _, b in pairs])
     if s.qresync:
         return f"[HIGHESTMODSEQ {selected_highest_modseq(s, sel)}] move"

@@ -11,7 +11,7 @@ from mox.message import sections
 
 from . import fetch
 from .errors import BadCommand, CommandFailed
-from .session import Session, flag_list
+from .session import Session
 from .types import Command, FetchAtt, Section, compact_numset
 
 
@@ -89,7 +89,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             if n == "UID":
                 out.append(b"UID %d" % m.uid)
             elif n == "FLAGS":
-                out.append(b"FLAGS " + flag_list(m.flags).encode())
+                out.append(b"FLAGS " + s.flags_out(m.uid, m.flags).encode())
                 flags_sent = True
             elif n == "INTERNALDATE":
                 out.append(b"INTERNALDATE " + fetch.internaldate(m.received))
@@ -140,7 +140,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                         name += b"<%d>" % off
                     out.append(name + b" " + fetch.literal8(body))
         if m.uid in seen_uids and not flags_sent:
-            out.append(b"FLAGS " + flag_list(m.flags).encode())
+            out.append(b"FLAGS " + s.flags_out(m.uid, m.flags).encode())
         # RFC 7162 3.2: flag changes are reported with their MODSEQ.
         seen_modseq = m.uid in seen_uids and s.condstore and not any(a.name == "MODSEQ" for a in atts)
         if want_modseq or seen_modseq:

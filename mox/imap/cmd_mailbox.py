@@ -253,7 +253,9 @@ def status_line(s: Session, mb: Any, items: tuple[str, ...] | list[str]) -> byte
             v = str(mb.deleted)
         elif it == "SIZE":
             v = str(mb.size)
-        elif it == "RECENT" or it == "DELETED-STORAGE":
+        elif it == "RECENT":
+            v = str(_recent_count(s, mb))
+        elif it == "DELETED-STORAGE":
             v = "0"
         elif it == "APPENDLIMIT":
             v = "NIL"
@@ -266,6 +268,16 @@ def status_line(s: Session, mb: Any, items: tuple[str, ...] | list[str]) -> byte
             continue
         out.append(f"{it} {v}")
     return b"STATUS " + s.mailbox_out(mb.name) + b" (" + " ".join(out).encode() + b")"
+
+
+def _recent_count(s: Session, mb: Any) -> int:
+    """STATUS RECENT (RFC 3501 6.3.10): for the selected mailbox this session's \\Recent messages
+    (as Dovecot answers), for another the messages no session has taken as \\Recent yet."""
+    sel = s.selected
+    if sel is not None and sel.mailbox_id == mb.id:
+        return len(sel.recent)
+    first = s.acc.first_recent_uid(mb.id)
+    return sum(1 for m in s.acc.messages(mb.id) if m.uid >= first)
 
 
 async def cmd_status(s: Session, cmd: Command) -> str:

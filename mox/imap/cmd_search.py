@@ -27,7 +27,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
     live = {m.uid: m for m in s.acc.messages(sel.mailbox_id)}  # one look at the index
     if cost == INDEX:
         # Flags, numbers, sizes, dates, modseqs: from the index, one Candidate reused.
-        c = Candidate(s.acc, None, 0, nseq, largest, saved)
+        c = Candidate(s.acc, None, 0, nseq, largest, saved, recent=sel.recent)
         for seq, uid in enumerate(sel.uids, 1):
             m = live.get(uid)
             if m is None or m.expunged:
@@ -42,7 +42,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
             m = live.get(uid)
             if m is None or m.expunged:
                 continue
-            if pred(Candidate(s.acc, m, seq, nseq, largest, saved, ns)):
+            if pred(Candidate(s.acc, m, seq, nseq, largest, saved, ns, sel.recent)):
                 found.append((seq, uid, max(m.modseq, 1)))
     nums = [u if cmd.uid else q for q, u, _ in found]
     highest = max((ms for _, _, ms in found), default=0)

@@ -15,10 +15,11 @@ def client_modseq(m: int) -> int:
     return max(m, 1)
 
 
-def send_removed(s: Session, sel: Selected, uids: list[int]) -> None:
+def send_removed(s: Session, sel: Selected, uids: list[int], *, report_recent: bool = True) -> None:
     """Tell this session about messages it removed itself (EXPUNGE, MOVE): one ``N EXPUNGE`` per
     message, each numbered as the sequence stands after the ones before it (RFC 9051 7.4.1), or
-    one ``VANISHED`` with QRESYNC enabled (RFC 7162 3.2.10)."""
+    one ``VANISHED`` with QRESYNC enabled (RFC 7162 3.2.10); then the new number of \\Recent
+    messages if it changed (unless the caller reports it later)."""
     vanished: list[int] = []
     for uid in sorted(uids):
         seq = sel.remove(uid)
@@ -30,6 +31,8 @@ def send_removed(s: Session, sel: Selected, uids: list[int]) -> None:
             s.untagged(f"{seq} EXPUNGE")
     if vanished:
         s.untagged(f"VANISHED {compact_numset(vanished)}")
+    if report_recent:
+        s.report_recent()
 
 
 def selected_highest_modseq(s: Session, sel: Selected) -> int:
@@ -66,12 +69,16 @@ async def cmd_select(s: Session, cmd: Command) -> str:
     s.selected = sel
     s.state = State.SELECTED
     s.searchres = []
+    # RFC 3501 6.3.1/6.3.2: the messages nobody took yet are \Recent for this session; SELECT
+    # takes them, EXAMINE only looks.
+    s.note_new(sel.uids)
     kw = [k for k in mb.keywords]
     s.untagged("FLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw))
     s.untagged("OK [PERMANENTFLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw + ["\\*"]) + "] x")
     rev2 = "IMAP4REV2" in s.enabled
     if not rev2:
-        s.untagged("0 RECENT")
+        sel.recent_told = len(sel.recent)
+        s.untagged(f"{sel.recent_told} RECENT")
     s.untagged(f"{len(sel.uids)} EXISTS")
     if not rev2:
         for i, m in enumerate(msgs):
@@ -116,7 +123,7 @@ def _qresync(s: Session, sel: Selected, msgs: list, qr: dict) -> None:
             continue
         seq = sel.seq(m.uid)
         if seq:
-            s.untagged(f"{seq} FETCH (UID {m.uid} FLAGS {flag_list(m.flags)} MODSEQ ({client_modseq(m.modseq)}))")
+            s.untagged(f"{seq} FETCH (UID {m.uid} FLAGS {s.flags_out(m.uid, m.flags)} MODSEQ ({client_modseq(m.modseq)}))")
     vanished = [
         u
         for u in s.acc.expunged_uids(sel.mailbox_id, since)

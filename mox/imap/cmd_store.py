@@ -7,7 +7,7 @@ session send an updated FLAGS response.
 from __future__ import annotations
 
 from .errors import BadCommand, CommandFailed
-from .session import Session, flag_list
+from .session import Session
 from .types import SYSTEM_FLAGS, Command, canonical_flag, compact_numset
 
 
@@ -61,7 +61,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
         if cmd.uid:
             parts.append(f"UID {uid}")
         if not args["silent"]:
-            parts.append(f"FLAGS {flag_list(m.flags)}")
+            parts.append(f"FLAGS {s.flags_out(uid, m.flags)}")
         if s.condstore:
             parts.append(f"MODSEQ ({max(m.modseq, 1)})")
         s.untagged(f"{seq} FETCH ({' '.join(parts)})")
@@ -71,7 +71,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
             m = s.acc.message(sel.mailbox_id, uid)
             seq = sel.seq(uid)
             if m is not None and seq:
-                s.untagged(f"{seq} FETCH (UID {uid} FLAGS {flag_list(m.flags)} MODSEQ ({max(m.modseq, 1)}))")
+                s.untagged(f"{seq} FETCH (UID {uid} FLAGS {s.flags_out(uid, m.flags)} MODSEQ ({max(m.modseq, 1)}))")
         nums = failed if cmd.uid else [sel.seq(u) for u in failed if sel.seq(u)]
         return f"[MODIFIED {compact_numset(nums)}] conditional store did not modify all"
     return "STORE done"

@@ -25,12 +25,13 @@ class Candidate:
     read only the header section of the file (the Part has its offsets); BODY/TEXT the whole
     file. ``msg`` and ``seq`` may be reassigned to reuse one instance for keys that need neither."""
 
-    __slots__ = ("acc", "msg", "seq", "nseq", "largest_uid", "saved", "cache_ns", "_data", "_part", "_fields",
+    __slots__ = ("acc", "msg", "seq", "nseq", "largest_uid", "saved", "recent", "cache_ns", "_data", "_part", "_fields",
                  "_headers", "_triples", "_by_name", "_addresses")
 
     def __init__(self, acc: Any, msg: Any, seq: int, nseq: int, largest_uid: int, saved: set[int],
-                 cache_ns: str | None = None) -> None:
+                 cache_ns: str | None = None, recent: set[int] | frozenset[int] = frozenset()) -> None:
         self.acc = acc
+        self.recent = recent  # uids \Recent in the session (RFC 3501 2.3.2)
         self.cache_ns = cache_ns  # with a namespace (the account's path), header fields are cached
         self.msg = msg
         self.seq = seq
@@ -184,10 +185,15 @@ def matches(c: Candidate, key: SearchKey) -> bool:
         return matches(c, key.children[0]) or matches(c, key.children[1])
     if op == "NOT":
         return not matches(c, key.children[0])
-    if op == "ALL" or op == "OLD":
+    if op == "ALL":
         return True
-    if op in ("NEW", "RECENT"):
-        return False  # \Recent is never set (reference 3.4)
+    # RFC 3501 6.4.4: RECENT is \Recent; NEW is RECENT UNSEEN; OLD is NOT RECENT.
+    if op == "RECENT":
+        return m.uid in c.recent
+    if op == "NEW":
+        return m.uid in c.recent and "\\Seen" not in m.flags
+    if op == "OLD":
+        return m.uid not in c.recent
     flagops = {
         "ANSWERED": ("\\Answered", True), "UNANSWERED": ("\\Answered", False),
         "DELETED": ("\\Deleted", True), "UNDELETED": ("\\Deleted", False),
@@ -298,10 +304,15 @@ def compile_key(key: SearchKey) -> tuple[Any, int]:
     if op == "NOT":
         f, cost = compile_key(key.children[0])
         return (lambda c: not f(c)), cost
-    if op == "ALL" or op == "OLD":
+    if op == "ALL":
         return (lambda c: True), INDEX
-    if op in ("NEW", "RECENT"):
-        return (lambda c: False), INDEX
+    # RFC 3501 6.4.4: RECENT is \Recent; NEW is RECENT UNSEEN; OLD is NOT RECENT.
+    if op == "RECENT":
+        return (lambda c: c.msg.uid in c.recent), INDEX
+    if op == "NEW":
+        return (lambda c: c.msg.uid in c.recent and "\\Seen" not in c.msg.flags), INDEX
+    if op == "OLD":
+        return (lambda c: c.msg.uid not in c.recent), INDEX
     if op in FLAG_OPS:
         flag, want = FLAG_OPS[op]
         if want:

@@ -8,6 +8,12 @@ Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
   tagged reply; during FETCH, STORE and SEARCH expunges are deferred so sequence numbers stay put.
 - Our own changes are not broadcast back to us (``origin=self.sub``); commands update the session
   view themselves.
+- ``Selected.recent`` holds the messages that are \\Recent in this session (RFC 3501 2.3.2): the
+  ones it was the first to be told of. Every message enters the view through ``note_new`` (the
+  SELECT listing, EXISTS for other sessions' messages, our own APPEND/COPY/MOVE into the
+  selected mailbox); a read-write session claims them in the store, so exactly one session gets
+  each; EXAMINE only looks at what nobody claimed yet (RFC 3501 6.3.2). Sessions that enabled
+  IMAP4rev2 neither see nor claim \\Recent (RFC 9051 removed it).
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ class Selected:
         self.keywords = set(keywords)
         self.deferred: list[Any] = []  # ChangeRemoveUIDs held back during FETCH/STORE/SEARCH
         self.deleted = False  # the mailbox was deleted (by any session) while selected
+        self.recent: set[int] = set()  # uids \Recent in this session (RFC 3501 2.3.2)
+        self.recent_told = 0  # the count of the last RECENT response
 
     def seq(self, uid: int) -> int:
         """Sequence number of uid, or 0."""
@@ -69,6 +77,7 @@ class Selected:
         s = self.seq(uid)
         if s:
             del self.uids[s - 1]
+        self.recent.discard(uid)
         return s
 
 
@@ -253,6 +262,43 @@ class Session:
             raise BadCommand("invalid msgseq: mailbox is empty")
         return [sel.uids[i - 1] for i in numset.select(list(range(1, n + 1)))]
 
+    # -- \Recent (RFC 3501 2.3.2, 6.3.1, 7.3.2; not in IMAP4rev2)
+
+    @property
+    def sees_recent(self) -> bool:
+        return "IMAP4REV2" not in self.enabled
+
+    def note_new(self, uids: list[int]) -> None:
+        """Messages that just entered the view: those no session took before are \\Recent here.
+        A read-write session takes them (Account.claim_recent), so no other session gets them;
+        a read-only one only looks (RFC 3501 6.3.2: EXAMINE does not take \\Recent away)."""
+        sel = self.selected
+        if sel is None or not uids or not self.sees_recent:
+            return
+        if sel.readonly:
+            first = self.acc.first_recent_uid(sel.mailbox_id)
+        else:
+            first = self.acc.claim_recent(sel.mailbox_id, max(uids))
+        sel.recent.update(u for u in uids if u >= first)
+
+    def report_recent(self) -> None:
+        """``* n RECENT`` when the number of \\Recent messages changed since the client was last
+        told (RFC 3501 7.3.2: with SELECT and when the mailbox size changes; like Dovecot, only
+        when the number changed)."""
+        sel = self.selected
+        if sel is None or not self.sees_recent or len(sel.recent) == sel.recent_told:
+            return
+        sel.recent_told = len(sel.recent)
+        self.untagged(f"{sel.recent_told} RECENT")
+
+    def flags_out(self, uid: int, flags: tuple[str, ...] | list[str]) -> str:
+        """A FLAGS list for the client: the stored flags, and \\Recent when the message is recent
+        in this session (RFC 3501 2.3.2)."""
+        sel = self.selected
+        if sel is not None and uid in sel.recent:
+            return flag_list(list(flags) + ["\\Recent"])
+        return flag_list(flags)
+
     # -- changes from other sessions
 
     def apply_changes(self, *, allow_expunge: bool = True) -> None:
@@ -272,10 +318,12 @@ class Session:
         def flush_adds() -> None:
             if not adds or sel is None:
                 return
+            self.note_new([a.uid for a in adds])
             self.untagged(f"{len(sel.uids)} EXISTS")
+            self.report_recent()
             for a in adds:
                 modseq = f" MODSEQ ({max(a.modseq, 1)})" if self.condstore else ""
-                self.untagged(f"{sel.seq(a.uid)} FETCH (UID {a.uid} FLAGS {flag_list(a.flags)}{modseq})")
+                self.untagged(f"{sel.seq(a.uid)} FETCH (UID {a.uid} FLAGS {self.flags_out(a.uid, a.flags)}{modseq})")
             adds.clear()
 
         for ch in changes:
@@ -322,7 +370,7 @@ class Session:
                     continue
                 self._check_keywords(ch.flags)
                 modseq = f" MODSEQ ({max(ch.modseq, 1)})" if self.condstore else ""
-                self.untagged(f"{s} FETCH (UID {ch.uid} FLAGS {flag_list(ch.flags)}{modseq})")
+                self.untagged(f"{s} FETCH (UID {ch.uid} FLAGS {self.flags_out(ch.uid, ch.flags)}{modseq})")
             elif isinstance(ch, C.ChangeAddMailbox):
                 flags = "\\Subscribed" if ch.mailbox.subscribed else ""
                 self.untagged(b"LIST (" + flags.encode() + b') "/" ' + self.mailbox_out(ch.mailbox.name))
@@ -345,6 +393,7 @@ class Session:
                     attrs = b"\\Subscribed" if self.acc.mailbox(ch.name) is not None else b"\\Subscribed \\NonExistent"
                     self.untagged(b"LIST (" + attrs + b') "/" ' + self.mailbox_out(ch.name))
         flush_adds()
+        self.report_recent()  # expunged messages may have been \Recent
 
     def _check_keywords(self, flags: tuple[str, ...] | list[str]) -> None:
         """Send an updated FLAGS when a keyword appears that the client hasn't seen yet."""

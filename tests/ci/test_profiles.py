@@ -40,7 +40,8 @@ def test_minimal_rev1(mox_server: MoxServer) -> None:
         c.send(line)
         assert _tagged(c, line.split()[0])[1] == want
     c.send("c1 SELECT INBOX")
-    assert _tagged(c, "c1")[1].startswith("c1 OK [READ-WRITE]")
+    untagged, tagged = _tagged(c, "c1")
+    assert tagged.startswith("c1 OK [READ-WRITE]") and "* 0 RECENT" in untagged  # RFC 3501 7.3.2
     for line, want in [
         ("c2 MOVE 1 Trash", "c2 BAD unknown command MOVE (extension MOVE not offered)"),
         ("c3 UNSELECT", "c3 BAD unknown command UNSELECT (extension UNSELECT not offered)"),
@@ -74,8 +75,15 @@ def test_dovecot(mox_server: MoxServer) -> None:
     assert _tagged(c, "a2") == (["* ENABLED CONDSTORE"], "a2 OK ENABLE done")
     c.send("a3 STATUS INBOX (SIZE)")
     assert _tagged(c, "a3")[1] == "a3 BAD STATUS SIZE not offered"
+    c.send("a3b APPEND INBOX {21+}\r\nSubject: x\r\n\r\nhello\r\n")
+    assert _tagged(c, "a3b")[1].startswith("a3b OK [APPENDUID ")
     c.send("a4 SELECT INBOX (CONDSTORE)")
-    assert _tagged(c, "a4")[1].startswith("a4 OK [READ-WRITE]")
+    untagged, tagged = _tagged(c, "a4")
+    assert tagged.startswith("a4 OK [READ-WRITE]")
+    # IMAP4rev1 only, so \Recent is there (RFC 3501 2.3.2): the new message is this session's.
+    assert "* 1 RECENT" in untagged
+    c.send("a5 FETCH 1 FLAGS")
+    assert _tagged(c, "a5") == (["* 1 FETCH (FLAGS (\\Recent))"], "a5 OK FETCH done")
     c.close()
     assert mox_server.api("GET", "ci")["imap_profile"] == "dovecot"
 

@@ -23,9 +23,10 @@ def test_append(imap):
     tc2.transact("ok", "noop")
     tc2.expect_untagged(
         "* 2 EXISTS",  # one EXISTS for both new messages
-        "* 1 FETCH (UID 1 FLAGS ())",
+        "* 2 RECENT",  # the selecting session is the first to see them (RFC 3501 2.3.2)
+        "* 1 FETCH (UID 1 FLAGS (\\Recent))",
         "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk $Phishing $MDNSent $custom)",
-        "* 2 FETCH (UID 2 FLAGS (\\Seen $custom))",
+        "* 2 FETCH (UID 2 FLAGS (\\Seen $custom \\Recent))",
     )
     tc.transact("no", "append nonexistent ", MSG)
     tc.expect_code("TRYCREATE")
@@ -38,9 +39,9 @@ def test_append_selected_literal8_utf8(imap):
     tc = imap.connect()
     tc.transact("ok", "select inbox")
     tc.transact("ok", "append inbox ~{5+}\r\na\x00b\r\n")
-    tc.expect_untagged("* 1 EXISTS")
+    tc.expect_untagged("* 1 EXISTS", "* 1 RECENT")  # appended to the selected mailbox: \\Recent here
     tc.transact("ok", "append inbox UTF8 (~{5+}\r\nSub\r\n)")
-    tc.expect_untagged("* 2 EXISTS")
+    tc.expect_untagged("* 2 EXISTS", "* 2 RECENT")
     tc.transact("ok", "uid fetch 1 binary.size[]")
     tc.expect_untagged("* 1 FETCH (UID 1 BINARY.SIZE[] 5)")
 

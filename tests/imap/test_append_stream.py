@@ -161,7 +161,7 @@ def test_append_literal_plus_and_utf8_streamed(imap):
     assert raw(tc, "ok", f"r2 APPEND inbox UTF8 (~{{{len(msg)}+}}\r\n".encode() + msg + b")")[0] == "* 2 EXISTS"
     assert raw(tc, "ok", b"r3 APPEND inbox {0+}\r\n")[0] == "* 3 EXISTS"  # an empty message
     tc.transact("ok", "append inbox ", msg)  # synchronizing
-    tc.expect_untagged("* 4 EXISTS")
+    tc.expect_untagged("* 4 EXISTS", "* 4 RECENT")  # appended to the selected mailbox: \\Recent here
     acc = imap.account
     assert [acc.read_message(m) for m in acc.messages(acc.mailbox("Inbox").id)] == [msg, msg, b"", msg]
     assert tmp_files(imap) == []

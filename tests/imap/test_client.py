@@ -658,10 +658,10 @@ def test_client_against_server(imap):
 
         got = c.fetch("1:2", "(UID FLAGS BODY.PEEK[])")
         assert [set(f.attrs) for f in got] == [
-            {FetchUID(1), FetchFlags(["\\Seen"]), FetchBody("", None, msg)},
-            {FetchUID(2), FetchFlags([]), FetchBody("", None, msg)},
-        ]
-        assert c.store("2", "+", ["\\Flagged"]) == [UntaggedFetch(2, [FetchFlags(["\\Flagged"])])]
+            {FetchUID(1), FetchFlags(["\\Seen", "\\Recent"]), FetchBody("", None, msg)},
+            {FetchUID(2), FetchFlags(["\\Recent"]), FetchBody("", None, msg)},
+        ]  # appended to the selected mailbox: \\Recent in this session (RFC 3501 2.3.2)
+        assert c.store("2", "+", ["\\Flagged"]) == [UntaggedFetch(2, [FetchFlags(["\\Flagged", "\\Recent"])])]
         assert c.search("FLAGGED") == [2]
         assert c.search("ALL", uid=True) == [1, 2]
         res = c.copy("1", "Archive")

@@ -19,7 +19,7 @@ def test_condstore_fetch_changedsince(imap):
     m2 = inbox_msgs(imap)[2]
     tc.transact("ok", f"fetch 1:* (flags) (changedsince {m[3].modseq})")
     # CHANGEDSINCE enables CONDSTORE; the client learns the mailbox's HIGHESTMODSEQ (RFC 7162 3.1).
-    tc.expect_untagged(f"* OK [HIGHESTMODSEQ {m2.modseq}] x", f"* 2 FETCH (FLAGS (\\Seen) MODSEQ ({m2.modseq}))")
+    tc.expect_untagged(f"* OK [HIGHESTMODSEQ {m2.modseq}] x", f"* 2 FETCH (FLAGS (\\Seen \\Recent) MODSEQ ({m2.modseq}))")
     tc.transact("ok", f"uid fetch 1:* (uid) (changedsince {m[1].modseq})")
     tc.expect_untagged(
         f"* 2 FETCH (UID 2 MODSEQ ({m2.modseq}))",
@@ -28,7 +28,7 @@ def test_condstore_fetch_changedsince(imap):
     # CHANGEDSINCE enabled CONDSTORE: STORE now reports MODSEQ.
     tc.transact("ok", "store 1 +flags (\\Flagged)")
     m1 = inbox_msgs(imap)[1]
-    tc.expect_untagged(f"* 1 FETCH (FLAGS (\\Flagged) MODSEQ ({m1.modseq}))")
+    tc.expect_untagged(f"* 1 FETCH (FLAGS (\\Flagged \\Recent) MODSEQ ({m1.modseq}))")
 
 
 def test_qresync_vanished_and_select(imap):
@@ -43,15 +43,15 @@ def test_qresync_vanished_and_select(imap):
     tc.expect_untagged_some(f"* OK [HIGHESTMODSEQ {hm0}] x")
     tc.transact("ok", "store 1,3 +flags.silent (\\Deleted)")
     tc.transact("ok", "uid expunge 3")
-    tc.expect_untagged("* VANISHED 3")
+    tc.expect_untagged("* VANISHED 3", "* 3 RECENT")
     tc.transact("ok", "store 2 +flags.silent (\\Seen)")
     tc.transact("bad", f"fetch 1:* flags (changedsince {hm0} vanished)")  # needs UID FETCH
     tc.transact("ok", f"uid fetch 1:* flags (changedsince {hm0} vanished)")
     m = inbox_msgs(imap)
     tc.expect_untagged(
         "* VANISHED (EARLIER) 3",
-        f"* 1 FETCH (UID 1 FLAGS (\\Deleted) MODSEQ ({m[1].modseq}))",
-        f"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ ({m[2].modseq}))",
+        f"* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent) MODSEQ ({m[1].modseq}))",
+        f"* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent) MODSEQ ({m[2].modseq}))",
     )
     # A new session resynchronizes with SELECT QRESYNC.
     tc2 = imap.connect()
@@ -83,4 +83,4 @@ def test_implicit_seen_reports_modseq(imap):
     tc.transact("ok", "fetch 1:2 rfc822.size")
     tc.transact("ok", "fetch 2 body[text]")
     m = inbox_msgs(imap)[2]
-    tc.expect_untagged(f"* 2 FETCH (BODY[TEXT] {{6}}\r\nbody\r\n FLAGS (\\Seen) MODSEQ ({m.modseq}))")
+    tc.expect_untagged(f"* 2 FETCH (BODY[TEXT] {{6}}\r\nbody\r\n FLAGS (\\Seen \\Recent) MODSEQ ({m.modseq}))")

@@ -53,7 +53,7 @@ def setup(imap):
 def test_fetch_simple_attributes(imap):
     tc, m1, m2 = setup(imap)
     tc.transact("ok", "fetch 1 (uid flags internaldate rfc822.size)")
-    tc.expect_untagged(f'* 1 FETCH (UID 1 FLAGS () INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})')
+    tc.expect_untagged(f'* 1 FETCH (UID 1 FLAGS (\\Recent) INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})')
     tc.transact("ok", "fetch 1 envelope")
     tc.expect_untagged(
         '* 1 FETCH (ENVELOPE ("Mon, 1 Jan 2024 10:00:00 +0000" "hello" (("Alice" NIL "alice" "example.org")) '
@@ -65,7 +65,7 @@ def test_fetch_simple_attributes(imap):
     tc.transact("ok", "fetch 1 body")
     tc.expect_untagged('* 1 FETCH (BODY ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 20 2))')
     tc.transact("ok", "uid fetch 1 fast")
-    tc.expect_untagged(f'* 1 FETCH (UID 1 FLAGS () INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})')
+    tc.expect_untagged(f'* 1 FETCH (UID 1 FLAGS (\\Recent) INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})')
     tc.transact("ok", "fetch 1:* modseq")
     tc.expect_untagged(
         f"* OK [HIGHESTMODSEQ {m2.modseq}] x",  # MODSEQ enabled CONDSTORE (RFC 7162 3.1)
@@ -115,7 +115,7 @@ def test_fetch_body_sections_byte_exact(imap):
     )
     # No \Seen was set by the PEEKs.
     tc.transact("ok", "fetch 1:2 flags")
-    tc.expect_untagged("* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())")
+    tc.expect_untagged("* 1 FETCH (FLAGS (\\Recent))", "* 2 FETCH (FLAGS (\\Recent))")
 
 
 def test_fetch_rfc822_forms_and_macros(imap):
@@ -129,14 +129,14 @@ def test_fetch_rfc822_forms_and_macros(imap):
     )
     fast = f'INTERNALDATE " 1-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)}'
     tc.transact("ok", "fetch 1 all")
-    tc.expect_untagged(f"* 1 FETCH (FLAGS () {fast} {env})")
+    tc.expect_untagged(f"* 1 FETCH (FLAGS (\\Recent) {fast} {env})")
     tc.transact("ok", "fetch 1 full")
-    tc.expect_untagged(f'* 1 FETCH (FLAGS () {fast} {env} BODY ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 20 2))')
+    tc.expect_untagged(f'* 1 FETCH (FLAGS (\\Recent) {fast} {env} BODY ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 20 2))')
     # RFC822.HEADER is a peek; RFC822.TEXT sets \Seen (RFC 3501 6.4.5), reported after the data.
     got = raw_fetch(tc, "fetch 1 (rfc822.header rfc822.text)")
     assert got.startswith(
         b"* 1 FETCH (RFC822.HEADER {%d}\r\n" % len(hdr) + hdr
-        + b" RFC822.TEXT {%d}\r\n" % len(body) + body + b" FLAGS (\\Seen))\r\n"
+        + b" RFC822.TEXT {%d}\r\n" % len(body) + body + b" FLAGS (\\Seen \\Recent))\r\n"
     )
     got = raw_fetch(tc, "fetch 1 rfc822")  # already \Seen: no FLAGS
     assert got.startswith(b"* 1 FETCH (RFC822 {%d}\r\n" % len(SIMPLE) + SIMPLE + b")\r\n")
@@ -173,7 +173,7 @@ def test_fetch_nested_parts_and_partials(imap):
     tc.transact("bad", "fetch 2 body.peek[1.bogus]")
     tc.transact("bad", "fetch 2 body.peek[]<1>")  # a partial needs origin and length
     tc.transact("ok", "fetch 1:2 flags")  # no \Seen from any of the PEEKs
-    tc.expect_untagged("* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())")
+    tc.expect_untagged("* 1 FETCH (FLAGS (\\Recent))", "* 2 FETCH (FLAGS (\\Recent))")
 
 
 
@@ -331,7 +331,7 @@ def test_fetch_sets_seen(imap):
     tc.expect_untagged_some()
     assert b"FLAGS" not in tc.untagged[0][1]
     tc.transact("ok", "fetch 1 body[text]")
-    assert tc.untagged[0][1].endswith(b" FLAGS (\\Seen))")
+    assert tc.untagged[0][1].endswith(b" FLAGS (\\Seen \\Recent))")
     tc.transact("ok", "fetch 1 body[text]")  # already seen: no FLAGS
     assert b"FLAGS" not in tc.untagged[0][1]
     tc2.transact("ok", "noop")
@@ -352,7 +352,7 @@ def test_fetch_errors(imap):
     tc.transact("ok", "uid fetch 10 flags")  # unknown uids are no error
     tc.expect_no_untagged()
     tc.transact("ok", "uid fetch 2:* flags")
-    tc.expect_untagged("* 2 FETCH (UID 2 FLAGS ())")
+    tc.expect_untagged("* 2 FETCH (UID 2 FLAGS (\\Recent))")
 
 
 def test_fetch_imaplib(imap):
@@ -370,7 +370,7 @@ def test_fetch_imaplib(imap):
     typ, data = c.uid("FETCH", "1", "(BODY[])")
     assert data[0][1] == SIMPLE
     typ, data = c.fetch("1", "(FLAGS)")
-    assert data == [b"1 (FLAGS (\\Seen))"]
+    assert data == [b"1 (FLAGS (\\Seen \\Recent))"]
     c.logout()
 
 

@@ -282,6 +282,11 @@ class View:
         self.qresync = False
         self.uids: list[int | None] = []
         self.flags: dict[int, set[str]] = {}
+        # \Recent (RFC 3501 2.3.2) is per session: the uids shown with it, those shown without,
+        # and the count of the last RECENT response.
+        self.recent: set[int] = set()
+        self.not_recent: set[int] = set()
+        self.recent_count = 0
 
     def apply(self, untagged) -> None:
         from mox.imap.responses import (
@@ -290,6 +295,7 @@ class View:
             UntaggedExists,
             UntaggedExpunge,
             UntaggedFetch,
+            UntaggedRecent,
             UntaggedVanished,
         )
 
@@ -306,6 +312,8 @@ class View:
                 assert 1 <= r.seq <= len(self.uids), f"EXPUNGE {r.seq} with {len(self.uids)} messages"
                 uid = self.uids.pop(r.seq - 1)
                 self.flags.pop(uid, None)
+            elif isinstance(r, UntaggedRecent):
+                self.recent_count = r.count
             elif isinstance(r, UntaggedExists):
                 assert r.count >= len(self.uids), f"EXISTS {r.count} shrinks view of {len(self.uids)}"
                 self.uids += [None] * (r.count - len(self.uids))
@@ -319,7 +327,15 @@ class View:
                 if fl is not None:
                     known = self.uids[r.seq - 1]
                     assert known is not None, f"FETCH FLAGS for seq {r.seq} before its UID is known"
-                    self.flags[known] = set(fl.flags)
+                    flags = set(fl.flags)
+                    # A message is \Recent in a session from the start or never.
+                    if "\\Recent" in flags:
+                        assert known not in self.not_recent, f"uid {known} became \\Recent"
+                        self.recent.add(known)
+                    else:
+                        assert known not in self.recent, f"uid {known} lost \\Recent"
+                        self.not_recent.add(known)
+                    self.flags[known] = flags - {"\\Recent"}
 
     def run(self, line: str, *parts):
         untagged, result = self.conn.transact(line, *parts, check=False)
@@ -417,5 +433,10 @@ def test_fuzz_two_sessions_model(imap):
                 assert w.uids == want_uids, f"session {i} after {action!r}"
                 seen = {u: f for u, f in w.flags.items() if u in want_flags}
                 assert seen == {u: want_flags[u] for u in seen}, f"session {i} flags after {action!r}"
+                assert w.recent_count == len(w.recent & set(w.uids)), f"session {i} RECENT after {action!r}"
+            # Both sessions select the mailbox read-write (IMAP4rev1) and learn every new message:
+            # each is \Recent in exactly one of them (RFC 3501 2.3.2).
+            for u in want_uids:
+                assert sum(u in w.recent for w in views) == 1, f"uid {u} recent in {[u in w.recent for w in views]}"
 
     run()

@@ -11,16 +11,17 @@ def test_idle(imap):
     tc.command("idle")
     assert tc.read_line() == "+ waiting"
     imap.deliver(MSG)  # as SMTP delivery would
-    tc.read_untagged("* 1 EXISTS", "* 1 FETCH (UID 1 FLAGS ())")
+    # The idling session is the first to hear of it: \\Recent there (RFC 3501 2.3.2), not in tc2.
+    tc.read_untagged("* 1 EXISTS", "* 1 RECENT", "* 1 FETCH (UID 1 FLAGS (\\Recent))")
     tc2.transact("ok", "store 1 +flags.silent (\\Seen)")  # new messages are announced first
     tc2.expect_untagged("* 1 EXISTS", "* 1 FETCH (UID 1 FLAGS ())")
-    tc.read_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen))")
+    tc.read_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))")
     tc2.transact("ok", "create newbox")
     tc.read_untagged('* LIST (\\Subscribed) "/" newbox')
     tc2.transact("ok", "store 1 +flags.silent (\\Deleted)")
-    tc.read_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen \\Deleted))")
+    tc.read_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen \\Deleted \\Recent))")
     tc2.transact("ok", "expunge")
-    tc.read_untagged("* 1 EXPUNGE")
+    tc.read_untagged("* 1 EXPUNGE", "* 0 RECENT")
     tc.write_line("DONE")
     tc.response("ok")
     assert tc.result.text == "IDLE done"
@@ -43,12 +44,14 @@ def test_noop_polling(imap):
     imap.deliver(MSG)
     imap.deliver(MSG)
     tc.transact("ok", "noop")
-    tc.expect_untagged("* 2 EXISTS", "* 1 FETCH (UID 1 FLAGS ())", "* 2 FETCH (UID 2 FLAGS ())")
+    tc.expect_untagged(
+        "* 2 EXISTS", "* 2 RECENT", "* 1 FETCH (UID 1 FLAGS (\\Recent))", "* 2 FETCH (UID 2 FLAGS (\\Recent))"
+    )
     tc.transact("ok", "enable condstore")
     imap.deliver(MSG)
     tc.transact("ok", "noop")
     m = imap.account.message(imap.account.mailbox("Inbox").id, 3)
-    tc.expect_untagged("* 3 EXISTS", f"* 3 FETCH (UID 3 FLAGS () MODSEQ ({m.modseq}))")
+    tc.expect_untagged("* 3 EXISTS", "* 3 RECENT", f"* 3 FETCH (UID 3 FLAGS (\\Recent) MODSEQ ({m.modseq}))")
 
 
 def test_idle_qresync_vanished(imap):
@@ -65,9 +68,9 @@ def test_idle_qresync_vanished(imap):
     assert tc.read_line() == "+ waiting"
     tc2.transact("ok", "store 1 +flags.silent (\\Flagged)")
     m1 = imap.account.message(imap.account.mailbox("Inbox").id, 1)
-    tc.read_untagged(f"* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ({m1.modseq}))")
+    tc.read_untagged(f"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent) MODSEQ ({m1.modseq}))")
     tc2.transact("ok", "uid move 1 Archive")
-    tc.read_untagged("* VANISHED 1")
+    tc.read_untagged("* VANISHED 1", "* 1 RECENT")
     tc.write_line("DONE")
     tc.response("ok")
     tc.transact("ok", "fetch 1 uid")  # the remaining message is number 1 now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from imapclient import DELETED, FLAGGED, SEEN, IMAPClient
+from imapclient import DELETED, FLAGGED, RECENT, SEEN, IMAPClient
 
 MSG1 = (
     b"From: Mox <mox@localhost>\r\n"
@@ -61,7 +61,7 @@ def test_imapclient_scenario(imap):
     got = c.fetch([1, 2], ["FLAGS", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "BODY.PEEK[]"])
     assert sorted(got) == [1, 2]
     one = got[1]
-    assert one[b"FLAGS"] == (SEEN,)
+    assert one[b"FLAGS"] == (SEEN, RECENT)  # this session is the first to see them (RFC 3501 2.3.2)
     assert one[b"RFC822.SIZE"] == len(MSG1)
     assert one[b"BODY[]"] == MSG1
     assert one[b"INTERNALDATE"].replace(tzinfo=None) == datetime.datetime(2023, 11, 14, 22, 13, 20)
@@ -69,14 +69,14 @@ def test_imapclient_scenario(imap):
     assert env.subject == b"first"
     assert env.message_id == b"<first@localhost>"
     assert [(a.name, a.mailbox, a.host) for a in env.from_] == [(b"Mox", b"mox", b"localhost")]
-    assert got[2][b"FLAGS"] == ()
+    assert got[2][b"FLAGS"] == (RECENT,)
     assert got[2][b"BODY[]"] == MSG2
 
     assert c.search(["UNSEEN"]) == [2]
     assert c.search(["SUBJECT", "second"]) == [2]
-    assert c.add_flags([2], [FLAGGED, b"$todo"]) == {2: (FLAGGED, b"$todo")}
-    assert c.remove_flags([2], [b"$todo"]) == {2: (FLAGGED,)}
-    assert c.get_flags([1, 2]) == {1: (SEEN,), 2: (FLAGGED,)}
+    assert c.add_flags([2], [FLAGGED, b"$todo"]) == {2: (FLAGGED, b"$todo", RECENT)}
+    assert c.remove_flags([2], [b"$todo"]) == {2: (FLAGGED, RECENT)}
+    assert c.get_flags([1, 2]) == {1: (SEEN, RECENT), 2: (FLAGGED, RECENT)}
     assert c.search(["FLAGGED"]) == [2]
 
     c.copy([1], "Lists/mox")
@@ -116,7 +116,7 @@ def test_imapclient_idle(imap):
     actor.add_flags([1], [SEEN])
     pushes = idle_until(watcher, lambda got: any(p[:2] == (1, b"FETCH") for p in got))
     fetch = [p for p in pushes if p[:2] == (1, b"FETCH")][0][2]
-    assert fetch[fetch.index(b"FLAGS") + 1] == (SEEN,)
+    assert fetch[fetch.index(b"FLAGS") + 1] == (SEEN, RECENT)  # the watcher saw it first
 
     # An expunge elsewhere.
     actor.add_flags([2], [DELETED])
@@ -149,7 +149,7 @@ def test_imapclient_condstore(imap):
     c.add_flags([2], [FLAGGED])
     changed = c.fetch([1, 2], ["FLAGS"], modifiers=[f"CHANGEDSINCE {highest}"])
     assert list(changed) == [2]
-    assert changed[2][b"FLAGS"] == (FLAGGED,)
+    assert changed[2][b"FLAGS"] == (FLAGGED, RECENT)
     new_modseq = changed[2][b"MODSEQ"][0]
     assert new_modseq > highest
 

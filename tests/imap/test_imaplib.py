@@ -106,14 +106,14 @@ def test_imaplib_scenario(imap):
     assert typ == "OK"
     assert m.response("EXISTS") == ("EXISTS", [b"2"])
     # mox tells the UID and flags of new messages right away (as mox does).
-    assert m.response("FETCH") == ("FETCH", [b"2 (UID 2 FLAGS ())"])
+    assert m.response("FETCH") == ("FETCH", [b"2 (UID 2 FLAGS (\\Recent))"])  # new to this session
 
     typ, data = m.fetch("1:2", "(UID FLAGS RFC822.SIZE)")
     assert typ == "OK"
     got = fetch_responses(data)
     assert [(f.seq, set(f.attrs)) for f in got] == [
-        (1, {FetchUID(1), FetchFlags([r"\Seen"]), FetchRFC822Size(len(MSG1))}),
-        (2, {FetchUID(2), FetchFlags([]), FetchRFC822Size(len(MSG2))}),
+        (1, {FetchUID(1), FetchFlags([r"\Seen", r"\Recent"]), FetchRFC822Size(len(MSG1))}),
+        (2, {FetchUID(2), FetchFlags([r"\Recent"]), FetchRFC822Size(len(MSG2))}),
     ]
 
     typ, data = m.fetch("2", "(BODY.PEEK[])")
@@ -122,7 +122,7 @@ def test_imaplib_scenario(imap):
 
     typ, data = m.store("2", "+FLAGS", r"(\Flagged $work)")
     assert typ == "OK"
-    assert [set(f.attrs) for f in fetch_responses(data)] == [{FetchFlags([r"\Flagged", "$work"])}]
+    assert [set(f.attrs) for f in fetch_responses(data)] == [{FetchFlags([r"\Flagged", "$work", r"\Recent"])}]
 
     assert m.search(None, "FLAGGED") == ("OK", [b"2"])
     assert m.search(None, "UNSEEN") == ("OK", [b"2"])
@@ -139,11 +139,11 @@ def test_imaplib_scenario(imap):
     assert m.store("1", "+FLAGS.SILENT", r"(\Deleted)") == ("OK", [None])
     assert m.expunge() == ("OK", [b"1"])
     typ, data = m.fetch("1:*", "(UID FLAGS)")
-    assert [set(f.attrs) for f in fetch_responses(data)] == [{FetchUID(2), FetchFlags([r"\Flagged", "$work"])}]
+    assert [set(f.attrs) for f in fetch_responses(data)] == [{FetchUID(2), FetchFlags([r"\Flagged", "$work", r"\Recent"])}]
 
     assert m.uid("STORE", "2", "-FLAGS", r"(\Flagged)")[0] == "OK"
     typ, data = m.uid("FETCH", "2", "(FLAGS)")
-    assert [set(f.attrs) for f in fetch_responses(data)] == [{FetchUID(2), FetchFlags(["$work"])}]
+    assert [set(f.attrs) for f in fetch_responses(data)] == [{FetchUID(2), FetchFlags(["$work", r"\Recent"])}]
 
     assert m.close()[0] == "OK"
     assert m.select("Work", readonly=True) == ("OK", [b"2"])

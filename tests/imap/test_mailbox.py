@@ -219,10 +219,11 @@ def test_namespace_status(imap):
     tc.transact("ok", "namespace")
     tc.expect_untagged('* NAMESPACE (("" "/")) NIL NIL')
     mb = imap.account.mailbox("Inbox")
+    # RECENT: two messages no session has taken as \\Recent yet (RFC 3501 6.3.10).
     tc.transact("ok", "status inbox (messages uidnext uidvalidity unseen deleted size recent appendlimit deleted-storage)")
     tc.expect_untagged(
         f"* STATUS Inbox (MESSAGES 2 UIDNEXT 3 UIDVALIDITY {mb.uidvalidity} UNSEEN 1 DELETED 1 SIZE {mb.size} "
-        "RECENT 0 APPENDLIMIT NIL DELETED-STORAGE 0)"
+        "RECENT 2 APPENDLIMIT NIL DELETED-STORAGE 0)"
     )
     tc.transact("ok", "status inbox (highestmodseq)")
     tc.expect_untagged(f"* STATUS Inbox (HIGHESTMODSEQ {imap.account.messages(mb.id)[-1].modseq})")

@@ -32,7 +32,7 @@ def test_search_keys(imap):
     cases = {
         "all": [1, 2, 3], "seen": [1], "unseen": [2, 3], "flagged": [2], "unflagged": [1, 3],
         "deleted": [3], "undeleted": [1, 2], "answered": [3], "unanswered": [1, 2], "draft": [3],
-        "undraft": [1, 2], "new": [], "old": [1, 2, 3], "recent": [], "keyword $label": [1],
+        "undraft": [1, 2], "new": [2, 3], "old": [], "recent": [1, 2, 3], "keyword $label": [1],
         "keyword $LABEL": [1], "unkeyword $label": [2, 3], "1,3": [1, 3], "2:*": [2, 3], "*": [3],
         "uid 2": [2], "uid 2:*": [2, 3], "larger 400": [3], "smaller 300": [1, 2],
         "from alice": [1], "from EXAMPLE.ORG": [1, 3], "to bob": [1, 2], "cc carol": [1], "bcc x": [],

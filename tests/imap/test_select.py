@@ -4,12 +4,12 @@ FLAGS = "\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk
 MSG = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
-def select_lines(tc, imap, exists=0, uidnext=1, unseen=None, name="Inbox", keywords=""):
+def select_lines(tc, imap, exists=0, uidnext=1, unseen=None, name="Inbox", keywords="", recent=0):
     mb = imap.account.mailbox(name)
     lines = [
         f"* FLAGS ({FLAGS}{keywords})",
         f"* OK [PERMANENTFLAGS ({FLAGS} \\*)] x",
-        "* 0 RECENT",
+        f"* {recent} RECENT",
         f"* {exists} EXISTS",
         f"* OK [UIDVALIDITY {mb.uidvalidity}] x",
         f"* OK [UIDNEXT {uidnext}] x",
@@ -26,10 +26,11 @@ def test_select_examine(imap):
     imap.deliver(MSG)
     tc = imap.connect()
     tc.transact("ok", "select inbox")
-    tc.expect_untagged(*select_lines(tc, imap, exists=2, uidnext=3, unseen=2))
+    tc.expect_untagged(*select_lines(tc, imap, exists=2, uidnext=3, unseen=2, recent=2))
     assert tc.result.text == "x"
     tc.expect_code("READ-WRITE")
     tc.transact("ok", "examine Inbox")
+    # The first SELECT took both messages as \Recent: none is left for this EXAMINE.
     tc.expect_untagged("* OK [CLOSED] x", *select_lines(tc, imap, exists=2, uidnext=3, unseen=2))
     tc.expect_code("READ-ONLY")
     tc.transact("no", "select nonexistent")

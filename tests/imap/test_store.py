@@ -18,15 +18,15 @@ def setup(imap, n=2):
 def test_store(imap):
     tc, tc2 = setup(imap)
     tc.transact("ok", "store 1 +flags (\\Seen)")
-    tc.expect_untagged("* 1 FETCH (FLAGS (\\Seen))")
+    tc.expect_untagged("* 1 FETCH (FLAGS (\\Seen \\Recent))")
     tc.transact("ok", "store 1:2 +flags.silent (\\Flagged)")
     tc.expect_no_untagged()
     tc.transact("ok", "uid store 1 -flags \\Flagged")
-    tc.expect_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen))")
+    tc.expect_untagged("* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))")
     tc.transact("ok", "store 2 flags (\\Answered \\Draft)")
-    tc.expect_untagged("* 2 FETCH (FLAGS (\\Answered \\Draft))")
+    tc.expect_untagged("* 2 FETCH (FLAGS (\\Answered \\Draft \\Recent))")
     tc.transact("ok", "store 2 flags ()")
-    tc.expect_untagged("* 2 FETCH (FLAGS ())")
+    tc.expect_untagged("* 2 FETCH (FLAGS (\\Recent))")
     tc2.transact("ok", "noop")
     tc2.expect_untagged(
         "* 1 FETCH (UID 1 FLAGS (\\Seen))",
@@ -41,9 +41,9 @@ def test_store(imap):
 def test_store_keywords(imap):
     tc, tc2 = setup(imap)
     tc.transact("ok", "store 1 +flags ($Custom $Forwarded)")
-    tc.expect_untagged(f"* FLAGS ({FLAGS} $custom)", "* 1 FETCH (FLAGS ($Forwarded $custom))")
+    tc.expect_untagged(f"* FLAGS ({FLAGS} $custom)", "* 1 FETCH (FLAGS ($Forwarded $custom \\Recent))")
     tc.transact("ok", "store 2 +flags ($custom)")
-    tc.expect_untagged("* 2 FETCH (FLAGS ($custom))")  # known keyword: no new FLAGS
+    tc.expect_untagged("* 2 FETCH (FLAGS ($custom \\Recent))")  # known keyword: no new FLAGS
     tc2.transact("ok", "noop")
     tc2.expect_untagged(
         f"* FLAGS ({FLAGS} $custom)",
@@ -76,8 +76,8 @@ def test_store_unchangedsince(imap):
     new1 = imap.account.message(m1.mailbox_id, 1)
     # The failed message's current flags and modseq are sent too (RFC 7162 3.1.3).
     tc.expect_untagged(
-        f"* 1 FETCH (FLAGS (\\Seen) MODSEQ ({new1.modseq}))",
-        f"* 2 FETCH (UID 2 FLAGS () MODSEQ ({m2.modseq}))",
+        f"* 1 FETCH (FLAGS (\\Seen \\Recent) MODSEQ ({new1.modseq}))",
+        f"* 2 FETCH (UID 2 FLAGS (\\Recent) MODSEQ ({m2.modseq}))",
     )
     tc.expect_code("MODIFIED 2")
     tc.transact("ok", "uid store 1:2 (unchangedsince 1) +flags.silent (\\Flagged)")

@@ -29,9 +29,12 @@ this test only).
 
 After each test it closes the connections, stops the server, checks the account's consistency and
 closes the store with ``check_consistency_on_close=True``; the test fails (error in teardown) if
-the store is inconsistent, if ``handle_connection`` let an exception escape, or if the server
-logged at level ``error`` or above (servers log unhandled exceptions and ServerBug at ``error``).
-A test that provokes such a log on purpose sets ``imap.allow_server_errors = True``.
+the store is inconsistent, if ``handle_connection`` let an exception escape, if the server
+logged at level ``error`` or above (servers log unhandled exceptions and ServerBug at ``error``;
+the harness makes sure such lines are logged whatever ``MOX_TEST_LOGLEVEL`` says), or if a
+thread died of an exception or an exception was raised where nothing could catch it (an
+unraisable one) while the server ran. A test that provokes such an error on purpose sets
+``imap.allow_server_errors = True``.
 
 The password is stored with a cheap scrypt cost (``imap.fast_password = False`` before the first
 connect for the real one), so logins don't dominate the suite's time.
@@ -297,6 +300,9 @@ class ImapHarness:
         self._saved_out = None
         self._saved_levels: dict[str, str] | None = None
         self._saved_timeouts: dict[str, float] = {}
+        self._saved_hooks: tuple[Any, Any] | None = None
+        self.uncaught: list[str] = []  # exceptions in threads, unraisable exceptions
+        self.finished = False
 
     # -- setup
 
@@ -351,6 +357,11 @@ class ImapHarness:
         self._saved_out = getattr(mlog, "_out", sys.stderr)
         mlog.set_output(self.log)
         mlog.set_level(LOGLEVEL, "imapserver")
+        # Error lines must be written to be seen: no package (nor the default) above "error".
+        for pkg, level in mlog.levels().items():
+            if mlog.LEVELS[level] > mlog.LEVELS["error"]:
+                mlog.set_level("error", pkg)
+        self._install_hooks()
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = self._make_config(config_overrides)
@@ -399,6 +410,27 @@ class ImapHarness:
             task_status.started(
                 {"imap": plain[0].socket.getsockname()[1], "imaps": tls[0].socket.getsockname()[1]}
             )
+
+    def _install_hooks(self) -> None:
+        """Exceptions nothing caught: a thread that died of one (threading.excepthook) or one
+        raised where it could not propagate, e.g. in a finalizer (sys.unraisablehook). Both are
+        recorded (and passed on to the previous hooks, pytest's)."""
+        prev_thread, prev_unraisable = threading.excepthook, sys.unraisablehook
+        self._saved_hooks = (prev_thread, prev_unraisable)
+
+        def thread_hook(args: Any) -> None:
+            name = args.thread.name if args.thread is not None else "?"
+            tb = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+            self.uncaught.append(f"exception in thread {name}:\n{tb}")
+            prev_thread(args)
+
+        def unraisable_hook(args: Any) -> None:
+            tb = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+            self.uncaught.append(f"unraisable exception ({args.err_msg or 'exception ignored'} {args.object!r}):\n{tb}")
+            prev_unraisable(args)
+
+        threading.excepthook = thread_hook
+        sys.unraisablehook = unraisable_hook
 
     # -- use
 
@@ -458,6 +490,7 @@ class ImapHarness:
     # -- teardown
 
     def finish(self) -> None:
+        self.finished = True
         problems: list[str] = []
         if self._saved_timeouts:
             from mox.imap import server as imapserver
@@ -489,10 +522,14 @@ class ImapHarness:
                 if "imapserver" not in self._saved_levels:
                     mlog.set_level("", "imapserver")
                 mlog.set_level(self._saved_levels[""])
+        if self._saved_hooks is not None:
+            threading.excepthook, sys.unraisablehook = self._saved_hooks
         for tb in self.handler_errors:
             problems.append("exception escaped handle_connection:\n" + tb)
         if self.log.errors and not self.allow_server_errors:
             problems.append("server logged errors:\n  " + "\n  ".join(self.log.errors))
+        if self.uncaught and not self.allow_server_errors:
+            problems.append("uncaught exceptions:\n" + "\n".join(self.uncaught))
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
 

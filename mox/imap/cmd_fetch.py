@@ -3,6 +3,10 @@ and VANISHED.
 
 A non-PEEK body fetch sets \\Seen (unless read-only) before the responses are made, and FLAGS is
 then included in that message's response.
+
+Every message the client has not been told is expunged gets its data, also one another session
+expunged meanwhile (its EXPUNGE waits until after this command, RFC 9051 7.5.1): the session
+holds such removals, so the record as it was and the file are still there (RFC 2180 4.1.1).
 """
 
 from __future__ import annotations
@@ -40,9 +44,9 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
     uids = s.resolve_numset(args["numset"], cmd.uid)
     msgs = []
     for uid in uids:
-        m = s.acc.message(sel.mailbox_id, uid)
-        if m is None or m.expunged:
-            continue  # expunged by another session; its EXPUNGE is still deferred
+        m = s.message(uid)
+        if m is None:
+            continue  # never happens for a uid in the view: removals are held until we tell the client
         if changedsince is not None and max(m.modseq, 1) <= changedsince:
             continue
         msgs.append(m)

@@ -32,6 +32,7 @@ async def cmd_idle(s: Session, cmd: Command) -> str:
             while True:
                 with trio.CancelScope(shield=True):
                     s.apply_changes()
+                    await s.remove_released_files()
                     out = s.take_output()
                     if out:
                         await s.conn.write(out)

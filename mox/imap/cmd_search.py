@@ -25,12 +25,18 @@ async def cmd_search(s: Session, cmd: Command) -> str:
     found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
     pred, cost = compile_key(key)
     live = {m.uid: m for m in s.acc.messages(sel.mailbox_id)}  # one look at the index
+    if len(live) != nseq:
+        # Messages another session expunged that this client has not been told about yet are
+        # still in its view and searched as they were, like FETCH shows them (RFC 2180 4.1.1).
+        for uid in sel.uids:
+            if uid not in live and (m := s.acc.removed_message(sel.mailbox_id, uid)) is not None:
+                live[uid] = m
     if cost == INDEX:
         # Flags, numbers, sizes, dates, modseqs: from the index, one Candidate reused.
         c = Candidate(s.acc, None, 0, nseq, largest, saved, recent=sel.recent)
         for seq, uid in enumerate(sel.uids, 1):
             m = live.get(uid)
-            if m is None or m.expunged:
+            if m is None:
                 continue
             c.msg = m
             c.seq = seq
@@ -40,7 +46,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
         ns = str(s.acc.path)
         for seq, uid in enumerate(sel.uids, 1):
             m = live.get(uid)
-            if m is None or m.expunged:
+            if m is None:
                 continue
             if pred(Candidate(s.acc, m, seq, nseq, largest, saved, ns, sel.recent)):
                 found.append((seq, uid, max(m.modseq, 1)))

@@ -53,8 +53,7 @@ async def cmd_select(s: Session, cmd: Command) -> str:
     if s.selected is not None:
         # RFC 7162 3.2.11: [CLOSED] when a mailbox was selected; RFC 9051 6.3.2: a failing
         # SELECT also leaves no mailbox selected.
-        s.selected = None
-        s.state = State.AUTHENTICATED
+        s.unselect()
         s.untagged("OK [CLOSED] x")
     name = s.mailbox_in(args["mailbox"])
     # Changes that happened before the select are reflected in the listing below.
@@ -62,10 +61,10 @@ async def cmd_select(s: Session, cmd: Command) -> str:
     mb = s.acc.mailbox(name)
     if mb is None:
         raise CommandFailed("mailbox does not exist", "NONEXISTENT")
-    msgs = s.acc.messages(mb.id)
+    # The listing, and the point in the change stream it stands for, as of one moment: changes
+    # still queued for us that it already reflects are dropped, so none is lost or applied twice.
+    mb, msgs, _ = s.select_view(mb.id)
     sel = Selected(mb.id, mb.name, readonly, [m.uid for m in msgs], mb.keywords)
-    if s.sub is not None:
-        s.sub.pending()  # our view starts now; older changes are in the listing
     s.selected = sel
     s.state = State.SELECTED
     s.searchres = []
@@ -157,8 +156,7 @@ async def cmd_check(s: Session, cmd: Command) -> str:
 
 async def cmd_unselect(s: Session, cmd: Command) -> str:
     # RFC 3691
-    s.selected = None
-    s.state = State.AUTHENTICATED
+    s.unselect()
     return "UNSELECT done"
 
 
@@ -169,8 +167,7 @@ async def cmd_close(s: Session, cmd: Command) -> str:
         uids = [m.uid for m in s.acc.messages(sel.mailbox_id) if "\\Deleted" in m.flags]
         if uids:
             await s.acc.expunge(sel.mailbox_id, uids, origin=s.sub)
-    s.selected = None
-    s.state = State.AUTHENTICATED
+    s.unselect()
     return "CLOSE done"
 
 

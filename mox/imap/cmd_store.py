@@ -53,7 +53,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
         # With CONDSTORE, .SILENT still reports the new MODSEQ of changed messages (RFC 7162 3.1.3).
         if args["silent"] and not (s.condstore and uid in changed_uids):
             continue
-        m = s.acc.message(sel.mailbox_id, uid)
+        m = s.message(uid)
         seq = sel.seq(uid)
         if m is None or not seq:
             continue
@@ -68,7 +68,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
     if failed:
         # RFC 7162 3.1.3: the client learns the current flags of messages that failed the test.
         for uid in failed:
-            m = s.acc.message(sel.mailbox_id, uid)
+            m = s.message(uid)
             seq = sel.seq(uid)
             if m is not None and seq:
                 s.untagged(f"{seq} FETCH (UID {uid} FLAGS {s.flags_out(uid, m.flags)} MODSEQ ({max(m.modseq, 1)}))")

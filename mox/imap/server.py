@@ -294,12 +294,12 @@ class Connection:
                 cmd = await self.ci.command(cmd)
             if not _allowed(s.state, name):
                 raise CommandFailed(f"{full} not allowed in this connection state")
-            if s.selected is not None and s.selected.deleted and name in SELECTED - {"CLOSE", "UNSELECT", "CHECK"}:
-                raise CommandFailed("selected mailbox has been deleted", "NONEXISTENT")
             if s.selected is not None and name not in ("SELECT", "EXAMINE"):
                 # New messages and flag changes first, so the command can refer to them;
                 # expunges wait until after the command (they renumber messages).
                 s.apply_changes(allow_expunge=False)
+            if s.selected is not None and s.selected.deleted and name in SELECTED - {"CLOSE", "UNSELECT", "CHECK"}:
+                raise CommandFailed("selected mailbox has been deleted", "NONEXISTENT")
             if isinstance(cmd.args.get("message"), MessageLiteral):
                 await self._upload_flush()
                 cmd.args["message"] = self.upload
@@ -333,6 +333,7 @@ class Connection:
             except Exception as e:  # never lose the tagged reply over a broadcast problem
                 self.log.error("applying changes", err=repr(e), trace=traceback.format_exc())
         self.discard_upload()
+        await s.remove_released_files()
         await self.write(s.take_output() + tagged.encode("utf-8") + b"\r\n")
 
 

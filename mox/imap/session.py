@@ -5,7 +5,10 @@ Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
 - ``Selected.uids`` is this session's view of the mailbox: message sequence number n is
   ``uids[n-1]``. It only changes when this session tells its client (EXISTS, EXPUNGE, VANISHED).
 - Changes from other sessions arrive through the account subscription and are applied before a
-  tagged reply; during FETCH, STORE and SEARCH expunges are deferred so sequence numbers stay put.
+  tagged reply; during FETCH, STORE and SEARCH expunges are deferred so sequence numbers stay put
+  (RFC 9051 7.5.1). A message the client has not been told is expunged can still be fetched:
+  the session holds the removal (store/changes.py), so the record as it was and its file stay
+  until the session has sent the EXPUNGE (RFC 9051 7.4.1, RFC 2180 4.1).
 - Our own changes are not broadcast back to us (``origin=self.sub``); commands update the session
   view themselves.
 - ``Selected.recent`` holds the messages that are \\Recent in this session (RFC 3501 2.3.2): the
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import enum
 from typing import Any
+
+import trio
 
 from mox import ci, mlog, sasl
 
@@ -301,7 +306,37 @@ class Session:
 
     # -- changes from other sessions
 
+    def message(self, uid: int) -> Any:
+        """A message of the selected mailbox as this session may show it: live, or removed by
+        another session that has not told this client yet (still held, RFC 2180 4.1.1)."""
+        sel = self.xselected()
+        m = self.acc.message(sel.mailbox_id, uid)
+        if m is None:
+            m = self.acc.removed_message(sel.mailbox_id, uid)
+        return m
+
+    def select_view(self, mailbox_id: int) -> tuple[Any, list[Any], int]:
+        """The mailbox and its messages as of one moment, for SELECT (Account.select_view)."""
+        return self.acc.select_view(mailbox_id, self.sub)
+
+    def unselect(self) -> None:
+        """Leave the selected mailbox (CLOSE, UNSELECT, a SELECT of another): what the session
+        held for it is released."""
+        self.selected = None
+        self.state = State.AUTHENTICATED
+        if self.sub is not None:
+            self.acc.unselect_view(self.sub)
+
+    async def remove_released_files(self) -> None:
+        """Files of removed messages that no session shows any more (this one may just have told
+        its client) are removed in a worker thread, before the client hears the response."""
+        acc = self.acc
+        if acc is not None and acc.has_released_files():
+            await trio.to_thread.run_sync(acc.remove_released_files)
+
     def apply_changes(self, *, allow_expunge: bool = True) -> None:
+        """Apply the changes other sessions made (in commit order), queueing the untagged
+        responses. Expunges are held back unless ``allow_expunge``."""
         if self.sub is None:
             return
         changes = self.sub.pending()
@@ -347,10 +382,12 @@ class Session:
             flush_adds()
             if isinstance(ch, C.ChangeRemoveUIDs):
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
+                    self.sub.release(ch)
                     continue
                 if not allow_expunge:
                     sel.deferred.append(ch)
                     continue
+                self.sub.release(ch)  # the client hears of it below, before it can fetch again
                 vanished: list[int] = []
                 for uid in sorted(ch.uids):
                     s = sel.remove(uid)
@@ -376,7 +413,8 @@ class Session:
                 self.untagged(b"LIST (" + flags.encode() + b') "/" ' + self.mailbox_out(ch.mailbox.name))
             elif isinstance(ch, C.ChangeRemoveMailbox):
                 if sel is not None and sel.mailbox_id == ch.mailbox_id:
-                    sel.deleted = True
+                    sel.deleted = True  # commands on it are refused from now on (server.py)
+                self.sub.release(ch)
                 if "IMAP4REV2" in self.enabled:
                     self.untagged(b'LIST (\\NonExistent) "/" ' + self.mailbox_out(ch.name))
             elif isinstance(ch, C.ChangeRenameMailbox):

@@ -11,7 +11,10 @@ Invariants (keep them true when changing this file):
   waiters. A write method returns only after its transaction is durable.
 - Message files are written, fsynced, renamed into place and their directory fsynced *before*
   the transaction that references them is queued; files of expunged messages are removed only
-  after the transaction is durable.
+  after the transaction is durable, and only once no session still shows the message
+  (``changes.py``, "holding": ``_removed`` keeps the records as before the removal, with the
+  number of subscribers holding each; files nobody holds go to ``_unlink``). A clean close
+  removes them all; after a crash they are stray files, removed at open.
 - Readers see applied state, which can be ahead of the disk by the transactions being flushed.
 - A journal write that fails because the disk is full (ENOSPC/EDQUOT) is undone: the journal is
   cut back to its last durable frame, every transaction not yet durable is dropped (their
@@ -44,6 +47,7 @@ import trio
 from mox import mlog
 from mox.store import layout
 from mox.store.changes import (
+    HOLDING,
     ChangeAddMailbox,
     ChangeAddUID,
     ChangeFlags,
@@ -312,6 +316,12 @@ class Account:
         self._snapshot_retry_at = 0  # journal size before which a failed snapshot is not retried
         self._dirs_made: set[str] = set()
         self._inflight: set[int] = set()  # ids with a message file placed, not yet committed
+        # Removed messages still shown by some session (see changes.py, "holding").
+        self._removed: dict[int, Message] = {}  # id -> record as before the removal
+        self._removed_uid: dict[tuple[int, int], int] = {}  # (mailbox id, uid) -> id
+        self._removed_refs: dict[int, int] = {}  # id -> subscribers holding it (set when broadcast)
+        self._unlink: list[int] = []  # ids whose files nobody needs any more
+        self._unlinking: set[int] = set()  # ids whose files are being removed
         self._clean_at = -1  # seq at which the journal ends with a Closed marker
 
     # ----------------------------------------------------------------------------- open/close
@@ -511,7 +521,7 @@ class Account:
                     strays.append(Path(e.path))
                     continue
                 m = self._by_id.get(id)
-                unused = (m is None or m.expunged) and id not in self._inflight
+                unused = (m is None or m.expunged) and id not in self._inflight and not self._still_needed(id)
                 if unused or layout.msg_subdir(id) != d.name:
                     strays.append(Path(e.path))
         return strays
@@ -551,6 +561,13 @@ class Account:
             return
         problems: list[str] = []
         try:
+            # Nobody shows removed messages any more (sessions closed, or the store is closing).
+            # Only removals that were made durable (and broadcast) count: the file of a message
+            # whose removal failed to commit is still its file.
+            with self._cond:
+                for id in list(self._removed_refs):
+                    self._forget_removed_locked(id)
+            self.remove_released_files()
             if self._failed is None and self._journal is not None:
                 try:
                     with self._cond:
@@ -712,6 +729,12 @@ class Account:
         dropped = batch + self._pending
         self._pending = []
         self._epoch += 1
+        # Removals in the dropped transactions never happened: their messages are live again
+        # after the reload (and keep their files). Broadcast removals are all durable.
+        for id in [id for id in self._removed if id not in self._removed_refs]:
+            m = self._removed.pop(id)
+            if self._removed_uid.get((m.mailbox_id, m.uid)) == id:
+                del self._removed_uid[(m.mailbox_id, m.uid)]
         counters = (self._next_id, self._last_modseq, self._next_uidvalidity)
         uidnexts = {mb.id: mb.uidnext for mb in self._mailboxes.values()}
         self._reset_index()
@@ -748,16 +771,123 @@ class Account:
         self._cond.notify_all()
 
     def _broadcast_locked(self, changes: list, origin) -> None:
+        """Give a durable transaction's changes to every subscriber but ``origin``, and count
+        the holders of its removals (changes.py)."""
         if not changes:
             return
+        holding = [ch for ch in changes if isinstance(ch, HOLDING) and ch.message_ids]
+        holders: dict[int, int] = {}
         for sub in self._subscribers:
-            if sub is not origin:
-                sub._push(changes)
+            if sub is origin:
+                continue
+            held = [ch for ch in holding if sub.hold_mailbox == ch.mailbox_id]
+            if sub._push(changes, held):
+                for ch in held:
+                    holders[id(ch)] = holders.get(id(ch), 0) + 1
+        for ch in holding:
+            n = holders.get(id(ch), 0)
+            for mid in ch.message_ids:
+                if n:
+                    self._removed_refs[mid] = n
+                else:
+                    self._forget_removed_locked(mid)
+
+    # ------------------------------------------------------------------ removed, still shown
+
+    def _keep_removed_locked(self, msgs: Iterable[Message]) -> tuple[int, ...]:
+        """Keep the records (and files) of messages being removed until their removal has been
+        broadcast and released by every holder; returns their ids for the change."""
+        ids = []
+        for m in msgs:
+            self._removed[m.id] = m
+            self._removed_uid[(m.mailbox_id, m.uid)] = m.id
+            ids.append(m.id)
+        return tuple(ids)
+
+    def _forget_removed_locked(self, id: int) -> None:
+        m = self._removed.pop(id, None)
+        self._removed_refs.pop(id, None)
+        if m is None:
+            return
+        if self._removed_uid.get((m.mailbox_id, m.uid)) == id:
+            del self._removed_uid[(m.mailbox_id, m.uid)]
+        self._unlink.append(id)
+
+    def _release(self, changes: list) -> None:
+        """Holders give back removals (ChangeSubscriber.release/close)."""
+        if not changes:
+            return
+        with self._cond:
+            self._release_locked(changes)
+
+    def _release_locked(self, changes: list) -> None:
+        for ch in changes:
+            for mid in ch.message_ids:
+                n = self._removed_refs.get(mid)
+                if n is None:
+                    continue
+                if n > 1:
+                    self._removed_refs[mid] = n - 1
+                else:
+                    self._forget_removed_locked(mid)
+
+    def _still_needed(self, id: int) -> bool:
+        """The file of a removed message that is kept for sessions or about to be removed."""
+        return id in self._removed or id in self._unlinking or id in self._unlink
+
+    def removed_message(self, mailbox_id: int, uid: int) -> Message | None:
+        """A message removed from the mailbox (expunged, moved) that some session still shows:
+        its record as before the removal; its file is still readable. None otherwise."""
+        with self._cond:
+            id = self._removed_uid.get((mailbox_id, uid))
+            return None if id is None else self._removed[id]
+
+    def has_released_files(self) -> bool:
+        return bool(self._unlink)
+
+    def remove_released_files(self) -> None:
+        """Remove the files of removed messages that no session shows any more (blocking: call
+        from a worker thread in the server)."""
+        with self._cond:
+            if not self._unlink:
+                return
+            ids, self._unlink = self._unlink, []
+            self._unlinking.update(ids)
+        try:
+            self._remove_files(ids)
+        finally:
+            with self._cond:
+                self._unlinking.difference_update(ids)
+
+    def select_view(self, mailbox_id: int, sub: ChangeSubscriber) -> tuple[Mailbox, list[Message], int]:
+        """A session selects a mailbox: the mailbox, its messages and the account's modseq, all
+        as of one moment, while the subscriber's pending changes (reflected in that listing) are
+        dropped, what it held is released, and from now on it holds removals from this mailbox.
+        Changes with a modseq up to the returned one are in the listing."""
+        with self._cond:
+            mb = self._mailbox_by_id_locked(mailbox_id)
+            msgs = list(self._live[mailbox_id].values())
+            modseq = self._last_modseq
+            sub.pending()
+            old = sub._take_held()
+            sub.hold_mailbox = mailbox_id
+            self._release_locked(old)
+        return mb, msgs, modseq
+
+    def unselect_view(self, sub: ChangeSubscriber) -> None:
+        """The session no longer shows a mailbox: it releases what it held."""
+        with self._cond:
+            old = sub._take_held()
+            sub.hold_mailbox = None
+            self._release_locked(old)
 
     def _after_commit(self) -> None:
-        """Maintenance after a write: snapshot when the journal outgrew the last snapshot. The
-        write itself is durable: a snapshot failing for a full disk is only logged (the journal
-        stays valid; the next attempt waits until it grew by another threshold)."""
+        """Maintenance after a write: files of removed messages nobody shows any more; a
+        snapshot when the journal outgrew the last snapshot. The write itself is durable: a
+        snapshot failing for a full disk is only logged (the journal stays valid; the next
+        attempt waits until it grew by another threshold)."""
+        if self._unlink:
+            self.remove_released_files()
         j = self._journal
         if j is not None and j.size > max(self.store.snapshot_threshold, self._snapshot_size // 4, self._snapshot_retry_at):
             try:
@@ -1299,9 +1429,11 @@ class Account:
             rec = Expunge([m.id for m in msgs], modseq)
             self._apply(rec)
             removed = [m.uid for m in msgs]
-            changes = [ChangeRemoveUIDs(mailbox_id, removed, modseq), ChangeMailboxCounts(self._mailboxes[mailbox_id])]
+            ids = self._keep_removed_locked(msgs)
+            changes = [
+                ChangeRemoveUIDs(mailbox_id, removed, modseq, ids), ChangeMailboxCounts(self._mailboxes[mailbox_id])
+            ]
             self._transact_applied([rec], changes, origin)
-        self._remove_files(m.id for m in msgs)
         self._after_commit()
         return removed
 
@@ -1380,7 +1512,8 @@ class Account:
                     rec = Expunge([m.id for m, _ in todo], modseq)
                     self._apply(rec)
                     records.append(rec)
-                    changes.append(ChangeRemoveUIDs(src_id, [m.uid for m, _ in todo], modseq))
+                    ids = self._keep_removed_locked(m for m, _ in todo)
+                    changes.append(ChangeRemoveUIDs(src_id, [m.uid for m, _ in todo], modseq, ids))
                     changes.append(ChangeMailboxCounts(self._mailboxes[src_id]))
                 changes.extend(adds)
                 dst2 = self._mailboxes[dst_id]
@@ -1394,8 +1527,6 @@ class Account:
             if not queued:
                 self._remove_files(nid for _, nid in pairs)
             raise
-        if move:
-            self._remove_files(m.id for m, _ in todo)
         self._after_commit()
         return mapping, created
 
@@ -1448,7 +1579,6 @@ class Account:
             if any(n.startswith(prefix) for n in self._by_name):
                 raise MailboxHasChildren(f"mailbox {mb.name!r} has children")
             ids = [m.id for m in self._live[mb.id].values()] + [m.id for m in self._tombs[mb.id].values()]
-            live_ids = [m.id for m in self._live[mb.id].values()]
             records: list = []
             if ids:
                 records.append(MessageDelete(ids))
@@ -1457,10 +1587,10 @@ class Account:
                 # The name stays subscribed (RFC 9051 6.3.7: a server must not remove a name from
                 # the subscriptions because its mailbox is gone; Dovecot keeps it too).
                 records.append(Subscription(mb.name, True))
+            kept = self._keep_removed_locked(self._live[mb.id].values())
             for r in records:
                 self._apply(r)
-            self._transact_applied(records, [ChangeRemoveMailbox(mb.id, mb.name)], origin)
-        self._remove_files(live_ids)
+            self._transact_applied(records, [ChangeRemoveMailbox(mb.id, mb.name, kept)], origin)
         self._after_commit()
 
     @_space_errors

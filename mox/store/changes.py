@@ -4,6 +4,15 @@ Changes are delivered only after the transaction that made them is durable, in c
 to every subscriber except the one passed as ``origin`` to the write (the session that made the
 change and answers its own client). IMAP turns them into EXISTS/FETCH/EXPUNGE/VANISHED and LIST
 responses (mox ``store/state.go``).
+
+Removed messages and the sessions that still show them: a subscriber that shows a mailbox to a
+client (an IMAP session with it selected) sets ``hold_mailbox`` through ``Account.select_view``.
+A removal from that mailbox (``ChangeRemoveUIDs``, ``ChangeRemoveMailbox``) is then *held* by the
+subscriber: the message files stay, and the records as they were before the removal stay
+readable with ``Account.removed_message``, until the subscriber calls ``release(change)`` (after
+telling its client) or closes. A client may fetch any message it has not been told is expunged
+(RFC 9051 7.4.1, RFC 2180 4.1); the files go once the last holder is done (mox and Dovecot keep
+them the same way).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ class ChangeRemoveUIDs(msgspec.Struct, frozen=True):
     mailbox_id: int
     uids: list[int]
     modseq: int
+    message_ids: tuple[int, ...] = ()  # of the removed messages, for holding their files
 
 
 class ChangeFlags(msgspec.Struct, frozen=True):
@@ -43,6 +53,7 @@ class ChangeAddMailbox(msgspec.Struct, frozen=True):
 class ChangeRemoveMailbox(msgspec.Struct, frozen=True):
     mailbox_id: int
     name: str
+    message_ids: tuple[int, ...] = ()  # of the messages it had, for holding their files
 
 
 class ChangeRenameMailbox(msgspec.Struct, frozen=True):
@@ -78,12 +89,17 @@ Change = (
 )
 
 
+HOLDING = (ChangeRemoveUIDs, ChangeRemoveMailbox)
+
+
 class ChangeSubscriber:
     """What ``Account.subscribe()`` returns: a queue of changes for one session.
 
-    ``pending()`` drains without blocking; ``await wait()`` returns when something is pending;
-    ``close()`` unsubscribes. Thread-safe: commits happen in worker threads, and the waiting
-    trio task is woken through its run's token (captured at ``subscribe()``).
+    ``pending()`` drains without blocking; ``await wait()``
+    returns when something is pending; ``release(change)`` gives back a held removal (module
+    docstring); ``close()`` unsubscribes and releases what it held. Thread-safe: commits happen
+    in worker threads, and the waiting trio task is woken through its run's token (captured at
+    ``subscribe()``).
     """
 
     def __init__(self, account) -> None:
@@ -92,15 +108,24 @@ class ChangeSubscriber:
         self._items: list = []
         self._event: trio.Event | None = None
         self.closed = False
+        # Set by Account.select_view / unselect_view under the account's lock.
+        self.hold_mailbox: int | None = None
+        self._held: dict[int, object] = {}  # id(change) -> held removal
         try:
             self._token: trio.lowlevel.TrioToken | None = trio.lowlevel.current_trio_token()
         except RuntimeError:
             self._token = None
 
-    def _push(self, changes: list) -> None:
+    def _push(self, changes: list, held: list) -> bool:
+        """Called by the account, under its lock, for every durable transaction; False when
+        closed (then it holds nothing)."""
         with self._lock:
             if self.closed:
-                return
+                return False
+            for ch in held:
+                self._held[id(ch)] = ch
+            if not changes:
+                return True
             self._items.extend(changes)
             ev, self._event = self._event, None
         if ev is not None and self._token is not None:
@@ -108,11 +133,29 @@ class ChangeSubscriber:
                 self._token.run_sync_soon(ev.set)
             except trio.RunFinishedError:
                 pass
+        return True
 
     def pending(self) -> list:
         with self._lock:
             items, self._items = self._items, []
         return items
+
+    def holds(self, change: object) -> bool:
+        with self._lock:
+            return id(change) in self._held
+
+    def release(self, change: object) -> None:
+        """Done with a removal: its client was told (or never showed the messages)."""
+        with self._lock:
+            ch = self._held.pop(id(change), None)
+        if ch is not None:
+            self._account._release([ch])
+
+    def _take_held(self) -> list:
+        with self._lock:
+            held = list(self._held.values())
+            self._held.clear()
+        return held
 
     async def wait(self) -> None:
         with self._lock:
@@ -137,6 +180,7 @@ class ChangeSubscriber:
             except trio.RunFinishedError:
                 pass
         self._account._unsubscribe(self)
+        self._account._release(self._take_held())
 
     def __enter__(self) -> ChangeSubscriber:
         return self

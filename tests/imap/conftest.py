@@ -18,6 +18,7 @@ thread (``mox.testing.ServerThread``). Tests are synchronous transcripts::
 ``TestConn``: ``transact(status, *parts)`` (``bytes`` parts are sent as literals), ``command`` +
 ``response(status)``, ``expect_untagged(*values)`` (exact multiset of the last command's untagged
 responses; a value is a ``mox.imap.responses`` struct or a raw line as ``str``),
+``expect_untagged_ordered`` (exact, in order),
 ``expect_untagged_some``, ``expect_no_untagged``, ``expect_code``, ``read_untagged(*values)`` (IDLE
 pushes), ``write_line``, ``read_line``, ``read_line_prefix``, ``expect_closed``, ``close``.
 
@@ -25,7 +26,7 @@ The harness: ``imap.connect(...)``, ``imap.deliver(data, mailbox="Inbox")`` (thr
 the SMTP server would), ``imap.account`` (an open account, for synchronous reads), ``imap.run(afn,
 *args)`` (an async store call in the server thread), ``imap.start(**config_overrides)`` (before the
 first connect, e.g. ``no_require_starttls=False``), ``imap.ctx``, ``imap.ports``, ``imap.set_timeouts(read_preauth=0.5)`` (server deadlines for
-this test only).
+this test only), ``imap.wait_until(predicate)``.
 
 After each test it closes the connections, stops the server, checks the account's consistency and
 closes the store with ``check_consistency_on_close=True``; the test fails (error in teardown) if
@@ -196,6 +197,13 @@ class TestConn:
     def expect_untagged(self, *values: Any) -> None:
         """The last command's untagged responses are exactly these (any order)."""
         self._match_all(values, self.untagged, True, "untagged responses differ")
+
+    def expect_untagged_ordered(self, *values: Any) -> None:
+        """The last command's untagged responses are exactly these, in this order (where the
+        order carries meaning: EXISTS, EXPUNGE and FETCH renumber messages)."""
+        got = self.untagged
+        if len(got) != len(values) or not all(self._matches(v, resp, raw) for v, (resp, raw) in zip(values, got)):
+            self._fail("untagged responses differ (in order)", values, got)
 
     def expect_untagged_some(self, *values: Any) -> None:
         """The last command's untagged responses include these (extras allowed)."""
@@ -475,6 +483,17 @@ class ImapHarness:
         if self.server is None:
             self.start()
         return self.run(self.account.deliver, mailbox, data, **kwargs)
+
+    def wait_until(self, predicate: Any, what: str = "condition") -> None:
+        """Wait (up to the client timeout) until ``predicate()`` is true, e.g. a write of another
+        session has reached the index."""
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}", pytrace=False)
+            time.sleep(0.005)
 
     def set_timeouts(self, **timeouts: float) -> None:
         """Lower the server's deadlines (``mox.imap.server.TIMEOUTS``) for this test only, e.g.

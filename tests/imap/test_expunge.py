@@ -36,14 +36,17 @@ def test_expunge(imap):
 def test_expunge_deferred_during_fetch(imap):
     tc, tc2 = setup(imap)
     tc.transact("ok", "expunge")
-    # Expunges are held back during FETCH/SEARCH/STORE: sequence number 4 is still valid (the
-    # message itself is gone, so there is nothing to return for it).
-    tc2.transact("ok", "fetch 4 uid")
-    tc2.expect_no_untagged()
+    # Expunges are held back during FETCH/SEARCH/STORE (RFC 9051 7.5.1): sequence number 4 is
+    # still valid, and until the session is told, the message is still there for it, as it was
+    # (RFC 2180 4.1.1): FETCH and SEARCH see it.
+    tc2.transact("ok", "fetch 4 (uid flags)")
+    tc2.expect_untagged("* 4 FETCH (UID 4 FLAGS (\\Deleted))")
     tc2.transact("ok", "fetch 2 uid")
     tc2.expect_untagged("* 2 FETCH (UID 2)")
     tc2.transact("ok", "search all")
-    tc2.expect_untagged("* SEARCH 2")
+    tc2.expect_untagged("* SEARCH 1 2 3 4")
+    tc2.transact("ok", "search deleted")
+    tc2.expect_untagged("* SEARCH 1 3 4")
     tc2.transact("ok", "noop")
     tc2.expect_untagged("* 1 EXPUNGE", "* 2 EXPUNGE", "* 2 EXPUNGE")
 

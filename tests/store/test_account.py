@@ -146,7 +146,7 @@ async def test_expunge(acc):
     sub = acc.subscribe()
     assert await acc.expunge(inbox, [1, 3, 7]) == [1, 3]
     mb = acc.mailbox_by_id(inbox)
-    assert sub.pending() == [ChangeRemoveUIDs(inbox, [1, 3], 5), ChangeMailboxCounts(mb)]
+    assert sub.pending() == [ChangeRemoveUIDs(inbox, [1, 3], 5, (ms[0].id, ms[2].id)), ChangeMailboxCounts(mb)]
     assert counts(mb) == dict(total=1, deleted=0, unread=1, unseen=1, size=ms[1].size)
     assert [m.uid for m in acc.messages(inbox)] == [2]
     assert acc.message(inbox, 1) is None
@@ -184,11 +184,12 @@ async def test_copy_and_move(acc):
     assert acc.read_message(copied) == acc.read_message(acc.message(inbox, 2))
     assert copied.received == acc.message(inbox, 2).received
     size = acc.disk_usage()
+    moved = (acc.message(inbox, 1).id, acc.message(inbox, 2).id)
     assert await acc.move(inbox, [1, 2], archive) == [(1, 3), (2, 4)]
     ib = acc.mailbox_by_id(inbox)
     arch = acc.mailbox_by_id(archive)
     assert sub.pending() == [
-        ChangeRemoveUIDs(inbox, [1, 2], 6),
+        ChangeRemoveUIDs(inbox, [1, 2], 6, moved),
         ChangeMailboxCounts(ib),
         ChangeAddUID(archive, 3, 6, ()),
         ChangeAddUID(archive, 4, 6, (r"\Flagged", "kw")),
@@ -238,7 +239,7 @@ async def test_delete_mailbox(acc):
     with pytest.raises(MailboxNotFound):
         await acc.delete_mailbox("nope")
     await acc.delete_mailbox("a/b")
-    assert sub.pending() == [ChangeRemoveMailbox(b.id, "a/b")]
+    assert sub.pending() == [ChangeRemoveMailbox(b.id, "a/b", (m.id,))]
     assert acc.mailbox("a/b") is None
     assert acc.messages(b.id) == []
     assert not acc.message_path(m).exists()
@@ -282,13 +283,14 @@ async def test_rename_inbox(acc):
     for i in range(2):
         await acc.deliver("Inbox", msg(i), flags=[r"\Seen"])
     sub = acc.subscribe()
+    moved = tuple(m.id for m in acc.messages(inbox.id))
     await acc.rename_mailbox("INBOX", "Old/Mail")
     old, mail = acc.mailbox("Old"), acc.mailbox("Old/Mail")
     ib = acc.mailbox("Inbox")
     assert sub.pending() == [
         ChangeAddMailbox(old),
         ChangeAddMailbox(msgspec.structs.replace(mail, uidnext=1, total=0, unread=0, unseen=0, size=0, highest_modseq=0)),
-        ChangeRemoveUIDs(inbox.id, [1, 2], 4),
+        ChangeRemoveUIDs(inbox.id, [1, 2], 4, moved),
         ChangeMailboxCounts(ib),
         ChangeAddUID(mail.id, 1, 4, (r"\Seen",)),
         ChangeAddUID(mail.id, 2, 4, (r"\Seen",)),

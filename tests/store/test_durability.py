@@ -43,7 +43,7 @@ def test_deliver_durable_steps_in_order(acc, monkeypatch):
     monkeypatch.setattr(layout, "fsync_dir", fsync_dir)
     sub = acc.subscribe()
     real_push = sub._push
-    sub._push = lambda changes: (events.append(("broadcast", type(changes[0]).__name__)), real_push(changes))
+    sub._push = lambda changes, *a: (events.append(("broadcast", type(changes[0]).__name__)), real_push(changes, *a))[1]
 
     m = trio.run(lambda: acc.deliver("Inbox", msg(1)))
     events.append(("returned", str(m.uid)))

@@ -1,0 +1,115 @@
+"""Several sessions on one mailbox: what each client must be told, and when.
+
+- A client may fetch any message it has not been told is expunged and gets its data (RFC 9051
+  7.4.1, RFC 2180 4.1.1): the session holds the removal until it has sent the EXPUNGE, so the
+  message's record and file are still there; then the file goes (store/changes.py).
+- Sequence numbers keep their meaning (RFC 9051 7.4.1, 7.5.1): no EXPUNGE during FETCH, STORE
+  and SEARCH.
+"""
+
+from __future__ import annotations
+
+MSG1 = b"From: one@localhost\r\nSubject: one\r\n\r\nfirst body\r\n"
+MSG2 = b"From: two@localhost\r\nSubject: two\r\n\r\nsecond body\r\n"
+NEW = b"Subject: new\r\n\r\nnew\r\n"
+
+
+def fetch_body(seq: int, uid: int, flags: str, data: bytes) -> str:
+    n = len(data)
+    return f"* {seq} FETCH (UID {uid} FLAGS ({flags}) RFC822.SIZE {n} BODY[] {{{n}}}\r\n{data.decode()})"
+
+
+def session(imap, select: str | None = "inbox"):
+    """A logged-in IMAP4rev2 session (\\Recent, IMAP4rev1 only, stays out of these transcripts;
+    the randomized test below uses IMAP4rev1 sessions), with a mailbox selected."""
+    tc = imap.connect()
+    tc.transact("ok", "enable imap4rev2")
+    if select is not None:
+        tc.transact("ok", f"select {select}")
+    return tc
+
+
+def two_sessions(imap, flags=("\\Deleted",)):
+    imap.start()
+    imap.deliver(MSG1, flags=list(flags))
+    imap.deliver(MSG2)
+    return session(imap), session(imap)
+
+
+def test_fetch_message_another_session_expunged(imap):
+    a, b = two_sessions(imap)
+    inbox = imap.account.mailbox("Inbox").id
+    m1 = imap.account.message(inbox, 1)
+    b.transact("ok", "expunge")
+    b.expect_untagged("* 1 EXPUNGE")
+    assert imap.account.message(inbox, 1) is None
+    # a was not told yet: the message is still there for it, as it was, body and all.
+    a.transact("ok", "fetch 1:2 (uid flags rfc822.size body.peek[])")
+    a.expect_untagged(fetch_body(1, 1, "\\Deleted", MSG1), fetch_body(2, 2, "", MSG2))
+    a.transact("ok", "uid fetch 1 (uid body.peek[header.fields (SUBJECT)])")
+    a.expect_untagged("* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {16}\r\nSubject: one\r\n\r\n)")
+    tag = a.command("search subject one")  # the body keys read the file too
+    a.response("ok")
+    a.expect_untagged(f'* ESEARCH (TAG "{tag}") ALL 1')
+    a.transact("ok", "store 1:2 +flags.silent (\\Seen)")  # the expunged one can't change
+    a.expect_no_untagged()
+    assert imap.account.message_path(m1).exists()
+    assert imap.account.check_consistency() == []  # a file kept for a session is no stray
+    a.transact("ok", "noop")
+    a.expect_untagged("* 1 EXPUNGE")
+    assert not imap.account.message_path(m1).exists()  # nobody shows it any more
+    a.transact("ok", "fetch 1 (uid body.peek[])")
+    a.expect_untagged(f"* 1 FETCH (UID 2 BODY[] {{{len(MSG2)}}}\r\n{MSG2.decode()})")
+
+
+def test_fetch_message_another_session_moved(imap):
+    a, b = two_sessions(imap, flags=())
+    a.transact("ok", "enable qresync")
+    b.transact("ok", "move 1 Archive")
+    a.transact("ok", "fetch 1 (uid flags rfc822.size body.peek[])")
+    a.expect_untagged(fetch_body(1, 1, "", MSG1))
+    a.transact("ok", "noop")
+    a.expect_untagged("* VANISHED 1")
+
+
+def test_fetch_after_other_session_closed_its_view(imap):
+    # Every session that showed the message holds it; the last one to be told removes the file.
+    a, b = two_sessions(imap)
+    c = session(imap)
+    inbox = imap.account.mailbox("Inbox").id
+    m1 = imap.account.message(inbox, 1)
+    c.transact("ok", "expunge")
+    a.transact("ok", "noop")
+    a.expect_untagged("* 1 EXPUNGE")
+    assert imap.account.message_path(m1).exists()  # b still shows it
+    b.transact("ok", "fetch 1 (uid body.peek[])")
+    b.expect_untagged(f"* 1 FETCH (UID 1 BODY[] {{{len(MSG1)}}}\r\n{MSG1.decode()})")
+    b.close()  # a connection that goes away releases what it held
+    imap.wait_until(lambda: imap.account.removed_message(inbox, 1) is None, "b's session to end")
+    a.transact("ok", "noop")  # commands remove released files before they answer
+    assert not imap.account.message_path(m1).exists()
+    assert imap.account.check_consistency() == []
+
+
+def test_fetch_after_other_session_deleted_the_mailbox(imap):
+    imap.start()
+    imap.run(imap.account.create_mailbox, "a")
+    imap.deliver(MSG1, mailbox="a")
+    a = session(imap, "a")
+    b = session(imap, None)
+    b.transact("ok", "delete a")
+    # The first command after the deletion learns of it (RFC 9051 6.3.4, 7.1 NONEXISTENT).
+    a.transact("no", "fetch 1 (uid body.peek[])")
+    a.expect_code("NONEXISTENT")
+    a.transact("ok", "close")
+
+
+def test_no_expunge_during_fetch_store_search(imap):
+    # RFC 9051 7.5.1: expunges wait for a command that may send EXPUNGE; NOOP sends them.
+    a, b = two_sessions(imap)
+    b.transact("ok", "expunge")
+    for cmd in ("fetch 1:* (uid)", "store 1:* +flags.silent (x)", "search all", "uid fetch 1:* (uid)"):
+        a.transact("ok", cmd)
+        assert not any("EXPUNGE" in line for line in a._transcript().splitlines()), cmd
+    a.transact("ok", "noop")
+    a.expect_untagged_some("* 1 EXPUNGE")

@@ -79,7 +79,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             out.append(b"UID %d" % m.uid)
         data: bytes | None = None
         root = None
-        flags_sent = False
+        state_shown = False
 
         def load() -> tuple[bytes, object]:
             nonlocal data, root
@@ -94,13 +94,14 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                 out.append(b"UID %d" % m.uid)
             elif n == "FLAGS":
                 out.append(b"FLAGS " + s.flags_out(m.uid, m.flags).encode())
-                flags_sent = True
+                state_shown = True
             elif n == "INTERNALDATE":
                 out.append(b"INTERNALDATE " + fetch.internaldate(m.received))
             elif n == "RFC822.SIZE":
                 out.append(b"RFC822.SIZE %d" % m.size)
             elif n == "MODSEQ":
                 out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
+                state_shown = True
             elif n == "ENVELOPE":
                 out.append(b"ENVELOPE " + fetch.rendered(m, 0))
             elif n == "BODYSTRUCTURE":
@@ -143,11 +144,15 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                         body = body[off : off + cnt]
                         name += b"<%d>" % off
                     out.append(name + b" " + fetch.literal8(body))
-        if m.uid in seen_uids and not flags_sent:
+        if m.uid in seen_uids and not any(a.name == "FLAGS" for a in atts):
             out.append(b"FLAGS " + s.flags_out(m.uid, m.flags).encode())
+            state_shown = True
         # RFC 7162 3.2: flag changes are reported with their MODSEQ.
         seen_modseq = m.uid in seen_uids and s.condstore and not any(a.name == "MODSEQ" for a in atts)
         if want_modseq or seen_modseq:
             out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
+            state_shown = True
+        if state_shown:
+            s.shown(m.uid, m.modseq)
         s.out += b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
     return "FETCH done"

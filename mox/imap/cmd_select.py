@@ -63,8 +63,8 @@ async def cmd_select(s: Session, cmd: Command) -> str:
         raise CommandFailed("mailbox does not exist", "NONEXISTENT")
     # The listing, and the point in the change stream it stands for, as of one moment: changes
     # still queued for us that it already reflects are dropped, so none is lost or applied twice.
-    mb, msgs, _ = s.select_view(mb.id)
-    sel = Selected(mb.id, mb.name, readonly, [m.uid for m in msgs], mb.keywords)
+    mb, msgs, floor = s.select_view(mb.id)
+    sel = Selected(mb.id, mb.name, readonly, [m.uid for m in msgs], mb.keywords, floor)
     s.selected = sel
     s.state = State.SELECTED
     s.searchres = []

@@ -64,6 +64,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
             parts.append(f"FLAGS {s.flags_out(uid, m.flags)}")
         if s.condstore:
             parts.append(f"MODSEQ ({max(m.modseq, 1)})")
+        s.shown(uid, m.modseq)
         s.untagged(f"{seq} FETCH ({' '.join(parts)})")
     if failed:
         # RFC 7162 3.1.3: the client learns the current flags of messages that failed the test.
@@ -71,6 +72,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
             m = s.message(uid)
             seq = sel.seq(uid)
             if m is not None and seq:
+                s.shown(uid, m.modseq)
                 s.untagged(f"{seq} FETCH (UID {uid} FLAGS {s.flags_out(uid, m.flags)} MODSEQ ({max(m.modseq, 1)}))")
         nums = failed if cmd.uid else [sel.seq(u) for u in failed if sel.seq(u)]
         return f"[MODIFIED {compact_numset(nums)}] conditional store did not modify all"

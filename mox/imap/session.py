@@ -17,6 +17,13 @@ Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
   selected mailbox); a read-write session claims them in the store, so exactly one session gets
   each; EXAMINE only looks at what nobody claimed yet (RFC 3501 6.3.2). Sessions that enabled
   IMAP4rev2 neither see nor claim \\Recent (RFC 9051 removed it).
+- A message's flags and MODSEQ never go back for the client (RFC 7162 3.1). The index the
+  commands read can be ahead of the changes still queued for the session (transactions being
+  made durable), and a session's own writes are ahead of other sessions' changes that were made
+  before them but are delivered after. So a queued change whose MODSEQ is at most what the
+  session already showed for that message (``Selected.shown``, or ``Selected.floor`` for the
+  SELECT listing) is old news and is dropped; ``mark`` (changes.py) says which shown values can
+  still be overtaken.
 """
 
 from __future__ import annotations
@@ -58,7 +65,9 @@ class State(enum.Enum):
 class Selected:
     """The selected mailbox as this session sees it."""
 
-    def __init__(self, mailbox_id: int, name: str, readonly: bool, uids: list[int], keywords: tuple[str, ...]) -> None:
+    def __init__(
+        self, mailbox_id: int, name: str, readonly: bool, uids: list[int], keywords: tuple[str, ...], floor: int = 0
+    ) -> None:
         self.mailbox_id = mailbox_id
         self.name = name
         self.readonly = readonly
@@ -68,6 +77,8 @@ class Selected:
         self.deleted = False  # the mailbox was deleted (by any session) while selected
         self.recent: set[int] = set()  # uids \Recent in this session (RFC 3501 2.3.2)
         self.recent_told = 0  # the count of the last RECENT response
+        self.floor = floor  # the listing at SELECT has every change up to this modseq
+        self.shown: dict[int, int] = {}  # uid -> modseq shown from the index, ahead of the queue
 
     def seq(self, uid: int) -> int:
         """Sequence number of uid, or 0."""
@@ -135,6 +146,7 @@ class Session:
         self.tls_key: Any = None  # mox.tlspubkey.TLSPubKey of the client certificate, if registered
         self.client_cert = False  # a client certificate was presented in the TLS handshake
         self.auth_failures = 0
+        self.mark = 0  # changes up to this modseq have been applied (changes.py: mark)
 
     # -- output
 
@@ -306,6 +318,13 @@ class Session:
 
     # -- changes from other sessions
 
+    def shown(self, uid: int, modseq: int) -> None:
+        """A response showed the client a message's flags and MODSEQ as the index has them now:
+        remember it while changes older than that may still be queued for this session."""
+        sel = self.selected
+        if sel is not None and modseq > max(self.mark, sel.floor) and modseq > sel.shown.get(uid, 0):
+            sel.shown[uid] = modseq
+
     def message(self, uid: int) -> Any:
         """A message of the selected mailbox as this session may show it: live, or removed by
         another session that has not told this client yet (still held, RFC 2180 4.1.1)."""
@@ -317,7 +336,9 @@ class Session:
 
     def select_view(self, mailbox_id: int) -> tuple[Any, list[Any], int]:
         """The mailbox and its messages as of one moment, for SELECT (Account.select_view)."""
-        return self.acc.select_view(mailbox_id, self.sub)
+        mb, msgs, floor = self.acc.select_view(mailbox_id, self.sub)
+        self.mark = floor
+        return mb, msgs, floor
 
     def unselect(self) -> None:
         """Leave the selected mailbox (CLOSE, UNSELECT, a SELECT of another): what the session
@@ -339,13 +360,20 @@ class Session:
         responses. Expunges are held back unless ``allow_expunge``."""
         if self.sub is None:
             return
-        changes = self.sub.pending()
+        changes, mark = self.sub.drain()
         sel = self.selected
         if sel is not None and allow_expunge and sel.deferred:
             changes = sel.deferred + changes
             sel.deferred = []
-        if not changes:
-            return
+        self.mark = mark
+        if sel is not None and sel.shown:
+            self._apply(changes, sel, allow_expunge)
+            # What was shown is no longer ahead once every change up to it has been applied.
+            sel.shown = {u: m for u, m in sel.shown.items() if m > mark}
+        elif changes:
+            self._apply(changes, sel, allow_expunge)
+
+    def _apply(self, changes: list[Any], sel: Selected | None, allow_expunge: bool) -> None:
         from mox.store import changes as C
 
         adds: list[Any] = []
@@ -365,8 +393,8 @@ class Session:
             if isinstance(ch, C.ChangeAddUID):
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
                     continue
-                if sel.seq(ch.uid):
-                    continue
+                if sel.seq(ch.uid) or ch.modseq <= sel.floor:
+                    continue  # in the view already, or added and removed before the SELECT listing
                 sel.uids.append(ch.uid)
                 if sel.uids and len(sel.uids) > 1 and sel.uids[-2] > ch.uid:
                     sel.uids.sort()
@@ -403,8 +431,8 @@ class Session:
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
                     continue
                 s = sel.seq(ch.uid)
-                if not s:
-                    continue
+                if not s or ch.modseq <= max(sel.floor, sel.shown.get(ch.uid, 0)):
+                    continue  # not in the view, or the client was shown this state or a later one
                 self._check_keywords(ch.flags)
                 modseq = f" MODSEQ ({max(ch.modseq, 1)})" if self.condstore else ""
                 self.untagged(f"{s} FETCH (UID {ch.uid} FLAGS {self.flags_out(ch.uid, ch.flags)}{modseq})")

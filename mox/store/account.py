@@ -198,14 +198,15 @@ class Upload:
 
 class _Pending(NamedTuple):
     """A transaction applied to memory and waiting to be written: its encoded frame, the changes
-    to broadcast once durable, the session that made it, and its records (to undo its new
-    message files when it is dropped)."""
+    to broadcast once durable, the session that made it, its records (to undo its new message
+    files when it is dropped) and the account's modseq after it (the subscribers' mark)."""
 
     seq: int
     data: bytes
     changes: list
     origin: object
     records: list
+    modseq: int
 
 DEFAULT_MAILBOXES = (
     ("Inbox", None),
@@ -718,7 +719,7 @@ class Account:
             raise StoreError("index write failed") from err
         self._durable_seq = batch[-1].seq
         for p in batch:
-            self._broadcast_locked(p.changes, p.origin)
+            self._broadcast_locked(p.changes, p.origin, p.modseq)
         self._cond.notify_all()
 
     def _drop_pending_locked(self, batch: list[_Pending], err: BaseException) -> None:
@@ -770,18 +771,17 @@ class Account:
         )
         self._cond.notify_all()
 
-    def _broadcast_locked(self, changes: list, origin) -> None:
-        """Give a durable transaction's changes to every subscriber but ``origin``, and count
-        the holders of its removals (changes.py)."""
-        if not changes:
-            return
+    def _broadcast_locked(self, changes: list, origin, modseq: int) -> None:
+        """Give a durable transaction's changes to every subscriber but ``origin`` (every one
+        gets the new mark), and count the holders of its removals (changes.py)."""
         holding = [ch for ch in changes if isinstance(ch, HOLDING) and ch.message_ids]
         holders: dict[int, int] = {}
         for sub in self._subscribers:
             if sub is origin:
+                sub._push([], modseq, [])
                 continue
             held = [ch for ch in holding if sub.hold_mailbox == ch.mailbox_id]
-            if sub._push(changes, held):
+            if sub._push(changes, modseq, held):
                 for ch in held:
                     holders[id(ch)] = holders.get(id(ch), 0) + 1
         for ch in holding:
@@ -868,7 +868,7 @@ class Account:
             mb = self._mailbox_by_id_locked(mailbox_id)
             msgs = list(self._live[mailbox_id].values())
             modseq = self._last_modseq
-            sub.pending()
+            sub.drain()
             old = sub._take_held()
             sub.hold_mailbox = mailbox_id
             self._release_locked(old)
@@ -959,7 +959,7 @@ class Account:
             self._clean_at = -1
             self._durable_seq = max(self._durable_seq, snap.seq)
             for p in batch:
-                self._broadcast_locked(p.changes, p.origin)
+                self._broadcast_locked(p.changes, p.origin, p.modseq)
             self._cond.notify_all()
         if err is not None:
             self._log.warn("snapshot written, journal not restarted", err=repr(err))
@@ -1088,7 +1088,7 @@ class Account:
             self._apply(rec)
             self._seq += 1
             txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, [rec])
-            self._pending.append(_Pending(self._seq, encode_txn(txn), [], None, [rec]))
+            self._pending.append(_Pending(self._seq, encode_txn(txn), [], None, [rec], self._last_modseq))
             return first
 
     def subscriptions(self) -> list[str]:
@@ -1413,7 +1413,7 @@ class Account:
         txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, records, list(keys))
         for k in keys:
             self._keys[k.key] = k
-        self._pending.append(_Pending(self._seq, encode_txn(txn), changes, origin, records))
+        self._pending.append(_Pending(self._seq, encode_txn(txn), changes, origin, records, self._last_modseq))
         self._wait_durable_locked(txn.seq, self._epoch)
 
     @_space_errors

@@ -13,6 +13,12 @@ readable with ``Account.removed_message``, until the subscriber calls ``release(
 telling its client) or closes. A client may fetch any message it has not been told is expunged
 (RFC 9051 7.4.1, RFC 2180 4.1); the files go once the last holder is done (mox and Dovecot keep
 them the same way).
+
+``mark`` is the account's modseq as of the last transaction whose changes this subscriber has
+been given (also those it made itself): every change with a modseq up to ``mark`` is in what
+``drain()`` returned so far. The index can be ahead of that (transactions applied but still being
+made durable); a session that shows a client values read from the index uses ``mark`` to tell
+which of the changes still to come it has already shown.
 """
 
 from __future__ import annotations
@@ -95,7 +101,7 @@ HOLDING = (ChangeRemoveUIDs, ChangeRemoveMailbox)
 class ChangeSubscriber:
     """What ``Account.subscribe()`` returns: a queue of changes for one session.
 
-    ``pending()`` drains without blocking; ``await wait()``
+    ``pending()`` drains without blocking (``drain()`` also returns ``mark``); ``await wait()``
     returns when something is pending; ``release(change)`` gives back a held removal (module
     docstring); ``close()`` unsubscribes and releases what it held. Thread-safe: commits happen
     in worker threads, and the waiting trio task is woken through its run's token (captured at
@@ -108,6 +114,7 @@ class ChangeSubscriber:
         self._items: list = []
         self._event: trio.Event | None = None
         self.closed = False
+        self.mark = 0
         # Set by Account.select_view / unselect_view under the account's lock.
         self.hold_mailbox: int | None = None
         self._held: dict[int, object] = {}  # id(change) -> held removal
@@ -116,12 +123,13 @@ class ChangeSubscriber:
         except RuntimeError:
             self._token = None
 
-    def _push(self, changes: list, held: list) -> bool:
+    def _push(self, changes: list, mark: int, held: list) -> bool:
         """Called by the account, under its lock, for every durable transaction; False when
         closed (then it holds nothing)."""
         with self._lock:
             if self.closed:
                 return False
+            self.mark = max(self.mark, mark)
             for ch in held:
                 self._held[id(ch)] = ch
             if not changes:
@@ -139,6 +147,12 @@ class ChangeSubscriber:
         with self._lock:
             items, self._items = self._items, []
         return items
+
+    def drain(self) -> tuple[list, int]:
+        """The pending changes and ``mark`` as of them."""
+        with self._lock:
+            items, self._items = self._items, []
+            return items, self.mark
 
     def holds(self, change: object) -> bool:
         with self._lock:

@@ -26,7 +26,9 @@ The harness: ``imap.connect(...)``, ``imap.deliver(data, mailbox="Inbox")`` (thr
 the SMTP server would), ``imap.account`` (an open account, for synchronous reads), ``imap.run(afn,
 *args)`` (an async store call in the server thread), ``imap.start(**config_overrides)`` (before the
 first connect, e.g. ``no_require_starttls=False``), ``imap.ctx``, ``imap.ports``, ``imap.set_timeouts(read_preauth=0.5)`` (server deadlines for
-this test only), ``imap.wait_until(predicate)``.
+this test only), ``imap.hold_commit()`` (the account's next journal write waits until released:
+a write is then applied to the index but not yet durable nor broadcast, the window in which
+concurrency bugs live; ``wait_held()``, ``release()``), ``imap.wait_until(predicate)``.
 
 After each test it closes the connections, stops the server, checks the account's consistency and
 closes the store with ``check_consistency_on_close=True``; the test fails (error in teardown) if
@@ -484,6 +486,15 @@ class ImapHarness:
             self.start()
         return self.run(self.account.deliver, mailbox, data, **kwargs)
 
+    def hold_commit(self) -> CommitGate:
+        """The account's next journal write waits until ``release()``: that write is then
+        applied to the index (other sessions' reads see it) but neither durable nor broadcast,
+        and writes after it queue up behind it (group commit). ``wait_held()`` returns once a
+        write is waiting."""
+        if self.server is None:
+            self.start()
+        return CommitGate(self.account)
+
     def wait_until(self, predicate: Any, what: str = "condition") -> None:
         """Wait (up to the client timeout) until ``predicate()`` is true, e.g. a write of another
         session has reached the index."""
@@ -551,6 +562,32 @@ class ImapHarness:
             problems.append("uncaught exceptions:\n" + "\n".join(self.uncaught))
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
+
+
+class CommitGate:
+    """See ``ImapHarness.hold_commit``."""
+
+    def __init__(self, account: Any) -> None:
+        self._journal = account._journal
+        self._append = self._journal.append
+        self._held = threading.Event()
+        self._go = threading.Event()
+        self._journal.append = self._gated_append
+
+    def _gated_append(self, data: bytes) -> None:
+        self._journal.append = self._append  # only the first write waits
+        self._held.set()
+        if not self._go.wait(TIMEOUT):
+            raise TimeoutError("commit gate never released")
+        self._append(data)
+
+    def wait_held(self) -> None:
+        if not self._held.wait(TIMEOUT):
+            pytest.fail("no write reached the journal", pytrace=False)
+
+    def release(self) -> None:
+        self._journal.append = self._append
+        self._go.set()
 
 
 @pytest.fixture

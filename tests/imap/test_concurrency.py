@@ -3,8 +3,13 @@
 - A client may fetch any message it has not been told is expunged and gets its data (RFC 9051
   7.4.1, RFC 2180 4.1.1): the session holds the removal until it has sent the EXPUNGE, so the
   message's record and file are still there; then the file goes (store/changes.py).
+- A message's flags and MODSEQ never go back for a client (RFC 7162 3.1), also when the changes
+  of other sessions reach it after it read (or wrote) a newer state.
 - Sequence numbers keep their meaning (RFC 9051 7.4.1, 7.5.1): no EXPUNGE during FETCH, STORE
   and SEARCH.
+
+The races are made deterministic with ``imap.hold_commit()``: one session's write is applied
+to the index but held before it becomes durable and is broadcast, while other sessions go on.
 """
 
 from __future__ import annotations
@@ -102,6 +107,60 @@ def test_fetch_after_other_session_deleted_the_mailbox(imap):
     a.transact("no", "fetch 1 (uid body.peek[])")
     a.expect_code("NONEXISTENT")
     a.transact("ok", "close")
+
+
+def test_store_does_not_report_older_modseq_afterwards(imap):
+    # b's STORE is applied, then a's (a later modseq) while b's is still being made durable; b's
+    # change reaches a only after a showed its own result. It is older: the client must not see
+    # the flags and MODSEQ go back (RFC 7162 3.1).
+    imap.start()
+    imap.deliver(MSG1)
+    inbox = imap.account.mailbox("Inbox").id
+    a = session(imap, "inbox (condstore)")
+    b = session(imap, "inbox (condstore)")
+    gate = imap.hold_commit()
+    b.command("store 1 +flags (\\Flagged)")
+    gate.wait_held()
+    m1 = imap.account.message(inbox, 1).modseq
+    a.command("store 1 +flags (\\Answered)")
+    imap.wait_until(lambda: imap.account.message(inbox, 1).modseq == m1 + 1, "a's store in the index")
+    gate.release()
+    b.response("ok")
+    a.response("ok")
+    a.expect_untagged(f"* 1 FETCH (FLAGS (\\Answered \\Flagged) MODSEQ ({m1 + 1}))")
+    b.expect_untagged(f"* 1 FETCH (FLAGS (\\Answered \\Flagged) MODSEQ ({m1 + 1}))")  # read after its write
+    a.transact("ok", "noop")
+    a.expect_no_untagged()
+    b.transact("ok", "noop")
+    b.expect_no_untagged()
+    a.transact("ok", "fetch 1 (flags modseq)")
+    a.expect_untagged(f"* 1 FETCH (FLAGS (\\Answered \\Flagged) MODSEQ ({m1 + 1}))")
+
+
+def test_fetch_does_not_report_older_modseq_afterwards(imap):
+    # b's and c's STOREs are in the index, not yet durable; a FETCH shows the newest state. The
+    # two changes arrive afterwards, both older than what a's client saw.
+    imap.start()
+    imap.deliver(MSG1)
+    inbox = imap.account.mailbox("Inbox").id
+    a, b, c = (session(imap, "inbox (condstore)") for _ in range(3))
+    gate = imap.hold_commit()
+    b.command("store 1 +flags.silent (\\Flagged)")
+    gate.wait_held()
+    m1 = imap.account.message(inbox, 1).modseq
+    c.command("store 1 +flags.silent (\\Answered)")
+    imap.wait_until(lambda: imap.account.message(inbox, 1).modseq == m1 + 1, "c's store in the index")
+    a.transact("ok", "fetch 1 (flags modseq)")
+    a.expect_untagged(f"* 1 FETCH (FLAGS (\\Answered \\Flagged) MODSEQ ({m1 + 1}))")
+    gate.release()
+    b.response("ok")
+    c.response("ok")
+    a.transact("ok", "noop")
+    a.expect_no_untagged()
+    # A change after those is reported as usual.
+    b.transact("ok", "store 1 -flags.silent (\\Flagged)")
+    a.transact("ok", "noop")
+    a.expect_untagged(f"* 1 FETCH (UID 1 FLAGS (\\Answered) MODSEQ ({m1 + 2}))")
 
 
 def test_no_expunge_during_fetch_store_search(imap):

@@ -32,6 +32,10 @@ async def cmd_append(s: Session, cmd: Command) -> str:
         msg = await s.acc.deliver(mb.name, data, flags=flags, received=args["date"], origin=s.sub)
     sel = s.selected
     if sel is not None and sel.mailbox_id == mb.id and not sel.seq(msg.uid):
+        # Messages with lower UIDs that other sessions added are announced first, so the new
+        # message comes last and no sequence number changes meaning (RFC 9051 2.3.1.1): their
+        # changes were queued for us before our write became durable. Later changes wait.
+        s.apply_changes(allow_expunge=False, before=msg.createseq)
         sel.uids.append(msg.uid)
         sel.uids.sort()
         s._check_keywords(list(msg.flags))

@@ -28,6 +28,11 @@ def _add_to_view(s: Session, mailbox_id: int, new_uids: list[int]) -> None:
     sel = s.selected
     if sel is None or sel.mailbox_id != mailbox_id or not new_uids:
         return
+    # Lower UIDs added by other sessions first (see cmd_append): changes committed before the
+    # copy (its modseq is the new messages' createseq; we hold removals from this mailbox, so
+    # the record is there even if another session expunged it already).
+    m = s.message(min(new_uids))
+    s.apply_changes(allow_expunge=False, before=m.createseq if m is not None else None)
     added = [u for u in sorted(new_uids) if not sel.seq(u)]
     sel.uids.extend(added)
     sel.uids.sort()

@@ -3,7 +3,10 @@ untagged responses waiting to be written.
 
 Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
 - ``Selected.uids`` is this session's view of the mailbox: message sequence number n is
-  ``uids[n-1]``. It only changes when this session tells its client (EXISTS, EXPUNGE, VANISHED).
+  ``uids[n-1]``. It only changes when this session tells its client (EXISTS, EXPUNGE, VANISHED),
+  and it is always in ascending UID order: before a command adds its own new message to the view,
+  the changes waiting for the session are applied, since a message with a lower UID may be
+  among them (RFC 9051 2.3.1.1).
 - Changes from other sessions arrive through the account subscription and are applied before a
   tagged reply; during FETCH, STORE and SEARCH expunges are deferred so sequence numbers stay put
   (RFC 9051 7.5.1). A message the client has not been told is expunged can still be fetched:
@@ -147,6 +150,7 @@ class Session:
         self.client_cert = False  # a client certificate was presented in the TLS handshake
         self.auth_failures = 0
         self.mark = 0  # changes up to this modseq have been applied (changes.py: mark)
+        self.carry: list[Any] = []  # changes drained but not applied yet (apply_changes before=)
 
     # -- output
 
@@ -337,6 +341,7 @@ class Session:
     def select_view(self, mailbox_id: int) -> tuple[Any, list[Any], int]:
         """The mailbox and its messages as of one moment, for SELECT (Account.select_view)."""
         mb, msgs, floor = self.acc.select_view(mailbox_id, self.sub)
+        self.carry = []  # reflected in the listing, like the changes select_view dropped
         self.mark = floor
         return mb, msgs, floor
 
@@ -355,16 +360,27 @@ class Session:
         if acc is not None and acc.has_released_files():
             await trio.to_thread.run_sync(acc.remove_released_files)
 
-    def apply_changes(self, *, allow_expunge: bool = True) -> None:
+    def apply_changes(self, *, allow_expunge: bool = True, before: int | None = None) -> None:
         """Apply the changes other sessions made (in commit order), queueing the untagged
-        responses. Expunges are held back unless ``allow_expunge``."""
+        responses. Expunges are held back unless ``allow_expunge``. With ``before`` (the modseq
+        of the session's own new message) only changes committed before it are applied now, the
+        rest come first next time: the client hears of messages in the order they were added."""
         if self.sub is None:
             return
         changes, mark = self.sub.drain()
+        if self.carry:
+            changes = self.carry + changes
+            self.carry = []
         sel = self.selected
         if sel is not None and allow_expunge and sel.deferred:
             changes = sel.deferred + changes
             sel.deferred = []
+        if before is not None:
+            for i, ch in enumerate(changes):
+                if getattr(ch, "modseq", 0) > before:
+                    changes, self.carry = changes[:i], changes[i:]
+                    mark = before  # the changes up to it are applied, not more
+                    break
         self.mark = mark
         if sel is not None and sel.shown:
             self._apply(changes, sel, allow_expunge)

@@ -5,8 +5,8 @@
   message's record and file are still there; then the file goes (store/changes.py).
 - A message's flags and MODSEQ never go back for a client (RFC 7162 3.1), also when the changes
   of other sessions reach it after it read (or wrote) a newer state.
-- Sequence numbers keep their meaning (RFC 9051 7.4.1, 7.5.1): no EXPUNGE during FETCH, STORE
-  and SEARCH.
+- Sequence numbers keep their meaning (RFC 9051 2.3.1.1, 7.4.1, 7.5.1): no EXPUNGE during FETCH,
+  STORE and SEARCH; messages are announced in UID order, also around the session's own APPEND.
 
 The races are made deterministic with ``imap.hold_commit()``: one session's write is applied
 to the index but held before it becomes durable and is broadcast, while other sessions go on.
@@ -161,6 +161,52 @@ def test_fetch_does_not_report_older_modseq_afterwards(imap):
     b.transact("ok", "store 1 -flags.silent (\\Flagged)")
     a.transact("ok", "noop")
     a.expect_untagged(f"* 1 FETCH (UID 1 FLAGS (\\Answered) MODSEQ ({m1 + 2}))")
+
+
+def test_own_append_announced_after_earlier_messages(imap):
+    # b's APPEND gets uid 2 and is being made durable; a's APPEND gets uid 3, c's uid 4 (both
+    # durable in one group commit after b's). a must hear of 2 before its own 3, and of 4 after:
+    # sequence numbers follow UIDs and never change meaning (RFC 9051 2.3.1.1).
+    imap.start()
+    imap.deliver(MSG1)
+    mb = imap.account.mailbox("Inbox")
+    a, b, c = session(imap), session(imap, None), session(imap, None)
+    gate = imap.hold_commit()
+    b.command("append inbox ", NEW)
+    gate.wait_held()
+    a.command("append inbox ", NEW)
+    imap.wait_until(lambda: imap.account.mailbox("Inbox").uidnext == 4, "a's append in the index")
+    c.command("append inbox ", NEW)
+    imap.wait_until(lambda: imap.account.mailbox("Inbox").uidnext == 5, "c's append in the index")
+    gate.release()
+    b.response("ok")
+    a.response("ok")
+    a.expect_code(f"APPENDUID {mb.uidvalidity} 3")
+    a.expect_untagged_ordered(
+        "* 2 EXISTS",
+        "* 2 FETCH (UID 2 FLAGS ())",
+        "* 3 EXISTS",  # its own, uid 3
+        "* 4 EXISTS",
+        "* 4 FETCH (UID 4 FLAGS ())",
+    )
+    c.response("ok")
+    a.transact("ok", "fetch 1:* (uid)")
+    a.expect_untagged("* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)")
+
+
+def test_own_copy_announced_after_earlier_messages(imap):
+    imap.start()
+    imap.deliver(MSG1)
+    a, b = session(imap), session(imap, None)
+    gate = imap.hold_commit()
+    b.command("append inbox ", NEW)
+    gate.wait_held()
+    a.command("copy 1 inbox")
+    imap.wait_until(lambda: imap.account.mailbox("Inbox").uidnext == 4, "a's copy in the index")
+    gate.release()
+    b.response("ok")
+    a.response("ok")
+    a.expect_untagged_ordered("* 2 EXISTS", "* 2 FETCH (UID 2 FLAGS ())", "* 3 EXISTS")
 
 
 def test_no_expunge_during_fetch_store_search(imap):

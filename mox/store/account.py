@@ -1004,10 +1004,12 @@ class Account:
         if self.store.fsync:
             layout.fsync_dir(d)
 
-    def _link_files(self, pairs: list[tuple[int, int]]) -> None:
+    def _link_files(self, pairs: list[tuple[int, int]]) -> set[int]:
         """Give message ``dst`` the file of message ``src`` for each pair: a hard link, or a copy
-        where links are not possible; then fsync the directories."""
+        where links are not possible; then fsync the directories. Returns the sources whose file
+        was gone (the message was removed meanwhile and nobody held it)."""
         dirs: set[Path] = set()
+        missing: set[int] = set()
         for src, dst in pairs:
             d = self._ensure_dir(dst)
             sp = layout.message_path(self.path, src)
@@ -1015,14 +1017,22 @@ class Account:
             dp.unlink(missing_ok=True)  # left over from a crashed, uncommitted write
             try:
                 os.link(sp, dp)
+            except FileNotFoundError:
+                missing.add(src)
+                continue
             except OSError as e:
                 if layout.is_disk_full(e):
                     raise
-                layout.copy_file_durable(sp, dp, self._tmp_path(str(dst)), fsync=self.store.fsync)
+                try:
+                    layout.copy_file_durable(sp, dp, self._tmp_path(str(dst)), fsync=self.store.fsync)
+                except FileNotFoundError:
+                    missing.add(src)
+                    continue
             dirs.add(d)
         if self.store.fsync:
             for d in dirs:
                 layout.fsync_dir(d)
+        return missing
 
     def _remove_files(self, ids: Iterable[int]) -> None:
         for id in ids:
@@ -1464,7 +1474,7 @@ class Account:
         pairs = [(m.id, first + i) for i, m in enumerate(srcs)]
         queued = False
         try:
-            self._link_files(pairs)
+            missing = self._link_files(pairs)
             with self._cond:
                 self._check_writable()
                 self._mailbox_by_id_locked(src_id)
@@ -1474,6 +1484,8 @@ class Account:
                 # Messages expunged meanwhile are not copied; flags are copied as they are now.
                 live = self._live[src_id]
                 todo = [(live[m.uid], nid) for m, (_, nid) in zip(srcs, pairs) if m.uid in live and live[m.uid].id == m.id]
+                if any(m.id in missing for m, _ in todo):
+                    raise MessageGone("file of a message being copied is missing")
                 if not move:
                     self._check_quota_locked(sum(m.size for m, _ in todo))
                 if new_mailboxes:

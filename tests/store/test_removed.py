@@ -176,3 +176,49 @@ def test_crash_leaves_kept_file_removed_at_open(tmp_path, logs):
         assert acc.check_consistency() == []
         acc.close()
     assert "removed stray message files" in logs.getvalue()
+
+
+def test_copy_keeps_message_whose_flags_changed_meanwhile(acc):
+    # The files are linked outside the account's lock; a flag change in that window replaces
+    # the message's record. The message must still be copied (and moved), with its new flags.
+    inbox = acc.mailbox("Inbox").id
+    archive = acc.mailbox("Archive").id
+    acc.deliver_sync("Inbox", msg(1))
+    acc.deliver_sync("Inbox", msg(2))
+    real = acc._link_files
+
+    def link_after_flag_change(pairs):
+        acc.store_flags_sync(inbox, [1, 2], "add", [r"\Flagged"])
+        return real(pairs)
+
+    acc._link_files = link_after_flag_change
+    try:
+        assert acc.copy_sync(inbox, [1], archive) == [(1, 1)]
+        assert acc.move_sync(inbox, [2], archive) == [(2, 2)]
+    finally:
+        acc._link_files = real
+    assert acc.message(archive, 1).flags == (r"\Flagged",)
+    assert acc.message(archive, 2).flags == (r"\Flagged",)
+    assert [m.uid for m in acc.messages(inbox)] == [1]
+    consistent(acc)
+
+
+def test_copy_of_message_expunged_while_linking(acc):
+    # Expunged (and its file removed: nobody held it) between the copy's look-up and the link:
+    # the copy skips it, as any message expunged before the copy commits.
+    inbox = acc.mailbox("Inbox").id
+    archive = acc.mailbox("Archive").id
+    acc.deliver_sync("Inbox", msg(1))
+    real = acc._link_files
+
+    def link_after_expunge(pairs):
+        acc.expunge_sync(inbox, [1])
+        return real(pairs)
+
+    acc._link_files = link_after_expunge
+    try:
+        assert acc.copy_sync(inbox, [1], archive) == []
+    finally:
+        acc._link_files = real
+    assert acc.messages(archive) == []
+    consistent(acc)

@@ -104,8 +104,16 @@ class Inbox:
 
     @staticmethod
     def _read(acc: Any) -> list[ReceivedMessage]:
+        from mox.store.errors import MessageGone
+
         mb = acc.mailbox(INBOX)
-        return [ReceivedMessage.parse(m.uid, acc.read_message(m)) for m in acc.messages(mb.id)]
+        out = []
+        for m in acc.messages(mb.id):
+            try:
+                out.append(ReceivedMessage.parse(m.uid, acc.read_message(m)))
+            except MessageGone:
+                continue  # expunged since the listing
+        return out
 
     def messages(self) -> list[ReceivedMessage]:
         """Every message in the Inbox, oldest first."""

@@ -142,6 +142,29 @@ def test_wait_for_timeout_says_what_the_inbox_holds(mox_server):
         "it holds 1: 'something else' to x@example.org")
 
 
+def test_messages_skips_a_message_expunged_while_read(mox_server):
+    # Another session (IMAP, say) expunges a message between the Inbox listing and the read of
+    # its file (made certain by expunging inside the listing): it is left out, no MessageGone.
+    mox_server.send("one@example.org", "gone", "first\n")
+    mox_server.send("two@example.org", "stays", "second\n")
+    mox_server.inbox.wait_for(subject="gone", timeout=10)
+    mox_server.inbox.wait_for(subject="stays", timeout=10)
+    acc = mox_server.server.store.open_account("mox")
+    real = acc.messages
+
+    def listing_then_expunge(mailbox_id):
+        msgs = real(mailbox_id)
+        acc.expunge_sync(mailbox_id, [m.uid for m in msgs if m.id == min(x.id for x in msgs)])
+        return msgs
+
+    acc.messages = listing_then_expunge
+    try:
+        assert [m.subject for m in mox_server.inbox.messages()] == ["stays"]
+    finally:
+        del acc.messages
+        acc.close()
+
+
 def test_messages_and_clear(mox_server):
     assert mox_server.inbox.messages() == []
     mox_server.send("one@example.org", "m1", "first\n")

@@ -30,6 +30,7 @@ import trio
 
 from mox.message import decode_body, decode_header_value, headers as message_headers
 from mox.message.part import Address, Part
+from mox.store.errors import MessageGone
 from mox.web import sanitize
 from mox.web.router import Request, Response, Router, html_response, json_response, redirect
 
@@ -265,13 +266,21 @@ def _message(acc: Any, msgid: int) -> Any:
     return m
 
 
+def _read(acc: Any, m: Any) -> bytes:
+    """The message file; notFound when the message was expunged since it was looked up."""
+    try:
+        return acc.read_message(m)
+    except MessageGone:
+        raise WebapiError("notFound", f"message {m.id} not found") from None
+
+
 # Methods.
 
 
 async def m_message_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     with _Account(ctx, account) as acc:
         m = _message(acc, _msgid(obj))
-        data = acc.read_message(m)
+        data = _read(acc, m)
         mb = acc.mailbox_by_id(m.mailbox_id)
     part = m.part
     env = part.envelope
@@ -311,7 +320,7 @@ async def m_message_get(ctx: Any, account: str, address: str, obj: dict[str, Any
 
 async def m_message_raw_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     with _Account(ctx, account) as acc:
-        data = acc.read_message(_message(acc, _msgid(obj)))
+        data = _read(acc, _message(acc, _msgid(obj)))
     # Message bytes: sandboxed and as an attachment (a browser must not run a message's HTML).
     return Response(200, sanitize.content_headers("text/plain; charset=utf-8"), data)
 
@@ -322,7 +331,7 @@ async def m_message_part_get(ctx: Any, account: str, address: str, obj: dict[str
         raise WebapiError("protocol", "field PartPath: expected list of integers")
     with _Account(ctx, account) as acc:
         m = _message(acc, _msgid(obj))
-        data = acc.read_message(m)
+        data = _read(acc, m)
     p = m.part
     for i in path:
         if p.media_type != "MULTIPART" or not 0 <= i < len(p.parts):

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mox.store.errors import MessageGone
 from mox.web import sanitize
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import Session, require_session
@@ -395,6 +396,14 @@ def _message(acc: Any, mailbox_id: int, uid: int) -> Any:
     return m
 
 
+def _read(acc: Any, m: Any) -> bytes:
+    """The message file; 404 when the message was expunged (by IMAP, say) since it was looked up."""
+    try:
+        return acc.read_message(m)
+    except MessageGone:
+        raise HTTPError(404, "user:notFound", "message was expunged") from None
+
+
 async def api_mailboxes(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     return {"mailboxes": [mailbox_info(mb) for mb in acc.mailboxes()], "address": s.address, "account": s.account}
 
@@ -443,7 +452,7 @@ async def api_messages(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> A
 async def api_message(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     mb = _mailbox(acc, obj)
     m = _message(acc, mb.id, _int(obj, "uid"))
-    parsed = parse(acc.read_message(m))
+    parsed = parse(_read(acc, m))
     html_part = first_body(parsed, "html")
     if obj.get("mark_read", True) and "\\Seen" not in m.flags:
         changed, _ = await acc.store_flags(mb.id, [m.uid], "add", ["\\Seen"])
@@ -659,10 +668,10 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
         if ref is not None and mode == "reply":
             env = ref.part.envelope
             in_reply_to = env.message_id if env else None
-            hdrs = parse(acc.read_message(ref))
+            hdrs = parse(_read(acc, ref))
             references = str(hdrs.get("References") or "") or None
         elif ref is not None and mode == "forward":
-            forward = acc.read_message(ref)
+            forward = _read(acc, ref)
         subject = re.sub(r"[\r\n]+", " ", field("subject"))
         try:
             data, mid = compose(
@@ -698,7 +707,7 @@ def load_message(ctx: Any, req: Request) -> tuple[Session, Any, bytes]:
         raise HTTPError(404, "user:notFound", "no such message") from None
     with open_account(ctx, s.account) as acc:
         m = _message(acc, mbid, uid)
-        return s, m, acc.read_message(m)
+        return s, m, _read(acc, m)
 
 
 async def msg_view(ctx: Any, req: Request) -> Response:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -154,3 +156,24 @@ def wait_one(c: Client, query: str, timeout: float = 10) -> dict:
     got = r.json()
     assert got["messages"], f"no message for {query}"
     return got["messages"][0]
+
+
+@contextlib.contextmanager
+def expunged_on_lookup(server: Any, lookup: str) -> Iterator[None]:
+    """Another session (IMAP, say) expunges a message right after a web handler looked it up
+    with ``Account.<lookup>`` and before the handler reads its file: the race, made certain."""
+    acc = server.store.open_account("mox")
+    real = getattr(acc, lookup)
+
+    def racing(*args: Any) -> Any:
+        m = real(*args)
+        if m is not None and not m.expunged:
+            acc.expunge_sync(m.mailbox_id, [m.uid])
+        return m
+
+    setattr(acc, lookup, racing)
+    try:
+        yield
+    finally:
+        delattr(acc, lookup)
+        acc.close()

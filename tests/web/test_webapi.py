@@ -7,7 +7,7 @@ import base64
 import json
 from typing import Any
 
-from tests.web.conftest import Client, smtp_deliver, wait_one
+from tests.web.conftest import Client, expunged_on_lookup, smtp_deliver, wait_one
 
 AUTH = ("mox@localhost", "moxmoxmox")
 
@@ -80,6 +80,19 @@ def test_auth_and_request_errors(client):
     assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "message 999999 not found"})
     r = call(c, "NoSuchMethod", {})
     assert (r.status, r.json()) == (404, {"Code": "notFound", "Message": "unknown method 'NoSuchMethod'"})
+
+
+def test_message_expunged_while_read(client, server):
+    # Expunged by another session between the look-up and the read of its file: notFound, as
+    # for any message that is gone, not a server error.
+    c = client()
+    for i, method in enumerate(("MessageGet", "MessageRawGet", "MessagePartGet")):
+        rcpt = f"webapi-gone{i}@localhost"
+        smtp_deliver(server, [rcpt], MSG.replace(b"webapi-get@localhost", rcpt.encode()))
+        msgid = wait_one(c, f"to={rcpt}")["id"]
+        with expunged_on_lookup(server, "message_by_id"):
+            r = call(c, method, {"MsgID": msgid, "PartPath": [0]})
+        assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": f"message {msgid} not found"}), method
 
 
 def test_message_methods(client, server):

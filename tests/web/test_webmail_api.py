@@ -13,7 +13,7 @@ from typing import Any
 
 import trio
 
-from tests.web.conftest import Client
+from tests.web.conftest import Client, expunged_on_lookup
 
 ADDRESS, PASSWORD = "mox@localhost", "moxmoxmox"
 MESSAGE_CSP = (
@@ -119,6 +119,24 @@ def test_list_paging_and_view(server: Any, client: Any) -> None:
     assert b"<pre>body 4\n</pre>" in r.body
     assert wm.c.get(f"/webmail/msg/{m['mailbox']}/999999/text").status == 404
     assert wm.c.get(f"/webmail/msg/{m['mailbox']}/{m['uid']}/bogus").status == 404
+
+
+def test_message_expunged_while_opened(server: Any, client: Any) -> None:
+    # Expunged by another session between the look-up and the read of its file: 404, not a
+    # server error (500 and an error log line).
+    wm = Webmail(client())
+    for view in ("Message", "raw"):
+        t = tag()
+        smtp_deliver(server, simple(f"gone {t}"))
+        (m,) = wm.find(f"subject:{t}")
+        with expunged_on_lookup(server, "message"):
+            if view == "Message":
+                r = wm.c.post("/webmail/api/Message", json_body={"mailbox": m["mailbox"], "uid": m["uid"]},
+                              headers={"x-mox-csrf": wm.csrf})
+            else:
+                r = wm.c.get(f"/webmail/msg/{m['mailbox']}/{m['uid']}/raw")
+        assert (r.status, r.json()["code"]) == (404, "user:notFound"), (view, r.body)
+        assert wm.find(f"subject:{t}") == []
 
 
 def test_html_message_and_attachments(server: Any, client: Any) -> None:

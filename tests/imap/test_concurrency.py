@@ -7,12 +7,22 @@
   of other sessions reach it after it read (or wrote) a newer state.
 - Sequence numbers keep their meaning (RFC 9051 2.3.1.1, 7.4.1, 7.5.1): no EXPUNGE during FETCH,
   STORE and SEARCH; messages are announced in UID order, also around the session's own APPEND.
+- A randomized test with many clients and a model of each session (tools/imap_stress.py).
 
 The races are made deterministic with ``imap.hold_commit()``: one session's write is applied
 to the index but held before it becomes durable and is broadcast, while other sessions go on.
 """
 
 from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
 
 MSG1 = b"From: one@localhost\r\nSubject: one\r\n\r\nfirst body\r\n"
 MSG2 = b"From: two@localhost\r\nSubject: two\r\n\r\nsecond body\r\n"
@@ -218,3 +228,36 @@ def test_no_expunge_during_fetch_store_search(imap):
         assert not any("EXPUNGE" in line for line in a._transcript().splitlines()), cmd
     a.transact("ok", "noop")
     a.expect_untagged_some("* 1 EXPUNGE")
+
+
+# ---------------------------------------------------------------------------------------------
+# Randomized: many clients at once, a model of what each must have been told.
+
+
+def _stress_module():
+    path = Path(__file__).resolve().parents[2] / "tools" / "imap_stress.py"
+    spec = importlib.util.spec_from_file_location("imap_stress", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("imap_stress", mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("churn", [False, True], ids=["steady", "churn"])
+def test_random_clients(imap, churn):
+    """A few seconds of tools/imap_stress.py against the harness's server: any NO [SERVERBUG],
+    server error line (the harness), MODSEQ going back or sequence-number inconsistency fails.
+    ``MOX_STRESS_SEED`` reruns the same random command choices."""
+    stress = _stress_module()
+    imap.start()
+    seed = int(os.environ.get("MOX_STRESS_SEED", random.randrange(1 << 32)))
+    args = stress.parse_args(["--clients", "4", "--seconds", "2.5", "--timeout", str(imap.timeout)]
+                             + (["--churn"] if churn else []))
+    world = stress.stress("127.0.0.1", imap.ports["imap"], args, seed)
+    out = io.StringIO()
+    failed = stress.report(world, seed, out)
+    print(out.getvalue())
+    assert sum(world.ops.values()) > 100, out.getvalue()  # the clients did work
+    if failed:
+        pytest.fail(f"stress test found violations (rerun with MOX_STRESS_SEED={seed}):\n{out.getvalue()}",
+                    pytrace=False)

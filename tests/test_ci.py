@@ -25,8 +25,12 @@ def test_ci_runs_the_readme_test_command_with_strict_options():
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     runs = [shlex.split(line.split("||")[0]) for line in ci.splitlines() if "-m pytest" in line]
     assert runs == [[*readme, "--strict-skips", "--min-pythons", "2"]]
-    # The tools whose tests would otherwise be skipped are installed first.
+    # The tools whose tests would otherwise be skipped are installed first; the Windows smoke test
+    # (`just test-windows`) runs when wine64 is installable, before the suite.
     assert "apt-get install -y isync swaks chromium" in ci
+    assert ci.index("bash tools/wine/smoke.sh") < ci.index("-m pytest")
+    justfile = (ROOT / "Justfile").read_text("utf-8")
+    assert "exec bash tools/wine/smoke.sh" in justfile.split("test-windows")[1]
 
 
 def _collected(*args: str) -> set[str]:

@@ -223,6 +223,11 @@ class LocalServer:
             except (trio.RunFinishedError, RuntimeError):
                 return
 
+    def run_sync_in_server(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a plain function in the server's trio thread (e.g. to inspect state)."""
+        assert self._thread is not None
+        return self._thread.run_sync_in_server(fn, *args)
+
     def next_deadline(self) -> float:
         """See ServerThread.next_deadline."""
         assert self._thread is not None

@@ -46,6 +46,27 @@ def account_quota(config: Any, account: str | None) -> int:
     return q if q > 0 else 0
 
 
+#: mox's defaults when an account sets no daily limits (store/account.go SendLimitReached).
+DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY = 1000
+DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY = 200
+
+
+def send_limits(config: Any, account: str) -> tuple[int | None, int | None]:
+    """The account's (messages, first-time recipients) per 24 hours; None: no limit. 0 in the
+    config means mox's default, a negative value no limit."""
+    accounts = getattr(config, "accounts", None) or {}
+    acc_cfg = accounts.get(account)
+
+    def limit(field: str, default: int) -> int | None:
+        v = int(getattr(acc_cfg, field, 0) or 0)
+        return default if v == 0 else (v if v > 0 else None)
+
+    return (
+        limit("max_outgoing_messages_per_day", DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY),
+        limit("max_first_time_recipients_per_day", DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY),
+    )
+
+
 def apply_quota(ctx: Any, acc: Any) -> None:
     """Let the store enforce the configured quota on an opened (shared) account."""
     acc.quota = account_quota(ctx.config, acc.name)

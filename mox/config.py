@@ -122,8 +122,6 @@ class StaticConfig(Base):
     smtp_data_timeout: float = 1800.0
     #: SMTP: recipients per transaction (EHLO ``LIMITS RCPTMAX``; over it ``452 4.5.3``).
     smtp_rcpt_max: int = 1000
-    #: Submission/webapi: messages per account per 24 h (mox MaxOutgoingMessagesPerDay); 0 = off.
-    max_outgoing_messages_per_day: int = 0
     #: Queue: seconds between delivery attempts for temporary failures, then the DSN.
     queue_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
     #: Web: largest upload (account import) in bytes (413 above it); other requests have smaller
@@ -141,6 +139,13 @@ class AccountConfig(Base):
     addresses: list[str]
     #: Bytes of message files; 0: the default (mox.conf quota_message_size), negative: unlimited.
     quota: int = 0
+    #: Recipients of messages submitted (SMTP submission, webapi, webmail) in a 24-hour window;
+    #: over it 451 4.7.1. mox's MaxOutgoingMessagesPerDay: 0 means mox's default 1000; negative
+    #: (ours): no limit.
+    max_outgoing_messages_per_day: int = 0
+    #: First-time recipients in a 24-hour window; mox's MaxFirstTimeRecipientsPerDay: 0 means mox's
+    #: default 200; negative (ours): no limit.
+    max_first_time_recipients_per_day: int = 0
 
 
 class DomainsConfig(Base):
@@ -193,8 +198,6 @@ class Config(Base):
     smtp_data_timeout: float = 1800.0
     #: SMTP: recipients per transaction (EHLO ``LIMITS RCPTMAX``; over it ``452 4.5.3``).
     smtp_rcpt_max: int = 1000
-    #: Submission/webapi: messages per account per 24 h (mox MaxOutgoingMessagesPerDay); 0 = off.
-    max_outgoing_messages_per_day: int = 0
     #: Queue: seconds between delivery attempts for temporary failures, then the DSN.
     queue_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
     #: Web: largest upload (account import) in bytes (413 above it); other requests have smaller
@@ -288,7 +291,6 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> C
         smtp_idle_timeout=static.smtp_idle_timeout,
         smtp_data_timeout=static.smtp_data_timeout,
         smtp_rcpt_max=static.smtp_rcpt_max,
-        max_outgoing_messages_per_day=static.max_outgoing_messages_per_day,
         queue_retry_delays=static.queue_retry_delays,
         web_max_request_body=static.web_max_request_body,
         web_request_deadline=static.web_request_deadline,

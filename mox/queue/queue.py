@@ -29,7 +29,7 @@ import trio
 
 from mox import ci, mlog
 from mox.queue.dsn import RecipientStatus, compose_dsn
-from mox.queue.store import Entry, QueueStore
+from mox.queue.store import Entry, QueueStore, Sent
 from mox.smtp import failsim
 from mox.store import DiskFull
 from mox.store.layout import is_disk_full
@@ -37,6 +37,13 @@ from mox.store.layout import is_disk_full
 MAX_CONCURRENT = 8
 DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds; mox (non-localserve) uses 7.5 min doubling
 DISK_FULL_RETRY = 1.0  # seconds between attempts while the disk is full
+
+
+def canonical_recipient(address: str) -> str:
+    """The recipient as the daily limits count it: the local part as given, the domain in lower
+    case (mox counts ``rcpt.Addr.XString(true)``: unicode domain, which its parser lower-cases)."""
+    lp, at, domain = address.rpartition("@")
+    return f"{lp}@{domain.lower()}" if at else address
 
 
 class DeliveryError(Exception):
@@ -122,7 +129,8 @@ class Queue:
         try:
             await trio.to_thread.run_sync(self.store.write_message, name, data)
             try:
-                await self._commit(puts=entries, sent=[(now, account)])  # "sent": durable count for daily limits
+                # "sent": the durable record of each recipient, for the daily limits.
+                await self._commit(puts=entries, sent=[(now, account, canonical_recipient(r)) for r in recipients])
             except BaseException:
                 self.store.remove_message_file(name)
                 raise
@@ -135,7 +143,7 @@ class Queue:
         self._wake.set()
         return ids
 
-    async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
+    async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
         """Make records durable, then apply them. Concurrent callers share one journal write
         and fsync (group commit): the first becomes the committer for everything pending."""
         c = _Commit(list(puts), list(updates), list(removes), list(sent))
@@ -166,9 +174,16 @@ class Queue:
         if c.error is not None:
             raise c.error
 
-    def outgoing_count(self, account: str, *, since: float) -> int:
-        self.store.prune_sent(min(since, time.time() - 24 * 3600))
-        return sum(1 for t, a in self.store.sent if a == account and t >= since)
+    def send_limit_reached(self, account: str, recipients: list[str]) -> tuple[int | None, int | None]:
+        """(msgmax, None) or (None, rcptmax) when submitting to ``recipients`` now would go over
+        the account's daily limit of messages or first-time recipients; (None, None) when allowed
+        (QueueStore.send_limit_reached; limits from mox.accounts.send_limits)."""
+        from mox.accounts import send_limits
+
+        msgmax, rcptmax = send_limits(self.ctx.config, account)
+        return self.store.send_limit_reached(
+            account, [canonical_recipient(r) for r in recipients], msgmax, rcptmax, time.time()
+        )
 
     async def _store_sent_copy(self, account: str, data: bytes, session: str | None = None) -> None:
         from mox.smtp.server import deliver_to_store
@@ -366,7 +381,7 @@ class Queue:
 
 
 class _Commit:
-    def __init__(self, puts: list[Entry], updates: list[Entry], removes: list[int], sent: list[tuple[float, str]]) -> None:
+    def __init__(self, puts: list[Entry], updates: list[Entry], removes: list[int], sent: list[Sent]) -> None:
         self.puts = puts
         self.updates = updates
         self.removes = removes

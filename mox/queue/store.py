@@ -4,7 +4,8 @@ Layout::
 
     queue/msg/<file>        message files (one per submission, shared by its recipients), never changed
     queue/index.journal     append-only JSON lines: {"op": "put", "entry": {...}} / {"op": "remove", "id": N}
-                            / {"op": "sent", "account": A, "t": T} (a submission, for the daily limits)
+                            / {"op": "sent", "account": A, "rcpt": R, "t": T} (a submitted recipient,
+                            for the daily limits: kept 24 h, and each recipient's first one for good)
                             / {"op": "next", "id": N} (written by compaction: ids are never reused)
 
 Durability (as the account store): the message file is written to a temp name, fsynced, renamed
@@ -26,6 +27,7 @@ keys (``<token>-<id>``) stay unique even if the queue directory is removed and i
 from __future__ import annotations
 
 import collections
+import math
 import os
 import time
 from pathlib import Path
@@ -66,11 +68,17 @@ class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: int = 0
     account: str = ""  # "sent"
     t: float = 0.0  # "sent"
+    rcpt: str = ""  # "sent": the recipient (canonical); "" in records from before recipients were kept
     token: str = ""  # "next": the queue's incarnation (delivery keys)
 
 
-#: How long "sent" records are kept (the daily outgoing limits look back 24 hours).
+#: How long "sent" records are kept (the daily outgoing limits look back 24 hours). Beyond that,
+#: the first record of each recipient stays (for "first-time recipient"), as mox keeps its
+#: store.Outgoing records.
 SENT_KEEP = 24 * 3600
+
+#: (time, account, recipient) of one submitted recipient, the unit of mox's daily limits.
+Sent = tuple[float, str, str]
 
 
 _enc = msgspec.json.Encoder()
@@ -90,8 +98,10 @@ class QueueStore:
         self.entries: dict[int, Entry] = {}
         self.next_id = 1
         self.token = ""
-        #: (time, account) of each submission in the last SENT_KEEP seconds, oldest first.
-        self.sent: collections.deque[tuple[float, str]] = collections.deque()
+        #: Each recipient submitted in the last SENT_KEEP seconds, oldest first.
+        self.sent: collections.deque[Sent] = collections.deque()
+        #: (account, recipient) -> when it was first submitted to, ever (mox: first-time recipients).
+        self.first_sent: dict[tuple[str, str], float] = {}
         self._load()
         self._journal = open(self.journal_path, "ab", buffering=0)
         self._journal_size = self._journal.seek(0, os.SEEK_END)
@@ -114,7 +124,7 @@ class QueueStore:
                     self.next_id = max(self.next_id, rec.id)
                     self.token = self.token or rec.token
                 elif rec.op == "sent":
-                    self.sent.append((rec.t, rec.account))
+                    self._add_sent([(rec.t, rec.account, rec.rcpt)])
                 elif rec.op == "update" and rec.entry is not None and rec.entry.id in self.entries:
                     self.entries[rec.entry.id] = rec.entry
                 elif rec.op == "remove":
@@ -140,7 +150,14 @@ class QueueStore:
         # Compact: rewrite the live entries through a temp file.
         tmp = self.dir / "index.journal.tmp"
         lines = [_enc.encode(_Record(op="next", id=self.next_id, token=self.token))]
-        lines += [_enc.encode(_Record(op="sent", account=account, t=t)) for t, account in self.sent]
+        # The window's records, and the first record of each recipient from before the window.
+        window_start = self.sent[0][0] if self.sent else math.inf
+        lines += [
+            _enc.encode(_Record(op="sent", account=a, rcpt=r, t=first))
+            for (a, r), first in sorted(self.first_sent.items(), key=lambda kv: kv[1])
+            if first < window_start
+        ]
+        lines += [_enc.encode(_Record(op="sent", account=a, rcpt=r, t=t)) for t, a, r in self.sent]
         lines += [_enc.encode(_Record(op="put", entry=e)) for e in sorted(self.entries.values(), key=lambda e: e.id)]
         try:
             with open(tmp, "wb", buffering=0) as f:
@@ -201,13 +218,13 @@ class QueueStore:
     def read_message(self, entry: Entry) -> bytes:
         return (self.msg_dir / entry.file).read_bytes()
 
-    def write_journal(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
+    def write_journal(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
         """Append and fsync the records (one writer at a time; the Queue group-commits)."""
         records = (
             [_Record(op="put", entry=e) for e in puts]
             + [_Record(op="update", entry=e) for e in updates]
             + [_Record(op="remove", id=i) for i in removes]
-            + [_Record(op="sent", account=a, t=t) for t, a in sent]
+            + [_Record(op="sent", account=a, rcpt=r, t=t) for t, a, r in sent]
         )
         if not records:
             return
@@ -238,13 +255,40 @@ class QueueStore:
         if not any(e.file == name for e in self.entries.values()):
             remove_quietly(self.msg_dir / name)
 
+    def _add_sent(self, sent: list[Sent]) -> None:
+        self.sent.extend(sent)
+        for t, account, rcpt in sent:
+            if rcpt and t < self.first_sent.get((account, rcpt), math.inf):
+                self.first_sent[(account, rcpt)] = t
+
+    def send_limit_reached(self, account: str, recipients: list[str], msgmax: int | None, rcptmax: int | None, now: float) -> tuple[int | None, int | None]:
+        """Whether submitting to ``recipients`` now would exceed the account's 24-hour limits, as
+        mox's Account.SendLimitReached (store/account.go): (msgmax, None) when the recipients of
+        the last 24 hours plus these would be more than ``msgmax``; (None, rcptmax) when more than
+        ``rcptmax`` of them are first-time recipients (never submitted to before that time);
+        (None, None) when allowed. ``None`` as a limit: no limit."""
+        since = now - SENT_KEEP
+        self.prune_sent(since)
+        window = [r for t, a, r in self.sent if a == account and t > since]
+        n = len(window) + len(recipients)
+        if msgmax is not None and n > msgmax:
+            return msgmax, None
+        # As mox: first-time recipients are only counted once there are enough messages.
+        if rcptmax is None or n < rcptmax:
+            return None, None
+        firsttime = sum(1 for r in recipients if (account, r) not in self.first_sent)
+        firsttime += sum(1 for r in set(window) if r and self.first_sent.get((account, r), -math.inf) > since)
+        if firsttime > rcptmax:
+            return None, rcptmax
+        return None, None
+
     def prune_sent(self, before: float) -> None:
         while self.sent and self.sent[0][0] < before:
             self.sent.popleft()
 
-    def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
+    def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
         """Apply committed records to the in-memory state; delete files nothing references."""
-        self.sent.extend(sent)
+        self._add_sent(sent)
         if sent:
             self.prune_sent(sent[0][0] - SENT_KEEP)  # bounded memory while no limit asks
         for e in puts:

@@ -497,7 +497,7 @@ class _Conn:
         for rcpt in tx.recipients:
             if failsim.stage(rcpt.localpart) == "data":
                 await self._simulate(failsim.special_code(rcpt.localpart), "timing out submission due to special localpart")
-        await self._check_send_limits(account, len(tx.recipients))
+        self._check_send_limits(account, [str(r) for r in tx.recipients])
         # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
         host = _cfg(self.ctx, "hostname", "localhost")
         data = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
@@ -538,16 +538,20 @@ class _Conn:
         except Exception:
             return None
 
-    async def _check_send_limits(self, account: str, nrcpt: int) -> None:
-        limit = int(_cfg(self.ctx, "max_outgoing_messages_per_day", 0) or 0)
-        if not limit:
-            return
-        count = self.ctx.queue.outgoing_count(account, since=time.time() - 24 * 3600)
-        if count + 1 > limit:
+    def _check_send_limits(self, account: str, recipients: list[str]) -> None:
+        # The account's daily limits, with mox's codes and texts (smtpserver/server.go).
+        msglimit, rcptlimit = self.ctx.queue.send_limit_reached(account, recipients)
+        if msglimit is not None:
             raise fail(
                 c.C451_LOCAL_ERROR,
                 c.SE_POL_DELIVERY_UNAUTH,
-                f"max number of messages ({limit}) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay",
+                f"max number of messages ({msglimit}) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay",
+            )
+        if rcptlimit is not None:
+            raise fail(
+                c.C451_LOCAL_ERROR,
+                c.SE_POL_DELIVERY_UNAUTH,
+                f"max number of new/first-time recipients ({rcptlimit}) over past 24h reached, try increasing per-account setting MaxFirstTimeRecipientsPerDay",
             )
 
     async def _deliver_incoming(self, data: bytes) -> None:

@@ -540,10 +540,12 @@ async def m_send(ctx: Any, account: str, address: str, obj: dict[str, Any], req:
         raise WebapiError("user", f"message too large, {len(data)} > {ctx.config.max_message_size} bytes")
     if ctx.queue is None:
         raise WebapiError("server", "no delivery queue in this build", 400)
-    # The same daily limit as SMTP submission.
-    limit = int(getattr(ctx.config, "max_outgoing_messages_per_day", 0) or 0)
-    if limit and ctx.queue.outgoing_count(account, since=time.time() - 24 * 3600) + 1 > limit:
-        raise WebapiError("user", f"max number of messages ({limit}) over past 24h reached")
+    # The account's daily limits, as SMTP submission; mox's codes (webapisrv/server.go).
+    msglimit, rcptlimit = ctx.queue.send_limit_reached(account, rcpts)
+    if msglimit is not None:
+        raise WebapiError("messageLimitReached", "outgoing message rate limit reached")
+    if rcptlimit is not None:
+        raise WebapiError("recipientLimitReached", "outgoing new recipient rate limit reached")
     future = _field(obj, "FutureRelease", str, default="")
     hold_until = None
     if future:

@@ -683,6 +683,12 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
             raise HTTPError(400, "user:badRequest", f"cannot compose message: {e}") from None
         if len(data) > ctx.config.max_message_size:
             raise HTTPError(413, "user:tooLarge", "message larger than the maximum message size")
+        # The account's daily limits, as SMTP submission; mox's errors (webmail/api.go).
+        msglimit, rcptlimit = ctx.queue.send_limit_reached(s.account, rcpts)
+        if msglimit is not None:
+            raise HTTPError(400, "user:error", "checking outgoing rate: message limit reached")
+        if rcptlimit is not None:
+            raise HTTPError(400, "user:error", "checking outgoing rate: recipient limit reached")
         ids = await ctx.queue.add(s.account, from_addr, rcpts, data)
         if ref is not None and mode in ("reply", "forward"):
             flag = "\\Answered" if mode == "reply" else "$Forwarded"

@@ -59,24 +59,66 @@ def test_queue_cli(smtp):
     assert r.exit_code == 2 and "give message ids, or -all" in r.output
 
 
-def test_daily_outgoing_limit(smtp):
-    smtp.start(max_outgoing_messages_per_day=1)
+MSG_LIMIT = "451 4.7.1 max number of messages (4) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay (ID)"
+RCPT_LIMIT = (
+    "451 4.7.1 max number of new/first-time recipients (2) over past 24h reached, try increasing per-account "
+    "setting MaxFirstTimeRecipientsPerDay (ID)"
+)
+
+
+def test_daily_outgoing_limits(smtp, monkeypatch):
+    """mox's per-account limits (store/account.go SendLimitReached, smtpserver/server.go), here 4
+    recipients and 2 first-time recipients in 24 hours: the sequence of mox's TestLimitOutgoing,
+    with a recipient from more than a day ago that is no longer counted but is no first-time
+    recipient either; the counts survive a restart and end after 24 hours."""
+    from mox.config import AccountConfig
+    from mox.queue import queue as queue_mod
+    from mox.queue import store as queue_store_mod
+    from tests.smtp.conftest import ACCOUNT, ADDRESS
+
+    now = [1_800_000_000.0]
+
+    class QueueTime:  # the queue's clock (its journal keeps wall-clock times)
+        @staticmethod
+        def time() -> float:
+            return now[0]
+
+    monkeypatch.setattr(queue_mod, "time", QueueTime)
+    monkeypatch.setattr(queue_store_mod, "time", QueueTime)
+    limited = AccountConfig(addresses=[ADDRESS], max_outgoing_messages_per_day=4, max_first_time_recipients_per_day=2)
+    smtp.start(accounts={ACCOUNT: limited})
     tc = smtp.connect(login=True)
-    submit(tc, ["a@example.com"])
-    submit(
-        tc,
-        ["b@example.com"],
-        expect="451 4.7.1 max number of messages (1) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay (ID)",
-    )
-    # The count is kept in the queue's journal: a restart does not reset it.
+    submit(tc, ["a@other.example"])
+    now[0] += 24 * 3600 + 60  # a: more than a day ago
+    submit(tc, ["b@other.example"])
+    submit(tc, ["c@other.example"])
+    submit(tc, ["a@other.example"])  # 3 recipients; first-time ones: b, c (a was sent to before)
+    submit(tc, ["d@other.example"], expect=RCPT_LIMIT)  # d would be the 3rd first-time one
+    submit(tc, ["b@other.example"])  # the 4th recipient
+    submit(tc, ["b@other.example"], expect=MSG_LIMIT)  # would be the 5th
+    # The counts are kept in the queue's journal: a restart keeps them.
     smtp.restart()
     tc = smtp.connect(login=True)
-    submit(
-        tc,
-        ["c@example.com"],
-        expect="451 4.7.1 max number of messages (1) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay (ID)",
-    )
+    submit(tc, ["e@other.example"], expect=MSG_LIMIT)
+    # A day later, after two more restarts (each rewrites the journal): x and y are first-time
+    # recipients, b is not (its first submission, now out of the window, is still remembered).
+    now[0] += 24 * 3600 + 60
+    smtp.restart()
+    smtp.restart()
+    tc = smtp.connect(login=True)
+    submit(tc, ["x@other.example"])
+    submit(tc, ["y@other.example"])
+    submit(tc, ["b@other.example"])
+    submit(tc, ["z@other.example"], expect=RCPT_LIMIT)
 
+
+def test_default_daily_limits_are_mox_defaults():
+    from mox.accounts import send_limits
+    from mox.config import AccountConfig, Config
+
+    cfg = Config(accounts={"a": AccountConfig(addresses=[]), "b": AccountConfig(addresses=[], max_outgoing_messages_per_day=-1, max_first_time_recipients_per_day=5)})
+    assert send_limits(cfg, "a") == (1000, 200)  # mox: MaxOutgoingMessagesPerDay 1000, MaxFirstTimeRecipientsPerDay 200
+    assert send_limits(cfg, "b") == (None, 5)
 
 def test_queued_message_survives_restart(smtp):
     tc = smtp.connect(login=True)

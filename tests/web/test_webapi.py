@@ -7,6 +7,8 @@ import base64
 import json
 from typing import Any
 
+import pytest
+
 from tests.web.conftest import Client, expunged_on_lookup, smtp_deliver, wait_one
 
 AUTH = ("mox@localhost", "moxmoxmox")
@@ -241,19 +243,50 @@ def test_send_non_ascii(client):
     assert (r.status, r.json()) == (400, {"Code": "user", "Message": "invalid header 'Bad Name'"})
 
 
-def test_send_daily_limit(client, server, monkeypatch):
-    """Send counts against max_outgoing_messages_per_day, as SMTP submission does."""
+def test_send_daily_limits(tmp_path):
+    """Send checks the account's daily limits as mox's webapi does (webapisrv/server.go), with
+    mox's error codes; webapi and SMTP submission count together. Limits here: 3 recipients and 2
+    first-time recipients in 24 hours (domains.conf max_outgoing_messages_per_day and
+    max_first_time_recipients_per_day, mox's MaxOutgoingMessagesPerDay and
+    MaxFirstTimeRecipientsPerDay)."""
+    import smtplib
 
-    class Config:
-        max_outgoing_messages_per_day = 1
+    from mox import localserve
+    from mox.testing import LocalServer
 
-        def __init__(self, base: Any) -> None:
-            self._base = base
+    d = tmp_path / "data"
+    localserve.prepare(d, port_base=0)
+    domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
+    domains["accounts"]["mox"].update(max_outgoing_messages_per_day=3, max_first_time_recipients_per_day=2)
+    (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
+    rcpt_limit = {"Code": "recipientLimitReached", "Message": "outgoing new recipient rate limit reached"}
+    msg_limit = {"Code": "messageLimitReached", "Message": "outgoing message rate limit reached"}
+    with LocalServer(d) as srv:
+        c = Client(srv.ports["http"])
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._base, name)
+        def send(*to: str) -> tuple[int, Any]:
+            r = call(c, "Send", {"To": [{"Address": a} for a in to], "Text": "x"})
+            return r.status, r.json()
 
-    monkeypatch.setattr(server.ctx, "config", Config(server.ctx.config))
-    monkeypatch.setattr(server.ctx.queue, "outgoing_count", lambda account, since: 1)
-    r = call(client(), "Send", {"To": [{"Address": "limit@localhost"}], "Text": "x"})
-    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "max number of messages (1) over past 24h reached"})
+        assert send("a@example.org", "b@example.org")[0] == 200  # 2 recipients, both first-time
+        assert send("c@example.org") == (400, rcpt_limit)  # c would be the 3rd first-time one
+        assert send("a@example.org")[0] == 200  # the 3rd recipient, not a first-time one
+        assert send("a@example.org") == (400, msg_limit)  # would be the 4th
+        with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=30) as s:  # the same count
+            s.login(srv.address, srv.password)
+            with pytest.raises(smtplib.SMTPDataError) as e:
+                s.sendmail("mox@localhost", ["a@example.org"], b"From: mox@localhost\r\nSubject: x\r\n\r\nx\r\n")
+            assert (e.value.smtp_code, e.value.smtp_error.rsplit(b" (", 1)[0]) == (  # without the connection id
+                451,
+                b"4.7.1 max number of messages (3) over past 24h reached, try increasing per-account setting "
+                b"MaxOutgoingMessagesPerDay",
+            )
+        c.close()
+
+
+def test_localserve_account_has_no_daily_limits(server):
+    # README: localserve's own account is never throttled; other accounts get mox's defaults.
+    from mox.accounts import send_limits
+
+    assert send_limits(server.ctx.config, "mox") == (None, None)
+    assert send_limits(server.ctx.config, "added-later") == (1000, 200)

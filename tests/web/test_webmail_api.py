@@ -483,3 +483,34 @@ def test_html_sanitized_over_http(server: Any, client: Any) -> None:
         for bad in ("evil.example", "expression", "track.example", "data:text/html", "<iframe", "javascript",
                     "onmouseover", "onload", "<svg", "<script", "alert("):
             assert bad not in body.lower(), (bad, body)
+
+
+def test_submit_daily_limits(tmp_path: Any) -> None:
+    """Compose checks the account's daily limits as mox's webmail does (webmail/api.go): here 2
+    recipients and 1 first-time recipient in 24 hours (domains.conf)."""
+    import json
+
+    from mox import localserve
+    from mox.testing import LocalServer
+    from tests.web.conftest import Client
+
+    d = tmp_path / "data"
+    localserve.prepare(d, port_base=0)
+    domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
+    domains["accounts"]["mox"].update(max_outgoing_messages_per_day=2, max_first_time_recipients_per_day=1)
+    (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
+    with LocalServer(d) as srv:
+        wm = Webmail(Client(srv.ports["http"]))
+
+        def submit(to: str) -> tuple[int, Any]:
+            body, ctype = _multipart({"to": to, "subject": "limited", "body": "x\n"}, [])
+            r = wm.c.post("/webmail/api/Submit", body, headers={"Content-Type": ctype, "x-mox-csrf": wm.csrf})
+            return r.status, r.json()
+
+        assert submit("a@example.org")[0] == 200
+        assert submit("b@example.org") == (
+            400, {"code": "user:error", "message": "checking outgoing rate: recipient limit reached"})
+        assert submit("a@example.org")[0] == 200
+        assert submit("a@example.org") == (
+            400, {"code": "user:error", "message": "checking outgoing rate: message limit reached"})
+        wm.c.close()

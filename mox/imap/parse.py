@@ -141,15 +141,27 @@ class Parser:
             raise self.error("expected atom")
         return a.decode("ascii")
 
-    def parse_number(self) -> int:
+    def parse_number64(self) -> int:
+        # RFC 9051 9: number64 = 1*DIGIT, an unsigned 63-bit integer.
         start = self.pos
         while self.pos < len(self.data) and 0x30 <= self.data[self.pos] <= 0x39:
             self.pos += 1
         if start == self.pos:
             raise self.error("expected number")
-        if self.pos - start > 20:
+        if self.pos - start > 19 or int(self.data[start : self.pos]) >= 1 << 63:
+            self.pos = start
             raise self.error("number too large")
         return int(self.data[start : self.pos])
+
+    def parse_number(self) -> int:
+        # RFC 9051 9: number = 1*DIGIT, an unsigned 32-bit integer (also sequence numbers, UIDs
+        # and section parts: nz-number).
+        start = self.pos
+        n = self.parse_number64()
+        if n > 0xFFFFFFFF:
+            self.pos = start
+            raise self.error("number too large")
+        return n
 
     def parse_nz_number(self) -> int:
         n = self.parse_number()
@@ -157,17 +169,11 @@ class Parser:
             raise self.error("expected non-zero number")
         return n
 
-    def parse_number32(self) -> int:
-        n = self.parse_number()
-        if n > 0xFFFFFFFF:
-            raise self.error("number too large")
-        return n
+    parse_number32 = parse_number
 
     def parse_mod_sequence_value(self) -> int:
-        n = self.parse_number()
-        if n >= 1 << 63:
-            raise self.error("mod-sequence too large")
-        return n
+        # RFC 7162 7: mod-sequence-value = 1*DIGIT, positive unsigned 63-bit.
+        return self.parse_number64()
 
     def parse_quoted(self) -> bytes:
         self.expect(b'"')
@@ -826,7 +832,7 @@ class Parser:
             return SearchKey(w, field=field, text=self._search_text(charset))
         if w in ("LARGER", "SMALLER"):
             self.sp()
-            return SearchKey(w, number=self.parse_number())
+            return SearchKey(w, number=self.parse_number64())  # RFC 9051 6.4.4: number64
         if w == "UID":
             self.sp()
             return SearchKey(w, numset=self.parse_sequence_set())

@@ -525,6 +525,10 @@ class ServerConnection:
         return Reply(c.C250_COMPLETED, c.SE_ADDR_OTHER, "now on the list")
 
     def _parse(self, fn, args: str, **kw: bool):
+        if any("\udc80" <= ch <= "\udcff" for ch in args):
+            # The line was decoded with surrogateescape: these are bytes that are no UTF-8
+            # (RFC 6531 3.3: SMTPUTF8 addresses are UTF-8; without it they are ASCII).
+            raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_SYNTAX, "bad syntax: invalid utf-8")
         try:
             return fn(args, **kw)
         except ParseError as e:
@@ -570,6 +574,12 @@ class ServerConnection:
             raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_SYNTAX, "bad syntax: expected BDAT size [LAST]", close=True)
         size = int(words[0])
         last = len(words) == 2
+        if size > 2 * self.max_message_size + (1 << 20):
+            # RFC 3030 2 has the receiver consume a refused chunk (a chunk somewhat over the
+            # limit is read and dropped, the connection stays in sync). Reading a chunk far over
+            # it only to throw it away would let a client hold the connection as long as it
+            # likes: refuse at once and close (its data cannot be skipped otherwise).
+            raise fail(c.C552_MAILBOX_FULL, c.SE_SYS_MSG_LIMIT_EXCEEDED, "message too large", close=True)
         self._resume_state = self.state
         err: Reply | None = None
         try:

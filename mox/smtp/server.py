@@ -234,6 +234,11 @@ class _Conn:
 
     async def command(self, cmd: Command) -> bool:
         fn = getattr(self, "cmd_" + cmd.verb.lower(), None) if cmd.verb.isalpha() else None
+        if (b"\x00" in cmd.line or b"\r" in cmd.line) and self.proto.ncommands > 0:
+            # RFC 5321 2.3.8: no bare CR in a command line (nor NUL, never valid in a command);
+            # said plainly instead of "unknown command" or a parse error about a character.
+            self.proto.note_command()
+            raise fail(c.C500_BAD_SYNTAX, c.SE_PROTO_SYNTAX, "bad syntax: NUL or bare CR in command line")
         if fn is None:
             if not self.proto.note_command():
                 # RFC 5321 4.2.4 / mox: a first line that is not SMTP likely is another protocol.

@@ -145,6 +145,25 @@ class CtlConn:
             await self.write_line("ok")
 
 
+async def _refuse(conn: CtlConn, text: str) -> None:
+    """Tell the client why the connection ends (a broken protocol: what follows cannot be
+    understood), then close: our side first, and what the client still sends is read and
+    dropped for a moment, so the line is not lost to a reset."""
+    import trio
+
+    try:
+        await conn.write_line(text)
+        send_eof = getattr(conn._stream, "send_eof", None)
+        if send_eof is not None:
+            await send_eof()
+        with trio.move_on_after(1.0):
+            for _ in range(64):
+                if not await conn._stream.receive_some(CHUNK):
+                    break
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+
+
 def _probe_running(data_dir: Path) -> bool:
     """Whether a mox answers on the control channel of data_dir."""
     try:
@@ -241,7 +260,10 @@ async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> 
             while True:
                 try:
                     cmd = await conn.read_line()
-                except CtlProtocolError:
+                except CtlProtocolError as e:
+                    if str(e) != "connection closed":
+                        clog.info("ctl protocol error", err=str(e))
+                        await _refuse(conn, str(e))
                     return
                 handler = _handlers.get(cmd)
                 if handler is None:
@@ -252,6 +274,8 @@ async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> 
                     await handler(ctx, conn)
                 except CtlProtocolError as e:
                     clog.info("ctl protocol error", cmd=cmd, err=str(e))
+                    if str(e) != "connection closed":
+                        await _refuse(conn, str(e))
                     return
                 except CtlError as e:
                     await conn.write_line(str(e) or "error")

@@ -8,6 +8,10 @@ run *ARGS:
 test *ARGS:
     .venv/bin/python -m pytest -q {{ARGS}}
 
+# The long parser fuzzing runs (100,000 examples per parser; MOX_FUZZ_EXAMPLES=n for another count).
+fuzz *ARGS:
+    .venv/bin/python -m pytest -q -m fuzz tests/fuzz {{ARGS}}
+
 # Build the one-file archive dist/mox.pyz.
 build *ARGS:
     python3 build.py {{ARGS}}

@@ -47,7 +47,13 @@ pytest_make_collect_report = strict_skips.pytest_make_collect_report
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The slow tests (real pyz builds, a minute or two) are left out of a plain `pytest`; `--slow`
-    (the README's whole-suite command and CI) or any `-m` expression decides instead."""
+    (the README's whole-suite command and CI) or any `-m` expression decides instead. The long
+    fuzzing runs (a quarter of an hour) run only when a `-m` expression names them."""
+    if "fuzz" not in (config.option.markexpr or ""):
+        fuzz = [item for item in items if item.get_closest_marker("fuzz") is not None]
+        if fuzz:
+            config.hook.pytest_deselected(items=fuzz)
+            items[:] = [item for item in items if item.get_closest_marker("fuzz") is None]
     if config.getoption("slow") or config.option.markexpr:
         return
     slow = [item for item in items if item.get_closest_marker("slow") is not None]

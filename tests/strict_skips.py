@@ -23,6 +23,9 @@ PLATFORM_SKIPS = frozenset(
         "this host has no ::1",
         "names fds through /proc/self/fd",
         "SIGKILL of a child process: POSIX only",
+        "needs Linux with mount namespaces (root or user namespaces)",
+        "uses the POSIX errno of a full disk",
+        "RLIMIT_NOFILE is POSIX",
     }
 )
 

@@ -196,6 +196,8 @@ class Queue:
                 acc.close()
             if has_sent:
                 await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",), session=session)
+        except DiskFull as e:  # the message is queued; the Sent copy did not fit
+            self.log.warn("storing copy in sent mailbox: disk full", account=account, err=str(e))
         except Exception as e:  # the message is queued; a missing Sent copy is only logged
             self.log.error("storing copy in sent mailbox", account=account, err=repr(e))
 

@@ -762,7 +762,9 @@ class Account:
             r.id for p in dropped for r in p.records if isinstance(r, Message) and not r.expunged and r.id not in self._by_id
         ]
         self._remove_files(added)
-        self._log.error(
+        # A warning, not an error: handled (nothing lost, the account goes on); the admin
+        # must free space, which the protocols report to clients too.
+        self._log.warn(
             "disk full: journal write failed, unwritten transactions dropped",
             err=str(err),
             transactions=len(dropped),

@@ -12,7 +12,13 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from mox.limiter import Limiter
+
+_T = TypeVar("_T")
 
 import trio
 
@@ -20,7 +26,7 @@ from mox import mlog
 from mox.config import Config
 
 
-async def run_password_hash(limiter: Any, fn: Any, *args: Any) -> Any:
+async def run_password_hash(limiter: Limiter | None, fn: Callable[..., _T], *args: Any) -> _T:
     """``fn(*args)`` in a worker thread: password hashing is slow by design and never runs on
     the event loop. ``limiter`` (``mox.limiter.Limiter``, or None) caps how many hash jobs run
     at once; it is one per server, shared by IMAP, SMTP and the web."""
@@ -28,11 +34,11 @@ async def run_password_hash(limiter: Any, fn: Any, *args: Any) -> Any:
     return await trio.to_thread.run_sync(fn, *args, limiter=cap)
 
 
-def hash_runner(limiter: Any) -> Any:
+def hash_runner(limiter: Limiter | None) -> Callable[..., Awaitable[Any]]:
     """A ``run_sync`` for mox.sasl.serve_exchange: each step in a worker thread under the shared
     hash limiter."""
 
-    async def run(fn: Any, *args: Any) -> Any:
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
         return await run_password_hash(limiter, fn, *args)
 
     return run

@@ -41,7 +41,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
+    from mox.store.schema import Message
 
 import trio
 
@@ -702,7 +706,7 @@ def hold_view(ctx: Any, address: str, destination: tuple[str, str]) -> Any:
     return ctx.store.open_account(st.open_view(ctx, r).name)
 
 
-def record_delivery(ctx: Any, session: str | None, account: str, message: Any) -> None:
+def record_delivery(ctx: ServerContext, session: str | None, account: str, message: Message | None) -> None:
     """Note that SMTP session ``session`` brought ``message`` into ``account`` (for its
     transcript link; mox.transcript)."""
     st = state(ctx)

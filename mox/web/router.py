@@ -18,7 +18,10 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
 
 import msgspec
 
@@ -305,7 +308,7 @@ DEFAULT_BODY_LIMIT = 1024 * 1024
 
 #: A check that runs on the request head, before its body is read (authentication): returns a
 #: Response to send instead of running the handler (the body is then never read), or None.
-Guard = Callable[[Any, Request], Awaitable["Response | None"]]
+Guard = Callable[["ServerContext", Request], Awaitable["Response | None"]]
 
 
 class Router:
@@ -341,7 +344,7 @@ class Router:
         client never gets to send a body."""
         self.guards.append((prefix, tuple(m.upper() for m in methods) if methods is not None else None, guard))
 
-    async def check_guards(self, ctx: Any, req: Request) -> Response | None:
+    async def check_guards(self, ctx: ServerContext, req: Request) -> Response | None:
         for prefix, methods, guard in self.guards:
             if req.path.startswith(prefix) and (methods is None or req.method in methods):
                 resp = await guard(ctx, req)

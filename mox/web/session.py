@@ -16,11 +16,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
 
 import trio
 
-from mox.web.router import HTTPError, Request, Response, Router, json_response
+from mox.web.router import Guard, HTTPError, Request, Response, Router, json_response
 
 KINDS = ("account", "webmail", "admin")
 COOKIE_NAMES = {"account": "webaccountsession", "webmail": "webmailsession", "admin": "webadminsession"}
@@ -164,7 +167,7 @@ def check_admin_password(ctx: Any, password: str) -> bool:
     return verify_password_hash(stored, password)
 
 
-async def check_admin_password_async(ctx: Any, password: str) -> bool:
+async def check_admin_password_async(ctx: ServerContext, password: str) -> bool:
     """check_admin_password in a worker thread under the shared hash limiter; failures count in
     the limiter (by IP) only when the caller records them."""
     from mox.auth import run_password_hash
@@ -218,11 +221,11 @@ def _session_handler(kind: str) -> Any:
     return session
 
 
-def session_guard(kind: str) -> Any:
+def session_guard(kind: str) -> Guard:
     """A router guard: the request needs a session of ``kind`` (403 before its body is read;
     the CSRF token is checked by the handler, it may be a form field in the body)."""
 
-    async def guard(ctx: Any, req: Request) -> Response | None:
+    async def guard(ctx: ServerContext, req: Request) -> Response | None:
         require_session(req, kind, csrf=False)
         return None
 

@@ -30,7 +30,10 @@ import datetime
 import html as htmlmod
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
 
 import trio
 
@@ -443,7 +446,7 @@ def find_codes(text: str, html: str) -> list[str]:
 _AUTH_HEADERS = [("WWW-Authenticate", 'Basic realm="mox test api"')]
 
 
-async def resolve_caller(ctx: Any, req: Request) -> Caller:
+async def resolve_caller(ctx: ServerContext, req: Request) -> Caller:
     """Who calls (module docstring); HTTPError 401 without valid credentials from a non-local
     address. Password hashes run in a worker thread under the shared hash limiter."""
     if access.is_local(req):
@@ -479,7 +482,7 @@ async def resolve_caller(ctx: Any, req: Request) -> Caller:
     raise HTTPError(401, "user:noAuth", "invalid credentials", _AUTH_HEADERS)
 
 
-async def guard(ctx: Any, req: Request) -> Response | None:
+async def guard(ctx: ServerContext, req: Request) -> Response | None:
     """For every request under /api/v1/, before its body is read: who calls, and for requests
     that change something, a JSON Content-Type or none. A browser sends a cross-site request
     without asking first (no CORS preflight, which mox never allows) only with a form or text
@@ -504,7 +507,7 @@ def require_unrestricted(req: Request) -> None:
         raise HTTPError(403, "user:forbidden", "only from loopback (127.0.0.1, ::1) or with the admin password")
 
 
-def account_name(ctx: Any, req: Request) -> str:
+def account_name(ctx: ServerContext, req: Request) -> str:
     """The account a request is about: ``account=``, else the caller's own, else (local and
     admin callers) ``mox``, localserve's account, or the only account. HTTPError 403 for an
     account the caller may not see."""

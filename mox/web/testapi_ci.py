@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
+    from mox.store.schema import Message
 
 import trio
 
@@ -30,7 +34,7 @@ from mox.web.testapi import BASE, _index, _msg_id, require_unrestricted
 log = mlog.get_logger("http")
 
 
-def _state(ctx: Any, req: Request, *, everyone: bool = False) -> ci.State:
+def _state(ctx: ServerContext, req: Request, *, everyone: bool = False) -> ci.State:
     """The CI state; for local and admin callers only unless ``everyone`` (the endpoint then
     limits itself to the caller's accounts)."""
     if not everyone:
@@ -93,7 +97,7 @@ async def transcript(ctx: Any, req: Request) -> Response:
     return Response(200, sanitize.content_headers("text/plain; charset=utf-8", attachment=False), text.encode("utf-8"))
 
 
-async def _message(ctx: Any, req: Request) -> tuple[str, Any, bytes]:
+async def _message(ctx: ServerContext, req: Request) -> tuple[str, Message, bytes]:
     """(account, message, bytes) of the request's message, in an account the caller may see."""
     _, ai = await _index(ctx, req)
     mid = _msg_id(req)
@@ -107,7 +111,7 @@ async def _message(ctx: Any, req: Request) -> tuple[str, Any, bytes]:
         acc.close()
 
 
-def _session_of(st: ci.State, account: str, message: Any) -> str | None:
+def _session_of(st: ci.State, account: str, message: Message) -> str | None:
     """The SMTP session that brought the message into the account, as the server recorded it
     at delivery (never from the message's headers: an IMAP APPEND can write any)."""
     return st.transcripts.delivered_by(account, message.id)

@@ -24,7 +24,10 @@ import mimetypes
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
 
 import trio
 
@@ -186,7 +189,7 @@ async def _authenticate(ctx: Any, req: Request) -> tuple[str, str]:
     return account, username
 
 
-async def guard(ctx: Any, req: Request) -> Response | None:
+async def guard(ctx: ServerContext, req: Request) -> Response | None:
     """Before the body of a method call is read: HTTP basic auth (an unauthenticated client
     gets its 401 without sending a body)."""
     try:

@@ -35,7 +35,11 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
+    from mox.store.schema import Message
 
 from mox.store.errors import MessageGone
 from mox.web import sanitize
@@ -704,7 +708,7 @@ def _load(ctx: Any, req: Request) -> tuple[Session, bytes]:
     return s, data
 
 
-def load_message(ctx: Any, req: Request) -> tuple[Session, Any, bytes]:
+def load_message(ctx: ServerContext, req: Request) -> tuple[Session, Message, bytes]:
     """The session's message named by the path's mailbox and uid: (session, message, bytes)."""
     s = require_session(req, "webmail")
     try:

@@ -390,3 +390,65 @@ def test_pages_work_under_the_csp(server: Any, page: Page, client: Any) -> None:
     page.fill("#password", ADMIN_PASSWORD)
     page.click("#login-form button[type=submit]")
     expect(page.locator("text=mox@localhost").first).to_be_visible()
+
+
+class AttackerSite:
+    """Another origin (a page the developer happens to open) that tries to change the server:
+    a form POST with enctype text/plain (JSON smuggled in a field name) and fetch in no-cors
+    mode, neither of which needs a CORS preflight."""
+
+    def __init__(self, target: str) -> None:
+        rule = '{"stage": "rcpt", "action": "reply", "code": 451, "text": "x", "recipient": "evil@attack.example", "pad": "'
+        page = (
+            "<!doctype html><title>attacker</title>"
+            f"<form id=f method=post action='{target}/api/v1/faults' enctype='text/plain'>"
+            f"<input type=hidden name='{rule}' value='\"}}'></form>"
+            "<script>"
+            f"fetch('{target}/api/v1/reset', {{method: 'POST', mode: 'no-cors', body: '{{}}'}})"
+            ".then(() => { document.title = 'fetched'; }, () => { document.title = 'fetch failed'; });"
+            "</script>"
+        ).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_cross_site_page_cannot_reset_or_add_faults(server: Any, browser: Any, client: Any) -> None:
+    from tests.web.conftest import wait_one
+
+    t = uuid.uuid4().hex[:8]
+    smtp_send(server, message(f"keep {t}", "keep me\n"), to=f"keep-{t}@example.org")
+    kept = wait_one(client(), f"to=keep-{t}@example.org")
+    site = AttackerSite(base(server))
+    ctx = browser.new_context()
+    ctx.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = ctx.new_page()
+        page.goto(site.url)
+        expect(page).to_have_title(re.compile("^fetch"))  # the no-cors POST was sent (or refused)
+        page.evaluate("document.getElementById('f').submit()")
+        page.wait_for_url(base(server) + "/api/v1/faults")
+        # The browser sent it, mox refused it: the answer names the cross-site check.
+        assert '"code":"user:crossSite"' in page.locator("body").inner_text()
+    finally:
+        ctx.close()
+        site.close()
+    c = client()
+    assert [r for r in c.get("/api/v1/faults").json()["rules"] if r.get("recipient") == "evil@attack.example"] == []
+    assert c.get(f"/api/v1/messages/{kept['id']}").status == 200  # no reset happened

@@ -4,7 +4,7 @@
 run *ARGS:
     .venv/bin/mox localserve {{ARGS}}
 
-# The test suite, as CI runs it.
+# The test suite without the slow tests; `just test --slow` runs all of it, as CI does (README).
 test *ARGS:
     .venv/bin/python -m pytest -q {{ARGS}}
 

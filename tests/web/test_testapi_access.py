@@ -186,3 +186,24 @@ def test_dns_rebinding_host_check(server: Any, host: str, ok: bool) -> None:
         assert status == b"HTTP/1.1 421 Misdirected Request", raw
         body = raw.split(b"\r\n\r\n", 1)[1]
         assert json.loads(body)["code"] == "user:badHost"
+
+
+def test_mail_services_same_from_other_addresses(server: Any, remote: Any) -> None:
+    """What README's security notes say of other addresses: no loopback privilege in the mail
+    services either way: SMTP 1025 takes mail from anyone, IMAP takes the well-known passwords."""
+    import smtplib
+    import socket
+
+    t = tag()
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30, source_address=(REMOTE, 0)) as s:
+        assert s.sendmail("x@example.org", [f"far-{t}@example.org"], msg(f"far-{t}@example.org", f"far {t}")) == {}
+    with socket.create_connection(("127.0.0.1", server.ports["imap"]), timeout=30, source_address=(REMOTE, 0)) as s:
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"* OK ")
+        s.sendall(f"a1 LOGIN far-{t}@example.org moxmoxmox\r\n".encode())
+        assert f.readline().startswith(b"a1 OK ")
+        s.sendall(b"a2 SELECT INBOX\r\n")
+        lines = [f.readline()]
+        while not lines[-1].startswith(b"a2 "):
+            lines.append(f.readline())
+        assert b"* 1 EXISTS\r\n" in lines and lines[-1].startswith(b"a2 OK ")

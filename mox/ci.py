@@ -51,6 +51,7 @@ import trio
 
 from mox import faults as F
 from mox import mlog
+from mox.smtp.received import format_date as received_date
 from mox.transcript import RecordingLogger, TranscriptStore
 
 SHARED_PASSWORD = "moxmoxmox"
@@ -157,6 +158,19 @@ def settings_from_env() -> dict[str, Any]:
         "views": env.get("MOX_VIEWS"),
         "views_max": env.get("MOX_VIEWS_MAX"),
     }
+
+
+def deterministic_requested(overrides: dict[str, Any] | None) -> bool:
+    """Whether the settings ``init`` will make (environment, then ``overrides``) turn on
+    deterministic mode; for what is decided before the server starts (the DKIM key of a new
+    config dir). An invalid value counts as off here; ``init`` reports it."""
+    v = (overrides or {}).get("deterministic")
+    if v is None:
+        v = settings_from_env()["deterministic"]
+    try:
+        return parse_fixed_time(v) is not None
+    except ValueError:
+        return False
 
 
 def init(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
@@ -729,15 +743,16 @@ def stabilize(ctx: Any, data: bytes) -> bytes:
     if st is None or st.settings.deterministic is None:
         return data
     fixed = email.utils.formatdate(st.settings.deterministic, localtime=False)
+    fixed_received = received_date(st.settings.deterministic)
     host = getattr(ctx.config, "hostname", "localhost")
     end = data.find(b"\r\n\r\n")
     head, body = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
     text = head.decode("utf-8", "surrogateescape")
-    text = _RECEIVED_DATE.sub(lambda m: m.group(1) + fixed, text, count=1)
+    text = _RECEIVED_DATE.sub(lambda m: m.group(1) + fixed_received, text, count=1)
     is_dsn = "multipart/report" in text.lower() and f"postmaster@{host}" in text
     if is_dsn:
         bodys = body.decode("utf-8", "surrogateescape")
-        bodys = _RECEIVED_DATE.sub(lambda m: m.group(1) + fixed, bodys)
+        bodys = _RECEIVED_DATE.sub(lambda m: m.group(1) + fixed_received, bodys)
         bodys = re.sub(r"(?m)^(Arrival-Date|Last-Attempt-Date): [^\r\n]*", lambda m: m.group(1) + ": " + fixed, bodys)
         m = re.search(r'boundary="(mox-[0-9a-f]+)"', text)
         old = m.group(1) if m else None
@@ -752,4 +767,4 @@ def stabilize(ctx: Any, data: bytes) -> bytes:
     return text.encode("utf-8", "surrogateescape") + body
 
 
-_RECEIVED_DATE = re.compile(r"(?m)^(Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*?; )([^\r\n]+)")
+_RECEIVED_DATE = re.compile(r"(?m)^(Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*?;(?: |\r\n[ \t]))([^\r\n]+)")

@@ -38,6 +38,20 @@ class ConfigError(Exception):
     """A config file is missing, unreadable or invalid; the message says which and why."""
 
 
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(s: str) -> float:
+    """Seconds in a duration written as mox (Go) writes them: "72h", "1h30m", "90s", "1.5h".
+    Raises ValueError."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)", s)
+    if not s or "".join(n + u for n, u in parts) != s:
+        raise ValueError(f"invalid duration {s!r} (examples: 72h, 1h30m, 90s)")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
 class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     pass
 
@@ -131,8 +145,69 @@ class StaticConfig(Base):
     web_request_deadline: float = 300.0
 
 
+class Canonicalization(Base):
+    """How a DKIM signature canonicalizes (RFC 6376 3.4): "relaxed" tolerates changes in
+    whitespace (and header case) in transit, "simple" none."""
+
+    header_relaxed: bool = False
+    body_relaxed: bool = False
+
+
+class DKIMSelector(Base):
+    """A DKIM key (mox config.Selector). The public key is published at
+    ``<selector>._domainkey.<domain>`` (see ``mox config dnsrecords``)."""
+
+    #: An RSA or ed25519 private key file in PKCS #8 PEM form, relative to the config dir.
+    private_key_file: str
+    #: "sha256" (default when empty) or the old, not recommended, "sha1" (RSA only).
+    hash: str = ""
+    canonicalization: Canonicalization = msgspec.field(default_factory=Canonicalization)
+    #: Header fields to sign; empty: mox's default set (From, To, Cc, Bcc, Reply-To,
+    #: References, In-Reply-To, Subject, Date, Message-Id, Content-Type).
+    headers: list[str] = []
+    #: Do not "oversign": allow more fields of the signed names to be added later.
+    dont_seal_headers: bool = False
+    #: How long a signature is valid, as a duration such as "72h"; empty: no expiration.
+    expiration: str = ""
+
+    def __post_init__(self) -> None:
+        if self.hash not in ("", "sha256", "sha1"):
+            raise ValueError(f"unsupported hash {self.hash!r}, use sha256")
+        if self.expiration:
+            parse_duration(self.expiration)
+        if self.headers and not any(h.lower() == "from" for h in self.headers):
+            raise ValueError("From-field must always be DKIM-signed")  # RFC 6376 5.4
+
+    @property
+    def hash_effective(self) -> str:
+        return self.hash or "sha256"
+
+    @property
+    def expiration_seconds(self) -> int:
+        return int(parse_duration(self.expiration)) if self.expiration else 0
+
+
+class DKIMConfig(Base):
+    """The DKIM keys of a domain, and which of them sign outgoing messages."""
+
+    selectors: dict[str, DKIMSelector] = {}
+    sign: list[str] = []
+
+    def __post_init__(self) -> None:
+        import re
+
+        for name in self.selectors:
+            # A selector is a DNS name below _domainkey (RFC 6376 3.1).
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*", name):
+                raise ValueError(f"invalid dkim selector name {name!r}")
+        for name in self.sign:
+            if name not in self.selectors:
+                raise ValueError(f"unknown selector {name} for signing")
+
+
 class DomainConfig(Base):
     catchall_separator: str = "+"
+    dkim: DKIMConfig = msgspec.field(default_factory=DKIMConfig)
 
 
 class AccountConfig(Base):
@@ -299,7 +374,26 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig) -> C
 
 def load_config(config_dir: Path) -> Config:
     """Read mox.conf and domains.conf from config_dir; raises ConfigError."""
-    return resolve(Path(config_dir), read_static(Path(config_dir)), read_domains(Path(config_dir)))
+    config = resolve(Path(config_dir), read_static(Path(config_dir)), read_domains(Path(config_dir)))
+    check_dkim_keys(config)
+    return config
+
+
+def check_dkim_keys(config: Config) -> None:
+    """Every DKIM selector's private key file can be read and fits its settings (mox checks the
+    same when loading its config); raises ConfigError naming domains.conf, domain and selector."""
+    from mox.dkim.keys import KeyFileError, key_algorithm, load_key_file
+
+    for dname, dom in config.domains.items():
+        for sname, sel in dom.dkim.selectors.items():
+            where = f"{Path(config.config_dir) / DOMAINS_CONF}: domain {dname}: selector {sname}"
+            try:
+                key = load_key_file(Path(config.config_dir) / sel.private_key_file)
+            except KeyFileError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            if key_algorithm(key) == "ed25519" and sel.hash_effective != "sha256":
+                # RFC 8463 3: ed25519-sha256 only.
+                raise ConfigError(f"{where}: hash algorithm {sel.hash!r} is not supported with ed25519, only sha256 is")
 
 
 def with_ports(config: Config, ports: dict[str, int]) -> Config:

@@ -14,6 +14,7 @@ ready file). SIGINT/SIGTERM (SIGBREAK on Windows) or ``mox stop`` shut it down g
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -39,6 +40,9 @@ ADMIN_PASSWORD = "moxadmin"
 CERT_FILE = "localhost.crt"
 KEY_FILE = "localhost.key"
 ADMIN_PASSWORD_FILE = "adminpasswd"
+#: The DKIM key of domain localhost, selector "localserve" (file name as mox's localserve).
+DKIM_SELECTOR = "localserve"
+DKIM_KEY_FILE = "dkim.localserve.privatekey.pkcs8.pem"
 
 log = mlog.get_logger("localserve")
 
@@ -117,7 +121,7 @@ def localserve_files(ip: str | None = None) -> tuple[mconfig.StaticConfig, mconf
         limits=mconfig.LOCALSERVE_LIMITS,
     )
     domains = mconfig.DomainsConfig(
-        domains={"localhost": mconfig.DomainConfig(catchall_separator="+")},
+        domains={"localhost": mconfig.DomainConfig(catchall_separator="+", dkim=localserve_dkim())},
         # No daily send limits for localserve's account (-1): test suites and benchmarks submit
         # far more than mox's 1000 messages / 200 new recipients a day (README, "Accounts").
         accounts={
@@ -129,9 +133,60 @@ def localserve_files(ip: str | None = None) -> tuple[mconfig.StaticConfig, mconf
     return static, domains
 
 
-def write_localserve_config(d: Path, ip: str | None = None) -> None:
+def localserve_dkim() -> mconfig.DKIMConfig:
+    """Domain localhost signs with an ed25519 key, selector "localserve", as mox's localserve;
+    relaxed canonicalization for headers and body (mox's localserve leaves it at simple/simple,
+    which breaks on any whitespace change in transit), signatures valid 72 hours."""
+    sel = mconfig.DKIMSelector(
+        private_key_file=DKIM_KEY_FILE,
+        expiration="72h",
+        canonicalization=mconfig.Canonicalization(header_relaxed=True, body_relaxed=True),
+    )
+    return mconfig.DKIMConfig(selectors={DKIM_SELECTOR: sel}, sign=[DKIM_SELECTOR])
+
+
+#: The seed of the DKIM key of a config created in deterministic mode: a well-known key, so
+#: that signatures (and so whole messages) are the same in every new data dir.
+DETERMINISTIC_DKIM_SEED = hashlib.sha256(b"mox localserve deterministic dkim key").digest()
+
+
+def write_dkim_key(d: Path, *, deterministic: bool = False) -> None:
+    """A new ed25519 DKIM key for localserve._domainkey.localhost (RFC 8463), mode 0600; in
+    deterministic mode the well-known one."""
+    from mox.dkim import make_ed25519_key
+
+    if deterministic:
+        when = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+        pem = make_ed25519_key(DKIM_SELECTOR, "localhost", now=when, seed=DETERMINISTIC_DKIM_SEED)
+    else:
+        pem = make_ed25519_key(DKIM_SELECTOR, "localhost")
+    mconfig.write_file(Path(d) / DKIM_KEY_FILE, pem, secret=True)
+
+
+def ensure_dkim(d: Path) -> bool:
+    """Give a localserve config written before DKIM signing its key and selector (once, with a
+    log line); True when domains.conf was changed."""
+    d = Path(d)
+    try:
+        static = mconfig.read_static(d)
+        domains = mconfig.read_domains(d)
+    except mconfig.ConfigError:
+        return False  # loading reports it
+    dom = domains.domains.get("localhost")
+    if not static.localserve or dom is None or dom.dkim.selectors:
+        return False
+    if not (d / DKIM_KEY_FILE).exists():
+        write_dkim_key(d)
+    new = msgspec.structs.replace(dom, dkim=localserve_dkim())
+    mconfig.write_file(d / mconfig.DOMAINS_CONF, mconfig.encode_json(msgspec.structs.replace(domains, domains={**domains.domains, "localhost": new})))
+    log.info("added dkim key for localhost to config", file=DKIM_KEY_FILE)
+    return True
+
+
+def write_localserve_config(d: Path, ip: str | None = None, *, deterministic: bool = False) -> None:
     """Write a new localserve config into d (created, or existing and empty). On failure
-    everything written is removed again."""
+    everything written is removed again. ``deterministic``: the DKIM key is the well-known
+    one (see DETERMINISTIC_DKIM_SEED)."""
     d = Path(d)
     created = not d.exists()
     try:
@@ -148,6 +203,7 @@ def write_localserve_config(d: Path, ip: str | None = None) -> None:
         except OSError:
             pass
         generate_certificate(d / CERT_FILE, d / KEY_FILE, [ip] if ip else None)
+        write_dkim_key(d, deterministic=deterministic)
         mconfig.write_file(d / ADMIN_PASSWORD_FILE, (hash_password(ADMIN_PASSWORD) + "\n").encode("ascii"), secret=True)
         static, domains = localserve_files(ip)
         mconfig.write_config(d, static, domains)
@@ -155,7 +211,7 @@ def write_localserve_config(d: Path, ip: str | None = None) -> None:
         if created:
             shutil.rmtree(d, ignore_errors=True)
         else:
-            for name in (CERT_FILE, KEY_FILE, ADMIN_PASSWORD_FILE, mconfig.MOX_CONF, mconfig.DOMAINS_CONF):
+            for name in (CERT_FILE, KEY_FILE, DKIM_KEY_FILE, ADMIN_PASSWORD_FILE, mconfig.MOX_CONF, mconfig.DOMAINS_CONF):
                 try:
                     (d / name).unlink()
                 except OSError:
@@ -179,15 +235,19 @@ def prepare(
     ip: str | None = None,
     port_base: int | None = None,
     ports_offset: int | None = None,
+    deterministic: bool = False,
 ) -> tuple[mconfig.Config, bool]:
-    """Create or load the config in d; returns (config with the ports to use, newly created)."""
+    """Create or load the config in d; returns (config with the ports to use, newly created).
+    ``deterministic``: a new config gets the well-known DKIM key."""
     d = Path(d).absolute()
     new = is_new_dir(d)
     if new:
-        write_localserve_config(d, ip)
+        write_localserve_config(d, ip, deterministic=deterministic)
         log.print(f"config created in {d}")
     elif ip is not None:
         raise LocalserveError("can only use -ip when writing a new config file")
+    else:
+        ensure_dkim(d)
     config = load_localserve_config(d)
     if port_base is not None or ports_offset is not None:
         try:
@@ -421,7 +481,9 @@ def run_localserve(
                 log.print(f"config already present in {d}, not changed")
                 return
             log.print(f"creating mox localserve config in {d}")
-            write_localserve_config(d, ip)
+            from mox import ci
+
+            write_localserve_config(d, ip, deterministic=ci.deterministic_requested(None))
 
             async def create_account() -> None:
                 config = load_localserve_config(d)
@@ -433,7 +495,11 @@ def run_localserve(
 
             trio.run(create_account)
             return
-        config, new = prepare(d, ip=ip, port_base=port_base, ports_offset=ports_offset)
+        from mox import ci
+
+        config, new = prepare(
+            d, ip=ip, port_base=port_base, ports_offset=ports_offset, deterministic=ci.deterministic_requested(None)
+        )
         if loglevel is None:
             try:
                 mlog.set_level(config.log_level)
@@ -454,7 +520,9 @@ def run_localserve(
                 pass
 
 
-def config_for_tests(d: Path) -> mconfig.Config:
+def config_for_tests(d: Path, ci_settings: dict[str, Any] | None = None) -> mconfig.Config:
     """Create/load localserve config in d with free ports (for mox.testing.LocalServer)."""
-    config, _ = prepare(d, port_base=0)
+    from mox import ci
+
+    config, _ = prepare(d, port_base=0, deterministic=ci.deterministic_requested(ci_settings))
     return msgspec.structs.replace(config, ips=["127.0.0.1"])

@@ -173,7 +173,7 @@ class LocalServer:
         if self.dir is None:
             self._tmp = tempfile.mkdtemp(prefix="mox-localserve-test-")
             self.dir = Path(self._tmp) / "data"
-        config = localserve.config_for_tests(self.dir)
+        config = localserve.config_for_tests(self.dir, self.ci)
 
         async def start(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             mlog.collect_errors(self.errors)  # this server's tasks and worker threads

@@ -1,6 +1,6 @@
 """Files with secrets are created mode 0600 from the start (os.open with the mode, never a
-default-mode file tightened later): the TLS private key, adminpasswd, ctl.json's token, ci.json's
-shared password and the account index (password hashes)."""
+default-mode file tightened later): the TLS private key, the DKIM key, adminpasswd, ctl.json's
+token, ci.json's shared password and the account index (password hashes)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def created_private(creations: list[tuple[str, int, int]], final: Path) -> bool:
 def test_localserve_secrets(tmp_path: Path, creations: list[tuple[str, int, int]]) -> None:
     d = tmp_path / "ls"
     localserve.write_localserve_config(d)
-    for name in (localserve.KEY_FILE, localserve.ADMIN_PASSWORD_FILE):
+    for name in (localserve.KEY_FILE, localserve.DKIM_KEY_FILE, localserve.ADMIN_PASSWORD_FILE):
         assert mode(d / name) == 0o600, name
         assert created_private(creations, d / name), name
     assert mode(d / localserve.CERT_FILE) == 0o660  # not a secret

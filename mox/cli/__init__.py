@@ -20,7 +20,9 @@ import click
 from mox import mlog
 
 #: Command modules, in help order. Missing modules are skipped.
-COMMAND_MODULES = ("localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "account", "admin")
+COMMAND_MODULES = (
+    "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "account", "admin", "dkim", "dnsrecords",
+)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
 

@@ -334,10 +334,27 @@ class Queue:
             raise DeliveryError(550, "5.1.1", "no such user")
         account, mailbox = dest
         data = await trio.to_thread.run_sync(self.store.read_message, e)
-        data = f"Return-Path: <{e.mail_from}>\r\nDelivered-To: {e.recipient}\r\n".encode("utf-8") + data
+        data = self._trace(e) + await trio.to_thread.run_sync(self._authres, e.mail_from, data) + data
         return await deliver_to_store(
             self.ctx, account, mailbox, data, recipients=[e.recipient], key=self.delivery_key(e), session=e.session
         )
+
+    def _trace(self, e: Entry) -> bytes:
+        """Delivered-To (RFC 9228) and Return-Path (RFC 5321 4.4) of a local delivery, in mox's
+        order."""
+        return f"Delivered-To: {e.recipient}\r\nReturn-Path: <{e.mail_from}>\r\n".encode("utf-8")
+
+    def _authres(self, mail_from: str, data: bytes) -> bytes:
+        """Authentication-Results and Received-SPF for handing a queued message to a local
+        mailbox. mox's localserve queue delivers over SMTP to its own port 1025 from the first
+        listener IP with EHLO localhost, and the checks of that delivery are what these fields
+        say; here the message goes to the store directly and gets the same checks."""
+        from mox.dkim.local import incoming_headers
+
+        config = self.ctx.config
+        ips = getattr(config, "ips", None) or ["127.0.0.1"]
+        now = ci.fixed_time(self.ctx) or time.time()
+        return incoming_headers(config, data, remote_ip=ips[0], ehlo="localhost", mail_from=mail_from, now=now)
 
     async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
         self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))

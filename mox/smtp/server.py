@@ -16,12 +16,14 @@ import datetime
 import email.parser
 import email.policy
 import email.utils
+import functools
 import time
 from typing import Any
 
 import trio
 
-from mox import __version__, accounts, ci, mlog, sasl, slowmode
+from mox import __version__, accounts, ci, dkim, mlog, sasl, slowmode
+from mox.dkim import local as dkim_local
 from mox.auth import hash_runner
 from mox.message import MalformedMessage, add_missing_headers, check_message, parse_message
 from mox.smtp import codes as c
@@ -29,6 +31,7 @@ from mox.smtp import failsim
 from mox.smtp.address import Address
 from mox.store import DiskFull, OverQuota
 from mox.smtp.parse import dsn_xtext_decode
+from mox.smtp.received import address_literal, received, tls_comment, with_protocol
 from mox.smtp.protocol import (
     NEED_DATA,
     ChunkReceived,
@@ -464,22 +467,30 @@ class _Conn:
         else:
             await self._deliver_incoming(data)
 
-    def _received(self, recipients: list[Address]) -> bytes:
+    def _received(self, recipients: list[Address], *, now: float) -> bytes:
+        """Our Received field in mox's form (mox.smtp.received): submission hides the client,
+        delivery names its EHLO, reverse name and address."""
         tx = self.proto.tx
-        with_ = "UTF8SMTP" if tx.smtputf8 else "ESMTP"
-        if self.proto.tls:
-            with_ += "S"
-        if self.proto.account is not None:
-            with_ += "A"
-        if not self.proto.extended:
-            with_ = "SMTP"
         host = _cfg(self.ctx, "hostname", "localhost")
-        parts = [f"from {self.proto.ehlo_domain} ([{self.remote_ip or 'unknown'}])", f"by {host} ([{self.local_ip or 'unknown'}])"]
-        parts.append(f"with {with_} id {self.cid}")
-        if len(recipients) == 1:
-            parts.append(f"for <{recipients[0]}>")
-        line = "Received: " + "\r\n\t".join(parts) + "; " + email.utils.formatdate(localtime=False) + "\r\n"
-        return line.encode("utf-8")
+        if self.submission:
+            from_ = host
+        else:
+            literal = address_literal(self.remote_ip)
+            name = dkim_local.iprev_name(self.remote_ip)
+            helo = self.proto.ehlo_domain or literal
+            from_ = f"{helo} ({name + ' ' if name and name != helo else ''}{literal})"
+        return received(
+            from_=from_,
+            by=f"{host} ({address_literal(self.local_ip)})",
+            with_=with_protocol(
+                smtputf8=tx.smtputf8, ehlo=self.proto.extended, tls=self.proto.tls, authenticated=self.proto.account is not None
+            ),
+            requiretls=tx.requiretls,
+            id_=self.cid,
+            tls=tls_comment(self.stream) if self.proto.tls else None,
+            for_=str(recipients[0]) if len(recipients) == 1 else None,
+            date=now,
+        )
 
     async def _submit(self, data: bytes) -> None:
         tx = self.proto.tx
@@ -505,10 +516,13 @@ class _Conn:
         self._check_send_limits(account, [str(r) for r in tx.recipients])
         # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
         host = _cfg(self.ctx, "hostname", "localhost")
-        data = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
-        # reference 4.5: Received and Authentication-Results (RFC 8601 2.7.4: auth method).
-        authres = f"Authentication-Results: {host}; auth=pass smtp.mailfrom={tx.mail_from}\r\n".encode("utf-8")
-        msg = self._received(tx.recipients) + authres + data
+        now = ci.fixed_time(self.ctx) or time.time()
+        full = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
+        added = full[: len(full) - len(data)]
+        # mox smtpserver submit: Received, the added Message-ID/Date, the DKIM signatures of the
+        # From domain, Authentication-Results with the auth method (RFC 8601 2.7.4).
+        sigs = await self._dkim_sign(full, from_addr, now)
+        msg = self._received(tx.recipients, now=now) + added + sigs + submit_authres(host, str(tx.mail_from or "")) + data
         dsn_options = {
             "ret": tx.ret,
             "envid": tx.envid,
@@ -536,6 +550,21 @@ class _Conn:
             raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error delivering message") from None
         self.log.info("message submitted", account=account, ids=",".join(map(str, ids)), size=len(msg))
         self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
+
+    async def _dkim_sign(self, data: bytes, from_addr: str, now: float) -> bytes:
+        """DKIM-Signature fields for a submitted message (mox smtpserver submit): by the From
+        domain, i= its canonical local part (lower case, catch-all part removed)."""
+        local, _, domain = from_addr.rpartition("@")
+        sep = _cfg(self.ctx, "catchall_separator", "+")
+        canonical = local.lower().split(sep, 1)[0] if sep else local.lower()
+        try:
+            return await trio.to_thread.run_sync(
+                functools.partial(dkim_local.sign_message, self.ctx.config, canonical, domain, data, now=now)
+            )
+        except (dkim.SignError, dkim.MalformedHeader, dkim.KeyFileError) as e:
+            # As mox: the message goes out unsigned, the error is logged.
+            self.log.error("dkim sign for domain", domain=domain, err=str(e))
+            return b""
 
     def _account_for_str(self, addr: str) -> str | None:
         try:
@@ -576,8 +605,26 @@ class _Conn:
                 continue
             targets.setdefault(dest, []).append(rcpt)
         delivered = 0
+        now = ci.fixed_time(self.ctx) or time.time()
+        authres = b""
+        if targets:
+            # mox smtpserver deliver: iprev, DKIM, SPF and DMARC (without DNS: mox.dkim.local).
+            authres = await trio.to_thread.run_sync(
+                functools.partial(
+                    dkim_local.incoming_headers,
+                    self.ctx.config,
+                    data,
+                    remote_ip=self.remote_ip,
+                    ehlo=self.proto.ehlo_domain,
+                    mail_from=str(tx.mail_from or ""),
+                    now=now,
+                )
+            )
         for (account, mailbox), rcpts in targets.items():
-            msg = self._received(rcpts) + _return_path(tx) + data
+            # mox smtpserver deliver: Delivered-To (RFC 9228) for a single recipient, Return-Path,
+            # Authentication-Results, Received-SPF (RFC 7208 9.1: before Received), Received.
+            delivered_to = f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b""
+            msg = delivered_to + _return_path(tx) + authres + self._received(rcpts, now=now) + data
             try:
                 await deliver_to_store(
                     self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts], session=self.cid
@@ -638,6 +685,13 @@ def _orcpt(value: str | None) -> str | None:
         return None
     typ, _, addr = value.partition(";")
     return f"{typ};{dsn_xtext_decode(addr)}"
+
+
+def submit_authres(hostname: str, mail_from: str) -> bytes:
+    """The Authentication-Results of a submission: the client authenticated (RFC 8601 2.7.4),
+    in mox's form."""
+    ar = dkim.AuthResults(hostname, methods=[dkim.AuthMethod("auth", "pass", props=[dkim.AuthProp("smtp", "mailfrom", mail_from, addr_like=True)])])
+    return ar.header().encode("utf-8")
 
 
 def _return_path(tx: Any) -> bytes:

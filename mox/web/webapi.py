@@ -35,6 +35,7 @@ from mox.message import decode_body, decode_header_value, headers as message_hea
 from mox.message.part import Address, Part
 from mox.store.errors import MessageGone
 from mox.web import sanitize
+from mox.web.submit import submission_prefix
 from mox.web.router import Request, Response, Router, html_response, json_response, redirect
 
 BASE = "/webapi/v0/"
@@ -559,6 +560,7 @@ async def m_send(ctx: Any, account: str, address: str, obj: dict[str, Any], req:
         except ValueError:
             raise WebapiError("user", f"invalid FutureRelease {future!r}") from None
     _field(obj, "SaveSent", bool, default=False)  # the queue always keeps a copy in Sent
+    data = await submission_prefix(ctx, addr, rcpts, data) + data
     ids = await ctx.queue.add(account, addr, rcpts, data, hold_until=hold_until)
     return json_response(
         {

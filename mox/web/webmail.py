@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 from mox.store.errors import MessageGone
 from mox.web import sanitize
+from mox.web.submit import submission_prefix
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import Session, require_session
 
@@ -693,6 +694,7 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
             raise HTTPError(400, "user:error", "checking outgoing rate: message limit reached")
         if rcptlimit is not None:
             raise HTTPError(400, "user:error", "checking outgoing rate: recipient limit reached")
+        data = await submission_prefix(ctx, from_addr, rcpts, data) + data
         ids = await ctx.queue.add(s.account, from_addr, rcpts, data)
         if ref is not None and mode in ("reply", "forward"):
             flag = "\\Answered" if mode == "reply" else "$Forwarded"

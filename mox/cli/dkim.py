@@ -159,7 +159,7 @@ def sign(dir_: Path | None, message: str) -> None:
     _out(headers + data)
 
 
-def _lookup(txts: Sequence[str], records_file: Path | None, dir_: Path | None) -> Lookup:
+def _lookup(txt_record: str | None, records_file: Path | None, dir_: Path | None) -> Lookup:
     from mox.config import ConfigError, load_config
     from mox.dkim import KeyLookupError, Status
     from mox.dkim.dnsrecords import zone_txt_records
@@ -172,15 +172,15 @@ def _lookup(txts: Sequence[str], records_file: Path | None, dir_: Path | None) -
         except (OSError, UnicodeDecodeError) as e:
             raise UserError(f"reading records file: {e}") from None
     local = None
-    if not txts:
+    if txt_record is None:
         try:
             local = local_lookup(load_config(_config_dir(dir_)))
         except ConfigError:
             local = None  # no config there: only the given records count
 
     def lookup(selector: str, domain: str) -> Sequence[str]:
-        if txts:
-            return list(txts)
+        if txt_record is not None:
+            return [txt_record]
         name = f"{selector}._domainkey.{domain}.".lower()
         if name in zone:
             return zone[name]
@@ -194,13 +194,14 @@ def _lookup(txts: Sequence[str], records_file: Path | None, dir_: Path | None) -
 
 
 @dkim_group.command("verify")
-@click.option("-txt", "--txt", "txts", multiple=True, metavar="RECORD",
-              help="DKIM TXT record to verify every signature with, e.g. 'v=DKIM1;k=ed25519;p=...'.")
+@click.option("-txt", "--txt", "txt_record", default=None, metavar="RECORD",
+              help="DKIM TXT record to verify every signature with, e.g. 'v=DKIM1;k=ed25519;p=...' "
+              "(for several keys use -records).")
 @click.option("-records", "--records", "records_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="zone file with the TXT records at <selector>._domainkey.<domain> (as `mox config dnsrecords` prints).")
 @dir_option
 @click.argument("message")
-def verify(txts: tuple[str, ...], records_file: Path | None, dir_: Path | None, message: str) -> None:
+def verify(txt_record: str | None, records_file: Path | None, dir_: Path | None, message: str) -> None:
     """Verify the DKIM signatures in a message and print the results.
 
     The message is parsed, and the DKIM-Signature headers are validated. Validation of older
@@ -214,7 +215,7 @@ def verify(txts: tuple[str, ...], records_file: Path | None, dir_: Path | None, 
     from mox.dkim.sig import SigError
 
     data = _read_message(message)
-    lookup = _lookup(txts, records_file, dir_)
+    lookup = _lookup(txt_record, records_file, dir_)
     try:
         results = dkim.verify(data, lookup, now=time.time(), ignore_test_mode=True)
     except dkim.MalformedHeader as e:

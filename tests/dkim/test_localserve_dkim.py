@@ -209,17 +209,21 @@ def test_submission_multiple_recipients_over_tls(server: LocalServer) -> None:
     ), received[0]
 
 
-def test_webapi_send_signed_and_verified_by_dkimpy(server: LocalServer) -> None:
-    req = {"To": [{"Address": "webapi@localhost"}], "Subject": "from the webapi", "Text": "Hello  from the webapi.\n"}
+def webapi_send(srv: LocalServer, to: str, subject: str) -> None:
+    req = {"To": [{"Address": to}], "Subject": subject, "Text": "Hello  from the webapi.\n"}
     body = urllib.parse.urlencode({"request": json.dumps(req)}).encode()
-    auth = base64.b64encode(f"{server.address}:{server.password}".encode()).decode()
+    auth = base64.b64encode(f"{srv.address}:{srv.password}".encode()).decode()
     r = urllib.request.Request(
-        f"http://localhost:{server.ports['http']}/webapi/v0/Send",
+        f"http://localhost:{srv.ports['http']}/webapi/v0/Send",
         data=body,
         headers={"Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded"},
     )
     with urllib.request.urlopen(r, timeout=20) as resp:
         assert resp.status == 200
+
+
+def test_webapi_send_signed_and_verified_by_dkimpy(server: LocalServer) -> None:
+    webapi_send(server, "webapi@localhost", "from the webapi")
     got = wait_inbox(server, b"from the webapi")
     assert dkimpy_verify(got, dnsrecords(server))
     f = dict(reversed(fields(got)))
@@ -275,6 +279,10 @@ def test_rsa_and_ed25519_verified_by_dkimpy(server_rsa: LocalServer) -> None:
     assert dkimpy_verify(got, records, 0) and dkimpy_verify(got, records, 1)
     ar = dict(reversed(fields(got)))["Authentication-Results"]
     assert "dkim=pass (2048 bit rsa, without dnssec) header.d=localhost header.s=rsa header.a=rsa-sha256" in ar
+    # The webapi's Send is signed with both keys too.
+    webapi_send(server_rsa, "webapi@localhost", "two keys by webapi")
+    got = wait_inbox(server_rsa, b"two keys by webapi")
+    assert dkimpy_verify(got, records, 0) and dkimpy_verify(got, records, 1)
     # The RSA record is longer than 100 characters: mox's NOTE and parenthesized strings.
     out = run_mox("config", "dnsrecords", "-dir", str(server_rsa.dir), "localhost").stdout
     assert "; NOTE: The following is a single long record split over several lines for use\n" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import errno
 
 from mox.message import check_message
 from mox.queue import Entry, QueueStore, RecipientStatus, compose_dsn
@@ -130,3 +131,85 @@ def test_sent_records_and_ids_survive_reopen(tmp_path):
         assert qs.first_sent == {("old", "a@x"): now - 26 * 3600, ("mox", "b@x"): now}
         assert qs.allocate_ids(1) == [2]  # not 1 again
         qs.close()
+
+
+# --- a full disk -------------------------------------------------------------------------------
+
+
+def test_disk_full_message_file(tmp_path):
+    from tests.diskspace import DiskSpace
+
+    qs = QueueStore(tmp_path)
+    with DiskSpace(3):
+        try:
+            qs.write_message("1", b"hello")
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+        else:
+            raise AssertionError("no ENOSPC")
+    assert list((tmp_path / "queue" / "msg").iterdir()) == []  # no torn file, temporary or not
+    qs.write_message("1", b"hello")
+    qs.close()
+
+
+def test_disk_full_journal_append_cut_back(tmp_path):
+    """A journal append that does not fit is cut back: no torn line stays in front of the next
+    record (a line appended after a torn one would be unreadable), nothing of it is applied."""
+    from tests.diskspace import DiskSpace
+
+    qs = QueueStore(tmp_path)
+    qs.write_message("1", b"one")
+    qs.put([entry(1, "1")])
+    journal = tmp_path / "queue" / "index.journal"
+    size = journal.stat().st_size
+    with DiskSpace(20, only=lambda p: p.name == "index.journal"):
+        try:
+            qs.put([entry(2, "1", "b@example.com")])
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+        else:
+            raise AssertionError("no ENOSPC")
+    assert journal.stat().st_size == size
+    assert sorted(qs.entries) == [1]
+    qs.put([entry(3, "1", "c@example.com")])  # space again
+    qs.close()
+    qs = QueueStore(tmp_path)
+    assert sorted(qs.entries) == [1, 3]
+    qs.close()
+
+
+def test_disk_full_compaction_keeps_old_journal(tmp_path):
+    """Opening compacts the journal through a new file; when that does not fit, the old journal
+    stays (a torn last line cut off) and the queue works on."""
+    from tests.diskspace import DiskSpace
+
+    qs = QueueStore(tmp_path)
+    token = qs.token
+    qs.write_message("1", b"one")
+    qs.put([entry(1, "1"), entry(2, "1", "b@example.com")])
+    qs.remove([2])
+    qs.close()
+    journal = tmp_path / "queue" / "index.journal"
+    journal.write_bytes(journal.read_bytes() + b'{"op":"put","ent')  # a crash mid-append
+    with DiskSpace(0, only=lambda p: p.name == "index.journal.tmp"):
+        qs = QueueStore(tmp_path)
+    assert sorted(qs.entries) == [1] and qs.token == token
+    assert not (tmp_path / "queue" / "index.journal.tmp").exists()
+    assert journal.read_bytes().endswith(b"\n")  # the torn line is gone
+    qs.put([entry(4, "1", "d@example.com")])
+    qs.close()
+    qs = QueueStore(tmp_path)  # now it compacts
+    assert sorted(qs.entries) == [1, 4] and qs.token == token
+    qs.close()
+
+
+def test_token_survives_and_is_new_for_a_new_queue(tmp_path):
+    qs = QueueStore(tmp_path / "a")
+    t = qs.token
+    qs.close()
+    qs = QueueStore(tmp_path / "a")
+    assert qs.token == t and len(t) == 12
+    qs.close()
+    other = QueueStore(tmp_path / "b")
+    assert other.token != t
+    other.close()

@@ -215,3 +215,15 @@ def test_append_total_limit(imap):
     tc.write_line("a2 APPEND {200000}")  # a mailbox-name literal: the normal 100 KiB limit
     assert tc.read_line() == "a2 BAD [TOOBIG] literal too big"
     tc.transact("ok", "noop")
+
+
+def test_append_limit_is_a_gib_or_the_message_size():
+    from types import SimpleNamespace
+
+    from mox.imap.server import _max_append
+
+    def ctx(size: int) -> SimpleNamespace:
+        return SimpleNamespace(config=SimpleNamespace(max_message_size=size))
+
+    assert _max_append(ctx(100 << 20)) == 1 << 30
+    assert _max_append(ctx(3 << 30)) == 3 << 30

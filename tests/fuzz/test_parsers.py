@@ -73,7 +73,10 @@ from mox.smtp.protocol import (
 
 SHORT = 1000
 LONG = int(os.environ.get("MOX_FUZZ_EXAMPLES", "100000"))
-RUNS = [pytest.param(SHORT, id="short"), pytest.param(LONG, id="long", marks=pytest.mark.fuzz)]
+RUNS = [
+    pytest.param(SHORT, id="short"),
+    pytest.param(LONG, id="long", marks=[pytest.mark.fuzz, pytest.mark.timeout(4 * 3600)]),
+]
 
 
 def run(examples: int, strategy, check) -> None:

@@ -90,9 +90,14 @@ def run(examples: int, strategy, check) -> None:
     )
     @given(strategy)
     def prop(value) -> None:
+        nonlocal calls
+        calls += 1
         check(value)
 
+    calls = 0
     prop()
+    # Hypothesis stops early when it believes it has seen every input: not here, the count holds.
+    assert calls >= examples, f"{calls} examples run, {examples} asked for"
 
 
 def mutations(corpus: list[bytes]):

@@ -262,7 +262,7 @@ def add_mox(tree: Path, target: str, sources: dict[str, bytes]) -> None:
     dist_info.mkdir()
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {DIST_NAME}\nVersion: {version}\n", "utf-8")
     (dist_info / "entry_points.txt").write_text(
-        "[console_scripts]\nmox = mox.cli:main\n\n[pytest11]\nmox = mox.pytest_plugin\n", "utf-8")
+        "[console_scripts]\nmox = mox.cli:main\n\n[pytest11]\nmox = mox.testing.pytest_plugin\n", "utf-8")
 
 
 def normalise_modes(tree: Path) -> None:

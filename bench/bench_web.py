@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent))
 def populate(d: Path, n: int) -> None:
     from mox import localserve, mlog
     from mox.store import Store
-    from mox.store import password as pwmod
+    from mox.auth import password as pwmod
 
     mlog.set_level("error")
     localserve.prepare(d, port_base=0)
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         args.messages, args.requests = 1000, 50
 
     from mox import mlog
-    from mox.store import password as pwmod
+    from mox.auth import password as pwmod
     from mox.testing import LocalServer
 
     with tempfile.TemporaryDirectory(prefix="mox-bench-web-") as tmp:

@@ -67,7 +67,7 @@ class Limits(Base):
     concurrent_connections: tuple[int, int, int] = (30, 90, 270)
     auth_failures_per_minute: tuple[int, int, int] = (10, 30, 90)
     auth_failures_per_day: tuple[int, int, int] = (50, 150, 450)
-    #: Per connection (mox.slowmode): slow mode from this many failed authentications (0: never),
+    #: Per connection (mox.limits.slowmode): slow mode from this many failed authentications (0: never),
     #: then seconds before each read, seconds per written byte, and at most this many seconds of
     #: slow writing per write (the rest goes at once).
     slow_after_auth_failures: int = 3
@@ -242,6 +242,11 @@ class DomainsConfig(Base):
                     raise ValueError(f"address {addr!r} of account {name!r} is not in a configured domain")
 
 
+#: mox's defaults when an account sets no daily limits (store/account.go SendLimitReached).
+DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY = 1000
+DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY = 200
+
+
 class Config(Base):
     """Everything the servers read, resolved: absolute paths, one listener."""
 
@@ -254,7 +259,7 @@ class Config(Base):
     no_require_starttls: bool = False
     max_message_size: int = 104857600
     #: Default bytes per account (mox.conf quota_message_size), 0 = unlimited; an account's own
-    #: ``quota`` overrides it (mox.accounts.account_quota).
+    #: ``quota`` overrides it (account_quota).
     quota: int = 0
     catchall_separator: str = "+"
     domains: dict[str, DomainConfig] = {}
@@ -284,6 +289,31 @@ class Config(Base):
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    def account_quota(self, account: str | None) -> int:
+        """Bytes the account may store in message files; 0 means unlimited. The account's
+        ``quota`` when set (negative: unlimited), else the server default ``quota`` (mox.conf
+        ``quota_message_size``)."""
+        acc_cfg = self.accounts.get(account) if account else None
+        q = acc_cfg.quota if acc_cfg is not None else 0
+        if q == 0:
+            q = self.quota
+        return q if q > 0 else 0
+
+    def send_limits(self, account: str) -> tuple[int | None, int | None]:
+        """The account's (messages, first-time recipients) per 24 hours; None: no limit. 0 in
+        the config means mox's default, a negative value no limit."""
+        acc_cfg = self.accounts.get(account)
+
+        def limit(v: int, default: int) -> int | None:
+            return default if v == 0 else (v if v > 0 else None)
+
+        if acc_cfg is None:
+            return DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY, DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY
+        return (
+            limit(acc_cfg.max_outgoing_messages_per_day, DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY),
+            limit(acc_cfg.max_first_time_recipients_per_day, DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY),
+        )
 
     @property
     def config_path(self) -> Path:

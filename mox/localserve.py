@@ -31,7 +31,7 @@ import trio
 from mox import __version__, mlog
 from mox import config as mconfig
 from mox import serve as mserve
-from mox.auth import hash_password
+from mox.auth.authenticator import hash_password
 
 ACCOUNT = "mox"
 ADDRESS = "mox@localhost"
@@ -382,7 +382,7 @@ async def start_localserve(
     """Open the store, make sure the account exists, and serve until stopped.
 
     ``task_status.started(ctx)`` when every listener is up. ``ci_settings``: test and CI
-    settings (mox.ci; the MOX_* environment variables fill in the rest).
+    settings (mox.ci.hooks; the MOX_* environment variables fill in the rest).
     """
     # A second mox on this dir must fail on the control channel, with its clear message, before
     # the store: the first one holds its accounts open (the web test API index always does).
@@ -390,9 +390,9 @@ async def start_localserve(
 
     data_dir = Path(config.data_dir)
     sock_path, json_path = ctl.ctl_paths(data_dir)
-    if (sock_path.exists() or json_path.exists()) and ctl._probe_running(data_dir):
+    if (sock_path.exists() or json_path.exists()) and ctl.probe_running(data_dir):
         raise ctl.CtlError(f"mox is already running with data dir {data_dir}")
-    from mox import ci
+    from mox.ci import hooks as ci
 
     ci.init(data_dir, ci_settings)
     ci.raise_open_files_limit()  # room for connections and per-address views (two handles each)
@@ -481,7 +481,7 @@ def run_localserve(
                 log.print(f"config already present in {d}, not changed")
                 return
             log.print(f"creating mox localserve config in {d}")
-            from mox import ci
+            from mox.ci import hooks as ci
 
             write_localserve_config(d, ip, deterministic=ci.deterministic_requested(None))
 
@@ -495,7 +495,7 @@ def run_localserve(
 
             trio.run(create_account)
             return
-        from mox import ci
+        from mox.ci import hooks as ci
 
         config, new = prepare(
             d, ip=ip, port_base=port_base, ports_offset=ports_offset, deterministic=ci.deterministic_requested(None)
@@ -522,7 +522,7 @@ def run_localserve(
 
 def config_for_tests(d: Path, ci_settings: dict[str, Any] | None = None) -> mconfig.Config:
     """Create/load localserve config in d with free ports (for mox.testing.LocalServer)."""
-    from mox import ci
+    from mox.ci import hooks as ci
 
     config, _ = prepare(d, port_base=0, deterministic=ci.deterministic_requested(ci_settings))
     return msgspec.structs.replace(config, ips=["127.0.0.1"])

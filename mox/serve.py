@@ -37,15 +37,15 @@ from typing import Any
 
 import trio
 
-from mox import ctl, mlog, slowmode
-from mox.auth import Authenticator
+from mox import mlog
+from mox.ctl import server as ctl
+from mox.ctl.commands import COMMANDS as CTL_COMMANDS
+from mox.limits import slowmode
+from mox.auth.authenticator import Authenticator
 from mox.config import Config
-from mox.limiter import REASON_AUTH, Limiter
+from mox.limits.limiter import REASON_AUTH, Limiter
 
 GRACE = 3.0
-
-#: Modules that register ctl commands when imported (mox.queue is imported with the queue).
-CTL_MODULES = ("mox.tlspubkey", "mox.transfer", "mox.accounts")
 
 #: service -> (protocol, keyword arguments for its handle_connection)
 SERVICE_KINDS: dict[str, tuple[str, dict[str, bool]]] = {
@@ -255,7 +255,7 @@ async def _handle_one(
             await _refuse(stream, proto, kwargs.get("implicit_tls", False), reason)
             return
         if proto in ("imap", "smtp"):
-            # Slow mode after failed authentications on this connection (mox.slowmode).
+            # Slow mode after failed authentications on this connection (mox.limits.slowmode).
             mode = ctx.limiter.slow_mode()
             slowmode.set_current(mode)
             await handler(ctx, slowmode.SlowStream(stream, mode), **kwargs)
@@ -354,12 +354,9 @@ async def serve(
     tls: ssl.SSLContext | None = None
     if config.tls_cert_file and config.tls_key_file:
         tls = make_tls_context(config.tls_cert_file, config.tls_key_file)
-        from mox.tlspubkey import configure_server_context  # request client certificates (reference 3.6)
+        from mox.auth.tlspubkey import configure_server_context  # request client certificates (reference 3.6)
 
         configure_server_context(tls, data_dir)
-
-    for modname in CTL_MODULES:  # importing a module registers its ctl commands
-        importlib.import_module(modname)
 
     data_dir.mkdir(parents=True, exist_ok=True)
     ctl_listener, ctl_info = await ctl.open_ctl_listener(data_dir, force_tcp=force_tcp_ctl)
@@ -388,7 +385,7 @@ async def serve(
         ctx.ports[service] = socks[0].getsockname()[1]
     try:
         async with trio.open_nursery() as root:
-            root.start_soon(lambda: ctl.serve_ctl(ctx, data_dir, listener=ctl_listener, info=ctl_info))
+            root.start_soon(lambda: ctl.serve_ctl(ctx, data_dir, commands=CTL_COMMANDS, listener=ctl_listener, info=ctl_info))
             root.start_soon(ctx.limiter.serve_housekeeping)
             from mox.queue import Queue
 

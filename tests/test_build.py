@@ -107,12 +107,12 @@ def test_distribution_is_mox_mail_with_the_mox_command_and_plugin():
         project = tomllib.load(f)["project"]
     assert project["name"] == "mox-mail" == build.DIST_NAME
     assert project["scripts"] == {"mox": "mox.cli:main"}
-    assert project["entry-points"]["pytest11"] == {"mox": "mox.pytest_plugin"}
+    assert project["entry-points"]["pytest11"] == {"mox": "mox.testing.pytest_plugin"}
     # The installed distribution (this venv's `pip install -e .`) carries that name and entry points.
     dist = importlib.metadata.distribution("mox-mail")
     eps = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
     assert eps[("console_scripts", "mox")] == "mox.cli:main"
-    assert eps[("pytest11", "mox")] == "mox.pytest_plugin"
+    assert eps[("pytest11", "mox")] == "mox.testing.pytest_plugin"
     assert dist.version == mox.__version__
     # README tells plugin users that name.
     assert "pip install mox-mail  " in (ROOT / "README.md").read_text("utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mox import config as mconfig
-from mox.auth import Authenticator
+from mox.auth.authenticator import Authenticator
 
 
 def _write(tmp_path):
@@ -126,7 +126,7 @@ def test_authenticator(tmp_path, localserve):
 
 
 def test_auth_failure_limit(tmp_path):
-    from mox.limiter import Limiter
+    from mox.limits.limiter import Limiter
 
     _write(tmp_path)
     lim = Limiter(mconfig.Limits(auth_failures_per_minute=(2, 100, 100)))

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from mox import ci, ctl, localserve
+from mox import localserve
+from mox.ctl import server as ctlserver
+from mox.ci import hooks as ci
 from mox.cli.admin import setadminpassword
 from mox.store import Store
 from mox.store import layout
@@ -76,7 +78,7 @@ def test_setadminpassword(tmp_path: Path, creations: list[tuple[str, int, int]])
 
 
 def test_ctl_and_ci_files(tmp_path: Path, creations: list[tuple[str, int, int]]) -> None:
-    ctl._write_info(tmp_path / "ctl.json", {"port": 1, "token": "secret"})
+    ctlserver._write_info(tmp_path / "ctl.json", {"port": 1, "token": "secret"})
     assert mode(tmp_path / "ctl.json") == 0o600
     assert created_private(creations, tmp_path / "ctl.json")
     ci.init(tmp_path, {"shared_password": "s3cret-shared"})

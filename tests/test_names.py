@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mox import names, transfer
+from mox import names
+from mox.admin import transfer
 from mox.store import InvalidMailboxName, Store, StoreError
 
 DEVICE_NAMES = [

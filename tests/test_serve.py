@@ -13,7 +13,7 @@ import trio
 
 from mox import config as mconfig
 from mox import ctl, mlog
-from mox.limiter import Limiter, ip_classes
+from mox.limits.limiter import Limiter, ip_classes
 from mox.serve import ListenError, bind_service, serve
 
 

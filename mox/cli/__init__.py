@@ -21,7 +21,7 @@ from mox import mlog
 
 #: Command modules, in help order. Missing modules are skipped.
 COMMAND_MODULES = (
-    "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "account", "admin", "dkim", "dnsrecords",
+    "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "provision", "admin", "dkim", "dnsrecords",
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}

@@ -20,10 +20,10 @@ def setadminpassword(dir_: Path | None) -> None:
     It must be at least 8 bytes after PRECIS preparation; only its hash is written.
     """
     from mox import config as mconfig
-    from mox import precis
+    from mox.auth import precis
     from mox.cli import UserError
-    from mox.cli.account import read_new_password
-    from mox.auth import hash_password
+    from mox.cli.provision import read_new_password
+    from mox.auth.authenticator import hash_password
 
     config_dir = dir_ if dir_ is not None else mconfig.default_localserve_dir()
     static = mconfig.read_static(config_dir)

@@ -56,7 +56,7 @@ def localserve(
 
     from mox.localserve import run_localserve
 
-    # Test and CI settings (mox.ci) travel as environment variables to the server.
+    # Test and CI settings (mox.ci.hooks) travel as environment variables to the server.
     for name, value in (
         ("MOX_IMAP_PROFILE", imap_profile),
         ("MOX_PRELOAD", str(preload.absolute()) if preload else None),

@@ -75,7 +75,7 @@ def add(dir_: Path | None, no_imap_preauth: bool, address: str, name: str) -> No
     """Register the public key of the PEM certificate read from stdin for the account of
     ADDRESS, which becomes the login address. NAME defaults to the certificate's CN (or its
     serial). Prints the fingerprint."""
-    from mox.tlspubkey import TLSPubKeyError, parse_certificate
+    from mox.auth.tlspubkey import TLSPubKeyError, parse_certificate
 
     data = click.get_binary_stream("stdin").read()
     try:
@@ -114,7 +114,7 @@ def gen(stem: str) -> None:
     .ed25519privatekey-certificate.pem (both, for clients that want one file). Prints the
     private key seed (raw-url-base64, for mox sendmail's ClientAuthEd25519PrivateKey) and the
     fingerprint on stderr. Register the key with `mox config tlspubkey add ADDRESS < ...certificate.pem`."""
-    from mox.tlspubkey import TLSPubKeyError, generate
+    from mox.auth.tlspubkey import TLSPubKeyError, generate
 
     try:
         g = generate(stem)

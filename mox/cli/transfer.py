@@ -2,7 +2,7 @@
 
 import and backup go through the running mox (control channel): the server reads the source /
 writes the backup, so paths are made absolute here first. export goes through the running mox
-when there is one, else it opens the data dir itself. Formats are described in mox.transfer.
+when there is one, else it opens the data dir itself. Formats are described in mox.admin.transfer.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _export_command(fmt: str) -> click.Command:
 
 def _export_direct(data_dir: Path, fmt: str, dst: Path, account: str, mailbox: str) -> None:
     from mox.store import AccountNotFound, Store, StoreError
-    from mox.transfer import TransferError, export_account
+    from mox.admin.transfer import TransferError, export_account
 
     if not (data_dir / "accounts").is_dir():
         raise click.ClickException(f"no mox data dir at {data_dir}")

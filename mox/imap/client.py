@@ -491,12 +491,12 @@ class Conn:
     def authenticate(
         self, mechanism: str | None = None, username: str = "", password: str = "", *, authz: str = ""
     ) -> Tagged:
-        """AUTHENTICATE with any client mechanism of :mod:`mox.sasl`: PLAIN, CRAM-MD5,
+        """AUTHENTICATE with any client mechanism of :mod:`mox.auth.sasl`: PLAIN, CRAM-MD5,
         SCRAM-SHA-1/-256 and their -PLUS forms bound to this TLS connection (tls-unique, TLS 1.2),
         EXTERNAL (the TLS client certificate). Without ``mechanism`` the best offered one is used
-        (EXTERNAL only when named). The password is PRECIS-prepared by mox.sasl; SASL-IR when
+        (EXTERNAL only when named). The password is PRECIS-prepared by mox.auth.sasl; SASL-IR when
         offered; a SCRAM server that does not prove the password raises ImapError."""
-        from mox import sasl
+        from mox.auth import sasl
 
         cbs = sasl.channel_bindings(self.sock if isinstance(self.sock, ssl.SSLSocket) else None)
         if mechanism is None:

@@ -1,7 +1,7 @@
 """Connection-level commands: CAPABILITY NOOP LOGOUT ID (any state), STARTTLS LOGIN AUTHENTICATE
 (not authenticated) and ENABLE (authenticated).
 
-AUTHENTICATE drives the server mechanisms of :mod:`mox.sasl` (the SMTP server uses the same),
+AUTHENTICATE drives the server mechanisms of :mod:`mox.auth.sasl` (the SMTP server uses the same),
 mapping its typed failures to IMAP responses; -PLUS mechanisms only where the connection has a
 channel binding that can be checked (``Session.channel_bindings``).
 """
@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 import trio
 
 import mox
-from mox import ci, sasl
-from mox.auth import hash_runner
+from mox.ci import hooks as ci
+from mox.auth import sasl
+from mox.auth.authenticator import hash_runner
 
 from .errors import BadCommand, CommandFailed
 from .session import Session, State, quote_string
@@ -124,13 +125,13 @@ async def _login(s: Session, cmd: Command) -> str:
     return f"[CAPABILITY {s.capabilities()}] login done"
 
 
-# AUTHENTICATE runs the mox.sasl server mechanisms; LOGIN is not offered over IMAP (reference 3.5).
+# AUTHENTICATE runs the mox.auth.sasl server mechanisms; LOGIN is not offered over IMAP (reference 3.5).
 IMAP_MECHANISMS = frozenset(
     {"EXTERNAL", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "CRAM-MD5"}
 )
 
 # Marks a PLAIN login for an address without account, which a localserve per-address view may
-# take (mox.ci.imap_login, decided with the password).
+# take (mox.ci.hooks.imap_login, decided with the password).
 _VIEW = "\x00view:"
 
 
@@ -177,7 +178,7 @@ def _no_channel_binding(s: Session) -> str:
 
 
 def _failure(e: sasl.SaslError) -> CommandFailed | BadCommand:
-    """A mox.sasl failure as IMAP answers it (reference 3.5)."""
+    """A mox.auth.sasl failure as IMAP answers it (reference 3.5)."""
     if isinstance(e, sasl.Aborted):
         return BadCommand("authenticate aborted by client")
     if isinstance(e, sasl.MalformedResponse):

@@ -22,7 +22,8 @@ from typing import Any
 
 import trio
 
-from mox import ci, mlog
+from mox import mlog
+from mox.ci import hooks as ci
 
 from . import cmd_append, cmd_auth, cmd_copymove, cmd_fetch, cmd_idle, cmd_mailbox, cmd_search, cmd_select, cmd_store
 from .errors import BadCommand, Bye, CommandFailed, ReadTimeout, ServerBug
@@ -101,7 +102,7 @@ NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH"}
 class Connection:
     """One client connection: stream I/O around a Session."""
 
-    ci: Any = None  # mox.ci.ImapHooks in localserve (fault rules, profile, transcript)
+    ci: Any = None  # mox.ci.hooks.ImapHooks in localserve (fault rules, profile, transcript)
 
     def __init__(self, ctx: Any, stream: trio.abc.Stream, log: mlog.Logger, *, tls: bool) -> None:
         self.ctx = ctx
@@ -395,7 +396,7 @@ def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
         return
     session.client_cert = True
     try:
-        from mox import tlspubkey
+        from mox.auth import tlspubkey
 
         session.tls_key = tlspubkey.identify(ctx.config.data_dir, der, ctx.auth)
     except Exception as e:  # a broken key file must not end the connection

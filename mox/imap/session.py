@@ -36,7 +36,9 @@ from typing import Any
 
 import trio
 
-from mox import ci, mlog, sasl
+from mox import mlog
+from mox.ci import hooks as ci
+from mox.auth import sasl
 
 from . import utf7
 from .errors import BadCommand, CommandFailed
@@ -146,7 +148,7 @@ class Session:
         self.out = bytearray()  # untagged responses to write before the tagged reply
         self.current_command = ""
         self.remote_ip: str | None = None
-        self.tls_key: Any = None  # mox.tlspubkey.TLSPubKey of the client certificate, if registered
+        self.tls_key: Any = None  # mox.auth.tlspubkey.TLSPubKey of the client certificate, if registered
         self.client_cert = False  # a client certificate was presented in the TLS handshake
         self.auth_failures = 0
         self.mark = 0  # changes up to this modseq have been applied (changes.py: mark)
@@ -167,7 +169,7 @@ class Session:
     # -- capabilities and names
 
     def channel_bindings(self) -> dict[str, bytes]:
-        """The SCRAM channel bindings that can be checked on this connection (mox.sasl): tls-unique
+        """The SCRAM channel bindings that can be checked on this connection (mox.auth.sasl): tls-unique
         on TLS 1.2, none on TLS 1.3 (no tls-exporter in Python's ssl) or without TLS."""
         if not self.tls:
             return {}

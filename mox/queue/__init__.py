@@ -1,6 +1,5 @@
-"""The local queue: durable store, delivery with retries, DSNs and its ctl commands."""
+"""The local queue: durable store, delivery with retries, DSNs; its ctl commands are in mox.queue.ctl."""
 
-from mox.queue import ctl as _ctl  # noqa: F401  (registers queuelist/queuedrop/queuefail)
 from mox.queue.dsn import RecipientStatus, compose_dsn
 from mox.queue.queue import DeliveryError, Queue
 from mox.queue.store import Entry, QueueStore

@@ -12,7 +12,7 @@ import datetime
 import json
 from typing import Any
 
-from mox import ctl
+from mox.ctl import CtlError
 
 
 def _fmt_time(t: float | None) -> str:
@@ -32,7 +32,7 @@ def format_entry(e: Any) -> str:
 def _queue(ctx: Any) -> Any:
     q = getattr(ctx, "queue", None)
     if q is None:
-        raise ctl.CtlError("queue not running")
+        raise CtlError("queue not running")
     return q
 
 
@@ -41,14 +41,14 @@ async def _read_filter(conn: Any) -> list[int] | None:
     try:
         f = json.loads(line or "{}")
     except ValueError:
-        raise ctl.CtlError("bad filter json") from None
+        raise CtlError("bad filter json") from None
     if not isinstance(f, dict) or set(f) - {"ids"}:
-        raise ctl.CtlError('filter must be an object with optional "ids"')
+        raise CtlError('filter must be an object with optional "ids"')
     ids = f.get("ids")
     if ids is None:
         return None
     if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-        raise ctl.CtlError('"ids" must be a list of integers')
+        raise CtlError('"ids" must be a list of integers')
     return ids
 
 
@@ -71,8 +71,3 @@ async def cmd_queuefail(ctx: Any, conn: Any) -> None:
     n = len(await _queue(ctx).fail(ids))
     await conn.write_line("ok")
     await conn.write_stream(f"{n} message(s) failed\n".encode())
-
-
-ctl.register("queuelist", cmd_queuelist)
-ctl.register("queuedrop", cmd_queuedrop)
-ctl.register("queuefail", cmd_queuefail)

@@ -27,7 +27,8 @@ from typing import Any
 
 import trio
 
-from mox import ci, mlog
+from mox import mlog
+from mox.ci import hooks as ci
 from mox.queue.dsn import RecipientStatus, compose_dsn
 from mox.queue.store import Entry, QueueStore, Sent
 from mox.smtp import failsim
@@ -177,10 +178,9 @@ class Queue:
     def send_limit_reached(self, account: str, recipients: list[str]) -> tuple[int | None, int | None]:
         """(msgmax, None) or (None, rcptmax) when submitting to ``recipients`` now would go over
         the account's daily limit of messages or first-time recipients; (None, None) when allowed
-        (QueueStore.send_limit_reached; limits from mox.accounts.send_limits)."""
-        from mox.accounts import send_limits
+        (QueueStore.send_limit_reached; limits from Config.send_limits)."""
 
-        msgmax, rcptmax = send_limits(self.ctx.config, account)
+        msgmax, rcptmax = self.ctx.config.send_limits(account)
         return self.store.send_limit_reached(
             account, [canonical_recipient(r) for r in recipients], msgmax, rcptmax, time.time()
         )

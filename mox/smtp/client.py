@@ -6,7 +6,7 @@
 
 TLS modes: ``"immediate"`` (submissions, RFC 8314), ``"starttls"`` (required), ``"opportunistic"``
 (STARTTLS when offered; without ``tls_context`` the certificate is not verified), ``"none"``.
-AUTH with every mechanism of :mod:`mox.sasl` (SCRAM, CRAM-MD5, PLAIN, LOGIN, EXTERNAL). ``deliver`` pipelines MAIL/RCPT/DATA when PIPELINING is offered and uses
+AUTH with every mechanism of :mod:`mox.auth.sasl` (SCRAM, CRAM-MD5, PLAIN, LOGIN, EXTERNAL). ``deliver`` pipelines MAIL/RCPT/DATA when PIPELINING is offered and uses
 BDAT with CHUNKING when asked. Errors raise :class:`SMTPError` with code, enhanced code,
 permanent, command and the reply lines.
 """
@@ -19,7 +19,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from mox import sasl
+from mox.auth import sasl
 
 
 class SMTPError(Exception):
@@ -200,7 +200,7 @@ class Client:
         self.hello()
 
     def auth(self, username: str, password: str, *, mechanism: str | None = None) -> None:
-        """RFC 4954 AUTH with a mechanism from :mod:`mox.sasl`: the given one, else the best
+        """RFC 4954 AUTH with a mechanism from :mod:`mox.auth.sasl`: the given one, else the best
         offered in sendmail's order (EXTERNAL, SCRAM-*-PLUS, SCRAM-*, CRAM-MD5, PLAIN; never
         LOGIN automatically)."""
         offered = self.extensions.get("AUTH", "").upper().split()

@@ -21,7 +21,7 @@ import datetime
 import enum
 from dataclasses import dataclass, field
 
-from mox.sasl import SERVER_MECHANISMS
+from mox.auth.sasl import SERVER_MECHANISMS
 from mox.smtp import codes as c
 from mox.smtp.address import Address
 from mox.smtp.parse import MailFrom, ParseError, RcptTo, parse_ehlo_domain, parse_mail_from, parse_rcpt_to, dsn_xtext_decode

@@ -22,9 +22,12 @@ from typing import Any
 
 import trio
 
-from mox import __version__, accounts, ci, dkim, mlog, sasl, slowmode
+from mox import __version__, dkim, mlog
+from mox.ci import hooks as ci
+from mox.auth import sasl
+from mox.limits import slowmode
 from mox.dkim import local as dkim_local
-from mox.auth import hash_runner
+from mox.auth.authenticator import hash_runner
 from mox.message import MalformedMessage, add_missing_headers, check_message, parse_message
 from mox.smtp import codes as c
 from mox.smtp import failsim
@@ -61,7 +64,7 @@ def _cfg(ctx: Any, name: str, default: Any) -> Any:
 
 
 class _Conn:
-    ci: Any = None  # mox.ci.SmtpHooks in localserve (fault rules, transcript)
+    ci: Any = None  # mox.ci.hooks.SmtpHooks in localserve (fault rules, transcript)
 
     def __init__(self, ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
         self.ctx = ctx
@@ -283,7 +286,7 @@ class _Conn:
         self.tls_identity = None
         if self.submission:
             try:
-                from mox import tlspubkey
+                from mox.auth import tlspubkey
 
                 key = tlspubkey.identify_ssl(_cfg(self.ctx, "data_dir", "."), ssl_stream, self.ctx.auth)
             except Exception as e:  # a broken key file must not take the connection down
@@ -297,7 +300,7 @@ class _Conn:
         self.update_mechanisms()
 
     async def cmd_auth(self, args: str) -> None:
-        # RFC 4954; mechanisms from mox.sasl (reference 4.4).
+        # RFC 4954; mechanisms from mox.auth.sasl (reference 4.4).
         mech_name, initial = self.proto.auth_begin(args)
         verifier = sasl.StoreVerifier(self.ctx.auth, self.ctx.store, self.tls_identity)
         try:
@@ -345,7 +348,7 @@ class _Conn:
         self.reply(self.proto.auth_succeeded(ok.account, ok.username))
 
     def update_mechanisms(self) -> None:
-        """What AUTH offers on this connection (mox.sasl decides: -PLUS needs a channel binding,
+        """What AUTH offers on this connection (mox.auth.sasl decides: -PLUS needs a channel binding,
         EXTERNAL a registered client certificate); EXTERNAL first, as mox."""
         names = sasl.server_mechanism_names(
             tls=self.proto.tls,
@@ -405,7 +408,7 @@ class _Conn:
 
     def _hold_view(self, addr: Address, dest: tuple[str, str]) -> None:
         """localserve: keep the recipient's per-address view open until the transaction ends
-        (mox.ci: bounded number of open views)."""
+        (mox.ci.hooks: bounded number of open views)."""
         if self.proto.tx is not self._view_tx:  # a new transaction: the old one's views are free
             self.release_views()
             self._view_tx = self.proto.tx
@@ -760,7 +763,7 @@ async def deliver_to_store(
     session: str | None = None,
 ) -> bool:
     """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns); in
-    localserve also into the per-address views of the envelope ``recipients`` (mox.ci), first,
+    localserve also into the per-address views of the envelope ``recipients`` (mox.ci.hooks), first,
     so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
     queue's entry), each account stores the message at most once: False when ``account`` had
     it already (a retry after a crash). ``session``: the SMTP connection id that brought the
@@ -771,7 +774,7 @@ async def deliver_to_store(
         ci.record_delivery(ctx, session, view_name, m)
     acc = ctx.store.open_account(account)
     try:
-        accounts.apply_quota(ctx, acc)  # the configured quota (mox.accounts)
+        acc.quota = ctx.config.account_quota(acc.name)  # the configured quota
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
             mailbox = "Inbox"
         if key is None:

@@ -80,7 +80,7 @@ from mox.store.index import (
     scan_journal,
     write_snapshot,
 )
-from mox.store.password import dummy_record, make_password_record, verify_password
+from mox.auth.password import dummy_record, make_password_record, verify_password
 from mox.store.schema import (
     NIL,
     SPECIAL_USE,

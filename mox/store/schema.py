@@ -18,7 +18,7 @@ from __future__ import annotations
 import msgspec
 
 from mox.message.part import Part
-from mox.store.password import CramMD5State, PasswordRecord, ScramSecret  # re-exported: index records
+from mox.auth.password import CramMD5State, PasswordRecord, ScramSecret  # re-exported: index records
 
 SYSTEM_FLAGS = (r"\Seen", r"\Answered", r"\Flagged", r"\Deleted", r"\Draft")
 WELL_KNOWN_KEYWORDS = ("$Forwarded", "$Junk", "$NotJunk", "$Phishing", "$MDNSent")

@@ -10,7 +10,7 @@ Page modules plug in through ``register(router)`` (docs/architecture.md, "mox.we
     mox/web/index.py     the / page and /readyz
     mox/web/webapi.py    /webapi/v0/ (as mox)
     mox/web/testapi.py   /api/v1/ (beyond mox: list, search, get, delete, wait)
-    mox/web/account.py  webmail.py  admin.py  live.py  sanitize.py   the pages (web UI)
+    mox/web/webaccount.py  webmail.py  admin.py  live.py  sanitize.py   the pages (web UI)
     mox/web/static/      files shipped in the package
 """
 
@@ -45,10 +45,10 @@ PAGE_MODULES = (
     "mox.web.webapi",
     "mox.web.testapi",
     "mox.web.testapi_ci",
-    "mox.web.account",
+    "mox.web.webaccount",
     "mox.web.webmail",
     "mox.web.live",
-    "mox.web.admin",
+    "mox.web.webadmin",
 )
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024

@@ -162,7 +162,7 @@ def check_admin_password(ctx: Any, password: str) -> bool:
         stored = Path(path).read_text(encoding="utf-8")
     except OSError:
         return False
-    from mox.auth import verify_password_hash
+    from mox.auth.authenticator import verify_password_hash
 
     return verify_password_hash(stored, password)
 
@@ -170,7 +170,7 @@ def check_admin_password(ctx: Any, password: str) -> bool:
 async def check_admin_password_async(ctx: ServerContext, password: str) -> bool:
     """check_admin_password in a worker thread under the shared hash limiter; failures count in
     the limiter (by IP) only when the caller records them."""
-    from mox.auth import run_password_hash
+    from mox.auth.authenticator import run_password_hash
 
     return bool(await run_password_hash(ctx.limiter, check_admin_password, ctx, password))
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import trio
 
-from mox import ci, dkim, mlog
+from mox import dkim, mlog
+from mox.ci import hooks as ci
 from mox.dkim import local as dkim_local
 from mox.smtp.received import received
 

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 import trio
 
-from mox import ci, mlog
+from mox import mlog
+from mox.ci import hooks as ci
 from mox.message import decode_header_value
 from mox.message.header import parse_address_list, split_header
 from mox.web import access, sanitize

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 import trio
 
-from mox import ci, mlog
-from mox.faults import RuleError
-from mox.lint import lint_message
+from mox import mlog
+from mox.ci import hooks as ci
+from mox.ci.faults import RuleError
+from mox.ci.lint import lint_message
 from mox.web.router import HTTPError, Request, Response, Router, json_response
 from mox.web import access, sanitize
 from mox.web.testapi import BASE, _index, _msg_id, require_unrestricted
@@ -271,7 +272,7 @@ async def webmail_ci(ctx: Any, req: Request) -> Response:
 
 async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Preload at start (before the listeners accept); export when the server stops."""
-    from mox import fixtures
+    from mox.ci import fixtures
 
     st = ci.state(ctx)
     if st is None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mox.auth import Authenticator
+from mox.auth.authenticator import Authenticator
 from mox.config import AccountConfig, Config, DomainConfig
-from mox.sasl import StoreVerifier
+from mox.auth.sasl import StoreVerifier
 from mox.store import Store
 from mox.testing import LocalServer
 

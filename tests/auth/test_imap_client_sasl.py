@@ -1,4 +1,4 @@
-"""The IMAP client module (mox.imap.client) authenticates with every mox.sasl mechanism against
+"""The IMAP client module (mox.imap.client) authenticates with every mox.auth.sasl mechanism against
 a running mox: PLAIN, CRAM-MD5, SCRAM-SHA-1/256 and -PLUS on TLS 1.2, EXTERNAL with a client
 certificate from tlspubkey.generate; failures come back as the server's NO."""
 
@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from mox import tlspubkey
+from mox.auth import tlspubkey
 from mox.imap.client import Conn, ImapError, ImapNo
 
 from .conftest import NFD_ADDRESS, PASSWORD, PRECIS_EQUIVALENT, tls_client
@@ -31,7 +31,7 @@ def test_password_mechanisms(server, name):
         with pytest.raises(ImapNo) as e:
             c.authenticate(name, "mox@localhost", "wrongpassword")
         assert str(e.value) == "NO [AUTHENTICATIONFAILED] bad credentials"
-        r = c.authenticate(name, NFD_ADDRESS, PRECIS_EQUIVALENT)  # PRECIS and NFC done by mox.sasl
+        r = c.authenticate(name, NFD_ADDRESS, PRECIS_EQUIVALENT)  # PRECIS and NFC done by mox.auth.sasl
         assert r.status == "OK" and r.text == "authenticate done"
         c.select("Inbox")  # raises unless OK
 

@@ -1,4 +1,4 @@
-"""SASL in the IMAP server over real sockets: every mechanism with our mox.sasl clients and
+"""SASL in the IMAP server over real sockets: every mechanism with our mox.auth.sasl clients and
 imaplib, channel binding on TLS 1.2, failures as IMAP spells them (reference 3.5)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from mox import sasl
+from mox.auth import sasl
 
 from .conftest import NFD_ADDRESS, PASSWORD, PRECIS_EQUIVALENT, PREPARED, Lines
 

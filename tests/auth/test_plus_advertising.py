@@ -1,4 +1,4 @@
-"""SCRAM-*-PLUS is advertised only where its channel binding can be checked (mox.sasl): on TLS 1.2
+"""SCRAM-*-PLUS is advertised only where its channel binding can be checked (mox.auth.sasl): on TLS 1.2
 (tls-unique), not on TLS 1.3 (Python's ssl cannot compute tls-exporter) nor without TLS. The rest of
 the IMAP capability list and the EHLO AUTH line keep mox's order (reference 3.1, 4.2)."""
 
@@ -11,7 +11,7 @@ import ssl
 
 import pytest
 
-from mox import sasl
+from mox.auth import sasl
 
 from .conftest import PASSWORD, Lines, tls_client
 
@@ -242,9 +242,9 @@ def test_channel_bindings_per_version(server):
 
 
 def test_imap_authenticate_plain_opens_per_address_view(server):
-    # AUTHENTICATE PLAIN keeps localserve's per-address views (mox.ci.imap_login), as LOGIN has them:
+    # AUTHENTICATE PLAIN keeps localserve's per-address views (mox.ci.hooks.imap_login), as LOGIN has them:
     # any address without an account, with the shared password, logs into its own view.
-    from mox import ci
+    from mox.ci import hooks as ci
 
     shared = ci.state(server.ctx).settings.shared_password
     c = Lines(server.ports["imap"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mox import precis
+from mox.auth import precis
 
 
 @pytest.mark.parametrize(

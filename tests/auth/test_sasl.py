@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from mox import sasl
+from mox.auth import sasl
 
 from .conftest import OTHER_PASSWORD, PASSWORD, tls_pair
 
@@ -400,6 +400,6 @@ def test_sans_io_imports():
     import subprocess
     import sys
 
-    code = "import sys, mox.sasl, mox.precis; print(sorted(m for m in ('trio', 'mox.store') if m in sys.modules))"
+    code = "import sys, mox.auth.sasl, mox.auth.precis; print(sorted(m for m in ('trio', 'mox.store') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"

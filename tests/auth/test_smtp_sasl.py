@@ -1,4 +1,4 @@
-"""SASL in SMTP submission over real sockets: every mechanism with our mox.sasl clients and
+"""SASL in SMTP submission over real sockets: every mechanism with our mox.auth.sasl clients and
 smtplib, channel binding on TLS 1.2 only, failures as SMTP spells them (reference 4.4)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from mox import sasl
+from mox.auth import sasl
 
 from .conftest import NFD_ADDRESS, PASSWORD, PRECIS_EQUIVALENT, Lines
 

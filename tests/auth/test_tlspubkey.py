@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from mox import tlspubkey
+from mox.auth import tlspubkey
 from mox.testing import LocalServer
 
 from ..conftest import run_mox

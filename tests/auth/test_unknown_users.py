@@ -1,6 +1,6 @@
 """Unknown users fail exactly like known users with a wrong password: the same reply and the
-same hash work (counted, not timed), for PLAIN, LOGIN, CRAM-MD5 and SCRAM (mox.sasl, used by IMAP
-and SMTP) and for the password logins of the web side (mox.auth.Authenticator)."""
+same hash work (counted, not timed), for PLAIN, LOGIN, CRAM-MD5 and SCRAM (mox.auth.sasl, used by IMAP
+and SMTP) and for the password logins of the web side (mox.auth.authenticator.Authenticator)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mox import sasl
-from mox.store import password as pwmod
+from mox.auth import sasl
+from mox.auth import password as pwmod
 
 from .conftest import PASSWORD
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 _ID = re.compile(r" \([0-9a-f]+\)$")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 from .conftest import imap
 
@@ -60,7 +60,7 @@ def test_shared_password_compared_in_constant_time(mox_server: MoxServer, monkey
     early exit at the first differing character)."""
     import hmac
 
-    from mox import ci
+    from mox.ci import hooks as ci
 
     calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest

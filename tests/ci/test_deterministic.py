@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 from .conftest import deliver, message
 

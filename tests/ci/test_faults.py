@@ -1,4 +1,4 @@
-"""Scoped fault injection (mox.faults, /api/v1/faults): a test per SMTP stage and action, the
+"""Scoped fault injection (mox.ci.faults, /api/v1/faults): a test per SMTP stage and action, the
 IMAP faults, "fail the first N", seeded probability, scopes and TTL expiry.
 
 One server for the module; every test scopes its rules to its own token (the first label of
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mox.pytest_plugin import ApiError, MoxServer
+from mox.testing import ApiError, MoxServer
 
 from .conftest import Closed, Line, imap
 

@@ -1,4 +1,4 @@
-"""Fixtures in and out (mox.fixtures): preload .eml/Maildir/mbox, export as Maildir, reset."""
+"""Fixtures in and out (mox.ci.fixtures): preload .eml/Maildir/mbox, export as Maildir, reset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 from .conftest import imap, message
 

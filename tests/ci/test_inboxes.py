@@ -1,4 +1,4 @@
-"""Per-test inboxes: the test API by exact recipient, IMAP views per address (mox.ci)."""
+"""Per-test inboxes: the test API by exact recipient, IMAP views per address (mox.ci.hooks)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import imaplib
 
 import pytest
 
-from mox.pytest_plugin import ApiError, MoxServer
+from mox.testing import ApiError, MoxServer
 
 from .conftest import deliver, imap, message
 

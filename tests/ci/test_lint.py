@@ -1,8 +1,8 @@
-"""Message lint reports (mox.lint): POST /api/v1/lint and per received message."""
+"""Message lint reports (mox.ci.lint): POST /api/v1/lint and per received message."""
 
 from __future__ import annotations
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 from .conftest import deliver, message, smtp
 

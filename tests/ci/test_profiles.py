@@ -6,7 +6,7 @@ import imaplib
 
 import pytest
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 from .conftest import Line, imap
 

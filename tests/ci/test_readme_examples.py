@@ -22,7 +22,7 @@ PRELUDE = textwrap.dedent(
     import imaplib, smtplib, socket
     from pathlib import Path
     import pytest
-    from mox.pytest_plugin import MoxServer
+    from mox.testing import MoxServer
 
     SRV = None
     MESSAGE = (b"From: <mox@localhost>\\r\\nTo: <queuepermerror@localhost>\\r\\nSubject: bounce me\\r\\n"
@@ -91,7 +91,7 @@ GOLDEN = textwrap.dedent(
     '''
     import sys
     from pathlib import Path
-    from mox.pytest_plugin import MoxServer
+    from mox.testing import MoxServer
     sys.path.insert(0, ".")
     from test_readme import MESSAGE
 

@@ -10,7 +10,7 @@ import sys
 def test_decision_modules_import_neither_trio_nor_the_store() -> None:
     code = (
         "import sys\n"
-        "import mox.faults, mox.transcript, mox.lint, mox.imap.profiles\n"
+        "import mox.ci.faults, mox.ci.transcript, mox.ci.lint, mox.imap.profiles\n"
         "print(sorted(m for m in sys.modules if m == 'trio' or m.startswith('mox.store')))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=60)

@@ -8,7 +8,7 @@ import http.client
 import json
 from pathlib import Path
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 from mox.testing import LocalServer
 
 from .conftest import deliver, imap, message

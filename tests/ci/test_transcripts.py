@@ -1,4 +1,4 @@
-"""Session transcripts (mox.transcript): recorded for every SMTP and IMAP session, passwords
+"""Session transcripts (mox.ci.transcript): recorded for every SMTP and IMAP session, passwords
 redacted, linked from delivered messages, attached to failing test reports by the plugin."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 
 from .conftest import Line, deliver, imap, message
 
@@ -128,7 +128,7 @@ def test_webmail_transcript_and_lint_links(srv: MoxServer) -> None:
 def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     import os
 
-    from mox.transcript import TranscriptStore
+    from mox.ci.transcript import TranscriptStore
 
     ts = TranscriptStore(tmp_path)
     for i in range(5):

@@ -1,4 +1,4 @@
-"""Per-address views are bounded (mox.ci): at most ``views_max`` open at once; views nobody uses
+"""Per-address views are bounded (mox.ci.hooks): at most ``views_max`` open at once; views nobody uses
 are closed; past the cap a new address gets 452 4.5.3 at RCPT and NO [LIMIT] at IMAP login, and
 the queue waits. Without the cap each new recipient kept two file handles open for good (1,000
 RCPTs reached EMFILE)."""
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mox import ci
+from mox.ci import hooks as ci
 from mox.config import ConfigError
 from mox.testing import LocalServer
 

@@ -17,7 +17,7 @@ INNER = textwrap.dedent(
     import json, os, smtplib, time
     from pathlib import Path
     import pytest
-    from mox.pytest_plugin import MoxServer
+    from mox.testing import MoxServer
 
     SRV = MoxServer.attach(json.loads(os.environ["MOX_READY"]))
 

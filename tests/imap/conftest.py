@@ -387,7 +387,7 @@ class ImapHarness:
         the record keeps its parameters, so every later login is cheap too (~0.1 s saved per
         login; the store's own tests cover the real cost)."""
         try:
-            from mox.store import password as pwmod
+            from mox.auth import password as pwmod
         except ImportError:
             pwmod = None
         saved = getattr(pwmod, "SCRYPT_N", None)

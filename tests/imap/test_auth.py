@@ -249,7 +249,7 @@ def test_starttls_discards_pipelined_plaintext(imap):
 
 
 def _client_cert(imap, tmp_path, no_preauth: bool):
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
 
     gen = tlspubkey.generate(tmp_path / f"client{int(no_preauth)}")
     cert = tlspubkey.parse_certificate(gen.certificate_path.read_bytes())

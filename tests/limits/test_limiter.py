@@ -1,4 +1,4 @@
-"""mox.limiter with a fake clock: per-day auth failures, wider IP classes (IPv4 and IPv6), and
+"""mox.limits.limiter with a fake clock: per-day auth failures, wider IP classes (IPv4 and IPv6), and
 the housekeeping task in a nursery (virtual time)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from mox.config import Limits
-from mox.limiter import REASON_CONCURRENT, Limiter
+from mox.limits.limiter import REASON_CONCURRENT, Limiter
 
 
 def test_auth_failures_per_day_outlast_the_minute():

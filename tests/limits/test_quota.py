@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mox import accounts, localserve
+from mox import localserve
 from mox.config import AccountConfig, Config
 from mox.testing import LocalServer
 
@@ -50,8 +50,8 @@ def test_account_quota_rules():
         "b": AccountConfig(addresses=["b@x"], quota=100),
         "c": AccountConfig(addresses=["c@x"], quota=-1),
     })
-    assert [accounts.account_quota(cfg, n) for n in ("a", "b", "c", "unknown")] == [5000, 100, 0, 5000]
-    assert [accounts.account_quota(Config(accounts=cfg.accounts), n) for n in ("a", "b", "c")] == [0, 100, 0]
+    assert [cfg.account_quota(n) for n in ("a", "b", "c", "unknown")] == [5000, 100, 0, 5000]
+    assert [Config(accounts=cfg.accounts).account_quota(n) for n in ("a", "b", "c")] == [0, 100, 0]
 
 
 def test_imap_quota(tmp_path):

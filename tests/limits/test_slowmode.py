@@ -1,4 +1,4 @@
-"""mox.slowmode on its own: the threshold, the per-attempt delay, slow reads and writes (virtual
+"""mox.limits.slowmode on its own: the threshold, the per-attempt delay, slow reads and writes (virtual
 time via trio's MockClock, so nothing here really waits)."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from mox import slowmode
+from mox.limits import slowmode
 from mox.config import Limits
-from mox.limiter import Limiter
+from mox.limits.limiter import Limiter
 
 
 class Recorder(trio.abc.HalfCloseableStream):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mox.ci import view_account
+from mox.ci.hooks import view_account
 
 HERE = Path(__file__).parent
 CHILD = HERE / "crash_points_child.py"

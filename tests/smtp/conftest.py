@@ -60,17 +60,6 @@ def _open_store(data_dir: Path) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Config:
-    """The real Config plus test-only knobs the SMTP server and queue read with getattr."""
-
-    def __init__(self, base: Any, extra: dict[str, Any]) -> None:
-        self._base = base
-        self.__dict__.update(extra)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._base, name)
-
-
 class _LogCapture:
     """Log lines go to stderr (shown for a failing test); error-level lines are remembered."""
 
@@ -201,20 +190,20 @@ class SmtpHarness:
     def start(self, **overrides: Any) -> None:
         from mox.config import AccountConfig, Config, DomainConfig
 
-        base = Config(
-            hostname="localhost",
-            data_dir=str(self.data_dir),
-            localserve=True,
-            no_require_starttls=overrides.pop("no_require_starttls", True),
-            max_message_size=overrides.pop("max_message_size", 104857600),
-            failure_timeout=overrides.pop("failure_timeout", 3600.0),
-            domains={"localhost": DomainConfig()},
-            accounts={ACCOUNT: AccountConfig(addresses=[ADDRESS])},
-        )
-        extra = {"queue_retry_delays": (0.05, 0.1), "queue_fsync": True, "smtp_idle_timeout": 30.0}
-        extra.update(overrides)
-        config = _Config(base, extra)
         self._overrides = dict(overrides)
+        # Per-IP class auth failures per minute: a limit of the harness' own limiter.
+        self._auth_failures_per_minute = overrides.pop("auth_failures_per_minute", None)
+        fields = {
+            "hostname": "localhost",
+            "data_dir": str(self.data_dir),
+            "localserve": True,
+            "no_require_starttls": True,
+            "domains": {"localhost": DomainConfig()},
+            "accounts": {ACCOUNT: AccountConfig(addresses=[ADDRESS])},
+            "queue_retry_delays": (0.05, 0.1),
+        }
+        fields.update(overrides)
+        config = Config(**fields)
         if self.store is None:
             self.store = _open_store(self.data_dir)
         if ACCOUNT not in self.store.account_names():  # else: restarted on an existing data dir
@@ -226,7 +215,7 @@ class SmtpHarness:
         acc = self.store.open_account(ACCOUNT)
         # A cheap scrypt cost: the record keeps its parameters, so every login in the tests is
         # cheap too (the store's own tests cover the real cost).
-        from mox.store import password as pwmod
+        from mox.auth import password as pwmod
 
         saved = pwmod.SCRYPT_N
         pwmod.SCRYPT_N = 1 << 4
@@ -237,16 +226,16 @@ class SmtpHarness:
             acc.close()
 
     def _start_server(self, config: Any) -> None:
-        from mox.auth import Authenticator
+        from mox.auth.authenticator import Authenticator
         from mox.config import Limits
-        from mox.limiter import Limiter
+        from mox.limits.limiter import Limiter
 
         big = (10**9, 10**9, 10**9)
         limiter = Limiter(
             Limits(
                 connections_per_minute=big,
                 concurrent_connections=big,
-                auth_failures_per_minute=tuple(getattr(config, "auth_failures_per_minute", big)),
+                auth_failures_per_minute=tuple(self._auth_failures_per_minute or big),
                 auth_failures_per_day=big,
             )
         )
@@ -267,13 +256,14 @@ class SmtpHarness:
         harness = self
 
         async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-            from mox import ctl
+            from mox.ctl.commands import COMMANDS
+            from mox.ctl.server import serve_ctl
 
             ctx.shutting_down = trio.Event()
             ctx.queue = Queue(ctx)
             async with trio.open_nursery() as nursery:
                 await nursery.start(ctx.queue.serve)
-                await nursery.start(lambda task_status: ctl.serve_ctl(ctx, self.data_dir, task_status=task_status))
+                await nursery.start(lambda task_status: serve_ctl(ctx, self.data_dir, commands=COMMANDS, task_status=task_status))
                 ports = {}
                 for name, kw in (
                     ("smtp", dict(submission=False, implicit_tls=False)),

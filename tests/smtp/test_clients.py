@@ -200,7 +200,7 @@ def test_scram_plus_with_tls12_channel_binding(smtp):
 def test_auth_external_with_client_certificate(smtp, tmp_path):
     from cryptography import x509
 
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
 
     smtp.start()
     gen = tlspubkey.generate(tmp_path / "client")
@@ -223,7 +223,7 @@ def test_auth_external_with_client_certificate(smtp, tmp_path):
 def test_sendmail_client_certificate_and_requiretls(smtp, tmp_path, kind):
     from cryptography import x509
 
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
     from mox.cli.sendmail import ed25519_cert_pem
 
     smtp.start()

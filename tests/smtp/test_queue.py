@@ -113,12 +113,11 @@ def test_daily_outgoing_limits(smtp, monkeypatch):
 
 
 def test_default_daily_limits_are_mox_defaults():
-    from mox.accounts import send_limits
     from mox.config import AccountConfig, Config
 
     cfg = Config(accounts={"a": AccountConfig(addresses=[]), "b": AccountConfig(addresses=[], max_outgoing_messages_per_day=-1, max_first_time_recipients_per_day=5)})
-    assert send_limits(cfg, "a") == (1000, 200)  # mox: MaxOutgoingMessagesPerDay 1000, MaxFirstTimeRecipientsPerDay 200
-    assert send_limits(cfg, "b") == (None, 5)
+    assert cfg.send_limits("a") == (1000, 200)  # mox: MaxOutgoingMessagesPerDay 1000, MaxFirstTimeRecipientsPerDay 200
+    assert cfg.send_limits("b") == (None, 5)
 
 def test_queued_message_survives_restart(smtp):
     tc = smtp.connect(login=True)

@@ -22,7 +22,7 @@ REMOTE = "127.0.0.3"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """localserve on free ports of 127.0.0.1, with a cheap scrypt cost for the account password."""
-    from mox.store import password as pwmod
+    from mox.auth import password as pwmod
     from mox.web import session
 
     saved = pwmod.SCRYPT_N, session.FAILED_LOGIN_DELAY

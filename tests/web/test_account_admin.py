@@ -310,7 +310,7 @@ def test_admin_loglevels(server: Any, client: Any) -> None:
 
 def test_import_limits(server: Any, client: Any, monkeypatch: Any) -> None:
     """An archive that would unpack beyond the limits is refused as a whole, nothing imported."""
-    from mox.web import account
+    from mox.web import webaccount as account
 
     monkeypatch.setattr(account, "MAX_EXTRACTED_BYTES", 1000)
     name, address = new_account(client)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mox.pytest_plugin import MoxServer
+from mox.testing import MoxServer
 from tests.web.conftest import smtp_deliver, wait_one
 from tests.web.test_account_admin import ADMIN_PASSWORD, login, tag
 

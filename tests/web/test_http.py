@@ -352,7 +352,7 @@ def test_shutdown_ends_waits_and_idle_connections(tmp_path):
     at once, well within the grace period."""
     import threading
 
-    from mox.store import password as pwmod
+    from mox.auth import password as pwmod
     from mox.testing import LocalServer
 
     saved = pwmod.SCRYPT_N
@@ -620,7 +620,7 @@ def test_websocket_closed_with_1001_at_shutdown(tmp_path):
     import trio
     import trio_websocket
 
-    from mox.store import password as pwmod
+    from mox.auth import password as pwmod
     from mox.testing import LocalServer
 
     saved = pwmod.SCRYPT_N

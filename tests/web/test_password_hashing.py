@@ -1,5 +1,5 @@
 """Password hashes never run on the event loop, and at most N run at once for all protocols
-together (mox.auth.run_password_hash, ``limits.concurrent_password_hashes``). Shown by ordering,
+together (mox.auth.authenticator.run_password_hash, ``limits.concurrent_password_hashes``). Shown by ordering,
 not by timing: the hash function is made to wait on a gate, and the server must keep answering
 (and queue further hashes) while it waits. Unknown users cost one hash like known ones, on every
 way in (counted)."""
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mox.store import password as pwmod
+from mox.auth import password as pwmod
 from tests.web.conftest import REMOTE, Client
 
 WAIT = 20.0  # upper bound for a step that should happen promptly (a hang fails the test)

@@ -286,7 +286,5 @@ def test_send_daily_limits(tmp_path):
 
 def test_localserve_account_has_no_daily_limits(server):
     # README: localserve's own account is never throttled; other accounts get mox's defaults.
-    from mox.accounts import send_limits
-
-    assert send_limits(server.ctx.config, "mox") == (None, None)
-    assert send_limits(server.ctx.config, "added-later") == (1000, 200)
+    assert server.ctx.config.send_limits("mox") == (None, None)
+    assert server.ctx.config.send_limits("added-later") == (1000, 200)

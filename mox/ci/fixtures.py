@@ -134,7 +134,7 @@ def _export_dir(root: Path, account: str, mailbox: str) -> Path:
 
 def export(store: Any, root: Path) -> int:
     """Write every message of every account as Maildir under ``root``; the number written."""
-    from mox.transfer import info_separator
+    from mox.admin.transfer import info_separator
 
     root = Path(root)
     sep = info_separator()

@@ -1,23 +1,8 @@
-"""The control channel: the CLI talks to a running mox over it (``mox stop``, ``mox loglevels``).
+"""The control channel, server side (trio): the listener, one task per connection, and the
+built-in commands ``stop``, ``loglevels`` and ``setloglevels``.
 
-Transport: a unix domain socket ``<data>/ctl`` where the platform has AF_UNIX and the path is
-short enough, else a listener on 127.0.0.1 with a free port. ``<data>/ctl.json`` (mode 0600) tells
-clients which one: ``{"transport": "unix", "path": ...}`` or ``{"transport": "tcp", "port": N,
-"token": "..."}``. Over TCP the client proves it may read the data dir by sending the token.
-
-Protocol (mox's, reference 2.3), every line ends in ``\\n``:
-
-1. The server sends ``ctlv0``. Over TCP the client then sends ``token <token>`` and the server
-   answers ``ok`` (or an error line and closes).
-2. The client sends a command word on one line, then each parameter on its own line.
-3. The server answers ``ok``, or one line of error text.
-4. Streams (command output, messages) go as chunks: a line with the byte count, the bytes, then
-   the receiver answers ``ok``. A ``0`` line ends the stream (not acknowledged).
-5. The connection then takes the next command.
-
-Handlers: ``register(name, handler)`` with ``async def handler(ctx, conn)``; a handler reads its
-parameters with ``conn.read_line()``, writes ``ok`` itself, or raises ``CtlError(text)`` which is
-sent as the error line. Built in: ``stop``, ``loglevels``, ``setloglevels``.
+``serve_ctl(ctx, data_dir, commands=...)`` answers the commands of the table it is given
+(:data:`mox.ctl.commands.COMMANDS` in a server); the protocol is described in :mod:`mox.ctl`.
 """
 
 from __future__ import annotations
@@ -27,64 +12,19 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mox import mlog
+import trio
 
-BANNER = "ctlv0"
-MAX_LINE = 1024 * 1024
-CHUNK = 64 * 1024
+from mox import mlog
+from mox.ctl.client import probe_running
+from mox.ctl.protocol import BANNER, CHUNK, CtlError, CtlProtocolError, ctl_paths, take_line
 
 log = mlog.get_logger("ctl")
 
-
-class CtlError(Exception):
-    """A command failed; the text is what the other side sees."""
-
-
-class CtlNotRunning(CtlError):
-    """No mox is listening on the control channel of that data dir."""
-
-
-class CtlProtocolError(CtlError):
-    """The other side broke the ctl protocol (or closed the connection early)."""
-
-
 Handler = Callable[[Any, "CtlConn"], Awaitable[None]]
-_handlers: dict[str, Handler] = {}
-
-
-def register(name: str, handler: Handler) -> None:
-    """Make ``name`` a ctl command; a later registration of the same name replaces it."""
-    _handlers[name] = handler
-
-
-def handlers() -> dict[str, Handler]:
-    return dict(_handlers)
-
-
-def ctl_paths(data_dir: Path) -> tuple[Path, Path]:
-    """(unix socket path, ctl.json path) for a data dir."""
-    d = Path(data_dir)
-    return d / "ctl", d / "ctl.json"
-
-
-def _take_line(buf: bytearray) -> str | None:
-    """Remove and return the first complete line of ``buf`` (without its newline), or None when
-    none is complete yet; a line longer than MAX_LINE is a protocol error."""
-    i = buf.find(b"\n")
-    if i >= 0:
-        line = bytes(buf[:i])
-        del buf[: i + 1]
-        return line.decode("utf-8", "replace")
-    if len(buf) > MAX_LINE:
-        raise CtlProtocolError("line too long")
-    return None
-
-
-# Server side (trio).
 
 
 class CtlConn:
@@ -103,7 +43,7 @@ class CtlConn:
 
     async def read_line(self) -> str:
         while True:
-            line = _take_line(self._buf)
+            line = take_line(self._buf)
             if line is not None:
                 return line
             if not await self._fill():
@@ -149,8 +89,6 @@ async def _refuse(conn: CtlConn, text: str) -> None:
     """Tell the client why the connection ends (a broken protocol: what follows cannot be
     understood), then close: our side first, and what the client still sends is read and
     dropped for a moment, so the line is not lost to a reset."""
-    import trio
-
     try:
         await conn.write_line(text)
         send_eof = getattr(conn._stream, "send_eof", None)
@@ -162,16 +100,6 @@ async def _refuse(conn: CtlConn, text: str) -> None:
                     break
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass
-
-
-def _probe_running(data_dir: Path) -> bool:
-    """Whether a mox answers on the control channel of data_dir."""
-    try:
-        c = CtlClient(data_dir, timeout=2.0)
-    except (CtlError, OSError):  # OSError: e.g. the stale port now belongs to something silent
-        return False
-    c.close()
-    return True
 
 
 def _remove_stale(data_dir: Path) -> None:
@@ -198,11 +126,9 @@ async def open_ctl_listener(data_dir: Path, *, force_tcp: bool = False) -> tuple
 
     Raises CtlError when another mox is already serving this data dir.
     """
-    import trio
-
     data_dir = Path(data_dir)
     sock_path, json_path = ctl_paths(data_dir)
-    if (sock_path.exists() or json_path.exists()) and _probe_running(data_dir):
+    if (sock_path.exists() or json_path.exists()) and probe_running(data_dir):
         raise CtlError(f"mox is already running with data dir {data_dir}")
     _remove_stale(data_dir)
 
@@ -240,9 +166,9 @@ def remove_ctl_files(data_dir: Path) -> None:
     _remove_stale(Path(data_dir))
 
 
-async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> None:
-    import trio
-
+async def handle_ctl_connection(
+    ctx: Any, stream: Any, info: dict[str, Any], commands: Mapping[str, Handler]
+) -> None:
     conn = CtlConn(stream)
     cid = mlog.new_cid()
     clog = log.with_(cid=cid)
@@ -265,7 +191,7 @@ async def handle_ctl_connection(ctx: Any, stream: Any, info: dict[str, Any]) -> 
                         clog.info("ctl protocol error", err=str(e))
                         await _refuse(conn, str(e))
                     return
-                handler = _handlers.get(cmd)
+                handler = commands.get(cmd)
                 if handler is None:
                     await conn.write_line(f"unknown command {cmd!r}")
                     continue
@@ -294,6 +220,7 @@ async def serve_ctl(
     ctx: Any,
     data_dir: Path,
     *,
+    commands: Mapping[str, Handler],
     force_tcp: bool = False,
     listener: Any = None,
     info: dict[str, Any] | None = None,
@@ -304,8 +231,6 @@ async def serve_ctl(
     ``listener`` and ``info`` come from an earlier ``open_ctl_listener`` (serve.py binds
     everything before it starts serving); otherwise the listener is opened here.
     """
-    import trio
-
     if listener is None or info is None:
         listener, info = await open_ctl_listener(data_dir, force_tcp=force_tcp)
     try:
@@ -319,21 +244,18 @@ async def serve_ctl(
                     log.error("ctl accept", err=str(e))
                     await trio.sleep(0.1)
                     continue
-                nursery.start_soon(handle_ctl_connection, ctx, stream, info)
+                nursery.start_soon(handle_ctl_connection, ctx, stream, info, commands)
     finally:
         remove_ctl_files(data_dir)
 
 
-# Built-in commands.
-
-
-async def _cmd_stop(ctx: Any, conn: CtlConn) -> None:
+async def cmd_stop(ctx: Any, conn: CtlConn) -> None:
     # The client waits for EOF: the connection closes when the server is done.
     ctx.request_stop()
     await conn.write_line("ok")
 
 
-async def _cmd_loglevels(ctx: Any, conn: CtlConn) -> None:
+async def cmd_loglevels(ctx: Any, conn: CtlConn) -> None:
     await conn.write_line("ok")
     lines = []
     for pkg, level in sorted(mlog.levels().items()):
@@ -341,7 +263,7 @@ async def _cmd_loglevels(ctx: Any, conn: CtlConn) -> None:
     await conn.write_stream("".join(lines).encode("utf-8"))
 
 
-async def _cmd_setloglevels(ctx: Any, conn: CtlConn) -> None:
+async def cmd_setloglevels(ctx: Any, conn: CtlConn) -> None:
     pkg = await conn.read_line()
     level = await conn.read_line()
     if pkg == "(default)":
@@ -353,143 +275,3 @@ async def _cmd_setloglevels(ctx: Any, conn: CtlConn) -> None:
     except ValueError as e:
         raise CtlError(str(e)) from None
     await conn.write_line("ok")
-
-
-register("stop", _cmd_stop)
-register("loglevels", _cmd_loglevels)
-register("setloglevels", _cmd_setloglevels)
-
-
-# Client side (blocking sockets, for the CLI and tests).
-
-
-class CtlClient:
-    """A connection to a running mox's control channel.
-
-    ``call(command, *lines)`` sends the command and parameters and returns [] on ``ok``; with
-    ``stream=True`` it then reads a stream and returns its text lines. An error line raises
-    CtlError with the server's text. Raises CtlNotRunning when no mox serves data_dir.
-    """
-
-    def __init__(self, data_dir: Path | str, *, timeout: float | None = None) -> None:
-        self.data_dir = Path(data_dir)
-        sock_path, json_path = ctl_paths(self.data_dir)
-        self._buf = bytearray()
-        not_running = CtlNotRunning(f"mox is not running (no control channel at {sock_path})")
-        try:
-            info = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            if sock_path.exists() and hasattr(socket, "AF_UNIX"):
-                info = {"transport": "unix", "path": str(sock_path)}
-            else:
-                raise not_running from None
-        try:
-            if info.get("transport") == "unix":
-                if not hasattr(socket, "AF_UNIX"):
-                    raise not_running
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self._sock.settimeout(timeout)
-                self._sock.connect(str(info.get("path") or sock_path))
-            else:
-                not_running = CtlNotRunning(
-                    f"mox is not running (no control channel at 127.0.0.1:{info.get('port')}, from {json_path})"
-                )
-                self._sock = socket.create_connection(("127.0.0.1", int(info["port"])), timeout=timeout)
-        except CtlNotRunning:
-            raise
-        except (OSError, KeyError, ValueError, TypeError):
-            raise not_running from None
-        try:
-            banner = self.read_line()
-            if banner != BANNER:
-                raise CtlProtocolError("ctl protocol mismatch")
-            if info.get("transport") != "unix":
-                self.write_line(f"token {info.get('token', '')}")
-                resp = self.read_line()
-                if resp != "ok":
-                    raise CtlError(resp)
-        except CtlProtocolError as e:
-            self.close()
-            if str(e) == "connection closed":
-                raise not_running from None
-            raise
-        except (OSError, CtlError):
-            self.close()
-            raise
-
-    def close(self) -> None:
-        try:
-            self._sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self) -> CtlClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _fill(self) -> bool:
-        try:
-            data = self._sock.recv(CHUNK)
-        except ConnectionResetError:
-            return False
-        if not data:
-            return False
-        self._buf += data
-        return True
-
-    def read_line(self) -> str:
-        while True:
-            line = _take_line(self._buf)
-            if line is not None:
-                return line
-            if not self._fill():
-                raise CtlProtocolError("connection closed")
-
-    def write_line(self, line: str) -> None:
-        if "\n" in line:
-            raise ValueError("ctl line contains a newline")
-        self._sock.sendall(line.encode("utf-8") + b"\n")
-
-    def write_stream(self, data: bytes) -> None:
-        for i in range(0, len(data), CHUNK):
-            chunk = data[i : i + CHUNK]
-            self._sock.sendall(b"%d\n" % len(chunk) + chunk)
-            resp = self.read_line()
-            if resp != "ok":
-                raise CtlError(resp)
-        self.write_line("0")
-
-    def read_stream(self) -> bytes:
-        out = bytearray()
-        while True:
-            line = self.read_line()
-            try:
-                n = int(line)
-            except ValueError:
-                raise CtlProtocolError(f"bad chunk size {line!r}") from None
-            if n <= 0:
-                return bytes(out)
-            while len(self._buf) < n:
-                if not self._fill():
-                    raise CtlProtocolError("connection closed")
-            out += self._buf[:n]
-            del self._buf[:n]
-            self.write_line("ok")
-
-    def call(self, command: str, *lines: str, stream: bool = False) -> list[str]:
-        self.write_line(command)
-        for line in lines:
-            self.write_line(line)
-        resp = self.read_line()
-        if resp != "ok":
-            raise CtlError(resp)
-        if not stream:
-            return []
-        return self.read_stream().decode("utf-8", "replace").splitlines()
-
-    def wait_closed(self) -> None:
-        """Block until the server closes the connection (``stop`` uses it)."""
-        while self._fill():
-            self._buf.clear()

@@ -65,7 +65,7 @@ async def api_set_password(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) 
     if not isinstance(password, str):
         raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
     try:
-        from mox import precis
+        from mox.auth import precis
 
         prepared = precis.check_new_password(password)
     except ImportError:  # pragma: no cover - precis is part of the package
@@ -82,7 +82,7 @@ async def api_set_password(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) 
 
 
 def _tlspubkeys(ctx: Any) -> Any:
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
 
     return tlspubkey.keys_for(ctx.config.data_dir)
 
@@ -92,7 +92,7 @@ async def api_tlspubkey_list(ctx: Any, req: Request, s: Any, obj: dict[str, Any]
 
 
 async def api_tlspubkey_add(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
 
     pem = obj.get("pem")
     if not isinstance(pem, str) or not pem.strip():
@@ -119,7 +119,7 @@ async def api_tlspubkey_add(ctx: Any, req: Request, s: Any, obj: dict[str, Any])
 
 
 async def api_tlspubkey_remove(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
 
     fp = obj.get("fingerprint")
     keys = _tlspubkeys(ctx)
@@ -157,7 +157,7 @@ async def api(ctx: Any, req: Request) -> Response:
 
 
 def _build_export(acc: Any, fmt: str, archive: str, tmp: Path) -> Path:
-    from mox import transfer
+    from mox.admin import transfer
 
     tree = tmp / "export"
     transfer.export_account(acc, tree, fmt)
@@ -265,7 +265,7 @@ MAX_EXTRACTED_FILES = 200_000
 
 
 def _check_extract_limits(sizes: list[int]) -> None:
-    from mox import transfer
+    from mox.admin import transfer
 
     if len(sizes) > MAX_EXTRACTED_FILES or sum(sizes) > MAX_EXTRACTED_BYTES:
         raise transfer.TransferError(
@@ -343,7 +343,7 @@ def _looks_mbox(p: Path) -> bool:
 
 
 def _run_import(ctx: Any, job: ImportJob, data: bytes, filename: str, mailbox: str) -> None:
-    from mox import transfer
+    from mox.admin import transfer
 
     tmp = Path(tempfile.mkdtemp(prefix="mox-import-"))
     try:

@@ -55,7 +55,7 @@ def _accounts(ctx: Any) -> Any:
 def _apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
     """Validate, write domains.conf, and switch ctx.config / ctx.auth to the new accounts."""
     from mox import config as cfgmod
-    from mox.auth import Authenticator
+    from mox.auth.authenticator import Authenticator
 
     try:
         domains = cfgmod.DomainsConfig(domains=dict(ctx.config.domains), accounts=accounts)
@@ -113,7 +113,7 @@ async def api_account_add(ctx: Any, obj: dict[str, Any]) -> Any:
     if not isinstance(password, str):
         raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
     if password:
-        from mox import precis
+        from mox.auth import precis
 
         try:
             password = precis.check_new_password(password)
@@ -147,7 +147,7 @@ async def api_account_remove(ctx: Any, obj: dict[str, Any]) -> Any:
     _apply_accounts(ctx, accounts)
     ctx.web.sessions.remove_account(name)
     try:
-        from mox import tlspubkey
+        from mox.auth import tlspubkey
 
         tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
     except ImportError:  # pragma: no cover

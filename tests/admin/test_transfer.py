@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mox import transfer
+from mox.admin import transfer
 from mox.store import Store
 from mox.testing import LocalServer
 
@@ -172,7 +172,7 @@ def test_help():
 
 
 def test_backup(server, tmp_path):
-    from mox import tlspubkey
+    from mox.auth import tlspubkey
 
     g = tlspubkey.generate(tmp_path / "k")
     r = run_mox("config", "tlspubkey", "add", "-dir", str(server.dir), "mox@localhost",

@@ -9,6 +9,8 @@ import pytest
 import trio
 
 from mox import ctl, mlog
+from mox.ctl import server as ctlserver
+from mox.ctl.commands import COMMANDS
 
 
 class FakeCtx:
@@ -30,8 +32,8 @@ async def _broken(ctx, conn):
     raise ValueError("bug")
 
 
-ctl.register("testecho", _echo)
-ctl.register("testbroken", _broken)
+#: The server's table plus two commands of the test's own: the table is data, handed to serve_ctl.
+TEST_COMMANDS = {**COMMANDS, "testecho": _echo, "testbroken": _broken}
 
 
 @pytest.fixture(params=["unix", "tcp"])
@@ -44,7 +46,7 @@ def transport(request):
 async def _with_server(tmp_path, transport, fn):
     ctx = FakeCtx()
     async with trio.open_nursery() as nursery:
-        info = await nursery.start(lambda task_status: ctl.serve_ctl(ctx, tmp_path, force_tcp=transport == "tcp", task_status=task_status))
+        info = await nursery.start(lambda task_status: ctlserver.serve_ctl(ctx, tmp_path, commands=TEST_COMMANDS, force_tcp=transport == "tcp", task_status=task_status))
         assert info["transport"] == transport
         result = await trio.to_thread.run_sync(fn, ctx)
         nursery.cancel_scope.cancel()
@@ -103,7 +105,7 @@ def test_not_running(tmp_path):
 async def test_already_running(tmp_path, transport):
     def client(ctx):
         async def second():
-            await ctl.open_ctl_listener(tmp_path)
+            await ctlserver.open_ctl_listener(tmp_path)
 
         with pytest.raises(ctl.CtlError, match="^mox is already running with data dir "):
             trio.run(second)

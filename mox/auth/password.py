@@ -7,7 +7,7 @@
   key XOR opad (RFC 2104). hashlib cannot export or resume an MD5 state, so a small MD5
   implementation below computes the one-block states and finishes the HMAC from them.
 
-Passwords are prepared with PRECIS OpaqueString (RFC 8265, mox.precis) before use: non-ASCII spaces become
+Passwords are prepared with PRECIS OpaqueString (RFC 8265, mox.auth.precis) before use: non-ASCII spaces become
 U+0020 and the string is NFC-normalised (``"te\\u0301st \\u00a0"`` -> ``"tést  "``).
 """
 
@@ -21,7 +21,7 @@ import struct
 
 import msgspec
 
-from mox import precis
+from mox.auth import precis
 
 SCRYPT_N = 1 << 14
 SCRYPT_R = 8
@@ -31,7 +31,7 @@ SCRAM_SHA256_ITERATIONS = 4096
 
 
 def prepare_password(password: str) -> bytes:
-    """PRECIS OpaqueString preparation (RFC 8265 4.2, ``mox.precis``), UTF-8 encoded. Raises
+    """PRECIS OpaqueString preparation (RFC 8265 4.2, ``mox.auth.precis``), UTF-8 encoded. Raises
     ``PrecisError`` (a ValueError) for a string the profile refuses."""
     return precis.opaque_string(password).encode("utf-8")
 

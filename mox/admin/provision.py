@@ -1,10 +1,11 @@
-"""Accounts and addresses of a running mox, and their quota (reference 2.1, 2.3, 5.7).
+"""Accounts and addresses of a running mox (reference 2.1, 2.3, 5.7).
 
 Changes go to domains.conf (temporary file + rename) and take effect at once: ``ctx.config`` is
 replaced by a copy with the new accounts and ``ctx.auth`` by a new Authenticator over it (the
 servers read both through ctx for every use), keeping the shared limiter.
 
-Control channel commands (mox's names and parameter lines, each answered ``ok`` or one error line):
+Control channel commands (in mox.ctl.commands' table; mox's names and parameter lines, each answered
+``ok`` or one error line):
 
 - ``setaccountpassword``: account, password (PRECIS OpaqueString, at least 8 bytes);
 - ``accountadd``: account, address (the account is created in the store when new);
@@ -12,9 +13,8 @@ Control channel commands (mox's names and parameter lines, each answered ``ok`` 
   message data stays in the data dir);
 - ``addressadd``: address, account; ``addressrm``: address (an account keeps one address).
 
-Quota: ``account_quota(config, account)`` is the account's ``quota`` when set (negative means
-unlimited), else the server default ``config.quota`` (mox.conf ``quota_message_size``), 0 meaning
-unlimited. ``apply_quota(ctx, acc)`` makes the store enforce it on an opened account.
+An account's quota and daily send limits are read from the config (``Config.account_quota``,
+``Config.send_limits``).
 """
 
 from __future__ import annotations
@@ -34,42 +34,6 @@ _BAD_ADDRESS_CHARS = " <>,;\"\r\n\t\\"
 
 class AccountError(Exception):
     """A change was refused; the text is for the user (one line)."""
-
-
-def account_quota(config: Any, account: str | None) -> int:
-    """Bytes the account may store in message files; 0 means unlimited."""
-    accounts = getattr(config, "accounts", None) or {}
-    acc_cfg = accounts.get(account) if account else None
-    q = getattr(acc_cfg, "quota", 0) or 0
-    if q == 0:
-        q = getattr(config, "quota", 0) or 0
-    return q if q > 0 else 0
-
-
-#: mox's defaults when an account sets no daily limits (store/account.go SendLimitReached).
-DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY = 1000
-DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY = 200
-
-
-def send_limits(config: Any, account: str) -> tuple[int | None, int | None]:
-    """The account's (messages, first-time recipients) per 24 hours; None: no limit. 0 in the
-    config means mox's default, a negative value no limit."""
-    accounts = getattr(config, "accounts", None) or {}
-    acc_cfg = accounts.get(account)
-
-    def limit(field: str, default: int) -> int | None:
-        v = int(getattr(acc_cfg, field, 0) or 0)
-        return default if v == 0 else (v if v > 0 else None)
-
-    return (
-        limit("max_outgoing_messages_per_day", DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY),
-        limit("max_first_time_recipients_per_day", DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY),
-    )
-
-
-def apply_quota(ctx: Any, acc: Any) -> None:
-    """Let the store enforce the configured quota on an opened (shared) account."""
-    acc.quota = account_quota(ctx.config, acc.name)
 
 
 def normalize_address(ctx: Any, address: str) -> str:
@@ -107,7 +71,7 @@ def _address_owner(ctx: Any, address: str) -> str | None:
 def apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
     """Validate, write domains.conf atomically, switch ctx.config and ctx.auth to the new accounts."""
     from mox import config as cfgmod
-    from mox.auth import Authenticator
+    from mox.auth.authenticator import Authenticator
 
     try:
         domains = cfgmod.DomainsConfig(domains=dict(ctx.config.domains), accounts=dict(accounts))
@@ -155,7 +119,7 @@ def account_rm(ctx: Any, name: str) -> None:
     if web is not None and getattr(web, "sessions", None) is not None:
         web.sessions.remove_account(name)
     try:
-        from mox import tlspubkey
+        from mox.auth import tlspubkey
     except ImportError:  # pragma: no cover - a build without TLS public keys
         tlspubkey = None  # type: ignore[assignment]
     if tlspubkey is not None:
@@ -201,7 +165,7 @@ def address_rm(ctx: Any, address: str) -> str:
 
 
 async def set_password(ctx: Any, name: str, password: str) -> None:
-    from mox import precis
+    from mox.auth import precis
     from mox.store import AccountNotFound
 
     if name not in ctx.config.accounts:
@@ -236,42 +200,29 @@ async def _run(conn: Any, fn: Any, *args: Any) -> None:
     await conn.write_line("ok")
 
 
-async def _cmd_setaccountpassword(ctx: Any, conn: Any) -> None:
+async def cmd_setaccountpassword(ctx: Any, conn: Any) -> None:
     name = await conn.read_line()
     password = await conn.read_line()
     await _run(conn, set_password, ctx, name, password)
 
 
-async def _cmd_accountadd(ctx: Any, conn: Any) -> None:
+async def cmd_accountadd(ctx: Any, conn: Any) -> None:
     name = await conn.read_line()
     address = await conn.read_line()
     await _run(conn, account_add, ctx, name, address)
 
 
-async def _cmd_accountrm(ctx: Any, conn: Any) -> None:
+async def cmd_accountrm(ctx: Any, conn: Any) -> None:
     name = await conn.read_line()
     await _run(conn, account_rm, ctx, name)
 
 
-async def _cmd_addressadd(ctx: Any, conn: Any) -> None:
+async def cmd_addressadd(ctx: Any, conn: Any) -> None:
     address = await conn.read_line()
     name = await conn.read_line()
     await _run(conn, address_add, ctx, address, name)
 
 
-async def _cmd_addressrm(ctx: Any, conn: Any) -> None:
+async def cmd_addressrm(ctx: Any, conn: Any) -> None:
     address = await conn.read_line()
     await _run(conn, address_rm, ctx, address)
-
-
-def _register() -> None:
-    from mox import ctl
-
-    ctl.register("setaccountpassword", _cmd_setaccountpassword)
-    ctl.register("accountadd", _cmd_accountadd)
-    ctl.register("accountrm", _cmd_accountrm)
-    ctl.register("addressadd", _cmd_addressadd)
-    ctl.register("addressrm", _cmd_addressrm)
-
-
-_register()

@@ -147,7 +147,7 @@ class LocalServer:
         self.dir = Path(dir) if dir is not None else None
         self.check_consistency = check_consistency
         self.grace = grace
-        self.ci = ci  # mox.ci settings: imap_profile, deterministic, preload, export_on_exit, shared_password
+        self.ci = ci  # mox.ci.hooks settings: imap_profile, deterministic, preload, export_on_exit, shared_password
         self.allow_server_errors = allow_server_errors
         self.clock = clock
         self.errors: list[str] = []

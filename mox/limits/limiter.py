@@ -7,10 +7,10 @@ middle, wide), each with its own limit from ``mox.config.Limits``. Three limiter
 - concurrent connections: open now;
 - authentication failures per minute and per day, shared by IMAP, SMTP submission and web logins;
   a success resets the narrow class, as mox. Both also update the current connection's slow
-  mode (mox.slowmode: slow reads and writes from the 3rd failure on one connection).
+  mode (mox.limits.slowmode: slow reads and writes from the 3rd failure on one connection).
 
 Plus one capacity: ``password_hashes``, the password hash jobs running in worker threads at
-once (all protocols share it; mox.auth.run_password_hash).
+once (all protocols share it; mox.auth.authenticator.run_password_hash).
 
 Rates are counted in fixed windows (a minute, a day) per class key. ``serve_housekeeping``
 expires windows that ended and keys with nothing open, so memory stays bounded.
@@ -34,7 +34,7 @@ from typing import Any
 
 import trio
 
-from mox import slowmode
+from mox.limits import slowmode
 from mox.config import Limits
 
 MINUTE = 60.0
@@ -96,15 +96,15 @@ class Limiter:
         self._auth_minute = _Window(MINUTE)
         self._auth_day = _Window(DAY)
         self._open: dict[str, int] = {}
-        #: mox.slowmode counters: connections that turned slow, reads that were delayed.
+        #: mox.limits.slowmode counters: connections that turned slow, reads that were delayed.
         self.slowed_connections = 0
         self.slowed_reads = 0
         #: Password hash jobs (worker threads) running at once, for all protocols together
-        #: (mox.auth.run_password_hash); ``limits.concurrent_password_hashes``, 0: one per CPU.
+        #: (mox.auth.authenticator.run_password_hash); ``limits.concurrent_password_hashes``, 0: one per CPU.
         self.password_hashes = trio.CapacityLimiter(limits.concurrent_password_hashes or os.cpu_count() or 2)
 
     def slow_mode(self) -> Any:
-        """A new per-connection mox.slowmode.SlowMode with these limits."""
+        """A new per-connection mox.limits.slowmode.SlowMode with these limits."""
         return slowmode.SlowMode(self.limits, self)
 
     def connection_allowed(self, ip: str) -> str | None:
@@ -148,7 +148,7 @@ class Limiter:
         return True
 
     def auth_failed(self, ip: str) -> None:
-        slowmode.auth_failed()  # the current connection's slow mode (mox.slowmode)
+        slowmode.auth_failed()  # the current connection's slow mode (mox.limits.slowmode)
         now = self.clock()
         for key in ip_classes(ip):
             self._auth_minute.add(key, now)

@@ -1,4 +1,4 @@
-"""The pytest plugin (mox/pytest_plugin.py): fixture `mox_server`, its clients and the Inbox helper.
+"""The pytest plugin (mox/testing/pytest_plugin.py): fixture `mox_server`, its clients and the Inbox helper.
 
 Mail goes in over SMTP submission with stdlib smtplib and is checked over IMAP with imaplib, as a
 user of the plugin would do it.
@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from mox.pytest_plugin import MoxServer, ReceivedMessage
+from mox.testing import MoxServer, ReceivedMessage
 
 
 def _message(to: str, subject: str, body: str, cc: str | None = None) -> EmailMessage:
@@ -56,7 +56,7 @@ def _imap_inbox(srv: MoxServer) -> list[bytes]:
 
 def test_plugin_is_registered_as_pytest11_entry_point():
     (ep,) = [ep for ep in entry_points(group="pytest11") if ep.name == "mox"]
-    assert ep.value == "mox.pytest_plugin"
+    assert ep.value == "mox.testing.pytest_plugin"
 
 
 def test_addresses_and_credentials(mox_server):
@@ -254,7 +254,7 @@ def test_a_server_error_fails_the_users_test_unless_allowed(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1].startswith("3 passed, 1 error"), proc.stdout
     assert "ERROR at teardown of test_server_bug " in proc.stdout, proc.stdout
-    assert "mox.testing.ServerErrors: server logged errors:" in proc.stdout, proc.stdout
+    assert "mox.testing.localserver.ServerErrors: server logged errors:" in proc.stdout, proc.stdout
     assert "error: unhandled error in web handler; pkg=http;" in proc.stdout, proc.stdout
 
 

@@ -30,7 +30,7 @@ hard-linked (copied when linking fails, e.g. across file systems or on FAT). The
 directory, ``auth.json`` and the config files at the top of the data dir are copied; the queue
 copy is not synchronised with queue writes (a message queued during the backup may be missing).
 
-Control channel commands registered here: ``importmaildir`` / ``importmbox`` (account, mailbox,
+Control channel commands (in mox.ctl.commands' table): ``importmaildir`` / ``importmbox`` (account, mailbox,
 path; the server opens the path), ``export`` (format, destination, account, mailbox or empty)
 and ``backup`` (destination); each answers ``ok`` and a stream of summary lines.
 """
@@ -503,27 +503,32 @@ async def _reply(conn: Any, fn: Any, *args: Any) -> None:
     await conn.write_stream("".join(line + "\n" for line in lines).encode("utf-8"))
 
 
-def _make_import(fmt: str) -> Any:
-    async def cmd(ctx: Any, conn: Any) -> None:
-        account = await conn.read_line()
-        mailbox = await conn.read_line()
-        path = await conn.read_line()
+async def _import(ctx: Any, conn: Any, fmt: str) -> None:
+    account = await conn.read_line()
+    mailbox = await conn.read_line()
+    path = await conn.read_line()
 
-        def work() -> list[str]:
-            acc = _open_account(ctx, account)
-            try:
-                summary = import_path(acc, mailbox, fmt, path)
-            finally:
-                acc.close()
-            log.info("imported messages", account=account, mailbox=mailbox, format=fmt, count=summary.messages)
-            return summary.lines("imported")
+    def work() -> list[str]:
+        acc = _open_account(ctx, account)
+        try:
+            summary = import_path(acc, mailbox, fmt, path)
+        finally:
+            acc.close()
+        log.info("imported messages", account=account, mailbox=mailbox, format=fmt, count=summary.messages)
+        return summary.lines("imported")
 
-        await _reply(conn, work)
-
-    return cmd
+    await _reply(conn, work)
 
 
-async def _cmd_export(ctx: Any, conn: Any) -> None:
+async def cmd_importmaildir(ctx: Any, conn: Any) -> None:
+    await _import(ctx, conn, "maildir")
+
+
+async def cmd_importmbox(ctx: Any, conn: Any) -> None:
+    await _import(ctx, conn, "mbox")
+
+
+async def cmd_export(ctx: Any, conn: Any) -> None:
     fmt = await conn.read_line()
     dst = await conn.read_line()
     account = await conn.read_line()
@@ -539,7 +544,7 @@ async def _cmd_export(ctx: Any, conn: Any) -> None:
     await _reply(conn, work)
 
 
-async def _cmd_backup(ctx: Any, conn: Any) -> None:
+async def cmd_backup(ctx: Any, conn: Any) -> None:
     dst = await conn.read_line()
 
     def work() -> list[str]:
@@ -548,15 +553,3 @@ async def _cmd_backup(ctx: Any, conn: Any) -> None:
         return [f"backup of {s.mailboxes} account(s) with {s.messages} message file(s) written to {dst}"]
 
     await _reply(conn, work)
-
-
-def _register() -> None:
-    from mox import ctl
-
-    ctl.register("importmaildir", _make_import("maildir"))
-    ctl.register("importmbox", _make_import("mbox"))
-    ctl.register("export", _cmd_export)
-    ctl.register("backup", _cmd_backup)
-
-
-_register()

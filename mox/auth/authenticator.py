@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from mox.limiter import Limiter
+    from mox.limits.limiter import Limiter
 
 _T = TypeVar("_T")
 
@@ -28,14 +28,14 @@ from mox.config import Config
 
 async def run_password_hash(limiter: Limiter | None, fn: Callable[..., _T], *args: Any) -> _T:
     """``fn(*args)`` in a worker thread: password hashing is slow by design and never runs on
-    the event loop. ``limiter`` (``mox.limiter.Limiter``, or None) caps how many hash jobs run
+    the event loop. ``limiter`` (``mox.limits.limiter.Limiter``, or None) caps how many hash jobs run
     at once; it is one per server, shared by IMAP, SMTP and the web."""
     cap = limiter.password_hashes if limiter is not None else None
     return await trio.to_thread.run_sync(fn, *args, limiter=cap)
 
 
 def hash_runner(limiter: Limiter | None) -> Callable[..., Awaitable[Any]]:
-    """A ``run_sync`` for mox.sasl.serve_exchange: each step in a worker thread under the shared
+    """A ``run_sync`` for mox.auth.sasl.serve_exchange: each step in a worker thread under the shared
     hash limiter."""
 
     async def run(fn: Callable[..., Any], *args: Any) -> Any:
@@ -48,7 +48,7 @@ class Authenticator:
     def __init__(self, config: Config, store: Any, limiter: Any = None) -> None:
         self.config = config
         self.store = store
-        #: mox.limiter.Limiter; with ``login(..., ip=...)`` failures are counted per IP class.
+        #: mox.limits.limiter.Limiter; with ``login(..., ip=...)`` failures are counted per IP class.
         self.limiter = limiter
         self.log = mlog.get_logger("auth")
         self._addresses: dict[str, str] = {}
@@ -126,7 +126,7 @@ class Authenticator:
         if account is None:
             self.log.debug("login for unknown address")
             # As slow as a wrong password for a known address: no user enumeration by timing.
-            from mox.store.password import dummy_record, verify_password
+            from mox.auth.password import dummy_record, verify_password
 
             verify_password(dummy_record(), password)
             return False

@@ -1,8 +1,8 @@
 """Test and CI features of localserve, wired into the servers (trio side).
 
 The SMTP and IMAP drivers call the hooks here (a few one-line calls); the decisions live in
-sans-IO modules: :mod:`mox.faults` (fault rules), :mod:`mox.transcript` (session recording),
-:mod:`mox.lint`, :mod:`mox.imap.profiles`. Nothing here is active outside localserve.
+sans-IO modules: :mod:`mox.ci.faults` (fault rules), :mod:`mox.ci.transcript` (session recording),
+:mod:`mox.ci.lint`, :mod:`mox.imap.profiles`. Nothing here is active outside localserve.
 
 Settings (per server): ``<data>/ci.json`` when present (written by ``mox localserve`` flags and
 ``mox.testing.LocalServer(ci=...)``), else environment variables: ``MOX_SHARED_PASSWORD``
@@ -49,10 +49,10 @@ if TYPE_CHECKING:
 
 import trio
 
-from mox import faults as F
+from mox.ci import faults as F
 from mox import mlog
 from mox.smtp.received import format_date as received_date
-from mox.transcript import RecordingLogger, TranscriptStore
+from mox.ci.transcript import RecordingLogger, TranscriptStore
 
 SHARED_PASSWORD = "moxmoxmox"
 VIEW_PREFIX = "view-"
@@ -722,7 +722,7 @@ def hold_view(ctx: Any, address: str, destination: tuple[str, str]) -> Any:
 
 def record_delivery(ctx: ServerContext, session: str | None, account: str, message: Message | None) -> None:
     """Note that SMTP session ``session`` brought ``message`` into ``account`` (for its
-    transcript link; mox.transcript)."""
+    transcript link; mox.ci.transcript)."""
     st = state(ctx)
     if st is None or not session or message is None:
         return

@@ -1,24 +1,20 @@
-"""pytest plugin: a real mail server for your tests (fixture ``mox_server``).
+"""MoxServer: a whole localserve for tests, with helpers to send mail and wait for it.
 
-Installed with mox (entry point ``pytest11``), so the fixture is there as soon as mox is::
+The pytest fixture ``mox_server`` (:mod:`mox.testing.pytest_plugin`) hands out one per test;
+without pytest, use ``MoxServer.open()`` (or ``mox.testing.LocalServer`` for the bare server)::
 
-    def test_welcome_mail(mox_server):
-        signup("alice@example.org", smtp=mox_server.smtp_address,
-               login=(mox_server.address, mox_server.password))
-        msg = mox_server.inbox.wait_for(to="alice@example.org", subject="Welcome", timeout=10)
-        assert "alice" in msg.text
-
-``mox_server`` runs the whole localserve (SMTP, submission, IMAP) in-process on free ports of
-127.0.0.1 with a throwaway data dir under pytest's ``tmp_path``. In localserve every recipient is
-delivered to the one account's Inbox, so mail "to anyone" ends up in ``mox_server.inbox``.
-
-``inbox.wait_for`` blocks on the store's change subscription (no polling) until a matching message
-is in the Inbox. Without pytest, use ``MoxServer.open()`` (or ``mox.testing.LocalServer``)::
+    from mox.testing import MoxServer
 
     with MoxServer.open() as srv:
-        ...
+        srv.send("alice@example.org", "hi", "hello")
+        msg = srv.inbox.wait_for(to="alice@example.org", subject="hi", timeout=10)
 
-Importing this module is cheap: the server code is imported when a server starts.
+It runs the whole localserve (SMTP, submission, IMAP) in-process on free ports of 127.0.0.1 with a
+throwaway data dir. In localserve every recipient is delivered to the one account's Inbox, so mail
+"to anyone" ends up in ``inbox``. ``inbox.wait_for`` blocks on the store's change subscription (no
+polling) until a matching message is in the Inbox.
+
+Importing this module is cheap (no pytest, no server code): the server is imported when it starts.
 """
 
 from __future__ import annotations
@@ -320,7 +316,7 @@ class ApiError(Exception):
 
 
 class Faults:
-    """Scoped fault rules (mox.faults) through the test API::
+    """Scoped fault rules (mox.ci.faults) through the test API::
 
         with mox_server.faults.add(stage="rcpt", recipient="alice@example.org",
                                    action="reply", code=451, text="try again", times=1):
@@ -391,45 +387,3 @@ class AddressInbox:
 
     def clear(self) -> int:
         return self.server.api("DELETE", f"inboxes/{self._q()}")["deleted"]
-
-
-try:
-    import pytest
-except ImportError:  # usable without pytest: MoxServer.open()
-    pytest = None
-
-if pytest is not None:
-
-    def pytest_configure(config: Any) -> None:
-        config.addinivalue_line(
-            "markers", "mox(**settings): test and CI settings for the mox_server fixture "
-            "(imap_profile, deterministic, preload, export_on_exit, shared_password, allow_server_errors)"
-        )
-
-    @pytest.fixture
-    def mox_server(tmp_path: Path, request: Any) -> Iterator[MoxServer]:
-        """A running mox localserve on free 127.0.0.1 ports with a fresh data dir (see MoxServer).
-        ``@pytest.mark.mox(imap_profile="minimal-rev1", ...)`` passes test and CI settings. The
-        test errors at teardown when the server logged an error line while it ran (an unhandled
-        exception, a server bug); ``@pytest.mark.mox(allow_server_errors=True)`` lets it pass."""
-        marker = request.node.get_closest_marker("mox")
-        settings = dict(marker.kwargs) if marker is not None else {}
-        with MoxServer.open(tmp_path / "mox", **settings) as srv:
-            request.node._mox_server = srv
-            yield srv
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
-        """A failing test that used mox_server gets the SMTP/IMAP session transcripts of its
-        server in its report (section "mox session transcripts")."""
-        outcome = yield
-        report = outcome.get_result()
-        srv = getattr(item, "_mox_server", None)
-        if srv is None or not report.failed or report.when not in ("call", "setup"):
-            return
-        try:
-            texts = [srv.transcript(t["cid"]) for t in srv.transcripts()]
-        except Exception as e:  # the server may be gone; never hide the real failure
-            texts = [f"(transcripts unavailable: {e})"]
-        if texts:
-            report.sections.append(("mox session transcripts", "\n".join(texts)))

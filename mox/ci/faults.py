@@ -2,7 +2,7 @@
 
 The local-part triggers of :mod:`mox.smtp.failsim` stay as they are; these rules come on top,
 set through the test API (``/api/v1/faults``) or the pytest plugin, and decide *what* goes wrong
-*where*. The drivers (:mod:`mox.ci`) carry the decisions out.
+*where*. The drivers (:mod:`mox.ci.hooks`) carry the decisions out.
 
 A rule (JSON object, see :meth:`Rule.from_json`):
 

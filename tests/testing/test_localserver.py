@@ -14,7 +14,7 @@ import pytest
 
 from mox.testing import LocalServer, ServerErrors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _broken(ctx, req):

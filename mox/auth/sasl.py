@@ -39,7 +39,7 @@ Client side: ``client_mechanism(name, username, password, ...)`` returns an obje
 the exchange is complete from the client's view (SCRAM checks the server signature).
 
 User names are NFC-normalised (SCRAM refuses non-NFC names, as mox; its client normalises),
-passwords PRECIS OpaqueString-prepared (:mod:`mox.precis`).
+passwords PRECIS OpaqueString-prepared (:mod:`mox.auth.precis`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mox import precis
+from mox.auth import precis
 
 # Server mechanisms in the order they are advertised.
 SERVER_MECHANISMS = (
@@ -232,10 +232,10 @@ class Verifier(Protocol):
 
 
 class StoreVerifier:
-    """A Verifier over ``mox.auth.Authenticator`` and ``mox.store.Store``.
+    """A Verifier over ``mox.auth.authenticator.Authenticator`` and ``mox.store.Store``.
 
     ``tls_identity`` is the (account, login address) of the connection's TLS client certificate
-    (``mox.tlspubkey``), or None. Blocking: use from a worker thread in async code.
+    (``mox.auth.tlspubkey``), or None. Blocking: use from a worker thread in async code.
     """
 
     def __init__(self, auth: Any, store: Any, tls_identity: tuple[str, str] | None = None) -> None:
@@ -266,17 +266,17 @@ class StoreVerifier:
         return self._tls_identity
 
     def check_unknown_password(self, password: str) -> None:
-        from mox.store.password import dummy_record, verify_password
+        from mox.auth.password import dummy_record, verify_password
 
         verify_password(dummy_record(), password)
 
     def unknown_scram_secret(self, username: str, hash_name: str) -> Any:
-        from mox.store.password import unknown_user_scram_secret
+        from mox.auth.password import unknown_user_scram_secret
 
         return unknown_user_scram_secret(username, hash_name)
 
     def unknown_cram_md5_state(self) -> Any:
-        from mox.store.password import dummy_record
+        from mox.auth.password import dummy_record
 
         return dummy_record().cram_md5
 
@@ -705,7 +705,7 @@ async def serve_exchange(
     decode_response). ``run_sync`` (e.g. ``trio.to_thread.run_sync``) runs each step: PLAIN and
     LOGIN hash the password slowly. Raises SaslError subclasses; returns the Success.
 
-    With ``limiter`` (``mox.limiter.Limiter``: auth_allowed/auth_failed/auth_succeeded) and
+    With ``limiter`` (``mox.limits.limiter.Limiter``: auth_allowed/auth_failed/auth_succeeded) and
     ``ip``, an IP over its failed-auth limit gets TooManyAuthFailures before anything is
     checked, failures that count are recorded, and a success resets the IP's count."""
     if limiter is not None and ip is not None and not limiter.auth_allowed(ip):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mox.auth import verify_password_hash
+from mox.auth.authenticator import verify_password_hash
 from mox.testing import LocalServer
 
 from ..conftest import run_mox

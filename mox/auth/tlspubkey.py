@@ -11,7 +11,7 @@ Persistence: ``<data>/auth.json``, ``{"version": 1, "tlspubkeys": [...]}``, rewr
 whole: temporary file, fsync, rename, directory fsync (not on Windows). A crash leaves either
 the old or the new file. Readers cache it by modification time and size.
 
-Control channel commands (registered here; serve imports this module): ``tlspubkeylist``
+Control channel commands (in mox.ctl.commands' table): ``tlspubkeylist``
 (account line, may be empty -> ok + stream of JSON lines), ``tlspubkeyget`` (fingerprint -> ok +
 stream with one JSON record), ``tlspubkeyadd`` (login address, name, no-imap-preauth "true" /
 "false", then a stream with the PEM certificate -> ok + fingerprint line), ``tlspubkeyrm``
@@ -392,7 +392,7 @@ def generate(stem: str | Path, *, now: datetime.datetime | None = None) -> Gener
 # Control channel commands.
 
 
-async def _cmd_list(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeylist(ctx: Any, conn: Any) -> None:
     account = await conn.read_line()
     keys = keys_for(ctx.config.data_dir)
     if account and account not in ctx.config.accounts:
@@ -403,7 +403,7 @@ async def _cmd_list(ctx: Any, conn: Any) -> None:
     await conn.write_stream("".join(out).encode("utf-8"))
 
 
-async def _cmd_get(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeyget(ctx: Any, conn: Any) -> None:
     fp = await conn.read_line()
     key = keys_for(ctx.config.data_dir).get(fp)
     if key is None:
@@ -421,7 +421,7 @@ def _pem(der: bytes) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-async def _cmd_add(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeyadd(ctx: Any, conn: Any) -> None:
     address = await conn.read_line()
     name = await conn.read_line()
     no_preauth = await conn.read_line()
@@ -447,7 +447,7 @@ async def _cmd_add(ctx: Any, conn: Any) -> None:
     await conn.write_line(key.fingerprint)
 
 
-async def _cmd_rm(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeyrm(ctx: Any, conn: Any) -> None:
     fp = await conn.read_line()
     try:
         key = keys_for(ctx.config.data_dir).remove(fp)
@@ -456,15 +456,3 @@ async def _cmd_rm(ctx: Any, conn: Any) -> None:
         return
     log.info("tls public key removed", fingerprint=fp, account=key.account)
     await conn.write_line("ok")
-
-
-def _register() -> None:
-    from mox import ctl
-
-    ctl.register("tlspubkeylist", _cmd_list)
-    ctl.register("tlspubkeyget", _cmd_get)
-    ctl.register("tlspubkeyadd", _cmd_add)
-    ctl.register("tlspubkeyrm", _cmd_rm)
-
-
-_register()

@@ -1,0 +1,40 @@
+"""Every control channel command, by name: the one table the server answers from.
+
+Each handler is ``async def handler(ctx, conn)`` (see :mod:`mox.ctl`); the CLI commands that send
+them live in ``mox/cli/`` (``mox stop``, ``mox queue list``, ``mox config account add``, ...).
+"""
+
+from __future__ import annotations
+
+from mox.admin import provision, transfer
+from mox.auth import tlspubkey
+from mox.ctl import server
+from mox.ctl.server import Handler
+from mox.queue import ctl as queue_ctl
+
+COMMANDS: dict[str, Handler] = {
+    # The server itself (mox.ctl.server).
+    "stop": server.cmd_stop,
+    "loglevels": server.cmd_loglevels,
+    "setloglevels": server.cmd_setloglevels,
+    # The delivery queue (mox.queue.ctl).
+    "queuelist": queue_ctl.cmd_queuelist,
+    "queuedrop": queue_ctl.cmd_queuedrop,
+    "queuefail": queue_ctl.cmd_queuefail,
+    # Accounts and addresses (mox.admin.provision).
+    "setaccountpassword": provision.cmd_setaccountpassword,
+    "accountadd": provision.cmd_accountadd,
+    "accountrm": provision.cmd_accountrm,
+    "addressadd": provision.cmd_addressadd,
+    "addressrm": provision.cmd_addressrm,
+    # Import, export and backup (mox.admin.transfer).
+    "importmaildir": transfer.cmd_importmaildir,
+    "importmbox": transfer.cmd_importmbox,
+    "export": transfer.cmd_export,
+    "backup": transfer.cmd_backup,
+    # TLS public keys of client certificates (mox.auth.tlspubkey).
+    "tlspubkeylist": tlspubkey.cmd_tlspubkeylist,
+    "tlspubkeyget": tlspubkey.cmd_tlspubkeyget,
+    "tlspubkeyadd": tlspubkey.cmd_tlspubkeyadd,
+    "tlspubkeyrm": tlspubkey.cmd_tlspubkeyrm,
+}

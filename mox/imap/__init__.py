@@ -1,6 +1,9 @@
 """IMAP4rev2/IMAP4rev1 server (and the small client used by tests and tools).
 
-Sans-IO modules (no trio, no store): ``types``, ``parse``, ``protocol``, ``responses``, ``utf7``,
+Sans-IO modules (no trio, no store): ``wire`` (the wire primitives: quoting, literals, character
+classes, sequence sets, dates), ``types`` and ``parse`` (commands), ``protocol`` (the connection's
+state machine), ``responses`` (response values), ``response_parse`` and ``response_write``,
+``fetch`` and ``search`` (FETCH and SEARCH over stored messages), ``profiles``, ``utf7``,
 ``errors``. The trio driver is ``server.handle_connection``; commands live in ``cmd_*`` modules,
-one per command family, working on a ``session.Session``.
+one per command family, working on a ``session.Session`` that queues typed responses.
 """

@@ -26,10 +26,11 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
+from mox.imap import utf7, wire
+from mox.imap.response_parse import RemoteProtocolError, parse_response
 from mox.imap.responses import (
     Code,
     Continuation,
-    RemoteProtocolError,
     Response,
     Tagged,
     UntaggedBye,
@@ -41,8 +42,6 @@ from mox.imap.responses import (
     UntaggedSearch,
     UntaggedSearchModSeq,
     CodeCapability,
-    parse_response,
-    utf7_encode,
 )
 
 __all__ = [
@@ -92,14 +91,15 @@ class ImapClosed(ImapError):
 
 def quote(s: str) -> str:
     """A quoted string for a command argument (no CR/LF: use a literal for those)."""
-    if "\r" in s or "\n" in s or "\0" in s:
+    b = s.encode("utf-8", "surrogateescape")
+    if not wire.quotable(b, utf8=True):
         raise ValueError("CR, LF and NUL cannot be quoted; send a literal")
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return wire.quoted(b).decode("utf-8", "surrogateescape")
 
 
 def mailbox_arg(name: str, utf8: bool = False) -> str:
     """A mailbox name as a quoted command argument (modified UTF-7 unless utf8)."""
-    return quote(name if utf8 else utf7_encode(name))
+    return quote(name if utf8 else utf7.encode(name))
 
 
 class Conn:
@@ -277,9 +277,9 @@ class Conn:
                 out += part.encode("utf-8")
                 continue
             if self.literal_plus and "LITERAL+" in self.capabilities:
-                out += b"{%d+}\r\n" % len(part) + part
+                out += wire.literal_announcement(len(part), non_sync=True) + part
                 continue
-            out += b"{%d}\r\n" % len(part)
+            out += wire.literal_announcement(len(part))
             self.write(out)
             out = b""
             while True:

@@ -8,11 +8,12 @@ from mox.store import Upload
 from .cmd_mailbox import account_quota
 from .cmd_store import check_flags
 from .errors import CommandFailed
-from .session import Session
+from .responses import CodeAppendUID, UntaggedExists
+from .session import Done, Session
 from .types import Command
 
 
-async def cmd_append(s: Session, cmd: Command) -> str:
+async def cmd_append(s: Session, cmd: Command) -> Done:
     args = cmd.args
     name = s.mailbox_in(args["mailbox"])
     mb = s.acc.mailbox(name)
@@ -40,6 +41,6 @@ async def cmd_append(s: Session, cmd: Command) -> str:
         sel.uids.sort()
         s._check_keywords(list(msg.flags))
         s.note_new([msg.uid])  # \Recent for us, as for the next session otherwise (RFC 3501 6.3.11)
-        s.untagged(f"{len(sel.uids)} EXISTS")
+        s.send(UntaggedExists(len(sel.uids)))
         s.report_recent()
-    return f"[APPENDUID {mb.uidvalidity} {msg.uid}] appended"
+    return Done(CodeAppendUID(mb.uidvalidity, str(msg.uid)), "appended")

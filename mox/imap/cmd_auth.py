@@ -18,13 +18,14 @@ from mox.auth import sasl
 from mox.auth.authenticator import hash_runner
 
 from .errors import BadCommand, CommandFailed
-from .session import Session, State, quote_string
+from .responses import CodeCapability, Continuation, UntaggedBye, UntaggedCapability, UntaggedEnabled, UntaggedID
+from .session import Done, Session, State
 from .types import Command
 
 
 async def cmd_capability(s: Session, cmd: Command) -> str:
     # RFC 9051 6.1.1
-    s.untagged("CAPABILITY " + s.capabilities())
+    s.send(UntaggedCapability(s.capabilities().split()))
     return "CAPABILITY done"
 
 
@@ -35,7 +36,7 @@ async def cmd_noop(s: Session, cmd: Command) -> str:
 
 async def cmd_logout(s: Session, cmd: Command) -> str:
     # RFC 9051 6.1.3
-    s.untagged("BYE thanks")
+    s.send(UntaggedBye(None, "thanks"))
     s.selected = None
     s.state = State.LOGOUT
     return "LOGOUT done"
@@ -52,7 +53,7 @@ async def cmd_id(s: Session, cmd: Command) -> str:
     }
     s.log.info("client id", **fields)
     version = getattr(mox, "__version__", "dev")
-    s.untagged(b'ID ("name" "mox" "version" ' + quote_string(version) + b")")
+    s.send(UntaggedID({"name": "mox", "version": version}))
     return "ID done"
 
 
@@ -89,7 +90,7 @@ def _require_tls(s: Session) -> None:
         raise CommandFailed("tls required for login", "PRIVACYREQUIRED")
 
 
-async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[str]]) -> str:
+async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[Done]]) -> Done:
     """Run an authentication attempt, slowed down after repeated failures on this connection."""
     from . import session as session_mod
 
@@ -107,12 +108,12 @@ async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[str]]) 
     return result
 
 
-async def cmd_login(s: Session, cmd: Command) -> str:
+async def cmd_login(s: Session, cmd: Command) -> Done:
     # RFC 9051 6.2.3
     return await _counting_failures(s, lambda: _login(s, cmd))
 
 
-async def _login(s: Session, cmd: Command) -> str:
+async def _login(s: Session, cmd: Command) -> Done:
     _require_tls(s)
     user, password = cmd.args["user"], cmd.args["password"]
     account = await _password_login(s, user, password)
@@ -122,7 +123,7 @@ async def _login(s: Session, cmd: Command) -> str:
     _check_cert_account(s, account)
     s.login(account, user)
     s.log.info("authenticated", username=user, mechanism="login")
-    return f"[CAPABILITY {s.capabilities()}] login done"
+    return Done(CodeCapability(s.capabilities().split()), "login done")
 
 
 # AUTHENTICATE runs the mox.auth.sasl server mechanisms; LOGIN is not offered over IMAP (reference 3.5).
@@ -198,12 +199,12 @@ def _failure(e: sasl.SaslError) -> CommandFailed | BadCommand:
     return CommandFailed(text, "AUTHENTICATIONFAILED")
 
 
-async def cmd_authenticate(s: Session, cmd: Command) -> str:
+async def cmd_authenticate(s: Session, cmd: Command) -> Done:
     # RFC 9051 6.2.2; RFC 4959 SASL-IR ("=" is an empty initial response).
     return await _counting_failures(s, lambda: _authenticate(s, cmd))
 
 
-async def _authenticate(s: Session, cmd: Command) -> str:
+async def _authenticate(s: Session, cmd: Command) -> Done:
     name = str(cmd.args["mechanism"]).upper()
     if name not in IMAP_MECHANISMS:
         raise CommandFailed("method not supported")
@@ -233,7 +234,7 @@ async def _authenticate(s: Session, cmd: Command) -> str:
     )
 
     async def send_challenge(data: bytes) -> None:
-        await s.conn.write(b"+ " + sasl.encode_challenge(data) + b"\r\n")
+        await s.conn.send(Continuation(sasl.encode_challenge(data).decode("ascii")))
 
     async def read_response() -> bytes:
         return await s.conn.read_line(kind="auth")
@@ -258,7 +259,7 @@ async def _authenticate(s: Session, cmd: Command) -> str:
     _check_cert_account(s, account)
     s.login(account, ok.username)
     s.log.info("authenticated", username=ok.username, mechanism=name.lower())
-    return f"[CAPABILITY {s.capabilities()}] authenticate done"
+    return Done(CodeCapability(s.capabilities().split()), "authenticate done")
 
 
 def _check_cert_account(s: Session, account: str) -> None:
@@ -285,7 +286,7 @@ async def cmd_enable(s: Session, cmd: Command) -> str:
                 else:
                     s.enabled.add(c)
                 enabled.append(_ENABLE[c])
-    s.untagged("ENABLED" + "".join(" " + e for e in enabled))
+    s.send(UntaggedEnabled(enabled))
     if "CONDSTORE" in enabled:
         s.announce_highestmodseq()
     return "ENABLE done"

@@ -6,8 +6,10 @@ from __future__ import annotations
 from .cmd_mailbox import account_quota
 from .cmd_select import selected_highest_modseq, send_removed
 from .errors import CommandFailed
-from .session import Session
-from .types import Command, compact_numset
+from .responses import CodeCopyUID, CodeHighestModSeq, UntaggedExists, UntaggedResult
+from .session import Done, Session
+from .types import Command
+from .wire import sequence_set
 
 
 def _dest(s: Session, cmd: Command):
@@ -37,11 +39,11 @@ def _add_to_view(s: Session, mailbox_id: int, new_uids: list[int]) -> None:
     sel.uids.extend(added)
     sel.uids.sort()
     s.note_new(added)  # copies are new messages: \Recent for us (RFC 3501 6.4.7)
-    s.untagged(f"{len(sel.uids)} EXISTS")
+    s.send(UntaggedExists(len(sel.uids)))
     s.report_recent()
 
 
-async def cmd_copy(s: Session, cmd: Command) -> str:
+async def cmd_copy(s: Session, cmd: Command) -> str | Done:
     sel = s.xselected()
     uids = _existing(s, s.resolve_numset(cmd.args["numset"], cmd.uid))
     dst = _dest(s, cmd)
@@ -54,12 +56,12 @@ async def cmd_copy(s: Session, cmd: Command) -> str:
             raise CommandFailed("account over quota", "OVERQUOTA")
     pairs = await s.acc.copy(sel.mailbox_id, uids, dst.id, origin=s.sub)
     _add_to_view(s, dst.id, [d for _, d in pairs])
-    src = compact_numset([a for a, _ in pairs])
-    dsts = compact_numset([b for _, b in pairs])
-    return f"[COPYUID {dst.uidvalidity} {src} {dsts}] copied"
+    src = sequence_set([a for a, _ in pairs])
+    dsts = sequence_set([b for _, b in pairs])
+    return Done(CodeCopyUID(dst.uidvalidity, src, dsts), "copied")
 
 
-async def cmd_move(s: Session, cmd: Command) -> str:
+async def cmd_move(s: Session, cmd: Command) -> str | Done:
     sel = s.xselected()
     if sel.readonly:
         raise CommandFailed("mailbox open in read-only mode", "READ-ONLY")
@@ -71,12 +73,12 @@ async def cmd_move(s: Session, cmd: Command) -> str:
     # works like COPY followed by expunging the originals: the messages get new UIDs (Dovecot
     # does the same), and this session sees them arrive after the EXPUNGEs.
     pairs = await s.acc.move(sel.mailbox_id, uids, dst.id, origin=s.sub)
-    src = compact_numset([a for a, _ in pairs])
-    dsts = compact_numset([b for _, b in pairs])
-    s.untagged(f"OK [COPYUID {dst.uidvalidity} {src} {dsts}] moved")
+    src = sequence_set([a for a, _ in pairs])
+    dsts = sequence_set([b for _, b in pairs])
+    s.send(UntaggedResult("OK", CodeCopyUID(dst.uidvalidity, src, dsts), "moved"))
     # Into the selected mailbox the number of \Recent messages is reported once, after EXISTS.
     send_removed(s, sel, [a for a, _ in pairs], report_recent=dst.id != sel.mailbox_id)
     _add_to_view(s, dst.id, [b for _, b in pairs])
     if s.qresync:
-        return f"[HIGHESTMODSEQ {selected_highest_modseq(s, sel)}] move"
+        return Done(CodeHighestModSeq(selected_highest_modseq(s, sel)), "move")
     return "MOVE done"

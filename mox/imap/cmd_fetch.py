@@ -13,10 +13,25 @@ from __future__ import annotations
 
 from mox.message import sections
 
-from . import fetch
+from . import fetch, wire
 from .errors import BadCommand, CommandFailed
+from .response_write import fetch_attr, fetch_response
+from .responses import (
+    FetchBinary,
+    FetchBinarySize,
+    FetchBody,
+    FetchFlags,
+    FetchInternalDate,
+    FetchModSeq,
+    FetchRFC822,
+    FetchRFC822Header,
+    FetchRFC822Size,
+    FetchRFC822Text,
+    FetchUID,
+    UntaggedVanished,
+)
 from .session import Session
-from .types import Command, FetchAtt, Section, compact_numset
+from .types import Command, FetchAtt, Section
 
 
 def _sets_seen(a: FetchAtt) -> bool:
@@ -57,7 +72,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         largest = sel.uids[-1] if sel.uids else 0
         gone = [u for u in s.acc.expunged_uids(sel.mailbox_id, changedsince) if u in known or numset.contains(u, max(largest, u))]
         if gone:
-            s.untagged(f"VANISHED (EARLIER) {compact_numset(gone)}")
+            s.send(UntaggedVanished(True, wire.sequence_set(gone)))
 
     seen_uids: set[int] = set()
     if not sel.readonly and any(_sets_seen(a) for a in atts):
@@ -76,7 +91,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             continue
         out: list[bytes] = []
         if want_uid:
-            out.append(b"UID %d" % m.uid)
+            out.append(fetch_attr(FetchUID(m.uid)))
         data: bytes | None = None
         root = None
         state_shown = False
@@ -91,16 +106,16 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         for a in atts:
             n = a.name
             if n == "UID":
-                out.append(b"UID %d" % m.uid)
+                out.append(fetch_attr(FetchUID(m.uid)))
             elif n == "FLAGS":
-                out.append(b"FLAGS " + s.flags_out(m.uid, m.flags).encode())
+                out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
                 state_shown = True
             elif n == "INTERNALDATE":
-                out.append(b"INTERNALDATE " + fetch.internaldate(m.received))
+                out.append(fetch_attr(FetchInternalDate(wire.date_time(m.received))))
             elif n == "RFC822.SIZE":
-                out.append(b"RFC822.SIZE %d" % m.size)
+                out.append(fetch_attr(FetchRFC822Size(m.size)))
             elif n == "MODSEQ":
-                out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
+                out.append(fetch_attr(FetchModSeq(max(m.modseq, 1))))
                 state_shown = True
             elif n == "ENVELOPE":
                 out.append(b"ENVELOPE " + fetch.rendered(m, 0))
@@ -110,22 +125,21 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                 out.append(b"BODY " + fetch.rendered(m, 2))
             elif n == "RFC822":
                 d, _ = load()
-                out.append(b"RFC822 " + fetch.literal(d))
+                out.append(fetch_attr(FetchRFC822(d)))
             elif n == "RFC822.HEADER":
                 d, r = load()
-                out.append(b"RFC822.HEADER " + fetch.literal(fetch.section_bytes(d, r, Section(text="HEADER"))))
+                out.append(fetch_attr(FetchRFC822Header(fetch.section_bytes(d, r, Section(text="HEADER")))))
             elif n == "RFC822.TEXT":
                 d, r = load()
-                out.append(b"RFC822.TEXT " + fetch.literal(fetch.section_bytes(d, r, Section(text="TEXT"))))
+                out.append(fetch_attr(FetchRFC822Text(fetch.section_bytes(d, r, Section(text="TEXT")))))
             elif n == "BODY":
                 d, r = load()
                 body = fetch.section_bytes(d, r, a.section)
-                name = b"BODY[" + fetch.section_name(a.section).encode() + b"]"
+                offset = None
                 if a.partial is not None:
-                    off, cnt = a.partial
-                    body = body[off : off + cnt]
-                    name += b"<%d>" % off
-                out.append(name + b" " + fetch.literal(body))
+                    offset, cnt = a.partial
+                    body = body[offset : offset + cnt]
+                out.append(fetch_attr(FetchBody(fetch.section_name(a.section), offset, body)))
             elif n in ("BINARY", "BINARY.SIZE"):
                 d, r = load()
                 try:
@@ -134,25 +148,24 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                     raise CommandFailed(f"unknown content-transfer-encoding {e.args[0]}", "UNKNOWN-CTE") from None
                 if body is None:
                     raise CommandFailed("part does not exist", "NONEXISTENT")
-                secname = b"[" + ".".join(str(x) for x in a.section.part).encode() + b"]"
+                secname = ".".join(str(x) for x in a.section.part)
                 if n == "BINARY.SIZE":
-                    out.append(b"BINARY.SIZE" + secname + b" %d" % len(body))
+                    out.append(fetch_attr(FetchBinarySize(secname, len(body))))
                 else:
-                    name = b"BINARY" + secname
+                    offset = None
                     if a.partial is not None:
-                        off, cnt = a.partial
-                        body = body[off : off + cnt]
-                        name += b"<%d>" % off
-                    out.append(name + b" " + fetch.literal8(body))
+                        offset, cnt = a.partial
+                        body = body[offset : offset + cnt]
+                    out.append(fetch_attr(FetchBinary(secname, offset, body)))
         if m.uid in seen_uids and not any(a.name == "FLAGS" for a in atts):
-            out.append(b"FLAGS " + s.flags_out(m.uid, m.flags).encode())
+            out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
             state_shown = True
         # RFC 7162 3.2: flag changes are reported with their MODSEQ.
         seen_modseq = m.uid in seen_uids and s.condstore and not any(a.name == "MODSEQ" for a in atts)
         if want_modseq or seen_modseq:
-            out.append(b"MODSEQ (%d)" % max(m.modseq, 1))
+            out.append(fetch_attr(FetchModSeq(max(m.modseq, 1))))
             state_shown = True
         if state_shown:
             s.shown(m.uid, m.modseq)
-        s.out += b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
+        s.out += fetch_response(seq, out)
     return "FETCH done"

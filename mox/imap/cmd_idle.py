@@ -9,12 +9,13 @@ from __future__ import annotations
 import trio
 
 from .errors import BadCommand, Bye, ReadTimeout
+from .responses import Continuation
 from .session import Session
 from .types import Command
 
 
 async def cmd_idle(s: Session, cmd: Command) -> str:
-    await s.conn.write(b"+ waiting\r\n")
+    await s.conn.send(Continuation("waiting"))
     result: dict[str, object] = {}
 
     async with trio.open_nursery() as nursery:

@@ -11,7 +11,17 @@ from typing import Any
 
 from . import utf7
 from .errors import CommandFailed
-from .session import Session, quote_string
+from .responses import (
+    NamespaceDescr,
+    QuotaResource,
+    UntaggedList,
+    UntaggedLsub,
+    UntaggedNamespace,
+    UntaggedQuota,
+    UntaggedQuotaroot,
+    UntaggedStatus,
+)
+from .session import Session
 from .types import Command
 
 SPECIAL_USE = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
@@ -38,14 +48,14 @@ async def cmd_create(s: Session, cmd: Command) -> str:
         special = canon
     created = await s.acc.create_mailbox(name, special_use=special, origin=s.sub)
     for mb in created:
-        flags = "\\Subscribed" if mb.subscribed else ""
-        old = b""
+        flags = ["\\Subscribed"] if mb.subscribed else []
+        oldname = None
         inbox = name == "Inbox" or name.startswith("Inbox/")
         if mb.name == name and orig != name and "IMAP4REV2" in s.enabled and not inbox:
             # The name created differs from the one asked for: tell an IMAP4rev2 client
             # (RFC 9051 6.3.4, OLDNAME as mox sends it). IMAP4rev2 names are UTF-8.
-            old = b' ("OLDNAME" (' + quote_string(orig) + b"))"
-        s.untagged(b"LIST (" + flags.encode() + b') "/" ' + s.mailbox_out(mb.name) + old)
+            oldname = orig
+        s.send(UntaggedList(flags, "/", mb.name, oldname=oldname))
     return "CREATE done"
 
 
@@ -139,7 +149,7 @@ async def cmd_list(s: Session, cmd: Command) -> str:
     if not lc.extended and lc.reference == "" and lc.patterns == ("",):
         # RFC 9051 6.3.9: the hierarchy delimiter, with the root name "" (RFC 3501 6.3.8's
         # example shows it \Noselect; so does Dovecot).
-        s.untagged('LIST (\\Noselect) "/" ""')
+        s.send(UntaggedList(["\\Noselect"], "/", ""))
         return "LIST done"
     patterns = tuple(p for p in lc.patterns if p != "") if lc.extended else lc.patterns
     if not patterns:
@@ -176,9 +186,7 @@ async def cmd_list(s: Session, cmd: Command) -> str:
             for i in range(1, len(parts)):
                 below.setdefault("/".join(parts[:i]), []).append(n)
         names |= set(below)
-    childinfo = b' ("CHILDINFO" (' + b" ".join(
-        b'"' + o.encode() + b'"' for o in ("SUBSCRIBED", "SPECIAL-USE") if o in lc.select_opts
-    ) + b"))"
+    childinfo = (("CHILDINFO", tuple(o for o in ("SUBSCRIBED", "SPECIAL-USE") if o in lc.select_opts)),)
     if lc.status_items and "HIGHESTMODSEQ" in lc.status_items:
         s.enable_condstore()
     for name in sorted(names):
@@ -201,10 +209,9 @@ async def cmd_list(s: Session, cmd: Command) -> str:
             flags.append("\\HasChildren" if name in has_child else "\\HasNoChildren")
         if mb is not None and mb.special_use:
             flags.append(mb.special_use)
-        extended = childinfo if kids else b""
-        s.untagged(b"LIST (" + " ".join(flags).encode() + b') "/" ' + s.mailbox_out(name) + extended)
+        s.send(UntaggedList(flags, "/", name, childinfo if kids else ()))
         if lc.status_items and mb is not None:
-            s.untagged(status_line(s, mb, lc.status_items))
+            s.send(status_response(s, mb, lc.status_items))
     return "LIST done"
 
 
@@ -217,7 +224,7 @@ async def cmd_lsub(s: Session, cmd: Command) -> str:
     rx = _Patterns(s, lc.reference, (pattern,))
     wide = _Patterns(s, lc.reference, (pattern.replace("%", "*"),))
     subscribed = s.acc.subscriptions()
-    out: dict[str, bytes] = {name: b"()" for name in subscribed if rx.match(name)}
+    out: dict[str, tuple[str, ...]] = {name: () for name in subscribed if rx.match(name)}
     for name in subscribed:
         if name in out or not wide.match(name):
             continue
@@ -225,49 +232,50 @@ async def cmd_lsub(s: Session, cmd: Command) -> str:
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
             if parent not in out and parent not in subscribed and rx.match(parent):
-                out[parent] = b"(\\Noselect)"
+                out[parent] = ("\\Noselect",)
     for name in sorted(out):
-        s.untagged(b"LSUB " + out[name] + b' "/" ' + s.mailbox_out(name))
+        s.send(UntaggedLsub(out[name], "/", name))
     return "LSUB done"
 
 
 async def cmd_namespace(s: Session, cmd: Command) -> str:
     # RFC 9051 6.3.10; RFC 2342
-    s.untagged('NAMESPACE (("" "/")) NIL NIL')
+    s.send(UntaggedNamespace(personal=(NamespaceDescr("", "/"),)))
     return "NAMESPACE done"
 
 
-def status_line(s: Session, mb: Any, items: tuple[str, ...] | list[str]) -> bytes:
+def status_response(s: Session, mb: Any, items: tuple[str, ...] | list[str]) -> UntaggedStatus:
     # RFC 9051 7.3.4; RFC 8438 SIZE; RFC 7162 HIGHESTMODSEQ; RFC 9208 DELETED-STORAGE
-    out: list[str] = []
+    out: dict[str, int | None] = {}
     for it in items:
+        v: int | None
         if it == "MESSAGES":
-            v = str(mb.total + mb.deleted)
+            v = mb.total + mb.deleted
         elif it == "UIDNEXT":
-            v = str(mb.uidnext)
+            v = mb.uidnext
         elif it == "UIDVALIDITY":
-            v = str(mb.uidvalidity)
+            v = mb.uidvalidity
         elif it == "UNSEEN":
-            v = str(mb.unseen)
+            v = mb.unseen
         elif it == "DELETED":
-            v = str(mb.deleted)
+            v = mb.deleted
         elif it == "SIZE":
-            v = str(mb.size)
+            v = mb.size
         elif it == "RECENT":
-            v = str(_recent_count(s, mb))
+            v = _recent_count(s, mb)
         elif it == "DELETED-STORAGE":
-            v = "0"
+            v = 0
         elif it == "APPENDLIMIT":
-            v = "NIL"
+            v = None
         elif it == "HIGHESTMODSEQ":
             hm = mb.highest_modseq
             for m in s.acc.messages(mb.id):
                 hm = max(hm, m.modseq)
-            v = str(_client_modseq(hm))
+            v = _client_modseq(hm)
         else:  # the parser only lets known items through
             continue
-        out.append(f"{it} {v}")
-    return b"STATUS " + s.mailbox_out(mb.name) + b" (" + " ".join(out).encode() + b")"
+        out[it] = v
+    return UntaggedStatus(mb.name, out)
 
 
 def _recent_count(s: Session, mb: Any) -> int:
@@ -286,7 +294,7 @@ async def cmd_status(s: Session, cmd: Command) -> str:
     mb = s.xmailbox(name)
     if "HIGHESTMODSEQ" in cmd.args["items"]:
         s.enable_condstore()  # RFC 7162 3.1: a CONDSTORE enabling command
-    s.untagged(status_line(s, mb, cmd.args["items"]))
+    s.send(status_response(s, mb, cmd.args["items"]))
     return "STATUS done"
 
 
@@ -303,22 +311,22 @@ def account_quota(s: Session) -> int:
     return q if q > 0 else 0
 
 
-def _quota_line(s: Session) -> bytes | None:
+def _quota_response(s: Session) -> UntaggedQuota | None:
     quota = account_quota(s)
     if quota <= 0:
         return None
     used = s.acc.disk_usage()
-    return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, (quota + 1023) // 1024)
+    return UntaggedQuota("", (QuotaResource("STORAGE", (used + 1023) // 1024, (quota + 1023) // 1024),))
 
 
 async def cmd_getquotaroot(s: Session, cmd: Command) -> str:
     # RFC 9208 4.3.1: the mailbox need not exist; one root "" per account.
     raw = cmd.args["mailbox"]
     name = s.mailbox_in(raw)
-    s.untagged(b'QUOTAROOT ' + s.mailbox_out(name) + b' ""')
-    line = _quota_line(s)
-    if line is not None:
-        s.untagged(line)
+    s.send(UntaggedQuotaroot(name, ("",)))
+    quota = _quota_response(s)
+    if quota is not None:
+        s.send(quota)
     return "GETQUOTAROOT done"
 
 
@@ -326,8 +334,8 @@ async def cmd_getquota(s: Session, cmd: Command) -> str:
     # RFC 9208 4.2.1
     if cmd.args["root"] != "":
         raise CommandFailed("unknown quota root", "NONEXISTENT")
-    line = _quota_line(s)
-    if line is not None:
-        s.untagged(line)
+    quota = _quota_response(s)
+    if quota is not None:
+        s.send(quota)
     return "GETQUOTA done"
 

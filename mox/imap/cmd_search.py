@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from .errors import CommandFailed
 from .search import INDEX, Candidate, compile_key, uses_modseq
-from .session import Session, quote_string
-from .types import Command, compact_numset
+from .responses import UntaggedEsearch, UntaggedSearch, UntaggedSearchModSeq
+from .session import Session
+from .types import Command
+from .wire import sequence_set
 
 
 async def cmd_search(s: Session, cmd: Command) -> str:
@@ -67,31 +69,27 @@ async def cmd_search(s: Session, cmd: Command) -> str:
             uids = sorted(keep)
         s.searchres = uids
     if not esearch:
-        line = "SEARCH " + " ".join(map(str, nums)) if nums else "SEARCH"
         if modseq and nums:
-            line += f" (MODSEQ {highest})"
-        s.untagged(line)
+            s.send(UntaggedSearchModSeq(nums, highest))
+        else:
+            s.send(UntaggedSearch(nums))
         return "SEARCH done"
     opts = list(ret) if ret else []
     if ret is not None and set(opts) == {"SAVE"}:
         return "SEARCH done"  # RFC 5182 2.1: SAVE alone gives no ESEARCH response
     if not opts or opts == ["SAVE"]:
         opts = ["ALL"]
-    line = b"ESEARCH (TAG " + quote_string(cmd.tag) + b")"
-    if cmd.uid:
-        line += b" UID"
-    if nums:
-        if "MIN" in opts:
-            line += b" MIN %d" % nums[0]
-        if "MAX" in opts:
-            line += b" MAX %d" % nums[-1]
-    if "COUNT" in opts:
-        line += b" COUNT %d" % len(nums)
-    if nums and "ALL" in opts:
-        line += b" ALL " + compact_numset(nums).encode()
-    if modseq and nums:
-        line += b" MODSEQ %d" % _esearch_modseq(opts, found)
-    s.untagged(line)
+    s.send(
+        UntaggedEsearch(
+            tag=cmd.tag,
+            uid=cmd.uid,
+            min=nums[0] if nums and "MIN" in opts else None,
+            max=nums[-1] if nums and "MAX" in opts else None,
+            count=len(nums) if "COUNT" in opts else None,
+            all=sequence_set(nums) if nums and "ALL" in opts else None,
+            modseq=_esearch_modseq(opts, found) if modseq and nums else None,
+        )
+    )
     return "SEARCH done"
 
 

@@ -6,8 +6,23 @@ RFC 9051 6.3.2, 6.3.3, 6.4; RFC 7162 3.1.8 (CONDSTORE), 3.2.5 (QRESYNC); RFC 431
 from __future__ import annotations
 
 from .errors import BadCommand, CommandFailed
-from .session import Selected, Session, State, flag_list
-from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, Command, compact_numset
+from .responses import (
+    CodeHighestModSeq,
+    CodePermanentFlags,
+    CodeUIDNext,
+    CodeUIDValidity,
+    CodeUnseen,
+    CodeWord,
+    UntaggedExists,
+    UntaggedExpunge,
+    UntaggedList,
+    UntaggedRecent,
+    UntaggedResult,
+    UntaggedVanished,
+)
+from .session import Done, Selected, Session, State
+from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, Command
+from .wire import sequence_set
 
 
 def client_modseq(m: int) -> int:
@@ -28,9 +43,9 @@ def send_removed(s: Session, sel: Selected, uids: list[int], *, report_recent: b
         if s.qresync:
             vanished.append(uid)
         else:
-            s.untagged(f"{seq} EXPUNGE")
+            s.send(UntaggedExpunge(seq))
     if vanished:
-        s.untagged(f"VANISHED {compact_numset(vanished)}")
+        s.send(UntaggedVanished(False, sequence_set(vanished)))
     if report_recent:
         s.report_recent()
 
@@ -41,7 +56,7 @@ def selected_highest_modseq(s: Session, sel: Selected) -> int:
     return client_modseq(mb.highest_modseq if mb is not None else 0)
 
 
-async def cmd_select(s: Session, cmd: Command) -> str:
+async def cmd_select(s: Session, cmd: Command) -> Done:
     args = cmd.args
     readonly = cmd.name == "EXAMINE"
     qr = args["qresync"]
@@ -54,7 +69,7 @@ async def cmd_select(s: Session, cmd: Command) -> str:
         # RFC 7162 3.2.11: [CLOSED] when a mailbox was selected; RFC 9051 6.3.2: a failing
         # SELECT also leaves no mailbox selected.
         s.unselect()
-        s.untagged("OK [CLOSED] x")
+        s.send(UntaggedResult("OK", CodeWord("CLOSED"), "x"))
     name = s.mailbox_in(args["mailbox"])
     # Changes that happened before the select are reflected in the listing below.
     s.apply_changes()
@@ -72,27 +87,27 @@ async def cmd_select(s: Session, cmd: Command) -> str:
     # takes them, EXAMINE only looks.
     s.note_new(sel.uids)
     kw = [k for k in mb.keywords]
-    s.untagged("FLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw))
-    s.untagged("OK [PERMANENTFLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw + ["\\*"]) + "] x")
+    s.send_mailbox_flags(kw)
+    s.send(UntaggedResult("OK", CodePermanentFlags(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw + ["\\*"]), "x"))
     rev2 = "IMAP4REV2" in s.enabled
     if not rev2:
         sel.recent_told = len(sel.recent)
-        s.untagged(f"{sel.recent_told} RECENT")
-    s.untagged(f"{len(sel.uids)} EXISTS")
+        s.send(UntaggedRecent(sel.recent_told))
+    s.send(UntaggedExists(len(sel.uids)))
     if not rev2:
         for i, m in enumerate(msgs):
             if "\\Seen" not in m.flags:
-                s.untagged(f"OK [UNSEEN {i + 1}] x")
+                s.send(UntaggedResult("OK", CodeUnseen(i + 1), "x"))
                 break
-    s.untagged(f"OK [UIDVALIDITY {mb.uidvalidity}] x")
-    s.untagged(f"OK [UIDNEXT {mb.uidnext}] x")
-    s.untagged(b'LIST () "/" ' + s.mailbox_out(mb.name))
+    s.send(UntaggedResult("OK", CodeUIDValidity(mb.uidvalidity), "x"))
+    s.send(UntaggedResult("OK", CodeUIDNext(mb.uidnext), "x"))
+    s.send(UntaggedList([], "/", mb.name))
     highest = max([mb.highest_modseq] + [m.modseq for m in msgs])
     if s.condstore:
-        s.untagged(f"OK [HIGHESTMODSEQ {client_modseq(highest)}] x")
+        s.send(UntaggedResult("OK", CodeHighestModSeq(client_modseq(highest)), "x"))
     if qr is not None and qr["uidvalidity"] == mb.uidvalidity:
         _qresync(s, sel, msgs, qr)
-    return f"[{'READ-ONLY' if readonly else 'READ-WRITE'}] x"
+    return Done(CodeWord("READ-ONLY" if readonly else "READ-WRITE"), "x")
 
 
 def _qresync(s: Session, sel: Selected, msgs: list, qr: dict) -> None:
@@ -122,14 +137,14 @@ def _qresync(s: Session, sel: Selected, msgs: list, qr: dict) -> None:
             continue
         seq = sel.seq(m.uid)
         if seq:
-            s.untagged(f"{seq} FETCH (UID {m.uid} FLAGS {s.flags_out(m.uid, m.flags)} MODSEQ ({client_modseq(m.modseq)}))")
+            s.send_flags(seq, m.uid, m.flags, m.modseq)
     vanished = [
         u
         for u in s.acc.expunged_uids(sel.mailbox_id, since)
         if u >= pre_vanished and (known is None or known.contains(u, 1 << 32))
     ]
     if vanished:
-        s.untagged(f"VANISHED (EARLIER) {compact_numset(vanished)}")
+        s.send(UntaggedVanished(True, sequence_set(vanished)))
 
 
 def _expand(ns) -> list[int]:
@@ -171,7 +186,7 @@ async def cmd_close(s: Session, cmd: Command) -> str:
     return "CLOSE done"
 
 
-async def cmd_expunge(s: Session, cmd: Command) -> str:
+async def cmd_expunge(s: Session, cmd: Command) -> str | Done:
     # RFC 9051 6.4.3; RFC 4315 2.1 UID EXPUNGE; RFC 7162 3.2.10 VANISHED with QRESYNC.
     sel = s.xselected()
     if sel.readonly:
@@ -191,5 +206,5 @@ async def cmd_expunge(s: Session, cmd: Command) -> str:
         removed = await s.acc.expunge(sel.mailbox_id, uids, origin=s.sub)
     send_removed(s, sel, removed)
     if s.condstore:
-        return f"[HIGHESTMODSEQ {selected_highest_modseq(s, sel)}] expunged"
+        return Done(CodeHighestModSeq(selected_highest_modseq(s, sel)), "expunged")
     return "EXPUNGE done"

@@ -6,9 +6,13 @@ session send an updated FLAGS response.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import BadCommand, CommandFailed
-from .session import Session
-from .types import SYSTEM_FLAGS, Command, canonical_flag, compact_numset
+from .responses import CodeModified, FetchFlags, FetchModSeq, FetchUID, UntaggedFetch
+from .session import Done, Session
+from .types import SYSTEM_FLAGS, Command, canonical_flag
+from .wire import sequence_set
 
 
 def check_flags(flags: list[str]) -> list[str]:
@@ -26,7 +30,7 @@ def check_flags(flags: list[str]) -> list[str]:
     return out
 
 
-async def cmd_store(s: Session, cmd: Command) -> str:
+async def cmd_store(s: Session, cmd: Command) -> str | Done:
     sel = s.xselected()
     args = cmd.args
     if sel.readonly:
@@ -57,15 +61,15 @@ async def cmd_store(s: Session, cmd: Command) -> str:
         seq = sel.seq(uid)
         if m is None or not seq:
             continue
-        parts = []
+        attrs: list[Any] = []
         if cmd.uid:
-            parts.append(f"UID {uid}")
+            attrs.append(FetchUID(uid))
         if not args["silent"]:
-            parts.append(f"FLAGS {s.flags_out(uid, m.flags)}")
+            attrs.append(FetchFlags(s.flags_out(uid, m.flags)))
         if s.condstore:
-            parts.append(f"MODSEQ ({max(m.modseq, 1)})")
+            attrs.append(FetchModSeq(max(m.modseq, 1)))
         s.shown(uid, m.modseq)
-        s.untagged(f"{seq} FETCH ({' '.join(parts)})")
+        s.send(UntaggedFetch(seq, attrs))
     if failed:
         # RFC 7162 3.1.3: the client learns the current flags of messages that failed the test.
         for uid in failed:
@@ -73,7 +77,7 @@ async def cmd_store(s: Session, cmd: Command) -> str:
             seq = sel.seq(uid)
             if m is not None and seq:
                 s.shown(uid, m.modseq)
-                s.untagged(f"{seq} FETCH (UID {uid} FLAGS {s.flags_out(uid, m.flags)} MODSEQ ({max(m.modseq, 1)}))")
+                s.send_flags(seq, uid, m.flags, m.modseq)
         nums = failed if cmd.uid else [sel.seq(u) for u in failed if sel.seq(u)]
-        return f"[MODIFIED {compact_numset(nums)}] conditional store did not modify all"
+        return Done(CodeModified(sequence_set(nums)), "conditional store did not modify all")
     return "STORE done"

@@ -1,112 +1,109 @@
 """FETCH attribute values (RFC 9051 7.5.2): ENVELOPE, BODY/BODYSTRUCTURE, sections and partials.
 
-Pure functions over the message bytes and its parsed ``Part`` tree; literals carry exact byte
-counts, BINARY uses literal8 (``~{n}``) when the decoded content contains NUL (RFC 3516 4.2).
+Pure functions over the message bytes and its parsed ``Part`` tree. ENVELOPE and BODYSTRUCTURE
+are built as ``responses`` values and written by ``response_write`` (the strings as for a client
+without UTF-8, so the bytes can be cached and shared by every session); the other attributes are
+written by ``cmd_fetch`` through ``response_write.fetch_attr``.
 """
 
 from __future__ import annotations
 
-import datetime
+from typing import Any
 
 from mox.message import sections
 from mox.message.part import Address, Envelope, Part
 
-from .session import nstring
+from . import response_write
+from . import responses as R
 from .types import Section
 
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+def _addresses(addrs: list[Address]) -> tuple[R.Address, ...]:
+    return tuple(R.Address(a.name, a.adl, a.mailbox, a.host) for a in addrs)
 
 
-def internaldate(ts: float) -> bytes:
-    d = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
-    return f'"{d.day:2d}-{MONTHS[d.month - 1]}-{d.year:04d} {d.hour:02d}:{d.minute:02d}:{d.second:02d} +0000"'.encode()
+def envelope_value(env: Envelope | None) -> R.Envelope:
+    if env is None:
+        return R.Envelope(None, None)
+    return R.Envelope(
+        env.date,
+        env.subject,
+        _addresses(env.from_),
+        _addresses(env.sender),
+        _addresses(env.reply_to),
+        _addresses(env.to),
+        _addresses(env.cc),
+        _addresses(env.bcc),
+        env.in_reply_to,
+        env.message_id,
+    )
 
 
-def literal(data: bytes) -> bytes:
-    return b"{%d}\r\n" % len(data) + data
+def _params(params: list[tuple[str, str]]) -> tuple[tuple[str, str], ...] | None:
+    if not params:
+        return None
+    return tuple((k.upper(), v) for k, v in params)
 
 
-def literal8(data: bytes) -> bytes:
-    if b"\x00" in data:
-        return b"~{%d}\r\n" % len(data) + data
-    return literal(data)
+def _params_ext(params: list[tuple[str, str]]) -> tuple[str, ...] | None:
+    # The same list as extension data (body-fld-param as a flat list of strings).
+    p = _params(params)
+    return None if p is None else tuple(x for kv in p for x in kv)
 
 
-def _addresses(addrs: list[Address]) -> bytes:
-    if not addrs:
-        return b"NIL"
-    return b"(" + b"".join(
-        b"(" + b" ".join(nstring(v) for v in (a.name, a.adl, a.mailbox, a.host)) + b")" for a in addrs
-    ) + b")"
+def _disposition(p: Part) -> tuple[Any, ...] | None:
+    if not p.disposition:
+        return None
+    return (p.disposition.upper(), _params_ext(p.disposition_params))
+
+
+def _language(p: Part) -> Any:
+    if not p.language:
+        return None
+    if len(p.language) == 1:
+        return p.language[0]
+    return tuple(p.language)
+
+
+# RFC 9051 requires 1 or more parts in a multipart: one without any is described as an empty
+# text part.
+_EMPTY_PART = R.BodyTypeText("TEXT", "PLAIN", R.BodyFields(None, None, None, "7BIT", 0), 0)
+
+
+def body_value(p: Part, extensible: bool) -> Any:
+    """BODY (non-extensible) or BODYSTRUCTURE (extensible) of a part, RFC 9051 7.5.2."""
+    if p.media_type == "MULTIPART":
+        children = tuple(body_value(c, extensible) for c in p.parts) or (_EMPTY_PART,)
+        ext: tuple[Any, ...] = ()
+        if extensible:
+            ext = (_params_ext(p.params), _disposition(p), _language(p), p.location)
+        return R.BodyTypeMpart(children, p.media_subtype, ext)
+    fields = R.BodyFields(
+        _params(p.params), p.content_id, p.content_description, p.content_transfer_encoding, p.body_end - p.body_start
+    )
+    ext = (p.content_md5, _disposition(p), _language(p), p.location) if extensible else ()
+    if p.media_type == "MESSAGE" and p.media_subtype in ("RFC822", "GLOBAL") and p.parts:
+        child = p.parts[0]
+        return R.BodyTypeMsg(
+            p.media_type,
+            p.media_subtype,
+            fields,
+            envelope_value(child.envelope),
+            body_value(child, extensible),
+            p.body_lines,
+            ext,
+        )
+    if p.media_type == "TEXT":
+        return R.BodyTypeText(p.media_type, p.media_subtype, fields, p.body_lines, ext)
+    return R.BodyTypeBasic(p.media_type, p.media_subtype, fields, ext)
 
 
 def envelope(env: Envelope | None) -> bytes:
-    if env is None:
-        env = Envelope(None, None, [], [], [], [], [], [], None, None)
-    return b"(" + b" ".join(
-        [
-            nstring(env.date),
-            nstring(env.subject),
-            _addresses(env.from_),
-            _addresses(env.sender),
-            _addresses(env.reply_to),
-            _addresses(env.to),
-            _addresses(env.cc),
-            _addresses(env.bcc),
-            nstring(env.in_reply_to),
-            nstring(env.message_id),
-        ]
-    ) + b")"
-
-
-def _params(params: list[tuple[str, str]]) -> bytes:
-    if not params:
-        return b"NIL"
-    return b"(" + b" ".join(nstring(k.upper()) + b" " + nstring(v) for k, v in params) + b")"
-
-
-def _disposition(p: Part) -> bytes:
-    if not p.disposition:
-        return b"NIL"
-    return b"(" + nstring(p.disposition.upper()) + b" " + _params(p.disposition_params) + b")"
-
-
-def _language(p: Part) -> bytes:
-    if not p.language:
-        return b"NIL"
-    if len(p.language) == 1:
-        return nstring(p.language[0])
-    return b"(" + b" ".join(nstring(x) for x in p.language) + b")"
+    return response_write.envelope(envelope_value(env), utf8=False)
 
 
 def bodystructure(p: Part, extensible: bool) -> bytes:
-    """BODY (non-extensible) or BODYSTRUCTURE (extensible) of a part, RFC 9051 7.5.2."""
-    if p.media_type == "MULTIPART":
-        children = b"".join(bodystructure(c, extensible) for c in p.parts)
-        if not children:
-            # A multipart without parts: describe it as an empty text part (RFC 9051 requires 1+ parts).
-            children = b'("TEXT" "PLAIN" NIL NIL NIL "7BIT" 0 0)'
-        out = b"(" + children + b" " + nstring(p.media_subtype)
-        if extensible:
-            out += b" " + _params(p.params) + b" " + _disposition(p) + b" " + _language(p) + b" " + nstring(p.location)
-        return out + b")"
-    fields = [
-        nstring(p.media_type),
-        nstring(p.media_subtype),
-        _params(p.params),
-        nstring(p.content_id),
-        nstring(p.content_description),
-        nstring(p.content_transfer_encoding),
-        str(p.body_end - p.body_start).encode(),
-    ]
-    if p.media_type == "MESSAGE" and p.media_subtype in ("RFC822", "GLOBAL") and p.parts:
-        child = p.parts[0]
-        fields += [envelope(child.envelope), bodystructure(child, extensible), str(p.body_lines).encode()]
-    elif p.media_type == "TEXT":
-        fields.append(str(p.body_lines).encode())
-    if extensible:
-        fields += [nstring(p.content_md5), _disposition(p), _language(p), nstring(p.location)]
-    return b"(" + b" ".join(fields) + b")"
+    return response_write.body(body_value(p, extensible), utf8=False)
 
 
 # ENVELOPE, BODYSTRUCTURE and BODY of recently fetched messages, keyed by the msgpack encoding of

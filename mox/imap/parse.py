@@ -11,22 +11,11 @@ SPECIAL-USE (RFC 6154), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8
 
 from __future__ import annotations
 
-import calendar
-import re
 from typing import Any
 
+from . import wire
 from .errors import BadCommand
 from .types import Command, FetchAtt, ListCommand, MessageLiteral, NumRange, NumSet, SearchKey, Section
-
-_CTL = set(range(0, 0x20)) | {0x7F}
-# atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
-_ATOM_SPECIALS = set(b"(){ %*\"\\]") | _CTL
-ATOM_CHARS = frozenset(c for c in range(0x01, 0x80) if c not in _ATOM_SPECIALS)
-ASTRING_CHARS = ATOM_CHARS | {ord("]")}
-TAG_CHARS = ASTRING_CHARS - {ord("+")}
-LIST_CHARS = ATOM_CHARS | set(b"%*]")
-
-MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 # Commands and the state table (RFC 9051 6; reference 3.3).
 ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
@@ -59,18 +48,6 @@ FETCH_MACROS = {
     "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
 }
 
-_LITERAL_END = re.compile(rb"(~?)\{([0-9]+)(\+?)\}$")
-_LITERAL_ANNOUNCE = re.compile(rb"(~?)\{([0-9]{1,19})(\+?)\}\r\n")
-
-
-def literal_at_end(line: bytes) -> tuple[int, bool, bool] | None:
-    """For a line (without CRLF) ending in a literal announcement: (size, non_sync, literal8)."""
-    m = _LITERAL_END.search(line)
-    if m is None:
-        return None
-    if len(m.group(2)) > 19:
-        return (1 << 63, m.group(3) == b"+", m.group(1) == b"~")
-    return int(m.group(2)), m.group(3) == b"+", m.group(1) == b"~"
 
 
 class Parser:
@@ -130,13 +107,13 @@ class Parser:
     # -- RFC 9051 9 rules
 
     def parse_tag(self) -> str:
-        t = self._run(TAG_CHARS)
+        t = self._run(wire.TAG_CHARS)
         if not t:
             raise self.error("expected tag")
         return t.decode("ascii")
 
     def parse_atom(self) -> str:
-        a = self._run(ATOM_CHARS)
+        a = self._run(wire.ATOM_CHARS)
         if not a:
             raise self.error("expected atom")
         return a.decode("ascii")
@@ -176,28 +153,17 @@ class Parser:
         return self.parse_number64()
 
     def parse_quoted(self) -> bytes:
-        self.expect(b'"')
-        out = bytearray()
-        d = self.data
-        while True:
-            if self.pos >= len(d):
-                raise self.error("unterminated quoted string")
-            c = d[self.pos]
-            self.pos += 1
-            if c == 0x22:
-                return bytes(out)
-            if c == 0x5C:
-                if self.pos >= len(d) or d[self.pos] not in (0x22, 0x5C):
-                    raise self.error("bad escape in quoted string")
-                out.append(d[self.pos])
-                self.pos += 1
-                continue
-            if c in (0x0D, 0x0A, 0):
-                raise self.error("invalid character in quoted string")
-            out.append(c)
+        if not self.peek(b'"'):
+            raise self.error("expected '\"'")
+        try:
+            v, self.pos = wire.read_quoted(self.data, self.pos)
+        except wire.WireError as e:
+            self.pos = e.pos
+            raise self.error(e.msg) from None
+        return v
 
     def maybe_literal(self, allow8: bool = False) -> bytes | None:
-        m = _LITERAL_ANNOUNCE.match(self.data, self.pos)
+        m = wire.LITERAL_ANNOUNCEMENT.match(self.data, self.pos)
         if m is None:
             return None
         if m.group(1) and not allow8:
@@ -211,7 +177,7 @@ class Parser:
 
     def maybe_message_literal(self) -> bytes | MessageLiteral | None:
         """APPEND's message: a literal or literal8, or a streamed one (RFC 9051 6.3.12)."""
-        m = _LITERAL_ANNOUNCE.match(self.data, self.pos)
+        m = wire.LITERAL_ANNOUNCEMENT.match(self.data, self.pos)
         if m is not None and m.end() in self.streamed:
             self.pos = m.end()
             return MessageLiteral(int(m.group(2)))
@@ -237,7 +203,7 @@ class Parser:
     def parse_astring(self) -> str:
         if self.peek(b'"') or self.peek(b"{"):
             return self._text(self.parse_string())
-        a = self._run(ASTRING_CHARS)
+        a = self._run(wire.ASTRING_CHARS)
         if not a:
             raise self.error("expected astring")
         return a.decode("ascii")
@@ -254,7 +220,7 @@ class Parser:
     def parse_list_mailbox(self) -> str:
         if self.peek(b'"') or self.peek(b"{"):
             return self._text(self.parse_string())
-        a = self._run(LIST_CHARS)
+        a = self._run(wire.LIST_CHARS)
         if not a:
             raise self.error("expected list-mailbox")
         return a.decode("ascii")
@@ -296,15 +262,16 @@ class Parser:
                 return NumSet(tuple(ranges))
 
     def parse_date(self) -> tuple[int, int, int]:
+        # RFC 9051 9: date = date-text / DQUOTE date-text DQUOTE
         quoted = self.take(b'"')
-        m = re.compile(rb"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4})").match(self.data, self.pos)
+        m = wire.DATE.match(self.data, self.pos)
         if m is None:
             raise self.error("expected date")
-        month = m.group(2).decode().lower()
-        if month not in MONTHS:
+        mon = wire.month_number(m.group(2))
+        if not mon:
             raise self.error("bad month")
-        day, mon, year = int(m.group(1)), MONTHS.index(month) + 1, int(m.group(3))
-        if not 1 <= day <= calendar.monthrange(year, mon)[1]:
+        day, year = int(m.group(1)), int(m.group(3))
+        if not wire.valid_day(year, mon, day):
             raise self.error("bad day")
         self.pos = m.end()
         if quoted:
@@ -312,23 +279,18 @@ class Parser:
         return (year, mon, day)
 
     def parse_date_time(self) -> float:
-        m = re.compile(
-            rb'"([ 0-9]?[0-9])-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})"'
-        ).match(self.data, self.pos)
-        if m is None:
+        # RFC 9051 9: date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE
+        d = self.data
+        m = wire.DATE_TIME.match(d, self.pos + 1) if d[self.pos : self.pos + 1] == b'"' else None
+        if m is None or d[m.end() : m.end() + 1] != b'"':
             raise self.error("expected date-time")
-        month = m.group(2).decode().lower()
-        if month not in MONTHS:
+        if not wire.month_number(m.group(2)):
             raise self.error("bad month")
-        day, mon, year = int(m.group(1).strip()), MONTHS.index(month) + 1, int(m.group(3))
-        hh, mm, ss = int(m.group(4)), int(m.group(5)), int(m.group(6))
-        if day < 1 or day > calendar.monthrange(year, mon)[1] or hh > 23 or mm > 59 or ss > 60:
+        ts = wire.date_time_value(m)
+        if ts is None:
             raise self.error("bad date-time")
-        zone = (int(m.group(8)) * 60 + int(m.group(9))) * 60
-        if m.group(7) == b"-":
-            zone = -zone
-        self.pos = m.end()
-        return calendar.timegm((year, mon, day, hh, mm, ss, 0, 0, 0)) - zone
+        self.pos = m.end() + 1
+        return ts
 
     # -- commands
 
@@ -794,7 +756,7 @@ class Parser:
     def parse_astring_bytes(self) -> bytes:
         if self.peek(b'"') or self.peek(b"{"):
             return self.parse_string()
-        a = self._run(ASTRING_CHARS)
+        a = self._run(wire.ASTRING_CHARS)
         if not a:
             raise self.error("expected astring")
         return a
@@ -888,7 +850,7 @@ def is_append_message(text: bytes) -> bool:
         p.take(b"UTF8 (")
     except BadCommand:
         return False
-    return _LITERAL_END.fullmatch(text, p.pos) is not None
+    return wire.LITERAL_AT_END.fullmatch(text, p.pos) is not None
 
 
 def parse_tag_and_name(line: bytes) -> tuple[str | None, str | None]:

@@ -38,8 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import BadCommand
-from .parse import is_append_message, literal_at_end, parse_command, parse_tag_and_name
+from .parse import is_append_message, parse_command, parse_tag_and_name
 from .types import Command
+from .wire import literal_at_end
 
 NEED_DATA = object()
 

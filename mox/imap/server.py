@@ -16,7 +16,6 @@ Invariants:
 
 from __future__ import annotations
 
-import re
 import traceback
 from typing import Any
 
@@ -25,7 +24,19 @@ import trio
 from mox import mlog
 from mox.ci import hooks as ci
 
-from . import cmd_append, cmd_auth, cmd_copymove, cmd_fetch, cmd_idle, cmd_mailbox, cmd_search, cmd_select, cmd_store
+from . import (
+    cmd_append,
+    cmd_auth,
+    cmd_copymove,
+    cmd_fetch,
+    cmd_idle,
+    cmd_mailbox,
+    cmd_search,
+    cmd_select,
+    cmd_store,
+    response_write,
+    wire,
+)
 from .errors import BadCommand, Bye, CommandFailed, ReadTimeout, ServerBug
 from .parse import ANY_STATE, AUTHENTICATED, NOT_AUTHENTICATED, SELECTED
 from .protocol import (
@@ -43,7 +54,19 @@ from .protocol import (
 )
 from mox.store import Upload
 
-from .session import Session, State
+from .responses import (
+    Code,
+    CodeCapability,
+    CodeOther,
+    CodeWord,
+    Continuation,
+    Response,
+    Tagged,
+    UntaggedBye,
+    UntaggedPreauth,
+    UntaggedResult,
+)
+from .session import Done, Session, State
 from .types import Command, MessageLiteral
 
 # Deadlines in seconds (reference 3.7); tests may lower them.
@@ -91,8 +114,6 @@ HANDLERS = {
     "MOVE": cmd_copymove.cmd_move,
 }
 
-_LITERAL_RE = re.compile(rb"~?\{[0-9]+\}\r\n")
-
 UPLOAD_BUFFER = 256 * 1024  # APPEND data collected before one write to the upload file
 
 # Commands during which expunges of other sessions are held back (RFC 9051 7.5.1).
@@ -128,7 +149,7 @@ class Connection:
         if self.log.enabled("trace"):
             # Text up to the first literal is logged as protocol text; literal contents and what
             # follows only at tracedata (message data, mlog decides).
-            m = _LITERAL_RE.search(data)
+            m = wire.LITERAL_ANNOUNCEMENT.search(data)
             text, rest = (data, b"") if m is None else (data[: m.end() - 2], data[m.end() :])
             for line in text.rstrip(b"\r\n").split(b"\r\n"):
                 self.log.trace_line("S:", line[:1000], kind=kind)
@@ -137,6 +158,10 @@ class Connection:
         timeout = TIMEOUTS["write_auth" if self._authenticated() else "write_preauth"]
         with trio.fail_after(timeout):
             await self.stream.send_all(data)
+
+    async def send(self, r: Response) -> None:
+        """Write one response now (greeting, BYE, continuation requests, the tagged reply)."""
+        await self.write(response_write.serialize(r, utf8=self.session.utf8))
 
     async def next_event(self, timeout: float | None = None) -> object:
         # Before login APPEND can't succeed: its message literal gets the limit of any other
@@ -169,7 +194,7 @@ class Connection:
         assert acc is not None  # streaming is on only once authenticated
         self.upload = acc.new_upload()
         if ev.sync:
-            await self.write(b"+ \r\n")
+            await self.send(Continuation())
 
     async def _upload_data(self, data: bytes) -> None:
         self._upload_buf += data
@@ -207,24 +232,23 @@ class Connection:
     async def run(self) -> None:
         s = self.session
         if self.ctx.shutting_down.is_set():
-            await self.write(b"* BYE mox shutting down\r\n")
+            await self.send(UntaggedBye(None, "mox shutting down"))
             return
         key = s.tls_key
         if key is not None and not key.no_imap_preauth:
             # Reference 3.6: implicit TLS with a registered client certificate starts authenticated.
             s.login(key.account, key.login_address)
             s.log.info("authenticated", username=key.login_address, mechanism="tls client certificate preauth")
-            await self.write(
-                f"* PREAUTH [CAPABILITY {s.capabilities()}] mox imap welcomes {key.login_address}\r\n".encode()
-            )
+            caps = CodeCapability(s.capabilities().split())
+            await self.send(UntaggedPreauth(caps, f"mox imap welcomes {key.login_address}"))
         else:
-            await self.write(f"* OK [CAPABILITY {s.capabilities()}] mox imap\r\n".encode())
+            await self.send(UntaggedResult("OK", CodeCapability(s.capabilities().split()), "mox imap"))
         try:
             await self._serve_commands()
         except ReadTimeout:
-            await self.write(b"* BYE inactive, closing connection\r\n")
+            await self.send(UntaggedBye(None, "inactive, closing connection"))
         except Bye as e:
-            await self.write(f"* BYE {e.text}\r\n".encode())
+            await self.send(UntaggedBye(None, e.text))
 
     async def _serve_commands(self) -> None:
         s = self.session
@@ -233,7 +257,7 @@ class Connection:
             if isinstance(ev, Command):
                 if self.ctx.shutting_down.is_set():
                     # RFC 9051 7.1.5: BYE when the server is shutting down.
-                    await self.write(b"* BYE mox shutting down\r\n")
+                    await self.send(UntaggedBye(None, "mox shutting down"))
                     return
                 await self.command(ev)
                 if s.state == State.LOGOUT:
@@ -242,20 +266,20 @@ class Connection:
                     self.start_tls = False
                     await self._starttls()
             elif isinstance(ev, NeedLiteral):
-                await self.write(b"+ \r\n")
+                await self.send(Continuation())
             elif isinstance(ev, AppendLiteral):
                 await self._upload_start(ev)
             elif isinstance(ev, AppendData):
                 await self._upload_data(ev.data)
             elif isinstance(ev, BadSyntax):
                 self.discard_upload()
-                code = f"[{ev.code}] " if ev.code else ""
-                await self.write(f"{ev.tag} BAD {code}{_text(ev.text, code)}\r\n".encode())
+                code = _code(ev.code)
+                await self.send(Tagged(ev.tag, "BAD", code, _text(ev.text, code)))
             elif isinstance(ev, NotImap):
-                await self.write(b"* BYE please try again speaking imap\r\n")
+                await self.send(UntaggedBye(None, "please try again speaking imap"))
                 return
             elif isinstance(ev, Fatal):
-                await self.write(f"* BYE {ev.text}\r\n".encode())
+                await self.send(UntaggedBye(None, ev.text))
                 return
             elif isinstance(ev, EndOfStream):
                 return
@@ -289,7 +313,7 @@ class Connection:
                 if len(first) < len(raw):
                     self.log.trace_line("C:", raw[len(first) : len(first) + 2000], kind="data")
         s.current_command = full
-        tagged: str
+        tagged: Tagged
         try:
             if self.ci is not None:
                 cmd = await self.ci.command(cmd)
@@ -304,14 +328,17 @@ class Connection:
             if isinstance(cmd.args.get("message"), MessageLiteral):
                 await self._upload_flush()
                 cmd.args["message"] = self.upload
-            ok_text = await HANDLERS[name](s, cmd)
-            tagged = f"{cmd.tag} OK {ok_text}"
+            done = await HANDLERS[name](s, cmd)
+            if isinstance(done, Done):
+                tagged = Tagged(cmd.tag, "OK", done.code, done.text)
+            else:
+                tagged = Tagged(cmd.tag, "OK", None, done)
         except BadCommand as e:
-            code = f"[{e.code}] " if e.code else ""
-            tagged = f"{cmd.tag} BAD {code}{_text(e.text, code)}"
+            code = _code(e.code)
+            tagged = Tagged(cmd.tag, "BAD", code, _text(e.text, code))
         except CommandFailed as e:
-            code = f"[{e.code}] " if e.code else ""
-            tagged = f"{cmd.tag} NO {code}{_text(e.text, code)}"
+            code = _code(e.code)
+            tagged = Tagged(cmd.tag, "NO", code, _text(e.text, code))
         except (Bye, ReadTimeout):
             raise
         except (trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
@@ -319,15 +346,16 @@ class Connection:
         except Exception as e:
             mapped = _store_error(e)
             if mapped is not None:
-                if mapped.startswith("[UNAVAILABLE]"):
+                code, text = mapped
+                if code.word == "UNAVAILABLE":
                     self.log.warn("command failed, disk full", command=full, err=str(e))
-                tagged = f"{cmd.tag} NO {_text(mapped, 'mapped')}"
+                tagged = Tagged(cmd.tag, "NO", code, _text(text, code))
             else:
                 self.log.error(
                     "unhandled error in command", command=full, err=repr(e), trace=traceback.format_exc()
                 )
                 text = e.text if isinstance(e, ServerBug) else "error processing command"
-                tagged = f"{cmd.tag} NO [SERVERBUG] {text}"
+                tagged = Tagged(cmd.tag, "NO", CodeWord("SERVERBUG"), text)
         if s.state != State.LOGOUT:
             try:
                 s.apply_changes(allow_expunge=name not in NO_EXPUNGE_COMMANDS)
@@ -335,14 +363,23 @@ class Connection:
                 self.log.error("applying changes", err=repr(e), trace=traceback.format_exc())
         self.discard_upload()
         await s.remove_released_files()
-        await self.write(s.take_output() + tagged.encode("utf-8") + b"\r\n")
+        await self.write(s.take_output() + response_write.serialize(tagged, utf8=s.utf8))
 
 
-def _text(text: str, code: str) -> str:
+def _code(code: str | None) -> Code | None:
+    """The response code of a refusal: ``"TRYCREATE"``, or a code with its arguments as text
+    (``"BADCHARSET (US-ASCII UTF-8)"``)."""
+    if not code:
+        return None
+    word, _, arg = code.partition(" ")
+    return CodeOther(word, arg) if arg else CodeWord(word)
+
+
+def _text(text: str, code: Code | None) -> str:
     """Response text (RFC 9051 9 resp-text): one line, and without a code it must not start
     with "[" (a client would read a response code)."""
     text = text.replace("\r", " ").replace("\n", " ") or "error"
-    if not code and text.startswith("["):
+    if code is None and text.startswith("["):
         text = "error: " + text
     return text
 
@@ -360,29 +397,28 @@ def _allowed(state: State, name: str) -> bool:
     return False
 
 
-def _store_error(e: Exception) -> str | None:
-    try:
-        from mox.store import errors as E
-    except ImportError:  # pragma: no cover
-        return None
+def _store_error(e: Exception) -> tuple[CodeWord, str] | None:
+    """The tagged NO for an error of the store that a client can cause or must hear about."""
+    from mox.store import errors as E
+
     if isinstance(e, E.MailboxNotFound):
-        return "[NONEXISTENT] mailbox does not exist"
+        return CodeWord("NONEXISTENT"), "mailbox does not exist"
     if isinstance(e, E.MailboxExists):
-        return "[ALREADYEXISTS] mailbox already exists"
+        return CodeWord("ALREADYEXISTS"), "mailbox already exists"
     if isinstance(e, E.MailboxHasChildren):
-        return "[HASCHILDREN] mailbox has children"
+        return CodeWord("HASCHILDREN"), "mailbox has children"
     if isinstance(e, E.OverQuota):
-        return "[OVERQUOTA] account over quota"
+        return CodeWord("OVERQUOTA"), "account over quota"
     if isinstance(e, E.DiskFull):
         # RFC 5530 3: UNAVAILABLE, "temporary failure because a subsystem is down": the disk
         # is full, nothing was stored and the same command works once space is freed. Not
         # OVERQUOTA (the user's quota is not the problem, deleting their mail may not help;
         # Dovecot uses it anyway) and not SERVERBUG (no bug). SMTP says 452 4.3.1 alike.
-        return "[UNAVAILABLE] mail storage full, try again later"
+        return CodeWord("UNAVAILABLE"), "mail storage full, try again later"
     if isinstance(e, E.InvalidMailboxName):
-        return f"[CANNOT] {e}"
+        return CodeWord("CANNOT"), str(e)
     if isinstance(e, E.InvalidFlag):
-        return f"[CLIENTBUG] {e}"
+        return CodeWord("CLIENTBUG"), str(e)
     return None
 
 

@@ -32,7 +32,7 @@ Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
 
@@ -40,10 +40,26 @@ from mox import mlog
 from mox.ci import hooks as ci
 from mox.auth import sasl
 
-from . import utf7
+from . import response_write, utf7
 from .errors import BadCommand, CommandFailed
-from .parse import ASTRING_CHARS
-from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet, compact_numset
+from .responses import (
+    Code,
+    CodeHighestModSeq,
+    FetchFlags,
+    FetchModSeq,
+    FetchUID,
+    Response,
+    UntaggedExists,
+    UntaggedExpunge,
+    UntaggedFetch,
+    UntaggedFlags,
+    UntaggedList,
+    UntaggedRecent,
+    UntaggedResult,
+    UntaggedVanished,
+)
+from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
+from .wire import sequence_set
 
 # Capabilities as mox v0.0.14 (reference 3.1), plus NAMESPACE. The AUTH=...-PLUS entries are
 # dropped on connections without a checkable channel binding (Session.capabilities).
@@ -58,6 +74,13 @@ BASE_CAPABILITIES = (
 # Per connection, after more than 3 failed authentications each further attempt waits
 # (failures - 3) x this many seconds before credentials are checked (reference 3.8).
 AUTH_FAILURE_DELAY = 1.0
+
+
+class Done(NamedTuple):
+    """A command's tagged OK with a response code (a handler returns this, or just the text)."""
+
+    code: Code
+    text: str
 
 
 class State(enum.Enum):
@@ -102,36 +125,6 @@ class Selected:
         return s
 
 
-def quote_string(s: str, utf8: bool = True) -> bytes:
-    """A quoted string, or a literal when it can't be quoted (CR/LF, or non-ASCII without UTF8)."""
-    b = s.encode("utf-8")
-    if b"\r" in b or b"\n" in b or b"\x00" in b or (not utf8 and not b.isascii()):
-        return b"{%d}\r\n" % len(b) + b
-    return b'"' + b.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-
-
-def astring(s: str, utf8: bool = True) -> bytes:
-    b = s.encode("utf-8")
-    if b and all(c in ASTRING_CHARS for c in b) and b.upper() != b"NIL":
-        return b
-    return quote_string(s, utf8)
-
-
-def nstring(s: str | bytes | None) -> bytes:
-    if s is None:
-        return b"NIL"
-    if isinstance(s, str):
-        # 8-bit text only in literals: quoted strings are ASCII unless UTF8=ACCEPT (RFC 6855 3).
-        return quote_string(s, utf8=False)
-    if b"\r" in s or b"\n" in s or b"\x00" in s or b'"' in s or b"\\" in s or not s.isascii():
-        return b"{%d}\r\n" % len(s) + s
-    return b'"' + s + b'"'
-
-
-def flag_list(flags: tuple[str, ...] | list[str] | set[str]) -> str:
-    return "(" + " ".join(flags) + ")"
-
-
 class Session:
     def __init__(self, ctx: Any, log: mlog.Logger, *, tls: bool) -> None:
         self.ctx = ctx
@@ -156,10 +149,22 @@ class Session:
 
     # -- output
 
-    def untagged(self, line: str | bytes) -> None:
-        if isinstance(line, str):
-            line = line.encode("utf-8")
-        self.out += b"* " + line + b"\r\n"
+    def send(self, r: Response) -> None:
+        """Queue a response (written before the tagged reply), serialized as this session's
+        enabled extensions say (UTF-8 names with UTF8=ACCEPT/IMAP4rev2)."""
+        self.out += response_write.serialize(r, utf8=self.utf8)
+
+    def send_flags(self, seq: int, uid: int, flags: tuple[str, ...] | list[str], modseq: int | None) -> None:
+        """``* seq FETCH (UID uid FLAGS (...) [MODSEQ (n)])``: a message's flags as this session
+        shows them, with its MODSEQ when given (RFC 7162 3.2: flag changes with their MODSEQ)."""
+        attrs: list[Any] = [FetchUID(uid), FetchFlags(self.flags_out(uid, flags))]
+        if modseq is not None:
+            attrs.append(FetchModSeq(max(modseq, 1)))
+        self.send(UntaggedFetch(seq, attrs))
+
+    def send_mailbox_flags(self, keywords: list[str]) -> None:
+        """``* FLAGS``: the system flags, mox's known keywords and the mailbox's keywords."""
+        self.send(UntaggedFlags(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + keywords))
 
     def take_output(self) -> bytes:
         out = bytes(self.out)
@@ -220,7 +225,7 @@ class Session:
         hm = mb.highest_modseq if mb is not None else 0
         for m in self.acc.messages(sel.mailbox_id):
             hm = max(hm, m.modseq)
-        self.untagged(f"OK [HIGHESTMODSEQ {max(hm, 1)}] x")
+        self.send(UntaggedResult("OK", CodeHighestModSeq(max(hm, 1)), "x"))
 
     def mailbox_in(self, name: str) -> str:
         """A mailbox name from the client: modified UTF-7 decoded unless UTF-8 is enabled, INBOX in
@@ -248,12 +253,6 @@ class Session:
             check_mailbox_name(name)
         except InvalidMailboxName as e:
             raise CommandFailed(f"invalid mailbox name: {e}", "CANNOT") from None
-
-    def mailbox_out(self, name: str) -> bytes:
-        """A stored mailbox name as an astring for the client."""
-        if not self.utf8:
-            name = utf7.encode(name)
-        return astring(name, self.utf8)
 
     def xmailbox(self, name: str, *, trycreate: bool = False) -> Any:
         mb = self.acc.mailbox(name)
@@ -312,15 +311,15 @@ class Session:
         if sel is None or not self.sees_recent or len(sel.recent) == sel.recent_told:
             return
         sel.recent_told = len(sel.recent)
-        self.untagged(f"{sel.recent_told} RECENT")
+        self.send(UntaggedRecent(sel.recent_told))
 
-    def flags_out(self, uid: int, flags: tuple[str, ...] | list[str]) -> str:
-        """A FLAGS list for the client: the stored flags, and \\Recent when the message is recent
-        in this session (RFC 3501 2.3.2)."""
+    def flags_out(self, uid: int, flags: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """A message's flags for the client: the stored flags, and \\Recent when the message is
+        recent in this session (RFC 3501 2.3.2)."""
         sel = self.selected
         if sel is not None and uid in sel.recent:
-            return flag_list(list(flags) + ["\\Recent"])
-        return flag_list(flags)
+            return (*flags, "\\Recent")
+        return tuple(flags)
 
     # -- changes from other sessions
 
@@ -400,11 +399,10 @@ class Session:
             if not adds or sel is None:
                 return
             self.note_new([a.uid for a in adds])
-            self.untagged(f"{len(sel.uids)} EXISTS")
+            self.send(UntaggedExists(len(sel.uids)))
             self.report_recent()
             for a in adds:
-                modseq = f" MODSEQ ({max(a.modseq, 1)})" if self.condstore else ""
-                self.untagged(f"{sel.seq(a.uid)} FETCH (UID {a.uid} FLAGS {self.flags_out(a.uid, a.flags)}{modseq})")
+                self.send_flags(sel.seq(a.uid), a.uid, a.flags, a.modseq if self.condstore else None)
             adds.clear()
 
         for ch in changes:
@@ -442,9 +440,9 @@ class Session:
                     if self.qresync:
                         vanished.append(uid)
                     else:
-                        self.untagged(f"{s} EXPUNGE")
+                        self.send(UntaggedExpunge(s))
                 if vanished:
-                    self.untagged(f"VANISHED {compact_numset(vanished)}")
+                    self.send(UntaggedVanished(False, sequence_set(vanished)))
             elif isinstance(ch, C.ChangeFlags):
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
                     continue
@@ -452,30 +450,27 @@ class Session:
                 if not s or ch.modseq <= max(sel.floor, sel.shown.get(ch.uid, 0)):
                     continue  # not in the view, or the client was shown this state or a later one
                 self._check_keywords(ch.flags)
-                modseq = f" MODSEQ ({max(ch.modseq, 1)})" if self.condstore else ""
-                self.untagged(f"{s} FETCH (UID {ch.uid} FLAGS {self.flags_out(ch.uid, ch.flags)}{modseq})")
+                self.send_flags(s, ch.uid, ch.flags, ch.modseq if self.condstore else None)
             elif isinstance(ch, C.ChangeAddMailbox):
-                flags = "\\Subscribed" if ch.mailbox.subscribed else ""
-                self.untagged(b"LIST (" + flags.encode() + b') "/" ' + self.mailbox_out(ch.mailbox.name))
+                flags = ["\\Subscribed"] if ch.mailbox.subscribed else []
+                self.send(UntaggedList(flags, "/", ch.mailbox.name))
             elif isinstance(ch, C.ChangeRemoveMailbox):
                 if sel is not None and sel.mailbox_id == ch.mailbox_id:
                     sel.deleted = True  # commands on it are refused from now on (server.py)
                 self.sub.release(ch)
                 if "IMAP4REV2" in self.enabled:
-                    self.untagged(b'LIST (\\NonExistent) "/" ' + self.mailbox_out(ch.name))
+                    self.send(UntaggedList(["\\NonExistent"], "/", ch.name))
             elif isinstance(ch, C.ChangeRenameMailbox):
-                old = b""
-                if "IMAP4REV2" in self.enabled:
-                    name = ch.old_name if self.utf8 else utf7.encode(ch.old_name)
-                    old = b' ("OLDNAME" (' + quote_string(name) + b"))"
-                self.untagged(b'LIST () "/" ' + self.mailbox_out(ch.new_name) + old)
+                # RFC 9051 7.3.1: OLDNAME for IMAP4rev2 clients.
+                oldname = ch.old_name if "IMAP4REV2" in self.enabled else None
+                self.send(UntaggedList([], "/", ch.new_name, oldname=oldname))
                 if sel is not None and sel.mailbox_id == ch.mailbox_id:
                     sel.name = ch.new_name
             elif isinstance(ch, C.ChangeSubscription):
                 if ch.subscribed:
                     # RFC 5258 3.4: a subscribed name without a mailbox is \NonExistent.
-                    attrs = b"\\Subscribed" if self.acc.mailbox(ch.name) is not None else b"\\Subscribed \\NonExistent"
-                    self.untagged(b"LIST (" + attrs + b') "/" ' + self.mailbox_out(ch.name))
+                    attrs = ["\\Subscribed"] if self.acc.mailbox(ch.name) is not None else ["\\Subscribed", "\\NonExistent"]
+                    self.send(UntaggedList(attrs, "/", ch.name))
         flush_adds()
         self.report_recent()  # expunged messages may have been \Recent
 
@@ -490,7 +485,7 @@ class Session:
             return
         sel.keywords.update(new)
         kw = sorted(sel.keywords)
-        self.untagged("FLAGS " + flag_list(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw))
+        self.send_mailbox_flags(kw)
 
     # -- login and teardown
 

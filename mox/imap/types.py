@@ -68,20 +68,6 @@ class NumSet(msgspec.Struct, frozen=True):
         return False
 
 
-def compact_numset(nums: list[int] | tuple[int, ...]) -> str:
-    """``[1, 2, 3, 5]`` -> ``1:3,5`` (ascending; consecutive runs become ranges)."""
-    parts: list[str] = []
-    ns = sorted(nums)
-    i = 0
-    while i < len(ns):
-        j = i
-        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
-            j += 1
-        parts.append(str(ns[i]) if i == j else f"{ns[i]}:{ns[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
 class Section(msgspec.Struct, frozen=True):
     """A body section (RFC 9051 6.4.5): part numbers, then HEADER, HEADER.FIELDS[.NOT], TEXT or MIME."""
 

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mox.imap.errors import BadCommand
-from mox.imap.parse import is_append_message, literal_at_end, parse_command, parse_tag_and_name
+from mox.imap.parse import is_append_message, parse_command, parse_tag_and_name
+from mox.imap.wire import literal_at_end
 from mox.imap.protocol import (
     NEED_DATA,
     AppendData,

@@ -62,6 +62,7 @@ import pytest
 import trio
 
 from mox import mlog
+from mox.imap import response_write
 from mox.imap import responses as r
 from mox.imap.client import Conn
 from mox.testing import ServerThread
@@ -167,7 +168,7 @@ class TestConn:
     def _transcript(self) -> str:
         lines = [_raw_str(raw) for _, raw in self.untagged]
         if self.result is not None:
-            lines.append(_raw_str(r.serialize(self.result).rstrip(b"\r\n")))
+            lines.append(_raw_str(response_write.serialize(self.result).rstrip(b"\r\n")))
         return "\n".join("  " + line for line in lines)
 
     # -- checks
@@ -221,7 +222,7 @@ class TestConn:
         got = self.result.code if self.result is not None else None
         if isinstance(code, str):
             ok = got is not None and (
-                got.name == code.upper() or _raw_str(r.serialize_code(got)).upper() == code.upper()
+                got.name == code.upper() or _raw_str(response_write.serialize_code(got)).upper() == code.upper()
             )
         else:
             ok = got == code

@@ -2,7 +2,7 @@
 
 import base64
 
-from mox.imap import responses as r
+from mox.imap import response_write
 
 # Without a checkable channel binding (no TLS, or TLS 1.3) the AUTH=...-PLUS entries of mox's list
 # are not offered; the rest keeps mox's order (reference 3.1).
@@ -17,7 +17,7 @@ CAPS_TLS = BASE_CAPABILITIES + " AUTH=PLAIN"
 
 def test_greeting_capability_noop_logout(imap):
     tc = imap.connect(login=False)
-    assert r.serialize(tc.conn.greeting) == f"* OK [CAPABILITY {CAPS}] mox imap\r\n".encode()
+    assert response_write.serialize(tc.conn.greeting) == f"* OK [CAPABILITY {CAPS}] mox imap\r\n".encode()
     tc.transact("ok", "capability")
     tc.expect_untagged(f"* CAPABILITY {CAPS}")
     assert tc.result.text == "CAPABILITY done"
@@ -267,12 +267,12 @@ def test_tls_client_certificate_preauth_and_external(imap, tmp_path):
     imap.start()
     ctx = _client_cert(imap, tmp_path, no_preauth=False)
     with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=ctx, server_hostname="localhost") as c:
-        greeting = r.serialize(c.greeting).decode()
+        greeting = response_write.serialize(c.greeting).decode()
         assert greeting == f"* PREAUTH [CAPABILITY {CAPS_TLS} AUTH=EXTERNAL] mox imap welcomes mox@localhost\r\n"
         c.transact("SELECT Inbox")
     ctx = _client_cert(imap, tmp_path, no_preauth=True)
     with Conn.connect("127.0.0.1", imap.ports["imaps"], tls=True, ssl_context=ctx, server_hostname="localhost") as c:
-        assert r.serialize(c.greeting).decode().startswith("* OK [CAPABILITY ")
+        assert response_write.serialize(c.greeting).decode().startswith("* OK [CAPABILITY ")
         c.write_line("e1 AUTHENTICATE EXTERNAL " + base64.b64encode(b"other@localhost").decode())
         assert c.read_line().startswith(b"e1 NO [AUTHORIZATIONFAILED]")
         c.write_line("e2 AUTHENTICATE EXTERNAL =")

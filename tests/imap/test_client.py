@@ -49,7 +49,6 @@ from mox.imap.responses import (
     FetchUID,
     NamespaceDescr,
     QuotaResource,
-    RemoteProtocolError,
     Tagged,
     UntaggedBye,
     UntaggedCapability,
@@ -72,9 +71,9 @@ from mox.imap.responses import (
     UntaggedSearchModSeq,
     UntaggedStatus,
     UntaggedVanished,
-    parse_response,
-    serialize,
 )
+from mox.imap.response_parse import RemoteProtocolError, parse_response
+from mox.imap.response_write import serialize
 
 ENV = Envelope(
     date="Mon, 7 Feb 1994 21:52:25 -0800",
@@ -126,8 +125,8 @@ CASES: list[tuple[bytes, object]] = [
     (b'* LIST () "/" ""\r\n', UntaggedList([], "/", "")),
     (b'* LIST (\\NonExistent) NIL "a b"\r\n', UntaggedList(["\\NonExistent"], None, "a b")),
     (b'* LIST () "/" Entw&APw-rfe\r\n', UntaggedList([], "/", "Entwürfe")),
-    (b'* LIST () "/" a (CHILDINFO ("SUBSCRIBED"))\r\n', UntaggedList([], "/", "a", [("CHILDINFO", ("SUBSCRIBED",))])),
-    (b'* LIST () "/" b (OLDNAME (a))\r\n', UntaggedList([], "/", "b", oldname="a")),
+    (b'* LIST () "/" a ("CHILDINFO" ("SUBSCRIBED"))\r\n', UntaggedList([], "/", "a", [("CHILDINFO", ("SUBSCRIBED",))])),
+    (b'* LIST () "/" b ("OLDNAME" ("a"))\r\n', UntaggedList([], "/", "b", oldname="a")),
     (b'* LSUB () "/" Sent\r\n', UntaggedLsub([], "/", "Sent")),
     (b"* STATUS Inbox (MESSAGES 2 UIDNEXT 3 APPENDLIMIT NIL)\r\n",
      UntaggedStatus("Inbox", {"MESSAGES": 2, "UIDNEXT": 3, "APPENDLIMIT": None})),
@@ -135,7 +134,7 @@ CASES: list[tuple[bytes, object]] = [
     (b"* SEARCH\r\n", UntaggedSearch([])),
     (b"* SEARCH 1 3 4\r\n", UntaggedSearch([1, 3, 4])),
     (b"* SEARCH 1 2 (MODSEQ 7)\r\n", UntaggedSearchModSeq([1, 2], 7)),
-    (b'* ESEARCH (TAG "x001") UID MIN 1 MAX 5 ALL 1:3,5 COUNT 4\r\n',
+    (b'* ESEARCH (TAG "x001") UID MIN 1 MAX 5 COUNT 4 ALL 1:3,5\r\n',
      UntaggedEsearch(tag="x001", uid=True, min=1, max=5, all="1:3,5", count=4)),
     (b'* ESEARCH (TAG "t") COUNT 0\r\n', UntaggedEsearch(tag="t", count=0)),
     (b"* ESEARCH\r\n", UntaggedEsearch()),
@@ -228,6 +227,22 @@ def test_parse_and_serialize(wire: bytes, value: object) -> None:
     assert serialize(value) == wire
     # Followed by more data: only the first response is consumed.
     assert parse_response(wire + b"* 1 EXISTS\r\n") == (value, len(wire))
+
+
+@pytest.mark.parametrize(
+    "wire,value",
+    [
+        # Other valid spellings than the ones the writer chooses (RFC 5258 item names and RFC 9051
+        # OLDNAME as atoms; RFC 4731 return data in any order).
+        (b'* LIST () "/" a (CHILDINFO ("SUBSCRIBED"))\r\n', UntaggedList([], "/", "a", [("CHILDINFO", ("SUBSCRIBED",))])),
+        (b'* LIST () "/" b (OLDNAME (a))\r\n', UntaggedList([], "/", "b", oldname="a")),
+        (b'* ESEARCH (TAG "x001") UID MIN 1 MAX 5 ALL 1:3,5 COUNT 4\r\n',
+         UntaggedEsearch(tag="x001", uid=True, min=1, max=5, all="1:3,5", count=4)),
+    ],
+)
+def test_parse_other_spellings(wire: bytes, value: object) -> None:
+    assert parse_response(wire) == (value, len(wire))
+    assert parse_response(serialize(value))[0] == value
 
 
 def test_lists_and_tuples_compare_equal() -> None:

@@ -17,8 +17,8 @@ from mox.imap.responses import (
     FetchRFC822Size,
     FetchUID,
     UntaggedFetch,
-    parse_response,
 )
+from mox.imap.response_parse import parse_response
 
 MSG1 = (
     b"From: mox@localhost\r\n"

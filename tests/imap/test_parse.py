@@ -6,7 +6,8 @@ import pytest
 
 from mox.imap.errors import BadCommand
 from mox.imap.parse import parse_command
-from mox.imap.types import FetchAtt, NumRange, NumSet, SearchKey, Section, compact_numset
+from mox.imap.types import FetchAtt, NumRange, NumSet, SearchKey, Section
+from mox.imap.wire import sequence_set
 
 
 def p(line: bytes):
@@ -132,7 +133,7 @@ def test_sequence_sets():
     for bad in [b"a fetch 0 flags", b"a fetch 1: flags", b"a fetch ,1 flags", b"a fetch 1,,2 flags"]:
         with pytest.raises(BadCommand):
             p(bad)
-    assert compact_numset([5, 1, 2, 3, 7, 8]) == "1:3,5,7:8"
+    assert sequence_set([5, 1, 2, 3, 7, 8]) == "1:3,5,7:8"
 
 
 def test_fetch():

@@ -1,0 +1,800 @@
+"""The response parser: what a server sends, parsed strictly into ``responses`` values.
+
+Sans-IO (no trio, no store): ``parse_response(buffer)`` returns ``(response, consumed)`` or
+``(None, 0)`` while the buffer does not yet hold a whole response (literals included), and raises
+:class:`RemoteProtocolError` for a complete response that is not valid IMAP (RFC 9051 7 and 9 for
+the grammar). Used by ``mox.imap.client`` and the tests. Strings, literals, sequence sets and
+dates are read with the primitives of ``wire.py``; mailbox names are decoded from modified UTF-7
+(RFC 3501 5.1.3) unless ``utf8=True`` (UTF8=ACCEPT or IMAP4rev2 enabled).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import utf7, wire
+from .responses import (
+    Address,
+    BodyFields,
+    BodyTypeBasic,
+    BodyTypeMpart,
+    BodyTypeMsg,
+    BodyTypeText,
+    Code,
+    CodeAppendUID,
+    CodeBadCharset,
+    CodeCapability,
+    CodeCopyUID,
+    CodeHighestModSeq,
+    CodeModified,
+    CodeOther,
+    CodePermanentFlags,
+    CodeUIDNext,
+    CodeUIDValidity,
+    CodeUnseen,
+    CodeWord,
+    Continuation,
+    Envelope,
+    FetchBinary,
+    FetchBinarySize,
+    FetchBody,
+    FetchBodystructure,
+    FetchEnvelope,
+    FetchFlags,
+    FetchInternalDate,
+    FetchModSeq,
+    FetchPreview,
+    FetchRFC822,
+    FetchRFC822Header,
+    FetchRFC822Size,
+    FetchRFC822Text,
+    FetchSaveDate,
+    FetchUID,
+    NamespaceDescr,
+    QuotaResource,
+    Response,
+    Tagged,
+    Untagged,
+    UntaggedBye,
+    UntaggedCapability,
+    UntaggedEnabled,
+    UntaggedEsearch,
+    UntaggedExists,
+    UntaggedExpunge,
+    UntaggedFetch,
+    UntaggedFlags,
+    UntaggedID,
+    UntaggedList,
+    UntaggedLsub,
+    UntaggedNamespace,
+    UntaggedPreauth,
+    UntaggedQuota,
+    UntaggedQuotaroot,
+    UntaggedRecent,
+    UntaggedResult,
+    UntaggedSearch,
+    UntaggedSearchModSeq,
+    UntaggedStatus,
+    UntaggedVanished,
+)
+
+
+class RemoteProtocolError(Exception):
+    """The server sent something that is not a valid IMAP response."""
+
+
+_STATUS_LINE = re.compile(rb"^(?:\*|[^ ]+) (?:OK|NO|BAD|BYE|PREAUTH)(?: |$)", re.IGNORECASE)
+_NUMBER = re.compile(rb"[0-9]+")
+_FETCH_ATT_CHARS = wire.ATOM_CHARS - {ord("[")}
+
+
+def _response_end(buf: bytes | bytearray, start: int = 0) -> int | None:
+    """Offset just after the response starting at ``start``, or None if it is incomplete."""
+    pos = start
+    first = True
+    while True:
+        idx = buf.find(b"\r\n", pos)
+        if idx < 0:
+            return None
+        line = bytes(buf[pos:idx])
+        if first and (line.startswith(b"+") or _STATUS_LINE.match(line)):
+            return idx + 2  # continuation and status responses carry no literals
+        first = False
+        lit = wire.literal_at_end(line)
+        if lit is None or lit[0] > wire.MAX_LITERAL_SIZE:
+            return idx + 2  # no literal (a too large one is a parse error)
+        n = lit[0]
+        if len(buf) < idx + 2 + n:
+            return None
+        pos = idx + 2 + n
+
+
+def parse_response(buf: bytes | bytearray, *, utf8: bool = False) -> tuple[Response | None, int]:
+    """Parse one response from the start of ``buf``.
+
+    Returns ``(response, consumed)``, or ``(None, 0)`` when more data is needed. Raises
+    :class:`RemoteProtocolError` for a complete but invalid response.
+    """
+    end = _response_end(buf)
+    if end is None:
+        return None, 0
+    data = bytes(buf[:end])
+    p = _Parser(data, utf8)
+    resp = p.response()
+    if p.i != len(data):
+        p.error("trailing data")
+    return resp, end
+
+
+def response_lines(buf: bytes | bytearray) -> int | None:
+    """Length of the first complete response in ``buf`` (literals included), or None."""
+    return _response_end(buf)
+
+
+class _Parser:
+    def __init__(self, b: bytes, utf8: bool) -> None:
+        self.b = b
+        self.i = 0
+        self.utf8 = utf8
+
+    # -- primitives
+
+    def error(self, msg: str) -> None:
+        raise RemoteProtocolError(f"{msg} at offset {self.i} in {self.b[:200]!r}")
+
+    def peek(self, s: bytes) -> bool:
+        return self.b[self.i : self.i + len(s)].upper() == s
+
+    def take(self, s: bytes) -> bool:
+        if self.peek(s):
+            self.i += len(s)
+            return True
+        return False
+
+    def expect(self, s: bytes) -> None:
+        if not self.take(s):
+            self.error(f"expected {s.decode()!r}")
+
+    def sp(self) -> None:
+        self.expect(b" ")
+
+    def at_end_of_line(self) -> bool:
+        return self.b.startswith(b"\r\n", self.i)
+
+    def crlf(self) -> None:
+        self.expect(b"\r\n")
+
+    def _run(self, chars: frozenset[int]) -> str:
+        start = self.i
+        b = self.b
+        while self.i < len(b) and b[self.i] in chars:
+            self.i += 1
+        if self.i == start:
+            self.error("expected atom")
+        return b[start : self.i].decode("ascii")
+
+    def atom(self) -> str:
+        return self._run(wire.ATOM_CHARS)
+
+    def number(self) -> int:
+        m = _NUMBER.match(self.b, self.i)
+        if not m:
+            self.error("expected number")
+        assert m is not None
+        self.i = m.end()
+        v = int(m.group())
+        if v > 2**63 - 1:
+            self.error("number too large")
+        return v
+
+    def nz_number(self) -> int:
+        if self.b[self.i : self.i + 1] == b"0":
+            self.error("expected non-zero number")
+        return self.number()
+
+    def text(self) -> str:
+        """The rest of the line (before CRLF)."""
+        end = self.b.find(b"\r\n", self.i)
+        if end < 0:
+            self.error("missing crlf")
+        s = self.b[self.i : end]
+        self.i = end
+        return s.decode("utf-8", "surrogateescape")
+
+    def quoted_bytes(self) -> bytes:
+        try:
+            v, self.i = wire.read_quoted(self.b, self.i)
+        except wire.WireError as e:
+            self.i = e.pos
+            self.error(e.msg)
+            raise AssertionError("unreachable") from None
+        return v
+
+    def literal_bytes(self, allow8: bool = False) -> bytes:
+        m = wire.LITERAL_ANNOUNCEMENT.match(self.b, self.i)
+        if m is None or (m.group(1) and not allow8):
+            self.error("expected literal")
+        assert m is not None
+        n = int(m.group(2))
+        self.i = m.end()
+        if self.i + n > len(self.b):
+            self.error("short literal")
+        data = self.b[self.i : self.i + n]
+        self.i += n
+        return data
+
+    def string_bytes(self) -> bytes:
+        if self.peek(b'"'):
+            return self.quoted_bytes()
+        if self.peek(b"{"):
+            return self.literal_bytes()
+        self.error("expected string")
+        return b""
+
+    def nstring_bytes(self, allow8: bool = False) -> bytes | None:
+        if self.take(b"NIL"):
+            return None
+        if allow8 and self.peek(b"~{"):
+            return self.literal_bytes(True)
+        return self.string_bytes()
+
+    def string(self) -> str:
+        return self.string_bytes().decode("utf-8", "surrogateescape")
+
+    def nstring(self) -> str | None:
+        v = self.nstring_bytes()
+        return None if v is None else v.decode("utf-8", "surrogateescape")
+
+    def astring(self) -> str:
+        if self.peek(b'"') or self.peek(b"{"):
+            return self.string()
+        return self._run(wire.ASTRING_CHARS)
+
+    def mailbox(self) -> str:
+        raw = self.astring()
+        if raw.upper() == "INBOX":
+            return raw
+        if self.utf8:
+            return raw
+        try:
+            return utf7.decode(raw)
+        except ValueError as e:
+            self.error(f"mailbox name {raw!r}: {e}")
+            return ""
+
+    def date_time(self) -> str:
+        """A quoted date-time (RFC 9051 9), kept as its text."""
+        start = self.i
+        v = self.quoted_bytes()
+        m = wire.DATE_TIME.fullmatch(v)
+        if m is None or wire.date_time_value(m) is None:
+            self.i = start
+            self.error("bad date-time")
+        return v.decode("ascii")
+
+    def flag(self) -> str:
+        if self.take(b"\\"):
+            if self.take(b"*"):
+                return "\\*"
+            return "\\" + self.atom()
+        return self.atom()
+
+    def flag_list(self) -> tuple[str, ...]:
+        self.expect(b"(")
+        flags: list[str] = []
+        if not self.take(b")"):
+            flags.append(self.flag())
+            while self.take(b" "):
+                flags.append(self.flag())
+            self.expect(b")")
+        return tuple(flags)
+
+    def seq_set(self) -> str:
+        m = wire.SEQUENCE_SET.match(self.b, self.i)
+        if not m:
+            self.error("expected sequence set")
+        assert m is not None
+        self.i = m.end()
+        return m.group().decode("ascii")
+
+    def sexpr(self) -> Any:
+        """A generic value: NIL, number, string or parenthesized list (for extension data)."""
+        if self.take(b"("):
+            items: list[Any] = []
+            if not self.take(b")"):
+                items.append(self.sexpr())
+                while self.take(b" "):
+                    items.append(self.sexpr())
+                self.expect(b")")
+            return tuple(items)
+        if self.take(b"NIL"):
+            return None
+        if self.peek(b'"') or self.peek(b"{"):
+            return self.string()
+        c = self.b[self.i : self.i + 1]
+        if c.isdigit():
+            return self.number()
+        return self.astring()
+
+    # -- responses
+
+    def response(self) -> Response:
+        if self.take(b"+"):
+            text = ""
+            if self.take(b" "):
+                text = self.text()
+            self.crlf()
+            return Continuation(text)
+        if self.take(b"* "):
+            r = self.untagged()
+            self.crlf()
+            return r
+        tag = self._run(wire.TAG_CHARS)
+        self.sp()
+        status = self.atom().upper()
+        if status not in ("OK", "NO", "BAD"):
+            self.error(f"bad tagged status {status!r}")
+        code, text = self.resp_text()
+        self.crlf()
+        return Tagged(tag, status, code, text)
+
+    def resp_text(self) -> tuple[Code | None, str]:
+        if not self.take(b" "):
+            return None, ""  # RFC 9051 allows an empty text
+        code = None
+        if self.take(b"["):
+            code = self.resp_code()
+            self.expect(b"]")
+            if not self.take(b" "):
+                return code, ""
+        return code, self.text()
+
+    def resp_code(self) -> Code:
+        name = self._run(wire.ATOM_CHARS).upper()
+        if name == "CAPABILITY":
+            caps = []
+            while self.take(b" "):
+                caps.append(self.atom())
+            return CodeCapability(tuple(caps))
+        if name == "PERMANENTFLAGS":
+            self.sp()
+            return CodePermanentFlags(self.flag_list())
+        if name == "UIDNEXT":
+            self.sp()
+            return CodeUIDNext(self.nz_number())
+        if name == "UIDVALIDITY":
+            self.sp()
+            return CodeUIDValidity(self.nz_number())
+        if name == "UNSEEN":
+            self.sp()
+            return CodeUnseen(self.nz_number())
+        if name == "APPENDUID":
+            self.sp()
+            v = self.nz_number()
+            self.sp()
+            return CodeAppendUID(v, self.seq_set())
+        if name == "COPYUID":
+            self.sp()
+            v = self.nz_number()
+            self.sp()
+            src = self.seq_set()
+            self.sp()
+            return CodeCopyUID(v, src, self.seq_set())
+        if name == "HIGHESTMODSEQ":
+            self.sp()
+            return CodeHighestModSeq(self.number())
+        if name == "MODIFIED":
+            self.sp()
+            return CodeModified(self.seq_set())
+        if name == "BADCHARSET":
+            charsets: list[str] = []
+            if self.take(b" ("):
+                charsets.append(self.astring())
+                while self.take(b" "):
+                    charsets.append(self.astring())
+                self.expect(b")")
+            return CodeBadCharset(tuple(charsets))
+        if self.take(b" "):
+            start = self.i
+            while self.i < len(self.b) and self.b[self.i] not in b"]\r\n":
+                self.i += 1
+            return CodeOther(name, self.b[start : self.i].decode("utf-8", "surrogateescape"))
+        return CodeWord(name)
+
+    def untagged(self) -> Untagged:
+        if self.b[self.i : self.i + 1].isdigit():
+            n = self.number()
+            self.sp()
+            w = self.atom().upper()
+            if w == "EXISTS":
+                return UntaggedExists(n)
+            if w == "RECENT":
+                return UntaggedRecent(n)
+            if w == "EXPUNGE":
+                if n == 0:
+                    self.error("expunge of sequence number 0")
+                return UntaggedExpunge(n)
+            if w == "FETCH":
+                if n == 0:
+                    self.error("fetch of sequence number 0")
+                self.sp()
+                return UntaggedFetch(n, self.msg_att())
+            self.error(f"unknown numeric response {w!r}")
+        w = self.atom().upper()
+        if w in ("OK", "NO", "BAD"):
+            code, text = self.resp_text()
+            return UntaggedResult(w, code, text)
+        if w == "BYE":
+            code, text = self.resp_text()
+            return UntaggedBye(code, text)
+        if w == "PREAUTH":
+            code, text = self.resp_text()
+            return UntaggedPreauth(code, text)
+        if w in ("CAPABILITY", "ENABLED"):
+            caps = []
+            while self.take(b" "):
+                caps.append(self.atom())
+            return UntaggedCapability(tuple(caps)) if w == "CAPABILITY" else UntaggedEnabled(tuple(caps))
+        if w == "FLAGS":
+            self.sp()
+            return UntaggedFlags(self.flag_list())
+        if w in ("LIST", "LSUB"):
+            self.sp()
+            flags = self.flag_list()
+            self.sp()
+            sep: str | None = None
+            if not self.take(b"NIL"):
+                sb = self.quoted_bytes()
+                if len(sb) != 1:
+                    self.error("hierarchy separator must be one character")
+                sep = sb.decode("ascii", "surrogateescape")
+            self.sp()
+            mailbox = self.mailbox()
+            if w == "LSUB":
+                return UntaggedLsub(flags, sep, mailbox)
+            extended: list[tuple[str, Any]] = []
+            oldname = None
+            if self.take(b" ("):
+                while True:
+                    name = self.astring().upper()
+                    self.sp()
+                    if name == "OLDNAME":
+                        self.expect(b"(")
+                        oldname = self.mailbox()
+                        self.expect(b")")
+                    else:
+                        extended.append((name, self.sexpr()))
+                    if not self.take(b" "):
+                        break
+                self.expect(b")")
+            return UntaggedList(flags, sep, mailbox, tuple(extended), oldname)
+        if w == "STATUS":
+            self.sp()
+            mailbox = self.mailbox()
+            self.sp()
+            self.expect(b"(")
+            attrs: dict[str, int | None] = {}
+            if not self.take(b")"):
+                while True:
+                    name = self.atom().upper()
+                    self.sp()
+                    attrs[name] = None if self.take(b"NIL") else self.number()
+                    if not self.take(b" "):
+                        break
+                self.expect(b")")
+            return UntaggedStatus(mailbox, attrs)
+        if w == "SEARCH":
+            nums: list[int] = []
+            while self.take(b" "):
+                if self.take(b"(MODSEQ "):
+                    modseq = self.number()
+                    self.expect(b")")
+                    return UntaggedSearchModSeq(tuple(nums), modseq)
+                nums.append(self.nz_number())
+            return UntaggedSearch(tuple(nums))
+        if w == "ESEARCH":
+            return self.esearch()
+        if w == "VANISHED":
+            self.sp()
+            earlier = self.take(b"(EARLIER) ")
+            return UntaggedVanished(earlier, self.seq_set())
+        if w == "NAMESPACE":
+            self.sp()
+            personal = self.namespace_descr()
+            self.sp()
+            other = self.namespace_descr()
+            self.sp()
+            shared = self.namespace_descr()
+            return UntaggedNamespace(personal, other, shared)
+        if w == "QUOTAROOT":
+            self.sp()
+            mailbox = self.mailbox()
+            roots = []
+            while self.take(b" "):
+                roots.append(self.astring())
+            return UntaggedQuotaroot(mailbox, tuple(roots))
+        if w == "QUOTA":
+            self.sp()
+            root = self.astring()
+            self.sp()
+            self.expect(b"(")
+            res: list[QuotaResource] = []
+            if not self.take(b")"):
+                while True:
+                    name = self.atom().upper()
+                    self.sp()
+                    usage = self.number()
+                    self.sp()
+                    res.append(QuotaResource(name, usage, self.number()))
+                    if not self.take(b" "):
+                        break
+                self.expect(b")")
+            return UntaggedQuota(root, tuple(res))
+        if w == "ID":
+            self.sp()
+            if self.take(b"NIL"):
+                return UntaggedID(None)
+            self.expect(b"(")
+            params: dict[str, str | None] = {}
+            if not self.take(b")"):
+                while True:
+                    k = self.string()
+                    self.sp()
+                    params[k] = self.nstring()
+                    if not self.take(b" "):
+                        break
+                self.expect(b")")
+            return UntaggedID(params)
+        self.error(f"unknown untagged response {w!r}")
+        raise AssertionError("unreachable")
+
+    def esearch(self) -> UntaggedEsearch:
+        tag = None
+        uid = False
+        vals: dict[str, Any] = {}
+        exts: list[tuple[str, str]] = []
+        if self.take(b" (TAG "):
+            tag = self.string()
+            self.expect(b")")
+        if self.peek(b" UID") and self.b[self.i + 4 : self.i + 5] in (b" ", b"\r"):
+            self.i += 4
+            uid = True
+        while self.take(b" "):
+            name = self.atom().upper()
+            self.sp()
+            if name in ("MIN", "MAX"):
+                vals[name.lower()] = self.nz_number()
+            elif name == "COUNT":
+                vals["count"] = self.number()
+            elif name == "MODSEQ":
+                vals["modseq"] = self.number()
+            elif name == "ALL":
+                vals["all"] = self.seq_set()
+            else:
+                start = self.i
+                self.sexpr()
+                exts.append((name, self.b[start : self.i].decode("utf-8", "surrogateescape")))
+        return UntaggedEsearch(tag=tag, uid=uid, exts=tuple(exts), **vals)
+
+    def namespace_descr(self) -> tuple[NamespaceDescr, ...]:
+        if self.take(b"NIL"):
+            return ()
+        self.expect(b"(")
+        out: list[NamespaceDescr] = []
+        while self.take(b"("):
+            prefix = self.string()
+            self.sp()
+            sep = None
+            if not self.take(b"NIL"):
+                sep = self.quoted_bytes().decode("ascii", "surrogateescape")
+            while self.take(b" "):
+                self.sexpr()  # namespace-response-extensions, ignored
+            self.expect(b")")
+            out.append(NamespaceDescr(prefix, sep))
+        if not out:
+            self.error("empty namespace list")
+        self.expect(b")")
+        return tuple(out)
+
+    # -- FETCH
+
+    def msg_att(self) -> tuple[Any, ...]:
+        self.expect(b"(")
+        attrs = [self.fetch_attr()]
+        while self.take(b" "):
+            attrs.append(self.fetch_attr())
+        self.expect(b")")
+        return tuple(attrs)
+
+    def section(self) -> str:
+        self.expect(b"[")
+        start = self.i
+        depth = 0
+        while True:
+            if self.i >= len(self.b):
+                self.error("unterminated section")
+            c = self.b[self.i]
+            if c == ord('"'):
+                self.quoted_bytes()
+                continue
+            if c == ord("("):
+                depth += 1
+            elif c == ord(")"):
+                depth -= 1
+            elif c == ord("]") and depth == 0:
+                break
+            elif c in (0x0D, 0x0A):
+                self.error("bad character in section")
+            self.i += 1
+        s = self.b[start : self.i].decode("utf-8", "surrogateescape")
+        self.i += 1
+        return s
+
+    def partial_offset(self) -> int | None:
+        if self.take(b"<"):
+            n = self.number()
+            self.expect(b">")
+            return n
+        return None
+
+    def fetch_attr(self) -> Any:
+        name = self._run(_FETCH_ATT_CHARS).upper()
+        if name == "FLAGS":
+            self.sp()
+            return FetchFlags(self.flag_list())
+        if name == "UID":
+            self.sp()
+            return FetchUID(self.nz_number())
+        if name == "INTERNALDATE":
+            self.sp()
+            return FetchInternalDate(self.date_time())
+        if name == "RFC822.SIZE":
+            self.sp()
+            return FetchRFC822Size(self.number())
+        if name == "ENVELOPE":
+            self.sp()
+            return FetchEnvelope(self.envelope())
+        if name == "BODYSTRUCTURE":
+            self.sp()
+            return FetchBodystructure(self.body(True), True)
+        if name == "BODY":
+            if self.peek(b"["):
+                section = self.section()
+                offset = self.partial_offset()
+                self.sp()
+                return FetchBody(section, offset, self.nstring_bytes())
+            self.sp()
+            return FetchBodystructure(self.body(False), False)
+        if name == "BINARY":
+            section = self.section()
+            offset = self.partial_offset()
+            self.sp()
+            return FetchBinary(section, offset, self.nstring_bytes(allow8=True))
+        if name == "BINARY.SIZE":
+            section = self.section()
+            self.sp()
+            return FetchBinarySize(section, self.number())
+        if name == "RFC822":
+            self.sp()
+            return FetchRFC822(self.nstring_bytes())
+        if name == "RFC822.HEADER":
+            self.sp()
+            return FetchRFC822Header(self.nstring_bytes())
+        if name == "RFC822.TEXT":
+            self.sp()
+            return FetchRFC822Text(self.nstring_bytes())
+        if name == "MODSEQ":
+            self.sp()
+            self.expect(b"(")
+            n = self.number()
+            self.expect(b")")
+            return FetchModSeq(n)
+        if name == "PREVIEW":
+            self.sp()
+            return FetchPreview(self.nstring())
+        if name == "SAVEDATE":
+            self.sp()
+            return FetchSaveDate(None if self.take(b"NIL") else self.date_time())
+        self.error(f"unknown fetch attribute {name!r}")
+
+    def addresses(self) -> tuple[Address, ...]:
+        if self.take(b"NIL"):
+            return ()
+        self.expect(b"(")
+        out: list[Address] = []
+        while self.take(b"("):
+            name = self.nstring()
+            self.sp()
+            adl = self.nstring()
+            self.sp()
+            mailbox = self.nstring()
+            self.sp()
+            host = self.nstring()
+            self.expect(b")")
+            out.append(Address(name, adl, mailbox, host))
+        if not out:
+            self.error("empty address list")
+        self.expect(b")")
+        return tuple(out)
+
+    def envelope(self) -> Envelope:
+        self.expect(b"(")
+        date = self.nstring()
+        self.sp()
+        subject = self.nstring()
+        lists = []
+        for _ in range(6):
+            self.sp()
+            lists.append(self.addresses())
+        self.sp()
+        in_reply_to = self.nstring()
+        self.sp()
+        message_id = self.nstring()
+        self.expect(b")")
+        return Envelope(date, subject, *lists, in_reply_to=in_reply_to, message_id=message_id)
+
+    def body_params(self) -> tuple[tuple[str, str], ...] | None:
+        if self.take(b"NIL"):
+            return None
+        self.expect(b"(")
+        out: list[tuple[str, str]] = []
+        while True:
+            k = self.string()
+            self.sp()
+            out.append((k, self.string()))
+            if not self.take(b" "):
+                break
+        self.expect(b")")
+        return tuple(out)
+
+    def body_ext(self) -> tuple[Any, ...]:
+        ext: list[Any] = []
+        while self.take(b" "):
+            ext.append(self.sexpr())
+        return tuple(ext)
+
+    def body(self, extensible: bool) -> Any:
+        self.expect(b"(")
+        if self.peek(b"("):
+            bodies = [self.body(extensible)]
+            while self.peek(b"("):
+                bodies.append(self.body(extensible))
+            self.sp()
+            subtype = self.string()
+            ext = self.body_ext() if extensible else ()
+            self.expect(b")")
+            return BodyTypeMpart(tuple(bodies), subtype, ext)
+        mtype = self.string()
+        self.sp()
+        msubtype = self.string()
+        self.sp()
+        params = self.body_params()
+        self.sp()
+        cid = self.nstring()
+        self.sp()
+        descr = self.nstring()
+        self.sp()
+        enc = self.string()
+        self.sp()
+        octets = self.number()
+        fields = BodyFields(params, cid, descr, enc, octets)
+        if mtype.upper() == "TEXT":
+            self.sp()
+            lines = self.number()
+            ext = self.body_ext() if extensible else ()
+            self.expect(b")")
+            return BodyTypeText(mtype, msubtype, fields, lines, ext)
+        if mtype.upper() == "MESSAGE" and msubtype.upper() in ("RFC822", "GLOBAL"):
+            self.sp()
+            env = self.envelope()
+            self.sp()
+            inner = self.body(extensible)
+            self.sp()
+            lines = self.number()
+            ext = self.body_ext() if extensible else ()
+            self.expect(b")")
+            return BodyTypeMsg(mtype, msubtype, fields, env, inner, lines, ext)
+        ext = self.body_ext() if extensible else ()
+        self.expect(b")")
+        return BodyTypeBasic(mtype, msubtype, fields, ext)

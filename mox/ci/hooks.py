@@ -39,6 +39,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -662,10 +663,12 @@ def envelope_recipients(data: bytes) -> list[str]:
 
 
 async def deliver_views(
-    ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None, *, key: str | None = None
+    ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None, *, key: str | None = None,
+    session: str | None = None,
 ) -> list[tuple[Any, Any]]:
     """Copy a delivery into account mox to the per-address views of its recipients (called
     before the delivery into mox itself); with the queue's delivery ``key`` at most once each.
+    Each copy is linked to SMTP ``session`` before it becomes visible (``bind_delivery``).
     Returns the copies stored now, as (view account, message), for ``undo_views``."""
     st = state(ctx)
     if st is None or not st.settings.views or account != MAIN_ACCOUNT or mailbox in ("Sent", "Drafts"):
@@ -680,10 +683,11 @@ async def deliver_views(
         done.add(r)
         view = ctx.store.open_account(st.open_view(ctx, r).name)  # in use while delivering
         try:
+            bind = bind_delivery(ctx, session, view.name)
             if key is None:
-                m = await view.deliver("Inbox", data, received=st.settings.deterministic)
+                m = await view.deliver("Inbox", data, received=st.settings.deterministic, before_visible=bind)
             else:
-                m = await view.deliver_once("Inbox", data, key, received=st.settings.deterministic)
+                m = await view.deliver_once("Inbox", data, key, received=st.settings.deterministic, before_visible=bind)
         finally:
             view.close()
         if m is not None:
@@ -720,9 +724,21 @@ def hold_view(ctx: Any, address: str, destination: tuple[str, str]) -> Any:
     return ctx.store.open_account(st.open_view(ctx, r).name)
 
 
+def bind_delivery(ctx: ServerContext, session: str | None, account: str) -> Callable[[Message], None] | None:
+    """For the store's ``before_visible``: links the message SMTP session ``session`` is
+    delivering into ``account`` to that session's transcript before anyone can find the
+    message (a test that waited for the message reads its transcript at once); None when
+    there is nothing to link. ``record_delivery`` makes the link durable afterwards."""
+    st = state(ctx)
+    if st is None or not session:
+        return None
+    transcripts = st.transcripts
+    return lambda m: transcripts.bind_delivery(account, m.id, session)
+
+
 def record_delivery(ctx: ServerContext, session: str | None, account: str, message: Message | None) -> None:
     """Note that SMTP session ``session`` brought ``message`` into ``account`` (for its
-    transcript link; mox.ci.transcript)."""
+    transcript link; mox.ci.transcript), once the message is durable."""
     st = state(ctx)
     if st is None or not session or message is None:
         return

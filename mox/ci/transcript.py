@@ -9,9 +9,12 @@ to :data:`MAX_DATA` bytes. Transcripts live in memory while the session runs and
 A delivered message links to the SMTP session that brought it through a record the server
 makes when it stores the message: (account, message id) -> connection id, kept in memory and
 appended to ``<data>/transcripts/deliveries.log`` (:meth:`TranscriptStore.record_delivery`,
-:meth:`TranscriptStore.delivered_by`). Message headers are never trusted for this: an IMAP
-APPEND can carry any ``Received`` header, and it makes no record, so another account's
-transcript cannot be reached through a message.
+:meth:`TranscriptStore.delivered_by`). The link is made in memory before the message becomes
+visible in the account (:meth:`TranscriptStore.bind_delivery`, called by the store under its
+lock), so whoever finds the message finds its transcript; it goes to the file once the message
+is durable, so a crash never leaves a link for a message id that was not stored. Message
+headers are never trusted for this: an IMAP APPEND can carry any ``Received`` header, and it
+makes no record, so another account's transcript cannot be reached through a message.
 """
 
 from __future__ import annotations
@@ -189,16 +192,29 @@ class TranscriptStore:
         out.sort(key=lambda s: s["started"])
         return out
 
-    def record_delivery(self, account: str, message_id: int, cid: str) -> None:
-        """Session ``cid`` brought message ``message_id`` into ``account`` (called by the server
-        right after storing it)."""
+    def bind_delivery(self, account: str, message_id: int, cid: str) -> None:
+        """Session ``cid`` is bringing message ``message_id`` into ``account``: the link in
+        memory, made before the message becomes visible (the store calls this under the
+        account's lock). An id whose delivery then fails is never handed out again by this
+        server, so the link stays unused."""
         if not _CID_RE.match(cid):
             return
         with self._lock:
-            deliveries = self._load_deliveries()
-            deliveries[(account, message_id)] = cid
-            while len(deliveries) > KEEP_DELIVERIES:
-                deliveries.popitem(last=False)
+            self._bind_locked(account, message_id, cid)
+
+    def _bind_locked(self, account: str, message_id: int, cid: str) -> None:
+        deliveries = self._load_deliveries()
+        deliveries[(account, message_id)] = cid
+        while len(deliveries) > KEEP_DELIVERIES:
+            deliveries.popitem(last=False)
+
+    def record_delivery(self, account: str, message_id: int, cid: str) -> None:
+        """Session ``cid`` brought message ``message_id`` into ``account`` (called by the server
+        once the message is durable): the link in memory and in the deliveries file."""
+        if not _CID_RE.match(cid):
+            return
+        with self._lock:
+            self._bind_locked(account, message_id, cid)
             try:
                 self.dir.mkdir(parents=True, exist_ok=True)
                 with open(self.dir / DELIVERIES_FILE, "a", encoding="utf-8") as f:

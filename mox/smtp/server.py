@@ -769,7 +769,9 @@ async def deliver_to_store(
     it already (a retry after a crash). ``session``: the SMTP connection id that brought the
     message, recorded with each stored copy for its transcript link."""
     data = ci.stabilize(ctx, data)
-    views = await ci.deliver_views(ctx, account, mailbox, data, recipients, key=key)
+    # The transcript link of each copy is made before the copy becomes visible (before_visible):
+    # whoever finds the message can read its transcript at once.
+    views = await ci.deliver_views(ctx, account, mailbox, data, recipients, key=key, session=session)
     for view_name, m in views:
         ci.record_delivery(ctx, session, view_name, m)
     acc = ctx.store.open_account(account)
@@ -777,10 +779,11 @@ async def deliver_to_store(
         acc.quota = ctx.config.account_quota(acc.name)  # the configured quota
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
             mailbox = "Inbox"
+        bind = ci.bind_delivery(ctx, session, account)
         if key is None:
-            m = await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx))
+            m = await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx), before_visible=bind)
         else:
-            m = await acc.deliver_once(mailbox, data, key, flags=flags, received=ci.fixed_time(ctx))
+            m = await acc.deliver_once(mailbox, data, key, flags=flags, received=ci.fixed_time(ctx), before_visible=bind)
         ci.record_delivery(ctx, session, account, m)
         return m is not None
     except BaseException:

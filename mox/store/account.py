@@ -1269,22 +1269,30 @@ class Account:
 
     @_space_errors
     def deliver_sync(
-        self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
+        self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None,
+        before_visible: Callable[[Message], None] | None = None,
     ) -> Message:
-        msg = self._deliver(mailbox_name, data, flags, received, origin, None)
+        """Store a message. ``before_visible`` is called with its record under the account's
+        lock, after every check passed and just before any reader can see the message (keep
+        it short; it must not call into the account): what the caller records about the
+        message (mox.ci: which SMTP session brought it) is then in place for whoever finds
+        it. If it raises, nothing is stored."""
+        msg = self._deliver(mailbox_name, data, flags, received, origin, None, before_visible)
         assert msg is not None
         return msg
 
     @_space_errors
     def deliver_once_sync(
-        self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None
+        self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None,
+        before_visible: Callable[[Message], None] | None = None,
     ) -> Message | None:
         """Deliver unless a delivery with ``key`` happened before (then store nothing and return
         None). The key is durable in the same transaction as the message: the queue passes its
-        entry id, so a retry after a crash between delivery and dequeue delivers nothing twice."""
+        entry id, so a retry after a crash between delivery and dequeue delivers nothing twice.
+        ``before_visible``: as for deliver_sync (not called when nothing is stored)."""
         if not key:
             raise ValueError("empty delivery key")
-        return self._deliver(mailbox_name, data, flags, received, None, key)
+        return self._deliver(mailbox_name, data, flags, received, None, key, before_visible)
 
     def delivered(self, key: str) -> bool:
         """Whether a delivery with ``key`` is recorded."""
@@ -1308,7 +1316,10 @@ class Account:
         assert msg is not None
         return msg
 
-    def _deliver(self, mailbox_name, data: bytes | Upload, flags, received, origin, key: str | None) -> Message | None:
+    def _deliver(
+        self, mailbox_name, data: bytes | Upload, flags, received, origin, key: str | None,
+        before_visible: Callable[[Message], None] | None = None,
+    ) -> Message | None:
         nflags = normalize_flags(flags)
         if not isinstance(data, Upload):
             data = bytes(data)
@@ -1325,11 +1336,14 @@ class Account:
             self._next_id += 1
             self._inflight.add(id)
         try:
-            return self._deliver_placed(id, mbid, data, size, nflags, received, origin, key)
+            return self._deliver_placed(id, mbid, data, size, nflags, received, origin, key, before_visible)
         finally:
             self._inflight.discard(id)
 
-    def _deliver_placed(self, id, mbid, data: bytes | Upload, size: int, nflags, received, origin, key: str | None) -> Message | None:
+    def _deliver_placed(
+        self, id, mbid, data: bytes | Upload, size: int, nflags, received, origin, key: str | None,
+        before_visible: Callable[[Message], None] | None,
+    ) -> Message | None:
         from mox.message import parse_message
 
         # The MIME structure needs the whole message once (briefly, in this worker thread).
@@ -1353,6 +1367,8 @@ class Account:
                     id, mbid, mb.uidnext, modseq, modseq, nflags, size,
                     now if received is None else float(received), False, part_raw,
                 )  # fmt: skip
+                if before_visible is not None:
+                    before_visible(msg)
                 self._apply(msg)
                 mb2 = self._mailboxes[mbid]
                 changes: list = [ChangeAddUID(mbid, msg.uid, modseq, nflags), ChangeMailboxCounts(mb2)]
@@ -1678,9 +1694,13 @@ class Account:
         await self._run(self.set_password_sync, password)
 
     async def deliver(
-        self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None
+        self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None,
+        before_visible: Callable[[Message], None] | None = None,
     ) -> Message:
-        return await self._run(self.deliver_sync, mailbox_name, data, flags=flags, received=received, origin=origin)
+        return await self._run(
+            self.deliver_sync, mailbox_name, data, flags=flags, received=received, origin=origin,
+            before_visible=before_visible,
+        )
 
     async def deliver_upload(
         self, mailbox_name: str, upload: Upload, *, flags: Iterable[str] = (), received: float | None = None, origin=None
@@ -1688,9 +1708,12 @@ class Account:
         return await self._run(self.deliver_upload_sync, mailbox_name, upload, flags=flags, received=received, origin=origin)
 
     async def deliver_once(
-        self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None
+        self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None,
+        before_visible: Callable[[Message], None] | None = None,
     ) -> Message | None:
-        return await self._run(self.deliver_once_sync, mailbox_name, data, key, flags=flags, received=received)
+        return await self._run(
+            self.deliver_once_sync, mailbox_name, data, key, flags=flags, received=received, before_visible=before_visible
+        )
 
     async def store_flags(
         self, mailbox_id: int, uids: Iterable[int], mode: str, flags: Iterable[str], *,

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import queue
+import smtplib
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from mox.store.account import Account
 from mox.testing import MoxServer
 from mox.testing import LocalServer
 
@@ -104,3 +111,73 @@ def test_links_survive_a_restart(tmp_path: Path) -> None:
     with LocalServer(d) as srv:
         after = MoxServer(srv).api("GET", f"messages/{m['id']}/transcript", raw=True)
     assert after == before and b"before restart" in after
+
+
+@pytest.mark.parametrize("port", ["smtp", "submission"])
+def test_link_is_in_place_when_the_copy_can_be_found(srv: MoxServer, monkeypatch: pytest.MonkeyPatch, port: str) -> None:
+    """The link from a delivered copy to its SMTP session exists before anyone can find the copy
+    (README's test_transcript reads the transcript as soon as its wait returns). Every store
+    delivery of this message is held right after it returned, the copy visible and durable;
+    while it is held, the test finds the copy (the test API's wait, for the Inbox copy of
+    account mox) and reads its transcript. Directly on port 25 the copies are the view's and
+    mox's Inbox; through submission the queue delivers them and mox's Sent gets one too."""
+    subject = f"held on {port}"
+    rcpt = f"held-{port}@example.org"
+    held: queue.Queue[tuple[str, int, threading.Event]] = queue.Queue()
+    lock = threading.Lock()
+    releases: list[threading.Event] = []
+    done = False  # the test is over: deliveries are no longer held
+
+    def holding(deliver_sync: Any) -> Any:
+        def deliver(self: Account, *args: Any, **kw: Any) -> Any:
+            m = deliver_sync(self, *args, **kw)
+            if m is not None and f"Subject: {subject}".encode() in args[1]:
+                with lock:
+                    if done:
+                        return m
+                    release = threading.Event()
+                    releases.append(release)
+                held.put((self.name, m.id, release))
+                release.wait()
+            return m
+
+        return deliver
+
+    monkeypatch.setattr(Account, "deliver_sync", holding(Account.deliver_sync))
+    monkeypatch.setattr(Account, "deliver_once_sync", holding(Account.deliver_once_sync))
+
+    def send() -> None:
+        if port == "submission":
+            srv.send(rcpt, subject, "hello")
+        else:
+            with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=60) as s:
+                s.sendmail("sender@example.org", [rcpt], message(rcpt, subject))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    seen: list[tuple[str, bool]] = []
+    try:
+        for _ in range(3 if port == "submission" else 2):
+            account, mid, release = held.get(timeout=60)
+            if account == "mox" and _mailbox_of(srv, account, mid) == "Inbox":
+                assert srv.address_inbox(rcpt).wait(subject=subject)["id"] == mid
+            text = srv.api("GET", f"messages/{mid}/transcript?account={account}", raw=True).decode()
+            seen.append((account, f"C:   | Subject: {subject}" in text))
+            release.set()
+    finally:
+        with lock:
+            done = True
+            for release in releases:
+                release.set()
+        sender.join(60)
+    copies = ["mox", "mox", f"view-{rcpt}"] if port == "submission" else ["mox", f"view-{rcpt}"]
+    assert sorted(seen) == [(account, True) for account in copies]
+
+
+def _mailbox_of(srv: MoxServer, account: str, message_id: int) -> str:
+    acc = srv.server.store.open_account(account)
+    try:
+        m = acc.message_by_id(message_id)
+        return next(mb.name for mb in acc.mailboxes() if mb.id == m.mailbox_id)
+    finally:
+        acc.close()

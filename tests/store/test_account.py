@@ -3,6 +3,8 @@ the consistency check after each."""
 
 from __future__ import annotations
 
+import threading
+
 import msgspec
 import pytest
 from storetest import msg
@@ -100,6 +102,47 @@ async def test_deliver(acc):
         await acc.deliver("Nope", msg(3))
     with pytest.raises(InvalidFlag):
         await acc.deliver("Inbox", msg(3), flags=[r"\Recent"])
+    consistent(acc)
+
+
+def test_deliver_before_visible(acc):
+    """before_visible gets the new message's record before it is applied, while the account's
+    lock keeps every reader out (what mox.ci links to the message is in place when it can be
+    found); it is not called when a keyed delivery stores nothing; when it raises, nothing is
+    stored."""
+    inbox = acc.mailbox("Inbox")
+    seen = []
+
+    def reader_could_enter() -> bool:
+        got: list[bool] = []
+
+        def probe() -> None:
+            got.append(acc._cond.acquire(blocking=False))
+            if got[0]:
+                acc._cond.release()
+
+        t = threading.Thread(target=probe)
+        t.start()
+        t.join()
+        return got[0]
+
+    def before_visible(m):
+        seen.append((m.id, m.uid, m.id in acc._by_id, reader_could_enter()))
+
+    m = acc.deliver_sync("Inbox", msg(1), before_visible=before_visible)
+    assert seen == [(m.id, 1, False, False)]
+    m2 = acc.deliver_once_sync("Inbox", msg(2), "key-2", before_visible=before_visible)
+    assert seen[1:] == [(m2.id, 2, False, False)]
+    assert acc.deliver_once_sync("Inbox", msg(2), "key-2", before_visible=before_visible) is None
+    assert len(seen) == 2
+
+    def refuse(m):
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        acc.deliver_sync("Inbox", msg(3), before_visible=refuse)
+    assert [x.uid for x in acc.messages(inbox.id)] == [1, 2]
+    assert sorted(p.name for p in (acc.path / "msg").rglob("*") if p.is_file()) == sorted([str(m.id), str(m2.id)])
     consistent(acc)
 
 

@@ -521,7 +521,9 @@ class ImapHooks:
         elif rule.action == "throttle":
             self.conn.stream = ThrottledStream(self.conn.stream, rule.rate)
         elif rule.action in ("bye", "no", "bad"):
-            await self.conn.write(f"* BYE {rule.text}\r\n".encode())
+            from mox.imap.responses import UntaggedBye
+
+            await self.conn.send(UntaggedBye(None, rule.text))
             return False
         elif rule.action == "drop":
             return False
@@ -532,6 +534,7 @@ class ImapHooks:
         (ENABLE may be narrowed by the profile); raises BadCommand/CommandFailed/Bye."""
         from mox.imap import profiles
         from mox.imap.errors import BadCommand, Bye, CommandFailed
+        from mox.imap.responses import Continuation
 
         bad, args = profiles.check_command(self.profile, cmd.name, cmd.uid, cmd.args)
         if bad is not None:
@@ -547,7 +550,7 @@ class ImapHooks:
         self.transcript.note(f"fault rule {rule.id} fired at {cmd.name}: {rule.action}")
         if cmd.name == "IDLE" and rule.action in ("drop", "bye"):
             # A dropped IDLE: the client sees the continuation, then the connection dies.
-            await self.conn.write(b"+ waiting\r\n")
+            await self.conn.send(Continuation("waiting"))
             await trio.sleep(rule.seconds)
             if rule.action == "bye":
                 raise Bye(rule.text)

@@ -25,7 +25,7 @@ from .types import Command
 
 async def cmd_capability(s: Session, cmd: Command) -> str:
     # RFC 9051 6.1.1
-    s.send(UntaggedCapability(s.capabilities().split()))
+    s.send(UntaggedCapability(s.capability_names()))
     return "CAPABILITY done"
 
 
@@ -123,7 +123,7 @@ async def _login(s: Session, cmd: Command) -> Done:
     _check_cert_account(s, account)
     s.login(account, user)
     s.log.info("authenticated", username=user, mechanism="login")
-    return Done(CodeCapability(s.capabilities().split()), "login done")
+    return Done(CodeCapability(s.capability_names()), "login done")
 
 
 # AUTHENTICATE runs the mox.auth.sasl server mechanisms; LOGIN is not offered over IMAP (reference 3.5).
@@ -259,7 +259,7 @@ async def _authenticate(s: Session, cmd: Command) -> Done:
     _check_cert_account(s, account)
     s.login(account, ok.username)
     s.log.info("authenticated", username=ok.username, mechanism=name.lower())
-    return Done(CodeCapability(s.capabilities().split()), "authenticate done")
+    return Done(CodeCapability(s.capability_names()), "authenticate done")
 
 
 def _check_cert_account(s: Session, account: str) -> None:
@@ -286,7 +286,7 @@ async def cmd_enable(s: Session, cmd: Command) -> str:
                 else:
                     s.enabled.add(c)
                 enabled.append(_ENABLE[c])
-    s.send(UntaggedEnabled(enabled))
+    s.send(UntaggedEnabled(tuple(enabled)))
     if "CONDSTORE" in enabled:
         s.announce_highestmodseq()
     return "ENABLE done"

@@ -48,7 +48,7 @@ async def cmd_create(s: Session, cmd: Command) -> str:
         special = canon
     created = await s.acc.create_mailbox(name, special_use=special, origin=s.sub)
     for mb in created:
-        flags = ["\\Subscribed"] if mb.subscribed else []
+        flags = ("\\Subscribed",) if mb.subscribed else ()
         oldname = None
         inbox = name == "Inbox" or name.startswith("Inbox/")
         if mb.name == name and orig != name and "IMAP4REV2" in s.enabled and not inbox:
@@ -149,7 +149,7 @@ async def cmd_list(s: Session, cmd: Command) -> str:
     if not lc.extended and lc.reference == "" and lc.patterns == ("",):
         # RFC 9051 6.3.9: the hierarchy delimiter, with the root name "" (RFC 3501 6.3.8's
         # example shows it \Noselect; so does Dovecot).
-        s.send(UntaggedList(["\\Noselect"], "/", ""))
+        s.send(UntaggedList(("\\Noselect",), "/", ""))
         return "LIST done"
     patterns = tuple(p for p in lc.patterns if p != "") if lc.extended else lc.patterns
     if not patterns:
@@ -209,7 +209,7 @@ async def cmd_list(s: Session, cmd: Command) -> str:
             flags.append("\\HasChildren" if name in has_child else "\\HasNoChildren")
         if mb is not None and mb.special_use:
             flags.append(mb.special_use)
-        s.send(UntaggedList(flags, "/", name, childinfo if kids else ()))
+        s.send(UntaggedList(tuple(flags), "/", name, childinfo if kids else ()))
         if lc.status_items and mb is not None:
             s.send(status_response(s, mb, lc.status_items))
     return "LIST done"

@@ -70,9 +70,9 @@ async def cmd_search(s: Session, cmd: Command) -> str:
         s.searchres = uids
     if not esearch:
         if modseq and nums:
-            s.send(UntaggedSearchModSeq(nums, highest))
+            s.send(UntaggedSearchModSeq(tuple(nums), highest))
         else:
-            s.send(UntaggedSearch(nums))
+            s.send(UntaggedSearch(tuple(nums)))
         return "SEARCH done"
     opts = list(ret) if ret else []
     if ret is not None and set(opts) == {"SAVE"}:

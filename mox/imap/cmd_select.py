@@ -88,7 +88,7 @@ async def cmd_select(s: Session, cmd: Command) -> Done:
     s.note_new(sel.uids)
     kw = [k for k in mb.keywords]
     s.send_mailbox_flags(kw)
-    s.send(UntaggedResult("OK", CodePermanentFlags(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + kw + ["\\*"]), "x"))
+    s.send(UntaggedResult("OK", CodePermanentFlags((*SYSTEM_FLAGS, *KNOWN_KEYWORDS, *kw, "\\*")), "x"))
     rev2 = "IMAP4REV2" in s.enabled
     if not rev2:
         sel.recent_told = len(sel.recent)
@@ -101,7 +101,7 @@ async def cmd_select(s: Session, cmd: Command) -> Done:
                 break
     s.send(UntaggedResult("OK", CodeUIDValidity(mb.uidvalidity), "x"))
     s.send(UntaggedResult("OK", CodeUIDNext(mb.uidnext), "x"))
-    s.send(UntaggedList([], "/", mb.name))
+    s.send(UntaggedList((), "/", mb.name))
     highest = max([mb.highest_modseq] + [m.modseq for m in msgs])
     if s.condstore:
         s.send(UntaggedResult("OK", CodeHighestModSeq(client_modseq(highest)), "x"))

@@ -69,7 +69,7 @@ async def cmd_store(s: Session, cmd: Command) -> str | Done:
         if s.condstore:
             attrs.append(FetchModSeq(max(m.modseq, 1)))
         s.shown(uid, m.modseq)
-        s.send(UntaggedFetch(seq, attrs))
+        s.send(UntaggedFetch(seq, tuple(attrs)))
     if failed:
         # RFC 7162 3.1.3: the client learns the current flags of messages that failed the test.
         for uid in failed:

@@ -732,7 +732,8 @@ class _Parser:
         self.sp()
         message_id = self.nstring()
         self.expect(b")")
-        return Envelope(date, subject, *lists, in_reply_to=in_reply_to, message_id=message_id)
+        from_, sender, reply_to, to, cc, bcc = lists
+        return Envelope(date, subject, from_, sender, reply_to, to, cc, bcc, in_reply_to, message_id)
 
     def body_params(self) -> tuple[tuple[str, str], ...] | None:
         if self.take(b"NIL"):

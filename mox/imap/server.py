@@ -17,6 +17,7 @@ Invariants:
 from __future__ import annotations
 
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -79,7 +80,8 @@ TIMEOUTS = {
     "tls_handshake": 30.0,
 }
 
-HANDLERS = {
+# One handler per command; it returns the tagged OK's text, or Done(code, text).
+HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
     "CAPABILITY": cmd_auth.cmd_capability,
     "NOOP": cmd_auth.cmd_noop,
     "LOGOUT": cmd_auth.cmd_logout,
@@ -239,10 +241,10 @@ class Connection:
             # Reference 3.6: implicit TLS with a registered client certificate starts authenticated.
             s.login(key.account, key.login_address)
             s.log.info("authenticated", username=key.login_address, mechanism="tls client certificate preauth")
-            caps = CodeCapability(s.capabilities().split())
+            caps = CodeCapability(s.capability_names())
             await self.send(UntaggedPreauth(caps, f"mox imap welcomes {key.login_address}"))
         else:
-            await self.send(UntaggedResult("OK", CodeCapability(s.capabilities().split()), "mox imap"))
+            await self.send(UntaggedResult("OK", CodeCapability(s.capability_names()), "mox imap"))
         try:
             await self._serve_commands()
         except ReadTimeout:
@@ -346,10 +348,10 @@ class Connection:
         except Exception as e:
             mapped = _store_error(e)
             if mapped is not None:
-                code, text = mapped
-                if code.word == "UNAVAILABLE":
+                mcode, mtext = mapped
+                if mcode.word == "UNAVAILABLE":
                     self.log.warn("command failed, disk full", command=full, err=str(e))
-                tagged = Tagged(cmd.tag, "NO", code, _text(text, code))
+                tagged = Tagged(cmd.tag, "NO", mcode, _text(mtext, mcode))
             else:
                 self.log.error(
                     "unhandled error in command", command=full, err=repr(e), trace=traceback.format_exc()

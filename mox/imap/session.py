@@ -157,14 +157,14 @@ class Session:
     def send_flags(self, seq: int, uid: int, flags: tuple[str, ...] | list[str], modseq: int | None) -> None:
         """``* seq FETCH (UID uid FLAGS (...) [MODSEQ (n)])``: a message's flags as this session
         shows them, with its MODSEQ when given (RFC 7162 3.2: flag changes with their MODSEQ)."""
-        attrs: list[Any] = [FetchUID(uid), FetchFlags(self.flags_out(uid, flags))]
+        attrs: tuple[Any, ...] = (FetchUID(uid), FetchFlags(self.flags_out(uid, flags)))
         if modseq is not None:
-            attrs.append(FetchModSeq(max(modseq, 1)))
+            attrs += (FetchModSeq(max(modseq, 1)),)
         self.send(UntaggedFetch(seq, attrs))
 
     def send_mailbox_flags(self, keywords: list[str]) -> None:
         """``* FLAGS``: the system flags, mox's known keywords and the mailbox's keywords."""
-        self.send(UntaggedFlags(list(SYSTEM_FLAGS) + list(KNOWN_KEYWORDS) + keywords))
+        self.send(UntaggedFlags((*SYSTEM_FLAGS, *KNOWN_KEYWORDS, *keywords)))
 
     def take_output(self) -> bytes:
         out = bytes(self.out)
@@ -179,6 +179,9 @@ class Session:
         if not self.tls:
             return {}
         return sasl.channel_bindings(getattr(getattr(self, "conn", None), "stream", None))
+
+    def capability_names(self) -> tuple[str, ...]:
+        return tuple(self.capabilities().split())
 
     def capabilities(self) -> str:
         caps = BASE_CAPABILITIES
@@ -246,7 +249,7 @@ class Session:
     def check_mailbox_name(self, name: str) -> None:
         """Names for CREATE/RENAME (RFC 9051 5.1), with the store's rules: no empty hierarchy
         levels, control characters, wildcards or leading "#", NFC normalised."""
-        from mox.store.account import check_mailbox_name
+        from mox.store.mailbox_names import check_mailbox_name
         from mox.store.errors import InvalidMailboxName
 
         try:
@@ -452,24 +455,24 @@ class Session:
                 self._check_keywords(ch.flags)
                 self.send_flags(s, ch.uid, ch.flags, ch.modseq if self.condstore else None)
             elif isinstance(ch, C.ChangeAddMailbox):
-                flags = ["\\Subscribed"] if ch.mailbox.subscribed else []
+                flags = ("\\Subscribed",) if ch.mailbox.subscribed else ()
                 self.send(UntaggedList(flags, "/", ch.mailbox.name))
             elif isinstance(ch, C.ChangeRemoveMailbox):
                 if sel is not None and sel.mailbox_id == ch.mailbox_id:
                     sel.deleted = True  # commands on it are refused from now on (server.py)
                 self.sub.release(ch)
                 if "IMAP4REV2" in self.enabled:
-                    self.send(UntaggedList(["\\NonExistent"], "/", ch.name))
+                    self.send(UntaggedList(("\\NonExistent",), "/", ch.name))
             elif isinstance(ch, C.ChangeRenameMailbox):
                 # RFC 9051 7.3.1: OLDNAME for IMAP4rev2 clients.
                 oldname = ch.old_name if "IMAP4REV2" in self.enabled else None
-                self.send(UntaggedList([], "/", ch.new_name, oldname=oldname))
+                self.send(UntaggedList((), "/", ch.new_name, oldname=oldname))
                 if sel is not None and sel.mailbox_id == ch.mailbox_id:
                     sel.name = ch.new_name
             elif isinstance(ch, C.ChangeSubscription):
                 if ch.subscribed:
                     # RFC 5258 3.4: a subscribed name without a mailbox is \NonExistent.
-                    attrs = ["\\Subscribed"] if self.acc.mailbox(ch.name) is not None else ["\\Subscribed", "\\NonExistent"]
+                    attrs = ("\\Subscribed",) if self.acc.mailbox(ch.name) is not None else ("\\Subscribed", "\\NonExistent")
                     self.send(UntaggedList(attrs, "/", ch.name))
         flush_adds()
         self.report_recent()  # expunged messages may have been \Recent

@@ -2,7 +2,8 @@
 
 Sans-IO (no trio, no store): :mod:`~mox.smtp.codes` (reply and enhanced status codes),
 :mod:`~mox.smtp.address` (RFC 5321 paths, SMTPUTF8), :mod:`~mox.smtp.parse` (command lines and
-parameters), :mod:`~mox.smtp.protocol` (the server state machine),
+parameters), :mod:`~mox.smtp.protocol` (the server state machine), :mod:`~mox.smtp.checks` (what
+a message must pass before it is taken), :mod:`~mox.smtp.received` (the fields added to it),
 :mod:`~mox.smtp.failsim` (localserve failure simulation). I/O: :mod:`~mox.smtp.server` (trio
 driver, ``handle_connection``) and :mod:`~mox.smtp.client` (blocking client).
 """

@@ -150,6 +150,15 @@ def dsn_xtext_decode(s: str) -> str:
     return v
 
 
+def orcpt_address(value: str | None) -> str | None:
+    """``rfc822;a+40b`` as RCPT gave it -> ``rfc822;a@b`` for the DSN's Original-Recipient
+    (RFC 3461 4.2: the field carries the address before xtext encoding; validated at RCPT)."""
+    if not value:
+        return None
+    typ, _, addr = value.partition(";")
+    return f"{typ};{dsn_xtext_decode(addr)}"
+
+
 def xtext_encode(s: str) -> str:
     out = []
     for b in s.encode("utf-8"):

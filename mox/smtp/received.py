@@ -1,4 +1,7 @@
-"""The ``Received`` trace field (RFC 5321 4.4) in mox's form (smtpserver/server.go)::
+"""The fields the SMTP server adds to a message, in mox's form (smtpserver/server.go): the
+``Received`` trace field (RFC 5321 4.4), ``Return-Path`` on delivery (RFC 5321 4.4) and, for a
+submission, an ``Authentication-Results`` field saying the client authenticated (RFC 8601
+2.7.4). ``Received`` looks like this::
 
     Received: from localhost by localhost ([127.0.0.1]) via tcp with ESMTPSA id d1
     	(TLS1.3 TLS_AES_256_GCM_SHA384) for <rcpt@example.org>; 2 Jan 2006 15:04:05 +0000
@@ -14,7 +17,9 @@ import datetime
 import ipaddress
 from typing import Any
 
+from mox.dkim.authres import AuthMethod, AuthProp, AuthResults
 from mox.message.headerwriter import HeaderWriter
+from mox.smtp.address import Address
 
 _TLS_VERSIONS = {"TLSv1": "TLS1.0", "TLSv1.1": "TLS1.1", "TLSv1.2": "TLS1.2", "TLSv1.3": "TLS1.3"}
 
@@ -92,3 +97,15 @@ def received(
         w.add(" ", *words[:-1], words[-1] + ";")
     w.add(" ", format_date(date))
     return w.string().encode("utf-8")
+
+
+def return_path(mail_from: Address | None) -> bytes:
+    """``Return-Path: <reverse-path>`` for delivery (RFC 5321 4.4); empty for the null path."""
+    return f"Return-Path: <{mail_from or ''}>\r\n".encode("utf-8")
+
+
+def submission_authres(hostname: str, mail_from: str) -> bytes:
+    """The Authentication-Results of a submission: the client authenticated (RFC 8601 2.7.4),
+    in mox's form."""
+    ar = AuthResults(hostname, methods=[AuthMethod("auth", "pass", props=[AuthProp("smtp", "mailfrom", mail_from, addr_like=True)])])
+    return ar.header().encode("utf-8")

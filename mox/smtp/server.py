@@ -13,9 +13,6 @@ Invariants:
 from __future__ import annotations
 
 import datetime
-import email.parser
-import email.policy
-import email.utils
 import functools
 import time
 from typing import Any
@@ -28,13 +25,14 @@ from mox.auth import sasl
 from mox.limits import slowmode
 from mox.dkim import local as dkim_local
 from mox.auth.authenticator import hash_runner
-from mox.message import MalformedMessage, add_missing_headers, check_message, parse_message
+from mox.message import add_missing_headers
 from mox.smtp import codes as c
 from mox.smtp import failsim
 from mox.smtp.address import Address
 from mox.store import DiskFull, OverQuota
-from mox.smtp.parse import dsn_xtext_decode
-from mox.smtp.received import address_literal, received, tls_comment, with_protocol
+from mox.smtp import checks
+from mox.smtp.parse import orcpt_address
+from mox.smtp.received import address_literal, received, return_path, submission_authres, tls_comment, with_protocol
 from mox.smtp.protocol import (
     NEED_DATA,
     ChunkReceived,
@@ -464,7 +462,7 @@ class _Conn:
         if self.ci is not None:
             await self.ci.stage("data_end", data=data)
             self.ci.message_received(data)
-        _check_message(data, submission=self.submission, tx_8bit=tx.body in ("8BITMIME", "BINARYMIME"), smtputf8=tx.smtputf8)
+        checks.check_data(data, submission=self.submission, tx_8bit=tx.body in ("8BITMIME", "BINARYMIME"), smtputf8=tx.smtputf8)
         if self.submission:
             await self._submit(data)
         else:
@@ -499,19 +497,8 @@ class _Conn:
         tx = self.proto.tx
         account = self.proto.account
         assert account is not None
-        hdr = _parse_headers(data)
-        # reference 4.5: From header must belong to the account.
-        try:
-            from_addrs = email.utils.getaddresses([str(v) for v in hdr.get_all("From") or []])
-        except Exception:  # stdlib parser on hostile input: treat as unparseable
-            from_addrs = []
-        if len(from_addrs) != 1 or not from_addrs[0][1]:
-            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "cannot parse header or From address: need exactly one From address")
-        from_addr = from_addrs[0][1]
-        if self._account_for_str(from_addr) != account:
-            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "message from address must belong to authenticated user")
-        if hdr.get("Return-Path") is not None:
-            raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "message should not have Return-Path header")
+        # mox smtpserver submit: one From address, of the account; no Return-Path.
+        from_addr = checks.check_submission(data, lambda addr: self._account_for_str(addr) == account)
         # reference 1.10: every recipient is checked before queueing; the first trigger fails all.
         for rcpt in tx.recipients:
             if failsim.stage(rcpt.localpart) == "data":
@@ -525,12 +512,12 @@ class _Conn:
         # mox smtpserver submit: Received, the added Message-ID/Date, the DKIM signatures of the
         # From domain, Authentication-Results with the auth method (RFC 8601 2.7.4).
         sigs = await self._dkim_sign(full, from_addr, now)
-        msg = self._received(tx.recipients, now=now) + added + sigs + submit_authres(host, str(tx.mail_from or "")) + data
+        msg = self._received(tx.recipients, now=now) + added + sigs + submission_authres(host, str(tx.mail_from or "")) + data
         dsn_options = {
             "ret": tx.ret,
             "envid": tx.envid,
             "recipients": [
-                {"notify": p.get("NOTIFY"), "orcpt": _orcpt(p.get("ORCPT"))} for p in tx.rcpt_params
+                {"notify": p.get("NOTIFY"), "orcpt": orcpt_address(p.get("ORCPT"))} for p in tx.rcpt_params
             ],
             "smtputf8": tx.smtputf8,
         }
@@ -627,7 +614,7 @@ class _Conn:
             # mox smtpserver deliver: Delivered-To (RFC 9228) for a single recipient, Return-Path,
             # Authentication-Results, Received-SPF (RFC 7208 9.1: before Received), Received.
             delivered_to = f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b""
-            msg = delivered_to + _return_path(tx) + authres + self._received(rcpts, now=now) + data
+            msg = delivered_to + return_path(tx.mail_from) + authres + self._received(rcpts, now=now) + data
             try:
                 await deliver_to_store(
                     self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts], session=self.cid
@@ -679,76 +666,6 @@ class _Conn:
             raise fail(c.C501_BAD_PARAM_SYNTAX, c.SE_PROTO_SYNTAX, "bad syntax: no parameters allowed")
         self.reply(Reply(c.C221_CLOSING, c.SE_OTHER, "okay thanks bye"))
         return True
-
-
-def _orcpt(value: str | None) -> str | None:
-    """``rfc822;a+40b`` as RCPT gave it -> ``rfc822;a@b`` for the DSN's Original-Recipient
-    (RFC 3461 4.2: the field carries the address before xtext encoding; validated at RCPT)."""
-    if not value:
-        return None
-    typ, _, addr = value.partition(";")
-    return f"{typ};{dsn_xtext_decode(addr)}"
-
-
-def submit_authres(hostname: str, mail_from: str) -> bytes:
-    """The Authentication-Results of a submission: the client authenticated (RFC 8601 2.7.4),
-    in mox's form."""
-    ar = dkim.AuthResults(hostname, methods=[dkim.AuthMethod("auth", "pass", props=[dkim.AuthProp("smtp", "mailfrom", mail_from, addr_like=True)])])
-    return ar.header().encode("utf-8")
-
-
-def _return_path(tx: Any) -> bytes:
-    return f"Return-Path: <{tx.mail_from or ''}>\r\n".encode("utf-8")
-
-
-def _parse_headers(data: bytes) -> Any:
-    end = data.find(b"\r\n\r\n")
-    head = data if end < 0 else data[: end + 4]
-    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-
-
-def _check_message(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bool) -> None:
-    """Pedantic checks before accepting (mox localserve is pedantic, reference 1.9)."""
-    if submission and b"\r\n\r\n" not in data and not data.startswith(b"\r\n"):
-        raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, "message requires both header and body section")
-    if submission and not (tx_8bit or smtputf8) and not data.isascii():
-        raise fail(c.C500_BAD_SYNTAX, c.SE_MSG_OTHER, "message with non-us-ascii requires 8bitmime extension")
-    try:
-        check_message(data)
-    except MalformedMessage as e:
-        raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, e.smtp_text) from None
-    if not smtputf8 and _headers_need_smtputf8(data):
-        # RFC 6531 3.4 / RFC 6532: internationalized addresses need SMTPUTF8 (mox, pedantic).
-        raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_MSG_OTHER, "smtputf8 extension is required but was not added to the MAIL command")
-
-
-_ADDRESS_FIELDS = (b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender", b"resent-to", b"resent-cc", b"resent-bcc", b"return-path", b"delivered-to")
-
-
-def _headers_need_smtputf8(data: bytes) -> bool:
-    """Whether an address field in the header of the message or of one of its MIME parts has
-    non-ASCII bytes: an internationalized address (RFC 6532 3.2) needs SMTPUTF8. mox checks
-    every header field; raw UTF-8 in e.g. a Subject with BODY=8BITMIME is common enough that we
-    accept it (the pedantic checks already require valid UTF-8 there)."""
-    if data.isascii():
-        return False
-    try:
-        part = parse_message(data)
-    except Exception:  # lenient parser; be safe on anything unexpected
-        return False
-    stack = [part]
-    while stack:
-        p = stack.pop()
-        head = data[p.header_start : p.body_start]
-        if not head.isascii():
-            name = b""
-            for line in head.split(b"\r\n"):
-                if line[:1] not in (b" ", b"\t"):
-                    name = line.split(b":", 1)[0].strip().lower()
-                if name in _ADDRESS_FIELDS and not line.isascii():
-                    return True
-        stack.extend(p.parts or ())
-    return False
 
 
 async def deliver_to_store(

@@ -25,7 +25,9 @@ The core is synchronous and thread-safe (``*_sync`` methods, reads, recovery, co
 async methods run the blocking parts with ``trio.to_thread.run_sync``.
 """
 
-from mox.store.account import Account, Upload, check_mailbox_name, normalize_mailbox_name
+from mox.store.account import Account
+from mox.store.files import Upload
+from mox.store.mailbox_names import check_mailbox_name, normalize_mailbox_name
 from mox.store.changes import (
     Change,
     ChangeAddMailbox,

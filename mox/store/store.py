@@ -8,7 +8,8 @@ from pathlib import Path
 
 from mox import mlog
 from mox.store import layout
-from mox.store.account import DEFAULT_MAILBOXES, Account
+from mox.store.account import Account
+from mox.store.mailbox_names import DEFAULT_MAILBOXES
 from mox.store.errors import AccountExists, AccountNotFound, DiskFull, Inconsistent, StoreError
 from mox.store.index import create_journal, encode_txn
 from mox.store.schema import Mailbox, Txn

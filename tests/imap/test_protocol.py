@@ -217,17 +217,3 @@ def test_commands_whole_and_bytewise(cmd):
     assert whole == byte
     assert hasattr(whole[-1], "args"), whole  # a parsed Command, after any NeedLiteral
     assert all(isinstance(e, NeedLiteral) for e in whole[:-1])
-
-
-def test_sans_io_layering():
-    # The protocol modules import neither trio nor the store (STYLE.md layering rule).
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "import mox.imap.parse, mox.imap.protocol, mox.imap.types, mox.imap.utf7, mox.imap.errors\n"
-        "bad = [m for m in sys.modules if m == 'trio' or m.startswith('mox.store')]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,9 +5,6 @@ Inputs are fed whole and one byte at a time (h11's idea); the events must be the
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from mox.smtp import codes as c
@@ -214,14 +211,3 @@ def test_parse_commands():
         parse_params(" =x")
     assert xtext_decode("a+2Bb+3D") == "a+b="
     assert xtext_encode("a+b= é") == "a+2Bb+3D+20+C3+A9"
-
-
-def test_sans_io_modules_import_no_trio_or_store():
-    # STYLE: protocol modules import neither trio nor the store.
-    code = (
-        "import sys\n"
-        "import mox.smtp.codes, mox.smtp.address, mox.smtp.parse, mox.smtp.protocol, mox.smtp.failsim\n"
-        "bad = [m for m in sys.modules if m == 'trio' or m.startswith('trio.') or m.startswith('mox.store')]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

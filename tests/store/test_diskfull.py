@@ -11,7 +11,7 @@ import time
 import pytest
 
 from mox.store import DiskFull, Store, layout
-from mox.store import account as account_mod
+from mox.store import commit as commit_mod
 from tests.diskspace import DiskSpace
 
 from storetest import msg
@@ -294,7 +294,7 @@ def test_deliver_once_key_failed_delivery_not_recorded(acc):
 
 def test_delivery_keys_pruned_at_snapshot(acc, store, monkeypatch):
     acc.deliver_once_sync("Inbox", msg(1), "old")
-    monkeypatch.setattr(account_mod, "DELIVERY_KEY_KEEP", -60)  # everything is older than that
+    monkeypatch.setattr(commit_mod, "DELIVERY_KEY_KEEP", -60)  # everything is older than that
     acc.snapshot()
     assert not acc.delivered("old")
     acc.close()

@@ -185,18 +185,18 @@ def test_copy_keeps_message_whose_flags_changed_meanwhile(acc):
     archive = acc.mailbox("Archive").id
     acc.deliver_sync("Inbox", msg(1))
     acc.deliver_sync("Inbox", msg(2))
-    real = acc._link_files
+    real = acc.files.link
 
     def link_after_flag_change(pairs):
         acc.store_flags_sync(inbox, [1, 2], "add", [r"\Flagged"])
         return real(pairs)
 
-    acc._link_files = link_after_flag_change
+    acc.files.link = link_after_flag_change
     try:
         assert acc.copy_sync(inbox, [1], archive) == [(1, 1)]
         assert acc.move_sync(inbox, [2], archive) == [(2, 2)]
     finally:
-        acc._link_files = real
+        acc.files.link = real
     assert acc.message(archive, 1).flags == (r"\Flagged",)
     assert acc.message(archive, 2).flags == (r"\Flagged",)
     assert [m.uid for m in acc.messages(inbox)] == [1]
@@ -209,16 +209,16 @@ def test_copy_of_message_expunged_while_linking(acc):
     inbox = acc.mailbox("Inbox").id
     archive = acc.mailbox("Archive").id
     acc.deliver_sync("Inbox", msg(1))
-    real = acc._link_files
+    real = acc.files.link
 
     def link_after_expunge(pairs):
         acc.expunge_sync(inbox, [1])
         return real(pairs)
 
-    acc._link_files = link_after_expunge
+    acc.files.link = link_after_expunge
     try:
         assert acc.copy_sync(inbox, [1], archive) == []
     finally:
-        acc._link_files = real
+        acc.files.link = real
     assert acc.messages(archive) == []
     consistent(acc)

@@ -4,7 +4,8 @@ installed by .ci/run; Playwright's own browser downloads are never used).
 Webmail: log in, a message sent with smtplib appears live (no reload), open it, an HTML message
 whose <script> does not run and whose remote image does not load (until "load external
 content"), reply, find the reply in Sent, search, move to Archive, log out. Account page:
-change the password and log in with the new one; add a TLS public key. Every page runs under
+change the password and log in with the new one; add a TLS public key. Admin page: log in, the
+account list, add an account, the queue view (a held message is listed and dropped), log out. Every page runs under
 the app CSP without a refused inline script or style (checked on the console). Message HTML
 fetched through the webapi or the test API never runs as script in mox's origin.
 """
@@ -268,6 +269,68 @@ def test_account_page(server: Any, page: Page, client: Any) -> None:
     page.click("#login-form button[type=submit]")
     expect(page.locator("#acc-name")).to_have_text(name)
     expect(page.locator("#keys tbody tr")).to_have_count(1)
+
+
+def test_admin_page(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """The admin page: a wrong password is refused; log in; the accounts are listed; an account
+    added with the form exists for real (IMAP login with its password); a message held in the
+    queue (submitted with HOLDFOR, RFC 4865) shows in the queue view and is dropped there, and
+    the server's queue agrees; log out."""
+    import imaplib
+
+    t = uuid.uuid4().hex[:8]
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", "not the password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("Login failed.")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+
+    # The account list: localserve's account with its address.
+    expect(page.locator("#accounts tbody tr[data-account=mox] td").nth(1)).to_contain_text("mox@localhost")
+
+    # Add an account with the form.
+    name = "adm" + t
+    page.fill("#acc-name", name)
+    page.fill("#acc-address", f"{name}@localhost")
+    page.fill("#acc-password", "made in the admin page")
+    page.click("#account-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text("Account added.")
+    new_row = page.locator(f"#accounts tbody tr[data-account={name}]")
+    expect(new_row.locator("td").nth(0)).to_have_text(name)
+    expect(new_row.locator("td").nth(1)).to_contain_text(f"{name}@localhost")
+    expect(page.locator(f"#addr-account option[value={name}]")).to_have_count(1)
+    with imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30) as im:
+        im.login(f"{name}@localhost", "made in the admin page")
+        assert im.select("Inbox")[0] == "OK"
+
+    # The queue view: a held submission appears after Refresh, and is dropped with its button.
+    rcpt = f"held{t}@example.org"
+    m = message(f"held {t}", "later\n")
+    del m["From"], m["To"]
+    m["From"], m["To"] = "mox@localhost", rcpt
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+        s.login("mox@localhost", "moxmoxmox")
+        s.sendmail("mox@localhost", [rcpt], m.as_bytes(policy=email.policy.SMTP), mail_options=["HOLDFOR=3600"])
+    page.click("#queue-refresh")
+    held = page.locator("#queue tbody tr", has=page.locator("td", has_text=rcpt))
+    expect(held).to_have_count(1)
+    expect(held.locator("td").nth(1)).to_have_text("mox")
+    expect(held.locator("td").nth(2)).to_have_text("mox@localhost")
+    page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
+    assert (tmp_path / "admin.png").stat().st_size > 0
+    held.locator("button", has_text="Drop").click()
+    expect(held).to_have_count(0)
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    assert [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == rcpt] == []
+
+    # Log out: the login form, also after a reload.
+    page.click("#logout")
+    expect(page.locator("#login-error")).to_have_text("Logged out.")
+    page.reload()
+    expect(page.locator("#login")).to_be_visible()
 
 
 def test_webmail_keyboard(server: Any, page: Page, client: Any) -> None:

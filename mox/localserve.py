@@ -1,6 +1,6 @@
 """`mox localserve`: a complete private mail setup on localhost, for development and tests.
 
-First start in a new (or empty) directory writes the config (reference 1.3): ``mox.conf``,
+First start in a new (or empty) directory writes the config (mox ``localserve.go``): ``mox.conf``,
 ``domains.conf``, a self-signed ECDSA P-256 certificate for ``localhost`` (``localhost.crt`` /
 ``localhost.key``), ``adminpasswd`` (the admin password ``moxadmin``, hashed), and the account
 ``mox`` with address ``mox@localhost`` and password ``moxmoxmox``. Later starts load that config.
@@ -62,7 +62,7 @@ def is_new_dir(d: Path) -> bool:
 
 
 def generate_certificate(cert_path: Path, key_path: Path, ips: list[str] | None = None) -> None:
-    """Self-signed ECDSA P-256 certificate for localhost (reference 1.3). Unlike mox's, it also
+    """Self-signed ECDSA P-256 certificate for localhost (mox ``localserve.go``). Unlike mox's, it also
     names the loopback IPs (and the -ip address), so clients connecting to 127.0.0.1 verify too."""
     import ipaddress
     from cryptography import x509

@@ -354,7 +354,8 @@ async def serve(
     tls: ssl.SSLContext | None = None
     if config.tls_cert_file and config.tls_key_file:
         tls = make_tls_context(config.tls_cert_file, config.tls_key_file)
-        from mox.auth.tlspubkey import configure_server_context  # request client certificates (reference 3.6)
+        # Request client certificates (mox imapserver/server.go).
+        from mox.auth.tlspubkey import configure_server_context
 
         configure_server_context(tls, data_dir)
 

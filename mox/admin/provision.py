@@ -1,4 +1,4 @@
-"""Accounts and addresses of a running mox (reference 2.1, 2.3, 5.7).
+"""Accounts and addresses of a running mox (mox ``main.go``, ``ctl.go``; quota: ``store/account.go``).
 
 Changes go to domains.conf (temporary file + rename) and take effect at once: ``ctx.config`` is
 replaced by a copy with the new accounts and ``ctx.auth`` by a new Authenticator over it (the

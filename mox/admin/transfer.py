@@ -1,4 +1,5 @@
-"""Import, export and backup (reference 2.1: ``mox import``, ``mox export``, ``mox backup``).
+"""Import, export and backup (``mox import``, ``mox export``, ``mox backup``; mox ``import.go``,
+``export.go``, ``backup.go``).
 
 Export (``export_account``) writes one directory per mailbox, named like the mailbox (``/`` in a
 name makes subdirectories; characters a file name cannot have on Windows, such as ``:``, become

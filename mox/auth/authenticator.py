@@ -1,6 +1,6 @@
 """Authentication and address resolution for the servers (``ctx.auth``).
 
-Addresses are normalised before any lookup (reference 7.1): the local part is NFC-normalised
+Addresses are normalised before any lookup (RFC 6532 3.1): the local part is NFC-normalised
 and compared case-insensitively, the domain is lower-cased, and a catch-all separator (``+`` in
 localserve) cuts the local part, so ``mox+tag@LOCALHOST`` is ``mox@localhost``.
 """
@@ -148,7 +148,8 @@ class Authenticator:
     def lookup_destination(self, localpart: str, domain: str) -> tuple[str, str] | None:
         """Where a message for localpart@domain is delivered: (account, mailbox), or None.
 
-        In localserve every address, at any domain, goes to account mox's Inbox (reference 1.9).
+        In localserve every address, at any domain, goes to account mox's Inbox (mox
+        ``smtpserver/server.go``, its localserve branch).
         """
         if self.config.localserve:
             account = self.account_for_address(f"{localpart}@{domain}")

@@ -1,4 +1,4 @@
-"""Stored login secrets (reference 7.2): no plain password is kept.
+"""Stored login secrets (mox ``store/account.go``, ``Password``): no plain password is kept.
 
 - PLAIN/LOGIN: a salted scrypt hash (memory-hard, ~50 ms), compared in constant time.
 - SCRAM-SHA-1 (8192 iterations) and SCRAM-SHA-256 (4096 iterations): salt and SaltedPassword
@@ -93,7 +93,7 @@ def verify_password(rec: PasswordRecord, password: str) -> bool:
     try:
         pw = prepare_password(password)
     except precis.PrecisError:
-        return False  # reference 7.1: a PRECIS failure at login counts as unknown credentials
+        return False  # mox store/account.go: a PRECIS failure at login counts as unknown credentials
     h = _scrypt(pw, rec.scrypt_salt, rec.scrypt_n, rec.scrypt_r, rec.scrypt_p)
     return hmac.compare_digest(h, rec.scrypt_hash)
 

@@ -1,4 +1,5 @@
-"""PRECIS preparation of passwords and normalisation of user names (reference 7.1).
+"""PRECIS preparation of passwords and normalisation of user names (RFC 8265 4.2,
+RFC 5198; mox ``store/account.go``).
 
 Passwords follow the OpaqueString profile (RFC 8265 4.2) of the PRECIS FreeformClass
 (RFC 8264 4.3), applied in the order of RFC 8264 7:
@@ -150,7 +151,7 @@ def prepare_password(password: str) -> str:
 
 
 def prepare_password_lenient(password: str) -> str:
-    """For SASL clients (reference 8.3): the prepared password, or the raw one when PRECIS
+    """For SASL clients (mox ``sasl/sasl.go``): the prepared password, or the raw one when PRECIS
     refuses it (the server then decides)."""
     try:
         return opaque_string(password)
@@ -171,7 +172,7 @@ def check_new_password(password: str) -> str:
 
 
 def normalize_username(username: str) -> str:
-    """NFC-normalise a user name / email address (reference 7.1)."""
+    """NFC-normalise a user name / email address (RFC 6532 3.1)."""
     return unicodedata.normalize("NFC", username)
 
 

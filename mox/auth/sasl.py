@@ -1,4 +1,4 @@
-"""SASL mechanisms, server and client side, sans-IO (reference 3.5, 4.4, 8.3).
+"""SASL mechanisms, server and client side, sans-IO (RFC 4422; mox ``sasl/sasl.go``).
 
 Mechanisms: PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195),
 SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677) with their -PLUS forms (channel binding), and
@@ -67,7 +67,7 @@ SERVER_MECHANISMS = (
     "EXTERNAL",
 )
 
-# Client preference (reference 2.2): never LOGIN automatically.
+# Client preference (mox sendmail.go): never LOGIN automatically.
 CLIENT_PREFERENCE = (
     "EXTERNAL",
     "SCRAM-SHA-256-PLUS",
@@ -941,7 +941,7 @@ def choose_client_mechanism(
     have_password: bool = True,
     have_client_cert: bool = False,
 ) -> str | None:
-    """The mechanism a client picks from the server's list (reference 2.2 order), or None."""
+    """The mechanism a client picks from the server's list (mox ``sendmail.go`` order), or None."""
     offered_set = {m.upper() for m in offered}
     for name in CLIENT_PREFERENCE:
         if name not in offered_set:

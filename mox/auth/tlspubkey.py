@@ -1,4 +1,5 @@
-"""TLS public keys of client certificates (reference 3.6, 7.3).
+"""TLS public keys of client certificates (mox ``store/tlspubkey.go``,
+``imapserver/server.go``).
 
 A client certificate authenticates by its public key only: the fingerprint is the raw-url-base64
 (no padding) SHA-256 of the certificate's SubjectPublicKeyInfo DER. Each registered key has a

@@ -1,4 +1,4 @@
-"""`mox setadminpassword` (reference 2.1, conf mode): rewrites the hashed admin password file
+"""`mox setadminpassword` (mox ``main.go``, config files only): rewrites the hashed admin password file
 named in mox.conf; no running mox needed (the web login reads the file at each attempt)."""
 
 from __future__ import annotations

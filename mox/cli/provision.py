@@ -1,5 +1,5 @@
 """`mox setaccountpassword`, `mox config account add/rm`, `mox config address add/rm`
-(reference 2.1): they change the running mox over the control channel (mox.admin.provision)."""
+(mox ``main.go``): they change the running mox over the control channel (mox.admin.provision)."""
 
 from __future__ import annotations
 

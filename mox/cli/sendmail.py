@@ -1,4 +1,4 @@
-"""`mox sendmail`: submit a message read from stdin over SMTP submission (reference 2.2).
+"""`mox sendmail`: submit a message read from stdin over SMTP submission (mox ``sendmail.go``).
 
 Configuration as mox's moxsubmit.conf (``Key: value`` lines), from ``-config FILE``, else
 ``$MOXSUBMITCONF``, else (unlike mox's fixed /etc path) a running localserve: 127.0.0.1:1587,
@@ -99,7 +99,7 @@ def parse_config(text: str) -> SubmitConfig:
 
 def ed25519_cert_pem(seed_b64: str) -> bytes:
     """Key and a minimal self-signed certificate for a raw-url-base64 ed25519 seed, as one PEM
-    (mox identifies a client certificate by its public key only, reference 7.3)."""
+    (mox identifies a client certificate by its public key only, ``store/tlspubkey.go``)."""
     import base64
     import datetime
 

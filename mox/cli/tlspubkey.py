@@ -1,4 +1,4 @@
-"""`mox config tlspubkey list/get/add/rm/gen`: TLS client certificate public keys (reference 2.1).
+"""`mox config tlspubkey list/get/add/rm/gen`: TLS client certificate public keys (mox ``main.go``).
 
 list/get/add/rm talk to the running mox over the control channel; gen is standalone.
 

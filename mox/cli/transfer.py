@@ -1,4 +1,4 @@
-"""`mox import maildir|mbox`, `mox export maildir|mbox`, `mox backup` (reference 2.1).
+"""`mox import maildir|mbox`, `mox export maildir|mbox`, `mox backup` (mox ``main.go``).
 
 import and backup go through the running mox (control channel): the server reads the source /
 writes the backup, so paths are made absolute here first. export goes through the running mox

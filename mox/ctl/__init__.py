@@ -5,7 +5,7 @@ short enough, else a listener on 127.0.0.1 with a free port. ``<data>/ctl.json``
 clients which one: ``{"transport": "unix", "path": ...}`` or ``{"transport": "tcp", "port": N,
 "token": "..."}``. Over TCP the client proves it may read the data dir by sending the token.
 
-Protocol (mox's, reference 2.3), every line ends in ``\\n``:
+Protocol (mox's ``ctl.go``), every line ends in ``\\n``:
 
 1. The server sends ``ctlv0``. Over TCP the client then sends ``token <token>`` and the server
    answers ``ok`` (or an error line and closes).

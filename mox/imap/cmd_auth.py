@@ -126,7 +126,8 @@ async def _login(s: Session, cmd: Command) -> Done:
     return Done(CodeCapability(s.capability_names()), "login done")
 
 
-# AUTHENTICATE runs the mox.auth.sasl server mechanisms; LOGIN is not offered over IMAP (reference 3.5).
+# AUTHENTICATE runs the mox.auth.sasl server mechanisms; LOGIN is not offered over IMAP
+# (mox imapserver/server.go).
 IMAP_MECHANISMS = frozenset(
     {"EXTERNAL", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "CRAM-MD5"}
 )
@@ -179,7 +180,7 @@ def _no_channel_binding(s: Session) -> str:
 
 
 def _failure(e: sasl.SaslError) -> CommandFailed | BadCommand:
-    """A mox.auth.sasl failure as IMAP answers it (reference 3.5)."""
+    """A mox.auth.sasl failure as IMAP answers it (RFC 9051 6.2.2, RFC 5530)."""
     if isinstance(e, sasl.Aborted):
         return BadCommand("authenticate aborted by client")
     if isinstance(e, sasl.MalformedResponse):

@@ -2,7 +2,8 @@
 NAMESPACE STATUS GETQUOTAROOT GETQUOTA.
 
 RFC 9051 6.3; RFC 5258 LIST-EXTENDED; RFC 5819 LIST-STATUS; RFC 6154 SPECIAL-USE; RFC 9208 QUOTA.
-The hierarchy separator is "/"; the inbox is stored and listed as ``Inbox`` (reference 3.4).
+The hierarchy separator is "/"; the inbox is stored and listed as ``Inbox``
+(RFC 9051 5.1; mox ``store/account.go``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ async def cmd_delete(s: Session, cmd: Command) -> str:
 
 
 async def cmd_rename(s: Session, cmd: Command) -> str:
-    # RFC 9051 6.3.6: children move along; renaming Inbox moves its messages (reference 3.4).
+    # RFC 9051 6.3.6: children move along; renaming Inbox moves its messages.
     src = s.mailbox_in(cmd.args["src"])
     dst = s.mailbox_in(cmd.args["dst"])
     s.check_mailbox_name(dst)
@@ -299,8 +300,8 @@ async def cmd_status(s: Session, cmd: Command) -> str:
 
 
 def account_quota(s: Session) -> int:
-    """The account's quota in bytes, 0 when unlimited (reference 5.7): the account's configured
-    quota, else the server's default, else what the store enforces."""
+    """The account's quota in bytes, 0 when unlimited (RFC 9208; mox ``store/account.go``): the
+    account's configured quota, else the server's default, else what the store enforces."""
     cfg = s.ctx.config
     accounts = getattr(cfg, "accounts", None) or {}
     acc_cfg = accounts.get(s.account_name) if s.account_name else None

@@ -26,7 +26,7 @@ from .wire import sequence_set
 
 
 def client_modseq(m: int) -> int:
-    # Modseq 0 (never changed) is shown as 1 (reference 5.6).
+    # Modseq 0 (never changed) is shown as 1 (RFC 7162 3.1.3; mox store/account.go ModSeq.Client).
     return max(m, 1)
 
 

@@ -19,7 +19,7 @@ from .errors import BadCommand
 from .grammar import Grammar
 from .types import Command, FetchAtt, ListCommand, NumSet, SearchKey, Section
 
-# Commands and the state table (RFC 9051 6; reference 3.3).
+# Commands and the state table (RFC 9051 6, 6.1-6.4).
 ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
 NOT_AUTHENTICATED = {"STARTTLS", "AUTHENTICATE", "LOGIN"}
 AUTHENTICATED = {

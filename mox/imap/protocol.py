@@ -21,7 +21,7 @@ literals were read. Events:
 
 Limits: 64 KiB of command text (the lines of a command, without literal data; Dovecot's
 ``imap_max_line_length``, where mox has 16 KiB, too little for ``ID`` with long values); literals
-in commands at most 100 KiB each, 1000 KiB in total, 1000 per command (reference 3.7); APPEND's
+in commands at most 100 KiB each, 1000 KiB in total, 1000 per command (mox ``imapserver/server.go``); APPEND's
 message literals (not e.g. a mailbox name sent as a literal) are limited by ``max_append`` in
 total per command instead. Memory held for a connection: the buffered input (one read plus the
 unfinished line) and the command text and its small literals; never a streamed message.
@@ -298,7 +298,7 @@ class ImapServerConnection:
             return NotImap()
         message = name == "APPEND" and is_append_message(bytes(self._cmd))
         if message:
-            # The message literal is exempt from the command literal limits (reference 3.7);
+            # The message literal is exempt from the command literal limits (mox imapserver/server.go);
             # all of a command's messages together are limited (MULTIAPPEND sends several).
             self._append_total += size
             too_big = self._append_total > self.max_append

@@ -5,7 +5,7 @@ Invariants:
 - Commands never run concurrently on one connection; untagged responses queued by a command (and
   changes from other sessions) are written before its tagged reply.
 - Every read and write has a deadline (``TIMEOUTS``); a read timeout ends with ``* BYE`` and a
-  reason, never a silent close (reference 3.7, quirk fixed).
+  reason, never a silent close (RFC 9051 7.1.5; mox ``imapserver/server.go`` closes silently).
 - No exception escapes ``handle_connection``; a bug in a command gives ``NO [SERVERBUG]`` and a
   logged traceback, and the connection goes on.
 - Memory per connection is bounded: an APPEND message literal (once authenticated) goes to a
@@ -70,7 +70,7 @@ from .responses import (
 from .session import Done, Session, State
 from .types import Command, MessageLiteral
 
-# Deadlines in seconds (reference 3.7); tests may lower them.
+# Deadlines in seconds (mox imapserver/server.go); tests may lower them.
 TIMEOUTS = {
     "read_preauth": 30.0,
     "read_auth": 30 * 60.0,
@@ -238,7 +238,8 @@ class Connection:
             return
         key = s.tls_key
         if key is not None and not key.no_imap_preauth:
-            # Reference 3.6: implicit TLS with a registered client certificate starts authenticated.
+            # RFC 9051 7.1.4 (PREAUTH); mox imapserver/server.go: implicit TLS with a registered
+            # client certificate starts authenticated.
             s.login(key.account, key.login_address)
             s.log.info("authenticated", username=key.login_address, mechanism="tls client certificate preauth")
             caps = CodeCapability(s.capability_names())
@@ -296,7 +297,7 @@ class Connection:
         self.stream = ssl_stream
         self.session.tls = True
         # After STARTTLS the certificate's identity is remembered; the client still has to
-        # AUTHENTICATE EXTERNAL (reference 3.6).
+        # AUTHENTICATE EXTERNAL (RFC 4422 appendix A).
         identify_client(self.ctx, ssl_stream, self.session)
         self.log.debug("tls handshake done after starttls")
 
@@ -387,7 +388,7 @@ def _text(text: str, code: Code | None) -> str:
 
 
 def _allowed(state: State, name: str) -> bool:
-    # RFC 9051 6; reference 3.3 with the quirk fixed: strict per-state tables.
+    # RFC 9051 6 (mox imapserver/server.go lets any known command run when selected): strict per-state tables.
     if name in ANY_STATE:
         return True
     if name in NOT_AUTHENTICATED:
@@ -425,7 +426,7 @@ def _store_error(e: Exception) -> tuple[CodeWord, str] | None:
 
 
 def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
-    """Note the TLS client certificate, and its registered public key if any (reference 3.6)."""
+    """Note the TLS client certificate, and its registered public key if any (mox ``imapserver/server.go``)."""
     try:
         der = ssl_stream.getpeercert(binary_form=True)
     except (ValueError, AttributeError):
@@ -442,7 +443,7 @@ def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
 
 
 def _keepalive(stream: Any) -> None:
-    """TCP keepalive (reference 3.7: 5 minutes where the platform lets us set it)."""
+    """TCP keepalive (mox ``imapserver/server.go``: 5 minutes where the platform lets us set it)."""
     import socket
 
     try:
@@ -462,7 +463,8 @@ def _peer_ip(stream: Any) -> str | None:
 
 
 def _max_append(ctx: Any) -> int:
-    # APPENDLIMIT is advertised as max int64 (reference 3.1); we still refuse absurd literals.
+    # APPENDLIMIT is advertised as max int64 (RFC 7889; mox imapserver/server.go); we still
+    # refuse absurd literals.
     cfg = getattr(ctx, "config", None)
     size = getattr(cfg, "max_message_size", 0) or 0
     return max(size, 1 << 30) if size else 1 << 63

@@ -1,7 +1,7 @@
 """Per-connection IMAP state: authentication state, selected mailbox, enabled extensions, and the
 untagged responses waiting to be written.
 
-Invariants (RFC 9051 2.3.1.2, 7.5.1; reference 3.9):
+Invariants (RFC 9051 2.3.1.2, 7.5.1; mox ``store/state.go``):
 - ``Selected.uids`` is this session's view of the mailbox: message sequence number n is
   ``uids[n-1]``. It only changes when this session tells its client (EXISTS, EXPUNGE, VANISHED),
   and it is always in ascending UID order: before a command adds its own new message to the view,
@@ -61,7 +61,7 @@ from .responses import (
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
 
-# Capabilities as mox v0.0.14 (reference 3.1), plus NAMESPACE. The AUTH=...-PLUS entries are
+# Capabilities as mox v0.0.14 (imapserver/server.go), plus NAMESPACE. The AUTH=...-PLUS entries are
 # dropped on connections without a checkable channel binding (Session.capabilities).
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
@@ -72,7 +72,7 @@ BASE_CAPABILITIES = (
 
 
 # Per connection, after more than 3 failed authentications each further attempt waits
-# (failures - 3) x this many seconds before credentials are checked (reference 3.8).
+# (failures - 3) x this many seconds before credentials are checked (mox imapserver/server.go).
 AUTH_FAILURE_DELAY = 1.0
 
 
@@ -187,7 +187,7 @@ class Session:
         caps = BASE_CAPABILITIES
         if not self.channel_bindings():
             # Advertise -PLUS only where its channel binding can really be checked (mox always
-            # does); the rest keeps mox's order (reference 3.1).
+            # does); the rest keeps mox's order (imapserver/server.go).
             caps = " ".join(c for c in caps.split() if not (c.startswith("AUTH=") and c.endswith("-PLUS")))
         if not self.tls and self.ctx.tls is not None:
             caps += " STARTTLS"

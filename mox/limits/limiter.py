@@ -1,4 +1,5 @@
-"""Connection and authentication limits per IP class (reference 3.8, 4.7).
+"""Connection and authentication limits per IP class (mox ``mox-/limitauth.go``,
+``ratelimit/ratelimit.go``, ``imapserver/server.go``, ``smtpserver/server.go``).
 
 Every remote IP counts in three classes: IPv4 /32, /26, /21 and IPv6 /64, /48, /32 (narrow,
 middle, wide), each with its own limit from ``mox.config.Limits``. Three limiters:

@@ -1,5 +1,5 @@
 """Per-connection slow mode and the per-attempt delay after failed authentications
-(reference 3.8, 4.7).
+(mox ``imapserver/server.go``, ``smtpserver/server.go``).
 
 On its ``slow_after_auth_failures``-th failed authentication (mox: the 3rd) a connection turns
 slow: ``slow_read_delay`` seconds before each read (mox: 1 s) and writes one byte per

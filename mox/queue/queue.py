@@ -8,8 +8,8 @@ Invariants:
 - Temporary failures are retried after ``retry_delays`` (short in localserve, configurable via
   ``config.queue_retry_delays``); after the last one, or on a permanent failure, the entry is
   removed and a DSN (RFC 3464) goes to the submitting account's Inbox unless NOTIFY says not to.
-- Local parts beginning with ``queue`` and carrying a failure trigger (mox reference 1.10, the
-  banner's promise mox never implemented) fail here, not at SMTP time.
+- Local parts beginning with ``queue`` and carrying a failure trigger (the banner's
+  promise mox's ``localserve.go`` makes and never implemented) fail here, not at SMTP time.
 - The copy for the sender's Sent mailbox is stored when the message is queued.
 - Exactly once: each delivery (and each DSN) carries a key naming the entry (``<token>-<id>``);
   the store records it in the transaction that adds the message, so an entry delivered just

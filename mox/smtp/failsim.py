@@ -1,4 +1,4 @@
-"""localserve failure simulation by local part (mox reference 1.10), pure functions.
+"""localserve failure simulation by local part (mox ``mox-/localserve.go``), pure functions.
 
 First matching rule wins, evaluated on the local part:
 ``...temperror`` -> 451, ``...permerror`` -> 550, ``...timeout`` -> no answer for the configured

@@ -331,7 +331,7 @@ class ServerConnection:
         return list(self.mechanisms)
 
     def ehlo_lines(self, now: float) -> list[str]:
-        # mox's order (reference 4.2), with CHUNKING, BINARYMIME and DSN next to 8BITMIME.
+        # mox's order (smtpserver/server.go), with CHUNKING, BINARYMIME and DSN next to 8BITMIME.
         lines = [self.hostname, "PIPELINING", f"SIZE {self.max_message_size}"]
         if not self.tls and self.tls_available:
             lines.append("STARTTLS")  # RFC 3207

@@ -4,7 +4,7 @@ Invariants:
 - One task per connection, owned by the listener's handler nursery; every read has a deadline
   (idle timeout -> ``421 4.4.2 idle timeout`` and close), nothing escapes ``handle_connection``.
 - The protocol lives in :mod:`mox.smtp.protocol`; this module does I/O, TLS, authentication,
-  the store/queue calls and the localserve failure simulation (mox reference 1.10).
+  the store/queue calls and the localserve failure simulation (mox ``mox-/localserve.go``).
 - Replies are buffered and flushed before each read, so pipelined commands get one write.
 - Submission always goes through the queue (durable before ``250``); incoming delivery on 1025
   goes straight to the store (durable before ``250``).
@@ -160,7 +160,7 @@ class _Conn:
             await self.flush()
             raise _Closed("shutting down")
         if cs.cancelled_caught:
-            # Do better than mox, which closes silently (reference 10).
+            # Do better than mox, which closes silently (smtpserver/server.go).
             self.write(b"421 4.4.2 idle timeout\r\n")
             await self.flush()
             raise _Closed("idle timeout")
@@ -292,13 +292,13 @@ class _Conn:
                 key = None
             if key is not None:
                 self.tls_identity = (key.account, key.login_address)
-                # Reference 4.4: no AUTH needed after the handshake, the connection is authenticated.
+                # mox smtpserver/server.go: no AUTH needed after the handshake, the connection is authenticated.
                 self.proto.account, self.proto.username = key.account, key.login_address
                 self.log.info("tls client certificate", account=key.account, fingerprint=key.fingerprint)
         self.update_mechanisms()
 
     async def cmd_auth(self, args: str) -> None:
-        # RFC 4954; mechanisms from mox.auth.sasl (reference 4.4).
+        # RFC 4954; mechanisms from mox.auth.sasl (mox smtpserver/server.go).
         mech_name, initial = self.proto.auth_begin(args)
         verifier = sasl.StoreVerifier(self.ctx.auth, self.ctx.store, self.tls_identity)
         try:
@@ -363,7 +363,7 @@ class _Conn:
     async def cmd_mail(self, args: str) -> None:
         mf = self.proto.parse_mail(args, now=time.time())
         if self.submission:
-            # reference 4.5: MAIL FROM must belong to the authenticated account.
+            # mox smtpserver/server.go: MAIL FROM must belong to the authenticated account.
             if mf.path is None or self._account_for(mf.path) != self.proto.account:
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "must match authenticated user")
         elif mf.path is not None and mf.path.domain == "":
@@ -499,7 +499,8 @@ class _Conn:
         assert account is not None
         # mox smtpserver submit: one From address, of the account; no Return-Path.
         from_addr = checks.check_submission(data, lambda addr: self._account_for_str(addr) == account)
-        # reference 1.10: every recipient is checked before queueing; the first trigger fails all.
+        # mox smtpserver/server.go (localserve): every recipient is checked before queueing; the
+        # first trigger fails all.
         for rcpt in tx.recipients:
             if failsim.stage(rcpt.localpart) == "data":
                 await self._simulate(failsim.special_code(rcpt.localpart), "timing out submission due to special localpart")
@@ -621,7 +622,7 @@ class _Conn:
                 )
                 delivered += 1
             except OverQuota:
-                # reference 4.6, 5.7
+                # RFC 3463 4.2.2; mox smtpserver/server.go, store/account.go
                 self.log.info("account over quota", account=account)
                 for _ in rcpts:
                     errors.append((c.C452_STORAGE_FULL, c.SE_MAILBOX_FULL, "account storage full"))

@@ -16,7 +16,7 @@ Invariants:
   down.
 - Malformed HTTP gets 400 with h11's reason as JSON; a handler bug gets 500 JSON and a logged
   traceback; the client never sees a traceback.
-- Every response carries the security headers (reference 6.2) unless the handler set them.
+- Every response carries the security headers (mox ``mox-/safeheaders.go``) unless the handler set them.
 - A GET with ``Upgrade: websocket`` on a websocket route is handed to trio-websocket with the
   request head replayed; the Origin must name the Host.
 """

@@ -1,6 +1,6 @@
 """Live updates for webmail over a WebSocket (``GET /webmail/ws?csrf=<token>``).
 
-mox uses Server-Sent Events (reference 6.7); we use a WebSocket (trio-websocket, already a
+mox uses Server-Sent Events (mox ``webmail/view.go``); we use a WebSocket (trio-websocket, already a
 dependency) with the same idea: the server subscribes to the account's change broadcast and
 pushes every committed change, so a message delivered by SMTP shows up without reload.
 

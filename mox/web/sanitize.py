@@ -1,4 +1,5 @@
-"""Server-side HTML sanitising for message display (reference 6.7, "HTML sanitising").
+"""Server-side HTML sanitising for message display (mox ``webmail/webmail.go``,
+``inlineSanitizeHTML``; our rules are below).
 
 HTML from a message is cleaned with nh3 (the binding to Rust's ammonia, an allow-list HTML5
 sanitiser that re-serialises the parsed tree, so what leaves here is well-formed). On top of

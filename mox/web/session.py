@@ -1,4 +1,4 @@
-"""Web login sessions, cookies and CSRF tokens (reference 6.3).
+"""Web login sessions, cookies and CSRF tokens (mox ``webauth/webauth.go``).
 
 Three kinds, one per interface: ``account`` and ``webmail`` log in with an account address and
 password, ``admin`` with the admin password (the hashed ``adminpasswd`` file). A session is a

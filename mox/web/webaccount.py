@@ -1,4 +1,4 @@
-"""Account page (``/account/``, reference 6.5): password, TLS public keys, export and import.
+"""Account page (``/account/``, mox ``webaccount/account.go``): password, TLS public keys, export and import.
 
 Routes (``account`` session; POSTs need the CSRF header, or the ``csrf`` form field for the
 export form):

@@ -1,4 +1,4 @@
-"""Admin page (``/admin/``, reference 6.6, a small part of it): accounts and addresses, the
+"""Admin page (``/admin/``, a small part of mox ``webadmin/admin.go``): accounts and addresses, the
 queue, log levels. Log in with the admin password (``moxadmin`` in localserve).
 
 ``POST /admin/api/<Method>`` with a JSON object (``admin`` session, CSRF header):

@@ -1,4 +1,4 @@
-"""The webapi, version 0, as mox has it (reference 6.8): ``/webapi/v0/``.
+"""The webapi, version 0, as mox has it (mox ``webapi/webapi.go``, ``webapisrv/server.go``): ``/webapi/v0/``.
 
 - HTTP basic auth with an account address and password; failures count in the shared limiter.
 - ``POST /webapi/v0/<Method>`` with a form field ``request`` holding JSON, urlencoded or

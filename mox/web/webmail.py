@@ -1,4 +1,4 @@
-"""Webmail (``/webmail/``, reference 6.7): a single page in plain JavaScript plus a JSON API.
+"""Webmail (``/webmail/``, mox ``webmail/webmail.go``): a single page in plain JavaScript plus a JSON API.
 
 Routes (all need a ``webmail`` session, see mox.web.session; POSTs need the CSRF header):
 

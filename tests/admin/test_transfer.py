@@ -1,5 +1,5 @@
 """`mox export` then `mox import` round trips (mbox and Maildir, flags and keywords, byte-identical
-messages), `mox backup`, and their errors, against a running mox (reference 2.1)."""
+messages), `mox backup`, and their errors, against a running mox (mox ``main.go``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """TLS client certificates made by `mox config tlspubkey gen`, registered with `mox config
 tlspubkey add`, against a running mox: IMAPS PREAUTH, AUTHENTICATE EXTERNAL, SMTP AUTH EXTERNAL,
-also after a restart (reference 3.6, 4.4)."""
+also after a restart (mox ``imapserver/server.go``, ``smtpserver/server.go``)."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_imap_starttls_then_external(keys):
 
 @pytest.mark.parametrize("starttls", [False, True])
 def test_smtp_certificate_authenticates(keys, starttls):
-    # Reference 4.4: no SMTP preauth, but after the handshake the connection is authenticated:
+    # mox smtpserver/server.go: no SMTP preauth, but after the handshake the connection is authenticated:
     # MAIL FROM needs no AUTH; AUTH for another account is refused, AUTH EXTERNAL works.
     srv, (fp, pem, _), _ = keys
     if starttls:

@@ -1,5 +1,5 @@
 """SASL in the IMAP server over real sockets: every mechanism with our mox.auth.sasl clients and
-imaplib, channel binding on TLS 1.2, failures as IMAP spells them (reference 3.5)."""
+imaplib, channel binding on TLS 1.2, failures as IMAP spells them (RFC 9051 6.2.2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Passwords set through `mox setaccountpassword` on a running mox: a confusable or control
 character password is refused (the old one keeps working), and what is stored are derived
-secrets only, never the password (reference 7.1, 7.2)."""
+secrets only, never the password (mox ``store/account.go``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """SCRAM-*-PLUS is advertised only where its channel binding can be checked (mox.auth.sasl): on TLS 1.2
 (tls-unique), not on TLS 1.3 (Python's ssl cannot compute tls-exporter) nor without TLS. The rest of
-the IMAP capability list and the EHLO AUTH line keep mox's order (reference 3.1, 4.2)."""
+the IMAP capability list and the EHLO AUTH line keep mox's order (``imapserver/server.go``,
+``smtpserver/server.go``)."""
 
 from __future__ import annotations
 

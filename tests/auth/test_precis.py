@@ -1,4 +1,4 @@
-"""PRECIS OpaqueString preparation of passwords and NFC user names (reference 7.1)."""
+"""PRECIS OpaqueString preparation of passwords and NFC user names (RFC 8265 4.2)."""
 
 from __future__ import annotations
 

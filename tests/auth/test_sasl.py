@@ -1,6 +1,6 @@
 """Every SASL mechanism, our client against our server: success, wrong password, wrong channel
 binding, aborted exchange, authorization for another account; NFD user names and PRECIS
-passwords (reference 3.5, 4.4, 7.1, 8.3)."""
+passwords (RFC 4616, 2195, 5802, 7677, 8265; mox ``sasl/sasl.go``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """SASL in SMTP submission over real sockets: every mechanism with our mox.auth.sasl clients and
-smtplib, channel binding on TLS 1.2 only, failures as SMTP spells them (reference 4.4)."""
+smtplib, channel binding on TLS 1.2 only, failures as SMTP spells them (RFC 4954 6)."""
 
 from __future__ import annotations
 

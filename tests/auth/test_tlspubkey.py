@@ -1,5 +1,6 @@
 """TLS public keys: fingerprints, types, names, persistence, lookup, `gen`, the server TLS
-context, and every `mox config tlspubkey` command against a running mox (reference 2.1, 3.6, 7.3)."""
+context, and every `mox config tlspubkey` command against a running mox (mox
+``store/tlspubkey.go``)."""
 
 from __future__ import annotations
 
@@ -339,7 +340,7 @@ def test_cli_help():
 
 
 def test_account_rm_removes_its_keys(server, tmp_path):
-    # Reference 7.3: removing an account removes its TLS public keys.
+    # mox store/tlspubkey.go: removing an account removes its TLS public keys.
     g = tlspubkey.generate(tmp_path / "bob")
     r = run_mox("config", "account", "add", "-dir", str(server.dir), "bob", "bob@localhost")
     assert r.returncode == 0, r.stderr

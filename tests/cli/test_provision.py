@@ -1,5 +1,5 @@
 """`mox setaccountpassword`, `mox setadminpassword`, `mox config account add/rm` and
-`mox config address add/rm` against a running mox (reference 2.1), and their clear errors."""
+`mox config address add/rm` against a running mox (mox ``main.go``), and their clear errors."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import base64
 from mox.imap import response_write
 
 # Without a checkable channel binding (no TLS, or TLS 1.3) the AUTH=...-PLUS entries of mox's list
-# are not offered; the rest keeps mox's order (reference 3.1).
+# are not offered; the rest keeps mox's order (imapserver/server.go).
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 "

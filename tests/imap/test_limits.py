@@ -1,4 +1,4 @@
-"""Connection limits and errors (reference 3.2, 3.7): non-IMAP first line, line and literal limits,
+"""Connection limits and errors (mox ``imapserver/server.go``): non-IMAP first line, line and literal limits,
 timeouts ending with BYE, shutdown."""
 
 import socket
@@ -166,9 +166,9 @@ def test_error_text_never_looks_like_a_code(imap):
 
 
 def test_append_literal_before_login(imap):
-    # Before login, APPEND's message literal is limited like any other literal (reference 3.7:
-    # 100 KiB), so an unauthenticated client can't make the server read a huge message; after
-    # login only the quota limits it.
+    # Before login, APPEND's message literal is limited like any other literal (mox
+    # imapserver/server.go: 100 KiB), so an unauthenticated client can't make the server read a
+    # huge message; after login only the quota limits it.
     tc = imap.connect(login=False)
     tc.write_line("a1 append inbox {200000}")
     assert tc.read_line() == "a1 BAD [TOOBIG] literal too big"

@@ -1,5 +1,6 @@
-"""Every command in every state it is not allowed in (RFC 9051 6; reference 3.3 with the quirk
-fixed: LOGIN/AUTHENTICATE/STARTTLS only before authentication, CHECK only when selected)."""
+"""Every command in every state it is not allowed in (RFC 9051 6; mox's
+``imapserver/server.go`` lets any known command run when selected, we do not):
+LOGIN/AUTHENTICATE/STARTTLS only before authentication, CHECK only when selected."""
 
 NOT_AUTH_ONLY = ["starttls", "login mox@localhost moxmoxmox", "authenticate plain"]
 AUTH = [

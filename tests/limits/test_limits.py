@@ -1,7 +1,7 @@
-"""Connection and authentication limits of a running mox, with small limits (reference 3.8,
-4.7): the (N+1)th connection gets `* BYE` / `421` with mox's wording, failed logins are shared
-by IMAP and SMTP, a success resets the per-address counter, and from the 3rd failed login a
-connection is slow (mox.limits.slowmode)."""
+"""Connection and authentication limits of a running mox, with small limits (mox
+``mox-/limitauth.go``, ``ratelimit/``): the (N+1)th connection gets `* BYE` / `421` with mox's
+wording, failed logins are shared by IMAP and SMTP, a success resets the per-address counter,
+and from the 3rd failed login a connection is slow (mox.limits.slowmode)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-account quota on message size (reference 5.7): the mox.conf default
+"""Per-account quota on message size (mox ``store/account.go``): the mox.conf default
 (quota_message_size), the account's override (negative: unlimited), IMAP `NO [OVERQUOTA]` on
 APPEND and COPY, SMTP `452 4.2.2 account storage full`, GETQUOTAROOT/GETQUOTA usage in KiB."""
 

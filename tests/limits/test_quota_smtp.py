@@ -1,4 +1,4 @@
-"""SMTP delivery over quota: `452 4.2.2 account storage full` (reference 4.6, 5.7)."""
+"""SMTP delivery over quota: `452 4.2.2 account storage full` (RFC 3463 4.2.2; mox ``smtpserver/server.go``)."""
 
 from __future__ import annotations
 

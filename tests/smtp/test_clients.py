@@ -210,7 +210,7 @@ def test_auth_external_with_client_certificate(smtp, tmp_path):
     ctx = smtp.client_tls_context()
     ctx.load_cert_chain(gen.combined_path)
     with Client.connect("127.0.0.1", smtp.ports["submissions"], tls="immediate", tls_context=ctx) as c:
-        # reference 4.2: EXTERNAL is offered first when a registered certificate was presented.
+        # mox smtpserver/server.go: EXTERNAL is offered first when a registered certificate was presented.
         assert c.extensions["AUTH"].split()[:2] == ["EXTERNAL", "SCRAM-SHA-256"]
         c.auth("", "", mechanism="EXTERNAL")
         c.deliver(ADDRESS, ["a@example.com"], MSG)

@@ -1,4 +1,4 @@
-"""Transcripts for each SMTP command: replies and enhanced codes as mox gives them (reference 4.1)."""
+"""Transcripts for each SMTP command: replies and enhanced codes as mox gives them (``smtpserver/server.go``)."""
 
 from __future__ import annotations
 

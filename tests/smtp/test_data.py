@@ -1,4 +1,5 @@
-"""DATA, BDAT, pipelining, limits and connection-level behaviour (reference 4.1, 4.7)."""
+"""DATA, BDAT, pipelining, limits and connection-level behaviour (RFC 5321, 2920,
+3030; mox ``smtpserver/server.go``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""localserve failure simulation by local part (reference 1.10), on both ports and in the queue."""
+"""localserve failure simulation by local part (mox ``mox-/localserve.go``), on both ports and in the queue."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def call(c: Client, kind: str, csrf: str, method: str, obj: Any = None, *, statu
 
 def tag() -> str:
     # Ends with a letter: a local part ending in three digits 400-600 (or "temperror"...) would
-    # trigger localserve's failure simulation (reference 1.10).
+    # trigger localserve's failure simulation (mox mox-/localserve.go).
     return uuid.uuid4().hex[:8] + "x"
 
 

@@ -1,4 +1,4 @@
-"""The localserve banner's web lines (reference 1.7): every interface on both ports, and the
+"""The localserve banner's web lines (mox ``localserve.go``): every interface on both ports, and the
 webapi lines say "webapi" (mox prints "webmail" there: a copy/paste slip we do not repeat)."""
 
 from __future__ import annotations

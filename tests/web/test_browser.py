@@ -238,7 +238,7 @@ def test_account_page(server: Any, page: Page, client: Any) -> None:
     # A fresh account, so the shared server's mox account keeps its password.
     admin = client()
     csrf = login(admin, "admin", "", ADMIN_PASSWORD)
-    name = "b" + uuid.uuid4().hex[:8] + "x"  # no failure-simulation suffix (reference 1.10)
+    name = "b" + uuid.uuid4().hex[:8] + "x"  # no failure-simulation suffix (mox mox-/localserve.go)
     address = f"{name}@localhost"
     call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "old password"})
 

@@ -1,4 +1,4 @@
-"""HTML sanitiser cases (reference 6.7): exact output for each kind of attack."""
+"""HTML sanitiser cases (the rules in ``mox/web/sanitize.py``): exact output for each kind of attack."""
 
 from __future__ import annotations
 

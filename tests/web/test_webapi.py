@@ -1,4 +1,4 @@
-"""The webapi v0 (reference 6.8) over real sockets: basic auth, form-encoded JSON requests,
+"""The webapi v0 (mox ``webapi/webapi.go``) over real sockets: basic auth, form-encoded JSON requests,
 the message methods and Send through the queue."""
 
 from __future__ import annotations

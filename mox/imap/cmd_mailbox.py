@@ -22,7 +22,7 @@ from .responses import (
     UntaggedQuotaroot,
     UntaggedStatus,
 )
-from .session import Session
+from .session import Session, append_limit
 from .types import Command
 
 SPECIAL_USE = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
@@ -267,7 +267,7 @@ def status_response(s: Session, mb: Any, items: tuple[str, ...] | list[str]) -> 
         elif it == "DELETED-STORAGE":
             v = 0
         elif it == "APPENDLIMIT":
-            v = None
+            v = append_limit(s.ctx)  # RFC 7889 3: the limit for this mailbox, the global one
         elif it == "HIGHESTMODSEQ":
             hm = mb.highest_modseq
             for m in s.acc.messages(mb.id):

@@ -67,7 +67,7 @@ from .responses import (
     UntaggedPreauth,
     UntaggedResult,
 )
-from .session import Done, Session, State
+from .session import Done, Session, State, append_limit
 from .types import Command, MessageLiteral
 
 # Deadlines in seconds (mox imapserver/server.go); tests may lower them.
@@ -131,7 +131,7 @@ class Connection:
         self.ctx = ctx
         self.stream = stream
         self.log = log
-        self.max_append = _max_append(ctx)
+        self.max_append = append_limit(ctx)  # also advertised as APPENDLIMIT
         self.proto = ImapServerConnection(max_append=self.max_append)
         self.session = Session(ctx, log, tls=tls)
         self.session.conn = self
@@ -460,14 +460,6 @@ def _peer_ip(stream: Any) -> str | None:
         return str(stream.socket.getpeername()[0])
     except (AttributeError, OSError, IndexError):
         return None
-
-
-def _max_append(ctx: Any) -> int:
-    # APPENDLIMIT is advertised as max int64 (RFC 7889; mox imapserver/server.go); we still
-    # refuse absurd literals.
-    cfg = getattr(ctx, "config", None)
-    size = getattr(cfg, "max_message_size", 0) or 0
-    return max(size, 1 << 30) if size else 1 << 63
 
 
 async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls: bool) -> None:

@@ -62,13 +62,23 @@ from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
 
 # Capabilities as mox v0.0.14 (imapserver/server.go), plus NAMESPACE. The AUTH=...-PLUS entries are
-# dropped on connections without a checkable channel binding (Session.capabilities).
+# dropped on connections without a checkable channel binding (Session.capabilities). APPENDLIMIT
+# gets the limit APPEND enforces (RFC 7889 2: the largest message the server accepts; mox
+# advertises 2^63-1 whatever it enforces, we say what we do).
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 "
-    "AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 ID APPENDLIMIT=9223372036854775807 CONDSTORE "
+    "AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 ID APPENDLIMIT CONDSTORE "
     "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE NAMESPACE"
 )
+
+
+def append_limit(ctx: Any) -> int:
+    """The most APPEND takes in one command, all its messages together (RFC 7889, RFC 3502): 1 GiB,
+    or the configured maximum message size when that is larger. The protocol layer refuses a
+    larger message literal with ``[TOOBIG]`` before reading it."""
+    size = getattr(ctx.config, "max_message_size", 0) or 0
+    return max(size, 1 << 30)
 
 
 # Per connection, after more than 3 failed authentications each further attempt waits
@@ -184,7 +194,7 @@ class Session:
         return tuple(self.capabilities().split())
 
     def capabilities(self) -> str:
-        caps = BASE_CAPABILITIES
+        caps = BASE_CAPABILITIES.replace(" APPENDLIMIT ", f" APPENDLIMIT={append_limit(self.ctx)} ")
         if not self.channel_bindings():
             # Advertise -PLUS only where its channel binding can really be checked (mox always
             # does); the rest keeps mox's order (imapserver/server.go).

@@ -8,6 +8,8 @@ import re
 import socket
 import time
 
+import pytest
+
 from mox import mlog
 from mox.imap.parse import is_append_message, parse_command
 from mox.imap.protocol import NEED_DATA, AppendData, AppendLiteral, BadSyntax, ImapServerConnection, NeedLiteral
@@ -221,10 +223,28 @@ def test_append_total_limit(imap):
 def test_append_limit_is_a_gib_or_the_message_size():
     from types import SimpleNamespace
 
-    from mox.imap.server import _max_append
+    from mox.imap.session import append_limit
 
     def ctx(size: int) -> SimpleNamespace:
         return SimpleNamespace(config=SimpleNamespace(max_message_size=size))
 
-    assert _max_append(ctx(100 << 20)) == 1 << 30
-    assert _max_append(ctx(3 << 30)) == 3 << 30
+    assert append_limit(ctx(100 << 20)) == 1 << 30
+    assert append_limit(ctx(3 << 30)) == 3 << 30
+
+
+@pytest.mark.parametrize("size", [100 << 20, 3 << 30])
+def test_appendlimit_advertises_what_append_enforces(imap, size):
+    # RFC 7889 2: APPENDLIMIT=n is the largest message APPEND accepts; one byte more is refused
+    # before any of it is sent (the literal is not invited).
+    imap.start(max_message_size=size)
+    limit = max(size, 1 << 30)
+    tc = imap.connect()
+    tc.transact("ok", "capability")
+    caps = tc.untagged[0][1].decode().split()
+    assert f"APPENDLIMIT={limit}" in caps
+    tc.transact("ok", "status inbox (appendlimit)")
+    tc.expect_untagged(f"* STATUS Inbox (APPENDLIMIT {limit})")
+    tc.write_line(f"a1 APPEND Inbox {{{limit + 1}}}")
+    assert tc.read_line() == "a1 BAD [TOOBIG] literal too big"
+    tc.write_line(f"a2 APPEND Inbox {{{limit}}}")
+    assert tc.read_line() == "+ "  # at the limit the literal is invited

@@ -223,7 +223,7 @@ def test_namespace_status(imap):
     tc.transact("ok", "status inbox (messages uidnext uidvalidity unseen deleted size recent appendlimit deleted-storage)")
     tc.expect_untagged(
         f"* STATUS Inbox (MESSAGES 2 UIDNEXT 3 UIDVALIDITY {mb.uidvalidity} UNSEEN 1 DELETED 1 SIZE {mb.size} "
-        "RECENT 2 APPENDLIMIT NIL DELETED-STORAGE 0)"
+        "RECENT 2 APPENDLIMIT 1073741824 DELETED-STORAGE 0)"
     )
     tc.transact("ok", "status inbox (highestmodseq)")
     tc.expect_untagged(f"* STATUS Inbox (HIGHESTMODSEQ {imap.account.messages(mb.id)[-1].modseq})")

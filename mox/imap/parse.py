@@ -7,7 +7,7 @@ without the final CRLF, and returns a ``types.Command`` or raises ``BadCommand``
 
 Extensions: LITERAL+ (RFC 7888), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
 (RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
-SPECIAL-USE (RFC 6154), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855).
+SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855).
 """
 
 from __future__ import annotations
@@ -557,6 +557,10 @@ class Parser(Grammar):
         if w in ("LARGER", "SMALLER"):
             self.sp()
             return SearchKey(w, number=self.parse_number64())  # RFC 9051 6.4.4: number64
+        if w in ("OLDER", "YOUNGER"):
+            # RFC 5032 4: "OLDER" SP interval / "YOUNGER" SP interval; interval = nz-number
+            self.sp()
+            return SearchKey(w, number=self.parse_nz_number())
         if w == "UID":
             self.sp()
             return SearchKey(w, numset=self.parse_sequence_set())

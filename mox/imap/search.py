@@ -6,12 +6,15 @@ parsed (RFC 5322 3.4): ``Display Name <local@domain>`` with the name decoded and
 folding whitespace dropped (so a comment inside an address neither hides nor matches it; a
 comment after a bare address is its display name, as in ENVELOPE); a group's name counts too.
 A needle never spans two addresses. Dovecot matches the same parts. Dates: BEFORE/ON/SINCE use the internal date, SENT* the Date header,
-both in their own time zone's calendar date (UTC for the internal date).
+both in their own time zone's calendar date (UTC for the internal date). OLDER/YOUNGER (RFC 5032)
+compare the internal date's age in whole seconds with the interval, at the moment of the search:
+OLDER n matches an age of n seconds or more, YOUNGER n an age of at most n (as mox).
 """
 
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 from mox.message import decode_header_value, parse_date, sections
@@ -226,6 +229,9 @@ def matches(c: Candidate, key: SearchKey) -> bool:
         return m.size < (key.number or 0)
     if op == "MODSEQ":
         return max(m.modseq, 1) >= (key.number or 0)
+    if op in ("OLDER", "YOUNGER"):
+        age = int(time.time() - m.received)
+        return age >= (key.number or 0) if op == "OLDER" else age <= (key.number or 0)
     if op in ("BEFORE", "ON", "SINCE"):
         d, want = _internal_date(c), _date(key.date)  # type: ignore[arg-type]
         return d < want if op == "BEFORE" else d == want if op == "ON" else d >= want
@@ -338,6 +344,14 @@ def compile_key(key: SearchKey) -> tuple[Any, int]:
         if op == "SMALLER":
             return (lambda c: c.msg.size < n), INDEX
         return (lambda c: max(c.msg.modseq, 1) >= n), INDEX
+    if op in ("OLDER", "YOUNGER"):
+        # RFC 5032 1: the time of interest is computed when the search is performed. An age of n
+        # seconds or more is received at or before now - n.
+        n = key.number or 0
+        now = time.time()
+        if op == "OLDER":
+            return (lambda c: int(now - c.msg.received) >= n), INDEX
+        return (lambda c: int(now - c.msg.received) <= n), INDEX
     if op in ("BEFORE", "ON", "SINCE"):
         want = _date(key.date)  # type: ignore[arg-type]
         if op == "BEFORE":

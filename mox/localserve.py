@@ -108,29 +108,66 @@ def generate_certificate(cert_path: Path, key_path: Path, ips: list[str] | None 
     mconfig.write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
-def localserve_files(ip: str | None = None) -> tuple[mconfig.StaticConfig, mconfig.DomainsConfig]:
+def localserve_files(ip: str | None = None) -> tuple[mconfig.StaticConfig, mconfig.DomainsConfig, mconfig.ExtraConfig]:
+    """mox.conf, domains.conf and extra.conf of a new localserve config, as mox's localserve
+    writes them (localserve.go), except: LogLevel info (mox: traceauth, a trace line per
+    protocol line), no junk filter, rejects mailbox or workdir web handler (not implemented
+    here), and the account has no daily send limits."""
     ips = [ip] if ip else ["127.0.0.1", "::1"]
+    ports = mconfig.localserve_ports()
+    web = {"http": ports["http"], "https": ports["https"]}
+
+    def websvc(kind: str, path: str | None) -> mconfig.WebService:
+        return mconfig.WebService(enabled=True, port=web[kind], path=path or "")
+
+    listener = mconfig.Listener(
+        ips=ips,
+        tls=mconfig.ListenerTLS(key_certs=[mconfig.KeyCert(cert_file=CERT_FILE, key_file=KEY_FILE)]),
+        smtp=mconfig.SMTPService(enabled=True, port=ports["smtp"]),
+        submission=mconfig.SubmissionService(enabled=True, port=ports["submission"], no_require_starttls=True),
+        submissions=mconfig.SubmissionsService(enabled=True, port=ports["submissions"]),
+        imap=mconfig.IMAPService(enabled=True, port=ports["imap"], no_require_starttls=True),
+        imaps=mconfig.IMAPSService(enabled=True, port=ports["imaps"]),
+        account_http=websvc("http", "/account/"),
+        account_https=websvc("https", "/account/"),
+        webmail_http=websvc("http", "/webmail/"),
+        webmail_https=websvc("https", "/webmail/"),
+        web_api_http=websvc("http", "/webapi/"),
+        web_api_https=websvc("https", "/webapi/"),
+        admin_http=websvc("http", None),
+        admin_https=websvc("https", None),
+        metrics_http=mconfig.PortService(enabled=True, port=1081),
+        webserver_http=mconfig.PortService(enabled=True, port=ports["http"]),
+        webserver_https=mconfig.PortService(enabled=True, port=ports["https"]),
+    )
+    uid = os.getuid() if hasattr(os, "getuid") else 1  # mox writes 1 on Windows
     static = mconfig.StaticConfig(
         data_dir=".",
-        hostname="localhost",
         log_level="info",
-        localserve=True,
+        hostname="localhost",
+        user=str(uid),
         admin_password_file=ADMIN_PASSWORD_FILE,
-        tls=mconfig.TLSConfig(cert_file=CERT_FILE, key_file=KEY_FILE),
-        listener=mconfig.ListenerConfig(ips=ips, ports=mconfig.localserve_ports(), no_require_starttls=True),
-        limits=mconfig.LOCALSERVE_LIMITS,
+        pedantic=True,
+        tls=mconfig.GlobalTLS(ca=mconfig.CA(additional_to_system=True, cert_files=[CERT_FILE])),
+        listeners={"local": listener},
+        postmaster=mconfig.Postmaster(account=ACCOUNT, mailbox="Inbox"),
     )
     domains = mconfig.DomainsConfig(
-        domains={"localhost": mconfig.DomainConfig(catchall_separator="+", dkim=localserve_dkim())},
+        domains={"localhost": mconfig.DomainConfig(localpart_catchall_separator="+", dkim=localserve_dkim())},
         # No daily send limits for localserve's account (-1): test suites and benchmarks submit
         # far more than mox's 1000 messages / 200 new recipients a day (README, "Accounts").
         accounts={
-            ACCOUNT: mconfig.AccountConfig(
-                addresses=[ADDRESS], max_outgoing_messages_per_day=-1, max_first_time_recipients_per_day=-1
+            ACCOUNT: mconfig.AccountConfig.with_addresses(
+                [ADDRESS],
+                keep_retired_message_period=72 * 3600.0,
+                keep_retired_webhook_period=72 * 3600.0,
+                max_outgoing_messages_per_day=-1,
+                max_first_time_recipients_per_day=-1,
+                no_first_time_sender_delay=True,
             )
         },
     )
-    return static, domains
+    return static, domains, mconfig.ExtraConfig(limits=mconfig.LOCALSERVE_LIMITS)
 
 
 def localserve_dkim() -> mconfig.DKIMConfig:
@@ -168,17 +205,16 @@ def ensure_dkim(d: Path) -> bool:
     log line); True when domains.conf was changed."""
     d = Path(d)
     try:
-        static = mconfig.read_static(d)
         domains = mconfig.read_domains(d)
     except mconfig.ConfigError:
         return False  # loading reports it
     dom = domains.domains.get("localhost")
-    if not static.localserve or dom is None or dom.dkim.selectors:
+    if dom is None or dom.dkim.selectors or ACCOUNT not in domains.accounts:
         return False
     if not (d / DKIM_KEY_FILE).exists():
         write_dkim_key(d)
     new = msgspec.structs.replace(dom, dkim=localserve_dkim())
-    mconfig.write_file(d / mconfig.DOMAINS_CONF, mconfig.encode_json(msgspec.structs.replace(domains, domains={**domains.domains, "localhost": new})))
+    mconfig.write_domains(d, msgspec.structs.replace(domains, domains={**domains.domains, "localhost": new}))
     log.info("added dkim key for localhost to config", file=DKIM_KEY_FILE)
     return True
 
@@ -205,13 +241,13 @@ def write_localserve_config(d: Path, ip: str | None = None, *, deterministic: bo
         generate_certificate(d / CERT_FILE, d / KEY_FILE, [ip] if ip else None)
         write_dkim_key(d, deterministic=deterministic)
         mconfig.write_file(d / ADMIN_PASSWORD_FILE, (hash_password(ADMIN_PASSWORD) + "\n").encode("ascii"), secret=True)
-        static, domains = localserve_files(ip)
-        mconfig.write_config(d, static, domains)
+        static, domains, extra = localserve_files(ip)
+        mconfig.write_config(d, static, domains, extra)
     except BaseException:
         if created:
             shutil.rmtree(d, ignore_errors=True)
         else:
-            for name in (CERT_FILE, KEY_FILE, DKIM_KEY_FILE, ADMIN_PASSWORD_FILE, mconfig.MOX_CONF, mconfig.DOMAINS_CONF):
+            for name in (CERT_FILE, KEY_FILE, DKIM_KEY_FILE, ADMIN_PASSWORD_FILE, mconfig.MOX_CONF, mconfig.DOMAINS_CONF, mconfig.EXTRA_CONF):
                 try:
                     (d / name).unlink()
                 except OSError:
@@ -219,14 +255,14 @@ def write_localserve_config(d: Path, ip: str | None = None, *, deterministic: bo
         raise
 
 
+_LOAD_HINT = "loading mox localserve config (hint: when creating a new config with -dir, the directory must not yet exist)"
+
+
 def load_localserve_config(d: Path) -> mconfig.Config:
     try:
-        return mconfig.load_config(d)
+        return msgspec.structs.replace(mconfig.load_config(d), localserve=True)
     except mconfig.ConfigError as e:
-        raise LocalserveError(
-            "loading mox localserve config (hint: when creating a new config with -dir, "
-            f"the directory must not yet exist): {e}"
-        ) from None
+        raise LocalserveError(f"{_LOAD_HINT}: {e}") from None
 
 
 def prepare(
@@ -247,6 +283,12 @@ def prepare(
     elif ip is not None:
         raise LocalserveError("can only use -ip when writing a new config file")
     else:
+        from mox.configconvert import convert_json_config
+
+        try:
+            convert_json_config(d)
+        except mconfig.ConfigError as e:
+            raise LocalserveError(f"{_LOAD_HINT}: {e}") from None
         ensure_dkim(d)
     config = load_localserve_config(d)
     if port_base is not None or ports_offset is not None:

@@ -137,13 +137,12 @@ def test_account_names_refused(tmp_path, account):
 
 
 def test_domains_conf_refuses_device_account_name():
-    import msgspec
-
+    from mox import sconf
     from mox.config import DomainsConfig
 
-    raw = b'{"domains": {"localhost": {}}, "accounts": {"CON": {"addresses": ["x@localhost"]}}}'
-    with pytest.raises(msgspec.ValidationError, match="reserved device name"):
-        msgspec.json.decode(raw, type=DomainsConfig)
+    raw = "Domains:\n\tlocalhost: nil\nAccounts:\n\tCON:\n\t\tDestinations:\n\t\t\tx@localhost: nil\n"
+    with pytest.raises(sconf.SconfError, match=r"domains.conf:1: top level: invalid account name 'CON': .*reserved device name"):
+        sconf.parse(raw, DomainsConfig, path="domains.conf")
 
 
 HOSTILE_MAILBOXES = ["../../escaped", "a/../../b", "Work:2024", "x?y/z*", "..", "trailing.", "sp ace ", 'q"uote']

@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from mox import localserve
-from mox.config import load_config
 
 
 def test_new_localserve_config_listens_on_loopback_only(tmp_path: Path) -> None:
     d = tmp_path / "ls"
     localserve.write_localserve_config(d)
-    config = load_config(d)
+    config = localserve.load_localserve_config(d)
     assert config.ips == ["127.0.0.1", "::1"]
     assert config.localserve and config.hostname == "localhost"
 

@@ -26,14 +26,14 @@ class FakeStore:
 
 
 def make_config(tmp_path, ports=None, limits=None):
-    static = mconfig.StaticConfig(
-        listener=mconfig.ListenerConfig(
-            ips=["127.0.0.1"], ports=ports if ports is not None else {"smtp": 0, "imap": 0}
-        ),
+    return mconfig.Config(
+        config_dir=str(tmp_path.absolute()),
+        data_dir=str(tmp_path.resolve()),
+        ips=["127.0.0.1"],
+        ports=ports if ports is not None else {"smtp": 0, "imap": 0},
         limits=limits or mconfig.LOCALSERVE_LIMITS,
+        domains={"localhost": mconfig.DomainConfig(localpart_catchall_separator="+")},
     )
-    domains = mconfig.DomainsConfig(domains={"localhost": mconfig.DomainConfig()}, accounts={})
-    return mconfig.resolve(tmp_path, static, domains)
 
 
 async def smtp_greeter(ctx, stream, *, submission, implicit_tls):

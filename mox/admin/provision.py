@@ -68,23 +68,31 @@ def _address_owner(ctx: Any, address: str) -> str | None:
     return None
 
 
-def apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
-    """Validate, write domains.conf atomically, switch ctx.config and ctx.auth to the new accounts."""
+def apply_domains(ctx: Any, domains: Any) -> None:
+    """Validate, write domains.conf atomically, switch ctx.config and ctx.auth to it (the
+    change is live for every new command and delivery)."""
     from mox import config as cfgmod
     from mox.auth.authenticator import Authenticator
 
     try:
-        domains = cfgmod.DomainsConfig(domains=dict(ctx.config.domains), accounts=dict(accounts))
+        # Constructing runs the checks of domains.conf (addresses, aliases) on the whole.
+        domains = cfgmod.DomainsConfig(domains=dict(domains.domains), accounts=dict(domains.accounts))
+        text = cfgmod.encode(domains)
     except (ValueError, TypeError) as e:
         raise AccountError(str(e)) from None
     path = Path(ctx.config.config_dir) / cfgmod.DOMAINS_CONF
     if path.parent.is_dir():
         try:
-            cfgmod.write_file(path, cfgmod.encode_json(domains))
+            cfgmod.write_file(path, text)
         except OSError as e:
             raise AccountError(f"writing {cfgmod.DOMAINS_CONF}: {e.strerror or e}") from None
-    ctx.config = msgspec.structs.replace(ctx.config, accounts=dict(accounts))
+    ctx.config = cfgmod.with_domains(ctx.config, domains)
     ctx.auth = Authenticator(ctx.config, ctx.store, getattr(ctx, "limiter", None))
+
+
+def apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
+    """Like apply_domains, with other accounts."""
+    apply_domains(ctx, msgspec.structs.replace(ctx.config.domains_file(), accounts=dict(accounts)))
 
 
 def account_add(ctx: Any, name: str, address: str) -> None:
@@ -98,15 +106,28 @@ def account_add(ctx: Any, name: str, address: str) -> None:
     owner = _address_owner(ctx, address)
     if owner is not None:
         raise AccountError(f"address {address!r} already in use by account {owner!r}")
+    if ctx.config.alias(*_split(address)) is not None:
+        raise AccountError(f"address {address!r} is an alias")
     try:
         if name not in ctx.store.account_names():
             ctx.store.create_account(name)
     except (StoreError, ValueError, OSError) as e:
         raise AccountError(f"creating account {name!r}: {e}") from None
     accounts = dict(ctx.config.accounts)
-    accounts[name] = cfgmod.AccountConfig(addresses=[address])
+    accounts[name] = cfgmod.AccountConfig.with_addresses([address])
     apply_accounts(ctx, accounts)
     log.info("account added", account=name, address=address)
+
+
+def _split(address: str) -> tuple[str, str]:
+    lp, _, dom = address.rpartition("@")
+    return lp, dom
+
+
+def _aliases_with_member(ctx: Any, addresses: list[str]) -> list[str]:
+    low = {a.lower() for a in addresses}
+    return [f"{lp}@{d}" for d, dom in ctx.config.domains.items() for lp, al in dom.aliases.items()
+            if any(m.lower() in low for m in al.addresses)]
 
 
 def account_rm(ctx: Any, name: str) -> None:
@@ -114,6 +135,11 @@ def account_rm(ctx: Any, name: str) -> None:
         raise AccountError(f"unknown account {name!r}")
     if len(ctx.config.accounts) == 1:
         raise AccountError("cannot remove the last account")
+    if ctx.config.postmaster[0] == name:
+        raise AccountError(f"account {name!r} is the postmaster account (mox.conf Postmaster)")
+    used = _aliases_with_member(ctx, ctx.config.accounts[name].addresses)
+    if used:
+        raise AccountError(f"addresses of account {name!r} are members of aliases {', '.join(used)}; remove them there first")
     apply_accounts(ctx, {k: v for k, v in ctx.config.accounts.items() if k != name})
     web = getattr(ctx, "web", None)
     if web is not None and getattr(web, "sessions", None) is not None:
@@ -137,27 +163,30 @@ def address_add(ctx: Any, address: str, name: str) -> None:
     owner = _address_owner(ctx, address)
     if owner is not None:
         raise AccountError(f"address {address!r} already in use by account {owner!r}")
+    if ctx.config.alias(*_split(address)) is not None:
+        raise AccountError(f"address {address!r} is an alias")
     accounts = dict(ctx.config.accounts)
-    accounts[name] = cfgmod.AccountConfig(addresses=[*cur.addresses, address], quota=cur.quota)
+    accounts[name] = msgspec.structs.replace(cur, destinations={**cur.destinations, address: cfgmod.Destination()})
     apply_accounts(ctx, accounts)
     log.info("address added", account=name, address=address)
 
 
 def address_rm(ctx: Any, address: str) -> str:
     """Remove address from its account; returns the account name."""
-    from mox import config as cfgmod
-
     address = address.strip()
     for name, cur in ctx.config.accounts.items():
-        rest = [a for a in cur.addresses if a.lower() != address.lower()]
-        if len(rest) == len(cur.addresses):
+        rest = {a: d for a, d in cur.destinations.items() if a.lower() != address.lower()}
+        if len(rest) == len(cur.destinations):
             continue
         if not rest:
             raise AccountError(
                 f"address {address!r} is the last address of account {name!r}; remove the account instead"
             )
+        used = _aliases_with_member(ctx, [address])
+        if used:
+            raise AccountError(f"address {address!r} is a member of aliases {', '.join(used)}; remove it there first")
         accounts = dict(ctx.config.accounts)
-        accounts[name] = cfgmod.AccountConfig(addresses=rest, quota=cur.quota)
+        accounts[name] = msgspec.structs.replace(cur, destinations=rest)
         apply_accounts(ctx, accounts)
         log.info("address removed", account=name, address=address)
         return name

@@ -32,7 +32,7 @@ def setadminpassword(dir_: Path | None) -> None:
         prepared = precis.check_new_password(password)
     except ValueError as e:
         raise UserError(str(e)) from None
-    path = Path(config_dir) / static.admin_password_file
+    path = Path(config_dir) / (static.admin_password_file or "adminpasswd")
     mconfig.write_file(path, (hash_password(prepared) + "\n").encode("ascii"), secret=True)
     click.echo("admin password changed")
 

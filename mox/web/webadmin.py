@@ -54,19 +54,12 @@ def _accounts(ctx: Any) -> Any:
 
 def _apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
     """Validate, write domains.conf, and switch ctx.config / ctx.auth to the new accounts."""
-    from mox import config as cfgmod
-    from mox.auth.authenticator import Authenticator
+    from mox.admin.provision import AccountError, apply_accounts
 
     try:
-        domains = cfgmod.DomainsConfig(domains=dict(ctx.config.domains), accounts=accounts)
-    except (ValueError, TypeError) as e:
+        apply_accounts(ctx, accounts)
+    except AccountError as e:
         raise HTTPError(400, "user:badRequest", str(e)) from None
-    config_dir = Path(ctx.config.config_dir)
-    path = config_dir / cfgmod.DOMAINS_CONF
-    if path.parent.is_dir():
-        cfgmod.write_file(path, cfgmod.encode_json(domains))
-    ctx.config = msgspec.structs.replace(ctx.config, accounts=dict(accounts))
-    ctx.auth = Authenticator(ctx.config, ctx.store, getattr(ctx, "limiter", None))
 
 
 def _address(ctx: Any, obj: dict[str, Any]) -> str:
@@ -125,7 +118,7 @@ async def api_account_add(ctx: Any, obj: dict[str, Any]) -> Any:
     except (StoreError, ValueError) as e:
         raise HTTPError(400, "user:badRequest", f"creating account: {e}") from None
     accounts = dict(ctx.config.accounts)
-    accounts[name] = cfgmod.AccountConfig(addresses=[addr])
+    accounts[name] = cfgmod.AccountConfig.with_addresses([addr])
     _apply_accounts(ctx, accounts)
     if password:
         acc = ctx.store.open_account(name)
@@ -167,24 +160,23 @@ async def api_address_add(ctx: Any, obj: dict[str, Any]) -> Any:
     if ctx.auth.account_for_address(addr) is not None:
         raise HTTPError(409, "user:exists", f"address {addr!r} is already in use")
     accounts = dict(ctx.config.accounts)
-    accounts[name] = cfgmod.AccountConfig(addresses=[*cur.addresses, addr], quota=cur.quota)
+    accounts[name] = msgspec.structs.replace(cur, destinations={**cur.destinations, addr: cfgmod.Destination()})
     _apply_accounts(ctx, accounts)
     return _accounts(ctx)
 
 
 async def api_address_remove(ctx: Any, obj: dict[str, Any]) -> Any:
-    from mox import config as cfgmod
 
     addr = obj.get("address")
     if not isinstance(addr, str):
         raise HTTPError(400, "user:badRequest", "field 'address' must be a string")
     for name, cur in ctx.config.accounts.items():
-        rest = [a for a in cur.addresses if a.lower() != addr.strip().lower()]
-        if len(rest) != len(cur.addresses):
+        rest = {a: d for a, d in cur.destinations.items() if a.lower() != addr.strip().lower()}
+        if len(rest) != len(cur.destinations):
             if not rest:
                 raise HTTPError(400, "user:badRequest", "an account keeps at least one address; remove the account instead")
             accounts = dict(ctx.config.accounts)
-            accounts[name] = cfgmod.AccountConfig(addresses=rest, quota=cur.quota)
+            accounts[name] = msgspec.structs.replace(cur, destinations=rest)
             _apply_accounts(ctx, accounts)
             return _accounts(ctx)
     raise HTTPError(404, "user:notFound", f"no address {addr!r}")

@@ -27,10 +27,10 @@ def accounts(tmp_path_factory):
     d = tmp_path_factory.mktemp("sasl-data")
     config = Config(
         data_dir=str(d),
-        domains={"localhost": DomainConfig()},
+        domains={"localhost": DomainConfig(localpart_catchall_separator="+")},
         accounts={
-            "mox": AccountConfig(addresses=["mox@localhost", "m\u00f3x@localhost"]),
-            "other": AccountConfig(addresses=["other@localhost"]),
+            "mox": AccountConfig.with_addresses(["mox@localhost", "m\u00f3x@localhost"]),
+            "other": AccountConfig.with_addresses(["other@localhost"]),
         },
     )
     store = Store(Path(d), fsync=False)
@@ -140,10 +140,13 @@ def sasl_server(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("serverauth") / "data"
     localserve.write_localserve_config(d, None)
-    domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    domains["accounts"]["mox"]["addresses"].append("m\u00f3x@localhost")
-    domains["accounts"]["other"] = {"addresses": ["other@localhost"]}  # a real other account for authz tests
-    (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
+    from mox import config as mconfig
+
+    def edit(domains):
+        domains["Accounts"]["mox"]["Destinations"]["m\u00f3x@localhost"] = {}
+        domains["Accounts"]["other"] = {"Destinations": {"other@localhost": {}}}  # a real other account for authz tests
+
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, edit)
     with LocalServer(d) as srv:
         acc = srv.store.open_account("mox")
         acc.set_password_sync(PASSWORD)

@@ -38,13 +38,17 @@ def imap_login(srv, address, password) -> str:
 
 
 def domains_conf(srv) -> dict:
-    return json.loads((srv.dir / "domains.conf").read_text(encoding="utf-8"))
+    import msgspec
+
+    from mox.config import read_domains
+
+    return msgspec.to_builtins(read_domains(srv.dir))
 
 
 def test_account_lifecycle(server):
     r = mox(server, "config", "account", "add", "alice", "alice@localhost")
     assert (r.returncode, r.stdout, r.stderr) == (0, 'account added, set a password with "mox setaccountpassword alice"\n', "")
-    assert domains_conf(server)["accounts"]["alice"]["addresses"] == ["alice@localhost"]
+    assert list(domains_conf(server)["Accounts"]["alice"]["Destinations"]) == ["alice@localhost"]
     assert server.ctx.auth.account_for_address("Alice@LOCALHOST") == "alice"
 
     r = mox(server, "setaccountpassword", "alice", input="alice password that is longer than sixty-four bytes, as mox reads more now\n")
@@ -55,17 +59,17 @@ def test_account_lifecycle(server):
 
     r = mox(server, "config", "address", "add", "alice2@localhost", "alice")
     assert (r.returncode, r.stdout, r.stderr) == (0, "address added\n", "")
-    assert domains_conf(server)["accounts"]["alice"]["addresses"] == ["alice@localhost", "alice2@localhost"]
+    assert sorted(domains_conf(server)["Accounts"]["alice"]["Destinations"]) == ["alice2@localhost", "alice@localhost"]
     assert imap_login(server, "alice2@localhost", pw) == "OK"
 
     r = mox(server, "config", "address", "rm", "alice2@localhost")
     assert (r.returncode, r.stdout, r.stderr) == (0, "address removed\n", "")
-    assert domains_conf(server)["accounts"]["alice"]["addresses"] == ["alice@localhost"]
+    assert list(domains_conf(server)["Accounts"]["alice"]["Destinations"]) == ["alice@localhost"]
     assert "AUTHENTICATIONFAILED" in imap_login(server, "alice2@localhost", pw)
 
     r = mox(server, "config", "account", "rm", "alice")
     assert (r.returncode, r.stdout, r.stderr) == (0, "account removed\n", "")
-    assert "alice" not in domains_conf(server)["accounts"]
+    assert "alice" not in domains_conf(server)["Accounts"]
     assert "AUTHENTICATIONFAILED" in imap_login(server, "alice@localhost", pw)
     assert (server.dir / "accounts" / "alice").is_dir()  # message data is kept
 

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import dkim as dkimpy
+import msgspec
 import pytest
 
+from mox import config as mconfig
 from mox import localserve
 from mox.testing import LocalServer
 
@@ -117,14 +119,16 @@ def server_rsa(tmp_path_factory: pytest.TempPathFactory):
     r = subprocess.run([*MOX, "dkim", "genrsa"], capture_output=True, env=mox_env(), timeout=120)
     assert r.returncode == 0, r.stderr
     (d / "dkim.rsa.privatekey.pkcs8.pem").write_bytes(r.stdout)
-    conf = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    dkim = conf["domains"]["localhost"]["dkim"]
-    dkim["selectors"]["rsa"] = {
-        "private_key_file": "dkim.rsa.privatekey.pkcs8.pem",
-        "canonicalization": {"header_relaxed": True, "body_relaxed": False},
-    }
-    dkim["sign"] = ["localserve", "rsa"]
-    (d / "domains.conf").write_text(json.dumps(conf), encoding="utf-8")
+
+    def add_rsa(conf: dict[str, Any]) -> None:
+        dkim = conf["Domains"]["localhost"]["DKIM"]
+        dkim["Selectors"]["rsa"] = {
+            "PrivateKeyFile": "dkim.rsa.privatekey.pkcs8.pem",
+            "Canonicalization": {"HeaderRelaxed": True, "BodyRelaxed": False},
+        }
+        dkim["Sign"] = ["localserve", "rsa"]
+
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, add_rsa)
     with LocalServer(d) as srv:
         yield srv
 
@@ -137,20 +141,22 @@ def test_first_start_writes_ed25519_key(server: LocalServer) -> None:
     )
     if os.name != "nt":
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    conf = json.loads((server.dir / "domains.conf").read_text(encoding="utf-8"))
-    assert conf["domains"]["localhost"]["dkim"] == {
-        "selectors": {
+    text = (server.dir / "domains.conf").read_text(encoding="utf-8")
+    conf = msgspec.to_builtins(mconfig.read_domains(server.dir))
+    assert conf["Domains"]["localhost"]["DKIM"] == {
+        "Selectors": {
             "localserve": {
-                "private_key_file": "dkim.localserve.privatekey.pkcs8.pem",
-                "hash": "",
-                "canonicalization": {"header_relaxed": True, "body_relaxed": True},
-                "headers": [],
-                "dont_seal_headers": False,
-                "expiration": "72h",
+                "PrivateKeyFile": "dkim.localserve.privatekey.pkcs8.pem",
+                "Hash": "",
+                "Canonicalization": {"HeaderRelaxed": True, "BodyRelaxed": True},
+                "Headers": [],
+                "DontSealHeaders": False,
+                "Expiration": "72h",
             }
         },
-        "sign": ["localserve"],
+        "Sign": ["localserve"],
     }
+    assert "\t\tDKIM:\n" in text and "\t\t\t\t\tPrivateKeyFile: dkim.localserve.privatekey.pkcs8.pem\n" in text
     records = dnsrecords(server)
     assert re.fullmatch(rb"v=DKIM1;h=sha256;k=ed25519;p=[A-Za-z0-9+/]{43}=", records["localserve._domainkey.localhost."])
 
@@ -347,9 +353,7 @@ def test_old_config_gets_a_key(tmp_path: Path) -> None:
     d = tmp_path / "ls"
     localserve.write_localserve_config(d)
     (d / localserve.DKIM_KEY_FILE).unlink()
-    conf = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    del conf["domains"]["localhost"]["dkim"]
-    (d / "domains.conf").write_text(json.dumps(conf), encoding="utf-8")
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, lambda conf: conf["Domains"]["localhost"].pop("DKIM"))
     config, new = localserve.prepare(d)
     assert not new
     assert config.domains["localhost"].dkim.sign == ["localserve"]
@@ -366,8 +370,7 @@ def test_broken_key_stops_startup(tmp_path: Path) -> None:
     r = run_mox("localserve", "-dir", str(d), "-port-base", "0")
     assert r.returncode == 1
     assert "domains.conf: domain localhost: selector localserve: decoding pem: no pem block found" in r.stderr
-    conf: dict[str, Any] = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    conf["domains"]["localhost"]["dkim"]["sign"] = ["nosuch"]
-    (d / "domains.conf").write_text(json.dumps(conf), encoding="utf-8")
+    text = (d / "domains.conf").read_text(encoding="utf-8")
+    (d / "domains.conf").write_text(text.replace("\t\t\t\t- localserve\n", "\t\t\t\t- nosuch\n"), encoding="utf-8")
     r = run_mox("localserve", "-dir", str(d), "-port-base", "0")
     assert r.returncode == 1 and "unknown selector nosuch for signing" in r.stderr

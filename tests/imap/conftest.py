@@ -345,8 +345,8 @@ class ImapHarness:
                 auth_failures_per_minute=big,
                 auth_failures_per_day=big,
             ),
-            domains={"localhost": mconfig.DomainConfig()},
-            accounts={ACCOUNT: mconfig.AccountConfig(addresses=[ADDRESS])},
+            domains={"localhost": mconfig.DomainConfig(localpart_catchall_separator="+")},
+            accounts={ACCOUNT: mconfig.AccountConfig.with_addresses([ADDRESS])},
         )
         return msgspec.structs.replace(cfg, **overrides) if overrides else cfg
 

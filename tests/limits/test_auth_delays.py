@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import trio.testing
 
+from mox import config as mconfig
 from mox import localserve
 from mox.testing import LocalServer
 
@@ -37,9 +38,8 @@ HORIZON = 10.0
 
 def frozen_server(d: Path, **limits: float) -> LocalServer:
     localserve.prepare(d, port_base=0)
-    static = json.loads((d / "mox.conf").read_text(encoding="utf-8"))
-    static["limits"] = {**static.get("limits", {}), "slow_read_delay": 0, "slow_write_delay": 0, **limits}
-    (d / "mox.conf").write_text(json.dumps(static), encoding="utf-8")
+    edit = {"slow_read_delay": 0, "slow_write_delay": 0, **limits}
+    mconfig.edit_file(d, mconfig.EXTRA_CONF, lambda x: x["Limits"].update({mconfig.mox_name(k): v for k, v in edit.items()}))
     return LocalServer(d, clock=trio.testing.MockClock())
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mox import config as mconfig
 from mox import localserve
 from mox.testing import LocalServer
 
@@ -40,9 +41,7 @@ BASE = {
 
 def server_with_limits(d: Path, **limits) -> LocalServer:
     localserve.prepare(d, port_base=0)
-    static = json.loads((d / "mox.conf").read_text(encoding="utf-8"))
-    static["limits"] = {**BASE, **limits}
-    (d / "mox.conf").write_text(json.dumps(static), encoding="utf-8")
+    mconfig.edit_file(d, mconfig.EXTRA_CONF, lambda x: x.update(Limits={mconfig.mox_name(k): v for k, v in {**BASE, **limits}.items()}))
     return LocalServer(d)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mox import config as mconfig
 from mox import localserve
 from mox.config import AccountConfig, Config
 from mox.testing import LocalServer
@@ -21,12 +22,8 @@ assert len(MSG_1500) == 1500
 
 def server_with_quota(d: Path, *, account_quota: int = 0, default_quota: int = 0) -> LocalServer:
     localserve.prepare(d, port_base=0)
-    dom = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    dom["accounts"]["mox"]["quota"] = account_quota
-    (d / "domains.conf").write_text(json.dumps(dom), encoding="utf-8")
-    static = json.loads((d / "mox.conf").read_text(encoding="utf-8"))
-    static["quota_message_size"] = default_quota
-    (d / "mox.conf").write_text(json.dumps(static), encoding="utf-8")
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, lambda x: x["Accounts"]["mox"].update(QuotaMessageSize=account_quota))
+    mconfig.edit_file(d, mconfig.MOX_CONF, lambda x: x.update(QuotaMessageSize=default_quota))
     return LocalServer(d)
 
 
@@ -46,9 +43,9 @@ def usage(srv) -> int:
 
 def test_account_quota_rules():
     cfg = Config(quota=5000, accounts={
-        "a": AccountConfig(addresses=["a@x"]),
-        "b": AccountConfig(addresses=["b@x"], quota=100),
-        "c": AccountConfig(addresses=["c@x"], quota=-1),
+        "a": AccountConfig.with_addresses(["a@x"]),
+        "b": AccountConfig.with_addresses(["b@x"], quota_message_size=100),
+        "c": AccountConfig.with_addresses(["c@x"], quota_message_size=-1),
     })
     assert [cfg.account_quota(n) for n in ("a", "b", "c", "unknown")] == [5000, 100, 0, 5000]
     assert [Config(accounts=cfg.accounts).account_quota(n) for n in ("a", "b", "c")] == [0, 100, 0]

@@ -198,8 +198,8 @@ class SmtpHarness:
             "data_dir": str(self.data_dir),
             "localserve": True,
             "no_require_starttls": True,
-            "domains": {"localhost": DomainConfig()},
-            "accounts": {ACCOUNT: AccountConfig(addresses=[ADDRESS])},
+            "domains": {"localhost": DomainConfig(localpart_catchall_separator="+")},
+            "accounts": {ACCOUNT: AccountConfig.with_addresses([ADDRESS])},
             "queue_retry_delays": (0.05, 0.1),
         }
         fields.update(overrides)

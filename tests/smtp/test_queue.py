@@ -85,7 +85,7 @@ def test_daily_outgoing_limits(smtp, monkeypatch):
 
     monkeypatch.setattr(queue_mod, "time", QueueTime)
     monkeypatch.setattr(queue_store_mod, "time", QueueTime)
-    limited = AccountConfig(addresses=[ADDRESS], max_outgoing_messages_per_day=4, max_first_time_recipients_per_day=2)
+    limited = AccountConfig.with_addresses([ADDRESS], max_outgoing_messages_per_day=4, max_first_time_recipients_per_day=2)
     smtp.start(accounts={ACCOUNT: limited})
     tc = smtp.connect(login=True)
     submit(tc, ["a@other.example"])
@@ -115,7 +115,7 @@ def test_daily_outgoing_limits(smtp, monkeypatch):
 def test_default_daily_limits_are_mox_defaults():
     from mox.config import AccountConfig, Config
 
-    cfg = Config(accounts={"a": AccountConfig(addresses=[]), "b": AccountConfig(addresses=[], max_outgoing_messages_per_day=-1, max_first_time_recipients_per_day=5)})
+    cfg = Config(accounts={"a": AccountConfig.with_addresses([]), "b": AccountConfig.with_addresses([], max_outgoing_messages_per_day=-1, max_first_time_recipients_per_day=5)})
     assert cfg.send_limits("a") == (1000, 200)  # mox: MaxOutgoingMessagesPerDay 1000, MaxFirstTimeRecipientsPerDay 200
     assert cfg.send_limits("b") == (None, 5)
 

@@ -263,8 +263,9 @@ def test_admin_login_and_accounts(server: Any, client: Any) -> None:
     assert next(a for a in got["accounts"] if a["name"] == name)["addresses"] == [f"{name}@localhost"]
     assert call(c, "admin", csrf, "AddressRemove", {"address": f"{name}@localhost"}, status=400)
     # domains.conf on disk has the account.
-    conf = json.loads((server.dir / "domains.conf").read_text(encoding="utf-8"))
-    assert conf["accounts"][name]["addresses"] == [f"{name}@localhost"]
+    from mox import config as mconfig
+
+    assert mconfig.read_domains(server.dir).accounts[name].addresses == [f"{name}@localhost"]
     got = call(c, "admin", csrf, "AccountRemove", {"account": name})
     assert all(a["name"] != name for a in got["accounts"])
     r = client().post("/webmail/login", json_body={"username": f"{name}@localhost", "password": "password one"})

@@ -256,9 +256,10 @@ def test_send_daily_limits(tmp_path):
 
     d = tmp_path / "data"
     localserve.prepare(d, port_base=0)
-    domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    domains["accounts"]["mox"].update(max_outgoing_messages_per_day=3, max_first_time_recipients_per_day=2)
-    (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
+    from mox import config as mconfig
+
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, lambda x: x["Accounts"]["mox"].update(
+        MaxOutgoingMessagesPerDay=3, MaxFirstTimeRecipientsPerDay=2))
     rcpt_limit = {"Code": "recipientLimitReached", "Message": "outgoing new recipient rate limit reached"}
     msg_limit = {"Code": "messageLimitReached", "Message": "outgoing message rate limit reached"}
     with LocalServer(d) as srv:

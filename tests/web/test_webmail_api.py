@@ -496,9 +496,10 @@ def test_submit_daily_limits(tmp_path: Any) -> None:
 
     d = tmp_path / "data"
     localserve.prepare(d, port_base=0)
-    domains = json.loads((d / "domains.conf").read_text(encoding="utf-8"))
-    domains["accounts"]["mox"].update(max_outgoing_messages_per_day=2, max_first_time_recipients_per_day=1)
-    (d / "domains.conf").write_text(json.dumps(domains), encoding="utf-8")
+    from mox import config as mconfig
+
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, lambda x: x["Accounts"]["mox"].update(
+        MaxOutgoingMessagesPerDay=2, MaxFirstTimeRecipientsPerDay=1))
     with LocalServer(d) as srv:
         wm = Webmail(Client(srv.ports["http"]))
 

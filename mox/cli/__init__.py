@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ from mox import mlog
 #: Command modules, in help order. Missing modules are skipped.
 COMMAND_MODULES = (
     "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "provision", "admin", "dkim", "dnsrecords",
+    "configfiles",
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
@@ -30,9 +32,12 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content
 class App:
     """Global settings, passed to commands as ``ctx.obj``."""
 
-    def __init__(self, loglevel: str | None, checkconsistency: bool) -> None:
+    def __init__(self, loglevel: str | None, checkconsistency: bool, config: Path | None = None) -> None:
         self.loglevel = loglevel
         self.checkconsistency = checkconsistency
+        #: -config FILE / $MOXCONF: mox.conf of the mox to talk to (its dir holds the other
+        #: config files); None: the default localserve dir.
+        self.config = config
 
 
 class UserError(click.ClickException):
@@ -40,6 +45,16 @@ class UserError(click.ClickException):
 
 
 @click.group(context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
+@click.option(
+    "-config",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    envvar="MOXCONF",
+    default=None,
+    help="configuration file mox.conf, the other config files are in the same directory (default: "
+    "$MOXCONF, else the localserve dir). Commands talk to the mox running from it.",
+)
 @click.option(
     "-loglevel",
     "--loglevel",
@@ -54,11 +69,11 @@ class UserError(click.ClickException):
     help="check the consistency of the store when closing accounts.",
 )
 @click.pass_context
-def cli(ctx: click.Context, loglevel: str | None, checkconsistency: bool) -> None:
+def cli(ctx: click.Context, config: Path | None, loglevel: str | None, checkconsistency: bool) -> None:
     """mox: a mail server in one file. `mox localserve` runs a private mail setup on localhost."""
     if loglevel is not None:
         mlog.set_level(loglevel)
-    ctx.obj = App(loglevel, checkconsistency)
+    ctx.obj = App(loglevel, checkconsistency, config)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

@@ -25,7 +25,9 @@ def setadminpassword(dir_: Path | None) -> None:
     from mox.cli.provision import read_new_password
     from mox.auth.authenticator import hash_password
 
-    config_dir = dir_ if dir_ is not None else mconfig.default_localserve_dir()
+    from mox.cli.common import config_dir as _config_dir
+
+    config_dir = _config_dir(dir_)
     static = mconfig.read_static(config_dir)
     password = read_new_password()
     try:

@@ -54,9 +54,9 @@ def go_quote(s: str) -> str:
 
 
 def _config_dir(dir_: Path | None) -> Path:
-    from mox.config import default_localserve_dir
+    from mox.cli.common import config_dir
 
-    return dir_ if dir_ is not None else default_localserve_dir()
+    return config_dir(dir_)
 
 
 @click.group("dkim")

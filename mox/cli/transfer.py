@@ -18,9 +18,9 @@ _dir_option = click.option(
 
 
 def _data_dir(dir_: Path | None) -> Path:
-    from mox.config import default_localserve_dir
+    from mox.cli.common import data_dir
 
-    return dir_ if dir_ is not None else default_localserve_dir()
+    return data_dir(dir_)
 
 
 def _call_stream(dir_: Path | None, command: str, *lines: str) -> None:

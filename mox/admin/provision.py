@@ -255,3 +255,305 @@ async def cmd_addressadd(ctx: Any, conn: Any) -> None:
 async def cmd_addressrm(ctx: Any, conn: Any) -> None:
     address = await conn.read_line()
     await _run(conn, address_rm, ctx, address)
+
+
+# Domains, aliases and disabled accounts (mox admin/admin.go: DomainAdd, DomainRemove, Alias*,
+# and ctl.go accountlist/accountdisabled). Each change is validated as a whole, written to
+# domains.conf and live at once.
+
+
+def _domain_name(ctx: Any, domain: str, *, exists: bool = True) -> str:
+    d = domain.strip().lower().rstrip(".")
+    if not d or any(c.isspace() or c in "@/\\;\"<>," for c in d) or ".." in d or d.startswith("."):
+        raise AccountError(f"parsing domain {domain!r}: invalid domain name")
+    if exists and d not in ctx.config.domains:
+        raise AccountError("no such domain")
+    return d
+
+
+def domain_add(ctx: Any, domain: str, account: str, localpart: str) -> None:
+    """Add a domain; the account gets postmaster@domain (mox: the account is the domain's
+    postmaster). A new account is made with localpart@domain; localpart must be given if and
+    only if the account does not exist yet."""
+    from mox import config as cfgmod
+    from mox.store import StoreError
+
+    d = _domain_name(ctx, domain, exists=False)
+    if d in ctx.config.domains:
+        raise AccountError("domain already present")
+    if not account:
+        raise AccountError("account name is empty")
+    accounts = dict(ctx.config.accounts)
+    cur = accounts.get(account)
+    if cur is not None and localpart:
+        raise AccountError("account already exists (leave localpart empty when using an existing account)")
+    if cur is None and not localpart:
+        raise AccountError("account does not yet exist (specify a localpart)")
+    domains = dict(ctx.config.domains)
+    domains[d] = cfgmod.DomainConfig()
+    if cur is None:
+        _check_account_name(account)
+        accounts[account] = cfgmod.AccountConfig.with_addresses([f"{localpart}@{d}"], domain=d)
+    elif account != ctx.config.postmaster[0]:
+        pm = f"postmaster@{d}"
+        accounts[account] = msgspec.structs.replace(cur, destinations={**cur.destinations, pm: cfgmod.Destination()})
+    try:
+        new = cfgmod.DomainsConfig(domains=domains, accounts=accounts)
+    except (ValueError, TypeError) as e:
+        raise AccountError(str(e)) from None
+    if cur is None:
+        try:
+            if account not in ctx.store.account_names():
+                ctx.store.create_account(account)
+        except (StoreError, ValueError, OSError) as e:
+            raise AccountError(f"creating account {account!r}: {e}") from None
+    apply_domains(ctx, new)
+    log.info("domain added", domain=d, account=account)
+
+
+def domain_rm(ctx: Any, domain: str) -> None:
+    """Remove a domain. Like mox, refused while a TLS public key logs in with an address at
+    it; addresses of accounts at the domain must be removed first (domains.conf would refer
+    to a domain that does not exist)."""
+    from mox import config as cfgmod
+
+    d = _domain_name(ctx, domain)
+    from mox.auth import tlspubkey
+
+    for key in tlspubkey.keys_for(ctx.config.data_dir).list(None):
+        if key.login_address.lower().endswith("@" + d):
+            raise AccountError(f"domain is still referenced in tls public key by login address {key.login_address!r} "
+                               f"of account {key.account!r}, change or remove it first")
+    for name, acc in ctx.config.accounts.items():
+        used = [a for a in acc.addresses if a.lower().endswith("@" + d)]
+        if used:
+            raise AccountError(f"domain is still used by address {used[0]!r} of account {name!r}, remove it first")
+    domains = {k: v for k, v in ctx.config.domains.items() if k != d}
+    apply_domains(ctx, cfgmod.DomainsConfig(domains=domains, accounts=dict(ctx.config.accounts)))
+    log.info("domain removed", domain=d)
+
+
+def _alias_parts(ctx: Any, address: str) -> tuple[str, str, Any]:
+    """(localpart as configured or given, domain, DomainConfig) of an alias address."""
+    lp, at, dom = address.strip().rpartition("@")
+    if not at or not lp:
+        raise AccountError(f"parsing address {address!r}: need localpart@domain")
+    d = _domain_name(ctx, dom)
+    dc = ctx.config.domains[d]
+    for name in dc.aliases:
+        if name.lower() == lp.lower():
+            return name, d, dc
+    return lp, d, dc
+
+
+def _save_aliases(ctx: Any, d: str, aliases: dict[str, Any]) -> None:
+    from mox import config as cfgmod
+
+    domains = dict(ctx.config.domains)
+    domains[d] = msgspec.structs.replace(domains[d], aliases=aliases)
+    apply_domains(ctx, cfgmod.DomainsConfig(domains=domains, accounts=dict(ctx.config.accounts)))
+
+
+def alias_list(ctx: Any, domain: str) -> list[str]:
+    d = _domain_name(ctx, domain)
+    return [f"{lp}@{d}" for lp in sorted(ctx.config.domains[d].aliases)]
+
+
+def alias_print(ctx: Any, address: str) -> list[str]:
+    """The alias's settings and members, in mox's form."""
+    lp, d, dc = _alias_parts(ctx, address)
+    alias = dc.aliases.get(lp)
+    if alias is None:
+        if ctx.auth.account_for_address(address.strip()) is not None:
+            raise AccountError("looking up alias: address not an alias")
+        raise AccountError("looking up alias: no such address")
+    b = lambda v: "true" if v else "false"  # noqa: E731
+    return [f"# postpublic {b(alias.post_public)}", f"# listmembers {b(alias.list_members)}",
+            f"# allowmsgfrom {b(alias.allow_msg_from)}", "# members:", *alias.addresses]
+
+
+def alias_add(ctx: Any, address: str, alias: Any) -> None:
+    lp, d, dc = _alias_parts(ctx, address)
+    if lp in dc.aliases:
+        raise AccountError("alias already present")
+    if ctx.auth.account_for_address(f"{lp}@{d}") is not None and _address_owner(ctx, f"{lp}@{d}") is not None:
+        raise AccountError(f"alias {lp}@{d} already present as regular address")
+    _save_aliases(ctx, d, {**dc.aliases, lp: alias})
+    log.info("alias added", alias=f"{lp}@{d}")
+
+
+def _bool_setting(name: str, value: str, cur: bool) -> bool:
+    if value == "":
+        return cur
+    if value not in ("true", "false"):
+        raise AccountError(f"bad value {value!r} for {name}, need true or false")
+    return value == "true"
+
+
+def alias_update(ctx: Any, address: str, postpublic: str, listmembers: str, allowmsgfrom: str) -> None:
+    lp, d, dc = _alias_parts(ctx, address)
+    alias = dc.aliases.get(lp)
+    if alias is None:
+        raise AccountError("alias does not exist")
+    new = msgspec.structs.replace(
+        alias,
+        post_public=_bool_setting("postpublic", postpublic, alias.post_public),
+        list_members=_bool_setting("listmembers", listmembers, alias.list_members),
+        allow_msg_from=_bool_setting("allowmsgfrom", allowmsgfrom, alias.allow_msg_from),
+    )
+    _save_aliases(ctx, d, {**dc.aliases, lp: new})
+    log.info("alias updated", alias=f"{lp}@{d}")
+
+
+def alias_rm(ctx: Any, address: str) -> None:
+    lp, d, dc = _alias_parts(ctx, address)
+    if lp not in dc.aliases:
+        raise AccountError("alias does not exist")
+    _save_aliases(ctx, d, {k: v for k, v in dc.aliases.items() if k != lp})
+    log.info("alias removed", alias=f"{lp}@{d}")
+
+
+def alias_addaddr(ctx: Any, address: str, addresses: list[str]) -> None:
+    if not addresses:
+        raise AccountError("at least one address required")
+    lp, d, dc = _alias_parts(ctx, address)
+    alias = dc.aliases.get(lp)
+    if alias is None:
+        raise AccountError("no such alias")
+    new = msgspec.structs.replace(alias, addresses=[*alias.addresses, *addresses])
+    _save_aliases(ctx, d, {**dc.aliases, lp: new})
+    log.info("alias addresses added", alias=f"{lp}@{d}", count=len(addresses))
+
+
+def alias_rmaddr(ctx: Any, address: str, addresses: list[str]) -> None:
+    if not addresses:
+        raise AccountError("need at least one address")
+    lp, d, dc = _alias_parts(ctx, address)
+    alias = dc.aliases.get(lp)
+    if alias is None:
+        raise AccountError("no such alias")
+    missing = [a for a in addresses if a not in alias.addresses]
+    if missing:
+        raise AccountError(f"address not found: {', '.join(missing)}")
+    rest = [a for a in alias.addresses if a not in addresses]
+    if not rest:
+        raise AccountError(f"alias {lp}@{d} needs at least one destination address; remove the alias instead")
+    _save_aliases(ctx, d, {**dc.aliases, lp: msgspec.structs.replace(alias, addresses=rest)})
+    log.info("alias addresses removed", alias=f"{lp}@{d}", count=len(addresses))
+
+
+def account_list(ctx: Any) -> list[str]:
+    """Each account, with "\\t(disabled)" when its login is disabled (mox ctl accountlist)."""
+    return [name + ("\t(disabled)" if acc.login_disabled else "") for name, acc in sorted(ctx.config.accounts.items())]
+
+
+def account_disabled(ctx: Any, name: str, message: str) -> None:
+    """Disable login for the account with message, or enable it with "" (mox ctl
+    accountdisabled). Existing sessions stay; new logins are refused on every protocol."""
+    from mox import config as cfgmod
+
+    cur = ctx.config.accounts.get(name)
+    if cur is None:
+        raise AccountError("account not found")
+    try:
+        new = cfgmod.AccountConfig(**{**msgspec.structs.asdict(cur), "login_disabled": message})
+    except (ValueError, TypeError) as e:
+        raise AccountError(str(e)) from None
+    apply_accounts(ctx, {**ctx.config.accounts, name: new})
+    log.info("account login disabled" if message else "account login enabled", account=name)
+
+
+async def _run_stream(conn: Any, fn: Any, *args: Any) -> None:
+    from mox.ctl import CtlError
+
+    try:
+        lines = fn(*args)
+    except AccountError as e:
+        raise CtlError(str(e)) from None
+    await conn.write_line("ok")
+    await conn.write_stream("".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+def _json_list(text: str) -> list[str]:
+    from mox.ctl import CtlError
+
+    try:
+        v = msgspec.json.decode(text.encode("utf-8"), type=list[str])
+    except msgspec.DecodeError:
+        raise CtlError("parsing addresses: expected a json list of strings") from None
+    return v
+
+
+async def cmd_domainadd(ctx: Any, conn: Any) -> None:
+    disabled = await conn.read_line()
+    domain = await conn.read_line()
+    account = await conn.read_line()
+    localpart = await conn.read_line()
+    if disabled == "true":
+        from mox.ctl import CtlError
+
+        raise CtlError("disabled domains are not supported by this implementation")
+    await _run(conn, domain_add, ctx, domain, account, localpart)
+
+
+async def cmd_domainrm(ctx: Any, conn: Any) -> None:
+    domain = await conn.read_line()
+    await _run(conn, domain_rm, ctx, domain)
+
+
+async def cmd_aliaslist(ctx: Any, conn: Any) -> None:
+    domain = await conn.read_line()
+    await _run_stream(conn, alias_list, ctx, domain)
+
+
+async def cmd_aliasprint(ctx: Any, conn: Any) -> None:
+    address = await conn.read_line()
+    await _run_stream(conn, alias_print, ctx, address)
+
+
+async def cmd_aliasadd(ctx: Any, conn: Any) -> None:
+    from mox import config as cfgmod
+    from mox.ctl import CtlError
+
+    address = await conn.read_line()
+    raw = await conn.read_line()
+    try:
+        alias = msgspec.json.decode(raw.encode("utf-8"), type=cfgmod.Alias)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CtlError(f"parsing alias: {e}") from None
+    await _run(conn, alias_add, ctx, address, alias)
+
+
+async def cmd_aliasupdate(ctx: Any, conn: Any) -> None:
+    address = await conn.read_line()
+    postpublic = await conn.read_line()
+    listmembers = await conn.read_line()
+    allowmsgfrom = await conn.read_line()
+    await _run(conn, alias_update, ctx, address, postpublic, listmembers, allowmsgfrom)
+
+
+async def cmd_aliasrm(ctx: Any, conn: Any) -> None:
+    address = await conn.read_line()
+    await _run(conn, alias_rm, ctx, address)
+
+
+async def cmd_aliasaddaddr(ctx: Any, conn: Any) -> None:
+    address = await conn.read_line()
+    addresses = _json_list(await conn.read_line())
+    await _run(conn, alias_addaddr, ctx, address, addresses)
+
+
+async def cmd_aliasrmaddr(ctx: Any, conn: Any) -> None:
+    address = await conn.read_line()
+    addresses = _json_list(await conn.read_line())
+    await _run(conn, alias_rmaddr, ctx, address, addresses)
+
+
+async def cmd_accountlist(ctx: Any, conn: Any) -> None:
+    await _run_stream(conn, account_list, ctx)
+
+
+async def cmd_accountdisabled(ctx: Any, conn: Any) -> None:
+    name = await conn.read_line()
+    message = await conn.read_line()
+    await _run(conn, account_disabled, ctx, name, message)

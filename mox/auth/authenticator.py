@@ -145,6 +145,50 @@ class Authenticator:
                 limiter.auth_failed(ip)
         return account
 
+    def allow_msg_from(self, account: str, address: str) -> bool:
+        """Whether ``account`` may send with ``address`` as message From or MAIL FROM: one of
+        its own addresses, or an alias with AllowMsgFrom that has an address of the account
+        as member (mox-/lookup.go AllowMsgFrom)."""
+        lp, _, domain = address.rpartition("@")
+        found = self.config.alias(lp, domain) if lp else None
+        if found is not None:
+            _, alias = found
+            return alias.allow_msg_from and any(self.account_for_address(m) == account for m in alias.addresses)
+        return self.account_for_address(address) == account
+
+    def alias_destinations(
+        self, localpart: str, domain: str, msg_from: str | None, explicit: set[str]
+    ) -> list[tuple[str, str]] | None:
+        """For an alias address: the (account, mailbox) of each member to deliver to, else None.
+
+        mox's rules (smtpserver/server.go): a member may always post, the alias address itself
+        only with AllowMsgFrom, anyone else only with PostPublic (else ``AliasRefused``); the
+        member who sent the message and members that are explicit recipients of the same
+        transaction (``explicit``, lower-case addresses) get no copy from the alias.
+        """
+        found = self.config.alias(localpart, domain)
+        if found is None:
+            return None
+        addr, alias = found
+        mf = (msg_from or "").lower()
+        members = [m.lower() for m in alias.addresses]
+        if mf in members:
+            allowed = True
+        elif mf == addr.lower():
+            allowed = alias.allow_msg_from
+        else:
+            allowed = alias.post_public
+        if not allowed:
+            raise AliasRefused(addr)
+        out: list[tuple[str, str]] = []
+        for m in alias.addresses:
+            if m.lower() in explicit or m.lower() == mf:
+                continue
+            account = self.account_for_address(m)
+            if account is not None and (account, "Inbox") not in out:
+                out.append((account, "Inbox"))
+        return out
+
     def lookup_destination(self, localpart: str, domain: str) -> tuple[str, str] | None:
         """Where a message for localpart@domain is delivered: (account, mailbox), or None.
 
@@ -161,6 +205,11 @@ class Authenticator:
         if account is None:
             return None
         return account, "Inbox"
+
+
+class AliasRefused(Exception):
+    """The message's From address may not post to the alias (mox: 550 5.7.2 "not allowed to
+    send to destination")."""
 
 
 # The admin password file (adminpasswd) holds one such hash.

@@ -1,5 +1,7 @@
-"""`mox setaccountpassword`, `mox config account add/rm`, `mox config address add/rm`
-(mox ``main.go``): they change the running mox over the control channel (mox.admin.provision)."""
+"""`mox setaccountpassword`, `mox config account add|rm|list|disable|enable`, `mox config
+address add|rm`, `mox config domain add|rm`, `mox config alias list|print|add|update|rm|addaddr|rmaddr`
+(mox ``main.go``): they change the running mox over the control channel (mox.admin.provision),
+which rewrites domains.conf; a change is live at once."""
 
 from __future__ import annotations
 
@@ -81,6 +83,158 @@ def account_rm(dir_: Path | None, account_name: str) -> None:
     click.echo("account removed")
 
 
+@account.command("list")
+@_dir_option
+def account_list(dir_: Path | None) -> None:
+    """List all accounts, one a line, "(disabled)" after a tab when login is disabled."""
+    with _client(dir_) as c:
+        for line in c.call("accountlist", stream=True):
+            click.echo(line)
+
+
+@account.command("disable")
+@_dir_option
+@click.argument("account_name", metavar="ACCOUNT")
+@click.argument("message")
+def account_disable(dir_: Path | None, account_name: str, message: str) -> None:
+    """Disable login for ACCOUNT, showing MESSAGE to users when they try to log in.
+
+    Incoming email is still accepted for the account, and queued email from the account is still
+    delivered. No new login sessions are possible. MESSAGE must be non-empty, ASCII without
+    control characters, at most 256 characters: it is used in SMTP and IMAP responses.
+    """
+    from mox.cli import UserError
+
+    if message == "":
+        raise UserError("message must be non-empty")
+    _call(dir_, "accountdisabled", account_name, message)
+    click.echo("account disabled")
+
+
+@account.command("enable")
+@_dir_option
+@click.argument("account_name", metavar="ACCOUNT")
+def account_enable(dir_: Path | None, account_name: str) -> None:
+    """Enable login again for ACCOUNT."""
+    _call(dir_, "accountdisabled", account_name, "")
+    click.echo("account enabled")
+
+
+@click.group("domain")
+def domain() -> None:
+    """Add or remove domains of the running mox."""
+
+
+@domain.command("add")
+@_dir_option
+@click.argument("domain_", metavar="DOMAIN")
+@click.argument("account_name", metavar="ACCOUNT")
+@click.argument("localpart", required=False, default="")
+def domain_add(dir_: Path | None, domain_: str, account_name: str, localpart: str) -> None:
+    """Add DOMAIN; ACCOUNT receives its postmaster address.
+
+    LOCALPART must be given if and only if ACCOUNT does not exist yet: the new account gets
+    LOCALPART@DOMAIN. (mox's -disabled flag is not supported.)
+    """
+    _call(dir_, "domainadd", "false", domain_, account_name, localpart)
+    d = domain_.strip().lower()
+    click.echo(f"domain added, remember to add dns records, see:\n\nmox config dnsrecords {d}\nmox config dnscheck {d}")
+
+
+@domain.command("rm")
+@_dir_option
+@click.argument("domain_", metavar="DOMAIN")
+def domain_rm(dir_: Path | None, domain_: str) -> None:
+    """Remove DOMAIN. Incoming email for it is rejected afterwards."""
+    _call(dir_, "domainrm", domain_)
+    click.echo(f"domain removed, remember to remove dns records for {domain_.strip().lower()}")
+
+
+@click.group("alias")
+def alias() -> None:
+    """Aliases (lists): addresses that deliver to the accounts of their member addresses."""
+
+
+@alias.command("list")
+@_dir_option
+@click.argument("domain_", metavar="DOMAIN")
+def alias_list(dir_: Path | None, domain_: str) -> None:
+    """Show the aliases (lists) of DOMAIN."""
+    with _client(dir_) as c:
+        for line in c.call("aliaslist", domain_, stream=True):
+            click.echo(line)
+
+
+@alias.command("print")
+@_dir_option
+@click.argument("address_", metavar="ALIAS")
+def alias_print(dir_: Path | None, address_: str) -> None:
+    """Print the settings and members of ALIAS."""
+    with _client(dir_) as c:
+        for line in c.call("aliasprint", address_, stream=True):
+            click.echo(line)
+
+
+@alias.command("add")
+@_dir_option
+@click.argument("address_", metavar="ALIAS@DOMAIN")
+@click.argument("members", metavar="RCPT@DOMAIN...", nargs=-1, required=True)
+def alias_add(dir_: Path | None, address_: str, members: tuple[str, ...]) -> None:
+    """Add a new alias (list) with one or more member addresses and public posting enabled.
+
+    An alias delivers incoming email to the accounts of its members. To give an account another
+    address, add the address to the account instead.
+    """
+    import msgspec
+
+    body = msgspec.json.encode({"Addresses": list(members), "PostPublic": True}).decode()
+    _call(dir_, "aliasadd", address_, body)
+
+
+@alias.command("update")
+@_dir_option
+@click.option("-postpublic", "--postpublic", default="", metavar="false|true",
+              help="whether anyone or only list members can post")
+@click.option("-listmembers", "--listmembers", default="", metavar="false|true",
+              help="whether list members can list members")
+@click.option("-allowmsgfrom", "--allowmsgfrom", default="", metavar="false|true",
+              help="whether alias address can be used in message from header")
+@click.argument("address_", metavar="ALIAS@DOMAIN")
+def alias_update(dir_: Path | None, postpublic: str, listmembers: str, allowmsgfrom: str, address_: str) -> None:
+    """Update the settings of an alias (list); settings not given stay."""
+    _call(dir_, "aliasupdate", address_, postpublic, listmembers, allowmsgfrom)
+
+
+@alias.command("rm")
+@_dir_option
+@click.argument("address_", metavar="ALIAS@DOMAIN")
+def alias_rm(dir_: Path | None, address_: str) -> None:
+    """Remove an alias (list)."""
+    _call(dir_, "aliasrm", address_)
+
+
+@alias.command("addaddr")
+@_dir_option
+@click.argument("address_", metavar="ALIAS@DOMAIN")
+@click.argument("members", metavar="RCPT@DOMAIN...", nargs=-1, required=True)
+def alias_addaddr(dir_: Path | None, address_: str, members: tuple[str, ...]) -> None:
+    """Add member addresses to an alias (list)."""
+    import msgspec
+
+    _call(dir_, "aliasaddaddr", address_, msgspec.json.encode(list(members)).decode())
+
+
+@alias.command("rmaddr")
+@_dir_option
+@click.argument("address_", metavar="ALIAS@DOMAIN")
+@click.argument("members", metavar="RCPT@DOMAIN...", nargs=-1, required=True)
+def alias_rmaddr(dir_: Path | None, address_: str, members: tuple[str, ...]) -> None:
+    """Remove member addresses from an alias (list)."""
+    import msgspec
+
+    _call(dir_, "aliasrmaddr", address_, msgspec.json.encode(list(members)).decode())
+
+
 @click.group("address")
 def address() -> None:
     """Add or remove email addresses of accounts of the running mox."""
@@ -108,5 +262,7 @@ def address_rm(dir_: Path | None, address_: str) -> None:
 _config = config_group()
 _config.add_command(account)
 _config.add_command(address)
+_config.add_command(domain)
+_config.add_command(alias)
 
 commands = [setaccountpassword]

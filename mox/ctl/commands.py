@@ -27,6 +27,18 @@ COMMANDS: dict[str, Handler] = {
     "accountrm": provision.cmd_accountrm,
     "addressadd": provision.cmd_addressadd,
     "addressrm": provision.cmd_addressrm,
+    "accountlist": provision.cmd_accountlist,
+    "accountdisabled": provision.cmd_accountdisabled,
+    # Domains and aliases (mox.admin.provision).
+    "domainadd": provision.cmd_domainadd,
+    "domainrm": provision.cmd_domainrm,
+    "aliaslist": provision.cmd_aliaslist,
+    "aliasprint": provision.cmd_aliasprint,
+    "aliasadd": provision.cmd_aliasadd,
+    "aliasupdate": provision.cmd_aliasupdate,
+    "aliasrm": provision.cmd_aliasrm,
+    "aliasaddaddr": provision.cmd_aliasaddaddr,
+    "aliasrmaddr": provision.cmd_aliasrmaddr,
     # Import, export and backup (mox.admin.transfer).
     "importmaildir": transfer.cmd_importmaildir,
     "importmbox": transfer.cmd_importmbox,

@@ -108,6 +108,16 @@ async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[Done]])
     return result
 
 
+def _check_login_disabled(s: Session, account: str, username: str) -> None:
+    """An account whose login is disabled (domains.conf LoginDisabled) is refused after its
+    password was verified, with the configured message and no AUTHENTICATIONFAILED code, so
+    clients do not ask for another password (mox imapserver/server.go)."""
+    msg = s.ctx.config.login_disabled(account)
+    if msg:
+        s.log.info("account login disabled", username=username)
+        raise CommandFailed(f"login disabled for account: {msg}")
+
+
 async def cmd_login(s: Session, cmd: Command) -> Done:
     # RFC 9051 6.2.3
     return await _counting_failures(s, lambda: _login(s, cmd))
@@ -120,6 +130,7 @@ async def _login(s: Session, cmd: Command) -> Done:
     if account is None:
         s.log.info("failed authentication attempt", username=user)
         raise CommandFailed("login failed", "AUTHENTICATIONFAILED")
+    _check_login_disabled(s, account, user)
     _check_cert_account(s, account)
     s.login(account, user)
     s.log.info("authenticated", username=user, mechanism="login")
@@ -256,6 +267,7 @@ async def _authenticate(s: Session, cmd: Command) -> Done:
         raise _failure(e) from None
     except ci.ViewLimit as e:  # raised by the verifier, through the worker thread
         raise _view_limit(s, e) from None
+    _check_login_disabled(s, ok.account, ok.username)
     account = verifier.view_accounts.get(ok.account, ok.account)
     _check_cert_account(s, account)
     s.login(account, ok.username)

@@ -237,9 +237,9 @@ class Connection:
             await self.send(UntaggedBye(None, "mox shutting down"))
             return
         key = s.tls_key
-        if key is not None and not key.no_imap_preauth:
+        if key is not None and not key.no_imap_preauth and not self.ctx.config.login_disabled(key.account):
             # RFC 9051 7.1.4 (PREAUTH); mox imapserver/server.go: implicit TLS with a registered
-            # client certificate starts authenticated.
+            # client certificate starts authenticated (not for an account whose login is disabled).
             s.login(key.account, key.login_address)
             s.log.info("authenticated", username=key.login_address, mechanism="tls client certificate preauth")
             caps = CodeCapability(s.capability_names())

@@ -329,6 +329,8 @@ class Queue:
                 raise DeliveryError(451, "4.0.0", "timing out delivery due to special localpart")
             if isinstance(code, int):
                 raise DeliveryError(code, failsim.enhanced_for(code), failsim.failure_text(code))
+        if self.ctx.config.alias(lp, domain) is not None:
+            return await self._deliver_alias(e, lp, domain)
         dest = self.ctx.auth.lookup_destination(lp, domain)
         if dest is None:
             raise DeliveryError(550, "5.1.1", "no such user")
@@ -338,6 +340,28 @@ class Queue:
         return await deliver_to_store(
             self.ctx, account, mailbox, data, recipients=[e.recipient], key=self.delivery_key(e), session=e.session
         )
+
+    async def _deliver_alias(self, e: Entry, lp: str, domain: str) -> bool:
+        """An alias recipient: its members' accounts each get the message once, with the
+        alias's rules for who may post (mox's localserve queue delivers over SMTP to itself,
+        where its smtpserver applies them; see mox.auth.authenticator.alias_destinations).
+        False when every copy was delivered before."""
+        from mox.auth.authenticator import AliasRefused
+        from mox.smtp.checks import message_from
+        from mox.smtp.server import deliver_to_store
+
+        raw = await trio.to_thread.run_sync(self.store.read_message, e)
+        try:
+            dests = self.ctx.auth.alias_destinations(lp, domain, message_from(raw), set()) or []
+        except AliasRefused:
+            raise DeliveryError(550, "5.7.2", "not allowed to send to destination") from None
+        data = self._trace(e) + await trio.to_thread.run_sync(self._authres, e.mail_from, raw) + raw
+        delivered = False
+        for account, mailbox in dests:
+            key = self.delivery_key(e, "alias-" + account)
+            if await deliver_to_store(self.ctx, account, mailbox, data, recipients=[e.recipient], key=key, session=e.session):
+                delivered = True
+        return delivered
 
     def _trace(self, e: Entry) -> bytes:
         """Delivered-To (RFC 9228) and Return-Path (RFC 5321 4.4) of a local delivery, in mox's

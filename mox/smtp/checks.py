@@ -62,6 +62,16 @@ def check_submission(data: bytes, belongs: Callable[[str], bool]) -> str:
     return from_addr
 
 
+def message_from(data: bytes) -> str | None:
+    """The single address in the message's From header, else None (for an alias's posting
+    rules, mox smtpserver)."""
+    try:
+        addrs = email.utils.getaddresses([str(v) for v in parse_header(data).get_all("From") or []])
+    except Exception:  # stdlib parser on hostile input: no usable From
+        return None
+    return addrs[0][1] if len(addrs) == 1 and addrs[0][1] else None
+
+
 ADDRESS_FIELDS = (
     b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender", b"resent-to",
     b"resent-cc", b"resent-bcc", b"return-path", b"delivered-to",

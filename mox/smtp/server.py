@@ -22,6 +22,7 @@ import trio
 from mox import __version__, dkim, mlog
 from mox.ci import hooks as ci
 from mox.auth import sasl
+from mox.auth.authenticator import AliasRefused
 from mox.limits import slowmode
 from mox.dkim import local as dkim_local
 from mox.auth.authenticator import hash_runner
@@ -290,6 +291,10 @@ class _Conn:
             except Exception as e:  # a broken key file must not take the connection down
                 self.log.error("identifying tls client certificate", err=repr(e))
                 key = None
+            if key is not None and _cfg(self.ctx, "accounts", {}).get(key.account) is not None and \
+                    _cfg(self.ctx, "accounts", {})[key.account].login_disabled:
+                self.log.info("account login disabled, tls client certificate not used", account=key.account)
+                key = None
             if key is not None:
                 self.tls_identity = (key.account, key.login_address)
                 # mox smtpserver/server.go: no AUTH needed after the handshake, the connection is authenticated.
@@ -342,6 +347,12 @@ class _Conn:
                 msg = "authentication failed, tls client certificate public key belongs to another account"
                 raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, msg) from None
             raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "bad user/pass") from None
+        disabled = _cfg(self.ctx, "accounts", {}).get(ok.account)
+        if disabled is not None and disabled.login_disabled:
+            # mox smtpserver/server.go: 525 5.7.13 after the credentials were verified.
+            self.log.info("account login disabled", username=ok.username)
+            raise fail(c.C525_ACCOUNT_DISABLED, c.SE_POL_ACCOUNT_DISABLED,
+                       f"login disabled for account: {disabled.login_disabled}")
         self.log.info("authenticated", username=ok.username, account=ok.account, mechanism=mech_name)
         self.reply(self.proto.auth_succeeded(ok.account, ok.username))
 
@@ -363,14 +374,26 @@ class _Conn:
     async def cmd_mail(self, args: str) -> None:
         mf = self.proto.parse_mail(args, now=time.time())
         if self.submission:
-            # mox smtpserver/server.go: MAIL FROM must belong to the authenticated account.
-            if mf.path is None or self._account_for(mf.path) != self.proto.account:
+            # mox smtpserver/server.go: MAIL FROM must belong to the authenticated account, or be
+            # an alias with AllowMsgFrom that the account is a member of.
+            if mf.path is None or not self._allow_from(str(mf.path)):
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "must match authenticated user")
         elif mf.path is not None and mf.path.domain == "":
             raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_OTHER, "domain name required")
         if mf.path is not None and failsim.stage(mf.path.localpart) == "mailfrom":
             await self._simulate(failsim.special_code(mf.path.localpart), "timing out command due to special localpart")
         self.reply(self.proto.accept_mail())
+
+    def _allow_from(self, addr: str) -> bool:
+        """Whether the logged-in account may send as addr (its own, or an alias with
+        AllowMsgFrom it is a member of)."""
+        account = self.proto.account
+        return account is not None and self.ctx.auth.allow_msg_from(account, addr)
+
+    def _alias(self, addr: Address) -> bool:
+        """Whether addr is an alias (domains.conf Aliases)."""
+        domain = addr.domain or _cfg(self.ctx, "hostname", "localhost")
+        return self.ctx.config.alias(addr.localpart, domain) is not None
 
     def _account_for(self, addr: Address) -> str | None:
         try:
@@ -394,7 +417,8 @@ class _Conn:
     async def cmd_rcpt(self, args: str) -> None:
         rt = self.proto.parse_rcpt(args)
         addr = rt.path
-        if not self.submission:
+        dest = None
+        if not self.submission and not self._alias(addr):
             dest = self._lookup(addr)
             if dest is None:
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user")
@@ -497,8 +521,8 @@ class _Conn:
         tx = self.proto.tx
         account = self.proto.account
         assert account is not None
-        # mox smtpserver submit: one From address, of the account; no Return-Path.
-        from_addr = checks.check_submission(data, lambda addr: self._account_for_str(addr) == account)
+        # mox smtpserver submit: one From address, of the account or an alias it may use; no Return-Path.
+        from_addr = checks.check_submission(data, self._allow_from)
         # mox smtpserver/server.go (localserve): every recipient is checked before queueing; the
         # first trigger fails all.
         for rcpt in tx.recipients:
@@ -583,12 +607,29 @@ class _Conn:
         tx = self.proto.tx
         errors: list[tuple[int, str, str]] = []
         targets: dict[tuple[str, str], list[Address]] = {}
+        aliases = [r for r in tx.recipients if self._alias(r)]
+        msg_from = checks.message_from(data) if aliases else None
+        explicit = {str(r).lower() for r in tx.recipients if r not in aliases}
         for rcpt in tx.recipients:
             code = failsim.special_code(rcpt.localpart) if failsim.stage(rcpt.localpart) == "data" else None
             if code == failsim.TIMEOUT:
                 await self._simulate(code, "timing out delivery due to special localpart", timeout_se=c.SE_OTHER)
             if isinstance(code, int):
                 errors.append((code, c.SE_OTHER, failsim.failure_text(code)))
+                continue
+            if rcpt in aliases:
+                # mox smtpserver: the alias's members get the message, per the alias's rules.
+                try:
+                    dests = self.ctx.auth.alias_destinations(
+                        rcpt.localpart, rcpt.domain or _cfg(self.ctx, "hostname", "localhost"), msg_from, explicit
+                    ) or []
+                except AliasRefused:
+                    self.log.info("message from address not allowed to post to alias", alias=str(rcpt), msgfrom=msg_from)
+                    errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_POL_EXPN_PROHIBITED, "not allowed to send to destination"))
+                    continue
+                for dest in dests:
+                    if rcpt not in targets.setdefault(dest, []):
+                        targets[dest].append(rcpt)
                 continue
             dest = self._lookup(rcpt)
             if dest is None:

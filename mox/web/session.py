@@ -192,6 +192,11 @@ def _login_handler(kind: str) -> Any:
             account = await ctx.auth.login_async(username, password, ip=ip)
             ok = account is not None
             address = username
+            disabled = ctx.config.login_disabled(account) if account is not None else ""
+            if disabled:
+                # mox webauth: the account's message, after the password was verified.
+                ctx.log.info("account login disabled", kind=kind, username=username)
+                raise HTTPError(403, "user:loginFailed", f"login disabled for account: {disabled}")
         if not ok:
             ctx.log.info("web login failed", kind=kind, ip=ip)
             await trio.sleep(FAILED_LOGIN_DELAY)

@@ -474,6 +474,8 @@ async def resolve_caller(ctx: ServerContext, req: Request) -> Caller:
         if view is not None:
             return Caller("view", frozenset({view}), view, user)
         account = await ctx.auth.login_async(user, password, ip=ip)
+        if account is not None and ctx.config.login_disabled(account):
+            raise HTTPError(403, "user:loginFailed", f"login disabled for account: {ctx.config.login_disabled(account)}")
         if account is not None:
             views = {ci.view_account(a) for a in ctx.auth.addresses(account)}
             return Caller("account", frozenset({account} | views), account, user)

@@ -187,6 +187,9 @@ async def _authenticate(ctx: Any, req: Request) -> tuple[str, str]:
 
         await trio.sleep(session.FAILED_LOGIN_DELAY)
         raise WebapiError("user", "bad credentials", 401)
+    if ctx.config.login_disabled(account):
+        # mox webapisrv: 401 with this message, after the password was verified.
+        raise WebapiError("user", "login is disabled for this account", 401)
     return account, username
 
 

@@ -512,6 +512,10 @@ class Destination(Base, kw_only=True):
     mailbox: Annotated[str, field("Mailbox to deliver to. Default: Inbox.")] = ""
 
 
+#: Outgoing webhook events (mox webhook.OutgoingEvent).
+OUTGOING_WEBHOOK_EVENTS = ("delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled", "unrecognized")
+
+
 class OutgoingWebhook(Base, kw_only=True):
     url: Annotated[str, field("URL to POST webhooks.")]
     authorization: Annotated[str, field("If not empty, value of Authorization header to add to HTTP requests.")] = ""
@@ -521,10 +525,9 @@ class OutgoingWebhook(Base, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_webhook_url(self.url)
-        known = ("delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled", "unrecognized")
         for ev in self.events:
-            if ev not in known:
-                raise ValueError(f"unknown outgoing webhook event {ev!r}, known: {', '.join(known)}")
+            if ev not in OUTGOING_WEBHOOK_EVENTS:
+                raise ValueError(f"unknown outgoing webhook event {ev!r}, known: {', '.join(OUTGOING_WEBHOOK_EVENTS)}")
 
 
 class IncomingWebhook(Base, kw_only=True):
@@ -540,10 +543,11 @@ def _check_webhook_url(url: str) -> None:
 
     try:
         u = urlsplit(url)
+        u.port  # noqa: B018 - raises for a bad port
     except ValueError as e:
         raise ValueError(f"parsing webhook url {url!r}: {e}") from None
-    if u.scheme not in ("http", "https") or not u.netloc:
-        raise ValueError(f"parsing webhook url {url!r}: scheme must be http or https")
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError(f"parsing webhook url {url!r}: scheme must be http or https, with a host")
 
 
 #: Login refused for disabled accounts: at most this many characters, printable ASCII (mox
@@ -608,6 +612,14 @@ class AccountConfig(Base, kw_only=True):
     @property
     def quota(self) -> int:
         return self.quota_message_size
+
+    @property
+    def keep_retired_message_seconds(self) -> float:
+        return self.keep_retired_message_period
+
+    @property
+    def keep_retired_webhook_seconds(self) -> float:
+        return self.keep_retired_webhook_period
 
     @classmethod
     def with_addresses(cls, addresses: list[str], **kw: Any) -> AccountConfig:

@@ -94,10 +94,13 @@ def mox_env() -> dict[str, str]:
     return env
 
 
-def run_mox(*args: str, cmd: list[str] | None = None, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
-    """Run a mox command to completion; text output."""
+def run_mox(
+    *args: str, cmd: list[str] | None = None, timeout: float = 60, env: dict[str, str] | None = None, **kw
+) -> subprocess.CompletedProcess:
+    """Run a mox command to completion; text output. ``env``: instead of mox_env()."""
     return subprocess.run(
-        [*(cmd or MOX), *args], capture_output=True, text=True, encoding="utf-8", timeout=timeout, env=mox_env(), **kw
+        [*(cmd or MOX), *args], capture_output=True, text=True, encoding="utf-8", timeout=timeout,
+        env=env if env is not None else mox_env(), **kw
     )
 
 

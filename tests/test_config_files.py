@@ -78,6 +78,39 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def test_account_webhook_fields_as_mox_writes_them(tmp_path: Path) -> None:
+    """mox's per-account webhook settings (config.Account OutgoingWebhook, IncomingWebhook,
+    KeepRetiredMessagePeriod, KeepRetiredWebhookPeriod) parse in domains.conf."""
+    d = tmp_path / "ls"
+    localserve.write_localserve_config(d)
+    _edit(d / "domains.conf", "\t\tNoFirstTimeSenderDelay: true\n",
+          "\t\tNoFirstTimeSenderDelay: true\n"
+          "\t\tOutgoingWebhook:\n\t\t\tURL: http://127.0.0.1:8080/out\n\t\t\tAuthorization: Basic dXNlcjpwYXNz\n"
+          "\t\t\tEvents:\n\t\t\t\t- delivered\n\t\t\t\t- failed\n"
+          "\t\tIncomingWebhook:\n\t\t\tURL: https://example.org/in\n")
+    _edit(d / "domains.conf", "KeepRetiredWebhookPeriod: 72h0m0s", "KeepRetiredWebhookPeriod: 1h30m")
+    acc = mconfig.load_config(d).accounts["mox"]
+    assert acc.outgoing_webhook == mconfig.OutgoingWebhook(
+        url="http://127.0.0.1:8080/out", authorization="Basic dXNlcjpwYXNz", events=["delivered", "failed"])
+    assert acc.incoming_webhook == mconfig.IncomingWebhook(url="https://example.org/in")
+    assert (acc.keep_retired_message_seconds, acc.keep_retired_webhook_seconds) == (72 * 3600, 5400)
+    # Written back as mox writes them.
+    text = mconfig.encode(mconfig.read_domains(d)).decode()
+    assert "\t\tOutgoingWebhook:\n\n\t\t\t# URL to POST webhooks.\n\t\t\tURL: http://127.0.0.1:8080/out\n" in text
+    assert "\t\tKeepRetiredWebhookPeriod: 1h30m0s\n" in text
+    # A misspelled event or a URL that is not http(s) stops loading at its line.
+    _edit(d / "domains.conf", "\t\t\t\t- failed\n", "\t\t\t\t- failure\n")
+    with pytest.raises(mconfig.ConfigError) as exc:
+        mconfig.load_config(d)
+    assert str(exc.value) == (f"{d / 'domains.conf'}:{_line_of(d / 'domains.conf', 'OutgoingWebhook:')}: "
+                              "Accounts.mox.OutgoingWebhook: unknown outgoing webhook event 'failure', known: "
+                              "delivered, suppressed, delayed, failed, relayed, expanded, canceled, unrecognized")
+    _edit(d / "domains.conf", "\t\t\t\t- failure\n", "\t\t\t\t- failed\n")
+    _edit(d / "domains.conf", "URL: https://example.org/in", "URL: ftp://example.org/in")
+    with pytest.raises(mconfig.ConfigError, match=r"IncomingWebhook: parsing webhook url 'ftp://example.org/in'"):
+        mconfig.load_config(d)
+
+
 def _line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
 

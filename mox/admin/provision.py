@@ -1,4 +1,5 @@
-"""Accounts and addresses of a running mox (mox ``main.go``, ``ctl.go``; quota: ``store/account.go``).
+"""Accounts, addresses, domains and aliases of a running mox (mox ``main.go``, ``ctl.go``,
+``admin/admin.go``; quota: ``store/account.go``).
 
 Changes go to domains.conf (temporary file + rename) and take effect at once: ``ctx.config`` is
 replaced by a copy with the new accounts and ``ctx.auth`` by a new Authenticator over it (the
@@ -11,7 +12,13 @@ Control channel commands (in mox.ctl.commands' table; mox's names and parameter 
 - ``accountadd``: account, address (the account is created in the store when new);
 - ``accountrm``: account (removed from the config with its TLS public keys and web sessions; its
   message data stays in the data dir);
-- ``addressadd``: address, account; ``addressrm``: address (an account keeps one address).
+- ``addressadd``: address, account; ``addressrm``: address (an account keeps one address);
+- ``accountlist`` (streamed: one account a line, ``\t(disabled)`` when its login is disabled);
+  ``accountdisabled``: account, message ("" enables login again);
+- ``domainadd``: disabled ("false"), domain, account, localpart; ``domainrm``: domain;
+- ``aliaslist``: domain; ``aliasprint``: address (both streamed); ``aliasadd``: address, the
+  alias as JSON; ``aliasupdate``: address, postpublic, listmembers, allowmsgfrom ("" keeps);
+  ``aliasrm``: address; ``aliasaddaddr`` / ``aliasrmaddr``: address, JSON list of addresses.
 
 An account's quota and daily send limits are read from the config (``Config.account_quota``,
 ``Config.send_limits``).
@@ -20,11 +27,17 @@ An account's quota and daily send limits are read from the config (``Config.acco
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from mox import mlog
+
+if TYPE_CHECKING:
+    from mox.config import AccountConfig, Alias, DKIMConfig, DomainConfig, DomainsConfig
+    from mox.ctl.server import CtlConn
+    from mox.serve import ServerContext
 
 log = mlog.get_logger("accounts")
 
@@ -217,7 +230,9 @@ async def set_password(ctx: Any, name: str, password: str) -> None:
 # Control channel handlers.
 
 
-async def _run(conn: Any, fn: Any, *args: Any) -> None:
+async def _run(conn: Any, fn: Any, *args: Any, what: str = "") -> None:
+    """Run fn; an AccountError becomes the command's error line, after ``what`` (mox's context
+    such as "adding alias") when given."""
     from mox.ctl import CtlError
 
     try:
@@ -225,7 +240,7 @@ async def _run(conn: Any, fn: Any, *args: Any) -> None:
         if hasattr(result, "__await__"):
             await result
     except AccountError as e:
-        raise CtlError(str(e)) from None
+        raise CtlError(f"{what}: {e}" if what else str(e)) from None
     await conn.write_line("ok")
 
 
@@ -262,7 +277,17 @@ async def cmd_addressrm(ctx: Any, conn: Any) -> None:
 # domains.conf and live at once.
 
 
-def _domain_name(ctx: Any, domain: str, *, exists: bool = True) -> str:
+def _domains_file(domains: dict[str, DomainConfig], accounts: dict[str, AccountConfig]) -> DomainsConfig:
+    """A domains.conf value; its checks (addresses, aliases) failing are the user's error."""
+    from mox import config as cfgmod
+
+    try:
+        return cfgmod.DomainsConfig(domains=domains, accounts=accounts)
+    except (ValueError, TypeError) as e:
+        raise AccountError(str(e)) from None
+
+
+def _domain_name(ctx: ServerContext, domain: str, *, exists: bool = True) -> str:
     d = domain.strip().lower().rstrip(".")
     if not d or any(c.isspace() or c in "@/\\;\"<>," for c in d) or ".." in d or d.startswith("."):
         raise AccountError(f"parsing domain {domain!r}: invalid domain name")
@@ -271,10 +296,12 @@ def _domain_name(ctx: Any, domain: str, *, exists: bool = True) -> str:
     return d
 
 
-def domain_add(ctx: Any, domain: str, account: str, localpart: str) -> None:
+async def domain_add(ctx: ServerContext, domain: str, account: str, localpart: str) -> None:
     """Add a domain; the account gets postmaster@domain (mox: the account is the domain's
     postmaster). A new account is made with localpart@domain; localpart must be given if and
-    only if the account does not exist yet."""
+    only if the account does not exist yet. As mox's MakeDomainConfig: catchall separator "+"
+    and two new RSA DKIM keys, selectors <year>a (signing) and <year>b, in the config dir's
+    dkim/ (generated in a worker thread)."""
     from mox import config as cfgmod
     from mox.store import StoreError
 
@@ -289,29 +316,62 @@ def domain_add(ctx: Any, domain: str, account: str, localpart: str) -> None:
         raise AccountError("account already exists (leave localpart empty when using an existing account)")
     if cur is None and not localpart:
         raise AccountError("account does not yet exist (specify a localpart)")
-    domains = dict(ctx.config.domains)
-    domains[d] = cfgmod.DomainConfig()
     if cur is None:
         _check_account_name(account)
         accounts[account] = cfgmod.AccountConfig.with_addresses([f"{localpart}@{d}"], domain=d)
     elif account != ctx.config.postmaster[0]:
         pm = f"postmaster@{d}"
         accounts[account] = msgspec.structs.replace(cur, destinations={**cur.destinations, pm: cfgmod.Destination()})
+    domains = dict(ctx.config.domains)
+    domains[d] = cfgmod.DomainConfig(localpart_catchall_separator="+")
+    _domains_file(domains, accounts)  # the checks, before keys are made
+    written: list[Path] = []
     try:
-        new = cfgmod.DomainsConfig(domains=domains, accounts=accounts)
-    except (ValueError, TypeError) as e:
-        raise AccountError(str(e)) from None
-    if cur is None:
-        try:
-            if account not in ctx.store.account_names():
-                ctx.store.create_account(account)
-        except (StoreError, ValueError, OSError) as e:
-            raise AccountError(f"creating account {account!r}: {e}") from None
-    apply_domains(ctx, new)
+        domains[d] = cfgmod.DomainConfig(localpart_catchall_separator="+", dkim=await _new_dkim_keys(ctx, d, written))
+        new = _domains_file(domains, accounts)
+        if cur is None:
+            try:
+                if account not in ctx.store.account_names():
+                    ctx.store.create_account(account)
+            except (StoreError, ValueError, OSError) as e:
+                raise AccountError(f"creating account {account!r}: {e}") from None
+        apply_domains(ctx, new)
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
     log.info("domain added", domain=d, account=account)
 
 
-def domain_rm(ctx: Any, domain: str) -> None:
+async def _new_dkim_keys(ctx: ServerContext, domain: str, written: list[Path]) -> DKIMConfig:
+    """Two new RSA DKIM keys for a new domain, written below the config dir (paths appended to
+    ``written``), as mox's admin.MakeDomainConfig names them."""
+    import time
+
+    import trio
+
+    from mox import config as cfgmod
+    from mox.dkim.keys import make_rsa_key
+
+    now = time.gmtime()
+    year, stamp = time.strftime("%Y", now), time.strftime("%Y%m%dT%H%M%S", now)
+    selectors: dict[str, cfgmod.DKIMSelector] = {}
+    for sel in (year + "a", year + "b"):
+        pem = await trio.to_thread.run_sync(make_rsa_key, sel, domain)
+        rel = f"dkim/{sel}._domainkey.{domain}.{stamp}.rsa2048.privatekey.pkcs8.pem"
+        path = Path(ctx.config.config_dir) / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cfgmod.write_file(path, pem, secret=True)
+        except OSError as e:
+            raise AccountError(f"writing dkim key: {e.strerror or e}") from None
+        written.append(path)
+        # RFC 6376 3.5 x=: mox's 72h expiration.
+        selectors[sel] = cfgmod.DKIMSelector(expiration="72h", private_key_file=rel)
+    return cfgmod.DKIMConfig(selectors=selectors, sign=[year + "a"])
+
+
+def domain_rm(ctx: ServerContext, domain: str) -> None:
     """Remove a domain. Like mox, refused while a TLS public key logs in with an address at
     it; addresses of accounts at the domain must be removed first (domains.conf would refer
     to a domain that does not exist)."""
@@ -328,12 +388,36 @@ def domain_rm(ctx: Any, domain: str) -> None:
         used = [a for a in acc.addresses if a.lower().endswith("@" + d)]
         if used:
             raise AccountError(f"domain is still used by address {used[0]!r} of account {name!r}, remove it first")
+    removed = ctx.config.domains[d]
     domains = {k: v for k, v in ctx.config.domains.items() if k != d}
-    apply_domains(ctx, cfgmod.DomainsConfig(domains=domains, accounts=dict(ctx.config.accounts)))
+    apply_domains(ctx, _domains_file(domains, dict(ctx.config.accounts)))
+    _move_away_keys(ctx, removed, domains)
     log.info("domain removed", domain=d)
 
 
-def _alias_parts(ctx: Any, address: str) -> tuple[str, str, Any]:
+def _move_away_keys(ctx: ServerContext, removed: DomainConfig, domains: dict[str, DomainConfig]) -> None:
+    """The DKIM key files of a removed domain that no other domain uses go to an "old" dir
+    beside them (mox admin.go moveAwayKeys): nothing is deleted."""
+    import os
+
+    base = Path(ctx.config.config_dir)
+    used = {os.path.normpath(sel.private_key_file) for dom in domains.values() for sel in dom.dkim.selectors.values()}
+    for sel in removed.dkim.selectors.values():
+        if os.path.normpath(sel.private_key_file) in used:
+            continue
+        src = base / sel.private_key_file
+        dst = src.parent / "old" / src.name
+        try:
+            if dst.exists():
+                raise FileExistsError(f"{dst} already exists")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.rename(dst)
+        except OSError as e:
+            # The domain is gone already; a key file left in place is no harm.
+            log.warn("dkim private key file of removed domain not moved", src=str(src), err=str(e))
+
+
+def _alias_parts(ctx: ServerContext, address: str) -> tuple[str, str, DomainConfig]:
     """(localpart as configured or given, domain, DomainConfig) of an alias address."""
     lp, at, dom = address.strip().rpartition("@")
     if not at or not lp:
@@ -346,33 +430,33 @@ def _alias_parts(ctx: Any, address: str) -> tuple[str, str, Any]:
     return lp, d, dc
 
 
-def _save_aliases(ctx: Any, d: str, aliases: dict[str, Any]) -> None:
+def _save_aliases(ctx: ServerContext, d: str, aliases: dict[str, Alias]) -> None:
     from mox import config as cfgmod
 
     domains = dict(ctx.config.domains)
     domains[d] = msgspec.structs.replace(domains[d], aliases=aliases)
-    apply_domains(ctx, cfgmod.DomainsConfig(domains=domains, accounts=dict(ctx.config.accounts)))
+    apply_domains(ctx, _domains_file(domains, dict(ctx.config.accounts)))
 
 
-def alias_list(ctx: Any, domain: str) -> list[str]:
+def alias_list(ctx: ServerContext, domain: str) -> list[str]:
     d = _domain_name(ctx, domain)
     return [f"{lp}@{d}" for lp in sorted(ctx.config.domains[d].aliases)]
 
 
-def alias_print(ctx: Any, address: str) -> list[str]:
+def alias_print(ctx: ServerContext, address: str) -> list[str]:
     """The alias's settings and members, in mox's form."""
     lp, d, dc = _alias_parts(ctx, address)
     alias = dc.aliases.get(lp)
     if alias is None:
         if ctx.auth.account_for_address(address.strip()) is not None:
-            raise AccountError("looking up alias: address not an alias")
-        raise AccountError("looking up alias: no such address")
+            raise AccountError("address not an alias")
+        raise AccountError("no such address")
     b = lambda v: "true" if v else "false"  # noqa: E731
     return [f"# postpublic {b(alias.post_public)}", f"# listmembers {b(alias.list_members)}",
             f"# allowmsgfrom {b(alias.allow_msg_from)}", "# members:", *alias.addresses]
 
 
-def alias_add(ctx: Any, address: str, alias: Any) -> None:
+def alias_add(ctx: ServerContext, address: str, alias: Alias) -> None:
     lp, d, dc = _alias_parts(ctx, address)
     if lp in dc.aliases:
         raise AccountError("alias already present")
@@ -390,7 +474,7 @@ def _bool_setting(name: str, value: str, cur: bool) -> bool:
     return value == "true"
 
 
-def alias_update(ctx: Any, address: str, postpublic: str, listmembers: str, allowmsgfrom: str) -> None:
+def alias_update(ctx: ServerContext, address: str, postpublic: str, listmembers: str, allowmsgfrom: str) -> None:
     lp, d, dc = _alias_parts(ctx, address)
     alias = dc.aliases.get(lp)
     if alias is None:
@@ -405,7 +489,7 @@ def alias_update(ctx: Any, address: str, postpublic: str, listmembers: str, allo
     log.info("alias updated", alias=f"{lp}@{d}")
 
 
-def alias_rm(ctx: Any, address: str) -> None:
+def alias_rm(ctx: ServerContext, address: str) -> None:
     lp, d, dc = _alias_parts(ctx, address)
     if lp not in dc.aliases:
         raise AccountError("alias does not exist")
@@ -413,7 +497,7 @@ def alias_rm(ctx: Any, address: str) -> None:
     log.info("alias removed", alias=f"{lp}@{d}")
 
 
-def alias_addaddr(ctx: Any, address: str, addresses: list[str]) -> None:
+def alias_addaddr(ctx: ServerContext, address: str, addresses: list[str]) -> None:
     if not addresses:
         raise AccountError("at least one address required")
     lp, d, dc = _alias_parts(ctx, address)
@@ -425,7 +509,7 @@ def alias_addaddr(ctx: Any, address: str, addresses: list[str]) -> None:
     log.info("alias addresses added", alias=f"{lp}@{d}", count=len(addresses))
 
 
-def alias_rmaddr(ctx: Any, address: str, addresses: list[str]) -> None:
+def alias_rmaddr(ctx: ServerContext, address: str, addresses: list[str]) -> None:
     if not addresses:
         raise AccountError("need at least one address")
     lp, d, dc = _alias_parts(ctx, address)
@@ -442,14 +526,15 @@ def alias_rmaddr(ctx: Any, address: str, addresses: list[str]) -> None:
     log.info("alias addresses removed", alias=f"{lp}@{d}", count=len(addresses))
 
 
-def account_list(ctx: Any) -> list[str]:
+def account_list(ctx: ServerContext) -> list[str]:
     """Each account, with "\\t(disabled)" when its login is disabled (mox ctl accountlist)."""
     return [name + ("\t(disabled)" if acc.login_disabled else "") for name, acc in sorted(ctx.config.accounts.items())]
 
 
-def account_disabled(ctx: Any, name: str, message: str) -> None:
+def account_disabled(ctx: ServerContext, name: str, message: str) -> None:
     """Disable login for the account with message, or enable it with "" (mox ctl
-    accountdisabled). Existing sessions stay; new logins are refused on every protocol."""
+    accountdisabled). New logins are refused on every protocol and web sessions end; IMAP and
+    SMTP connections already logged in stay, as in mox."""
     from mox import config as cfgmod
 
     cur = ctx.config.accounts.get(name)
@@ -460,16 +545,19 @@ def account_disabled(ctx: Any, name: str, message: str) -> None:
     except (ValueError, TypeError) as e:
         raise AccountError(str(e)) from None
     apply_accounts(ctx, {**ctx.config.accounts, name: new})
+    if message and ctx.web is not None and ctx.web.sessions is not None:
+        # mox ctl.go accountdisabled: the account's web login sessions end too.
+        ctx.web.sessions.remove_account(name)
     log.info("account login disabled" if message else "account login enabled", account=name)
 
 
-async def _run_stream(conn: Any, fn: Any, *args: Any) -> None:
+async def _run_stream(conn: CtlConn, fn: Callable[..., list[str]], *args: Any, what: str = "") -> None:
     from mox.ctl import CtlError
 
     try:
         lines = fn(*args)
     except AccountError as e:
-        raise CtlError(str(e)) from None
+        raise CtlError(f"{what}: {e}" if what else str(e)) from None
     await conn.write_line("ok")
     await conn.write_stream("".join(line + "\n" for line in lines).encode("utf-8"))
 
@@ -484,7 +572,7 @@ def _json_list(text: str) -> list[str]:
     return v
 
 
-async def cmd_domainadd(ctx: Any, conn: Any) -> None:
+async def cmd_domainadd(ctx: ServerContext, conn: CtlConn) -> None:
     disabled = await conn.read_line()
     domain = await conn.read_line()
     account = await conn.read_line()
@@ -493,25 +581,25 @@ async def cmd_domainadd(ctx: Any, conn: Any) -> None:
         from mox.ctl import CtlError
 
         raise CtlError("disabled domains are not supported by this implementation")
-    await _run(conn, domain_add, ctx, domain, account, localpart)
+    await _run(conn, domain_add, ctx, domain, account, localpart, what="adding domain")
 
 
-async def cmd_domainrm(ctx: Any, conn: Any) -> None:
+async def cmd_domainrm(ctx: ServerContext, conn: CtlConn) -> None:
     domain = await conn.read_line()
-    await _run(conn, domain_rm, ctx, domain)
+    await _run(conn, domain_rm, ctx, domain, what="removing domain")
 
 
-async def cmd_aliaslist(ctx: Any, conn: Any) -> None:
+async def cmd_aliaslist(ctx: ServerContext, conn: CtlConn) -> None:
     domain = await conn.read_line()
-    await _run_stream(conn, alias_list, ctx, domain)
+    await _run_stream(conn, alias_list, ctx, domain, what="listing aliases")
 
 
-async def cmd_aliasprint(ctx: Any, conn: Any) -> None:
+async def cmd_aliasprint(ctx: ServerContext, conn: CtlConn) -> None:
     address = await conn.read_line()
-    await _run_stream(conn, alias_print, ctx, address)
+    await _run_stream(conn, alias_print, ctx, address, what="looking up alias")
 
 
-async def cmd_aliasadd(ctx: Any, conn: Any) -> None:
+async def cmd_aliasadd(ctx: ServerContext, conn: CtlConn) -> None:
     from mox import config as cfgmod
     from mox.ctl import CtlError
 
@@ -521,39 +609,39 @@ async def cmd_aliasadd(ctx: Any, conn: Any) -> None:
         alias = msgspec.json.decode(raw.encode("utf-8"), type=cfgmod.Alias)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise CtlError(f"parsing alias: {e}") from None
-    await _run(conn, alias_add, ctx, address, alias)
+    await _run(conn, alias_add, ctx, address, alias, what="adding alias")
 
 
-async def cmd_aliasupdate(ctx: Any, conn: Any) -> None:
+async def cmd_aliasupdate(ctx: ServerContext, conn: CtlConn) -> None:
     address = await conn.read_line()
     postpublic = await conn.read_line()
     listmembers = await conn.read_line()
     allowmsgfrom = await conn.read_line()
-    await _run(conn, alias_update, ctx, address, postpublic, listmembers, allowmsgfrom)
+    await _run(conn, alias_update, ctx, address, postpublic, listmembers, allowmsgfrom, what="saving alias")
 
 
-async def cmd_aliasrm(ctx: Any, conn: Any) -> None:
+async def cmd_aliasrm(ctx: ServerContext, conn: CtlConn) -> None:
     address = await conn.read_line()
-    await _run(conn, alias_rm, ctx, address)
+    await _run(conn, alias_rm, ctx, address, what="removing alias")
 
 
-async def cmd_aliasaddaddr(ctx: Any, conn: Any) -> None:
-    address = await conn.read_line()
-    addresses = _json_list(await conn.read_line())
-    await _run(conn, alias_addaddr, ctx, address, addresses)
-
-
-async def cmd_aliasrmaddr(ctx: Any, conn: Any) -> None:
+async def cmd_aliasaddaddr(ctx: ServerContext, conn: CtlConn) -> None:
     address = await conn.read_line()
     addresses = _json_list(await conn.read_line())
-    await _run(conn, alias_rmaddr, ctx, address, addresses)
+    await _run(conn, alias_addaddr, ctx, address, addresses, what="adding addresses to alias")
 
 
-async def cmd_accountlist(ctx: Any, conn: Any) -> None:
+async def cmd_aliasrmaddr(ctx: ServerContext, conn: CtlConn) -> None:
+    address = await conn.read_line()
+    addresses = _json_list(await conn.read_line())
+    await _run(conn, alias_rmaddr, ctx, address, addresses, what="removing addresses from alias")
+
+
+async def cmd_accountlist(ctx: ServerContext, conn: CtlConn) -> None:
     await _run_stream(conn, account_list, ctx)
 
 
-async def cmd_accountdisabled(ctx: Any, conn: Any) -> None:
+async def cmd_accountdisabled(ctx: ServerContext, conn: CtlConn) -> None:
     name = await conn.read_line()
     message = await conn.read_line()
-    await _run(conn, account_disabled, ctx, name, message)
+    await _run(conn, account_disabled, ctx, name, message, what="saving account")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.message
 import imaplib
+import os
 import re
 import smtplib
 import time
@@ -171,6 +172,16 @@ def test_config_flag_and_moxconf_reach_the_running_server(server, tmp_path: Path
     assert mox(server, "queue", "list").returncode == 0
     assert ok(run_mox("queue", "list", "-dir", str(server.dir))) == ok(mox(server, "queue", "list"))
     ok(run_mox("config", "account", "list", "-dir", str(server.dir)), "mox\n")
+    # Commands reach the data dir named by mox.conf's DataDir (relative to the file).
+    cfg = tmp_path / "etc" / "mox"
+    cfg.mkdir(parents=True)
+    rel = os.path.relpath(server.dir, cfg)
+    text = (server.dir / "mox.conf").read_text(encoding="utf-8")
+    (cfg / "mox.conf").write_text(text.replace("\nDataDir: .\n", f"\nDataDir: {rel}\n"), encoding="utf-8")
+    r = run_mox("-config", str(cfg / "mox.conf"), "config", "account", "list")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "mox\n", "")
+    # The running server's files pass `config test`.
+    ok(mox(server, "config", "test"), "config OK\n")
     # -dir wins over -config.
     r = run_mox("-config", str(server.dir / "mox.conf"), "config", "account", "list", "-dir", str(tmp_path))
     assert r.returncode == 1

@@ -306,7 +306,7 @@ def test_admin_page(server: Any, page: Page, client: Any, tmp_path: Path) -> Non
         assert im.select("Inbox")[0] == "OK"
 
     # The queue view: a held submission appears after Refresh, and is dropped with its button.
-    rcpt = f"held{t}@example.org"
+    rcpt = f"held{t}x@example.org"  # no failure-simulation suffix
     m = message(f"held {t}", "later\n")
     del m["From"], m["To"]
     m["From"], m["To"] = "mox@localhost", rcpt
@@ -496,8 +496,8 @@ def test_cross_site_page_cannot_reset_or_add_faults(server: Any, browser: Any, c
     from tests.web.conftest import wait_one
 
     t = uuid.uuid4().hex[:8]
-    smtp_send(server, message(f"keep {t}", "keep me\n"), to=f"keep-{t}@example.org")
-    kept = wait_one(client(), f"to=keep-{t}@example.org")
+    smtp_send(server, message(f"keep {t}", "keep me\n"), to=f"keep-{t}x@example.org")  # no failure-simulation suffix
+    kept = wait_one(client(), f"to=keep-{t}x@example.org")
     site = AttackerSite(base(server))
     ctx = browser.new_context()
     ctx.set_default_timeout(TIMEOUT_MS)

@@ -306,6 +306,48 @@ def parse_address_list(value: str | None) -> list[Address]:
     return out
 
 
+# --- RFC 5322 3.6.4 message identifiers ------------------------------------------------------
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
+
+
+def parse_msg_ids(value: str | None) -> list[str]:
+    """The valid message identifiers in a Message-ID, In-Reply-To or References value, in order,
+    normalized so that differently quoted forms of one identifier are equal (RFC 5256 3:
+    ``<"01KF8JCEOCBS0045PS"@xxx.yyy.com>`` and ``<01KF8JCEOCBS0045PS@xxx.yyy.com>`` are the same
+    Message ID): without the angle brackets, quoted strings unquoted, comments and folding
+    whitespace removed. Valid means ``<left@right>`` with both sides non-empty (RFC 5322 msg-id,
+    leniently: obsolete forms are accepted); anything else between them is skipped. Case is
+    kept (RFC 5256 3: Message ID comparisons are case-sensitive)."""
+    out: list[str] = []
+    if not value:
+        return out
+    i = 0
+    while True:
+        start = value.find("<", i)
+        if start < 0:
+            return out
+        end = value.find(">", start + 1)
+        if end < 0:
+            return out
+        inner = value.find("<", start + 1, end)
+        if inner >= 0:
+            i = inner  # "<junk <id@host>": the identifier is the inner one
+            continue
+        i = end + 1
+        content = value[start + 1 : end]
+        if "(" in content:
+            content = _COMMENT.sub("", content)
+        if '"' in content:
+            content = _QUOTED.sub(lambda m: _QUOTED_PAIR.sub(r"\1", m.group(1)), content)
+        content = "".join(content.split())
+        left, at, right = content.rpartition("@")
+        if at and left and right:
+            out.append(content)
+
+
 # --- RFC 2045 5.1 / RFC 2183 parameters with RFC 2231 ------------------------------------------
 
 _TSPECIALS = '()<>@,;:\\"/[]?='

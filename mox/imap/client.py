@@ -41,6 +41,10 @@ from mox.imap.responses import (
     UntaggedResult,
     UntaggedSearch,
     UntaggedSearchModSeq,
+    UntaggedEsearch,
+    UntaggedSort,
+    UntaggedThread,
+    ThreadNode,
     CodeCapability,
 )
 
@@ -607,6 +611,32 @@ class Conn:
             if isinstance(r, (UntaggedSearch, UntaggedSearchModSeq)):
                 nums += r.nums
         return nums
+
+    def sort(self, criteria: str, search: str = "ALL", *, charset: str = "UTF-8", uid: bool = False) -> list[int]:
+        """SORT (RFC 5256): ``c.sort("(REVERSE DATE)", "UNSEEN")`` -> numbers in sort order."""
+        untagged, _ = self.transact(("UID " if uid else "") + f"SORT {criteria} {charset} {search}")
+        return [n for r in untagged if isinstance(r, UntaggedSort) for n in r.nums]
+
+    def thread(
+        self, algorithm: str = "REFERENCES", search: str = "ALL", *, charset: str = "UTF-8", uid: bool = False
+    ) -> list[ThreadNode]:
+        """THREAD (RFC 5256): the threads as ThreadNode trees (``num`` None for a missing parent)."""
+        untagged, _ = self.transact(("UID " if uid else "") + f"THREAD {algorithm} {charset} {search}")
+        return [t for r in untagged if isinstance(r, UntaggedThread) for t in r.threads]
+
+    def esearch(self, command: str) -> UntaggedEsearch:
+        """A SEARCH/SORT with RETURN options (RFC 4731, 5267, 9394), e.g. ``c.esearch("UID SORT RETURN
+        (PARTIAL 1:50) (DATE) UTF-8 ALL")``: its ESEARCH response (the one with the command's tag)."""
+        tag = self.command(command)
+        untagged, _ = self.response()
+        for r in untagged:
+            if isinstance(r, UntaggedEsearch) and r.tag == tag:
+                return r
+        raise RemoteProtocolError(f"no ESEARCH response for {tag}")
+
+    def cancelupdate(self, *tags: str) -> Tagged:
+        """CANCELUPDATE (RFC 5267 4.3.5) for the UPDATE contexts of these command tags."""
+        return self.transact("CANCELUPDATE " + " ".join(quote(t) for t in tags))[1]
 
     def copy(self, seqset: str, mailbox: str, *, uid: bool = False) -> Tagged:
         return self.transact(("UID " if uid else "") + f"COPY {seqset} {self.mailbox(mailbox)}")[1]

@@ -28,6 +28,7 @@ from .responses import (
     CodeCopyUID,
     CodeHighestModSeq,
     CodeModified,
+    CodeNoUpdate,
     CodeOther,
     CodePermanentFlags,
     CodeUIDNext,
@@ -36,6 +37,8 @@ from .responses import (
     CodeWord,
     Continuation,
     Envelope,
+    EsearchPartial,
+    EsearchUpdate,
     FetchBinary,
     FetchBinarySize,
     FetchBody,
@@ -55,6 +58,7 @@ from .responses import (
     QuotaResource,
     Response,
     Tagged,
+    ThreadNode,
     Untagged,
     UntaggedBye,
     UntaggedCapability,
@@ -75,7 +79,9 @@ from .responses import (
     UntaggedResult,
     UntaggedSearch,
     UntaggedSearchModSeq,
+    UntaggedSort,
     UntaggedStatus,
+    UntaggedThread,
     UntaggedVanished,
 )
 
@@ -86,6 +92,7 @@ class RemoteProtocolError(Exception):
 
 _STATUS_LINE = re.compile(rb"^(?:\*|[^ ]+) (?:OK|NO|BAD|BYE|PREAUTH)(?: |$)", re.IGNORECASE)
 _NUMBER = re.compile(rb"[0-9]+")
+_PARTIAL_RANGE = re.compile(rb"[1-9][0-9]*:[1-9][0-9]*|-[1-9][0-9]*:-[1-9][0-9]*")  # RFC 9394 4
 _FETCH_ATT_CHARS = wire.ATOM_CHARS - {ord("[")}
 
 
@@ -387,6 +394,9 @@ class _Parser:
         if name == "MODIFIED":
             self.sp()
             return CodeModified(self.seq_set())
+        if name == "NOUPDATE":
+            self.sp()
+            return CodeNoUpdate(self.quoted_bytes().decode("ascii", "surrogateescape"))
         if name == "BADCHARSET":
             charsets: list[str] = []
             if self.take(b" ("):
@@ -495,6 +505,18 @@ class _Parser:
             return UntaggedSearch(tuple(nums))
         if w == "ESEARCH":
             return self.esearch()
+        if w == "SORT":
+            nums = []
+            modseq = None
+            while self.take(b" "):
+                if self.take(b"(MODSEQ "):  # RFC 7162 3.1.9
+                    modseq = self.number()
+                    self.expect(b")")
+                    break
+                nums.append(self.nz_number())
+            return UntaggedSort(tuple(nums), modseq)
+        if w == "THREAD":
+            return self.thread_data()
         if w == "VANISHED":
             self.sp()
             earlier = self.take(b"(EARLIER) ")
@@ -554,6 +576,7 @@ class _Parser:
         uid = False
         vals: dict[str, Any] = {}
         exts: list[tuple[str, str]] = []
+        updates: list[EsearchUpdate] = []
         if self.take(b" (TAG "):
             tag = self.string()
             self.expect(b")")
@@ -571,11 +594,82 @@ class _Parser:
                 vals["modseq"] = self.number()
             elif name == "ALL":
                 vals["all"] = self.seq_set()
+            elif name == "PARTIAL":
+                # RFC 9394 4: "(" partial-range SP (sequence-set / "NIL") ")"
+                self.expect(b"(")
+                m = _PARTIAL_RANGE.match(self.b, self.i)
+                if m is None:
+                    self.error("expected partial range")
+                assert m is not None
+                self.i = m.end()
+                self.sp()
+                results = None if self.take(b"NIL") else self.seq_set()
+                self.expect(b")")
+                vals["partial"] = EsearchPartial(m.group().decode("ascii"), results)
+            elif name in ("ADDTO", "REMOVEFROM"):
+                # RFC 5267 5: "(" context-position SP sequence-set *(SP ...) ")"
+                self.expect(b"(")
+                while True:
+                    pos = self.number()
+                    self.sp()
+                    updates.append(EsearchUpdate(name, pos, self.seq_set()))
+                    if self.take(b")"):
+                        break
+                    self.sp()
             else:
                 start = self.i
                 self.sexpr()
                 exts.append((name, self.b[start : self.i].decode("utf-8", "surrogateescape")))
-        return UntaggedEsearch(tag=tag, uid=uid, exts=tuple(exts), **vals)
+        return UntaggedEsearch(tag=tag, uid=uid, exts=tuple(exts), updates=tuple(updates), **vals)
+
+    def thread_data(self) -> UntaggedThread:
+        """RFC 5256 5 thread-data: ``THREAD [SP 1*thread-list]``, read without recursion. A
+        thread-list holds member numbers, each the parent of the next, and then either nothing
+        or two or more nested thread-lists (children of the last member, or of a dummy when the
+        list starts with them)."""
+        threads: list[ThreadNode] = []
+        if not self.take(b" "):
+            return UntaggedThread(())
+        # Each open thread-list: its member numbers and its nested lists' nodes.
+        stack: list[tuple[list[int], list[ThreadNode]]] = []
+        while True:
+            if self.take(b"("):
+                stack.append(([], []))
+                continue
+            if self.take(b")"):
+                if not stack:
+                    self.error("unbalanced thread list")
+                nums, nested = stack.pop()
+                if not nums and len(nested) < 2:
+                    self.error("thread list without members")
+                if nested and len(nested) < 2 and nums:
+                    self.error("a single nested thread list")
+                node: ThreadNode | None = None
+                if nums:
+                    children = tuple(nested)
+                    for n in reversed(nums):
+                        node = ThreadNode(n, children)
+                        children = (node,)
+                else:
+                    node = ThreadNode(None, tuple(nested))
+                assert node is not None
+                if stack:
+                    stack[-1][1].append(node)
+                else:
+                    threads.append(node)
+                    if not self.peek(b"("):
+                        return UntaggedThread(tuple(threads))
+                continue
+            if not stack:
+                self.error("expected thread list")
+            nums, nested = stack[-1]
+            if nested:
+                self.error("thread member after nested lists")
+            if nums or self.b[self.i - 1 : self.i] != b"(":
+                self.sp()
+                if self.peek(b"("):
+                    continue
+            nums.append(self.nz_number())
 
     def namespace_descr(self) -> tuple[NamespaceDescr, ...]:
         if self.take(b"NIL"):

@@ -32,6 +32,7 @@ from .responses import (
     CodeCopyUID,
     CodeHighestModSeq,
     CodeModified,
+    CodeNoUpdate,
     CodeOther,
     CodePermanentFlags,
     CodeUIDNext,
@@ -77,7 +78,9 @@ from .responses import (
     UntaggedResult,
     UntaggedSearch,
     UntaggedSearchModSeq,
+    UntaggedSort,
     UntaggedStatus,
+    UntaggedThread,
     UntaggedVanished,
 )
 
@@ -136,6 +139,8 @@ def serialize_code(c: Code) -> bytes:
         if not c.charsets:
             return b"BADCHARSET"
         return b"BADCHARSET (" + b" ".join(wire.astring(x, False) for x in c.charsets) + b")"
+    if isinstance(c, CodeNoUpdate):
+        return b"NOUPDATE " + wire.quoted(c.tag.encode("ascii"))  # RFC 5267 5
     if isinstance(c, CodeOther):
         return c.word.encode("ascii") + b" " + _text(c.arg)
     raise TypeError(f"not a response code: {c!r}")
@@ -286,13 +291,56 @@ def _esearch(r: UntaggedEsearch, utf8: bool) -> bytes:
         out += b" (TAG " + _str(r.tag, utf8) + b")"
     if r.uid:
         out += b" UID"
-    for name in ("min", "max", "count", "all", "modseq"):
+    for name in ("min", "max", "count", "all"):
         v = getattr(r, name)
         if v is not None:
             out += b" " + name.upper().encode("ascii") + b" " + str(v).encode("ascii")
+    if r.partial is not None:
+        # RFC 9394 4 ret-data-partial: the requested range and the results, NIL for none.
+        res = r.partial.results.encode("ascii") if r.partial.results is not None else b"NIL"
+        out += b" PARTIAL (" + r.partial.range.encode("ascii") + b" " + res + b")"
+    if r.modseq is not None:
+        out += b" MODSEQ %d" % r.modseq
+    # RFC 5267 4.3.3, 4.3.4: consecutive pairs of one kind in one ADDTO/REMOVEFROM item.
+    i = 0
+    while i < len(r.updates):
+        op = r.updates[i].op
+        pairs = []
+        while i < len(r.updates) and r.updates[i].op == op:
+            u = r.updates[i]
+            pairs.append(b"%d %s" % (u.position, u.nums.encode("ascii")))
+            i += 1
+        out += b" " + op.encode("ascii") + b" (" + b" ".join(pairs) + b")"
     for k, v in r.exts:
         out += b" " + k.encode("ascii") + b" " + _text(v)
     return out
+
+
+def _thread(r: UntaggedThread, utf8: bool) -> bytes:
+    """RFC 5256 thread-data, written without recursion (threads can be thousands deep): a node
+    with one child continues its member list, with more each child is a nested thread-list; a
+    dummy (num None) is only its nested thread-lists."""
+    out = bytearray(b"THREAD")
+    if r.threads:
+        out += b" "
+    stack: list[Any] = []  # nodes and literal bytes, popped from the end
+    for t in reversed(r.threads):
+        stack += [b")", t, b"("]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            out += item
+            continue
+        if item.num is not None:
+            out += b"%d" % item.num
+            if len(item.children) == 1:
+                stack += [item.children[0], b" "]
+                continue
+            if item.children:
+                out += b" "
+        for c in reversed(item.children):
+            stack += [b")", c, b"("]
+    return bytes(out)
 
 
 def _namespace(r: UntaggedNamespace, utf8: bool) -> bytes:
@@ -333,6 +381,10 @@ _UNTAGGED: dict[type, Callable[[Any, bool], bytes]] = {
     UntaggedSearch: lambda r, utf8: b"SEARCH" + b"".join(b" %d" % n for n in r.nums),
     UntaggedSearchModSeq: lambda r, utf8: b"SEARCH" + b"".join(b" %d" % n for n in r.nums) + b" (MODSEQ %d)" % r.modseq,
     UntaggedEsearch: _esearch,
+    UntaggedSort: lambda r, utf8: (
+        b"SORT" + b"".join(b" %d" % n for n in r.nums) + (b" (MODSEQ %d)" % r.modseq if r.modseq is not None else b"")
+    ),
+    UntaggedThread: _thread,
     UntaggedVanished: lambda r, utf8: b"VANISHED " + (b"(EARLIER) " if r.earlier else b"") + r.uids.encode("ascii"),
     UntaggedNamespace: _namespace,
     UntaggedQuotaroot: lambda r, utf8: (

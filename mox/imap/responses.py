@@ -121,6 +121,13 @@ class CodeBadCharset(_Value, frozen=True):
     name = "BADCHARSET"
 
 
+class CodeNoUpdate(_Value, frozen=True):
+    """RFC 5267 4.3.1: the server keeps no UPDATE context for the command with this tag."""
+
+    tag: str
+    name = "NOUPDATE"
+
+
 class CodeOther(_Value, frozen=True):
     """A code with arguments we do not know; ``arg`` is the raw text after the name."""
 
@@ -144,6 +151,7 @@ Code = Union[
     CodeHighestModSeq,
     CodeModified,
     CodeBadCharset,
+    CodeNoUpdate,
     CodeOther,
 ]
 
@@ -253,9 +261,54 @@ class UntaggedSearchModSeq(_Value, frozen=True):
     modseq: int
 
 
+class UntaggedSort(_Value, frozen=True):
+    """RFC 5256: ``* SORT 5 3 4``, numbers in sort order; RFC 7162 3.1.9: ``(MODSEQ n)`` after
+    them when the criteria had a MODSEQ key."""
+
+    nums: tuple[int, ...]
+    modseq: int | None = None
+
+
+class ThreadNode(_Value, frozen=True):
+    """One member of a THREAD response (RFC 5256 thread-list): a message number (sequence
+    number or UID), or None for a parent that is not in the result (``((3)(5))``: 3 and 5 are
+    siblings below such a parent), and its children in order."""
+
+    num: int | None
+    children: tuple[ThreadNode, ...] = ()
+
+
+class UntaggedThread(_Value, frozen=True):
+    """RFC 5256: ``* THREAD (2)(3 6 (4 23)(44 7 96))``, one ThreadNode per thread."""
+
+    threads: tuple[ThreadNode, ...] = ()
+
+
+class EsearchPartial(_Value, frozen=True):
+    """RFC 5267 4.4, RFC 9394 3.1: the PARTIAL return data: the requested ``range`` as the
+    client wrote it (``"1:100"``, ``"-1:-100"``) and the results at those positions as a
+    sequence set, None (NIL) when there are none."""
+
+    range: str
+    results: str | None
+
+
+class EsearchUpdate(_Value, frozen=True):
+    """RFC 5267 4.3.3, 4.3.4: one (context position, result set) pair of an ADDTO (``op``
+    "ADDTO") or REMOVEFROM ("REMOVEFROM") return data item. Position 0: anywhere (SEARCH
+    contexts, kept in mailbox order); else where the first result of ``nums`` goes (or was),
+    the others following it in the requested order."""
+
+    op: str
+    position: int
+    nums: str
+
+
 class UntaggedEsearch(_Value, frozen=True):
-    """RFC 4731: ``* ESEARCH (TAG "x") UID MIN 1 MAX 3 ALL 1:3 COUNT 3``; other return data in
-    ``exts`` as (NAME, raw text)."""
+    """RFC 4731: ``* ESEARCH (TAG "x") UID MIN 1 MAX 3 ALL 1:3 COUNT 3``; PARTIAL (RFC 9394),
+    ADDTO/REMOVEFROM (RFC 5267: ``updates`` in the order a client must apply them, one pair
+    each); other return data in ``exts`` as (NAME, raw text). For an extended SORT, ``all`` is
+    in sort order (``"4:5,1:3"``, RFC 5267 3.2)."""
 
     tag: str | None = None
     uid: bool = False
@@ -265,6 +318,8 @@ class UntaggedEsearch(_Value, frozen=True):
     count: int | None = None
     modseq: int | None = None
     exts: tuple[tuple[str, str], ...] = ()
+    partial: EsearchPartial | None = None
+    updates: tuple[EsearchUpdate, ...] = ()
 
 
 class UntaggedVanished(_Value, frozen=True):
@@ -523,6 +578,8 @@ Untagged = Union[
     UntaggedSearch,
     UntaggedSearchModSeq,
     UntaggedEsearch,
+    UntaggedSort,
+    UntaggedThread,
     UntaggedVanished,
     UntaggedNamespace,
     UntaggedQuotaroot,

@@ -184,6 +184,34 @@ def sequence_set(nums: Iterable[int]) -> str:
     return ",".join(parts)
 
 
+def sequence_set_ordered(nums: Iterable[int]) -> str:
+    """``[4, 5, 1, 2, 3]`` -> ``4:5,1:3``: the numbers in their given order (SORT results, RFC
+    5267 3.2), runs of consecutive ascending numbers as ranges (never ``5:4``)."""
+    parts: list[str] = []
+    ns = list(nums)
+    i = 0
+    while i < len(ns):
+        j = i
+        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
+            j += 1
+        parts.append(str(ns[i]) if i == j else f"{ns[i]}:{ns[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def sequence_set_numbers(text: str) -> list[int]:
+    """The numbers of a sequence set without ``*`` in their written order (``4:5,1:3`` ->
+    ``[4, 5, 1, 2, 3]``; ``7:5`` -> ``[5, 6, 7]``, ranges expand ascending, RFC 5267 3.2)."""
+    out: list[int] = []
+    for part in text.split(","):
+        a, _, b = part.partition(":")
+        lo, hi = int(a), int(b or a)
+        if lo > hi:
+            lo, hi = hi, lo
+        out.extend(range(lo, hi + 1))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Dates (RFC 9051 9: date-month, date-time; English month names whatever the locale)
 

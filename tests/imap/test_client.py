@@ -26,6 +26,7 @@ from mox.imap.responses import (
     CodeCopyUID,
     CodeHighestModSeq,
     CodeModified,
+    CodeNoUpdate,
     CodeOther,
     CodePermanentFlags,
     CodeUIDNext,
@@ -34,6 +35,8 @@ from mox.imap.responses import (
     CodeWord,
     Continuation,
     Envelope,
+    EsearchPartial,
+    EsearchUpdate,
     FetchBinary,
     FetchBinarySize,
     FetchBody,
@@ -50,6 +53,7 @@ from mox.imap.responses import (
     NamespaceDescr,
     QuotaResource,
     Tagged,
+    ThreadNode,
     UntaggedBye,
     UntaggedCapability,
     UntaggedEnabled,
@@ -69,7 +73,9 @@ from mox.imap.responses import (
     UntaggedResult,
     UntaggedSearch,
     UntaggedSearchModSeq,
+    UntaggedSort,
     UntaggedStatus,
+    UntaggedThread,
     UntaggedVanished,
 )
 from mox.imap.response_parse import RemoteProtocolError, parse_response
@@ -138,6 +144,33 @@ CASES: list[tuple[bytes, object]] = [
      UntaggedEsearch(tag="x001", uid=True, min=1, max=5, all="1:3,5", count=4)),
     (b'* ESEARCH (TAG "t") COUNT 0\r\n', UntaggedEsearch(tag="t", count=0)),
     (b"* ESEARCH\r\n", UntaggedEsearch()),
+    # RFC 5267, RFC 9394: PARTIAL, ADDTO, REMOVEFROM (one pair each, in order).
+    (b'* ESEARCH (TAG "A02") UID PARTIAL (23500:24000 23501:23764)\r\n',
+     UntaggedEsearch(tag="A02", uid=True, partial=EsearchPartial("23500:24000", "23501:23764"))),
+    (b'* ESEARCH (TAG "A04") UID PARTIAL (24000:24500 NIL)\r\n',
+     UntaggedEsearch(tag="A04", uid=True, partial=EsearchPartial("24000:24500", None))),
+    (b'* ESEARCH (TAG "A01") UID PARTIAL (-1:-100 5:9,1)\r\n',
+     UntaggedEsearch(tag="A01", uid=True, partial=EsearchPartial("-1:-100", "5:9,1"))),
+    (b'* ESEARCH (TAG "B01") UID ADDTO (0 32768:32769)\r\n',
+     UntaggedEsearch(tag="B01", uid=True, updates=[EsearchUpdate("ADDTO", 0, "32768:32769")])),
+    (b'* ESEARCH (TAG "C01") UID ADDTO (1 2733 1 2732 1 2731)\r\n',
+     UntaggedEsearch(tag="C01", uid=True, updates=[EsearchUpdate("ADDTO", 1, "2733"), EsearchUpdate("ADDTO", 1, "2732"),
+                                                   EsearchUpdate("ADDTO", 1, "2731")])),
+    (b'* ESEARCH (TAG "C01") REMOVEFROM (0 3) ADDTO (0 4:5) REMOVEFROM (2 7)\r\n',
+     UntaggedEsearch(tag="C01", updates=[EsearchUpdate("REMOVEFROM", 0, "3"), EsearchUpdate("ADDTO", 0, "4:5"),
+                                         EsearchUpdate("REMOVEFROM", 2, "7")])),
+    (b'* NO [NOUPDATE "B02"] Too many contexts\r\n', UntaggedResult("NO", CodeNoUpdate("B02"), "Too many contexts")),
+    # RFC 5256: SORT and THREAD (the RFC's examples); RFC 7162 3.1.9: SORT with MODSEQ.
+    (b"* SORT 2 3 6\r\n", UntaggedSort([2, 3, 6])),
+    (b"* SORT\r\n", UntaggedSort([])),
+    (b"* SORT 5 3 4 1 2 (MODSEQ 917162500)\r\n", UntaggedSort([5, 3, 4, 1, 2], 917162500)),
+    (b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n", UntaggedThread([
+        ThreadNode(2), ThreadNode(3, [ThreadNode(6, [ThreadNode(4, [ThreadNode(23)]),
+                                                     ThreadNode(44, [ThreadNode(7, [ThreadNode(96)])])])])])),
+    (b"* THREAD ((3)(5))\r\n", UntaggedThread([ThreadNode(None, [ThreadNode(3), ThreadNode(5)])])),
+    (b"* THREAD (1 ((2)(3))(4))\r\n", UntaggedThread([ThreadNode(1, [ThreadNode(None, [ThreadNode(2), ThreadNode(3)]),
+                                                                     ThreadNode(4)])])),
+    (b"* THREAD\r\n", UntaggedThread([])),
     (b"* VANISHED 1:2,5\r\n", UntaggedVanished(False, "1:2,5")),
     (b"* VANISHED (EARLIER) 3\r\n", UntaggedVanished(True, "3")),
     (b'* NAMESPACE (("" "/")) NIL NIL\r\n', UntaggedNamespace([NamespaceDescr("", "/")], [], [])),
@@ -238,6 +271,13 @@ def test_parse_and_serialize(wire: bytes, value: object) -> None:
         (b'* LIST () "/" b (OLDNAME (a))\r\n', UntaggedList([], "/", "b", oldname="a")),
         (b'* ESEARCH (TAG "x001") UID MIN 1 MAX 5 ALL 1:3,5 COUNT 4\r\n',
          UntaggedEsearch(tag="x001", uid=True, min=1, max=5, all="1:3,5", count=4)),
+        (b'* ESEARCH (TAG "t") PARTIAL (1:2 1) COUNT 3\r\n',
+         UntaggedEsearch(tag="t", count=3, partial=EsearchPartial("1:2", "1"))),
+        (b'* ESEARCH (TAG "t") ADDTO (1 3 2 4)\r\n',  # one item with two pairs, or two items
+         UntaggedEsearch(tag="t", updates=[EsearchUpdate("ADDTO", 1, "3"), EsearchUpdate("ADDTO", 2, "4")])),
+        (b'* ESEARCH (TAG "t") ADDTO (1 3) ADDTO (2 4)\r\n',
+         UntaggedEsearch(tag="t", updates=[EsearchUpdate("ADDTO", 1, "3"), EsearchUpdate("ADDTO", 2, "4")])),
+        (b"* thread (1 2)\r\n", UntaggedThread([ThreadNode(1, [ThreadNode(2)])])),
     ],
 )
 def test_parse_other_spellings(wire: bytes, value: object) -> None:
@@ -294,6 +334,21 @@ def test_literal_text_not_literal() -> None:
         b'* NAMESPACE () NIL NIL\r\n',
         b'* 1 FETCH (ENVELOPE (NIL NIL () NIL NIL NIL NIL NIL NIL NIL))\r\n',
         b'* LIST () "/" "a\nb"\r\n',
+        b"* SORT 0\r\n",
+        b"* SORT 1 (MODSEQ x)\r\n",
+        b"* THREAD ()\r\n",
+        b"* THREAD (1 (2))\r\n",  # a single nested list (thread-nested needs two)
+        b"* THREAD (1 (2)(3) 4)\r\n",
+        b"* THREAD (1 2\r\n",
+        b"* THREAD (1)) \r\n",
+        b"* THREAD 1\r\n",
+        b"* THREAD (0)\r\n",
+        b'* ESEARCH (TAG "t") PARTIAL (1:-2 1)\r\n',
+        b'* ESEARCH (TAG "t") PARTIAL (0:2 1)\r\n',
+        b'* ESEARCH (TAG "t") PARTIAL (1:2)\r\n',
+        b'* ESEARCH (TAG "t") ADDTO ()\r\n',
+        b'* ESEARCH (TAG "t") ADDTO (1)\r\n',
+        b"* OK [NOUPDATE B02] x\r\n",
     ],
 )
 def test_parse_errors(wire: bytes) -> None:
@@ -788,6 +843,18 @@ fetch_attrs = st.one_of(
     st.builds(FetchBinarySize, st.sampled_from(["", "1"]), st.integers(0, 10**9)),
     st.builds(FetchRFC822, st.one_of(st.none(), st.binary(max_size=40))),
 )
+# THREAD members: a message number with no, one or two+ children, or a dummy with two or more. A
+# dummy as the only child of a message has no wire form of its own (its children would be the
+# message's), so it is not generated.
+threads = st.recursive(
+    st.builds(ThreadNode, nz),
+    lambda inner: st.one_of(
+        st.builds(ThreadNode, nz, st.lists(inner, min_size=1, max_size=3).map(tuple)).filter(
+            lambda n: len(n.children) != 1 or n.children[0].num is not None),
+        st.builds(ThreadNode, st.none(), st.lists(inner, min_size=2, max_size=3).map(tuple)),
+    ),
+    max_leaves=8,
+)
 responses = st.one_of(
     st.builds(Tagged, st.text(ATOM_CHARS.replace("+", ""), min_size=1, max_size=8),
               st.sampled_from(["OK", "NO", "BAD"]), codes, line_text),
@@ -799,7 +866,13 @@ responses = st.one_of(
         st.sampled_from(["MESSAGES", "UIDNEXT", "UNSEEN", "SIZE", "HIGHESTMODSEQ"]), st.integers(0, 2**40))),
     st.builds(UntaggedSearch, st.lists(nz, max_size=5).map(tuple)),
     st.builds(UntaggedEsearch, st.one_of(st.none(), atoms), st.booleans(), st.one_of(st.none(), nz),
-              st.one_of(st.none(), nz), st.one_of(st.none(), seqsets), st.one_of(st.none(), st.integers(0, 99))),
+              st.one_of(st.none(), nz), st.one_of(st.none(), seqsets), st.one_of(st.none(), st.integers(0, 99)),
+              partial=st.one_of(st.none(), st.builds(EsearchPartial, st.sampled_from(["1:5", "-1:-100", "7:3"]),
+                                                     st.one_of(st.none(), seqsets))),
+              updates=st.lists(st.builds(EsearchUpdate, st.sampled_from(["ADDTO", "REMOVEFROM"]), st.integers(0, 99),
+                                         seqsets), max_size=4).map(tuple)),
+    st.builds(UntaggedSort, st.lists(nz, max_size=5).map(tuple), st.one_of(st.none(), nz)),
+    st.builds(UntaggedThread, st.lists(threads, max_size=4).map(tuple)),
     st.builds(UntaggedVanished, st.booleans(), seqsets),
     st.builds(UntaggedFlags, flags),
     st.builds(UntaggedExists, st.integers(0, 2**32)),
@@ -825,7 +898,8 @@ RESPONSE_TOKENS = [
     b"* ", b"x1 ", b"+ ", b"OK", b"NO", b"BYE", b" ", b"[", b"]", b"(", b")", b"{3}\r\n", b"~{2}\r\n", b"{0}\r\n",
     b"{99999999999999999999}\r\n", b'"', b"\\", b"\r\n", b"NIL", b"1", b"0", b"FETCH", b"BODY[", b"BODY", b"UID",
     b"BODYSTRUCTURE", b"ENVELOPE", b"LIST", b"STATUS", b"ESEARCH", b"SEARCH", b"CAPABILITY", b"UIDNEXT",
-    b"COPYUID", b"1:*", b"\xff", b"&-", b"&AGE", b"MODSEQ", b"<1>", b"\x00",
+    b"COPYUID", b"1:*", b"\xff", b"&-", b"&AGE", b"MODSEQ", b"<1>", b"\x00", b"THREAD", b"SORT", b"PARTIAL",
+    b"ADDTO", b"REMOVEFROM", b"-1:-2", b"NOUPDATE",
 ]
 
 

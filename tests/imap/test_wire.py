@@ -91,6 +91,11 @@ def test_sequence_set() -> None:
     assert wire.sequence_set([5, 1, 2, 3, 7, 8]) == "1:3,5,7:8"
     assert wire.sequence_set([]) == ""
     assert wire.SEQUENCE_SET.fullmatch(b"1:3,5,7:*")
+    # RFC 5267 3.2: SORT results keep their order; ranges only where numbers ascend.
+    assert wire.sequence_set_ordered([4, 5, 1, 2, 3, 9, 8]) == "4:5,1:3,9,8"
+    assert wire.sequence_set_ordered([]) == ""
+    assert wire.sequence_set_numbers("4:5,1:3,9,8") == [4, 5, 1, 2, 3, 9, 8]
+    assert wire.sequence_set_numbers("7:5") == [5, 6, 7]
 
 
 @settings(max_examples=200, deadline=None)

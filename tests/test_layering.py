@@ -21,6 +21,7 @@ SANS_IO = {
         "mox.imap", "mox.imap.errors", "mox.imap.fetch", "mox.imap.grammar", "mox.imap.parse", "mox.imap.profiles",
         "mox.imap.protocol", "mox.imap.response_parse", "mox.imap.response_write", "mox.imap.responses",
         "mox.imap.search", "mox.imap.types", "mox.imap.utf7", "mox.imap.wire",
+        "mox.imap.sort", "mox.imap.thread", "mox.imap.contexts",
     ],
     "mox.smtp": [
         "mox.smtp", "mox.smtp.address", "mox.smtp.checks", "mox.smtp.codes", "mox.smtp.failsim", "mox.smtp.parse",
@@ -28,7 +29,7 @@ SANS_IO = {
     ],
     "mox.message": [
         "mox.message", "mox.message.check", "mox.message.header", "mox.message.headerwriter", "mox.message.parse",
-        "mox.message.part", "mox.message.sections",
+        "mox.message.part", "mox.message.sections", "mox.message.subject",
     ],
     "mox.dkim": [
         "mox.dkim", "mox.dkim.authres", "mox.dkim.canon", "mox.dkim.core", "mox.dkim.dnsrecords", "mox.dkim.keys",
@@ -41,7 +42,7 @@ DRIVERS = {
     "mox.imap": [
         "mox.imap.client", "mox.imap.cmd_append", "mox.imap.cmd_auth", "mox.imap.cmd_copymove", "mox.imap.cmd_fetch",
         "mox.imap.cmd_idle", "mox.imap.cmd_mailbox", "mox.imap.cmd_search", "mox.imap.cmd_select",
-        "mox.imap.cmd_store", "mox.imap.server", "mox.imap.session",
+        "mox.imap.cmd_store", "mox.imap.server", "mox.imap.session", "mox.imap.cmd_sort",
     ],
     "mox.smtp": ["mox.smtp.client", "mox.smtp.server"],
     "mox.message": [],

@@ -74,7 +74,7 @@ log = mlog.get_logger("localserve")
 @dataclass
 class Settings:
     shared_password: str = SHARED_PASSWORD
-    imap_profile: str = "mox"
+    imap_profile: str = "mox"  # mox.imap.profiles.DEFAULT_PROFILE
     deterministic: float | None = None  # the fixed clock, unix seconds
     preload: str | None = None
     export_on_exit: str | None = None

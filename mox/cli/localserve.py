@@ -21,8 +21,9 @@ from mox.cli import App
               help="add this to the default ports (1025, 1143, ...).")
 @click.option("-ready-file", "--ready-file", "ready_file", type=click.Path(path_type=Path), default=None,
               help="write the ready JSON (ports, dir, pid) to this file when listening.")
-@click.option("-imap-profile", "--imap-profile", "imap_profile", type=click.Choice(["mox", "dovecot", "minimal-rev1"]),
-              default=None, help="advertised IMAP capabilities and the behaviour tied to them (default mox).")
+@click.option("-imap-profile", "--imap-profile", "imap_profile", type=click.Choice(["mox", "full", "dovecot", "minimal-rev1"]),
+              default=None, help="advertised IMAP capabilities and the behaviour tied to them (default mox; full adds "
+              "SORT/THREAD/ESORT/CONTEXT/PARTIAL, which mox does not have).")
 @click.option("-preload", "--preload", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="load .eml, Maildir and mbox files from this dir into account mox at start.")
 @click.option("-export-on-exit", "--export-on-exit", "export_on_exit", type=click.Path(path_type=Path, file_okay=False), default=None,

@@ -3,7 +3,8 @@
 Sans-IO modules (no trio, no store): ``wire`` (the wire primitives: quoting, literals, character
 classes, sequence sets, dates), ``types`` and ``parse`` (commands), ``protocol`` (the connection's
 state machine), ``responses`` (response values), ``response_parse`` and ``response_write``,
-``fetch`` and ``search`` (FETCH and SEARCH over stored messages), ``profiles``, ``utf7``,
-``errors``. The trio driver is ``server.handle_connection``; commands live in ``cmd_*`` modules,
+``fetch`` and ``search`` (FETCH and SEARCH over stored messages), ``sort`` and ``thread``
+(SORT keys, the i;unicode-casemap collation, the THREAD algorithms), ``contexts`` (RFC 5267
+UPDATE contexts), ``profiles``, ``utf7``, ``errors``. The trio driver is ``server.handle_connection``; commands live in ``cmd_*`` modules,
 one per command family, working on a ``session.Session`` that queues typed responses.
 """

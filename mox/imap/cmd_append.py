@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mox.store import Upload
 
+from . import contexts
 from .cmd_mailbox import account_quota
 from .cmd_store import check_flags
 from .errors import CommandFailed
@@ -43,4 +44,5 @@ async def cmd_append(s: Session, cmd: Command) -> Done:
         s.note_new([msg.uid])  # \Recent for us, as for the next session otherwise (RFC 3501 6.3.11)
         s.send(UntaggedExists(len(sel.uids)))
         s.report_recent()
+        contexts.messages_added(s, [msg.uid])  # RFC 5267 4.3.3: after the EXISTS
     return Done(CodeAppendUID(mb.uidvalidity, str(msg.uid)), "appended")

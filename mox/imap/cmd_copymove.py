@@ -3,6 +3,7 @@ RFC 6851 MOVE; RFC 7162 3.2.10 (VANISHED and HIGHESTMODSEQ with QRESYNC)."""
 
 from __future__ import annotations
 
+from . import contexts
 from .cmd_mailbox import account_quota
 from .cmd_select import selected_highest_modseq, send_removed
 from .errors import CommandFailed
@@ -41,6 +42,7 @@ def _add_to_view(s: Session, mailbox_id: int, new_uids: list[int]) -> None:
     s.note_new(added)  # copies are new messages: \Recent for us (RFC 3501 6.4.7)
     s.send(UntaggedExists(len(sel.uids)))
     s.report_recent()
+    contexts.messages_added(s, added)  # RFC 5267 4.3.3: after the EXISTS
 
 
 async def cmd_copy(s: Session, cmd: Command) -> str | Done:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mox.message import sections
 
-from . import fetch, wire
+from . import contexts, fetch, wire
 from .errors import BadCommand, CommandFailed
 from .response_write import fetch_attr, fetch_response
 from .responses import (
@@ -57,6 +57,9 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
     if changedsince is not None or any(a.name == "MODSEQ" for a in atts):
         s.enable_condstore()  # RFC 7162 3.1: CONDSTORE enabling
     uids = s.resolve_numset(args["numset"], cmd.uid)
+    if args["partial"] is not None:
+        # RFC 9394 3.3: only the messages at these positions of the set (before CHANGEDSINCE).
+        uids = args["partial"].select(uids)
     msgs = []
     for uid in uids:
         m = s.message(uid)
@@ -168,4 +171,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         if state_shown:
             s.shown(m.uid, m.modseq)
         s.out += fetch_response(seq, out)
+    for m in msgs:
+        if m.uid in seen_uids and sel.seq(m.uid):
+            contexts.message_changed(s, m)  # RFC 5267 4.3: \Seen set by this FETCH
     return "FETCH done"

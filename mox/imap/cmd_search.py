@@ -1,30 +1,43 @@
 """SEARCH and UID SEARCH (selected state): RFC 9051 6.4.4; RFC 4731 ESEARCH; RFC 5182 SEARCHRES;
-RFC 7162 3.1.5 MODSEQ. With IMAP4rev2 enabled the answer is always ESEARCH."""
+RFC 7162 3.1.5 MODSEQ; RFC 5267 CONTEXT=SEARCH (CONTEXT, UPDATE and PARTIAL return options) and
+RFC 9394 PARTIAL. With IMAP4rev2 enabled the answer is always ESEARCH.
+
+``search`` (the messages of the session's view matching a key) and ``esearch`` (the ESEARCH
+answer to a RETURN list) are shared with SORT and THREAD (cmd_sort.py).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from . import contexts
 from .errors import CommandFailed
+from .responses import EsearchPartial, UntaggedEsearch, UntaggedSearch, UntaggedSearchModSeq
 from .search import INDEX, Candidate, compile_key, uses_modseq
-from .responses import UntaggedEsearch, UntaggedSearch, UntaggedSearchModSeq
 from .session import Session
-from .types import Command
-from .wire import sequence_set
+from .types import Command, PartialRange, SearchKey
+from .wire import sequence_set_ordered
+
+CHARSETS = ("US-ASCII", "UTF-8")
+
+#: Return options that ask for result data (RFC 4731, RFC 9394); CONTEXT is a hint, SAVE and
+#: UPDATE ask for no data in the response.
+DATA_OPTIONS = frozenset(("MIN", "MAX", "ALL", "COUNT", "PARTIAL"))
 
 
-async def cmd_search(s: Session, cmd: Command) -> str:
-    sel = s.xselected()
-    args = cmd.args
-    charset = args["charset"]
-    if charset is not None and charset not in ("US-ASCII", "UTF-8"):
+def check_charset(charset: str | None) -> None:
+    if charset is not None and charset not in CHARSETS:
         raise CommandFailed("only US-ASCII and UTF-8 supported", "BADCHARSET (US-ASCII UTF-8)")
-    key = args["key"]
-    modseq = uses_modseq(key)
-    if modseq:
-        s.enable_condstore()
+
+
+def search(s: Session, key: SearchKey) -> list[tuple[int, int, Any]]:
+    """The messages of the session's view that match ``key``: (sequence number, uid, message) in
+    mailbox order."""
+    sel = s.xselected()
     saved = set(s.searchres)
     largest = sel.uids[-1] if sel.uids else 0
     nseq = len(sel.uids)
-    found: list[tuple[int, int, int]] = []  # (seq, uid, modseq)
+    found: list[tuple[int, int, Any]] = []
     pred, cost = compile_key(key)
     live = {m.uid: m for m in s.acc.messages(sel.mailbox_id)}  # one look at the index
     if len(live) != nseq:
@@ -43,7 +56,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
             c.msg = m
             c.seq = seq
             if pred(c):
-                found.append((seq, uid, max(m.modseq, 1)))
+                found.append((seq, uid, m))
     else:
         ns = str(s.acc.path)
         for seq, uid in enumerate(sel.uids, 1):
@@ -51,58 +64,102 @@ async def cmd_search(s: Session, cmd: Command) -> str:
             if m is None:
                 continue
             if pred(Candidate(s.acc, m, seq, nseq, largest, saved, ns, sel.recent)):
-                found.append((seq, uid, max(m.modseq, 1)))
-    nums = [u if cmd.uid else q for q, u, _ in found]
-    highest = max((ms for _, _, ms in found), default=0)
+                found.append((seq, uid, m))
+    return found
+
+
+async def cmd_search(s: Session, cmd: Command) -> str:
+    args = cmd.args
+    check_charset(args["charset"])
+    key = args["key"]
+    modseq = uses_modseq(key)
+    if modseq:
+        s.enable_condstore()
     ret = args["return_opts"]
-    esearch = ret is not None or "IMAP4REV2" in s.enabled
-    if ret is not None and "SAVE" in ret:
-        # RFC 5182 2.4: with MIN/MAX alone only those are saved.
-        uids = [u for _, u, _ in found]
-        others = set(ret) - {"SAVE"}
-        if uids and others and others <= {"MIN", "MAX"}:
-            keep = set()
-            if "MIN" in others:
-                keep.add(uids[0])
-            if "MAX" in others:
-                keep.add(uids[-1])
-            uids = sorted(keep)
-        s.searchres = uids
-    if not esearch:
+    contexts.check_update(s, cmd, ret)
+    found = search(s, key)
+    if ret is None and "IMAP4REV2" not in s.enabled:
+        nums = [u if cmd.uid else q for q, u, _ in found]
+        highest = max((max(m.modseq, 1) for _, _, m in found), default=0)
         if modseq and nums:
             s.send(UntaggedSearchModSeq(tuple(nums), highest))
         else:
             s.send(UntaggedSearch(tuple(nums)))
         return "SEARCH done"
-    opts = list(ret) if ret else []
-    if ret is not None and set(opts) == {"SAVE"}:
-        return "SEARCH done"  # RFC 5182 2.1: SAVE alone gives no ESEARCH response
-    if not opts or opts == ["SAVE"]:
-        opts = ["ALL"]
+    esearch(s, cmd, ret if ret is not None else [], args["partial"], found, modseq)
+    if ret is not None and "UPDATE" in ret:
+        contexts.start(s, cmd, key, None, found)
+    return "SEARCH done"
+
+
+def esearch(
+    s: Session,
+    cmd: Command,
+    opts: list[str],
+    partial: PartialRange | None,
+    found: list[tuple[int, int, Any]],
+    modseq: bool,
+) -> None:
+    """Answer a RETURN list (RFC 4731 3.1; RFC 5267 3.1 for SORT, where ``found`` is in sort
+    order: MIN is the first result, MAX the last, ALL keeps the order) and save the result for
+    "$" when asked (RFC 5182 2.4, RFC 9394 3.2)."""
+    nums = [u if cmd.uid else q for q, u, _ in found]
+    data = [o for o in opts if o in DATA_OPTIONS]
+    if not data and not ({"SAVE", "UPDATE"} & set(opts)):
+        data = ["ALL"]  # RFC 4731 3.1: an empty list (CONTEXT is only a hint) means ALL
+    picked = partial.select(list(range(len(found)))) if partial is not None else []
+    if "SAVE" in opts:
+        # What "$" holds (RFC 5182 2.4, RFC 9394 3.2 table 1): with only MIN/MAX (and PARTIAL)
+        # asked for, the results returned for those; with anything else, all results.
+        rest = set(data) - {"MIN", "MAX", "PARTIAL"}
+        if found and data and not rest:
+            keep = {found[i][1] for i in picked}
+            if "MIN" in data:
+                keep.add(found[0][1])
+            if "MAX" in data:
+                keep.add(found[-1][1])
+            s.searchres = sorted(keep)
+        else:
+            s.searchres = sorted(u for _, u, _ in found)
+    if not data and "UPDATE" not in opts:
+        return  # RFC 5182 2.1: SAVE alone gives no ESEARCH response
     s.send(
         UntaggedEsearch(
             tag=cmd.tag,
             uid=cmd.uid,
-            min=nums[0] if nums and "MIN" in opts else None,
-            max=nums[-1] if nums and "MAX" in opts else None,
-            count=len(nums) if "COUNT" in opts else None,
-            all=sequence_set(nums) if nums and "ALL" in opts else None,
-            modseq=_esearch_modseq(opts, found) if modseq and nums else None,
+            min=nums[0] if nums and "MIN" in data else None,
+            max=nums[-1] if nums and "MAX" in data else None,
+            count=len(nums) if "COUNT" in data else None,
+            all=sequence_set_ordered(nums) if nums and "ALL" in data else None,
+            modseq=_esearch_modseq(data, found, picked) if modseq and nums and data else None,
+            partial=(
+                EsearchPartial(partial.text, sequence_set_ordered(nums[i] for i in picked) if picked else None)
+                if partial is not None
+                else None
+            ),
         )
     )
-    return "SEARCH done"
 
 
-def _esearch_modseq(opts: list[str], found: list[tuple[int, int, int]]) -> int:
-    """The MODSEQ result of an ESEARCH (RFC 4731 3.2, RFC 7162 3.1.5): the message's modseq for a
-    single MIN or MAX, the higher of the two for MIN and MAX without ALL/COUNT, else the highest
-    of all matches."""
+def _esearch_modseq(opts: list[str], found: list[tuple[int, int, Any]], picked: list[int]) -> int:
+    """The MODSEQ result of an ESEARCH (RFC 4731 3.2, RFC 7162 3.1.5, 3.1.10): the highest
+    modseq of the messages returned: those of MIN, MAX and PARTIAL, or all matches when ALL or
+    COUNT is asked for."""
     if not {"ALL", "COUNT"} & set(opts):
-        picked = []
+        idx = list(picked)
         if "MIN" in opts:
-            picked.append(found[0][2])
+            idx.append(0)
         if "MAX" in opts:
-            picked.append(found[-1][2])
-        if picked:
-            return max(picked)
-    return max(ms for _, _, ms in found)
+            idx.append(len(found) - 1)
+        if idx:
+            return max(max(found[i][2].modseq, 1) for i in idx)
+    return max(max(m.modseq, 1) for _, _, m in found)
+
+
+async def cmd_cancelupdate(s: Session, cmd: Command) -> str:
+    """CANCELUPDATE "tag" ... (RFC 5267 4.3.5): no more updates for those contexts. A tag that
+    names no context is refused and nothing is cancelled (Dovecot answers NO too)."""
+    s.xselected()
+    if not contexts.cancel(s, cmd.args["tags"]):
+        raise CommandFailed("unknown update context tag")
+    return "CANCELUPDATE done"

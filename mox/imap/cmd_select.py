@@ -5,6 +5,7 @@ RFC 9051 6.3.2, 6.3.3, 6.4; RFC 7162 3.1.8 (CONDSTORE), 3.2.5 (QRESYNC); RFC 431
 
 from __future__ import annotations
 
+from . import contexts
 from .errors import BadCommand, CommandFailed
 from .responses import (
     CodeHighestModSeq,
@@ -34,7 +35,9 @@ def send_removed(s: Session, sel: Selected, uids: list[int], *, report_recent: b
     """Tell this session about messages it removed itself (EXPUNGE, MOVE): one ``N EXPUNGE`` per
     message, each numbered as the sequence stands after the ones before it (RFC 9051 7.4.1), or
     one ``VANISHED`` with QRESYNC enabled (RFC 7162 3.2.10); then the new number of \\Recent
-    messages if it changed (unless the caller reports it later)."""
+    messages if it changed (unless the caller reports it later). Update contexts hear of them
+    first (RFC 5267 4.3.4: REMOVEFROM before the EXPUNGE)."""
+    contexts.messages_removed(s, [u for u in uids if sel.seq(u)])
     vanished: list[int] = []
     for uid in sorted(uids):
         seq = sel.remove(uid)

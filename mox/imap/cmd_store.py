@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import contexts
 from .errors import BadCommand, CommandFailed
 from .responses import CodeModified, FetchFlags, FetchModSeq, FetchUID, UntaggedFetch
 from .session import Done, Session
@@ -70,6 +71,10 @@ async def cmd_store(s: Session, cmd: Command) -> str | Done:
             attrs.append(FetchModSeq(max(m.modseq, 1)))
         s.shown(uid, m.modseq)
         s.send(UntaggedFetch(seq, tuple(attrs)))
+    for uid in sorted(changed_uids):
+        # RFC 5267 4.3: update contexts hear of our own flag changes too.
+        if (m := s.message(uid)) is not None and sel.seq(uid):
+            contexts.message_changed(s, m)
     if failed:
         # RFC 7162 3.1.3: the client learns the current flags of messages that failed the test.
         for uid in failed:

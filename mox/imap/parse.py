@@ -7,7 +7,9 @@ without the final CRLF, and returns a ``types.Command`` or raises ``BadCommand``
 
 Extensions: LITERAL+ (RFC 7888), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
 (RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
-SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855).
+SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855),
+SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO), ESORT and CONTEXT (RFC 5267: SORT
+RETURN, CONTEXT/UPDATE/PARTIAL return options, CANCELUPDATE), PARTIAL (RFC 9394).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from . import wire
 from .errors import BadCommand
 from .grammar import Grammar
-from .types import Command, FetchAtt, ListCommand, NumSet, SearchKey, Section
+from .types import Command, FetchAtt, ListCommand, NumSet, PartialRange, SearchKey, Section, SortCriterion
 
 # Commands and the state table (RFC 9051 6, 6.1-6.4).
 ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
@@ -26,8 +28,11 @@ AUTHENTICATED = {
     "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
     "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE", "GETQUOTAROOT", "GETQUOTA",
 }
-SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"}
-UID_COMMANDS = {"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"}
+SELECTED = {
+    "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD",
+    "CANCELUPDATE",
+}
+UID_COMMANDS = {"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"}
 KNOWN_COMMANDS = ANY_STATE | NOT_AUTHENTICATED | AUTHENTICATED | SELECTED | {"UID"}
 
 SEARCH_SIMPLE = {
@@ -40,6 +45,11 @@ STATUS_ITEMS = {
     "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT",
     "HIGHESTMODSEQ", "DELETED-STORAGE",
 }
+# RFC 5256 sort-key, RFC 5957 DISPLAYFROM/DISPLAYTO.
+SORT_KEYS = {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
+THREAD_ALGORITHMS = {"ORDEREDSUBJECT", "REFERENCES", "REFS"}
+# RFC 4731 (MIN MAX ALL COUNT), RFC 5182 (SAVE), RFC 5267 (CONTEXT UPDATE PARTIAL).
+SEARCH_RETURN_OPTS = {"MIN", "MAX", "ALL", "COUNT", "SAVE", "CONTEXT", "UPDATE", "PARTIAL"}
 FETCH_SIMPLE = {
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
     "BODYSTRUCTURE", "UID", "MODSEQ",
@@ -386,18 +396,24 @@ class Parser(Grammar):
                 atts.append(self.parse_fetch_att())
         changedsince: int | None = None
         vanished = False
+        partial: PartialRange | None = None
         if self.take(b" ("):
             while True:
                 if self.take(b"CHANGEDSINCE "):
                     changedsince = self.parse_mod_sequence_value()
                 elif self.take(b"VANISHED"):
                     vanished = True
+                elif self.take(b"PARTIAL "):
+                    # RFC 9394 3.3: a modifier of UID FETCH.
+                    if not uid or partial is not None:
+                        raise self.error("PARTIAL fetch modifier only once and only with UID FETCH")
+                    partial = self.parse_partial_range()
                 else:
                     raise self.error("unknown fetch modifier")
                 if self.take(b")"):
                     break
                 self.sp()
-        return {"numset": ns, "atts": atts, "changedsince": changedsince, "vanished": vanished}
+        return {"numset": ns, "atts": atts, "changedsince": changedsince, "vanished": vanished, "partial": partial}
 
     def parse_fetch_att(self) -> FetchAtt:
         word = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")).decode().upper()
@@ -485,28 +501,118 @@ class Parser(Grammar):
 
     def cmd_search(self, uid: bool) -> dict[str, Any]:
         self.sp()
-        return_opts: list[str] | None = None
-        if self.take(b"RETURN ("):
-            return_opts = []
-            if not self.take(b")"):
-                while True:
-                    w = self.parse_atom().upper()
-                    if w not in ("MIN", "MAX", "ALL", "COUNT", "SAVE"):
-                        raise BadCommand(f"unknown search return option {w!r}")
-                    return_opts.append(w)
-                    if self.take(b")"):
-                        break
-                    self.sp()
-            self.sp()
+        return_opts, partial = self.maybe_search_return_opts()
         charset: str | None = None
         if self.take(b"CHARSET "):
             charset = self.parse_astring().upper()
             self.sp()
+        key = self.parse_search_criteria(charset)
+        return {"return_opts": return_opts, "partial": partial, "charset": charset, "key": key}
+
+    def maybe_search_return_opts(self) -> tuple[list[str] | None, PartialRange | None]:
+        """RFC 4466 search-return-opts (``RETURN (...)`` and the space after it), or None.
+        Options: RFC 4731 MIN MAX ALL COUNT, RFC 5182 SAVE, RFC 5267 CONTEXT UPDATE and
+        ``PARTIAL range`` (RFC 9394), which excludes ALL (RFC 5267 4.4)."""
+        if not self.take(b"RETURN ("):
+            return None, None
+        opts: list[str] = []
+        partial: PartialRange | None = None
+        if not self.take(b")"):
+            while True:
+                w = self.parse_atom().upper()
+                if w not in SEARCH_RETURN_OPTS:
+                    raise BadCommand(f"unknown search return option {w!r}")
+                if w == "PARTIAL":
+                    if partial is not None:
+                        raise BadCommand("PARTIAL given twice")
+                    self.sp()
+                    partial = self.parse_partial_range()
+                if w not in opts:
+                    opts.append(w)
+                if self.take(b")"):
+                    break
+                self.sp()
+        if partial is not None and "ALL" in opts:
+            raise BadCommand("PARTIAL conflicts with ALL")  # RFC 5267 4.4, RFC 9394 3.1
+        self.sp()
+        return opts, partial
+
+    def parse_partial_range(self) -> PartialRange:
+        """RFC 9394 4 partial-range: ``nz-number ":" nz-number`` or both negated (counted from
+        the last result); either order means the same range."""
+        start = self.pos
+        neg = self.take(b"-")
+        a = self.parse_nz_number()
+        self.expect(b":")
+        if self.take(b"-") != neg:
+            raise self.error("partial range mixes positive and negative positions")
+        b = self.parse_nz_number()
+        text = self.data[start : self.pos].decode("ascii")
+        return PartialRange(min(a, b), max(a, b), neg, text)
+
+    def parse_search_criteria(self, charset: str | None) -> SearchKey:
+        """One or more search keys (RFC 9051 9 search), as one key: AND of several."""
         keys = [self.parse_search_key(charset)]
         while self.take(b" "):
             keys.append(self.parse_search_key(charset))
-        key = keys[0] if len(keys) == 1 else SearchKey("AND", children=tuple(keys))
-        return {"return_opts": return_opts, "charset": charset, "key": key}
+        return keys[0] if len(keys) == 1 else SearchKey("AND", children=tuple(keys))
+
+    def parse_charset(self) -> str:
+        # RFC 5256 5: charset = atom / quoted (we also take a literal, as SEARCH CHARSET does).
+        return self.parse_astring().upper()
+
+    # SORT: RFC 5256 BASE.6.4.SORT; RFC 5267 3 extended SORT; RFC 5957 sort keys
+
+    def cmd_sort(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        return_opts, partial = self.maybe_search_return_opts()
+        criteria = self.parse_sort_criteria()
+        self.sp()
+        charset = self.parse_charset()
+        self.sp()
+        key = self.parse_search_criteria(charset)
+        return {"return_opts": return_opts, "partial": partial, "criteria": criteria, "charset": charset, "key": key}
+
+    def parse_sort_criteria(self) -> tuple[SortCriterion, ...]:
+        # sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
+        # sort-criterion = ["REVERSE" SP] sort-key
+        self.expect(b"(", "sort criteria list")
+        out: list[SortCriterion] = []
+        while True:
+            w = self.parse_atom().upper()
+            reverse = w == "REVERSE"
+            if reverse:
+                self.expect(b" ", "sort key after REVERSE")
+                w = self.parse_atom().upper()
+            if w not in SORT_KEYS:
+                raise BadCommand(f"unknown sort key {w!r}")
+            out.append(SortCriterion(w, reverse))
+            if self.take(b")"):
+                return tuple(out)
+            self.sp()
+
+    # THREAD: RFC 5256 BASE.6.4.THREAD
+
+    def cmd_thread(self, uid: bool) -> dict[str, Any]:
+        self.sp()
+        algorithm = self.parse_atom().upper()
+        if algorithm not in THREAD_ALGORITHMS:
+            raise BadCommand(f"unknown threading algorithm {algorithm!r}")
+        self.sp()
+        charset = self.parse_charset()
+        self.sp()
+        key = self.parse_search_criteria(charset)
+        return {"algorithm": algorithm, "charset": charset, "key": key}
+
+    # CANCELUPDATE: RFC 5267 4.3.5, "CANCELUPDATE" 1*(SP quoted)
+
+    def cmd_cancelupdate(self, uid: bool) -> dict[str, Any]:
+        tags: list[str] = []
+        while self.take(b" "):
+            tags.append(self.parse_quoted().decode("utf-8", "replace"))
+        if not tags:
+            raise self.error("expected quoted tag")
+        return {"tags": tags}
 
     def _search_text(self, charset: str | None) -> str:
         b = self.parse_astring_bytes()

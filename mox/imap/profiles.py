@@ -1,9 +1,17 @@
 """IMAP capability profiles (``mox localserve -imap-profile NAME``), for testing mail clients
 against server variety. Sans-IO: no trio, no store.
 
-- ``mox``: everything mox offers (IMAP4rev2 and the extensions in ``BASE_CAPABILITIES``).
+- ``mox`` (the default): what mox itself (v0.0.17) advertises, of what we implement: everything
+  in ``BASE_CAPABILITIES`` but the extensions mox does not have (``NOT_IN_MOX``).
+- ``full``: everything we implement (``BASE_CAPABILITIES``, as ``mox serve`` advertises it): mox's
+  extensions plus the ones mox does not have but Dovecot offers and clients use: SORT,
+  SORT=DISPLAY, THREAD (ORDEREDSUBJECT, REFERENCES, REFS), ESORT, CONTEXT=SEARCH, CONTEXT=SORT and
+  PARTIAL. A client under test sees the most a server can offer it.
 - ``dovecot``: what a Dovecot 2.3 server typically advertises of what we implement: IMAP4rev1
-  only (no IMAP4rev2, no UTF8=ACCEPT), no SCRAM/CRAM-MD5, no STATUS=SIZE/APPENDLIMIT.
+  only (no IMAP4rev2, no UTF8=ACCEPT), no SCRAM/CRAM-MD5, no STATUS=SIZE/APPENDLIMIT; SORT and
+  THREAD, ESORT and CONTEXT=SEARCH but not CONTEXT=SORT or PARTIAL (Dovecot 2.3.19 advertises
+  "SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT ... ESORT ...
+  CONTEXT=SEARCH").
 - ``minimal-rev1``: bare RFC 3501: ``IMAP4rev1`` and ``AUTH=PLAIN`` (plus STARTTLS/LOGINDISABLED
   as the connection needs) and nothing else.
 
@@ -15,23 +23,35 @@ from __future__ import annotations
 
 from typing import Any
 
-PROFILES = ("mox", "dovecot", "minimal-rev1")
+PROFILES = ("mox", "full", "dovecot", "minimal-rev1")
+DEFAULT_PROFILE = "mox"
 
-#: Capabilities each profile keeps (None: all). STARTTLS, LOGINDISABLED and AUTH=PLAIN follow the
-#: connection and are always kept when present.
+#: Extensions we implement that mox (v0.0.17) does not advertise (mox imapserver/server.go).
+NOT_IN_MOX = frozenset((
+    "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS", "ESORT",
+    "CONTEXT=SEARCH", "CONTEXT=SORT", "PARTIAL",
+))
+
+#: Capabilities each profile keeps (None: all), or for ``mox`` all but NOT_IN_MOX. STARTTLS,
+#: LOGINDISABLED and AUTH=PLAIN follow the connection and are always kept when present.
 _KEEP: dict[str, set[str] | None] = {
-    "mox": None,
+    "full": None,
     "dovecot": {
         "IMAP4REV1", "SASL-IR", "ID", "ENABLE", "IDLE", "LITERAL+", "UNSELECT", "UIDPLUS", "ESEARCH",
         "SEARCHRES", "MOVE", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
         "BINARY", "NAMESPACE", "QUOTA", "QUOTA=RES-STORAGE",
+        "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=REFS", "THREAD=ORDEREDSUBJECT", "ESORT",
+        "CONTEXT=SEARCH",
     },
     "minimal-rev1": {"IMAP4REV1"},
 }
+_DROP: dict[str, frozenset[str]] = {"mox": NOT_IN_MOX}
 _ALWAYS = {"STARTTLS", "LOGINDISABLED", "AUTH=PLAIN"}
 
 #: Command -> the capability it needs.
 _COMMAND_CAP = {
+    "SORT": "SORT",
+    "CANCELUPDATE": "CONTEXT=SEARCH",  # or CONTEXT=SORT, see check_command
     "ENABLE": "ENABLE",
     "ID": "ID",
     "IDLE": "IDLE",
@@ -55,25 +75,30 @@ def check_profile(name: str) -> str:
 
 def capabilities(profile: str, caps: str) -> str:
     """``caps`` (the full capability string of a session) filtered for ``profile``."""
-    keep = _KEEP.get(profile)
-    if keep is None:
-        return caps
-    return " ".join(c for c in caps.split() if c.upper() in keep or c.upper() in _ALWAYS)
+    return " ".join(c for c in caps.split() if has(profile, c))
 
 
 def has(profile: str, cap: str) -> bool:
+    c = cap.upper()
+    if c in _DROP.get(profile, ()):
+        return False
     keep = _KEEP.get(profile)
-    return keep is None or cap.upper() in keep or cap.upper() in _ALWAYS
+    return keep is None or c in keep or c in _ALWAYS
 
 
 def check_command(profile: str, name: str, uid: bool, args: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
     """(BAD text when the profile does not offer this command or argument, replacement args or
     None)."""
-    if _KEEP.get(profile) is None:
+    if _KEEP.get(profile) is None and profile not in _DROP:
+        return None, None
+    if name == "CANCELUPDATE" and (has(profile, "CONTEXT=SEARCH") or has(profile, "CONTEXT=SORT")):
         return None, None
     need = _COMMAND_CAP.get(name)
     if need is not None and not has(profile, need):
         return f"unknown command {name} (extension {need} not offered)", None
+    bad = _check_sort_thread(profile, name, uid, args)
+    if bad is not None:
+        return bad, None
     if uid and name in ("EXPUNGE",) and not has(profile, "UIDPLUS"):
         return "UID EXPUNGE needs UIDPLUS (not offered)", None
     if name == "AUTHENTICATE":
@@ -105,3 +130,30 @@ def check_command(profile: str, name: str, uid: bool, args: dict[str, Any]) -> t
         caps = [c for c in args.get("capabilities") or () if has(profile, str(c))]
         return None, dict(args, capabilities=caps)
     return None, None
+
+
+def _check_sort_thread(profile: str, name: str, uid: bool, args: dict[str, Any]) -> str | None:
+    """The arguments of SORT/THREAD/SEARCH/UID FETCH that need RFC 5256/5957/5267/9394."""
+    if name == "THREAD":
+        alg = str(args.get("algorithm", "")).upper()
+        if not has(profile, "THREAD=" + alg):
+            return f"unknown command THREAD {alg} (extension THREAD={alg} not offered)"
+    if name == "SORT":
+        if any(c.key in ("DISPLAYFROM", "DISPLAYTO") for c in args.get("criteria") or ()):
+            if not has(profile, "SORT=DISPLAY"):
+                return "DISPLAYFROM/DISPLAYTO need SORT=DISPLAY (not offered)"
+    if name in ("SEARCH", "SORT"):
+        ret = args.get("return_opts")
+        context = "CONTEXT=SEARCH" if name == "SEARCH" else "CONTEXT=SORT"
+        if name == "SORT" and ret is not None and not has(profile, "ESORT"):
+            return "SORT RETURN needs ESORT (not offered)"
+        if ret is not None and ({"CONTEXT", "UPDATE"} & set(ret)) and not has(profile, context):
+            return f"CONTEXT/UPDATE need {context} (not offered)"
+        partial = args.get("partial")
+        if partial is not None:
+            # RFC 5267 4.4 brought PARTIAL with CONTEXT=*; RFC 9394 added ranges from the end.
+            if not has(profile, "PARTIAL") and (partial.from_end or not has(profile, context)):
+                return "PARTIAL range not offered"
+    if name == "FETCH" and args.get("partial") is not None and not has(profile, "PARTIAL"):
+        return "PARTIAL fetch modifier needs PARTIAL (not offered)"
+    return None

@@ -98,6 +98,12 @@ class Candidate:
             self._headers = [(k, v) for k, _, v in self.triples()]
         return self._headers
 
+    def raw_values(self, name: str) -> list[str]:
+        """The unfolded, not decoded, values of the fields named ``name`` (any case), in order."""
+        if self._triples is None:
+            self._load_triples()
+        return list(self._by_name.get(name.lower(), ()))
+
     def header_values(self, name: str) -> list[str]:
         """The RFC 2047 decoded values of the fields named ``name`` (any case), in order."""
         if self._triples is None:

@@ -34,6 +34,7 @@ from . import (
     cmd_mailbox,
     cmd_search,
     cmd_select,
+    cmd_sort,
     cmd_store,
     response_write,
     wire,
@@ -110,6 +111,9 @@ HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
     "UNSELECT": cmd_select.cmd_unselect,
     "EXPUNGE": cmd_select.cmd_expunge,
     "SEARCH": cmd_search.cmd_search,
+    "SORT": cmd_sort.cmd_sort,
+    "THREAD": cmd_sort.cmd_thread,
+    "CANCELUPDATE": cmd_search.cmd_cancelupdate,
     "FETCH": cmd_fetch.cmd_fetch,
     "STORE": cmd_store.cmd_store,
     "COPY": cmd_copymove.cmd_copy,
@@ -118,8 +122,10 @@ HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
 
 UPLOAD_BUFFER = 256 * 1024  # APPEND data collected before one write to the upload file
 
-# Commands during which expunges of other sessions are held back (RFC 9051 7.5.1).
-NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH"}
+# Commands during which expunges of other sessions are held back (RFC 9051 7.5.1; RFC 5256:
+# "Untagged EXPUNGE responses are not permitted while the server is responding to a SORT
+# command", THREAD alike).
+NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
 
 
 class Connection:

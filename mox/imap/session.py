@@ -27,6 +27,10 @@ Invariants (RFC 9051 2.3.1.2, 7.5.1; mox ``store/state.go``):
   session already showed for that message (``Selected.shown``, or ``Selected.floor`` for the
   SELECT listing) is old news and is dropped; ``mark`` (changes.py) says which shown values can
   still be overtaken.
+- UPDATE contexts (RFC 5267, ``contexts.py``) hear of every change to the view where the client
+  does: new messages after their EXISTS, flag changes with the FETCH that shows them (or, for
+  old news, with the index's state), expunges before the EXPUNGE/VANISHED. They end with the
+  selection.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from __future__ import annotations
 import enum
 from typing import Any, NamedTuple
 
+import msgspec
 import trio
 
 from mox import mlog
 from mox.ci import hooks as ci
 from mox.auth import sasl
 
-from . import response_write, utf7
+from . import contexts, response_write, utf7
 from .errors import BadCommand, CommandFailed
 from .responses import (
     Code,
@@ -61,15 +66,21 @@ from .responses import (
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
 
-# Capabilities as mox v0.0.14 (imapserver/server.go), plus NAMESPACE. The AUTH=...-PLUS entries are
-# dropped on connections without a checkable channel binding (Session.capabilities). APPENDLIMIT
-# gets the limit APPEND enforces (RFC 7889 2: the largest message the server accepts; mox
-# advertises 2^63-1 whatever it enforces, we say what we do).
+# Capabilities as mox v0.0.14 (imapserver/server.go), plus NAMESPACE, then the ones mox does not
+# have (profiles.NOT_IN_MOX; the "mox" profile leaves them out): SORT and THREAD (RFC 5256, RFC 5957
+# SORT=DISPLAY, THREAD=REFS of draft-ietf-morg-inthread), ESORT and CONTEXT (RFC 5267), PARTIAL
+# (RFC 9394). No I18NLEVEL=1 (RFC 5255): SORT and THREAD collate with i;unicode-casemap as it
+# requires, but SEARCH matches with Python's case folding. The AUTH=...-PLUS entries are dropped
+# on connections without a checkable channel binding (Session.capabilities). APPENDLIMIT gets the
+# limit APPEND enforces (RFC 7889 2: the largest message the server accepts; mox advertises 2^63-1
+# whatever it enforces, we say what we do).
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE CREATE-SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 "
     "AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 ID APPENDLIMIT CONDSTORE "
-    "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE WITHIN NAMESPACE"
+    "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE WITHIN NAMESPACE "
+    "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH "
+    "CONTEXT=SORT PARTIAL"
 )
 
 
@@ -148,6 +159,9 @@ class Session:
         self.selected: Selected | None = None
         self.enabled: set[str] = set()
         self.searchres: list[int] = []  # RFC 5182 "$": uids of the last SEARCH ... SAVE
+        self.contexts: dict[str, contexts.UpdateContext] = {}  # RFC 5267 UPDATE contexts by tag
+        # Their changes not sent yet: (ADDTO/REMOVEFROM, position, uid) per context tag.
+        self.context_pending: dict[str, list[tuple[str, int, int]]] = {}
         self.out = bytearray()  # untagged responses to write before the tagged reply
         self.current_command = ""
         self.remote_ip: str | None = None
@@ -177,6 +191,7 @@ class Session:
         self.send(UntaggedFlags((*SYSTEM_FLAGS, *KNOWN_KEYWORDS, *keywords)))
 
     def take_output(self) -> bytes:
+        contexts.flush(self)  # RFC 5267 4.3: pending update context changes go out with the rest
         out = bytes(self.out)
         self.out.clear()
         return out
@@ -363,6 +378,8 @@ class Session:
         """Leave the selected mailbox (CLOSE, UNSELECT, a SELECT of another): what the session
         held for it is released."""
         self.selected = None
+        self.contexts = {}  # RFC 5267 4.3: updates end when the mailbox is no longer selected
+        self.context_pending = {}
         self.state = State.AUTHENTICATED
         if self.sub is not None:
             self.acc.unselect_view(self.sub)
@@ -416,6 +433,7 @@ class Session:
             self.report_recent()
             for a in adds:
                 self.send_flags(sel.seq(a.uid), a.uid, a.flags, a.modseq if self.condstore else None)
+            contexts.messages_added(self, [a.uid for a in adds])
             adds.clear()
 
         for ch in changes:
@@ -445,6 +463,7 @@ class Session:
                     sel.deferred.append(ch)
                     continue
                 self.sub.release(ch)  # the client hears of it below, before it can fetch again
+                contexts.messages_removed(self, [u for u in ch.uids if sel.seq(u)])
                 vanished: list[int] = []
                 for uid in sorted(ch.uids):
                     s = sel.remove(uid)
@@ -460,10 +479,17 @@ class Session:
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
                     continue
                 s = sel.seq(ch.uid)
-                if not s or ch.modseq <= max(sel.floor, sel.shown.get(ch.uid, 0)):
-                    continue  # not in the view, or the client was shown this state or a later one
+                if not s:
+                    continue  # not in the view
+                if ch.modseq <= max(sel.floor, sel.shown.get(ch.uid, 0)):
+                    # The client was shown this state or a later one; contexts follow the index.
+                    if self.contexts and (m := self.message(ch.uid)) is not None:
+                        contexts.message_changed(self, m)
+                    continue
                 self._check_keywords(ch.flags)
                 self.send_flags(s, ch.uid, ch.flags, ch.modseq if self.condstore else None)
+                if self.contexts and (m := self.message(ch.uid)) is not None:
+                    contexts.message_changed(self, msgspec.structs.replace(m, flags=ch.flags, modseq=ch.modseq))
             elif isinstance(ch, C.ChangeAddMailbox):
                 flags = ("\\Subscribed",) if ch.mailbox.subscribed else ()
                 self.send(UntaggedList(flags, "/", ch.mailbox.name))

@@ -99,6 +99,40 @@ class SearchKey(msgspec.Struct, frozen=True):
     date: tuple[int, int, int] | None = None  # (year, month, day)
 
 
+class SortCriterion(msgspec.Struct, frozen=True):
+    """One sort criterion (RFC 5256 sort-criterion, RFC 5957): ``key`` upper-case (ARRIVAL, CC,
+    DATE, FROM, SIZE, SUBJECT, TO, DISPLAYFROM, DISPLAYTO), ``reverse`` for a REVERSE before it."""
+
+    key: str
+    reverse: bool = False
+
+
+class PartialRange(msgspec.Struct, frozen=True):
+    """A PARTIAL return option's range (RFC 9394 partial-range): positions ``first``..``last``
+    (1-based, first <= last) counted from the first result, or from the last result when
+    ``from_end`` (``-1:-100`` is the last hundred). ``text`` is the range as the client wrote
+    it, echoed in the response."""
+
+    first: int
+    last: int
+    from_end: bool
+    text: str
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.first <= self.last:
+            raise ValueError("bad partial range")
+
+    def select(self, results: list[int]) -> list[int]:
+        """The results at the range's positions, in result order (RFC 9394 3.1: positions
+        beyond the results select nothing)."""
+        n = len(results)
+        if self.from_end:
+            lo, hi = max(n - self.last, 0), max(n - self.first + 1, 0)
+        else:
+            lo, hi = min(self.first - 1, n), min(self.last, n)
+        return results[lo:hi]
+
+
 class ListCommand(msgspec.Struct, frozen=True):
     reference: str
     patterns: tuple[str, ...]

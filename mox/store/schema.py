@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import msgspec
 
-from mox.message.part import Part
+from mox.message.part import Envelope, Part
 from mox.auth.password import CramMD5State, PasswordRecord, ScramSecret  # re-exported: index records
 
 SYSTEM_FLAGS = (r"\Seen", r"\Answered", r"\Flagged", r"\Deleted", r"\Draft")
@@ -27,6 +27,32 @@ _ORDER = {f: i for i, f in enumerate(SYSTEM_FLAGS + WELL_KNOWN_KEYWORDS)}
 SPECIAL_USE = (r"\Archive", r"\Drafts", r"\Junk", r"\Sent", r"\Trash")
 
 _part_decoder = msgspec.msgpack.Decoder(Part)
+
+
+class _PartHead(msgspec.Struct, array_like=True, gc=False):
+    """The leading fields of an encoded :class:`Part` up to its envelope, the rest skipped
+    (array_like decoding ignores trailing elements): the envelope without the MIME tree."""
+
+    f0: msgspec.Raw
+    f1: msgspec.Raw
+    f2: msgspec.Raw
+    f3: msgspec.Raw
+    f4: msgspec.Raw
+    f5: msgspec.Raw
+    f6: msgspec.Raw
+    f7: msgspec.Raw
+    f8: msgspec.Raw
+    f9: msgspec.Raw
+    f10: msgspec.Raw
+    f11: msgspec.Raw
+    f12: msgspec.Raw
+    f13: msgspec.Raw
+    f14: msgspec.Raw
+    envelope: Envelope | None = None
+
+
+assert Part.__struct_fields__.index("envelope") == len(_PartHead.__struct_fields__) - 1
+_head_decoder = msgspec.msgpack.Decoder(_PartHead)
 _encoder = msgspec.msgpack.Encoder()
 NIL = msgspec.Raw(b"\xc0")  # msgpack nil: the part of a tombstone
 
@@ -112,6 +138,14 @@ class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg")
         if self.expunged:
             return None
         return _part_decoder.decode(self.part_raw)
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The top-level part's envelope, decoded without the rest of the MIME tree (SORT and
+        THREAD read it for every message of a mailbox)."""
+        if self.expunged:
+            return None
+        return _head_decoder.decode(self.part_raw).envelope
 
 
 def encode_part(part: Part) -> msgspec.Raw:

@@ -62,7 +62,7 @@ def test_bad_settings_in_the_environment(tmp_path: Path) -> None:
     )
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == (
-        "mox: test and CI settings (MOX_* environment): unknown imap profile 'bogus', choose from mox, dovecot, minimal-rev1"
+        "mox: test and CI settings (MOX_* environment): unknown imap profile 'bogus', choose from mox, full, dovecot, minimal-rev1"
     )
 
 

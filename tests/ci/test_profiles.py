@@ -1,4 +1,4 @@
-"""IMAP capability profiles (mox.imap.profiles): -imap-profile mox|dovecot|minimal-rev1."""
+"""IMAP capability profiles (mox.imap.profiles): -imap-profile mox|full|dovecot|minimal-rev1."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def test_minimal_rev1(mox_server: MoxServer) -> None:
         ("c4 IDLE", "c4 BAD unknown command IDLE (extension IDLE not offered)"),
         ("c5 SEARCH RETURN (COUNT) ALL", "c5 BAD SEARCH RETURN needs ESEARCH (not offered)"),
         ("c6 UID FETCH 1:* FLAGS (CHANGEDSINCE 1)", "c6 BAD CHANGEDSINCE needs CONDSTORE (not offered)"),
+        ("c8 SORT (SUBJECT) UTF-8 ALL", "c8 BAD unknown command SORT (extension SORT not offered)"),
+        ("c9 THREAD REFS UTF-8 ALL", "c9 BAD unknown command THREAD REFS (extension THREAD=REFS not offered)"),
+        ("c10 CANCELUPDATE \"x\"", "c10 BAD unknown command CANCELUPDATE (extension CONTEXT=SEARCH not offered)"),
     ]:
         c.send(line)
         assert _tagged(c, line.split()[0])[1] == want
@@ -68,7 +71,8 @@ def test_dovecot(mox_server: MoxServer) -> None:
     caps = _tagged(c, "a1")[0][0]
     assert caps == (
         "* CAPABILITY IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
-        "LIST-EXTENDED SPECIAL-USE LIST-STATUS ID CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE NAMESPACE STARTTLS AUTH=PLAIN"
+        "LIST-EXTENDED SPECIAL-USE LIST-STATUS ID CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE NAMESPACE SORT "
+        "SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH STARTTLS AUTH=PLAIN"
     )
     # IMAP4rev2 and UTF8=ACCEPT are not offered, so ENABLE leaves them off; CONDSTORE works.
     c.send("a2 ENABLE IMAP4rev2 UTF8=ACCEPT CONDSTORE")
@@ -84,12 +88,69 @@ def test_dovecot(mox_server: MoxServer) -> None:
     assert "* 1 RECENT" in untagged
     c.send("a5 FETCH 1 FLAGS")
     assert _tagged(c, "a5") == (["* 1 FETCH (FLAGS (\\Recent))"], "a5 OK FETCH done")
+    # SORT, THREAD, ESORT and CONTEXT=SEARCH as Dovecot 2.3 has them; not CONTEXT=SORT, not PARTIAL.
+    c.send("a6 SORT RETURN (COUNT) (DISPLAYFROM) UTF-8 ALL")
+    assert _tagged(c, "a6") == (['* ESEARCH (TAG "a6") COUNT 1'], "a6 OK SORT done")
+    c.send("a7 THREAD REFS UTF-8 ALL")
+    assert _tagged(c, "a7") == (["* THREAD (1)"], "a7 OK THREAD done")
+    c.send("a8 SEARCH RETURN (UPDATE PARTIAL 1:5) ALL")
+    assert _tagged(c, "a8") == (['* ESEARCH (TAG "a8") PARTIAL (1:5 1)'], "a8 OK SEARCH done")
+    for line, want in [
+        ("b1 SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL", "b1 BAD CONTEXT/UPDATE need CONTEXT=SORT (not offered)"),
+        ("b2 SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL", "b2 BAD PARTIAL range not offered"),
+        ("b3 SEARCH RETURN (PARTIAL -1:-2) ALL", "b3 BAD PARTIAL range not offered"),
+        ("b4 UID FETCH 1:* (UID) (PARTIAL 1:2)", "b4 BAD PARTIAL fetch modifier needs PARTIAL (not offered)"),
+    ]:
+        c.send(line)
+        assert _tagged(c, line.split()[0])[1] == want
+    c.send('b5 CANCELUPDATE "a8"')
+    assert _tagged(c, "b5") == ([], "b5 OK CANCELUPDATE done")
     c.close()
     assert mox_server.api("GET", "ci")["imap_profile"] == "dovecot"
 
 
 def test_mox_profile_is_the_default(mox_server: MoxServer) -> None:
-    c = Line(mox_server.ports["imap"])
-    assert c.line().startswith("* OK [CAPABILITY IMAP4rev2 IMAP4rev1 ENABLE ")
-    c.close()
+    # mox (v0.0.17) has neither SORT nor THREAD nor the context extensions.
     assert mox_server.api("GET", "ci")["imap_profile"] == "mox"
+    c = imap(mox_server, "mox@localhost", "moxmoxmox")
+    c.send("a1 CAPABILITY")
+    caps = _tagged(c, "a1")[0][0].split()
+    assert caps[:4] == ["*", "CAPABILITY", "IMAP4rev2", "IMAP4rev1"]
+    assert not [x for x in caps if x.startswith(("SORT", "THREAD", "CONTEXT")) or x in ("ESORT", "PARTIAL")]
+    c.send("a2 SELECT INBOX")
+    _tagged(c, "a2")
+    for line, want in [
+        ("b1 SORT (SUBJECT) UTF-8 ALL", "b1 BAD unknown command SORT (extension SORT not offered)"),
+        ("b2 THREAD REFERENCES UTF-8 ALL",
+         "b2 BAD unknown command THREAD REFERENCES (extension THREAD=REFERENCES not offered)"),
+        ("b3 SEARCH RETURN (UPDATE) ALL", "b3 BAD CONTEXT/UPDATE need CONTEXT=SEARCH (not offered)"),
+        ("b4 SEARCH RETURN (PARTIAL 1:2) ALL", "b4 BAD PARTIAL range not offered"),
+        ('b5 CANCELUPDATE "x"', "b5 BAD unknown command CANCELUPDATE (extension CONTEXT=SEARCH not offered)"),
+        ("b6 UID FETCH 1:* (UID) (PARTIAL 1:2)", "b6 BAD PARTIAL fetch modifier needs PARTIAL (not offered)"),
+    ]:
+        c.send(line)
+        assert _tagged(c, line.split()[0])[1] == want
+    c.send("b7 SEARCH RETURN (MIN) ALL")
+    assert _tagged(c, "b7") == (['* ESEARCH (TAG "b7")'], "b7 OK SEARCH done")
+    c.close()
+
+
+@pytest.mark.mox(imap_profile="full")
+def test_full(mox_server: MoxServer) -> None:
+    # Everything we implement: mox's extensions and SORT/THREAD/ESORT/CONTEXT/PARTIAL.
+    c = Line(mox_server.ports["imap"])
+    greeting = c.line()
+    assert greeting.startswith("* OK [CAPABILITY IMAP4rev2 IMAP4rev1 ENABLE ")
+    assert " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH " \
+        "CONTEXT=SORT PARTIAL " in greeting
+    c.close()
+    assert mox_server.api("GET", "ci")["imap_profile"] == "full"
+    # An imapclient user sees them too (imapclient has sort() and thread()).
+    import imapclient
+
+    with imapclient.IMAPClient("127.0.0.1", port=mox_server.imap_port, ssl=False, timeout=10) as client:
+        client.login(mox_server.address, mox_server.password)
+        assert client.has_capability("SORT") and client.has_capability("THREAD=REFERENCES")
+        client.select_folder("INBOX")
+        assert client.sort(["ARRIVAL"]) == []
+        assert client.thread() == ()

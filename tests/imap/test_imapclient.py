@@ -190,3 +190,23 @@ def test_imapclient_extras(imap):
     assert roots[0].mailbox == "Inbox"
     c.unselect_folder()
     c.logout()
+
+
+def test_imapclient_sort_and_thread(imap):
+    # imapclient's sort() and thread() (UID SORT / UID THREAD by default) against our SORT and
+    # THREAD (RFC 5256); the messages of test_sort.py, whose orders Dovecot 2.3 gives too.
+    from tests.imap.test_sort import MSGS
+
+    imap.start()
+    for i, m in enumerate(MSGS):
+        imap.deliver(m, received=1704200000.0 + 100 * i)
+    c = client(imap)
+    assert c.has_capability("SORT") and c.has_capability("THREAD=REFERENCES")
+    c.select_folder("Inbox")
+    assert c.sort(["SUBJECT"]) == [4, 5, 1, 2, 3]
+    assert c.sort(["REVERSE", "DATE"], ["UNDELETED"]) == [4, 1, 2, 5, 3]
+    assert c.sort("DISPLAYFROM", "ALL", charset="US-ASCII") == [2, 4, 5, 3, 1]
+    assert c.thread() == ((3,), (2, 1), (5,), (4,))  # REFERENCES: "Re: hello" under "hello"
+    assert c.thread(algorithm="REFS") == ((3,), (2,), (5,), (1,), (4,))
+    assert c.thread(algorithm="ORDEREDSUBJECT", criteria=["SUBJECT", "hello"]) == ((2, 1),)
+    c.logout()

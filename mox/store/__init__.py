@@ -40,6 +40,7 @@ from mox.store.changes import (
     ChangeRenameMailbox,
     ChangeSubscriber,
     ChangeSubscription,
+    ChangeThread,
 )
 from mox.store.errors import (
     AccountExists,
@@ -75,6 +76,7 @@ __all__ = [
     "ChangeRenameMailbox",
     "ChangeSubscriber",
     "ChangeSubscription",
+    "ChangeThread",
     "CramMD5State",
     "DiskFull",
     "Inconsistent",

@@ -9,6 +9,7 @@
   removing stray files after a crash.
 - ``commit.py`` ``Commit``: group commit, broadcast, the full-disk undo, snapshots.
 - ``writes.py`` ``Writes``: the write operations (``*_sync``).
+- ``thread_writes.py`` ``ThreadWrites``: thread settings, reassigning threads, previews.
 - ``consistency.py`` ``Consistency``: the consistency check.
 - here: opening and closing, the read methods, subscriptions, and the async facade.
 
@@ -69,12 +70,12 @@ from mox.store.lock import AccountLock
 from mox.store.mailbox_names import check_mailbox_name, normalize_mailbox_name
 from mox.store.memindex import AccountOwner
 from mox.store.schema import Closed, CramMD5State, Mailbox, Message, ScramSecret
-from mox.store.writes import Writes
+from mox.store.thread_writes import ThreadWrites
 
 __all__ = ["Account", "AccountOwner", "Upload", "check_mailbox_name", "normalize_mailbox_name"]
 
 
-class Account(Writes, Consistency):
+class Account(ThreadWrites, Consistency):
     """One account's index and message files. Get it from ``Store.open_account``; shared and
     reference counted, ``close()`` gives the reference back."""
 
@@ -126,6 +127,11 @@ class Account(Writes, Consistency):
         finally:
             if was_enabled:
                 gc.enable()
+        try:
+            self._upgrade_threads()
+        except BaseException:
+            self._close_now()
+            raise
         self._log.debug(
             "account opened",
             mailboxes=len(self._mailboxes),
@@ -353,3 +359,19 @@ class Account(Writes, Consistency):
 
     async def set_subscribed(self, name: str, subscribed: bool, origin=None) -> None:
         await self._run(self.set_subscribed_sync, name, subscribed, origin)
+
+    async def set_thread_muted(self, message_ids: Iterable[int], muted: bool, origin=None) -> list[Message]:
+        return await self._run(self.set_thread_muted_sync, list(message_ids), muted, origin)
+
+    async def set_thread_collapsed(self, message_ids: Iterable[int], collapsed: bool, origin=None) -> list[Message]:
+        return await self._run(self.set_thread_collapsed_sync, list(message_ids), collapsed, origin)
+
+    async def reassign_threads(self, progress: Callable[[str], None] | None = None) -> tuple[int, int]:
+        return await self._run(self.reassign_threads_sync, progress)
+
+    async def previews(self, msgs: Iterable[Message]) -> list[str]:
+        """Previews of several messages (see ``preview``), made in a worker thread where needed."""
+        msgs = list(msgs)
+        if all(m.preview is not None for m in msgs):
+            return [m.preview for m in msgs]  # type: ignore[misc]
+        return await self._run(lambda: [self.preview(m) for m in msgs])

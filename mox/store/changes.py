@@ -82,6 +82,15 @@ class ChangeMailboxKeywords(msgspec.Struct, frozen=True):
     keywords: tuple[str, ...]
 
 
+class ChangeThread(msgspec.Struct, frozen=True):
+    """Thread settings of messages changed (mox's ChangeThread): muted, collapsed. Not shown
+    over IMAP; the webmail shows it."""
+
+    message_ids: tuple[int, ...]
+    muted: bool
+    collapsed: bool
+
+
 Change = (
     ChangeAddUID
     | ChangeRemoveUIDs
@@ -92,6 +101,7 @@ Change = (
     | ChangeSubscription
     | ChangeMailboxCounts
     | ChangeMailboxKeywords
+    | ChangeThread
 )
 
 

@@ -73,6 +73,10 @@ class Consistency(Recovery):
             p.append(f"{where}: uid >= uidnext {mb.uidnext}")
         if m.id >= self._next_id:
             p.append(f"{where}: id >= next id {self._next_id}")
+        if not m.expunged and not m.thread_id:
+            p.append(f"{where}: no thread id")
+        if m.id in m.thread_parent_ids:
+            p.append(f"{where}: its own thread parent")
         if not m.expunged:
             try:
                 st = os.stat(layout.message_path(self.path, m.id))

@@ -21,9 +21,9 @@ import msgspec
 
 from mox import mlog
 from mox.store.errors import MailboxNotFound, StoreError
+from mox.store import threads
 from mox.store.mailbox_names import normalize_mailbox_name
 from mox.store.schema import (
-    NIL,
     DeliveryKey,
     Expunge,
     FlagsUpdate,
@@ -31,6 +31,7 @@ from mox.store.schema import (
     MailboxDelete,
     Message,
     MessageDelete,
+    MessageMeta,
     PasswordRecord,
     Snapshot,
     Subscription,
@@ -113,6 +114,7 @@ class IndexState:
     _next_uidvalidity: int
     _disk_usage: int
     _keys: dict[str, DeliveryKey]
+    _threads: threads.ThreadIndex
     # Commit machinery (commit.py).
     _pending: list[Pending]
     _epoch: int
@@ -148,6 +150,7 @@ class IndexState:
         self._next_uidvalidity = 1
         self._disk_usage = 0
         self._keys: dict[str, DeliveryKey] = {}
+        self._threads = threads.ThreadIndex()  # live messages by Message-ID, base subject, thread
 
     def _load_snapshot(self, snap: Snapshot) -> None:
         by_id = self._by_id
@@ -159,6 +162,8 @@ class IndexState:
             self._live[mb.id] = {m.uid: m for m in box.messages}
             self._tombs[mb.id] = {m.uid: m for m in box.tombstones}
             by_id.update({m.id: m for m in box.messages})
+            for m in box.messages:
+                self._threads.add(m)
             by_id.update({m.id: m for m in box.tombstones})
             usage += mb.size
         self._disk_usage = usage
@@ -179,6 +184,7 @@ class IndexState:
                 self._tombs[rec.mailbox_id][rec.uid] = rec
             else:
                 self._live[rec.mailbox_id][rec.uid] = rec
+                self._threads.add(rec)
                 mb = with_keywords(with_counts(mb, rec.flags, rec.size, 1), rec.flags)
                 self._disk_usage += rec.size
             self._mailboxes[mb.id] = replace(
@@ -197,7 +203,12 @@ class IndexState:
             for id in rec.ids:
                 old = self._by_id[id]
                 del self._live[old.mailbox_id][old.uid]
-                tomb = replace(old, expunged=True, modseq=rec.modseq, flags=(), size=0, part_raw=NIL)
+                self._threads.remove(old)
+                # A tombstone keeps what QRESYNC needs, and its thread (as mox's erased messages).
+                tomb = Message(
+                    old.id, old.mailbox_id, old.uid, rec.modseq, old.createseq, (), 0, old.received, True,
+                    thread_id=old.thread_id,
+                )  # fmt: skip
                 self._by_id[id] = tomb
                 self._tombs[old.mailbox_id][old.uid] = tomb
                 mb = with_counts(self._mailboxes[old.mailbox_id], old.flags, old.size, -1)
@@ -219,6 +230,7 @@ class IndexState:
                     del self._tombs[old.mailbox_id][old.uid]
                 else:
                     del self._live[old.mailbox_id][old.uid]
+                    self._threads.remove(old)
                     self._mailboxes[old.mailbox_id] = with_counts(
                         self._mailboxes[old.mailbox_id], old.flags, old.size, -1
                     )
@@ -229,9 +241,22 @@ class IndexState:
                 del self._by_name[mb.name]
             for m in self._live.pop(rec.id, {}).values():
                 del self._by_id[m.id]
+                self._threads.remove(m)
                 self._disk_usage -= m.size
             for m in self._tombs.pop(rec.id, {}).values():
                 del self._by_id[m.id]
+        elif isinstance(rec, MessageMeta):
+            old = self._by_id[rec.id]
+            new = replace(
+                old, message_id=rec.message_id, subject_base=rec.subject_base, thread_id=rec.thread_id,
+                thread_parent_ids=rec.thread_parent_ids, thread_missing_link=rec.thread_missing_link,
+                thread_muted=rec.thread_muted, thread_collapsed=rec.thread_collapsed, preview=rec.preview,
+            )  # fmt: skip
+            self._by_id[rec.id] = new
+            if not old.expunged:
+                self._threads.remove(old)
+                self._live[old.mailbox_id][old.uid] = new
+                self._threads.add(new)
         elif isinstance(rec, PasswordRecord):
             self._password = rec
         elif isinstance(rec, Subscription):

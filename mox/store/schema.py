@@ -129,6 +129,31 @@ class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg")
     received: float
     expunged: bool = False
     part_raw: msgspec.Raw = NIL
+    # Added later (trailing, with defaults: older indexes load, see the module docstring).
+    # Threading, as mox's store.Message (store/threads.go): the canonical Message-ID and base
+    # subject (RFC 5256 2.1) used for matching; the thread (the id of the message that started
+    # it, 0 until assigned), parent ids from the closest parent to the root (they may have been
+    # removed since), whether the direct parent was not found, and the per-thread settings
+    # muted (new messages of the thread arrive \Seen) and collapsed (for the webmail).
+    message_id: str = ""
+    subject_base: str = ""
+    thread_id: int = 0
+    thread_parent_ids: tuple[int, ...] = ()
+    thread_missing_link: bool = False
+    thread_muted: bool = False
+    thread_collapsed: bool = False
+    #: The first lines of the text (mox message/preview.go; IMAP PREVIEW, RFC 8970); None: not
+    #: made yet (messages stored before previews existed), see Account.preview.
+    preview: str | None = None
+    #: The mailbox the message was first delivered to (kept on copy and move), for matching
+    #: threads by subject only within one mailbox (mox's MailboxOrigID).
+    mailbox_orig_id: int = 0
+    #: A delivery status notification (RFC 3464): threads match it without its subject.
+    is_dsn: bool = False
+    #: Delivered to the rejects mailbox (the junk filter or a rule refused it), as mox's IsReject.
+    is_reject: bool = False
+    #: SHA-256 of a reject without Message-ID, to store each reject once (mox's MessageHash).
+    message_hash: bytes = b""
 
     def __hash__(self) -> int:  # msgspec.Raw is not hashable; these fields decide equality
         return hash((self.id, self.modseq, self.flags, self.expunged))
@@ -150,6 +175,28 @@ class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg")
 
 def encode_part(part: Part) -> msgspec.Raw:
     return msgspec.Raw(_encoder.encode(part))
+
+
+class MessageMeta(msgspec.Struct, frozen=True, array_like=True, tag="meta"):
+    """New values of the fields of a live message that IMAP does not show (threading and
+    preview): they change without a new modseq (as mox's thread mute/collapse)."""
+
+    id: int
+    message_id: str
+    subject_base: str
+    thread_id: int
+    thread_parent_ids: tuple[int, ...]
+    thread_missing_link: bool
+    thread_muted: bool
+    thread_collapsed: bool
+    preview: str | None
+
+
+def meta_of(m: Message) -> MessageMeta:
+    return MessageMeta(
+        m.id, m.message_id, m.subject_base, m.thread_id, m.thread_parent_ids, m.thread_missing_link,
+        m.thread_muted, m.thread_collapsed, m.preview,
+    )  # fmt: skip
 
 
 class MailboxDelete(msgspec.Struct, frozen=True, array_like=True, tag="mbdel"):
@@ -185,7 +232,10 @@ class Subscription(msgspec.Struct, frozen=True, array_like=True, tag="sub"):
     subscribed: bool
 
 
-Record = Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord | Subscription
+Record = (
+    Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord | Subscription
+    | MessageMeta
+)  # fmt: skip
 
 
 class DeliveryKey(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -24,6 +24,7 @@ from mox.store.changes import (
     ChangeRenameMailbox,
     ChangeSubscription,
 )
+from mox.store import threads
 from mox.store.commit import Commit, Pending, space_errors
 from mox.store.errors import InvalidMailboxName, MailboxExists, MailboxHasChildren, MessageGone, OverQuota, StoreError
 from mox.store.files import Upload
@@ -138,9 +139,16 @@ class Writes(Commit):
         before_visible: Callable[[Message], None] | None,
     ) -> Message | None:
         from mox.message import parse_message
+        from mox.message.preview import preview
 
-        # The MIME structure needs the whole message once (briefly, in this worker thread).
-        part_raw = encode_part(parse_message(data.read() if isinstance(data, Upload) else data))
+        # The MIME structure, threading values and preview need the whole message once (briefly,
+        # in this worker thread).
+        raw = data.read() if isinstance(data, Upload) else data
+        part = parse_message(raw)
+        part_raw = encode_part(part)
+        prep = threads.prepare(raw, part)
+        pv = preview(raw, part)
+        del raw
         queued = False
         try:
             if isinstance(data, Upload):
@@ -159,12 +167,15 @@ class Writes(Commit):
                 msg = Message(
                     id, mbid, mb.uidnext, modseq, modseq, nflags, size,
                     now if received is None else float(received), False, part_raw,
+                    preview=pv, mailbox_orig_id=mbid,
                 )  # fmt: skip
+                # In the thread of the message it replies to (\Seen when that thread is muted).
+                msg = threads.assign(self._threads, self._by_id, msg, prep)
                 if before_visible is not None:
                     before_visible(msg)
                 self._apply(msg)
                 mb2 = self._mailboxes[mbid]
-                changes: list = [ChangeAddUID(mbid, msg.uid, modseq, nflags), ChangeMailboxCounts(mb2)]
+                changes: list = [ChangeAddUID(mbid, msg.uid, modseq, msg.flags), ChangeMailboxCounts(mb2)]
                 if mb2.keywords != mb.keywords:
                     changes.append(ChangeMailboxKeywords(mbid, mb2.keywords))
                 queued = True
@@ -316,7 +327,8 @@ class Writes(Commit):
                 uidnext = dst.uidnext
                 adds = []
                 for i, (m, nid) in enumerate(todo):
-                    nm = Message(nid, dst_id, uidnext + i, modseq, modseq, m.flags, m.size, m.received, False, m.part_raw)
+                    # A copy keeps the thread, its settings and the preview (as mox).
+                    nm = replace(m, id=nid, mailbox_id=dst_id, uid=uidnext + i, modseq=modseq, createseq=modseq)
                     self._apply(nm)
                     records.append(nm)
                     mapping.append((m.uid, nm.uid))
@@ -325,6 +337,11 @@ class Writes(Commit):
                     rec = Expunge([m.id for m, _ in todo], modseq)
                     self._apply(rec)
                     records.append(rec)
+                    # Messages below a moved one in its thread refer to its new id.
+                    metas = threads.remap_parents(self._threads, self._by_id, {m.id: nid for m, nid in todo})
+                    for meta in metas:
+                        self._apply(meta)
+                    records.extend(metas)
                     ids = self._keep_removed_locked(m for m, _ in todo)
                     changes.append(ChangeRemoveUIDs(src_id, [m.uid for m, _ in todo], modseq, ids))
                     changes.append(ChangeMailboxCounts(self._mailboxes[src_id]))

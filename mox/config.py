@@ -469,6 +469,123 @@ class Alias(Base, kw_only=True):
         "header.")] = False
 
 
+def _compile(pattern: str, what: str) -> Any:
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"invalid {what} {pattern!r}: {e}") from None
+
+
+class Ruleset(Base, kw_only=True):
+    """A delivery rule of a destination (mox config.Ruleset): when all of its conditions match,
+    the message goes to ``Mailbox``. Regular expressions match a substring (anchor them with ^
+    and $); header names and values are lower-cased and values trimmed before matching.
+    ``IsForward``, ``ListAllowDomain`` and ``AcceptRejectsToMailbox`` change only the junk
+    analysis of matching messages."""
+
+    smtp_mail_from_regexp: Annotated[str, field(
+        "Matches if this regular expression matches (a substring of) the SMTP MAIL FROM address (not "
+        "the message From-header). E.g. '^user@example\\.org$'.")] = ""
+    msg_from_regexp: Annotated[str, field(
+        "Matches if this regular expression matches (a substring of) the single address in the message "
+        "From header.")] = ""
+    verified_domain: Annotated[str, field(
+        "Matches if this domain matches an SPF- and/or DKIM-verified (sub)domain.")] = ""
+    headers_regexp: Annotated[dict[str, str], field(
+        "Matches if these header field/value regular expressions all match (substrings of) the message "
+        "headers. Header fields and valuees are converted to lower case before matching. Whitespace is "
+        "trimmed from the value before matching.")] = {}
+    is_forward: Annotated[bool, field(
+        "Influences spam filtering only, this option does not change whether a message matches this "
+        "ruleset. Can only be used together with SMTPMailFromRegexp and VerifiedDomain. The message is "
+        "analyzed as if sent by the forwarding domain.")] = False
+    list_allow_domain: Annotated[str, field(
+        "Influences spam filtering only. Messages from this verified domain (a mailing list) are accepted "
+        "without junk analysis.")] = ""
+    accept_rejects_to_mailbox: Annotated[str, field(
+        "Influences spam filtering only. Messages that would be rejected as junk are accepted into this "
+        "mailbox, marked read.")] = ""
+    mailbox: Annotated[str, field("Mailbox to deliver to if this ruleset matches.")] = ""
+    comment: Annotated[str, field("Free-form comments.")] = ""
+
+    def __post_init__(self) -> None:
+        # mox config/config.go checks of a ruleset.
+        if not self.mailbox:
+            raise ValueError("ruleset: Mailbox is required")
+        if not (self.smtp_mail_from_regexp or self.msg_from_regexp or self.verified_domain or self.headers_regexp):
+            raise ValueError("ruleset must have at least one rule")
+        if self.is_forward and (not self.smtp_mail_from_regexp or not self.verified_domain):
+            raise ValueError("ruleset: IsForward requires SMTPMailFromRegexp and VerifiedDomain")
+        if self.is_forward and self.list_allow_domain:
+            raise ValueError("ruleset: cannot have both IsForward and ListAllowDomain")
+        if self.smtp_mail_from_regexp:
+            _compile(self.smtp_mail_from_regexp, "SMTPMailFromRegexp")
+        if self.msg_from_regexp:
+            _compile(self.msg_from_regexp, "MsgFromRegexp")
+        for k, v in self.headers_regexp.items():
+            _compile(k, "HeadersRegexp header")
+            _compile(v, "HeadersRegexp value")
+
+
+class AutomaticJunkFlags(Base, kw_only=True):
+    """$Junk/$NotJunk set by the mailbox a message is delivered, moved or copied to (mox
+    config.AutomaticJunkFlags): matched in the order junk, neutral, not junk against the
+    lower-cased mailbox name; with two of the three regexps set, the third matches the rest."""
+
+    enabled: Annotated[bool, field(
+        "If enabled, junk/nonjunk flags will be set automatically if they match some of the regular "
+        "expressions. When two of the three mailbox regular expressions are set, the remaining one will "
+        "match all unmatched messages.")] = False
+    junk_mailbox_regexp: Annotated[str, field("Example: ^(junk|spam).")] = ""
+    neutral_mailbox_regexp: Annotated[str, field("Example: ^(inbox|neutral|postmaster|dmarc|tlsrpt|rejects).")] = ""
+    not_junk_mailbox_regexp: Annotated[str, field("Example: .* or an empty string.")] = ""
+
+    def __post_init__(self) -> None:
+        for what, v in (
+            ("JunkMailboxRegexp", self.junk_mailbox_regexp),
+            ("NeutralMailboxRegexp", self.neutral_mailbox_regexp),
+            ("NotJunkMailboxRegexp", self.not_junk_mailbox_regexp),
+        ):
+            if v:
+                _compile(v, what)
+
+
+class JunkFilter(Base, kw_only=True):
+    """The account's Bayesian junk filter (mox config.JunkFilter with junk.Params inline).
+    ``Reject`` (ours, written only when set): refuse a junk message during SMTP (mox's behaviour,
+    with a copy in the RejectsMailbox); without it a junk message is delivered to the Junk
+    mailbox, so nothing is refused in localserve unless configured."""
+
+    threshold: Annotated[float, field(
+        "Approximate spaminess score between 0 and 1 above which emails are rejected as spam. Each "
+        "delivery attempt adds a little noise to make it slightly harder for spammers to identify words "
+        "that strongly indicate non-spaminess and use it to bypass the filter. E.g. 0.95.")] = 0.95
+    onegrams: Annotated[bool, field("Track ham/spam ranking for single words.")] = False
+    twograms: Annotated[bool, field("Track ham/spam ranking for each two consecutive words.")] = False
+    threegrams: Annotated[bool, field("Track ham/spam ranking for each three consecutive words.")] = False
+    max_power: Annotated[float, field(
+        "Maximum power a word (combination) can have. If spaminess is 0.99, and max power is 0.1, "
+        "spaminess of the word will be set to 0.9. Similar for ham words.")] = 0.01
+    top_words: Annotated[int, field("Number of most spammy/hammy words to use for calculating probability. E.g. 10.")] = 10
+    ignore_words: Annotated[float, field(
+        "Ignore words that are this much away from 0.5 haminess/spaminess. E.g. 0.1, causing word (combinations) "
+        "of 0.4 to 0.6 to be ignored.")] = 0.1
+    rare_words: Annotated[int, field(
+        "Occurrences in word database until a word is considered rare and its influence in calculating "
+        "probability reduced. E.g. 1 or 2.")] = 2
+    reject: Annotated[bool, field(
+        "Ours, not mox's: refuse junk during SMTP (451) and keep a copy in the rejects mailbox; without it "
+        "junk is delivered to the Junk mailbox.")] = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.threshold <= 1:
+            raise ValueError("JunkFilter: Threshold must be between 0 and 1")
+        if not (self.onegrams or self.twograms or self.threegrams):
+            raise ValueError("JunkFilter: at least one of Onegrams, Twograms, Threegrams must be set")
+        if not 0 <= self.max_power < 0.5 or self.top_words <= 0 or self.rare_words < 0:
+            raise ValueError("JunkFilter: MaxPower must be in [0, 0.5), TopWords > 0, RareWords >= 0")
+
+
 class DomainConfig(Base, kw_only=True):
     __sconf_unsupported__ = (
         "Disabled", "ClientSettingsDomain", "LocalpartCaseSensitive", "DMARC", "MTASTS", "TLSRPT", "Routes",
@@ -508,8 +625,18 @@ class DomainConfig(Base, kw_only=True):
 
 
 class Destination(Base, kw_only=True):
-    __sconf_unsupported__ = ("Rulesets", "SMTPError", "MessageAuthRequiredSMTPError", "FullName")
+    """An address's delivery settings (mox config.Destination): the mailbox when no ruleset
+    matches (default Inbox), the rulesets (first match wins) and the display name."""
+
+    __sconf_unsupported__ = ("SMTPError", "MessageAuthRequiredSMTPError")
     mailbox: Annotated[str, field("Mailbox to deliver to. Default: Inbox.")] = ""
+    rulesets: Annotated[list[Ruleset], field(
+        "Delivery rules based on message and SMTP transaction. You may want to match each mailing list "
+        "by SMTP MailFrom address, VerifiedDomain and/or List-ID headers (typically <listname.example.org> "
+        "if the list address is listname@example.org), delivering them to their own mailbox.")] = []
+    full_name: Annotated[str, field(
+        "Full name to use in message From header when composing messages coming from this address with "
+        "webmail.")] = ""
 
 
 #: Outgoing webhook events (mox webhook.OutgoingEvent).
@@ -559,8 +686,7 @@ class AccountConfig(Base, kw_only=True):
     """An account in domains.conf (mox config.Account, the fields this implementation has)."""
 
     __sconf_unsupported__ = (
-        "FromIDLoginAddresses", "FullName", "SubjectPass", "RejectsMailbox", "KeepRejects", "AutomaticJunkFlags",
-        "JunkFilter", "NoCustomPassword", "Routes",
+        "FromIDLoginAddresses", "SubjectPass", "NoCustomPassword", "Routes",
     )
     outgoing_webhook: Annotated[OutgoingWebhook | None, field("Webhooks for events about outgoing deliveries.")] = None
     incoming_webhook: Annotated[IncomingWebhook | None, field(
@@ -595,6 +721,25 @@ class AccountConfig(Base, kw_only=True):
         "window. Default 200; a negative value: no limit.")] = 0
     no_first_time_sender_delay: Annotated[bool, field(
         "Do not delay SMTP connections from a first-time sender. This implementation never delays them.")] = False
+    rejects_mailbox: Annotated[str, field(
+        "Mail that looks like spam will be rejected, but a copy can be stored temporarily in a mailbox, "
+        "e.g. Rejects. If mail isn't coming in when you expect, you can look there. The mail still isn't "
+        "accepted, so the remote mail server may retry (hopefully, if legitimate), or give up (hopefully, "
+        "if indeed a spammer). Messages are automatically removed from this mailbox, so do not set it to "
+        "a mailbox that has messages you want to keep.")] = ""
+    keep_rejects: Annotated[bool, field(
+        "Don't automatically delete mail in the RejectsMailbox listed above. This can be useful, e.g. for "
+        "future spam training.")] = False
+    automatic_junk_flags: Annotated[AutomaticJunkFlags, field(
+        "Automatically set $Junk and $NotJunk flags based on mailbox messages are delivered/moved/copied "
+        "to. Email clients typically have too limited functionality to conveniently set these flags, "
+        "especially $NonJunk, but they can all move messages to a different mailbox, so this helps them.")] = (
+        msgspec.field(default_factory=AutomaticJunkFlags))
+    junk_filter: Annotated[JunkFilter | None, field(
+        "Content-based filtering, using the junk-status of individual messages to rank words in such "
+        "messages as spam or ham. It is recommended you always set the applicable (non)-junk status on "
+        "messages, and that you do not empty your Trash because those messages contain valuable ham/spam "
+        "training information.")] = None
 
     def __post_init__(self) -> None:
         if len(self.login_disabled) > LOGIN_DISABLED_MAX:

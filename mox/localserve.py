@@ -111,8 +111,8 @@ def generate_certificate(cert_path: Path, key_path: Path, ips: list[str] | None 
 def localserve_files(ip: str | None = None) -> tuple[mconfig.StaticConfig, mconfig.DomainsConfig, mconfig.ExtraConfig]:
     """mox.conf, domains.conf and extra.conf of a new localserve config, as mox's localserve
     writes them (localserve.go), except: LogLevel info (mox: traceauth, a trace line per
-    protocol line), no junk filter, rejects mailbox or workdir web handler (not implemented
-    here), and the account has no daily send limits."""
+    protocol line), no workdir web handler (not implemented here), and the account has no daily
+    send limits."""
     ips = [ip] if ip else ["127.0.0.1", "::1"]
     ports = mconfig.localserve_ports()
     web = {"http": ports["http"], "https": ports["https"]}
@@ -164,10 +164,28 @@ def localserve_files(ip: str | None = None) -> tuple[mconfig.StaticConfig, mconf
                 max_outgoing_messages_per_day=-1,
                 max_first_time_recipients_per_day=-1,
                 no_first_time_sender_delay=True,
+                **localserve_junk(),
             )
         },
     )
     return static, domains, mconfig.ExtraConfig(limits=mconfig.LOCALSERVE_LIMITS)
+
+
+def localserve_junk() -> dict[str, Any]:
+    """The rejects mailbox, automatic junk flags and junk filter of localserve's account, as mox's
+    localserve sets them (localserve.go); the filter classifies, and a junk message goes to the
+    Junk mailbox instead of being refused (``Reject`` off)."""
+    return dict(
+        rejects_mailbox="Rejects",
+        automatic_junk_flags=mconfig.AutomaticJunkFlags(
+            enabled=True,
+            junk_mailbox_regexp="^(junk|spam)",
+            neutral_mailbox_regexp="^(inbox|introbox|neutral|postmaster|dmarc|tlsrpt|rejects)",
+        ),
+        junk_filter=mconfig.JunkFilter(
+            threshold=0.95, onegrams=True, max_power=0.01, top_words=10, ignore_words=0.1, rare_words=2
+        ),
+    )
 
 
 def localserve_dkim() -> mconfig.DKIMConfig:

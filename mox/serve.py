@@ -381,6 +381,9 @@ async def serve(
         raise
 
     ctx = ServerContext(config, store, tls, grace=grace)
+    from mox.delivery.settings import store_settings
+
+    store.settings = store_settings(ctx)  # junk flags and filter per account, from ctx.config
     ctx.ctl_info = ctl_info
     for service, socks in bound.items():
         ctx.ports[service] = socks[0].getsockname()[1]

@@ -131,8 +131,8 @@ def _line_of(path: Path, needle: str) -> int:
         ("domains.conf", "\t\t\t\t\tExpiration: 72h\n", "\t\t\t\t\tExpiry: 72h\n", "Expiry",
          "Domains.localhost.DKIM.Selectors.localserve: unknown key 'Expiry'"),
         # A field of mox this implementation does not have.
-        ("domains.conf", "\t\tNoFirstTimeSenderDelay: true\n", "\t\tRejectsMailbox: Rejects\n", "RejectsMailbox",
-         "Accounts.mox: key 'RejectsMailbox' is a setting of mox that this implementation does not have"),
+        ("domains.conf", "\t\tNoFirstTimeSenderDelay: true\n", "\t\tNoCustomPassword: true\n", "NoCustomPassword",
+         "Accounts.mox: key 'NoCustomPassword' is a setting of mox that this implementation does not have"),
         # Wrong indenting: a tab too many, spaces instead of a tab, a nested value on its key's line.
         ("mox.conf", "\nHostname: localhost\n", "\n\tHostname: localhost\n", "Hostname",
          "key 'Hostname' indented too far"),

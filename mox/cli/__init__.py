@@ -24,7 +24,7 @@ from mox import mlog
 COMMAND_MODULES = (
     "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "provision", "admin", "dkim", "dnsrecords",
     "configfiles",
-    "threads",
+    "threads", "junk",
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}

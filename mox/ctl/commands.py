@@ -6,7 +6,7 @@ them live in ``mox/cli/`` (``mox stop``, ``mox queue list``, ``mox config accoun
 
 from __future__ import annotations
 
-from mox.admin import provision, threads, transfer
+from mox.admin import junk, provision, threads, transfer
 from mox.auth import tlspubkey
 from mox.ctl import server
 from mox.ctl.server import Handler
@@ -46,6 +46,8 @@ COMMANDS: dict[str, Handler] = {
     "backup": transfer.cmd_backup,
     # Threads (mox.admin.threads).
     "reassignthreads": threads.cmd_reassignthreads,
+    # The junk filter (mox.admin.junk).
+    "retrain": junk.cmd_retrain,
     # TLS public keys of client certificates (mox.auth.tlspubkey).
     "tlspubkeylist": tlspubkey.cmd_tlspubkeylist,
     "tlspubkeyget": tlspubkey.cmd_tlspubkeyget,

@@ -211,6 +211,19 @@ def dkim_method(r: Result) -> AuthMethod:
     return AuthMethod("dkim", str(r.status), comment=comment, reason=r.err, props=props)
 
 
+@dataclass
+class IncomingAuth:
+    """The checks of an incoming message: its header fields and what they verified (for
+    delivery rulesets: mox's EHLOValidated, MailFromValidated, DKIMDomains)."""
+
+    headers: bytes
+    ehlo_domain: str
+    ehlo_validated: bool
+    mail_from_domain: str
+    mail_from_validated: bool
+    dkim_domains: tuple[str, ...]
+
+
 def incoming_headers(
     config: Config,
     message: bytes,
@@ -223,6 +236,20 @@ def incoming_headers(
 ) -> bytes:
     """``Authentication-Results`` and ``Received-SPF`` fields for a message received from
     ``remote_ip`` (mox smtpserver deliver: iprev, dkim, spf, dmarc; RFC 8601, RFC 7208 9.1)."""
+    return incoming_auth(config, message, remote_ip=remote_ip, ehlo=ehlo, mail_from=mail_from, now=now, hostname=hostname).headers
+
+
+def incoming_auth(
+    config: Config,
+    message: bytes,
+    *,
+    remote_ip: str,
+    ehlo: str,
+    mail_from: str,
+    now: float,
+    hostname: str | None = None,
+) -> IncomingAuth:
+    """As ``incoming_headers``, with the verified domains."""
     host = hostname or config.hostname
     ar = AuthResults(hostname=host)
     if is_loopback(remote_ip):
@@ -246,4 +273,12 @@ def incoming_headers(
     else:
         # RFC 7489 11.2: no DMARC record is looked up without DNS, so the result is none.
         ar.methods.append(AuthMethod("dmarc", "none", comment="without dnssec", props=[AuthProp("header", "from", from_domain, addr_like=True)]))
-    return (ar.header() + spf.received.header()).encode("utf-8")
+    dkim_domains = tuple(sorted({r.sig.domain.lower() for r in results if str(r.status) == "pass" and r.sig is not None}))
+    return IncomingAuth(
+        (ar.header() + spf.received.header()).encode("utf-8"),
+        ehlo_domain=ehlo.lower() if not ehlo.startswith("[") else "",
+        ehlo_validated=spf.identity == "helo" and spf.status == "pass",
+        mail_from_domain=spf.domain if spf.identity == "mailfrom" else "",
+        mail_from_validated=spf.identity == "mailfrom" and spf.status == "pass",
+        dkim_domains=dkim_domains,
+    )

@@ -320,7 +320,8 @@ class Queue:
 
     async def _deliver(self, e: Entry) -> bool:
         """Deliver the entry to its local recipient; False when it was delivered before."""
-        from mox.smtp.server import deliver_to_store
+        from mox.delivery.deliver import Rejected, deliver_local
+        from mox.delivery.rules import MessageInfo
 
         lp, domain = _split(e.recipient)
         if failsim.stage(lp) == "queue":
@@ -334,12 +335,24 @@ class Queue:
         dest = self.ctx.auth.lookup_destination(lp, domain)
         if dest is None:
             raise DeliveryError(550, "5.1.1", "no such user")
-        account, mailbox = dest
+        account, _ = dest
         data = await trio.to_thread.run_sync(self.store.read_message, e)
-        data = self._trace(e) + await trio.to_thread.run_sync(self._authres, e.mail_from, data) + data
-        return await deliver_to_store(
-            self.ctx, account, mailbox, data, recipients=[e.recipient], key=self.delivery_key(e), session=e.session
-        )
+        auth = await trio.to_thread.run_sync(self._authres, e.mail_from, data)
+        data = self._trace(e) + auth.headers + data
+        info = MessageInfo(
+            mail_from=e.mail_from, ehlo_domain=auth.ehlo_domain, ehlo_validated=auth.ehlo_validated,
+            mail_from_domain=auth.mail_from_domain, mail_from_validated=auth.mail_from_validated,
+            dkim_domains=auth.dkim_domains,
+        )  # fmt: skip
+        try:
+            # Rulesets and the junk filter of the recipient's destination (mox's localserve
+            # queue delivers through its own SMTP server, which applies them).
+            return await deliver_local(
+                self.ctx, account, e.recipient, data, info=info, recipients=[e.recipient], key=self.delivery_key(e),
+                session=e.session,
+            )  # fmt: skip
+        except Rejected as r:
+            raise DeliveryError(r.code, f"{r.code // 100}.{r.se}", r.text) from None
 
     async def _deliver_alias(self, e: Entry, lp: str, domain: str) -> bool:
         """An alias recipient: its members' accounts each get the message once, with the
@@ -355,7 +368,8 @@ class Queue:
             dests = self.ctx.auth.alias_destinations(lp, domain, message_from(raw), set()) or []
         except AliasRefused:
             raise DeliveryError(550, "5.7.2", "not allowed to send to destination") from None
-        data = self._trace(e) + await trio.to_thread.run_sync(self._authres, e.mail_from, raw) + raw
+        auth = await trio.to_thread.run_sync(self._authres, e.mail_from, raw)
+        data = self._trace(e) + auth.headers + raw
         delivered = False
         for account, mailbox in dests:
             key = self.delivery_key(e, "alias-" + account)
@@ -368,17 +382,17 @@ class Queue:
         order."""
         return f"Delivered-To: {e.recipient}\r\nReturn-Path: <{e.mail_from}>\r\n".encode("utf-8")
 
-    def _authres(self, mail_from: str, data: bytes) -> bytes:
+    def _authres(self, mail_from: str, data: bytes) -> Any:
         """Authentication-Results and Received-SPF for handing a queued message to a local
         mailbox. mox's localserve queue delivers over SMTP to its own port 1025 from the first
         listener IP with EHLO localhost, and the checks of that delivery are what these fields
         say; here the message goes to the store directly and gets the same checks."""
-        from mox.dkim.local import incoming_headers
+        from mox.dkim.local import incoming_auth
 
         config = self.ctx.config
         ips = getattr(config, "ips", None) or ["127.0.0.1"]
         now = ci.fixed_time(self.ctx) or time.time()
-        return incoming_headers(config, data, remote_ip=ips[0], ehlo="localhost", mail_from=mail_from, now=now)
+        return incoming_auth(config, data, remote_ip=ips[0], ehlo="localhost", mail_from=mail_from, now=now)
 
     async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
         self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))

@@ -25,6 +25,9 @@ from mox.auth import sasl
 from mox.auth.authenticator import AliasRefused
 from mox.limits import slowmode
 from mox.dkim import local as dkim_local
+from mox.delivery import rules
+from mox.delivery.deliver import Rejected, deliver_local
+from mox.delivery.rules import MessageInfo
 from mox.auth.authenticator import hash_runner
 from mox.message import add_missing_headers
 from mox.smtp import codes as c
@@ -606,7 +609,7 @@ class _Conn:
     async def _deliver_incoming(self, data: bytes) -> None:
         tx = self.proto.tx
         errors: list[tuple[int, str, str]] = []
-        targets: dict[tuple[str, str], list[Address]] = {}
+        targets: dict[tuple[str, int], list[Address]] = {}
         aliases = [r for r in tx.recipients if self._alias(r)]
         msg_from = checks.message_from(data) if aliases else None
         explicit = {str(r).lower() for r in tx.recipients if r not in aliases}
@@ -627,23 +630,28 @@ class _Conn:
                     self.log.info("message from address not allowed to post to alias", alias=str(rcpt), msgfrom=msg_from)
                     errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_POL_EXPN_PROHIBITED, "not allowed to send to destination"))
                     continue
-                for dest in dests:
-                    if rcpt not in targets.setdefault(dest, []):
-                        targets[dest].append(rcpt)
+                for account, _ in dests:
+                    # One copy per account and destination, as for a regular recipient.
+                    d = rules.destination(self.ctx.config, account, str(rcpt))
+                    if rcpt not in targets.setdefault((account, id(d)), []):
+                        targets[(account, id(d))].append(rcpt)
                 continue
             dest = self._lookup(rcpt)
             if dest is None:
                 errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user"))
                 continue
-            targets.setdefault(dest, []).append(rcpt)
+            # One copy per account and destination (address settings: rulesets, mailbox).
+            d = rules.destination(self.ctx.config, dest[0], str(rcpt))
+            targets.setdefault((dest[0], id(d)), []).append(rcpt)
         delivered = 0
         now = ci.fixed_time(self.ctx) or time.time()
         authres = b""
+        info = MessageInfo(mail_from=str(tx.mail_from or ""))
         if targets:
             # mox smtpserver deliver: iprev, DKIM, SPF and DMARC (without DNS: mox.dkim.local).
-            authres = await trio.to_thread.run_sync(
+            auth = await trio.to_thread.run_sync(
                 functools.partial(
-                    dkim_local.incoming_headers,
+                    dkim_local.incoming_auth,
                     self.ctx.config,
                     data,
                     remote_ip=self.remote_ip,
@@ -652,16 +660,25 @@ class _Conn:
                     now=now,
                 )
             )
-        for (account, mailbox), rcpts in targets.items():
+            authres = auth.headers
+            info = MessageInfo(
+                mail_from=str(tx.mail_from or ""), ehlo_domain=auth.ehlo_domain, ehlo_validated=auth.ehlo_validated,
+                mail_from_domain=auth.mail_from_domain, mail_from_validated=auth.mail_from_validated,
+                dkim_domains=auth.dkim_domains,
+            )  # fmt: skip
+        for (account, _), rcpts in targets.items():
             # mox smtpserver deliver: Delivered-To (RFC 9228) for a single recipient, Return-Path,
             # Authentication-Results, Received-SPF (RFC 7208 9.1: before Received), Received.
             delivered_to = f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b""
             msg = delivered_to + return_path(tx.mail_from) + authres + self._received(rcpts, now=now) + data
             try:
-                await deliver_to_store(
-                    self.ctx, account, mailbox, msg, recipients=[str(r) for r in rcpts], session=self.cid
+                await deliver_local(
+                    self.ctx, account, str(rcpts[0]), msg, info=info, recipients=[str(r) for r in rcpts], session=self.cid
                 )
                 delivered += 1
+            except Rejected as e:
+                for _ in rcpts:
+                    errors.append((e.code, e.se, e.text))
             except OverQuota:
                 # RFC 3463 4.2.2; mox smtpserver/server.go, store/account.go
                 self.log.info("account over quota", account=account)
@@ -720,8 +737,11 @@ async def deliver_to_store(
     recipients: list[str] | None = None,
     key: str | None = None,
     session: str | None = None,
+    create_mailbox: bool = False,
+    reject_hash: bytes | None = None,
 ) -> bool:
-    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns); in
+    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns; a missing
+    mailbox is created with ``create_mailbox``, else Inbox is used); in
     localserve also into the per-address views of the envelope ``recipients`` (mox.ci.hooks), first,
     so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
     queue's entry), each account stores the message at most once: False when ``account`` had
@@ -737,12 +757,15 @@ async def deliver_to_store(
     try:
         acc.quota = ctx.config.account_quota(acc.name)  # the configured quota
         if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
-            mailbox = "Inbox"
+            mailbox = await _ensure_mailbox(acc, mailbox) if create_mailbox else "Inbox"
         bind = ci.bind_delivery(ctx, session, account)
+        t = ci.fixed_time(ctx)
         if key is None:
-            m = await acc.deliver(mailbox, data, flags=flags, received=ci.fixed_time(ctx), before_visible=bind)
+            m = await acc.deliver(mailbox, data, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash)
         else:
-            m = await acc.deliver_once(mailbox, data, key, flags=flags, received=ci.fixed_time(ctx), before_visible=bind)
+            m = await acc.deliver_once(
+                mailbox, data, key, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash
+            )
         ci.record_delivery(ctx, session, account, m)
         return m is not None
     except BaseException:
@@ -752,6 +775,21 @@ async def deliver_to_store(
         raise
     finally:
         acc.close()
+
+
+async def _ensure_mailbox(acc: Any, name: str) -> str:
+    """Create a delivery's mailbox when missing (mox MailboxEnsure); Inbox when the name is not
+    valid."""
+    from mox.store import InvalidMailboxName, MailboxExists
+
+    try:
+        mbs = await acc.create_mailbox(name)
+    except MailboxExists:
+        return name
+    except InvalidMailboxName as e:
+        mlog.get_logger("smtpserver").warn("delivery mailbox name invalid, delivering to Inbox", mailbox=name, err=str(e))
+        return "Inbox"
+    return mbs[-1].name
 
 
 async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:

@@ -8,6 +8,7 @@
 - ``recovery.py`` ``Recovery``: loading snapshot and journal at open, cutting a torn tail,
   removing stray files after a crash.
 - ``commit.py`` ``Commit``: group commit, broadcast, the full-disk undo, snapshots.
+- ``junk_training.py`` ``JunkTraining``: the junk filter, trained from the messages' flags.
 - ``writes.py`` ``Writes``: the write operations (``*_sync``).
 - ``thread_writes.py`` ``ThreadWrites``: thread settings, reassigning threads, previews.
 - ``consistency.py`` ``Consistency``: the consistency check.
@@ -108,6 +109,7 @@ class Account(ThreadWrites, Consistency):
         self._removed_refs: dict[int, int] = {}  # id -> subscribers holding it (set when broadcast)
         self._unlink: list[int] = []  # ids whose files nobody needs any more
         self._unlinking: set[int] = set()  # ids whose files are being removed
+        self._init_junk()  # junk_training.py
         self._clean_at = -1  # seq at which the journal ends with a Closed marker
 
     # ----------------------------------------------------------------------------- open/close
@@ -160,6 +162,7 @@ class Account(ThreadWrites, Consistency):
             with self._cond:
                 for id in list(self._removed_refs):
                     self._forget_removed_locked(id)
+            self._close_junk()
             self.remove_released_files()
             if self._failed is None and self._journal is not None:
                 try:
@@ -311,11 +314,11 @@ class Account(ThreadWrites, Consistency):
 
     async def deliver(
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None,
-        before_visible: Callable[[Message], None] | None = None,
+        before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
     ) -> Message:
         return await self._run(
             self.deliver_sync, mailbox_name, data, flags=flags, received=received, origin=origin,
-            before_visible=before_visible,
+            before_visible=before_visible, reject_hash=reject_hash,
         )
 
     async def deliver_upload(
@@ -325,10 +328,11 @@ class Account(ThreadWrites, Consistency):
 
     async def deliver_once(
         self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None,
-        before_visible: Callable[[Message], None] | None = None,
+        before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
     ) -> Message | None:
         return await self._run(
-            self.deliver_once_sync, mailbox_name, data, key, flags=flags, received=received, before_visible=before_visible
+            self.deliver_once_sync, mailbox_name, data, key, flags=flags, received=received, before_visible=before_visible,
+            reject_hash=reject_hash,
         )
 
     async def store_flags(

@@ -5,15 +5,23 @@ until every session that selected its mailbox when the removal was broadcast has
 (or unselected): ``_removed`` keeps the records, ``_removed_refs`` the number of holders. Files
 nobody holds any more go to ``_unlink`` and are removed after the command that released them
 (``remove_released_files``, from a worker thread). A clean close releases everything.
+
+With a junk filter, the file of a removed message is also kept until the filter has untrained
+it (``_junk_holds``; junk_training.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from mox.store.changes import ChangeSubscriber
 from mox.store.memindex import IndexState
 from mox.store.schema import Mailbox, Message
+
+if TYPE_CHECKING:
+    from mox.junk import Params
+    from mox.store.junk import AccountSettings
 
 
 class HeldRemovals(IndexState):
@@ -27,6 +35,8 @@ class HeldRemovals(IndexState):
             self._removed[m.id] = m
             self._removed_uid[(m.mailbox_id, m.uid)] = m.id
             ids.append(m.id)
+        if ids and self._junk_params() is not None:
+            self._junk_holds.update(ids)  # untrained after the commit (junk_training.py)
         return tuple(ids)
 
     def _forget_removed_locked(self, id: int) -> None:
@@ -36,7 +46,10 @@ class HeldRemovals(IndexState):
             return
         if self._removed_uid.get((m.mailbox_id, m.uid)) == id:
             del self._removed_uid[(m.mailbox_id, m.uid)]
-        self._unlink.append(id)
+        if id in self._junk_holds:
+            self._junk_deferred.add(id)
+        else:
+            self._unlink.append(id)
 
     def _release(self, changes: list) -> None:
         """Holders give back removals (ChangeSubscriber.release/close)."""
@@ -58,7 +71,27 @@ class HeldRemovals(IndexState):
 
     def _still_needed(self, id: int) -> bool:
         """The file of a removed message that is kept for sessions or about to be removed."""
-        return id in self._removed or id in self._unlinking or id in self._unlink
+        return (
+            id in self._removed or id in self._unlinking or id in self._unlink or id in self._junk_holds
+            or id in self._junk_deferred
+        )  # fmt: skip
+
+    def _junk_release_locked(self, ids: Iterable[int]) -> None:
+        """Files held for untraining that are not needed for that any more."""
+        for id in ids:
+            self._junk_holds.discard(id)
+            if id in self._junk_deferred:
+                self._junk_deferred.discard(id)
+                self._unlink.append(id)
+
+    def settings(self) -> AccountSettings | None:
+        """The account's junk settings from the store's owner (None: none configured)."""
+        fn = getattr(self.store, "settings", None)
+        return fn(self.name) if fn is not None else None
+
+    def _junk_params(self) -> Params | None:
+        s = self.settings()
+        return s.junk_filter if s is not None else None
 
     def removed_message(self, mailbox_id: int, uid: int) -> Message | None:
         """A message removed from the mailbox (expunged, moved) that some session still shows:

@@ -92,6 +92,43 @@ def scan_journal(data: bytes) -> JournalScan:
     return JournalScan(txns, off, size, problem)
 
 
+class FrameScan(msgspec.Struct):
+    """Frames read from a file's bytes after its magic: (value, offset where it ends), the
+    offset up to which they are valid, and why reading stopped early (or None)."""
+
+    frames: list
+    valid_end: int
+    problem: str | None
+
+
+def scan_frames(data: bytes, decoder: msgspec.msgpack.Decoder) -> FrameScan:
+    """Decode ``length crc payload`` frames (this module's format) with ``decoder``; stops at a
+    torn, oversized, checksum-failing or undecodable frame. Never raises for damaged content."""
+    off, size, out, problem = 0, len(data), [], None
+    mv = memoryview(data)
+    while off < size:
+        if size - off < FRAME_HEADER.size:
+            problem = "torn frame header"
+            break
+        n, crc = FRAME_HEADER.unpack_from(data, off)
+        start = off + FRAME_HEADER.size
+        if n > MAX_FRAME or start + n > size:
+            problem = "torn frame"
+            break
+        payload = mv[start : start + n]
+        if zlib.crc32(payload) != crc:
+            problem = "checksum mismatch"
+            break
+        try:
+            value = decoder.decode(payload)
+        except msgspec.DecodeError as e:
+            problem = f"undecodable record: {e}"
+            break
+        off = start + n
+        out.append((value, off))
+    return FrameScan(out, off, problem)
+
+
 class JournalWriter:
     """Appends frames to ``index.journal``; ``append`` returns after the data is durable.
 
@@ -198,7 +235,9 @@ __all__ = [
     "encode_txn",
     "fsync_dir",
     "fsync_file",
+    "frame",
     "read_snapshot",
+    "scan_frames",
     "scan_journal",
     "write_snapshot",
 ]

@@ -14,6 +14,7 @@ The account is built in layers, each a module (``account.py`` has the list):
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,7 +40,9 @@ from mox.store.schema import (
 )
 
 if TYPE_CHECKING:
+    from mox.junk import Filter
     from mox.store.changes import ChangeSubscriber
+    from mox.store.junk import AccountSettings
     from mox.store.commit import Pending
     from mox.store.files import MessageFiles
     from mox.store.index import JournalWriter
@@ -56,6 +59,8 @@ class AccountOwner(Protocol):
     snapshot_on_close: int
     check_consistency_on_close: bool
     quota: int
+    #: account name -> its junk settings (mox.store.junk), or None: no junk flags or filter.
+    settings: Callable[[str], AccountSettings | None] | None
 
     def _release(self, acc: Account) -> None: ...
 
@@ -133,6 +138,12 @@ class IndexState:
     _removed_refs: dict[int, int]
     _unlink: list[int]
     _unlinking: set[int]
+    # The junk filter (junk_training.py): opened on first use; removed messages whose files stay
+    # until they are untrained, and those of them nobody else needs any more.
+    _junk_lock: threading.RLock
+    _jf: Filter | None
+    _junk_holds: set[int]
+    _junk_deferred: set[int]
 
     def _reset_index(self) -> None:
         """The empty index: every attribute of the index state is set here (at construction,

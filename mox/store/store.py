@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from mox import mlog
@@ -12,6 +13,7 @@ from mox.store.account import Account
 from mox.store.mailbox_names import DEFAULT_MAILBOXES
 from mox.store.errors import AccountExists, AccountNotFound, DiskFull, Inconsistent, StoreError
 from mox.store.index import create_journal, encode_txn
+from mox.store.junk import AccountSettings
 from mox.store.schema import Mailbox, Txn
 
 
@@ -25,6 +27,7 @@ class Store:
     - ``snapshot_threshold``: journal size after which a snapshot is written (or a quarter of the
       previous snapshot's size if larger, so snapshot cost stays proportional to writes).
     - ``snapshot_on_close``: journal size above which closing an account writes a snapshot.
+    - ``settings``: per-account junk flags and junk filter settings (mox.store.junk).
     """
 
     def __init__(
@@ -41,6 +44,9 @@ class Store:
         self.fsync = fsync
         self.check_consistency_on_close = check_consistency_on_close
         self.quota = quota
+        #: account name -> its junk settings (mox.store.junk.AccountSettings) or None; set by
+        #: the server from its config. None: no junk flags, no junk filter.
+        self.settings: Callable[[str], AccountSettings | None] | None = None
         self.snapshot_threshold = snapshot_threshold
         self.snapshot_on_close = snapshot_on_close
         self._log = mlog.get_logger("store")

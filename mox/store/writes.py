@@ -25,10 +25,12 @@ from mox.store.changes import (
     ChangeSubscription,
 )
 from mox.store import threads
-from mox.store.commit import Commit, Pending, space_errors
+from mox.store.commit import Pending, space_errors
 from mox.store.errors import InvalidMailboxName, MailboxExists, MailboxHasChildren, MessageGone, OverQuota, StoreError
 from mox.store.files import Upload
 from mox.store.index import encode_txn
+from mox.store.junk import flags_for_mailbox, junk_state
+from mox.store.junk_training import JunkTraining
 from mox.store.mailbox_names import check_mailbox_name, normalize_mailbox_name
 from mox.store.memindex import replace
 from mox.store.schema import (
@@ -47,7 +49,7 @@ from mox.store.schema import (
 )
 
 
-class Writes(Commit):
+class Writes(JunkTraining):
     """The write operations."""
 
     def effective_quota(self) -> int:
@@ -69,21 +71,21 @@ class Writes(Commit):
     @space_errors
     def deliver_sync(
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None,
-        before_visible: Callable[[Message], None] | None = None,
+        before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
     ) -> Message:
         """Store a message. ``before_visible`` is called with its record under the account's
         lock, after every check passed and just before any reader can see the message (keep
         it short; it must not call into the account): what the caller records about the
         message (mox.ci: which SMTP session brought it) is then in place for whoever finds
         it. If it raises, nothing is stored."""
-        msg = self._deliver(mailbox_name, data, flags, received, origin, None, before_visible)
+        msg = self._deliver(mailbox_name, data, flags, received, origin, None, before_visible, reject_hash)
         assert msg is not None
         return msg
 
     @space_errors
     def deliver_once_sync(
         self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None,
-        before_visible: Callable[[Message], None] | None = None,
+        before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
     ) -> Message | None:
         """Deliver unless a delivery with ``key`` happened before (then store nothing and return
         None). The key is durable in the same transaction as the message: the queue passes its
@@ -91,7 +93,7 @@ class Writes(Commit):
         ``before_visible``: as for deliver_sync (not called when nothing is stored)."""
         if not key:
             raise ValueError("empty delivery key")
-        return self._deliver(mailbox_name, data, flags, received, None, key, before_visible)
+        return self._deliver(mailbox_name, data, flags, received, None, key, before_visible, reject_hash)
 
     def new_upload(self) -> Upload:
         """A temporary file for a message arriving in parts (an IMAP APPEND literal), in the
@@ -112,7 +114,7 @@ class Writes(Commit):
 
     def _deliver(
         self, mailbox_name, data: bytes | Upload, flags, received, origin, key: str | None,
-        before_visible: Callable[[Message], None] | None = None,
+        before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
     ) -> Message | None:
         nflags = normalize_flags(flags)
         if not isinstance(data, Upload):
@@ -130,13 +132,13 @@ class Writes(Commit):
             self._next_id += 1
             self._inflight.add(id)
         try:
-            return self._deliver_placed(id, mbid, data, size, nflags, received, origin, key, before_visible)
+            return self._deliver_placed(id, mbid, data, size, nflags, received, origin, key, before_visible, reject_hash)
         finally:
             self._inflight.discard(id)
 
     def _deliver_placed(
         self, id, mbid, data: bytes | Upload, size: int, nflags, received, origin, key: str | None,
-        before_visible: Callable[[Message], None] | None,
+        before_visible: Callable[[Message], None] | None, reject_hash: bytes | None = None,
     ) -> Message | None:
         from mox.message import parse_message
         from mox.message.preview import preview
@@ -164,10 +166,12 @@ class Writes(Commit):
                 self._check_quota_locked(size)
                 modseq = self._next_modseq_locked()
                 now = time.time()
+                nflags = flags_for_mailbox(nflags, mb.name, mb.special_use, self.settings())
                 msg = Message(
                     id, mbid, mb.uidnext, modseq, modseq, nflags, size,
                     now if received is None else float(received), False, part_raw,
                     preview=pv, mailbox_orig_id=mbid,
+                    is_reject=reject_hash is not None, message_hash=reject_hash or b"",
                 )  # fmt: skip
                 # In the thread of the message it replies to (\Seen when that thread is muted).
                 msg = threads.assign(self._threads, self._by_id, msg, prep)
@@ -185,6 +189,8 @@ class Writes(Commit):
             if not queued:
                 self.files.remove([id])
             raise
+        if junk_state(msg.flags) is not None:
+            self._junk_sync([msg.id])
         self._after_commit()
         return msg
 
@@ -235,6 +241,7 @@ class Writes(Commit):
                     changes.append(ChangeMailboxKeywords(mailbox_id, mb2.keywords))
                 self._transact_applied(records, changes, origin)
         if updates:
+            self._junk_sync([m.id for m in changed])
             self._after_commit()
         return changed, failed
 
@@ -256,6 +263,7 @@ class Writes(Commit):
                 ChangeRemoveUIDs(mailbox_id, removed, modseq, ids), ChangeMailboxCounts(self._mailboxes[mailbox_id])
             ]
             self._transact_applied([rec], changes, origin)
+        self._junk_sync(ids)
         self._after_commit()
         return removed
 
@@ -326,9 +334,12 @@ class Writes(Commit):
                 mapping: list[tuple[int, int]] = []
                 uidnext = dst.uidnext
                 adds = []
+                settings = self.settings()
                 for i, (m, nid) in enumerate(todo):
-                    # A copy keeps the thread, its settings and the preview (as mox).
-                    nm = replace(m, id=nid, mailbox_id=dst_id, uid=uidnext + i, modseq=modseq, createseq=modseq)
+                    # A copy keeps the thread, its settings and the preview (as mox); the flags
+                    # get the junk flags of the destination.
+                    flags = flags_for_mailbox(m.flags, dst.name, dst.special_use, settings)
+                    nm = replace(m, id=nid, mailbox_id=dst_id, uid=uidnext + i, modseq=modseq, createseq=modseq, flags=flags)
                     self._apply(nm)
                     records.append(nm)
                     mapping.append((m.uid, nm.uid))
@@ -357,6 +368,7 @@ class Writes(Commit):
             if not queued:
                 self.files.remove(nid for _, nid in pairs)
             raise
+        self._junk_sync([nid for _, nid in todo] + ([m.id for m, _ in todo] if move else []))
         self._after_commit()
         return mapping, created
 
@@ -410,6 +422,7 @@ class Writes(Commit):
             for r in records:
                 self._apply(r)
             self._transact_applied(records, [ChangeRemoveMailbox(mb.id, mb.name, kept)], origin)
+        self._junk_sync(kept)
         self._after_commit()
 
     @space_errors

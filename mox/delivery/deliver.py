@@ -1,0 +1,186 @@
+"""Local delivery with rulesets, the junk filter and the rejects mailbox (mox smtpserver
+analyze.go, rejects.go and store.Account.DeliverDestination, as far as they apply without DNS
+reputation).
+
+For each local recipient: the destination's first matching ruleset picks the mailbox (else the
+destination's mailbox, else Inbox); a missing mailbox is created. With a junk filter configured
+(and no ruleset with a verified ``ListAllowDomain``), the message is classified; a significant
+probability above the threshold makes it junk. Junk goes to the ruleset's
+``AcceptRejectsToMailbox`` (marked \\Seen) when it has one; otherwise, when the filter is set to
+``Reject``, a copy is kept in the account's rejects mailbox and the delivery fails with mox's
+``451 4.3.0 error processing``; otherwise (localserve's default) it is delivered to the Junk
+mailbox. A message delivered normally removes an earlier rejected copy with the same
+Message-ID from the rejects mailbox.
+
+mox also lowers the threshold to 0.25 for deliveries without TLS or with the recipient not in
+To/Cc, and adds random jitter to it; we keep the configured threshold so a local server's
+verdicts are predictable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import trio
+
+from mox import mlog
+from mox.delivery import rules
+from mox.delivery.rules import MessageInfo
+
+log = mlog.get_logger("smtpserver")
+
+#: Rejects older than this are removed when a new reject is stored (mox TidyRejectsMailbox).
+REJECTS_KEEP = 14 * 24 * 3600
+#: At most this many messages in the rejects mailbox; more rejects are not stored.
+REJECTS_MAX = 1000
+
+
+class Rejected(Exception):
+    """The delivery is refused: SMTP reply code, enhanced status code without its class digit
+    (RFC 3463: "3.0" goes with 451 as 4.3.0), text."""
+
+    def __init__(self, code: int, se: str, text: str) -> None:
+        super().__init__(f"{code} {code // 100}.{se} {text}")
+        self.code = code
+        self.se = se
+        self.text = text
+
+
+def _list_allowed(rs: Any, info: MessageInfo) -> bool:
+    if not rs or not rs.list_allow_domain:
+        return False
+    d = rs.list_allow_domain.lower().rstrip(".")
+    return (info.mail_from_validated and info.mail_from_domain == d) or d in info.dkim_domains
+
+
+def _junk_mailbox(acc: Any) -> str:
+    for mb in acc.mailboxes():
+        if mb.special_use == "\\Junk":
+            return mb.name
+    return "Junk"
+
+
+async def deliver_local(
+    ctx: Any,
+    account: str,
+    rcpt: str,
+    data: bytes,
+    *,
+    info: MessageInfo,
+    recipients: list[str] | None = None,
+    key: str | None = None,
+    session: str | None = None,
+) -> bool:
+    """Deliver to ``account`` for recipient address ``rcpt`` (see the module docstring). Returns
+    False when a keyed delivery happened before; raises Rejected, OverQuota, DiskFull."""
+    from mox.smtp.server import deliver_to_store
+
+    config = ctx.config
+    acc_cfg = config.accounts.get(account)
+    dest = rules.destination(config, account, rcpt)
+    rs = rules.message_ruleset(dest, info, data)
+    mailbox = rs.mailbox if rs is not None else (dest.mailbox or "Inbox")
+    flags: tuple[str, ...] = ()
+    junk = False
+    jf_cfg = acc_cfg.junk_filter if acc_cfg is not None else None
+    if jf_cfg is not None and not _list_allowed(rs, info):
+        acc = ctx.store.open_account(account)
+        try:
+            result = await trio.to_thread.run_sync(acc.junk_classify, data)
+            junk_mailbox = _junk_mailbox(acc)
+        finally:
+            acc.close()
+        if result is not None:
+            junk = result.significant and result.probability > jf_cfg.threshold
+            log.info(
+                "content analyzed", account=account, accept=not junk, contentprob=round(result.probability, 6),
+                contentsignificant=result.significant,
+            )  # fmt: skip
+    if junk:
+        if rs is not None and rs.accept_rejects_to_mailbox:
+            # mox: accepted into the ruleset's mailbox, \Seen so it draws no attention.
+            log.info("accepting reject to configured mailbox due to ruleset", mailbox=rs.accept_rejects_to_mailbox)
+            return await deliver_to_store(
+                ctx, account, rs.accept_rejects_to_mailbox, data, flags=("\\Seen",), recipients=recipients, key=key,
+                session=session, create_mailbox=True, reject_hash=b"",
+            )  # fmt: skip
+        if jf_cfg is not None and jf_cfg.reject:
+            await store_reject(ctx, account, data)
+            log.info("incoming message rejected", reason="junk-content", account=account)
+            raise Rejected(451, "3.0", "error processing")  # mox: C451LocalErr, SeSys3Other0
+        mailbox = junk_mailbox
+    ok = await deliver_to_store(
+        ctx, account, mailbox, data, flags=flags, recipients=recipients, key=key, session=session, create_mailbox=True
+    )
+    if ok and not junk and acc_cfg is not None and acc_cfg.rejects_mailbox:
+        await remove_rejects(ctx, account, acc_cfg.rejects_mailbox, data)
+    return ok
+
+
+def _message_id(data: bytes) -> str:
+    from mox.message.header import split_header
+    from mox.message.thread import BadMessageID, message_id_canonical
+
+    fields, _, _ = split_header(data, 0, len(data))
+    for f in fields:
+        if f.lname == "message-id":
+            try:
+                return message_id_canonical(f.value())[0]
+            except BadMessageID:
+                return ""
+    return ""
+
+
+async def store_reject(ctx: Any, account: str, data: bytes) -> None:
+    """Keep a copy of a refused message in the account's rejects mailbox (mox smtpserver): once
+    per Message-ID (or content hash), \\Seen; old rejects are removed first unless KeepRejects,
+    and nothing is stored when the mailbox is full."""
+    acc_cfg = ctx.config.accounts.get(account)
+    if acc_cfg is None or not acc_cfg.rejects_mailbox:
+        return
+    name = acc_cfg.rejects_mailbox
+    msgid = _message_id(data)
+    digest = hashlib.sha256(data).digest()
+    acc = ctx.store.open_account(account)
+    try:
+        mb = acc.mailbox(name)
+        if mb is not None:
+            msgs = acc.messages(mb.id)
+            if any((msgid and m.message_id == msgid) or m.message_hash == digest for m in msgs):
+                log.info("reject message is already present, ignoring", account=account)
+                return
+            if not acc_cfg.keep_rejects:
+                now = time.time()
+                old = [m.uid for m in msgs if m.received < now - REJECTS_KEEP]
+                if old:
+                    await acc.expunge(mb.id, old)
+                if len(msgs) - len(old) >= REJECTS_MAX:
+                    log.info("not storing spammy mail to full rejects mailbox", account=account)
+                    return
+    finally:
+        acc.close()
+    from mox.smtp.server import deliver_to_store
+
+    await deliver_to_store(ctx, account, name, data, flags=("\\Seen",), create_mailbox=True, reject_hash=digest)
+    log.info("stored spammy mail in rejects mailbox", account=account, mailbox=name)
+
+
+async def remove_rejects(ctx: Any, account: str, name: str, data: bytes) -> None:
+    """A message was delivered: earlier rejected copies (same Message-ID) leave the rejects
+    mailbox (mox RejectsRemove)."""
+    msgid = _message_id(data)
+    if not msgid:
+        return
+    acc = ctx.store.open_account(account)
+    try:
+        mb = acc.mailbox(name)
+        if mb is None:
+            return
+        uids = [m.uid for m in acc.messages(mb.id) if m.message_id == msgid]
+        if uids:
+            await acc.expunge(mb.id, uids)
+            log.info("removed message from rejects mailbox", account=account, count=len(uids))
+    finally:
+        acc.close()

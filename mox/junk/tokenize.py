@@ -1,0 +1,186 @@
+"""Words of a message for the junk filter, as mox's ``junk/parse.go`` finds them (pure).
+
+Words come from the From, To, Cc, Bcc, Reply-To, Subject, Sender and Return-Path fields (longer
+than 3 characters, prefixed with the field name and a colon, e.g. ``Subject:offer``) and from the
+text of every text/* part, HTML with its markup, scripts and styles left out (image alt texts
+included), of the message and of forwarded messages in it. A word is a run of letters and
+digits (lower-cased) of more than 2 bytes with at least one letter, neither random-looking (6 or
+more consonants in a row) nor number-like; with ``twograms``/``threegrams`` consecutive words
+also count as pairs/triplets.
+"""
+
+from __future__ import annotations
+
+import html.parser
+
+from mox.message.part import Part
+from mox.message.header import split_header
+from mox.message.sections import UnknownEncoding, decode_body
+
+#: Header fields whose words count (mox: textproto canonical names, used in the word).
+HEADER_FIELDS = {
+    "from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "reply-to": "Reply-To", "subject": "Subject",
+    "sender": "Sender", "return-path": "Return-Path",
+}  # fmt: skip
+MAX_WORD = 32768  # bytes (mox: bbolt's maximum key size)
+_CONSONANTS = frozenset("bcdfghjklmnpqrstvwxyzBCDFGHJKLMNPQRSTVWXYZ23456789")
+
+
+def looks_random(s: str) -> bool:
+    """ASCII with a stretch of 6 or more consonants (0 and 1 count as vowels), e.g. 2fvu9stm9yx."""
+    stretch = stretches = 0
+    for c in s:
+        if ord(c) >= 0x80:
+            return False
+        if c in _CONSONANTS:
+            stretch += 1
+            continue
+        if stretch >= 6:
+            stretches += 1
+        stretch = 0
+    if stretch >= 6:
+        stretches += 1
+    return stretches > 0
+
+
+def looks_numeric(s: str) -> bool:
+    s = s.removeprefix("0x")
+    other = digitstretch = maxdigitstretch = 0
+    for c in s:
+        if "0" <= c <= "9":
+            digitstretch += 1
+            continue
+        if not ("a" <= c <= "f" or "A" <= c <= "F"):
+            other += 1
+        maxdigitstretch = max(maxdigitstretch, digitstretch)
+    maxdigitstretch = max(maxdigitstretch, digitstretch)
+    return maxdigitstretch >= 4 or (other == 0 and maxdigitstretch >= 3)
+
+
+def tokenize_text(text: str, words: set[str], *, onegrams: bool, twograms: bool, threegrams: bool) -> None:
+    """Add the words (and word pairs/triplets) of ``text`` to ``words``."""
+    prev = prev2 = ""
+    buf: list[str] = []
+    blen = 0  # bytes in buf (mox compares byte lengths)
+
+    def add() -> None:
+        nonlocal prev, prev2, blen
+        if blen <= 2:
+            buf.clear()
+            blen = 0
+            return
+        s = "".join(buf).strip("'")
+        buf.clear()
+        blen = 0
+        if not any(not c.isdecimal() for c in s) or len(s.encode("utf-8")) <= 2:
+            return
+        if looks_random(s) or looks_numeric(s):
+            return
+        if threegrams and prev2 and prev:
+            _add(words, f"{prev2} {prev} {s}")
+        if twograms and prev:
+            _add(words, f"{prev} {s}")
+        if onegrams:
+            _add(words, s)
+        prev2, prev = prev, s
+
+    n = len(text)
+    for i, c in enumerate(text):
+        letter_or_digit = c.isalpha() or c.isdecimal()
+        if not letter_or_digit and (c != "'" or (blen > 0 and i + 1 < n and text[i + 1].isalpha())):
+            add()
+        else:
+            lc = c.lower()
+            buf.append(lc)
+            blen += len(lc.encode("utf-8", "surrogatepass"))
+    add()
+
+
+def _add(words: set[str], s: str) -> None:
+    if len(s.encode("utf-8", "surrogatepass")) <= MAX_WORD:
+        words.add(s)
+
+
+class _HTMLText(html.parser.HTMLParser):
+    """The text of an HTML part as mox's tokenizer reads it: text tokens back to back (no
+    separators), nothing inside script, style or svg, image alt texts."""
+
+    _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "img":
+            for k, v in attrs:
+                if k == "alt" and v:
+                    self.out.append(v)
+                    break
+        if tag not in self._VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag == "img":
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1] in ("script", "style", "svg"):
+            return
+        self.out.append(data)
+
+
+def html_text(source: str) -> str:
+    p = _HTMLText()
+    p.feed(source)
+    p.close()
+    return "".join(p.out)
+
+
+def _text(data: bytes, part: Part) -> str:
+    try:
+        raw = decode_body(data, part)
+    except UnknownEncoding:
+        raw = data[part.body_start : part.body_end]
+    cs = next((v for k, v in part.params if k == "charset"), "utf-8").strip().lower() or "utf-8"
+    if cs in ("us-ascii", "ascii"):
+        cs = "utf-8"
+    try:
+        return raw.decode(cs, errors="replace")
+    except LookupError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def message_words(data: bytes, part: Part, *, onegrams: bool, twograms: bool, threegrams: bool) -> set[str]:
+    """The words of a message (``part`` is its parsed structure)."""
+    grams = dict(onegrams=onegrams, twograms=twograms, threegrams=threegrams)
+    words: set[str] = set()
+    fields, _, _ = split_header(data, part.header_start, part.body_start)
+    for f in fields:
+        name = HEADER_FIELDS.get(f.lname)
+        if name is None:
+            continue
+        hw: set[str] = set()
+        tokenize_text(f.value(), hw, **grams)
+        for w in hw:
+            if len(w.encode("utf-8", "surrogatepass")) > 3:
+                _add(words, f"{name}:{w}")
+
+    def walk(p: Part) -> None:
+        if p.media_type == "TEXT" and p.media_subtype == "HTML":
+            tokenize_text(html_text(_text(data, p)), words, **grams)
+        elif p.media_type == "TEXT":
+            tokenize_text(_text(data, p), words, **grams)
+        elif p.media_type == "MESSAGE" and p.parts:
+            walk(p.parts[0])  # a forwarded message: its parts (not its header)
+        else:
+            for sp in p.parts:
+                walk(sp)
+
+    walk(part)
+    return words

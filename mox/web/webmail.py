@@ -1,37 +1,26 @@
-"""Webmail (``/webmail/``, mox ``webmail/webmail.go``): a single page in plain JavaScript plus a JSON API.
+"""Webmail (``/webmail/``, mox ``webmail/webmail.go``, ``webmail/api.go``): a single page in plain
+JavaScript plus a JSON API, modelled on mox's webmail (its method names where they exist).
 
 Routes (all need a ``webmail`` session, see mox.web.session; POSTs need the CSRF header):
 
 - ``GET /webmail/``: the page (static files under ``/webmail/static/``).
-- ``POST /webmail/api/<Method>`` with a JSON object: Mailboxes, Messages (a page of a mailbox,
-  newest first, optionally filtered by a search query), Message (headers, text, attachments;
-  marks it read), FlagsAdd, FlagsRemove, Move, Delete (to Trash, or expunge in Trash),
-  MailboxCreate, MailboxRename, MailboxDelete. ``POST /webmail/api/Submit`` takes
-  multipart/form-data (fields to, cc, bcc, subject, body, replyto/forward references, files)
-  and queues the message like SMTP submission (the queue keeps the Sent copy).
-  Answers: 200 with the result object, or ``{"code", "message"}`` with 4xx.
+- ``POST /webmail/api/<Method>`` with a JSON object: Mailboxes, Messages (a page of a mailbox or
+  a search, newest first, optionally as threads with previews), Message (headers, text,
+  attachments; marks it read), FlagsAdd, FlagsRemove, Move, Delete (to Trash, or expunge in
+  Trash), MailboxCreate, MailboxRename, MailboxDelete, ThreadCollapse, ThreadMute. ``POST
+  /webmail/api/Submit`` (mox.web.compose) takes multipart/form-data and queues the message like
+  SMTP submission. Answers: 200 with the result object, or ``{"code", "message"}`` with 4xx.
 - ``GET /webmail/msg/{mailbox}/{uid}/{view}``: ``text`` / ``html`` / ``htmlexternal`` (documents
   for the sandboxed iframe, strict CSP: mox.web.sanitize), ``raw`` (source as text/plain),
   ``part/{n}`` would not fit the segment count, so attachments are ``/webmail/part/{mailbox}/{uid}/{n}``.
 - ``GET /webmail/ws`` (WebSocket, mox.web.live): change notifications for live updates.
 
-Search query syntax (``Messages`` with ``query``): words are free text (subject, addresses and
-text body, case-insensitive); ``from:x``, ``to:x`` (To and Cc), ``subject:x``; flags with
-``is:unread``, ``is:read``, ``is:flagged``, ``is:unflagged``, ``is:answered``, ``is:draft`` and
-``flag:<keyword>``; ``"quoted words"`` stay together. All terms must match.
+The search syntax is mox's (mox.web.mailsearch).
 """
 
 from __future__ import annotations
 
-import base64
-import email
-import email.header
-import email.message
-import email.policy
-import email.utils
 import re
-import shlex
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,18 +32,17 @@ if TYPE_CHECKING:
 
 from mox.store.errors import MessageGone
 from mox.web import sanitize
-from mox.web.submit import submission_prefix
+from mox.web.mailsearch import Query, attachment_type
+from mox.web.mailview import (
+    attachments, cid_map, decode_header_value, first_body, headers_of, leaves, parse, part_bytes, part_text, text_of,
+)  # fmt: skip
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import Session, require_session
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-CID_PART_MAX = 2 * 1024 * 1024
-CID_TOTAL_MAX = 10 * 1024 * 1024
 SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
 _FLAG_KEYWORD = re.compile(r"^(\\(Seen|Answered|Flagged|Deleted|Draft)|\$?[A-Za-z0-9_.-]{1,64})$")
-
-_policy = email.policy.default.clone(raise_on_defect=False)
 
 
 # Helpers shared with account.py / live.py.
@@ -69,18 +57,6 @@ def open_account(ctx: Any, name: str | None) -> Iterator[Any]:
         yield acc
     finally:
         acc.close()
-
-
-def decode_header_value(value: str | None) -> str:
-    """RFC 2047 decoded header text; never raises."""
-    if not value:
-        return ""
-    if "=?" not in value:
-        return value
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except Exception:  # noqa: BLE001 - odd encodings: show what we have
-        return value
 
 
 def _addr(a: Any) -> dict[str, str]:
@@ -100,8 +76,22 @@ def _has_attachments(part: Any) -> bool:
     return part.media_type not in ("TEXT", "MULTIPART")
 
 
+def _attachment_types(part: Any, out: list[str]) -> list[str]:
+    """Kinds (mox.web.mailsearch.attachment_type) of the message's attachments, each once."""
+    if part.parts and part.media_type == "MULTIPART":
+        for p in part.parts:
+            _attachment_types(p, out)
+    elif (part.disposition or "").upper() == "ATTACHMENT" or part.media_type not in ("TEXT", "MULTIPART"):
+        params = dict((k.lower(), v) for k, v in [*part.params, *part.disposition_params])
+        kind = attachment_type(f"{part.media_type}/{part.media_subtype}", params.get("filename") or params.get("name") or "")
+        if kind and kind not in out:
+            out.append(kind)
+    return out
+
+
 def summary(msg: Any) -> dict[str, Any]:
-    """What the message list shows of one message."""
+    """What the message list shows of one message. ``preview`` is filled by ``with_previews``
+    (it may need the message file)."""
     part = msg.part  # decoded from the stored record on each access: once here
     env = part.envelope
     return {
@@ -117,7 +107,26 @@ def summary(msg: Any) -> dict[str, Any]:
         "flags": list(msg.flags),
         "size": msg.size,
         "attachments": _has_attachments(part),
+        "attachment_types": _attachment_types(part, []),
+        "preview": msg.preview,
+        # Threads (mox.store.threads): the thread, parents from closest to root, settings.
+        "thread_id": msg.thread_id,
+        "thread_parent_ids": list(msg.thread_parent_ids),
+        "thread_missing_link": msg.thread_missing_link,
+        "thread_muted": msg.thread_muted,
+        "thread_collapsed": msg.thread_collapsed,
     }
+
+
+async def with_previews(acc: Any, msgs: list[Any], summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summaries with each message's preview (made and stored for older messages)."""
+    try:
+        previews = await acc.previews(msgs)
+    except MessageGone:
+        previews = [m.preview or "" for m in msgs]
+    for s, pv in zip(summaries, previews, strict=True):
+        s["preview"] = pv
+    return summaries
 
 
 def mailbox_info(mb: Any) -> dict[str, Any]:
@@ -131,190 +140,16 @@ def mailbox_info(mb: Any) -> dict[str, Any]:
     }
 
 
-# Message parsing for display.
-
-
-def parse(data: bytes) -> email.message.EmailMessage:
-    return email.message_from_bytes(data, policy=_policy)  # type: ignore[return-value]
-
-
-def part_bytes(part: email.message.Message) -> bytes:
-    if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload()
-        if isinstance(inner, list) and inner and isinstance(inner[0], email.message.Message):
-            try:
-                return inner[0].as_bytes()
-            except Exception:  # noqa: BLE001
-                return b""
-    try:
-        return part.get_payload(decode=True) or b""
-    except Exception:  # noqa: BLE001
-        return b""
-
-
-def part_text(part: email.message.Message) -> str:
-    data = part_bytes(part)
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        text = data.decode(charset, "replace")
-    except LookupError:
-        text = data.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n")
-
-
-def leaves(msg: email.message.Message) -> list[tuple[int, email.message.Message]]:
-    """The leaf parts with their index in walk order (the index names a part in URLs). An
-    attached message (message/rfc822) is one leaf; its own parts are not listed."""
-    out: list[tuple[int, email.message.Message]] = []
-    counter = 0
-
-    def visit(p: email.message.Message) -> None:
-        nonlocal counter
-        index = counter
-        counter += 1
-        if p.get_content_type() == "message/rfc822" and index != 0:
-            out.append((index, p))
-        elif p.is_multipart():
-            for child in p.get_payload():  # type: ignore[union-attr]
-                if isinstance(child, email.message.Message):
-                    visit(child)
-        else:
-            out.append((index, p))
-
-    visit(msg)
-    return out
-
-
-def _is_attachment(i: int, p: email.message.Message) -> bool:
-    if (p.get_content_disposition() or "").lower() == "attachment" or p.get_filename():
-        return True
-    return i != 0 and p.get_content_maintype() != "text"
-
-
-def attachments(msg: email.message.Message) -> list[dict[str, Any]]:
-    out = []
-    for i, p in leaves(msg):
-        if _is_attachment(i, p):
-            out.append(
-                {
-                    "index": i,
-                    "filename": p.get_filename() or f"part{i}",
-                    "content_type": p.get_content_type(),
-                    "size": len(part_bytes(p)),
-                }
-            )
-    return out
-
-
-def first_body(msg: email.message.Message, subtype: str) -> email.message.Message | None:
-    for i, p in leaves(msg):
-        if p.get_content_type() == f"text/{subtype}" and (p.get_content_disposition() or "") != "attachment":
-            return p
-    return None
-
-
-def text_of(msg: email.message.Message) -> str:
-    """The text to show: text/plain preferred, else the HTML's text, else empty."""
-    p = first_body(msg, "plain")
-    if p is not None:
-        return part_text(p)
-    h = first_body(msg, "html")
-    if h is not None:
-        import html
-
-        import nh3
-
-        txt = html.unescape(nh3.clean(part_text(h), tags=set()))
-        return re.sub(r"\n{3,}", "\n\n", txt).strip() + "\n"
-    return ""
-
-
-def cid_map(msg: email.message.Message) -> dict[str, str]:
-    out: dict[str, str] = {}
-    total = 0
-    for _, p in leaves(msg):
-        cid = p.get("Content-ID")
-        if not cid or p.get_content_maintype() != "image":
-            continue
-        data = part_bytes(p)
-        if len(data) > CID_PART_MAX or total + len(data) > CID_TOTAL_MAX:
-            continue
-        total += len(data)
-        out[str(cid).strip().strip("<>")] = f"data:{p.get_content_type()};base64," + base64.b64encode(data).decode()
-    return out
-
-
-def headers_of(msg: email.message.Message) -> list[list[str]]:
-    out = []
-    for k, v in msg.raw_items():
-        out.append([k, decode_header_value(re.sub(r"\r?\n[ \t]", " ", str(v)))])
-    return out
-
-
-# Search.
-
-
-class Query:
-    def __init__(self, text: str) -> None:
-        self.words: list[str] = []
-        self.fields: list[tuple[str, str]] = []
-        self.flags_set: list[str] = []
-        self.flags_unset: list[str] = []
-        try:
-            tokens = shlex.split(text)
-        except ValueError:
-            tokens = text.split()
-        for t in tokens:
-            key, sep, val = t.partition(":")
-            key = key.lower()
-            if sep and key in ("from", "to", "subject") and val:
-                self.fields.append((key, val.lower()))
-            elif sep and key == "is" and val:
-                self._is(val.lower())
-            elif sep and key == "flag" and val:
-                self.flags_set.append(val if val.startswith("\\") else val.lower())
-            elif t:
-                self.words.append(t.lower())
-
-    def _is(self, v: str) -> None:
-        table = {
-            "unread": ("\\Seen", False), "read": ("\\Seen", True), "seen": ("\\Seen", True),
-            "flagged": ("\\Flagged", True), "unflagged": ("\\Flagged", False),
-            "answered": ("\\Answered", True), "draft": ("\\Draft", True),
-        }
-        if v not in table:
-            raise HTTPError(400, "user:badQuery", f"unknown is:{v} (unread, read, flagged, unflagged, answered, draft)")
-        flag, want = table[v]
-        (self.flags_set if want else self.flags_unset).append(flag)
-
-    def empty(self) -> bool:
-        return not (self.words or self.fields or self.flags_set or self.flags_unset)
-
-    def matches(self, acc: Any, msg: Any) -> bool:
-        flags = set(msg.flags)
-        if any(f not in flags for f in self.flags_set) or any(f in flags for f in self.flags_unset):
-            return False
-        if not (self.fields or self.words):
-            return True
-        keys = _search_keys(acc, msg)
-        for key, val in self.fields:
-            if val not in keys[key]:
-                return False
-        if self.words:
-            hay = " ".join([keys["subject"], keys["from"], keys["to"]])
-            missing = [w for w in self.words if w not in hay]
-            if missing and not _body_contains(acc, msg, missing):
-                return False
-        return True
+# Search (the syntax: mox.web.mailsearch).
 
 
 # Lower-case subject, from and to+cc per message, for search without decoding each stored record
 # again: a stored message's headers never change, so they are kept per account by message id.
-_SEARCH_KEYS: weakref.WeakKeyDictionary[Any, dict[int, dict[str, str]]] = weakref.WeakKeyDictionary()
+_SEARCH_KEYS: weakref.WeakKeyDictionary[Any, dict[int, dict[str, Any]]] = weakref.WeakKeyDictionary()
 _SEARCH_KEYS_MAX = 500_000
 
 
-def _search_keys(acc: Any, msg: Any) -> dict[str, str]:
+def _search_keys(acc: Any, msg: Any) -> dict[str, Any]:
     cache = _SEARCH_KEYS.get(acc)
     if cache is None:
         cache = _SEARCH_KEYS[acc] = {}
@@ -325,11 +160,38 @@ def _search_keys(acc: Any, msg: Any) -> dict[str, str]:
         def addrs(lst: list[dict[str, str]]) -> str:
             return " ".join(f"{a['name']} <{a['address']}>" for a in lst).lower()
 
-        keys = {"subject": summ["subject"].lower(), "from": addrs(summ["from"]), "to": addrs(summ["to"] + summ["cc"])}
+        env = msg.part.envelope
+        keys = {
+            "subject": summ["subject"].lower(), "from": addrs(summ["from"]),
+            "to": addrs(summ["to"] + summ["cc"] + _addrs(env.bcc if env else None)),
+            "attachments": set(summ["attachment_types"]) | ({"any"} if summ["attachments"] else set()),
+        }  # fmt: skip
         if len(cache) >= _SEARCH_KEYS_MAX:
             cache.clear()
         cache[msg.id] = keys
     return keys
+
+
+def _header_values(acc: Any, msg: Any) -> dict[str, list[str]]:
+    """Header field name (lower case) -> decoded values (lower case) of a message."""
+    try:
+        data = acc.read_message(msg)
+    except OSError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for k, v in parse(data[: msg.part.body_start]).raw_items():
+        out.setdefault(k.lower(), []).append(decode_header_value(re.sub(r"\r?\n[ \t]", " ", str(v))).lower())
+    return out
+
+
+def matches(acc: Any, query: Query, msg: Any) -> bool:
+    def keys() -> dict[str, Any]:
+        k = _search_keys(acc, msg)
+        if query.headers:
+            k = {**k, "headers": _header_values(acc, msg)}
+        return k
+
+    return query.matches(msg, keys, lambda words: _body_words(acc, msg, words))
 
 
 def _plain_encoded(part: Any) -> bool:
@@ -339,21 +201,21 @@ def _plain_encoded(part: Any) -> bool:
     return part.content_transfer_encoding in ("7BIT", "8BIT", "BINARY")
 
 
-def _body_contains(acc: Any, msg: Any, words: list[str]) -> bool:
-    """Whether the message text has every word (lower case). Messages without transfer encoding
+def _body_words(acc: Any, msg: Any, words: list[str]) -> set[str]:
+    """Which of the words (lower case) the message text has. Messages without transfer encoding
     are searched as raw bytes (fast path); others are parsed and decoded."""
     try:
         data = acc.read_message(msg)
     except OSError:
-        return False
+        return set()
+    raw = data[msg.part.body_start :]
     if _plain_encoded(msg.part):
-        body = data[msg.part.body_start :].decode("utf-8", "replace").lower()
-        if all(w in body for w in words):
-            return True
-        if data[msg.part.body_start :].isascii():
-            return False
+        body = raw.decode("utf-8", "replace").lower()
+        found = {w for w in words if w in body}
+        if len(found) == len(words) or raw.isascii():
+            return found
     body = text_of(parse(data)).lower()
-    return all(w in body for w in words)
+    return {w for w in words if w in body}
 
 
 # API.
@@ -413,9 +275,22 @@ async def api_mailboxes(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> 
     return {"mailboxes": [mailbox_info(mb) for mb in acc.mailboxes()], "address": s.address, "account": s.account}
 
 
+def _rejects_mailbox(ctx: Any, account: str | None) -> str | None:
+    acc = ctx.config.accounts.get(account or "")
+    return (acc.rejects_mailbox or None) if acc is not None else None
+
+
+THREADING = ("off", "on", "unread")
+
+
 async def api_messages(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
-    """A page of messages, newest first: {mailbox, offset=0, limit=50, query=""}; mailbox may be
-    null with a query to search all mailboxes."""
+    """A page of messages, newest first: {mailbox, offset=0, limit=50, query="", threading="off"}.
+
+    ``query`` is mox's search syntax (mox.web.mailsearch); its ``mb:`` picks the mailbox,
+    else ``mailbox`` does; without both a search covers all mailboxes but Trash, Junk and the
+    rejects mailbox. ``threading`` "on" or "unread" (mox's thread modes) pages over threads
+    instead: each thread with a matching message comes with all its messages in any mailbox
+    (ascending id; ``match`` says which match the query and mailbox), ``total`` counts threads."""
     offset = _int(obj, "offset", 0)
     limit = _int(obj, "limit", PAGE_SIZE)
     if offset < 0 or not 0 < limit <= MAX_PAGE_SIZE:
@@ -423,35 +298,53 @@ async def api_messages(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> A
     q = obj.get("query") or ""
     if not isinstance(q, str):
         raise HTTPError(400, "user:badRequest", "field 'query' must be a string")
+    threading = obj.get("threading") or "off"
+    if threading not in THREADING:
+        raise HTTPError(400, "user:badRequest", "field 'threading' must be off, on or unread")
     query = Query(q)
-    if obj.get("mailbox") is None:
-        if query.empty():
-            raise HTTPError(400, "user:badRequest", "a mailbox or a search query is needed")
-        msgs = [m for mb in acc.mailboxes() for m in acc.messages(mb.id)]
-        msgs.sort(key=lambda m: (m.received, m.id), reverse=True)
+    if query.mailbox is not None:
+        scope = query.mailbox_ids(acc.mailboxes(), None)
+        if scope is None:
+            raise HTTPError(404, "user:notFound", f"no mailbox {query.mailbox!r}")
+    elif obj.get("mailbox") is not None:
+        scope = {_mailbox(acc, obj).id}
+    elif query.empty():
+        raise HTTPError(400, "user:badRequest", "a mailbox or a search query is needed")
     else:
-        msgs = list(reversed(acc.messages(_mailbox(acc, obj).id)))
-    if query.empty():
-        total = len(msgs)
-        page = [summary(m) for m in msgs[offset : offset + limit]]
+        scope = query.mailbox_ids(acc.mailboxes(), _rejects_mailbox(ctx, s.account)) or set()
+    msgs = [m for mbid in scope for m in acc.messages(mbid)]
+    msgs.sort(key=lambda m: (m.received, m.id), reverse=True)
+
+    def scan() -> list[Any]:
+        return [m for m in msgs if matches(acc, query, m)]
+
+    if query.needs_text() or query.headers:  # may read every message file: not in the event loop
+        import trio
+
+        found = await trio.to_thread.run_sync(scan)
     else:
-
-        def scan() -> tuple[list[dict[str, Any]], int]:
-            page, total = [], 0
-            for m in msgs:
-                if query.matches(acc, m):
-                    if offset <= total < offset + limit:
-                        page.append(summary(m))
-                    total += 1
-            return page, total
-
-        if query.words:  # may read every message file: not in the event loop
-            import trio
-
-            page, total = await trio.to_thread.run_sync(scan)
-        else:
-            page, total = scan()
-    return {"messages": page, "total": total, "offset": offset, "limit": limit}
+        found = scan()
+    if threading == "off":
+        page = found[offset : offset + limit]
+        out = await with_previews(acc, page, [summary(m) for m in page])
+        return {"messages": out, "total": len(found), "offset": offset, "limit": limit, "threading": threading}
+    # Threads in the order of their newest matching message.
+    order: list[int] = []
+    seen: set[int] = set()
+    for m in found:
+        tid = m.thread_id or -m.id
+        if tid not in seen:
+            seen.add(tid)
+            order.append(tid)
+    matched = {m.id for m in found}
+    page = []
+    for tid in order[offset : offset + limit]:
+        page.extend(acc.thread_messages(tid) if tid > 0 else [acc.message_by_id(-tid)])
+    page = [m for m in page if m is not None]
+    out = await with_previews(acc, page, [summary(m) for m in page])
+    for m, summ in zip(page, out, strict=True):
+        summ["match"] = m.id in matched
+    return {"messages": out, "total": len(order), "offset": offset, "limit": limit, "threading": threading}
 
 
 async def api_message(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
@@ -568,6 +461,42 @@ async def api_mailbox_delete(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]
     return {}
 
 
+def _message_ids(obj: dict[str, Any]) -> list[int]:
+    v = obj.get("message_ids")
+    if not isinstance(v, list) or not v or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v):
+        raise HTTPError(400, "user:badRequest", "field 'message_ids' must be a non-empty list of positive integers")
+    return v
+
+
+def _bool(obj: dict[str, Any], name: str) -> bool:
+    v = obj.get(name)
+    if not isinstance(v, bool):
+        raise HTTPError(400, "user:badRequest", f"field {name!r} must be true or false")
+    return v
+
+
+async def api_thread_collapse(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{message_ids, collapse}: collapse or expand the threads below these messages (mox
+    ThreadCollapse: the messages and their descendants)."""
+    ids, collapse = _message_ids(obj), _bool(obj, "collapse")
+    try:
+        changed = await acc.set_thread_collapsed(ids, collapse)
+    except MessageGone:
+        raise HTTPError(404, "user:notFound", "no such message") from None
+    return {"changed": [m.id for m in changed]}
+
+
+async def api_thread_mute(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{message_ids, mute}: mute (which also collapses) or unmute the threads below these
+    messages (mox ThreadMute); new messages of a muted thread arrive read."""
+    ids, mute = _message_ids(obj), _bool(obj, "mute")
+    try:
+        changed = await acc.set_thread_muted(ids, mute)
+    except MessageGone:
+        raise HTTPError(404, "user:notFound", "no such message") from None
+    return {"changed": [m.id for m in changed]}
+
+
 API = {
     "Mailboxes": api_mailboxes,
     "Messages": api_messages,
@@ -579,6 +508,8 @@ API = {
     "MailboxCreate": api_mailbox_create,
     "MailboxRename": api_mailbox_rename,
     "MailboxDelete": api_mailbox_delete,
+    "ThreadCollapse": api_thread_collapse,
+    "ThreadMute": api_thread_mute,
 }
 
 
@@ -586,6 +517,8 @@ async def api(ctx: Any, req: Request) -> Response:
     s = require_session(req, "webmail")
     method = req.params["method"]
     if method == "Submit":
+        from mox.web.compose import submit
+
         return json_response(await submit(ctx, req, s))
     fn = API.get(method)
     if fn is None:
@@ -595,111 +528,6 @@ async def api(ctx: Any, req: Request) -> Response:
         raise HTTPError(400, "user:badRequest", "request must be a JSON object")
     with open_account(ctx, s.account) as acc:
         return json_response(await fn(ctx, s, acc, obj))
-
-
-# Compose.
-
-
-def _recipients(field: str, value: str) -> list[tuple[str, str]]:
-    out = []
-    for name, addr in email.utils.getaddresses([re.sub(r"[\r\n]+", " ", value)]):
-        if not addr:
-            continue
-        lp, at, dom = addr.rpartition("@")
-        if not at or not lp or not dom or any(c in addr for c in " <>,\r\n"):
-            raise HTTPError(400, "user:badAddress", f"invalid address in {field}: {addr!r}")
-        out.append((name, addr))
-    return out
-
-
-def compose(
-    *, from_addr: str, to: list[tuple[str, str]], cc: list[tuple[str, str]], subject: str, body: str,
-    files: list[Any], hostname: str, in_reply_to: str | None = None, references: str | None = None,
-    forward: bytes | None = None,
-) -> tuple[bytes, str]:
-    """The message bytes (CRLF) and its Message-ID."""
-    msg = email.message.EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = from_addr
-    if to:
-        msg["To"] = ", ".join(email.utils.formataddr(a) for a in to)
-    if cc:
-        msg["Cc"] = ", ".join(email.utils.formataddr(a) for a in cc)
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    mid = email.utils.make_msgid(domain=hostname)
-    msg["Message-ID"] = mid
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = ((references or "") + " " + in_reply_to).strip()
-    msg["User-Agent"] = "mox webmail"
-    msg.set_content(body.replace("\r\n", "\n"))
-    for f in files:
-        maintype, _, subtype = (f.content_type or "application/octet-stream").partition("/")
-        if not subtype or "\n" in f.content_type:
-            maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(f.data, maintype=maintype, subtype=subtype, filename=f.filename or "attachment")
-    if forward is not None:
-        inner = email.message_from_bytes(forward, policy=email.policy.SMTP)
-        msg.add_attachment(inner, filename="forwarded.eml")
-    return msg.as_bytes(policy=email.policy.SMTP), mid
-
-
-async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
-    form = req.form()
-
-    def field(name: str) -> str:
-        return (form.get(name) or [""])[0]
-
-    to = _recipients("to", field("to"))
-    cc = _recipients("cc", field("cc"))
-    bcc = _recipients("bcc", field("bcc"))
-    rcpts = [a for _, a in to + cc + bcc]
-    if not rcpts:
-        raise HTTPError(400, "user:badRequest", "no recipients")
-    from_addr = s.address or ""
-    in_reply_to = references = None
-    forward = None
-    with open_account(ctx, s.account) as acc:
-        ref_mb, ref_uid = field("ref_mailbox"), field("ref_uid")
-        ref = None
-        if ref_mb and ref_uid:
-            try:
-                ref = acc.message(int(ref_mb), int(ref_uid))
-            except ValueError:
-                raise HTTPError(400, "user:badRequest", "ref_mailbox and ref_uid must be integers") from None
-            if ref is None:
-                raise HTTPError(404, "user:notFound", "referenced message not found")
-        mode = field("mode")
-        if ref is not None and mode == "reply":
-            env = ref.part.envelope
-            in_reply_to = env.message_id if env else None
-            hdrs = parse(_read(acc, ref))
-            references = str(hdrs.get("References") or "") or None
-        elif ref is not None and mode == "forward":
-            forward = _read(acc, ref)
-        subject = re.sub(r"[\r\n]+", " ", field("subject"))
-        try:
-            data, mid = compose(
-                from_addr=from_addr, to=to, cc=cc, subject=subject, body=field("body"),
-                files=req.files(), hostname=ctx.config.hostname, in_reply_to=in_reply_to,
-                references=references, forward=forward,
-            )
-        except (ValueError, TypeError, LookupError) as e:  # header values the email package refuses
-            raise HTTPError(400, "user:badRequest", f"cannot compose message: {e}") from None
-        if len(data) > ctx.config.max_message_size:
-            raise HTTPError(413, "user:tooLarge", "message larger than the maximum message size")
-        # The account's daily limits, as SMTP submission; mox's errors (webmail/api.go).
-        msglimit, rcptlimit = ctx.queue.send_limit_reached(s.account, rcpts)
-        if msglimit is not None:
-            raise HTTPError(400, "user:error", "checking outgoing rate: message limit reached")
-        if rcptlimit is not None:
-            raise HTTPError(400, "user:error", "checking outgoing rate: recipient limit reached")
-        data = await submission_prefix(ctx, from_addr, rcpts, data) + data
-        ids = await ctx.queue.add(s.account, from_addr, rcpts, data)
-        if ref is not None and mode in ("reply", "forward"):
-            flag = "\\Answered" if mode == "reply" else "$Forwarded"
-            await acc.store_flags(ref.mailbox_id, [ref.uid], "add", [flag])
-    return {"message_id": mid, "queued": ids, "time": time.time()}
 
 
 # Message content views.

@@ -213,9 +213,12 @@ def test_flags_move_delete(server: Any, client: Any) -> None:
     # Delete moves to Trash; deleting in Trash removes for good.
     r = wm.call("Delete", {"mailbox": m2["mailbox"], "uids": [m2["uid"]]})
     assert r["mailbox"] == wm.mailbox("Trash")["id"]
-    (m3,) = wm.find(f"subject:{t}")
-    assert wm.call("Delete", {"mailbox": m3["mailbox"], "uids": [m3["uid"]]}) == {"removed": [m3["uid"]]}
+    # A search leaves out Trash, Junk and Rejects unless it names a mailbox ("mb:" alone: all).
     assert wm.find(f"subject:{t}") == []
+    (m3,) = wm.find(f"subject:{t} mb:")
+    assert wm.find(f"subject:{t} mb:trash") == [m3]
+    assert wm.call("Delete", {"mailbox": m3["mailbox"], "uids": [m3["uid"]]}) == {"removed": [m3["uid"]]}
+    assert wm.find(f"subject:{t} mb:") == []
 
 
 def test_mailboxes(server: Any, client: Any) -> None:

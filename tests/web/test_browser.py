@@ -132,7 +132,7 @@ def webmail_login(page: Page, server: Any, address: str = "mox@localhost", passw
 
 def row(page: Page, subject: str) -> Any:
     exact = re.compile("^" + re.escape(subject) + "$")
-    return page.locator("#messages tr", has=page.locator("td.subject", has_text=exact))
+    return page.locator("#messages tr", has=page.locator("td.subject .subj", has_text=exact))
 
 
 def test_webmail(server: Any, page: Page, tmp_path: Path) -> None:
@@ -347,7 +347,7 @@ def test_webmail_keyboard(server: Any, page: Page, client: Any) -> None:
     expect(page.locator("#messages tr")).to_have_count(2)
     page.keyboard.press("Escape")  # leaves the search field
     rows = page.locator("#messages tbody tr")
-    first = rows.nth(0).locator("td.subject").inner_text()
+    first = rows.nth(0).locator("td.subject .subj").inner_text()
     page.keyboard.press("j")
     expect(rows.nth(0)).to_have_class("unread sel")
     page.keyboard.press("j")

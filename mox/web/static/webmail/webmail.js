@@ -9,6 +9,8 @@ const state = {
 	csrf: '', address: '', account: '',
 	mailboxes: [], mailbox: null,   // current mailbox object (null while searching all)
 	query: '', offset: 0, total: 0, messages: [],
+	threading: localStorage.getItem('threading') || 'off',  // mox's thread modes: off, on, unread
+	rows: [],                        // the visible rows: {m, depth, count, children}
 	cursor: -1,                      // index of the highlighted row
 	open: null,                      // {summary, ...} of the opened message
 	showHTML: false, external: false,
@@ -163,12 +165,12 @@ $('#mb-delete').addEventListener('click', () => guard(async () => {
 // Message list.
 
 async function loadMessages() {
-	const req = {offset: state.offset, limit: PAGE, query: state.query, mailbox: state.query && !state.mailbox ? null : state.mailbox?.id};
+	const req = {offset: state.offset, limit: PAGE, query: state.query, mailbox: state.query && !state.mailbox ? null : state.mailbox?.id, threading: state.threading};
 	const r = await call('Messages', req);
 	state.messages = r.messages;
 	state.total = r.total;
-	if (state.cursor >= state.messages.length) state.cursor = state.messages.length - 1;
 	renderMessages();
+	if (state.cursor >= state.rows.length) { state.cursor = state.rows.length - 1; renderMessages(); }
 }
 
 function fmtDate(t) {
@@ -181,27 +183,117 @@ function fmtDate(t) {
 const fmtAddr = (a) => a.name ? `${a.name} <${a.address}>` : a.address;
 const shortAddr = (a) => a.name || a.address;
 
+// The rows to show. Threaded, the messages of a thread come together (ascending id); each is
+// placed under its closest parent that is in the list, and a collapsed thread root hides the
+// messages below it (with "unread" threading: collapsed unless it has unread messages).
+function buildRows() {
+	if (state.threading === 'off') return state.messages.map((m) => ({m, depth: 0, count: 0, children: 0}));
+	const rows = [];
+	let i = 0;
+	while (i < state.messages.length) {
+		const tid = state.messages[i].thread_id;
+		const group = [];
+		while (i < state.messages.length && state.messages[i].thread_id === tid && (tid || !group.length)) group.push(state.messages[i++]);
+		const ids = new Set(group.map((m) => m.id));
+		const kids = new Map();
+		const roots = [];
+		for (const m of group) {
+			const parent = m.thread_parent_ids.find((id) => ids.has(id));
+			if (parent === undefined) roots.push(m);
+			else kids.set(parent, [...(kids.get(parent) || []), m]);
+		}
+		const size = (m) => 1 + (kids.get(m.id) || []).reduce((n, c) => n + size(c), 0);
+		const unread = (m) => !m.flags.includes('\\Seen') || (kids.get(m.id) || []).some(unread);
+		const visit = (m, depth, hidden) => {
+			if (!hidden) rows.push({m, depth, count: depth ? 0 : size(m), children: (kids.get(m.id) || []).length});
+			const collapsed = state.threading === 'unread' ? !unread(m) : m.thread_collapsed;
+			for (const c of kids.get(m.id) || []) visit(c, depth + 1, hidden || (depth === 0 && collapsed));
+		};
+		roots.forEach((m) => visit(m, 0, false));
+	}
+	return rows;
+}
+
+const ATTACHMENT_ICONS = {image: '🖼', pdf: '📄', archive: '🗜', spreadsheet: '📊', document: '📝', presentation: '📽'};
+
+function flagCell(m) {
+	const icons = [];
+	if (m.flags.includes('\\Flagged')) icons.push(el('span', {class: 'star', title: 'flagged'}, '★'));
+	if (m.attachments) {
+		const kinds = m.attachment_types.length ? m.attachment_types : [''];
+		for (const k of kinds) icons.push(el('span', {class: 'att', 'data-kind': k || 'other', title: (k || 'other') + ' attachment'}, ATTACHMENT_ICONS[k] || '📎'));
+	}
+	return el('td', {class: 'flag'}, icons);
+}
+
 function renderMessages() {
 	const sent = state.mailbox && ['\\Sent', '\\Drafts'].includes(state.mailbox.special_use);
+	state.rows = buildRows();
 	const tbody = $('#messages tbody');
-	tbody.replaceChildren(...state.messages.map((m, i) => {
+	tbody.replaceChildren(...state.rows.map((row, i) => {
+		const m = row.m;
 		const unread = !m.flags.includes('\\Seen');
-		const cls = [unread ? 'unread' : '', i === state.cursor ? 'sel' : ''].join(' ').trim();
+		const cls = [unread ? 'unread' : '', i === state.cursor ? 'sel' : '', m.thread_muted ? 'muted' : '', m.match === false ? 'other' : ''].join(' ').trim();
 		const who = sent ? 'To: ' + m.to.map(shortAddr).join(', ') : m.from.map(shortAddr).join(', ');
-		return el('tr', {'data-uid': m.uid, 'data-mailbox': m.mailbox, class: cls, onclick: () => { state.cursor = i; guard(() => openMessage(m)); }},
-			el('td', {class: 'flag', title: m.attachments ? 'has attachments' : ''}, m.flags.includes('\\Flagged') ? '★' : (m.attachments ? '+' : '')),
+		const subject = el('td', {class: 'subject', style: row.depth ? `padding-left:${6 + row.depth * 14}px` : null});
+		if (row.children && !row.depth) {
+			const open = state.threading === 'unread' ? null : !m.thread_collapsed;
+			subject.append(el('button', {class: 'toggle', title: open === false ? 'Expand thread' : 'Collapse thread', 'aria-expanded': open === false ? 'false' : 'true',
+				onclick: (ev) => { ev.stopPropagation(); guard(() => threadCollapse(m, open !== false)); }}, open === false ? '▸' : '▾'));
+		}
+		if (m.thread_muted && !row.depth) subject.append(el('span', {class: 'mute', title: 'muted thread'}, '🔇'));
+		subject.append(el('span', {class: 'subj'}, m.subject || '(no subject)'));
+		if (row.count > 1) subject.append(el('span', {class: 'count', title: 'messages in thread'}, String(row.count)));
+		if (m.match === false) subject.append(el('span', {class: 'mbname'}, state.mailboxes.find((b) => b.id === m.mailbox)?.name || ''));
+		if (m.preview) subject.append(el('span', {class: 'preview'}, m.preview.replace(/\s+/g, ' ')));
+		return el('tr', {'data-uid': m.uid, 'data-mailbox': m.mailbox, 'data-id': m.id, 'data-depth': row.depth, class: cls,
+			onclick: () => { state.cursor = i; guard(() => openMessage(m)); }},
+			flagCell(m),
 			el('td', {class: 'from', title: (sent ? m.to : m.from).map(fmtAddr).join(', ')}, who),
-			el('td', {class: 'subject'}, m.subject || '(no subject)'),
+			subject,
 			el('td', {class: 'date', title: new Date(m.received * 1000).toString()}, fmtDate(m.received)));
 	}));
 	$('#empty').hidden = state.messages.length > 0;
 	const title = state.query ? `Search: ${state.query}` + (state.mailbox ? ` in ${state.mailbox.name}` : '') : (state.mailbox?.name || '');
 	$('#listtitle').textContent = title;
-	const end = Math.min(state.offset + state.messages.length, state.total);
-	$('#range').textContent = state.total ? `${state.offset + 1}–${end} of ${state.total}` : '0';
+	const shown = state.threading === 'off' ? state.messages.length : new Set(state.messages.map((m) => m.thread_id || -m.id)).size;
+	const end = Math.min(state.offset + shown, state.total);
+	$('#range').textContent = state.total ? `${state.offset + 1}–${end} of ${state.total}` + (state.threading === 'off' ? '' : ' threads') : '0';
 	$('#prev').disabled = state.offset === 0;
 	$('#next').disabled = end >= state.total;
+	$('#btn-threading').textContent = 'Threads: ' + state.threading;
 }
+
+// Threads.
+
+async function threadCollapse(m, collapse) {
+	const root = threadRoot(m);
+	await call('ThreadCollapse', {message_ids: [root.id], collapse});
+	await loadMessages();
+}
+
+async function threadMute(m, mute) {
+	await call('ThreadMute', {message_ids: [threadRoot(m).id], mute});
+	if (state.open && state.open.summary.id === m.id) state.open.summary.thread_muted = mute;
+	$('#btn-mute').textContent = mute ? 'Unmute thread' : 'Mute thread';
+	toast(mute ? 'Thread muted.' : 'Thread unmuted.');
+	await loadMessages();
+}
+
+// The first message of m's thread in the list (m itself when alone).
+function threadRoot(m) {
+	return state.messages.find((x) => x.thread_id && x.thread_id === m.thread_id && !x.thread_parent_ids.some((id) => state.messages.some((y) => y.id === id))) || m;
+}
+
+$('#btn-threading').addEventListener('click', () => {
+	const modes = ['off', 'on', 'unread'];
+	state.threading = modes[(modes.indexOf(state.threading) + 1) % modes.length];
+	localStorage.setItem('threading', state.threading);
+	state.offset = 0;
+	state.cursor = -1;
+	guard(loadMessages);
+});
+$('#btn-mute').addEventListener('click', () => guard(() => { const m = current(); if (m) return threadMute(m, !m.thread_muted); }));
 
 $('#prev').addEventListener('click', () => page(-1));
 $('#next').addEventListener('click', () => page(1));
@@ -240,8 +332,10 @@ async function openMessage(m) {
 	state.external = false;
 	const s = r.summary;
 	const i = state.messages.findIndex((x) => x.mailbox === s.mailbox && x.uid === s.uid);
-	if (i >= 0) { state.messages[i] = s; state.cursor = i; }
+	if (i >= 0) state.messages[i] = {...state.messages[i], ...s, preview: state.messages[i].preview, match: state.messages[i].match};
 	renderMessages();
+	const ri = state.rows.findIndex((x) => x.m.mailbox === s.mailbox && x.m.uid === s.uid);
+	if (ri >= 0 && ri !== state.cursor) { state.cursor = ri; renderMessages(); }
 	$('#msgview').hidden = false;
 	$('#msg-subject').textContent = s.subject || '(no subject)';
 	$('#msg-from').textContent = s.from.map(fmtAddr).join(', ');
@@ -257,6 +351,7 @@ async function openMessage(m) {
 	$('#btn-transcript').href = `/webmail/ci/${s.mailbox}/${s.uid}/transcript`;
 	$('#btn-lint').href = `/webmail/ci/${s.mailbox}/${s.uid}/lint`;
 	$('#btn-flag').textContent = s.flags.includes('\\Flagged') ? 'Unflag' : 'Flag';
+	$('#btn-mute').textContent = s.thread_muted ? 'Unmute thread' : 'Mute thread';
 	renderBody();
 }
 
@@ -279,7 +374,7 @@ $('#btn-html').addEventListener('click', () => { state.showHTML = !state.showHTM
 $('#btn-external').addEventListener('click', () => { state.external = true; renderBody(); });
 $('#btn-headers').addEventListener('click', () => { $('#msg-headers').hidden = !$('#msg-headers').hidden; });
 
-const current = () => state.open?.summary || state.messages[state.cursor];
+const current = () => state.open?.summary || state.rows[state.cursor]?.m;
 
 async function flagOp(add, flags, m) {
 	m = m || current();
@@ -432,10 +527,10 @@ function scheduleReload() {
 // Keyboard shortcuts.
 
 function move(delta) {
-	if (!state.messages.length) return;
-	state.cursor = Math.max(0, Math.min(state.messages.length - 1, state.cursor + delta));
+	if (!state.rows.length) return;
+	state.cursor = Math.max(0, Math.min(state.rows.length - 1, state.cursor + delta));
 	renderMessages();
-	const m = state.messages[state.cursor];
+	const m = state.rows[state.cursor].m;
 	if (state.open) guard(() => openMessage(m));
 	$('#messages tbody').children[state.cursor]?.scrollIntoView({block: 'nearest'});
 }
@@ -468,6 +563,10 @@ document.addEventListener('keydown', (ev) => {
 		m: () => { if (state.open) $('#move-to').focus(); },
 		'/': () => $('#search').focus(), '?': () => $('#help').showModal(),
 		n: () => page(1), p: () => page(-1), g: () => { state.gPrefix = true; },
+		ArrowLeft: () => m && state.threading === 'on' && guard(() => threadCollapse(m, true)),
+		ArrowRight: () => m && state.threading === 'on' && guard(() => threadCollapse(m, false)),
+		M: () => m && guard(() => threadMute(m, !m.thread_muted)),
+		T: () => $('#btn-threading').click(),
 		Escape: () => closeMessage(),
 	};
 	const fn = actions[ev.key];

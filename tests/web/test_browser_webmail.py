@@ -1,0 +1,90 @@
+"""The webmail's deeper features in a browser (Playwright with Debian's Chromium, as
+test_browser.py): the thread view (a three-message thread shown as one, collapsed, expanded,
+muted), previews and attachment icons in the list. Each test saves a screenshot in its output
+directory."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.web.test_browser import browser, message, page, row, smtp_send, webmail_login  # noqa: F401
+
+from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
+
+
+def threaded(subject: str, text: str, parent: Any = None) -> Any:
+    m = message(subject, text)
+    if parent is not None:
+        m["In-Reply-To"] = parent["Message-ID"]
+        m["References"] = ((str(parent["References"]) + " ") if parent["References"] else "") + parent["Message-ID"]
+    return m
+
+
+def test_thread_view(server: Any, page: Page, tmp_path: Path) -> None:
+    t = uuid.uuid4().hex[:8]
+    m1 = threaded(f"trip {t}", "Where do we go this summer?\n")
+    m2 = threaded(f"Re: trip {t}", "The mountains.\n", m1)
+    m3 = threaded(f"Re: Re: trip {t}", "Agreed, the mountains.\n", m2)
+    pic = message(f"photo {t}", "The view.\n")
+    pic.add_attachment(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", filename="view.png")
+    for m in (m1, m2, m3, pic):
+        smtp_send(server, m)
+    webmail_login(page, server)
+    page.fill("#search", t)
+    page.press("#search", "Enter")
+    expect(page.locator("#messages tbody tr")).to_have_count(4)
+
+    # The list shows previews and an attachment icon by kind.
+    expect(row(page, f"photo {t}").locator(".preview")).to_have_text("The view.")
+    expect(row(page, f"photo {t}").locator("td.flag .att")).to_have_attribute("data-kind", "image")
+    expect(row(page, f"trip {t}").locator("td.flag .att")).to_have_count(0)
+
+    # Thread view on: the three messages are one thread under its root, indented.
+    expect(page.locator("#btn-threading")).to_have_text("Threads: off")
+    page.click("#btn-threading")
+    expect(page.locator("#btn-threading")).to_have_text("Threads: on")
+    expect(page.locator("#range")).to_have_text(re.compile(r"of 2 threads$"))
+    root = row(page, f"trip {t}")
+    expect(root.locator(".count")).to_have_text("3")
+    expect(root).to_have_attribute("data-depth", "0")
+    expect(row(page, f"Re: trip {t}")).to_have_attribute("data-depth", "1")
+    expect(row(page, f"Re: Re: trip {t}")).to_have_attribute("data-depth", "2")
+
+    # Collapse: the replies are hidden; expand shows them again (stored: also after a reload).
+    root.locator("button.toggle").click()
+    expect(row(page, f"Re: trip {t}")).to_have_count(0)
+    expect(page.locator("#messages tbody tr")).to_have_count(2)
+    page.reload()
+    expect(page.locator("#app")).to_be_visible()
+    page.fill("#search", t)
+    page.press("#search", "Enter")
+    expect(page.locator("#btn-threading")).to_have_text("Threads: on")
+    expect(page.locator("#messages tbody tr")).to_have_count(2)
+    row(page, f"trip {t}").locator("button.toggle").click()
+    expect(page.locator("#messages tbody tr")).to_have_count(4)
+
+    # Mute from the message view: the thread is marked muted (and collapsed), a new reply
+    # arrives read.
+    row(page, f"Re: trip {t}").click()
+    expect(page.locator("#btn-mute")).to_have_text("Mute thread")
+    page.click("#btn-mute")
+    expect(page.locator("#btn-mute")).to_have_text("Unmute thread")
+    expect(row(page, f"trip {t}").locator(".mute")).to_have_count(1)
+    expect(page.locator("#messages tbody tr")).to_have_count(2)
+    smtp_send(server, threaded(f"Re: Re: Re: trip {t}", "Bring boots.\n", m3))
+    expect(row(page, f"trip {t}").locator(".count")).to_have_text("4")
+    row(page, f"trip {t}").locator("button.toggle").click()
+    expect(row(page, f"Re: Re: Re: trip {t}")).not_to_have_class(re.compile(r"\bunread\b"))
+    expect(row(page, f"Re: Re: Re: trip {t}")).to_have_attribute("data-depth", "3")
+    page.screenshot(path=str(tmp_path / "threads.png"), full_page=True)
+    assert (tmp_path / "threads.png").stat().st_size > 0
+
+    # Back to a flat list (the setting is kept in the browser).
+    page.click("#btn-threading")
+    expect(page.locator("#btn-threading")).to_have_text("Threads: unread")
+    page.click("#btn-threading")
+    expect(page.locator("#btn-threading")).to_have_text("Threads: off")
+    expect(page.locator("#messages tbody tr")).to_have_count(5)

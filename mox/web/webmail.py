@@ -594,6 +594,8 @@ async def page(ctx: Any, req: Request) -> Response:
 
 
 def register(router: Router) -> None:
+    from mox.web import compose  # noqa: F401  (adds its API methods)
+
     router.add("/webmail/", page, methods=("GET",))
     router.add_static("/webmail/static/", "webmail")
     router.add("/webmail/api/{method}", api, methods=("POST",))

@@ -88,3 +88,35 @@ def test_thread_view(server: Any, page: Page, tmp_path: Path) -> None:
     page.click("#btn-threading")
     expect(page.locator("#btn-threading")).to_have_text("Threads: off")
     expect(page.locator("#messages tbody tr")).to_have_count(5)
+
+
+def test_draft_saved_and_reopened(server: Any, page: Page, tmp_path: Path) -> None:
+    """Compose saves a draft as you type; after a reload it is in Drafts, opens in compose with
+    its fields, and sending it removes it."""
+    t = uuid.uuid4().hex[:8]
+    webmail_login(page, server)
+    page.click("#btn-compose")
+    page.fill("#c-to", f"friend{t}@example.org")
+    page.fill("#c-subject", f"unfinished {t}")
+    page.fill("#c-body", "First paragraph.\n\nSecond")
+    expect(page.locator("#draft-status")).to_contain_text("Draft saved")
+    page.reload()
+    expect(page.locator("#app")).to_be_visible()
+    page.click("#mailboxes li[data-name=Drafts]")
+    draft = row(page, f"unfinished {t}")
+    expect(draft).to_have_count(1)
+    draft.click()
+    expect(page.locator("#compose")).to_be_visible()
+    expect(page.locator("#compose-title")).to_have_text("Draft")
+    expect(page.locator("#c-to")).to_have_value(f"friend{t}@example.org")
+    expect(page.locator("#c-subject")).to_have_value(f"unfinished {t}")
+    expect(page.locator("#c-body")).to_have_value("First paragraph.\n\nSecond")
+    # Typing more replaces the draft (one draft in Drafts).
+    page.locator("#c-body").press_sequentially(" paragraph.")
+    expect(page.locator("#draft-status")).to_contain_text("Draft saved")
+    expect(draft).to_have_count(1)
+    page.screenshot(path=str(tmp_path / "draft.png"), full_page=True)
+    assert (tmp_path / "draft.png").stat().st_size > 0
+    page.click("#c-send")
+    expect(page.locator("#toast")).to_have_text("Message sent.")
+    expect(draft).to_have_count(0)

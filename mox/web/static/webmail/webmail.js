@@ -326,6 +326,11 @@ function closeMessage() {
 }
 
 async function openMessage(m) {
+	const drafts = state.mailboxes.find((b) => b.special_use === '\\Drafts');
+	if (drafts && m.mailbox === drafts.id && m.flags.includes('\\Draft')) {
+		compose('', await call('Message', {mailbox: m.mailbox, uid: m.uid, mark_read: false}));
+		return;
+	}
 	const r = await call('Message', {mailbox: m.mailbox, uid: m.uid});
 	state.open = r;
 	state.showHTML = r.html && !r.has_text;  // text preferred, HTML when there is no text part
@@ -425,13 +430,31 @@ function quote(text) {
 	return text.replace(/\s+$/, '').split('\n').map((l) => '> ' + l).join('\n');
 }
 
-function compose(mode) {
+function compose(mode, draft) {
 	const f = $('#compose-form');
 	f.reset();
+	clearTimeout(state.draftTimer);
+	state.draftDirty = false;
 	$('#compose-error').textContent = '';
 	$('#c-mode').value = mode || '';
+	$('#c-draft-id').value = '';
+	$('#draft-status').textContent = '';
 	const r = state.open;
-	if (mode && r) {
+	if (draft) {
+		// A reopened draft: its fields as saved; sending it removes it.
+		const s = draft.summary;
+		const bcc = draft.headers.find(([k]) => k.toLowerCase() === 'bcc')?.[1] || '';
+		$('#c-to').value = s.to.map(fmtAddr).join(', ');
+		$('#c-cc').value = s.cc.map(fmtAddr).join(', ');
+		$('#c-bcc').value = bcc;
+		$('#c-subject').value = s.subject;
+		$('#c-body').value = draft.text.replace(/\n$/, '');
+		$('#c-draft-id').value = s.id;
+		$('#c-ref-mailbox').value = '';
+		$('#c-ref-uid').value = '';
+		$('#c-mode').value = '';
+		$('#draft-status').textContent = 'Draft.';
+	} else if (mode && r) {
 		const s = r.summary;
 		$('#c-ref-mailbox').value = s.mailbox;
 		$('#c-ref-uid').value = s.uid;
@@ -455,23 +478,63 @@ function compose(mode) {
 		$('#c-ref-mailbox').value = '';
 		$('#c-ref-uid').value = '';
 	}
-	$('#compose-title').textContent = {reply: 'Reply', replyall: 'Reply all', forward: 'Forward'}[mode] || 'New message';
+	$('#compose-title').textContent = draft ? 'Draft' : ({reply: 'Reply', replyall: 'Reply all', forward: 'Forward'}[mode] || 'New message');
 	$('#compose').showModal();
 	(mode && mode !== 'forward' ? $('#c-body') : $('#c-to')).focus();
 	if (mode && mode !== 'forward') $('#c-body').setSelectionRange(0, 0);
 }
 
+// Drafts: saved to the Drafts mailbox while typing (mox MessageCompose), a second after the last
+// change; each save replaces the previous draft. Saves run one at a time.
+const DRAFT_DELAY = 1000;
+state.draftSaving = Promise.resolve();
+
+function draftFields() {
+	const f = new FormData($('#compose-form'));
+	const obj = {};
+	for (const k of ['to', 'cc', 'bcc', 'subject', 'body', 'mode', 'ref_mailbox', 'ref_uid']) obj[k] = f.get(k) || '';
+	return obj;
+}
+
+function saveDraft() {
+	clearTimeout(state.draftTimer);
+	if (!state.draftDirty) return state.draftSaving;
+	state.draftDirty = false;
+	state.draftSaving = state.draftSaving.then(async () => {
+		const obj = {...draftFields(), draft_id: Number($('#c-draft-id').value) || 0};
+		try {
+			const r = await call('MessageCompose', obj);
+			$('#c-draft-id').value = r.id;
+			$('#draft-status').textContent = 'Draft saved ' + new Date().toLocaleTimeString() + '.';
+		} catch (e) {
+			$('#draft-status').textContent = 'Saving draft failed: ' + e.message;
+		}
+	});
+	return state.draftSaving;
+}
+
+$('#compose-form').addEventListener('input', (ev) => {
+	if (ev.target.type === 'file') return;
+	state.draftDirty = true;
+	clearTimeout(state.draftTimer);
+	state.draftTimer = setTimeout(saveDraft, DRAFT_DELAY);
+});
+
 $('#btn-compose').addEventListener('click', () => compose(''));
 $('#btn-reply').addEventListener('click', () => compose('reply'));
 $('#btn-replyall').addEventListener('click', () => compose('replyall'));
 $('#btn-forward').addEventListener('click', () => compose('forward'));
-$('#c-cancel').addEventListener('click', () => $('#compose').close());
+$('#c-cancel').addEventListener('click', () => guard(async () => { await saveDraft(); $('#compose').close(); }));
+$('#compose').addEventListener('close', () => guard(saveDraft));  // also Escape
 
 $('#compose-form').addEventListener('submit', (ev) => {
 	ev.preventDefault();
 	guard(async () => {
 		$('#c-send').disabled = true;
+		clearTimeout(state.draftTimer);
+		state.draftDirty = false;
 		try {
+			await state.draftSaving;  // the draft id of the last save goes with the message
 			const r = await fetch('/webmail/api/Submit', {method: 'POST', headers: {'x-mox-csrf': state.csrf}, body: new FormData($('#compose-form'))});
 			await answer(r);
 			$('#compose').close();

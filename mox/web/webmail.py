@@ -7,8 +7,8 @@ Routes (all need a ``webmail`` session, see mox.web.session; POSTs need the CSRF
 - ``POST /webmail/api/<Method>`` with a JSON object: Mailboxes, Messages (a page of a mailbox or
   a search, newest first, optionally as threads with previews), Message (headers, text,
   attachments; marks it read), FlagsAdd, FlagsRemove, Move, Delete (to Trash, or expunge in
-  Trash), MailboxCreate, MailboxRename, MailboxDelete, ThreadCollapse, ThreadMute. ``POST
-  /webmail/api/Submit`` (mox.web.compose) takes multipart/form-data and queues the message like
+  Trash), MailboxCreate, MailboxRename, MailboxDelete, ThreadCollapse, ThreadMute,
+  MessageCompose (a draft, mox.web.compose). ``POST /webmail/api/Submit`` (mox.web.compose) takes multipart/form-data and queues the message like
   SMTP submission. Answers: 200 with the result object, or ``{"code", "message"}`` with 4xx.
 - ``GET /webmail/msg/{mailbox}/{uid}/{view}``: ``text`` / ``html`` / ``htmlexternal`` (documents
   for the sandboxed iframe, strict CSP: mox.web.sanitize), ``raw`` (source as text/plain),

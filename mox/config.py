@@ -701,6 +701,9 @@ class AccountConfig(Base, kw_only=True):
         "If non-empty, login attempts on all protocols (e.g. SMTP/IMAP, web interfaces) is rejected with "
         "this error message. Incoming deliveries for addresses of this account are still accepted.")] = ""
     domain: Annotated[str, field("Default domain for account.")] = ""
+    full_name: Annotated[str, field(
+        "Full name, for use in message From header when sending messages with webmail. An address's "
+        "Destination FullName overrides it.")] = ""
     description: Annotated[str, field("Free form description, e.g. full name or alternative contact info.")] = ""
     destinations: Annotated[dict[str, Destination], field(
         "Destinations, keys are email addresses (with IDNA domains). All destinations are allowed for "
@@ -765,6 +768,13 @@ class AccountConfig(Base, kw_only=True):
     @property
     def keep_retired_webhook_seconds(self) -> float:
         return self.keep_retired_webhook_period
+
+    def display_name(self, address: str) -> str:
+        """The name to send from ``address`` with (its destination's, else the account's)."""
+        for a, d in self.destinations.items():
+            if a.lower() == address.lower() and d.full_name:
+                return d.full_name
+        return self.full_name
 
     @classmethod
     def with_addresses(cls, addresses: list[str], **kw: Any) -> AccountConfig:

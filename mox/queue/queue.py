@@ -94,9 +94,11 @@ class Queue:
         dsn_options: dict[str, Any] | None = None,
         hold_until: float | None = None,
         session: str | None = None,
+        require_tls: bool | None = None,
     ) -> list[int]:
         """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids.
-        ``session``: the SMTP connection id that submitted it (for transcript links)."""
+        ``session``: the SMTP connection id that submitted it (for transcript links);
+        ``require_tls``: RFC 8689 REQUIRETLS asked for (recorded on the entries)."""
         if not recipients:
             raise ValueError("no recipients")
         opts = dsn_options or {}
@@ -124,6 +126,7 @@ class Queue:
                     envid=opts.get("envid"),
                     smtputf8=bool(opts.get("smtputf8")),
                     session=session,
+                    require_tls=require_tls,
                 )
             )
         # Message files are written in parallel; journal records are group-committed.

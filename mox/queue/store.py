@@ -60,6 +60,9 @@ class Entry(msgspec.Struct, kw_only=True):
     smtputf8: bool = False
     #: The SMTP session that submitted it (its transcript; recorded with the delivered copies).
     session: str | None = None
+    #: RFC 8689 REQUIRETLS: True when the submitter required it (SMTP REQUIRETLS, webmail's
+    #: RequireTLS "yes"); None: the default policy (mox's RequireTLS *bool).
+    require_tls: bool | None = None
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -558,6 +558,7 @@ class _Conn:
                 dsn_options=dsn_options,
                 hold_until=tx.hold_until,
                 session=self.cid,
+                require_tls=True if tx.requiretls else None,
             )
         except DiskFull as e:
             # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).

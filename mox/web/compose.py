@@ -1,8 +1,11 @@
 """Webmail compose: the message a form makes, and ``Submit`` (queued like SMTP submission).
 
-``POST /webmail/api/Submit`` takes multipart/form-data (fields to, cc, bcc, subject, body,
-mode reply/forward with ref_mailbox and ref_uid, files) and queues the message (the queue keeps
-the Sent copy).
+``POST /webmail/api/Submit`` takes multipart/form-data (fields from (one of the account's
+addresses), to, cc, bcc, subject, body, mode reply/forward with ref_mailbox and ref_uid,
+draft_id (removed once sent), send_at (Unix time: schedule send), requiretls (""/yes/no, RFC
+8689), files) and queues the message (the queue keeps the Sent copy).
+
+JSON methods here: MessageCompose (drafts), CompleteRecipient, Settings, SettingsSave.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import re
 import time
 from typing import Any
 
-from mox.web.mailview import parse
+import msgspec
+
+from mox.store import settings
+from mox.web.mailview import decode_header_value, parse
 from mox.web.router import HTTPError, Request
 from mox.web.session import Session
 from mox.web.submit import submission_prefix
@@ -39,7 +45,7 @@ def _recipients(field: str, value: str, *, lenient: bool = False) -> list[tuple[
 def compose(
     *, from_addr: str, to: list[tuple[str, str]], cc: list[tuple[str, str]], subject: str, body: str,
     files: list[Any], hostname: str, in_reply_to: str | None = None, references: str | None = None,
-    forward: bytes | None = None, bcc: list[tuple[str, str]] | None = None,
+    forward: bytes | None = None, bcc: list[tuple[str, str]] | None = None, tls_required_no: bool = False,
 ) -> tuple[bytes, str]:
     """The message bytes (CRLF) and its Message-ID. ``bcc`` only for drafts (a sent message
     never shows its Bcc)."""
@@ -59,6 +65,8 @@ def compose(
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = ((references or "") + " " + in_reply_to).strip()
     msg["User-Agent"] = "mox webmail"
+    if tls_required_no:  # RequireTLS "no": deliver even without verified TLS (RFC 8689 5)
+        msg["TLS-Required"] = "No"
     msg.set_content(body.replace("\r\n", "\n"))
     for f in files:
         maintype, _, subtype = (f.content_type or "application/octet-stream").partition("/")
@@ -83,7 +91,11 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
     rcpts = [a for _, a in to + cc + bcc]
     if not rcpts:
         raise HTTPError(400, "user:badRequest", "no recipients")
-    from_addr = s.address or ""
+    from_addr = _from_address(ctx, s, field("from"))
+    send_at = _send_at(field("send_at"))
+    requiretls = field("requiretls")
+    if requiretls not in ("", "yes", "no"):
+        raise HTTPError(400, "user:badRequest", "requiretls must be empty, yes or no")
     in_reply_to = references = None
     forward = None
     with open_account(ctx, s.account) as acc:
@@ -112,10 +124,11 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
         subject = re.sub(r"[\r\n]+", " ", field("subject"))
         try:
             data, mid = compose(
-                from_addr=from_addr, to=to, cc=cc, subject=subject, body=field("body"),
-                files=req.files(), hostname=ctx.config.hostname, in_reply_to=in_reply_to,
-                references=references, forward=forward,
-            )
+                from_addr=email.utils.formataddr((_display_name(ctx, s, from_addr), from_addr)), to=to, cc=cc,
+                subject=subject, body=field("body"), files=req.files(), hostname=ctx.config.hostname,
+                in_reply_to=in_reply_to, references=references, forward=forward,
+                tls_required_no=requiretls == "no",
+            )  # fmt: skip
         except (ValueError, TypeError, LookupError) as e:  # header values the email package refuses
             raise HTTPError(400, "user:badRequest", f"cannot compose message: {e}") from None
         if len(data) > ctx.config.max_message_size:
@@ -127,13 +140,54 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
         if rcptlimit is not None:
             raise HTTPError(400, "user:error", "checking outgoing rate: recipient limit reached")
         data = await submission_prefix(ctx, from_addr, rcpts, data) + data
-        ids = await ctx.queue.add(s.account, from_addr, rcpts, data)
+        # Schedule send: held in the queue until then (as SMTP FUTURERELEASE, RFC 4865).
+        ids = await ctx.queue.add(s.account, from_addr, rcpts, data, hold_until=send_at, require_tls=requiretls == "yes" or None)
         if ref is not None and mode in ("reply", "forward"):
             flag = "\\Answered" if mode == "reply" else "$Forwarded"
             await acc.store_flags(ref.mailbox_id, [ref.uid], "add", [flag])
         if draft is not None:  # sent: the draft goes (mox MessageSubmit with DraftMessageID)
             await _remove_draft(acc, draft)
-    return {"message_id": mid, "queued": ids, "time": time.time()}
+    return {"message_id": mid, "queued": ids, "time": time.time(), "send_at": send_at}
+
+
+#: How far ahead a message may be scheduled (mox's FUTURERELEASE limit: 60 days, RFC 4865 4).
+MAX_SCHEDULE = 60 * 24 * 3600
+
+
+def _send_at(v: str) -> float | None:
+    """The schedule-send time (Unix seconds) of the form, None to send now."""
+    if not v:
+        return None
+    try:
+        t = float(v)
+    except ValueError:
+        raise HTTPError(400, "user:badRequest", "send_at must be a Unix time in seconds") from None
+    now = time.time()
+    if t != t or t > now + MAX_SCHEDULE:
+        raise HTTPError(400, "user:badRequest", "send_at must be within 60 days")
+    return t if t > now else None
+
+
+def _account_config(ctx: Any, s: Session) -> Any:
+    acc = ctx.config.accounts.get(s.account or "")
+    if acc is None:
+        raise HTTPError(403, "user:noAuth", "no account for this session")
+    return acc
+
+
+def _from_address(ctx: Any, s: Session, v: str) -> str:
+    """The From address picked in the form: one of the account's addresses (default: the
+    login address)."""
+    if not v:
+        return s.address or ""
+    for a in _account_config(ctx, s).addresses:
+        if a.lower() == v.strip().lower():
+            return a
+    raise HTTPError(400, "user:badRequest", f"{v!r} is not an address of this account")
+
+
+def _display_name(ctx: Any, s: Session, address: str) -> str:
+    return _account_config(ctx, s).display_name(address)
 
 
 # Drafts (mox MessageCompose): the compose form saved to the Drafts mailbox as the user types;
@@ -166,7 +220,7 @@ async def _remove_draft(acc: Any, draft: Any) -> None:
 
 
 async def api_message_compose(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
-    """{to, cc, bcc, subject, body, mode, ref_mailbox, ref_uid, draft_id}: save the compose
+    """{from, to, cc, bcc, subject, body, mode, ref_mailbox, ref_uid, draft_id}: save the compose
     form as a draft (\\Draft, \\Seen) in Drafts, replacing draft ``draft_id``; returns the new
     draft's {id, mailbox, uid}."""
 
@@ -196,8 +250,9 @@ async def api_message_compose(ctx: Any, s: Session, acc: Any, obj: dict[str, Any
         in_reply_to = str(hdrs.get("In-Reply-To") or "") or None
         references = " ".join(str(hdrs.get("References") or "").split()[:-1]) or None
     try:
+        from_addr = _from_address(ctx, s, field("from"))
         data, _ = compose(
-            from_addr=s.address or "", to=_recipients("to", field("to"), lenient=True),
+            from_addr=email.utils.formataddr((_display_name(ctx, s, from_addr), from_addr)), to=_recipients("to", field("to"), lenient=True),
             cc=_recipients("cc", field("cc"), lenient=True), subject=re.sub(r"[\r\n]+", " ", field("subject")),
             body=field("body"), files=[], hostname=ctx.config.hostname, in_reply_to=in_reply_to,
             references=references, bcc=_recipients("bcc", field("bcc"), lenient=True),
@@ -214,4 +269,84 @@ async def api_message_compose(ctx: Any, s: Session, acc: Any, obj: dict[str, Any
 
 
 
+# Recipient completion (mox CompleteRecipient) and settings (mox SettingsSave).
+
+COMPLETE_MAX = 20
+
+
+def _correspondents(acc: Any) -> list[tuple[str, str]]:
+    """(name, address) of recent correspondents, newest first: recipients of sent messages,
+    then senders of received ones (each address once)."""
+    sent = {m.id for m in acc.mailboxes() if m.special_use == "\\Sent"}
+    msgs = [m for mb in acc.mailboxes() if mb.special_use not in ("\\Junk", "\\Trash") for m in acc.messages(mb.id)]
+    msgs.sort(key=lambda m: (m.mailbox_id not in sent, -m.received))
+    out: dict[str, tuple[str, str]] = {}
+    for m in msgs:
+        env = m.part.envelope
+        if env is None:
+            continue
+        lists = [env.to, env.cc, env.bcc] if m.mailbox_id in sent else [env.from_]
+        for lst in lists:
+            for a in lst or []:
+                if a.host is None or not a.mailbox:
+                    continue
+                addr = f"{a.mailbox}@{a.host}"
+                out.setdefault(addr.lower(), (decode_header_value(a.name), addr))
+    return list(out.values())
+
+
+async def api_complete_recipient(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{search}: up to 20 "Name <address>" of recent correspondents containing the text
+    (case-insensitive); ``full`` is false when there were more."""
+    search = obj.get("search")
+    if not isinstance(search, str) or len(search) > 200:
+        raise HTTPError(400, "user:badRequest", "field 'search' must be a string")
+    import trio
+
+    needle = search.lower()
+    found = [
+        email.utils.formataddr((n, a)) if n else a
+        for n, a in await trio.to_thread.run_sync(_correspondents, acc)
+        if needle in n.lower() or needle in a.lower()
+    ]
+    return {"addresses": found[:COMPLETE_MAX], "full": len(found) <= COMPLETE_MAX}
+
+
+async def api_settings(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """The account's webmail settings and the From addresses it may use (with display names)."""
+    conf = _account_config(ctx, s)
+    import trio
+
+    st = await trio.to_thread.run_sync(settings.load, acc.path)
+    return {
+        "settings": msgspec.to_builtins(st),
+        "addresses": [{"address": a, "name": conf.display_name(a)} for a in conf.addresses],
+        "login_address": s.address,
+    }
+
+
+async def save_settings(ctx: Any, acc: Any, value: Any) -> settings.Settings:
+    """Check and store settings given as a JSON object (400 on bad fields)."""
+    try:
+        st = msgspec.convert(value, type=settings.Settings)
+    except msgspec.ValidationError as e:
+        raise HTTPError(400, "user:badRequest", f"bad settings: {e}") from None
+    problem = st.check()
+    if problem is not None:
+        raise HTTPError(400, "user:badRequest", problem)
+    import trio
+
+    await trio.to_thread.run_sync(lambda: settings.save(acc.path, st, fsync=ctx.store.fsync))
+    return st
+
+
+async def api_settings_save(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{settings: {signature, quoting, show_html, no_show_shortcuts, show_headers}}."""
+    st = await save_settings(ctx, acc, obj.get("settings"))
+    return {"settings": msgspec.to_builtins(st)}
+
+
 API["MessageCompose"] = api_message_compose
+API["CompleteRecipient"] = api_complete_recipient
+API["Settings"] = api_settings
+API["SettingsSave"] = api_settings_save

@@ -69,3 +69,58 @@ def test_drafts(server: Any, client: Any) -> None:
     submit(wm, {"to": ADDRESS, "subject": f"Re: question {t}", "body": "Yes!", "draft_id": str(d["id"])})
     got = wait_find(wm, f"subject:\"Re: question {t}\" mb:Inbox")
     assert got[0]["thread_id"] == q["thread_id"]
+
+
+def test_settings_from_schedule_requiretls(server: Any, client: Any) -> None:
+    from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
+
+    wm = Webmail(client())
+    t = tag()
+    # Settings: defaults, saved, refused when bad.
+    got = wm.call("Settings")
+    assert got["login_address"] == ADDRESS and ADDRESS in [a["address"] for a in got["addresses"]]
+    assert set(got["settings"]) >= {"signature", "quoting", "show_html"}
+    saved = wm.call("SettingsSave", {"settings": {**got["settings"], "signature": f"Mox {t}", "quoting": "top"}})
+    assert saved["settings"]["signature"] == f"Mox {t}"
+    assert wm.call("Settings")["settings"]["quoting"] == "top"
+    assert wm.call("SettingsSave", {"settings": {"quoting": "sideways"}}, status=400)["code"] == "user:badRequest"
+    assert wm.call("SettingsSave", {"settings": {"show_html": "yes"}}, status=400)["code"] == "user:badRequest"
+    assert wm.call("SettingsSave", {"settings": None}, status=400)["code"] == "user:badRequest"
+    wm.call("SettingsSave", {"settings": {**got["settings"]}})
+
+    # From: one of the account's addresses, else 400.
+    assert submit(wm, {"from": "boss@example.org", "to": ADDRESS, "subject": "x", "body": "x"}, status=400)["code"] == "user:badRequest"
+    submit(wm, {"from": ADDRESS.upper(), "to": ADDRESS, "subject": f"from choice {t}", "body": "x"})
+    (m,) = wait_find(wm, f"subject:\"from choice {t}\" mb:Inbox")
+    assert m["from"] == [{"name": "", "address": ADDRESS}]
+
+    # Schedule send with RequireTLS: held in the queue until then, REQUIRETLS recorded.
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    later = time.time() + 3600
+    r = submit(wm, {"to": f"later{t}@example.org", "subject": f"later {t}", "body": "x", "send_at": str(later), "requiretls": "yes"})
+    assert abs(r["send_at"] - later) < 1
+    (e,) = [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == f"later{t}@example.org"]
+    assert abs(e["hold_until"] - later) < 1 and e["require_tls"] is True
+    call(admin, "admin", csrf, "QueueDrop", {"ids": [e["id"]]})
+    assert submit(wm, {"to": ADDRESS, "subject": "x", "body": "x", "send_at": str(time.time() + 90 * 86400)}, status=400)
+    assert submit(wm, {"to": ADDRESS, "subject": "x", "body": "x", "send_at": "tomorrow"}, status=400)
+    assert submit(wm, {"to": ADDRESS, "subject": "x", "body": "x", "requiretls": "maybe"}, status=400)
+    # RequireTLS "no": the TLS-Required: No field (RFC 8689 5).
+    submit(wm, {"to": ADDRESS, "subject": f"no tls {t}", "body": "x", "requiretls": "no"})
+    (m,) = wait_find(wm, f"subject:\"no tls {t}\" mb:Inbox")
+    full = wm.call("Message", {"mailbox": m["mailbox"], "uid": m["uid"]})
+    assert ["TLS-Required", "No"] in full["headers"]
+
+
+def test_complete_recipient(server: Any, client: Any) -> None:
+    wm = Webmail(client())
+    t = tag()
+    smtp_deliver(server, simple(f"hello {t}", sender=f"Zed Zedson <zed{t}@example.org>"))
+    wait_find(wm, f"subject:\"hello {t}\"")
+    submit(wm, {"to": f"Yara <yara{t}@example.net>", "subject": f"to yara {t}", "body": "x"})
+    wait_find(wm, f"subject:\"to yara {t}\" mb:Sent")
+    assert wm.call("CompleteRecipient", {"search": f"zed{t}"}) == {"addresses": [f"Zed Zedson <zed{t}@example.org>"], "full": True}
+    assert wm.call("CompleteRecipient", {"search": "YARA"})["addresses"][0] == f"Yara <yara{t}@example.net>"
+    assert wm.call("CompleteRecipient", {"search": f"nobody{t}"}) == {"addresses": [], "full": True}
+    assert wm.call("CompleteRecipient", {"search": 1}, status=400)["code"] == "user:badRequest"

@@ -71,6 +71,7 @@ async function start(sess) {
 	$('#login').hidden = true;
 	$('#app').hidden = false;
 	await loadMailboxes();
+	await loadSettings();
 	const inbox = state.mailboxes.find((m) => m.name === 'Inbox') || state.mailboxes[0];
 	await selectMailbox(inbox);
 	connectLive();
@@ -333,7 +334,7 @@ async function openMessage(m) {
 	}
 	const r = await call('Message', {mailbox: m.mailbox, uid: m.uid});
 	state.open = r;
-	state.showHTML = r.html && !r.has_text;  // text preferred, HTML when there is no text part
+	state.showHTML = r.html && (!r.has_text || state.settings.show_html);  // text preferred unless the settings say HTML
 	state.external = false;
 	const s = r.summary;
 	const i = state.messages.findIndex((x) => x.mailbox === s.mailbox && x.uid === s.uid);
@@ -430,6 +431,52 @@ function quote(text) {
 	return text.replace(/\s+$/, '').split('\n').map((l) => '> ' + l).join('\n');
 }
 
+// Settings (mox SettingsSave) and the From addresses.
+
+async function loadSettings() {
+	const r = await call('Settings');
+	state.settings = r.settings;
+	state.fromAddresses = r.addresses;
+	$('#c-from').replaceChildren(...r.addresses.map((a) => el('option', {value: a.address}, a.name ? `${a.name} <${a.address}>` : a.address)));
+}
+
+const signature = () => state.settings?.signature ? '\n\n-- \n' + state.settings.signature.replace(/\s+$/, '') + '\n' : '';
+
+$('#btn-settings').addEventListener('click', () => {
+	$('#s-signature').value = state.settings.signature;
+	$('#s-quoting').value = state.settings.quoting;
+	$('#s-show-html').checked = state.settings.show_html;
+	$('#settings-error').textContent = '';
+	$('#settings').showModal();
+});
+$('#s-cancel').addEventListener('click', () => $('#settings').close());
+$('#settings-form').addEventListener('submit', (ev) => {
+	ev.preventDefault();
+	guard(async () => {
+		const settings = {...state.settings, signature: $('#s-signature').value, quoting: $('#s-quoting').value, show_html: $('#s-show-html').checked};
+		try {
+			state.settings = (await call('SettingsSave', {settings})).settings;
+			$('#settings').close();
+			toast('Settings saved.');
+		} catch (e) {
+			$('#settings-error').textContent = e.message;
+		}
+	});
+});
+
+// Recipient completion (mox CompleteRecipient): suggestions for the address being typed.
+async function completeRecipient(input) {
+	const parts = input.value.split(',');
+	const word = parts[parts.length - 1].trim();
+	if (word.length < 2) return;
+	const r = await call('CompleteRecipient', {search: word});
+	const prefix = parts.slice(0, -1).map((p) => p.trim()).filter(Boolean).join(', ');
+	$('#c-complete').replaceChildren(...r.addresses.map((a) => el('option', {value: prefix ? prefix + ', ' + a : a})));
+}
+for (const id of ['#c-to', '#c-cc', '#c-bcc']) {
+	$(id).addEventListener('input', (ev) => { clearTimeout(state.completeTimer); state.completeTimer = setTimeout(() => guard(() => completeRecipient(ev.target)), 150); });
+}
+
 function compose(mode, draft) {
 	const f = $('#compose-form');
 	f.reset();
@@ -478,10 +525,29 @@ function compose(mode, draft) {
 		$('#c-ref-mailbox').value = '';
 		$('#c-ref-uid').value = '';
 	}
+	if (!draft) {
+		const me = state.address.toLowerCase();
+		const to = r && mode ? [...r.summary.to, ...r.summary.cc].map((a) => a.address.toLowerCase()) : [];
+		const own = state.fromAddresses.find((a) => to.includes(a.address.toLowerCase()));  // reply from the address written to
+		$('#c-from').value = mode && own ? own.address : (state.fromAddresses.find((a) => a.address.toLowerCase() === me)?.address || state.fromAddresses[0]?.address || '');
+		const body = $('#c-body').value;
+		if (mode && mode !== 'forward' && state.settings.quoting === 'top') {
+			$('#c-body').value = '\n' + signature() + body;
+		} else if (mode && mode !== 'forward') {
+			$('#c-body').value = body.replace(/^\n\n/, '') + '\n' + signature();
+		} else {
+			$('#c-body').value = (body ? '' : '') + signature() + body;
+		}
+	}
 	$('#compose-title').textContent = draft ? 'Draft' : ({reply: 'Reply', replyall: 'Reply all', forward: 'Forward'}[mode] || 'New message');
 	$('#compose').showModal();
 	(mode && mode !== 'forward' ? $('#c-body') : $('#c-to')).focus();
-	if (mode && mode !== 'forward') $('#c-body').setSelectionRange(0, 0);
+	if (mode && mode !== 'forward') {
+		// The cursor where the reply goes: above the quote (top), else below it.
+		const b = $('#c-body');
+		const at = state.settings.quoting === 'top' ? 0 : b.value.length - signature().length;
+		b.setSelectionRange(at, at);
+	}
 }
 
 // Drafts: saved to the Drafts mailbox while typing (mox MessageCompose), a second after the last
@@ -492,7 +558,7 @@ state.draftSaving = Promise.resolve();
 function draftFields() {
 	const f = new FormData($('#compose-form'));
 	const obj = {};
-	for (const k of ['to', 'cc', 'bcc', 'subject', 'body', 'mode', 'ref_mailbox', 'ref_uid']) obj[k] = f.get(k) || '';
+	for (const k of ['from', 'to', 'cc', 'bcc', 'subject', 'body', 'mode', 'ref_mailbox', 'ref_uid']) obj[k] = f.get(k) || '';
 	return obj;
 }
 
@@ -534,11 +600,13 @@ $('#compose-form').addEventListener('submit', (ev) => {
 		clearTimeout(state.draftTimer);
 		state.draftDirty = false;
 		try {
+			const at = $('#c-send-at-local').value;
+			$('#c-send-at').value = at ? String(new Date(at).getTime() / 1000) : '';
 			await state.draftSaving;  // the draft id of the last save goes with the message
 			const r = await fetch('/webmail/api/Submit', {method: 'POST', headers: {'x-mox-csrf': state.csrf}, body: new FormData($('#compose-form'))});
-			await answer(r);
+			const res = await answer(r);
 			$('#compose').close();
-			toast('Message sent.');
+			toast(res.send_at ? 'Message scheduled for ' + new Date(res.send_at * 1000).toLocaleString() + '.' : 'Message sent.');
 		} catch (e) {
 			$('#compose-error').textContent = e.message;
 		} finally {

@@ -108,6 +108,20 @@ def apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
     apply_domains(ctx, msgspec.structs.replace(ctx.config.domains_file(), accounts=dict(accounts)))
 
 
+def account_save(ctx: Any, name: str, **changes: Any) -> None:
+    """Change fields of an account's config (e.g. its webhooks), written to domains.conf at once
+    (mox admin.AccountSave)."""
+    cur = ctx.config.accounts.get(name)
+    if cur is None:
+        raise AccountError(f"unknown account {name!r}")
+    try:
+        new = msgspec.structs.replace(cur, **changes)
+    except (ValueError, TypeError) as e:
+        raise AccountError(str(e)) from None
+    apply_accounts(ctx, {**ctx.config.accounts, name: new})
+    log.info("account config changed", account=name, fields=",".join(sorted(changes)))
+
+
 def account_add(ctx: Any, name: str, address: str) -> None:
     from mox import config as cfgmod
     from mox.store import StoreError

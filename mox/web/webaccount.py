@@ -8,7 +8,8 @@ export form):
   mailboxes), ``SetPassword`` ``{password}`` (PRECIS OpaqueString, at least 8 bytes; logs out
   every web session of the account, as mox), ``TLSPubKeyList``, ``TLSPubKeyAdd`` ``{pem, name,
   login_address, no_imap_preauth}`` (a certificate in PEM; only its public key matters),
-  ``TLSPubKeyRemove`` ``{fingerprint}``.
+  ``TLSPubKeyRemove`` ``{fingerprint}``; full name, destinations and rulesets, junk filter and
+  signature: mox.web.account_settings.
 - ``POST /account/export`` (form: ``format`` maildir|mbox, ``archive`` zip|tgz, ``csrf``): the
   whole account as a download, written to a temporary file and streamed.
 - ``POST /account/import`` (multipart: ``file``, optional ``mailbox``): a zip or tgz with
@@ -36,6 +37,7 @@ from typing import Any
 import msgspec
 import trio
 
+from mox.web import account_settings
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session, session_guard
 from mox.web.webmail import open_account
@@ -139,6 +141,7 @@ API = {
     "TLSPubKeyList": api_tlspubkey_list,
     "TLSPubKeyAdd": api_tlspubkey_add,
     "TLSPubKeyRemove": api_tlspubkey_remove,
+    **account_settings.API,  # full name, destinations and rulesets, junk, signature
 }
 
 

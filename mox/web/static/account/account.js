@@ -43,6 +43,7 @@ async function start(sess) {
 		`${info.messages} messages in ${info.mailboxes} mailboxes, ${(info.disk_usage / 1048576).toFixed(1)} MB.`;
 	$('#key-login').replaceChildren(...info.addresses.map((a) => el('option', {value: a, selected: a === info.address}, a)));
 	await loadKeys();
+	await loadSettings();  // settings.js
 }
 
 $('#login-form').addEventListener('submit', async (ev) => {

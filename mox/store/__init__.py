@@ -41,6 +41,7 @@ from mox.store.changes import (
     ChangeSubscriber,
     ChangeSubscription,
     ChangeThread,
+    ChangeMailboxSpecialUse,
 )
 from mox.store.errors import (
     AccountExists,
@@ -77,6 +78,7 @@ __all__ = [
     "ChangeSubscriber",
     "ChangeSubscription",
     "ChangeThread",
+    "ChangeMailboxSpecialUse",
     "CramMD5State",
     "DiskFull",
     "Inconsistent",

@@ -355,6 +355,9 @@ class Account(ThreadWrites, Consistency):
     async def create_mailbox(self, name: str, *, special_use: str | None = None, origin=None) -> list[Mailbox]:
         return await self._run(self.create_mailbox_sync, name, special_use=special_use, origin=origin)
 
+    async def set_special_use(self, mailbox_id: int, special_use: str | None, origin=None) -> list[Mailbox]:
+        return await self._run(self.set_special_use_sync, mailbox_id, special_use, origin)
+
     async def delete_mailbox(self, name: str, origin=None) -> None:
         await self._run(self.delete_mailbox_sync, name, origin)
 

@@ -91,6 +91,12 @@ class ChangeThread(msgspec.Struct, frozen=True):
     collapsed: bool
 
 
+class ChangeMailboxSpecialUse(msgspec.Struct, frozen=True):
+    """A mailbox's special use changed (mox's ChangeMailboxSpecialUse); the new mailbox record."""
+
+    mailbox: Mailbox
+
+
 Change = (
     ChangeAddUID
     | ChangeRemoveUIDs
@@ -102,6 +108,7 @@ Change = (
     | ChangeMailboxCounts
     | ChangeMailboxKeywords
     | ChangeThread
+    | ChangeMailboxSpecialUse
 )
 
 

@@ -19,6 +19,7 @@ from mox.store.changes import (
     ChangeFlags,
     ChangeMailboxCounts,
     ChangeMailboxKeywords,
+    ChangeMailboxSpecialUse,
     ChangeRemoveMailbox,
     ChangeRemoveUIDs,
     ChangeRenameMailbox,
@@ -395,6 +396,29 @@ class Writes(JunkTraining):
             for r in records:
                 self._apply(r)
             self._transact_applied(records, [ChangeAddMailbox(mb) for mb in records], origin)
+        self._after_commit()
+        return records
+
+    @space_errors
+    def set_special_use_sync(self, mailbox_id: int, special_use: str | None, origin=None) -> list[Mailbox]:
+        """Give a mailbox a special use (RFC 6154), or none; the mailbox that had that use loses
+        it, so each use names one mailbox (mox MailboxSetSpecialUse). Returns the changed
+        mailboxes."""
+        if special_use is not None and special_use not in SPECIAL_USE:
+            raise StoreError(f"unknown special-use {special_use!r}")
+        with self._cond:
+            self._check_writable()
+            mb = self._mailbox_by_id_locked(mailbox_id)
+            if mb.special_use == special_use:
+                return []
+            records = [
+                replace(m, special_use=None) for m in self._mailboxes.values()
+                if special_use is not None and m.special_use == special_use and m.id != mb.id
+            ]  # fmt: skip
+            records.append(replace(mb, special_use=special_use))
+            for r in records:
+                self._apply(r)
+            self._transact_applied(records, [ChangeMailboxSpecialUse(r) for r in records], origin)
         self._after_commit()
         return records
 

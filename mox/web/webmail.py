@@ -7,7 +7,8 @@ Routes (all need a ``webmail`` session, see mox.web.session; POSTs need the CSRF
 - ``POST /webmail/api/<Method>`` with a JSON object: Mailboxes, Messages (a page of a mailbox or
   a search, newest first, optionally as threads with previews), Message (headers, text,
   attachments; marks it read), FlagsAdd, FlagsRemove, Move, Delete (to Trash, or expunge in
-  Trash), MailboxCreate, MailboxRename, MailboxDelete, ThreadCollapse, ThreadMute,
+  Trash), MailboxCreate, MailboxRename, MailboxDelete (with submailboxes), MailboxEmpty,
+  MailboxSetSpecialUse, ThreadCollapse, ThreadMute,
   MessageCompose (a draft, mox.web.compose). ``POST /webmail/api/Submit`` (mox.web.compose) takes multipart/form-data and queues the message like
   SMTP submission. Answers: 200 with the result object, or ``{"code", "message"}`` with 4xx.
 - ``GET /webmail/msg/{mailbox}/{uid}/{view}``: ``text`` / ``html`` / ``htmlexternal`` (documents
@@ -449,16 +450,49 @@ async def api_mailbox_rename(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]
 
 
 async def api_mailbox_delete(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{name}: delete a mailbox, its submailboxes and their messages (deepest first); returns
+    the names deleted."""
     from mox import store
 
     name = _mailbox_name(obj)
     if name.lower() == "inbox":
         raise HTTPError(400, "user:badRequest", "the inbox cannot be deleted")
+    mb = acc.mailbox(name)
+    if mb is None:
+        raise HTTPError(404, "user:notFound", "no such mailbox")
+    names = sorted((m.name for m in acc.mailboxes() if m.name.startswith(mb.name + "/")), key=lambda n: -n.count("/"))
+    if any(n.lower() == "inbox" or n.lower().startswith("inbox/") for n in names + [mb.name]):
+        raise HTTPError(400, "user:badRequest", "the inbox cannot be deleted")
     try:
-        await acc.delete_mailbox(name)
+        for n in [*names, mb.name]:
+            await acc.delete_mailbox(n)
     except store.StoreError as e:
         raise _store_error(e) from None
-    return {}
+    return {"deleted": [*names, mb.name]}
+
+
+async def api_mailbox_empty(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{mailbox}: remove every message of the mailbox for good (mox MailboxEmpty)."""
+    mb = _mailbox(acc, obj)
+    uids = [m.uid for m in acc.messages(mb.id)]
+    removed = await acc.expunge(mb.id, uids) if uids else []
+    return {"removed": len(removed)}
+
+
+async def api_mailbox_set_special_use(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{mailbox, special_use}: \\Archive, \\Drafts, \\Junk, \\Sent, \\Trash or "" for none;
+    the mailbox that had that use loses it (mox MailboxSetSpecialUse)."""
+    from mox import store
+
+    mb = _mailbox(acc, obj)
+    use = obj.get("special_use")
+    if not isinstance(use, str):
+        raise HTTPError(400, "user:badRequest", "field 'special_use' must be a string")
+    try:
+        changed = await acc.set_special_use(mb.id, use or None)
+    except store.StoreError as e:
+        raise _store_error(e) from None
+    return {"changed": [mailbox_info(m) for m in changed]}
 
 
 def _message_ids(obj: dict[str, Any]) -> list[int]:
@@ -508,6 +542,8 @@ API = {
     "MailboxCreate": api_mailbox_create,
     "MailboxRename": api_mailbox_rename,
     "MailboxDelete": api_mailbox_delete,
+    "MailboxEmpty": api_mailbox_empty,
+    "MailboxSetSpecialUse": api_mailbox_set_special_use,
     "ThreadCollapse": api_thread_collapse,
     "ThreadMute": api_thread_mute,
 }

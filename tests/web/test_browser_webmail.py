@@ -120,3 +120,47 @@ def test_draft_saved_and_reopened(server: Any, page: Page, tmp_path: Path) -> No
     page.click("#c-send")
     expect(page.locator("#toast")).to_have_text("Message sent.")
     expect(draft).to_have_count(0)
+
+
+def test_mailbox_actions(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """Create a mailbox with a submailbox, see its counts, make it the Archive and back, empty
+    it and delete it with its submailbox (the browser's prompts and confirmations answered)."""
+    from tests.web.test_webmail_api import Webmail
+
+    t = uuid.uuid4().hex[:8]
+    webmail_login(page, server)
+    page.once("dialog", lambda d: d.accept(f"Box{t}/Sub"))
+    page.click("#mb-create")
+    expect(page.locator(f"#mailboxes li[data-name='Box{t}/Sub']")).to_have_count(1)
+    for i in range(2):
+        smtp_send(server, message(f"box {t} {i}", "x\n"))
+    wm = Webmail(client())
+    ids = [m["uid"] for m in wm.find(f"subject:{t}")]
+    assert len(ids) == 2
+    wm.call("Move", {"mailbox": wm.mailbox("Inbox")["id"], "uids": ids, "to": f"Box{t}"})
+    box = page.locator(f"#mailboxes li[data-name='Box{t}']")
+    expect(box).to_have_attribute("title", re.compile(r": 2 messages, 2 unread, "))
+    box.click()
+    expect(page.locator("#messages tbody tr")).to_have_count(2)
+
+    page.select_option("#mb-special", "\\Archive")
+    expect(page.locator("#toast")).to_have_text(f"Box{t} is now the Archive mailbox.")
+    expect(box).to_have_attribute("title", re.compile(r"\(Archive\)"))
+    assert wm.mailbox("Archive")["special_use"] is None
+    page.click("#mailboxes li[data-name=Archive]")
+    page.select_option("#mb-special", "\\Archive")
+    expect(page.locator("#mailboxes li[data-name=Archive]")).to_have_attribute("title", re.compile(r"\(Archive\)"))
+    assert wm.mailbox(f"Box{t}")["special_use"] is None
+
+    box.click()
+    page.once("dialog", lambda d: d.accept())
+    page.click("#mb-empty")
+    expect(page.locator("#toast")).to_have_text("Removed 2 message(s).")
+    expect(page.locator("#messages tbody tr")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "mailboxes.png"), full_page=True)
+    assert (tmp_path / "mailboxes.png").stat().st_size > 0
+    page.once("dialog", lambda d: d.accept())
+    page.click("#mb-delete")
+    expect(page.locator(f"#mailboxes li[data-name='Box{t}']")).to_have_count(0)
+    expect(page.locator(f"#mailboxes li[data-name='Box{t}/Sub']")).to_have_count(0)
+    expect(page.locator("#mailboxes li.sel")).to_have_attribute("data-name", "Inbox")

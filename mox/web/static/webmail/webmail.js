@@ -121,6 +121,7 @@ function renderMailboxes() {
 		return el('li', {
 			'data-name': mb.name, 'data-id': mb.id, class: state.mailbox?.id === mb.id ? 'sel' : '',
 			style: depth ? `padding-left:${12 + depth * 12}px` : null,
+			title: `${mb.name}${mb.special_use ? ' (' + mb.special_use.slice(1) + ')' : ''}: ${mb.total} message${mb.total === 1 ? '' : 's'}, ${mb.unread} unread, ${fmtSize(mb.size)}`,
 			onclick: () => guard(() => selectMailbox(mb)),
 		}, el('span', {class: 'name'}, mb.name.split('/').pop()), el('span', {class: 'count'}, mb.unread ? String(mb.unread) : ''));
 	}));
@@ -157,10 +158,27 @@ $('#mb-rename').addEventListener('click', () => guard(async () => {
 }));
 $('#mb-delete').addEventListener('click', () => guard(async () => {
 	if (!state.mailbox) return;
-	if (!confirm(`Delete mailbox ${state.mailbox.name} and its messages?`)) return;
+	const subs = state.mailboxes.filter((m) => m.name.startsWith(state.mailbox.name + '/')).length;
+	if (!confirm(`Delete mailbox ${state.mailbox.name}` + (subs ? ` and its ${subs} submailbox(es)` : '') + ', with all messages?')) return;
 	await call('MailboxDelete', {name: state.mailbox.name});
 	await loadMailboxes();
 	await selectMailbox(state.mailboxes.find((m) => m.name === 'Inbox'));
+}));
+$('#mb-empty').addEventListener('click', () => guard(async () => {
+	if (!state.mailbox) return;
+	if (!confirm(`Remove all ${state.mailbox.total} messages of ${state.mailbox.name} for good?`)) return;
+	const r = await call('MailboxEmpty', {mailbox: state.mailbox.id});
+	toast(`Removed ${r.removed} message(s).`);
+	await loadMailboxes();
+	await loadMessages();
+}));
+$('#mb-special').addEventListener('change', (ev) => guard(async () => {
+	const use = ev.target.value;
+	ev.target.value = '-';
+	if (!state.mailbox || use === '-') return;
+	await call('MailboxSetSpecialUse', {mailbox: state.mailbox.id, special_use: use});
+	await loadMailboxes();
+	toast(use ? `${state.mailbox.name} is now the ${use.slice(1)} mailbox.` : `${state.mailbox.name} has no special use now.`);
 }));
 
 // Message list.

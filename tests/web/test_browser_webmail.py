@@ -164,3 +164,54 @@ def test_mailbox_actions(server: Any, page: Page, client: Any, tmp_path: Path) -
     expect(page.locator(f"#mailboxes li[data-name='Box{t}']")).to_have_count(0)
     expect(page.locator(f"#mailboxes li[data-name='Box{t}/Sub']")).to_have_count(0)
     expect(page.locator("#mailboxes li.sel")).to_have_attribute("data-name", "Inbox")
+
+
+def test_compose_features(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """Settings (signature, quoting above), a reply quoting the message with the cursor above
+    the quote, recipient completion from correspondents, and schedule send."""
+    from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
+
+    t = uuid.uuid4().hex[:8]
+    m = message(f"question {t}", "Is the build green?\nThanks.\n")
+    del m["From"]
+    m["From"] = f"Quinn Q <quinn{t}@example.org>"
+    smtp_send(server, m)
+    webmail_login(page, server)
+    page.click("#btn-settings")
+    saved = {"sig": page.locator("#s-signature").input_value(), "quoting": page.locator("#s-quoting").input_value()}
+    page.fill("#s-signature", f"Sig {t}")
+    page.select_option("#s-quoting", "top")
+    page.click("#s-save")
+    expect(page.locator("#toast")).to_have_text("Settings saved.")
+
+    page.fill("#search", f"question {t}")
+    page.press("#search", "Enter")
+    row(page, f"question {t}").click()
+    expect(page.locator("#msg-subject")).to_have_text(f"question {t}")
+    page.click("#btn-reply")
+    body = page.locator("#c-body")
+    expect(body).to_have_value(re.compile(rf"^\n\n-- \nSig {t}\n\nOn .*, Quinn Q wrote:\n> Is the build green\?\n> Thanks\.\n$"))
+    assert page.evaluate("document.querySelector('#c-body').selectionStart") == 0
+    expect(page.locator("#c-to")).to_have_value(f"Quinn Q <quinn{t}@example.org>")
+    page.keyboard.type("Yes, green.")
+    # Recipient completion: the sender is offered for a part of the address.
+    page.fill("#c-to", "")
+    page.locator("#c-to").press_sequentially(f"quinn{t[:4]}")
+    expect(page.locator("#c-complete option").first).to_have_attribute("value", f"Quinn Q <quinn{t}@example.org>")
+    page.fill("#c-to", f"quinn{t}@example.org")
+    # Schedule send: an hour from now; the message waits in the queue.
+    page.fill("#c-send-at-local", page.evaluate("new Date(Date.now() + 3600e3 - new Date().getTimezoneOffset() * 60e3).toISOString().slice(0, 16)"))
+    page.screenshot(path=str(tmp_path / "compose.png"), full_page=True)
+    page.click("#c-send")
+    expect(page.locator("#toast")).to_contain_text("Message scheduled for")
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    (e,) = [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == f"quinn{t}@example.org"]
+    assert e["hold_until"] is not None
+    call(admin, "admin", csrf, "QueueDrop", {"ids": [e["id"]]})
+
+    page.click("#btn-settings")
+    page.fill("#s-signature", saved["sig"])
+    page.select_option("#s-quoting", saved["quoting"])
+    page.click("#s-save")
+    expect(page.locator("#toast")).to_have_text("Settings saved.")

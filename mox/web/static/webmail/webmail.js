@@ -550,7 +550,7 @@ function compose(mode, draft) {
 		$('#c-from').value = mode && own ? own.address : (state.fromAddresses.find((a) => a.address.toLowerCase() === me)?.address || state.fromAddresses[0]?.address || '');
 		const body = $('#c-body').value;
 		if (mode && mode !== 'forward' && state.settings.quoting === 'top') {
-			$('#c-body').value = '\n' + signature() + body;
+			$('#c-body').value = (signature() || '\n') + '\n' + body.replace(/^\n\n/, '');
 		} else if (mode && mode !== 'forward') {
 			$('#c-body').value = body.replace(/^\n\n/, '') + '\n' + signature();
 		} else {

@@ -13,7 +13,8 @@ queue, log levels. Log in with the admin password (``moxadmin`` in localserve).
 - ``Queue`` -> ``{"queue": [...entries]}``, ``QueueDrop`` / ``QueueFail`` ``{ids}`` (``ids``
   omitted or null means all);
 - ``LogLevels`` -> ``{"levels": {"": default, pkg: level}, "known": [...]}``, ``LogLevelSet``
-  ``{pkg, level}`` (pkg "" sets the default; level "" unsets a package).
+  ``{pkg, level}`` (pkg "" sets the default; level "" unsets a package);
+- ``Account``, ``SetPassword``, ``SetAccountLimits``, ``Config``: mox.web.admin_accounts.
 
 Config changes are written to domains.conf (temporary file + rename) and take effect at once:
 ``ctx.config`` is replaced by a copy with the new accounts and ``ctx.auth`` by a new
@@ -28,6 +29,7 @@ from typing import Any
 import msgspec
 
 from mox import mlog
+from mox.web import admin_accounts
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session
 
@@ -236,6 +238,7 @@ API = {
     "QueueFail": api_queue_fail,
     "LogLevels": api_loglevels,
     "LogLevelSet": api_loglevel_set,
+    **admin_accounts.API,  # account details, password, limits, the config files
 }
 
 

@@ -38,7 +38,7 @@ async function start(sess) {
 
 function renderAccounts(r) {
 	$('#accounts tbody').replaceChildren(...r.accounts.map((a) => el('tr', {'data-account': a.name},
-		el('td', {}, a.name),
+		el('td', {}, el('a', {href: '#', class: 'account-link', onclick: act(() => showAccount(a.name))}, a.name)),
 		el('td', {}, ...a.addresses.map((addr) => el('span', {class: 'addr'}, addr, ' ',
 			el('button', {title: 'Remove address', onclick: act(async () => { if (confirm(`Remove address ${addr}?`)) renderAccounts(await call('AddressRemove', {address: addr})); })}, '×'), ' '))),
 		el('td', {}, a.messages), el('td', {}, (a.disk_usage / 1048576).toFixed(1) + ' MB'),

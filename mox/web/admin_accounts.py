@@ -1,0 +1,111 @@
+"""The admin page's account details and the running config (mox webadmin: Account,
+SetPassword, SetAccountLimits, and the config files shown read-only), added to
+``POST /admin/api/<Method>``:
+
+- ``Account`` ``{account}`` -> ``{name, addresses, full_name, quota, messages, mailboxes,
+  disk_usage, destinations, max_outgoing_messages_per_day, max_first_time_recipients_per_day}``;
+- ``SetPassword`` ``{account, password}`` (PRECIS OpaqueString, at least 8 bytes; the account's
+  web sessions end, as mox);
+- ``SetAccountLimits`` ``{account, quota, max_outgoing_messages_per_day,
+  max_first_time_recipients_per_day}`` (each optional; quota in bytes: 0 the default, negative
+  unlimited; limits: 0 mox's default, negative none);
+- ``Config`` -> ``{files: {name: text}}``: the config files (mox.conf, domains.conf) as they
+  are on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from mox import config as cfgmod
+from mox.admin import provision
+from mox.web.router import HTTPError
+
+CONFIG_FILE_MAX = 1 << 20
+
+
+def _account(ctx: Any, obj: dict[str, Any]) -> tuple[str, Any]:
+    name = obj.get("account")
+    acc = ctx.config.accounts.get(name) if isinstance(name, str) else None
+    if acc is None:
+        raise HTTPError(404, "user:notFound", "no such account")
+    return name, acc
+
+
+async def api_account(ctx: Any, obj: dict[str, Any]) -> Any:
+    import trio
+
+    name, conf = _account(ctx, obj)
+
+    def counts() -> tuple[int, int, int]:
+        acc = ctx.store.open_account(name)
+        try:
+            boxes = acc.mailboxes()
+            return sum(mb.total for mb in boxes), len(boxes), acc.disk_usage()
+        finally:
+            acc.close()
+
+    messages, mailboxes, usage = await trio.to_thread.run_sync(counts)
+    return {
+        "name": name, "addresses": list(conf.addresses), "full_name": conf.full_name, "quota": conf.quota,
+        "messages": messages, "mailboxes": mailboxes, "disk_usage": usage,
+        "destinations": msgspec.to_builtins(conf.destinations),
+        "max_outgoing_messages_per_day": conf.max_outgoing_messages_per_day,
+        "max_first_time_recipients_per_day": conf.max_first_time_recipients_per_day,
+    }  # fmt: skip
+
+
+async def api_set_password(ctx: Any, obj: dict[str, Any]) -> Any:
+    name, _ = _account(ctx, obj)
+    password = obj.get("password")
+    if not isinstance(password, str):
+        raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
+    try:
+        await provision.set_password(ctx, name, password)
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badPassword", str(e)) from None
+    ctx.web.sessions.remove_account(name)
+    return {}
+
+
+LIMITS = ("quota", "max_outgoing_messages_per_day", "max_first_time_recipients_per_day")
+
+
+async def api_set_account_limits(ctx: Any, obj: dict[str, Any]) -> Any:
+    name, _ = _account(ctx, obj)
+    changes = {}
+    for k in LIMITS:
+        v = obj.get(k)
+        if v is None:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise HTTPError(400, "user:badRequest", f"field {k!r} must be an integer")
+        changes[k] = v
+    try:
+        provision.account_save(ctx, name, **changes)
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return await api_account(ctx, {"account": name})
+
+
+async def api_config(ctx: Any, obj: dict[str, Any]) -> Any:
+    d = Path(ctx.config.config_dir)
+    files = {}
+    for name in (cfgmod.MOX_CONF, cfgmod.DOMAINS_CONF):
+        try:
+            with open(d / name, "rb") as f:
+                files[name] = f.read(CONFIG_FILE_MAX).decode("utf-8", "replace")
+        except FileNotFoundError:
+            continue
+    return {"files": files}
+
+
+API = {
+    "Account": api_account,
+    "SetPassword": api_set_password,
+    "SetAccountLimits": api_set_account_limits,
+    "Config": api_config,
+}

@@ -1,0 +1,38 @@
+// mox admin page: an account's details (password, limits) and the config files. Loaded after
+// admin.js (uses its call(), say() and act()).
+'use strict';
+
+let detailAccount = '';
+
+async function showAccount(name) {
+	const a = await call('Account', {account: name});
+	detailAccount = name;
+	$('#account-details').hidden = false;
+	$('#d-name').textContent = a.name;
+	$('#d-info').textContent = `${a.full_name ? a.full_name + ', ' : ''}addresses ${a.addresses.join(', ')}; ` +
+		`${a.messages} messages in ${a.mailboxes} mailboxes, ${(a.disk_usage / 1048576).toFixed(1)} MB.`;
+	$('#d-quota').value = a.quota;
+	$('#d-maxmsgs').value = a.max_outgoing_messages_per_day;
+	$('#d-maxrcpts').value = a.max_first_time_recipients_per_day;
+	$('#account-details').scrollIntoView();
+}
+
+$('#password-form').addEventListener('submit', act(async () => {
+	await call('SetPassword', {account: detailAccount, password: $('#d-password').value});
+	$('#password-form').reset();
+	say(`Password of ${detailAccount} changed.`, true);
+}));
+
+$('#limits-form').addEventListener('submit', act(async () => {
+	await call('SetAccountLimits', {
+		account: detailAccount, quota: Number($('#d-quota').value),
+		max_outgoing_messages_per_day: Number($('#d-maxmsgs').value), max_first_time_recipients_per_day: Number($('#d-maxrcpts').value),
+	});
+	await showAccount(detailAccount);
+	say(`Limits of ${detailAccount} saved.`, true);
+}));
+
+$('#config-show').addEventListener('click', act(async () => {
+	const r = await call('Config');
+	$('#config-files').replaceChildren(...Object.entries(r.files).map(([name, text]) => el('div', {'data-file': name}, el('h3', {}, name), el('pre', {}, text))));
+}));

@@ -1,0 +1,49 @@
+"""The admin page's account details in a browser (Playwright with Debian's Chromium, as
+test_browser.py): open an account, set its password and quota, show the config files. Saves a
+screenshot in the test's output directory."""
+
+from __future__ import annotations
+
+import imaplib
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
+from tests.web.test_browser import base, browser, page  # noqa: F401
+
+from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
+
+
+def test_admin_account_details(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    name = "g" + uuid.uuid4().hex[:8] + "x"
+    address = f"{name}@localhost"
+    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "first password"})
+
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+    page.locator(f"#accounts tbody tr[data-account={name}] a.account-link").click()
+    expect(page.locator("#d-name")).to_have_text(name)
+    expect(page.locator("#d-info")).to_contain_text(f"addresses {address}; 0 messages in 6 mailboxes")
+
+    page.fill("#d-password", "set by the admin")
+    page.click("#password-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text(f"Password of {name} changed.")
+    with imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30) as im:
+        im.login(address, "set by the admin")
+
+    page.fill("#d-quota", "2097152")
+    page.click("#limits-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text(f"Limits of {name} saved.")
+    assert call(admin, "admin", csrf, "Account", {"account": name})["quota"] == 2097152
+
+    page.click("#config-show")
+    expect(page.locator("#config-files [data-file='domains.conf'] pre")).to_contain_text(name)
+    expect(page.locator("#config-files [data-file='mox.conf'] pre")).not_to_be_empty()
+    page.screenshot(path=str(tmp_path / "admin-account.png"), full_page=True)
+    assert (tmp_path / "admin-account.png").stat().st_size > 0
+    call(admin, "admin", csrf, "AccountRemove", {"account": name})

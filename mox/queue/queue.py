@@ -25,6 +25,7 @@ import math
 import time
 from typing import Any
 
+import msgspec
 import trio
 
 from mox import mlog
@@ -222,6 +223,20 @@ class Queue:
             await self._fail(e, DeliveryError(550, "5.0.0", "delivery failed by admin"))
         return [e.id for e in sel]
 
+    async def set_hold(self, ids: list[int] | None, hold: bool) -> list[int]:
+        """Hold entries (never attempted while held) or release them (mox queue hold/release)."""
+        sel = [msgspec.structs.replace(e, hold=hold) for e in self.list() if (ids is None or e.id in ids) and e.hold != hold]
+        await self._commit(updates=sel)
+        self._wake.set()
+        return [e.id for e in sel]
+
+    async def set_next_attempt(self, ids: list[int] | None, when: float) -> list[int]:
+        """Move the next delivery attempt of entries to ``when`` (mox queue schedule)."""
+        sel = [msgspec.structs.replace(e, next_attempt=when) for e in self.list() if ids is None or e.id in ids]
+        await self._commit(updates=sel)
+        self._wake.set()
+        return [e.id for e in sel]
+
     # --- delivery -----------------------------------------------------------------------------
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -250,6 +265,8 @@ class Queue:
                 self._wake.set()
 
         def due(e: Entry) -> float:
+            if e.hold:
+                return math.inf
             return max(e.next_attempt, self._not_before.get(e.id, 0.0))
 
         task_status.started()

@@ -63,6 +63,8 @@ class Entry(msgspec.Struct, kw_only=True):
     #: RFC 8689 REQUIRETLS: True when the submitter required it (SMTP REQUIRETLS, webmail's
     #: RequireTLS "yes"); None: the default policy (mox's RequireTLS *bool).
     require_tls: bool | None = None
+    #: Held by the admin (mox's Msg.Hold): not delivered until released.
+    hold: bool = False
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):

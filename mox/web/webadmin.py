@@ -11,7 +11,8 @@ queue, log levels. Log in with the admin password (``moxadmin`` in localserve).
 - ``AddressAdd`` ``{address, account}``, ``AddressRemove`` ``{address}`` (an account keeps at
   least one address);
 - ``Queue`` -> ``{"queue": [...entries]}``, ``QueueDrop`` / ``QueueFail`` ``{ids}`` (``ids``
-  omitted or null means all);
+  omitted or null means all), ``QueueHoldSet`` ``{ids, hold}`` (a held entry is not delivered
+  until released, mox's hold), ``QueueNextAttemptSet`` ``{ids, minutes}`` (from now);
 - ``LogLevels`` -> ``{"levels": {"": default, pkg: level}, "known": [...]}``, ``LogLevelSet``
   ``{pkg, level}`` (pkg "" sets the default; level "" unsets a package);
 - ``Account``, ``SetPassword``, ``SetAccountLimits``, ``Config``: mox.web.admin_accounts.
@@ -211,6 +212,24 @@ async def api_queue_fail(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"ids": failed, "queue": _queue_entries(ctx)}
 
 
+async def api_queue_hold_set(ctx: Any, obj: dict[str, Any]) -> Any:
+    hold = obj.get("hold")
+    if not isinstance(hold, bool):
+        raise HTTPError(400, "user:badRequest", "field 'hold' must be true or false")
+    changed = await ctx.queue.set_hold(_ids(obj), hold)
+    return {"ids": changed, "queue": _queue_entries(ctx)}
+
+
+async def api_queue_next_attempt_set(ctx: Any, obj: dict[str, Any]) -> Any:
+    import time
+
+    minutes = obj.get("minutes")
+    if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0 <= minutes <= 60 * 24 * 365:
+        raise HTTPError(400, "user:badRequest", "field 'minutes' must be a number of minutes from now (0 to a year)")
+    changed = await ctx.queue.set_next_attempt(_ids(obj), time.time() + minutes * 60)
+    return {"ids": changed, "queue": _queue_entries(ctx)}
+
+
 async def api_loglevels(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"levels": mlog.levels(), "known": list(KNOWN_PACKAGES), "all": list(mlog.LEVELS)}
 
@@ -236,6 +255,8 @@ API = {
     "Queue": api_queue,
     "QueueDrop": api_queue_drop,
     "QueueFail": api_queue_fail,
+    "QueueHoldSet": api_queue_hold_set,
+    "QueueNextAttemptSet": api_queue_next_attempt_set,
     "LogLevels": api_loglevels,
     "LogLevelSet": api_loglevel_set,
     **admin_accounts.API,  # account details, password, limits, the config files

@@ -35,3 +35,44 @@ def test_account_details_password_limits_config(server: Any, client: Any) -> Non
     assert set(files) == {"mox.conf", "domains.conf"}
     assert name in files["domains.conf"] and str(1 << 20) in files["domains.conf"]
     call(admin, "admin", csrf, "AccountRemove", {"account": name})
+
+
+def test_queue_hold_release_next_attempt(server: Any, client: Any) -> None:
+    import email.policy
+    import smtplib
+    import time
+    from email.message import EmailMessage
+
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    t = uuid.uuid4().hex[:8]
+    rcpt = f"held{t}@example.org"
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "mox@localhost", rcpt, f"held {t}"
+    m.set_content("later\n")
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+        s.login("mox@localhost", "moxmoxmox")
+        s.sendmail("mox@localhost", [rcpt], m.as_bytes(policy=email.policy.SMTP), mail_options=["HOLDFOR=3600"])
+
+    def entry() -> Any:
+        found = [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == rcpt]
+        return found[0] if found else None
+
+    e = entry()
+    assert e is not None and e["hold"] is False
+    r = call(admin, "admin", csrf, "QueueHoldSet", {"ids": [e["id"]], "hold": True})
+    assert r["ids"] == [e["id"]] and entry()["hold"] is True
+    assert call(admin, "admin", csrf, "QueueHoldSet", {"ids": [e["id"]], "hold": True})["ids"] == []
+    # Due now, but held: it stays in the queue.
+    call(admin, "admin", csrf, "QueueNextAttemptSet", {"ids": [e["id"]], "minutes": 0})
+    held = entry()
+    assert held["hold"] is True and held["next_attempt"] <= time.time()
+    assert call(admin, "admin", csrf, "QueueHoldSet", {"ids": [e["id"]], "hold": "yes"}, status=400)["code"] == "user:badRequest"
+    assert call(admin, "admin", csrf, "QueueNextAttemptSet", {"ids": [e["id"]], "minutes": -1}, status=400)
+    # Released: delivered (localserve keeps outgoing mail local) and gone from the queue.
+    call(admin, "admin", csrf, "QueueHoldSet", {"ids": [e["id"]], "hold": False})
+    for _ in range(400):
+        if entry() is None:
+            break
+        time.sleep(0.05)
+    assert entry() is None

@@ -47,3 +47,45 @@ def test_admin_account_details(server: Any, page: Page, client: Any, tmp_path: P
     page.screenshot(path=str(tmp_path / "admin-account.png"), full_page=True)
     assert (tmp_path / "admin-account.png").stat().st_size > 0
     call(admin, "admin", csrf, "AccountRemove", {"account": name})
+
+
+def test_admin_queue_hold(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """A submitted message waiting in the queue is held and released from the queue view."""
+    import email.policy
+    import smtplib
+    from email.message import EmailMessage
+
+    t = uuid.uuid4().hex[:8]
+    rcpt = f"wait{t}@example.org"
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "mox@localhost", rcpt, f"wait {t}"
+    m.set_content("later\n")
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+        s.login("mox@localhost", "moxmoxmox")
+        s.sendmail("mox@localhost", [rcpt], m.as_bytes(policy=email.policy.SMTP), mail_options=["HOLDFOR=3600"])
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+    page.click("#queue-refresh")
+    entry = page.locator("#queue tbody tr", has=page.locator("td", has_text=rcpt))
+    expect(entry).to_have_count(1)
+    entry.locator("button.hold").click()
+    expect(entry.locator("td.next")).to_have_text("held")
+    expect(entry.locator("button.hold")).to_have_text("Release")
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    (e,) = [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == rcpt]
+    assert e["hold"] is True
+    page.screenshot(path=str(tmp_path / "admin-queue-hold.png"), full_page=True)
+    assert (tmp_path / "admin-queue-hold.png").stat().st_size > 0
+    # Released and due now: delivered, the queue view empties after a refresh.
+    entry.locator("button.hold").click()
+    expect(entry.locator("button.hold")).to_have_text("Hold")
+    entry.locator("button.now").click()
+    for _ in range(20):
+        page.click("#queue-refresh")
+        if entry.count() == 0:
+            break
+        page.wait_for_timeout(250)
+    expect(entry).to_have_count(0)

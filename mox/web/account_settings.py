@@ -12,6 +12,7 @@ junk filter and signature beside them): methods added to ``POST /account/api/<Me
 - ``JunkSettingsSave`` ``{junk}``: rejects mailbox, automatic junk flags, junk filter (null: none).
 - ``JunkRetrain``: a new junk filter trained from the messages' junk flags (as ``mox retrain``).
 - ``SettingsSave`` ``{settings}``: the webmail settings (signature, quoting, show HTML).
+- ``TLSPubKeyUpdate`` ``{fingerprint, name, login_address, no_imap_preauth}``.
 
 Config changes are written to domains.conf and take effect at once (mox.admin.provision).
 """
@@ -152,6 +153,33 @@ async def api_settings_save(ctx: Any, req: Request, s: Any, obj: dict[str, Any])
     return {"settings": msgspec.to_builtins(st)}
 
 
+async def api_tlspubkey_update(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    """{fingerprint, name, login_address, no_imap_preauth}: rename a key, pick its login address
+    among the account's, toggle IMAP preauth (mox TLSPublicKeyUpdate)."""
+    from mox.auth import tlspubkey
+
+    fp = obj.get("fingerprint")
+    keys = tlspubkey.keys_for(ctx.config.data_dir)
+    key = keys.get(fp) if isinstance(fp, str) else None
+    if key is None or key.account != s.account:
+        raise HTTPError(404, "user:notFound", "no such tls public key")
+    name = _single_line(obj.get("name", key.name), "name")
+    login = obj.get("login_address", key.login_address)
+    if not isinstance(login, str) or ctx.auth.account_for_address(login) != s.account:
+        raise HTTPError(400, "user:badRequest", f"login address {login!r} is not an address of this account")
+    preauth = obj.get("no_imap_preauth", key.no_imap_preauth)
+    if not isinstance(preauth, bool):
+        raise HTTPError(400, "user:badRequest", "field 'no_imap_preauth' must be true or false")
+    new = msgspec.structs.replace(
+        key, name=name or key.name, login_address=ctx.auth.normalize_address(login) or login, no_imap_preauth=preauth
+    )
+    try:
+        keys.update(new)
+    except tlspubkey.TLSPubKeyError as e:
+        raise HTTPError(404, "user:notFound", str(e)) from None
+    return {"key": new.public()}
+
+
 API = {
     "Settings": api_settings,
     "AccountSaveFullName": api_save_full_name,
@@ -159,4 +187,5 @@ API = {
     "JunkSettingsSave": api_junk_settings_save,
     "JunkRetrain": api_junk_retrain,
     "SettingsSave": api_settings_save,
+    "TLSPubKeyUpdate": api_tlspubkey_update,
 }

@@ -10,8 +10,9 @@ export form):
   login_address, no_imap_preauth}`` (a certificate in PEM; only its public key matters),
   ``TLSPubKeyRemove`` ``{fingerprint}``; full name, destinations and rulesets, junk filter and
   signature: mox.web.account_settings.
-- ``POST /account/export`` (form: ``format`` maildir|mbox, ``archive`` zip|tgz, ``csrf``): the
-  whole account as a download, written to a temporary file and streamed.
+- ``POST /account/export`` (form: ``format`` maildir|mbox, ``archive`` zip|tgz, ``csrf``, and
+  ``mailbox`` fields to export only those mailboxes with their submailboxes): the account as a
+  download, written to a temporary file and streamed.
 - ``POST /account/import`` (multipart: ``file``, optional ``mailbox``): a zip or tgz with
   Maildir directories (``cur``/``new``) and/or ``*.mbox`` files, or one plain mbox file. The
   import runs in the background; the answer is ``{"id"}`` and ``GET /account/importprogress/{id}``
@@ -58,6 +59,7 @@ async def api_account(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> An
             "addresses": ctx.auth.addresses(s.account),
             "disk_usage": acc.disk_usage(),
             "mailboxes": len(boxes),
+            "mailbox_names": [mb.name for mb in boxes],
             "messages": sum(mb.total for mb in boxes),
         }
 
@@ -159,11 +161,18 @@ async def api(ctx: Any, req: Request) -> Response:
 # Export.
 
 
-def _build_export(acc: Any, fmt: str, archive: str, tmp: Path) -> Path:
+def _build_export(acc: Any, fmt: str, archive: str, tmp: Path, mailboxes: list[str]) -> Path:
+    """The export archive of all mailboxes, or of the named ones (each with its submailboxes)."""
     from mox.admin import transfer
 
     tree = tmp / "export"
-    transfer.export_account(acc, tree, fmt)
+    if not mailboxes:
+        transfer.export_account(acc, tree, fmt)
+    else:
+        names = {n for n in mailboxes if acc.mailbox(n) is not None}
+        names |= {mb.name for mb in acc.mailboxes() for n in list(names) if mb.name.startswith(n + "/")}
+        for n in sorted(names):
+            transfer.export_account(acc, tree, fmt, n)
     out = tmp / ("export.zip" if archive == "zip" else "export.tgz")
     if archive == "zip":
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -184,18 +193,25 @@ async def export(ctx: Any, req: Request) -> Response:
     s = require_session(req, KIND, csrf=True)
     if (req.header("content-type") or "").startswith("application/json"):
         obj = req.json()
-        form = {k: [v] for k, v in obj.items() if isinstance(v, str)} if isinstance(obj, dict) else {}
+        form = {} if not isinstance(obj, dict) else {
+            k: [v] if isinstance(v, str) else [x for x in v if isinstance(x, str)]
+            for k, v in obj.items() if isinstance(v, (str, list))
+        }  # fmt: skip
     else:
         form = req.form()
     fmt = (form.get("format") or ["maildir"])[0]
     archive = (form.get("archive") or ["zip"])[0]
     if fmt not in ("maildir", "mbox") or archive not in ("zip", "tgz"):
         raise HTTPError(400, "user:badRequest", "format must be maildir or mbox, archive zip or tgz")
+    mailboxes = [m for m in form.get("mailbox") or [] if m]
     tmp = Path(tempfile.mkdtemp(prefix="mox-export-"))
 
     def work() -> Path:
         with open_account(ctx, s.account) as acc:
-            return _build_export(acc, fmt, archive, tmp)
+            missing = [m for m in mailboxes if acc.mailbox(m) is None]
+            if missing:
+                raise HTTPError(404, "user:notFound", f"no mailbox {missing[0]!r}")
+            return _build_export(acc, fmt, archive, tmp, mailboxes)
 
     try:
         path = await trio.to_thread.run_sync(work)

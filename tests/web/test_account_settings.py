@@ -79,3 +79,31 @@ def test_rulesets_and_junk_settings(server: Any, client: Any) -> None:
     assert call(c, "account", csrf, "JunkRetrain", status=400)["code"] == "user:badRequest"
     call(c, "account", csrf, "JunkSettingsSave", {"junk": junk})
     assert call(c, "account", csrf, "Settings")["junk"] == junk
+
+
+def test_tls_key_update_and_export_selected(server: Any, client: Any) -> None:
+    import io
+    import zipfile
+
+    from tests.web.test_account_admin import self_signed_pem
+
+    c = client()
+    csrf = login(c, "account")
+    key = call(c, "account", csrf, "TLSPubKeyAdd", {"pem": self_signed_pem("upd").decode(), "name": "upd"})["key"]
+    fp = key["fingerprint"]
+    got = call(c, "account", csrf, "TLSPubKeyUpdate", {"fingerprint": fp, "name": "renamed", "no_imap_preauth": True})["key"]
+    assert (got["name"], got["no_imap_preauth"]) == ("renamed", True)
+    listed = [k for k in call(c, "account", csrf, "TLSPubKeyList")["keys"] if k["fingerprint"] == fp]
+    assert (listed[0]["name"], listed[0]["no_imap_preauth"]) == ("renamed", True)
+    assert call(c, "account", csrf, "TLSPubKeyUpdate", {"fingerprint": fp, "login_address": "x@example.org"}, status=400)
+    assert call(c, "account", csrf, "TLSPubKeyUpdate", {"fingerprint": "nope"}, status=404)["code"] == "user:notFound"
+    call(c, "account", csrf, "TLSPubKeyRemove", {"fingerprint": fp})
+
+    # Export only Sent and Drafts (zip, mbox).
+    r = c.post("/account/export", json_body={"format": "mbox", "archive": "zip", "mailbox": ["Sent", "Drafts"]},
+               headers={"x-mox-csrf": csrf})  # fmt: skip
+    assert r.status == 200, r.body
+    names = sorted(zipfile.ZipFile(io.BytesIO(r.body)).namelist())
+    assert names == ["Drafts.mbox", "Sent.mbox"]
+    r = c.post("/account/export", json_body={"format": "mbox", "archive": "zip", "mailbox": ["Nope"]}, headers={"x-mox-csrf": csrf})
+    assert r.status == 404

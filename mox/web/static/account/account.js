@@ -82,7 +82,9 @@ async function loadKeys() {
 	$('#keys tbody').replaceChildren(...r.keys.map((k) => el('tr', {'data-fingerprint': k.fingerprint},
 		el('td', {}, k.name), el('td', {}, k.type), el('td', {}, k.login_address), el('td', {}, k.no_imap_preauth ? 'yes' : 'no'),
 		el('td', {class: 'fp'}, k.fingerprint),
-		el('td', {}, el('button', {onclick: async () => {
+		el('td', {}, el('button', {class: 'rename', onclick: () => updateKey(k, {name: prompt('New name:', k.name) || k.name})}, 'Rename'), ' ',
+			el('button', {class: 'preauth', onclick: () => updateKey(k, {no_imap_preauth: !k.no_imap_preauth})}, k.no_imap_preauth ? 'Allow preauth' : 'No preauth'), ' ',
+			el('button', {onclick: async () => {
 			if (!confirm(`Remove key ${k.name}?`)) return;
 			try { await call('TLSPubKeyRemove', {fingerprint: k.fingerprint}); await loadKeys(); } catch (e) { say('#key-msg', e.message, false); }
 		}}, 'Remove')))));

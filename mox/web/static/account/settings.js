@@ -19,6 +19,7 @@ const RULE_FIELDS = [
 
 async function loadSettings() {
 	accSettings = await call('Settings');
+	$('#export-mailboxes').replaceChildren(...info.mailbox_names.map((n) => el('option', {value: n}, n)));
 	$('#full-name').value = accSettings.full_name;
 	$('#signature').value = accSettings.settings.signature;
 	renderDestinations();
@@ -104,6 +105,15 @@ function renderDestinations() {
 		});
 		return form;
 	}));
+}
+
+// TLS public keys: rename, IMAP preauth (the list is account.js's).
+async function updateKey(k, changes) {
+	try {
+		const r = await call('TLSPubKeyUpdate', {fingerprint: k.fingerprint, ...changes});
+		say('#key-msg', `Key ${r.key.name} updated.`, true);
+		await loadKeys();
+	} catch (e) { say('#key-msg', e.message, false); }
 }
 
 // Junk filter.

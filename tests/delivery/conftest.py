@@ -41,8 +41,8 @@ def subjects(srv, mailbox: str) -> list[str]:
     """Subjects of the messages in a mailbox, over IMAP (sorted)."""
     c = imap(srv)
     try:
-        typ, _ = c.select(mailbox, readonly=True)
-        if typ != "OK":
+        typ, count = c.select(mailbox, readonly=True)
+        if typ != "OK" or count == [b"0"]:
             return []
         typ, data = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         out = []

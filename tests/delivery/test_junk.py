@@ -97,3 +97,41 @@ def test_junk_commands(tmp_path: Path) -> None:
     assert "training done, nham 25, nsent 0, nspam 10" in r.stdout
     r = run_mox("junk", "check", *files, str(tmp_path / "missing.eml"))
     assert r.returncode == 1 and "testing mail" in r.stderr
+
+
+def test_reject_to_rejects_mailbox(conf_dir: Path) -> None:
+    """With Reject on, junk is refused during SMTP (451 4.3.0, as mox) and kept once in the
+    rejects mailbox; the same message later accepted leaves it; a ruleset's
+    AcceptRejectsToMailbox takes junk it matches into that mailbox instead."""
+    import smtplib
+
+    from .conftest import configured
+
+    def change(acc: dict) -> None:
+        acc["JunkFilter"] = {**acc["JunkFilter"], "Reject": True}
+        acc["Destinations"] = {"mox@localhost": {"Rulesets": [
+            {"MsgFromRegexp": "^partner@", "AcceptRejectsToMailbox": "Partner-junk", "Mailbox": "Partner"},
+        ]}}  # fmt: skip
+
+    rnd = random.Random(3)
+    with configured(conf_dir, change) as srv:
+        append_all(srv, "Junk", [msg(f"spam {i}", text(SPAM_WORDS, rnd)) for i in range(20)])
+        append_all(srv, "Archive", [msg(f"ham {i}", text(HAM_WORDS, rnd)) for i in range(50)])
+        spam = msg("refused", text(SPAM_WORDS, rnd)).replace(b"Subject:", b"Message-ID: <r1@example.org>\r\nSubject:")
+        for _ in range(2):  # a retry is stored once
+            try:
+                smtp_send(srv, spam)
+                raise AssertionError("junk accepted")
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == 451 and e.smtp_error.startswith(b"4.3.0 error processing (")  # the cid
+        assert subjects(srv, "Rejects") == ["refused"]
+        assert mailbox_flags(srv, "Rejects")["refused"] >= {"\\Seen"}
+        # The same message accepted later (now trained as ham) leaves Rejects.
+        from_partner = msg("partner junk", text(SPAM_WORDS, rnd)).replace(b"From: someone@", b"From: partner@")
+        smtp_send(srv, from_partner)
+        assert subjects(srv, "Partner-junk") == ["partner junk"]
+        assert subjects(srv, "Inbox") == []
+        ham = msg("refused", text(HAM_WORDS, rnd)).replace(b"Subject:", b"Message-ID: <r1@example.org>\r\nSubject:")
+        smtp_send(srv, ham)
+        assert subjects(srv, "Inbox") == ["refused"]
+        assert subjects(srv, "Rejects") == []

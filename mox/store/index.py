@@ -65,31 +65,10 @@ def scan_journal(data: bytes) -> JournalScan:
         return JournalScan([], 0, size, "incomplete header" if size else None)
     if data[: len(JOURNAL_MAGIC)] != JOURNAL_MAGIC:
         raise StoreError("index.journal: bad magic or unsupported format version")
-    off = len(JOURNAL_MAGIC)
-    txns: list[tuple[Txn | Closed, int]] = []
-    problem = None
-    mv = memoryview(data)
-    while off < size:
-        if size - off < FRAME_HEADER.size:
-            problem = "torn frame header"
-            break
-        n, crc = FRAME_HEADER.unpack_from(data, off)
-        start = off + FRAME_HEADER.size
-        if n > MAX_FRAME or start + n > size:
-            problem = "torn frame"
-            break
-        payload = mv[start : start + n]
-        if zlib.crc32(payload) != crc:
-            problem = "checksum mismatch"
-            break
-        try:
-            txn = _frame_decoder.decode(payload)
-        except msgspec.DecodeError as e:
-            problem = f"undecodable record: {e}"
-            break
-        off = start + n
-        txns.append((txn, off))
-    return JournalScan(txns, off, size, problem)
+    start = len(JOURNAL_MAGIC)
+    scan = scan_frames(memoryview(data)[start:], _frame_decoder)
+    txns: list[tuple[Txn | Closed, int]] = [(txn, start + end) for txn, end in scan.frames]
+    return JournalScan(txns, start + scan.valid_end, size, scan.problem)
 
 
 class FrameScan(msgspec.Struct):
@@ -101,7 +80,7 @@ class FrameScan(msgspec.Struct):
     problem: str | None
 
 
-def scan_frames(data: bytes, decoder: msgspec.msgpack.Decoder) -> FrameScan:
+def scan_frames(data: bytes | memoryview, decoder: msgspec.msgpack.Decoder) -> FrameScan:
     """Decode ``length crc payload`` frames (this module's format) with ``decoder``; stops at a
     torn, oversized, checksum-failing or undecodable frame. Never raises for damaged content."""
     off, size, out, problem = 0, len(data), [], None

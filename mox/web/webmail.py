@@ -509,26 +509,25 @@ def _bool(obj: dict[str, Any], name: str) -> bool:
     return v
 
 
-async def api_thread_collapse(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
-    """{message_ids, collapse}: collapse or expand the threads below these messages (mox
-    ThreadCollapse: the messages and their descendants)."""
-    ids, collapse = _message_ids(obj), _bool(obj, "collapse")
+async def _thread_setting(acc: Any, obj: dict[str, Any], field: str, fn: Any) -> Any:
+    ids, value = _message_ids(obj), _bool(obj, field)
     try:
-        changed = await acc.set_thread_collapsed(ids, collapse)
+        changed = await fn(ids, value)
     except MessageGone:
         raise HTTPError(404, "user:notFound", "no such message") from None
     return {"changed": [m.id for m in changed]}
+
+
+async def api_thread_collapse(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{message_ids, collapse}: collapse or expand the threads below these messages (mox
+    ThreadCollapse: the messages and their descendants)."""
+    return await _thread_setting(acc, obj, "collapse", acc.set_thread_collapsed)
 
 
 async def api_thread_mute(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{message_ids, mute}: mute (which also collapses) or unmute the threads below these
     messages (mox ThreadMute); new messages of a muted thread arrive read."""
-    ids, mute = _message_ids(obj), _bool(obj, "mute")
-    try:
-        changed = await acc.set_thread_muted(ids, mute)
-    except MessageGone:
-        raise HTTPError(404, "user:notFound", "no such message") from None
-    return {"changed": [m.id for m in changed]}
+    return await _thread_setting(acc, obj, "mute", acc.set_thread_muted)
 
 
 API = {

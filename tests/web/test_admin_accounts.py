@@ -10,12 +10,32 @@ from typing import Any
 from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
 
 
-def test_account_details_password_limits_config(server: Any, client: Any) -> None:
+def new_account(client: Any, prefix: str, password: str) -> tuple[Any, str, str, str]:
+    """An account made through the admin API: (admin client, its csrf, account name, address)."""
     admin = client()
     csrf = login(admin, "admin", "", ADMIN_PASSWORD)
-    name = "d" + uuid.uuid4().hex[:8] + "x"
+    name = prefix + uuid.uuid4().hex[:8] + "x"  # no failure-simulation suffix (mox localserve.go)
     address = f"{name}@localhost"
-    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "first password"})
+    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": password})
+    return admin, csrf, name, address
+
+
+def submit_held(server: Any, rcpt: str, subject: str) -> None:
+    """Submit a message as mox@localhost that waits in the queue an hour (HOLDFOR, RFC 4865)."""
+    import email.policy
+    import smtplib
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "mox@localhost", rcpt, subject
+    m.set_content("later\n")
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+        s.login("mox@localhost", "moxmoxmox")
+        s.sendmail("mox@localhost", [rcpt], m.as_bytes(policy=email.policy.SMTP), mail_options=["HOLDFOR=3600"])
+
+
+def test_account_details_password_limits_config(server: Any, client: Any) -> None:
+    admin, csrf, name, address = new_account(client, "d", "first password")
     got = call(admin, "admin", csrf, "Account", {"account": name})
     assert (got["name"], got["addresses"], got["quota"], got["messages"]) == (name, [address], 0, 0)
     assert got["mailboxes"] == 6 and got["destinations"] == {}
@@ -38,21 +58,13 @@ def test_account_details_password_limits_config(server: Any, client: Any) -> Non
 
 
 def test_queue_hold_release_next_attempt(server: Any, client: Any) -> None:
-    import email.policy
-    import smtplib
     import time
-    from email.message import EmailMessage
 
     admin = client()
     csrf = login(admin, "admin", "", ADMIN_PASSWORD)
     t = uuid.uuid4().hex[:8]
     rcpt = f"held{t}@example.org"
-    m = EmailMessage()
-    m["From"], m["To"], m["Subject"] = "mox@localhost", rcpt, f"held {t}"
-    m.set_content("later\n")
-    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
-        s.login("mox@localhost", "moxmoxmox")
-        s.sendmail("mox@localhost", [rcpt], m.as_bytes(policy=email.policy.SMTP), mail_options=["HOLDFOR=3600"])
+    submit_held(server, rcpt, f"held {t}")
 
     def entry() -> Any:
         found = [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == rcpt]

@@ -11,18 +11,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
+from tests.web.test_admin_accounts import new_account
 from tests.web.test_browser import base, browser, message, page, row, webmail_login  # noqa: F401
 
 from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
 
 
 def test_account_settings_in_webmail(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
-    admin = client()
-    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
-    name = "s" + uuid.uuid4().hex[:8] + "x"
-    address = f"{name}@localhost"
-    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "settings pass"})
+    _, _, name, address = new_account(client, "s", "settings pass")
 
     page.goto(base(server) + "/account/")
     page.fill("#username", address)

@@ -10,17 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
+from tests.web.test_admin_accounts import new_account, submit_held
 from tests.web.test_browser import base, browser, page  # noqa: F401
 
 from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
 
 
 def test_admin_account_details(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
-    admin = client()
-    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
-    name = "g" + uuid.uuid4().hex[:8] + "x"
-    address = f"{name}@localhost"
-    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "first password"})
+    admin, csrf, name, address = new_account(client, "g", "first password")
 
     page.goto(base(server) + "/admin/")
     page.fill("#password", ADMIN_PASSWORD)
@@ -51,18 +48,9 @@ def test_admin_account_details(server: Any, page: Page, client: Any, tmp_path: P
 
 def test_admin_queue_hold(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
     """A submitted message waiting in the queue is held and released from the queue view."""
-    import email.policy
-    import smtplib
-    from email.message import EmailMessage
-
     t = uuid.uuid4().hex[:8]
     rcpt = f"wait{t}@example.org"
-    m = EmailMessage()
-    m["From"], m["To"], m["Subject"] = "mox@localhost", rcpt, f"wait {t}"
-    m.set_content("later\n")
-    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
-        s.login("mox@localhost", "moxmoxmox")
-        s.sendmail("mox@localhost", [rcpt], m.as_bytes(policy=email.policy.SMTP), mail_options=["HOLDFOR=3600"])
+    submit_held(server, rcpt, f"wait {t}")
     page.goto(base(server) + "/admin/")
     page.fill("#password", ADMIN_PASSWORD)
     page.click("#login-form button[type=submit]")

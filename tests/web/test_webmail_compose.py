@@ -7,15 +7,7 @@ import time
 from typing import Any
 
 from tests.web.test_webmail_api import ADDRESS, Webmail, simple, smtp_deliver, tag
-
-
-def wait_find(wm: Webmail, query: str, n: int = 1) -> list[dict[str, Any]]:
-    for _ in range(200):
-        got = wm.find(query)
-        if len(got) >= n:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"{query}: {len(got)} of {n}")
+from tests.web.test_webmail_threads import wait_for as wait_find
 
 
 def submit(wm: Webmail, fields: dict[str, str], status: int = 200) -> Any:

@@ -19,7 +19,7 @@ def reply(to: EmailMessage, text: str, sender: str = "Bob <bob@example.org>") ->
     return m
 
 
-def wait_for(wm: Webmail, query: str, n: int) -> list[dict[str, Any]]:
+def wait_for(wm: Webmail, query: str, n: int = 1) -> list[dict[str, Any]]:
     for _ in range(200):
         got = wm.find(query)
         if len(got) >= n:

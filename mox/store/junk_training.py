@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mox.store import layout
-from mox.store.commit import Commit
+from mox.store.commit import Commit, space_errors
 from mox.store.errors import StoreError
 from mox.store.junk import junk_state
 
@@ -45,6 +45,18 @@ class JunkTraining(Commit):
             except OSError as e:
                 self._log.warn("closing junk filter", err=repr(e))
             self._jf = None
+
+    def _drop_filter(self) -> None:
+        """Forget the open filter and its unsaved training (after a failed save)."""
+        with self._junk_lock:
+            jf, self._jf = self._jf, None
+            if jf is None:
+                return
+            try:
+                jf.discard()
+                jf.close()
+            except OSError as e:
+                self._log.warn("junk filter: closing after a failed save", err=str(e))
 
     def junk_filter(self) -> Filter | None:
         """The account's junk filter (``mox.junk.Filter``), opened (created) on first use and
@@ -79,6 +91,13 @@ class JunkTraining(Commit):
             if jf is not None:
                 with self._junk_lock:
                     self._junk_train(jf, ids)
+        except OSError as e:
+            # The write this follows is durable and stays so; the filter catches up when it is
+            # opened again (it records what it trained).
+            if not layout.is_disk_full(e):
+                raise
+            self._log.warn("junk filter: disk full, training later", err=str(e))
+            self._drop_filter()
         finally:
             with self._cond:
                 self._junk_release_locked(ids)
@@ -119,6 +138,7 @@ class JunkTraining(Commit):
         if changed:
             jf.save()
 
+    @space_errors
     def junk_retrain_sync(self) -> tuple[int, int]:
         """A new junk filter trained from all messages' flags (mox ``retrain``); returns (messages,
         trained). Raises StoreError when the account has no junk filter configured."""
@@ -143,9 +163,11 @@ class JunkTraining(Commit):
         self._log.info("retrained messages", total=len(live), trained=len(ids))
         return len(live), len(ids)
 
+    @space_errors
     def junk_classify(self, data: bytes) -> Result | None:
         """The junk filter's verdict on a message (``mox.junk.Result``), or None without a
-        configured filter. Blocking."""
+        configured filter. Blocking; DiskFull when the filter cannot be created or brought up
+        to date for lack of space."""
         jf = self.junk_filter()
         if jf is None:
             return None

@@ -503,6 +503,16 @@ def alias_update(ctx: ServerContext, address: str, postpublic: str, listmembers:
     log.info("alias updated", alias=f"{lp}@{d}")
 
 
+def alias_save(ctx: ServerContext, address: str, alias: Alias) -> None:
+    """Add the alias, or replace its members and settings (the admin page's form)."""
+    lp, d, dc = _alias_parts(ctx, address)
+    if lp not in dc.aliases:
+        alias_add(ctx, address, alias)
+        return
+    _save_aliases(ctx, d, {**dc.aliases, lp: alias})
+    log.info("alias changed", alias=f"{lp}@{d}")
+
+
 def alias_rm(ctx: ServerContext, address: str) -> None:
     lp, d, dc = _alias_parts(ctx, address)
     if lp not in dc.aliases:

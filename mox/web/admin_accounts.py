@@ -83,7 +83,7 @@ async def api_set_account_limits(ctx: Any, obj: dict[str, Any]) -> Any:
             continue
         if not isinstance(v, int) or isinstance(v, bool):
             raise HTTPError(400, "user:badRequest", f"field {k!r} must be an integer")
-        changes[k] = v
+        changes["quota_message_size" if k == "quota" else k] = v
     try:
         provision.account_save(ctx, name, **changes)
     except provision.AccountError as e:

@@ -38,7 +38,7 @@ def test_account_details_password_limits_config(server: Any, client: Any) -> Non
     admin, csrf, name, address = new_account(client, "d", "first password")
     got = call(admin, "admin", csrf, "Account", {"account": name})
     assert (got["name"], got["addresses"], got["quota"], got["messages"]) == (name, [address], 0, 0)
-    assert got["mailboxes"] == 6 and got["destinations"] == {}
+    assert got["mailboxes"] == 6 and got["destinations"] == {address: {"Mailbox": "", "Rulesets": [], "FullName": ""}}
     assert call(admin, "admin", csrf, "Account", {"account": "nobody"}, status=404)["code"] == "user:notFound"
 
     assert call(admin, "admin", csrf, "SetPassword", {"account": name, "password": "second password"}) == {}

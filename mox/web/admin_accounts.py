@@ -10,7 +10,10 @@ SetPassword, SetAccountLimits, and the config files shown read-only), added to
   max_first_time_recipients_per_day}`` (each optional; quota in bytes: 0 the default, negative
   unlimited; limits: 0 mox's default, negative none);
 - ``Config`` -> ``{files: {name: text}}``: the config files (mox.conf, domains.conf) as they
-  are on disk.
+  are on disk;
+- ``Aliases`` -> ``{aliases: [{address, Addresses, PostPublic, ListMembers, AllowMsgFrom}]}``,
+  ``AliasSave`` ``{address, alias}`` (add or change; members must be addresses of accounts),
+  ``AliasRemove`` ``{address}`` (mox's aliases: a message to the alias goes to the members).
 """
 
 from __future__ import annotations
@@ -103,9 +106,52 @@ async def api_config(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"files": files}
 
 
+def _aliases(ctx: Any) -> list[dict[str, Any]]:
+    return [
+        {"address": f"{lp}@{d}", **msgspec.to_builtins(alias)}
+        for d, dom in sorted(ctx.config.domains.items()) for lp, alias in sorted(dom.aliases.items())
+    ]  # fmt: skip
+
+
+async def api_aliases(ctx: Any, obj: dict[str, Any]) -> Any:
+    return {"aliases": _aliases(ctx)}
+
+
+def _alias_address(obj: dict[str, Any]) -> str:
+    address = obj.get("address")
+    if not isinstance(address, str) or "@" not in address or any(c in address for c in " <>,;\"\r\n\t"):
+        raise HTTPError(400, "user:badRequest", "field 'address' must be an email address")
+    return address.strip()
+
+
+async def api_alias_save(ctx: Any, obj: dict[str, Any]) -> Any:
+    """{address, alias: {Addresses, PostPublic, ListMembers, AllowMsgFrom}}: add or change."""
+    address = _alias_address(obj)
+    try:
+        alias = msgspec.convert(obj.get("alias"), type=cfgmod.Alias)
+    except (msgspec.ValidationError, ValueError, TypeError) as e:
+        raise HTTPError(400, "user:badRequest", f"bad alias: {e}") from None
+    try:
+        provision.alias_save(ctx, address, alias)
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return {"aliases": _aliases(ctx)}
+
+
+async def api_alias_remove(ctx: Any, obj: dict[str, Any]) -> Any:
+    try:
+        provision.alias_rm(ctx, _alias_address(obj))
+    except provision.AccountError as e:
+        raise HTTPError(404, "user:notFound", str(e)) from None
+    return {"aliases": _aliases(ctx)}
+
+
 API = {
     "Account": api_account,
     "SetPassword": api_set_password,
     "SetAccountLimits": api_set_account_limits,
     "Config": api_config,
+    "Aliases": api_aliases,
+    "AliasSave": api_alias_save,
+    "AliasRemove": api_alias_remove,
 }

@@ -4,6 +4,7 @@ with the new one), limits written to the config, and the config files shown."""
 from __future__ import annotations
 
 import imaplib
+import time
 import uuid
 from typing import Any
 
@@ -88,3 +89,74 @@ def test_queue_hold_release_next_attempt(server: Any, client: Any) -> None:
             break
         time.sleep(0.05)
     assert entry() is None
+
+
+def test_aliases(server: Any, client: Any) -> None:
+    """Aliases (mox's): made and changed on the admin page's API; a message to one goes to its
+    members (over SMTP and through the queue), except the member who wrote it; a non-public
+    alias refuses other writers with 550 5.7.2."""
+    import smtplib
+
+    from tests.web.test_webmail_api import Webmail
+
+    admin, csrf, name, address = new_account(client, "m", "member password")
+    t = uuid.uuid4().hex[:8]
+    alias = f"team{t}@localhost"
+    got = call(admin, "admin", csrf, "AliasSave", {"address": alias, "alias": {"Addresses": ["mox@localhost", address], "PostPublic": True}})
+    assert {"address": alias, "Addresses": ["mox@localhost", address], "PostPublic": True, "ListMembers": False,
+            "AllowMsgFrom": False} in got["aliases"]  # fmt: skip
+    assert "Aliases" in call(admin, "admin", csrf, "Config")["files"]["domains.conf"]
+    # Refused as mox's config refuses them.
+    for bad in [{"Addresses": []}, {"Addresses": ["nobody@localhost"]}, {"Addresses": ["mox@localhost"], "Nope": 1}]:
+        assert call(admin, "admin", csrf, "AliasSave", {"address": f"x{t}@localhost", "alias": bad}, status=400)["code"] == "user:badRequest"
+    assert call(admin, "admin", csrf, "AliasSave", {"address": "mox@localhost", "alias": {"Addresses": [address]}}, status=400)
+    assert call(admin, "admin", csrf, "AliasSave", {"address": f"x{t}@example.org", "alias": {"Addresses": [address]}}, status=400)
+
+    def deliver(from_: str, subject: str) -> None:
+        data = f"From: {from_}\r\nTo: {alias}\r\nSubject: {subject}\r\n\r\nhello team\r\n".encode()
+        with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+            s.sendmail(from_, [alias], data)
+
+    member = Webmail(client())  # mox@localhost
+    other = Webmail.__new__(Webmail)
+    other.c = client()
+    r = other.c.post("/webmail/login", json_body={"username": address, "password": "member password"})
+    other.csrf = r.json()["csrf"]
+
+    def subjects(wm: Webmail, q: str) -> list[str]:
+        return sorted(m["subject"] for m in wm.find(f"{q} mb:"))
+
+    deliver("outsider@example.org", f"public {t}")
+    for wm in (member, other):
+        for _ in range(200):
+            if subjects(wm, f"public {t}"):
+                break
+            time.sleep(0.05)
+        assert subjects(wm, f"public {t}") == [f"public {t}"]
+    # Members only: an outsider is refused; a member's message goes to the other members.
+    call(admin, "admin", csrf, "AliasSave", {"address": alias, "alias": {"Addresses": ["mox@localhost", address]}})
+    try:
+        deliver("outsider@example.org", f"refused {t}")
+        raise AssertionError("accepted")
+    except smtplib.SMTPDataError as e:
+        assert (e.smtp_code, e.smtp_error[:5]) == (550, b"5.7.2")
+    deliver(address, f"from member {t}")
+    for _ in range(200):
+        if subjects(member, f"member {t}"):
+            break
+        time.sleep(0.05)
+    assert subjects(member, f"member {t}") == [f"from member {t}"]
+    # Through the queue: a submission to the alias reaches the other member.
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+        s.login("mox@localhost", "moxmoxmox")
+        s.sendmail("mox@localhost", [alias], f"From: mox@localhost\r\nTo: {alias}\r\nSubject: queued {t}\r\n\r\nhi\r\n".encode())
+    for _ in range(200):
+        if subjects(other, f"queued {t}"):
+            break
+        time.sleep(0.05)
+    assert subjects(other, f"queued {t}") == [f"queued {t}"]
+    assert subjects(other, f"member {t}") == []  # the writer gets no copy of their own message
+
+    assert [a for a in call(admin, "admin", csrf, "AliasRemove", {"address": alias})["aliases"] if a["address"] == alias] == []
+    assert call(admin, "admin", csrf, "AliasRemove", {"address": alias}, status=404)["code"] == "user:notFound"
+    call(admin, "admin", csrf, "AccountRemove", {"account": name})

@@ -77,3 +77,52 @@ def test_admin_queue_hold(server: Any, page: Page, client: Any, tmp_path: Path) 
             break
         page.wait_for_timeout(250)
     expect(entry).to_have_count(0)
+
+
+def test_admin_account_and_alias(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """An account made with the form, an alias with it and mox@localhost as members; a message
+    to the alias reaches the new account."""
+    import smtplib
+
+    t = uuid.uuid4().hex[:8]
+    name = "a" + t + "x"
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+    page.fill("#acc-name", name)
+    page.fill("#acc-address", f"{name}@localhost")
+    page.fill("#acc-password", "alias member pw")
+    page.click("#account-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text("Account added.")
+
+    page.fill("#alias-address", f"crew{t}@localhost")
+    page.fill("#alias-members", f"mox@localhost, {name}@localhost")
+    page.check("#alias-public")
+    page.click("#alias-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text(f"Alias crew{t}@localhost saved.")
+    row = page.locator(f"#aliases tbody tr[data-alias='crew{t}@localhost']")
+    expect(row.locator("td").nth(1)).to_have_text(f"mox@localhost, {name}@localhost")
+    expect(row.locator("td").nth(2)).to_have_text("yes")
+    page.screenshot(path=str(tmp_path / "admin-alias.png"), full_page=True)
+    assert (tmp_path / "admin-alias.png").stat().st_size > 0
+
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+        s.sendmail("x@example.org", [f"crew{t}@localhost"], f"From: x@example.org\r\nSubject: crew {t}\r\n\r\nhi\r\n".encode())
+    with imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30) as im:
+        im.login(f"{name}@localhost", "alias member pw")
+        for _ in range(100):
+            im.select("Inbox")
+            typ, data = im.search(None, "SUBJECT", f'"crew {t}"')
+            if data[0]:
+                break
+            page.wait_for_timeout(100)
+        assert data[0]
+
+    page.once("dialog", lambda d: d.accept())
+    row.locator("button").click()
+    expect(page.locator("#msg")).to_have_text(f"Alias crew{t}@localhost removed.")
+    expect(row).to_have_count(0)
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    call(admin, "admin", csrf, "AccountRemove", {"account": name})

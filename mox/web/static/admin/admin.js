@@ -33,6 +33,7 @@ async function start(sess) {
 	$('#app').hidden = false;
 	renderAccounts(await call('Accounts'));
 	renderQueue(await call('Queue'));
+	renderAliases(await call('Aliases'));  // details.js
 	renderLevels(await call('LogLevels'));
 }
 

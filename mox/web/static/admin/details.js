@@ -32,6 +32,29 @@ $('#limits-form').addEventListener('submit', act(async () => {
 	say(`Limits of ${detailAccount} saved.`, true);
 }));
 
+// Aliases.
+function renderAliases(r) {
+	$('#aliases tbody').replaceChildren(...r.aliases.map((a) => el('tr', {'data-alias': a.address},
+		el('td', {}, a.address), el('td', {}, a.Addresses.join(', ')), el('td', {}, a.PostPublic ? 'yes' : 'no'), el('td', {}, a.AllowMsgFrom ? 'yes' : 'no'),
+		el('td', {}, el('button', {onclick: act(async () => {
+			if (!confirm(`Remove alias ${a.address}?`)) return;
+			renderAliases(await call('AliasRemove', {address: a.address}));
+			say(`Alias ${a.address} removed.`, true);
+		})}, 'Remove')))));
+	if (!r.aliases.length) $('#aliases tbody').append(el('tr', {}, el('td', {colspan: 5, class: 'muted'}, 'No aliases.')));
+}
+
+$('#alias-form').addEventListener('submit', act(async () => {
+	const address = $('#alias-address').value.trim();
+	const alias = {
+		Addresses: $('#alias-members').value.split(',').map((s) => s.trim()).filter(Boolean),
+		PostPublic: $('#alias-public').checked, AllowMsgFrom: $('#alias-msgfrom').checked, ListMembers: $('#alias-list').checked,
+	};
+	renderAliases(await call('AliasSave', {address, alias}));
+	$('#alias-form').reset();
+	say(`Alias ${address} saved.`, true);
+}));
+
 $('#config-show').addEventListener('click', act(async () => {
 	const r = await call('Config');
 	$('#config-files').replaceChildren(...Object.entries(r.files).map(([name, text]) => el('div', {'data-file': name}, el('h3', {}, name), el('pre', {}, text))));

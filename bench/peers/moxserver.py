@@ -53,15 +53,16 @@ def version() -> str:
 
 
 @contextlib.contextmanager
-def running(timeout: float = 60.0):
-    """Start mox localserve; yields (ports dict, description). Raises RuntimeError with the reason
-    when it does not come up (the caller reports mox as not measured)."""
+def running(timeout: float = 60.0, extra: tuple[str, ...] = ()):
+    """Start mox localserve (``extra``: more localserve flags, e.g. ``("-imap-profile", "full")``);
+    yields (ports dict, description). Raises RuntimeError with the reason when it does not come up
+    (the caller reports mox as not measured)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-mox-"))
     ready = tmp / "ready.json"
     errlog = tmp / "stderr.log"
     # -loglevel is an option of the root command (mox -loglevel error localserve ...).
     cmd = [python(), "-m", "mox", "-loglevel", "error", "localserve", "-ephemeral", "-port-base", "0",
-           "-ready-file", str(ready)]
+           "-ready-file", str(ready), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(errlog, "wb"), cwd=tmp)
     try:
         deadline = time.monotonic() + timeout

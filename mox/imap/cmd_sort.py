@@ -5,7 +5,10 @@ RFC 9394 (PARTIAL); RFC 7162 3.1.9 (MODSEQ in SORT responses).
 Both search first (cmd_search.search), then order the matches: sort.py and thread.py hold the
 algorithms. A message's sort values and thread fields come from its envelope in the index; only
 THREAD's References field needs the header section (through search.py's header cache). Both are
-cached per message: message files never change.
+cached per message: message files never change. Results are kept too: a mailbox's SORT order per
+criteria list (``sort.SortOrder``: a later SORT only places the new messages, and takes the
+matches out of it), and the last THREAD answer per mailbox and algorithm, reused while the
+searched messages and their sequence numbers are the same.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from .cmd_search import check_charset, esearch, search
 from .responses import ThreadNode, UntaggedSort, UntaggedThread
 from .search import Candidate, uses_modseq
 from .session import Session
-from .sort import cached_sort_values, sent_date, sort_items, unicode_casemap
-from .types import Command
+from .sort import SortOrder, cached_sort_values, sent_date, unicode_casemap
+from .types import Command, SortCriterion
 
 
 async def cmd_sort(s: Session, cmd: Command) -> str:
@@ -35,11 +38,7 @@ async def cmd_sort(s: Session, cmd: Command) -> str:
     contexts.check_update(s, cmd, ret)
     criteria = args["criteria"]
     found = search(s, key)
-    ns = str(s.acc.path)
-    values = {
-        u: cached_sort_values(ns, m.id, criteria, _envelope_of(m), m.received, m.size) for _, u, m in found
-    }
-    order = sort_items([(f, values[f[1]]) for f in found], criteria)
+    order, kept = _sorted(s, criteria, found)
     if ret is None:
         nums = [u if cmd.uid else q for q, u, _ in order]
         highest = max((max(m.modseq, 1) for _, _, m in order), default=0)
@@ -48,8 +47,41 @@ async def cmd_sort(s: Session, cmd: Command) -> str:
     # RFC 5267 3: the extended SORT answers with ESEARCH, results in sort order.
     esearch(s, cmd, ret, args["partial"], order, modseq)
     if "UPDATE" in ret:
-        contexts.start(s, cmd, key, criteria, order, values)
+        contexts.start(s, cmd, key, criteria, order, {u: kept.values[u] for _, u, _ in order})
     return "SORT done"
+
+
+# SORT orders kept between commands, by (account namespace, mailbox id, criteria), the least
+# recently used dropped first.
+ORDERS_MAX = 16
+_orders: dict[tuple[str, int, tuple[SortCriterion, ...]], SortOrder] = {}
+
+
+def _sorted(s: Session, criteria: tuple[SortCriterion, ...], found: list[tuple[int, int, Any]]) -> tuple[list[tuple[int, int, Any]], SortOrder]:
+    """``found`` (search results in mailbox order) in SORT order, and the kept order it came from."""
+    sel = s.xselected()
+    ns = str(s.acc.path)
+    k = (ns, sel.mailbox_id, tuple(criteria))
+    kept = _orders.pop(k, None)
+    if kept is None:
+        kept = SortOrder(criteria)
+        while len(_orders) >= ORDERS_MAX:
+            del _orders[next(iter(_orders))]
+    _orders[k] = kept  # the most recently used last
+    ids = kept.ids
+    new = [
+        (u, m.id, cached_sort_values(ns, m.id, criteria, _envelope_of(m), m.received, m.size))
+        for _, u, m in found
+        if ids.get(u) != m.id
+    ]
+    if new:
+        kept.add(new)
+    if len(kept) > 2 * len(sel.uids) + 1000:
+        # Mostly expunged messages: keep what this session still shows (others re-add theirs).
+        view = set(sel.uids)
+        kept.forget([u for u in kept.ids if u not in view])
+    by_uid = {f[1]: f for f in found}
+    return [by_uid[u] for u in kept.select(by_uid)], kept
 
 
 def _envelope_of(m: Any) -> Any:
@@ -65,14 +97,44 @@ async def cmd_thread(s: Session, cmd: Command) -> str:
     found = search(s, key)
     sel = s.xselected()
     ns = str(s.acc.path)
-    nseq = len(sel.uids)
-    inputs = []
-    for seq, uid, m in found:
-        f = _thread_fields(s, ns, m, seq, nseq)
-        inputs.append(thread.ThreadInput(seq, uid, *f))
-    roots = thread.thread(args["algorithm"], inputs)
-    s.send(UntaggedThread(_response_nodes(roots, cmd.uid)))
+    algorithm = args["algorithm"]
+    # The same messages at the same sequence numbers thread the same way: the answer is kept.
+    ident = tuple((q, u, m.id) for q, u, m in found)
+    k = (ns, sel.mailbox_id, algorithm)
+    kept = _threads.pop(k, None)
+    if kept is None or kept.ident != ident:
+        nseq = len(sel.uids)
+        inputs = []
+        for seq, uid, m in found:
+            f = _thread_fields(s, ns, m, seq, nseq)
+            inputs.append(thread.ThreadInput(seq, uid, *f))
+        kept = _Threads(ident, thread.thread(algorithm, inputs))
+        while len(_threads) >= THREADS_MAX:
+            del _threads[next(iter(_threads))]
+    _threads[k] = kept  # the most recently used last
+    nodes = kept.responses.get(cmd.uid)
+    if nodes is None:
+        nodes = kept.responses[cmd.uid] = _response_nodes(kept.roots, cmd.uid)
+    s.send(UntaggedThread(nodes))
     return "THREAD done"
+
+
+class _Threads:
+    """A kept THREAD answer: the searched (sequence number, uid, message id)s, the threads, and
+    the response values made of them (by UID THREAD or not)."""
+
+    __slots__ = ("ident", "roots", "responses")
+
+    def __init__(self, ident: tuple[tuple[int, int, int], ...], roots: list[thread.Node]) -> None:
+        self.ident = ident
+        self.roots = roots
+        self.responses: dict[bool, tuple[ThreadNode, ...]] = {}
+
+
+# THREAD answers kept between commands, by (account namespace, mailbox id, algorithm), the least
+# recently used dropped first.
+THREADS_MAX = 16
+_threads: dict[tuple[str, int, str], _Threads] = {}
 
 
 # The thread fields of recently threaded messages (message id, references, base subject in

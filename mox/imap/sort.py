@@ -24,6 +24,7 @@ number), also under REVERSE, which reverses only the criterion it precedes.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import unicodedata
@@ -188,3 +189,66 @@ def compare(a: tuple[int | str, ...], b: tuple[int | str, ...], criteria: Sequen
             r = -1 if x < y else 1  # type: ignore[operator]
             return -r if c.reverse else r
     return 0
+
+
+class SortOrder:
+    """The SORT order of the messages of one mailbox that were sorted under one criteria list,
+    kept between commands. A message's sort values never change (its file and envelope don't)
+    and ties go by sequence number, which ascends with the uid; so the order of any subset of
+    these messages is this order with the others left out (``select``), and a SORT of a mailbox
+    sorted before only adds its new messages (``add``).
+
+    ``order``: uids in sort order; ``ids``: uid -> message id (the message the uid named when it
+    was added); ``values``: uid -> sort values."""
+
+    __slots__ = ("criteria", "order", "ids", "values")
+
+    #: Up to this many new messages are inserted one by one (binary search); more, and the whole
+    #: order is sorted again.
+    INSERT_MAX = 64
+
+    def __init__(self, criteria: Sequence[SortCriterion]) -> None:
+        self.criteria = tuple(criteria)
+        self.order: list[int] = []
+        self.ids: dict[int, int] = {}
+        self.values: dict[int, tuple[int | str, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def add(self, items: Sequence[tuple[int, int, tuple[int | str, ...]]]) -> None:
+        """Put (uid, message id, values) into the order; a uid already there is replaced."""
+        stale = [u for u, _, _ in items if u in self.ids]
+        if stale:
+            self.forget(stale)
+        for uid, msg_id, values in items:
+            self.ids[uid] = msg_id
+            self.values[uid] = values
+        if len(items) > self.INSERT_MAX or not self.order:
+            every = sorted(self.ids)  # mailbox order: the tie-breaker
+            self.order = sort_items([(u, self.values[u]) for u in every], self.criteria)
+            return
+        crit = self.criteria
+        values = self.values
+
+        def cmp(a: int, b: int) -> int:
+            return compare(values[a], values[b], crit) or (a > b) - (a < b)
+
+        key = functools.cmp_to_key(cmp)
+        for uid, _, _ in sorted(items):
+            i = bisect.bisect_left(self.order, key(uid), key=key)
+            self.order.insert(i, uid)
+
+    def forget(self, uids: Sequence[int]) -> None:
+        """Take messages out of the order (expunged ones, or a uid reused for another message)."""
+        gone = set(uids) & self.ids.keys()
+        if not gone:
+            return
+        self.order = [u for u in self.order if u not in gone]
+        for u in gone:
+            del self.ids[u]
+            del self.values[u]
+
+    def select(self, uids: set[int] | dict[int, Any]) -> list[int]:
+        """The uids of ``uids`` in sort order (each must be in the order)."""
+        return [u for u in self.order if u in uids]

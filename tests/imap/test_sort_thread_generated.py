@@ -415,3 +415,35 @@ def test_generated_mailbox(imap, mailbox):
         tc.transact("ok", f"sort ({text}) utf-8 all")
         got = next(r for r, _ in tc.untagged if isinstance(r, UntaggedSort))
         assert list(got.nums) == expected_sort(msgs, criteria), text
+
+    # The server keeps SORT orders and THREAD answers between commands: they follow the mailbox
+    # when messages are expunged, a few arrive (placed one by one) and many arrive (sorted again).
+    rng = random.Random(SEED)
+    gone = set(rng.sample(range(1, N + 1), 300))
+    tc.transact("ok", f"store {','.join(map(str, sorted(gone)))} +flags.silent (\\deleted)")
+    tc.transact("ok", "expunge")
+    msgs = [m for m in msgs if m.seq not in gone]
+    extra = generate(300, seed=SEED + 1)
+    for batch in (extra[:10], extra[10:]):
+
+        async def deliver_batch() -> None:
+            for data, received in batch:
+                await imap.account.deliver("Inbox", data, received=received)
+
+        imap.run(deliver_batch)
+        tc.transact("ok", "noop")
+        msgs += [Msg(0, data, received) for data, received in batch]
+        for i, m in enumerate(msgs, 1):
+            m.seq = i
+        for criteria in [[("SUBJECT", False), ("DATE", False)], [("FROM", True), ("SIZE", False)]]:
+            text = " ".join(("REVERSE " if rev else "") + k for k, rev in criteria)
+            tc.transact("ok", f"sort ({text}) utf-8 all")
+            got = next(r for r, _ in tc.untagged if isinstance(r, UntaggedSort))
+            assert list(got.nums) == expected_sort(msgs, criteria), text
+            tc.transact("ok", f"sort ({text}) utf-8 larger 250")
+            got = next(r for r, _ in tc.untagged if isinstance(r, UntaggedSort))
+            assert list(got.nums) == expected_sort([m for m in msgs if m.size > 250], criteria), text
+        for alg in ("REFERENCES", "ORDEREDSUBJECT"):
+            tc.transact("ok", f"thread {alg} utf-8 all")
+            got = next(r for r, _ in tc.untagged if isinstance(r, UntaggedThread))
+            assert [nested(t) for t in got.threads] == expected_threads(msgs, alg), alg

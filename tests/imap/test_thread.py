@@ -214,3 +214,33 @@ def test_thread_imaplib(imap, alg):
         assert c.uid("THREAD", alg.upper(), "UTF-8", "ALL") == ("OK", [want])
     finally:
         c.logout()
+
+
+def test_thread_answers_follow_the_mailbox(imap):
+    # The server keeps a THREAD answer while the searched messages and their sequence numbers stay
+    # the same: UID THREAD and THREAD of the same messages, an expunge before them (new sequence
+    # numbers), a new reply, another session's flag change (a different search result).
+    imap.start()
+    d = lambda i: BASE + i * 60  # noqa: E731
+    for m in [mail(1, "first", d(1)), mail(2, "a", d(2)), mail(3, "Re: a", d(3), "<m2@x>"), mail(4, "b", d(4))]:
+        imap.deliver(m)
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    thread(tc, "thread references utf-8 2:4", "(2 3)(4)")
+    thread(tc, "uid thread references utf-8 2:4", "(2 3)(4)")
+    thread(tc, "thread references utf-8 2:4", "(2 3)(4)")
+    tc.transact("ok", "store 1 +flags.silent (\\deleted)")
+    tc.transact("ok", "expunge")
+    thread(tc, "thread references utf-8 all", "(1 2)(3)")
+    thread(tc, "uid thread references utf-8 all", "(2 3)(4)")
+    imap.deliver(mail(5, "Re: b", d(5), "<m4@x>"))
+    tc.transact("ok", "noop")
+    thread(tc, "thread references utf-8 all", "(1 2)(3 4)")
+    thread(tc, "uid thread references utf-8 all", "(2 3)(4 5)")
+    tc2 = imap.connect()
+    tc2.transact("ok", "select inbox")
+    tc2.transact("ok", "uid store 3 +flags (\\flagged)")
+    tc.transact("ok", "noop")
+    thread(tc, "uid thread references utf-8 unflagged", "(2)(4 5)")
+    thread(tc, "uid thread refs utf-8 unflagged", "(2)(4 5)")
+    thread(tc, "uid thread orderedsubject utf-8 unflagged", "(2)(4 5)")

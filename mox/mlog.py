@@ -9,6 +9,13 @@ authentication data (passwords, SASL responses) only at ``traceauth`` or ``trace
 
 Protocol drivers call :meth:`Logger.trace_line` with a ``kind`` of ``"text"``, ``"auth"`` or
 ``"data"`` so redaction is decided here, in one place.
+
+An exception nobody expected (our bug, not the peer's fault) is logged in one way by every
+driver (IMAP, SMTP, HTTP, the listeners in serve, the queue, the control channel):
+:meth:`Logger.unexpected` writes one error-level line with the exception (``err=``), its
+traceback (``trace=``) and the connection id (``cid=``). A connection's id is chosen when the
+listener accepts it (:func:`start_connection`), so the listener's lines and the protocol
+driver's lines of one connection carry the same ``cid``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import itertools
 import sys
 import threading
 import time
+import traceback
 from typing import IO, Any
 
 LEVELS = {
@@ -42,11 +50,28 @@ _cid_base = int(time.time()) & 0xFFFFFF
 #: context: mox.testing.LocalServer sets it inside its server's trio run, and trio hands a copy of
 #: the context to every task and worker thread started from there.
 _error_sink: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("mox_mlog_error_sink", default=None)
+#: The id of the connection the current task serves (set by :func:`start_connection`; trio
+#: copies the context into the tasks a connection starts).
+_connection_cid: contextvars.ContextVar[str | None] = contextvars.ContextVar("mox_mlog_connection_cid", default=None)
 
 
 def new_cid() -> str:
     """A connection id, unique within this process, short enough to read in logs."""
     return f"{_cid_base:x}{next(_cid_counter):x}"
+
+
+def start_connection() -> str:
+    """A new connection id for the connection the current task serves from now on (called by
+    the listener for each accepted connection)."""
+    cid = new_cid()
+    _connection_cid.set(cid)
+    return cid
+
+
+def connection_cid() -> str:
+    """The id of the connection the current task serves, or a new id when no listener chose one
+    (a driver started directly, as tests do)."""
+    return _connection_cid.get() or new_cid()
 
 
 def set_level(level: str, pkg: str = "") -> None:
@@ -155,6 +180,22 @@ class Logger:
 
     def print(self, msg: str, **f: Any) -> None:
         self.log("print", msg, **f)
+
+    def unexpected(self, msg: str, exc: BaseException, **f: Any) -> None:
+        """Log an exception nobody expected (a bug, never a peer's mistake) the one way every
+        driver does: level error, the exception as ``err``, its traceback as ``trace`` and the
+        connection id as ``cid`` (this logger's, else the current connection's, else a new one,
+        so that the line can be found from what the client was told)."""
+        fields: dict[str, Any] = {}
+        if "cid" not in self.fields and "cid" not in f:
+            fields["cid"] = connection_cid()
+        fields.update(f)
+        leaf = exc  # a nursery's group around one exception: name that one
+        while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
+            leaf = leaf.exceptions[0]
+        fields["err"] = repr(leaf)
+        fields["trace"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n")
+        self.log("error", msg, **fields)
 
     def trace_line(self, prefix: str, line: bytes | str, kind: str = "text") -> None:
         """Log one protocol line at trace level.

@@ -244,6 +244,7 @@ async def _handle_one(
     kwargs: dict[str, bool],
     stream: trio.SocketStream,
 ) -> None:
+    mlog.start_connection()  # the id of this connection in the drivers' lines too
     ip = _peer_ip(stream)
     reason = ctx.limiter.connection_allowed(ip)
     if reason is None and not ctx.limiter.auth_allowed(ip):
@@ -264,10 +265,7 @@ async def _handle_one(
     except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
         pass
     except Exception as e:  # noqa: BLE001 - a handler bug must not take the listener down
-        ctx.log.error("unhandled error in connection handler", service=service, ip=ip, err=repr(e))
-        import traceback
-
-        ctx.log.debug("traceback", tb=traceback.format_exc())
+        ctx.log.unexpected("unhandled error in connection handler", e, service=service, ip=ip)
     finally:
         if reason is None:
             ctx.limiter.connection_done(ip)

@@ -97,3 +97,53 @@ def test_connection_ids_and_traceauth_on_a_running_localserve(mox_process):
     # traceauth: the LOGIN line of each IMAP connection shows the password.
     for cid in cids[:2]:
         assert [x for x in lines if x.startswith("trace: C: ") and re.search(f"; cid={cid}(;|$)", x) and "moxmoxmox" in x], cid
+
+
+def test_unexpected_exception_line(out):
+    """The one way an unexpected exception is logged (every driver calls Logger.unexpected): level
+    error whatever the configured level hides, the connection id, the caller's fields, the
+    exception and its traceback, one line."""
+    import trio
+
+    mlog.set_level("error")
+
+    def bug() -> None:
+        raise KeyError("x")
+
+    try:
+        bug()
+    except KeyError as e:
+        mlog.get_logger("imapserver").with_(cid="1a").unexpected("unhandled error in command", e, command="NOOP")
+    line = out.getvalue()
+    assert line.startswith(
+        "error: unhandled error in command; pkg=imapserver; cid=1a; command=NOOP; err=KeyError('x'); "
+        'trace="Traceback (most recent call last):\\n  File '
+    ), line
+    assert line.endswith(", in bug\\n    raise KeyError(\\\"x\\\")\\nKeyError: 'x'\"\n"), line
+    assert line.count("\n") == 1
+
+    # Without a cid of its own, the line gets the id of the connection the task serves (chosen by
+    # the listener), and a nursery's group around one exception is named by that exception.
+    seen: list[str] = []
+
+    async def connection() -> None:
+        seen.append(mlog.start_connection())
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.to_thread.run_sync, bug)
+        except BaseExceptionGroup as e:
+            mlog.get_logger("serve").unexpected("unhandled error in connection handler", e, service="smtp")
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(connection)
+            nursery.start_soon(connection)
+
+    out.truncate(0)
+    out.seek(0)
+    trio.run(main)
+    lines = out.getvalue().splitlines()
+    assert len(seen) == 2 and seen[0] != seen[1]
+    assert sorted(re.match(r"error: unhandled error in connection handler; pkg=serve; cid=(\w+); service=smtp; "
+                           r"err=KeyError\('x'\); trace=\"  \+ Exception Group Traceback", line)[1]
+                  for line in lines) == sorted(seen)

@@ -124,7 +124,12 @@ async def test_port_in_use(tmp_path):
 
 
 async def test_handler_exception_is_contained(tmp_path, logbuf):
+    """A bug a driver lets escape: one error line with the connection's id (the one the driver
+    used too) and the traceback, the connection closed, the listener still serving."""
+    cids = []
+
     async def broken(ctx, stream, **kw):
+        cids.append(mlog.connection_cid())
         await stream.send_all(b"220 hi\r\n")
         raise ValueError("handler bug")
 
@@ -136,7 +141,15 @@ async def test_handler_exception_is_contained(tmp_path, logbuf):
             assert await read_line(s) == b"220 hi\r\n"
             assert await read_line(s) == b""
         ctx.request_stop()
-    assert "error: unhandled error in connection handler; pkg=serve; service=smtp; ip=127.0.0.1; err=\"ValueError('handler bug')\"" in logbuf.getvalue()
+    errors = [line for line in logbuf.getvalue().splitlines() if line.startswith("error:")]
+    assert len(set(cids)) == 2
+    assert len(errors) == 2
+    for cid, line in zip(cids, errors):
+        head = f"error: unhandled error in connection handler; pkg=serve; cid={cid}; service=smtp; ip=127.0.0.1; "
+        head += "err=\"ValueError('handler bug')\"; trace=\"Traceback (most recent call last):\\n"
+        assert line.startswith(head), line
+        assert line.endswith("\\nValueError: handler bug\""), line
+        assert "in broken\\n" in line  # the frame that raised
 
 
 async def test_concurrent_limit(tmp_path):

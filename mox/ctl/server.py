@@ -208,12 +208,12 @@ async def handle_ctl_connection(
                 except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
                     return
                 except Exception as e:  # noqa: BLE001 - a handler bug: tell the client, keep serving
-                    clog.error("ctl command failed", cmd=cmd, err=repr(e))
+                    clog.unexpected("ctl command failed", e, cmd=cmd)
                     await conn.write_line(f"internal error in {cmd}: {e!r}".replace("\n", " "))
     except Exception as e:  # noqa: BLE001 - a bad client never takes the server down
         if isinstance(e, (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)):
             return
-        clog.error("ctl connection failed", err=repr(e))
+        clog.unexpected("ctl connection failed", e)
 
 
 async def serve_ctl(

@@ -16,7 +16,6 @@ Invariants:
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -360,16 +359,14 @@ class Connection:
                     self.log.warn("command failed, disk full", command=full, err=str(e))
                 tagged = Tagged(cmd.tag, "NO", mcode, _text(mtext, mcode))
             else:
-                self.log.error(
-                    "unhandled error in command", command=full, err=repr(e), trace=traceback.format_exc()
-                )
+                self.log.unexpected("unhandled error in command", e, command=full)
                 text = e.text if isinstance(e, ServerBug) else "error processing command"
                 tagged = Tagged(cmd.tag, "NO", CodeWord("SERVERBUG"), text)
         if s.state != State.LOGOUT:
             try:
                 s.apply_changes(allow_expunge=name not in NO_EXPUNGE_COMMANDS)
             except Exception as e:  # never lose the tagged reply over a broadcast problem
-                self.log.error("applying changes", err=repr(e), trace=traceback.format_exc())
+                self.log.unexpected("applying changes", e)
         self.discard_upload()
         await s.remove_released_files()
         await self.write(s.take_output() + response_write.serialize(tagged, utf8=s.utf8))
@@ -445,7 +442,7 @@ def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
 
         session.tls_key = tlspubkey.identify(ctx.config.data_dir, der, ctx.auth)
     except Exception as e:  # a broken key file must not end the connection
-        session.log.error("looking up tls client certificate", err=repr(e))
+        session.log.unexpected("looking up tls client certificate", e)
 
 
 def _keepalive(stream: Any) -> None:
@@ -470,7 +467,7 @@ def _peer_ip(stream: Any) -> str | None:
 
 async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
     """Serve one IMAP connection (architecture.md "Servers"). Never raises."""
-    log = mlog.get_logger("imapserver").with_(cid=mlog.new_cid())
+    log = mlog.get_logger("imapserver").with_(cid=mlog.connection_cid())
     conn: Connection | None = None
     try:
         remote_ip = _peer_ip(stream)
@@ -494,7 +491,8 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
         log.debug("connection ended", err=repr(e))
     except Exception as e:
-        log.error("connection failed", err=repr(e), trace=traceback.format_exc())
+        # Not in step with the client any more (the bug was outside a command): close.
+        log.unexpected("connection failed", e)
     finally:
         if conn is not None:
             conn.discard_upload()

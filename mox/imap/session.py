@@ -541,11 +541,11 @@ class Session:
             try:
                 self.sub.close()
             except Exception as e:  # pragma: no cover
-                self.log.error("closing subscription", err=repr(e))
+                self.log.unexpected("closing subscription", e)
             self.sub = None
         if self.acc is not None:
             try:
                 self.acc.close()
             except Exception as e:  # pragma: no cover
-                self.log.error("closing account", err=repr(e))
+                self.log.unexpected("closing account", e)
             self.acc = None

@@ -203,7 +203,7 @@ class Queue:
         except DiskFull as e:  # the message is queued; the Sent copy did not fit
             self.log.warn("storing copy in sent mailbox: disk full", account=account, err=str(e))
         except Exception as e:  # the message is queued; a missing Sent copy is only logged
-            self.log.error("storing copy in sent mailbox", account=account, err=repr(e))
+            self.log.unexpected("storing copy in sent mailbox", e, account=account)
 
     # --- inspection and admin (ctl) -------------------------------------------------------------
 
@@ -246,19 +246,20 @@ class Queue:
         limiter = trio.CapacityLimiter(MAX_CONCURRENT)
 
         async def attempt(e: Entry) -> None:
+            mlog.start_connection()  # each delivery attempt has its own id in the log
             try:
                 async with limiter:
                     if e.id in self.store.entries:
                         await self._attempt(e)
             except (DiskFull, OSError) as err:
                 if not isinstance(err, DiskFull) and not is_disk_full(err):
-                    self.log.error("queue attempt failed", id=e.id, err=repr(err))
+                    self.log.unexpected("queue attempt failed", err, id=e.id)
                     await trio.sleep(1)  # no busy loop while the store is unwell
                 else:  # writing the queue's own journal: retried as a full account is
                     self.log.warn("disk full, will retry", id=e.id, err=str(err))
                     self._not_before[e.id] = time.time() + DISK_FULL_RETRY
             except Exception as err:
-                self.log.error("queue attempt failed", id=e.id, err=repr(err))
+                self.log.unexpected("queue attempt failed", err, id=e.id)
                 await trio.sleep(1)  # no busy loop while the store is unwell
             finally:
                 inflight.discard(e.id)
@@ -317,8 +318,10 @@ class Queue:
                 )
             return
         except Exception as err:
-            self.log.error("delivery error", id=e.id, err=repr(err))
-            await self._attempt_error(e, now, repr(err))
+            # A bug (or an unexpected store failure): retried like a temporary failure; what the
+            # queue listing and a DSN say names the log line, not our internals.
+            self.log.unexpected("delivery error", err, id=e.id)
+            await self._attempt_error(e, now, f"internal error (cid {mlog.connection_cid()})")
             return
         if stored:
             self.log.info("message delivered from queue", id=e.id, recipient=e.recipient)
@@ -454,7 +457,7 @@ class Queue:
         except DiskFull:
             raise  # the entry stays queued and its DSN is tried again
         except Exception as err:
-            self.log.error("delivering dsn failed", id=e.id, account=e.account, err=repr(err))
+            self.log.unexpected("delivering dsn failed", err, id=e.id, account=e.account)
 
 
 class _Commit:

@@ -74,7 +74,7 @@ class _Conn:
         self._view_tx: Any = None
         self.stream = stream
         self.submission = submission
-        self.cid = mlog.new_cid()
+        self.cid = mlog.connection_cid()
         self.log = mlog.get_logger("smtpserver").with_(cid=self.cid)
         self.out = bytearray()
         self.idle_timeout = float(_cfg(ctx, "smtp_idle_timeout", DEFAULT_IDLE_TIMEOUT))
@@ -292,7 +292,7 @@ class _Conn:
 
                 key = tlspubkey.identify_ssl(_cfg(self.ctx, "data_dir", "."), ssl_stream, self.ctx.auth)
             except Exception as e:  # a broken key file must not take the connection down
-                self.log.error("identifying tls client certificate", err=repr(e))
+                self.log.unexpected("identifying tls client certificate", e)
                 key = None
             if key is not None and _cfg(self.ctx, "accounts", {}).get(key.account) is not None and \
                     _cfg(self.ctx, "accounts", {})[key.account].login_disabled:
@@ -565,7 +565,7 @@ class _Conn:
             self.log.warn("queueing message failed, disk full", err=str(e))
             raise fail(c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later") from None
         except Exception as e:
-            self.log.error("queueing message failed", err=repr(e))
+            self.log.unexpected("queueing message failed", e)
             raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error delivering message") from None
         self.log.info("message submitted", account=account, ids=",".join(map(str, ids)), size=len(msg))
         self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
@@ -691,7 +691,7 @@ class _Conn:
                 for _ in rcpts:
                     errors.append((c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later"))
             except Exception as e:
-                self.log.error("delivering message failed", account=account, err=repr(e))
+                self.log.unexpected("delivering message failed", e, account=account)
                 for _ in rcpts:
                     errors.append((c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error processing"))
         if errors and not delivered:
@@ -806,15 +806,14 @@ async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bo
     except trio.Cancelled:
         raise
     except Exception as e:
-        conn.log.error("unhandled error in smtp connection", err=repr(e))
-        import traceback
-
-        conn.log.debug("traceback", tb=traceback.format_exc())
+        # A bug in a command: the connection may be mid-message, so it is not safe to read on.
+        # RFC 5321 3.8 / 4.2.3: 421 and close (mox smtpserver/server.go also ends the connection).
+        conn.log.unexpected("unhandled error in smtp connection", e)
         try:
             conn.out.clear()
-            conn.reply(error(c.C421_SERVICE_UNAVAIL, c.SE_SYS_OTHER, "internal error"))
+            conn.reply(error(c.C421_SERVICE_UNAVAIL, c.SE_SYS_OTHER, "internal error, closing connection"))
             await conn.flush()
-        except Exception:
+        except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
     finally:
         conn.release_views()

@@ -84,10 +84,7 @@ class WebApp:
                     if hasattr(mod, "serve_background"):
                         self.tasks.append(mod.serve_background)
             except Exception as e:  # noqa: BLE001 - a broken page must not stop mail service
-                import traceback
-
-                self.log.error("web page module failed to load, its pages are not served", module=name, err=repr(e))
-                self.log.debug("traceback", tb=traceback.format_exc())
+                self.log.unexpected("web page module failed to load, its pages are not served", e, module=name)
         have = {r.pattern for r in self.router.prefixes}
         for kind in ("account", "webmail", "admin"):
             self.router.roots.add(f"/{kind}/")

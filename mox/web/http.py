@@ -24,7 +24,6 @@ Invariants:
 from __future__ import annotations
 
 import email.utils
-import traceback
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
@@ -135,7 +134,7 @@ class HTTPConnection:
         self.tls = tls
         self.remote_ip = remote_ip
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        self.log = mlog.get_logger("http").with_(cid=mlog.new_cid())
+        self.log = mlog.get_logger("http").with_(cid=mlog.connection_cid())
         self.idle_scope: trio.CancelScope | None = None
         web = getattr(ctx, "web", None)
         self.router = web.router if web is not None else None
@@ -471,8 +470,7 @@ class HTTPConnection:
         except (trio.Cancelled, KeyboardInterrupt):
             raise
         except Exception as e:  # noqa: BLE001 - a guard bug must not reach the client
-            self.log.error("unhandled error in web guard", path=req.path, err=repr(e))
-            self.log.debug("traceback", tb=traceback.format_exc())
+            self.log.unexpected("unhandled error in web guard", e, path=req.path)
             return json_error(500, "server:error", "internal error")
         if resp is not None:
             return resp
@@ -488,8 +486,7 @@ class HTTPConnection:
             self.log.warn("web request failed, disk full", path=req.path, err=str(e))
             return json_error(507, "server:diskFull", "mail storage full, try again later")
         except Exception as e:  # noqa: BLE001 - a handler bug must not reach the client
-            self.log.error("unhandled error in web handler", path=req.path, err=repr(e))
-            self.log.debug("traceback", tb=traceback.format_exc())
+            self.log.unexpected("unhandled error in web handler", e, path=req.path)
             return json_error(500, "server:error", "internal error")
 
     def host_allowed(self, ev: h11.Request) -> bool:
@@ -550,7 +547,15 @@ class HTTPConnection:
                         inner.cancel_scope.cancel()
 
                     inner.start_soon(going_away)
-                    await route.handler(self.ctx, req, ws)
+                    try:
+                        await route.handler(self.ctx, req, ws)
+                    except trio_websocket.ConnectionClosed:
+                        pass
+                    except Exception as e:  # noqa: BLE001 - a handler bug: logged, the client told, the server goes on
+                        self.log.unexpected("unhandled error in websocket handler", e, path=req.path)
+                        # RFC 6455 7.4.1: 1011, the server met a condition that kept it from going on.
+                        with trio.move_on_after(1):
+                            await ws.aclose(code=1011, reason="internal error")
                     inner.cancel_scope.cancel()
             except trio_websocket.ConnectionClosed:
                 pass
@@ -587,6 +592,14 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
             await hc.serve()
         except (_Close, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, ConnectionError):
             pass
+        except Exception as e:  # noqa: BLE001 - a bug outside a handler: logged, a 500 if we can, closed
+            hc.log.unexpected("unhandled error in http connection", e)
+            if hc.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                with trio.move_on_after(5):
+                    try:
+                        await hc.send_error(500, "server:error", "internal error")
+                    except (_Close, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError):
+                        pass
         finally:
             nursery.cancel_scope.cancel()
             await trio.aclose_forcefully(s)

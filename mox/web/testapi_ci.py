@@ -292,7 +292,7 @@ async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNO
                 n = fixtures.export(ctx.store, Path(st.settings.export_on_exit))
                 log.print(f"exported {n} messages to {st.settings.export_on_exit}")
             except Exception as e:
-                log.error("export on exit failed", err=repr(e))
+                log.unexpected("export on exit failed", e)
 
 
 def register(router: Router) -> None:

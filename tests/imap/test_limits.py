@@ -1,6 +1,7 @@
 """Connection limits and errors (mox ``imapserver/server.go``): non-IMAP first line, line and literal limits,
 timeouts ending with BYE, shutdown."""
 
+import re
 import socket
 
 import pytest
@@ -104,7 +105,12 @@ def test_server_bug(imap, monkeypatch):
     tc.expect_code("SERVERBUG")
     assert "boom" not in tc.result.text  # no internals (let alone a traceback) to the client
     tc.transact("ok", "noop")
-    assert any("unhandled error in command" in line for line in imap.log.errors)
+    # One error line (mox.mlog.Logger.unexpected): the connection's id, the command, the traceback.
+    [line] = imap.log.errors
+    assert re.match(
+        r'error: unhandled error in command; pkg=imapserver; cid=[0-9a-f]+; remote=127\.0\.0\.1; command=NAMESPACE; '
+        r"err=RuntimeError\('boom'\); trace=\"Traceback \(most recent call last\):\\n.*, in broken\\n", line
+    ), line
 
 
 def test_shutting_down_existing_connections(imap):

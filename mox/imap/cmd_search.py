@@ -79,12 +79,11 @@ async def cmd_search(s: Session, cmd: Command) -> str:
     contexts.check_update(s, cmd, ret)
     found = search(s, key)
     if ret is None and "IMAP4REV2" not in s.enabled:
-        nums = [u if cmd.uid else q for q, u, _ in found]
-        highest = max((max(m.modseq, 1) for _, _, m in found), default=0)
+        nums = tuple(u for _, u, _ in found) if cmd.uid else tuple(q for q, _, _ in found)
         if modseq and nums:
-            s.send(UntaggedSearchModSeq(tuple(nums), highest))
+            s.send(UntaggedSearchModSeq(nums, max(max(m.modseq, 1) for _, _, m in found)))
         else:
-            s.send(UntaggedSearch(tuple(nums)))
+            s.send(UntaggedSearch(nums))
         return "SEARCH done"
     esearch(s, cmd, ret if ret is not None else [], args["partial"], found, modseq)
     if ret is not None and "UPDATE" in ret:

@@ -40,9 +40,9 @@ async def cmd_sort(s: Session, cmd: Command) -> str:
     found = search(s, key)
     order, kept = _sorted(s, criteria, found)
     if ret is None:
-        nums = [u if cmd.uid else q for q, u, _ in order]
-        highest = max((max(m.modseq, 1) for _, _, m in order), default=0)
-        s.send(UntaggedSort(nums, highest if modseq and nums else None))
+        nums = tuple(u for _, u, _ in order) if cmd.uid else tuple(q for q, _, _ in order)
+        highest = max(max(m.modseq, 1) for _, _, m in order) if modseq and nums else None
+        s.send(UntaggedSort(nums, highest))
         return "SORT done"
     # RFC 5267 3: the extended SORT answers with ESEARCH, results in sort order.
     esearch(s, cmd, ret, args["partial"], order, modseq)

@@ -65,7 +65,7 @@ CASES: list[Case] = [
       [b"a1 SELECT {10}\r\n", b"inbox\r\nx NOOP\r\n"], r"a1 BAD unexpected data",
       "`+`; the next command's first bytes complete the literal: `a1 BAD unexpected data ...`"),
     C("imap_append_literal_junk", "imap-auth", "APPEND literal followed by junk",
-      [b"a1 APPEND inbox {3+}\r\nabc junk\r\n"], r"a1 BAD unexpected data at end of command", "`a1 BAD ...`, nothing stored"),
+      [b"a1 APPEND inbox {3+}\r\nabc junk\r\n"], r"a1 BAD expected literal with message", "`a1 BAD ...`, nothing stored"),
     C("imap_append_mailbox_literal_too_big", "imap-auth", "APPEND with a 200 KB mailbox-name literal",
       [b"a1 APPEND {200000}\r\n"], r"a1 BAD \[TOOBIG\] literal too big", "`a1 BAD [TOOBIG] literal too big`"),
     C("imap_append_too_big", "imap-auth", "APPEND announcing 2 GB", [b"a1 APPEND inbox {2000000000}\r\n"],

@@ -29,6 +29,7 @@ from typing import Any
 from mox.imap import utf7, wire
 from mox.imap.response_parse import RemoteProtocolError, parse_response
 from mox.imap.responses import (
+    UntaggedMetadata,
     Code,
     Continuation,
     Response,
@@ -578,6 +579,33 @@ class Conn:
         if date is not None:
             args += quote(date) + " "
         return self.transact(args, message)[1]
+
+    def getmetadata(
+        self, mailbox: str, *entries: str, depth: str | None = None, maxsize: int | None = None
+    ) -> dict[str, bytes | None]:
+        """GETMETADATA (RFC 5464): the entries found, by name; mailbox "" for the server's."""
+        opts = ([f"DEPTH {depth}"] if depth is not None else []) + ([f"MAXSIZE {maxsize}"] if maxsize is not None else [])
+        cmd = "GETMETADATA " + (f"({' '.join(opts)}) " if opts else "")
+        mb = '""' if mailbox == "" else self.mailbox(mailbox)
+        untagged, _ = self.transact(cmd + f"{mb} (" + " ".join(quote(e) for e in entries) + ")")
+        out: dict[str, bytes | None] = {}
+        for r in untagged:
+            if isinstance(r, UntaggedMetadata) and r.values:
+                out.update(r.entries)
+        return out
+
+    def setmetadata(self, mailbox: str, entries: dict[str, bytes | str | None]) -> Tagged:
+        """SETMETADATA (RFC 5464): values as strings or bytes (sent as literals), None removes."""
+        mb = '""' if mailbox == "" else self.mailbox(mailbox)
+        parts: list[str | bytes] = [f"SETMETADATA {mb} ("]
+        for i, (k, v) in enumerate(entries.items()):
+            parts.append(("" if i == 0 else " ") + quote(k) + " ")
+            if v is None:
+                parts.append("NIL")
+            else:
+                parts.append(v.encode("utf-8") if isinstance(v, str) else v)
+        parts.append(")")
+        return self.transact(*parts)[1]
 
     def close_mailbox(self) -> list[Any]:
         return self.transact("CLOSE")[0]

@@ -284,7 +284,10 @@ def _check_cert_account(s: Session, account: str) -> None:
         )
 
 
-_ENABLE = {"IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT", "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC"}
+_ENABLE = {
+    "IMAP4REV2": "IMAP4rev2", "UTF8=ACCEPT": "UTF8=ACCEPT", "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC",
+    "UIDONLY": "UIDONLY",  # RFC 9586 3.1
+}
 
 
 async def cmd_enable(s: Session, cmd: Command) -> str:

@@ -22,6 +22,7 @@ from .responses import (
     FetchBody,
     FetchFlags,
     FetchInternalDate,
+    FetchSaveDate,
     FetchModSeq,
     FetchRFC822,
     FetchRFC822Header,
@@ -86,7 +87,8 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             fresh = {m.uid: m for m in changed}
             msgs = [fresh.get(m.uid, m) for m in msgs]
 
-    want_uid = cmd.uid and not any(a.name == "UID" for a in atts)
+    # RFC 9586 3.3: with UIDONLY the response is numbered by UID and UID is no implied attribute.
+    want_uid = cmd.uid and not s.uidonly and not any(a.name == "UID" for a in atts)
     want_modseq = changedsince is not None and not any(a.name == "MODSEQ" for a in atts)
     for m in msgs:
         seq = sel.seq(m.uid)
@@ -115,6 +117,10 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                 state_shown = True
             elif n == "INTERNALDATE":
                 out.append(fetch_attr(FetchInternalDate(wire.date_time(m.received))))
+            elif n == "SAVEDATE":
+                # RFC 8514 3: NIL where the save date is not known (messages stored before we
+                # kept it, as mox).
+                out.append(fetch_attr(FetchSaveDate(wire.date_time(m.saved) if m.saved else None)))
             elif n == "RFC822.SIZE":
                 out.append(fetch_attr(FetchRFC822Size(m.size)))
             elif n == "MODSEQ":
@@ -170,7 +176,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             state_shown = True
         if state_shown:
             s.shown(m.uid, m.modseq)
-        s.out += fetch_response(seq, out)
+        s.out += fetch_response(m.uid, out, uidfetch=True) if s.uidonly else fetch_response(seq, out)
     for m in msgs:
         if m.uid in seen_uids and sel.seq(m.uid):
             contexts.message_changed(s, m)  # RFC 5267 4.3: \Seen set by this FETCH

@@ -213,6 +213,10 @@ async def cmd_list(s: Session, cmd: Command) -> str:
         s.send(UntaggedList(tuple(flags), "/", name, childinfo if kids else ()))
         if lc.status_items and mb is not None:
             s.send(status_response(s, mb, lc.status_items))
+        if lc.metadata and mb is not None:
+            from .cmd_metadata import list_metadata
+
+            s.send(list_metadata(s, mb, lc.metadata))
     return "LIST done"
 
 

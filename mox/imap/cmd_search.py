@@ -1,6 +1,7 @@
 """SEARCH and UID SEARCH (selected state): RFC 9051 6.4.4; RFC 4731 ESEARCH; RFC 5182 SEARCHRES;
 RFC 7162 3.1.5 MODSEQ; RFC 5267 CONTEXT=SEARCH (CONTEXT, UPDATE and PARTIAL return options) and
-RFC 9394 PARTIAL. With IMAP4rev2 enabled the answer is always ESEARCH.
+RFC 9394 PARTIAL; RFC 9585 INPROGRESS while it takes long. With IMAP4rev2 enabled the answer is
+always ESEARCH.
 
 ``search`` (the messages of the session's view matching a key) and ``esearch`` (the ESEARCH
 answer to a RETURN list) are shared with SORT and THREAD (cmd_sort.py).
@@ -14,7 +15,7 @@ from . import contexts
 from .errors import CommandFailed
 from .responses import EsearchPartial, UntaggedEsearch, UntaggedSearch, UntaggedSearchModSeq
 from .search import INDEX, Candidate, compile_key, uses_modseq
-from .session import Session
+from .session import Progress, Session
 from .types import Command, PartialRange, SearchKey
 from .wire import sequence_set_ordered
 
@@ -30,9 +31,9 @@ def check_charset(charset: str | None) -> None:
         raise CommandFailed("only US-ASCII and UTF-8 supported", "BADCHARSET (US-ASCII UTF-8)")
 
 
-def search(s: Session, key: SearchKey) -> list[tuple[int, int, Any]]:
+async def search(s: Session, key: SearchKey, tag: str | None = None) -> list[tuple[int, int, Any]]:
     """The messages of the session's view that match ``key``: (sequence number, uid, message) in
-    mailbox order."""
+    mailbox order. With the command's ``tag`` a long search reports its progress (RFC 9585)."""
     sel = s.xselected()
     saved = set(s.searchres)
     largest = sel.uids[-1] if sel.uids else 0
@@ -46,10 +47,13 @@ def search(s: Session, key: SearchKey) -> list[tuple[int, int, Any]]:
         for uid in sel.uids:
             if uid not in live and (m := s.acc.removed_message(sel.mailbox_id, uid)) is not None:
                 live[uid] = m
+    progress = Progress(s, tag, nseq) if tag is not None else None  # RFC 9585 INPROGRESS
     if cost == INDEX:
         # Flags, numbers, sizes, dates, modseqs: from the index, one Candidate reused.
         c = Candidate(s.acc, None, 0, nseq, largest, saved, recent=sel.recent)
         for seq, uid in enumerate(sel.uids, 1):
+            if progress is not None and not seq & 255:
+                await progress.step(seq - 1)
             m = live.get(uid)
             if m is None:
                 continue
@@ -60,6 +64,8 @@ def search(s: Session, key: SearchKey) -> list[tuple[int, int, Any]]:
     else:
         ns = str(s.acc.path)
         for seq, uid in enumerate(sel.uids, 1):
+            if progress is not None:
+                await progress.step(seq - 1)  # each reads a message file
             m = live.get(uid)
             if m is None:
                 continue
@@ -77,7 +83,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
         s.enable_condstore()
     ret = args["return_opts"]
     contexts.check_update(s, cmd, ret)
-    found = search(s, key)
+    found = await search(s, key, cmd.tag)
     if ret is None and "IMAP4REV2" not in s.enabled:
         nums = tuple(u for _, u, _ in found) if cmd.uid else tuple(q for q, _, _ in found)
         if modseq and nums:

@@ -43,7 +43,7 @@ def send_removed(s: Session, sel: Selected, uids: list[int], *, report_recent: b
         seq = sel.remove(uid)
         if not seq:
             continue
-        if s.qresync:
+        if s.vanished:
             vanished.append(uid)
         else:
             s.send(UntaggedExpunge(seq))
@@ -97,7 +97,7 @@ async def cmd_select(s: Session, cmd: Command) -> Done:
         sel.recent_told = len(sel.recent)
         s.send(UntaggedRecent(sel.recent_told))
     s.send(UntaggedExists(len(sel.uids)))
-    if not rev2:
+    if not rev2 and not s.uidonly:  # RFC 9586 3.3: no sequence numbers in UNSEEN
         for i, m in enumerate(msgs):
             if "\\Seen" not in m.flags:
                 s.send(UntaggedResult("OK", CodeUnseen(i + 1), "x"))

@@ -37,7 +37,7 @@ async def cmd_sort(s: Session, cmd: Command) -> str:
     ret = args["return_opts"]
     contexts.check_update(s, cmd, ret)
     criteria = args["criteria"]
-    found = search(s, key)
+    found = await search(s, key, cmd.tag)
     order, kept = _sorted(s, criteria, found)
     if ret is None:
         nums = tuple(u for _, u, _ in order) if cmd.uid else tuple(q for q, _, _ in order)
@@ -94,7 +94,7 @@ async def cmd_thread(s: Session, cmd: Command) -> str:
     key = args["key"]
     if uses_modseq(key):
         s.enable_condstore()  # RFC 7162 3.1.9: THREAD responses stay as they are
-    found = search(s, key)
+    found = await search(s, key, cmd.tag)
     sel = s.xselected()
     ns = str(s.acc.path)
     algorithm = args["algorithm"]

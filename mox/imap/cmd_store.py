@@ -10,7 +10,7 @@ from typing import Any
 
 from . import contexts
 from .errors import BadCommand, CommandFailed
-from .responses import CodeModified, FetchFlags, FetchModSeq, FetchUID, UntaggedFetch
+from .responses import CodeModified, FetchFlags, FetchModSeq, FetchUID, UntaggedFetch, UntaggedUIDFetch
 from .session import Done, Session
 from .types import SYSTEM_FLAGS, Command, canonical_flag
 from .wire import sequence_set
@@ -70,7 +70,8 @@ async def cmd_store(s: Session, cmd: Command) -> str | Done:
         if s.condstore:
             attrs.append(FetchModSeq(max(m.modseq, 1)))
         s.shown(uid, m.modseq)
-        s.send(UntaggedFetch(seq, tuple(attrs)))
+        # RFC 9586 3.3: UIDFETCH with UIDONLY (its UID attribute kept, so the list is never empty).
+        s.send(UntaggedUIDFetch(uid, tuple(attrs)) if s.uidonly else UntaggedFetch(seq, tuple(attrs)))
     for uid in sorted(changed_uids):
         # RFC 5267 4.3: update contexts hear of our own flag changes too.
         if (m := s.message(uid)) is not None and sel.seq(uid):

@@ -12,6 +12,10 @@ from .errors import BadCommand
 from .types import MessageLiteral, NumRange, NumSet
 
 
+class MessageLiteralHere(Exception):
+    """Probing: the literal announced at the end of the text holds message data."""
+
+
 class Grammar:
     """A cursor over one command's bytes. ``take``/``expect`` for literal text, ``parse_<rule>``
     for grammar rules, ``maybe_<rule>`` for optional ones (None when absent)."""
@@ -25,6 +29,9 @@ class Grammar:
         #: Set while parsing the arguments of LOGIN/AUTHENTICATE: errors then never quote the
         #: input (it holds credentials; the reply also ends up in logs and transcripts).
         self.secret = False
+        #: Set when the data is a command so far that ends in a literal announcement (without
+        #: its CRLF and data): the parser only finds out whether that literal is message data.
+        self.probe = False
 
     # -- primitives
 
@@ -138,7 +145,11 @@ class Grammar:
         return self.data[start : self.pos]
 
     def maybe_message_literal(self) -> bytes | MessageLiteral | None:
-        """APPEND's message: a literal or literal8, or a streamed one (RFC 9051 6.3.12)."""
+        """APPEND's message: a literal or literal8, or a streamed one (RFC 9051 6.3.12). Probing
+        (``is_append_message``), an announcement that ends the text is where the message data
+        would follow: ``MessageLiteralHere``."""
+        if self.probe and wire.LITERAL_AT_END.fullmatch(self.data, self.pos):
+            raise MessageLiteralHere()
         m = wire.LITERAL_ANNOUNCEMENT.match(self.data, self.pos)
         if m is not None and m.end() in self.streamed:
             self.pos = m.end()

@@ -5,9 +5,10 @@
 (``{n}`` / ``{n+}`` / ``~{n}`` followed by CRLF and n bytes; the protocol layer collected them),
 without the final CRLF, and returns a ``types.Command`` or raises ``BadCommand``.
 
-Extensions: LITERAL+ (RFC 7888), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
+Extensions: LITERAL+ (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE (RFC 4469), REPLACE (RFC 8508), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
 (RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
-SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855),
+SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), SAVEDATE (RFC 8514), MULTISEARCH (RFC 7377), METADATA
+(RFC 5464, RFC 9590), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855),
 SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO), ESORT and CONTEXT (RFC 5267: SORT
 RETURN, CONTEXT/UPDATE/PARTIAL return options, CANCELUPDATE), PARTIAL (RFC 9394).
 """
@@ -18,8 +19,18 @@ from typing import Any
 
 from . import wire
 from .errors import BadCommand
-from .grammar import Grammar
-from .types import Command, FetchAtt, ListCommand, NumSet, PartialRange, SearchKey, Section, SortCriterion
+from .grammar import Grammar, MessageLiteralHere
+from .types import (
+    AppendMessage,
+    Command,
+    FetchAtt,
+    ListCommand,
+    NumSet,
+    PartialRange,
+    SearchKey,
+    Section,
+    SortCriterion,
+)
 
 # Commands and the state table (RFC 9051 6, 6.1-6.4).
 ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
@@ -27,20 +38,25 @@ NOT_AUTHENTICATED = {"STARTTLS", "AUTHENTICATE", "LOGIN"}
 AUTHENTICATED = {
     "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
     "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE", "GETQUOTAROOT", "GETQUOTA",
+    "GETMETADATA", "SETMETADATA", "ESEARCH",
 }
 SELECTED = {
     "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD",
-    "CANCELUPDATE",
+    "CANCELUPDATE", "REPLACE",
 }
-UID_COMMANDS = {"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"}
+UID_COMMANDS = {"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD", "REPLACE"}
 KNOWN_COMMANDS = ANY_STATE | NOT_AUTHENTICATED | AUTHENTICATED | SELECTED | {"UID"}
 
 SEARCH_SIMPLE = {
     "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN", "UNANSWERED",
     "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
+    "SAVEDATESUPPORTED",  # RFC 8514 4
 }
 SEARCH_STRING = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
-SEARCH_DATE = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+SEARCH_DATE = {
+    "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
+    "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",  # RFC 8514 4
+}
 STATUS_ITEMS = {
     "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT",
     "HIGHESTMODSEQ", "DELETED-STORAGE",
@@ -52,7 +68,7 @@ THREAD_ALGORITHMS = {"ORDEREDSUBJECT", "REFERENCES", "REFS"}
 SEARCH_RETURN_OPTS = {"MIN", "MAX", "ALL", "COUNT", "SAVE", "CONTEXT", "UPDATE", "PARTIAL"}
 FETCH_SIMPLE = {
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
-    "BODYSTRUCTURE", "UID", "MODSEQ",
+    "BODYSTRUCTURE", "UID", "MODSEQ", "SAVEDATE",
 }
 FETCH_MACROS = {
     "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
@@ -271,6 +287,7 @@ class Parser(Grammar):
             patterns.append(self.parse_list_mailbox())
         return_opts: list[str] = []
         status_items: list[str] = []
+        metadata: list[str] = []
         if self.take(b" RETURN ("):
             extended = True
             if not self.take(b")"):
@@ -279,7 +296,15 @@ class Parser(Grammar):
                     if w == "STATUS":
                         self.sp()
                         status_items = self.parse_status_atts()
-                    elif w not in ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE"):
+                    elif w == "METADATA":
+                        # RFC 9590 3: "METADATA" SP "(" entry *(SP entry) ")"
+                        self.sp()
+                        self.expect(b"(")
+                        metadata.append(self.parse_metadata_entry())
+                        while self.take(b" "):
+                            metadata.append(self.parse_metadata_entry())
+                        self.expect(b")")
+                    elif w not in ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "METADATA"):
                         raise BadCommand(f"unknown list return option {w!r}")
                     return_opts.append(w)
                     if self.take(b")"):
@@ -293,6 +318,7 @@ class Parser(Grammar):
                 return_opts=tuple(return_opts),
                 status_items=tuple(status_items),
                 extended=extended,
+                metadata=tuple(metadata),
             )
         }
 
@@ -312,9 +338,167 @@ class Parser(Grammar):
         return {"mailbox": mailbox, "items": self.parse_status_atts()}
 
     def cmd_append(self, uid: bool) -> dict[str, Any]:
-        # RFC 9051 6.3.12; RFC 3516 literal8; RFC 6855 "UTF8 (" literal8 ")"
+        # RFC 9051 6.3.12; RFC 3502 MULTIAPPEND: append = "APPEND" SP mailbox 1*append-message;
+        # append-message = append-opts SP append-data; append-opts = [SP flag-list] [SP date-time];
+        # append-data = literal / literal8 / "UTF8" SP "(" literal8 ")" (RFC 6855, RFC 3516) /
+        # "CATENATE" SP "(" cat-part *(SP cat-part) ")" (RFC 4469).
         self.sp()
         mailbox = self.parse_mailbox()
+        messages = [self.parse_append_message()]
+        while not self.at_end():
+            messages.append(self.parse_append_message())
+        return {"mailbox": mailbox, "messages": messages}
+
+    def cmd_esearch(self, uid: bool) -> dict[str, Any]:
+        # RFC 7377 6: esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts]
+        # SP search-program; esearch-source-opts = "IN" SP "(" source-mbox [SP "(" scope-options
+        # ")"] ")"; source-mbox = filter-mailboxes *(SP filter-mailboxes) (RFC 5465 filters
+        # but selected-delayed). No scope options are defined: none are taken.
+        self.sp()
+        sources: list[tuple[str, tuple[str, ...]]] = []
+        if self.take(b"IN ("):
+            while True:
+                w = self._run(frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")).decode().lower()
+                if w in ("selected", "inboxes", "personal", "subscribed"):
+                    sources.append((w, ()))
+                elif w in ("subtree", "subtree-one", "mailboxes"):
+                    self.sp()
+                    names: list[str] = []
+                    if self.take(b"("):
+                        names.append(self.parse_mailbox())
+                        while self.take(b" "):
+                            names.append(self.parse_mailbox())
+                        self.expect(b")")
+                    else:
+                        names.append(self.parse_mailbox())
+                    sources.append((w, tuple(names)))
+                else:
+                    raise self.error("expected mailbox filter")
+                if self.take(b")"):
+                    break
+                self.sp()
+            self.sp()
+        return_opts: list[str] = []
+        if self.take(b"RETURN ("):
+            if not self.take(b")"):
+                while True:
+                    w = self.parse_atom().upper()
+                    if w not in ("MIN", "MAX", "ALL", "COUNT", "SAVE"):
+                        raise BadCommand(f"unknown search return option {w!r}")
+                    return_opts.append(w)
+                    if self.take(b")"):
+                        break
+                    self.sp()
+            self.sp()
+        charset: str | None = None
+        if self.take(b"CHARSET "):
+            charset = self.parse_astring().upper()
+            self.sp()
+        keys = [self.parse_search_key(charset)]
+        while self.take(b" "):
+            keys.append(self.parse_search_key(charset))
+        key = keys[0] if len(keys) == 1 else SearchKey("AND", children=tuple(keys))
+        return {"sources": sources, "return_opts": return_opts, "charset": charset, "key": key}
+
+    # METADATA: RFC 5464 (the grammar of its section 5 with errata 1691/2785)
+
+    def parse_metadata_entry(self) -> str:
+        """entry = astring: a slash-separated name (RFC 5464 3.2): no "//", no trailing "/" (but
+        "/" alone, for everything with DEPTH infinity, as mox), no "*" or "%", printable ASCII.
+        Names are case-insensitive: lower-cased."""
+        start = self.pos
+        name = self.parse_astring()
+        bad = None
+        if not name.startswith("/"):
+            bad = "entry name must start with /"
+        elif "//" in name:
+            bad = "entry name must not contain //"
+        elif name != "/" and name.endswith("/"):
+            bad = "entry name must not end with /"
+        elif "*" in name or "%" in name:
+            bad = "entry name must not contain * or %"
+        elif any(not (0x20 <= ord(c) < 0x7F) for c in name):
+            bad = "entry name must be printable ascii"
+        if bad is not None:
+            self.pos = start
+            raise self.error(bad)
+        return name.lower()
+
+    def cmd_getmetadata(self, uid: bool) -> dict[str, Any]:
+        # getmetadata = "GETMETADATA" [SP getmetadata-options] SP mailbox SP entries;
+        # getmetadata-option = "MAXSIZE" SP number / "DEPTH" SP ("0" / "1" / "infinity")
+        self.sp()
+        maxsize: int | None = None
+        depth: str | None = None
+        if self.take(b"("):
+            while True:
+                if self.take(b"MAXSIZE "):
+                    if maxsize is not None:
+                        raise self.error("MAXSIZE given twice")
+                    maxsize = self.parse_number()
+                elif self.take(b"DEPTH "):
+                    if depth is not None:
+                        raise self.error("DEPTH given twice")
+                    for d in ("0", "1", "INFINITY"):
+                        if self.take(d.encode()):
+                            depth = d
+                            break
+                    else:
+                        raise self.error("expected depth 0, 1 or infinity")
+                else:
+                    raise self.error("expected MAXSIZE or DEPTH")
+                if self.take(b")"):
+                    break
+                self.sp()
+            self.sp()
+        mailbox = self.parse_mailbox()
+        self.sp()
+        entries: list[str] = []
+        if self.take(b"("):
+            entries.append(self.parse_metadata_entry())
+            while self.take(b" "):
+                entries.append(self.parse_metadata_entry())
+            self.expect(b")")
+        else:
+            entries.append(self.parse_metadata_entry())
+        return {"mailbox": mailbox, "maxsize": maxsize, "depth": depth or "0", "entries": entries}
+
+    def cmd_setmetadata(self, uid: bool) -> dict[str, Any]:
+        # setmetadata = "SETMETADATA" SP mailbox SP "(" entry-value *(SP entry-value) ")";
+        # entry-value = entry SP value; value = nstring / literal8
+        self.sp()
+        mailbox = self.parse_mailbox()
+        self.sp()
+        self.expect(b"(")
+        values: list[tuple[str, bytes | None, bool]] = []
+        while True:
+            key = self.parse_metadata_entry()
+            self.sp()
+            if self.take(b"NIL"):
+                values.append((key, None, True))
+            elif self.peek(b'"'):
+                values.append((key, self.parse_quoted(), True))
+            else:
+                lit8 = self.peek(b"~")
+                v = self.maybe_literal(allow8=True)
+                if v is None:
+                    raise self.error("expected value: NIL, a string or a literal8")
+                values.append((key, v, not lit8))
+            if self.take(b")"):
+                break
+            self.sp()
+        return {"mailbox": mailbox, "values": values}
+
+    def cmd_replace(self, uid: bool) -> dict[str, Any]:
+        # RFC 8508 6: replace = "REPLACE" SP seq-number SP mailbox append-message (one message;
+        # "*" is the last message, RFC 9051 seq-number); UID REPLACE takes a UID.
+        self.sp()
+        num = self.parse_seq_number()
+        self.sp()
+        mailbox = self.parse_mailbox()
+        return {"num": num, "mailbox": mailbox, "messages": [self.parse_append_message()]}
+
+    def parse_append_message(self) -> AppendMessage:
         self.sp()
         flags: list[str] = []
         date: float | None = None
@@ -324,18 +508,34 @@ class Parser(Grammar):
         if self.peek(b'"'):
             date = self.parse_date_time()
             self.sp()
-        utf8 = False
         if self.take(b"UTF8 ("):
-            utf8 = True
             data = self.maybe_message_literal()
             if data is None:
                 raise self.error("expected literal8")
             self.expect(b")")
-        else:
-            data = self.maybe_message_literal()
-            if data is None:
-                raise self.error("expected literal with message")
-        return {"mailbox": mailbox, "flags": flags, "date": date, "message": data, "utf8": utf8}
+            return AppendMessage(tuple(flags), date, data, utf8=True)
+        if self.take(b"CATENATE ("):
+            parts: list[tuple[str, Any]] = []
+            while True:
+                if self.take(b"TEXT "):
+                    # RFC 4469 5: text-literal = "TEXT" SP literal (a literal8 is taken too, as for
+                    # the message itself, RFC 3516 4.4).
+                    text = self.maybe_message_literal()
+                    if text is None:
+                        raise self.error("expected literal")
+                    parts.append(("TEXT", text))
+                elif self.take(b"URL "):
+                    parts.append(("URL", self.parse_astring()))
+                else:
+                    raise self.error("expected TEXT or URL")
+                if self.take(b")"):
+                    break
+                self.sp()
+            return AppendMessage(tuple(flags), date, None, catenate=parts)
+        data = self.maybe_message_literal()
+        if data is None:
+            raise self.error("expected literal with message")
+        return AppendMessage(tuple(flags), date, data)
 
     def cmd_copy(self, uid: bool) -> dict[str, Any]:
         self.sp()
@@ -699,30 +899,32 @@ def parse_command(data: bytes, streamed: frozenset[int] = frozenset()) -> Comman
     return Parser(data, streamed).parse_command()
 
 
-def is_append_message(text: bytes) -> bool:
+def is_append_message(text: bytes, streamed: frozenset[int] = frozenset()) -> bool:
     """Whether ``text``, a command so far that ends in a literal announcement, is an APPEND
-    whose announced literal is the message (RFC 9051 6.3.12 ``append = "APPEND" SP mailbox
-    [SP flag-list] [SP date-time] SP literal``; RFC 6855 ``"UTF8 (" literal8 ")"``), not e.g.
-    the mailbox name. The protocol layer streams such a literal instead of buffering it."""
-    p = Parser(text)
+    whose announced literal is message data (RFC 9051 6.3.12 ``append = "APPEND" SP mailbox
+    [SP flag-list] [SP date-time] SP literal``; RFC 6855 ``"UTF8 (" literal8 ")"``; a further
+    message of RFC 3502 MULTIAPPEND; a TEXT part of RFC 4469 CATENATE; the message of RFC 8508
+    [UID] REPLACE), not e.g. the mailbox name or a CATENATE URL. ``streamed``: as for ``parse_command`` (earlier messages of the
+    command). The protocol layer streams such a literal instead of buffering it."""
+    p = Parser(text, streamed)
+    p.probe = True
     try:
         p.parse_tag()
         p.sp()
-        if p.parse_atom().upper() != "APPEND":
-            return False
-        p.sp()
-        p.parse_mailbox()
-        p.sp()
-        if p.peek(b"("):
-            p.parse_flag_list()
+        name = p.parse_atom().upper()
+        uid = name == "UID"
+        if uid:
             p.sp()
-        if p.peek(b'"'):
-            p.parse_date_time()
-            p.sp()
-        p.take(b"UTF8 (")
+            name = p.parse_atom().upper()
+        if name == "APPEND" and not uid:
+            p.cmd_append(False)
+        elif name == "REPLACE":
+            p.cmd_replace(uid)
+    except MessageLiteralHere:
+        return True
     except BadCommand:
         return False
-    return wire.LITERAL_AT_END.fullmatch(text, p.pos) is not None
+    return False
 
 
 def parse_tag_and_name(line: bytes) -> tuple[str | None, str | None]:

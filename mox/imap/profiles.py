@@ -5,13 +5,17 @@ against server variety. Sans-IO: no trio, no store.
   in ``BASE_CAPABILITIES`` but the extensions mox does not have (``NOT_IN_MOX``).
 - ``full``: everything we implement (``BASE_CAPABILITIES``, as ``mox serve`` advertises it): mox's
   extensions plus the ones mox does not have but Dovecot offers and clients use: SORT,
-  SORT=DISPLAY, THREAD (ORDEREDSUBJECT, REFERENCES, REFS), ESORT, CONTEXT=SEARCH, CONTEXT=SORT and
-  PARTIAL. A client under test sees the most a server can offer it.
+  SORT=DISPLAY, THREAD (ORDEREDSUBJECT, REFERENCES, REFS), ESORT, CONTEXT=SEARCH, CONTEXT=SORT,
+  PARTIAL, CATENATE and URL-PARTIAL. A client under test sees the most a server can offer it.
 - ``dovecot``: what a Dovecot 2.3 server typically advertises of what we implement: IMAP4rev1
-  only (no IMAP4rev2, no UTF8=ACCEPT), no SCRAM/CRAM-MD5, no STATUS=SIZE/APPENDLIMIT; SORT and
-  THREAD, ESORT and CONTEXT=SEARCH but not CONTEXT=SORT or PARTIAL (Dovecot 2.3.19 advertises
-  "SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT ... ESORT ...
-  CONTEXT=SEARCH").
+  only (no IMAP4rev2, no UTF8=ACCEPT), no SCRAM/CRAM-MD5, no APPENDLIMIT; SORT and THREAD, ESORT
+  and CONTEXT=SEARCH but not CONTEXT=SORT or PARTIAL. Dovecot 2.3.19 with its default
+  configuration advertises (after login) "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT
+  SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL
+  CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC
+  ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY
+  PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY", plus SPECIAL-USE and QUOTA where
+  configured, as usual.
 - ``minimal-rev1``: bare RFC 3501: ``IMAP4rev1`` and ``AUTH=PLAIN`` (plus STARTTLS/LOGINDISABLED
   as the connection needs) and nothing else.
 
@@ -29,7 +33,7 @@ DEFAULT_PROFILE = "mox"
 #: Extensions we implement that mox (v0.0.17) does not advertise (mox imapserver/server.go).
 NOT_IN_MOX = frozenset((
     "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS", "ESORT",
-    "CONTEXT=SEARCH", "CONTEXT=SORT", "PARTIAL",
+    "CONTEXT=SEARCH", "CONTEXT=SORT", "PARTIAL", "CATENATE", "URL-PARTIAL",
 ))
 
 #: Capabilities each profile keeps (None: all), or for ``mox`` all but NOT_IN_MOX. STARTTLS,
@@ -41,7 +45,7 @@ _KEEP: dict[str, set[str] | None] = {
         "SEARCHRES", "MOVE", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
         "BINARY", "NAMESPACE", "QUOTA", "QUOTA=RES-STORAGE",
         "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=REFS", "THREAD=ORDEREDSUBJECT", "ESORT",
-        "CONTEXT=SEARCH",
+        "CONTEXT=SEARCH", "WITHIN", "MULTIAPPEND", "SAVEDATE", "CATENATE", "URL-PARTIAL", "STATUS=SIZE",
     },
     "minimal-rev1": {"IMAP4REV1"},
 }
@@ -57,6 +61,10 @@ _COMMAND_CAP = {
     "IDLE": "IDLE",
     "UNSELECT": "UNSELECT",
     "MOVE": "MOVE",
+    "REPLACE": "REPLACE",
+    "GETMETADATA": "METADATA",
+    "ESEARCH": "MULTISEARCH",
+    "SETMETADATA": "METADATA",
     "NAMESPACE": "NAMESPACE",
     "GETQUOTA": "QUOTA",
     "GETQUOTAROOT": "QUOTA",
@@ -126,6 +134,20 @@ def check_command(profile: str, name: str, uid: bool, args: dict[str, Any]) -> t
             return "STATUS HIGHESTMODSEQ needs CONDSTORE (not offered)", None
         if "DELETED" in items and not has(profile, "IMAP4REV2"):
             return "STATUS DELETED needs IMAP4rev2 (not offered)", None
+    if name == "SEARCH" and not has(profile, "WITHIN") and {"OLDER", "YOUNGER"} & _search_ops(args.get("key")):
+        return "OLDER/YOUNGER need WITHIN (not offered)", None
+    saved_keys = {"SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED"}
+    if name == "SEARCH" and not has(profile, "SAVEDATE") and saved_keys & _search_ops(args.get("key")):
+        return "SAVED* search keys need SAVEDATE (not offered)", None
+    if name == "FETCH" and not has(profile, "SAVEDATE") and any(a.name == "SAVEDATE" for a in args.get("atts") or ()):
+        return "FETCH SAVEDATE needs SAVEDATE (not offered)", None
+    if name == "LIST" and getattr(args.get("list"), "metadata", ()) and not has(profile, "LIST-METADATA"):
+        return "LIST RETURN (METADATA) needs LIST-METADATA (not offered)", None
+    if name in ("APPEND", "REPLACE") and any(m.catenate is not None for m in args.get("messages") or ()):
+        if not has(profile, "CATENATE"):
+            return "CATENATE not offered", None
+    if name == "APPEND" and len(args.get("messages") or ()) > 1 and not has(profile, "MULTIAPPEND"):
+        return "APPEND of several messages needs MULTIAPPEND (not offered)", None
     if name == "ENABLE":
         caps = [c for c in args.get("capabilities") or () if has(profile, str(c))]
         return None, dict(args, capabilities=caps)
@@ -157,3 +179,14 @@ def _check_sort_thread(profile: str, name: str, uid: bool, args: dict[str, Any])
     if name == "FETCH" and args.get("partial") is not None and not has(profile, "PARTIAL"):
         return "PARTIAL fetch modifier needs PARTIAL (not offered)"
     return None
+
+
+def _search_ops(key: Any) -> set[str]:
+    """The operators in a search key tree (types.SearchKey)."""
+    ops: set[str] = set()
+    todo = [key] if key is not None else []
+    while todo:
+        k = todo.pop()
+        ops.add(k.op)
+        todo.extend(k.children)
+    return ops

@@ -7,10 +7,11 @@ literals were read. Events:
 - ``Command``: a parsed command (``types.Command``).
 - ``NeedLiteral(tag, size)``: a synchronizing literal was announced and accepted; the driver
   sends ``+ `` (RFC 9051 7.5: the space is required by some clients).
-- ``AppendLiteral(tag, size, sync)``: with ``stream_append`` on, an APPEND message literal was
-  announced and accepted; its data follows as ``AppendData(data)`` events, as it arrives, and
-  is not kept here (the driver streams it to a file). For ``sync`` the driver sends ``+ ``.
-  The command's ``args["message"]`` is then a ``types.MessageLiteral(size)``.
+- ``AppendLiteral(tag, size, sync)``: with ``stream_append`` on, an APPEND message literal (each
+  message of a MULTIAPPEND, each TEXT part of a CATENATE) was announced and accepted; its data
+  follows as ``AppendData(data)`` events, as it arrives, and is not kept here (the driver
+  streams it to a file, one per literal). For ``sync`` the driver sends ``+ ``. In the
+  command's ``args["messages"]`` it is then a ``types.MessageLiteral(size)``.
 - ``BadSyntax(tag, text, code)``: answer ``<tag> BAD [code] text``; the connection goes on.
 - ``Line(data)``: in line mode (``set_line_mode()``), one raw line without CRLF (SASL responses,
   IDLE's DONE).
@@ -296,7 +297,7 @@ class ImapServerConnection:
         if self.ncommands == 0 and (tag is None or name is None):
             self._reset()
             return NotImap()
-        message = name == "APPEND" and is_append_message(bytes(self._cmd))
+        message = name in ("APPEND", "REPLACE") and is_append_message(bytes(self._cmd), frozenset(self._streamed))
         if message:
             # The message literal is exempt from the command literal limits (mox imapserver/server.go);
             # all of a command's messages together are limited (MULTIAPPEND sends several).

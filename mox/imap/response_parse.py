@@ -29,6 +29,8 @@ from .responses import (
     CodeHighestModSeq,
     CodeModified,
     CodeNoUpdate,
+    CodeInProgress,
+    CodeMetadata,
     CodeOther,
     CodePermanentFlags,
     CodeUIDNext,
@@ -70,6 +72,8 @@ from .responses import (
     UntaggedFlags,
     UntaggedID,
     UntaggedList,
+    UntaggedMetadata,
+    UntaggedUIDFetch,
     UntaggedLsub,
     UntaggedNamespace,
     UntaggedPreauth,
@@ -397,6 +401,26 @@ class _Parser:
         if name == "NOUPDATE":
             self.sp()
             return CodeNoUpdate(self.quoted_bytes().decode("ascii", "surrogateescape"))
+        if name == "INPROGRESS":
+            # RFC 9585 3: "INPROGRESS" [SP "(" (quoted / nil) SP (number / nil) SP (nz-number / nil) ")"]
+            if not self.take(b" ("):
+                return CodeInProgress(bare=True)
+            tag = None if self.take(b"NIL") else self.quoted_bytes().decode("utf-8", "surrogateescape")
+            self.sp()
+            progress = None if self.take(b"NIL") else self.number()
+            self.sp()
+            goal = None if self.take(b"NIL") else self.nz_number()
+            self.expect(b")")
+            return CodeInProgress(tag, progress, goal)
+        if name == "METADATA":
+            # RFC 5464 4.2.1, 4.3
+            self.sp()
+            kind = self.atom().upper()
+            num = None
+            if kind in ("LONGENTRIES", "MAXSIZE"):
+                self.sp()
+                num = self.number()
+            return CodeMetadata(kind, num)
         if name == "BADCHARSET":
             charsets: list[str] = []
             if self.take(b" ("):
@@ -430,6 +454,11 @@ class _Parser:
                     self.error("fetch of sequence number 0")
                 self.sp()
                 return UntaggedFetch(n, self.msg_att())
+            if w == "UIDFETCH":  # RFC 9586 3.3
+                if n == 0:
+                    self.error("uidfetch of uid 0")
+                self.sp()
+                return UntaggedUIDFetch(n, self.msg_att())
             self.error(f"unknown numeric response {w!r}")
         w = self.atom().upper()
         if w in ("OK", "NO", "BAD"):
@@ -568,6 +597,25 @@ class _Parser:
                         break
                 self.expect(b")")
             return UntaggedID(params)
+        if w == "METADATA":
+            # RFC 5464 4.4: "METADATA" SP mailbox SP (entry-values / entry-list)
+            self.sp()
+            mailbox = self.mailbox()
+            self.sp()
+            entries: list[tuple[str, bytes | None]] = []
+            if not self.take(b"("):
+                entries.append((self.astring(), None))
+                while self.take(b" "):
+                    entries.append((self.astring(), None))
+                return UntaggedMetadata(mailbox, tuple(entries), values=False)
+            while True:
+                k = self.astring()
+                self.sp()
+                entries.append((k, self.nstring_bytes(allow8=True)))
+                if not self.take(b" "):
+                    break
+            self.expect(b")")
+            return UntaggedMetadata(mailbox, tuple(entries))
         self.error(f"unknown untagged response {w!r}")
         raise AssertionError("unreachable")
 
@@ -577,8 +625,14 @@ class _Parser:
         vals: dict[str, Any] = {}
         exts: list[tuple[str, str]] = []
         updates: list[EsearchUpdate] = []
+        mailbox = None
+        uidvalidity = None
         if self.take(b" (TAG "):
             tag = self.string()
+            if self.take(b" MAILBOX "):  # RFC 7377 2
+                mailbox = self.mailbox()
+                self.expect(b" UIDVALIDITY ")
+                uidvalidity = self.nz_number()
             self.expect(b")")
         if self.peek(b" UID") and self.b[self.i + 4 : self.i + 5] in (b" ", b"\r"):
             self.i += 4
@@ -620,7 +674,9 @@ class _Parser:
                 start = self.i
                 self.sexpr()
                 exts.append((name, self.b[start : self.i].decode("utf-8", "surrogateescape")))
-        return UntaggedEsearch(tag=tag, uid=uid, exts=tuple(exts), updates=tuple(updates), **vals)
+        return UntaggedEsearch(
+            tag=tag, uid=uid, exts=tuple(exts), updates=tuple(updates), mailbox=mailbox, uidvalidity=uidvalidity, **vals
+        )
 
     def thread_data(self) -> UntaggedThread:
         """RFC 5256 5 thread-data: ``THREAD [SP 1*thread-list]``, read without recursion. A

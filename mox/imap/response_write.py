@@ -31,6 +31,8 @@ from .responses import (
     CodeCapability,
     CodeCopyUID,
     CodeHighestModSeq,
+    CodeInProgress,
+    CodeMetadata,
     CodeModified,
     CodeNoUpdate,
     CodeOther,
@@ -70,6 +72,7 @@ from .responses import (
     UntaggedID,
     UntaggedList,
     UntaggedLsub,
+    UntaggedMetadata,
     UntaggedNamespace,
     UntaggedPreauth,
     UntaggedQuota,
@@ -81,6 +84,7 @@ from .responses import (
     UntaggedSort,
     UntaggedStatus,
     UntaggedThread,
+    UntaggedUIDFetch,
     UntaggedVanished,
 )
 
@@ -141,6 +145,15 @@ def serialize_code(c: Code) -> bytes:
         return b"BADCHARSET (" + b" ".join(wire.astring(x, False) for x in c.charsets) + b")"
     if isinstance(c, CodeNoUpdate):
         return b"NOUPDATE " + wire.quoted(c.tag.encode("ascii"))  # RFC 5267 5
+    if isinstance(c, CodeInProgress):
+        if c.bare:
+            return b"INPROGRESS"
+        tag = b"NIL" if c.tag is None else wire.quoted(c.tag.encode("utf-8", "surrogateescape"))
+        prog = b"NIL" if c.progress is None else b"%d" % c.progress
+        goal = b"NIL" if c.goal is None else b"%d" % c.goal
+        return b"INPROGRESS (" + tag + b" " + prog + b" " + goal + b")"
+    if isinstance(c, CodeMetadata):
+        return b"METADATA " + c.kind.encode("ascii") + (b"" if c.number is None else b" %d" % c.number)
     if isinstance(c, CodeOther):
         return c.word.encode("ascii") + b" " + _text(c.arg)
     raise TypeError(f"not a response code: {c!r}")
@@ -256,10 +269,11 @@ def fetch_attr(a: Any, utf8: bool = False) -> bytes:
     return w(a, utf8)
 
 
-def fetch_response(seq: int, attrs: list[bytes]) -> bytes:
+def fetch_response(seq: int, attrs: list[bytes], *, uidfetch: bool = False) -> bytes:
     """``* seq FETCH (attrs)`` CRLF from attributes written by ``fetch_attr`` (or a cached
-    ``ENVELOPE``/``BODYSTRUCTURE`` written by ``envelope``/``body``)."""
-    return b"* %d FETCH (" % seq + b" ".join(attrs) + b")\r\n"
+    ``ENVELOPE``/``BODYSTRUCTURE`` written by ``envelope``/``body``); with ``uidfetch`` the
+    number is a UID: ``* uid UIDFETCH (attrs)`` (RFC 9586 3.3)."""
+    return b"* %d %s (" % (seq, b"UIDFETCH" if uidfetch else b"FETCH") + b" ".join(attrs) + b")\r\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +302,11 @@ def _esearch(r: UntaggedEsearch, utf8: bool) -> bytes:
     # RFC 4731 3.1 search-return-data, in the order we send them.
     out = b"ESEARCH"
     if r.tag is not None:
-        out += b" (TAG " + _str(r.tag, utf8) + b")"
+        out += b" (TAG " + _str(r.tag, utf8)
+        if r.mailbox is not None:
+            # RFC 7377 2: search-correlator =/ SP "MAILBOX" SP astring SP "UIDVALIDITY" SP nz-number
+            out += b" MAILBOX " + wire.mailbox_string(r.mailbox, utf8) + b" UIDVALIDITY %d" % (r.uidvalidity or 0)
+        out += b")"
     if r.uid:
         out += b" UID"
     for name in ("min", "max", "count", "all"):
@@ -365,6 +383,19 @@ def _id(r: UntaggedID, utf8: bool) -> bytes:
     return b"ID (" + b" ".join(_str(k, utf8) + b" " + wire.nstring(v, utf8) for k, v in r.params.items()) + b")"
 
 
+def _metadata(r: UntaggedMetadata, utf8: bool) -> bytes:
+    # RFC 5464 4.4.1: entry-values = "(" entry-value *(SP entry-value) ")", a value is an
+    # nstring or literal8 (binary data); 4.4.2 entry-list = entry *(SP entry).
+    out = b"METADATA " + wire.mailbox(r.mailbox, utf8) + b" "
+    if not r.values:
+        return out + b" ".join(wire.astring(k, utf8) for k, _ in r.entries)
+    items = []
+    for k, v in r.entries:
+        val = b"NIL" if v is None else (wire.literal8(v) if b"\x00" in v else wire.string(v, utf8))
+        items.append(wire.astring(k, utf8) + b" " + val)
+    return out + b"(" + b" ".join(items) + b")"
+
+
 _UNTAGGED: dict[type, Callable[[Any, bool], bytes]] = {
     UntaggedResult: lambda r, utf8: r.status.encode("ascii") + resp_text(r.code, r.text),
     UntaggedBye: lambda r, utf8: b"BYE" + resp_text(r.code, r.text),
@@ -395,7 +426,9 @@ _UNTAGGED: dict[type, Callable[[Any, bool], bytes]] = {
         + b" ".join(b"%s %d %d" % (x.name.encode("ascii"), x.usage, x.limit) for x in r.resources) + b")"
     ),
     UntaggedID: _id,
+    UntaggedMetadata: _metadata,
     UntaggedFetch: lambda r, utf8: b"%d FETCH (" % r.seq + b" ".join(fetch_attr(a, utf8) for a in r.attrs) + b")",
+    UntaggedUIDFetch: lambda r, utf8: b"%d UIDFETCH (" % r.uid + b" ".join(fetch_attr(a, utf8) for a in r.attrs) + b")",
 }  # fmt: skip
 
 

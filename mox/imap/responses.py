@@ -126,6 +126,24 @@ class CodeNoUpdate(_Value, frozen=True):
 
     tag: str
     name = "NOUPDATE"
+class CodeMetadata(_Value, frozen=True):
+    """RFC 5464 4.2.1, 4.3: ``METADATA LONGENTRIES n``, ``METADATA MAXSIZE n``,
+    ``METADATA TOOMANY``, ``METADATA NOPRIVATE``; ``kind`` upper-case, ``number`` for the first two."""
+
+    kind: str
+    number: int | None = None
+    name = "METADATA"
+
+
+class CodeInProgress(_Value, frozen=True):
+    """RFC 9585 3: ``INPROGRESS ("tag" progress goal)``, each part None for NIL (and all None
+    for the bare ``INPROGRESS``)."""
+
+    tag: str | None = None
+    progress: int | None = None
+    goal: int | None = None
+    bare: bool = False
+    name = "INPROGRESS"
 
 
 class CodeOther(_Value, frozen=True):
@@ -140,6 +158,8 @@ class CodeOther(_Value, frozen=True):
 
 
 Code = Union[
+    CodeInProgress,
+    CodeMetadata,
     CodeWord,
     CodeCapability,
     CodePermanentFlags,
@@ -320,6 +340,9 @@ class UntaggedEsearch(_Value, frozen=True):
     exts: tuple[tuple[str, str], ...] = ()
     partial: EsearchPartial | None = None
     updates: tuple[EsearchUpdate, ...] = ()
+    # RFC 7377 2 (MULTISEARCH): the correlator names the mailbox searched and its UIDVALIDITY.
+    mailbox: str | None = None
+    uidvalidity: int | None = None
 
 
 class UntaggedVanished(_Value, frozen=True):
@@ -327,6 +350,24 @@ class UntaggedVanished(_Value, frozen=True):
 
     earlier: bool
     uids: str
+
+
+class UntaggedMetadata(_Value, frozen=True):
+    """RFC 5464 4.4: ``* METADATA mailbox (entry value ...)``, ``entries`` as (name, value) with
+    the value's bytes or None for NIL; the unsolicited form ``* METADATA mailbox entry ...``
+    (names of changed entries, 4.4.2) has ``values`` False and None values. The server's own
+    entries have mailbox ``""``."""
+
+    mailbox: str
+    entries: tuple[tuple[str, bytes | None], ...]
+    values: bool = True
+
+    def get(self, name: str) -> bytes | None:
+        """The value of entry ``name`` (case-insensitive), None when absent or NIL."""
+        for k, v in self.entries:
+            if k.lower() == name.lower():
+                return v
+        return None
 
 
 class NamespaceDescr(_Value, frozen=True):
@@ -562,6 +603,20 @@ class UntaggedFetch(_Value, frozen=True):
         return None
 
 
+class UntaggedUIDFetch(_Value, frozen=True):
+    """RFC 9586 3.3 (UIDONLY): ``* uid UIDFETCH (attrs)``, a FETCH response numbered by UID."""
+
+    uid: int
+    attrs: tuple[Any, ...]
+
+    def attr(self, cls: type) -> Any:
+        """The first attribute of type ``cls``, or None."""
+        for a in self.attrs:
+            if isinstance(a, cls):
+                return a
+        return None
+
+
 Untagged = Union[
     UntaggedResult,
     UntaggedBye,
@@ -585,6 +640,8 @@ Untagged = Union[
     UntaggedQuotaroot,
     UntaggedQuota,
     UntaggedID,
+    UntaggedMetadata,
     UntaggedFetch,
+    UntaggedUIDFetch,
 ]
 Response = Union[Untagged, Tagged, Continuation]

@@ -8,7 +8,8 @@ comment after a bare address is its display name, as in ENVELOPE); a group's nam
 A needle never spans two addresses. Dovecot matches the same parts. Dates: BEFORE/ON/SINCE use the internal date, SENT* the Date header,
 both in their own time zone's calendar date (UTC for the internal date). OLDER/YOUNGER (RFC 5032)
 compare the internal date's age in whole seconds with the interval, at the moment of the search:
-OLDER n matches an age of n seconds or more, YOUNGER n an age of at most n (as mox).
+OLDER n matches an age of n seconds or more, YOUNGER n an age of at most n (as mox). SAVED*
+(RFC 8514) use the save date like BEFORE/ON/SINCE the internal date.
 """
 
 from __future__ import annotations
@@ -172,6 +173,12 @@ def _internal_date(c: Candidate) -> datetime.date:
     return datetime.datetime.fromtimestamp(c.msg.received, datetime.timezone.utc).date()
 
 
+def _save_date(c: Candidate) -> datetime.date:
+    """RFC 8514 4: the save date's calendar date (UTC, as the internal date); a message without
+    one (stored before we kept it) is searched by its internal date (RFC 8514 4, as mox)."""
+    return datetime.datetime.fromtimestamp(c.msg.saved or c.msg.received, datetime.timezone.utc).date()
+
+
 def _sent_date(c: Candidate) -> datetime.date | None:
     vals = c.headers()
     for k, v in vals:
@@ -235,6 +242,11 @@ def matches(c: Candidate, key: SearchKey) -> bool:
         return m.size < (key.number or 0)
     if op == "MODSEQ":
         return max(m.modseq, 1) >= (key.number or 0)
+    if op == "SAVEDATESUPPORTED":
+        return bool(m.saved)
+    if op in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):
+        d, want = _save_date(c), _date(key.date)  # type: ignore[arg-type]
+        return d < want if op == "SAVEDBEFORE" else d == want if op == "SAVEDON" else d >= want
     if op in ("OLDER", "YOUNGER"):
         age = int(time.time() - m.received)
         return age >= (key.number or 0) if op == "OLDER" else age <= (key.number or 0)
@@ -350,6 +362,15 @@ def compile_key(key: SearchKey) -> tuple[Any, int]:
         if op == "SMALLER":
             return (lambda c: c.msg.size < n), INDEX
         return (lambda c: max(c.msg.modseq, 1) >= n), INDEX
+    if op == "SAVEDATESUPPORTED":
+        return (lambda c: bool(c.msg.saved)), INDEX
+    if op in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):
+        want = _date(key.date)  # type: ignore[arg-type]
+        if op == "SAVEDBEFORE":
+            return (lambda c: _save_date(c) < want), INDEX
+        if op == "SAVEDON":
+            return (lambda c: _save_date(c) == want), INDEX
+        return (lambda c: _save_date(c) >= want), INDEX
     if op in ("OLDER", "YOUNGER"):
         # RFC 5032 1: the time of interest is computed when the search is performed. An age of n
         # seconds or more is received at or before now - n.

@@ -28,9 +28,11 @@ from . import (
     cmd_append,
     cmd_auth,
     cmd_copymove,
+    cmd_esearch,
     cmd_fetch,
     cmd_idle,
     cmd_mailbox,
+    cmd_metadata,
     cmd_search,
     cmd_select,
     cmd_sort,
@@ -58,6 +60,7 @@ from mox.store import Upload
 from .responses import (
     Code,
     CodeCapability,
+    CodeMetadata,
     CodeOther,
     CodeWord,
     Continuation,
@@ -103,7 +106,10 @@ HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
     "STATUS": cmd_mailbox.cmd_status,
     "GETQUOTAROOT": cmd_mailbox.cmd_getquotaroot,
     "GETQUOTA": cmd_mailbox.cmd_getquota,
+    "GETMETADATA": cmd_metadata.cmd_getmetadata,
+    "SETMETADATA": cmd_metadata.cmd_setmetadata,
     "APPEND": cmd_append.cmd_append,
+    "REPLACE": cmd_append.cmd_replace,
     "IDLE": cmd_idle.cmd_idle,
     "CHECK": cmd_select.cmd_check,
     "CLOSE": cmd_select.cmd_close,
@@ -113,6 +119,7 @@ HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
     "SORT": cmd_sort.cmd_sort,
     "THREAD": cmd_sort.cmd_thread,
     "CANCELUPDATE": cmd_search.cmd_cancelupdate,
+    "ESEARCH": cmd_esearch.cmd_esearch,
     "FETCH": cmd_fetch.cmd_fetch,
     "STORE": cmd_store.cmd_store,
     "COPY": cmd_copymove.cmd_copy,
@@ -124,7 +131,7 @@ UPLOAD_BUFFER = 256 * 1024  # APPEND data collected before one write to the uplo
 # Commands during which expunges of other sessions are held back (RFC 9051 7.5.1; RFC 5256:
 # "Untagged EXPUNGE responses are not permitted while the server is responding to a SORT
 # command", THREAD alike).
-NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
+NO_EXPUNGE_COMMANDS = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD", "ESEARCH"}
 
 
 class Connection:
@@ -141,7 +148,7 @@ class Connection:
         self.session = Session(ctx, log, tls=tls)
         self.session.conn = self
         self.start_tls = False
-        self.upload: Upload | None = None  # the APPEND message literal being received
+        self.uploads: list[Upload] = []  # the APPEND message literals of the command, in order
         self._upload_buf = bytearray()
         self.peak_buffered = 0
 
@@ -196,10 +203,10 @@ class Connection:
     # -- APPEND message literals
 
     async def _upload_start(self, ev: AppendLiteral) -> None:
-        self.discard_upload()
+        await self._upload_flush()  # what is buffered belongs to the previous literal
         acc = self.session.acc
         assert acc is not None  # streaming is on only once authenticated
-        self.upload = acc.new_upload()
+        self.uploads.append(acc.new_upload())
         if ev.sync:
             await self.send(Continuation())
 
@@ -209,16 +216,32 @@ class Connection:
             await self._upload_flush()
 
     async def _upload_flush(self) -> None:
-        if self.upload is not None and self._upload_buf:
+        if self.uploads and self._upload_buf:
             data, self._upload_buf = bytes(self._upload_buf), bytearray()
-            await trio.to_thread.run_sync(self.upload.write, data)
+            await trio.to_thread.run_sync(self.uploads[-1].write, data)
+
+    def _take_uploads(self, cmd: Command) -> None:
+        """Put the uploads in place of the streamed literals of an APPEND, in their order."""
+        todo = list(self.uploads)
+
+        def take(v: Any) -> Any:
+            if isinstance(v, MessageLiteral):
+                if not todo:
+                    raise ServerBug("more streamed literals than uploads")
+                return todo.pop(0)
+            return v
+
+        for m in cmd.args.get("messages") or ():
+            m.data = take(m.data)
+            if m.catenate is not None:
+                m.catenate = [(kind, take(v)) for kind, v in m.catenate]
 
     def discard_upload(self) -> None:
-        """Remove the upload's file unless it became a message (after any command, error, close)."""
+        """Remove the uploads' files unless they became messages (after any command, error, close)."""
         self._upload_buf = bytearray()
-        if self.upload is not None:
-            self.upload.discard()
-            self.upload = None
+        uploads, self.uploads = self.uploads, []
+        for up in uploads:
+            up.discard()
 
     async def read_line(self, kind: str = "text") -> bytes:
         """A raw line (AUTHENTICATE continuation, IDLE's DONE)."""
@@ -333,9 +356,11 @@ class Connection:
                 s.apply_changes(allow_expunge=False)
             if s.selected is not None and s.selected.deleted and name in SELECTED - {"CLOSE", "UNSELECT", "CHECK"}:
                 raise CommandFailed("selected mailbox has been deleted", "NONEXISTENT")
-            if isinstance(cmd.args.get("message"), MessageLiteral):
+            if s.uidonly:
+                _check_uidonly(cmd)
+            if self.uploads:
                 await self._upload_flush()
-                cmd.args["message"] = self.upload
+                self._take_uploads(cmd)
             done = await HANDLERS[name](s, cmd)
             if isinstance(done, Done):
                 tagged = Tagged(cmd.tag, "OK", done.code, done.text)
@@ -355,7 +380,7 @@ class Connection:
             mapped = _store_error(e)
             if mapped is not None:
                 mcode, mtext = mapped
-                if mcode.word == "UNAVAILABLE":
+                if mcode == CodeWord("UNAVAILABLE"):
                     self.log.warn("command failed, disk full", command=full, err=str(e))
                 tagged = Tagged(cmd.tag, "NO", mcode, _text(mtext, mcode))
             else:
@@ -370,6 +395,29 @@ class Connection:
         self.discard_upload()
         await s.remove_released_files()
         await self.write(s.take_output() + response_write.serialize(tagged, utf8=s.utf8))
+
+
+# Commands that take message sequence numbers: with UIDONLY only their UID form (RFC 9586 3.2).
+SEQUENCE_COMMANDS = {"SEARCH", "FETCH", "STORE", "COPY", "MOVE", "REPLACE", "SORT", "THREAD"}
+
+
+def _check_uidonly(cmd: Command) -> None:
+    """RFC 9586 3.2: with UIDONLY enabled, a message sequence number anywhere is ``BAD
+    [UIDREQUIRED]``: a command's sequence set, a search key, QRESYNC's sequence match data."""
+    if cmd.name in SEQUENCE_COMMANDS and not cmd.uid:
+        raise BadCommand(f"{cmd.name} takes message sequence numbers: use UID {cmd.name} with UIDONLY", "UIDREQUIRED")
+    key = cmd.args.get("key")
+    if cmd.name in ("SEARCH", "ESEARCH", "SORT", "THREAD") and key is not None and _has_seqset(key):
+        raise BadCommand("message sequence numbers in a search with UIDONLY", "UIDREQUIRED")
+    qr = cmd.args.get("qresync")
+    if cmd.name in ("SELECT", "EXAMINE") and qr and qr.get("seq_match") is not None:
+        raise BadCommand("sequence match data with UIDONLY", "UIDREQUIRED")
+
+
+def _has_seqset(key: Any) -> bool:
+    if key.op == "SEQSET" and not (key.numset is not None and key.numset.search_result):
+        return True
+    return any(_has_seqset(k) for k in key.children)
 
 
 def _code(code: str | None) -> Code | None:
@@ -403,7 +451,7 @@ def _allowed(state: State, name: str) -> bool:
     return False
 
 
-def _store_error(e: Exception) -> tuple[CodeWord, str] | None:
+def _store_error(e: Exception) -> tuple[CodeWord | CodeMetadata, str] | None:
     """The tagged NO for an error of the store that a client can cause or must hear about."""
     from mox.store import errors as E
 
@@ -423,6 +471,10 @@ def _store_error(e: Exception) -> tuple[CodeWord, str] | None:
         return CodeWord("UNAVAILABLE"), "mail storage full, try again later"
     if isinstance(e, E.InvalidMailboxName):
         return CodeWord("CANNOT"), str(e)
+    if isinstance(e, E.MetadataTooMany):
+        return CodeMetadata("TOOMANY"), str(e)  # RFC 5464 4.3
+    if isinstance(e, E.MetadataTooLarge):
+        return CodeMetadata("MAXSIZE", e.limit), str(e)
     if isinstance(e, E.InvalidFlag):
         return CodeWord("CLIENTBUG"), str(e)
     return None

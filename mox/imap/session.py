@@ -36,6 +36,7 @@ Invariants (RFC 9051 2.3.1.2, 7.5.1; mox ``store/state.go``):
 from __future__ import annotations
 
 import enum
+import time
 from typing import Any, NamedTuple
 
 import msgspec
@@ -50,6 +51,7 @@ from .errors import BadCommand, CommandFailed
 from .responses import (
     Code,
     CodeHighestModSeq,
+    CodeInProgress,
     FetchFlags,
     FetchModSeq,
     FetchUID,
@@ -57,6 +59,7 @@ from .responses import (
     UntaggedExists,
     UntaggedExpunge,
     UntaggedFetch,
+    UntaggedUIDFetch,
     UntaggedFlags,
     UntaggedList,
     UntaggedRecent,
@@ -66,21 +69,23 @@ from .responses import (
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
 
-# Capabilities as mox v0.0.14 (imapserver/server.go), plus NAMESPACE, then the ones mox does not
-# have (profiles.NOT_IN_MOX; the "mox" profile leaves them out): SORT and THREAD (RFC 5256, RFC 5957
-# SORT=DISPLAY, THREAD=REFS of draft-ietf-morg-inthread), ESORT and CONTEXT (RFC 5267), PARTIAL
-# (RFC 9394). No I18NLEVEL=1 (RFC 5255): SORT and THREAD collate with i;unicode-casemap as it
-# requires, but SEARCH matches with Python's case folding. The AUTH=...-PLUS entries are dropped
-# on connections without a checkable channel binding (Session.capabilities). APPENDLIMIT gets the
-# limit APPEND enforces (RFC 7889 2: the largest message the server accepts; mox advertises 2^63-1
-# whatever it enforces, we say what we do).
+# Capabilities as mox v0.0.17 (imapserver/server.go, in its order), plus NAMESPACE, then the ones
+# mox does not have (profiles.NOT_IN_MOX; the "mox" profile leaves them out): SORT and THREAD
+# (RFC 5256, RFC 5957 SORT=DISPLAY, THREAD=REFS of draft-ietf-morg-inthread), ESORT and CONTEXT
+# (RFC 5267), PARTIAL (RFC 9394), CATENATE (RFC 4469) with URL-PARTIAL (RFC 5550). No
+# I18NLEVEL=1 (RFC 5255): SORT and THREAD collate with i;unicode-casemap as it requires, but
+# SEARCH matches with Python's case folding. The AUTH=...-PLUS entries are dropped on connections
+# without a checkable channel binding (Session.capabilities). APPENDLIMIT gets the limit APPEND
+# enforces (RFC 7889 2: the largest message the server accepts; mox advertises 2^63-1 whatever it
+# enforces, we say what we do).
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE CREATE-SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 "
     "AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 ID APPENDLIMIT CONDSTORE "
-    "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE WITHIN NAMESPACE "
+    "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE METADATA SAVEDATE WITHIN NAMESPACE LIST-METADATA "
+    "MULTIAPPEND REPLACE INPROGRESS MULTISEARCH UIDONLY "
     "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH "
-    "CONTEXT=SORT PARTIAL"
+    "CONTEXT=SORT PARTIAL CATENATE URL-PARTIAL"
 )
 
 
@@ -95,6 +100,33 @@ def append_limit(ctx: Any) -> int:
 # Per connection, after more than 3 failed authentications each further attempt waits
 # (failures - 3) x this many seconds before credentials are checked (mox imapserver/server.go).
 AUTH_FAILURE_DELAY = 1.0
+
+
+#: Seconds between INPROGRESS responses of a long command (RFC 9585; mox: 1 s); tests lower it.
+INPROGRESS_INTERVAL = 1.0
+
+
+class Progress:
+    """RFC 9585: a command working through ``goal`` items tells the client how far it got, in
+    ``* OK [INPROGRESS ("tag" n goal)]`` written at once (not queued), at most every
+    INPROGRESS_INTERVAL seconds. ``await step(n)`` now and then (it checks the clock). A tag with "]" can't be
+    quoted in a response code unambiguously: NIL then (as mox)."""
+
+    def __init__(self, s: Session, tag: str, goal: int | None) -> None:
+        self.s = s
+        self.tag = None if "]" in tag else tag
+        self.goal = goal or None  # nz-number / nil
+        self.last = time.monotonic()
+
+    async def step(self, done: int) -> None:
+        """``done`` items are done; tell the client if the interval has passed."""
+        now = time.monotonic()
+        if now - self.last >= INPROGRESS_INTERVAL:
+            self.last = now
+            conn = getattr(self.s, "conn", None)
+            if conn is not None:
+                r = UntaggedResult("OK", CodeInProgress(self.tag, done, self.goal), "still searching")
+                await conn.write(response_write.serialize(r, utf8=self.s.utf8))
 
 
 class Done(NamedTuple):
@@ -181,10 +213,13 @@ class Session:
     def send_flags(self, seq: int, uid: int, flags: tuple[str, ...] | list[str], modseq: int | None) -> None:
         """``* seq FETCH (UID uid FLAGS (...) [MODSEQ (n)])``: a message's flags as this session
         shows them, with its MODSEQ when given (RFC 7162 3.2: flag changes with their MODSEQ)."""
-        attrs: tuple[Any, ...] = (FetchUID(uid), FetchFlags(self.flags_out(uid, flags)))
+        attrs: tuple[Any, ...] = (FetchFlags(self.flags_out(uid, flags)),)
+        if not self.uidonly:
+            attrs = (FetchUID(uid), *attrs)
         if modseq is not None:
             attrs += (FetchModSeq(max(modseq, 1)),)
-        self.send(UntaggedFetch(seq, attrs))
+        # RFC 9586 3.3: with UIDONLY numbered by UID, which then is no attribute (as mox).
+        self.send(UntaggedUIDFetch(uid, attrs) if self.uidonly else UntaggedFetch(seq, attrs))
 
     def send_mailbox_flags(self, keywords: list[str]) -> None:
         """``* FLAGS``: the system flags, mox's known keywords and the mailbox's keywords."""
@@ -235,6 +270,17 @@ class Session:
     @property
     def qresync(self) -> bool:
         return "QRESYNC" in self.enabled
+
+    @property
+    def uidonly(self) -> bool:
+        """RFC 9586: no message sequence numbers, from the client or to it."""
+        return "UIDONLY" in self.enabled
+
+    @property
+    def vanished(self) -> bool:
+        """Expunges are told as VANISHED (RFC 7162 3.2.10 with QRESYNC; RFC 9586 3.3 with UIDONLY),
+        not as EXPUNGE with a sequence number."""
+        return "QRESYNC" in self.enabled or "UIDONLY" in self.enabled
 
     def enable_condstore(self, announce: bool = True) -> None:
         """Enable CONDSTORE (RFC 7162 3.1: also implicitly, by a CONDSTORE enabling command).
@@ -469,7 +515,7 @@ class Session:
                     s = sel.remove(uid)
                     if not s:
                         continue
-                    if self.qresync:
+                    if self.vanished:
                         vanished.append(uid)
                     else:
                         self.send(UntaggedExpunge(s))

@@ -140,6 +140,7 @@ class ListCommand(msgspec.Struct, frozen=True):
     return_opts: tuple[str, ...] = ()
     status_items: tuple[str, ...] = ()
     extended: bool = False
+    metadata: tuple[str, ...] = ()  # RFC 9590 RETURN (METADATA (entries)), names lower-case
 
 
 class MessageLiteral(msgspec.Struct, frozen=True):
@@ -148,6 +149,19 @@ class MessageLiteral(msgspec.Struct, frozen=True):
     to a file. The parser puts this in ``args["message"]`` instead of the bytes."""
 
     size: int
+
+
+class AppendMessage(msgspec.Struct):
+    """One message of an APPEND (RFC 3502 MULTIAPPEND: one or more per command). ``data`` is the
+    message (bytes, a ``MessageLiteral`` that was streamed, replaced by the driver with the store's
+    ``Upload``), or None when ``catenate`` (RFC 4469) lists its parts: ``("TEXT", data)`` with
+    data as for ``data``, or ``("URL", url)``."""
+
+    flags: tuple[str, ...] = ()
+    date: float | None = None
+    data: Any = None
+    catenate: list[tuple[str, Any]] | None = None
+    utf8: bool = False
 
 
 class Command(msgspec.Struct, frozen=True):

@@ -26,7 +26,7 @@ async methods run the blocking parts with ``trio.to_thread.run_sync``.
 """
 
 from mox.store.account import Account
-from mox.store.files import Upload
+from mox.store.files import NewMessage, Upload
 from mox.store.mailbox_names import check_mailbox_name, normalize_mailbox_name
 from mox.store.changes import (
     Change,
@@ -54,16 +54,28 @@ from mox.store.errors import (
     MailboxHasChildren,
     MailboxNotFound,
     MessageGone,
+    MetadataTooLarge,
+    MetadataTooMany,
     OverQuota,
     StoreError,
 )
-from mox.store.schema import SPECIAL_USE, SYSTEM_FLAGS, CramMD5State, Mailbox, Message, ScramSecret, normalize_flags
+from mox.store.schema import (
+    SPECIAL_USE,
+    SYSTEM_FLAGS,
+    Annotation,
+    CramMD5State,
+    Mailbox,
+    Message,
+    ScramSecret,
+    normalize_flags,
+)
 from mox.store.store import Store
 
 __all__ = [
     "SPECIAL_USE",
     "SYSTEM_FLAGS",
     "Account",
+    "Annotation",
     "AccountExists",
     "AccountNotFound",
     "Change",
@@ -90,10 +102,13 @@ __all__ = [
     "MailboxNotFound",
     "Message",
     "MessageGone",
+    "MetadataTooLarge",
+    "MetadataTooMany",
     "OverQuota",
     "ScramSecret",
     "Store",
     "StoreError",
+    "NewMessage",
     "Upload",
     "check_mailbox_name",
     "normalize_flags",

@@ -53,7 +53,7 @@ import functools
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import trio
@@ -65,12 +65,12 @@ from mox.store.changes import ChangeSubscriber
 from mox.store.commit import Pending
 from mox.store.consistency import Consistency
 from mox.store.errors import DiskFull, Inconsistent
-from mox.store.files import MessageFiles, Upload
+from mox.store.files import MessageFiles, NewMessage, Upload
 from mox.store.index import JOURNAL_MAGIC, JournalWriter, encode_txn
 from mox.store.lock import AccountLock
 from mox.store.mailbox_names import check_mailbox_name, normalize_mailbox_name
 from mox.store.memindex import AccountOwner
-from mox.store.schema import Closed, CramMD5State, Mailbox, Message, ScramSecret
+from mox.store.schema import Annotation, Closed, CramMD5State, Mailbox, Message, ScramSecret
 from mox.store.thread_writes import ThreadWrites
 
 __all__ = ["Account", "AccountOwner", "Upload", "check_mailbox_name", "normalize_mailbox_name"]
@@ -235,6 +235,11 @@ class Account(ThreadWrites, Consistency):
             mb = self._mailboxes.get(mailbox_id)
             return max(mb.first_recent_uid, 1) if mb is not None else 1
 
+    def annotations(self, mailbox_id: int) -> list[Annotation]:
+        """The metadata entries of a mailbox (``mailbox_id`` 0: of the account), by key."""
+        with self._cond:
+            return sorted(self._annotations.get(mailbox_id, {}).values(), key=lambda a: a.key)
+
     def subscriptions(self) -> list[str]:
         """All subscribed names, sorted: subscribed mailboxes and subscribed names that are no
         mailbox (RFC 9051 6.3.7)."""
@@ -326,6 +331,11 @@ class Account(ThreadWrites, Consistency):
     ) -> Message:
         return await self._run(self.deliver_upload_sync, mailbox_name, upload, flags=flags, received=received, origin=origin)
 
+    async def deliver_many(
+        self, mailbox_name: str, messages: Sequence[NewMessage], *, origin=None, replace: tuple[int, int] | None = None
+    ) -> list[Message]:
+        return await self._run(self.deliver_many_sync, mailbox_name, messages, origin=origin, replace=replace)
+
     async def deliver_once(
         self, mailbox_name: str, data: bytes, key: str, *, flags: Iterable[str] = (), received: float | None = None,
         before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
@@ -363,6 +373,11 @@ class Account(ThreadWrites, Consistency):
 
     async def rename_mailbox(self, old: str, new: str, origin=None) -> None:
         await self._run(self.rename_mailbox_sync, old, new, origin)
+
+    async def set_annotations(
+        self, mailbox_name: str | None, entries: Sequence[tuple[str, bytes | None, bool]], origin=None
+    ) -> None:
+        await self._run(self.set_annotations_sync, mailbox_name, entries, origin=origin)
 
     async def set_subscribed(self, name: str, subscribed: bool, origin=None) -> None:
         await self._run(self.set_subscribed_sync, name, subscribed, origin)

@@ -231,6 +231,7 @@ class Commit(Recovery):
                     self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, boxes, self._password,
                     list(self._keys.values()),
                     sorted(self._subs),
+                    [a for _, e in sorted(self._annotations.items()) for _, a in sorted(e.items())],
                 )  # fmt: skip
                 data = encode_snapshot(snap)
             except BaseException:

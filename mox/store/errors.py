@@ -58,3 +58,17 @@ class Inconsistent(StoreError):
         super().__init__(f"account {account!r} inconsistent: " + "; ".join(problems))
         self.account = account
         self.problems = problems
+
+
+class MetadataTooMany(StoreError):
+    """Setting metadata entries would exceed the number of entries an account may have (IMAP
+    ``NO [METADATA TOOMANY]``, RFC 5464 4.3)."""
+
+
+class MetadataTooLarge(StoreError):
+    """Setting metadata entries would exceed the total size an account's entries may have
+    (IMAP ``NO [METADATA MAXSIZE n]``, RFC 5464 4.3); ``limit`` is that size."""
+
+    def __init__(self, msg: str, limit: int) -> None:
+        super().__init__(msg)
+        self.limit = limit

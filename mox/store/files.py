@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mox import mlog
 from mox.store import layout
@@ -21,6 +21,15 @@ from mox.store.errors import MessageGone
 
 if TYPE_CHECKING:
     from mox.store.memindex import AccountOwner
+
+
+class NewMessage(NamedTuple):
+    """A message to store (``Writes.deliver_many_sync``): its data (bytes or an ``Upload``),
+    flags and internal date (unix seconds; None: now)."""
+
+    data: bytes | Upload
+    flags: tuple[str, ...] = ()
+    received: float | None = None
 
 
 class Upload:

@@ -32,6 +32,7 @@ from mox.store.schema import (
     MailboxDelete,
     Message,
     MessageDelete,
+    Annotation,
     MessageMeta,
     PasswordRecord,
     Snapshot,
@@ -155,6 +156,7 @@ class IndexState:
         self._by_id: dict[int, Message] = {}
         self._password: PasswordRecord | None = None
         self._subs: set[str] = set()  # subscribed names that are no mailbox (schema.Subscription)
+        self._annotations: dict[int, dict[str, Annotation]] = {}  # mailbox id (0: account) -> key -> entry
         self._seq = 0
         self._next_id = 1
         self._last_modseq = 1  # the first modseq handed out is 2
@@ -181,6 +183,8 @@ class IndexState:
         self._password = snap.password
         self._keys = {k.key: k for k in snap.keys}
         self._subs = set(snap.subscriptions)
+        for a in snap.annotations:
+            self._annotations.setdefault(a.mailbox_id, {})[a.key] = a
         self._seq = snap.seq
         self._next_id = snap.next_id
         self._last_modseq = snap.last_modseq
@@ -256,6 +260,7 @@ class IndexState:
                 self._disk_usage -= m.size
             for m in self._tombs.pop(rec.id, {}).values():
                 del self._by_id[m.id]
+            self._annotations.pop(rec.id, None)  # RFC 5464 3.2: a mailbox's entries go with it
         elif isinstance(rec, MessageMeta):
             old = self._by_id[rec.id]
             new = replace(
@@ -268,6 +273,12 @@ class IndexState:
                 self._threads.remove(old)
                 self._live[old.mailbox_id][old.uid] = new
                 self._threads.add(new)
+        elif isinstance(rec, Annotation):
+            entries = self._annotations.setdefault(rec.mailbox_id, {})
+            if rec.value is None:
+                entries.pop(rec.key, None)
+            else:
+                entries[rec.key] = rec
         elif isinstance(rec, PasswordRecord):
             self._password = rec
         elif isinstance(rec, Subscription):

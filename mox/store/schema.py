@@ -154,6 +154,10 @@ class Message(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="msg")
     is_reject: bool = False
     #: SHA-256 of a reject without Message-ID, to store each reject once (mox's MessageHash).
     message_hash: bytes = b""
+    #: When the message was saved into its mailbox (delivery, APPEND, COPY, MOVE), unix
+    #: seconds, for IMAP SAVEDATE (RFC 8514); 0 for messages stored before we kept it (an
+    #: index written then decodes with 0: fields are added at the end with a default).
+    saved: float = 0.0
 
     def __hash__(self) -> int:  # msgspec.Raw is not hashable; these fields decide equality
         return hash((self.id, self.modseq, self.flags, self.expunged))
@@ -232,9 +236,21 @@ class Subscription(msgspec.Struct, frozen=True, array_like=True, tag="sub"):
     subscribed: bool
 
 
+class Annotation(msgspec.Struct, frozen=True, array_like=True, tag="ann"):
+    """A metadata entry (IMAP METADATA, RFC 5464) of a mailbox, or of the account (the server
+    entries, ``mailbox_id`` 0): its lower-case name (``/private/...`` or ``/shared/...``) and
+    value; a value of None removes the entry. ``is_string``: the value was set as a string
+    (quoted or literal), not as literal8 binary data."""
+
+    mailbox_id: int
+    key: str
+    value: bytes | None
+    is_string: bool = True
+
+
 Record = (
     Mailbox | MailboxDelete | Message | FlagsUpdate | Expunge | MessageDelete | PasswordRecord | Subscription
-    | MessageMeta
+    | MessageMeta | Annotation
 )  # fmt: skip
 
 
@@ -293,3 +309,4 @@ class Snapshot(msgspec.Struct, frozen=True, array_like=True, tag="snap"):
     password: PasswordRecord | None = None
     keys: list[DeliveryKey] = []  # delivery keys younger than account.DELIVERY_KEY_KEEP
     subscriptions: list[str] = []  # subscribed names that are no mailbox (Subscription records)
+    annotations: list[Annotation] = []  # metadata entries (values never None)

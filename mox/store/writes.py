@@ -27,8 +27,17 @@ from mox.store.changes import (
 )
 from mox.store import threads
 from mox.store.commit import Pending, space_errors
-from mox.store.errors import InvalidMailboxName, MailboxExists, MailboxHasChildren, MessageGone, OverQuota, StoreError
-from mox.store.files import Upload
+from mox.store.errors import (
+    InvalidMailboxName,
+    MailboxExists,
+    MailboxHasChildren,
+    MessageGone,
+    MetadataTooLarge,
+    MetadataTooMany,
+    OverQuota,
+    StoreError,
+)
+from mox.store.files import NewMessage, Upload
 from mox.store.index import encode_txn
 from mox.store.junk import flags_for_mailbox, junk_state
 from mox.store.junk_training import JunkTraining
@@ -36,6 +45,7 @@ from mox.store.mailbox_names import check_mailbox_name, normalize_mailbox_name
 from mox.store.memindex import replace
 from mox.store.schema import (
     SPECIAL_USE,
+    Annotation,
     DeliveryKey,
     Expunge,
     FlagsUpdate,
@@ -50,8 +60,64 @@ from mox.store.schema import (
 )
 
 
+#: Metadata entries (IMAP METADATA) an account may have, and their total size (names and
+#: values), as mox (imapserver/metadata.go).
+METADATA_MAX_ENTRIES = 1000
+METADATA_MAX_SIZE = 1000 * 1000
+
+
 class Writes(JunkTraining):
     """The write operations."""
+
+    def effective_quota(self) -> int:
+        return self.store.quota if self.quota is None else self.quota
+
+    def _check_quota_locked(self, extra: int) -> None:
+        q = self.effective_quota()
+        if q > 0 and self._disk_usage + extra > q:
+            raise OverQuota(f"quota of {q} bytes exceeded (usage {self._disk_usage}, adding {extra})")
+
+    @space_errors
+    def set_annotations_sync(
+        self, mailbox_name: str | None, entries: Sequence[tuple[str, bytes | None, bool]], origin=None
+    ) -> None:
+        """Set metadata entries (key, value or None to remove, is_string) of a mailbox, or of the
+        account with ``mailbox_name`` None, in one transaction. Keys are stored lower-case. The
+        account's entries together are limited (METADATA_MAX_ENTRIES, METADATA_MAX_SIZE):
+        MetadataTooMany / MetadataTooLarge, and nothing is set."""
+        with self._cond:
+            self._check_writable()
+            mbid = 0 if mailbox_name is None else self._mailbox_locked(mailbox_name).id
+            cur = dict(self._annotations.get(mbid, {}))
+            records = []
+            for key, value, is_string in entries:
+                key = key.lower()
+                if value is None and key not in cur:
+                    continue
+                rec = Annotation(mbid, key, value, is_string)
+                records.append(rec)
+                if value is None:
+                    del cur[key]
+                else:
+                    cur[key] = rec
+            if not records:
+                return
+            n = size = 0
+            for id, es in self._annotations.items():
+                for a in (cur if id == mbid else es).values():
+                    n += 1
+                    size += len(a.key) + len(a.value or b"")
+            if mbid not in self._annotations:
+                n += len(cur)
+                size += sum(len(a.key) + len(a.value or b"") for a in cur.values())
+            if n > METADATA_MAX_ENTRIES:
+                raise MetadataTooMany(f"too many metadata entries, at most {METADATA_MAX_ENTRIES}")
+            if size > METADATA_MAX_SIZE:
+                raise MetadataTooLarge(f"metadata too large, at most {METADATA_MAX_SIZE} bytes", METADATA_MAX_SIZE)
+            for rec in records:
+                self._apply(rec)
+            self._transact_applied(records, [], origin)
+        self._after_commit()
 
     def effective_quota(self) -> int:
         return self.store.quota if self.quota is None else self.quota
@@ -79,9 +145,11 @@ class Writes(JunkTraining):
         it short; it must not call into the account): what the caller records about the
         message (mox.ci: which SMTP session brought it) is then in place for whoever finds
         it. If it raises, nothing is stored."""
-        msg = self._deliver(mailbox_name, data, flags, received, origin, None, before_visible, reject_hash)
-        assert msg is not None
-        return msg
+        msgs = self._deliver(
+            mailbox_name, [NewMessage(data, tuple(flags), received)], origin, None, before_visible, reject_hash
+        )
+        assert msgs is not None
+        return msgs[0]
 
     @space_errors
     def deliver_once_sync(
@@ -94,7 +162,8 @@ class Writes(JunkTraining):
         ``before_visible``: as for deliver_sync (not called when nothing is stored)."""
         if not key:
             raise ValueError("empty delivery key")
-        return self._deliver(mailbox_name, data, flags, received, None, key, before_visible, reject_hash)
+        msgs = self._deliver(mailbox_name, [NewMessage(data, tuple(flags), received)], None, key, before_visible, reject_hash)
+        return None if msgs is None else msgs[0]
 
     def new_upload(self) -> Upload:
         """A temporary file for a message arriving in parts (an IMAP APPEND literal), in the
@@ -108,92 +177,141 @@ class Writes(JunkTraining):
     ) -> Message:
         """deliver_sync for a message in an Upload; the upload's file becomes the message file.
         Raises DiskFull when writing the upload had failed for a full disk."""
-        upload.finish(fsync=self.store.fsync)
-        msg = self._deliver(mailbox_name, upload, flags, received, origin, None)
-        assert msg is not None
-        return msg
+        return self.deliver_many_sync(mailbox_name, [NewMessage(upload, tuple(flags), received)], origin=origin)[0]
+
+    @space_errors
+    def deliver_many_sync(
+        self, mailbox_name: str, messages: Sequence[NewMessage], *, origin=None,
+        replace: tuple[int, int] | None = None,
+    ) -> list[Message]:
+        """Store several messages in one transaction: all of them or, on any error (a full disk
+        while writing one, the quota, a failed upload), none (IMAP MULTIAPPEND, RFC 3502 6.3.11).
+        They get consecutive UIDs in their order. ``replace``: (mailbox id, uid) of a message
+        expunged in the same transaction (IMAP REPLACE, RFC 8508 3.3); when it is gone by then,
+        nothing is stored (MessageGone)."""
+        if not messages:
+            raise ValueError("no messages")
+        for m in messages:
+            if isinstance(m.data, Upload):
+                m.data.finish(fsync=self.store.fsync)
+        msgs = self._deliver(mailbox_name, list(messages), origin, None, replace=replace)
+        assert msgs is not None
+        return msgs
 
     def _deliver(
-        self, mailbox_name, data: bytes | Upload, flags, received, origin, key: str | None,
+        self, mailbox_name, messages: list[NewMessage], origin, key: str | None,
         before_visible: Callable[[Message], None] | None = None, reject_hash: bytes | None = None,
-    ) -> Message | None:
-        nflags = normalize_flags(flags)
-        if not isinstance(data, Upload):
-            data = bytes(data)
-        size = data.size if isinstance(data, Upload) else len(data)
-        if received is not None and hasattr(received, "timestamp"):
-            received = received.timestamp()  # a datetime
+        replace: tuple[int, int] | None = None,
+    ) -> list[Message] | None:
+        items = []
+        for m in messages:
+            data = m.data if isinstance(m.data, Upload) else bytes(m.data)
+            received = m.received
+            if received is not None and hasattr(received, "timestamp"):
+                received = received.timestamp()  # a datetime
+            items.append((data, normalize_flags(m.flags), received))
+        size = sum(d.size if isinstance(d, Upload) else len(d) for d, _, _ in items)
         with self._cond:
             self._check_writable()
             if key is not None and key in self._keys:
                 return None
             mbid = self._mailbox_locked(mailbox_name).id
             self._check_quota_locked(size)
-            id = self._next_id
-            self._next_id += 1
-            self._inflight.add(id)
+            first = self._next_id
+            self._next_id += len(items)
+            ids = list(range(first, first + len(items)))
+            self._inflight.update(ids)
         try:
-            return self._deliver_placed(id, mbid, data, size, nflags, received, origin, key, before_visible, reject_hash)
+            return self._deliver_placed(ids, mbid, items, size, origin, key, before_visible, reject_hash, replace)
         finally:
-            self._inflight.discard(id)
+            self._inflight.difference_update(ids)
 
     def _deliver_placed(
-        self, id, mbid, data: bytes | Upload, size: int, nflags, received, origin, key: str | None,
-        before_visible: Callable[[Message], None] | None, reject_hash: bytes | None = None,
-    ) -> Message | None:
+        self, ids: list[int], mbid, items: list, size: int, origin, key: str | None,
+        before_visible: Callable[[Message], None] | None, reject_hash: bytes | None,
+        replace: tuple[int, int] | None,
+    ) -> list[Message] | None:
         from mox.message import parse_message
         from mox.message.preview import preview
 
-        # The MIME structure, threading values and preview need the whole message once (briefly,
-        # in this worker thread).
-        raw = data.read() if isinstance(data, Upload) else data
-        part = parse_message(raw)
-        part_raw = encode_part(part)
-        prep = threads.prepare(raw, part)
-        pv = preview(raw, part)
-        del raw
         queued = False
+        placed: list[int] = []
         try:
-            if isinstance(data, Upload):
-                self.files.place_upload(id, data)
-            else:
-                self.files.place(id, data)
+            prepared = []
+            for id, (data, _, _) in zip(ids, items):
+                # The MIME structure, threading values and preview need the whole message once
+                # (briefly, in this worker thread).
+                raw = data.read() if isinstance(data, Upload) else data
+                part = parse_message(raw)
+                prepared.append((encode_part(part), threads.prepare(raw, part), preview(raw, part)))
+                del raw
+                if isinstance(data, Upload):
+                    self.files.place_upload(id, data)
+                else:
+                    self.files.place(id, data)
+                placed.append(id)
             with self._cond:
                 self._check_writable()
                 if key is not None and key in self._keys:
-                    self.files.remove([id])  # delivered meanwhile by a concurrent retry
+                    self.files.remove(ids)  # delivered meanwhile by a concurrent retry
                     return None
                 mb = self._mailbox_by_id_locked(mbid)
-                self._check_quota_locked(size)
+                gone: Message | None = None
+                if replace is not None:
+                    self._mailbox_by_id_locked(replace[0])
+                    gone = self._live[replace[0]].get(replace[1])
+                    if gone is None:
+                        raise MessageGone(f"message to replace (uid {replace[1]}) is gone")
+                self._check_quota_locked(size - (gone.size if gone is not None else 0))
                 modseq = self._next_modseq_locked()
                 now = time.time()
-                nflags = flags_for_mailbox(nflags, mb.name, mb.special_use, self.settings())
-                msg = Message(
-                    id, mbid, mb.uidnext, modseq, modseq, nflags, size,
-                    now if received is None else float(received), False, part_raw,
-                    preview=pv, mailbox_orig_id=mbid,
-                    is_reject=reject_hash is not None, message_hash=reject_hash or b"",
-                )  # fmt: skip
-                # In the thread of the message it replies to (\Seen when that thread is muted).
-                msg = threads.assign(self._threads, self._by_id, msg, prep)
+                settings = self.settings()
                 if before_visible is not None:
-                    before_visible(msg)
-                self._apply(msg)
+                    assert len(ids) == 1, "before_visible with one message"
+                records: list = []
+                changes: list = []
+                if gone is not None:
+                    rec = Expunge([gone.id], modseq)
+                    self._apply(rec)
+                    records.append(rec)
+                    held = self._keep_removed_locked([gone])
+                    changes.append(ChangeRemoveUIDs(gone.mailbox_id, [gone.uid], modseq, held))
+                    changes.append(ChangeMailboxCounts(self._mailboxes[gone.mailbox_id]))
+                msgs: list[Message] = []
+                for i, (id, (data, nflags, received), (part_raw, prep, pv)) in enumerate(zip(ids, items, prepared)):
+                    nflags = flags_for_mailbox(nflags, mb.name, mb.special_use, settings)
+                    msg = Message(
+                        id, mbid, mb.uidnext + i, modseq, modseq, nflags, data.size if isinstance(data, Upload) else len(data),
+                        now if received is None else float(received), False, part_raw,
+                        preview=pv, mailbox_orig_id=mbid,
+                        is_reject=reject_hash is not None, message_hash=reject_hash or b"",
+                        saved=now,  # RFC 8514: saved into its mailbox now
+                    )  # fmt: skip
+                    # In the thread of the message it replies to (\Seen when that thread is
+                    # muted); an earlier message of this transaction counts (applied below).
+                    msg = threads.assign(self._threads, self._by_id, msg, prep)
+                    if before_visible is not None:
+                        before_visible(msg)  # may raise: nothing is applied yet (one message)
+                    self._apply(msg)
+                    msgs.append(msg)
+                    records.append(msg)
+                    changes.append(ChangeAddUID(mbid, msg.uid, modseq, msg.flags))
                 mb2 = self._mailboxes[mbid]
-                changes: list = [ChangeAddUID(mbid, msg.uid, modseq, msg.flags), ChangeMailboxCounts(mb2)]
+                changes.append(ChangeMailboxCounts(mb2))
                 if mb2.keywords != mb.keywords:
                     changes.append(ChangeMailboxKeywords(mbid, mb2.keywords))
                 queued = True
-                keys = [DeliveryKey(key, id, now)] if key is not None else []
-                self._transact_applied([msg], changes, origin, keys)
+                keys = [DeliveryKey(key, msgs[0].id, now)] if key is not None else []
+                self._transact_applied(records, changes, origin, keys)
         except BaseException:
             if not queued:
-                self.files.remove([id])
+                self.files.remove(placed)
             raise
-        if junk_state(msg.flags) is not None:
-            self._junk_sync([msg.id])
+        junk = [m.id for m in msgs if junk_state(m.flags) is not None]
+        if junk:
+            self._junk_sync(junk)
         self._after_commit()
-        return msg
+        return msgs
 
     @space_errors
     def store_flags_sync(
@@ -332,6 +450,7 @@ class Writes(JunkTraining):
                         self._transact_applied(records, changes, origin)
                     return [], created
                 modseq = self._next_modseq_locked()
+                now = time.time()
                 mapping: list[tuple[int, int]] = []
                 uidnext = dst.uidnext
                 adds = []
@@ -340,7 +459,11 @@ class Writes(JunkTraining):
                     # A copy keeps the thread, its settings and the preview (as mox); the flags
                     # get the junk flags of the destination.
                     flags = flags_for_mailbox(m.flags, dst.name, dst.special_use, settings)
-                    nm = replace(m, id=nid, mailbox_id=dst_id, uid=uidnext + i, modseq=modseq, createseq=modseq, flags=flags)
+                    # A copy or a moved message is saved into its new mailbox now (RFC 8514 2).
+                    nm = replace(
+                        m, id=nid, mailbox_id=dst_id, uid=uidnext + i, modseq=modseq, createseq=modseq, flags=flags,
+                        saved=now,
+                    )  # fmt: skip
                     self._apply(nm)
                     records.append(nm)
                     mapping.append((m.uid, nm.uid))

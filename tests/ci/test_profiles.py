@@ -36,6 +36,9 @@ def test_minimal_rev1(mox_server: MoxServer) -> None:
         ("b3 SELECT INBOX (CONDSTORE)", "b3 BAD CONDSTORE parameter not offered"),
         ("b4 STATUS INBOX (MESSAGES SIZE)", "b4 BAD STATUS SIZE not offered"),
         ("b5 GETQUOTAROOT INBOX", "b5 BAD unknown command GETQUOTAROOT (extension QUOTA not offered)"),
+        ("b5b GETMETADATA INBOX /private/comment", "b5b BAD unknown command GETMETADATA (extension METADATA not offered)"),
+        ('b5c LIST "" % RETURN (METADATA (/private/x))', "b5c BAD LIST RETURN (METADATA) needs LIST-METADATA (not offered)"),
+        ("b6 APPEND INBOX {1+}\r\na {1+}\r\nb", "b6 BAD APPEND of several messages needs MULTIAPPEND (not offered)"),
     ]:
         c.send(line)
         assert _tagged(c, line.split()[0])[1] == want
@@ -51,6 +54,9 @@ def test_minimal_rev1(mox_server: MoxServer) -> None:
         ("c8 SORT (SUBJECT) UTF-8 ALL", "c8 BAD unknown command SORT (extension SORT not offered)"),
         ("c9 THREAD REFS UTF-8 ALL", "c9 BAD unknown command THREAD REFS (extension THREAD=REFS not offered)"),
         ("c10 CANCELUPDATE \"x\"", "c10 BAD unknown command CANCELUPDATE (extension CONTEXT=SEARCH not offered)"),
+        ("c6b SEARCH NOT (YOUNGER 5)", "c6b BAD OLDER/YOUNGER need WITHIN (not offered)"),
+        ("c6c UID REPLACE 1 INBOX {1+}\r\nx", "c6c BAD unknown command REPLACE (extension REPLACE not offered)"),
+        ("c6d SEARCH OR SAVEDATESUPPORTED ALL", "c6d BAD SAVED* search keys need SAVEDATE (not offered)"),
     ]:
         c.send(line)
         assert _tagged(c, line.split()[0])[1] == want
@@ -71,16 +77,19 @@ def test_dovecot(mox_server: MoxServer) -> None:
     caps = _tagged(c, "a1")[0][0]
     assert caps == (
         "* CAPABILITY IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
-        "LIST-EXTENDED SPECIAL-USE LIST-STATUS ID CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE NAMESPACE SORT "
-        "SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH STARTTLS AUTH=PLAIN"
+        "LIST-EXTENDED SPECIAL-USE LIST-STATUS ID CONDSTORE QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE SAVEDATE WITHIN "
+        "NAMESPACE MULTIAPPEND SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH "
+        "CATENATE URL-PARTIAL STARTTLS AUTH=PLAIN"
     )
     # IMAP4rev2 and UTF8=ACCEPT are not offered, so ENABLE leaves them off; CONDSTORE works.
     c.send("a2 ENABLE IMAP4rev2 UTF8=ACCEPT CONDSTORE")
     assert _tagged(c, "a2") == (["* ENABLED CONDSTORE"], "a2 OK ENABLE done")
-    c.send("a3 STATUS INBOX (SIZE)")
-    assert _tagged(c, "a3")[1] == "a3 BAD STATUS SIZE not offered"
+    c.send("a3 STATUS INBOX (SIZE)")  # Dovecot 2.3 has STATUS=SIZE (RFC 8438)
+    assert _tagged(c, "a3") == (["* STATUS Inbox (SIZE 0)"], "a3 OK STATUS done")
     c.send("a3b APPEND INBOX {21+}\r\nSubject: x\r\n\r\nhello\r\n")
     assert _tagged(c, "a3b")[1].startswith("a3b OK [APPENDUID ")
+    c.send("a3c APPEND Trash {1+}\r\na {1+}\r\nb")  # Dovecot offers MULTIAPPEND
+    assert _tagged(c, "a3c")[1].startswith("a3c OK [APPENDUID ")
     c.send("a4 SELECT INBOX (CONDSTORE)")
     untagged, tagged = _tagged(c, "a4")
     assert tagged.startswith("a4 OK [READ-WRITE]")
@@ -132,6 +141,10 @@ def test_mox_profile_is_the_default(mox_server: MoxServer) -> None:
         assert _tagged(c, line.split()[0])[1] == want
     c.send("b7 SEARCH RETURN (MIN) ALL")
     assert _tagged(c, "b7") == (['* ESEARCH (TAG "b7")'], "b7 OK SEARCH done")
+    # Nor CATENATE (mox imapserver/server.go).
+    assert "CATENATE" not in caps and "URL-PARTIAL" not in caps
+    c.send("b8 APPEND INBOX CATENATE (TEXT {1+}\r\nx)")
+    assert _tagged(c, "b8")[1] == "b8 BAD CATENATE not offered"
     c.close()
 
 
@@ -142,7 +155,7 @@ def test_full(mox_server: MoxServer) -> None:
     greeting = c.line()
     assert greeting.startswith("* OK [CAPABILITY IMAP4rev2 IMAP4rev1 ENABLE ")
     assert " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH " \
-        "CONTEXT=SORT PARTIAL " in greeting
+        "CONTEXT=SORT PARTIAL CATENATE URL-PARTIAL " in greeting
     c.close()
     assert mox_server.api("GET", "ci")["imap_profile"] == "full"
     # An imapclient user sees them too (imapclient has sort() and thread()).
@@ -154,3 +167,26 @@ def test_full(mox_server: MoxServer) -> None:
         client.select_folder("INBOX")
         assert client.sort(["ARRIVAL"]) == []
         assert client.thread() == ()
+
+
+# mox v0.0.17's capability list, in its order (mox imapserver/server.go serverCapabilitiesList),
+# without the AUTH=...-PLUS entries (not on a connection without TLS) and what the connection
+# adds (STARTTLS, AUTH=PLAIN).
+MOX_V0_0_17 = (
+    "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
+    "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE CREATE-SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 "
+    "AUTH=CRAM-MD5 ID APPENDLIMIT CONDSTORE QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE METADATA SAVEDATE "
+    "WITHIN NAMESPACE LIST-METADATA MULTIAPPEND REPLACE PREVIEW INPROGRESS MULTISEARCH NOTIFY UIDONLY"
+).split()
+# What we do not have yet of mox's list.
+NOT_YET = {"PREVIEW", "NOTIFY"}
+
+
+def test_mox_profile_is_mox_v0_0_17(mox_server: MoxServer) -> None:
+    c = Line(mox_server.ports["imap"])
+    caps = c.line().split("[CAPABILITY ", 1)[1].split("]", 1)[0].split()
+    c.close()
+    assert caps[-2:] == ["STARTTLS", "AUTH=PLAIN"]
+    # APPENDLIMIT with the limit we enforce (mox says 2^63-1 whatever it enforces).
+    got = [x.split("=")[0] if x.startswith("APPENDLIMIT=") else x for x in caps[:-2]]
+    assert got == [x for x in MOX_V0_0_17 if x not in NOT_YET]

@@ -73,8 +73,8 @@ def test_protocol_streams_message_literal():
         assert evs[0] == AppendLiteral("a", 10, True)
         assert b"".join(e.data for e in evs if isinstance(e, AppendData)) == b"0123456789"
         cmd = evs[-1]
-        assert cmd.name == "APPEND" and cmd.args["message"] == MessageLiteral(10)
-        assert cmd.args["flags"] == ["\\Seen"]
+        assert cmd.name == "APPEND" and cmd.args["messages"][0].data == MessageLiteral(10)
+        assert cmd.args["messages"][0].flags == ("\\Seen",)
         assert conn.buffered() == 0
 
 
@@ -83,7 +83,7 @@ def test_protocol_without_streaming_buffers():
     conn.ncommands = 1
     conn.receive_data(b"a APPEND Inbox {3+}\r\nabc\r\n")
     ev = conn.next_event()
-    assert ev.args["message"] == b"abc"
+    assert ev.args["messages"][0].data == b"abc"
 
 
 def test_protocol_mailbox_literal_is_not_the_message():
@@ -97,7 +97,7 @@ def test_protocol_mailbox_literal_is_not_the_message():
     conn.receive_data(b"abc\r\n")
     assert conn.next_event() == AppendData(b"abc")
     cmd = conn.next_event()
-    assert (cmd.args["mailbox"], cmd.args["message"]) == ("Inbox", MessageLiteral(3))
+    assert (cmd.args["mailbox"], cmd.args["messages"][0].data) == ("Inbox", MessageLiteral(3))
     # A mailbox-name literal larger than any literal may be is refused (it used to be exempt).
     conn.receive_data(b"b APPEND {200000}\r\n")
     assert conn.next_event() == BadSyntax("b", "literal too big", "TOOBIG")
@@ -124,7 +124,7 @@ def test_is_append_message():
     # Parsing: the announcement stays in the text, the data is elsewhere.
     text = b"a APPEND Inbox {5}\r\n"
     cmd = parse_command(text, frozenset({len(text)}))
-    assert cmd.args["message"] == MessageLiteral(5)
+    assert cmd.args["messages"][0].data == MessageLiteral(5)
 
 
 # --- over a socket --------------------------------------------------------------------------

@@ -111,14 +111,14 @@ def test_list():
 
 def test_append():
     c = p(b'a append inbox (\\Seen $label) " 1-Jan-2024 10:00:00 +0100" {5}\r\nhello')
-    assert c.args["flags"] == ["\\Seen", "$label"]
-    assert c.args["date"] == calendar.timegm((2024, 1, 1, 9, 0, 0, 0, 0, 0))
-    assert c.args["message"] == b"hello"
+    assert c.args["messages"][0].flags == ("\\Seen", "$label")
+    assert c.args["messages"][0].date == calendar.timegm((2024, 1, 1, 9, 0, 0, 0, 0, 0))
+    assert c.args["messages"][0].data == b"hello"
     # A one-digit day without the padding space is accepted too (lenient, clients send it).
-    assert p(b'a append inbox "1-Jan-2024 10:00:00 +0100" {1}\r\nx').args["date"] == calendar.timegm((2024, 1, 1, 9, 0, 0, 0, 0, 0))
+    assert p(b'a append inbox "1-Jan-2024 10:00:00 +0100" {1}\r\nx').args["messages"][0].date == calendar.timegm((2024, 1, 1, 9, 0, 0, 0, 0, 0))
     c = p(b"a append inbox UTF8 (~{3}\r\na\x00b)")
-    assert (c.args["message"], c.args["utf8"]) == (b"a\x00b", True)
-    assert p(b"a append inbox ~{1+}\r\nx").args["message"] == b"x"
+    assert (c.args["messages"][0].data, c.args["messages"][0].utf8) == (b"a\x00b", True)
+    assert p(b"a append inbox ~{1+}\r\nx").args["messages"][0].data == b"x"
     for bad in [b"a append inbox", b'a append inbox "bad-date" {1}\r\nx', b"a append inbox (\\*) {1}\r\nx"]:
         with pytest.raises(BadCommand):
             p(bad)

@@ -60,7 +60,7 @@ def test_pipelined_commands_and_literals(bytewise):
         BadSyntax("a5", "expected space (at end of line)"),
     ]
     assert evs[2].args == {"user": "mox", "password": "moxmoxmox"}
-    assert evs[4].args["message"] == b"ab\x00cd"
+    assert evs[4].args["messages"][0].data == b"ab\x00cd"
     conn.receive_data(b"")
     assert conn.next_event() == EndOfStream()
 

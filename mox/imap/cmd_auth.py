@@ -67,6 +67,16 @@ async def cmd_starttls(s: Session, cmd: Command) -> str:
     return "STARTTLS done"
 
 
+async def cmd_compress(s: Session, cmd: Command) -> str:
+    # RFC 4978 3: DEFLATE is the one algorithm; once active it stays (COMPRESSIONACTIVE).
+    if cmd.args["algorithm"] != "DEFLATE":
+        raise BadCommand(f"unknown compression algorithm {cmd.args['algorithm']}")
+    if s.conn.compressing or s.conn.start_compress:
+        raise CommandFailed("compression already active", "COMPRESSIONACTIVE")
+    s.conn.start_compress = True  # after the tagged OK (server.py)
+    return "DEFLATE active"
+
+
 async def _password_login(s: Session, username: str, password: str) -> str | None:
     """ctx.auth.login_async: the password hash in a worker thread under the hash limiter shared
     by all protocols, with the remote IP for the failed-authentication limiter."""

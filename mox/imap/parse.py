@@ -7,7 +7,7 @@ without the final CRLF, and returns a ``types.Command`` or raises ``BadCommand``
 
 Extensions: LITERAL+ (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE (RFC 4469), REPLACE (RFC 8508), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
 (RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
-SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), SAVEDATE (RFC 8514), MULTISEARCH (RFC 7377), METADATA
+SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), SAVEDATE (RFC 8514), MULTISEARCH (RFC 7377), COMPRESS (RFC 4978), METADATA
 (RFC 5464, RFC 9590), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855),
 SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO), ESORT and CONTEXT (RFC 5267: SORT
 RETURN, CONTEXT/UPDATE/PARTIAL return options, CANCELUPDATE), PARTIAL (RFC 9394).
@@ -38,7 +38,7 @@ NOT_AUTHENTICATED = {"STARTTLS", "AUTHENTICATE", "LOGIN"}
 AUTHENTICATED = {
     "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
     "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE", "GETQUOTAROOT", "GETQUOTA",
-    "GETMETADATA", "SETMETADATA", "ESEARCH",
+    "GETMETADATA", "SETMETADATA", "ESEARCH", "COMPRESS",
 }
 SELECTED = {
     "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD",
@@ -348,6 +348,11 @@ class Parser(Grammar):
         while not self.at_end():
             messages.append(self.parse_append_message())
         return {"mailbox": mailbox, "messages": messages}
+
+    def cmd_compress(self, uid: bool) -> dict[str, Any]:
+        # RFC 4978 3: compress = "COMPRESS" SP algorithm; algorithm = "DEFLATE"
+        self.sp()
+        return {"algorithm": self.parse_atom().upper()}
 
     def cmd_esearch(self, uid: bool) -> dict[str, Any]:
         # RFC 7377 6: esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts]

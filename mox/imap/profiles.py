@@ -33,7 +33,7 @@ DEFAULT_PROFILE = "mox"
 #: Extensions we implement that mox (v0.0.17) does not advertise (mox imapserver/server.go).
 NOT_IN_MOX = frozenset((
     "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS", "ESORT",
-    "CONTEXT=SEARCH", "CONTEXT=SORT", "PARTIAL", "CATENATE", "URL-PARTIAL",
+    "CONTEXT=SEARCH", "CONTEXT=SORT", "PARTIAL", "CATENATE", "URL-PARTIAL", "COMPRESS=DEFLATE",
 ))
 
 #: Capabilities each profile keeps (None: all), or for ``mox`` all but NOT_IN_MOX. STARTTLS,
@@ -64,6 +64,7 @@ _COMMAND_CAP = {
     "REPLACE": "REPLACE",
     "GETMETADATA": "METADATA",
     "ESEARCH": "MULTISEARCH",
+    "COMPRESS": "COMPRESS=DEFLATE",
     "SETMETADATA": "METADATA",
     "NAMESPACE": "NAMESPACE",
     "GETQUOTA": "QUOTA",

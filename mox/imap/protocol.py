@@ -37,6 +37,7 @@ client sends nothing after the BAD). Memory stays bounded by the limit plus one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import BadCommand
 from .parse import is_append_message, parse_command, parse_tag_and_name
@@ -139,6 +140,13 @@ class ImapServerConnection:
             self._buf += data
         else:
             self._eof = True
+
+    def replace_buffered(self, f: Any) -> None:
+        """Input received but not processed yet becomes ``f(input)`` (COMPRESS: it was
+        compressed data, to be inflated)."""
+        if self._buf:
+            self._buf = bytearray(f(bytes(self._buf)))
+            self._scan = 0
 
     def set_line_mode(self, on: bool = True) -> None:
         """Line mode hands out raw lines (AUTHENTICATE continuations, IDLE's DONE)."""

@@ -40,6 +40,7 @@ from . import (
     response_write,
     wire,
 )
+from .compress import DeflateStream
 from .errors import BadCommand, Bye, CommandFailed, ReadTimeout, ServerBug
 from .parse import ANY_STATE, AUTHENTICATED, NOT_AUTHENTICATED, SELECTED
 from .protocol import (
@@ -93,6 +94,7 @@ HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
     "LOGIN": cmd_auth.cmd_login,
     "AUTHENTICATE": cmd_auth.cmd_authenticate,
     "ENABLE": cmd_auth.cmd_enable,
+    "COMPRESS": cmd_auth.cmd_compress,
     "SELECT": cmd_select.cmd_select,
     "EXAMINE": cmd_select.cmd_select,
     "CREATE": cmd_mailbox.cmd_create,
@@ -148,6 +150,8 @@ class Connection:
         self.session = Session(ctx, log, tls=tls)
         self.session.conn = self
         self.start_tls = False
+        self.start_compress = False  # COMPRESS DEFLATE answered: wrap the stream next
+        self.compressing = False
         self.uploads: list[Upload] = []  # the APPEND message literals of the command, in order
         self._upload_buf = bytearray()
         self.peak_buffered = 0
@@ -296,6 +300,8 @@ class Connection:
                 if self.start_tls:
                     self.start_tls = False
                     await self._starttls()
+                if self.start_compress:
+                    self._start_compress()
             elif isinstance(ev, NeedLiteral):
                 await self.send(Continuation())
             elif isinstance(ev, AppendLiteral):
@@ -314,6 +320,16 @@ class Connection:
                 return
             elif isinstance(ev, EndOfStream):
                 return
+
+    def _start_compress(self) -> None:
+        # RFC 4978 4: everything after the tagged OK is compressed, both ways; bytes already read
+        # past the command were the client's first compressed data.
+        self.start_compress = False
+        self.compressing = True
+        deflate = DeflateStream(self.stream)
+        self.stream = deflate
+        self.proto.replace_buffered(deflate.inflate)
+        self.log.debug("deflate compression active")
 
     async def _starttls(self) -> None:
         # RFC 9051 6.2.1: data received before the TLS negotiation is discarded.

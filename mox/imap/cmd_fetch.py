@@ -1,5 +1,5 @@
 """FETCH and UID FETCH (selected state): RFC 9051 6.4.5; RFC 3516 BINARY; RFC 7162 CHANGEDSINCE
-and VANISHED.
+and VANISHED; RFC 8514 SAVEDATE; RFC 8970 PREVIEW (the store's previews).
 
 A non-PEEK body fetch sets \\Seen (unless read-only) before the responses are made, and FLAGS is
 then included in that message's response.
@@ -22,6 +22,7 @@ from .responses import (
     FetchBody,
     FetchFlags,
     FetchInternalDate,
+    FetchPreview,
     FetchSaveDate,
     FetchModSeq,
     FetchRFC822,
@@ -90,6 +91,11 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
     # RFC 9586 3.3: with UIDONLY the response is numbered by UID and UID is no implied attribute.
     want_uid = cmd.uid and not s.uidonly and not any(a.name == "UID" for a in atts)
     want_modseq = changedsince is not None and not any(a.name == "MODSEQ" for a in atts)
+    previews: dict[int, str] = {}
+    if any(a.name == "PREVIEW" for a in atts):
+        # RFC 8970: the store's preview, made (once) for messages stored before previews
+        # existed, in a worker thread.
+        previews = {m.id: pv for m, pv in zip(msgs, await s.acc.previews(msgs))}
     for m in msgs:
         seq = sel.seq(m.uid)
         if not seq:
@@ -117,6 +123,10 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                 state_shown = True
             elif n == "INTERNALDATE":
                 out.append(fetch_attr(FetchInternalDate(wire.date_time(m.received))))
+            elif n == "PREVIEW":
+                # RFC 8970 3: a preview is at most 256 characters (not octets); we send at most 200,
+                # as mox.
+                out.append(fetch_attr(FetchPreview(previews.get(m.id, "")[:200])))
             elif n == "SAVEDATE":
                 # RFC 8514 3: NIL where the save date is not known (messages stored before we
                 # kept it, as mox).

@@ -7,7 +7,7 @@ without the final CRLF, and returns a ``types.Command`` or raises ``BadCommand``
 
 Extensions: LITERAL+ (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE (RFC 4469), REPLACE (RFC 8508), BINARY (RFC 3516), CONDSTORE/QRESYNC (RFC 7162), ESEARCH
 (RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
-SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), SAVEDATE (RFC 8514), MULTISEARCH (RFC 7377), COMPRESS (RFC 4978), METADATA
+SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), SAVEDATE (RFC 8514), PREVIEW (RFC 8970), MULTISEARCH (RFC 7377), COMPRESS (RFC 4978), METADATA
 (RFC 5464, RFC 9590), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855),
 SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO), ESORT and CONTEXT (RFC 5267: SORT
 RETURN, CONTEXT/UPDATE/PARTIAL return options, CANCELUPDATE), PARTIAL (RFC 9394).
@@ -634,6 +634,15 @@ class Parser(Grammar):
             if word == "BINARY.SIZE":
                 return FetchAtt("BINARY.SIZE", section=section)
             return FetchAtt("BINARY", section=section, partial=self.maybe_partial(), peek=word == "BINARY.PEEK")
+        if word == "PREVIEW":
+            # RFC 8970 5: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]; preview-mod = "LAZY".
+            # LAZY lets the server skip making a preview; ours are made fast enough (as mox).
+            if self.take(b" ("):
+                self.expect(b"LAZY")
+                while self.take(b" "):
+                    self.expect(b"LAZY")
+                self.expect(b")")
+            return FetchAtt("PREVIEW")
         if word in FETCH_SIMPLE:
             return FetchAtt(word)
         raise BadCommand(f"unknown fetch attribute {word!r}")

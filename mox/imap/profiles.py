@@ -46,6 +46,7 @@ _KEEP: dict[str, set[str] | None] = {
         "BINARY", "NAMESPACE", "QUOTA", "QUOTA=RES-STORAGE",
         "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=REFS", "THREAD=ORDEREDSUBJECT", "ESORT",
         "CONTEXT=SEARCH", "WITHIN", "MULTIAPPEND", "SAVEDATE", "CATENATE", "URL-PARTIAL", "STATUS=SIZE",
+        "PREVIEW",
     },
     "minimal-rev1": {"IMAP4REV1"},
 }
@@ -140,6 +141,8 @@ def check_command(profile: str, name: str, uid: bool, args: dict[str, Any]) -> t
     saved_keys = {"SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED"}
     if name == "SEARCH" and not has(profile, "SAVEDATE") and saved_keys & _search_ops(args.get("key")):
         return "SAVED* search keys need SAVEDATE (not offered)", None
+    if name == "FETCH" and not has(profile, "PREVIEW") and any(a.name == "PREVIEW" for a in args.get("atts") or ()):
+        return "FETCH PREVIEW needs PREVIEW (not offered)", None
     if name == "FETCH" and not has(profile, "SAVEDATE") and any(a.name == "SAVEDATE" for a in args.get("atts") or ()):
         return "FETCH SAVEDATE needs SAVEDATE (not offered)", None
     if name == "LIST" and getattr(args.get("list"), "metadata", ()) and not has(profile, "LIST-METADATA"):

@@ -588,8 +588,14 @@ class JunkFilter(Base, kw_only=True):
 
 class DomainConfig(Base, kw_only=True):
     __sconf_unsupported__ = (
-        "Disabled", "ClientSettingsDomain", "LocalpartCaseSensitive", "DMARC", "MTASTS", "TLSRPT", "Routes",
+        "ClientSettingsDomain", "LocalpartCaseSensitive", "DMARC", "MTASTS", "TLSRPT", "Routes",
     )
+    disabled: Annotated[bool, field(
+        "Disabled domains stay configured (addresses at them can still be added to accounts), "
+        "but: incoming SMTP deliveries for them are refused with temporary error 450 4.2.1 "
+        "(localserve delivers them to its catch-all account, as mox's localserve); submissions "
+        "(SMTP, webapi, webmail) with a From address at them are refused with temporary error "
+        "451 4.3.0. Useful before and during migrations.")] = False
     description: Annotated[str, field("Free-form description of domain.")] = ""
     localpart_catchall_separator: Annotated[str, field(
         "If not empty, only the string before the separator is used to for email delivery decisions. "
@@ -910,6 +916,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
             limit(acc_cfg.max_outgoing_messages_per_day, DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY),
             limit(acc_cfg.max_first_time_recipients_per_day, DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY),
         )
+
+    def domain_disabled(self, domain: str) -> bool:
+        """Whether the domain is configured and Disabled (domains.conf)."""
+        dom = self.domains.get(domain.lower().rstrip("."))
+        return dom is not None and dom.disabled
 
     def login_disabled(self, account: str | None) -> str:
         """The account's LoginDisabled message, "" when it may log in."""

@@ -15,7 +15,8 @@ Control channel commands (in mox.ctl.commands' table; mox's names and parameter 
 - ``addressadd``: address, account; ``addressrm``: address (an account keeps one address);
 - ``accountlist`` (streamed: one account a line, ``\t(disabled)`` when its login is disabled);
   ``accountdisabled``: account, message ("" enables login again);
-- ``domainadd``: disabled ("false"), domain, account, localpart; ``domainrm``: domain;
+- ``domainadd``: disabled ("true"/"false"), domain, account, localpart; ``domainrm``: domain;
+  ``domaindisabled``: domain, "true"/"false";
 - ``aliaslist``: domain; ``aliasprint``: address (both streamed); ``aliasadd``: address, the
   alias as JSON; ``aliasupdate``: address, postpublic, listmembers, allowmsgfrom ("" keeps);
   ``aliasrm``: address; ``aliasaddaddr`` / ``aliasrmaddr``: address, JSON list of addresses.
@@ -310,7 +311,7 @@ def _domain_name(ctx: ServerContext, domain: str, *, exists: bool = True) -> str
     return d
 
 
-async def domain_add(ctx: ServerContext, domain: str, account: str, localpart: str) -> None:
+async def domain_add(ctx: ServerContext, domain: str, account: str, localpart: str, disabled: bool = False) -> None:
     """Add a domain; the account gets postmaster@domain (mox: the account is the domain's
     postmaster). A new account is made with localpart@domain; localpart must be given if and
     only if the account does not exist yet. As mox's MakeDomainConfig: catchall separator "+"
@@ -341,7 +342,8 @@ async def domain_add(ctx: ServerContext, domain: str, account: str, localpart: s
     _domains_file(domains, accounts)  # the checks, before keys are made
     written: list[Path] = []
     try:
-        domains[d] = cfgmod.DomainConfig(localpart_catchall_separator="+", dkim=await _new_dkim_keys(ctx, d, written))
+        dkim = await _new_dkim_keys(ctx, d, written)
+        domains[d] = cfgmod.DomainConfig(disabled=disabled, localpart_catchall_separator="+", dkim=dkim)
         new = _domains_file(domains, accounts)
         if cur is None:
             try:
@@ -354,7 +356,16 @@ async def domain_add(ctx: ServerContext, domain: str, account: str, localpart: s
         for p in written:
             p.unlink(missing_ok=True)
         raise
-    log.info("domain added", domain=d, account=account)
+    log.info("domain added", domain=d, account=account, disabled=disabled)
+
+
+def domain_disabled(ctx: ServerContext, domain: str, disabled: bool) -> None:
+    """Disable or enable a domain (mox admin.DomainSave of Disabled): see DomainConfig.disabled."""
+    d = _domain_name(ctx, domain)
+    domains = dict(ctx.config.domains)
+    domains[d] = msgspec.structs.replace(domains[d], disabled=disabled)
+    apply_domains(ctx, _domains_file(domains, dict(ctx.config.accounts)))
+    log.info("domain disabled" if disabled else "domain enabled", domain=d)
 
 
 async def _new_dkim_keys(ctx: ServerContext, domain: str, written: list[Path]) -> DKIMConfig:
@@ -601,11 +612,21 @@ async def cmd_domainadd(ctx: ServerContext, conn: CtlConn) -> None:
     domain = await conn.read_line()
     account = await conn.read_line()
     localpart = await conn.read_line()
-    if disabled == "true":
-        from mox.ctl import CtlError
+    await _run(conn, domain_add, ctx, domain, account, localpart, _ctl_bool(disabled, "disabled"), what="adding domain")
 
-        raise CtlError("disabled domains are not supported by this implementation")
-    await _run(conn, domain_add, ctx, domain, account, localpart, what="adding domain")
+
+def _ctl_bool(value: str, what: str) -> bool:
+    from mox.ctl import CtlError
+
+    if value not in ("true", "false"):
+        raise CtlError(f"parsing {what} boolean: invalid value {value!r}")
+    return value == "true"
+
+
+async def cmd_domaindisabled(ctx: ServerContext, conn: CtlConn) -> None:
+    domain = await conn.read_line()
+    disabled = _ctl_bool(await conn.read_line(), "disabled")
+    await _run(conn, domain_disabled, ctx, domain, disabled, what="saving domain")
 
 
 async def cmd_domainrm(ctx: ServerContext, conn: CtlConn) -> None:

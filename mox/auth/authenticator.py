@@ -193,15 +193,17 @@ class Authenticator:
         """Where a message for localpart@domain is delivered: (account, mailbox), or None.
 
         In localserve every address, at any domain, goes to account mox's Inbox (mox
-        ``smtpserver/server.go``, its localserve branch).
+        ``smtpserver/server.go``, its localserve branch); so does an address at a disabled
+        domain, which mox's address lookup treats as unknown there (``mox-/lookup.go``).
         """
+        disabled = self.config.domain_disabled(domain)
         if self.config.localserve:
-            account = self.account_for_address(f"{localpart}@{domain}")
+            account = None if disabled else self.account_for_address(f"{localpart}@{domain}")
             if account is not None:
                 return account, "Inbox"
             first = next(iter(self.config.accounts), None)
             return (first, "Inbox") if first is not None else None
-        account = self.account_for_address(f"{localpart}@{domain}")
+        account = None if disabled else self.account_for_address(f"{localpart}@{domain}")
         if account is None:
             return None
         return account, "Inbox"

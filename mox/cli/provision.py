@@ -1,5 +1,5 @@
 """`mox setaccountpassword`, `mox config account add|rm|list|disable|enable`, `mox config
-address add|rm`, `mox config domain add|rm`, `mox config alias list|print|add|update|rm|addaddr|rmaddr`
+address add|rm`, `mox config domain add|rm|disable|enable`, `mox config alias list|print|add|update|rm|addaddr|rmaddr`
 (mox ``main.go``): they change the running mox over the control channel (mox.admin.provision),
 which rewrites domains.conf; a change is live at once."""
 
@@ -122,23 +122,44 @@ def account_enable(dir_: Path | None, account_name: str) -> None:
 
 @click.group("domain")
 def domain() -> None:
-    """Add or remove domains of the running mox."""
+    """Add, remove, disable or enable domains of the running mox."""
 
 
 @domain.command("add")
 @_dir_option
+@click.option("-disabled", "--disabled", is_flag=True, help="disable the new domain")
 @click.argument("domain_", metavar="DOMAIN")
 @click.argument("account_name", metavar="ACCOUNT")
 @click.argument("localpart", required=False, default="")
-def domain_add(dir_: Path | None, domain_: str, account_name: str, localpart: str) -> None:
+def domain_add(dir_: Path | None, disabled: bool, domain_: str, account_name: str, localpart: str) -> None:
     """Add DOMAIN; ACCOUNT receives its postmaster address.
 
     LOCALPART must be given if and only if ACCOUNT does not exist yet: the new account gets
-    LOCALPART@DOMAIN. (mox's -disabled flag is not supported.)
+    LOCALPART@DOMAIN. The domain gets catchall separator "+" and two new RSA DKIM keys. With
+    -disabled it is added disabled: submissions from it are refused, incoming mail for it too
+    (localserve delivers that to its catch-all account), but it can be configured further.
     """
-    _call(dir_, "domainadd", "false", domain_, account_name, localpart)
+    _call(dir_, "domainadd", "true" if disabled else "false", domain_, account_name, localpart)
     d = domain_.strip().lower()
     click.echo(f"domain added, remember to add dns records, see:\n\nmox config dnsrecords {d}\nmox config dnscheck {d}")
+
+
+@domain.command("disable")
+@_dir_option
+@click.argument("domain_", metavar="DOMAIN")
+def domain_disable(dir_: Path | None, domain_: str) -> None:
+    """Disable DOMAIN: messages from and to it are refused with a temporary error (localserve
+    delivers incoming mail for it to its catch-all account)."""
+    _call(dir_, "domaindisabled", domain_, "true")
+    click.echo("domain disabled")
+
+
+@domain.command("enable")
+@_dir_option
+@click.argument("domain_", metavar="DOMAIN")
+def domain_enable(dir_: Path | None, domain_: str) -> None:
+    """Enable DOMAIN again: messages involving it are accepted again."""
+    _call(dir_, "domaindisabled", domain_, "false")
 
 
 @domain.command("rm")

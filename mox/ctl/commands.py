@@ -32,6 +32,7 @@ COMMANDS: dict[str, Handler] = {
     # Domains and aliases (mox.admin.provision).
     "domainadd": provision.cmd_domainadd,
     "domainrm": provision.cmd_domainrm,
+    "domaindisabled": provision.cmd_domaindisabled,
     "aliaslist": provision.cmd_aliaslist,
     "aliasprint": provision.cmd_aliasprint,
     "aliasadd": provision.cmd_aliasadd,

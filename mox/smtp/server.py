@@ -378,7 +378,11 @@ class _Conn:
         mf = self.proto.parse_mail(args, now=time.time())
         if self.submission:
             # mox smtpserver/server.go: MAIL FROM must belong to the authenticated account, or be
-            # an alias with AllowMsgFrom that the account is a member of.
+            # an alias with AllowMsgFrom that the account is a member of; an address at a
+            # disabled domain is a temporary error (mox-/lookup.go AllowMsgFrom).
+            if mf.path is not None and self.ctx.config.domain_disabled(mf.path.domain):
+                self.log.info("submission with smtp mail from of disabled domain", domain=mf.path.domain)
+                raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "domain of smtp mail from is temporarily disabled")
             if mf.path is None or not self._allow_from(str(mf.path)):
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "must match authenticated user")
         elif mf.path is not None and mf.path.domain == "":
@@ -421,6 +425,10 @@ class _Conn:
         rt = self.proto.parse_rcpt(args)
         addr = rt.path
         dest = None
+        if not self.submission and not self.ctx.config.localserve and self.ctx.config.domain_disabled(addr.domain):
+            # mox smtpserver/server.go (localserve delivers to its catch-all account instead).
+            self.log.info("smtp recipient for temporarily disabled domain", domain=addr.domain)
+            raise fail(c.C450_MAILBOX_UNAVAIL, c.SE_MAILBOX_DISABLED, "recipient domain temporarily disabled")
         if not self.submission and not self._alias(addr):
             dest = self._lookup(addr)
             if dest is None:
@@ -526,6 +534,10 @@ class _Conn:
         assert account is not None
         # mox smtpserver submit: one From address, of the account or an alias it may use; no Return-Path.
         from_addr = checks.check_submission(data, self._allow_from)
+        from_domain = from_addr.rpartition("@")[2]
+        if self.ctx.config.domain_disabled(from_domain):
+            self.log.info("submission with message from address of disabled domain", domain=from_domain)
+            raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "domain of message from header is temporarily disabled")
         # mox smtpserver/server.go (localserve): every recipient is checked before queueing; the
         # first trigger fails all.
         for rcpt in tx.recipients:

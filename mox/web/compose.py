@@ -133,6 +133,9 @@ async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
             raise HTTPError(400, "user:badRequest", f"cannot compose message: {e}") from None
         if len(data) > ctx.config.max_message_size:
             raise HTTPError(413, "user:tooLarge", "message larger than the maximum message size")
+        if ctx.config.domain_disabled(from_addr.rpartition("@")[2]):
+            # mox webmail/api.go MessageSubmit.
+            raise HTTPError(400, "user:error", "checking domain: message/transaction involving temporarily disabled domain")
         # The account's daily limits, as SMTP submission; mox's errors (webmail/api.go).
         msglimit, rcptlimit = ctx.queue.send_limit_reached(s.account, rcpts)
         if msglimit is not None:

@@ -542,6 +542,9 @@ async def m_send(ctx: Any, account: str, address: str, obj: dict[str, Any], req:
             raise WebapiError("user", f"from address {addr!r} does not belong to the account")
     else:
         name, addr = "", address if address in own or not own else own[0]
+    if ctx.config.domain_disabled(addr.rpartition("@")[2]):
+        # mox webapisrv/server.go Send.
+        raise WebapiError("domainDisabled", "domain of from-address is temporarily disabled")
     data, msgid, rcpts = compose((name, addr), obj, req, ctx.config.hostname)
     if len(data) > ctx.config.max_message_size:
         raise WebapiError("user", f"message too large, {len(data)} > {ctx.config.max_message_size} bytes")

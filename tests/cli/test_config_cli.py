@@ -376,6 +376,7 @@ def test_help_lists_config_commands():
     listed = out[out.index("\nAll commands:\n"):].splitlines()[1:]
     for line in ("config describe-static", "config describe-domains", "config describe-extra", "config test",
                  "config example [NAME]", "config domain add DOMAIN ACCOUNT [LOCALPART]", "config domain rm DOMAIN",
+                 "config domain disable DOMAIN", "config domain enable DOMAIN",
                  "config alias list DOMAIN", "config alias print ALIAS", "config alias add ALIAS@DOMAIN RCPT@DOMAIN...",
                  "config alias update ALIAS@DOMAIN", "config alias rm ALIAS@DOMAIN",
                  "config alias addaddr ALIAS@DOMAIN RCPT@DOMAIN...", "config alias rmaddr ALIAS@DOMAIN RCPT@DOMAIN...",
@@ -388,3 +389,67 @@ def test_help_lists_config_commands():
     assert "-config" in out and "$MOXCONF" in out
     r = run_mox("help", "config", "alias", "update")
     assert "-postpublic false|true" in ok(r) and "-allowmsgfrom false|true" in r.stdout
+
+
+def test_domain_disabled(server):
+    """A disabled domain (mox's Domain.Disabled, `domain add -disabled`, `domain disable|enable`):
+    submissions from it are refused with a temporary error; localserve delivers mail to it to its
+    catch-all account, as mox's localserve."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    ok(mox(server, "config", "domain", "add", "-disabled", "off.example", "dave", "dave"))
+    assert mconfig.read_domains(server.dir).domains["off.example"].disabled
+    assert "\toff.example:\n\n\t\t# " in (server.dir / "domains.conf").read_text(encoding="utf-8")
+    ok(mox(server, "setaccountpassword", "dave", input="dave password 123\n"))
+
+    def submit(mail_from: str, header_from: str) -> tuple[int, bytes]:
+        msg = email.message.EmailMessage()
+        msg["From"] = header_from
+        msg["To"] = "someone@example.net"
+        msg["Subject"] = "from dave"
+        msg.set_content("hi\n")
+        with smtplib.SMTP("127.0.0.1", server.ports["submission"]) as s:
+            s.login("dave@off.example", "dave password 123")
+            try:
+                s.send_message(msg, from_addr=mail_from)
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
+                return e.smtp_code, re.sub(rb" \(\w+\)$", b"", e.smtp_error)
+        return 250, b""
+
+    def webapi_send() -> dict:
+        body = "request=" + urllib.parse.quote(json.dumps({"To": [{"Address": "someone@example.net"}], "Text": "hi\n"}))
+        req = urllib.request.Request(f"http://127.0.0.1:{server.ports['http']}/webapi/v0/Send", data=body.encode(),
+                                     headers={"Authorization": "Basic " + base64.b64encode(b"dave@off.example:dave password 123").decode(),
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return json.loads(e.read())
+
+    assert submit("dave@off.example", "dave@off.example") == (451, b"4.3.0 domain of smtp mail from is temporarily disabled")
+    assert webapi_send() == {"Code": "domainDisabled", "Message": "domain of from-address is temporarily disabled"}
+    # localserve: mail for the disabled domain goes to the catch-all account, as mox's localserve.
+    before = len(inbox(server, "mox"))
+    assert deliver(server, "x@example.net", ["dave@off.example"], "while disabled") == {}
+    assert subjects(server, "mox")[before:] == ["while disabled"] and subjects(server, "dave") == []
+
+    ok(mox(server, "config", "domain", "enable", "off.example"), "")
+    assert not mconfig.read_domains(server.dir).domains["off.example"].disabled
+    assert submit("dave@off.example", "dave@off.example") == (250, b"")
+    assert "MessageID" in webapi_send()
+    assert deliver(server, "x@example.net", ["dave@off.example"], "enabled again") == {}
+    assert subjects(server, "dave") == ["enabled again"]
+
+    ok(mox(server, "config", "domain", "disable", "off.example"), "domain disabled\n")
+    # A From header in the disabled domain with a MAIL FROM elsewhere: refused at DATA.
+    ok(mox(server, "config", "address", "add", "dave@localhost", "dave"))
+    assert submit("dave@localhost", "dave@off.example") == (451, b"4.3.0 domain of message from header is temporarily disabled")
+    r = mox(server, "config", "domain", "disable", "nope.example")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "mox: saving domain: no such domain\n")
+
+    ok(mox(server, "config", "account", "rm", "dave"))
+    ok(mox(server, "config", "domain", "rm", "off.example"))

@@ -518,3 +518,23 @@ def test_submit_daily_limits(tmp_path: Any) -> None:
         assert submit("a@example.org") == (
             400, {"code": "user:error", "message": "checking outgoing rate: message limit reached"})
         wm.c.close()
+
+
+def test_submit_domain_disabled(tmp_path: Any) -> None:
+    """A From address at a disabled domain (domains.conf Disabled) is refused as mox's webmail
+    does (webmail/api.go)."""
+    from mox import config as mconfig
+    from mox import localserve
+    from mox.testing import LocalServer
+    from tests.web.conftest import Client
+
+    d = tmp_path / "data"
+    localserve.prepare(d, port_base=0)
+    mconfig.edit_file(d, mconfig.DOMAINS_CONF, lambda x: x["Domains"]["localhost"].update(Disabled=True))
+    with LocalServer(d) as srv:
+        wm = Webmail(Client(srv.ports["http"]))
+        body, ctype = _multipart({"to": "a@example.org", "subject": "disabled", "body": "x\n"}, [])
+        r = wm.c.post("/webmail/api/Submit", body, headers={"Content-Type": ctype, "x-mox-csrf": wm.csrf})
+        assert (r.status, r.json()) == (
+            400, {"code": "user:error", "message": "checking domain: message/transaction involving temporarily disabled domain"})
+        wm.c.close()

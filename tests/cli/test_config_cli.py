@@ -20,6 +20,7 @@ from mox.dkim.keys import key_algorithm, load_key_file
 from mox.testing import LocalServer
 
 from ..conftest import mox_env, run_mox
+from tests.web.conftest import Client
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,21 @@ def test_account_list_disable_enable(server):
     ok(mox(server, "setaccountpassword", "dis", input="dis password 123\n"))
     ok(mox(server, "config", "account", "list"), "dis\nmox\n")
 
+    # A web session from before the account is disabled ends with it (as mox).
+    web = Client(server.ports["http"])
+    r = web.post("/account/login", json_body={"username": "dis@localhost", "password": "dis password 123"})
+    assert r.status == 200
+    csrf = r.json()["csrf"]
+    assert web.post("/account/api/Account", json_body={}, headers={"x-mox-csrf": csrf}).status == 200
+
     ok(mox(server, "config", "account", "disable", "dis", "moved to the other server"), "account disabled\n")
+    assert web.post("/account/api/Account", json_body={}, headers={"x-mox-csrf": csrf}).json()["code"] == "user:noAuth"
+    r = web.post("/webmail/login", json_body={"username": "dis@localhost", "password": "dis password 123"})
+    assert (r.status, r.json()) == (403, {"code": "user:loginFailed", "message": "login disabled for account: moved to the other server"})
+    r = web.post("/webapi/v0/Send", form={"request": '{"To": [{"Address": "a@example.org"}], "Text": "x"}'},
+                 auth=("dis@localhost", "dis password 123"))
+    assert (r.status, r.json()) == (401, {"Code": "user", "Message": "login is disabled for this account"})
+    web.close()
     ok(mox(server, "config", "account", "list"), "dis\t(disabled)\nmox\n")
     assert "\t\tLoginDisabled: moved to the other server\n" in (server.dir / "domains.conf").read_text(encoding="utf-8")
     # IMAP: NO with the message, no AUTHENTICATIONFAILED (the password was right).
@@ -317,6 +332,18 @@ def test_alias_lifecycle_and_delivery(server):
     assert deliver(server, "alice@localhost", ["team@localhost"], "to alice and mox") == {}
     assert subjects(server, "mox")[-1] == "to alice and mox"
     assert subjects(server, "carol") == ["to the team", "from alice"]  # she sent "member post"
+    # Submitted mail reaches the alias through the queue, with the same rules.
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "mox@localhost", "team@localhost", "queued to the team"
+    msg.set_content("hi\n")
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"]) as s:
+        s.login(LocalServer.address, LocalServer.password)
+        assert s.send_message(msg) == {}
+    deadline = time.monotonic() + 30
+    while "queued to the team" not in subjects(server, "alice") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert subjects(server, "alice")[-1] == "queued to the team"
+    assert "queued to the team" not in subjects(server, "mox")  # the sender is a member
 
     for args, err in [
         (("add", "team@localhost", "alice@localhost"), "adding alias: alias already present"),

@@ -46,6 +46,7 @@ STANDARD_PORTS = {
     "imaps": 993,
     "http": 80,
     "https": 443,
+    "metrics": 81,  # mox's localserve: MetricsHTTP on 1081
 }
 SERVICES = tuple(STANDARD_PORTS)
 

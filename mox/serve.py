@@ -44,6 +44,7 @@ from mox.limits import slowmode
 from mox.auth.authenticator import Authenticator
 from mox.config import Config
 from mox.limits.limiter import REASON_AUTH, Limiter
+from mox.metrics import Metrics
 
 GRACE = 3.0
 
@@ -56,6 +57,7 @@ SERVICE_KINDS: dict[str, tuple[str, dict[str, bool]]] = {
     "imaps": ("imap", {"implicit_tls": True}),
     "http": ("http", {"implicit_tls": False}),
     "https": ("http", {"implicit_tls": True}),
+    "metrics": ("metrics", {"implicit_tls": False}),
 }
 
 Handler = Callable[..., Awaitable[None]]
@@ -76,6 +78,8 @@ class ServerContext:
         self.limiter = Limiter(config.limits)
         self.auth = Authenticator(config, store, self.limiter)
         self.queue: Any = None
+        #: counters served on the metrics port (mox.metrics).
+        self.metrics = Metrics()
         #: mox.web.WebApp when the http/https services are served.
         self.web: Any = None
         self.log = mlog.get_logger("serve")
@@ -101,7 +105,9 @@ def make_tls_context(cert_file: str | os.PathLike[str], key_file: str | os.PathL
 
 def default_handlers() -> dict[str, Handler]:
     """protocol -> handle_connection of its server module."""
-    modules = (("imap", "mox.imap.server"), ("smtp", "mox.smtp.server"), ("http", "mox.web.http"))
+    modules = (
+        ("imap", "mox.imap.server"), ("smtp", "mox.smtp.server"), ("http", "mox.web.http"), ("metrics", "mox.metrics.http"),
+    )
     return {proto: importlib.import_module(modname).handle_connection for proto, modname in modules}
 
 
@@ -401,7 +407,7 @@ async def serve(
             async with trio.open_nursery() as services_nursery:
                 for service, socks in bound.items():
                     proto = SERVICE_KINDS[service][0]
-                    handler = handlers.get(proto, _unavailable_http if proto == "http" else _unavailable)
+                    handler = handlers.get(proto, _unavailable_http if proto in ("http", "metrics") else _unavailable)
                     await services_nursery.start(_serve_service, ctx, service, socks, handler)
                     log.debug("listening", service=service, port=ctx.ports[service], ips=",".join(config.ips))
                 bound = {}

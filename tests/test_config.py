@@ -64,6 +64,7 @@ def test_errors(tmp_path):
 def test_localserve_ports():
     assert mconfig.localserve_ports() == {
         "smtp": 1025, "submission": 1587, "submissions": 1465, "imap": 1143, "imaps": 1993, "http": 1080, "https": 1443,
+        "metrics": 1081,
     }
     assert mconfig.localserve_ports(port_base=0) == dict.fromkeys(mconfig.SERVICES, 0)
     assert mconfig.localserve_ports(port_base=20000)["imap"] == 20143

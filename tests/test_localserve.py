@@ -68,7 +68,7 @@ def test_localserve_roundtrip(tmp_path, mox_process):
     d = tmp_path / "d"
     p = mox_process("localserve", "-dir", str(d), "-port-base", "0")
     info = p.wait_ready()
-    assert set(info) == {"smtp", "submission", "submissions", "imap", "imaps", "http", "https", "dir", "pid"}
+    assert set(info) == {"smtp", "submission", "submissions", "imap", "imaps", "http", "https", "metrics", "dir", "pid"}
     assert info["dir"] == str(d) and info["pid"] == p.proc.pid
     log = p.log()
     assert f"mox: ready {json.dumps(info)}\n" in log

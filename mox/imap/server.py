@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -360,6 +361,7 @@ class Connection:
                 if len(first) < len(raw):
                     self.log.trace_line("C:", raw[len(first) : len(first) + 2000], kind="data")
         s.current_command = full
+        t0 = time.monotonic()
         tagged: Tagged
         try:
             if self.ci is not None:
@@ -410,6 +412,7 @@ class Connection:
                 self.log.unexpected("applying changes", e)
         self.discard_upload()
         await s.remove_released_files()
+        self.ctx.metrics.imap_command.observe(time.monotonic() - t0, full.lower(), _metric_result(tagged))
         await self.write(s.take_output() + response_write.serialize(tagged, utf8=s.utf8))
 
 
@@ -434,6 +437,17 @@ def _has_seqset(key: Any) -> bool:
     if key.op == "SEQSET" and not (key.numset is not None and key.numset.search_result):
         return True
     return any(_has_seqset(k) for k in key.children)
+
+
+def _metric_result(tagged: Tagged) -> str:
+    """The result label of mox's IMAP command metric (imapserver/server.go)."""
+    if tagged.status == "OK":
+        return "ok"
+    if tagged.status == "BAD":
+        return "badsyntax"
+    if isinstance(tagged.code, CodeWord) and tagged.code.word == "SERVERBUG":
+        return "servererror"
+    return "usererror"
 
 
 def _code(code: str | None) -> Code | None:
@@ -549,6 +563,7 @@ async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls
                 await ssl_stream.do_handshake()
             s = ssl_stream
         conn = Connection(ctx, s, log, tls=implicit_tls)
+        ctx.metrics.imap_connection.inc("imaps" if implicit_tls else "imap")
         conn.session.remote_ip = remote_ip
         conn.ci = ci.imap_connection(ctx, conn, remote_ip)
         if conn.ci is not None and not await conn.ci.connect():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 import time
 from typing import Any
 
@@ -56,6 +57,7 @@ from mox.smtp.protocol import (
 
 DEFAULT_IDLE_TIMEOUT = 30.0  # mox: 30 s per read between commands
 DEFAULT_DATA_TIMEOUT = 30 * 60.0  # mox: 30 minutes for the DATA phase
+_ECODE = re.compile(rb"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3463 enhanced status code
 
 
 _Closed = ConnectionClosed  # the connection is done (peer closed, final reply, I/O failed, dropped)
@@ -74,6 +76,9 @@ class _Conn:
         self._view_tx: Any = None
         self.stream = stream
         self.submission = submission
+        #: mox's "kind" label of the SMTP metrics.
+        self.metric_kind = "submit" if submission else "deliver"
+        self.last_code = self.last_ecode = ""
         self.cid = mlog.connection_cid()
         self.log = mlog.get_logger("smtpserver").with_(cid=self.cid)
         self.out = bytearray()
@@ -111,6 +116,12 @@ class _Conn:
     def write(self, b: bytes) -> None:
         for line in b.split(b"\r\n")[:-1]:
             self.log.trace_line("LS:", line)
+        if len(b) >= 3 and b[:3].isdigit():
+            # For the command metric: the code and enhanced code of the last reply line.
+            last = b.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
+            words = last[4:].split(b" ", 1)
+            self.last_code = last[:3].decode("ascii")
+            self.last_ecode = words[0].decode("ascii", "replace") if _ECODE.fullmatch(words[0]) else ""
         self.out += b
 
     async def flush(self) -> None:
@@ -231,11 +242,18 @@ class _Conn:
                 self.write(b"421 4.3.2 shutting down\r\n")
                 await self.flush()
                 return
+            t0 = time.monotonic()
+            self.last_code = self.last_ecode = ""
             try:
                 close = await self.command(ev)
             except ReplyError as e:
                 self.reply(e.reply)
                 close = e.reply.close
+            # mox smtpserver: command duration with its reply codes, per kind of connection.
+            cmd = ev.verb.lower() if hasattr(self, "cmd_" + ev.verb.lower()) and ev.verb.isalpha() else "(unknown)"
+            self.ctx.metrics.smtp_command.observe(
+                time.monotonic() - t0, self.metric_kind, cmd, self.last_code, self.last_ecode
+            )
             if close:
                 await self.flush()
                 return
@@ -577,9 +595,11 @@ class _Conn:
             self.log.warn("queueing message failed, disk full", err=str(e))
             raise fail(c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later") from None
         except Exception as e:
+            self.ctx.metrics.smtp_submission.inc("queueerror")
             self.log.unexpected("queueing message failed", e)
             raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error delivering message") from None
         self.log.info("message submitted", account=account, ids=",".join(map(str, ids)), size=len(msg))
+        self.ctx.metrics.smtp_submission.inc("ok")
         self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
 
     async def _dkim_sign(self, data: bytes, from_addr: str, now: float) -> bytes:
@@ -631,6 +651,7 @@ class _Conn:
             if code == failsim.TIMEOUT:
                 await self._simulate(code, "timing out delivery due to special localpart", timeout_se=c.SE_OTHER)
             if isinstance(code, int):
+                self.ctx.metrics.smtp_delivery.inc("delivererror", "localserve")
                 errors.append((code, c.SE_OTHER, failsim.failure_text(code)))
                 continue
             if rcpt in aliases:
@@ -651,6 +672,7 @@ class _Conn:
                 continue
             dest = self._lookup(rcpt)
             if dest is None:
+                self.ctx.metrics.smtp_delivery.inc("unknownuser", "")
                 errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user"))
                 continue
             # One copy per account and destination (address settings: rulesets, mailbox).
@@ -689,7 +711,10 @@ class _Conn:
                     self.ctx, account, str(rcpts[0]), msg, info=info, recipients=[str(r) for r in rcpts], session=self.cid
                 )
                 delivered += 1
+                # mox smtpserver: localserve has no junk analysis, every accepted message is this.
+                self.ctx.metrics.smtp_delivery.inc("delivered", "no-bad-signals")
             except Rejected as e:
+                self.ctx.metrics.smtp_delivery.inc("reject", "")
                 for _ in rcpts:
                     errors.append((e.code, e.se, e.text))
             except OverQuota:
@@ -809,6 +834,7 @@ async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bo
     """Serve one SMTP connection until QUIT, error, timeout or peer close. Never raises
     (except trio.Cancelled, which the caller's nursery owns)."""
     conn = _Conn(ctx, stream, submission=submission, implicit_tls=implicit_tls)
+    ctx.metrics.smtp_connection.inc(conn.metric_kind)
     conn.ci = ci.smtp_connection(ctx, conn)
     conn.log.debug("new connection", remote=conn.remote_ip, submission=submission, tls=implicit_tls)
     try:

@@ -239,6 +239,7 @@ class SmtpHarness:
                 auth_failures_per_day=big,
             )
         )
+        from mox.metrics import Metrics
         from mox.queue import Queue
         from mox.smtp.server import handle_connection
 
@@ -251,6 +252,7 @@ class SmtpHarness:
             queue=None,
             log=mlog.get_logger("serve"),
             limiter=limiter,
+            metrics=Metrics(),
         )
         self.ctx = ctx
         harness = self

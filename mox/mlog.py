@@ -20,6 +20,7 @@ driver's lines of one connection carry the same ``cid``.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import itertools
 import sys
@@ -53,6 +54,17 @@ _error_sink: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("
 #: The id of the connection the current task serves (set by :func:`start_connection`; trio
 #: copies the context into the tasks a connection starts).
 _connection_cid: contextvars.ContextVar[str | None] = contextvars.ContextVar("mox_mlog_connection_cid", default=None)
+
+
+#: The last lines written that carry a connection id, for ``mox cid`` (bounded memory).
+RECENT_MAX = 20000
+_recent: collections.deque[tuple[str, str]] = collections.deque(maxlen=RECENT_MAX)
+
+
+def recent_lines(cid: str) -> list[str]:
+    """The lines still kept (the last RECENT_MAX written with a cid) of connection ``cid``."""
+    with _lock:
+        return [line for c, line in _recent if c == cid]
 
 
 def new_cid() -> str:
@@ -151,6 +163,9 @@ class Logger:
         if not enabled:
             return
         with _lock:
+            cid = self.fields.get("cid") or fields.get("cid")
+            if cid is not None:
+                _recent.append((str(cid), line.rstrip("\n")))
             try:
                 _out.write(line)
                 _out.flush()

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "provision", "admin", "dkim", "dnsrecords",
     "configfiles",
     "threads", "junk",
+    "deliver", "webapi", "message", "verifydata", "clientconfig", "cid",
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}

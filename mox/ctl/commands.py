@@ -6,7 +6,7 @@ them live in ``mox/cli/`` (``mox stop``, ``mox queue list``, ``mox config accoun
 
 from __future__ import annotations
 
-from mox.admin import junk, provision, threads, transfer
+from mox.admin import cid, deliver, junk, provision, threads, transfer
 from mox.auth import tlspubkey
 from mox.ctl import server
 from mox.ctl.server import Handler
@@ -40,6 +40,10 @@ COMMANDS: dict[str, Handler] = {
     "aliasrm": provision.cmd_aliasrm,
     "aliasaddaddr": provision.cmd_aliasaddaddr,
     "aliasrmaddr": provision.cmd_aliasrmaddr,
+    # A message straight into an account (mox.admin.deliver).
+    "deliver": deliver.cmd_deliver,
+    # The log lines of one connection (mox.admin.cid).
+    "cid": cid.cmd_cid,
     # Import, export and backup (mox.admin.transfer).
     "importmaildir": transfer.cmd_importmaildir,
     "importmbox": transfer.cmd_importmbox,

@@ -69,7 +69,10 @@ class CtlConn:
                 raise CtlError(resp)
         await self.write_line("0")
 
-    async def read_stream(self) -> bytes:
+    async def read_stream(self, limit: int | None = None) -> bytes:
+        """The whole stream; with ``limit``, a stream growing beyond ``limit`` bytes ends the
+        connection (the rest cannot be skipped): the client hears why instead of the chunk's
+        ``ok``."""
         out = bytearray()
         while True:
             line = await self.read_line()
@@ -82,6 +85,8 @@ class CtlConn:
             if n == 0:
                 return bytes(out)
             out += await self._read_exact(n)
+            if limit is not None and len(out) > limit:
+                raise CtlProtocolError(f"stream larger than maximum size {limit} bytes")
             await self.write_line("ok")
 
 

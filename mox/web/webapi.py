@@ -199,6 +199,9 @@ async def guard(ctx: ServerContext, req: Request) -> Response | None:
     try:
         req.principal = await _authenticate(ctx, req)
     except WebapiError as e:
+        name = req.path.removeprefix(BASE)
+        if name in METHODS:
+            ctx.metrics.webapi_results.inc(name, "badauth" if e.status == 401 else e.code)
         hdrs = [("WWW-Authenticate", 'Basic realm="mox webapi"')] if e.status == 401 else []
         return _error(e, hdrs)
     return None
@@ -617,8 +620,13 @@ async def method(ctx: Any, req: Request) -> Response:
             raise WebapiError("notFound", f"unknown method {name!r}", 404)
         account, address = req.principal if req.principal is not None else await _authenticate(ctx, req)
         obj = _request_json(req)
-        return await entry[0](ctx, account, address, obj, req)
+        resp = await entry[0](ctx, account, address, obj, req)
+        ctx.metrics.webapi_results.inc(name, "ok")
+        return resp
     except WebapiError as e:
+        if entry is not None:
+            # mox webapisrv: results by method, "badauth" for failed logins, else the error code.
+            ctx.metrics.webapi_results.inc(name, "badauth" if e.status == 401 else e.code)
         hdrs = [("WWW-Authenticate", 'Basic realm="mox webapi"')] if e.status == 401 else []
         return _error(e, hdrs)
     except Exception as e:

@@ -86,18 +86,23 @@ def test_webapi(server):
     err = json.loads(r.stdout)
     assert set(err) == {"Code", "Message"} and err["Code"] == "notFound"
     # Raw output as is.
-    msgs = inbox_messages(server)
-    assert msgs
-    for msgid in range(1, 20):  # the first stored message (ids are the store's, not IMAP UIDs)
+    for msgid in range(1, 20):  # a copy of the message sent (ids are the store's, not IMAP UIDs)
         r = run_mox("webapi", "MessageRawGet", base, input=json.dumps({"MsgID": msgid}))
-        if r.returncode == 0:
+        if "Subject: from the webapi cli\n" in r.stdout:
             break
     assert r.returncode == 0, r.stdout
-    assert r.stdout.encode().replace(b"\n", b"\r\n") in [m.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for m in msgs]
+    assert r.stdout.startswith("Received: ") and r.stdout.endswith("\n\nhi there\n")
     # Wrong password: HTTP 401 on stderr, exit 1.
     bad = base.replace("moxmoxmox", "wrong")
     r = run_mox("webapi", "MessageGet", bad, input='{"MsgID": 1}')
     assert r.returncode == 1 and r.stderr.splitlines()[1].startswith("http response 401")
+    # mox's webapi metric counted each call: by method and result.
+    from tests.metrics.test_metrics import scrape, value
+
+    text = scrape(server.ports["metrics"])[2]
+    assert value(text, "mox_webapi_results_total", method="Send", result="ok") == 1
+    assert value(text, "mox_webapi_results_total", method="MessageGet", result="notFound") == 1
+    assert value(text, "mox_webapi_results_total", method="MessageGet", result="badauth") == 1
     r = run_mox("webapi", "MessageGet", base, input="not json")
     assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith("mox: parsing request: ")
 

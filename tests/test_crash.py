@@ -118,7 +118,7 @@ def test_kill_while_receiving(tmp_path, mox_process):
                 break  # the fetch above came after the queue was empty: nothing more arrives
             if all(mid in found for mid in acked):
                 r = run_mox("queue", "list", "-dir", str(d))
-                queue_empty = r.returncode == 0 and r.stdout == "(none)\n"
+                queue_empty = r.returncode == 0 and r.stdout == "messages:\n(none)\n"
             if not queue_empty:
                 time.sleep(0.1)
     twice = sorted(mid for mid, n in copies.items() if n > 1)

@@ -19,8 +19,14 @@ COMMANDS: dict[str, Handler] = {
     "setloglevels": server.cmd_setloglevels,
     # The delivery queue (mox.queue.ctl).
     "queuelist": queue_ctl.cmd_queuelist,
-    "queuedrop": queue_ctl.cmd_queuedrop,
+    "queueholdset": queue_ctl.cmd_queueholdset,
+    "queueschedule": queue_ctl.cmd_queueschedule,
     "queuefail": queue_ctl.cmd_queuefail,
+    "queuedrop": queue_ctl.cmd_queuedrop,
+    "queuedump": queue_ctl.cmd_queuedump,
+    "queueholdruleslist": queue_ctl.cmd_queueholdruleslist,
+    "queueholdrulesadd": queue_ctl.cmd_queueholdrulesadd,
+    "queueholdrulesremove": queue_ctl.cmd_queueholdrulesremove,
     # Accounts and addresses (mox.admin.provision).
     "setaccountpassword": provision.cmd_setaccountpassword,
     "accountadd": provision.cmd_accountadd,

@@ -1,73 +1,166 @@
-"""Control-channel commands for the queue: ``queuelist``, ``queuedrop``, ``queuefail``.
-
-``queuelist``: server answers ``ok``, then a stream with one line per entry (mox's columns: id,
-queued time, from, to, next attempt, attempts, last error), ``(none)`` when empty.
-``queuedrop`` / ``queuefail``: one JSON filter line (``{}`` for all, ``{"ids": [1, 2]}``); server
-answers ``ok`` then a stream with ``N message(s) dropped|failed``.
+"""Control-channel commands for the queue, as mox's ctl.go: ``queuelist``, ``queueholdset``,
+``queueschedule``, ``queuefail``, ``queuedrop``, ``queuedump`` and ``queueholdruleslist|add|
+remove``. Filters and sorts are one JSON line each with mox's field names
+(:mod:`mox.queue.control`); counts come back as one line after ``ok``, lists as a stream.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-from typing import Any
+from typing import TYPE_CHECKING
+
+import msgspec
 
 from mox.ctl import CtlError
+from mox.queue.control import Filter, Sort, format_entry, parse_duration, select
+
+if TYPE_CHECKING:
+    from mox.ctl.server import CtlConn
+    from mox.queue.queue import Queue
+    from mox.serve import ServerContext
 
 
-def _fmt_time(t: float | None) -> str:
-    if t is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_entry(e: Any) -> str:
-    last = f", last error {e.last_error!r}" if e.last_error else ""
-    return (
-        f"{e.id} {_fmt_time(e.queued)} from <{e.mail_from}> to <{e.recipient}> "
-        f"next {_fmt_time(e.next_attempt)} attempts {e.attempts}{last}"
-    )
-
-
-def _queue(ctx: Any) -> Any:
-    q = getattr(ctx, "queue", None)
+def _queue(ctx: ServerContext) -> Queue:
+    q = ctx.queue
     if q is None:
         raise CtlError("queue not running")
     return q
 
 
-async def _read_filter(conn: Any) -> list[int] | None:
+async def _read_filter(conn: CtlConn) -> Filter:
     line = await conn.read_line()
     try:
-        f = json.loads(line or "{}")
-    except ValueError:
-        raise CtlError("bad filter json") from None
-    if not isinstance(f, dict) or set(f) - {"ids"}:
-        raise CtlError('filter must be an object with optional "ids"')
-    ids = f.get("ids")
-    if ids is None:
-        return None
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-        raise CtlError('"ids" must be a list of integers')
-    return ids
+        return msgspec.json.decode((line or "{}").encode("utf-8"), type=Filter)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CtlError(f"bad filter json: {e}") from None
 
 
-async def cmd_queuelist(ctx: Any, conn: Any) -> None:
+async def _read_sort(conn: CtlConn) -> Sort:
+    line = await conn.read_line()
+    try:
+        return msgspec.json.decode((line or "{}").encode("utf-8"), type=Sort)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CtlError(f"bad sort json: {e}") from None
+
+
+async def cmd_queuelist(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queuelist, > filter, > sort, < ok, < stream ("messages:", a line each or "(none)")."""
+    f = await _read_filter(conn)
+    s = await _read_sort(conn)
     q = _queue(ctx)
+    entries = select(q, f, s)
+    now = q.store_now()
+    lines = ["messages:", *(format_entry(e, now) for e in entries)] + ([] if entries else ["(none)"])
     await conn.write_line("ok")
-    lines = [format_entry(e) for e in q.list()] or ["(none)"]
     await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
 
 
-async def cmd_queuedrop(ctx: Any, conn: Any) -> None:
-    ids = await _read_filter(conn)
-    n = len(await _queue(ctx).drop(ids))
+async def cmd_queueholdset(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queueholdset, > filter, > "true"|"false", < ok, < count."""
+    f = await _read_filter(conn)
+    hold = (await conn.read_line()) == "true"
+    q = _queue(ctx)
+    changed = await q.set_hold([e.id for e in select(q, f)], hold)
+    q.log.info("queue hold set by admin", hold=hold, count=len(changed))
     await conn.write_line("ok")
-    await conn.write_stream(f"{n} message(s) dropped\n".encode())
+    await conn.write_line(str(len(changed)))
 
 
-async def cmd_queuefail(ctx: Any, conn: Any) -> None:
-    ids = await _read_filter(conn)
-    n = len(await _queue(ctx).fail(ids))
+async def cmd_queueschedule(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queueschedule, > filter, > "yes" (relative to now) or "", > duration, < ok, < count."""
+    f = await _read_filter(conn)
+    relnow = await conn.read_line()
+    dur = await conn.read_line()
+    try:
+        d = parse_duration(dur)
+    except ValueError as e:
+        raise CtlError(f"parsing duration for next delivery attempt: {e}") from None
+    q = _queue(ctx)
+    now = q.store_now()
+    sel = [msgspec.structs.replace(e, next_attempt=(now + d) if relnow else e.next_attempt + d) for e in select(q, f)]
+    await q.update(sel)
     await conn.write_line("ok")
-    await conn.write_stream(f"{n} message(s) failed\n".encode())
+    await conn.write_line(str(len(sel)))
+
+
+async def cmd_queuefail(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queuefail, > filter, < ok, < count. A DSN goes to each sender, as after a permanent failure."""
+    f = await _read_filter(conn)
+    q = _queue(ctx)
+    n = len(await q.fail([e.id for e in select(q, f)]))
+    await conn.write_line("ok")
+    await conn.write_line(str(n))
+
+
+async def cmd_queuedrop(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queuedrop, > filter, < ok, < count. Removed without delivery and without DSN."""
+    f = await _read_filter(conn)
+    q = _queue(ctx)
+    n = len(await q.drop([e.id for e in select(q, f)]))
+    await conn.write_line("ok")
+    await conn.write_line(str(n))
+
+
+async def cmd_queuedump(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queuedump, > id, < ok, < stream (the message as it will be delivered)."""
+    import trio
+
+    idstr = await conn.read_line()
+    try:
+        qid = int(idstr)
+    except ValueError:
+        raise CtlError(f'parsing id: strconv.ParseInt: parsing "{idstr}": invalid syntax') from None
+    q = _queue(ctx)
+    e = q.store.entries.get(qid)
+    if e is None:
+        raise CtlError("opening message: message not found")
+    data = await trio.to_thread.run_sync(q.store.read_message, e)
+    await conn.write_line("ok")
+    await conn.write_stream(data)
+
+
+async def cmd_queueholdruleslist(ctx: ServerContext, conn: CtlConn) -> None:
+    rules = _queue(ctx).holdrules.list()
+    lines = ["hold rules:", *(r.describe() for r in rules)] + ([] if rules else ["(none)"])
+    await conn.write_line("ok")
+    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _domain(s: str, what: str) -> str:
+    s = s.strip().lower().rstrip(".")
+    if s and (any(c.isspace() or c in "@/\\;\"," for c in s) or ".." in s or s.startswith(".")):
+        raise CtlError(f"parsing {what} domain: invalid domain {s!r}")
+    return s
+
+
+async def cmd_queueholdrulesadd(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queueholdrulesadd, > account, > sender domain, > recipient domain, < ok. Queued
+    messages that match are put on hold too (mox HoldRuleAdd)."""
+    import trio
+
+    account = await conn.read_line()
+    sender = _domain(await conn.read_line(), "sender")
+    rcpt = _domain(await conn.read_line(), "recipient")
+    q = _queue(ctx)
+    if account and account not in ctx.config.accounts:
+        raise CtlError(f"add hold rule: unknown account {account!r}")
+    rule = await trio.to_thread.run_sync(q.holdrules.add, account, sender, rcpt)
+    sel = [msgspec.structs.replace(e, hold=True) for e in q.list() if not e.hold and rule.matches(e.account, e.mail_from, e.recipient)]
+    await q.update(sel)
+    q.log.info("hold rule added", rule=rule.describe(), held=len(sel))
+    await conn.write_line("ok")
+
+
+async def cmd_queueholdrulesremove(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queueholdrulesremove, > id, < ok. Messages on hold stay on hold (as mox)."""
+    import trio
+
+    idstr = await conn.read_line()
+    try:
+        rid = int(idstr)
+    except ValueError:
+        raise CtlError(f'parsing id: strconv.ParseInt: parsing "{idstr}": invalid syntax') from None
+    q = _queue(ctx)
+    if not await trio.to_thread.run_sync(q.holdrules.remove, rid):
+        raise CtlError("remove hold rule: not found")
+    q.log.info("hold rule removed", id=rid)
+    await conn.write_line("ok")

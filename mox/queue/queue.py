@@ -31,6 +31,7 @@ import trio
 from mox import mlog
 from mox.ci import hooks as ci
 from mox.queue.dsn import RecipientStatus, compose_dsn
+from mox.queue.holdrules import HoldRules
 from mox.queue.store import Entry, QueueStore, Sent
 from mox.smtp import failsim
 from mox.store import DiskFull
@@ -78,6 +79,14 @@ class Queue:
         self._pending: list[_Commit] = []
         self._committing = False
         self._not_before: dict[int, float] = {}  # entry id -> next try while the disk is full
+        self.holdrules = HoldRules(self.store.dir, fsync=self.store.fsync)
+        self._failed: set[int] = set()  # entries that failed for good in their last attempt (metrics)
+        # mox's gauge of messages on hold, read when the metrics are asked for.
+        ctx.metrics.queue_hold.func = lambda: sum(1 for e in self.store.entries.values() if e.hold)
+
+    def store_now(self) -> float:
+        """The queue's notion of now (unix seconds) for filters and schedules."""
+        return time.time()
 
     def delivery_key(self, e: Entry, what: str = "") -> str:
         """The store's delivery key of an entry (``what``: e.g. "dsn-failed" for its DSN)."""
@@ -128,6 +137,7 @@ class Queue:
                     smtputf8=bool(opts.get("smtputf8")),
                     session=session,
                     require_tls=require_tls,
+                    hold=self.holdrules.matches(account, mail_from, rcpt),
                 )
             )
         # Message files are written in parallel; journal records are group-committed.
@@ -216,11 +226,17 @@ class Queue:
         await self._commit(removes=sel)
         return sel
 
+    async def update(self, entries: list[Entry]) -> None:
+        """Replace entries (hold, next attempt changed by the admin) and reconsider what is due."""
+        await self._commit(updates=entries)
+        self._wake.set()
+
     async def fail(self, ids: list[int] | None = None) -> list[int]:
         """Fail entries now, sending a DSN as for a permanent delivery failure."""
         sel = [e for e in self.list() if ids is None or e.id in ids]
         for e in sel:
             await self._fail(e, DeliveryError(550, "5.0.0", "delivery failed by admin"))
+        self._failed.difference_update(e.id for e in sel)  # not an attempt: not counted
         return [e.id for e in sel]
 
     async def set_hold(self, ids: list[int] | None, hold: bool) -> list[int]:
@@ -250,7 +266,9 @@ class Queue:
             try:
                 async with limiter:
                     if e.id in self.store.entries:
+                        t0 = time.monotonic()
                         await self._attempt(e)
+                        self._count_attempt(e, time.monotonic() - t0)
             except (DiskFull, OSError) as err:
                 if not isinstance(err, DiskFull) and not is_disk_full(err):
                     self.log.unexpected("queue attempt failed", err, id=e.id)
@@ -267,7 +285,7 @@ class Queue:
 
         def due(e: Entry) -> float:
             if e.hold:
-                return math.inf
+                return math.inf  # mox: a message on hold is not delivered until taken off hold
             return max(e.next_attempt, self._not_before.get(e.id, 0.0))
 
         task_status.started()
@@ -417,7 +435,18 @@ class Queue:
         now = ci.fixed_time(self.ctx) or time.time()
         return incoming_auth(config, data, remote_ip=ips[0], ehlo="localhost", mail_from=mail_from, now=now)
 
+    def _count_attempt(self, e: Entry, seconds: float) -> None:
+        """mox's delivery metric: per attempt, its number and result (ok, temperror, permerror);
+        an attempt that did not count (a full disk) is not counted here either."""
+        after = self.store.entries.get(e.id)
+        if after is not None and after.attempts == e.attempts:
+            return
+        result = "permerror" if e.id in self._failed else "ok" if after is None else "temperror"
+        self._failed.discard(e.id)
+        self.ctx.metrics.queue_delivery.observe(seconds, str(e.attempts + 1), e.transport, "", result)
+
     async def _fail(self, e: Entry, err: DeliveryError, *, attempts: int | None = None) -> None:
+        self._failed.add(e.id)
         self.log.info("delivery failed permanently", id=e.id, recipient=e.recipient, err=str(err))
         notify = (e.notify or "FAILURE").upper().split(",")
         if "FAILURE" in notify and e.mail_from:

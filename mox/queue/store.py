@@ -65,6 +65,8 @@ class Entry(msgspec.Struct, kw_only=True):
     require_tls: bool | None = None
     #: Held by the admin (mox's Msg.Hold): not delivered until released.
     hold: bool = False
+    #: mox's per-message transport name; "" is the default (local delivery in localserve).
+    transport: str = ""
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import imaplib
 import smtplib
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -126,7 +127,7 @@ def test_metrics_of_a_running_localserve(server):
     assert c.noop()[0] == "OK"
     c.logout()
 
-    _, _, after = scrape(port)
+    after = scrape(port)[2]
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -142,6 +143,25 @@ def test_metrics_of_a_running_localserve(server):
     assert delta("mox_imap_command_duration_seconds_count", cmd="login", result="ok") == 1
     assert delta("mox_imap_command_duration_seconds_count", cmd="noop", result="ok") == 1
     assert delta("mox_imap_command_duration_seconds_count", cmd="select", result="ok") == 1
+
+    # The queue delivered the submission: one attempt, result ok (the queue works on its own
+    # time: wait for it).
+    labels = {"attempt": "1", "transport": "", "tlsmode": "", "result": "ok"}
+    deadline = time.monotonic() + 30
+    while delta("mox_queue_delivery_duration_seconds_count", **labels) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after = scrape(port)[2]
+    assert delta("mox_queue_delivery_duration_seconds_count", **labels) == 1
+    # Messages on hold: a gauge read at each scrape.
+    assert value(after, "mox_queue_hold") == 0
+    assert run_mox("queue", "holdrules", "add", "-dir", str(server.dir)).returncode == 0
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+        s.login("mox@localhost", "moxmoxmox")
+        s.sendmail("mox@localhost", ["a@example.org", "b@example.org"], b"From: mox@localhost\r\nSubject: h\r\n\r\nhi\r\n")
+    assert value(scrape(port)[2], "mox_queue_hold") == 2
+    assert run_mox("queue", "drop", "-dir", str(server.dir)).stdout == "2 message(s) dropped\n"
+    assert value(scrape(port)[2], "mox_queue_hold") == 0
+    assert run_mox("queue", "holdrules", "remove", "-dir", str(server.dir), "1").returncode == 0
 
     # Only /metrics is served on this port; HEAD works as for every GET route.
     assert scrape(port, "/")[0] == 404

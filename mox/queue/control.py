@@ -1,0 +1,148 @@
+"""Selecting queued messages as mox does (``queue/queue.go`` Filter and Sort), for the
+control-channel commands in :mod:`mox.queue.ctl` (``mox queue list|hold|unhold|schedule|fail|
+drop``) and the admin page.
+
+Filters and sorts travel as one JSON line each, with mox's field names::
+
+    {"Max": 0, "IDs": [1, 2], "Account": "mox", "From": "@example.org", "To": "x@",
+     "Hold": true, "Submitted": "<1h", "NextAttempt": ">now", "Transport": ""}
+    {"Field": "NextAttempt"|"Queued", "Asc": false}
+
+``Submitted`` / ``NextAttempt``: "<" (before) or ">" (after) and a Go duration relative to now
+("<-1h": more than an hour ago) or "now". ``From`` / ``To`` match a substring of the address
+("@example.org" for a domain). Fields left out (or empty) do not filter; an empty filter
+selects every queued message, as in mox.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from mox.ctl import CtlError
+from mox.queue.store import Entry
+
+if TYPE_CHECKING:
+    from mox.queue.queue import Queue
+
+
+class Filter(msgspec.Struct, kw_only=True, rename="pascal", forbid_unknown_fields=True):
+    max: int = 0
+    i_ds: list[int] | None = msgspec.field(default=None, name="IDs")
+    account: str = ""
+    from_: str = msgspec.field(default="", name="From")
+    to: str = ""
+    hold: bool | None = None
+    submitted: str = ""
+    next_attempt: str = ""
+    transport: str | None = None
+
+
+class Sort(msgspec.Struct, kw_only=True, rename="pascal"):
+    field: str = ""  # "NextAttempt" (default) or "Queued"
+    asc: bool = False
+
+
+def parse_duration(s: str) -> float:
+    """A Go duration ("1h30m", "-5s", "0", "1.5h") in seconds; ValueError when invalid."""
+    import re
+
+    orig = s
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    if s == "0":
+        return 0.0
+    units = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)", s)
+    if not s or "".join(n + u for n, u in parts) != s:
+        raise ValueError(f'time: invalid duration "{orig}"')
+    return sign * sum(float(n) * units[u] for n, u in parts)
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints one rounded to seconds: "1h2m3s", "5m0s", "-3s", "0s"."""
+    n = int(round(seconds))
+    if n == 0:
+        return "0s"
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    h, rest = divmod(n, 3600)
+    m, sec = divmod(rest, 60)
+    if h:
+        return f"{sign}{h}h{m}m{sec}s"
+    if m:
+        return f"{sign}{m}m{sec}s"
+    return f"{sign}{sec}s"
+
+
+def _time_filter(what: str, s: str, now: float) -> tuple[bool, float]:
+    """(before, time) for "<dur"/">dur"/"<now"; CtlError with mox's message when invalid."""
+    if not s.startswith(("<", ">")):
+        raise CtlError(f'applying filter for {what}: must start with "<" for before or ">" for after a duration')
+    rest = s[1:].strip()
+    if rest == "now":
+        return s[0] == "<", now
+    try:
+        return s[0] == "<", now + parse_duration(rest)
+    except ValueError as e:
+        raise CtlError(f'applying filter for {what}: parsing duration "{s}": {e}') from None
+
+
+def select(q: Queue, f: Filter, s: Sort | None = None) -> list[Entry]:
+    """The queued entries matching ``f``, sorted as ``s`` (mox: next attempt, descending), at
+    most ``f.max`` when set."""
+    now = q.store_now()
+    sub = _time_filter("submitted", f.submitted, now) if f.submitted else None
+    nxt = _time_filter("next attempt", f.next_attempt, now) if f.next_attempt else None
+    ids = set(f.i_ds) if f.i_ds else None
+
+    def ok(e: Entry) -> bool:
+        if ids is not None and e.id not in ids:
+            return False
+        if f.hold is not None and e.hold != f.hold:
+            return False
+        if sub is not None and not (e.queued < sub[1] if sub[0] else e.queued > sub[1]):
+            return False
+        if nxt is not None and not (e.next_attempt < nxt[1] if nxt[0] else e.next_attempt > nxt[1]):
+            return False
+        if f.account and e.account != f.account:
+            return False
+        if f.transport is not None and e.transport != f.transport:
+            return False
+        if f.from_ or f.to:
+            # mox: either given address part matches.
+            return bool(f.from_ and f.from_ in _addr(e.mail_from)) or bool(f.to and f.to in _addr(e.recipient))
+        return True
+
+    s = s or Sort()
+    if s.field not in ("", "NextAttempt", "Queued"):
+        raise CtlError(f'unknown sort order field "{s.field}"')
+    key = (lambda e: (e.queued, e.id)) if s.field == "Queued" else (lambda e: (e.next_attempt, e.id))
+    out = sorted((e for e in q.list() if ok(e)), key=key, reverse=not s.asc)
+    return out[: f.max] if f.max > 0 else out
+
+
+def _addr(a: str) -> str:
+    """An address as mox compares it (XString(true)): the domain in lower case."""
+    lp, at, dom = a.rpartition("@")
+    return f"{lp}@{dom.lower()}" if at else a
+
+
+def _go_quote(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _rfc3339(t: float) -> str:
+    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_entry(e: Entry, now: float) -> str:
+    """One line of ``mox queue list`` (ctl.go queuelist)."""
+    last = go_duration(now - e.last_attempt) if e.last_attempt is not None else ""
+    return (
+        f"{e.id:5d} {_rfc3339(e.queued)} from:{e.mail_from} to:{e.recipient} "
+        f"next {go_duration(e.next_attempt - now)} last {last} error {_go_quote(e.last_error)}"
+    )

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 class Filter(msgspec.Struct, kw_only=True, rename="pascal", forbid_unknown_fields=True):
     max: int = 0
-    i_ds: list[int] | None = msgspec.field(default=None, name="IDs")
+    ids: list[int] | None = msgspec.field(default=None, name="IDs")
     account: str = ""
     from_: str = msgspec.field(default="", name="From")
     to: str = ""
@@ -97,7 +97,7 @@ def select(q: Queue, f: Filter, s: Sort | None = None) -> list[Entry]:
     now = q.store_now()
     sub = _time_filter("submitted", f.submitted, now) if f.submitted else None
     nxt = _time_filter("next attempt", f.next_attempt, now) if f.next_attempt else None
-    ids = set(f.i_ds) if f.i_ds else None
+    ids = set(f.ids) if f.ids else None
 
     def ok(e: Entry) -> bool:
         if ids is not None and e.id not in ids:

@@ -266,9 +266,9 @@ class Queue:
             try:
                 async with limiter:
                     if e.id in self.store.entries:
-                        t0 = time.monotonic()
+                        t0 = trio.current_time()
                         await self._attempt(e)
-                        self._count_attempt(e, time.monotonic() - t0)
+                        self._count_attempt(e, trio.current_time() - t0)
             except (DiskFull, OSError) as err:
                 if not isinstance(err, DiskFull) and not is_disk_full(err):
                     self.log.unexpected("queue attempt failed", err, id=e.id)

@@ -29,7 +29,8 @@ SANS_IO = {
     ],
     "mox.message": [
         "mox.message", "mox.message.check", "mox.message.header", "mox.message.headerwriter", "mox.message.parse",
-        "mox.message.part", "mox.message.preview", "mox.message.sections", "mox.message.subject", "mox.message.thread",
+        "mox.message.moxjson", "mox.message.part", "mox.message.preview", "mox.message.sections", "mox.message.subject",
+        "mox.message.thread",
     ],
     "mox.dkim": [
         "mox.dkim", "mox.dkim.authres", "mox.dkim.canon", "mox.dkim.core", "mox.dkim.dnsrecords", "mox.dkim.keys",

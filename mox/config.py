@@ -285,8 +285,8 @@ class Listener(Base, kw_only=True):
     web_api_https: Annotated[WebService, field(
         "WebAPI, a simple HTTP/JSON-based API for email, over HTTPS. Requires a TLS config.")] = WebService(enabled=False)
     metrics_http: Annotated[PortService, field(
-        "Prometheus metrics. Accepted as mox writes it for localserve (port 1081); not served by this "
-        "version yet.")] = PortService(enabled=False)
+        "Serve prometheus metrics, for monitoring. You should not enable this on a public IP. Default "
+        "port 8010; localserve: 1081.")] = PortService(enabled=False)
     webserver_http: Annotated[PortService, field(
         "Webserver for WebHandlers. Accepted as mox writes it for localserve; this implementation "
         "has no WebHandlers, the port must be the web interfaces' port when set.")] = PortService(enabled=False)
@@ -1046,6 +1046,8 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig, extr
                          ("submissions", listener.submissions), ("imap", listener.imap), ("imaps", listener.imaps)):
         if svc.enabled:
             ports[service] = svc.port or STANDARD_PORTS[service]
+    if listener.metrics_http.enabled:
+        ports["metrics"] = listener.metrics_http.port or 8010  # mox's default MetricsHTTP port
     try:
         for https in (False, True):
             port = listener.web_port(https)

@@ -182,3 +182,12 @@ def test_localserve_ready_file_names_the_metrics_port(tmp_path, mox_process):
     assert value(text, "mox_imap_connection_total", service="imap") == 0
     assert run_mox("stop", "-dir", str(tmp_path / "d")).returncode == 0
     assert p.wait() == 0
+
+
+def test_localserve_config_enables_metrics_on_1081(tmp_path):
+    # mox.conf as localserve writes it: MetricsHTTP enabled on 1081, so a plain start serves it.
+    from mox import localserve
+
+    localserve.write_localserve_config(tmp_path)
+    assert "\t\tMetricsHTTP:\n\t\t\tEnabled: true\n" in (tmp_path / "mox.conf").read_text(encoding="utf-8")
+    assert localserve.load_localserve_config(tmp_path).ports["metrics"] == 1081

@@ -181,3 +181,18 @@ def test_help_lists_queue_commands():
     r = run_mox("help", "queue", "schedule")
     for flag in ("-account", "-from", "-to", "-hold", "-submitted", "-nextattempt", "-transport", "-ids", "-n", "-now"):
         assert f"  {flag}, --{flag[1:]}" in r.stdout, flag
+
+
+def test_global_config_flag(server):
+    # mox -config DIR/mox.conf talks to the mox running from DIR, as -dir does.
+    conf = str(server.dir / "mox.conf")
+    assert out(server, "queue", "holdrules", "add") == ""
+    submit(server, ["a@example.com"], "via config")
+    r = run_mox("-config", conf, "queue", "list", "-hold", "true")
+    assert r.returncode == 0, r.stderr
+    assert listed_ids(r.stdout) == [1]
+    r = run_mox("-config", conf, "queue", "drop", "-ids", "1")
+    assert (r.returncode, r.stdout) == (0, "1 message(s) dropped\n")
+    r = run_mox("-config", conf, "deliver", "mox@localhost", input="Subject: delivered via config\n\nx\n")
+    assert (r.returncode, r.stdout) == (0, "message delivered\n")
+    assert "delivered via config" in subjects(server)

@@ -6,18 +6,16 @@ module, so that a pyz for another platform fails with one clear line instead of 
 inside msgspec or cryptography. Running from source there is no `_target.py` and no check.
 """
 
+import importlib
+import importlib.util
 import sys
 
 
 def main() -> None:
-    try:
-        from mox import _target
-    except ImportError:
-        _target = None
-    if _target is not None:
+    if importlib.util.find_spec("mox._target") is not None:  # a built pyz (build.py writes it)
         from mox._bootstrap import target_mismatch
 
-        problem = target_mismatch(_target.TARGET)
+        problem = target_mismatch(importlib.import_module("mox._target").TARGET)
         if problem:
             sys.stderr.write(problem + "\n")
             sys.exit(2)

@@ -5,7 +5,8 @@ Task tree (every task has an owner, every wait a deadline)::
     serve()                      root nursery
       serve_ctl                  control channel (mox stop, loglevels, ...)
       limiter housekeeping       expires old rate-limit windows
-      queue.serve                deliveries (when mox.queue is present)
+      queue.serve                deliveries
+      web.serve                  background tasks of the web pages (when http is served)
       services nursery
         _serve_service(smtp)     one per service: an accept nursery (one accept loop per IP)
         _serve_service(imap)       and a handler nursery owning that service's connections
@@ -26,7 +27,6 @@ Invariants:
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import socket
 import ssl
@@ -43,8 +43,15 @@ from mox.ctl.commands import COMMANDS as CTL_COMMANDS
 from mox.limits import slowmode
 from mox.auth.authenticator import Authenticator
 from mox.config import Config
+from mox.imap import server as imap_server
 from mox.limits.limiter import REASON_AUTH, Limiter
 from mox.metrics import Metrics
+from mox.metrics import http as metrics_http
+from mox.queue.queue import Queue
+from mox.smtp import server as smtp_server
+from mox.store import Store
+from mox.web import http as web_http
+from mox.web.app import WebApp
 
 GRACE = 3.0
 
@@ -105,23 +112,12 @@ def make_tls_context(cert_file: str | os.PathLike[str], key_file: str | os.PathL
 
 def default_handlers() -> dict[str, Handler]:
     """protocol -> handle_connection of its server module."""
-    modules = (
-        ("imap", "mox.imap.server"), ("smtp", "mox.smtp.server"), ("http", "mox.web.http"), ("metrics", "mox.metrics.http"),
-    )
-    return {proto: importlib.import_module(modname).handle_connection for proto, modname in modules}
-
-
-async def _unavailable(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool, **kw: Any) -> None:
-    """Stand-in for a protocol whose server module is not present."""
-    if "submission" in kw:
-        await stream.send_all(b"421 4.3.2 smtp not available in this build\r\n")
-    else:
-        await stream.send_all(b"* BYE imap not available in this build\r\n")
-
-
-async def _unavailable_http(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
-    if not implicit_tls:
-        await stream.send_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    return {
+        "imap": imap_server.handle_connection,
+        "smtp": smtp_server.handle_connection,
+        "http": web_http.handle_connection,
+        "metrics": metrics_http.handle_connection,
+    }
 
 
 # Binding.
@@ -324,9 +320,7 @@ async def _serve_service(
             await trio.aclose_forcefully(listener)
 
 
-def open_store(config: Config, *, check_consistency: bool = False) -> Any:
-    from mox.store import Store
-
+def open_store(config: Config, *, check_consistency: bool = False) -> Store:
     return Store(Path(config.data_dir), fsync=True, check_consistency_on_close=check_consistency)
 
 
@@ -351,9 +345,9 @@ async def serve(
     if handlers is None:
         handlers = default_handlers()
     services = [s for s in SERVICE_KINDS if s in config.ports]
-    for proto in ("imap", "smtp", "http"):
-        if proto not in handlers and any(SERVICE_KINDS[s][0] == proto for s in services):
-            log.warn(f"no {proto} server in this build, connections are refused", proto=proto)
+    missing = sorted({SERVICE_KINDS[s][0] for s in services} - set(handlers))
+    if missing:
+        raise ValueError(f"no connection handler for {', '.join(missing)}")
 
     tls: ssl.SSLContext | None = None
     if config.tls_cert_file and config.tls_key_file:
@@ -395,20 +389,15 @@ async def serve(
         async with trio.open_nursery() as root:
             root.start_soon(lambda: ctl.serve_ctl(ctx, data_dir, commands=CTL_COMMANDS, listener=ctl_listener, info=ctl_info))
             root.start_soon(ctx.limiter.serve_housekeeping)
-            from mox.queue import Queue
-
             ctx.queue = Queue(ctx)
             await root.start(ctx.queue.serve)
-            if "http" in handlers and any(SERVICE_KINDS[s][0] == "http" for s in bound):
-                from mox.web import WebApp  # only when serving http: it loads the page modules
-
+            if any(SERVICE_KINDS[s][0] == "http" for s in bound):
                 ctx.web = WebApp(ctx)
                 await root.start(ctx.web.serve)
             async with trio.open_nursery() as services_nursery:
                 for service, socks in bound.items():
                     proto = SERVICE_KINDS[service][0]
-                    handler = handlers.get(proto, _unavailable_http if proto in ("http", "metrics") else _unavailable)
-                    await services_nursery.start(_serve_service, ctx, service, socks, handler)
+                    await services_nursery.start(_serve_service, ctx, service, socks, handlers[proto])
                     log.debug("listening", service=service, port=ctx.ports[service], ips=",".join(config.ips))
                 bound = {}
                 task_status.started(ctx)

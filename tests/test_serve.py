@@ -152,6 +152,14 @@ async def test_handler_exception_is_contained(tmp_path, logbuf):
         assert "in broken\\n" in line  # the frame that raised
 
 
+async def test_a_service_without_handler_fails_startup(tmp_path):
+    # No stand-in answers "not available" for a protocol: a missing handler is a start-up error.
+    config = make_config(tmp_path, ports={"smtp": 0, "imap": 0, "http": 0})
+    with pytest.raises(ValueError, match="^no connection handler for http$"):
+        await serve(config, store=FakeStore(), handlers=HANDLERS)
+    assert not (tmp_path / "ctl.json").exists()
+
+
 async def test_concurrent_limit(tmp_path):
     limits = mconfig.Limits(concurrent_connections=(1, 10, 10))
     config = make_config(tmp_path, ports={"smtp": 0, "imap": 0}, limits=limits)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from mox import mlog
+from mox.auth import tlspubkey
 
 if TYPE_CHECKING:
     from mox.config import AccountConfig, Alias, DKIMConfig, DomainConfig, DomainsConfig
@@ -172,12 +173,7 @@ def account_rm(ctx: Any, name: str) -> None:
     web = getattr(ctx, "web", None)
     if web is not None and getattr(web, "sessions", None) is not None:
         web.sessions.remove_account(name)
-    try:
-        from mox.auth import tlspubkey
-    except ImportError:  # pragma: no cover - a build without TLS public keys
-        tlspubkey = None  # type: ignore[assignment]
-    if tlspubkey is not None:
-        tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
+    tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
     log.info("account removed (message data kept in the data dir)", account=name)
 
 

@@ -3,15 +3,14 @@
 mox spells flags with one dash (``-dir``); the usual two-dash form (``--dir``) works too. Global
 flags go before the subcommand: ``mox -loglevel debug localserve``.
 
-Adding commands: a module named in ``COMMAND_MODULES`` (``mox/cli/<name>.py``) exposes
-``commands``, a list of click commands; the root group adds them when the module is present.
-User errors end in one line ``mox: <message>`` and exit code 1 (2 for usage errors), never a
-traceback.
+Every command is in the table below (``COMMANDS``, and ``CONFIG_COMMANDS`` under ``mox config``),
+defined in the module of its command group (``mox/cli/<group>.py``). User errors end in one line
+``mox: <message>`` and exit code 1 (2 for usage errors), never a traceback; a bug (an exception
+that is neither) is shown with its traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,31 +18,31 @@ from typing import Any
 import click
 
 from mox import mlog
-
-#: Command modules, in help order. Missing modules are skipped.
-COMMAND_MODULES = (
-    "localserve", "ctl", "sendmail", "queue", "version", "tlspubkey", "transfer", "provision", "admin", "dkim", "dnsrecords",
-    "configfiles",
-    "threads", "junk",
-    "deliver", "webapi", "message", "verifydata", "clientconfig", "cid",
+from mox.cli import (
+    admin,
+    cid,
+    clientconfig,
+    configfiles,
+    ctl,
+    deliver,
+    dkim,
+    dnsrecords,
+    junk,
+    localserve,
+    message,
+    provision,
+    queue,
+    sendmail,
+    threads,
+    tlspubkey,
+    transfer,
+    verifydata,
+    version,
+    webapi,
 )
+from mox.cli.common import App, UserError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
-
-
-class App:
-    """Global settings, passed to commands as ``ctx.obj``."""
-
-    def __init__(self, loglevel: str | None, checkconsistency: bool, config: Path | None = None) -> None:
-        self.loglevel = loglevel
-        self.checkconsistency = checkconsistency
-        #: -config FILE / $MOXCONF: mox.conf of the mox to talk to (its dir holds the other
-        #: config files); None: the default localserve dir.
-        self.config = config
-
-
-class UserError(click.ClickException):
-    """An error a user caused or can fix; printed as one line."""
 
 
 @click.group(context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
@@ -80,20 +79,58 @@ def cli(ctx: click.Context, config: Path | None, loglevel: str | None, checkcons
         click.echo(ctx.get_help())
 
 
-def _load_commands() -> None:
-    for name in COMMAND_MODULES:
-        modname = f"{__name__}.{name}"
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name == modname:
-                continue
-            raise
-        for command in getattr(mod, "commands", []):
-            cli.add_command(command)
+@click.group("config")
+def config() -> None:
+    """The configuration: describe and test the config files, change a running mox
+    (accounts, addresses, domains, aliases, TLS public keys)."""
 
 
-_load_commands()
+#: ``mox config <command>``.
+CONFIG_COMMANDS: tuple[click.Command, ...] = (
+    configfiles.describe_static,
+    configfiles.describe_domains,
+    configfiles.describe_extra,
+    configfiles.test,
+    configfiles.example,
+    provision.account,
+    provision.address,
+    provision.domain,
+    provision.alias,
+    tlspubkey.tlspubkey,
+    dnsrecords.dnsrecords,
+)
+
+#: ``mox <command>``.
+COMMANDS: tuple[click.Command, ...] = (
+    localserve.localserve,
+    ctl.stop,
+    ctl.loglevels,
+    sendmail.sendmail,
+    queue.queue,
+    version.version,
+    version.help_,
+    transfer.import_,
+    transfer.export,
+    transfer.backup,
+    provision.setaccountpassword,
+    admin.setadminpassword,
+    dkim.dkim_group,
+    threads.reassignthreads,
+    junk.junk,
+    junk.retrain,
+    deliver.deliver,
+    webapi.webapi,
+    message.message,
+    verifydata.verifydata,
+    clientconfig.clientconfig,
+    cid.cid,
+    config,
+)
+
+for _command in CONFIG_COMMANDS:
+    config.add_command(_command)
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -21,7 +21,7 @@ def setadminpassword(dir_: Path | None) -> None:
     """
     from mox import config as mconfig
     from mox.auth import precis
-    from mox.cli import UserError
+    from mox.cli.common import UserError
     from mox.cli.provision import read_new_password
     from mox.auth.authenticator import hash_password
 
@@ -37,6 +37,3 @@ def setadminpassword(dir_: Path | None) -> None:
     path = Path(config_dir) / (static.admin_password_file or "adminpasswd")
     mconfig.write_file(path, (hash_password(prepared) + "\n").encode("ascii"), secret=True)
     click.echo("admin password changed")
-
-
-commands = [setadminpassword]

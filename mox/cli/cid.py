@@ -45,6 +45,3 @@ def cid(dir_: Path | None, cid: str) -> None:
     with client:
         for line in client.call("cid", c, stream=True):
             click.echo(line)
-
-
-commands = [cid]

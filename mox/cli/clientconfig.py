@@ -74,6 +74,3 @@ def clientconfig(dir_: Path | None, domain: str) -> None:
     for proto, host, port, listener, note in client_configs(config, d):
         click.echo(f"{proto:<20} {host:<30} {port:>5} {listener:<15} {note}")
     click.echo(_NOTE, nl=False)
-
-
-commands = [clientconfig]

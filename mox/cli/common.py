@@ -1,4 +1,5 @@
-"""Pieces shared by the command modules that talk to a running mox over the control channel."""
+"""Pieces shared by the command modules: the global settings, user errors, and the control
+channel client of the commands that talk to a running mox."""
 
 from __future__ import annotations
 
@@ -9,6 +10,21 @@ import click
 
 if TYPE_CHECKING:
     from mox.ctl import CtlClient
+
+class App:
+    """Global settings, passed to commands as ``ctx.obj``."""
+
+    def __init__(self, loglevel: str | None, checkconsistency: bool, config: Path | None = None) -> None:
+        self.loglevel = loglevel
+        self.checkconsistency = checkconsistency
+        #: -config FILE / $MOXCONF: mox.conf of the mox to talk to (its dir holds the other
+        #: config files); None: the default localserve dir.
+        self.config = config
+
+
+class UserError(click.ClickException):
+    """An error a user caused or can fix; printed as one line."""
+
 
 dir_option = click.option(
     "-dir", "--dir", "dir_", type=click.Path(path_type=Path), default=None,
@@ -33,8 +49,6 @@ def config_dir(dir_: Path | None = None) -> Path:
     cf = config_file()
     if cf is None:
         return default_localserve_dir()
-    from mox.cli import UserError
-
     if cf.name != MOX_CONF:
         raise UserError(f"-config {cf}: must name a {MOX_CONF} file (the other config files are beside it)")
     if not cf.is_file():
@@ -59,20 +73,3 @@ def ctl_client(dir_: Path | None, *, timeout: float = 30) -> CtlClient:
     from mox.ctl import CtlClient
 
     return CtlClient(data_dir(dir_), timeout=timeout)
-
-
-def config_group() -> click.Group:
-    """The shared `mox config` group, created by whichever command module asks first."""
-    from mox.cli import cli
-
-    group = cli.commands.get("config")
-    if isinstance(group, click.Group):
-        return group
-
-    @click.group("config")
-    def config() -> None:
-        """The configuration: describe and test the config files, change a running mox
-        (accounts, addresses, domains, aliases, TLS public keys)."""
-
-    cli.add_command(config)
-    return config

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from mox.cli.common import config_dir, config_group
+from mox.cli.common import config_dir
 
 
 @click.command("describe-static")
@@ -102,7 +102,7 @@ def _examples() -> dict[str, str]:
 @click.argument("name", required=False)
 def example(name: str | None) -> None:
     """List available config examples, or print example NAME."""
-    from mox.cli import UserError
+    from mox.cli.common import UserError
 
     examples = _examples()
     if name is None:
@@ -112,10 +112,3 @@ def example(name: str | None) -> None:
     if name not in examples:
         raise UserError("not found")
     click.echo(examples[name], nl=False)
-
-
-_config = config_group()
-for _c in (describe_static, describe_domains, describe_extra, test, example):
-    _config.add_command(_c)
-
-commands: list[click.Command] = []

@@ -45,6 +45,3 @@ def loglevels(dir_: Path | None, level: str | None, pkg: str | None) -> None:
                 click.echo(line)
         else:
             c.call("setloglevels", pkg or "", level)
-
-
-commands = [stop, loglevels]

@@ -27,6 +27,3 @@ def deliver(dir_: Path | None, address: str) -> None:
 
         raise UserError(f"deliver: {line}")
     click.echo("message delivered")
-
-
-commands = [deliver]

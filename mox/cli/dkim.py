@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mox.cli import UserError
+from mox.cli.common import UserError
 from mox.cli.common import dir_option
 
 if TYPE_CHECKING:
@@ -238,6 +238,3 @@ def verify(txt_record: str | None, records_file: Path | None, dir_: Path | None,
         err = r.err or "<nil>"
         out.append(f"status {go_quote(str(r.status))}, err {err}\nrecord {go_quote(record)}\nheader {sigh}\n")
     _out("".join(out).encode("utf-8"))
-
-
-commands = [dkim_group]

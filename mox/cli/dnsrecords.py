@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from mox.cli import UserError
-from mox.cli.common import config_group, dir_option
+from mox.cli.common import UserError
+from mox.cli.common import dir_option
 
 
-@config_group().command("dnsrecords")
+@click.command("dnsrecords")
 @dir_option
 @click.argument("domain")
 def dnsrecords(dir_: Path | None, domain: str) -> None:
@@ -38,5 +38,3 @@ def dnsrecords(dir_: Path | None, domain: str) -> None:
         raise UserError(f"records: {e}") from None
     click.echo("\n".join(records))
 
-
-commands: list[click.Command] = []

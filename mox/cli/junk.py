@@ -243,5 +243,3 @@ def retrain(dir_: Path | None, account: str) -> None:
     with ctl_client(dir_, timeout=None) as c:
         c.call("retrain", account)
 
-
-commands = [junk, retrain]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mox.cli import App
+from mox.cli.common import App
 
 
 @click.command("localserve")
@@ -83,6 +83,3 @@ def localserve(
         check_consistency=app.checkconsistency,
         loglevel=app.loglevel,
     )
-
-
-commands = [localserve]

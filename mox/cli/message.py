@@ -29,6 +29,3 @@ def parse(smtputf8: bool, file: Path) -> None:
     click.echo(message_json(data), nl=False)
     if smtputf8:
         click.echo(f"message needs smtputf8: {str(needs_smtputf8(data)).lower()}")
-
-
-commands = [message]

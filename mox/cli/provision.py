@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mox.cli.common import config_group, ctl_client
+from mox.cli.common import ctl_client
 from mox.cli.common import dir_option as _dir_option
 
 
@@ -25,7 +25,7 @@ def _call(dir_: Path | None, command: str, *lines: str) -> None:
 
 def read_new_password() -> str:
     """Twice from the terminal (both must match); otherwise the first line of stdin, any length."""
-    from mox.cli import UserError
+    from mox.cli.common import UserError
 
     stdin = click.get_text_stream("stdin")
     if stdin.isatty():
@@ -103,7 +103,7 @@ def account_disable(dir_: Path | None, account_name: str, message: str) -> None:
     delivered. No new login sessions are possible. MESSAGE must be non-empty, ASCII without
     control characters, at most 256 characters: it is used in SMTP and IMAP responses.
     """
-    from mox.cli import UserError
+    from mox.cli.common import UserError
 
     if message == "":
         raise UserError("message must be non-empty")
@@ -279,11 +279,3 @@ def address_rm(dir_: Path | None, address_: str) -> None:
     _call(dir_, "addressrm", address_)
     click.echo("address removed")
 
-
-_config = config_group()
-_config.add_command(account)
-_config.add_command(address)
-_config.add_command(domain)
-_config.add_command(alias)
-
-commands = [setaccountpassword]

@@ -250,5 +250,3 @@ def holdrules_remove(dir_: Path | None, ruleid: int) -> None:
     with _client(dir_) as c:
         c.call("queueholdrulesremove", str(ruleid))
 
-
-commands = [queue]

@@ -302,6 +302,3 @@ def submit(cfg: SubmitConfig, rcpt: str, data: bytes) -> None:
         c.auth(cfg.username, cfg.password, mechanism=mechanism)
         c.deliver(cfg.from_, [rcpt], data, requiretls=cfg.require_tls.lower() == "yes")
         c.quit()
-
-
-commands = [sendmail]

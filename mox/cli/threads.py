@@ -61,5 +61,3 @@ def _direct(dir_: Path | None, account: str) -> None:
     finally:
         store.close()
 
-
-commands = [reassignthreads]

@@ -1,10 +1,6 @@
 """`mox config tlspubkey list/get/add/rm/gen`: TLS client certificate public keys (mox ``main.go``).
 
 list/get/add/rm talk to the running mox over the control channel; gen is standalone.
-
-The `config` group is shared with other modules (`mox config account ...`): `mox.cli.common.config_group`
-returns the group already added to the root, or creates it. Modules adding to it should do the
-same, so whichever loads first creates it.
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from mox.cli.common import config_group, ctl_client
+from mox.cli.common import ctl_client
 from mox.cli.common import dir_option as _dir_option
 
 
@@ -126,7 +122,3 @@ def gen(stem: str) -> None:
     click.echo(f"fingerprint: {g.fingerprint}", err=True)
     sys.stderr.flush()
 
-
-config_group().add_command(tlspubkey)
-
-commands: list[click.Command] = []

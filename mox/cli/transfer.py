@@ -131,6 +131,3 @@ def backup(dir_: Path | None, dest_dir: Path) -> None:
     or be empty): account indexes and message files (hard-linked where possible), the queue,
     TLS public keys and the config files in the data dir."""
     _call_stream(dir_, "backup", str(dest_dir.resolve()))
-
-
-commands = [import_, export, backup]

@@ -36,6 +36,3 @@ def verifydata(fix: bool, data_dir: Path) -> None:
     if res.errors:
         raise UserError("errors were found")
     click.echo(f"{data_dir}: OK")
-
-
-commands = [verifydata]

@@ -59,6 +59,3 @@ def _usage_lines(group: click.Command, parent: click.Context, path: list[str]) -
         else:
             out.append(" ".join([*path, name, *sub.collect_usage_pieces(sctx)]))
     return out
-
-
-commands = [version, help_]

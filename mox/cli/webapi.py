@@ -134,6 +134,3 @@ def webapi(method: str | None, baseurl: str | None) -> None:
         _print_json(json.loads(body))
     except ValueError:
         raise UserError("unmarshal response: not json") from None
-
-
-commands = [webapi]

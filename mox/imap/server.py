@@ -58,6 +58,7 @@ from .protocol import (
     NotImap,
 )
 from mox.store import Upload
+from mox.store import errors as E
 
 from .responses import (
     Code,
@@ -483,8 +484,6 @@ def _allowed(state: State, name: str) -> bool:
 
 def _store_error(e: Exception) -> tuple[CodeWord | CodeMetadata, str] | None:
     """The tagged NO for an error of the store that a client can cause or must hear about."""
-    from mox.store import errors as E
-
     if isinstance(e, E.MailboxNotFound):
         return CodeWord("NONEXISTENT"), "mailbox does not exist"
     if isinstance(e, E.MailboxExists):

@@ -39,6 +39,7 @@ import msgspec
 import trio
 
 from mox.web import account_settings
+from mox.auth import precis
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session, session_guard
 from mox.web.webmail import open_account
@@ -69,13 +70,7 @@ async def api_set_password(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) 
     if not isinstance(password, str):
         raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
     try:
-        from mox.auth import precis
-
         prepared = precis.check_new_password(password)
-    except ImportError:  # pragma: no cover - precis is part of the package
-        prepared = password
-        if len(password.encode("utf-8")) < 8:
-            raise HTTPError(400, "user:badPassword", "password must be at least 8 bytes long") from None
     except ValueError as e:
         raise HTTPError(400, "user:badPassword", str(e)) from None
     with open_account(ctx, s.account) as acc:

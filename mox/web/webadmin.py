@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 
 from mox import mlog
+from mox.auth import tlspubkey
 from mox.web import admin_accounts
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session
@@ -142,12 +143,7 @@ async def api_account_remove(ctx: Any, obj: dict[str, Any]) -> Any:
     accounts = {k: v for k, v in ctx.config.accounts.items() if k != name}
     _apply_accounts(ctx, accounts)
     ctx.web.sessions.remove_account(name)
-    try:
-        from mox.auth import tlspubkey
-
-        tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
-    except ImportError:  # pragma: no cover
-        pass
+    tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
     ctx.log.info("account removed through the admin page (data kept on disk)", account=name)
     return _accounts(ctx)
 

@@ -59,6 +59,24 @@ def test_plugin_is_registered_as_pytest11_entry_point():
     assert ep.value == "mox.testing.pytest_plugin"
 
 
+def test_mox_testing_needs_no_pytest_and_the_plugin_does():
+    """Without pytest, mox.testing (LocalServer, MoxServer) imports; the plugin module, which only
+    pytest loads, needs pytest and says so with an ImportError rather than defining nothing."""
+    script = (
+        "import sys\n"
+        "sys.modules['pytest'] = None  # as if pytest were not installed\n"
+        "from mox.testing import LocalServer, MoxServer\n"
+        "print('mox.testing ok')\n"
+        "try:\n"
+        "    import mox.testing.pytest_plugin\n"
+        "except ImportError as e:\n"
+        "    print('plugin:', e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["mox.testing ok", "plugin: import of pytest halted; None in sys.modules"]
+
+
 def test_addresses_and_credentials(mox_server):
     assert mox_server.address == "mox@localhost"
     assert mox_server.password == "moxmoxmox"

@@ -876,7 +876,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     #: mox.conf Postmaster: (account, mailbox).
     postmaster: tuple[str, str] = ("", "")
     limits: Limits = Limits()
-    #: SMTP: seconds of silence between commands before ``421 4.4.2``; seconds for a whole DATA phase.
+    #: SMTP: seconds of silence between commands before ``421 4.4.2``; seconds for a whole DATA phase
+    #: (mox: 30 s per read between commands, 30 minutes for DATA).
     smtp_idle_timeout: float = 30.0
     smtp_data_timeout: float = 1800.0
     #: SMTP: recipients per transaction (EHLO ``LIMITS RCPTMAX``; over it ``452 4.5.3``).

@@ -32,6 +32,7 @@ from mox import __version__, mlog
 from mox import config as mconfig
 from mox import serve as mserve
 from mox.auth.authenticator import hash_password
+from mox.context import ServerContext
 
 ACCOUNT = "mox"
 ADDRESS = "mox@localhost"
@@ -334,7 +335,7 @@ async def ensure_account(store: Any) -> bool:
     return True
 
 
-def ready_info(ctx: mserve.ServerContext) -> dict[str, Any]:
+def ready_info(ctx: ServerContext) -> dict[str, Any]:
     info: dict[str, Any] = {}
     for service in mconfig.SERVICES:
         info[service] = ctx.ports.get(service)

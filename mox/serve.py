@@ -41,19 +41,16 @@ from mox import mlog
 from mox.ctl import server as ctl
 from mox.ctl.commands import COMMANDS as CTL_COMMANDS
 from mox.limits import slowmode
-from mox.auth.authenticator import Authenticator
 from mox.config import Config
+from mox.context import GRACE, ServerContext
 from mox.imap import server as imap_server
-from mox.limits.limiter import REASON_AUTH, Limiter
-from mox.metrics import Metrics
+from mox.limits.limiter import REASON_AUTH
 from mox.metrics import http as metrics_http
 from mox.queue.queue import Queue
 from mox.smtp import server as smtp_server
 from mox.store import Store
 from mox.web import http as web_http
 from mox.web.app import WebApp
-
-GRACE = 3.0
 
 #: service -> (protocol, keyword arguments for its handle_connection)
 SERVICE_KINDS: dict[str, tuple[str, dict[str, bool]]] = {
@@ -72,36 +69,6 @@ Handler = Callable[..., Awaitable[None]]
 
 class ListenError(Exception):
     """A listening socket could not be opened; the message names service, address and port."""
-
-
-class ServerContext:
-    """What every connection handler gets (docs/architecture.md, "Servers")."""
-
-    def __init__(self, config: Config, store: Any, tls: ssl.SSLContext | None, *, grace: float = GRACE) -> None:
-        self.config = config
-        self.store = store
-        self.tls = tls
-        self.shutting_down = trio.Event()
-        self.limiter = Limiter(config.limits)
-        self.auth = Authenticator(config, store, self.limiter)
-        self.queue: Any = None
-        #: counters served on the metrics port (mox.metrics).
-        self.metrics = Metrics()
-        #: mox.web.WebApp when the http/https services are served.
-        self.web: Any = None
-        self.log = mlog.get_logger("serve")
-        self.grace = grace
-        #: service -> bound port (after start-up; services not served are absent).
-        self.ports: dict[str, int] = {}
-        #: the control channel (contents of ctl.json).
-        self.ctl_info: dict[str, Any] = {}
-
-    def request_stop(self) -> None:
-        """Begin the graceful shutdown (idempotent)."""
-        if self.shutting_down.is_set():
-            return
-        self.log.print(f"shutting down, waiting max {self.grace:g}s for existing connections")
-        self.shutting_down.set()
 
 
 def make_tls_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> ssl.SSLContext:

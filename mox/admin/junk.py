@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mox.context import ServerContext
 
-async def cmd_retrain(ctx: Any, conn: Any) -> None:
+
+async def cmd_retrain(ctx: ServerContext, conn: Any) -> None:
     """> "retrain", > account or empty (all accounts), < "ok" or error."""
     import trio
 

@@ -35,11 +35,11 @@ import msgspec
 
 from mox import mlog
 from mox.auth import tlspubkey
+from mox.context import ServerContext
 
 if TYPE_CHECKING:
     from mox.config import AccountConfig, Alias, DKIMConfig, DomainConfig, DomainsConfig
     from mox.ctl.server import CtlConn
-    from mox.serve import ServerContext
 
 log = mlog.get_logger("accounts")
 
@@ -51,7 +51,7 @@ class AccountError(Exception):
     """A change was refused; the text is for the user (one line)."""
 
 
-def normalize_address(ctx: Any, address: str) -> str:
+def normalize_address(ctx: ServerContext, address: str) -> str:
     """An address for domains.conf: ``localpart@domain`` with a configured, lower-cased domain."""
     address = address.strip()
     lp, at, domain = address.rpartition("@")
@@ -73,7 +73,7 @@ def _check_account_name(name: str) -> str:
     return name
 
 
-def _address_owner(ctx: Any, address: str) -> str | None:
+def _address_owner(ctx: ServerContext, address: str) -> str | None:
     """The account that has address configured (exactly, case-insensitively), else None."""
     norm = ctx.auth.normalize_address(address)
     for name, acc in ctx.config.accounts.items():
@@ -83,12 +83,10 @@ def _address_owner(ctx: Any, address: str) -> str | None:
     return None
 
 
-def apply_domains(ctx: Any, domains: Any) -> None:
+def apply_domains(ctx: ServerContext, domains: Any) -> None:
     """Validate, write domains.conf atomically, switch ctx.config and ctx.auth to it (the
     change is live for every new command and delivery)."""
     from mox import config as cfgmod
-    from mox.auth.authenticator import Authenticator
-
     try:
         # Constructing runs the checks of domains.conf (addresses, aliases) on the whole.
         domains = cfgmod.DomainsConfig(domains=dict(domains.domains), accounts=dict(domains.accounts))
@@ -101,16 +99,15 @@ def apply_domains(ctx: Any, domains: Any) -> None:
             cfgmod.write_file(path, text)
         except OSError as e:
             raise AccountError(f"writing {cfgmod.DOMAINS_CONF}: {e.strerror or e}") from None
-    ctx.config = cfgmod.with_domains(ctx.config, domains)
-    ctx.auth = Authenticator(ctx.config, ctx.store, getattr(ctx, "limiter", None))
+    ctx.set_config(cfgmod.with_domains(ctx.config, domains))
 
 
-def apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
+def apply_accounts(ctx: ServerContext, accounts: dict[str, Any]) -> None:
     """Like apply_domains, with other accounts."""
     apply_domains(ctx, msgspec.structs.replace(ctx.config.domains_file(), accounts=dict(accounts)))
 
 
-def account_save(ctx: Any, name: str, **changes: Any) -> None:
+def account_save(ctx: ServerContext, name: str, **changes: Any) -> None:
     """Change fields of an account's config (e.g. its webhooks), written to domains.conf at once
     (mox admin.AccountSave)."""
     cur = ctx.config.accounts.get(name)
@@ -124,7 +121,7 @@ def account_save(ctx: Any, name: str, **changes: Any) -> None:
     log.info("account config changed", account=name, fields=",".join(sorted(changes)))
 
 
-def account_add(ctx: Any, name: str, address: str) -> None:
+def account_add(ctx: ServerContext, name: str, address: str) -> None:
     from mox import config as cfgmod
     from mox.store import StoreError
 
@@ -153,13 +150,13 @@ def _split(address: str) -> tuple[str, str]:
     return lp, dom
 
 
-def _aliases_with_member(ctx: Any, addresses: list[str]) -> list[str]:
+def _aliases_with_member(ctx: ServerContext, addresses: list[str]) -> list[str]:
     low = {a.lower() for a in addresses}
     return [f"{lp}@{d}" for d, dom in ctx.config.domains.items() for lp, al in dom.aliases.items()
             if any(m.lower() in low for m in al.addresses)]
 
 
-def account_rm(ctx: Any, name: str) -> None:
+def account_rm(ctx: ServerContext, name: str) -> None:
     if name not in ctx.config.accounts:
         raise AccountError(f"unknown account {name!r}")
     if len(ctx.config.accounts) == 1:
@@ -170,14 +167,13 @@ def account_rm(ctx: Any, name: str) -> None:
     if used:
         raise AccountError(f"addresses of account {name!r} are members of aliases {', '.join(used)}; remove them there first")
     apply_accounts(ctx, {k: v for k, v in ctx.config.accounts.items() if k != name})
-    web = getattr(ctx, "web", None)
-    if web is not None and getattr(web, "sessions", None) is not None:
-        web.sessions.remove_account(name)
+    if ctx.serving_web:
+        ctx.web.sessions.remove_account(name)
     tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
     log.info("account removed (message data kept in the data dir)", account=name)
 
 
-def address_add(ctx: Any, address: str, name: str) -> None:
+def address_add(ctx: ServerContext, address: str, name: str) -> None:
     from mox import config as cfgmod
 
     cur = ctx.config.accounts.get(name)
@@ -195,7 +191,7 @@ def address_add(ctx: Any, address: str, name: str) -> None:
     log.info("address added", account=name, address=address)
 
 
-def address_rm(ctx: Any, address: str) -> str:
+def address_rm(ctx: ServerContext, address: str) -> str:
     """Remove address from its account; returns the account name."""
     address = address.strip()
     for name, cur in ctx.config.accounts.items():
@@ -217,7 +213,7 @@ def address_rm(ctx: Any, address: str) -> str:
     raise AccountError(f"unknown address {address!r}")
 
 
-async def set_password(ctx: Any, name: str, password: str) -> None:
+async def set_password(ctx: ServerContext, name: str, password: str) -> None:
     from mox.auth import precis
     from mox.store import AccountNotFound
 
@@ -255,30 +251,30 @@ async def _run(conn: Any, fn: Any, *args: Any, what: str = "") -> None:
     await conn.write_line("ok")
 
 
-async def cmd_setaccountpassword(ctx: Any, conn: Any) -> None:
+async def cmd_setaccountpassword(ctx: ServerContext, conn: Any) -> None:
     name = await conn.read_line()
     password = await conn.read_line()
     await _run(conn, set_password, ctx, name, password)
 
 
-async def cmd_accountadd(ctx: Any, conn: Any) -> None:
+async def cmd_accountadd(ctx: ServerContext, conn: Any) -> None:
     name = await conn.read_line()
     address = await conn.read_line()
     await _run(conn, account_add, ctx, name, address)
 
 
-async def cmd_accountrm(ctx: Any, conn: Any) -> None:
+async def cmd_accountrm(ctx: ServerContext, conn: Any) -> None:
     name = await conn.read_line()
     await _run(conn, account_rm, ctx, name)
 
 
-async def cmd_addressadd(ctx: Any, conn: Any) -> None:
+async def cmd_addressadd(ctx: ServerContext, conn: Any) -> None:
     address = await conn.read_line()
     name = await conn.read_line()
     await _run(conn, address_add, ctx, address, name)
 
 
-async def cmd_addressrm(ctx: Any, conn: Any) -> None:
+async def cmd_addressrm(ctx: ServerContext, conn: Any) -> None:
     address = await conn.read_line()
     await _run(conn, address_rm, ctx, address)
 

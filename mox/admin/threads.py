@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mox import mlog
+from mox.context import ServerContext
 
 log = mlog.get_logger("store")
 
@@ -30,7 +31,7 @@ def reassign_threads(store: Any, accounts: list[str], say: Callable[[str], None]
         )
 
 
-async def cmd_reassignthreads(ctx: Any, conn: Any) -> None:
+async def cmd_reassignthreads(ctx: ServerContext, conn: Any) -> None:
     """> "reassignthreads", > account or empty (all accounts), < "ok" or error, < stream."""
     import trio
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mox import mlog
+from mox.context import ServerContext
 
 log = mlog.get_logger("ctl")
 
@@ -483,7 +484,7 @@ async def _run(fn: Any, *args: Any) -> Any:
     return await trio.to_thread.run_sync(fn, *args)
 
 
-def _open_account(ctx: Any, account: str) -> Any:
+def _open_account(ctx: ServerContext, account: str) -> Any:
     from mox.store import AccountNotFound
 
     try:
@@ -504,7 +505,7 @@ async def _reply(conn: Any, fn: Any, *args: Any) -> None:
     await conn.write_stream("".join(line + "\n" for line in lines).encode("utf-8"))
 
 
-async def _import(ctx: Any, conn: Any, fmt: str) -> None:
+async def _import(ctx: ServerContext, conn: Any, fmt: str) -> None:
     account = await conn.read_line()
     mailbox = await conn.read_line()
     path = await conn.read_line()
@@ -521,15 +522,15 @@ async def _import(ctx: Any, conn: Any, fmt: str) -> None:
     await _reply(conn, work)
 
 
-async def cmd_importmaildir(ctx: Any, conn: Any) -> None:
+async def cmd_importmaildir(ctx: ServerContext, conn: Any) -> None:
     await _import(ctx, conn, "maildir")
 
 
-async def cmd_importmbox(ctx: Any, conn: Any) -> None:
+async def cmd_importmbox(ctx: ServerContext, conn: Any) -> None:
     await _import(ctx, conn, "mbox")
 
 
-async def cmd_export(ctx: Any, conn: Any) -> None:
+async def cmd_export(ctx: ServerContext, conn: Any) -> None:
     fmt = await conn.read_line()
     dst = await conn.read_line()
     account = await conn.read_line()
@@ -545,7 +546,7 @@ async def cmd_export(ctx: Any, conn: Any) -> None:
     await _reply(conn, work)
 
 
-async def cmd_backup(ctx: Any, conn: Any) -> None:
+async def cmd_backup(ctx: ServerContext, conn: Any) -> None:
     dst = await conn.read_line()
 
     def work() -> list[str]:

@@ -45,6 +45,7 @@ import msgspec
 
 from mox import mlog
 from mox.store.layout import write_file_durable
+from mox.context import ServerContext
 
 AUTH_FILE = "auth.json"
 
@@ -393,7 +394,7 @@ def generate(stem: str | Path, *, now: datetime.datetime | None = None) -> Gener
 # Control channel commands.
 
 
-async def cmd_tlspubkeylist(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeylist(ctx: ServerContext, conn: Any) -> None:
     account = await conn.read_line()
     keys = keys_for(ctx.config.data_dir)
     if account and account not in ctx.config.accounts:
@@ -404,7 +405,7 @@ async def cmd_tlspubkeylist(ctx: Any, conn: Any) -> None:
     await conn.write_stream("".join(out).encode("utf-8"))
 
 
-async def cmd_tlspubkeyget(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeyget(ctx: ServerContext, conn: Any) -> None:
     fp = await conn.read_line()
     key = keys_for(ctx.config.data_dir).get(fp)
     if key is None:
@@ -422,7 +423,7 @@ def _pem(der: bytes) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-async def cmd_tlspubkeyadd(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeyadd(ctx: ServerContext, conn: Any) -> None:
     address = await conn.read_line()
     name = await conn.read_line()
     no_preauth = await conn.read_line()
@@ -448,7 +449,7 @@ async def cmd_tlspubkeyadd(ctx: Any, conn: Any) -> None:
     await conn.write_line(key.fingerprint)
 
 
-async def cmd_tlspubkeyrm(ctx: Any, conn: Any) -> None:
+async def cmd_tlspubkeyrm(ctx: ServerContext, conn: Any) -> None:
     fp = await conn.read_line()
     try:
         key = keys_for(ctx.config.data_dir).remove(fp)

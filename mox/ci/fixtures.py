@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mox.names import name_from_file
+from mox.context import ServerContext
 
 _FLAG_LETTERS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
 _LETTER_FOR = {v: k for k, v in _FLAG_LETTERS.items()}
@@ -107,7 +108,7 @@ def scan(root: Path) -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
     yield from walk(root, "Inbox")
 
 
-async def preload(ctx: Any, root: Path, account: str = "mox") -> int:
+async def preload(ctx: ServerContext, root: Path, account: str = "mox") -> int:
     """Deliver everything under ``root`` into ``account``; the number of messages."""
     from mox.smtp.server import deliver_to_store
 

@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mox.serve import ServerContext
     from mox.store.schema import Message
 
 import trio
@@ -54,6 +53,7 @@ from mox.ci import faults as F
 from mox import mlog
 from mox.smtp.received import format_date as received_date
 from mox.ci.transcript import RecordingLogger, TranscriptStore
+from mox.context import ServerContext
 
 SHARED_PASSWORD = "moxmoxmox"
 VIEW_PREFIX = "view-"
@@ -208,7 +208,7 @@ def init(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
 class State:
     """The CI state of one server (``ctx.ci``)."""
 
-    def __init__(self, ctx: Any, settings: Settings) -> None:
+    def __init__(self, ctx: ServerContext, settings: Settings) -> None:
         data_dir = Path(ctx.config.data_dir)
         self.settings = settings
         self.faults = F.FaultTable()
@@ -224,7 +224,7 @@ class State:
         budget = open_files_budget()
         self.views_cap = settings.views_max if budget is None else max(1, min(settings.views_max, budget // 2))
 
-    def open_view(self, ctx: Any, address: str) -> Any:
+    def open_view(self, ctx: ServerContext, address: str) -> Any:
         """The open view account of ``address`` (created on first use), owned by this cache:
         whoever keeps using it across a checkpoint takes its own reference
         (``ctx.store.open_account``), which marks it in use. Raises ViewLimit."""
@@ -317,29 +317,15 @@ def raise_open_files_limit() -> None:
         log.debug("raising the open-files limit", err=repr(e))
 
 
-def state(ctx: Any) -> State | None:
+def state(ctx: ServerContext) -> State | None:
     """The CI state (created on first use), or None when not serving localserve."""
-    st = getattr(ctx, "ci", None)
-    if st is False:
-        return None
-    if st is not None:
-        return st
-    config = getattr(ctx, "config", None)
-    if config is None or not getattr(config, "localserve", False):
-        return None
-    settings = Settings.load(Path(config.data_dir))
-    if settings is None:
-        try:
-            ctx.ci = False
-        except AttributeError:
-            pass
-        return None
-    st = State(ctx, settings)
-    try:
-        ctx.ci = st
-    except AttributeError:
-        return None
-    return st
+    if not ctx.ci_loaded:
+        ctx.ci_loaded = True
+        if ctx.config.localserve:
+            settings = Settings.load(Path(ctx.config.data_dir))
+            if settings is not None:
+                ctx.ci = State(ctx, settings)
+    return ctx.ci
 
 
 # --- throttled streams ---------------------------------------------------------------------
@@ -470,7 +456,7 @@ class SmtpHooks:
         self.st.transcripts.finish(self.transcript)
 
 
-def smtp_connection(ctx: Any, conn: Any) -> SmtpHooks | None:
+def smtp_connection(ctx: ServerContext, conn: Any) -> SmtpHooks | None:
     st = state(ctx)
     if st is None:
         return None
@@ -574,14 +560,14 @@ class ImapHooks:
         self.st.transcripts.finish(self.transcript)
 
 
-def imap_connection(ctx: Any, conn: Any, remote: str | None) -> ImapHooks | None:
+def imap_connection(ctx: ServerContext, conn: Any, remote: str | None) -> ImapHooks | None:
     st = state(ctx)
     if st is None:
         return None
     return ImapHooks(st, conn, remote)
 
 
-def imap_capabilities(ctx: Any, caps: str) -> str:
+def imap_capabilities(ctx: ServerContext, caps: str) -> str:
     st = state(ctx)
     if st is None:
         return caps
@@ -609,7 +595,7 @@ def is_view(account: str) -> bool:
 _ADDR_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-def ensure_view(ctx: Any, address: str) -> str:
+def ensure_view(ctx: ServerContext, address: str) -> str:
     st = state(ctx)
     assert st is not None
     return str(st.open_view(ctx, address).name)
@@ -620,7 +606,7 @@ def shared_password_matches(st: State, password: str) -> bool:
     return hmac.compare_digest(password.encode("utf-8", "surrogatepass"), st.settings.shared_password.encode("utf-8"))
 
 
-def imap_login(ctx: Any, username: str, password: str) -> str | None:
+def imap_login(ctx: ServerContext, username: str, password: str) -> str | None:
     """The view account for an IMAP login as any address with the shared password (localserve
     only); None to continue with the normal login. Raises ViewLimit (the session's own
     reference, taken at login, keeps the view in use until logout)."""
@@ -666,7 +652,7 @@ def envelope_recipients(data: bytes) -> list[str]:
 
 
 async def deliver_views(
-    ctx: Any, account: str, mailbox: str, data: bytes, recipients: list[str] | None, *, key: str | None = None,
+    ctx: ServerContext, account: str, mailbox: str, data: bytes, recipients: list[str] | None, *, key: str | None = None,
     session: str | None = None,
 ) -> list[tuple[Any, Any]]:
     """Copy a delivery into account mox to the per-address views of its recipients (called
@@ -698,7 +684,7 @@ async def deliver_views(
     return stored
 
 
-async def undo_views(ctx: Any, stored: list[tuple[str, Any]]) -> None:
+async def undo_views(ctx: ServerContext, stored: list[tuple[str, Any]]) -> None:
     """Remove view copies again when the delivery into the main account failed (the sender is
     told to retry; without this the views would get the message twice). Best effort."""
     for name, m in stored:
@@ -712,7 +698,7 @@ async def undo_views(ctx: Any, stored: list[tuple[str, Any]]) -> None:
             log.warn("removing view copy after failed delivery", account=name, err=repr(e))
 
 
-def hold_view(ctx: Any, address: str, destination: tuple[str, str]) -> Any:
+def hold_view(ctx: ServerContext, address: str, destination: tuple[str, str]) -> Any:
     """For an SMTP recipient on port 1025 whose mail goes to ``destination`` (account,
     mailbox): a reference to its per-address view, which keeps the view in use until the
     caller closes it at the end of the transaction; None when no view is involved. Raises
@@ -748,13 +734,13 @@ def record_delivery(ctx: ServerContext, session: str | None, account: str, messa
     st.transcripts.record_delivery(account, message.id, session)
 
 
-def fixed_time(ctx: Any) -> float | None:
+def fixed_time(ctx: ServerContext) -> float | None:
     """The fixed clock in deterministic mode (the receive time of deliveries), else None."""
     st = state(ctx)
     return st.settings.deterministic if st is not None else None
 
 
-def stabilize(ctx: Any, data: bytes) -> bytes:
+def stabilize(ctx: ServerContext, data: bytes) -> bytes:
     """In deterministic mode: our Received header's date and a DSN's Date, Arrival-Date,
     Last-Attempt-Date, Message-ID and boundary get fixed values (the rest of the message is
     already stable when the test's own input is)."""
@@ -763,7 +749,7 @@ def stabilize(ctx: Any, data: bytes) -> bytes:
         return data
     fixed = email.utils.formatdate(st.settings.deterministic, localtime=False)
     fixed_received = received_date(st.settings.deterministic)
-    host = getattr(ctx.config, "hostname", "localhost")
+    host = ctx.config.hostname
     end = data.find(b"\r\n\r\n")
     head, body = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
     text = head.decode("utf-8", "surrogateescape")

@@ -21,6 +21,7 @@ import trio
 from mox import mlog
 from mox.ctl.client import probe_running
 from mox.ctl.protocol import BANNER, CHUNK, CtlError, CtlProtocolError, ctl_paths, take_line
+from mox.context import ServerContext
 
 log = mlog.get_logger("ctl")
 
@@ -172,7 +173,7 @@ def remove_ctl_files(data_dir: Path) -> None:
 
 
 async def handle_ctl_connection(
-    ctx: Any, stream: Any, info: dict[str, Any], commands: Mapping[str, Handler]
+    ctx: ServerContext, stream: Any, info: dict[str, Any], commands: Mapping[str, Handler]
 ) -> None:
     conn = CtlConn(stream)
     cid = mlog.new_cid()
@@ -222,7 +223,7 @@ async def handle_ctl_connection(
 
 
 async def serve_ctl(
-    ctx: Any,
+    ctx: ServerContext,
     data_dir: Path,
     *,
     commands: Mapping[str, Handler],
@@ -254,13 +255,13 @@ async def serve_ctl(
         remove_ctl_files(data_dir)
 
 
-async def cmd_stop(ctx: Any, conn: CtlConn) -> None:
+async def cmd_stop(ctx: ServerContext, conn: CtlConn) -> None:
     # The client waits for EOF: the connection closes when the server is done.
     ctx.request_stop()
     await conn.write_line("ok")
 
 
-async def cmd_loglevels(ctx: Any, conn: CtlConn) -> None:
+async def cmd_loglevels(ctx: ServerContext, conn: CtlConn) -> None:
     await conn.write_line("ok")
     lines = []
     for pkg, level in sorted(mlog.levels().items()):
@@ -268,7 +269,7 @@ async def cmd_loglevels(ctx: Any, conn: CtlConn) -> None:
     await conn.write_stream("".join(lines).encode("utf-8"))
 
 
-async def cmd_setloglevels(ctx: Any, conn: CtlConn) -> None:
+async def cmd_setloglevels(ctx: ServerContext, conn: CtlConn) -> None:
     pkg = await conn.read_line()
     level = await conn.read_line()
     if pkg == "(default)":

@@ -28,6 +28,7 @@ import trio
 from mox import mlog
 from mox.delivery import rules
 from mox.delivery.rules import MessageInfo
+from mox.context import ServerContext
 
 log = mlog.get_logger("smtpserver")
 
@@ -63,7 +64,7 @@ def _junk_mailbox(acc: Any) -> str:
 
 
 async def deliver_local(
-    ctx: Any,
+    ctx: ServerContext,
     account: str,
     rcpt: str,
     data: bytes,
@@ -133,7 +134,7 @@ def _message_id(data: bytes) -> str:
     return ""
 
 
-async def store_reject(ctx: Any, account: str, data: bytes) -> None:
+async def store_reject(ctx: ServerContext, account: str, data: bytes) -> None:
     """Keep a copy of a refused message in the account's rejects mailbox (mox smtpserver): once
     per Message-ID (or content hash), \\Seen; old rejects are removed first unless KeepRejects,
     and nothing is stored when the mailbox is full."""
@@ -167,7 +168,7 @@ async def store_reject(ctx: Any, account: str, data: bytes) -> None:
     log.info("stored spammy mail in rejects mailbox", account=account, mailbox=name)
 
 
-async def remove_rejects(ctx: Any, account: str, name: str, data: bytes) -> None:
+async def remove_rejects(ctx: ServerContext, account: str, name: str, data: bytes) -> None:
     """A message was delivered: earlier rejected copies (same Message-ID) leave the rejects
     mailbox (mox RejectsRemove)."""
     msgid = _message_id(data)

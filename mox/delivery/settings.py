@@ -10,6 +10,7 @@ from typing import Any
 from mox.config import AccountConfig, Config
 from mox.junk import Params
 from mox.store.junk import AccountSettings
+from mox.context import ServerContext
 
 # The settings of the config seen last (a new config object means the config changed).
 _cache: list[Any] = [None, {}]
@@ -51,6 +52,6 @@ def account_settings(config: Config, account: str) -> AccountSettings | None:
         return per[account]
 
 
-def store_settings(ctx: Any):
+def store_settings(ctx: ServerContext):
     """The function for ``Store.settings``: reads ``ctx.config`` at each call."""
     return lambda account: account_settings(ctx.config, account)

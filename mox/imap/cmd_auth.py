@@ -105,8 +105,7 @@ async def _counting_failures(s: Session, attempt: Callable[[], Awaitable[Done]])
     from . import session as session_mod
 
     if s.auth_failures > 3:
-        limits = getattr(s.ctx.config, "limits", None)
-        unit = min(session_mod.AUTH_FAILURE_DELAY, getattr(limits, "auth_attempt_delay", session_mod.AUTH_FAILURE_DELAY))
+        unit = min(session_mod.AUTH_FAILURE_DELAY, s.ctx.config.limits.auth_attempt_delay)
         await trio.sleep((s.auth_failures - 3) * unit)
     try:
         result = await attempt()
@@ -185,11 +184,6 @@ class _Verifier(sasl.StoreVerifier):
         return True
 
 
-def _limiter(s: Session) -> object:
-    limiter = getattr(s.ctx.auth, "limiter", None)
-    return limiter if limiter is not None else getattr(s.ctx, "limiter", None)
-
-
 def _no_channel_binding(s: Session) -> str:
     """Why a -PLUS mechanism cannot be used on this connection (RFC 5929, RFC 9266)."""
     if not s.tls:
@@ -252,7 +246,7 @@ async def _authenticate(s: Session, cmd: Command) -> Done:
         raise _failure(e) from None
     verifier = _Verifier(s, tls_identity, views=name == "PLAIN")
     mech = sasl.server_mechanism(
-        name, verifier, hostname=getattr(s.ctx.config, "hostname", "localhost"), channel_bindings=bindings
+        name, verifier, hostname=s.ctx.config.hostname, channel_bindings=bindings
     )
 
     async def send_challenge(data: bytes) -> None:
@@ -267,8 +261,8 @@ async def _authenticate(s: Session, cmd: Command) -> Done:
             initial,
             send_challenge=send_challenge,
             read_response=read_response,
-            run_sync=hash_runner(_limiter(s)),
-            limiter=_limiter(s),
+            run_sync=hash_runner(s.ctx.limiter),
+            limiter=s.ctx.limiter,
             ip=s.remote_ip,
         )
     except sasl.SaslError as e:

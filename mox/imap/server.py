@@ -59,6 +59,7 @@ from .protocol import (
 )
 from mox.store import Upload
 from mox.store import errors as E
+from mox.context import ServerContext
 
 from .responses import (
     Code,
@@ -143,7 +144,7 @@ class Connection:
 
     ci: Any = None  # mox.ci.hooks.ImapHooks in localserve (fault rules, profile, transcript)
 
-    def __init__(self, ctx: Any, stream: trio.abc.Stream, log: mlog.Logger, *, tls: bool) -> None:
+    def __init__(self, ctx: ServerContext, stream: trio.abc.Stream, log: mlog.Logger, *, tls: bool) -> None:
         self.ctx = ctx
         self.stream = stream
         self.log = log
@@ -509,7 +510,7 @@ def _store_error(e: Exception) -> tuple[CodeWord | CodeMetadata, str] | None:
     return None
 
 
-def identify_client(ctx: Any, ssl_stream: Any, session: Session) -> None:
+def identify_client(ctx: ServerContext, ssl_stream: Any, session: Session) -> None:
     """Note the TLS client certificate, and its registered public key if any (mox ``imapserver/server.go``)."""
     try:
         der = ssl_stream.getpeercert(binary_form=True)
@@ -546,7 +547,7 @@ def _peer_ip(stream: Any) -> str | None:
         return None
 
 
-async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
+async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
     """Serve one IMAP connection (architecture.md "Servers"). Never raises."""
     log = mlog.get_logger("imapserver").with_(cid=mlog.connection_cid())
     conn: Connection | None = None

@@ -45,6 +45,7 @@ import trio
 from mox import mlog
 from mox.ci import hooks as ci
 from mox.auth import sasl
+from mox.context import ServerContext
 
 from . import contexts, response_write, utf7
 from .errors import BadCommand, CommandFailed
@@ -89,12 +90,11 @@ BASE_CAPABILITIES = (
 )
 
 
-def append_limit(ctx: Any) -> int:
+def append_limit(ctx: ServerContext) -> int:
     """The most APPEND takes in one command, all its messages together (RFC 7889, RFC 3502): 1 GiB,
     or the configured maximum message size when that is larger. The protocol layer refuses a
     larger message literal with ``[TOOBIG]`` before reading it."""
-    size = getattr(ctx.config, "max_message_size", 0) or 0
-    return max(size, 1 << 30)
+    return max(ctx.config.max_message_size, 1 << 30)
 
 
 # Per connection, after more than 3 failed authentications each further attempt waits
@@ -179,7 +179,7 @@ class Selected:
 
 
 class Session:
-    def __init__(self, ctx: Any, log: mlog.Logger, *, tls: bool) -> None:
+    def __init__(self, ctx: ServerContext, log: mlog.Logger, *, tls: bool) -> None:
         self.ctx = ctx
         self.log = log
         self.tls = tls

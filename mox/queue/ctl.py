@@ -11,19 +11,16 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from mox.ctl import CtlError
+from mox.context import ServerContext
 from mox.queue.control import Filter, Sort, format_entry, parse_duration, select
+from mox.queue.queue import Queue
 
 if TYPE_CHECKING:
     from mox.ctl.server import CtlConn
-    from mox.queue.queue import Queue
-    from mox.serve import ServerContext
 
 
 def _queue(ctx: ServerContext) -> Queue:
-    q = ctx.queue
-    if q is None:
-        raise CtlError("queue not running")
-    return q
+    return ctx.queue
 
 
 async def _read_filter(conn: CtlConn) -> Filter:

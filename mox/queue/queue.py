@@ -36,9 +36,9 @@ from mox.queue.store import Entry, QueueStore, Sent
 from mox.smtp import failsim
 from mox.store import DiskFull
 from mox.store.layout import is_disk_full
+from mox.context import ServerContext
 
 MAX_CONCURRENT = 8
-DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds; mox (non-localserve) uses 7.5 min doubling
 DISK_FULL_RETRY = 1.0  # seconds between attempts while the disk is full
 
 
@@ -69,12 +69,11 @@ def _split(addr: str) -> tuple[str, str]:
 
 
 class Queue:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.log = mlog.get_logger("queue")
-        data_dir = getattr(ctx.config, "data_dir", None) or ctx.config.data_path
-        self.store = QueueStore(data_dir, fsync=getattr(ctx.config, "queue_fsync", True))
-        self.retry_delays = tuple(getattr(ctx.config, "queue_retry_delays", DEFAULT_RETRY_DELAYS))
+        self.store = QueueStore(ctx.config.data_dir)
+        self.retry_delays = tuple(ctx.config.queue_retry_delays)
         self._wake = trio.Event()
         self._pending: list[_Commit] = []
         self._committing = False
@@ -468,7 +467,7 @@ class Queue:
             original = await trio.to_thread.run_sync(self.store.read_message, e)
         except OSError:
             original = b"\r\n"
-        hostname = getattr(self.ctx.config, "hostname", "localhost")
+        hostname = self.ctx.config.hostname
         dsn = compose_dsn(
             hostname=hostname,
             to=e.mail_from,

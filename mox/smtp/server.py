@@ -54,6 +54,7 @@ from mox.smtp.protocol import (
     error,
     fail,
 )
+from mox.context import ServerContext
 
 DEFAULT_IDLE_TIMEOUT = 30.0  # mox: 30 s per read between commands
 DEFAULT_DATA_TIMEOUT = 30 * 60.0  # mox: 30 minutes for the DATA phase
@@ -63,14 +64,10 @@ _ECODE = re.compile(rb"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3463 enhanced status cod
 _Closed = ConnectionClosed  # the connection is done (peer closed, final reply, I/O failed, dropped)
 
 
-def _cfg(ctx: Any, name: str, default: Any) -> Any:
-    return getattr(ctx.config, name, default)
-
-
 class _Conn:
     ci: Any = None  # mox.ci.hooks.SmtpHooks in localserve (fault rules, transcript)
 
-    def __init__(self, ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
+    def __init__(self, ctx: ServerContext, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
         self.ctx = ctx
         self.view_holds: list[Any] = []  # per-address views of this transaction's recipients
         self._view_tx: Any = None
@@ -82,16 +79,16 @@ class _Conn:
         self.cid = mlog.connection_cid()
         self.log = mlog.get_logger("smtpserver").with_(cid=self.cid)
         self.out = bytearray()
-        self.idle_timeout = float(_cfg(ctx, "smtp_idle_timeout", DEFAULT_IDLE_TIMEOUT))
-        self.data_timeout = float(_cfg(ctx, "smtp_data_timeout", DEFAULT_DATA_TIMEOUT))
+        self.idle_timeout = ctx.config.smtp_idle_timeout
+        self.data_timeout = ctx.config.smtp_data_timeout
         self.proto = ServerConnection(
-            hostname=_cfg(ctx, "hostname", "localhost"),
+            hostname=ctx.config.hostname,
             submission=submission,
             tls=False,
             tls_available=ctx.tls is not None and not implicit_tls,
-            require_tls_for_auth=not _cfg(ctx, "no_require_starttls", False),
-            max_message_size=int(_cfg(ctx, "max_message_size", 104857600) or 104857600),
-            rcpt_max=int(_cfg(ctx, "smtp_rcpt_max", 1000)),
+            require_tls_for_auth=not ctx.config.no_require_starttls,
+            max_message_size=ctx.config.max_message_size or 104857600,
+            rcpt_max=ctx.config.smtp_rcpt_max,
             version=__version__,
         )
         self.implicit_tls = implicit_tls
@@ -308,12 +305,12 @@ class _Conn:
             try:
                 from mox.auth import tlspubkey
 
-                key = tlspubkey.identify_ssl(_cfg(self.ctx, "data_dir", "."), ssl_stream, self.ctx.auth)
+                key = tlspubkey.identify_ssl(self.ctx.config.data_dir, ssl_stream, self.ctx.auth)
             except Exception as e:  # a broken key file must not take the connection down
                 self.log.unexpected("identifying tls client certificate", e)
                 key = None
-            if key is not None and _cfg(self.ctx, "accounts", {}).get(key.account) is not None and \
-                    _cfg(self.ctx, "accounts", {})[key.account].login_disabled:
+            if key is not None and key.account in self.ctx.config.accounts and \
+                    self.ctx.config.accounts[key.account].login_disabled:
                 self.log.info("account login disabled, tls client certificate not used", account=key.account)
                 key = None
             if key is not None:
@@ -331,7 +328,7 @@ class _Conn:
             mech = sasl.server_mechanism(
                 mech_name,
                 verifier,
-                hostname=_cfg(self.ctx, "hostname", "localhost"),
+                hostname=self.ctx.config.hostname,
                 channel_bindings=self.channel_bindings,
             )
         except sasl.UnknownMechanism:
@@ -347,8 +344,8 @@ class _Conn:
                 initial,
                 send_challenge=send_challenge,
                 read_response=self.read_auth_line,
-                run_sync=hash_runner(getattr(self.ctx, "limiter", None)),
-                limiter=getattr(self.ctx, "limiter", None),
+                run_sync=hash_runner(self.ctx.limiter),
+                limiter=self.ctx.limiter,
                 ip=self.remote_ip or None,
             )
         except sasl.TooManyAuthFailures:
@@ -368,7 +365,7 @@ class _Conn:
                 msg = "authentication failed, tls client certificate public key belongs to another account"
                 raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, msg) from None
             raise fail(c.C535_AUTH_BAD_CREDS, c.SE_POL_AUTH_BAD_CREDS, "bad user/pass") from None
-        disabled = _cfg(self.ctx, "accounts", {}).get(ok.account)
+        disabled = self.ctx.config.accounts.get(ok.account)
         if disabled is not None and disabled.login_disabled:
             # mox smtpserver/server.go: 525 5.7.13 after the credentials were verified.
             self.log.info("account login disabled", username=ok.username)
@@ -417,7 +414,7 @@ class _Conn:
 
     def _alias(self, addr: Address) -> bool:
         """Whether addr is an alias (domains.conf Aliases)."""
-        domain = addr.domain or _cfg(self.ctx, "hostname", "localhost")
+        domain = addr.domain or self.ctx.config.hostname
         return self.ctx.config.alias(addr.localpart, domain) is not None
 
     def _account_for(self, addr: Address) -> str | None:
@@ -433,7 +430,7 @@ class _Conn:
         if code == failsim.TIMEOUT:
             self.log.info("timing out due to special localpart")
             await self.flush()
-            await trio.sleep(float(_cfg(self.ctx, "failure_timeout", 3600)))
+            await trio.sleep(self.ctx.config.failure_timeout)
             raise fail(c.C451_LOCAL_ERROR, timeout_se, timeout_text)
         assert isinstance(code, int)
         self.log.info("failure due to special localpart", code=code)
@@ -478,7 +475,7 @@ class _Conn:
             acc.close()
 
     def _lookup(self, addr: Address) -> tuple[str, str] | None:
-        domain = addr.domain or _cfg(self.ctx, "hostname", "localhost")
+        domain = addr.domain or self.ctx.config.hostname
         try:
             return self.ctx.auth.lookup_destination(addr.localpart, domain)
         except Exception:
@@ -525,7 +522,7 @@ class _Conn:
         """Our Received field in mox's form (mox.smtp.received): submission hides the client,
         delivery names its EHLO, reverse name and address."""
         tx = self.proto.tx
-        host = _cfg(self.ctx, "hostname", "localhost")
+        host = self.ctx.config.hostname
         if self.submission:
             from_ = host
         else:
@@ -563,7 +560,7 @@ class _Conn:
                 await self._simulate(failsim.special_code(rcpt.localpart), "timing out submission due to special localpart")
         self._check_send_limits(account, [str(r) for r in tx.recipients])
         # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
-        host = _cfg(self.ctx, "hostname", "localhost")
+        host = self.ctx.config.hostname
         now = ci.fixed_time(self.ctx) or time.time()
         full = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
         added = full[: len(full) - len(data)]
@@ -606,7 +603,7 @@ class _Conn:
         """DKIM-Signature fields for a submitted message (mox smtpserver submit): by the From
         domain, i= its canonical local part (lower case, catch-all part removed)."""
         local, _, domain = from_addr.rpartition("@")
-        sep = _cfg(self.ctx, "catchall_separator", "+")
+        sep = self.ctx.config.catchall_separator
         canonical = local.lower().split(sep, 1)[0] if sep else local.lower()
         try:
             return await trio.to_thread.run_sync(
@@ -658,7 +655,7 @@ class _Conn:
                 # mox smtpserver: the alias's members get the message, per the alias's rules.
                 try:
                     dests = self.ctx.auth.alias_destinations(
-                        rcpt.localpart, rcpt.domain or _cfg(self.ctx, "hostname", "localhost"), msg_from, explicit
+                        rcpt.localpart, rcpt.domain or self.ctx.config.hostname, msg_from, explicit
                     ) or []
                 except AliasRefused:
                     self.log.info("message from address not allowed to post to alias", alias=str(rcpt), msgfrom=msg_from)
@@ -766,7 +763,7 @@ class _Conn:
 
 
 async def deliver_to_store(
-    ctx: Any,
+    ctx: ServerContext,
     account: str,
     mailbox: str,
     data: bytes,
@@ -830,7 +827,7 @@ async def _ensure_mailbox(acc: Any, name: str) -> str:
     return mbs[-1].name
 
 
-async def handle_connection(ctx: Any, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
+async def handle_connection(ctx: ServerContext, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
     """Serve one SMTP connection until QUIT, error, timeout or peer close. Never raises
     (except trio.Cancelled, which the caller's nursery owns)."""
     conn = _Conn(ctx, stream, submission=submission, implicit_tls=implicit_tls)

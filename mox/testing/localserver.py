@@ -23,6 +23,7 @@ import trio
 import trio.testing
 
 from mox import mlog
+from mox.context import ServerContext
 
 
 class ServerThread:
@@ -154,7 +155,7 @@ class LocalServer:
         self._errors_taken = 0
         self.ports: dict[str, Any] = {}
         self.store: Any = None
-        self.ctx: Any = None
+        self.ctx: ServerContext | None = None
         self._thread: ServerThread | None = None
         LocalServer.instances.add(self)
 

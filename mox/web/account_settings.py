@@ -29,6 +29,7 @@ from mox.admin import provision
 from mox.store import StoreError
 from mox.store import settings as webmail_settings
 from mox.web.router import HTTPError, Request
+from mox.context import ServerContext
 
 MAX_FULL_NAME = 200
 
@@ -44,14 +45,14 @@ class JunkSettings(cfgmod.Base):
     junk_filter: cfgmod.JunkFilter | None = msgspec.field(name="JunkFilter", default=None)
 
 
-def _conf(ctx: Any, s: Any) -> cfgmod.AccountConfig:
+def _conf(ctx: ServerContext, s: Any) -> cfgmod.AccountConfig:
     acc = ctx.config.accounts.get(s.account or "")
     if acc is None:
         raise HTTPError(403, "user:noAuth", "no account for this session")
     return acc
 
 
-def _save(ctx: Any, s: Any, **changes: Any) -> None:
+def _save(ctx: ServerContext, s: Any, **changes: Any) -> None:
     try:
         provision.account_save(ctx, s.account, **changes)
     except provision.AccountError as e:
@@ -71,7 +72,7 @@ def _single_line(v: Any, name: str, limit: int = MAX_FULL_NAME) -> str:
     return v.strip()
 
 
-async def api_settings(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_settings(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     conf = _conf(ctx, s)
     dests = {a: msgspec.to_builtins(conf.destinations.get(a) or _dest_for(conf, a)) for a in conf.addresses}
     junk = JunkSettings(
@@ -94,19 +95,19 @@ def _dest_for(conf: cfgmod.AccountConfig, address: str) -> cfgmod.Destination:
     return cfgmod.Destination()
 
 
-def _account_dir(ctx: Any, s: Any) -> Any:
+def _account_dir(ctx: ServerContext, s: Any) -> Any:
     from mox.store import layout
 
     return layout.account_dir(ctx.store.data_dir, s.account)
 
 
-async def api_save_full_name(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_save_full_name(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     name = _single_line(obj.get("full_name"), "full_name")
     _save(ctx, s, full_name=name)
     return {"full_name": name}
 
 
-async def api_destination_save(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_destination_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     conf = _conf(ctx, s)
     address = obj.get("address")
     own = next((a for a in conf.addresses if isinstance(address, str) and a.lower() == address.lower()), None)
@@ -121,7 +122,7 @@ async def api_destination_save(ctx: Any, req: Request, s: Any, obj: dict[str, An
     return {"destination": msgspec.to_builtins(dest)}
 
 
-async def api_junk_settings_save(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_junk_settings_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     junk = _convert(obj.get("junk"), JunkSettings, "junk settings")
     _single_line(junk.rejects_mailbox, "RejectsMailbox")
     _save(
@@ -131,7 +132,7 @@ async def api_junk_settings_save(ctx: Any, req: Request, s: Any, obj: dict[str, 
     return {"junk": msgspec.to_builtins(junk)}
 
 
-async def api_junk_retrain(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_junk_retrain(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     acc = ctx.store.open_account(s.account)
     try:
         total, trained = await trio.to_thread.run_sync(acc.junk_retrain_sync)
@@ -142,7 +143,7 @@ async def api_junk_retrain(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) 
     return {"messages": total, "trained": trained}
 
 
-async def api_settings_save(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_settings_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     from mox.web.compose import save_settings
 
     acc = ctx.store.open_account(s.account)
@@ -153,7 +154,7 @@ async def api_settings_save(ctx: Any, req: Request, s: Any, obj: dict[str, Any])
     return {"settings": msgspec.to_builtins(st)}
 
 
-async def api_tlspubkey_update(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_tlspubkey_update(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     """{fingerprint, name, login_address, no_imap_preauth}: rename a key, pick its login address
     among the account's, toggle IMAP preauth (mox TLSPublicKeyUpdate)."""
     from mox.auth import tlspubkey

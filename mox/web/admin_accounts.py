@@ -26,11 +26,12 @@ import msgspec
 from mox import config as cfgmod
 from mox.admin import provision
 from mox.web.router import HTTPError
+from mox.context import ServerContext
 
 CONFIG_FILE_MAX = 1 << 20
 
 
-def _account(ctx: Any, obj: dict[str, Any]) -> tuple[str, Any]:
+def _account(ctx: ServerContext, obj: dict[str, Any]) -> tuple[str, Any]:
     name = obj.get("account")
     acc = ctx.config.accounts.get(name) if isinstance(name, str) else None
     if acc is None:
@@ -38,7 +39,7 @@ def _account(ctx: Any, obj: dict[str, Any]) -> tuple[str, Any]:
     return name, acc
 
 
-async def api_account(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_account(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     import trio
 
     name, conf = _account(ctx, obj)
@@ -61,7 +62,7 @@ async def api_account(ctx: Any, obj: dict[str, Any]) -> Any:
     }  # fmt: skip
 
 
-async def api_set_password(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_set_password(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     name, _ = _account(ctx, obj)
     password = obj.get("password")
     if not isinstance(password, str):
@@ -77,7 +78,7 @@ async def api_set_password(ctx: Any, obj: dict[str, Any]) -> Any:
 LIMITS = ("quota", "max_outgoing_messages_per_day", "max_first_time_recipients_per_day")
 
 
-async def api_set_account_limits(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_set_account_limits(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     name, _ = _account(ctx, obj)
     changes = {}
     for k in LIMITS:
@@ -94,7 +95,7 @@ async def api_set_account_limits(ctx: Any, obj: dict[str, Any]) -> Any:
     return await api_account(ctx, {"account": name})
 
 
-async def api_config(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_config(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     d = Path(ctx.config.config_dir)
     files = {}
     for name in (cfgmod.MOX_CONF, cfgmod.DOMAINS_CONF):
@@ -106,14 +107,14 @@ async def api_config(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"files": files}
 
 
-def _aliases(ctx: Any) -> list[dict[str, Any]]:
+def _aliases(ctx: ServerContext) -> list[dict[str, Any]]:
     return [
         {"address": f"{lp}@{d}", **msgspec.to_builtins(alias)}
         for d, dom in sorted(ctx.config.domains.items()) for lp, alias in sorted(dom.aliases.items())
     ]  # fmt: skip
 
 
-async def api_aliases(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_aliases(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return {"aliases": _aliases(ctx)}
 
 
@@ -124,7 +125,7 @@ def _alias_address(obj: dict[str, Any]) -> str:
     return address.strip()
 
 
-async def api_alias_save(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_alias_save(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     """{address, alias: {Addresses, PostPublic, ListMembers, AllowMsgFrom}}: add or change."""
     address = _alias_address(obj)
     try:
@@ -138,7 +139,7 @@ async def api_alias_save(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"aliases": _aliases(ctx)}
 
 
-async def api_alias_remove(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_alias_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     try:
         provision.alias_rm(ctx, _alias_address(obj))
     except provision.AccountError as e:

@@ -17,6 +17,7 @@ from mox import mlog
 from mox.web import index, live, session, testapi, testapi_ci, webaccount, webadmin, webapi, webmail
 from mox.web.router import Router
 from mox.web.session import Sessions
+from mox.context import ServerContext
 
 #: Every page module, in the order its routes are registered.
 PAGES = (session, index, webapi, testapi, testapi_ci, webaccount, webmail, live, webadmin)
@@ -28,15 +29,13 @@ BACKGROUND: tuple[Callable[..., Awaitable[None]], ...] = (
     webaccount.serve_background,
 )
 
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
-
 
 class WebApp:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.log = mlog.get_logger("http")
         self.sessions = Sessions()
-        self.max_body = int(getattr(ctx.config, "web_max_request_body", DEFAULT_MAX_BODY))
+        self.max_body = ctx.config.web_max_request_body
         self.router = Router()
         #: set by mox.web.testapi
         self.index: Any = None

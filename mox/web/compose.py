@@ -25,6 +25,7 @@ from mox.web.router import HTTPError, Request
 from mox.web.session import Session
 from mox.web.submit import submission_prefix
 from mox.web.webmail import API, _read, open_account
+from mox.context import ServerContext
 
 
 def _recipients(field: str, value: str, *, lenient: bool = False) -> list[tuple[str, str]]:
@@ -79,7 +80,7 @@ def compose(
     return msg.as_bytes(policy=email.policy.SMTP), mid
 
 
-async def submit(ctx: Any, req: Request, s: Session) -> dict[str, Any]:
+async def submit(ctx: ServerContext, req: Request, s: Session) -> dict[str, Any]:
     form = req.form()
 
     def field(name: str) -> str:
@@ -171,14 +172,14 @@ def _send_at(v: str) -> float | None:
     return t if t > now else None
 
 
-def _account_config(ctx: Any, s: Session) -> Any:
+def _account_config(ctx: ServerContext, s: Session) -> Any:
     acc = ctx.config.accounts.get(s.account or "")
     if acc is None:
         raise HTTPError(403, "user:noAuth", "no account for this session")
     return acc
 
 
-def _from_address(ctx: Any, s: Session, v: str) -> str:
+def _from_address(ctx: ServerContext, s: Session, v: str) -> str:
     """The From address picked in the form: one of the account's addresses (default: the
     login address)."""
     if not v:
@@ -189,7 +190,7 @@ def _from_address(ctx: Any, s: Session, v: str) -> str:
     raise HTTPError(400, "user:badRequest", f"{v!r} is not an address of this account")
 
 
-def _display_name(ctx: Any, s: Session, address: str) -> str:
+def _display_name(ctx: ServerContext, s: Session, address: str) -> str:
     return _account_config(ctx, s).display_name(address)
 
 
@@ -222,7 +223,7 @@ async def _remove_draft(acc: Any, draft: Any) -> None:
     await acc.expunge(draft.mailbox_id, [draft.uid])
 
 
-async def api_message_compose(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_message_compose(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{from, to, cc, bcc, subject, body, mode, ref_mailbox, ref_uid, draft_id}: save the compose
     form as a draft (\\Draft, \\Seen) in Drafts, replacing draft ``draft_id``; returns the new
     draft's {id, mailbox, uid}."""
@@ -298,7 +299,7 @@ def _correspondents(acc: Any) -> list[tuple[str, str]]:
     return list(out.values())
 
 
-async def api_complete_recipient(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_complete_recipient(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{search}: up to 20 "Name <address>" of recent correspondents containing the text
     (case-insensitive); ``full`` is false when there were more."""
     search = obj.get("search")
@@ -315,7 +316,7 @@ async def api_complete_recipient(ctx: Any, s: Session, acc: Any, obj: dict[str, 
     return {"addresses": found[:COMPLETE_MAX], "full": len(found) <= COMPLETE_MAX}
 
 
-async def api_settings(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_settings(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """The account's webmail settings and the From addresses it may use (with display names)."""
     conf = _account_config(ctx, s)
     import trio
@@ -328,7 +329,7 @@ async def api_settings(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> A
     }
 
 
-async def save_settings(ctx: Any, acc: Any, value: Any) -> settings.Settings:
+async def save_settings(ctx: ServerContext, acc: Any, value: Any) -> settings.Settings:
     """Check and store settings given as a JSON object (400 on bad fields)."""
     try:
         st = msgspec.convert(value, type=settings.Settings)
@@ -343,7 +344,7 @@ async def save_settings(ctx: Any, acc: Any, value: Any) -> settings.Settings:
     return st
 
 
-async def api_settings_save(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_settings_save(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{settings: {signature, quoting, show_html, no_show_shortcuts, show_headers}}."""
     st = await save_settings(ctx, acc, obj.get("settings"))
     return {"settings": msgspec.to_builtins(st)}

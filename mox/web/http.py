@@ -45,6 +45,7 @@ from mox.web.router import (
     resolve_or_response,
     run_route,
 )
+from mox.context import ServerContext
 
 MAX_HEAD = 64 * 1024
 MAX_HEADERS = 100
@@ -52,7 +53,6 @@ HEAD_TIMEOUT = 30.0
 BODY_TIMEOUT = 60.0
 IDLE_TIMEOUT = 60.0
 #: Default of config.web_request_deadline: a whole request (head and body) within this time.
-REQUEST_DEADLINE = 300.0
 SEND_TIMEOUT = 60.0
 HANDSHAKE_TIMEOUT = 30.0
 LINGER_TIMEOUT = 1.0
@@ -128,7 +128,7 @@ def _peer(stream: trio.abc.Stream) -> str:
 
 
 class HTTPConnection:
-    def __init__(self, ctx: Any, stream: trio.abc.Stream, *, tls: bool, remote_ip: str) -> None:
+    def __init__(self, ctx: ServerContext, stream: trio.abc.Stream, *, tls: bool, remote_ip: str) -> None:
         self.ctx = ctx
         self.stream = stream
         self.tls = tls
@@ -136,8 +136,7 @@ class HTTPConnection:
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         self.log = mlog.get_logger("http").with_(cid=mlog.connection_cid())
         self.idle_scope: trio.CancelScope | None = None
-        web = getattr(ctx, "web", None)
-        self.router = web.router if web is not None else None
+        self.router = ctx.web.router
         #: when the first byte of the current request arrived (the overall deadline counts from it)
         self.request_started: float | None = None
 
@@ -201,7 +200,7 @@ class HTTPConnection:
             self.conn.receive_data(data)
 
     def deadline(self) -> float:
-        return float(getattr(self.ctx.config, "web_request_deadline", REQUEST_DEADLINE))
+        return float(self.ctx.config.web_request_deadline)
 
     def deadline_left(self) -> float:
         """Seconds left of the current request's overall deadline."""
@@ -496,7 +495,7 @@ class HTTPConnection:
             if k == b"host":
                 host = v.decode("latin-1")
                 break
-        return access.host_allowed(self.remote_ip, host, str(getattr(self.ctx.config, "hostname", "localhost")))
+        return access.host_allowed(self.remote_ip, host, self.ctx.config.hostname)
 
     def _is_websocket(self, ev: h11.Request) -> bool:
         if ev.method != b"GET":
@@ -565,7 +564,7 @@ class HTTPConnection:
             nursery.cancel_scope.cancel()
 
 
-async def handle_connection(ctx: Any, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
+async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
     """Serve HTTP (or HTTPS with ``implicit_tls``) on one connection; never raises for client faults."""
     remote_ip = _peer(stream)
     s: trio.abc.Stream = stream

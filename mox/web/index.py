@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from mox import __version__
 from mox.web.router import Request, Response, Router, html_response, json_response
+from mox.context import ServerContext
 
 LINKS = (
     ("/webmail/", "Webmail", "read and send email"),
@@ -17,7 +17,7 @@ LINKS = (
 )
 
 
-async def index(ctx: Any, req: Request) -> Response:
+async def index(ctx: ServerContext, req: Request) -> Response:
     items = "\n".join(
         f'<li><a href="{href}">{html.escape(title)}</a> — {html.escape(what)}</li>' for href, title, what in LINKS
     )
@@ -36,7 +36,7 @@ async def index(ctx: Any, req: Request) -> Response:
     return html_response(page)
 
 
-async def readyz(ctx: Any, req: Request) -> Response:
+async def readyz(ctx: ServerContext, req: Request) -> Response:
     if ctx.shutting_down.is_set():
         return json_response({"ready": False, "reason": "shutting down"}, 503)
     return json_response({"ready": True})

@@ -27,6 +27,7 @@ import trio
 from mox.web.router import HTTPError, Request, Router
 from mox.web.session import require_session
 from mox.web.webmail import mailbox_info, summary
+from mox.context import ServerContext
 
 _encoder = msgspec.json.Encoder()
 
@@ -41,7 +42,7 @@ def _change(acc: Any, c: Any) -> dict[str, Any]:
     return d
 
 
-async def serve_websocket(ctx: Any, req: Request, ws: Any) -> None:
+async def serve_websocket(ctx: ServerContext, req: Request, ws: Any) -> None:
     import trio_websocket
 
     try:

@@ -18,12 +18,10 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mox.serve import ServerContext
+from typing import Any
 
 import msgspec
+from mox.context import ServerContext
 
 _json_encoder = msgspec.json.Encoder()
 
@@ -49,7 +47,7 @@ class FormFile:
 
 @dataclass
 class Request:
-    ctx: Any
+    ctx: ServerContext
     method: str
     path: str
     query: dict[str, list[str]] = field(default_factory=dict)
@@ -328,7 +326,7 @@ class Router:
         most ``limit`` bytes (413 above it, decided before reading when Content-Length says so)."""
         self.body_limits[prefix] = limit
 
-    def body_limit(self, ctx: Any, path: str, default: int = DEFAULT_BODY_LIMIT) -> int:
+    def body_limit(self, ctx: ServerContext, path: str, default: int = DEFAULT_BODY_LIMIT) -> int:
         best = ""
         for prefix in self.body_limits:
             if path.startswith(prefix) and len(prefix) > len(best):
@@ -375,7 +373,7 @@ class Router:
         if not prefix.endswith("/"):
             raise ValueError("static prefix must end with /")
 
-        async def serve_static(ctx: Any, req: Request) -> Response:
+        async def serve_static(ctx: ServerContext, req: Request) -> Response:
             rel = req.path[len(prefix) :]
             return static_response(req, f"{subdir.strip('/')}/{rel}" if subdir else rel, cache=cache)
 

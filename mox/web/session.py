@@ -16,14 +16,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mox.serve import ServerContext
+from typing import Any
 
 import trio
 
 from mox.web.router import Guard, HTTPError, Request, Response, Router, json_response
+from mox.context import ServerContext
 
 KINDS = ("account", "webmail", "admin")
 COOKIE_NAMES = {"account": "webaccountsession", "webmail": "webmailsession", "admin": "webadminsession"}
@@ -152,10 +150,10 @@ def _credentials(req: Request) -> tuple[str, str]:
     return username, password
 
 
-def check_admin_password(ctx: Any, password: str) -> bool:
+def check_admin_password(ctx: ServerContext, password: str) -> bool:
     """The admin password check (PBKDF2, slow by design: call it through
     :func:`check_admin_password_async`)."""
-    path = getattr(ctx.config, "admin_password_file", None)
+    path = ctx.config.admin_password_file
     if not path:
         return False
     try:
@@ -176,7 +174,7 @@ async def check_admin_password_async(ctx: ServerContext, password: str) -> bool:
 
 
 def _login_handler(kind: str) -> Any:
-    async def login(ctx: Any, req: Request) -> Response:
+    async def login(ctx: ServerContext, req: Request) -> Response:
         username, password = _credentials(req)
         ip = req.remote_ip
         if not ctx.limiter.auth_allowed(ip):
@@ -210,7 +208,7 @@ def _login_handler(kind: str) -> Any:
 
 
 def _logout_handler(kind: str) -> Any:
-    async def logout(ctx: Any, req: Request) -> Response:
+    async def logout(ctx: ServerContext, req: Request) -> Response:
         s = require_session(req, kind, csrf=True)
         ctx.web.sessions.remove(s.token)
         return json_response({}, headers=[session_cookie(req, kind, "", max_age=0)])
@@ -219,7 +217,7 @@ def _logout_handler(kind: str) -> Any:
 
 
 def _session_handler(kind: str) -> Any:
-    async def session(ctx: Any, req: Request) -> Response:
+    async def session(ctx: ServerContext, req: Request) -> Response:
         s = require_session(req, kind, csrf=False)
         return json_response({"csrf": s.csrf, "account": s.account, "address": s.address})
 

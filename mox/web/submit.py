@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
 
 import trio
 
@@ -15,11 +14,12 @@ from mox import dkim, mlog
 from mox.ci import hooks as ci
 from mox.dkim import local as dkim_local
 from mox.smtp.received import received
+from mox.context import ServerContext
 
 log = mlog.get_logger("webapi")
 
 
-async def submission_prefix(ctx: Any, from_addr: str, rcpts: list[str], data: bytes) -> bytes:
+async def submission_prefix(ctx: ServerContext, from_addr: str, rcpts: list[str], data: bytes) -> bytes:
     """Received and DKIM-Signature fields for ``data`` from ``from_addr`` (an address of the
     submitting account); the Received field names the recipient when there is one."""
     host = ctx.config.hostname

@@ -30,10 +30,7 @@ import datetime
 import html as htmlmod
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mox.serve import ServerContext
+from typing import Any
 
 import trio
 
@@ -45,6 +42,7 @@ from mox.web import access, sanitize
 from mox.web.access import Caller
 from mox.web.router import HTTPError, Request, Response, Router, json_response
 from mox.web.webapi import address_string, parsed_message
+from mox.context import ServerContext
 
 BASE = "/api/v1/"
 DEFAULT_LIMIT = 50
@@ -290,7 +288,7 @@ class AccountIndex:
 class TestIndex:
     """The test API's index over every account of the store."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.accounts: dict[str, AccountIndex] = {}
         self.ready = trio.Event()
@@ -358,7 +356,7 @@ class TestIndex:
                 ai.set_mailboxes(acc.mailboxes())  # renames include children; reread all
         ai.notify()
 
-    async def serve(self, ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(self, ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             for name in ctx.store.account_names():
                 await nursery.start(self.serve_account, name)
@@ -530,7 +528,7 @@ def account_name(ctx: ServerContext, req: Request) -> str:
     raise HTTPError(400, "user:badParameter", "parameter account required (more than one account)")
 
 
-async def _index(ctx: Any, req: Request) -> tuple[TestIndex, AccountIndex]:
+async def _index(ctx: ServerContext, req: Request) -> tuple[TestIndex, AccountIndex]:
     """The index for the request's account (see :func:`account_name`)."""
     idx: TestIndex | None = ctx.web.index
     if idx is None:
@@ -559,7 +557,7 @@ def _msg_id(req: Request) -> int:
         raise HTTPError(400, "user:badParameter", f"message id must be an integer, got {req.params['id']!r}") from None
 
 
-def _load(ctx: Any, ai: AccountIndex, s: Summary) -> tuple[Any, bytes]:
+def _load(ctx: ServerContext, ai: AccountIndex, s: Summary) -> tuple[Any, bytes]:
     """The stored message behind a summary and its bytes; 404 when it is gone."""
     acc = ctx.store.open_account(ai.name)
     try:
@@ -574,7 +572,7 @@ def _load(ctx: Any, ai: AccountIndex, s: Summary) -> tuple[Any, bytes]:
         acc.close()
 
 
-def message_details(ctx: Any, ai: AccountIndex, s: Summary) -> dict[str, Any]:
+def message_details(ctx: ServerContext, ai: AccountIndex, s: Summary) -> dict[str, Any]:
     m, data = _load(ctx, ai, s)
     p = parsed_message(data, m.part)
     out = summary_json(s, ai)
@@ -597,7 +595,7 @@ def message_details(ctx: Any, ai: AccountIndex, s: Summary) -> dict[str, Any]:
     return out
 
 
-async def api_index(ctx: Any, req: Request) -> Response:
+async def api_index(ctx: ServerContext, req: Request) -> Response:
     if req.path != BASE:
         raise HTTPError(404, "user:notFound", f"no such path: {req.path}")
     return json_response(
@@ -616,7 +614,7 @@ async def api_index(ctx: Any, req: Request) -> Response:
     )
 
 
-async def list_messages(ctx: Any, req: Request) -> Response:
+async def list_messages(ctx: ServerContext, req: Request) -> Response:
     _, ai = await _index(ctx, req)
     if req.method == "DELETE":
         return await delete_messages(ctx, req, ai)
@@ -629,7 +627,7 @@ async def list_messages(ctx: Any, req: Request) -> Response:
     )
 
 
-async def delete_messages(ctx: Any, req: Request, ai: AccountIndex) -> Response:
+async def delete_messages(ctx: ServerContext, req: Request, ai: AccountIndex) -> Response:
     q = Query.from_request(req)
     _, victims = ai.search(q, 0, 1 << 62)
     by_mailbox: dict[int, list[int]] = {}
@@ -655,7 +653,7 @@ def _summary(ai: AccountIndex, req: Request) -> Summary:
     return s
 
 
-async def get_message(ctx: Any, req: Request) -> Response:
+async def get_message(ctx: ServerContext, req: Request) -> Response:
     _, ai = await _index(ctx, req)
     s = _summary(ai, req)
     if req.method == "DELETE":
@@ -669,7 +667,7 @@ async def get_message(ctx: Any, req: Request) -> Response:
     return json_response(message_details(ctx, ai, s))
 
 
-async def get_part(ctx: Any, req: Request) -> Response:
+async def get_part(ctx: ServerContext, req: Request) -> Response:
     """One leaf part, decoded, by its path of 0-based indexes ("1", "0.1"; as in attachments)."""
     _, ai = await _index(ctx, req)
     s = _summary(ai, req)
@@ -695,14 +693,14 @@ async def get_part(ctx: Any, req: Request) -> Response:
     return Response(200, sanitize.content_headers(ctype), body)
 
 
-async def get_raw(ctx: Any, req: Request) -> Response:
+async def get_raw(ctx: ServerContext, req: Request) -> Response:
     _, ai = await _index(ctx, req)
     s = _summary(ai, req)
     m, data = _load(ctx, ai, s)
     return Response(200, sanitize.content_headers("message/rfc822", filename=f"{s.id}.eml"), data)
 
 
-async def wait(ctx: Any, req: Request) -> Response:
+async def wait(ctx: ServerContext, req: Request) -> Response:
     """Long-poll: the matching messages (full details, newest first, at most ``limit``) as soon
     as at least ``count`` exist; ``{"total": <matches so far>, "messages": []}`` when ``timeout``
     seconds pass first."""
@@ -758,7 +756,7 @@ async def _wait_first(*events: trio.Event | None) -> trio.Event:
     return first[0]
 
 
-async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_background(ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Build the index (once, at start) and keep it current; started by mox.web.WebApp."""
     idx = TestIndex(ctx)
     ctx.web.index = idx

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mox.serve import ServerContext
     from mox.store.schema import Message
 
 import trio
@@ -31,6 +30,7 @@ from mox.ci.lint import lint_message
 from mox.web.router import HTTPError, Request, Response, Router, json_response
 from mox.web import access, sanitize
 from mox.web.testapi import BASE, _index, _msg_id, require_unrestricted
+from mox.context import ServerContext
 
 log = mlog.get_logger("http")
 
@@ -46,7 +46,7 @@ def _state(ctx: ServerContext, req: Request, *, everyone: bool = False) -> ci.St
     return st
 
 
-async def faults(ctx: Any, req: Request) -> Response:
+async def faults(ctx: ServerContext, req: Request) -> Response:
     st = _state(ctx, req)
     now = time.time()
     if req.method == "POST":
@@ -71,7 +71,7 @@ def _rule_id(req: Request) -> int:
         raise HTTPError(400, "user:badParameter", "rule id must be an integer") from None
 
 
-async def fault(ctx: Any, req: Request) -> Response:
+async def fault(ctx: ServerContext, req: Request) -> Response:
     st = _state(ctx, req)
     rid = _rule_id(req)
     now = time.time()
@@ -83,13 +83,13 @@ async def fault(ctx: Any, req: Request) -> Response:
     return json_response(r.to_json(now))
 
 
-async def transcripts(ctx: Any, req: Request) -> Response:
+async def transcripts(ctx: ServerContext, req: Request) -> Response:
     st = _state(ctx, req)
     proto = req.arg("proto")
     return json_response({"transcripts": st.transcripts.list(proto=proto or None, user=req.arg("user") or None)})
 
 
-async def transcript(ctx: Any, req: Request) -> Response:
+async def transcript(ctx: ServerContext, req: Request) -> Response:
     st = _state(ctx, req)
     text = st.transcripts.get(req.params["cid"])
     if text is None:
@@ -118,7 +118,7 @@ def _session_of(st: ci.State, account: str, message: Message) -> str | None:
     return st.transcripts.delivered_by(account, message.id)
 
 
-async def message_transcript(ctx: Any, req: Request) -> Response:
+async def message_transcript(ctx: ServerContext, req: Request) -> Response:
     st = _state(ctx, req, everyone=True)
     account, m, _ = await _message(ctx, req)
     cid = _session_of(st, account, m)
@@ -132,7 +132,7 @@ async def message_transcript(ctx: Any, req: Request) -> Response:
     )
 
 
-async def message_lint(ctx: Any, req: Request) -> Response:
+async def message_lint(ctx: ServerContext, req: Request) -> Response:
     st = _state(ctx, req, everyone=True)
     account, m, data = await _message(ctx, req)
     cid = _session_of(st, account, m)
@@ -159,7 +159,7 @@ def _strip_trace(data: bytes) -> bytes:
             i = j + 2
 
 
-async def lint(ctx: Any, req: Request) -> Response:
+async def lint(ctx: ServerContext, req: Request) -> Response:
     _state(ctx, req, everyone=True)  # stateless: a report on the posted message
 
     def flag(name: str) -> bool | None:
@@ -169,7 +169,7 @@ async def lint(ctx: Any, req: Request) -> Response:
     return json_response(lint_message(req.body, body_8bit=flag("8bitmime"), smtputf8=flag("smtputf8")))
 
 
-async def inboxes(ctx: Any, req: Request) -> Response:
+async def inboxes(ctx: ServerContext, req: Request) -> Response:
     _state(ctx, req, everyone=True)
     caller = access.caller(req)
     out = []
@@ -184,7 +184,7 @@ async def inboxes(ctx: Any, req: Request) -> Response:
     return json_response({"inboxes": out})
 
 
-async def _expunge_all(ctx: Any, name: str) -> int:
+async def _expunge_all(ctx: ServerContext, name: str) -> int:
     acc = ctx.store.open_account(name)
     try:
         n = 0
@@ -197,7 +197,7 @@ async def _expunge_all(ctx: Any, name: str) -> int:
         acc.close()
 
 
-async def inbox(ctx: Any, req: Request) -> Response:
+async def inbox(ctx: ServerContext, req: Request) -> Response:
     """DELETE: clear the view of an address and its messages in account mox (To/Cc/Bcc,
     Delivered-To or single-recipient envelope; Sent and Drafts are left alone)."""
     _state(ctx, req, everyone=True)
@@ -228,7 +228,7 @@ async def inbox(ctx: Any, req: Request) -> Response:
     return json_response({"deleted": n})
 
 
-async def reset(ctx: Any, req: Request) -> Response:
+async def reset(ctx: ServerContext, req: Request) -> Response:
     """Every message of every account, all fault rules and transcripts: gone."""
     st = _state(ctx, req)
     n = 0
@@ -240,11 +240,11 @@ async def reset(ctx: Any, req: Request) -> Response:
     return json_response({"deleted": n, "rules": rules})
 
 
-async def settings(ctx: Any, req: Request) -> Response:
+async def settings(ctx: ServerContext, req: Request) -> Response:
     return json_response(_state(ctx, req).settings.to_json())
 
 
-async def webmail_ci(ctx: Any, req: Request) -> Response:
+async def webmail_ci(ctx: ServerContext, req: Request) -> Response:
     """``GET /webmail/ci/{mailbox}/{uid}/transcript|lint``: for the webmail message view (needs a
     webmail session; plain text)."""
     from mox.web import sanitize, webmail
@@ -270,7 +270,7 @@ async def webmail_ci(ctx: Any, req: Request) -> Response:
     return Response(200, [*sanitize.message_headers(), ("Content-Type", "text/plain; charset=utf-8")], text.encode("utf-8"))
 
 
-async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_background(ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Preload at start (before the listeners accept); export when the server stops."""
     from mox.ci import fixtures
 

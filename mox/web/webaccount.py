@@ -43,6 +43,7 @@ from mox.auth import precis
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session, session_guard
 from mox.web.webmail import open_account
+from mox.context import ServerContext
 
 _encoder = msgspec.json.Encoder()
 KIND = "account"
@@ -51,7 +52,7 @@ KIND = "account"
 # API.
 
 
-async def api_account(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_account(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     with open_account(ctx, s.account) as acc:
         boxes = acc.mailboxes()
         return {
@@ -65,7 +66,7 @@ async def api_account(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> An
         }
 
 
-async def api_set_password(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_set_password(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     password = obj.get("password")
     if not isinstance(password, str):
         raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
@@ -80,17 +81,17 @@ async def api_set_password(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) 
     return {}
 
 
-def _tlspubkeys(ctx: Any) -> Any:
+def _tlspubkeys(ctx: ServerContext) -> Any:
     from mox.auth import tlspubkey
 
     return tlspubkey.keys_for(ctx.config.data_dir)
 
 
-async def api_tlspubkey_list(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_tlspubkey_list(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     return {"keys": [k.public() for k in _tlspubkeys(ctx).list(s.account)]}
 
 
-async def api_tlspubkey_add(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_tlspubkey_add(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     from mox.auth import tlspubkey
 
     pem = obj.get("pem")
@@ -117,7 +118,7 @@ async def api_tlspubkey_add(ctx: Any, req: Request, s: Any, obj: dict[str, Any])
     return {"key": key.public()}
 
 
-async def api_tlspubkey_remove(ctx: Any, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+async def api_tlspubkey_remove(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     from mox.auth import tlspubkey
 
     fp = obj.get("fingerprint")
@@ -142,7 +143,7 @@ API = {
 }
 
 
-async def api(ctx: Any, req: Request) -> Response:
+async def api(ctx: ServerContext, req: Request) -> Response:
     s = require_session(req, KIND)
     fn = API.get(req.params["method"])
     if fn is None:
@@ -184,7 +185,7 @@ def _build_export(acc: Any, fmt: str, archive: str, tmp: Path, mailboxes: list[s
     return out
 
 
-async def export(ctx: Any, req: Request) -> Response:
+async def export(ctx: ServerContext, req: Request) -> Response:
     s = require_session(req, KIND, csrf=True)
     if (req.header("content-type") or "").startswith("application/json"):
         obj = req.json()
@@ -356,7 +357,7 @@ def _looks_mbox(p: Path) -> bool:
         return False
 
 
-def _run_import(ctx: Any, job: ImportJob, data: bytes, filename: str, mailbox: str) -> None:
+def _run_import(ctx: ServerContext, job: ImportJob, data: bytes, filename: str, mailbox: str) -> None:
     from mox.admin import transfer
 
     tmp = Path(tempfile.mkdtemp(prefix="mox-import-"))
@@ -393,7 +394,7 @@ def _run_import(ctx: Any, job: ImportJob, data: bytes, filename: str, mailbox: s
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def import_upload(ctx: Any, req: Request) -> Response:
+async def import_upload(ctx: ServerContext, req: Request) -> Response:
     s = require_session(req, KIND)
     files = [f for f in req.files() if f.field == "file"]
     if len(files) != 1:
@@ -415,7 +416,7 @@ async def import_upload(ctx: Any, req: Request) -> Response:
     return json_response({"id": job_id})
 
 
-async def import_progress(ctx: Any, req: Request) -> Response:
+async def import_progress(ctx: ServerContext, req: Request) -> Response:
     s = require_session(req, KIND)
     job = _jobs.get(req.params["id"])
     if job is None or job.account != s.account:
@@ -436,7 +437,7 @@ async def import_progress(ctx: Any, req: Request) -> Response:
     return Response(200, [("Content-Type", "application/x-ndjson; charset=utf-8"), ("Cache-Control", "no-store")], lines())
 
 
-async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_background(ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Owns the import jobs (cancelled with the web app)."""
     async with trio.open_nursery() as nursery:
         _nurseries[id(ctx)] = nursery
@@ -447,7 +448,7 @@ async def serve_background(ctx: Any, *, task_status: Any = trio.TASK_STATUS_IGNO
             _nurseries.pop(id(ctx), None)
 
 
-async def page(ctx: Any, req: Request) -> Response:
+async def page(ctx: ServerContext, req: Request) -> Response:
     if req.path != "/account/":
         raise HTTPError(404, "user:notFound", f"no such path: {req.path}")
     return static_response(req, "account/index.html")

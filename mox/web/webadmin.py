@@ -24,7 +24,6 @@ Authenticator over it (modules read both through ctx for every use).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -34,12 +33,13 @@ from mox.auth import tlspubkey
 from mox.web import admin_accounts
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session
+from mox.context import ServerContext
 
 KIND = "admin"
 KNOWN_PACKAGES = ("imapserver", "smtpserver", "store", "queue", "serve", "localserve", "ctl", "http", "auth")
 
 
-def _accounts(ctx: Any) -> Any:
+def _accounts(ctx: ServerContext) -> Any:
     out = []
     for name, acc_cfg in sorted(ctx.config.accounts.items()):
         messages = usage = 0
@@ -56,7 +56,7 @@ def _accounts(ctx: Any) -> Any:
     return {"accounts": out, "domains": sorted(ctx.config.domains)}
 
 
-def _apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
+def _apply_accounts(ctx: ServerContext, accounts: dict[str, Any]) -> None:
     """Validate, write domains.conf, and switch ctx.config / ctx.auth to the new accounts."""
     from mox.admin.provision import AccountError, apply_accounts
 
@@ -66,7 +66,7 @@ def _apply_accounts(ctx: Any, accounts: dict[str, Any]) -> None:
         raise HTTPError(400, "user:badRequest", str(e)) from None
 
 
-def _address(ctx: Any, obj: dict[str, Any]) -> str:
+def _address(ctx: ServerContext, obj: dict[str, Any]) -> str:
     addr = obj.get("address")
     if not isinstance(addr, str) or not addr.strip():
         raise HTTPError(400, "user:badRequest", "field 'address' must be an email address")
@@ -92,11 +92,11 @@ def _account_name(obj: dict[str, Any], *, new: bool = False) -> str:
     return name.strip()
 
 
-async def api_accounts(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_accounts(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return _accounts(ctx)
 
 
-async def api_account_add(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_account_add(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     from mox import config as cfgmod
     from mox.store import StoreError
 
@@ -134,7 +134,7 @@ async def api_account_add(ctx: Any, obj: dict[str, Any]) -> Any:
     return _accounts(ctx)
 
 
-async def api_account_remove(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_account_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     name = _account_name(obj)
     if name not in ctx.config.accounts:
         raise HTTPError(404, "user:notFound", f"no account {name!r}")
@@ -148,7 +148,7 @@ async def api_account_remove(ctx: Any, obj: dict[str, Any]) -> Any:
     return _accounts(ctx)
 
 
-async def api_address_add(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_address_add(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     from mox import config as cfgmod
 
     name = _account_name(obj)
@@ -164,8 +164,7 @@ async def api_address_add(ctx: Any, obj: dict[str, Any]) -> Any:
     return _accounts(ctx)
 
 
-async def api_address_remove(ctx: Any, obj: dict[str, Any]) -> Any:
-
+async def api_address_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     addr = obj.get("address")
     if not isinstance(addr, str):
         raise HTTPError(400, "user:badRequest", "field 'address' must be a string")
@@ -181,7 +180,7 @@ async def api_address_remove(ctx: Any, obj: dict[str, Any]) -> Any:
     raise HTTPError(404, "user:notFound", f"no address {addr!r}")
 
 
-def _queue_entries(ctx: Any) -> list[dict[str, Any]]:
+def _queue_entries(ctx: ServerContext) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(e) for e in ctx.queue.list()]
 
 
@@ -194,21 +193,21 @@ def _ids(obj: dict[str, Any]) -> list[int] | None:
     return ids
 
 
-async def api_queue(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_queue(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return {"queue": _queue_entries(ctx)}
 
 
-async def api_queue_drop(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_queue_drop(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     dropped = await ctx.queue.drop(_ids(obj))
     return {"ids": dropped, "queue": _queue_entries(ctx)}
 
 
-async def api_queue_fail(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_queue_fail(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     failed = await ctx.queue.fail(_ids(obj))
     return {"ids": failed, "queue": _queue_entries(ctx)}
 
 
-async def api_queue_hold_set(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_queue_hold_set(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     hold = obj.get("hold")
     if not isinstance(hold, bool):
         raise HTTPError(400, "user:badRequest", "field 'hold' must be true or false")
@@ -216,7 +215,7 @@ async def api_queue_hold_set(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"ids": changed, "queue": _queue_entries(ctx)}
 
 
-async def api_queue_next_attempt_set(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_queue_next_attempt_set(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     import time
 
     minutes = obj.get("minutes")
@@ -226,11 +225,11 @@ async def api_queue_next_attempt_set(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"ids": changed, "queue": _queue_entries(ctx)}
 
 
-async def api_loglevels(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_loglevels(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return {"levels": mlog.levels(), "known": list(KNOWN_PACKAGES), "all": list(mlog.LEVELS)}
 
 
-async def api_loglevel_set(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_loglevel_set(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     pkg, level = obj.get("pkg", ""), obj.get("level")
     if not isinstance(pkg, str) or not isinstance(level, str):
         raise HTTPError(400, "user:badRequest", "fields 'pkg' and 'level' must be strings")
@@ -259,7 +258,7 @@ API = {
 }
 
 
-async def api(ctx: Any, req: Request) -> Response:
+async def api(ctx: ServerContext, req: Request) -> Response:
     require_session(req, KIND)
     fn = API.get(req.params["method"])
     if fn is None:
@@ -270,7 +269,7 @@ async def api(ctx: Any, req: Request) -> Response:
     return json_response(await fn(ctx, obj))
 
 
-async def page(ctx: Any, req: Request) -> Response:
+async def page(ctx: ServerContext, req: Request) -> Response:
     if req.path != "/admin/":
         raise HTTPError(404, "user:notFound", f"no such path: {req.path}")
     return static_response(req, "admin/index.html")

@@ -24,10 +24,7 @@ import mimetypes
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mox.serve import ServerContext
+from typing import Any
 
 import trio
 
@@ -37,6 +34,7 @@ from mox.store.errors import MessageGone
 from mox.web import sanitize
 from mox.web.submit import submission_prefix
 from mox.web.router import Request, Response, Router, html_response, json_response, redirect
+from mox.context import ServerContext
 
 BASE = "/webapi/v0/"
 MAX_TEXT = 1024 * 1024  # Text/HTML in MessageGet truncated to 1 MiB, as mox.
@@ -166,7 +164,7 @@ def name_addresses(addrs: list[Address]) -> list[dict[str, str]]:
 # Auth and request decoding.
 
 
-async def _authenticate(ctx: Any, req: Request) -> tuple[str, str]:
+async def _authenticate(ctx: ServerContext, req: Request) -> tuple[str, str]:
     """(account, login address) from HTTP basic auth, or WebapiError 401. The password hash runs
     in a worker thread under the shared hash limiter."""
     auth = req.header("authorization") or ""
@@ -259,7 +257,7 @@ def _flags(obj: dict[str, Any]) -> list[str]:
 class _Account:
     """An open account for one request."""
 
-    def __init__(self, ctx: Any, name: str) -> None:
+    def __init__(self, ctx: ServerContext, name: str) -> None:
         self.acc = ctx.store.open_account(name)
 
     def __enter__(self) -> Any:
@@ -287,7 +285,7 @@ def _read(acc: Any, m: Any) -> bytes:
 # Methods.
 
 
-async def m_message_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_get(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     with _Account(ctx, account) as acc:
         m = _message(acc, _msgid(obj))
         data = _read(acc, m)
@@ -328,14 +326,14 @@ async def m_message_get(ctx: Any, account: str, address: str, obj: dict[str, Any
     return json_response({"Message": message, "Structure": structure(data, part), "Meta": meta})
 
 
-async def m_message_raw_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_raw_get(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     with _Account(ctx, account) as acc:
         data = _read(acc, _message(acc, _msgid(obj)))
     # Message bytes: sandboxed and as an attachment (a browser must not run a message's HTML).
     return Response(200, sanitize.content_headers("text/plain; charset=utf-8"), data)
 
 
-async def m_message_part_get(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_part_get(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     path = _field(obj, "PartPath", list, default=[])
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in path):
         raise WebapiError("protocol", "field PartPath: expected list of integers")
@@ -361,14 +359,14 @@ async def m_message_part_get(ctx: Any, account: str, address: str, obj: dict[str
     return Response(200, sanitize.content_headers(ctype, filename=_filename(p) or None), body)
 
 
-async def m_message_delete(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_delete(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     with _Account(ctx, account) as acc:
         m = _message(acc, _msgid(obj))
         await acc.expunge(m.mailbox_id, [m.uid])
     return json_response({})
 
 
-async def _flags_change(ctx: Any, account: str, obj: dict[str, Any], mode: str) -> Response:
+async def _flags_change(ctx: ServerContext, account: str, obj: dict[str, Any], mode: str) -> Response:
     flags = _flags(obj)
     with _Account(ctx, account) as acc:
         m = _message(acc, _msgid(obj))
@@ -377,15 +375,15 @@ async def _flags_change(ctx: Any, account: str, obj: dict[str, Any], mode: str) 
     return json_response({})
 
 
-async def m_message_flags_add(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_flags_add(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     return await _flags_change(ctx, account, obj, "add")
 
 
-async def m_message_flags_remove(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_flags_remove(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     return await _flags_change(ctx, account, obj, "remove")
 
 
-async def m_message_move(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_message_move(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     dest = _field(obj, "DestMailboxName", str, required=True)
     with _Account(ctx, account) as acc:
         m = _message(acc, _msgid(obj))
@@ -534,7 +532,7 @@ def compose(
     return msg.as_bytes(), msgid, rcpts
 
 
-async def m_send(ctx: Any, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+async def m_send(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
     own = ctx.auth.addresses(account)
     from_list = _name_addrs(obj, "From")
     if len(from_list) > 1:
@@ -551,8 +549,6 @@ async def m_send(ctx: Any, account: str, address: str, obj: dict[str, Any], req:
     data, msgid, rcpts = compose((name, addr), obj, req, ctx.config.hostname)
     if len(data) > ctx.config.max_message_size:
         raise WebapiError("user", f"message too large, {len(data)} > {ctx.config.max_message_size} bytes")
-    if ctx.queue is None:
-        raise WebapiError("server", "no delivery queue in this build", 400)
     # The account's daily limits, as SMTP submission; mox's codes (webapisrv/server.go).
     msglimit, rcptlimit = ctx.queue.send_limit_reached(account, rcpts)
     if msglimit is not None:
@@ -593,7 +589,7 @@ METHODS: dict[str, tuple[Method, str]] = {
 }
 
 
-async def index(ctx: Any, req: Request) -> Response:
+async def index(ctx: ServerContext, req: Request) -> Response:
     items = "\n".join(f'<li><a href="{name}">{name}</a></li>' for name in METHODS)
     return html_response(
         "<!doctype html><html><head><meta charset=utf-8><title>mox webapi v0</title></head><body>"
@@ -603,7 +599,7 @@ async def index(ctx: Any, req: Request) -> Response:
     )
 
 
-async def method(ctx: Any, req: Request) -> Response:
+async def method(ctx: ServerContext, req: Request) -> Response:
     name = req.params["method"]
     entry = METHODS.get(name)
     if req.method in ("GET", "HEAD"):
@@ -641,7 +637,7 @@ async def method(ctx: Any, req: Request) -> Response:
         raise
 
 
-async def to_v0(ctx: Any, req: Request) -> Response:
+async def to_v0(ctx: ServerContext, req: Request) -> Response:
     return redirect(BASE)
 
 

@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mox.serve import ServerContext
     from mox.store.schema import Message
 
 from mox.store.errors import MessageGone
@@ -39,6 +38,7 @@ from mox.web.mailview import (
 )  # fmt: skip
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import Session, require_session
+from mox.context import ServerContext
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -50,7 +50,7 @@ _FLAG_KEYWORD = re.compile(r"^(\\(Seen|Answered|Flagged|Deleted|Draft)|\$?[A-Za-
 
 
 @contextmanager
-def open_account(ctx: Any, name: str | None) -> Iterator[Any]:
+def open_account(ctx: ServerContext, name: str | None) -> Iterator[Any]:
     if not name:
         raise HTTPError(403, "user:noAuth", "no account for this session")
     acc = ctx.store.open_account(name)
@@ -272,11 +272,11 @@ def _read(acc: Any, m: Any) -> bytes:
         raise HTTPError(404, "user:notFound", "message was expunged") from None
 
 
-async def api_mailboxes(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_mailboxes(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     return {"mailboxes": [mailbox_info(mb) for mb in acc.mailboxes()], "address": s.address, "account": s.account}
 
 
-def _rejects_mailbox(ctx: Any, account: str | None) -> str | None:
+def _rejects_mailbox(ctx: ServerContext, account: str | None) -> str | None:
     acc = ctx.config.accounts.get(account or "")
     return (acc.rejects_mailbox or None) if acc is not None else None
 
@@ -284,7 +284,7 @@ def _rejects_mailbox(ctx: Any, account: str | None) -> str | None:
 THREADING = ("off", "on", "unread")
 
 
-async def api_messages(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_messages(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """A page of messages, newest first: {mailbox, offset=0, limit=50, query="", threading="off"}.
 
     ``query`` is mox's search syntax (mox.web.mailsearch); its ``mb:`` picks the mailbox,
@@ -348,7 +348,7 @@ async def api_messages(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> A
     return {"messages": out, "total": len(order), "offset": offset, "limit": limit, "threading": threading}
 
 
-async def api_message(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_message(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     mb = _mailbox(acc, obj)
     m = _message(acc, mb.id, _int(obj, "uid"))
     parsed = parse(_read(acc, m))
@@ -374,15 +374,15 @@ async def _flags_op(acc: Any, obj: dict[str, Any], mode: str) -> Any:
     return {"changed": [m.uid for m in changed]}
 
 
-async def api_flags_add(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_flags_add(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     return await _flags_op(acc, obj, "add")
 
 
-async def api_flags_remove(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_flags_remove(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     return await _flags_op(acc, obj, "remove")
 
 
-async def api_move(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_move(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     mb = _mailbox(acc, obj)
     dst = acc.mailbox(_str(obj, "to")) if isinstance(obj.get("to"), str) else acc.mailbox_by_id(_int(obj, "to"))
     if dst is None:
@@ -393,7 +393,7 @@ async def api_move(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     return {"mailbox": dst.id, "moved": [[a, b] for a, b in moved]}
 
 
-async def api_delete(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_delete(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """Move to Trash; in Trash (or without one), remove for good."""
     mb = _mailbox(acc, obj)
     uids = _uids(obj)
@@ -426,7 +426,7 @@ def _mailbox_name(obj: dict[str, Any], field: str = "name") -> str:
     return name
 
 
-async def api_mailbox_create(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_mailbox_create(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     from mox import store
 
     try:
@@ -436,7 +436,7 @@ async def api_mailbox_create(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]
     return {"created": [mailbox_info(m) for m in created]}
 
 
-async def api_mailbox_rename(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_mailbox_rename(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     from mox import store
 
     old, new = _mailbox_name(obj, "name"), _mailbox_name(obj, "new")
@@ -449,7 +449,7 @@ async def api_mailbox_rename(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]
     return {}
 
 
-async def api_mailbox_delete(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_mailbox_delete(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{name}: delete a mailbox, its submailboxes and their messages (deepest first); returns
     the names deleted."""
     from mox import store
@@ -471,7 +471,7 @@ async def api_mailbox_delete(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]
     return {"deleted": [*names, mb.name]}
 
 
-async def api_mailbox_empty(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_mailbox_empty(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{mailbox}: remove every message of the mailbox for good (mox MailboxEmpty)."""
     mb = _mailbox(acc, obj)
     uids = [m.uid for m in acc.messages(mb.id)]
@@ -479,7 +479,7 @@ async def api_mailbox_empty(ctx: Any, s: Session, acc: Any, obj: dict[str, Any])
     return {"removed": len(removed)}
 
 
-async def api_mailbox_set_special_use(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_mailbox_set_special_use(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{mailbox, special_use}: \\Archive, \\Drafts, \\Junk, \\Sent, \\Trash or "" for none;
     the mailbox that had that use loses it (mox MailboxSetSpecialUse)."""
     from mox import store
@@ -518,13 +518,13 @@ async def _thread_setting(acc: Any, obj: dict[str, Any], field: str, fn: Any) ->
     return {"changed": [m.id for m in changed]}
 
 
-async def api_thread_collapse(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_thread_collapse(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{message_ids, collapse}: collapse or expand the threads below these messages (mox
     ThreadCollapse: the messages and their descendants)."""
     return await _thread_setting(acc, obj, "collapse", acc.set_thread_collapsed)
 
 
-async def api_thread_mute(ctx: Any, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+async def api_thread_mute(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
     """{message_ids, mute}: mute (which also collapses) or unmute the threads below these
     messages (mox ThreadMute); new messages of a muted thread arrive read."""
     return await _thread_setting(acc, obj, "mute", acc.set_thread_muted)
@@ -548,7 +548,7 @@ API = {
 }
 
 
-async def api(ctx: Any, req: Request) -> Response:
+async def api(ctx: ServerContext, req: Request) -> Response:
     s = require_session(req, "webmail")
     method = req.params["method"]
     if method == "Submit":
@@ -568,7 +568,7 @@ async def api(ctx: Any, req: Request) -> Response:
 # Message content views.
 
 
-def _load(ctx: Any, req: Request) -> tuple[Session, bytes]:
+def _load(ctx: ServerContext, req: Request) -> tuple[Session, bytes]:
     s, _, data = load_message(ctx, req)
     return s, data
 
@@ -585,7 +585,7 @@ def load_message(ctx: ServerContext, req: Request) -> tuple[Session, Message, by
         return s, m, _read(acc, m)
 
 
-async def msg_view(ctx: Any, req: Request) -> Response:
+async def msg_view(ctx: ServerContext, req: Request) -> Response:
     view = req.params["view"]
     if view not in ("text", "html", "htmlexternal", "raw"):
         raise HTTPError(404, "user:notFound", f"unknown view {view!r}")
@@ -606,7 +606,7 @@ async def msg_view(ctx: Any, req: Request) -> Response:
     return Response(200, headers, doc.encode("utf-8"))
 
 
-async def part_download(ctx: Any, req: Request) -> Response:
+async def part_download(ctx: ServerContext, req: Request) -> Response:
     _, data = _load(ctx, req)
     try:
         index = int(req.params["index"])
@@ -622,7 +622,7 @@ async def part_download(ctx: Any, req: Request) -> Response:
     raise HTTPError(404, "user:notFound", "no such part")
 
 
-async def page(ctx: Any, req: Request) -> Response:
+async def page(ctx: ServerContext, req: Request) -> Response:
     if req.path != "/webmail/":
         raise HTTPError(404, "user:notFound", f"no such path: {req.path}")
     return static_response(req, "webmail/index.html")

@@ -351,7 +351,7 @@ class ImapHarness:
         return msgspec.structs.replace(cfg, **overrides) if overrides else cfg
 
     def _make_ctx(self) -> Any:
-        from mox.serve import ServerContext
+        from mox.context import ServerContext
 
         return ServerContext(self.config, self.store, self.server_tls_context())
 

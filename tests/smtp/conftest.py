@@ -22,7 +22,6 @@ import ssl
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -239,21 +238,14 @@ class SmtpHarness:
                 auth_failures_per_day=big,
             )
         )
-        from mox.metrics import Metrics
         from mox.queue import Queue
         from mox.smtp.server import handle_connection
 
-        ctx = SimpleNamespace(
-            config=config,
-            store=self.store,
-            tls=self.server_tls_context(),
-            shutting_down=None,
-            auth=Authenticator(config, self.store, limiter),
-            queue=None,
-            log=mlog.get_logger("serve"),
-            limiter=limiter,
-            metrics=Metrics(),
-        )
+        from mox.context import ServerContext
+
+        ctx = ServerContext(config, self.store, self.server_tls_context())
+        ctx.limiter = limiter
+        ctx.auth = Authenticator(config, self.store, limiter)
         self.ctx = ctx
         harness = self
 
@@ -261,7 +253,6 @@ class SmtpHarness:
             from mox.ctl.commands import COMMANDS
             from mox.ctl.server import serve_ctl
 
-            ctx.shutting_down = trio.Event()
             ctx.queue = Queue(ctx)
             async with trio.open_nursery() as nursery:
                 await nursery.start(ctx.queue.serve)

@@ -13,6 +13,7 @@ import pytest
 
 from mox.auth import sasl
 from mox.auth import password as pwmod
+from mox.auth.sasl import scram
 
 from .conftest import PASSWORD
 
@@ -24,7 +25,7 @@ class HashCounter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
-        for mod, name in ((pwmod, "_scrypt"), (pwmod, "hmac_md5_from_states"), (sasl, "_hmac")):
+        for mod, name in ((pwmod, "_scrypt"), (pwmod, "hmac_md5_from_states"), (scram, "hmac_digest")):
             real = getattr(mod, name)
             monkeypatch.setattr(mod, name, self._wrap(name, real))
 

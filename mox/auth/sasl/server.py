@@ -1,220 +1,29 @@
-"""SASL mechanisms, server and client side, sans-IO (RFC 4422; mox ``sasl/sasl.go``).
-
-Mechanisms: PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195),
-SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677) with their -PLUS forms (channel binding), and
-EXTERNAL (RFC 4422 appendix A, with the TLS client certificate).
-
-Server side: ``mech = server_mechanism(name, verifier, hostname=..., channel_bindings=...)``, then
-``mech.start(initial)`` and ``mech.step(response)`` return a :class:`Challenge` (send its data,
-base64-encoded, as ``+ ...`` / ``334 ...``) or a :class:`Success` (the client is authenticated
-as ``account``, logged in as ``username``). Failures raise a :class:`SaslError` subclass, each
-telling the drivers what the client sees:
-
-=========================  ==============================  ================================
-error                      IMAP                            SMTP
-=========================  ==============================  ================================
-``AuthenticationFailed``   ``NO [AUTHENTICATIONFAILED]``   ``535 5.7.8``
-``AuthorizationFailed``    ``NO [AUTHORIZATIONFAILED]``    ``535 5.7.8``
-``Aborted`` (``*``)        ``BAD``                         ``501 5.0.0 authentication aborted``
-``MalformedResponse``      ``BAD``                         ``501 5.5.4``
-=========================  ==============================  ================================
-
-(``ChannelBindingMismatch`` and ``SecretUnavailable`` are AuthenticationFailed; the latter, for
-an account without stored SCRAM/CRAM-MD5 secrets, does not count as a failed attempt.)
-
-The server verifies through a :class:`Verifier` (the drivers give one backed by ``ctx.auth``
-and the store: ``StoreVerifier``). PLAIN and LOGIN run the slow password hash: drivers call
-``step``/``start`` in a worker thread (``trio.to_thread.run_sync``).
-
-Channel binding (RFC 5929, RFC 9266): ``tls-unique`` comes from
-``SSLObject.get_channel_binding("tls-unique")`` and is only defined up to TLS 1.2. TLS 1.3 needs
-``tls-exporter`` (RFC 9266), an exported keying material value; Python's ``ssl`` module does not
-expose ``SSL_export_keying_material`` (CPython issue 82133, still open; nothing in 3.13 either),
-and OpenSSL happily returns a "tls-unique" for TLS 1.3 that no client will match. So
-:func:`channel_bindings` only returns ``tls-unique`` on TLS <= 1.2 connections, and -PLUS is only
-advertised (:func:`server_mechanism_names`) where a binding is available.
-
-Client side: ``client_mechanism(name, username, password, ...)`` returns an object with
-``initial_response() -> bytes | None`` and ``step(challenge) -> bytes``; ``done`` tells whether
-the exchange is complete from the client's view (SCRAM checks the server signature).
-
-User names are NFC-normalised (SCRAM refuses non-NFC names, as mox; its client normalises),
-passwords PRECIS OpaqueString-prepared (:mod:`mox.auth.precis`).
-"""
+"""The server side of SASL: the Verifier the mechanisms check credentials through, one state
+machine per mechanism, and serve_exchange, which runs one over a driver's I/O."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mox.auth import precis
-
-# Server mechanisms in the order they are advertised.
-SERVER_MECHANISMS = (
-    "SCRAM-SHA-256-PLUS",
-    "SCRAM-SHA-256",
-    "SCRAM-SHA-1-PLUS",
-    "SCRAM-SHA-1",
-    "CRAM-MD5",
-    "PLAIN",
-    "LOGIN",
-    "EXTERNAL",
+from mox.auth.sasl import scram
+from mox.auth.sasl.errors import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    ChannelBindingMismatch,
+    MalformedResponse,
+    OtherAccountThanCertificate,
+    SaslError,
+    SecretUnavailable,
+    TooManyAuthFailures,
+    UnknownMechanism,
 )
-
-# Client preference (mox sendmail.go): never LOGIN automatically.
-CLIENT_PREFERENCE = (
-    "EXTERNAL",
-    "SCRAM-SHA-256-PLUS",
-    "SCRAM-SHA-256",
-    "SCRAM-SHA-1-PLUS",
-    "SCRAM-SHA-1",
-    "CRAM-MD5",
-    "PLAIN",
-)
-
-
-# Errors.
-
-
-class SaslError(Exception):
-    """An exchange ended unsuccessfully. Attributes tell drivers what to answer."""
-
-    imap_status = "NO"
-    imap_code: str | None = "AUTHENTICATIONFAILED"
-    smtp_code = 535
-    smtp_ecode = "5.7.8"
-    #: whether the failed-auth limiter counts it
-    counts_as_failure = True
-
-    def __init__(self, message: str, *, username: str = "") -> None:
-        super().__init__(message)
-        self.username = username
-
-
-class AuthenticationFailed(SaslError):
-    """Bad credentials, unknown user."""
-
-
-class ChannelBindingMismatch(AuthenticationFailed):
-    """SCRAM channel binding data does not match the connection (potential mitm)."""
-
-
-class OtherAccountThanCertificate(AuthenticationFailed):
-    """Credentials of another account than the connection's TLS client certificate."""
-
-
-class SecretUnavailable(AuthenticationFailed):
-    """The account has no stored secret for this mechanism (password set before it existed)."""
-
-    counts_as_failure = False
-
-
-class AuthorizationFailed(SaslError):
-    """Authenticated, but the requested authorization identity is not allowed."""
-
-    imap_code = "AUTHORIZATIONFAILED"
-
-
-class Aborted(SaslError):
-    """The client sent ``*``."""
-
-    imap_status = "BAD"
-    imap_code = None
-    smtp_code = 501
-    smtp_ecode = "5.0.0"
-    counts_as_failure = False
-
-
-class MalformedResponse(SaslError):
-    """The client broke the mechanism's syntax."""
-
-    imap_status = "BAD"
-    imap_code = None
-    smtp_code = 501
-    smtp_ecode = "5.5.4"
-
-
-class UnknownMechanism(SaslError):
-    imap_code = None
-    smtp_code = 504
-    smtp_ecode = "5.5.4"
-    counts_as_failure = False
-
-
-class TooManyAuthFailures(SaslError):
-    """The remote IP is over its failed-authentication limit: refused without checking
-    (IMAP ``* BYE too many auth failures``, SMTP ``421 4.7.0 too many auth failures``; the
-    drivers close the connection)."""
-
-    imap_status = "BYE"
-    imap_code = None
-    smtp_code = 421
-    smtp_ecode = "4.7.0"
-    counts_as_failure = False
-
-
-class ClientError(Exception):
-    """Client side: the server's messages are wrong (e.g. a bad SCRAM server signature)."""
-
-
-# Steps.
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """Send ``data`` to the client (base64 in a continuation) and feed its answer to step()."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Success:
-    account: str
-    username: str  # the login address (NFC); for EXTERNAL the key's login address or authz
-    mechanism: str
-    #: RFC 4422 additional data with success; always empty (SCRAM's server-final goes in a
-    #: Challenge, and the client answers it with an empty response, as mox).
-    data: bytes = b""
-
-
-# Wire helpers for drivers.
-
-
-def decode_response(line: bytes | str) -> bytes:
-    """A client's continuation line: ``*`` aborts, else base64 (an empty line is empty data)."""
-    if isinstance(line, str):
-        line = line.encode("ascii", "replace")
-    line = line.strip(b"\r\n")
-    if line == b"*":
-        raise Aborted("authentication aborted")
-    try:
-        return base64.b64decode(line, validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedResponse("invalid base64 in authentication response") from None
-
-
-def decode_initial(ir: bytes | str | None) -> bytes | None:
-    """A SASL-IR / AUTH initial response: None when absent, ``=`` is empty, ``*`` aborts."""
-    if ir is None:
-        return None
-    if isinstance(ir, str):
-        ir = ir.encode("ascii", "replace")
-    if ir == b"=":
-        return b""
-    if ir == b"":
-        raise MalformedResponse("empty initial response, use = for empty")
-    return decode_response(ir)
-
-
-def encode_challenge(data: bytes) -> bytes:
-    return base64.b64encode(data)
-
+from mox.auth.sasl.wire import SERVER_MECHANISMS, Challenge, Success, decode_response
 
 # Verifier: what the server mechanisms need from accounts.
 
@@ -280,26 +89,6 @@ class StoreVerifier:
 
         return dummy_record().cram_md5
 
-
-# Channel binding.
-
-
-def channel_bindings(ssl_object: Any) -> dict[str, bytes]:
-    """The channel bindings that can be checked on this TLS connection (server or client side):
-    ``{"tls-unique": ...}`` on TLS 1.2 and older, ``{}`` on TLS 1.3 or without TLS."""
-    if ssl_object is None:
-        return {}
-    try:
-        version = ssl_object.version()
-    except (AttributeError, ValueError):
-        return {}
-    if version not in ("TLSv1.2", "TLSv1.1", "TLSv1"):
-        return {}
-    try:
-        cb = ssl_object.get_channel_binding("tls-unique")
-    except (ValueError, AttributeError):
-        return {}
-    return {"tls-unique": cb} if cb else {}
 
 
 def server_mechanism_names(
@@ -465,52 +254,6 @@ class CramMD5Server(ServerMechanism):
         return self._succeed(account, user)
 
 
-_SCRAM_HASHES = {"SHA-1": ("sha1", "SHA-1"), "SHA-256": ("sha256", "SHA-256")}
-
-
-def _hmac(hash_name: str, key: bytes, msg: bytes) -> bytes:
-    return hmac.new(key, msg, hash_name).digest()
-
-
-def _h(hash_name: str, data: bytes) -> bytes:
-    return hashlib.new(hash_name, data).digest()
-
-
-def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b))
-
-
-def _saslname_decode(s: str) -> str:
-    # RFC 5802 5.1: "," is =2C, "=" is =3D; any other "=" is invalid.
-    out = []
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if c == "=":
-            esc = s[i : i + 3]
-            if esc == "=2C":
-                out.append(",")
-            elif esc == "=3D":
-                out.append("=")
-            else:
-                raise MalformedResponse("scram: invalid escape in name")
-            i += 3
-            continue
-        if c == ",":
-            raise MalformedResponse("scram: unescaped comma in name")
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _saslname_encode(s: str) -> str:
-    return s.replace("=", "=3D").replace(",", "=2C")
-
-
-def _printable_nonce(s: str) -> bool:
-    return bool(s) and all(0x21 <= ord(c) <= 0x7E and c != "," for c in s)
-
-
 class ScramServer(ServerMechanism):
     """RFC 5802 server. ``channel_bindings`` (name -> data) are those available on the
     connection; ``plus`` is the -PLUS variant."""
@@ -519,7 +262,7 @@ class ScramServer(ServerMechanism):
         self, verifier: Verifier, hash_name: str, *, plus: bool = False, channel_bindings: dict[str, bytes] | None = None
     ) -> None:
         super().__init__(verifier)
-        self.hash, self.hash_label = _SCRAM_HASHES[hash_name]
+        self.hash, self.hash_label = scram.SCRAM_HASHES[hash_name]
         self.plus = plus
         self.name = f"SCRAM-{hash_name}" + ("-PLUS" if plus else "")
         self.channel_bindings = dict(channel_bindings or {})
@@ -573,7 +316,7 @@ class ScramServer(ServerMechanism):
         if authz_part:
             if not authz_part.startswith("a="):
                 raise MalformedResponse("scram: bad authzid in gs2 header")
-            authz = _saslname_decode(authz_part[2:])
+            authz = scram.saslname_decode(authz_part[2:])
         self._gs2_header = f"{flag},{authz_part},"
         self._cb_data = self.channel_bindings.get(cb_name, b"") if cb_name else b""
         if bare.startswith("m="):
@@ -581,9 +324,9 @@ class ScramServer(ServerMechanism):
         attrs = bare.split(",")
         if len(attrs) < 2 or not attrs[0].startswith("n=") or not attrs[1].startswith("r="):
             raise MalformedResponse("scram: client-first message needs n= and r=")
-        username = _saslname_decode(attrs[0][2:])
+        username = scram.saslname_decode(attrs[0][2:])
         cnonce = attrs[1][2:]
-        if not _printable_nonce(cnonce):
+        if not scram.printable_nonce(cnonce):
             raise MalformedResponse("scram: bad client nonce")
         if not precis.is_nfc(username) or not precis.is_nfc(authz):
             raise AuthenticationFailed("scram: user name not in normalization form C", username=username)
@@ -627,15 +370,15 @@ class ScramServer(ServerMechanism):
         without_proof = msg[: msg.rindex(",p=")]
         auth_message = f"{self._client_first_bare},{self._server_first},{without_proof}".encode()
         salted = self._secret.salted_password
-        client_key = _hmac(self.hash, salted, b"Client Key")
-        stored_key = _h(self.hash, client_key)
-        signature = _hmac(self.hash, stored_key, auth_message)
-        proof_ok = len(proof) == len(signature) and hmac.compare_digest(_h(self.hash, _xor(proof, signature)), stored_key)
+        client_key = scram.hmac_digest(self.hash, salted, b"Client Key")
+        stored_key = scram.hash_digest(self.hash, client_key)
+        signature = scram.hmac_digest(self.hash, stored_key, auth_message)
+        proof_ok = len(proof) == len(signature) and hmac.compare_digest(scram.hash_digest(self.hash, scram.xor(proof, signature)), stored_key)
         if not proof_ok or self._unknown:
             raise AuthenticationFailed("bad credentials", username=self._authc)
         self._check_tls_account(self._account, self._authc)
-        server_key = _hmac(self.hash, salted, b"Server Key")
-        server_sig = _hmac(self.hash, server_key, auth_message)
+        server_key = scram.hmac_digest(self.hash, salted, b"Server Key")
+        server_sig = scram.hmac_digest(self.hash, server_key, auth_message)
         self._state = "ack"
         return Challenge(b"v=" + base64.b64encode(server_sig))
 
@@ -735,244 +478,3 @@ async def _exchange(mech: ServerMechanism, initial: bytes | None, send_challenge
         step = await call(mech.step, decode_response(await read_response()))
     return step
 
-
-# Client mechanisms.
-
-
-class ClientMechanism:
-    name = ""
-
-    def __init__(self) -> None:
-        self.done = False
-
-    def initial_response(self) -> bytes | None:
-        """The initial response (SASL-IR / AUTH argument), or None to wait for a challenge."""
-        raise NotImplementedError
-
-    def step(self, challenge: bytes) -> bytes:
-        raise NotImplementedError
-
-
-class PlainClient(ClientMechanism):
-    name = "PLAIN"
-
-    def __init__(self, username: str, password: str, authz: str = "") -> None:
-        super().__init__()
-        self.username = precis.normalize_username(username)
-        self.password = precis.prepare_password_lenient(password)
-        self.authz = precis.normalize_username(authz)
-
-    def initial_response(self) -> bytes | None:
-        self.done = True
-        return f"{self.authz}\0{self.username}\0{self.password}".encode()
-
-    def step(self, challenge: bytes) -> bytes:
-        if challenge:
-            raise ClientError("plain: unexpected challenge")
-        return self.initial_response() or b""
-
-
-class LoginClient(ClientMechanism):
-    name = "LOGIN"
-
-    def __init__(self, username: str, password: str) -> None:
-        super().__init__()
-        self.username = precis.normalize_username(username)
-        self.password = precis.prepare_password_lenient(password)
-        self._sent_user = False
-
-    def initial_response(self) -> bytes | None:
-        return None
-
-    def step(self, challenge: bytes) -> bytes:
-        if not self._sent_user:
-            self._sent_user = True
-            return self.username.encode()
-        self.done = True
-        return self.password.encode()
-
-
-class CramMD5Client(ClientMechanism):
-    name = "CRAM-MD5"
-
-    def __init__(self, username: str, password: str) -> None:
-        super().__init__()
-        self.username = precis.normalize_username(username)
-        self.password = precis.prepare_password_lenient(password)
-
-    def initial_response(self) -> bytes | None:
-        return None
-
-    def step(self, challenge: bytes) -> bytes:
-        self.done = True
-        digest = hmac.new(self.password.encode(), challenge, "md5").hexdigest()
-        return f"{self.username} {digest}".encode()
-
-
-class ScramClient(ClientMechanism):
-    """RFC 5802 client. ``channel_binding`` is ``(name, data)`` for -PLUS; without it, ``y`` is
-    sent when ``cb_supported`` (we could bind but the server offered no -PLUS), else ``n``."""
-
-    def __init__(
-        self,
-        hash_name: str,
-        username: str,
-        password: str,
-        *,
-        authz: str = "",
-        channel_binding: tuple[str, bytes] | None = None,
-        cb_supported: bool = False,
-        nonce: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.hash, _ = _SCRAM_HASHES[hash_name]
-        self.name = f"SCRAM-{hash_name}" + ("-PLUS" if channel_binding else "")
-        self.username = precis.normalize_username(username)
-        self.password = precis.prepare_password_lenient(password)
-        self.authz = precis.normalize_username(authz)
-        self.channel_binding = channel_binding
-        self.cb_supported = cb_supported
-        self.nonce = nonce or base64.b64encode(os.urandom(18)).decode()
-        self._state = "first"
-
-    def initial_response(self) -> bytes | None:
-        if self.channel_binding:
-            flag = "p=" + self.channel_binding[0]
-        else:
-            flag = "y" if self.cb_supported else "n"
-        authz = "a=" + _saslname_encode(self.authz) if self.authz else ""
-        self._gs2 = f"{flag},{authz},"
-        self._first_bare = f"n={_saslname_encode(self.username)},r={self.nonce}"
-        self._state = "server-first"
-        return (self._gs2 + self._first_bare).encode()
-
-    def step(self, challenge: bytes) -> bytes:
-        if self._state == "first":
-            if challenge:
-                raise ClientError("scram: unexpected challenge before client-first message")
-            return self.initial_response() or b""
-        text = challenge.decode("utf-8", "replace")
-        if self._state == "server-first":
-            attrs = dict(a.split("=", 1) for a in text.split(",") if "=" in a)
-            try:
-                nonce, salt, iterations = attrs["r"], base64.b64decode(attrs["s"]), int(attrs["i"])
-            except (KeyError, ValueError, binascii.Error):
-                raise ClientError(f"scram: bad server-first message {text!r}") from None
-            if not nonce.startswith(self.nonce) or nonce == self.nonce:
-                raise ClientError("scram: server nonce does not extend ours")
-            if iterations < 1:
-                raise ClientError("scram: bad iteration count")
-            cb = base64.b64encode(self._gs2.encode() + (self.channel_binding[1] if self.channel_binding else b""))
-            without_proof = f"c={cb.decode()},r={nonce}"
-            auth_message = f"{self._first_bare},{text},{without_proof}".encode()
-            salted = hashlib.pbkdf2_hmac(self.hash, self.password.encode(), salt, iterations)
-            client_key = _hmac(self.hash, salted, b"Client Key")
-            signature = _hmac(self.hash, _h(self.hash, client_key), auth_message)
-            proof = base64.b64encode(_xor(client_key, signature)).decode()
-            self._server_sig = _hmac(self.hash, _hmac(self.hash, salted, b"Server Key"), auth_message)
-            self._state = "server-final"
-            return f"{without_proof},p={proof}".encode()
-        if self._state == "server-final":
-            if text.startswith("e="):
-                raise ClientError(f"scram: server error {text[2:]}")
-            if not text.startswith("v="):
-                raise ClientError("scram: bad server-final message")
-            try:
-                sig = base64.b64decode(text[2:], validate=True)
-            except (binascii.Error, ValueError):
-                raise ClientError("scram: bad base64 in server signature") from None
-            if not hmac.compare_digest(sig, self._server_sig):
-                raise ClientError("scram: bad server signature, server does not know the password")
-            self._state = "done"
-            self.done = True
-            return b""
-        raise ClientError("scram: unexpected challenge after the exchange finished")
-
-
-class ExternalClient(ClientMechanism):
-    name = "EXTERNAL"
-
-    def __init__(self, authz: str = "") -> None:
-        super().__init__()
-        self.authz = precis.normalize_username(authz)
-
-    def initial_response(self) -> bytes | None:
-        self.done = True
-        return self.authz.encode()
-
-    def step(self, challenge: bytes) -> bytes:
-        return self.initial_response() or b""
-
-
-def client_mechanism(
-    name: str,
-    username: str = "",
-    password: str = "",
-    *,
-    authz: str = "",
-    channel_bindings: dict[str, bytes] | None = None,
-) -> ClientMechanism:
-    """A client state machine for ``name``. ``channel_bindings`` from :func:`channel_bindings` of
-    the client's TLS connection; required for -PLUS."""
-    n = name.upper()
-    cbs = channel_bindings or {}
-    if n == "PLAIN":
-        return PlainClient(username, password, authz)
-    if n == "LOGIN":
-        return LoginClient(username, password)
-    if n == "CRAM-MD5":
-        return CramMD5Client(username, password)
-    if n == "EXTERNAL":
-        return ExternalClient(authz)
-    for h in ("SHA-1", "SHA-256"):
-        if n == f"SCRAM-{h}":
-            return ScramClient(h, username, password, authz=authz, cb_supported=bool(cbs))
-        if n == f"SCRAM-{h}-PLUS":
-            if "tls-unique" not in cbs:
-                raise ClientError(f"{n} needs a tls-unique channel binding (tls 1.2)")
-            return ScramClient(h, username, password, authz=authz, channel_binding=("tls-unique", cbs["tls-unique"]))
-    raise ClientError(f"unknown mechanism {name!r}")
-
-
-def choose_client_mechanism(
-    offered: list[str] | tuple[str, ...],
-    *,
-    channel_bindings: dict[str, bytes] | None = None,
-    have_password: bool = True,
-    have_client_cert: bool = False,
-) -> str | None:
-    """The mechanism a client picks from the server's list (mox ``sendmail.go`` order), or None."""
-    offered_set = {m.upper() for m in offered}
-    for name in CLIENT_PREFERENCE:
-        if name not in offered_set:
-            continue
-        if name == "EXTERNAL" and not have_client_cert:
-            continue
-        if name.endswith("-PLUS") and "tls-unique" not in (channel_bindings or {}):
-            continue
-        if name != "EXTERNAL" and not have_password:
-            continue
-        return name
-    return None
-
-
-@dataclass
-class Exchange:
-    """Drive a client mechanism against a server mechanism in memory (tests, tools)."""
-
-    client: ClientMechanism
-    server: ServerMechanism
-    use_initial: bool = True
-    transcript: list[tuple[str, bytes]] = field(default_factory=list)
-
-    def run(self) -> Success:
-        ir = self.client.initial_response() if self.use_initial else None
-        if ir is not None:
-            self.transcript.append(("C", ir))
-        step = self.server.start(ir)
-        while isinstance(step, Challenge):
-            self.transcript.append(("S", step.data))
-            resp = self.client.step(step.data)
-            self.transcript.append(("C", resp))
-            step = self.server.step(resp)
-        return step

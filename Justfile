@@ -8,6 +8,10 @@ run *ARGS:
 test *ARGS:
     .venv/bin/python -m pytest -q {{ARGS}}
 
+# The type check: mypy over mox/, strict on the protocol packages ([tool.mypy] in pyproject.toml).
+typecheck *ARGS:
+    .venv/bin/python -m mypy {{ARGS}}
+
 # The long parser fuzzing runs (100,000 examples per parser; MOX_FUZZ_EXAMPLES=n for another count).
 fuzz *ARGS:
     .venv/bin/python -m pytest -q -m fuzz tests/fuzz {{ARGS}}

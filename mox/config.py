@@ -79,6 +79,7 @@ def mox_name(name: str) -> str:
     return "".join(_ACRONYMS.get(w, w[:1].upper() + w[1:]) for w in name.split("_"))
 
 
+# Every subclass repeats frozen=True: msgspec inherits it, type checkers do not.
 class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True, rename=mox_name):
     pass
 
@@ -97,7 +98,7 @@ Seconds = Annotated[float, field("", duration=True)]
 # extra.conf
 
 
-class Limits(Base, kw_only=True):
+class Limits(Base, kw_only=True, frozen=True):
     """Connection and authentication limits per IP class (narrow, middle, wide).
 
     IP classes are IPv4 /32, /26, /21 and IPv6 /64, /48, /32 (as mox). Defaults are mox's;
@@ -145,7 +146,7 @@ LOCALSERVE_LIMITS = Limits(
 )
 
 
-class ExtraConfig(Base, kw_only=True):
+class ExtraConfig(Base, kw_only=True, frozen=True):
     """The contents of extra.conf: settings of this implementation that mox does not have."""
 
     limits: Annotated[Limits, field(
@@ -176,21 +177,21 @@ class ExtraConfig(Base, kw_only=True):
 # mox.conf
 
 
-class CA(Base, kw_only=True):
+class CA(Base, kw_only=True, frozen=True):
     additional_to_system: bool = False
     cert_files: list[str] = []
 
 
-class GlobalTLS(Base, kw_only=True):
+class GlobalTLS(Base, kw_only=True, frozen=True):
     ca: Annotated[CA | None, field()] = None
 
 
-class KeyCert(Base, kw_only=True):
+class KeyCert(Base, kw_only=True, frozen=True):
     cert_file: Annotated[str, field("Certificate including intermediate CA certificates, in PEM format.")]
     key_file: Annotated[str, field("Private key for the certificate, in PEM format (PKCS #8, PKCS #1 or EC).")]
 
 
-class ListenerTLS(Base, kw_only=True):
+class ListenerTLS(Base, kw_only=True, frozen=True):
     __sconf_unsupported__ = ("ACME", "HostPrivateKeyFiles")
     key_certs: Annotated[list[KeyCert], field(
         "Keys and certificates for this listener. This implementation uses the first.")] = []
@@ -201,13 +202,13 @@ class ListenerTLS(Base, kw_only=True):
             raise ValueError(f"unknown TLS MinVersion {self.min_version!r}, known: TLSv1.2, TLSv1.3")
 
 
-class SMTPService(Base, kw_only=True):
+class SMTPService(Base, kw_only=True, frozen=True):
     __sconf_unsupported__ = ("NoSTARTTLS", "RequireSTARTTLS", "NoRequireTLS", "DNSBLs", "FirstTimeSenderDelay", "TLSSessionTicketsDisabled")
     enabled: bool
     port: Annotated[int, field("Default 25.")] = 0
 
 
-class SubmissionService(Base, kw_only=True):
+class SubmissionService(Base, kw_only=True, frozen=True):
     enabled: bool
     port: Annotated[int, field("Default 587.")] = 0
     no_require_starttls: Annotated[bool, field(
@@ -215,26 +216,26 @@ class SubmissionService(Base, kw_only=True):
         "localhost.")] = False
 
 
-class SubmissionsService(Base, kw_only=True):
+class SubmissionsService(Base, kw_only=True, frozen=True):
     __sconf_unsupported__ = ("EnabledOnHTTPS",)
     enabled: bool
     port: Annotated[int, field("Default 465.")] = 0
 
 
-class IMAPService(Base, kw_only=True):
+class IMAPService(Base, kw_only=True, frozen=True):
     enabled: bool
     port: Annotated[int, field("Default 143.")] = 0
     no_require_starttls: Annotated[bool, field(
         "Enable this only when the connection is otherwise encrypted, or on localhost.")] = False
 
 
-class IMAPSService(Base, kw_only=True):
+class IMAPSService(Base, kw_only=True, frozen=True):
     __sconf_unsupported__ = ("EnabledOnHTTPS",)
     enabled: bool
     port: Annotated[int, field("Default 993.")] = 0
 
 
-class WebService(Base, kw_only=True):
+class WebService(Base, kw_only=True, frozen=True):
     enabled: bool
     port: Annotated[int, field(
         "Default 80 for HTTP and 443 for HTTPS. This implementation serves all web interfaces of a "
@@ -251,12 +252,12 @@ class WebService(Base, kw_only=True):
             raise ValueError("Forwarded is not supported by this implementation")
 
 
-class PortService(Base, kw_only=True):
+class PortService(Base, kw_only=True, frozen=True):
     enabled: bool
     port: int = 0
 
 
-class Listener(Base, kw_only=True):
+class Listener(Base, kw_only=True, frozen=True):
     __sconf_unsupported__ = ("NATIPs", "IPsNATed", "PprofHTTP", "AutoconfigHTTPS", "MTASTSHTTPS")
     ips: Annotated[list[str], field(
         "IP addresses to listen on, e.g. 127.0.0.1 and ::1; 0.0.0.0 and :: listen on all addresses.")]
@@ -331,12 +332,12 @@ class Listener(Base, kw_only=True):
         return ports.pop() if ports else None
 
 
-class Postmaster(Base, kw_only=True):
+class Postmaster(Base, kw_only=True, frozen=True):
     account: Annotated[str, field("Account for postmaster messages.")]
     mailbox: Annotated[str, field("E.g. Postmaster or Inbox.")]
 
 
-class StaticConfig(Base, kw_only=True):
+class StaticConfig(Base, kw_only=True, frozen=True):
     """The contents of mox.conf (mox's config.Static, the fields this implementation has)."""
 
     __sconf_unsupported__ = (
@@ -388,7 +389,7 @@ class StaticConfig(Base, kw_only=True):
 # domains.conf
 
 
-class Canonicalization(Base, kw_only=True):
+class Canonicalization(Base, kw_only=True, frozen=True):
     """How a DKIM signature canonicalizes (RFC 6376 3.4): "relaxed" tolerates changes in
     whitespace (and header case) in transit, "simple" none."""
 
@@ -396,7 +397,7 @@ class Canonicalization(Base, kw_only=True):
     body_relaxed: Annotated[bool, field("If set, some whitespace modifications to the message body are allowed.")]
 
 
-class DKIMSelector(Base, kw_only=True):
+class DKIMSelector(Base, kw_only=True, frozen=True):
     """A DKIM key (mox config.Selector). The public key is published at
     ``<selector>._domainkey.<domain>`` (see ``mox config dnsrecords``)."""
 
@@ -436,7 +437,7 @@ class DKIMSelector(Base, kw_only=True):
         return int(parse_duration(self.expiration)) if self.expiration else 0
 
 
-class DKIMConfig(Base, kw_only=True):
+class DKIMConfig(Base, kw_only=True, frozen=True):
     """The DKIM keys of a domain, and which of them sign outgoing messages."""
 
     selectors: Annotated[dict[str, DKIMSelector], field(
@@ -454,7 +455,7 @@ class DKIMConfig(Base, kw_only=True):
                 raise ValueError(f"unknown selector {name} for signing")
 
 
-class Alias(Base, kw_only=True):
+class Alias(Base, kw_only=True, frozen=True):
     """An address that delivers to the member addresses (mox config.Alias, a simple list)."""
 
     addresses: Annotated[list[str], field(
@@ -477,7 +478,7 @@ def _compile(pattern: str, what: str) -> Any:
         raise ValueError(f"invalid {what} {pattern!r}: {e}") from None
 
 
-class Ruleset(Base, kw_only=True):
+class Ruleset(Base, kw_only=True, frozen=True):
     """A delivery rule of a destination (mox config.Ruleset): when all of its conditions match,
     the message goes to ``Mailbox``. Regular expressions match a substring (anchor them with ^
     and $); header names and values are lower-cased and values trimmed before matching.
@@ -528,7 +529,7 @@ class Ruleset(Base, kw_only=True):
             _compile(v, "HeadersRegexp value")
 
 
-class AutomaticJunkFlags(Base, kw_only=True):
+class AutomaticJunkFlags(Base, kw_only=True, frozen=True):
     """$Junk/$NotJunk set by the mailbox a message is delivered, moved or copied to (mox
     config.AutomaticJunkFlags): matched in the order junk, neutral, not junk against the
     lower-cased mailbox name; with two of the three regexps set, the third matches the rest."""
@@ -551,7 +552,7 @@ class AutomaticJunkFlags(Base, kw_only=True):
                 _compile(v, what)
 
 
-class JunkFilter(Base, kw_only=True):
+class JunkFilter(Base, kw_only=True, frozen=True):
     """The account's Bayesian junk filter (mox config.JunkFilter with junk.Params inline).
     ``Reject`` (ours, written only when set): refuse a junk message during SMTP (mox's behaviour,
     with a copy in the RejectsMailbox); without it a junk message is delivered to the Junk
@@ -587,7 +588,7 @@ class JunkFilter(Base, kw_only=True):
             raise ValueError("JunkFilter: MaxPower must be in [0, 0.5), TopWords > 0, RareWords >= 0")
 
 
-class DomainConfig(Base, kw_only=True):
+class DomainConfig(Base, kw_only=True, frozen=True):
     __sconf_unsupported__ = (
         "ClientSettingsDomain", "LocalpartCaseSensitive", "DMARC", "MTASTS", "TLSRPT", "Routes",
     )
@@ -631,7 +632,7 @@ class DomainConfig(Base, kw_only=True):
         return seps[0] if seps else ""
 
 
-class Destination(Base, kw_only=True):
+class Destination(Base, kw_only=True, frozen=True):
     """An address's delivery settings (mox config.Destination): the mailbox when no ruleset
     matches (default Inbox), the rulesets (first match wins) and the display name."""
 
@@ -650,7 +651,7 @@ class Destination(Base, kw_only=True):
 OUTGOING_WEBHOOK_EVENTS = ("delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled", "unrecognized")
 
 
-class OutgoingWebhook(Base, kw_only=True):
+class OutgoingWebhook(Base, kw_only=True, frozen=True):
     url: Annotated[str, field("URL to POST webhooks.")]
     authorization: Annotated[str, field("If not empty, value of Authorization header to add to HTTP requests.")] = ""
     events: Annotated[list[str], field(
@@ -664,7 +665,7 @@ class OutgoingWebhook(Base, kw_only=True):
                 raise ValueError(f"unknown outgoing webhook event {ev!r}, known: {', '.join(OUTGOING_WEBHOOK_EVENTS)}")
 
 
-class IncomingWebhook(Base, kw_only=True):
+class IncomingWebhook(Base, kw_only=True, frozen=True):
     url: Annotated[str, field("URL to POST webhooks to for incoming deliveries over SMTP.")]
     authorization: Annotated[str, field("If not empty, value of Authorization header to add to HTTP requests.")] = ""
 
@@ -689,7 +690,7 @@ def _check_webhook_url(url: str) -> None:
 LOGIN_DISABLED_MAX = 256
 
 
-class AccountConfig(Base, kw_only=True):
+class AccountConfig(Base, kw_only=True, frozen=True):
     """An account in domains.conf (mox config.Account, the fields this implementation has)."""
 
     __sconf_unsupported__ = (
@@ -789,7 +790,7 @@ class AccountConfig(Base, kw_only=True):
         return cls(destinations={a: Destination() for a in addresses}, **kw)
 
 
-class DomainsConfig(Base, kw_only=True):
+class DomainsConfig(Base, kw_only=True, frozen=True):
     """The contents of domains.conf (mox's config.Dynamic, the fields this implementation has)."""
 
     __sconf_unsupported__ = ("WebDomainRedirects", "WebHandlers", "Routes", "MonitorDNSBLs")
@@ -975,11 +976,13 @@ def parse_file(path: Path, typ: type, data: bytes | None = None) -> Any:
 
 
 def read_static(config_dir: Path) -> StaticConfig:
-    return parse_file(Path(config_dir) / MOX_CONF, StaticConfig)  # type: ignore[no-any-return]
+    static: StaticConfig = parse_file(Path(config_dir) / MOX_CONF, StaticConfig)
+    return static
 
 
 def read_domains(config_dir: Path) -> DomainsConfig:
-    return parse_file(Path(config_dir) / DOMAINS_CONF, DomainsConfig)  # type: ignore[no-any-return]
+    domains: DomainsConfig = parse_file(Path(config_dir) / DOMAINS_CONF, DomainsConfig)
+    return domains
 
 
 def read_extra(config_dir: Path) -> ExtraConfig:
@@ -987,7 +990,8 @@ def read_extra(config_dir: Path) -> ExtraConfig:
     path = Path(config_dir) / EXTRA_CONF
     if not path.exists():
         return ExtraConfig()
-    return parse_file(path, ExtraConfig)  # type: ignore[no-any-return]
+    extra: ExtraConfig = parse_file(path, ExtraConfig)
+    return extra
 
 
 def write_file(path: Path, data: bytes, *, secret: bool = False) -> None:

@@ -173,7 +173,8 @@ def _limits(d: dict[str, Any]) -> mconfig.Limits:
     unknown = sorted(set(d) - fields)
     if unknown:
         raise ValueError(f"limits: unknown field {unknown[0]!r}")
-    return mconfig.Limits(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return mconfig.Limits(**kw)
 
 
 def convert_json_config(config_dir: Path) -> bool:

@@ -76,6 +76,13 @@ class ServerContext:
         self._queue: Queue | None = None
         self._web: WebApp | None = None
 
+    def server_tls(self) -> ssl.SSLContext:
+        """The TLS context for STARTTLS and the implicit-TLS ports. STARTTLS is offered and those
+        ports are served only with a certificate configured, so its absence is a wiring bug."""
+        if self.tls is None:
+            raise RuntimeError("no TLS certificate configured")
+        return self.tls
+
     @property
     def queue(self) -> Queue:
         """The delivery queue (mox.queue.Queue); set by ``serve()`` before any service starts."""

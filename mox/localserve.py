@@ -468,7 +468,7 @@ async def start_localserve(
 
 
 def _signals() -> list[int]:
-    sigs = [signal.SIGINT]
+    sigs: list[int] = [signal.SIGINT]
     if sys.platform == "win32":
         if hasattr(signal, "SIGBREAK"):
             sigs.append(signal.SIGBREAK)

@@ -127,11 +127,12 @@ def _type_name(t: Any) -> str:
         return _type_name(inner)
     if extra.get("duration"):
         return "duration"
-    return {
+    names: dict[type, str] = {
         mi.StrType: "string", mi.IntType: "integer", mi.BoolType: "boolean", mi.FloatType: "number",
         mi.ListType: "list", mi.TupleType: "list", mi.VarTupleType: "list", mi.DictType: "map",
         mi.StructType: "struct",
-    }.get(type(t), "value")
+    }
+    return names.get(type(t), "value")
 
 
 def _has_default(f: mi.Field) -> bool:
@@ -355,16 +356,18 @@ def _zero(t: Any) -> Any:
     if isinstance(t, mi.StructType):
         # Go's zero value: required fields too get theirs.
         return msgspec.convert({f.encode_name: _zero(f.type) for f in t.fields if f.required}, t.cls)
-    return {mi.StrType: "", mi.IntType: 0, mi.BoolType: False, mi.DictType: {}}.get(type(t), [])
+    zeros: dict[type, Any] = {mi.StrType: "", mi.IntType: 0, mi.BoolType: False, mi.DictType: {}}
+    return zeros.get(type(t), [])
 
 
 def parse(text: str | bytes, typ: type, *, path: str = "") -> Any:
     """Parse sconf text into an instance of the msgspec Struct ``typ``; raises SconfError."""
     if isinstance(text, bytes):
+        data = text
         try:
-            text = text.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            line = text[: e.start].count(b"\n") + 1
+            line = data[: e.start].count(b"\n") + 1
             raise SconfError(path, line, "not valid UTF-8") from None
     p = _Parser(text, path)
     t = mi.type_info(typ)
@@ -440,10 +443,12 @@ class _Writer:
                 if not self.keep_zero:
                     raise ValueError("sconf cannot write an empty list for a required field")
                 items = [_ZERO]
-            elem = t.item_type if not isinstance(t, mi.TupleType) else None
             for i, item in enumerate(items):
                 self.write(self.prefix + "-")
-                self.value(elem if elem is not None else t.item_types[min(i, len(t.item_types) - 1)], item)
+                if isinstance(t, mi.TupleType):
+                    self.value(t.item_types[min(i, len(t.item_types) - 1)], item)
+                else:
+                    self.value(t.item_type, item)
             self.prefix = self.prefix[:-1]
         elif isinstance(t, mi.DictType):
             self.write("\n")

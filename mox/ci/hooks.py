@@ -350,7 +350,7 @@ class ThrottledStream(trio.abc.Stream):
     async def wait_send_all_might_not_block(self) -> None:
         await self.inner.wait_send_all_might_not_block()
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         n = max(1, min(max_bytes or 65536, self.rate // 10 or 1))
         data = await self.inner.receive_some(n)
         if data:
@@ -673,6 +673,7 @@ async def deliver_views(
         view = ctx.store.open_account(st.open_view(ctx, r).name)  # in use while delivering
         try:
             bind = bind_delivery(ctx, session, view.name)
+            m: Message | None
             if key is None:
                 m = await view.deliver("Inbox", data, received=st.settings.deterministic, before_visible=bind)
             else:

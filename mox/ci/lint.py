@@ -28,9 +28,9 @@ def _header(data: bytes) -> tuple[bytes, list[tuple[str, str]]]:
             name, value = fields[-1]
             fields[-1] = (name, value + " " + raw.strip().decode("utf-8", "replace"))
             continue
-        name, colon, value = raw.partition(b":")
+        bname, colon, bvalue = raw.partition(b":")
         if colon:
-            fields.append((name.strip().decode("ascii", "replace").lower(), value.strip().decode("utf-8", "replace")))
+            fields.append((bname.strip().decode("ascii", "replace").lower(), bvalue.strip().decode("utf-8", "replace")))
     return head, fields
 
 
@@ -109,8 +109,8 @@ def lint_message(data: bytes, *, body_8bit: bool | None = None, smtputf8: bool |
         if lu and not any(u.lower().startswith("https:") for u in uris):
             add("one-click-needs-https", "error", "one-click unsubscribe needs an https URI in List-Unsubscribe (RFC 8058 3.1)")
         signed = False
-        for n, v in fields:
-            if n == "dkim-signature":
+        for fname, v in fields:
+            if fname == "dkim-signature":
                 m = _DKIM_H.search(v)
                 hs = {h.strip().lower() for h in (m.group(1).split(":") if m else [])}
                 if {"list-unsubscribe", "list-unsubscribe-post"} <= hs:

@@ -162,17 +162,19 @@ def main(argv: list[str] | None = None) -> Any:
     except click.Abort:
         _fail("aborted")
     except click.UsageError as e:
+        message = e.format_message()
         if isinstance(e, click.NoSuchOption) and e.option_name and len(e.option_name) == 2:
-            # "-bogus" is first tried as a long option, then as short "-b": name the whole word.
+            # "-bogus" is first tried as a long option, then as short "-b": name the whole word
+            # (click's suggestions, if any, follow its message).
             args = sys.argv[1:] if argv is None else argv
             word = next((a for a in args if a.startswith(e.option_name)), e.option_name)
-            e.message = f"no such option: {word.split('=', 1)[0]}"
+            message = f"no such option: {word.split('=', 1)[0]}" + message.removeprefix(e.message)
         hint = ""
         if e.ctx is not None and e.ctx.command_path != "mox":
             hint = f" (see: mox help {e.ctx.command_path.removeprefix('mox ')})"
         elif e.ctx is not None:
             hint = " (see: mox help)"
-        _fail(e.format_message() + hint, e.exit_code)
+        _fail(message + hint, e.exit_code)
     except click.ClickException as e:
         _fail(e.format_message(), e.exit_code)
     except KeyboardInterrupt:

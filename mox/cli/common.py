@@ -67,7 +67,7 @@ def data_dir(dir_: Path | None = None) -> Path:
     return (d / mconfig.read_static(d).data_dir).resolve()
 
 
-def ctl_client(dir_: Path | None, *, timeout: float = 30) -> CtlClient:
+def ctl_client(dir_: Path | None, *, timeout: float | None = 30) -> CtlClient:
     """A control-channel client for the data dir of the running mox: ``-dir``, else the one
     ``-config`` names, else the localserve dir."""
     from mox.ctl import CtlClient

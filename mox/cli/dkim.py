@@ -137,7 +137,7 @@ def sign(dir_: Path | None, message: str) -> None:
     from mox.config import load_config
     from mox.dkim.local import sign_message
     from mox.message import parse_address_list
-    from mox.message.sections import split_header
+    from mox.message.header import split_header
 
     data = _read_message(message)
     fields, _, _ = split_header(data, 0, len(data))

@@ -27,7 +27,7 @@ def read_new_password() -> str:
     """Twice from the terminal (both must match); otherwise the first line of stdin, any length."""
     from mox.cli.common import UserError
 
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         pw = click.prompt("password", hide_input=True, err=True)
         again = click.prompt("repeat password", hide_input=True, err=True)

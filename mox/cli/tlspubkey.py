@@ -73,7 +73,7 @@ def add(dir_: Path | None, no_imap_preauth: bool, address: str, name: str) -> No
     serial). Prints the fingerprint."""
     from mox.auth.tlspubkey import TLSPubKeyError, parse_certificate
 
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     try:
         parse_certificate(data)  # a clear error before talking to the server
     except TLSPubKeyError as e:

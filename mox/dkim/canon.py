@@ -9,7 +9,7 @@ kept).
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import NamedTuple, Protocol
 
 CRLF = b"\r\n"
 _CHUNK = 1 << 20
@@ -91,7 +91,14 @@ def canonical_header(raw: bytes, *, relaxed: bool) -> bytes:
     return raw
 
 
-def body_hash(h: Any, body: bytes, *, relaxed: bool) -> bytes:
+class Hasher(Protocol):
+    """A hashlib hash object (sha256, sha1)."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def body_hash(h: Hasher, body: bytes, *, relaxed: bool) -> bytes:
     """Feed the canonicalized ``body`` to hash object ``h`` and return its digest.
 
     Simple (RFC 6376 3.4.3): trailing empty lines are removed; an empty body, or one not ending

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from mox.dkim.canon import Header, MalformedHeader, body_hash, canonical_header, parse_headers, relaxed_header
+from mox.dkim.canon import Hasher, Header, MalformedHeader, body_hash, canonical_header, parse_headers, relaxed_header
 from mox.dkim.keys import key_algorithm
 from mox.dkim.record import Record, RecordError, parse_record
 from mox.dkim.sig import Identity, Sig, SigError, parse_signature
@@ -89,7 +89,7 @@ class Result:
     err: str = ""
 
 
-def _hash(name: str) -> tuple[Callable[[], Any], hashes.HashAlgorithm] | None:
+def _hash(name: str) -> tuple[Callable[[], Hasher], hashes.HashAlgorithm] | None:
     n = name.lower()
     if n == "sha256":
         return hashlib.sha256, hashes.SHA256()
@@ -98,7 +98,7 @@ def _hash(name: str) -> tuple[Callable[[], Any], hashes.HashAlgorithm] | None:
     return None
 
 
-def _data_hash(new_hash: Callable[[], Any], header_relaxed: bool, sig: Sig, fields: list[Header], sig_field: bytes) -> bytes:
+def _data_hash(new_hash: Callable[[], Hasher], header_relaxed: bool, sig: Sig, fields: list[Header], sig_field: bytes) -> bytes:
     """RFC 6376 3.7: the signed header fields, bottom-most instance first for repeated names,
     then the DKIM-Signature field itself (b= empty, no final CRLF)."""
     h = new_hash()
@@ -204,7 +204,7 @@ def lookup_record(lookup: Lookup, selector: str, domain: str) -> tuple[Status, R
     return Status.NEUTRAL, record, text, ""
 
 
-def _check_params(sig: Sig, now: float) -> tuple[Callable[[], Any], hashes.HashAlgorithm, bool, bool]:
+def _check_params(sig: Sig, now: float) -> tuple[Callable[[], Hasher], hashes.HashAlgorithm, bool, bool]:
     if not any(h.lower() == "from" for h in sig.signed_headers):
         # RFC 6376 5.4: From must be signed.
         raise SigError('dkim: bad from headers: required "from" header not signed')
@@ -273,7 +273,7 @@ def verify(
 def _verify_with_record(
     r: Record,
     sig: Sig,
-    new_hash: Callable[[], Any],
+    new_hash: Callable[[], Hasher],
     halg: hashes.HashAlgorithm,
     header_relaxed: bool,
     body_relaxed: bool,

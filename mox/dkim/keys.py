@@ -50,7 +50,7 @@ def _pem(der: bytes, note: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _pkcs8(key: Any) -> bytes:
+def _pkcs8(key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 

@@ -21,6 +21,7 @@ the tagged result and its response code) unless ``check=False``. The helper meth
 from __future__ import annotations
 
 import base64
+import builtins
 import socket
 import ssl
 from collections.abc import Iterable
@@ -530,7 +531,7 @@ class Conn:
         gen = steps()
         next(gen)
         line = f"AUTHENTICATE {mech.name}"
-        if sasl_ir:
+        if sasl_ir and first is not None:
             line += " " + (base64.b64encode(first).decode("ascii") or "=")
         result = self._sasl_exchange(line, gen)
         if result.status == "OK" and not mech.done and mech.name.startswith("SCRAM-"):
@@ -565,7 +566,7 @@ class Conn:
     def list(self, ref: str = "", pattern: str = "*") -> list[Any]:
         return self.transact(f"LIST {self.mailbox(ref)} {self.mailbox(pattern)}")[0]
 
-    def status(self, mailbox: str, items: str = "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)") -> list[Any]:
+    def status(self, mailbox: str, items: str = "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)") -> builtins.list[Any]:
         return self.transact(f"STATUS {self.mailbox(mailbox)} {items}")[0]
 
     def append(
@@ -607,47 +608,47 @@ class Conn:
         parts.append(")")
         return self.transact(*parts)[1]
 
-    def close_mailbox(self) -> list[Any]:
+    def close_mailbox(self) -> builtins.list[Any]:
         return self.transact("CLOSE")[0]
 
-    def unselect(self) -> list[Any]:
+    def unselect(self) -> builtins.list[Any]:
         return self.transact("UNSELECT")[0]
 
-    def expunge(self) -> list[Any]:
+    def expunge(self) -> builtins.list[Any]:
         return self.transact("EXPUNGE")[0]
 
-    def uid_expunge(self, uids: str) -> list[Any]:
+    def uid_expunge(self, uids: str) -> builtins.list[Any]:
         return self.transact(f"UID EXPUNGE {uids}")[0]
 
-    def fetch(self, seqset: str, items: str, *, uid: bool = False) -> list[UntaggedFetch]:
+    def fetch(self, seqset: str, items: str, *, uid: bool = False) -> builtins.list[UntaggedFetch]:
         """FETCH; returns the FETCH responses (other untagged responses are dropped)."""
         untagged, _ = self.transact(("UID " if uid else "") + f"FETCH {seqset} {items}")
         return [r for r in untagged if isinstance(r, UntaggedFetch)]
 
     def store(
         self, seqset: str, op: str, flags: Iterable[str], *, uid: bool = False, silent: bool = False
-    ) -> list[UntaggedFetch]:
+    ) -> builtins.list[UntaggedFetch]:
         """STORE with op "+", "-" or "" (replace)."""
         item = f"{op}FLAGS{'.SILENT' if silent else ''}"
         untagged, _ = self.transact(("UID " if uid else "") + f"STORE {seqset} {item} (" + " ".join(flags) + ")")
         return [r for r in untagged if isinstance(r, UntaggedFetch)]
 
-    def search(self, criteria: str = "ALL", *, uid: bool = False) -> list[int]:
+    def search(self, criteria: str = "ALL", *, uid: bool = False) -> builtins.list[int]:
         untagged, _ = self.transact(("UID " if uid else "") + f"SEARCH {criteria}")
-        nums: list[int] = []
+        nums: builtins.list[int] = []
         for r in untagged:
             if isinstance(r, (UntaggedSearch, UntaggedSearchModSeq)):
                 nums += r.nums
         return nums
 
-    def sort(self, criteria: str, search: str = "ALL", *, charset: str = "UTF-8", uid: bool = False) -> list[int]:
+    def sort(self, criteria: str, search: str = "ALL", *, charset: str = "UTF-8", uid: bool = False) -> builtins.list[int]:
         """SORT (RFC 5256): ``c.sort("(REVERSE DATE)", "UNSEEN")`` -> numbers in sort order."""
         untagged, _ = self.transact(("UID " if uid else "") + f"SORT {criteria} {charset} {search}")
         return [n for r in untagged if isinstance(r, UntaggedSort) for n in r.nums]
 
     def thread(
         self, algorithm: str = "REFERENCES", search: str = "ALL", *, charset: str = "UTF-8", uid: bool = False
-    ) -> list[ThreadNode]:
+    ) -> builtins.list[ThreadNode]:
         """THREAD (RFC 5256): the threads as ThreadNode trees (``num`` None for a missing parent)."""
         untagged, _ = self.transact(("UID " if uid else "") + f"THREAD {algorithm} {charset} {search}")
         return [t for r in untagged if isinstance(r, UntaggedThread) for t in r.threads]
@@ -669,7 +670,7 @@ class Conn:
     def copy(self, seqset: str, mailbox: str, *, uid: bool = False) -> Tagged:
         return self.transact(("UID " if uid else "") + f"COPY {seqset} {self.mailbox(mailbox)}")[1]
 
-    def move(self, seqset: str, mailbox: str, *, uid: bool = False) -> tuple[list[Any], Tagged]:
+    def move(self, seqset: str, mailbox: str, *, uid: bool = False) -> tuple[builtins.list[Any], Tagged]:
         return self.transact(("UID " if uid else "") + f"MOVE {seqset} {self.mailbox(mailbox)}")
 
     def idle(self) -> None:
@@ -685,7 +686,7 @@ class Conn:
                 raise RemoteProtocolError(f"IDLE ended without continuation: {raw!r}")
             self.pending_untagged.append((resp, raw))
 
-    def idle_done(self) -> tuple[list[Any], Tagged]:
+    def idle_done(self) -> tuple[builtins.list[Any], Tagged]:
         self.write_line("DONE")
         return self.response()
 

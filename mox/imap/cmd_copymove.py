@@ -3,6 +3,8 @@ RFC 6851 MOVE; RFC 7162 3.2.10 (VANISHED and HIGHESTMODSEQ with QRESYNC)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import contexts
 from .cmd_mailbox import account_quota
 from .cmd_select import selected_highest_modseq, send_removed
@@ -12,10 +14,13 @@ from .session import Done, Session
 from .types import Command
 from .wire import sequence_set
 
+if TYPE_CHECKING:
+    from mox.store.schema import Mailbox
 
-def _dest(s: Session, cmd: Command):
+
+def _dest(s: Session, cmd: Command) -> Mailbox:
     name = s.mailbox_in(cmd.args["mailbox"])
-    mb = s.acc.mailbox(name)
+    mb: Mailbox | None = s.acc.mailbox(name)
     if mb is None:
         raise CommandFailed("destination mailbox does not exist", "TRYCREATE")
     return mb

@@ -11,7 +11,7 @@ holds such removals, so the record as it was and the file are still there (RFC 2
 
 from __future__ import annotations
 
-from mox.message import sections
+from mox.message import Part, sections
 
 from . import contexts, fetch, wire
 from .errors import BadCommand, CommandFailed
@@ -104,14 +104,15 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         if want_uid:
             out.append(fetch_attr(FetchUID(m.uid)))
         data: bytes | None = None
-        root = None
+        root: Part | None = None
         state_shown = False
 
-        def load() -> tuple[bytes, object]:
+        def load() -> tuple[bytes, Part]:
             nonlocal data, root
-            if data is None:
-                data = s.acc.read_message(m)
+            if data is None or root is None:
+                data = s.acc.read_message(m)  # MessageGone for a tombstone: its file is gone
                 root = m.part
+                assert root is not None, "a message with a file has a part"
             return data, root
 
         for a in atts:
@@ -151,7 +152,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             elif n == "RFC822.TEXT":
                 d, r = load()
                 out.append(fetch_attr(FetchRFC822Text(fetch.section_bytes(d, r, Section(text="TEXT")))))
-            elif n == "BODY":
+            elif n == "BODY" and a.section is not None:
                 d, r = load()
                 body = fetch.section_bytes(d, r, a.section)
                 offset = None
@@ -159,14 +160,15 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
                     offset, cnt = a.partial
                     body = body[offset : offset + cnt]
                 out.append(fetch_attr(FetchBody(fetch.section_name(a.section), offset, body)))
-            elif n in ("BINARY", "BINARY.SIZE"):
+            elif n in ("BINARY", "BINARY.SIZE") and a.section is not None:  # the parser gives BINARY a section
                 d, r = load()
                 try:
-                    body = fetch.binary_bytes(d, r, a.section)
+                    binary = fetch.binary_bytes(d, r, a.section)
                 except sections.UnknownEncoding as e:
                     raise CommandFailed(f"unknown content-transfer-encoding {e.args[0]}", "UNKNOWN-CTE") from None
-                if body is None:
+                if binary is None:
                     raise CommandFailed("part does not exist", "NONEXISTENT")
+                body = binary
                 secname = ".".join(str(x) for x in a.section.part)
                 if n == "BINARY.SIZE":
                     out.append(fetch_attr(FetchBinarySize(secname, len(body))))

@@ -9,7 +9,7 @@ answer to a RETURN list) are shared with SORT and THREAD (cmd_sort.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import contexts
 from .errors import CommandFailed
@@ -18,6 +18,9 @@ from .search import INDEX, Candidate, compile_key, uses_modseq
 from .session import Progress, Session
 from .types import Command, PartialRange, SearchKey
 from .wire import sequence_set_ordered
+
+if TYPE_CHECKING:
+    from mox.store.schema import Message
 
 CHARSETS = ("US-ASCII", "UTF-8")
 
@@ -31,14 +34,14 @@ def check_charset(charset: str | None) -> None:
         raise CommandFailed("only US-ASCII and UTF-8 supported", "BADCHARSET (US-ASCII UTF-8)")
 
 
-async def search(s: Session, key: SearchKey, tag: str | None = None) -> list[tuple[int, int, Any]]:
+async def search(s: Session, key: SearchKey, tag: str | None = None) -> list[tuple[int, int, Message]]:
     """The messages of the session's view that match ``key``: (sequence number, uid, message) in
     mailbox order. With the command's ``tag`` a long search reports its progress (RFC 9585)."""
     sel = s.xselected()
     saved = set(s.searchres)
     largest = sel.uids[-1] if sel.uids else 0
     nseq = len(sel.uids)
-    found: list[tuple[int, int, Any]] = []
+    found: list[tuple[int, int, Message]] = []
     pred, cost = compile_key(key)
     live = {m.uid: m for m in s.acc.messages(sel.mailbox_id)}  # one look at the index
     if len(live) != nseq:
@@ -50,15 +53,18 @@ async def search(s: Session, key: SearchKey, tag: str | None = None) -> list[tup
     progress = Progress(s, tag, nseq) if tag is not None else None  # RFC 9585 INPROGRESS
     if cost == INDEX:
         # Flags, numbers, sizes, dates, modseqs: from the index, one Candidate reused.
-        c = Candidate(s.acc, None, 0, nseq, largest, saved, recent=sel.recent)
+        c: Candidate | None = None
         for seq, uid in enumerate(sel.uids, 1):
             if progress is not None and not seq & 255:
                 await progress.step(seq - 1)
             m = live.get(uid)
             if m is None:
                 continue
-            c.msg = m
-            c.seq = seq
+            if c is None:
+                c = Candidate(s.acc, m, seq, nseq, largest, saved, recent=sel.recent)
+            else:
+                c.msg = m
+                c.seq = seq
             if pred(c):
                 found.append((seq, uid, m))
     else:
@@ -102,7 +108,7 @@ def esearch(
     cmd: Command,
     opts: list[str],
     partial: PartialRange | None,
-    found: list[tuple[int, int, Any]],
+    found: list[tuple[int, int, Message]],
     modseq: bool,
 ) -> None:
     """Answer a RETURN list (RFC 4731 3.1; RFC 5267 3.1 for SORT, where ``found`` is in sort
@@ -146,7 +152,7 @@ def esearch(
     )
 
 
-def _esearch_modseq(opts: list[str], found: list[tuple[int, int, Any]], picked: list[int]) -> int:
+def _esearch_modseq(opts: list[str], found: list[tuple[int, int, Message]], picked: list[int]) -> int:
     """The MODSEQ result of an ESEARCH (RFC 4731 3.2, RFC 7162 3.1.5, 3.1.10): the highest
     modseq of the messages returned: those of MIN, MAX and PARTIAL, or all matches when ALL or
     COUNT is asked for."""

@@ -5,6 +5,8 @@ RFC 9051 6.3.2, 6.3.3, 6.4; RFC 7162 3.1.8 (CONDSTORE), 3.2.5 (QRESYNC); RFC 431
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import contexts
 from .errors import BadCommand, CommandFailed
 from .responses import (
@@ -22,8 +24,11 @@ from .responses import (
     UntaggedVanished,
 )
 from .session import Done, Selected, Session, State
-from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, Command
+from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, Command, NumSet
 from .wire import sequence_set
+
+if TYPE_CHECKING:
+    from mox.store.schema import Mailbox, Message
 
 
 def client_modseq(m: int) -> int:
@@ -113,7 +118,7 @@ async def cmd_select(s: Session, cmd: Command) -> Done:
     return Done(CodeWord("READ-ONLY" if readonly else "READ-WRITE"), "x")
 
 
-def _qresync(s: Session, sel: Selected, msgs: list, qr: dict) -> None:
+def _qresync(s: Session, sel: Selected, msgs: list[Message], qr: dict[str, Any]) -> None:
     """RFC 7162 3.2.5.2: FETCH for messages changed since the client's modseq, then VANISHED
     (EARLIER) for uids expunged since then (limited to the client's known uids)."""
     since = qr["modseq"]
@@ -150,13 +155,13 @@ def _qresync(s: Session, sel: Selected, msgs: list, qr: dict) -> None:
         s.send(UntaggedVanished(True, sequence_set(vanished)))
 
 
-def _expand(ns) -> list[int]:
+def _expand(ns: NumSet) -> list[int]:
     out: list[int] = []
     for r in ns.ranges:
-        if r.first is None or (not r.single and r.last is None):
-            raise BadCommand("* not allowed in QRESYNC sequence match data")
         a = r.first
         b = a if r.single else r.last
+        if a is None or b is None:
+            raise BadCommand("* not allowed in QRESYNC sequence match data")
         if b < a:
             raise BadCommand("QRESYNC known sets must be strictly increasing")
         if b - a > 100000:

@@ -8,7 +8,7 @@ written by ``cmd_fetch`` through ``response_write.fetch_attr``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mox.message import sections
 from mox.message.part import Address, Envelope, Part
@@ -16,6 +16,9 @@ from mox.message.part import Address, Envelope, Part
 from . import response_write
 from . import responses as R
 from .types import Section
+
+if TYPE_CHECKING:
+    from mox.store.schema import Message
 
 
 def _addresses(addrs: list[Address]) -> tuple[R.Address, ...]:
@@ -110,33 +113,44 @@ def bodystructure(p: Part, extensible: bool) -> bytes:
 # their MIME part (which is all they depend on), bounded by size: a client fetching them again
 # (or a message copied elsewhere) costs neither decoding the part nor building the response.
 RENDER_CACHE_MAX = 16 << 20
-_render_cache: dict[bytes, list] = {}  # part encoding -> [size, envelope, bodystructure, body]
+class _Rendered:
+    """The cached ENVELOPE, BODYSTRUCTURE and BODY of one part encoding, with their size."""
+
+    __slots__ = ("size", "views")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.views: list[bytes | None] = [None, None, None]
+
+
+_render_cache: dict[bytes, _Rendered] = {}  # part encoding -> its rendered views
 _render_cache_size = 0
 
 
-def rendered(msg, which: int) -> bytes:
+def rendered(msg: Message, which: int) -> bytes:
     """ENVELOPE (0), BODYSTRUCTURE (1) or BODY (2) of a stored message, as the functions above
     make them from ``msg.part``."""
     global _render_cache_size
     key = bytes(msg.part_raw)
     entry = _render_cache.get(key)
     if entry is None:
-        entry = [0, None, None, None]
+        entry = _Rendered()
         if len(key) * 4 <= RENDER_CACHE_MAX:
             while _render_cache and _render_cache_size + len(key) * 4 > RENDER_CACHE_MAX:
-                _render_cache_size -= _render_cache.pop(next(iter(_render_cache)))[0]
+                _render_cache_size -= _render_cache.pop(next(iter(_render_cache))).size
             _render_cache[key] = entry
-    v = entry[which + 1]
+    v = entry.views[which]
     if v is None:
         part = msg.part
         if which == 0:
             v = envelope(part.envelope if part else None)
         else:
+            assert part is not None, "a tombstone is never fetched"
             v = bodystructure(part, which == 1)
-        entry[which + 1] = v
+        entry.views[which] = v
         if _render_cache.get(key) is entry:
-            add = len(v) + 100 + (len(key) if entry[0] == 0 else 0)
-            entry[0] += add
+            add = len(v) + 100 + (len(key) if entry.size == 0 else 0)
+            entry.size += add
             _render_cache_size += add
     return v
 

@@ -135,7 +135,7 @@ class ImapServerConnection:
         #: the driver turns it on once authenticated (before, they are limited as any literal).
         self.stream_append = False
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         if data:
             self._buf += data
         else:

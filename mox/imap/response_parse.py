@@ -536,14 +536,14 @@ class _Parser:
             return self.esearch()
         if w == "SORT":
             nums = []
-            modseq = None
+            sort_modseq: int | None = None
             while self.take(b" "):
                 if self.take(b"(MODSEQ "):  # RFC 7162 3.1.9
-                    modseq = self.number()
+                    sort_modseq = self.number()
                     self.expect(b")")
                     break
                 nums.append(self.nz_number())
-            return UntaggedSort(tuple(nums), modseq)
+            return UntaggedSort(tuple(nums), sort_modseq)
         if w == "THREAD":
             return self.thread_data()
         if w == "VANISHED":

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mox.message import decode_header_value, parse_date, sections
 from mox.message.header import HeaderField, parse_address_list, split_header
 
 from .types import SearchKey, canonical_flag
+
+if TYPE_CHECKING:
+    from mox.store import Account
+    from mox.store.schema import Message
 
 
 class Candidate:
@@ -32,7 +36,7 @@ class Candidate:
     __slots__ = ("acc", "msg", "seq", "nseq", "largest_uid", "saved", "recent", "cache_ns", "_data", "_part", "_fields",
                  "_headers", "_triples", "_by_name", "_addresses")
 
-    def __init__(self, acc: Any, msg: Any, seq: int, nseq: int, largest_uid: int, saved: set[int],
+    def __init__(self, acc: Account, msg: Message, seq: int, nseq: int, largest_uid: int, saved: set[int],
                  cache_ns: str | None = None, recent: set[int] | frozenset[int] = frozenset()) -> None:
         self.acc = acc
         self.recent = recent  # uids \Recent in the session (RFC 3501 2.3.2)
@@ -137,11 +141,13 @@ class Candidate:
 # Header fields of recently searched messages, bounded by an estimate of their size: header
 # keys on a mailbox searched again need neither the file nor the MIME part.
 HEADER_CACHE_MAX = 32 << 20
-_header_cache: dict[tuple, tuple[int, list[tuple[str, str, str]], dict[str, list[str]]]] = {}  # (size, fields, by name)
+#: (account path, message id, size, received): message files never change.
+_CacheKey = tuple[str, int, int, float]
+_header_cache: dict[_CacheKey, tuple[int, list[tuple[str, str, str]], dict[str, list[str]]]] = {}  # (size, fields, by name)
 _header_cache_size = 0
 
 
-def _header_cache_put(key: tuple, t: list[tuple[str, str, str]], by_name: dict[str, list[str]]) -> None:
+def _header_cache_put(key: _CacheKey, t: list[tuple[str, str, str]], by_name: dict[str, list[str]]) -> None:
     global _header_cache_size
     size = 300 + sum(150 + 2 * (len(a) + len(c)) for a, _, c in t)
     while _header_cache and _header_cache_size + size > HEADER_CACHE_MAX:
@@ -155,7 +161,7 @@ def _header_cache_put(key: tuple, t: list[tuple[str, str, str]], by_name: dict[s
 _UNSET = object()
 
 
-def header_prefix(acc: Any, msg: Any, n: int) -> bytes:
+def header_prefix(acc: Account, msg: Message, n: int) -> bytes:
     """The first ``n`` bytes of the message file (its header section); MessageGone like a full
     read when the file is gone."""
     try:
@@ -165,7 +171,8 @@ def header_prefix(acc: Any, msg: Any, n: int) -> bytes:
         return acc.read_message(msg)[:n]
 
 
-def _date(d: tuple[int, int, int]) -> datetime.date:
+def _date(d: tuple[int, int, int] | None) -> datetime.date:
+    assert d is not None, "the parser gives every date key a date"
     return datetime.date(*d)
 
 
@@ -251,14 +258,14 @@ def matches(c: Candidate, key: SearchKey) -> bool:
         age = int(time.time() - m.received)
         return age >= (key.number or 0) if op == "OLDER" else age <= (key.number or 0)
     if op in ("BEFORE", "ON", "SINCE"):
-        d, want = _internal_date(c), _date(key.date)  # type: ignore[arg-type]
-        return d < want if op == "BEFORE" else d == want if op == "ON" else d >= want
+        d, day = _internal_date(c), _date(key.date)
+        return d < day if op == "BEFORE" else d == day if op == "ON" else d >= day
     if op in ("SENTBEFORE", "SENTON", "SENTSINCE"):
         sd = _sent_date(c)
         if sd is None:
             return False
-        want = _date(key.date)  # type: ignore[arg-type]
-        return sd < want if op == "SENTBEFORE" else sd == want if op == "SENTON" else sd >= want
+        day = _date(key.date)
+        return sd < day if op == "SENTBEFORE" else sd == day if op == "SENTON" else sd >= day
     if op in ("FROM", "TO", "CC", "BCC"):
         return any(_contains(v, key.text or "") for v in c.address_values(op))
     if op == "SUBJECT":
@@ -380,20 +387,20 @@ def compile_key(key: SearchKey) -> tuple[Any, int]:
             return (lambda c: int(now - c.msg.received) >= n), INDEX
         return (lambda c: int(now - c.msg.received) <= n), INDEX
     if op in ("BEFORE", "ON", "SINCE"):
-        want = _date(key.date)  # type: ignore[arg-type]
+        day = _date(key.date)
         if op == "BEFORE":
-            return (lambda c: _internal_date(c) < want), INDEX
+            return (lambda c: _internal_date(c) < day), INDEX
         if op == "ON":
-            return (lambda c: _internal_date(c) == want), INDEX
-        return (lambda c: _internal_date(c) >= want), INDEX
+            return (lambda c: _internal_date(c) == day), INDEX
+        return (lambda c: _internal_date(c) >= day), INDEX
     if op in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        want = _date(key.date)  # type: ignore[arg-type]
+        day = _date(key.date)
 
         def sent(c: Candidate) -> bool:
             sd = _sent_date(c)
             if sd is None:
                 return False
-            return sd < want if op == "SENTBEFORE" else sd == want if op == "SENTON" else sd >= want
+            return sd < day if op == "SENTBEFORE" else sd == day if op == "SENTON" else sd >= day
 
         return sent, HEADER
     if op in ("FROM", "TO", "CC", "BCC"):

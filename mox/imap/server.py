@@ -150,8 +150,7 @@ class Connection:
         self.log = log
         self.max_append = append_limit(ctx)  # also advertised as APPENDLIMIT
         self.proto = ImapServerConnection(max_append=self.max_append)
-        self.session = Session(ctx, log, tls=tls)
-        self.session.conn = self
+        self.session = Session(ctx, self, log, tls=tls)
         self.start_tls = False
         self.start_compress = False  # COMPRESS DEFLATE answered: wrap the stream next
         self.compressing = False
@@ -338,7 +337,7 @@ class Connection:
         # RFC 9051 6.2.1: data received before the TLS negotiation is discarded.
         self.proto = ImapServerConnection(max_append=self.max_append)
         self.proto.ncommands = 1
-        ssl_stream = trio.SSLStream(self.stream, self.ctx.tls, server_side=True)
+        ssl_stream = trio.SSLStream(self.stream, self.ctx.server_tls(), server_side=True)
         with trio.fail_after(TIMEOUTS["tls_handshake"]):
             await ssl_stream.do_handshake()
         self.stream = ssl_stream
@@ -558,7 +557,7 @@ async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, im
         log.debug("new connection", implicit_tls=implicit_tls)
         s: trio.abc.Stream = stream
         if implicit_tls:
-            ssl_stream = trio.SSLStream(stream, ctx.tls, server_side=True)
+            ssl_stream = trio.SSLStream(stream, ctx.server_tls(), server_side=True)
             with trio.fail_after(TIMEOUTS["tls_handshake"]):
                 await ssl_stream.do_handshake()
             s = ssl_stream

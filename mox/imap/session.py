@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import trio
@@ -69,6 +69,9 @@ from .responses import (
 )
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
+
+if TYPE_CHECKING:
+    from .server import Connection
 
 # Capabilities as mox v0.0.17 (imapserver/server.go, in its order), plus NAMESPACE, then the ones
 # mox does not have (profiles.NOT_IN_MOX; the "mox" profile leaves them out): SORT and THREAD
@@ -179,8 +182,11 @@ class Selected:
 
 
 class Session:
-    def __init__(self, ctx: ServerContext, log: mlog.Logger, *, tls: bool) -> None:
+    def __init__(self, ctx: ServerContext, conn: Connection, log: mlog.Logger, *, tls: bool) -> None:
         self.ctx = ctx
+        #: The connection's driver (mox.imap.server): commands that talk to the client mid-way
+        #: (AUTHENTICATE, IDLE, STARTTLS) go through it.
+        self.conn = conn
         self.log = log
         self.tls = tls
         self.state = State.NOT_AUTHENTICATED
@@ -238,7 +244,7 @@ class Session:
         on TLS 1.2, none on TLS 1.3 (no tls-exporter in Python's ssl) or without TLS."""
         if not self.tls:
             return {}
-        return sasl.channel_bindings(getattr(getattr(self, "conn", None), "stream", None))
+        return sasl.channel_bindings(self.conn.stream)
 
     def capability_names(self) -> tuple[str, ...]:
         return tuple(self.capabilities().split())

@@ -229,10 +229,10 @@ class SortOrder:
             self.order = sort_items([(u, self.values[u]) for u in every], self.criteria)
             return
         crit = self.criteria
-        values = self.values
+        by_uid = self.values
 
         def cmp(a: int, b: int) -> int:
-            return compare(values[a], values[b], crit) or (a > b) - (a < b)
+            return compare(by_uid[a], by_uid[b], crit) or (a > b) - (a < b)
 
         key = functools.cmp_to_key(cmp)
         for uid, _, _ in sorted(items):

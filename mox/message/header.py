@@ -232,13 +232,13 @@ def _mailbox(tokens: list[tuple[str, str]]) -> Address | None:
             adl = "".join(v for _, v in spec[:colon]) or None
             spec = spec[colon + 1 :]
         # Words are joined by one space; obsolete phrases may contain "." (RFC 5322 4.1).
-        name = ""
+        words = ""
         for k, v in phrase:
             if k == "special" and v == ".":
-                name += "."
+                words += "."
             elif k != "special":
-                name += (" " if name else "") + v
-        name = name or None
+                words += (" " if words else "") + v
+        name = words or None
     else:
         spec = toks
         name = comments[-1] if comments else None

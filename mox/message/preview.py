@@ -205,7 +205,7 @@ class _TreeBuilder(html.parser.HTMLParser):
                 del self.stack[i:]
                 return
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         closes = _CLOSES.get(tag)
         if closes is not None:
             for i in range(len(self.stack) - 1, 0, -1):
@@ -222,7 +222,7 @@ class _TreeBuilder(html.parser.HTMLParser):
         if tag not in _VOID:
             self.stack.append(node)
 
-    def handle_startendtag(self, tag: str, attrs) -> None:
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
         if tag not in _VOID and self.stack[-1].tag == tag:
             self.stack.pop()

@@ -12,6 +12,7 @@ import datetime
 import email.utils
 import re
 import secrets
+from collections.abc import Iterable
 
 from mox.message.header import decode_header_value, split_header
 from mox.message.part import Part
@@ -85,8 +86,8 @@ def mime_header_bytes(data: bytes, part: Part) -> bytes:
     return data[part.header_start : part.body_start]
 
 
-def _names(names) -> set[str]:
-    out = set()
+def _names(names: Iterable[str | bytes]) -> set[str]:
+    out: set[str] = set()
     for n in names:
         if isinstance(n, bytes):
             n = n.decode("ascii", errors="replace")
@@ -95,7 +96,7 @@ def _names(names) -> set[str]:
 
 
 def header_fields(
-    data: bytes, part: Part, names, *, exclude: bool = False, not_: bool | None = None, top: bool = False
+    data: bytes, part: Part, names: Iterable[str | bytes], *, exclude: bool = False, not_: bool | None = None, top: bool = False
 ) -> bytes:
     """RFC 9051 6.4.5 ``HEADER.FIELDS (names)`` / ``HEADER.FIELDS.NOT`` (``exclude=True``; ``not_``
     is accepted as an alias): the matching fields of the message header, byte for byte as in the

@@ -151,7 +151,7 @@ def thread_subject(subject: str, allow_null: bool = False) -> tuple[str, bool]:
     """The base subject (RFC 5256 2.1) and whether it is a response (a ``re:``/``fw:``/``fwd:``
     leader or ``(fwd)`` trailer was removed). Without ``allow_null``, a subject with a NUL has
     base subject ""."""
-    s = []
+    s: list[str] = []
     for c in subject.lower():
         if c == "\r":
             continue

@@ -21,6 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
+import builtins
 import math
 import time
 from typing import Any
@@ -219,18 +220,18 @@ class Queue:
     def list(self) -> list[Entry]:
         return sorted(self.store.entries.values(), key=lambda e: e.id)
 
-    async def drop(self, ids: list[int] | None = None) -> list[int]:
+    async def drop(self, ids: builtins.list[int] | None = None) -> builtins.list[int]:
         """Remove entries without delivering and without DSN."""
         sel = [e.id for e in self.list() if ids is None or e.id in ids]
         await self._commit(removes=sel)
         return sel
 
-    async def update(self, entries: list[Entry]) -> None:
+    async def update(self, entries: builtins.list[Entry]) -> None:
         """Replace entries (hold, next attempt changed by the admin) and reconsider what is due."""
         await self._commit(updates=entries)
         self._wake.set()
 
-    async def fail(self, ids: list[int] | None = None) -> list[int]:
+    async def fail(self, ids: builtins.list[int] | None = None) -> builtins.list[int]:
         """Fail entries now, sending a DSN as for a permanent delivery failure."""
         sel = [e for e in self.list() if ids is None or e.id in ids]
         for e in sel:
@@ -238,14 +239,14 @@ class Queue:
         self._failed.difference_update(e.id for e in sel)  # not an attempt: not counted
         return [e.id for e in sel]
 
-    async def set_hold(self, ids: list[int] | None, hold: bool) -> list[int]:
+    async def set_hold(self, ids: builtins.list[int] | None, hold: bool) -> builtins.list[int]:
         """Hold entries (never attempted while held) or release them (mox queue hold/release)."""
         sel = [msgspec.structs.replace(e, hold=hold) for e in self.list() if (ids is None or e.id in ids) and e.hold != hold]
         await self._commit(updates=sel)
         self._wake.set()
         return [e.id for e in sel]
 
-    async def set_next_attempt(self, ids: list[int] | None, when: float) -> list[int]:
+    async def set_next_attempt(self, ids: builtins.list[int] | None, when: float) -> builtins.list[int]:
         """Move the next delivery attempt of entries to ``when`` (mox queue schedule)."""
         sel = [msgspec.structs.replace(e, next_attempt=when) for e in self.list() if ids is None or e.id in ids]
         await self._commit(updates=sel)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from mox.auth.sasl import SERVER_MECHANISMS
 from mox.smtp import codes as c
@@ -115,6 +117,12 @@ class DataRejected:
     reply: Reply
 
 
+#: What next_event returns.
+Event = _NeedData | Command | LineTooLong | NotSmtp | MessageComplete | ChunkReceived | DataRejected
+
+_P = TypeVar("_P")
+
+
 @dataclass
 class Transaction:
     mail_from: Address | None = None
@@ -184,7 +192,7 @@ class ServerConnection:
 
     # --- bytes in ---------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         if self._pos > 65536 and self._pos > len(self._buf) // 2:
             del self._buf[: self._pos]
             self._pos = 0
@@ -200,7 +208,7 @@ class ServerConnection:
     def buffered(self) -> int:
         return len(self._buf) - self._pos
 
-    def next_event(self):
+    def next_event(self) -> Event:
         if self.state == State.READ_DATA:
             return self._next_data_event()
         if self.state == State.READ_BDAT:
@@ -225,7 +233,7 @@ class ServerConnection:
         verb, args = _split(text)
         return Command(verb, args, line)
 
-    def _next_data_event(self):
+    def _next_data_event(self) -> Event:
         # RFC 5321 4.1.1.4 and 4.5.2: lines end in CRLF, "." alone ends the data, a leading
         # dot is removed. All complete lines in the buffer are handled as one block (bytes.find
         # and bytes.replace instead of a Python loop per line); the result is the same as taking
@@ -277,7 +285,7 @@ class ServerConnection:
         elif not self._too_large and not self._bad_crlf:
             self._msg += b
 
-    def _end_message(self):
+    def _end_message(self) -> DataRejected | MessageComplete:
         data = bytes(self._msg)
         self._msg.clear()
         self.state = State.AWAIT_DATA
@@ -289,7 +297,7 @@ class ServerConnection:
             return DataRejected(error(c.C552_MAILBOX_FULL, c.SE_SYS_MSG_LIMIT_EXCEEDED, "message too large"))
         return MessageComplete(data)
 
-    def _next_bdat_event(self):
+    def _next_bdat_event(self) -> Event:
         avail = len(self._buf) - self._pos
         if self._chunk_left > 0:
             if avail == 0:
@@ -524,7 +532,7 @@ class ServerConnection:
         self.state = State.AWAIT_DATA
         return Reply(c.C250_COMPLETED, c.SE_ADDR_OTHER, "now on the list")
 
-    def _parse(self, fn, args: str, **kw: bool):
+    def _parse(self, fn: Callable[..., _P], args: str, **kw: bool) -> _P:
         if any("\udc80" <= ch <= "\udcff" for ch in args):
             # The line was decoded with surrogateescape: these are bytes that are no UTF-8
             # (RFC 6531 3.3: SMTPUTF8 addresses are UTF-8; without it they are ASCII).

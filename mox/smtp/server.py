@@ -135,7 +135,7 @@ class _Conn:
     async def read_more(self, timeout: float) -> None:
         await self.flush()
         between_commands = self.proto.state not in (State.READ_DATA, State.READ_BDAT)
-        data = b""
+        data: bytes | bytearray = b""
         shutdown = False
         read_error: BaseException | None = None
         with trio.move_on_after(timeout) as cs:
@@ -291,7 +291,7 @@ class _Conn:
         self.proto.tls_started()
 
     async def start_tls(self) -> None:
-        ssl_stream = trio.SSLStream(self.stream, self.ctx.tls, server_side=True)
+        ssl_stream = trio.SSLStream(self.stream, self.ctx.server_tls(), server_side=True)
         try:
             with trio.fail_after(self.idle_timeout):
                 await ssl_stream.do_handshake()
@@ -824,7 +824,8 @@ async def _ensure_mailbox(acc: Any, name: str) -> str:
     except InvalidMailboxName as e:
         mlog.get_logger("smtpserver").warn("delivery mailbox name invalid, delivering to Inbox", mailbox=name, err=str(e))
         return "Inbox"
-    return mbs[-1].name
+    created: str = mbs[-1].name
+    return created
 
 
 async def handle_connection(ctx: ServerContext, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:

@@ -128,7 +128,8 @@ class JunkTraining(Commit):
                 jf.set_trained(id, None)
                 changed = True
                 continue
-            words = jf.words_of(data, m.part if m is not None else parse_message(data))
+            part = m.part if m is not None else None
+            words = jf.words_of(data, part if part is not None else parse_message(data))
             if have is not None:
                 jf.untrain(words, ham=not have)
             if want is not None:

@@ -52,7 +52,7 @@ class ThreadWrites(Writes):
                 self._apply(r)
             changed = [self._by_id[r.id] for r in records]
             changes = [ChangeThread((m.id,), m.thread_muted, m.thread_collapsed) for m in changed]
-            self._transact_applied(records, changes, origin)  # type: ignore[arg-type]
+            self._transact_applied(records, changes, origin)
         self._after_commit()
         return changed
 
@@ -96,7 +96,7 @@ class ThreadWrites(Writes):
             for r in records:
                 self._apply(r)
             if records:
-                self._transact_applied(records, [], None)  # type: ignore[arg-type]
+                self._transact_applied(records, [], None)
         if records:
             self._after_commit()
         say(f"assigning threads, done: {len(live)} messages")
@@ -106,8 +106,10 @@ class ThreadWrites(Writes):
         m = self._by_id.get(id)
         if m is None or m.expunged:
             return
+        part = m.part
+        assert part is not None, "only a tombstone has no part"
         try:
-            preps[id] = threads.prepare(self.files.read(m.id), m.part)
+            preps[id] = threads.prepare(self.files.read(m.id), part)
         except MessageGone:
             preps[id] = threads.ThreadPrep("", "", False, [], False)
 
@@ -129,7 +131,9 @@ class ThreadWrites(Writes):
             return msg.preview
         from mox.message.preview import preview
 
-        pv = preview(self.files.read(msg.id), msg.part)
+        part = msg.part
+        assert part is not None, "a tombstone has no preview to make"
+        pv = preview(self.files.read(msg.id), part)
         with self._cond:
             cur = self._by_id.get(msg.id)
             if cur is not None and not cur.expunged and cur.preview is None and not self._closed and self._failed is None:

@@ -15,7 +15,7 @@ as soon as mox is::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ def mox_server(tmp_path: Path, request: Any) -> Iterator[MoxServer]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, None]:
     """A failing test that used mox_server gets the SMTP/IMAP session transcripts of its
     server in its report (section "mox session transcripts")."""
     outcome = yield

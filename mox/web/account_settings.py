@@ -34,7 +34,7 @@ from mox.context import ServerContext
 MAX_FULL_NAME = 200
 
 
-class JunkSettings(cfgmod.Base):
+class JunkSettings(cfgmod.Base, frozen=True):
     """The junk part of an account's config, as the page edits it (mox's field names)."""
 
     rejects_mailbox: str = msgspec.field(name="RejectsMailbox", default="")

@@ -34,7 +34,7 @@ CONFIG_FILE_MAX = 1 << 20
 def _account(ctx: ServerContext, obj: dict[str, Any]) -> tuple[str, Any]:
     name = obj.get("account")
     acc = ctx.config.accounts.get(name) if isinstance(name, str) else None
-    if acc is None:
+    if not isinstance(name, str) or acc is None:
         raise HTTPError(404, "user:notFound", "no such account")
     return name, acc
 

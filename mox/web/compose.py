@@ -138,14 +138,14 @@ async def submit(ctx: ServerContext, req: Request, s: Session) -> dict[str, Any]
             # mox webmail/api.go MessageSubmit.
             raise HTTPError(400, "user:error", "checking domain: message/transaction involving temporarily disabled domain")
         # The account's daily limits, as SMTP submission; mox's errors (webmail/api.go).
-        msglimit, rcptlimit = ctx.queue.send_limit_reached(s.account, rcpts)
+        msglimit, rcptlimit = ctx.queue.send_limit_reached(s.account_name(), rcpts)
         if msglimit is not None:
             raise HTTPError(400, "user:error", "checking outgoing rate: message limit reached")
         if rcptlimit is not None:
             raise HTTPError(400, "user:error", "checking outgoing rate: recipient limit reached")
         data = await submission_prefix(ctx, from_addr, rcpts, data) + data
         # Schedule send: held in the queue until then (as SMTP FUTURERELEASE, RFC 4865).
-        ids = await ctx.queue.add(s.account, from_addr, rcpts, data, hold_until=send_at, require_tls=requiretls == "yes" or None)
+        ids = await ctx.queue.add(s.account_name(), from_addr, rcpts, data, hold_until=send_at, require_tls=requiretls == "yes" or None)
         if ref is not None and mode in ("reply", "forward"):
             flag = "\\Answered" if mode == "reply" else "$Forwarded"
             await acc.store_flags(ref.mailbox_id, [ref.uid], "add", [flag])

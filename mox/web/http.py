@@ -96,7 +96,7 @@ class _ReplayStream(trio.abc.Stream):
         self.prefix = prefix
         self.inner = inner
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self.prefix:
             n = max_bytes or len(self.prefix)
             data, self.prefix = self.prefix[:n], self.prefix[n:]
@@ -121,9 +121,13 @@ def _error_body(status: int, code: str, message: str) -> Response:
 
 def _peer(stream: trio.abc.Stream) -> str:
     s = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    # A SocketStream, or a SlowStream that passes ``socket`` through to the one it wraps.
+    sock = getattr(s, "socket", None)
+    if sock is None:
+        return "?"
     try:
-        return str(s.socket.getpeername()[0])  # type: ignore[attr-defined]
-    except (AttributeError, OSError, IndexError, TypeError):
+        return str(sock.getpeername()[0])
+    except (OSError, IndexError, TypeError):
         return "?"
 
 

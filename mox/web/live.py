@@ -52,7 +52,7 @@ async def serve_websocket(ctx: ServerContext, req: Request, ws: Any) -> None:
     except HTTPError as e:
         await ws.send_message(_encoder.encode({"type": "error", "code": e.code, "message": e.message}).decode())
         return
-    acc = ctx.store.open_account(s.account)
+    acc = ctx.store.open_account(s.account_name())
     sub = acc.subscribe()
 
     def mailboxes() -> list[dict[str, Any]]:

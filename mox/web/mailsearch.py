@@ -156,9 +156,9 @@ def parse_datetime(s: str, start: bool, now: datetime.datetime | None = None) ->
         try:
             day = datetime.date.fromisoformat(_pad_date(s))
         except ValueError:
-            tm = datetime.time.fromisoformat(s)
+            clock = datetime.time.fromisoformat(s)
             today = (now or datetime.datetime.now(utc)).date()
-            return datetime.datetime.combine(today, tm, tzinfo=utc).timestamp()
+            return datetime.datetime.combine(today, clock, tzinfo=utc).timestamp()
         dt = datetime.datetime.combine(day, datetime.time(), tzinfo=utc)
         if not start:
             dt += datetime.timedelta(days=1)

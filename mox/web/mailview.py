@@ -10,6 +10,7 @@ import email.header
 import email.message
 import email.policy
 import re
+from typing import Any
 
 CID_PART_MAX = 2 * 1024 * 1024
 CID_TOTAL_MAX = 10 * 1024 * 1024
@@ -30,7 +31,7 @@ def decode_header_value(value: str | None) -> str:
 
 
 def parse(data: bytes) -> email.message.EmailMessage:
-    return email.message_from_bytes(data, policy=_policy)  # type: ignore[return-value]
+    return email.message_from_bytes(data, policy=_policy)
 
 
 def part_bytes(part: email.message.Message) -> bytes:
@@ -42,9 +43,10 @@ def part_bytes(part: email.message.Message) -> bytes:
             except Exception:  # noqa: BLE001
                 return b""
     try:
-        return part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
     except Exception:  # noqa: BLE001
         return b""
+    return payload if isinstance(payload, bytes) else b""
 
 
 def part_text(part: email.message.Message) -> str:
@@ -70,7 +72,7 @@ def leaves(msg: email.message.Message) -> list[tuple[int, email.message.Message]
         if p.get_content_type() == "message/rfc822" and index != 0:
             out.append((index, p))
         elif p.is_multipart():
-            for child in p.get_payload():  # type: ignore[union-attr]
+            for child in p.get_payload():
                 if isinstance(child, email.message.Message):
                     visit(child)
         else:

@@ -122,7 +122,8 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             files.append(FormFile(str(name), filename, part.get_content_type(), data))

@@ -43,6 +43,12 @@ class Session:
     created: float
     last_used: float
 
+    def account_name(self) -> str:
+        """The account of a webmail or account session (an admin session has none)."""
+        if self.account is None:
+            raise HTTPError(403, "user:noAccount", "this session belongs to no account")
+        return self.account
+
 
 class Sessions:
     """All web sessions, in memory."""
@@ -105,7 +111,7 @@ def check_csrf(req: Request, session: Session) -> None:
     if got is None and (req.header("content-type") or "").lower().startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        got = (req.form().get("csrf") or [None])[0]
+        got = next(iter(req.form().get("csrf") or []), None)
     if not got or not hmac.compare_digest(got.encode("utf-8"), session.csrf.encode("utf-8")):
         raise HTTPError(403, "user:badCSRF", f"missing or wrong csrf token (header {CSRF_HEADER})")
 

@@ -30,6 +30,7 @@ import datetime
 import html as htmlmod
 import re
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import trio
@@ -140,6 +141,10 @@ _RECEIVED_FOR = re.compile(r"\bfor <([^<>\s]+@[^<>\s]+)>")
 
 def _addrs(addrs: list[Any]) -> list[str]:
     return [address_string(a) for a in addrs if a.host is not None and a.mailbox is not None]
+
+
+def _summarize_all(acc: Any, msgs: list[Any]) -> list[Summary]:
+    return [summarize(acc, m) for m in msgs]
 
 
 def summarize(acc: Any, msg: Any) -> Summary:
@@ -254,14 +259,11 @@ class AccountIndex:
         if q.from_ is not None:
             f = self.by_from.get(q.from_, set())
             cands = f if cands is None else cands & f
-        if cands is not None:
-            ordered = sorted(cands, reverse=True)
-        else:
-            ordered = reversed(self.ids)
+        ordered: Iterable[int] = sorted(cands, reverse=True) if cands is not None else reversed(self.ids)
         if q.empty():
             # Newest first, skipping Sent/Drafts; the total from per-mailbox counts.
             total = len(self.ids) - sum(self.per_mailbox.get(mb, 0) for mb in self.hidden)
-            page = []
+            page: list[Summary] = []
             skip = offset
             for i in reversed(self.ids):
                 s = self.by_id[i]
@@ -275,7 +277,7 @@ class AccountIndex:
                     break
             return total, page
         total = 0
-        page: list[Summary] = []
+        page = []
         for i in ordered:
             s = self.by_id[i]
             if s.visible(q, self.hidden) and s.matches(q, self.mailbox_names):
@@ -325,7 +327,8 @@ class TestIndex:
                     # Reading message heads and decoding parts: in a worker thread (Message
                     # records are immutable, message_path is pure), off the event loop.
                     batch = msgs[i : i + BUILD_BATCH]
-                    for summary in await trio.to_thread.run_sync(lambda b=batch: [summarize(acc, m) for m in b]):
+                    summaries = await trio.to_thread.run_sync(_summarize_all, acc, batch)
+                    for summary in summaries:
                         ai.add(summary)
                 ai.ready.set()
                 while True:

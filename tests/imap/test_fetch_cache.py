@@ -24,7 +24,7 @@ def test_rendered_equals_direct(imap, monkeypatch):
     for _ in range(2):
         for m in msgs:
             assert [fetch.rendered(m, w) for w in (0, 1, 2)] == direct(m)
-    assert fetch._render_cache_size == sum(e[0] for e in fetch._render_cache.values()) > 0
+    assert fetch._render_cache_size == sum(e.size for e in fetch._render_cache.values()) > 0
     # A tiny bound: entries are evicted, answers stay the same.
     monkeypatch.setattr(fetch, "RENDER_CACHE_MAX", 3000)
     monkeypatch.setattr(fetch, "_render_cache", {})

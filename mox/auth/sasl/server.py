@@ -8,7 +8,8 @@ import binascii
 import hmac
 import os
 import time
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mox.auth import precis
 from mox.auth.sasl import scram
@@ -24,6 +25,18 @@ from mox.auth.sasl.errors import (
     UnknownMechanism,
 )
 from mox.auth.sasl.wire import SERVER_MECHANISMS, Challenge, Success, decode_response
+
+if TYPE_CHECKING:
+    from mox.auth.authenticator import Authenticator
+    from mox.limits.limiter import Limiter
+    from mox.store import Store
+
+#: Sends a challenge's data (the driver base64-encodes it into ``+ ...`` or ``334 ...``).
+SendChallenge = Callable[[bytes], Awaitable[None]]
+#: Reads the client's raw answer line.
+ReadResponse = Callable[[], Awaitable[bytes | str]]
+#: Runs a blocking step in a worker thread (``trio.to_thread.run_sync``).
+RunSync = Callable[..., Awaitable[Any]]
 
 # Verifier: what the server mechanisms need from accounts.
 
@@ -47,7 +60,7 @@ class StoreVerifier:
     (``mox.auth.tlspubkey``), or None. Blocking: use from a worker thread in async code.
     """
 
-    def __init__(self, auth: Any, store: Any, tls_identity: tuple[str, str] | None = None) -> None:
+    def __init__(self, auth: Authenticator, store: Store, tls_identity: tuple[str, str] | None = None) -> None:
         self.auth = auth
         self.store = store
         self._tls_identity = tls_identity
@@ -436,10 +449,10 @@ async def serve_exchange(
     mech: ServerMechanism,
     initial: bytes | None,
     *,
-    send_challenge: Any,
-    read_response: Any,
-    run_sync: Any = None,
-    limiter: Any = None,
+    send_challenge: SendChallenge,
+    read_response: ReadResponse,
+    run_sync: RunSync | None = None,
+    limiter: Limiter | None = None,
     ip: str | None = None,
 ) -> Success:
     """Run a server exchange over a driver's I/O: ``await send_challenge(data)`` sends a
@@ -464,13 +477,14 @@ async def serve_exchange(
     return result
 
 
-async def _exchange(mech: ServerMechanism, initial: bytes | None, send_challenge: Any, read_response: Any,
-                    run_sync: Any) -> Success:
+async def _exchange(mech: ServerMechanism, initial: bytes | None, send_challenge: SendChallenge,
+                    read_response: ReadResponse, run_sync: RunSync | None) -> Success:
 
-    async def call(fn: Any, arg: Any) -> Challenge | Success:
+    async def call(fn: Callable[[Any], Challenge | Success], arg: bytes | None) -> Challenge | Success:
         if run_sync is None:
             return fn(arg)
-        return await run_sync(fn, arg)
+        step: Challenge | Success = await run_sync(fn, arg)
+        return step
 
     step = await call(mech.start, initial)
     while isinstance(step, Challenge):

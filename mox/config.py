@@ -128,7 +128,7 @@ class Limits(Base, kw_only=True, frozen=True):
     auth_attempt_delay: Annotated[float, field(
         "Per connection: delay before an authentication attempt, times the failures beyond "
         "SlowAfterAuthFailures.", duration=True)] = 1.0
-    #: Password hashes (scrypt/PBKDF2, in worker threads) running at once for IMAP, SMTP and web
+    #: Password hashes (scrypt and SCRAM's PBKDF2, in worker threads) running at once for IMAP, SMTP and web
     #: together; 0: one per CPU. More logins wait their turn instead of starving the machine.
     concurrent_password_hashes: Annotated[int, field(
         "Password hashes computed at once (IMAP, SMTP and web together); more logins wait their "

@@ -31,7 +31,7 @@ import trio
 from mox import __version__, mlog
 from mox import config as mconfig
 from mox import serve as mserve
-from mox.auth.authenticator import hash_password
+from mox.auth.password import encode_password_line
 from mox.context import ServerContext
 
 ACCOUNT = "mox"
@@ -259,7 +259,7 @@ def write_localserve_config(d: Path, ip: str | None = None, *, deterministic: bo
             pass
         generate_certificate(d / CERT_FILE, d / KEY_FILE, [ip] if ip else None)
         write_dkim_key(d, deterministic=deterministic)
-        mconfig.write_file(d / ADMIN_PASSWORD_FILE, (hash_password(ADMIN_PASSWORD) + "\n").encode("ascii"), secret=True)
+        mconfig.write_file(d / ADMIN_PASSWORD_FILE, (encode_password_line(ADMIN_PASSWORD) + "\n").encode("ascii"), secret=True)
         static, domains, extra = localserve_files(ip)
         mconfig.write_config(d, static, domains, extra)
     except BaseException:

@@ -4,9 +4,11 @@ file, line and field that stop start-up, and the one-time conversion of a JSON c
 from __future__ import annotations
 
 import base64
+import hashlib
 import imaplib
 import io
 import json
+import os
 import smtplib
 import ssl
 import sys
@@ -19,7 +21,6 @@ from cryptography.hazmat.primitives import serialization
 
 from mox import config as mconfig
 from mox import localserve, mlog
-from mox.auth.authenticator import hash_password
 from mox.dkim import dnsrecords
 from mox.dkim.keys import load_key_file
 from mox.store import Store
@@ -251,6 +252,13 @@ JSON_DOMAINS_CONF = {
 }
 
 
+def _old_admin_line(password: str) -> str:
+    """The admin password file line of the previous version: PBKDF2-SHA256 (still accepted)."""
+    salt = os.urandom(16)
+    h = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, 1000)
+    return f"pbkdf2-sha256$1000${base64.b64encode(salt).decode()}${base64.b64encode(h).decode()}"
+
+
 def _json_dir(d: Path, mox_conf: dict, domains_conf: dict) -> None:
     """Keys, certificate, admin password and accounts with passwords as the previous version
     made them, and its JSON config files."""
@@ -258,7 +266,7 @@ def _json_dir(d: Path, mox_conf: dict, domains_conf: dict) -> None:
     localserve.generate_certificate(d / localserve.CERT_FILE, d / localserve.KEY_FILE)
     localserve.write_dkim_key(d)
 
-    (d / "adminpasswd").write_text(hash_password("moxadmin") + "\n", encoding="ascii")
+    (d / "adminpasswd").write_text(_old_admin_line("moxadmin") + "\n", encoding="ascii")
     (d / "mox.conf").write_text(json.dumps(mox_conf, indent=2) + "\n", encoding="utf-8")
     (d / "domains.conf").write_text(json.dumps(domains_conf, indent=2) + "\n", encoding="utf-8")
     with Store(d, fsync=False) as store:

@@ -7,10 +7,6 @@ localserve) cuts the local part, so ``mox+tag@LOCALHOST`` is ``mox@localhost``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -212,25 +208,3 @@ class Authenticator:
 class AliasRefused(Exception):
     """The message's From address may not post to the alias (mox: 550 5.7.2 "not allowed to
     send to destination")."""
-
-
-# The admin password file (adminpasswd) holds one such hash.
-
-
-def hash_password(password: str, *, iterations: int = 200_000) -> str:
-    """``pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`` (stdlib only; mox uses bcrypt)."""
-    salt = secrets.token_bytes(16)
-    h = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-    return f"pbkdf2-sha256${iterations}${b64(salt)}${b64(h)}"
-
-
-def verify_password_hash(stored: str, password: str) -> bool:
-    try:
-        scheme, iters, salt, h = stored.strip().split("$")
-        if scheme != "pbkdf2-sha256":
-            return False
-        got = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), base64.b64decode(salt), int(iters))
-        return hmac.compare_digest(got, base64.b64decode(h))
-    except ValueError:
-        return False

@@ -13,11 +13,14 @@ U+0020 and the string is NFC-normalised (``"te\\u0301st \\u00a0"`` -> ``"tést  
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import math
 import os
 import struct
+from typing import NamedTuple
 
 import msgspec
 
@@ -96,6 +99,66 @@ def verify_password(rec: PasswordRecord, password: str) -> bool:
         return False  # mox store/account.go: a PRECIS failure at login counts as unknown credentials
     h = _scrypt(pw, rec.scrypt_salt, rec.scrypt_n, rec.scrypt_r, rec.scrypt_p)
     return hmac.compare_digest(h, rec.scrypt_hash)
+
+
+# Password files (the admin password, adminpasswd): one text line in the same scheme as the
+# accounts' login hash (PRECIS OpaqueString, then scrypt), without SCRAM and CRAM-MD5 secrets
+# (the admin logs in only on the web, with the plain password).
+
+#: ``scrypt$<N>$<r>$<p>$<salt base64>$<hash base64>``
+PASSWORD_LINE_SCHEME = "scrypt"
+#: The admin password's form before it used the account scheme: PBKDF2-SHA256 over the
+#: password's UTF-8, ``pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>``. Still accepted;
+#: rewritten as a scrypt line at the next successful login.
+LEGACY_PBKDF2_SCHEME = "pbkdf2-sha256"
+
+
+class LineCheck(NamedTuple):
+    ok: bool
+    #: The line is in the old PBKDF2 form: rewrite it (encode_password_line) after a success.
+    outdated: bool
+
+
+def encode_password_line(password: str) -> str:
+    """The password file line for ``password`` (PRECIS-prepared, scrypt with the current
+    parameters). Raises PrecisError for a password the profile refuses."""
+    pw = prepare_password(password)
+    salt = os.urandom(16)
+    h = _scrypt(pw, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    return f"{PASSWORD_LINE_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt)}${b64(h)}"
+
+
+def check_password_line(stored: str, password: str) -> LineCheck:
+    """Check ``password`` against a password file line (slow by design: run it in a worker
+    thread). A line in neither form, or a password PRECIS refuses, does not match."""
+    fields = stored.strip().split("$")
+    try:
+        if fields[0] == PASSWORD_LINE_SCHEME and len(fields) == 6:
+            n, r, p = (int(v) for v in fields[1:4])
+            salt, want = base64.b64decode(fields[4], validate=True), base64.b64decode(fields[5], validate=True)
+            try:
+                pw = prepare_password(password)
+            except precis.PrecisError:
+                return LineCheck(False, False)
+            return LineCheck(hmac.compare_digest(_scrypt(pw, salt, n, r, p), want), False)
+        if fields[0] == LEGACY_PBKDF2_SCHEME and len(fields) == 4:
+            iterations = int(fields[1])
+            salt, want = base64.b64decode(fields[2], validate=True), base64.b64decode(fields[3], validate=True)
+            # `mox setadminpassword` hashed the PRECIS-prepared password, localserve the
+            # password as given: either matches.
+            candidates = [password.encode("utf-8")]
+            try:
+                prepared = prepare_password(password)
+            except precis.PrecisError:
+                prepared = candidates[0]
+            if prepared != candidates[0]:
+                candidates.append(prepared)
+            ok = any(hmac.compare_digest(hashlib.pbkdf2_hmac("sha256", c, salt, iterations), want) for c in candidates)
+            return LineCheck(ok, ok)
+    except (ValueError, binascii.Error):
+        pass
+    return LineCheck(False, False)
 
 
 # MD5 (RFC 1321), only what HMAC state export needs.

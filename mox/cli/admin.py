@@ -23,7 +23,7 @@ def setadminpassword(dir_: Path | None) -> None:
     from mox.auth import precis
     from mox.cli.common import UserError
     from mox.cli.provision import read_new_password
-    from mox.auth.authenticator import hash_password
+    from mox.auth.password import encode_password_line
 
     from mox.cli.common import config_dir as _config_dir
 
@@ -35,5 +35,5 @@ def setadminpassword(dir_: Path | None) -> None:
     except ValueError as e:
         raise UserError(str(e)) from None
     path = Path(config_dir) / (static.admin_password_file or "adminpasswd")
-    mconfig.write_file(path, (hash_password(prepared) + "\n").encode("ascii"), secret=True)
+    mconfig.write_file(path, (encode_password_line(prepared) + "\n").encode("ascii"), secret=True)
     click.echo("admin password changed")

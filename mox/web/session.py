@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,13 @@ from typing import Any
 
 import trio
 
-from mox.web.router import Guard, HTTPError, Request, Response, Router, json_response
+from mox import config as mconfig
+from mox import mlog
+from mox.auth import password as pwmod
 from mox.context import ServerContext
+from mox.web.router import Guard, HTTPError, Request, Response, Router, json_response
+
+log = mlog.get_logger("http")
 
 KINDS = ("account", "webmail", "admin")
 COOKIE_NAMES = {"account": "webaccountsession", "webmail": "webmailsession", "admin": "webadminsession"}
@@ -156,9 +162,14 @@ def _credentials(req: Request) -> tuple[str, str]:
     return username, password
 
 
+# One rewrite of the admin password file at a time (write_file uses one temporary name).
+_admin_file_lock = threading.Lock()
+
+
 def check_admin_password(ctx: ServerContext, password: str) -> bool:
-    """The admin password check (PBKDF2, slow by design: call it through
-    :func:`check_admin_password_async`)."""
+    """The admin password check: the accounts' scheme (PRECIS, scrypt; mox.auth.password), slow
+    by design: call it through :func:`check_admin_password_async`. A file still in the old
+    PBKDF2 form is accepted and, after a successful check, rewritten in the current form."""
     path = ctx.config.admin_password_file
     if not path:
         return False
@@ -166,9 +177,17 @@ def check_admin_password(ctx: ServerContext, password: str) -> bool:
         stored = Path(path).read_text(encoding="utf-8")
     except OSError:
         return False
-    from mox.auth.authenticator import verify_password_hash
-
-    return verify_password_hash(stored, password)
+    check = pwmod.check_password_line(stored, password)
+    if check.ok and check.outdated:
+        with _admin_file_lock:
+            try:
+                if Path(path).read_text(encoding="utf-8") == stored:  # not rewritten meanwhile
+                    line = pwmod.encode_password_line(password)
+                    mconfig.write_file(Path(path), (line + "\n").encode("ascii"), secret=True)
+                    log.info("admin password file rewritten in the current scheme", file=str(path))
+            except OSError as e:  # the login still succeeds; the next one tries again
+                log.info("rewriting the admin password file", file=str(path), err=str(e))
+    return check.ok
 
 
 async def check_admin_password_async(ctx: ServerContext, password: str) -> bool:

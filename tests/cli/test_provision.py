@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mox.auth.authenticator import verify_password_hash
+from mox.auth.password import check_password_line
 from mox.testing import LocalServer
 
 from ..conftest import run_mox
@@ -137,8 +137,10 @@ def test_setadminpassword(tmp_path):
         r = run_mox("setadminpassword", "-dir", str(srv.dir), input="new admin password\n")
         assert (r.returncode, r.stdout, r.stderr) == (0, "admin password changed\n", "")
         stored = (srv.dir / "adminpasswd").read_text(encoding="utf-8")
-        assert verify_password_hash(stored, "new admin password")
-        assert not verify_password_hash(stored, "moxadmin")
+        assert stored.startswith("scrypt$")  # the accounts' scheme
+        assert check_password_line(stored, "new admin password") == (True, False)
+        assert check_password_line(stored, "new\u00a0admin password").ok  # PRECIS: the same password
+        assert not check_password_line(stored, "moxadmin").ok
         assert "new admin password" not in stored
 
         r = run_mox("setadminpassword", "-dir", str(srv.dir), input="short\n")

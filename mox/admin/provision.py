@@ -21,6 +21,9 @@ Control channel commands (in mox.ctl.commands' table; mox's names and parameter 
   alias as JSON; ``aliasupdate``: address, postpublic, listmembers, allowmsgfrom ("" keeps);
   ``aliasrm``: address; ``aliasaddaddr`` / ``aliasrmaddr``: address, JSON list of addresses.
 
+The admin page (mox.web.webadmin) calls the same functions, so both refuse the same changes
+with the same messages; ``AccountError.kind`` tells the page which HTTP status to answer.
+
 An account's quota and daily send limits are read from the config (``Config.account_quota``,
 ``Config.send_limits``).
 """
@@ -48,7 +51,13 @@ _BAD_ADDRESS_CHARS = " <>,;\"\r\n\t\\"
 
 
 class AccountError(Exception):
-    """A change was refused; the text is for the user (one line)."""
+    """A change was refused; the text is for the user (one line). ``kind`` says why:
+    ``badRequest`` (invalid input), ``notFound`` (unknown account or address), ``exists`` (the
+    account or address is taken), ``badPassword``, or ``server`` (domains.conf not written)."""
+
+    def __init__(self, message: str, kind: str = "badRequest") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def normalize_address(ctx: ServerContext, address: str) -> str:
@@ -98,7 +107,7 @@ def apply_domains(ctx: ServerContext, domains: Any) -> None:
         try:
             cfgmod.write_file(path, text)
         except OSError as e:
-            raise AccountError(f"writing {cfgmod.DOMAINS_CONF}: {e.strerror or e}") from None
+            raise AccountError(f"writing {cfgmod.DOMAINS_CONF}: {e.strerror or e}", "server") from None
     ctx.set_config(cfgmod.with_domains(ctx.config, domains))
 
 
@@ -128,12 +137,12 @@ def account_add(ctx: ServerContext, name: str, address: str) -> None:
     name = _check_account_name(name)
     address = normalize_address(ctx, address)
     if name in ctx.config.accounts:
-        raise AccountError(f"account {name!r} already exists")
+        raise AccountError(f"account {name!r} already exists", "exists")
     owner = _address_owner(ctx, address)
     if owner is not None:
-        raise AccountError(f"address {address!r} already in use by account {owner!r}")
+        raise AccountError(f"address {address!r} already in use by account {owner!r}", "exists")
     if ctx.config.alias(*_split(address)) is not None:
-        raise AccountError(f"address {address!r} is an alias")
+        raise AccountError(f"address {address!r} is an alias", "exists")
     try:
         if name not in ctx.store.account_names():
             ctx.store.create_account(name)
@@ -158,7 +167,7 @@ def _aliases_with_member(ctx: ServerContext, addresses: list[str]) -> list[str]:
 
 def account_rm(ctx: ServerContext, name: str) -> None:
     if name not in ctx.config.accounts:
-        raise AccountError(f"unknown account {name!r}")
+        raise AccountError(f"unknown account {name!r}", "notFound")
     if len(ctx.config.accounts) == 1:
         raise AccountError("cannot remove the last account")
     if ctx.config.postmaster[0] == name:
@@ -178,13 +187,13 @@ def address_add(ctx: ServerContext, address: str, name: str) -> None:
 
     cur = ctx.config.accounts.get(name)
     if cur is None:
-        raise AccountError(f"unknown account {name!r}")
+        raise AccountError(f"unknown account {name!r}", "notFound")
     address = normalize_address(ctx, address)
     owner = _address_owner(ctx, address)
     if owner is not None:
-        raise AccountError(f"address {address!r} already in use by account {owner!r}")
+        raise AccountError(f"address {address!r} already in use by account {owner!r}", "exists")
     if ctx.config.alias(*_split(address)) is not None:
-        raise AccountError(f"address {address!r} is an alias")
+        raise AccountError(f"address {address!r} is an alias", "exists")
     accounts = dict(ctx.config.accounts)
     accounts[name] = msgspec.structs.replace(cur, destinations={**cur.destinations, address: cfgmod.Destination()})
     apply_accounts(ctx, accounts)
@@ -210,19 +219,26 @@ def address_rm(ctx: ServerContext, address: str) -> str:
         apply_accounts(ctx, accounts)
         log.info("address removed", account=name, address=address)
         return name
-    raise AccountError(f"unknown address {address!r}")
+    raise AccountError(f"unknown address {address!r}", "notFound")
+
+
+def check_new_password(password: str) -> str:
+    """The PRECIS-prepared password, or AccountError (kind ``badPassword``) saying why it is
+    refused (not an OpaqueString, shorter than 8 bytes)."""
+    from mox.auth import precis
+
+    try:
+        return precis.check_new_password(password)
+    except ValueError as e:
+        raise AccountError(str(e), "badPassword") from None
 
 
 async def set_password(ctx: ServerContext, name: str, password: str) -> None:
-    from mox.auth import precis
     from mox.store import AccountNotFound
 
     if name not in ctx.config.accounts:
-        raise AccountError(f"unknown account {name!r}")
-    try:
-        prepared = precis.check_new_password(password)
-    except ValueError as e:
-        raise AccountError(str(e)) from None
+        raise AccountError(f"unknown account {name!r}", "notFound")
+    prepared = check_new_password(password)
     try:
         acc = ctx.store.open_account(name)
     except AccountNotFound:
@@ -566,7 +582,7 @@ def account_disabled(ctx: ServerContext, name: str, message: str) -> None:
 
     cur = ctx.config.accounts.get(name)
     if cur is None:
-        raise AccountError("account not found")
+        raise AccountError("account not found", "notFound")
     try:
         new = cfgmod.AccountConfig(**{**msgspec.structs.asdict(cur), "login_disabled": message})
     except (ValueError, TypeError) as e:

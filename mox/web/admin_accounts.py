@@ -30,6 +30,16 @@ from mox.context import ServerContext
 
 CONFIG_FILE_MAX = 1 << 20
 
+#: AccountError.kind -> HTTP status of the answer.
+_ERROR_STATUS = {"badRequest": 400, "badPassword": 400, "notFound": 404, "exists": 409, "server": 500}
+
+
+def refused(e: provision.AccountError) -> HTTPError:
+    """The HTTP error for a change mox.admin.provision refused: the CLI's message, a status by
+    its kind (400, 404 unknown account or address, 409 in use, 500 domains.conf not written)."""
+    prefix = "server" if e.kind == "server" else "user"
+    return HTTPError(_ERROR_STATUS.get(e.kind, 400), f"{prefix}:{e.kind}", str(e))
+
 
 def _account(ctx: ServerContext, obj: dict[str, Any]) -> tuple[str, Any]:
     name = obj.get("account")
@@ -63,14 +73,14 @@ async def api_account(ctx: ServerContext, obj: dict[str, Any]) -> Any:
 
 
 async def api_set_password(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    name, _ = _account(ctx, obj)
-    password = obj.get("password")
-    if not isinstance(password, str):
-        raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
+    # As `mox setaccountpassword` (mox.admin.provision.set_password): the same refusals.
+    name, password = obj.get("account"), obj.get("password")
+    if not isinstance(name, str) or not isinstance(password, str):
+        raise HTTPError(400, "user:badRequest", "fields 'account' and 'password' must be strings")
     try:
         await provision.set_password(ctx, name, password)
     except provision.AccountError as e:
-        raise HTTPError(400, "user:badPassword", str(e)) from None
+        raise refused(e) from None
     ctx.web.sessions.remove_account(name)
     return {}
 

@@ -17,9 +17,9 @@ queue, log levels. Log in with the admin password (``moxadmin`` in localserve).
   ``{pkg, level}`` (pkg "" sets the default; level "" unsets a package);
 - ``Account``, ``SetPassword``, ``SetAccountLimits``, ``Config``: mox.web.admin_accounts.
 
-Config changes are written to domains.conf (temporary file + rename) and take effect at once:
-``ctx.config`` is replaced by a copy with the new accounts and ``ctx.auth`` by a new
-Authenticator over it (modules read both through ctx for every use).
+The account methods call mox.admin.provision, as the CLI's commands do: the same checks and
+messages (refusals answer 400, 404 for an unknown account or address, 409 for one in use), and
+the same effects (domains.conf rewritten, ``ctx.config`` and ``ctx.auth`` replaced at once).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from mox import mlog
-from mox.auth import tlspubkey
+from mox.admin import provision
 from mox.web import admin_accounts
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session
@@ -56,40 +56,15 @@ def _accounts(ctx: ServerContext) -> Any:
     return {"accounts": out, "domains": sorted(ctx.config.domains)}
 
 
-def _apply_accounts(ctx: ServerContext, accounts: dict[str, Any]) -> None:
-    """Validate, write domains.conf, and switch ctx.config / ctx.auth to the new accounts."""
-    from mox.admin.provision import AccountError, apply_accounts
-
-    try:
-        apply_accounts(ctx, accounts)
-    except AccountError as e:
-        raise HTTPError(400, "user:badRequest", str(e)) from None
+def _string(obj: dict[str, Any], field: str) -> str:
+    value = obj.get(field)
+    if not isinstance(value, str):
+        raise HTTPError(400, "user:badRequest", f"field {field!r} must be a string")
+    return value
 
 
-def _address(ctx: ServerContext, obj: dict[str, Any]) -> str:
-    addr = obj.get("address")
-    if not isinstance(addr, str) or not addr.strip():
-        raise HTTPError(400, "user:badRequest", "field 'address' must be an email address")
-    addr = addr.strip()
-    lp, at, domain = addr.rpartition("@")
-    if not at or not lp or not domain or any(c in addr for c in " <>,;\r\n\t"):
-        raise HTTPError(400, "user:badRequest", f"invalid address {addr!r}")
-    if domain.lower() not in ctx.config.domains:
-        raise HTTPError(400, "user:badRequest", f"domain {domain!r} is not configured ({', '.join(sorted(ctx.config.domains))})")
-    return f"{lp}@{domain.lower()}"
-
-
-def _account_name(obj: dict[str, Any], *, new: bool = False) -> str:
-    name = obj.get("account")
-    if not isinstance(name, str) or not name.strip():
-        raise HTTPError(400, "user:badRequest", "field 'account' must be a non-empty string")
-    if new:
-        from mox.names import account_name_problem
-
-        problem = account_name_problem(name.strip())
-        if problem is not None:
-            raise HTTPError(400, "user:badRequest", f"invalid account name {name.strip()!r}: {problem}")
-    return name.strip()
+# The account changes are mox.admin.provision's, as for the CLI (`mox config account add` and
+# the others): the same checks, the same messages, the same effects.
 
 
 async def api_accounts(ctx: ServerContext, obj: dict[str, Any]) -> Any:
@@ -97,87 +72,43 @@ async def api_accounts(ctx: ServerContext, obj: dict[str, Any]) -> Any:
 
 
 async def api_account_add(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    from mox import config as cfgmod
-    from mox.store import StoreError
-
-    name = _account_name(obj, new=True)
-    addr = _address(ctx, obj)
-    if name in ctx.config.accounts:
-        raise HTTPError(409, "user:exists", f"account {name!r} exists")
-    if ctx.auth.account_for_address(addr) is not None:
-        raise HTTPError(409, "user:exists", f"address {addr!r} is already in use")
+    name, address = _string(obj, "account"), _string(obj, "address")
     password = obj.get("password") or ""
     if not isinstance(password, str):
         raise HTTPError(400, "user:badRequest", "field 'password' must be a string")
-    if password:
-        from mox.auth import precis
-
-        try:
-            password = precis.check_new_password(password)
-        except ValueError as e:
-            raise HTTPError(400, "user:badPassword", str(e)) from None
     try:
-        if name not in ctx.store.account_names():
-            ctx.store.create_account(name)
-    except (StoreError, ValueError) as e:
-        raise HTTPError(400, "user:badRequest", f"creating account: {e}") from None
-    accounts = dict(ctx.config.accounts)
-    accounts[name] = cfgmod.AccountConfig.with_addresses([addr])
-    _apply_accounts(ctx, accounts)
-    if password:
-        acc = ctx.store.open_account(name)
-        try:
-            await acc.set_password(password)
-        finally:
-            acc.close()
-    ctx.log.info("account added through the admin page", account=name, address=addr)
+        if password:
+            provision.check_new_password(password)  # refused before the account exists
+        provision.account_add(ctx, name, address)
+        if password:
+            await provision.set_password(ctx, name, password)
+    except provision.AccountError as e:
+        raise admin_accounts.refused(e) from None
     return _accounts(ctx)
 
 
 async def api_account_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    name = _account_name(obj)
-    if name not in ctx.config.accounts:
-        raise HTTPError(404, "user:notFound", f"no account {name!r}")
-    if len(ctx.config.accounts) == 1:
-        raise HTTPError(400, "user:badRequest", "cannot remove the last account")
-    accounts = {k: v for k, v in ctx.config.accounts.items() if k != name}
-    _apply_accounts(ctx, accounts)
-    ctx.web.sessions.remove_account(name)
-    tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
-    ctx.log.info("account removed through the admin page (data kept on disk)", account=name)
+    try:
+        provision.account_rm(ctx, _string(obj, "account"))
+    except provision.AccountError as e:
+        raise admin_accounts.refused(e) from None
     return _accounts(ctx)
 
 
 async def api_address_add(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    from mox import config as cfgmod
-
-    name = _account_name(obj)
-    addr = _address(ctx, obj)
-    cur = ctx.config.accounts.get(name)
-    if cur is None:
-        raise HTTPError(404, "user:notFound", f"no account {name!r}")
-    if ctx.auth.account_for_address(addr) is not None:
-        raise HTTPError(409, "user:exists", f"address {addr!r} is already in use")
-    accounts = dict(ctx.config.accounts)
-    accounts[name] = msgspec.structs.replace(cur, destinations={**cur.destinations, addr: cfgmod.Destination()})
-    _apply_accounts(ctx, accounts)
+    try:
+        provision.address_add(ctx, _string(obj, "address"), _string(obj, "account"))
+    except provision.AccountError as e:
+        raise admin_accounts.refused(e) from None
     return _accounts(ctx)
 
 
 async def api_address_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    addr = obj.get("address")
-    if not isinstance(addr, str):
-        raise HTTPError(400, "user:badRequest", "field 'address' must be a string")
-    for name, cur in ctx.config.accounts.items():
-        rest = {a: d for a, d in cur.destinations.items() if a.lower() != addr.strip().lower()}
-        if len(rest) != len(cur.destinations):
-            if not rest:
-                raise HTTPError(400, "user:badRequest", "an account keeps at least one address; remove the account instead")
-            accounts = dict(ctx.config.accounts)
-            accounts[name] = msgspec.structs.replace(cur, destinations=rest)
-            _apply_accounts(ctx, accounts)
-            return _accounts(ctx)
-    raise HTTPError(404, "user:notFound", f"no address {addr!r}")
+    try:
+        provision.address_rm(ctx, _string(obj, "address"))
+    except provision.AccountError as e:
+        raise admin_accounts.refused(e) from None
+    return _accounts(ctx)
 
 
 def _queue_entries(ctx: ServerContext) -> list[dict[str, Any]]:

@@ -1,22 +1,11 @@
 // mox account page: plain JavaScript, talks to /account/api/<Method> (JSON, CSRF header).
 'use strict';
 
-// $ and el come from /static/common/dom.js.
+// $ and el come from /static/common/dom.js, apiCaller from /static/common/api.js.
 let csrf = '';
 let info = null;
 
-async function call(method, obj) {
-	const r = await fetch('/account/api/' + method, {
-		method: 'POST', headers: {'Content-Type': 'application/json', 'x-mox-csrf': csrf}, body: JSON.stringify(obj || {}),
-	});
-	let body = null;
-	try { body = await r.json(); } catch (e) { /* */ }
-	if (!r.ok) {
-		if (body?.code === 'user:noAuth') showLogin('Session ended, log in again.');
-		throw new Error(body?.message || ('HTTP ' + r.status));
-	}
-	return body;
-}
+const call = apiCaller('/account/api/', () => csrf, () => showLogin('Session ended, log in again.'));
 
 function say(sel, text, ok) {
 	const p = $(sel);

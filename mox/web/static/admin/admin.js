@@ -1,21 +1,10 @@
 // mox admin page: plain JavaScript, talks to /admin/api/<Method> (JSON, CSRF header).
 'use strict';
 
-// $ and el come from /static/common/dom.js.
+// $ and el come from /static/common/dom.js, apiCaller from /static/common/api.js.
 let csrf = '';
 
-async function call(method, obj) {
-	const r = await fetch('/admin/api/' + method, {
-		method: 'POST', headers: {'Content-Type': 'application/json', 'x-mox-csrf': csrf}, body: JSON.stringify(obj || {}),
-	});
-	let body = null;
-	try { body = await r.json(); } catch (e) { /* */ }
-	if (!r.ok) {
-		if (body?.code === 'user:noAuth') showLogin('Session ended, log in again.');
-		throw new Error(body?.message || ('HTTP ' + r.status));
-	}
-	return body;
-}
+const call = apiCaller('/admin/api/', () => csrf, () => showLogin('Session ended, log in again.'));
 
 function say(text, ok) { $('#msg').textContent = text; $('#msg').className = ok ? 'good' : 'bad'; }
 const act = (fn) => async (ev) => { ev?.preventDefault?.(); try { await fn(); } catch (e) { say(e.message, false); } };

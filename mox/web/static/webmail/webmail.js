@@ -2,7 +2,8 @@
 // and gets live updates over the WebSocket /webmail/ws.
 'use strict';
 
-// $ and el come from /static/common/dom.js.
+// $ and el come from /static/common/dom.js, APIError, apiAnswer and apiCaller from
+// /static/common/api.js.
 
 const PAGE = 50;
 const state = {
@@ -17,29 +18,9 @@ const state = {
 	ws: null, wsRetry: 0, reloadTimer: 0, gPrefix: false,
 };
 
-class APIError extends Error {
-	constructor(code, message) { super(message); this.code = code; }
-}
-
-async function call(method, obj) {
-	const r = await fetch('/webmail/api/' + method, {
-		method: 'POST',
-		headers: {'Content-Type': 'application/json', 'x-mox-csrf': state.csrf},
-		body: JSON.stringify(obj || {}),
-	});
-	return answer(r);
-}
-
-async function answer(r) {
-	let body = null;
-	try { body = await r.json(); } catch (e) { /* not JSON */ }
-	if (!r.ok) {
-		const err = new APIError(body?.code || 'server:error', body?.message || ('HTTP ' + r.status));
-		if (err.code === 'user:noAuth') showLogin('Session expired, log in again.');
-		throw err;
-	}
-	return body;
-}
+const sessionEnded = () => showLogin('Session expired, log in again.');
+const call = apiCaller('/webmail/api/', () => state.csrf, sessionEnded);
+const answer = (r) => apiAnswer(r, sessionEnded);
 
 function toast(text) {
 	const t = $('#toast');

@@ -68,6 +68,7 @@ def test_ci_matrix_runs_suite_and_pyz_smoke_on_three_systems_and_every_python():
     # for the runner's platform and a localserve round trip from it on the matrix CPython).
     runs = _runs(job)
     assert 'python -m pip install -e ".[test]"' in runs
+    assert "python -m mypy" in runs  # the type check, as `just typecheck` and .ci/run
     assert runs[-2:] == ["python -m pytest -q", "python -m pytest -q -m slow"]
 
 

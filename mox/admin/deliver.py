@@ -40,7 +40,7 @@ async def cmd_deliver(ctx: ServerContext, conn: CtlConn) -> None:
     if account is None:
         raise CtlError(f"lookup destination address: no account for address {address!r}")
     await conn.write_line("ok")
-    limit = int(getattr(ctx.config, "max_message_size", 0) or 104857600)
+    limit = ctx.config.max_message_size
     data = _crlf(await conn.read_stream(limit=limit))
     if not data.strip():
         raise CtlError("delivering message: empty message")

@@ -117,7 +117,7 @@ async def build(s: Session, parts: list[tuple[str, Any]]) -> Upload:
             total += v.size if isinstance(v, Upload) else len(v)
         if total > append_limit(s.ctx):
             raise CommandFailed("catenated message too large", "TOOBIG")
-    up = s.acc.new_upload()
+    up: Upload = s.acc.new_upload()
 
     def write() -> None:
         for p in pieces:

@@ -7,6 +7,7 @@ an APPEND and the expunge of a message of the selected mailbox in one transactio
 from __future__ import annotations
 
 from mox.store import MessageGone, NewMessage, Upload
+from mox.store.schema import Message
 
 from . import catenate, contexts
 from .cmd_mailbox import account_quota
@@ -49,7 +50,7 @@ async def _new_message(s: Session, m: AppendMessage) -> NewMessage:
     return NewMessage(data, flags, m.date)
 
 
-def add_to_view(s: Session, mailbox_id: int, msgs: list, *, report_recent: bool = True) -> None:
+def add_to_view(s: Session, mailbox_id: int, msgs: list[Message], *, report_recent: bool = True) -> None:
     """Messages the session added to a mailbox: when it is the selected one, the client hears
     of them (EXISTS, and \\Recent unless the caller reports it later) at once."""
     sel = s.selected

@@ -145,7 +145,7 @@ def check_command(profile: str, name: str, uid: bool, args: dict[str, Any]) -> t
         return "FETCH PREVIEW needs PREVIEW (not offered)", None
     if name == "FETCH" and not has(profile, "SAVEDATE") and any(a.name == "SAVEDATE" for a in args.get("atts") or ()):
         return "FETCH SAVEDATE needs SAVEDATE (not offered)", None
-    if name == "LIST" and getattr(args.get("list"), "metadata", ()) and not has(profile, "LIST-METADATA"):
+    if name == "LIST" and getattr(args.get("list"), "metadata", False) and not has(profile, "LIST-METADATA"):
         return "LIST RETURN (METADATA) needs LIST-METADATA (not offered)", None
     if name in ("APPEND", "REPLACE") and any(m.catenate is not None for m in args.get("messages") or ()):
         if not has(profile, "CATENATE"):

@@ -252,8 +252,8 @@ def matches(c: Candidate, key: SearchKey) -> bool:
     if op == "SAVEDATESUPPORTED":
         return bool(m.saved)
     if op in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):
-        d, want = _save_date(c), _date(key.date)  # type: ignore[arg-type]
-        return d < want if op == "SAVEDBEFORE" else d == want if op == "SAVEDON" else d >= want
+        saved, on = _save_date(c), _date(key.date)
+        return saved < on if op == "SAVEDBEFORE" else saved == on if op == "SAVEDON" else saved >= on
     if op in ("OLDER", "YOUNGER"):
         age = int(time.time() - m.received)
         return age >= (key.number or 0) if op == "OLDER" else age <= (key.number or 0)
@@ -372,12 +372,12 @@ def compile_key(key: SearchKey) -> tuple[Any, int]:
     if op == "SAVEDATESUPPORTED":
         return (lambda c: bool(c.msg.saved)), INDEX
     if op in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):
-        want = _date(key.date)  # type: ignore[arg-type]
+        on = _date(key.date)
         if op == "SAVEDBEFORE":
-            return (lambda c: _save_date(c) < want), INDEX
+            return (lambda c: _save_date(c) < on), INDEX
         if op == "SAVEDON":
-            return (lambda c: _save_date(c) == want), INDEX
-        return (lambda c: _save_date(c) >= want), INDEX
+            return (lambda c: _save_date(c) == on), INDEX
+        return (lambda c: _save_date(c) >= on), INDEX
     if op in ("OLDER", "YOUNGER"):
         # RFC 5032 1: the time of interest is computed when the search is performed. An age of n
         # seconds or more is received at or before now - n.

@@ -15,7 +15,7 @@ rather than with a client library, to keep the runtime dependencies as they are.
 
 from __future__ import annotations
 
-import http
+from http import HTTPStatus
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -201,7 +201,7 @@ def http_code_label(code: int | None) -> str:
     return f"{code // 100}xx"
 
 
-_KNOWN_STATUS = frozenset(int(s) for s in http.HTTPStatus)
+_KNOWN_STATUS = frozenset(int(s) for s in HTTPStatus)
 
 
 class Metrics:

@@ -119,14 +119,6 @@ class Writes(JunkTraining):
             self._transact_applied(records, [], origin)
         self._after_commit()
 
-    def effective_quota(self) -> int:
-        return self.store.quota if self.quota is None else self.quota
-
-    def _check_quota_locked(self, extra: int) -> None:
-        q = self.effective_quota()
-        if q > 0 and self._disk_usage + extra > q:
-            raise OverQuota(f"quota of {q} bytes exceeded (usage {self._disk_usage}, adding {extra})")
-
     @space_errors
     def set_password_sync(self, password: str) -> None:
         rec = make_password_record(password)

@@ -13,7 +13,10 @@ SetPassword, SetAccountLimits, and the config files shown read-only), added to
   are on disk;
 - ``Aliases`` -> ``{aliases: [{address, Addresses, PostPublic, ListMembers, AllowMsgFrom}]}``,
   ``AliasSave`` ``{address, alias}`` (add or change; members must be addresses of accounts),
-  ``AliasRemove`` ``{address}`` (mox's aliases: a message to the alias goes to the members).
+  ``AliasRemove`` ``{address}`` (mox's aliases: a message to the alias goes to the members);
+- ``Domains`` -> ``{domains: [{domain, catchall_separators, dkim_selectors, dkim_sign, aliases,
+  addresses}]}``, ``DomainAdd`` ``{domain, account, localpart}``, ``DomainRemove`` ``{domain}``;
+- ``AccountDisabled`` ``{account, message}``: logins refused with message ("" enables).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ async def api_account(ctx: ServerContext, obj: dict[str, Any]) -> Any:
         "destinations": msgspec.to_builtins(conf.destinations),
         "max_outgoing_messages_per_day": conf.max_outgoing_messages_per_day,
         "max_first_time_recipients_per_day": conf.max_first_time_recipients_per_day,
+        "login_disabled": conf.login_disabled,
     }  # fmt: skip
 
 
@@ -157,6 +161,60 @@ async def api_alias_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return {"aliases": _aliases(ctx)}
 
 
+def _domains(ctx: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "domain": d, "catchall_separators": dom.catchall_separators,
+            "dkim_selectors": sorted(dom.dkim.selectors), "dkim_sign": list(dom.dkim.sign),
+            "aliases": len(dom.aliases),
+            "addresses": sorted(a for acc in ctx.config.accounts.values() for a in acc.addresses if a.lower().endswith("@" + d)),
+        }
+        for d, dom in sorted(ctx.config.domains.items())
+    ]  # fmt: skip
+
+
+async def api_domains(ctx: Any, obj: dict[str, Any]) -> Any:
+    """The domains with their catch-all separators, DKIM selectors, alias count and addresses."""
+    return {"domains": _domains(ctx)}
+
+
+def _str_field(obj: dict[str, Any], name: str) -> str:
+    v = obj.get(name, "")
+    if not isinstance(v, str) or any(c in v for c in "\r\n\0"):
+        raise HTTPError(400, "user:badRequest", f"field {name!r} must be a string")
+    return v.strip()
+
+
+async def api_domain_add(ctx: Any, obj: dict[str, Any]) -> Any:
+    """{domain, account, localpart}: add a domain with new DKIM keys (mox's domain add: the
+    account gets postmaster@domain, or is made with localpart@domain when new)."""
+    try:
+        await provision.domain_add(ctx, _str_field(obj, "domain"), _str_field(obj, "account"), _str_field(obj, "localpart"))
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return {"domains": _domains(ctx)}
+
+
+async def api_domain_remove(ctx: Any, obj: dict[str, Any]) -> Any:
+    """{domain}: remove a domain without addresses (its DKIM keys are moved aside)."""
+    try:
+        provision.domain_rm(ctx, _str_field(obj, "domain"))
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return {"domains": _domains(ctx)}
+
+
+async def api_account_disabled(ctx: Any, obj: dict[str, Any]) -> Any:
+    """{account, message}: refuse the account's logins with message ("" enables them again;
+    mox's LoginDisabled)."""
+    name, _ = _account(ctx, obj)
+    try:
+        provision.account_disabled(ctx, name, _str_field(obj, "message"))
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return await api_account(ctx, {"account": name})
+
+
 API = {
     "Account": api_account,
     "SetPassword": api_set_password,
@@ -165,4 +223,8 @@ API = {
     "Aliases": api_aliases,
     "AliasSave": api_alias_save,
     "AliasRemove": api_alias_remove,
+    "Domains": api_domains,
+    "DomainAdd": api_domain_add,
+    "DomainRemove": api_domain_remove,
+    "AccountDisabled": api_account_disabled,
 }

@@ -160,3 +160,35 @@ def test_aliases(server: Any, client: Any) -> None:
     assert [a for a in call(admin, "admin", csrf, "AliasRemove", {"address": alias})["aliases"] if a["address"] == alias] == []
     assert call(admin, "admin", csrf, "AliasRemove", {"address": alias}, status=404)["code"] == "user:notFound"
     call(admin, "admin", csrf, "AccountRemove", {"account": name})
+
+
+def test_domains_and_disabled_login(server: Any, client: Any) -> None:
+    """A domain added on the admin page's API gets DKIM selectors and a new account with its
+    address; it is removed once its addresses are gone. A disabled account's logins are refused
+    with the message; enabled again, they work."""
+    admin, csrf, name, address = new_account(client, "q", "disable me pw")
+    t = uuid.uuid4().hex[:8]
+    domain = f"d{t}.example"
+    got = call(admin, "admin", csrf, "DomainAdd", {"domain": domain, "account": f"dom{t}x", "localpart": "owner"})
+    (d,) = [x for x in got["domains"] if x["domain"] == domain]
+    assert d["catchall_separators"] == ["+"] and len(d["dkim_selectors"]) == 2 and len(d["dkim_sign"]) == 1
+    assert d["addresses"] == [f"owner@{domain}"]
+    assert call(admin, "admin", csrf, "DomainAdd", {"domain": domain, "account": "mox"}, status=400)["message"] == "domain already present"
+    assert "still used by address" in call(admin, "admin", csrf, "DomainRemove", {"domain": domain}, status=400)["message"]
+    call(admin, "admin", csrf, "AccountRemove", {"account": f"dom{t}x"})
+    got = call(admin, "admin", csrf, "DomainRemove", {"domain": domain})
+    assert domain not in [x["domain"] for x in got["domains"]]
+
+    got = call(admin, "admin", csrf, "AccountDisabled", {"account": name, "message": "moved away"})
+    assert got["login_disabled"] == "moved away"
+    with imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30) as im:
+        try:
+            im.login(address, "disable me pw")
+            raise AssertionError("login allowed")
+        except imaplib.IMAP4.error as e:
+            assert "moved away" in str(e)
+    assert call(admin, "admin", csrf, "AccountDisabled", {"account": name, "message": "two\nlines"}, status=400)
+    call(admin, "admin", csrf, "AccountDisabled", {"account": name, "message": ""})
+    with imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30) as im:
+        im.login(address, "disable me pw")
+    call(admin, "admin", csrf, "AccountRemove", {"account": name})

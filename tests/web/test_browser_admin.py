@@ -126,3 +126,42 @@ def test_admin_account_and_alias(server: Any, page: Page, client: Any, tmp_path:
     admin = client()
     csrf = login(admin, "admin", "", ADMIN_PASSWORD)
     call(admin, "admin", csrf, "AccountRemove", {"account": name})
+
+
+def test_admin_domain_and_disable(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """A domain added with the form is listed with its DKIM selectors and removed again; an
+    account's logins are disabled and enabled from its details."""
+    admin, csrf, name, address = new_account(client, "w", "disable pw")
+    t = uuid.uuid4().hex[:8]
+    domain = f"w{t}.example"
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+    page.fill("#domain-name", domain)
+    page.fill("#domain-account", name)
+    page.click("#domain-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text(f"Domain {domain} added.")
+    drow = page.locator(f"#domains tbody tr[data-domain='{domain}']")
+    expect(drow.locator("td").nth(2)).to_contain_text("(signs)")
+    expect(drow.locator("td").nth(4)).to_have_text(f"postmaster@{domain}")
+
+    page.locator(f"#accounts tbody tr[data-account={name}] a.account-link").click()
+    page.fill("#d-disabled", "on holiday")
+    page.click("#disable-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text(f"Logins of {name} disabled.")
+    assert call(admin, "admin", csrf, "Account", {"account": name})["login_disabled"] == "on holiday"
+    page.screenshot(path=str(tmp_path / "admin-domain.png"), full_page=True)
+    assert (tmp_path / "admin-domain.png").stat().st_size > 0
+    page.fill("#d-disabled", "")
+    page.click("#disable-form button[type=submit]")
+    expect(page.locator("#msg")).to_have_text(f"Logins of {name} enabled.")
+
+    call(admin, "admin", csrf, "AddressRemove", {"address": f"postmaster@{domain}"})
+    page.reload()  # the session stays: the page shows the domain's addresses anew
+    expect(page.locator(f"#domains tbody tr[data-domain='{domain}'] td").nth(4)).to_have_text("")
+    page.once("dialog", lambda d: d.accept())
+    page.locator(f"#domains tbody tr[data-domain='{domain}'] button").click()
+    expect(page.locator("#msg")).to_have_text(f"Domain {domain} removed.")
+    expect(page.locator(f"#domains tbody tr[data-domain='{domain}']")).to_have_count(0)
+    call(admin, "admin", csrf, "AccountRemove", {"account": name})

@@ -23,6 +23,7 @@ async function start(sess) {
 	renderAccounts(await call('Accounts'));
 	renderQueue(await call('Queue'));
 	renderAliases(await call('Aliases'));  // details.js
+	renderDomains(await call('Domains'));
 	renderLevels(await call('LogLevels'));
 }
 

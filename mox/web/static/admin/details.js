@@ -11,6 +11,7 @@ async function showAccount(name) {
 	$('#d-name').textContent = a.name;
 	$('#d-info').textContent = `${a.full_name ? a.full_name + ', ' : ''}addresses ${a.addresses.join(', ')}; ` +
 		`${a.messages} messages in ${a.mailboxes} mailboxes, ${(a.disk_usage / 1048576).toFixed(1)} MB.`;
+	$('#d-disabled').value = a.login_disabled;
 	$('#d-quota').value = a.quota;
 	$('#d-maxmsgs').value = a.max_outgoing_messages_per_day;
 	$('#d-maxrcpts').value = a.max_first_time_recipients_per_day;
@@ -30,6 +31,34 @@ $('#limits-form').addEventListener('submit', act(async () => {
 	});
 	await showAccount(detailAccount);
 	say(`Limits of ${detailAccount} saved.`, true);
+}));
+
+$('#disable-form').addEventListener('submit', act(async () => {
+	const message = $('#d-disabled').value.trim();
+	await call('AccountDisabled', {account: detailAccount, message});
+	await showAccount(detailAccount);
+	say(message ? `Logins of ${detailAccount} disabled.` : `Logins of ${detailAccount} enabled.`, true);
+}));
+
+// Domains.
+function renderDomains(r) {
+	$('#domains tbody').replaceChildren(...r.domains.map((d) => el('tr', {'data-domain': d.domain},
+		el('td', {}, d.domain), el('td', {}, d.catchall_separators.join(' ')),
+		el('td', {}, d.dkim_selectors.map((s) => d.dkim_sign.includes(s) ? s + ' (signs)' : s).join(', ')),
+		el('td', {}, d.aliases), el('td', {}, d.addresses.join(', ')),
+		el('td', {}, el('button', {onclick: act(async () => {
+			if (!confirm(`Remove domain ${d.domain}?`)) return;
+			renderDomains(await call('DomainRemove', {domain: d.domain}));
+			say(`Domain ${d.domain} removed.`, true);
+		})}, 'Remove')))));
+}
+
+$('#domain-form').addEventListener('submit', act(async () => {
+	const domain = $('#domain-name').value.trim();
+	renderDomains(await call('DomainAdd', {domain, account: $('#domain-account').value.trim(), localpart: $('#domain-localpart').value.trim()}));
+	renderAccounts(await call('Accounts'));
+	$('#domain-form').reset();
+	say(`Domain ${domain} added.`, true);
 }));
 
 // Aliases.

@@ -45,12 +45,13 @@ function renderQueue(r) {
 	const fmt = (t) => t ? new Date(t * 1000).toLocaleString() : '';
 	$('#queue tbody').replaceChildren(...r.queue.map((e) => el('tr', {'data-id': e.id},
 		el('td', {}, e.id), el('td', {}, e.account), el('td', {}, e.mail_from || '<>'), el('td', {}, e.recipient), el('td', {}, e.size),
-		el('td', {}, e.attempts), el('td', {class: 'next'}, e.hold ? 'held' : fmt(e.next_attempt)), el('td', {}, e.last_error),
+		el('td', {}, e.attempts), el('td', {class: 'next'}, e.hold ? 'held' : fmt(e.next_attempt)),
+		el('td', {class: 'requiretls'}, e.require_tls === true ? 'yes' : e.require_tls === false ? 'no' : 'default'), el('td', {}, e.last_error),
 		el('td', {}, el('button', {class: 'hold', onclick: act(async () => renderQueue(await call('QueueHoldSet', {ids: [e.id], hold: !e.hold})))}, e.hold ? 'Release' : 'Hold'), ' ',
 			el('button', {class: 'now', title: 'Attempt delivery now', onclick: act(async () => renderQueue(await call('QueueNextAttemptSet', {ids: [e.id], minutes: 0})))}, 'Now'), ' ',
 			el('button', {onclick: act(async () => renderQueue(await call('QueueDrop', {ids: [e.id]})))}, 'Drop'), ' ',
 			el('button', {onclick: act(async () => renderQueue(await call('QueueFail', {ids: [e.id]})))}, 'Fail')))));
-	if (!r.queue.length) $('#queue tbody').append(el('tr', {}, el('td', {colspan: 9, class: 'muted'}, 'Queue is empty.')));
+	if (!r.queue.length) $('#queue tbody').append(el('tr', {}, el('td', {colspan: 10, class: 'muted'}, 'Queue is empty.')));
 }
 
 function renderLevels(r) {

@@ -161,7 +161,7 @@ async def api_alias_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return {"aliases": _aliases(ctx)}
 
 
-def _domains(ctx: Any) -> list[dict[str, Any]]:
+def _domains(ctx: ServerContext) -> list[dict[str, Any]]:
     return [
         {
             "domain": d, "catchall_separators": dom.catchall_separators,
@@ -173,7 +173,7 @@ def _domains(ctx: Any) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-async def api_domains(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_domains(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     """The domains with their catch-all separators, DKIM selectors, alias count and addresses."""
     return {"domains": _domains(ctx)}
 
@@ -185,7 +185,7 @@ def _str_field(obj: dict[str, Any], name: str) -> str:
     return v.strip()
 
 
-async def api_domain_add(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_domain_add(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     """{domain, account, localpart}: add a domain with new DKIM keys (mox's domain add: the
     account gets postmaster@domain, or is made with localpart@domain when new)."""
     try:
@@ -195,7 +195,7 @@ async def api_domain_add(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"domains": _domains(ctx)}
 
 
-async def api_domain_remove(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_domain_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     """{domain}: remove a domain without addresses (its DKIM keys are moved aside)."""
     try:
         provision.domain_rm(ctx, _str_field(obj, "domain"))
@@ -204,7 +204,7 @@ async def api_domain_remove(ctx: Any, obj: dict[str, Any]) -> Any:
     return {"domains": _domains(ctx)}
 
 
-async def api_account_disabled(ctx: Any, obj: dict[str, Any]) -> Any:
+async def api_account_disabled(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     """{account, message}: refuse the account's logins with message ("" enables them again;
     mox's LoginDisabled)."""
     name, _ = _account(ctx, obj)

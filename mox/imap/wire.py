@@ -172,16 +172,7 @@ SEQUENCE_SET = re.compile(rb"(?:[0-9]+|\*)(?::(?:[0-9]+|\*))?(?:,(?:[0-9]+|\*)(?
 
 def sequence_set(nums: Iterable[int]) -> str:
     """``[1, 2, 3, 5]`` -> ``1:3,5`` (ascending; consecutive runs become ranges)."""
-    parts: list[str] = []
-    ns = sorted(nums)
-    i = 0
-    while i < len(ns):
-        j = i
-        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
-            j += 1
-        parts.append(str(ns[i]) if i == j else f"{ns[i]}:{ns[j]}")
-        i = j + 1
-    return ",".join(parts)
+    return sequence_set_ordered(sorted(nums))
 
 
 def sequence_set_ordered(nums: Iterable[int]) -> str:

@@ -26,6 +26,9 @@ def test_account_settings_in_webmail(server: Any, page: Page, client: Any, tmp_p
     page.click("#login-form button[type=submit]")
     expect(page.locator("#acc-name")).to_have_text(name)
 
+    # The settings fields open for editing only once the page's settings have loaded (a name
+    # typed before that would be overwritten by the load, as a slow CI machine once showed).
+    expect(page.locator("#full-name")).to_be_editable()
     page.fill("#full-name", "Tess Tester")
     page.click("#name-form button[type=submit]")
     expect(page.locator("#name-msg")).to_have_text("Name saved.")

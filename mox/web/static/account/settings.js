@@ -22,6 +22,9 @@ async function loadSettings() {
 	$('#export-mailboxes').replaceChildren(...info.mailbox_names.map((n) => el('option', {value: n}, n)));
 	$('#full-name').value = accSettings.full_name;
 	$('#signature').value = accSettings.settings.signature;
+	// Editable only once loaded: a value typed earlier would be overwritten by the load.
+	$('#full-name').disabled = false;
+	$('#signature').disabled = false;
 	renderDestinations();
 	renderJunk();
 }

@@ -18,8 +18,10 @@ import mox
 
 SANS_IO = {
     "mox.imap": [
-        "mox.imap", "mox.imap.errors", "mox.imap.fetch", "mox.imap.grammar", "mox.imap.parse", "mox.imap.profiles",
-        "mox.imap.protocol", "mox.imap.response_parse", "mox.imap.response_write", "mox.imap.responses",
+        "mox.imap", "mox.imap.errors", "mox.imap.fetch", "mox.imap.grammar", "mox.imap.parse", "mox.imap.parse_fetch",
+        "mox.imap.parse_search", "mox.imap.profiles",
+        "mox.imap.protocol", "mox.imap.response_fetch", "mox.imap.response_parse", "mox.imap.response_reader",
+        "mox.imap.response_write", "mox.imap.responses",
         "mox.imap.search", "mox.imap.types", "mox.imap.utf7", "mox.imap.wire",
         "mox.imap.sort", "mox.imap.thread", "mox.imap.contexts",
     ],
@@ -89,7 +91,10 @@ def test_message_layer_imports_no_protocol() -> None:
 
 def test_imap_response_modules_open_no_sockets() -> None:
     # What a user of the response values and their parser and writer gets: no network at all.
-    mods = ["mox.imap.wire", "mox.imap.responses", "mox.imap.response_parse", "mox.imap.response_write"]
+    mods = [
+        "mox.imap.wire", "mox.imap.responses", "mox.imap.response_reader", "mox.imap.response_fetch",
+        "mox.imap.response_parse", "mox.imap.response_write",
+    ]  # fmt: skip
     found = probe(mods, ("trio", "mox.store", "socket", "ssl"))
     assert {m: v for m, v in found.items() if v} == {}
 

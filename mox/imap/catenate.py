@@ -17,7 +17,7 @@ from mox.store import DiskFull, MessageGone, Upload, layout
 
 from . import fetch, utf7
 from .errors import BadCommand, CommandFailed
-from .parse import Parser
+from .parse_fetch import FetchGrammar
 from .session import Session, append_limit
 
 # RFC 5092 3: imapurl = "imap://" iserver ipath-query / a path absolute on the server
@@ -78,7 +78,7 @@ def _resolve(s: Session, url: str) -> tuple[Any, bytes]:
         raise _badurl(url, "no such message") from None
     if pm.group(2) is not None:
         sec_text = urllib.parse.unquote(pm.group(2))
-        p = Parser(b"[" + sec_text.encode("utf-8") + b"]")
+        p = FetchGrammar(b"[" + sec_text.encode("utf-8") + b"]")
         try:
             section = p.parse_section()
             p.expect_end()

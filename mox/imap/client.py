@@ -28,7 +28,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from mox.imap import utf7, wire
-from mox.imap.response_parse import RemoteProtocolError, parse_response
+from mox.imap.response_parse import parse_response
+from mox.imap.response_reader import RemoteProtocolError
 from mox.imap.responses import (
     UntaggedMetadata,
     Code,

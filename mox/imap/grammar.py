@@ -1,15 +1,16 @@
 """The basic rules of the IMAP command grammar (RFC 9051 9), shared by every command's grammar in
-``parse.py``: a cursor over one command's bytes with ``take``/``expect`` for literal text,
-``parse_<rule>`` for rules (tag, atom, numbers, strings and literals, mailbox, flags, sequence
-sets, dates) and ``maybe_<rule>`` for optional ones (None when absent). The wire syntax itself
-(character classes, quoting, literal announcements, month names) is ``wire.py``'s.
+``parse.py``, ``parse_fetch.py`` and ``parse_search.py``: a cursor over one command's bytes with
+``take``/``expect`` for literal text, ``parse_<rule>`` for rules (tag, atom, numbers, strings and
+literals, mailbox, flags, sequence sets, dates, RFC 9394 partial ranges) and ``maybe_<rule>`` for
+optional ones (None when absent). The wire syntax itself (character classes, quoting, literal
+announcements, month names) is ``wire.py``'s.
 """
 
 from __future__ import annotations
 
 from . import wire
 from .errors import BadCommand
-from .types import MessageLiteral, NumRange, NumSet
+from .types import MessageLiteral, NumRange, NumSet, PartialRange
 
 
 class MessageLiteralHere(Exception):
@@ -264,3 +265,16 @@ class Grammar:
             raise self.error("bad date-time")
         self.pos = m.end() + 1
         return ts
+
+    def parse_partial_range(self) -> PartialRange:
+        """RFC 9394 4 partial-range: ``nz-number ":" nz-number`` or both negated (counted from
+        the last result); either order means the same range."""
+        start = self.pos
+        neg = self.take(b"-")
+        a = self.parse_nz_number()
+        self.expect(b":")
+        if self.take(b"-") != neg:
+            raise self.error("partial range mixes positive and negative positions")
+        b = self.parse_nz_number()
+        text = self.data[start : self.pos].decode("ascii")
+        return PartialRange(min(a, b), max(a, b), neg, text)

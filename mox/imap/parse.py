@@ -1,5 +1,6 @@
-"""The IMAP command grammar (RFC 9051 9 and RFC 3501 9, plus extensions), one method per ABNF rule
-(the basic rules are ``grammar.py``'s).
+"""The IMAP command grammar (RFC 9051 9 and RFC 3501 9, plus extensions), one method per ABNF rule:
+each command's arguments here; the basic rules are ``grammar.py``'s, the FETCH attributes
+``parse_fetch.py``'s and the SEARCH keys and SORT criteria ``parse_search.py``'s.
 
 ``parse_command(data)`` takes one complete command as it arrived on the wire, literals included
 (``{n}`` / ``{n+}`` / ``~{n}`` followed by CRLF and n bytes; the protocol layer collected them),
@@ -17,20 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import wire
 from .errors import BadCommand
-from .grammar import Grammar, MessageLiteralHere
-from .types import (
-    AppendMessage,
-    Command,
-    FetchAtt,
-    ListCommand,
-    NumSet,
-    PartialRange,
-    SearchKey,
-    Section,
-    SortCriterion,
-)
+from .grammar import MessageLiteralHere
+from .parse_fetch import FetchGrammar
+from .parse_search import SearchGrammar
+from .types import AppendMessage, Command, ListCommand, NumSet, PartialRange, SearchKey
 
 # Commands and the state table (RFC 9051 6, 6.1-6.4).
 ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
@@ -47,38 +39,16 @@ SELECTED = {
 UID_COMMANDS = {"EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD", "REPLACE"}
 KNOWN_COMMANDS = ANY_STATE | NOT_AUTHENTICATED | AUTHENTICATED | SELECTED | {"UID"}
 
-SEARCH_SIMPLE = {
-    "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN", "UNANSWERED",
-    "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
-    "SAVEDATESUPPORTED",  # RFC 8514 4
-}
-SEARCH_STRING = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
-SEARCH_DATE = {
-    "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
-    "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",  # RFC 8514 4
-}
 STATUS_ITEMS = {
     "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT",
     "HIGHESTMODSEQ", "DELETED-STORAGE",
 }
-# RFC 5256 sort-key, RFC 5957 DISPLAYFROM/DISPLAYTO.
-SORT_KEYS = {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
 THREAD_ALGORITHMS = {"ORDEREDSUBJECT", "REFERENCES", "REFS"}
-# RFC 4731 (MIN MAX ALL COUNT), RFC 5182 (SAVE), RFC 5267 (CONTEXT UPDATE PARTIAL).
-SEARCH_RETURN_OPTS = {"MIN", "MAX", "ALL", "COUNT", "SAVE", "CONTEXT", "UPDATE", "PARTIAL"}
-FETCH_SIMPLE = {
-    "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE", "RFC822.TEXT",
-    "BODYSTRUCTURE", "UID", "MODSEQ", "SAVEDATE",
-}
-FETCH_MACROS = {
-    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
-    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
-    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
-}
 
 
-class Parser(Grammar):
-    """The commands' grammars (RFC 9051 6 and the extensions'), on top of the basic rules."""
+class Parser(FetchGrammar, SearchGrammar):
+    """The commands' grammars (RFC 9051 6 and the extensions'), on top of the basic rules and
+    the FETCH attribute (``parse_fetch.py``) and SEARCH key (``parse_search.py``) grammars."""
 
     # -- commands
 
@@ -585,20 +555,7 @@ class Parser(Grammar):
         self.sp()
         ns = self.parse_sequence_set()
         self.sp()
-        atts: list[FetchAtt] = []
-        word = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")).decode().upper()
-        if word in FETCH_MACROS and not self.peek(b"."):
-            atts = [FetchAtt(a) for a in FETCH_MACROS[word]]
-        else:
-            self.pos -= len(word)
-            if self.take(b"("):
-                while True:
-                    atts.append(self.parse_fetch_att())
-                    if self.take(b")"):
-                        break
-                    self.sp()
-            else:
-                atts.append(self.parse_fetch_att())
+        atts = self.parse_fetch_atts()
         changedsince: int | None = None
         vanished = False
         partial: PartialRange | None = None
@@ -620,97 +577,6 @@ class Parser(Grammar):
                 self.sp()
         return {"numset": ns, "atts": atts, "changedsince": changedsince, "vanished": vanished, "partial": partial}
 
-    def parse_fetch_att(self) -> FetchAtt:
-        word = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")).decode().upper()
-        if word in ("BODY", "BODY.PEEK"):
-            if not self.peek(b"["):
-                if word == "BODY":
-                    return FetchAtt("BODY")
-                raise self.error("expected section")
-            section = self.parse_section()
-            return FetchAtt("BODY", section=section, partial=self.maybe_partial(), peek=word == "BODY.PEEK")
-        if word in ("BINARY", "BINARY.PEEK", "BINARY.SIZE"):
-            section = self.parse_section_binary()
-            if word == "BINARY.SIZE":
-                return FetchAtt("BINARY.SIZE", section=section)
-            return FetchAtt("BINARY", section=section, partial=self.maybe_partial(), peek=word == "BINARY.PEEK")
-        if word == "PREVIEW":
-            # RFC 8970 5: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]; preview-mod = "LAZY".
-            # LAZY lets the server skip making a preview; ours are made fast enough (as mox).
-            if self.take(b" ("):
-                self.expect(b"LAZY")
-                while self.take(b" "):
-                    self.expect(b"LAZY")
-                self.expect(b")")
-            return FetchAtt("PREVIEW")
-        if word in FETCH_SIMPLE:
-            return FetchAtt(word)
-        raise BadCommand(f"unknown fetch attribute {word!r}")
-
-    def maybe_partial(self) -> tuple[int, int] | None:
-        if not self.take(b"<"):
-            return None
-        offset = self.parse_number32()
-        self.expect(b".")
-        count = self.parse_number32()
-        if count == 0:
-            raise self.error("partial count must be non-zero")
-        self.expect(b">")
-        return (offset, count)
-
-    def parse_section_binary(self) -> Section:
-        self.expect(b"[")
-        part: list[int] = []
-        if not self.take(b"]"):
-            while True:
-                part.append(self.parse_nz_number())
-                if self.take(b"]"):
-                    break
-                self.expect(b".")
-        return Section(part=tuple(part))
-
-    def parse_section(self) -> Section:
-        # section = "[" [section-spec] "]"; section-spec = section-msgtext / (section-part ["." section-text])
-        self.expect(b"[")
-        part: list[int] = []
-        text: str | None = None
-        fields: list[str] = []
-        if self.take(b"]"):
-            return Section()
-        dotted = False
-        while self.pos < len(self.data) and 0x30 <= self.data[self.pos] <= 0x39:
-            part.append(self.parse_nz_number())
-            dotted = self.take(b".")
-            if not dotted:
-                break
-        if part and not dotted and not self.peek(b"]"):
-            raise self.error("bad section")
-        if not self.peek(b"]"):
-            if self.take(b"HEADER.FIELDS.NOT"):
-                text = "HEADER.FIELDS.NOT"
-            elif self.take(b"HEADER.FIELDS"):
-                text = "HEADER.FIELDS"
-            elif self.take(b"HEADER"):
-                text = "HEADER"
-            elif self.take(b"TEXT"):
-                text = "TEXT"
-            elif part and self.take(b"MIME"):
-                text = "MIME"
-            else:
-                raise self.error("bad section")
-            if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
-                self.sp()
-                self.expect(b"(")
-                while True:
-                    fields.append(self.parse_astring())
-                    if self.take(b")"):
-                        break
-                    self.sp()
-        elif dotted:
-            raise self.error("bad section")
-        self.expect(b"]")
-        return Section(part=tuple(part), text=text, fields=tuple(fields))
-
     # SEARCH: RFC 9051 6.4.4; RFC 4731 ESEARCH RETURN; RFC 5182 SAVE; RFC 7162 MODSEQ
 
     def cmd_search(self, uid: bool) -> dict[str, Any]:
@@ -723,58 +589,6 @@ class Parser(Grammar):
         key = self.parse_search_criteria(charset)
         return {"return_opts": return_opts, "partial": partial, "charset": charset, "key": key}
 
-    def maybe_search_return_opts(self) -> tuple[list[str] | None, PartialRange | None]:
-        """RFC 4466 search-return-opts (``RETURN (...)`` and the space after it), or None.
-        Options: RFC 4731 MIN MAX ALL COUNT, RFC 5182 SAVE, RFC 5267 CONTEXT UPDATE and
-        ``PARTIAL range`` (RFC 9394), which excludes ALL (RFC 5267 4.4)."""
-        if not self.take(b"RETURN ("):
-            return None, None
-        opts: list[str] = []
-        partial: PartialRange | None = None
-        if not self.take(b")"):
-            while True:
-                w = self.parse_atom().upper()
-                if w not in SEARCH_RETURN_OPTS:
-                    raise BadCommand(f"unknown search return option {w!r}")
-                if w == "PARTIAL":
-                    if partial is not None:
-                        raise BadCommand("PARTIAL given twice")
-                    self.sp()
-                    partial = self.parse_partial_range()
-                if w not in opts:
-                    opts.append(w)
-                if self.take(b")"):
-                    break
-                self.sp()
-        if partial is not None and "ALL" in opts:
-            raise BadCommand("PARTIAL conflicts with ALL")  # RFC 5267 4.4, RFC 9394 3.1
-        self.sp()
-        return opts, partial
-
-    def parse_partial_range(self) -> PartialRange:
-        """RFC 9394 4 partial-range: ``nz-number ":" nz-number`` or both negated (counted from
-        the last result); either order means the same range."""
-        start = self.pos
-        neg = self.take(b"-")
-        a = self.parse_nz_number()
-        self.expect(b":")
-        if self.take(b"-") != neg:
-            raise self.error("partial range mixes positive and negative positions")
-        b = self.parse_nz_number()
-        text = self.data[start : self.pos].decode("ascii")
-        return PartialRange(min(a, b), max(a, b), neg, text)
-
-    def parse_search_criteria(self, charset: str | None) -> SearchKey:
-        """One or more search keys (RFC 9051 9 search), as one key: AND of several."""
-        keys = [self.parse_search_key(charset)]
-        while self.take(b" "):
-            keys.append(self.parse_search_key(charset))
-        return keys[0] if len(keys) == 1 else SearchKey("AND", children=tuple(keys))
-
-    def parse_charset(self) -> str:
-        # RFC 5256 5: charset = atom / quoted (we also take a literal, as SEARCH CHARSET does).
-        return self.parse_astring().upper()
-
     # SORT: RFC 5256 BASE.6.4.SORT; RFC 5267 3 extended SORT; RFC 5957 sort keys
 
     def cmd_sort(self, uid: bool) -> dict[str, Any]:
@@ -786,24 +600,6 @@ class Parser(Grammar):
         self.sp()
         key = self.parse_search_criteria(charset)
         return {"return_opts": return_opts, "partial": partial, "criteria": criteria, "charset": charset, "key": key}
-
-    def parse_sort_criteria(self) -> tuple[SortCriterion, ...]:
-        # sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
-        # sort-criterion = ["REVERSE" SP] sort-key
-        self.expect(b"(", "sort criteria list")
-        out: list[SortCriterion] = []
-        while True:
-            w = self.parse_atom().upper()
-            reverse = w == "REVERSE"
-            if reverse:
-                self.expect(b" ", "sort key after REVERSE")
-                w = self.parse_atom().upper()
-            if w not in SORT_KEYS:
-                raise BadCommand(f"unknown sort key {w!r}")
-            out.append(SortCriterion(w, reverse))
-            if self.take(b")"):
-                return tuple(out)
-            self.sp()
 
     # THREAD: RFC 5256 BASE.6.4.THREAD
 
@@ -827,84 +623,6 @@ class Parser(Grammar):
         if not tags:
             raise self.error("expected quoted tag")
         return {"tags": tags}
-
-    def _search_text(self, charset: str | None) -> str:
-        b = self.parse_astring_bytes()
-        try:
-            return b.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadCommand("invalid utf-8 in search string") from None
-
-    def parse_astring_bytes(self) -> bytes:
-        if self.peek(b'"') or self.peek(b"{"):
-            return self.parse_string()
-        a = self._run(wire.ASTRING_CHARS)
-        if not a:
-            raise self.error("expected astring")
-        return a
-
-    def parse_search_key(self, charset: str | None, depth: int = 0) -> SearchKey:
-        if depth > 100:
-            raise BadCommand("search key nested too deeply")
-        if self.take(b"("):
-            keys = [self.parse_search_key(charset, depth + 1)]
-            while self.take(b" "):
-                keys.append(self.parse_search_key(charset, depth + 1))
-            self.expect(b")")
-            return SearchKey("AND", children=tuple(keys))
-        c = self.data[self.pos : self.pos + 1]
-        if c == b"$" or c == b"*" or (c and 0x31 <= c[0] <= 0x39):
-            return SearchKey("SEQSET", numset=self.parse_sequence_set())
-        w = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")).decode().upper()
-        if not w:
-            raise self.error("expected search key")
-        if w in SEARCH_SIMPLE:
-            return SearchKey(w)
-        if w in SEARCH_STRING:
-            self.sp()
-            return SearchKey(w, text=self._search_text(charset))
-        if w in SEARCH_DATE:
-            self.sp()
-            return SearchKey(w, date=self.parse_date())
-        if w in ("KEYWORD", "UNKEYWORD"):
-            self.sp()
-            return SearchKey(w, text=self.parse_flag())
-        if w == "HEADER":
-            self.sp()
-            field = self.parse_astring()
-            self.sp()
-            return SearchKey(w, field=field, text=self._search_text(charset))
-        if w in ("LARGER", "SMALLER"):
-            self.sp()
-            return SearchKey(w, number=self.parse_number64())  # RFC 9051 6.4.4: number64
-        if w in ("OLDER", "YOUNGER"):
-            # RFC 5032 4: "OLDER" SP interval / "YOUNGER" SP interval; interval = nz-number
-            self.sp()
-            return SearchKey(w, number=self.parse_nz_number())
-        if w == "UID":
-            self.sp()
-            return SearchKey(w, numset=self.parse_sequence_set())
-        if w == "NOT":
-            self.sp()
-            return SearchKey(w, children=(self.parse_search_key(charset, depth + 1),))
-        if w == "OR":
-            self.sp()
-            a = self.parse_search_key(charset, depth + 1)
-            self.sp()
-            b = self.parse_search_key(charset, depth + 1)
-            return SearchKey(w, children=(a, b))
-        if w == "MODSEQ":
-            # RFC 7162 3.1.5: "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer
-            self.sp()
-            if self.peek(b'"'):
-                self.parse_quoted()
-                self.sp()
-                t = self.parse_atom().lower()
-                if t not in ("priv", "shared", "all"):
-                    raise self.error("bad entry-type")
-                self.sp()
-            return SearchKey(w, number=self.parse_mod_sequence_value())
-        raise BadCommand(f"unknown search key {w!r}")
 
 
 def parse_command(data: bytes, streamed: frozenset[int] = frozenset()) -> Command:

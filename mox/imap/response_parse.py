@@ -2,10 +2,11 @@
 
 Sans-IO (no trio, no store): ``parse_response(buffer)`` returns ``(response, consumed)`` or
 ``(None, 0)`` while the buffer does not yet hold a whole response (literals included), and raises
-:class:`RemoteProtocolError` for a complete response that is not valid IMAP (RFC 9051 7 and 9 for
+``response_reader.RemoteProtocolError`` for a complete response that is not valid IMAP (RFC 9051 7 and 9 for
 the grammar). Used by ``mox.imap.client`` and the tests. Strings, literals, sequence sets and
 dates are read with the primitives of ``wire.py``; mailbox names are decoded from modified UTF-7
-(RFC 3501 5.1.3) unless ``utf8=True`` (UTF8=ACCEPT or IMAP4rev2 enabled).
+(RFC 3501 5.1.3) unless ``utf8=True`` (UTF8=ACCEPT or IMAP4rev2 enabled). The basic rules are
+``response_reader.py``'s, FETCH's attributes ``response_fetch.py``'s.
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import utf7, wire
+from . import wire
+from .response_fetch import FetchReader
 from .responses import (
-    Address,
-    BodyFields,
-    BodyTypeBasic,
-    BodyTypeMpart,
-    BodyTypeMsg,
-    BodyTypeText,
     Code,
     CodeAppendUID,
     CodeBadCharset,
@@ -38,24 +34,8 @@ from .responses import (
     CodeUnseen,
     CodeWord,
     Continuation,
-    Envelope,
     EsearchPartial,
     EsearchUpdate,
-    FetchBinary,
-    FetchBinarySize,
-    FetchBody,
-    FetchBodystructure,
-    FetchEnvelope,
-    FetchFlags,
-    FetchInternalDate,
-    FetchModSeq,
-    FetchPreview,
-    FetchRFC822,
-    FetchRFC822Header,
-    FetchRFC822Size,
-    FetchRFC822Text,
-    FetchSaveDate,
-    FetchUID,
     NamespaceDescr,
     QuotaResource,
     Response,
@@ -90,14 +70,8 @@ from .responses import (
 )
 
 
-class RemoteProtocolError(Exception):
-    """The server sent something that is not a valid IMAP response."""
-
-
 _STATUS_LINE = re.compile(rb"^(?:\*|[^ ]+) (?:OK|NO|BAD|BYE|PREAUTH)(?: |$)", re.IGNORECASE)
-_NUMBER = re.compile(rb"[0-9]+")
 _PARTIAL_RANGE = re.compile(rb"[1-9][0-9]*:[1-9][0-9]*|-[1-9][0-9]*:-[1-9][0-9]*")  # RFC 9394 4
-_FETCH_ATT_CHARS = wire.ATOM_CHARS - {ord("[")}
 
 
 def _response_end(buf: bytes | bytearray, start: int = 0) -> int | None:
@@ -125,7 +99,7 @@ def parse_response(buf: bytes | bytearray, *, utf8: bool = False) -> tuple[Respo
     """Parse one response from the start of ``buf``.
 
     Returns ``(response, consumed)``, or ``(None, 0)`` when more data is needed. Raises
-    :class:`RemoteProtocolError` for a complete but invalid response.
+    ``RemoteProtocolError`` (``response_reader.py``) for a complete but invalid response.
     """
     end = _response_end(buf)
     if end is None:
@@ -143,192 +117,8 @@ def response_lines(buf: bytes | bytearray) -> int | None:
     return _response_end(buf)
 
 
-class _Parser:
-    def __init__(self, b: bytes, utf8: bool) -> None:
-        self.b = b
-        self.i = 0
-        self.utf8 = utf8
-
-    # -- primitives
-
-    def error(self, msg: str) -> None:
-        raise RemoteProtocolError(f"{msg} at offset {self.i} in {self.b[:200]!r}")
-
-    def peek(self, s: bytes) -> bool:
-        return self.b[self.i : self.i + len(s)].upper() == s
-
-    def take(self, s: bytes) -> bool:
-        if self.peek(s):
-            self.i += len(s)
-            return True
-        return False
-
-    def expect(self, s: bytes) -> None:
-        if not self.take(s):
-            self.error(f"expected {s.decode()!r}")
-
-    def sp(self) -> None:
-        self.expect(b" ")
-
-    def at_end_of_line(self) -> bool:
-        return self.b.startswith(b"\r\n", self.i)
-
-    def crlf(self) -> None:
-        self.expect(b"\r\n")
-
-    def _run(self, chars: frozenset[int]) -> str:
-        start = self.i
-        b = self.b
-        while self.i < len(b) and b[self.i] in chars:
-            self.i += 1
-        if self.i == start:
-            self.error("expected atom")
-        return b[start : self.i].decode("ascii")
-
-    def atom(self) -> str:
-        return self._run(wire.ATOM_CHARS)
-
-    def number(self) -> int:
-        m = _NUMBER.match(self.b, self.i)
-        if not m:
-            self.error("expected number")
-        assert m is not None
-        self.i = m.end()
-        v = int(m.group())
-        if v > 2**63 - 1:
-            self.error("number too large")
-        return v
-
-    def nz_number(self) -> int:
-        if self.b[self.i : self.i + 1] == b"0":
-            self.error("expected non-zero number")
-        return self.number()
-
-    def text(self) -> str:
-        """The rest of the line (before CRLF)."""
-        end = self.b.find(b"\r\n", self.i)
-        if end < 0:
-            self.error("missing crlf")
-        s = self.b[self.i : end]
-        self.i = end
-        return s.decode("utf-8", "surrogateescape")
-
-    def quoted_bytes(self) -> bytes:
-        try:
-            v, self.i = wire.read_quoted(self.b, self.i)
-        except wire.WireError as e:
-            self.i = e.pos
-            self.error(e.msg)
-            raise AssertionError("unreachable") from None
-        return v
-
-    def literal_bytes(self, allow8: bool = False) -> bytes:
-        m = wire.LITERAL_ANNOUNCEMENT.match(self.b, self.i)
-        if m is None or (m.group(1) and not allow8):
-            self.error("expected literal")
-        assert m is not None
-        n = int(m.group(2))
-        self.i = m.end()
-        if self.i + n > len(self.b):
-            self.error("short literal")
-        data = self.b[self.i : self.i + n]
-        self.i += n
-        return data
-
-    def string_bytes(self) -> bytes:
-        if self.peek(b'"'):
-            return self.quoted_bytes()
-        if self.peek(b"{"):
-            return self.literal_bytes()
-        self.error("expected string")
-        return b""
-
-    def nstring_bytes(self, allow8: bool = False) -> bytes | None:
-        if self.take(b"NIL"):
-            return None
-        if allow8 and self.peek(b"~{"):
-            return self.literal_bytes(True)
-        return self.string_bytes()
-
-    def string(self) -> str:
-        return self.string_bytes().decode("utf-8", "surrogateescape")
-
-    def nstring(self) -> str | None:
-        v = self.nstring_bytes()
-        return None if v is None else v.decode("utf-8", "surrogateescape")
-
-    def astring(self) -> str:
-        if self.peek(b'"') or self.peek(b"{"):
-            return self.string()
-        return self._run(wire.ASTRING_CHARS)
-
-    def mailbox(self) -> str:
-        raw = self.astring()
-        if raw.upper() == "INBOX":
-            return raw
-        if self.utf8:
-            return raw
-        try:
-            return utf7.decode(raw)
-        except ValueError as e:
-            self.error(f"mailbox name {raw!r}: {e}")
-            return ""
-
-    def date_time(self) -> str:
-        """A quoted date-time (RFC 9051 9), kept as its text."""
-        start = self.i
-        v = self.quoted_bytes()
-        m = wire.DATE_TIME.fullmatch(v)
-        if m is None or wire.date_time_value(m) is None:
-            self.i = start
-            self.error("bad date-time")
-        return v.decode("ascii")
-
-    def flag(self) -> str:
-        if self.take(b"\\"):
-            if self.take(b"*"):
-                return "\\*"
-            return "\\" + self.atom()
-        return self.atom()
-
-    def flag_list(self) -> tuple[str, ...]:
-        self.expect(b"(")
-        flags: list[str] = []
-        if not self.take(b")"):
-            flags.append(self.flag())
-            while self.take(b" "):
-                flags.append(self.flag())
-            self.expect(b")")
-        return tuple(flags)
-
-    def seq_set(self) -> str:
-        m = wire.SEQUENCE_SET.match(self.b, self.i)
-        if not m:
-            self.error("expected sequence set")
-        assert m is not None
-        self.i = m.end()
-        return m.group().decode("ascii")
-
-    def sexpr(self) -> Any:
-        """A generic value: NIL, number, string or parenthesized list (for extension data)."""
-        if self.take(b"("):
-            items: list[Any] = []
-            if not self.take(b")"):
-                items.append(self.sexpr())
-                while self.take(b" "):
-                    items.append(self.sexpr())
-                self.expect(b")")
-            return tuple(items)
-        if self.take(b"NIL"):
-            return None
-        if self.peek(b'"') or self.peek(b"{"):
-            return self.string()
-        c = self.b[self.i : self.i + 1]
-        if c.isdigit():
-            return self.number()
-        return self.astring()
-
-    # -- responses
+class _Parser(FetchReader):
+    """Responses, response codes and the untagged data responses but FETCH's."""
 
     def response(self) -> Response:
         if self.take(b"+"):
@@ -746,206 +536,3 @@ class _Parser:
             self.error("empty namespace list")
         self.expect(b")")
         return tuple(out)
-
-    # -- FETCH
-
-    def msg_att(self) -> tuple[Any, ...]:
-        self.expect(b"(")
-        attrs = [self.fetch_attr()]
-        while self.take(b" "):
-            attrs.append(self.fetch_attr())
-        self.expect(b")")
-        return tuple(attrs)
-
-    def section(self) -> str:
-        self.expect(b"[")
-        start = self.i
-        depth = 0
-        while True:
-            if self.i >= len(self.b):
-                self.error("unterminated section")
-            c = self.b[self.i]
-            if c == ord('"'):
-                self.quoted_bytes()
-                continue
-            if c == ord("("):
-                depth += 1
-            elif c == ord(")"):
-                depth -= 1
-            elif c == ord("]") and depth == 0:
-                break
-            elif c in (0x0D, 0x0A):
-                self.error("bad character in section")
-            self.i += 1
-        s = self.b[start : self.i].decode("utf-8", "surrogateescape")
-        self.i += 1
-        return s
-
-    def partial_offset(self) -> int | None:
-        if self.take(b"<"):
-            n = self.number()
-            self.expect(b">")
-            return n
-        return None
-
-    def fetch_attr(self) -> Any:
-        name = self._run(_FETCH_ATT_CHARS).upper()
-        if name == "FLAGS":
-            self.sp()
-            return FetchFlags(self.flag_list())
-        if name == "UID":
-            self.sp()
-            return FetchUID(self.nz_number())
-        if name == "INTERNALDATE":
-            self.sp()
-            return FetchInternalDate(self.date_time())
-        if name == "RFC822.SIZE":
-            self.sp()
-            return FetchRFC822Size(self.number())
-        if name == "ENVELOPE":
-            self.sp()
-            return FetchEnvelope(self.envelope())
-        if name == "BODYSTRUCTURE":
-            self.sp()
-            return FetchBodystructure(self.body(True), True)
-        if name == "BODY":
-            if self.peek(b"["):
-                section = self.section()
-                offset = self.partial_offset()
-                self.sp()
-                return FetchBody(section, offset, self.nstring_bytes())
-            self.sp()
-            return FetchBodystructure(self.body(False), False)
-        if name == "BINARY":
-            section = self.section()
-            offset = self.partial_offset()
-            self.sp()
-            return FetchBinary(section, offset, self.nstring_bytes(allow8=True))
-        if name == "BINARY.SIZE":
-            section = self.section()
-            self.sp()
-            return FetchBinarySize(section, self.number())
-        if name == "RFC822":
-            self.sp()
-            return FetchRFC822(self.nstring_bytes())
-        if name == "RFC822.HEADER":
-            self.sp()
-            return FetchRFC822Header(self.nstring_bytes())
-        if name == "RFC822.TEXT":
-            self.sp()
-            return FetchRFC822Text(self.nstring_bytes())
-        if name == "MODSEQ":
-            self.sp()
-            self.expect(b"(")
-            n = self.number()
-            self.expect(b")")
-            return FetchModSeq(n)
-        if name == "PREVIEW":
-            self.sp()
-            return FetchPreview(self.nstring())
-        if name == "SAVEDATE":
-            self.sp()
-            return FetchSaveDate(None if self.take(b"NIL") else self.date_time())
-        self.error(f"unknown fetch attribute {name!r}")
-
-    def addresses(self) -> tuple[Address, ...]:
-        if self.take(b"NIL"):
-            return ()
-        self.expect(b"(")
-        out: list[Address] = []
-        while self.take(b"("):
-            name = self.nstring()
-            self.sp()
-            adl = self.nstring()
-            self.sp()
-            mailbox = self.nstring()
-            self.sp()
-            host = self.nstring()
-            self.expect(b")")
-            out.append(Address(name, adl, mailbox, host))
-        if not out:
-            self.error("empty address list")
-        self.expect(b")")
-        return tuple(out)
-
-    def envelope(self) -> Envelope:
-        self.expect(b"(")
-        date = self.nstring()
-        self.sp()
-        subject = self.nstring()
-        lists = []
-        for _ in range(6):
-            self.sp()
-            lists.append(self.addresses())
-        self.sp()
-        in_reply_to = self.nstring()
-        self.sp()
-        message_id = self.nstring()
-        self.expect(b")")
-        from_, sender, reply_to, to, cc, bcc = lists
-        return Envelope(date, subject, from_, sender, reply_to, to, cc, bcc, in_reply_to, message_id)
-
-    def body_params(self) -> tuple[tuple[str, str], ...] | None:
-        if self.take(b"NIL"):
-            return None
-        self.expect(b"(")
-        out: list[tuple[str, str]] = []
-        while True:
-            k = self.string()
-            self.sp()
-            out.append((k, self.string()))
-            if not self.take(b" "):
-                break
-        self.expect(b")")
-        return tuple(out)
-
-    def body_ext(self) -> tuple[Any, ...]:
-        ext: list[Any] = []
-        while self.take(b" "):
-            ext.append(self.sexpr())
-        return tuple(ext)
-
-    def body(self, extensible: bool) -> Any:
-        self.expect(b"(")
-        if self.peek(b"("):
-            bodies = [self.body(extensible)]
-            while self.peek(b"("):
-                bodies.append(self.body(extensible))
-            self.sp()
-            subtype = self.string()
-            ext = self.body_ext() if extensible else ()
-            self.expect(b")")
-            return BodyTypeMpart(tuple(bodies), subtype, ext)
-        mtype = self.string()
-        self.sp()
-        msubtype = self.string()
-        self.sp()
-        params = self.body_params()
-        self.sp()
-        cid = self.nstring()
-        self.sp()
-        descr = self.nstring()
-        self.sp()
-        enc = self.string()
-        self.sp()
-        octets = self.number()
-        fields = BodyFields(params, cid, descr, enc, octets)
-        if mtype.upper() == "TEXT":
-            self.sp()
-            lines = self.number()
-            ext = self.body_ext() if extensible else ()
-            self.expect(b")")
-            return BodyTypeText(mtype, msubtype, fields, lines, ext)
-        if mtype.upper() == "MESSAGE" and msubtype.upper() in ("RFC822", "GLOBAL"):
-            self.sp()
-            env = self.envelope()
-            self.sp()
-            inner = self.body(extensible)
-            self.sp()
-            lines = self.number()
-            ext = self.body_ext() if extensible else ()
-            self.expect(b")")
-            return BodyTypeMsg(mtype, msubtype, fields, env, inner, lines, ext)
-        ext = self.body_ext() if extensible else ()
-        self.expect(b")")
-        return BodyTypeBasic(mtype, msubtype, fields, ext)

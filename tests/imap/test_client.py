@@ -78,7 +78,8 @@ from mox.imap.responses import (
     UntaggedThread,
     UntaggedVanished,
 )
-from mox.imap.response_parse import RemoteProtocolError, parse_response
+from mox.imap.response_parse import parse_response
+from mox.imap.response_reader import RemoteProtocolError
 from mox.imap.response_write import serialize
 
 ENV = Envelope(

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mox.imap.client import ImapClosed
-from mox.imap.response_parse import RemoteProtocolError
+from mox.imap.response_reader import RemoteProtocolError
 from mox.imap.responses import CodeWord, Continuation, Tagged
 
 STATES = ["not_authenticated", "authenticated", "selected"]

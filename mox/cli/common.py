@@ -26,6 +26,38 @@ class UserError(click.ClickException):
     """An error a user caused or can fix; printed as one line."""
 
 
+class DashArgCommand(click.Command):
+    """A command whose positional arguments may start with "-" (a TLS key fingerprint is
+    base64url, so one in 64 starts with "-"): from the first token that is not one of the
+    command's own options, everything is an argument, as if "--" preceded it. Options still
+    come first, as with mox's Go flag parsing."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        params = {n: p for p in self.get_params(ctx) for n in (*p.opts, *p.secondary_opts)}
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a == "--":
+                out.extend(args[i:])
+                break
+            if not a.startswith("-") or a == "-":
+                out.append(a)
+                i += 1
+                continue
+            p = params.get(a.split("=", 1)[0])
+            if p is None:
+                out.extend(["--", *args[i:]])
+                break
+            out.append(a)
+            takes_value = isinstance(p, click.Option) and not p.is_flag and not p.count
+            if takes_value and "=" not in a and i + 1 < len(args):
+                out.append(args[i + 1])
+                i += 1
+            i += 1
+        return super().parse_args(ctx, out)
+
+
 dir_option = click.option(
     "-dir", "--dir", "dir_", type=click.Path(path_type=Path), default=None,
     help="data dir of the running mox (default: from -config, else the localserve dir).",

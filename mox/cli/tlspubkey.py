@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from mox.cli.common import ctl_client
+from mox.cli.common import DashArgCommand, ctl_client
 from mox.cli.common import dir_option as _dir_option
 
 
@@ -43,7 +43,7 @@ def list_(dir_: Path | None, account: str | None) -> None:
         )
 
 
-@tlspubkey.command("get")
+@tlspubkey.command("get", cls=DashArgCommand)
 @_dir_option
 @click.argument("fingerprint")
 def get(dir_: Path | None, fingerprint: str) -> None:
@@ -93,7 +93,7 @@ def add(dir_: Path | None, no_imap_preauth: bool, address: str, name: str) -> No
     click.echo(fp)
 
 
-@tlspubkey.command("rm")
+@tlspubkey.command("rm", cls=DashArgCommand)
 @_dir_option
 @click.argument("fingerprint")
 def rm(dir_: Path | None, fingerprint: str) -> None:

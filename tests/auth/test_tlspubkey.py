@@ -305,6 +305,18 @@ def test_cli_errors(server, tmp_path):
     assert r.returncode == 2 and "Missing argument 'ADDRESS'" in r.stderr
 
 
+def test_cli_fingerprint_starting_with_dash(server):
+    # A fingerprint is base64url: one in 64 starts with "-" (and may look like "-h" or "-dir").
+    # It is an argument, not an option, after the command's own options.
+    for cmd, fp in (("get", "-hXYZ"), ("rm", "-abc"), ("get", "--dirX")):
+        r = mox(server, "config", "tlspubkey", cmd, fp)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", f"mox: no tls public key with fingerprint {fp}\n"), (cmd, fp)
+    r = run_mox("config", "tlspubkey", "rm", "-dir", str(server.dir), "-x")
+    assert (r.returncode, r.stderr) == (1, "mox: no tls public key with fingerprint -x\n")
+    r = mox(server, "config", "tlspubkey", "get", "-h")
+    assert r.returncode == 0 and r.stdout.startswith("Usage:")
+
+
 def test_cli_gen(tmp_path):
     r = run_mox("config", "tlspubkey", "gen", str(tmp_path / "stem"))
     assert r.returncode == 0 and r.stdout == ""

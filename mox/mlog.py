@@ -196,14 +196,16 @@ class Logger:
     def print(self, msg: str, **f: Any) -> None:
         self.log("print", msg, **f)
 
-    def unexpected(self, msg: str, exc: BaseException, **f: Any) -> None:
+    def unexpected(self, msg: str, exc: BaseException, **f: Any) -> str:
         """Log an exception nobody expected (a bug, never a peer's mistake) the one way every
         driver does: level error, the exception as ``err``, its traceback as ``trace`` and the
-        connection id as ``cid`` (this logger's, else the current connection's, else a new one,
-        so that the line can be found from what the client was told)."""
+        connection id as ``cid`` (this logger's, else the current connection's, else a new one).
+        Returns that cid: drivers put it in what the client is told, so that the line can be
+        found from it (``mox cid``)."""
         fields: dict[str, Any] = {}
+        cid = str(f.get("cid") or self.fields.get("cid") or connection_cid())
         if "cid" not in self.fields and "cid" not in f:
-            fields["cid"] = connection_cid()
+            fields["cid"] = cid
         fields.update(f)
         leaf = exc  # a nursery's group around one exception: name that one
         while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
@@ -211,6 +213,7 @@ class Logger:
         fields["err"] = repr(leaf)
         fields["trace"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n")
         self.log("error", msg, **fields)
+        return cid
 
     def trace_line(self, prefix: str, line: bytes | str, kind: str = "text") -> None:
         """Log one protocol line at trace level.

@@ -92,13 +92,16 @@ def test_imap_command_bug(server, monkeypatch):
     c = Imap(server.ports["imap"])
     try:
         assert c.transact("a1", "LOGIN mox@localhost moxmoxmox").startswith(b"a1 OK ")
-        # RFC 5530 3: SERVERBUG; no internals reach the client.
-        assert c.transact("a2", "NAMESPACE") == b"a2 NO [SERVERBUG] error processing command\r\n"
+        # RFC 5530 3: SERVERBUG; no internals reach the client, only the cid of the log line.
+        reply = c.transact("a2", "NAMESPACE")
+        rm = re.fullmatch(rb"a2 NO \[SERVERBUG\] error processing command \(cid ([0-9a-f]+)\)\r\n", reply)
+        assert rm is not None, reply
         assert c.transact("a3", "NOOP").startswith(b"a3 OK ")  # the connection goes on
     finally:
         c.close()
     m = the_error_line(server, "unhandled error in command", "imapserver", "broken", "RuntimeError('imap handler bug')")
     assert m["fields"] == "remote=127.0.0.1; command=NAMESPACE; ", m[0]
+    assert m["cid"] == rm[1].decode()  # what the client was told finds the log line
     # The server goes on: a new connection logs in.
     c = Imap(server.ports["imap"])
     try:
@@ -208,9 +211,11 @@ def test_http_handler_bug(server):
     try:
         conn.request("GET", "/test/unexpected/broken", headers={"Host": "localhost"})
         r = conn.getresponse()
-        assert (r.status, r.getheader("Content-Type"), json.loads(r.read())) == (
-            500, "application/json; charset=utf-8", {"code": "server:error", "message": "internal error"}
-        )
+        assert (r.status, r.getheader("Content-Type")) == (500, "application/json; charset=utf-8")
+        body = json.loads(r.read())
+        assert body["code"] == "server:error"
+        rm = re.fullmatch(r"internal error \(cid ([0-9a-f]+)\)", body["message"])
+        assert rm is not None, body
         # The same keep-alive connection goes on.
         conn.request("GET", "/test/unexpected/fine", headers={"Host": "localhost"})
         r = conn.getresponse()
@@ -219,6 +224,7 @@ def test_http_handler_bug(server):
         conn.close()
     m = the_error_line(server, "unhandled error in web handler", "http", "broken", "RuntimeError('web handler bug')")
     assert m["fields"] == "path=/test/unexpected/broken; "
+    assert m["cid"] == rm[1]
 
 
 def test_websocket_handler_bug(server):

@@ -403,9 +403,9 @@ class Connection:
                     self.log.warn("command failed, disk full", command=full, err=str(e))
                 tagged = Tagged(cmd.tag, "NO", mcode, _text(mtext, mcode))
             else:
-                self.log.unexpected("unhandled error in command", e, command=full)
+                cid = self.log.unexpected("unhandled error in command", e, command=full)
                 text = e.text if isinstance(e, ServerBug) else "error processing command"
-                tagged = Tagged(cmd.tag, "NO", CodeWord("SERVERBUG"), text)
+                tagged = Tagged(cmd.tag, "NO", CodeWord("SERVERBUG"), f"{text} (cid {cid})")
         if s.state != State.LOGOUT:
             try:
                 s.apply_changes(allow_expunge=name not in NO_EXPUNGE_COMMANDS)

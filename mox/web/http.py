@@ -473,8 +473,8 @@ class HTTPConnection:
         except (trio.Cancelled, KeyboardInterrupt):
             raise
         except Exception as e:  # noqa: BLE001 - a guard bug must not reach the client
-            self.log.unexpected("unhandled error in web guard", e, path=req.path)
-            return json_error(500, "server:error", "internal error")
+            cid = self.log.unexpected("unhandled error in web guard", e, path=req.path)
+            return json_error(500, "server:error", f"internal error (cid {cid})")
         if resp is not None:
             return resp
         return got, self.router.body_limit(self.ctx, req.path, DEFAULT_BODY_LIMIT)
@@ -489,8 +489,8 @@ class HTTPConnection:
             self.log.warn("web request failed, disk full", path=req.path, err=str(e))
             return json_error(507, "server:diskFull", "mail storage full, try again later")
         except Exception as e:  # noqa: BLE001 - a handler bug must not reach the client
-            self.log.unexpected("unhandled error in web handler", e, path=req.path)
-            return json_error(500, "server:error", "internal error")
+            cid = self.log.unexpected("unhandled error in web handler", e, path=req.path)
+            return json_error(500, "server:error", f"internal error (cid {cid})")
 
     def host_allowed(self, ev: h11.Request) -> bool:
         """The Host rule of mox.web.access (a DNS-rebinding page cannot reach what trusts loopback)."""
@@ -596,11 +596,11 @@ async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, im
         except (_Close, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, ConnectionError):
             pass
         except Exception as e:  # noqa: BLE001 - a bug outside a handler: logged, a 500 if we can, closed
-            hc.log.unexpected("unhandled error in http connection", e)
+            cid = hc.log.unexpected("unhandled error in http connection", e)
             if hc.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 with trio.move_on_after(5):
                     try:
-                        await hc.send_error(500, "server:error", "internal error")
+                        await hc.send_error(500, "server:error", f"internal error (cid {cid})")
                     except (_Close, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError):
                         pass
         finally:

@@ -284,6 +284,17 @@ class World:
         self.violations: list[Violation] = []
         self.ops: dict[str, int] = {}
         self.counts: dict[str, int] = {}
+        self.started = 0.0
+
+    def done(self, deadline: float, args) -> bool:
+        """Past --seconds and, with --min-ops, the clients together did that many commands
+        (or --max-extra-seconds more went by): on a busy machine the run gets longer, not emptier."""
+        now = time.monotonic()
+        if now < deadline:
+            return False
+        with self.lock:
+            total = sum(self.ops.values())
+        return total >= args.min_ops or now >= deadline + args.max_extra_seconds
 
     def count(self, what: str, n: int = 1) -> None:
         with self.lock:
@@ -881,7 +892,7 @@ def run_client(world: World, cid: int, args, host: str, port: int, deadline: flo
         s.log = open(Path(args.transcripts) / f"client{cid}.txt", "w", encoding="utf-8")
     try:
         s.connect()
-        while time.monotonic() < deadline:
+        while not world.done(deadline, args):
             if args.churn and rng.random() < 0.06:
                 s.disconnect(logout=rng.random() < 0.7)
                 world.count("reconnects")
@@ -925,6 +936,7 @@ def stress(host: str, port: int, args, seed: int) -> World:
     world = World(args.lenient_expunged)
     prepare(args, host, port, world, seed)
     deadline = time.monotonic() + args.seconds
+    world.started = time.monotonic()
     threads = [
         threading.Thread(target=run_client, args=(world, i, args, host, port, deadline, seed), daemon=True)
         for i in range(1, args.clients + 1)
@@ -932,7 +944,7 @@ def stress(host: str, port: int, args, seed: int) -> World:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(args.seconds + 10 * args.timeout)
+        t.join(args.seconds + args.max_extra_seconds + 10 * args.timeout)
         if t.is_alive():
             world.violations.append(Violation("client", 0, "", "a client did not finish (hung connection?)", []))
     for uid, cmd in world.nil_fetched.items():
@@ -1008,6 +1020,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--churn", action="store_true", help="clients log out (or drop the connection) and come back")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--min-ops", type=int, default=0,
+                   help="go on after --seconds until the clients did this many commands in all (a busy machine)")
+    p.add_argument("--max-extra-seconds", type=float, default=60, help="how long --min-ops may extend the run")
     p.add_argument("--server", default="mox", help="mox (start localserve), dovecot (start a throwaway Dovecot), or HOST:PORT")
     p.add_argument("--user", default="mox@localhost")
     p.add_argument("--password", default="moxmoxmox")

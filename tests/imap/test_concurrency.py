@@ -251,13 +251,14 @@ def test_random_clients(imap, churn):
     stress = _stress_module()
     imap.start()
     seed = int(os.environ.get("MOX_STRESS_SEED", random.randrange(1 << 32)))
-    args = stress.parse_args(["--clients", "4", "--seconds", "2.5", "--timeout", str(imap.timeout)]
+    args = stress.parse_args(["--clients", "4", "--seconds", "2.5", "--min-ops", "101", "--timeout", str(imap.timeout)]
                              + (["--churn"] if churn else []))
     world = stress.stress("127.0.0.1", imap.ports["imap"], args, seed)
     out = io.StringIO()
     failed = stress.report(world, seed, out)
     print(out.getvalue())
-    assert sum(world.ops.values()) > 100, out.getvalue()  # the clients did work
+    # The clients did work: a busy machine makes the run longer (--min-ops), an idle server fails.
+    assert sum(world.ops.values()) > 100, out.getvalue()
     if failed:
         pytest.fail(f"stress test found violations (rerun with MOX_STRESS_SEED={seed}):\n{out.getvalue()}",
                     pytrace=False)

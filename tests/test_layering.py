@@ -46,7 +46,7 @@ DRIVERS = {
         "mox.imap.client", "mox.imap.cmd_append", "mox.imap.cmd_auth", "mox.imap.cmd_copymove", "mox.imap.cmd_fetch",
         "mox.imap.cmd_idle", "mox.imap.cmd_mailbox", "mox.imap.cmd_search", "mox.imap.cmd_select",
         "mox.imap.cmd_store", "mox.imap.server", "mox.imap.session", "mox.imap.cmd_sort",
-        "mox.imap.cmd_esearch", "mox.imap.cmd_metadata", "mox.imap.catenate", "mox.imap.compress",
+        "mox.imap.cmd_esearch", "mox.imap.cmd_metadata", "mox.imap.cmd_notify", "mox.imap.catenate", "mox.imap.compress",
     ],
     "mox.smtp": ["mox.smtp.client", "mox.smtp.server"],
     "mox.message": [],

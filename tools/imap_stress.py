@@ -6,7 +6,8 @@
 
 Several client connections (one thread each) log in to one account and work on one mailbox at
 the same time with random commands: LIST, STATUS, SELECT, FETCH (FLAGS, MODSEQ, bodies, sizes),
-STORE (also UNCHANGEDSINCE), EXPUNGE, UID EXPUNGE, APPEND, COPY, MOVE, SEARCH, IDLE and NOOP;
+STORE (also UNCHANGEDSINCE), EXPUNGE, UID EXPUNGE, APPEND, COPY, MOVE, SEARCH, IDLE, NOOP and
+NOTIFY (SELECTED-DELAYED, with STATUS of the other mailboxes between commands);
 with ``--churn`` clients also log out (or just drop the connection) and come back now and then.
 
 Every response is checked against a model of the session (its sequence-number-to-UID view, the
@@ -871,10 +872,21 @@ class Session:
     def op_select(self) -> None:
         self.select()
 
+    def op_notify(self) -> None:
+        """NOTIFY (RFC 5465) for the selected mailbox's events at the end of commands
+        (SELECTED-DELAYED: sequence numbers keep their meaning while no command runs) and
+        STATUS of other mailboxes between commands."""
+        if "NOTIFY" not in self.caps:
+            return self.op_noop()
+        self.expect_ok(self.run(
+            "NOTIFY SET (selected-delayed (MessageNew MessageExpunge FlagChange))"
+            " (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))"
+        ))
+
 
 OPS = {
     "fetch": 24, "store": 16, "noop": 8, "idle": 5, "append": 10, "expunge": 6, "copy": 4, "move": 4,
-    "search": 6, "status": 4, "list": 2, "select": 3,
+    "search": 6, "status": 4, "list": 2, "select": 3, "notify": 1,
 }
 
 

@@ -11,6 +11,8 @@ holds such removals, so the record as it was and the file are still there (RFC 2
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mox.message import Part, sections
 
 from . import contexts, fetch, wire
@@ -34,6 +36,9 @@ from .responses import (
 )
 from .session import Session
 from .types import Command, FetchAtt, Section
+
+if TYPE_CHECKING:
+    from mox.store.schema import Message
 
 
 def _sets_seen(a: FetchAtt) -> bool:
@@ -103,81 +108,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         out: list[bytes] = []
         if want_uid:
             out.append(fetch_attr(FetchUID(m.uid)))
-        data: bytes | None = None
-        root: Part | None = None
-        state_shown = False
-
-        def load() -> tuple[bytes, Part]:
-            nonlocal data, root
-            if data is None or root is None:
-                data = s.acc.read_message(m)  # MessageGone for a tombstone: its file is gone
-                root = m.part
-                assert root is not None, "a message with a file has a part"
-            return data, root
-
-        for a in atts:
-            n = a.name
-            if n == "UID":
-                out.append(fetch_attr(FetchUID(m.uid)))
-            elif n == "FLAGS":
-                out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
-                state_shown = True
-            elif n == "INTERNALDATE":
-                out.append(fetch_attr(FetchInternalDate(wire.date_time(m.received))))
-            elif n == "PREVIEW":
-                # RFC 8970 3: a preview is at most 256 characters (not octets); we send at most 200,
-                # as mox.
-                out.append(fetch_attr(FetchPreview(previews.get(m.id, "")[:200])))
-            elif n == "SAVEDATE":
-                # RFC 8514 3: NIL where the save date is not known (messages stored before we
-                # kept it, as mox).
-                out.append(fetch_attr(FetchSaveDate(wire.date_time(m.saved) if m.saved else None)))
-            elif n == "RFC822.SIZE":
-                out.append(fetch_attr(FetchRFC822Size(m.size)))
-            elif n == "MODSEQ":
-                out.append(fetch_attr(FetchModSeq(max(m.modseq, 1))))
-                state_shown = True
-            elif n == "ENVELOPE":
-                out.append(b"ENVELOPE " + fetch.rendered(m, 0))
-            elif n == "BODYSTRUCTURE":
-                out.append(b"BODYSTRUCTURE " + fetch.rendered(m, 1))
-            elif n == "BODY" and a.section is None:
-                out.append(b"BODY " + fetch.rendered(m, 2))
-            elif n == "RFC822":
-                d, _ = load()
-                out.append(fetch_attr(FetchRFC822(d)))
-            elif n == "RFC822.HEADER":
-                d, r = load()
-                out.append(fetch_attr(FetchRFC822Header(fetch.section_bytes(d, r, Section(text="HEADER")))))
-            elif n == "RFC822.TEXT":
-                d, r = load()
-                out.append(fetch_attr(FetchRFC822Text(fetch.section_bytes(d, r, Section(text="TEXT")))))
-            elif n == "BODY" and a.section is not None:
-                d, r = load()
-                body = fetch.section_bytes(d, r, a.section)
-                offset = None
-                if a.partial is not None:
-                    offset, cnt = a.partial
-                    body = body[offset : offset + cnt]
-                out.append(fetch_attr(FetchBody(fetch.section_name(a.section), offset, body)))
-            elif n in ("BINARY", "BINARY.SIZE") and a.section is not None:  # the parser gives BINARY a section
-                d, r = load()
-                try:
-                    binary = fetch.binary_bytes(d, r, a.section)
-                except sections.UnknownEncoding as e:
-                    raise CommandFailed(f"unknown content-transfer-encoding {e.args[0]}", "UNKNOWN-CTE") from None
-                if binary is None:
-                    raise CommandFailed("part does not exist", "NONEXISTENT")
-                body = binary
-                secname = ".".join(str(x) for x in a.section.part)
-                if n == "BINARY.SIZE":
-                    out.append(fetch_attr(FetchBinarySize(secname, len(body))))
-                else:
-                    offset = None
-                    if a.partial is not None:
-                        offset, cnt = a.partial
-                        body = body[offset : offset + cnt]
-                    out.append(fetch_attr(FetchBinary(secname, offset, body)))
+        state_shown = message_attrs(s, m, atts, previews, out)
         if m.uid in seen_uids and not any(a.name == "FLAGS" for a in atts):
             out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
             state_shown = True
@@ -193,3 +124,86 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         if m.uid in seen_uids and sel.seq(m.uid):
             contexts.message_changed(s, m)  # RFC 5267 4.3: \Seen set by this FETCH
     return "FETCH done"
+
+
+def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt, ...], previews: dict[int, str], out: list[bytes]) -> bool:
+    """Append the FETCH attributes ``atts`` of message ``m`` to ``out`` (written with
+    ``response_write.fetch_attr``); ``previews`` by message id for PREVIEW. Returns whether
+    flags or MODSEQ were shown (Session.shown). Shared by FETCH and NOTIFY's MessageNew
+    (cmd_notify)."""
+    state_shown = False
+    data: bytes | None = None
+    root: Part | None = None
+
+    def load() -> tuple[bytes, Part]:
+        nonlocal data, root
+        if data is None or root is None:
+            data = s.acc.read_message(m)  # MessageGone for a tombstone: its file is gone
+            root = m.part
+            assert root is not None, "a message with a file has a part"
+        return data, root
+
+    for a in atts:
+        n = a.name
+        if n == "UID":
+            out.append(fetch_attr(FetchUID(m.uid)))
+        elif n == "FLAGS":
+            out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
+            state_shown = True
+        elif n == "INTERNALDATE":
+            out.append(fetch_attr(FetchInternalDate(wire.date_time(m.received))))
+        elif n == "PREVIEW":
+            # RFC 8970 3: a preview is at most 256 characters (not octets); we send at most 200,
+            # as mox.
+            out.append(fetch_attr(FetchPreview(previews.get(m.id, "")[:200])))
+        elif n == "SAVEDATE":
+            # RFC 8514 3: NIL where the save date is not known (messages stored before we
+            # kept it, as mox).
+            out.append(fetch_attr(FetchSaveDate(wire.date_time(m.saved) if m.saved else None)))
+        elif n == "RFC822.SIZE":
+            out.append(fetch_attr(FetchRFC822Size(m.size)))
+        elif n == "MODSEQ":
+            out.append(fetch_attr(FetchModSeq(max(m.modseq, 1))))
+            state_shown = True
+        elif n == "ENVELOPE":
+            out.append(b"ENVELOPE " + fetch.rendered(m, 0))
+        elif n == "BODYSTRUCTURE":
+            out.append(b"BODYSTRUCTURE " + fetch.rendered(m, 1))
+        elif n == "BODY" and a.section is None:
+            out.append(b"BODY " + fetch.rendered(m, 2))
+        elif n == "RFC822":
+            d, _ = load()
+            out.append(fetch_attr(FetchRFC822(d)))
+        elif n == "RFC822.HEADER":
+            d, r = load()
+            out.append(fetch_attr(FetchRFC822Header(fetch.section_bytes(d, r, Section(text="HEADER")))))
+        elif n == "RFC822.TEXT":
+            d, r = load()
+            out.append(fetch_attr(FetchRFC822Text(fetch.section_bytes(d, r, Section(text="TEXT")))))
+        elif n == "BODY" and a.section is not None:
+            d, r = load()
+            body = fetch.section_bytes(d, r, a.section)
+            offset = None
+            if a.partial is not None:
+                offset, cnt = a.partial
+                body = body[offset : offset + cnt]
+            out.append(fetch_attr(FetchBody(fetch.section_name(a.section), offset, body)))
+        elif n in ("BINARY", "BINARY.SIZE") and a.section is not None:  # the parser gives BINARY a section
+            d, r = load()
+            try:
+                binary = fetch.binary_bytes(d, r, a.section)
+            except sections.UnknownEncoding as e:
+                raise CommandFailed(f"unknown content-transfer-encoding {e.args[0]}", "UNKNOWN-CTE") from None
+            if binary is None:
+                raise CommandFailed("part does not exist", "NONEXISTENT")
+            body = binary
+            secname = ".".join(str(x) for x in a.section.part)
+            if n == "BINARY.SIZE":
+                out.append(fetch_attr(FetchBinarySize(secname, len(body))))
+            else:
+                offset = None
+                if a.partial is not None:
+                    offset, cnt = a.partial
+                    body = body[offset : offset + cnt]
+                out.append(fetch_attr(FetchBinary(secname, offset, body)))
+    return state_shown

@@ -10,7 +10,7 @@ Extensions: LITERAL+ (RFC 7888), MULTIAPPEND (RFC 3502), CATENATE (RFC 4469), RE
 (RFC 4731), SEARCHRES (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
 SPECIAL-USE (RFC 6154), WITHIN (RFC 5032), SAVEDATE (RFC 8514), PREVIEW (RFC 8970), MULTISEARCH (RFC 7377), COMPRESS (RFC 4978), METADATA
 (RFC 5464, RFC 9590), ID (RFC 2971), ENABLE (RFC 5161), QUOTA (RFC 9208), UTF8=ACCEPT (RFC 6855),
-SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO), ESORT and CONTEXT (RFC 5267: SORT
+NOTIFY (RFC 5465), SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO), ESORT and CONTEXT (RFC 5267: SORT
 RETURN, CONTEXT/UPDATE/PARTIAL return options, CANCELUPDATE), PARTIAL (RFC 9394).
 """
 
@@ -22,7 +22,7 @@ from .errors import BadCommand
 from .grammar import MessageLiteralHere
 from .parse_fetch import FetchGrammar
 from .parse_search import SearchGrammar
-from .types import AppendMessage, Command, ListCommand, NumSet, PartialRange, SearchKey
+from .types import AppendMessage, Command, FetchAtt, ListCommand, NotifyEvent, NotifyGroup, NumSet, PartialRange, SearchKey
 
 # Commands and the state table (RFC 9051 6, 6.1-6.4).
 ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
@@ -30,7 +30,7 @@ NOT_AUTHENTICATED = {"STARTTLS", "AUTHENTICATE", "LOGIN"}
 AUTHENTICATED = {
     "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
     "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE", "GETQUOTAROOT", "GETQUOTA",
-    "GETMETADATA", "SETMETADATA", "ESEARCH", "COMPRESS",
+    "GETMETADATA", "SETMETADATA", "ESEARCH", "COMPRESS", "NOTIFY",
 }
 SELECTED = {
     "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD",
@@ -44,6 +44,14 @@ STATUS_ITEMS = {
     "HIGHESTMODSEQ", "DELETED-STORAGE",
 }
 THREAD_ALGORITHMS = {"ORDEREDSUBJECT", "REFERENCES", "REFS"}
+# RFC 5465 8: the events by their lower-case name, spelled as the RFC does.
+NOTIFY_EVENTS = {
+    e.lower(): e
+    for e in (
+        "MessageNew", "MessageExpunge", "FlagChange", "AnnotationChange", "MailboxName", "SubscriptionChange",
+        "MailboxMetadataChange", "ServerMetadataChange",
+    )
+}
 
 
 class Parser(FetchGrammar, SearchGrammar):
@@ -374,6 +382,68 @@ class Parser(FetchGrammar, SearchGrammar):
             keys.append(self.parse_search_key(charset))
         key = keys[0] if len(keys) == 1 else SearchKey("AND", children=tuple(keys))
         return {"sources": sources, "return_opts": return_opts, "charset": charset, "key": key}
+
+    # NOTIFY: RFC 5465 8
+
+    def cmd_notify(self, uid: bool) -> dict[str, Any]:
+        # notify = "NOTIFY" SP (notify-set / notify-none); notify-none = "NONE";
+        # notify-set = "SET" [status-indicator] SP event-groups; status-indicator = SP "STATUS";
+        # event-groups = event-group *(SP event-group)
+        self.sp()
+        if self.take(b"NONE"):
+            return {"groups": None, "status": False}
+        self.expect(b"SET")
+        self.sp()
+        status = self.take(b"STATUS ")
+        groups = [self.parse_event_group()]
+        while self.take(b" "):
+            groups.append(self.parse_event_group())
+        return {"groups": tuple(groups), "status": status}
+
+    def parse_event_group(self) -> NotifyGroup:
+        # event-group = "(" filter-mailboxes SP events ")"; filter-mailboxes =
+        # "selected" / "selected-delayed" / "inboxes" / "personal" / "subscribed" /
+        # ("subtree" SP one-or-more-mailbox) / ("mailboxes" SP one-or-more-mailbox), and RFC
+        # 7377's "subtree-one"; one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")"
+        self.expect(b"(")
+        w = self._run(frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")).decode().lower()
+        names: list[str] = []
+        if w in ("subtree", "subtree-one", "mailboxes"):
+            self.sp()
+            if self.take(b"("):
+                names.append(self.parse_mailbox())
+                while self.take(b" "):
+                    names.append(self.parse_mailbox())
+                self.expect(b")")
+            else:
+                names.append(self.parse_mailbox())
+        elif w not in ("selected", "selected-delayed", "inboxes", "personal", "subscribed"):
+            raise self.error("expected mailbox filter")
+        self.sp()
+        # events = ( "(" event *(SP event) ")" ) / "NONE"
+        events: list[NotifyEvent] = []
+        if not self.take(b"NONE"):
+            self.expect(b"(")
+            events.append(self.parse_notify_event())
+            while self.take(b" "):
+                events.append(self.parse_notify_event())
+            self.expect(b")")
+        self.expect(b")")
+        return NotifyGroup(w, tuple(names), tuple(events))
+
+    def parse_notify_event(self) -> NotifyEvent:
+        # event = message-event / mailbox-event / user-event / event-ext; message-event =
+        # ("MessageNew" [SP "(" fetch-att *(SP fetch-att) ")"]) / "MessageExpunge" /
+        # "FlagChange" / "AnnotationChange"; event-ext = atom (answered with BADEVENT).
+        word = self.parse_atom()
+        name = NOTIFY_EVENTS.get(word.lower(), word)
+        atts: list[FetchAtt] = []
+        if name == "MessageNew" and self.take(b" ("):
+            atts.append(self.parse_fetch_att())
+            while self.take(b" "):
+                atts.append(self.parse_fetch_att())
+            self.expect(b")")
+        return NotifyEvent(name, tuple(atts))
 
     # METADATA: RFC 5464 (the grammar of its section 5 with errata 1691/2785)
 

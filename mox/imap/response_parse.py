@@ -27,6 +27,7 @@ from .responses import (
     CodeNoUpdate,
     CodeInProgress,
     CodeMetadata,
+    CodeBadEvent,
     CodeOther,
     CodePermanentFlags,
     CodeUIDNext,
@@ -211,6 +212,14 @@ class _Parser(FetchReader):
                 self.sp()
                 num = self.number()
             return CodeMetadata(kind, num)
+        if name == "BADEVENT":
+            # RFC 5465 8: "BADEVENT" SP "(" event *(SP event) ")"
+            self.expect(b" (")
+            events = [self.atom()]
+            while self.take(b" "):
+                events.append(self.atom())
+            self.expect(b")")
+            return CodeBadEvent(tuple(events))
         if name == "BADCHARSET":
             charsets: list[str] = []
             if self.take(b" ("):

@@ -32,6 +32,7 @@ from .responses import (
     CodeCopyUID,
     CodeHighestModSeq,
     CodeInProgress,
+    CodeBadEvent,
     CodeMetadata,
     CodeModified,
     CodeNoUpdate,
@@ -154,6 +155,8 @@ def serialize_code(c: Code) -> bytes:
         return b"INPROGRESS (" + tag + b" " + prog + b" " + goal + b")"
     if isinstance(c, CodeMetadata):
         return b"METADATA " + c.kind.encode("ascii") + (b"" if c.number is None else b" %d" % c.number)
+    if isinstance(c, CodeBadEvent):
+        return b"BADEVENT (" + " ".join(c.events).encode("ascii") + b")"
     if isinstance(c, CodeOther):
         return c.word.encode("ascii") + b" " + _text(c.arg)
     raise TypeError(f"not a response code: {c!r}")

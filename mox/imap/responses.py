@@ -146,6 +146,16 @@ class CodeInProgress(_Value, frozen=True):
     name = "INPROGRESS"
 
 
+class CodeBadEvent(_Value, frozen=True):
+    """RFC 5465 8: ``BADEVENT (event ...)``, the NOTIFY events the server supports."""
+
+    events: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return "BADEVENT"
+
+
 class CodeOther(_Value, frozen=True):
     """A code with arguments we do not know; ``arg`` is the raw text after the name."""
 
@@ -172,6 +182,7 @@ Code = Union[
     CodeModified,
     CodeBadCharset,
     CodeNoUpdate,
+    CodeBadEvent,
     CodeOther,
 ]
 

@@ -34,6 +34,7 @@ from . import (
     cmd_idle,
     cmd_mailbox,
     cmd_metadata,
+    cmd_notify,
     cmd_search,
     cmd_select,
     cmd_sort,
@@ -125,6 +126,7 @@ HANDLERS: dict[str, Callable[[Session, Command], Awaitable[str | Done]]] = {
     "THREAD": cmd_sort.cmd_thread,
     "CANCELUPDATE": cmd_search.cmd_cancelupdate,
     "ESEARCH": cmd_esearch.cmd_esearch,
+    "NOTIFY": cmd_notify.cmd_notify,
     "FETCH": cmd_fetch.cmd_fetch,
     "STORE": cmd_store.cmd_store,
     "COPY": cmd_copymove.cmd_copy,
@@ -183,7 +185,7 @@ class Connection:
         """Write one response now (greeting, BYE, continuation requests, the tagged reply)."""
         await self.write(response_write.serialize(r, utf8=self.session.utf8))
 
-    async def next_event(self, timeout: float | None = None) -> object:
+    async def next_event(self, timeout: float | None = None, *, between: bool = False) -> object:
         # Before login APPEND can't succeed: its message literal gets the limit of any other
         # literal, so an unauthenticated client can't make us buffer a huge message.
         self.proto.max_append = self.max_append if self._authenticated() else MAX_LITERAL
@@ -199,12 +201,56 @@ class Connection:
                     t = TIMEOUTS["read_auth" if self._authenticated() else "read_preauth"]
             else:
                 t = timeout
-            with trio.move_on_after(t) as cs:
-                data = await self.stream.receive_some(65536)
-            if cs.cancelled_caught:
-                raise ReadTimeout()
+            n = self.session.notify
+            data: bytes | bytearray
+            if between and n is not None and n.pushes and self.session.sub is not None and not self.proto.in_command():
+                data = await self._receive_notifying(t)
+            else:
+                with trio.move_on_after(t) as cs:
+                    data = await self.stream.receive_some(65536)
+                if cs.cancelled_caught:
+                    raise ReadTimeout()
             self.proto.receive_data(data)
             self.peak_buffered = max(self.peak_buffered, self.proto.buffered() + len(self._upload_buf))
+
+    async def _receive_notifying(self, timeout: float) -> bytes:
+        """Wait for the client's next command while writing what NOTIFY asks to be told as it
+        happens (RFC 5465 3: notifications also when no command is in progress). The writer
+        stops once data arrives; a write in progress is finished first (shielded)."""
+        s = self.session
+        failed: list[BaseException] = []
+        data = b""
+        timed_out = False
+
+        async def push() -> None:
+            try:
+                while s.sub is not None and not s.sub.closed:
+                    with trio.CancelScope(shield=True):
+                        try:
+                            s.apply_changes(push=True)
+                        except Exception as e:  # a bug here must not end the connection
+                            self.log.unexpected("applying notify changes", e)
+                            return
+                        await s.remove_released_files()
+                        out = s.take_output()
+                        if out:
+                            await self.write(out)
+                    await s.sub.wait()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
+                failed.append(e)
+                nursery.cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(push)
+            with trio.move_on_after(timeout) as cs:
+                data = bytes(await self.stream.receive_some(65536))
+            timed_out = cs.cancelled_caught
+            nursery.cancel_scope.cancel()
+        if failed:
+            raise failed[0]
+        if timed_out:
+            raise ReadTimeout()
+        return data
 
     # -- APPEND message literals
 
@@ -290,7 +336,7 @@ class Connection:
     async def _serve_commands(self) -> None:
         s = self.session
         while True:
-            ev = await self.next_event()
+            ev = await self.next_event(between=True)
             if isinstance(ev, Command):
                 if self.ctx.shutting_down.is_set():
                     # RFC 9051 7.1.5: BYE when the server is shutting down.
@@ -369,7 +415,8 @@ class Connection:
                 cmd = await self.ci.command(cmd)
             if not _allowed(s.state, name):
                 raise CommandFailed(f"{full} not allowed in this connection state")
-            if s.selected is not None and name not in ("SELECT", "EXAMINE"):
+            # NOTIFY applies them itself, under the setting in force (cmd_notify.py).
+            if s.selected is not None and name not in ("SELECT", "EXAMINE", "NOTIFY"):
                 # New messages and flag changes first, so the command can refer to them;
                 # expunges wait until after the command (they renumber messages).
                 s.apply_changes(allow_expunge=False)

@@ -63,14 +63,17 @@ from .responses import (
     UntaggedUIDFetch,
     UntaggedFlags,
     UntaggedList,
+    UntaggedMetadata,
     UntaggedRecent,
     UntaggedResult,
+    UntaggedStatus,
     UntaggedVanished,
 )
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
 
 if TYPE_CHECKING:
+    from .cmd_notify import Notify
     from .server import Connection
 
 # Capabilities as mox v0.0.17 (imapserver/server.go, in its order), plus NAMESPACE, then the ones
@@ -87,7 +90,7 @@ BASE_CAPABILITIES = (
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE CREATE-SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 "
     "AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 ID APPENDLIMIT CONDSTORE "
     "QRESYNC STATUS=SIZE QUOTA QUOTA=RES-STORAGE METADATA SAVEDATE WITHIN NAMESPACE LIST-METADATA "
-    "MULTIAPPEND REPLACE PREVIEW INPROGRESS MULTISEARCH UIDONLY COMPRESS=DEFLATE "
+    "MULTIAPPEND REPLACE PREVIEW INPROGRESS MULTISEARCH NOTIFY UIDONLY COMPRESS=DEFLATE "
     "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH "
     "CONTEXT=SORT PARTIAL CATENATE URL-PARTIAL"
 )
@@ -207,7 +210,9 @@ class Session:
         self.client_cert = False  # a client certificate was presented in the TLS handshake
         self.auth_failures = 0
         self.mark = 0  # changes up to this modseq have been applied (changes.py: mark)
-        self.carry: list[Any] = []  # changes drained but not applied yet (apply_changes before=)
+        self.carry: list[Any] = []  # changes drained but not applied yet (apply_changes before=, push=)
+        #: The NOTIFY setting (RFC 5465, cmd_notify.py); None until the first NOTIFY command.
+        self.notify: Notify | None = None
 
     # -- output
 
@@ -443,13 +448,28 @@ class Session:
         if acc is not None and acc.has_released_files():
             await trio.to_thread.run_sync(acc.remove_released_files)
 
-    def apply_changes(self, *, allow_expunge: bool = True, before: int | None = None) -> None:
+    def set_notify(self, n: Notify) -> None:
+        """A new NOTIFY setting (cmd_notify)."""
+        self.notify = n
+
+    def _notify_overflow(self) -> None:
+        """RFC 5465 5.8: tell the client and go on as after NOTIFY NONE."""
+        from .cmd_notify import Notify, overflow_response
+
+        self.notify = Notify()
+        self.send(overflow_response())
+
+    def apply_changes(self, *, allow_expunge: bool = True, before: int | None = None, push: bool = False) -> None:
         """Apply the changes other sessions made (in commit order), queueing the untagged
         responses. Expunges are held back unless ``allow_expunge``. With ``before`` (the modseq
         of the session's own new message) only changes committed before it are applied now, the
-        rest come first next time: the client hears of messages in the order they were added."""
+        rest come first next time: the client hears of messages in the order they were added.
+        ``push``: between commands, for NOTIFY (cmd_notify.py): with SELECTED-DELAYED the
+        selected mailbox's message changes wait for the next command."""
         if self.sub is None:
             return
+        from .cmd_notify import MAX_DELAYED, MAX_PENDING
+
         changes, mark = self.sub.drain()
         if self.carry:
             changes = self.carry + changes
@@ -458,12 +478,26 @@ class Session:
         if sel is not None and allow_expunge and sel.deferred:
             changes = sel.deferred + changes
             sel.deferred = []
+        n = self.notify
+        if n is not None and n.groups and len(changes) > MAX_PENDING:
+            self._notify_overflow()
+            n = self.notify
         if before is not None:
             for i, ch in enumerate(changes):
                 if getattr(ch, "modseq", 0) > before:
                     changes, self.carry = changes[:i], changes[i:]
                     mark = before  # the changes up to it are applied, not more
                     break
+        elif push and n is not None and n.delayed and sel is not None:
+            held = [ch for ch in changes if _message_change_of(ch, sel.mailbox_id)]
+            if len(held) > MAX_DELAYED:
+                self._notify_overflow()  # and they are applied as after NOTIFY NONE
+            elif held:
+                changes = [ch for ch in changes if not _message_change_of(ch, sel.mailbox_id)]
+                self.carry = held
+                seqs = [ch.modseq for ch in held if hasattr(ch, "modseq")]
+                if seqs:
+                    mark = min(mark, min(seqs) - 1)  # not applied yet
         self.mark = mark
         if sel is not None and sel.shown:
             self._apply(changes, sel, allow_expunge)
@@ -476,6 +510,8 @@ class Session:
         from mox.store import changes as C
 
         adds: list[Any] = []
+        n = self.notify
+        new_event = n.selected_event("MessageNew") if n is not None else None
 
         def flush_adds() -> None:
             if not adds or sel is None:
@@ -484,11 +520,17 @@ class Session:
             self.send(UntaggedExists(len(sel.uids)))
             self.report_recent()
             for a in adds:
-                self.send_flags(sel.seq(a.uid), a.uid, a.flags, a.modseq if self.condstore else None)
+                if new_event is not None and new_event.fetch_atts:
+                    self._notify_fetch(sel, a.uid, new_event.fetch_atts)
+                else:
+                    self.send_flags(sel.seq(a.uid), a.uid, a.flags, a.modseq if self.condstore else None)
             contexts.messages_added(self, [a.uid for a in adds])
             adds.clear()
 
+        notify = _NotifyRouter(self, n, sel, flush_adds) if n is not None else None
         for ch in changes:
+            if notify is not None and notify.route(ch):
+                continue
             if isinstance(ch, C.ChangeAddUID):
                 if sel is None or ch.mailbox_id != sel.mailbox_id:
                     continue
@@ -563,7 +605,39 @@ class Session:
                     attrs = ("\\Subscribed",) if self.acc.mailbox(ch.name) is not None else ("\\Subscribed", "\\NonExistent")
                     self.send(UntaggedList(attrs, "/", ch.name))
         flush_adds()
+        if notify is not None:
+            notify.flush()
         self.report_recent()  # expunged messages may have been \Recent
+
+    def _notify_fetch(self, sel: Selected, uid: int, atts: tuple[Any, ...]) -> None:
+        """RFC 5465 5.2: the FETCH of a new message with the attributes its MessageNew event
+        names (UID first, as it is needed to make sense of it, except with UIDONLY). Attributes
+        that would set \\Seen don't (RFC 5465 5.2: the client SHOULD NOT ask for them; mox
+        neither). An attribute that can't be made gives an untagged NO and a FETCH of the UID
+        alone (as mox)."""
+        from mox.store import errors as E
+
+        from .cmd_fetch import message_attrs
+        from .response_write import fetch_attr, fetch_response
+
+        m = self.message(uid)
+        if m is None:
+            return
+        out: list[bytes] = []
+        if not self.uidonly and not any(a.name == "UID" for a in atts):
+            out.append(fetch_attr(FetchUID(uid)))
+        previews: dict[int, str] = {}
+        if any(a.name == "PREVIEW" for a in atts):
+            previews[m.id] = m.preview if m.preview is not None else self.acc.preview(m)
+        try:
+            if message_attrs(self, m, atts, previews, out):
+                self.shown(m.uid, m.modseq)
+        except (CommandFailed, E.MessageGone) as e:
+            text = e.text if isinstance(e, CommandFailed) else "message is gone"
+            self.send(UntaggedResult("NO", None, f"generating notify fetch response: {text}"))
+            out = [fetch_attr(FetchUID(uid))]
+        seq = sel.seq(uid)
+        self.out += fetch_response(uid, out, uidfetch=True) if self.uidonly else fetch_response(seq, out)
 
     def _check_keywords(self, flags: tuple[str, ...] | list[str]) -> None:
         """Send an updated FLAGS when a keyword appears that the client hasn't seen yet."""
@@ -601,3 +675,119 @@ class Session:
             except Exception as e:  # pragma: no cover
                 self.log.unexpected("closing account", e)
             self.acc = None
+
+
+def _message_change_of(ch: Any, mailbox_id: int) -> bool:
+    """A change to messages (or keywords) of the mailbox (what NOTIFY's message events tell of)."""
+    from mox.store import changes as C
+
+    return (
+        isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords))
+        and ch.mailbox_id == mailbox_id
+    )
+
+
+class _NotifyRouter:
+    """How a session with a NOTIFY setting tells of changes (cmd_notify.py has the rules):
+    ``route(change)`` says True when it took care of the change, False when the session's
+    usual handling of the selected mailbox is to apply it."""
+
+    def __init__(self, s: Session, n: Notify, sel: Selected | None, flush_adds: Any) -> None:
+        from .cmd_notify import Matcher
+
+        self.s = s
+        self.n = n
+        self.sel = sel
+        self.flush_adds = flush_adds
+        self.m = Matcher(s)
+        self.status: dict[int, set[str]] = {}  # other mailboxes' events waiting for their counts
+
+    def _send(self, r: Response) -> None:
+        self.flush_adds()  # the client hears of things in the order they happened
+        self.s.send(r)
+
+    def route(self, ch: Any) -> bool:
+        from mox.store import changes as C
+
+        s, n, sel = self.s, self.n, self.sel
+        if isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords)):
+            kind = (
+                "MessageNew" if isinstance(ch, C.ChangeAddUID)
+                else "MessageExpunge" if isinstance(ch, C.ChangeRemoveUIDs)
+                else "FlagChange"
+            )  # fmt: skip
+            if sel is not None and ch.mailbox_id == sel.mailbox_id:
+                if n.selected_event(kind) is not None:
+                    return False  # told as without NOTIFY
+                if isinstance(ch, C.ChangeRemoveUIDs):
+                    s.sub.release(ch)  # not told: the view keeps the numbers (cmd_notify.py)
+                return True
+            if isinstance(ch, C.ChangeRemoveUIDs):
+                s.sub.release(ch)
+            if isinstance(ch, C.ChangeMailboxKeywords):
+                return True
+            mb = s.acc.mailbox_by_id(ch.mailbox_id)
+            if mb is not None and n.match(self.m, mb.id, mb.name, kind) is not None:
+                self.status.setdefault(mb.id, set()).add(kind)
+            return True
+        if isinstance(ch, C.ChangeMailboxCounts):
+            kinds = self.status.pop(ch.mailbox.id, None)
+            if kinds:
+                # The counts as the index has them now, not as of the change: never older than
+                # what a STATUS command showed this client (the index can be ahead of the
+                # changes still on their way to this session).
+                self._send_status(s.acc.mailbox_by_id(ch.mailbox.id) or ch.mailbox, kinds)
+            return True
+        if isinstance(ch, C.ChangeAddMailbox):
+            if n.match(self.m, ch.mailbox.id, ch.mailbox.name, "MailboxName") is not None:
+                flags = ("\\Subscribed",) if ch.mailbox.subscribed else ()
+                self._send(UntaggedList(flags, "/", ch.mailbox.name))
+            return True
+        if isinstance(ch, C.ChangeRemoveMailbox):
+            if sel is not None and sel.mailbox_id == ch.mailbox_id:
+                sel.deleted = True  # commands on it are refused from now on (server.py)
+            s.sub.release(ch)
+            self.status.pop(ch.mailbox_id, None)
+            if n.match(self.m, ch.mailbox_id, ch.name, "MailboxName") is not None:
+                self._send(UntaggedList(("\\NonExistent",), "/", ch.name))  # RFC 5465 5.4
+            return True
+        if isinstance(ch, C.ChangeRenameMailbox):
+            if sel is not None and sel.mailbox_id == ch.mailbox_id:
+                sel.name = ch.new_name
+            if (
+                n.match(self.m, ch.mailbox_id, ch.new_name, "MailboxName") is not None
+                or n.match(self.m, ch.mailbox_id, ch.old_name, "MailboxName") is not None
+            ):
+                # RFC 5465 5.4: OLDNAME whatever the client enabled.
+                self._send(UntaggedList((), "/", ch.new_name, oldname=ch.old_name))
+            return True
+        if isinstance(ch, C.ChangeSubscription):
+            mb = s.acc.mailbox(ch.name)
+            if n.match(self.m, mb.id if mb is not None else 0, ch.name, "SubscriptionChange") is not None:
+                # RFC 5465 5.5: \Subscribed if and only if subscribed now.
+                attrs: tuple[str, ...] = ("\\Subscribed",) if ch.subscribed else ()
+                if mb is None:
+                    attrs += ("\\NonExistent",)
+                self._send(UntaggedList(attrs, "/", ch.name))
+            return True
+        if isinstance(ch, C.ChangeAnnotation):
+            # RFC 5465 5.6, 5.7: the entry's name, not its value (RFC 5464 4.4.2).
+            kind = "ServerMetadataChange" if ch.mailbox_id == 0 else "MailboxMetadataChange"
+            if n.match(self.m, ch.mailbox_id, ch.mailbox_name, kind) is not None:
+                self._send(UntaggedMetadata(ch.mailbox_name, ((ch.key, None),), values=False))
+            return True
+        return True  # thread settings, special use: nothing to tell
+
+    def _send_status(self, mb: Any, kinds: set[str]) -> None:
+        from .cmd_notify import status_attrs
+
+        self._send(UntaggedStatus(mb.name, status_attrs(self.s, mb, kinds)))
+
+    def flush(self) -> None:
+        """Events whose mailbox counts did not come in the same batch: told with the counts
+        as they are now."""
+        for mbid, kinds in list(self.status.items()):
+            mb = self.s.acc.mailbox_by_id(mbid)
+            if mb is not None:
+                self._send_status(mb, kinds)
+        self.status.clear()

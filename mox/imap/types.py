@@ -133,6 +133,27 @@ class PartialRange(msgspec.Struct, frozen=True):
         return results[lo:hi]
 
 
+class NotifyEvent(msgspec.Struct, frozen=True):
+    """One event of a NOTIFY event group (RFC 5465 8 event): ``name`` as the RFC spells it
+    (MessageNew, MessageExpunge, FlagChange, AnnotationChange, MailboxName, SubscriptionChange,
+    MailboxMetadataChange, ServerMetadataChange) or, for an event we don't know, as the client
+    wrote it; MessageNew may carry the FETCH attributes to send with a new message."""
+
+    name: str
+    fetch_atts: tuple[FetchAtt, ...] = ()
+
+
+class NotifyGroup(msgspec.Struct, frozen=True):
+    """One NOTIFY event group (RFC 5465 8 event-group): the mailbox filter, lower-case
+    (selected, selected-delayed, inboxes, personal, subscribed, subtree, subtree-one (RFC
+    7377), mailboxes), the mailbox names of subtree/subtree-one/mailboxes as the client wrote
+    them, and the events; no events is ``NONE``."""
+
+    filter: str
+    mailboxes: tuple[str, ...] = ()
+    events: tuple[NotifyEvent, ...] = ()
+
+
 class ListCommand(msgspec.Struct, frozen=True):
     reference: str
     patterns: tuple[str, ...]

@@ -42,6 +42,7 @@ from mox.store.changes import (
     ChangeSubscription,
     ChangeThread,
     ChangeMailboxSpecialUse,
+    ChangeAnnotation,
 )
 from mox.store.errors import (
     AccountExists,
@@ -91,6 +92,7 @@ __all__ = [
     "ChangeSubscription",
     "ChangeThread",
     "ChangeMailboxSpecialUse",
+    "ChangeAnnotation",
     "CramMD5State",
     "DiskFull",
     "Inconsistent",

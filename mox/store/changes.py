@@ -97,6 +97,16 @@ class ChangeMailboxSpecialUse(msgspec.Struct, frozen=True):
     mailbox: Mailbox
 
 
+class ChangeAnnotation(msgspec.Struct, frozen=True):
+    """A metadata entry (IMAP METADATA, RFC 5464) was set or removed (mox's ChangeAnnotation):
+    of a mailbox, or of the account with ``mailbox_id`` 0 and ``mailbox_name`` "". IMAP NOTIFY
+    tells of it without the value (RFC 5465 5.6, 5.7)."""
+
+    mailbox_id: int
+    mailbox_name: str
+    key: str
+
+
 Change = (
     ChangeAddUID
     | ChangeRemoveUIDs
@@ -109,6 +119,7 @@ Change = (
     | ChangeMailboxKeywords
     | ChangeThread
     | ChangeMailboxSpecialUse
+    | ChangeAnnotation
 )
 
 

@@ -16,6 +16,7 @@ from mox.auth.password import make_password_record
 from mox.store.changes import (
     ChangeAddMailbox,
     ChangeAddUID,
+    ChangeAnnotation,
     ChangeFlags,
     ChangeMailboxCounts,
     ChangeMailboxKeywords,
@@ -87,7 +88,8 @@ class Writes(JunkTraining):
         MetadataTooMany / MetadataTooLarge, and nothing is set."""
         with self._cond:
             self._check_writable()
-            mbid = 0 if mailbox_name is None else self._mailbox_locked(mailbox_name).id
+            mb = None if mailbox_name is None else self._mailbox_locked(mailbox_name)
+            mbid = 0 if mb is None else mb.id
             cur = dict(self._annotations.get(mbid, {}))
             records = []
             for key, value, is_string in entries:
@@ -116,7 +118,8 @@ class Writes(JunkTraining):
                 raise MetadataTooLarge(f"metadata too large, at most {METADATA_MAX_SIZE} bytes", METADATA_MAX_SIZE)
             for rec in records:
                 self._apply(rec)
-            self._transact_applied(records, [], origin)
+            changes = [ChangeAnnotation(mbid, "" if mb is None else mb.name, rec.key) for rec in records]
+            self._transact_applied(records, changes, origin)
         self._after_commit()
 
     @space_errors
@@ -346,8 +349,8 @@ class Writes(JunkTraining):
                 changed = [self._by_id[id] for id, _ in updates]
                 mb2 = self._mailboxes[mailbox_id]
                 changes: list = [ChangeFlags(mailbox_id, m.uid, modseq, m.flags) for m in changed]
-                if (mb2.total, mb2.deleted, mb2.unread, mb2.unseen) != (mb.total, mb.deleted, mb.unread, mb.unseen):
-                    changes.append(ChangeMailboxCounts(mb2))
+                # Always: its highest modseq changed (IMAP NOTIFY's STATUS for FlagChange).
+                changes.append(ChangeMailboxCounts(mb2))
                 if mb2.keywords != mb.keywords:
                     changes.append(ChangeMailboxKeywords(mailbox_id, mb2.keywords))
                 self._transact_applied(records, changes, origin)

@@ -209,6 +209,10 @@ CASES: list[tuple[bytes, object]] = [
     (b"a1 OK [METADATA LONGENTRIES 2199] GETMETADATA done\r\n", Tagged("a1", "OK", r.CodeMetadata("LONGENTRIES", 2199), "GETMETADATA done")),
     (b"a1 NO [METADATA MAXSIZE 1024] too large\r\n", Tagged("a1", "NO", r.CodeMetadata("MAXSIZE", 1024), "too large")),
     (b"a1 NO [METADATA TOOMANY] too many\r\n", Tagged("a1", "NO", r.CodeMetadata("TOOMANY"), "too many")),
+    (
+        b"a1 NO [BADEVENT (MessageNew MessageExpunge FlagChange)] unsupported event\r\n",
+        Tagged("a1", "NO", r.CodeBadEvent(("MessageNew", "MessageExpunge", "FlagChange")), "unsupported event"),
+    ),
     (b"* 1 FETCH (BODY[] {5}\r\nhello)\r\n", UntaggedFetch(1, [FetchBody("", None, b"hello")])),
     (b"* 1 FETCH (BODY[1.2]<10> {3}\r\nabc)\r\n", UntaggedFetch(1, [FetchBody("1.2", 10, b"abc")])),
     (b"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {14}\r\nSubject: a\r\n\r\n)\r\n",

@@ -6,7 +6,7 @@ NOT_AUTH_ONLY = ["starttls", "login mox@localhost moxmoxmox", "authenticate plai
 AUTH = [
     "enable condstore", "select inbox", "examine inbox", "create x", "delete x", "rename x y", "subscribe x",
     "unsubscribe x", 'list "" *', 'lsub "" *', "namespace", "status inbox (messages)", "append inbox {1+}\r\nx",
-    "idle", "getquotaroot inbox", 'getquota ""',
+    "idle", "getquotaroot inbox", 'getquota ""', "notify none",
 ]
 SELECTED = [
     "check", "close", "unselect", "expunge", "uid expunge 1", "search all", "uid search all", "fetch 1 flags",

@@ -415,3 +415,16 @@ def test_imaplib(imap, monkeypatch):
         assert any(d.startswith(b"Archive (UIDNEXT 2 MESSAGES 1") for d in c.untagged_responses.get("STATUS", []))
     finally:
         c.logout()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_pushed_while_reading(imap, tls):
+    """The notifications are written while the server waits for the next command, also on a
+    TLS stream (one writer and one reader at once); a command sent meanwhile is answered."""
+    tc = imap.connect(tls=tls)
+    tc.transact("ok", "notify set (personal (MessageNew MessageExpunge MailboxName))")
+    for i in range(1, 4):
+        imap.deliver(MSG, mailbox="Archive")
+        tc.read_untagged(UntaggedStatus("Archive", {"UIDNEXT": i + 1, "MESSAGES": i, "UNSEEN": i}))
+        tc.transact("ok", "noop")
+        tc.expect_no_untagged()

@@ -12,6 +12,7 @@ import msgspec
 
 from mox.ctl import CtlError
 from mox.context import ServerContext
+from mox.queue import holdrules
 from mox.queue.control import Filter, Sort, format_entry, parse_duration, select
 from mox.queue.queue import Queue
 
@@ -122,42 +123,28 @@ async def cmd_queueholdruleslist(ctx: ServerContext, conn: CtlConn) -> None:
     await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def _domain(s: str, what: str) -> str:
-    s = s.strip().lower().rstrip(".")
-    if s and (any(c.isspace() or c in "@/\\;\"," for c in s) or ".." in s or s.startswith(".")):
-        raise CtlError(f"parsing {what} domain: invalid domain {s!r}")
-    return s
-
-
 async def cmd_queueholdrulesadd(ctx: ServerContext, conn: CtlConn) -> None:
     """> queueholdrulesadd, > account, > sender domain, > recipient domain, < ok. Queued
     messages that match are put on hold too (mox HoldRuleAdd)."""
-    import trio
-
     account = await conn.read_line()
-    sender = _domain(await conn.read_line(), "sender")
-    rcpt = _domain(await conn.read_line(), "recipient")
-    q = _queue(ctx)
-    if account and account not in ctx.config.accounts:
-        raise CtlError(f"add hold rule: unknown account {account!r}")
-    rule = await trio.to_thread.run_sync(q.holdrules.add, account, sender, rcpt)
-    sel = [msgspec.structs.replace(e, hold=True) for e in q.list() if not e.hold and rule.matches(e.account, e.mail_from, e.recipient)]
-    await q.update(sel)
-    q.log.info("hold rule added", rule=rule.describe(), held=len(sel))
+    sender = await conn.read_line()
+    rcpt = await conn.read_line()
+    try:
+        await holdrules.add_rule(_queue(ctx), account, sender, rcpt)
+    except holdrules.HoldRuleError as e:
+        raise CtlError(str(e)) from None
     await conn.write_line("ok")
 
 
 async def cmd_queueholdrulesremove(ctx: ServerContext, conn: CtlConn) -> None:
     """> queueholdrulesremove, > id, < ok. Messages on hold stay on hold (as mox)."""
-    import trio
-
     idstr = await conn.read_line()
     try:
         rid = int(idstr)
     except ValueError:
         raise CtlError(f'parsing id: strconv.ParseInt: parsing "{idstr}": invalid syntax') from None
-    q = _queue(ctx)
-    if not await trio.to_thread.run_sync(q.holdrules.remove, rid):
-        raise CtlError("remove hold rule: not found")
-    q.log.info("hold rule removed", id=rid)
+    try:
+        await holdrules.remove_rule(_queue(ctx), rid)
+    except holdrules.HoldRuleError as e:
+        raise CtlError(str(e)) from None
     await conn.write_line("ok")

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from mox.store.layout import fsync_dir, remove_quietly, write_all
+
+if TYPE_CHECKING:
+    from mox.queue.queue import Queue
 
 
 class HoldRule(msgspec.Struct, kw_only=True, frozen=True, rename="pascal"):
@@ -101,3 +105,41 @@ class HoldRules:
         if self.fsync:
             fsync_dir(self.path.parent)
         self._f = f
+
+
+class HoldRuleError(ValueError):
+    """A rule that cannot be added or removed; the message says why (as mox's)."""
+
+
+def parse_domain(s: str, what: str) -> str:
+    """A rule's domain, lower case without a trailing dot ("" for any); HoldRuleError when it is
+    not a domain name."""
+    s = s.strip().lower().rstrip(".")
+    if s and (any(c.isspace() or c in "@/\\;\",<>" for c in s) or ".." in s or s.startswith(".")):
+        raise HoldRuleError(f"parsing {what} domain: invalid domain {s!r}")
+    return s
+
+
+async def add_rule(q: Queue, account: str, sender_domain: str, recipient_domain: str) -> tuple[HoldRule, int]:
+    """Add a rule and put the queued messages it matches on hold (mox queue HoldRuleAdd), for the
+    control channel and the admin page. Returns the rule and how many messages it held."""
+    import trio
+
+    sender = parse_domain(sender_domain, "sender")
+    rcpt = parse_domain(recipient_domain, "recipient")
+    if account and account not in q.ctx.config.accounts:
+        raise HoldRuleError(f"add hold rule: unknown account {account!r}")
+    rule = await trio.to_thread.run_sync(q.holdrules.add, account, sender, rcpt)
+    sel = [msgspec.structs.replace(e, hold=True) for e in q.list() if not e.hold and rule.matches(e.account, e.mail_from, e.recipient)]
+    await q.update(sel)
+    q.log.info("hold rule added", rule=rule.describe(), held=len(sel))
+    return rule, len(sel)
+
+
+async def remove_rule(q: Queue, rule_id: int) -> None:
+    """Remove a rule; messages on hold stay on hold (as mox)."""
+    import trio
+
+    if not await trio.to_thread.run_sync(q.holdrules.remove, rule_id):
+        raise HoldRuleError("remove hold rule: not found")
+    q.log.info("hold rule removed", id=rule_id)

@@ -1,5 +1,5 @@
 """The admin page's account details and the running config (mox webadmin: Account,
-SetPassword, SetAccountLimits, and the config files shown read-only), added to
+SetPassword, SetAccountLimits, aliases, domains), added to
 ``POST /admin/api/<Method>``:
 
 - ``Account`` ``{account}`` -> ``{name, addresses, full_name, quota, messages, mailboxes,
@@ -9,8 +9,6 @@ SetPassword, SetAccountLimits, and the config files shown read-only), added to
 - ``SetAccountLimits`` ``{account, quota, max_outgoing_messages_per_day,
   max_first_time_recipients_per_day}`` (each optional; quota in bytes: 0 the default, negative
   unlimited; limits: 0 mox's default, negative none);
-- ``Config`` -> ``{files: {name: text}}``: the config files (mox.conf, domains.conf) as they
-  are on disk;
 - ``Aliases`` -> ``{aliases: [{address, Addresses, PostPublic, ListMembers, AllowMsgFrom}]}``,
   ``AliasSave`` ``{address, alias}`` (add or change; members must be addresses of accounts),
   ``AliasRemove`` ``{address}`` (mox's aliases: a message to the alias goes to the members);
@@ -21,7 +19,6 @@ SetPassword, SetAccountLimits, and the config files shown read-only), added to
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -31,7 +28,6 @@ from mox.admin import provision
 from mox.web.router import HTTPError
 from mox.context import ServerContext
 
-CONFIG_FILE_MAX = 1 << 20
 
 #: AccountError.kind -> HTTP status of the answer.
 _ERROR_STATUS = {"badRequest": 400, "badPassword": 400, "notFound": 404, "exists": 409, "server": 500}
@@ -107,18 +103,6 @@ async def api_set_account_limits(ctx: ServerContext, obj: dict[str, Any]) -> Any
     except provision.AccountError as e:
         raise HTTPError(400, "user:badRequest", str(e)) from None
     return await api_account(ctx, {"account": name})
-
-
-async def api_config(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    d = Path(ctx.config.config_dir)
-    files = {}
-    for name in (cfgmod.MOX_CONF, cfgmod.DOMAINS_CONF):
-        try:
-            with open(d / name, "rb") as f:
-                files[name] = f.read(CONFIG_FILE_MAX).decode("utf-8", "replace")
-        except FileNotFoundError:
-            continue
-    return {"files": files}
 
 
 def _aliases(ctx: ServerContext) -> list[dict[str, Any]]:
@@ -219,7 +203,6 @@ API = {
     "Account": api_account,
     "SetPassword": api_set_password,
     "SetAccountLimits": api_set_account_limits,
-    "Config": api_config,
     "Aliases": api_aliases,
     "AliasSave": api_alias_save,
     "AliasRemove": api_alias_remove,

@@ -1,5 +1,6 @@
-"""Admin page (``/admin/``, a small part of mox ``webadmin/admin.go``): accounts and addresses, the
-queue, log levels. Log in with the admin password (``moxadmin`` in localserve).
+"""Admin page (``/admin/``, part of mox ``webadmin/admin.go``): accounts and addresses, domains,
+aliases, the queue and its hold rules, the running config, log levels and the log lines of a
+connection. Log in with the admin password (``moxadmin`` in localserve).
 
 ``POST /admin/api/<Method>`` with a JSON object (``admin`` session, CSRF header):
 
@@ -10,12 +11,9 @@ queue, log levels. Log in with the admin password (``moxadmin`` in localserve).
   click; remove the directory by hand);
 - ``AddressAdd`` ``{address, account}``, ``AddressRemove`` ``{address}`` (an account keeps at
   least one address);
-- ``Queue`` -> ``{"queue": [...entries]}``, ``QueueDrop`` / ``QueueFail`` ``{ids}`` (``ids``
-  omitted or null means all), ``QueueHoldSet`` ``{ids, hold}`` (a held entry is not delivered
-  until released, mox's hold), ``QueueNextAttemptSet`` ``{ids, minutes}`` (from now);
-- ``LogLevels`` -> ``{"levels": {"": default, pkg: level}, "known": [...]}``, ``LogLevelSet``
-  ``{pkg, level}`` (pkg "" sets the default; level "" unsets a package);
-- ``Account``, ``SetPassword``, ``SetAccountLimits``, ``Config``: mox.web.admin_accounts.
+- ``Account``, ``SetPassword``, ``SetAccountLimits``, aliases, domains: mox.web.admin_accounts;
+- ``Queue`` and its actions, hold rules: mox.web.admin_queue;
+- ``Config`` (the running config, secrets hidden), log levels, ``LookupCid``: mox.web.admin_config.
 
 The account methods call mox.admin.provision, as the CLI's commands do: the same checks and
 messages (refusals answer 400, 404 for an unknown account or address, 409 for one in use), and
@@ -26,17 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from mox import mlog
 from mox.admin import provision
-from mox.web import admin_accounts
+from mox.web import admin_accounts, admin_config, admin_queue
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session
 from mox.context import ServerContext
 
 KIND = "admin"
-KNOWN_PACKAGES = ("imapserver", "smtpserver", "store", "queue", "serve", "localserve", "ctl", "http", "auth")
 
 
 def _accounts(ctx: ServerContext) -> Any:
@@ -111,81 +105,15 @@ async def api_address_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return _accounts(ctx)
 
 
-def _queue_entries(ctx: ServerContext) -> list[dict[str, Any]]:
-    return [msgspec.to_builtins(e) for e in ctx.queue.list()]
-
-
-def _ids(obj: dict[str, Any]) -> list[int] | None:
-    ids = obj.get("ids")
-    if ids is None:
-        return None
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise HTTPError(400, "user:badRequest", "field 'ids' must be a list of integers or null")
-    return ids
-
-
-async def api_queue(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    return {"queue": _queue_entries(ctx)}
-
-
-async def api_queue_drop(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    dropped = await ctx.queue.drop(_ids(obj))
-    return {"ids": dropped, "queue": _queue_entries(ctx)}
-
-
-async def api_queue_fail(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    failed = await ctx.queue.fail(_ids(obj))
-    return {"ids": failed, "queue": _queue_entries(ctx)}
-
-
-async def api_queue_hold_set(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    hold = obj.get("hold")
-    if not isinstance(hold, bool):
-        raise HTTPError(400, "user:badRequest", "field 'hold' must be true or false")
-    changed = await ctx.queue.set_hold(_ids(obj), hold)
-    return {"ids": changed, "queue": _queue_entries(ctx)}
-
-
-async def api_queue_next_attempt_set(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    import time
-
-    minutes = obj.get("minutes")
-    if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0 <= minutes <= 60 * 24 * 365:
-        raise HTTPError(400, "user:badRequest", "field 'minutes' must be a number of minutes from now (0 to a year)")
-    changed = await ctx.queue.set_next_attempt(_ids(obj), time.time() + minutes * 60)
-    return {"ids": changed, "queue": _queue_entries(ctx)}
-
-
-async def api_loglevels(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    return {"levels": mlog.levels(), "known": list(KNOWN_PACKAGES), "all": list(mlog.LEVELS)}
-
-
-async def api_loglevel_set(ctx: ServerContext, obj: dict[str, Any]) -> Any:
-    pkg, level = obj.get("pkg", ""), obj.get("level")
-    if not isinstance(pkg, str) or not isinstance(level, str):
-        raise HTTPError(400, "user:badRequest", "fields 'pkg' and 'level' must be strings")
-    try:
-        mlog.set_level(level, pkg)
-    except ValueError as e:
-        raise HTTPError(400, "user:badRequest", str(e)) from None
-    ctx.log.info("log level changed through the admin page", package=pkg or "(default)", newlevel=level or "(unset)")
-    return await api_loglevels(ctx, {})
-
-
 API = {
     "Accounts": api_accounts,
     "AccountAdd": api_account_add,
     "AccountRemove": api_account_remove,
     "AddressAdd": api_address_add,
     "AddressRemove": api_address_remove,
-    "Queue": api_queue,
-    "QueueDrop": api_queue_drop,
-    "QueueFail": api_queue_fail,
-    "QueueHoldSet": api_queue_hold_set,
-    "QueueNextAttemptSet": api_queue_next_attempt_set,
-    "LogLevels": api_loglevels,
-    "LogLevelSet": api_loglevel_set,
-    **admin_accounts.API,  # account details, password, limits, the config files
+    **admin_accounts.API,  # account details, password, limits, aliases, domains
+    **admin_queue.API,  # the queue and its hold rules
+    **admin_config.API,  # the running config, log levels, cid lookup
 }
 
 

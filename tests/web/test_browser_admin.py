@@ -166,3 +166,48 @@ def test_admin_domain_and_disable(server: Any, page: Page, client: Any, tmp_path
     expect(page.locator("#msg")).to_have_text(f"Domain {domain} removed.")
     expect(page.locator(f"#domains tbody tr[data-domain='{domain}']")).to_have_count(0)
     call(admin, "admin", csrf, "AccountRemove", {"account": name})
+
+
+def test_admin_hold_rules_transport_cid(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    """A hold rule added on the page holds the queued message it matches (its row shows its
+    next attempt, transport and "held"); the rule is removed again; a connection's log lines are
+    looked up by the id of a Received header field; the config shown hides nothing but secrets."""
+    import re
+
+    from tests.web.test_admin_server import delivered_received_id
+
+    t = uuid.uuid4().hex[:8]
+    dom = f"rule{t}.example"
+    submit_held(server, f"x@{dom}", f"rule {t}")
+    page.goto(base(server) + "/admin/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app")).to_be_visible()
+    entry = page.locator("#queue tbody tr", has=page.locator("td", has_text=f"x@{dom}"))
+    expect(entry.locator("td.next")).to_have_text(re.compile(r"^in (59m|1h0m)$"))
+    expect(entry.locator("td.transport")).to_have_text("(default)")
+
+    page.fill("#hr-recipient", dom)
+    page.click("#holdrule-form button[type=submit]")
+    expect(page.locator("#msg")).to_contain_text(f'(recipient domain "{dom}"); 1 queued message(s) put on hold.')
+    rule = page.locator("#holdrules tbody tr", has=page.locator("td", has_text=dom))
+    expect(rule.locator("td").nth(1)).to_have_text("(any)")
+    expect(entry.locator("td.next")).to_have_text("held")
+    page.screenshot(path=str(tmp_path / "admin-holdrules.png"), full_page=True)
+    assert (tmp_path / "admin-holdrules.png").stat().st_size > 0
+    rule.locator("button").click()
+    expect(page.locator("#msg")).to_contain_text("removed; held messages stay held.")
+    expect(rule).to_have_count(0)
+    expect(entry.locator("td.next")).to_have_text("held")
+    entry.locator("button.drop").click()
+    expect(entry).to_have_count(0)
+
+    rid = delivered_received_id(server, f"cidpage {t}")
+    page.fill("#cid", rid)
+    page.click("#cid-form button[type=submit]")
+    expect(page.locator("#cid-lines")).to_contain_text(f"info: message delivered; pkg=smtpserver; cid={rid}")
+
+    page.click("#config-show")
+    expect(page.locator("#config-files [data-file='domains.conf'] pre")).to_contain_text("Accounts:")
+    page.screenshot(path=str(tmp_path / "admin-cid.png"), full_page=True)
+    assert (tmp_path / "admin-cid.png").stat().st_size > 0

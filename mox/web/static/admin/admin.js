@@ -21,7 +21,8 @@ async function start(sess) {
 	$('#login').hidden = true;
 	$('#app').hidden = false;
 	renderAccounts(await call('Accounts'));
-	renderQueue(await call('Queue'));
+	renderQueue(await call('Queue'));  // queue.js
+	renderHoldRules(await call('QueueHoldRuleList'));
 	renderAliases(await call('Aliases'));  // details.js
 	renderDomains(await call('Domains'));
 	renderLevels(await call('LogLevels'));
@@ -39,19 +40,6 @@ function renderAccounts(r) {
 			say(`Account ${a.name} removed.`, true);
 		})}, 'Remove')))));
 	$('#addr-account').replaceChildren(...r.accounts.map((a) => el('option', {value: a.name}, a.name)));
-}
-
-function renderQueue(r) {
-	const fmt = (t) => t ? new Date(t * 1000).toLocaleString() : '';
-	$('#queue tbody').replaceChildren(...r.queue.map((e) => el('tr', {'data-id': e.id},
-		el('td', {}, e.id), el('td', {}, e.account), el('td', {}, e.mail_from || '<>'), el('td', {}, e.recipient), el('td', {}, e.size),
-		el('td', {}, e.attempts), el('td', {class: 'next'}, e.hold ? 'held' : fmt(e.next_attempt)),
-		el('td', {class: 'requiretls'}, e.require_tls === true ? 'yes' : e.require_tls === false ? 'no' : 'default'), el('td', {}, e.last_error),
-		el('td', {}, el('button', {class: 'hold', onclick: act(async () => renderQueue(await call('QueueHoldSet', {ids: [e.id], hold: !e.hold})))}, e.hold ? 'Release' : 'Hold'), ' ',
-			el('button', {class: 'now', title: 'Attempt delivery now', onclick: act(async () => renderQueue(await call('QueueNextAttemptSet', {ids: [e.id], minutes: 0})))}, 'Now'), ' ',
-			el('button', {onclick: act(async () => renderQueue(await call('QueueDrop', {ids: [e.id]})))}, 'Drop'), ' ',
-			el('button', {onclick: act(async () => renderQueue(await call('QueueFail', {ids: [e.id]})))}, 'Fail')))));
-	if (!r.queue.length) $('#queue tbody').append(el('tr', {}, el('td', {colspan: 10, class: 'muted'}, 'Queue is empty.')));
 }
 
 function renderLevels(r) {
@@ -82,9 +70,6 @@ $('#address-form').addEventListener('submit', act(async () => {
 	$('#address-form').reset();
 	say('Address added.', true);
 }));
-$('#queue-refresh').addEventListener('click', act(async () => renderQueue(await call('Queue'))));
-$('#queue-drop-all').addEventListener('click', act(async () => { if (confirm('Drop all queued messages?')) renderQueue(await call('QueueDrop', {ids: null})); }));
-$('#queue-fail-all').addEventListener('click', act(async () => { if (confirm('Fail all queued messages (DSNs are sent)?')) renderQueue(await call('QueueFail', {ids: null})); }));
 
 (async () => {
 	const r = await fetch('/admin/session');

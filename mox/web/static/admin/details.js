@@ -88,3 +88,10 @@ $('#config-show').addEventListener('click', act(async () => {
 	const r = await call('Config');
 	$('#config-files').replaceChildren(...Object.entries(r.files).map(([name, text]) => el('div', {'data-file': name}, el('h3', {}, name), el('pre', {}, text))));
 }));
+
+// The log lines of one connection (mox cid): the id from a Received header or a log line.
+$('#cid-form').addEventListener('submit', act(async () => {
+	const r = await call('LookupCid', {cid: $('#cid').value});
+	$('#cid-lines').textContent = r.lines.length ? r.lines.join('\n') : `No log lines kept for connection ${r.cid}.`;
+	$('#cid-lines').dataset.cid = r.cid;
+}));

@@ -45,6 +45,7 @@ from mox.config import Config
 from mox.context import GRACE, ServerContext
 from mox.imap import server as imap_server
 from mox.limits.limiter import REASON_AUTH
+from mox.limits.peer import peer_ip
 from mox.metrics import http as metrics_http
 from mox.queue.queue import Queue
 from mox.smtp import server as smtp_server
@@ -181,13 +182,6 @@ def bind_all(config: Config, services: list[str], log: mlog.Logger) -> dict[str,
 # Serving.
 
 
-def _peer_ip(stream: trio.SocketStream) -> str:
-    try:
-        return str(stream.socket.getpeername()[0])
-    except (OSError, IndexError, TypeError):
-        return "?"
-
-
 async def _refuse(stream: trio.SocketStream, proto: str, implicit_tls: bool, reason: str) -> None:
     if implicit_tls:
         return  # no TLS handshake for a refused connection: just close
@@ -214,7 +208,7 @@ async def _handle_one(
     stream: trio.SocketStream,
 ) -> None:
     mlog.start_connection()  # the id of this connection in the drivers' lines too
-    ip = _peer_ip(stream)
+    ip = peer_ip(stream) or "?"
     reason = ctx.limiter.connection_allowed(ip)
     if reason is None and not ctx.limiter.auth_allowed(ip):
         ctx.limiter.connection_done(ip)

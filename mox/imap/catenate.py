@@ -130,9 +130,7 @@ async def build(s: Session, parts: list[tuple[str, Any]]) -> Upload:
                 up.write(p)
 
     # The caller's connection discards it after the command unless it became a message.
-    conn = getattr(s, "conn", None)
-    if conn is not None:
-        conn.uploads.append(up)
+    s.conn.uploads.append(up)
     try:
         await trio.to_thread.run_sync(write)
     except OSError as e:

@@ -52,8 +52,7 @@ async def cmd_id(s: Session, cmd: Command) -> str:
         for k, v in list(params.items())[:10]
     }
     s.log.info("client id", **fields)
-    version = getattr(mox, "__version__", "dev")
-    s.send(UntaggedID({"name": "mox", "version": version}))
+    s.send(UntaggedID({"name": "mox", "version": mox.__version__}))
     return "ID done"
 
 

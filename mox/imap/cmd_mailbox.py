@@ -307,12 +307,11 @@ def account_quota(s: Session) -> int:
     """The account's quota in bytes, 0 when unlimited (RFC 9208; mox ``store/account.go``): the
     account's configured quota, else the server's default, else what the store enforces."""
     cfg = s.ctx.config
-    accounts = getattr(cfg, "accounts", None) or {}
-    acc_cfg = accounts.get(s.account_name) if s.account_name else None
-    for q in (getattr(acc_cfg, "quota", 0), getattr(cfg, "quota", 0)):
+    acc_cfg = cfg.accounts.get(s.account_name) if s.account_name else None
+    for q in (acc_cfg.quota if acc_cfg is not None else 0, cfg.quota):
         if q:
             return q if q > 0 else 0
-    q = s.acc.effective_quota() if hasattr(s.acc, "effective_quota") else 0
+    q = s.acc.effective_quota()
     return q if q > 0 else 0
 
 

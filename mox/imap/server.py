@@ -24,6 +24,7 @@ import trio
 
 from mox import mlog
 from mox.ci import hooks as ci
+from mox.limits.peer import peer_ip
 
 from . import (
     cmd_append,
@@ -586,19 +587,12 @@ def _keepalive(stream: Any) -> None:
         pass
 
 
-def _peer_ip(stream: Any) -> str | None:
-    try:
-        return str(stream.socket.getpeername()[0])
-    except (AttributeError, OSError, IndexError):
-        return None
-
-
 async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
     """Serve one IMAP connection (architecture.md "Servers"). Never raises."""
     log = mlog.get_logger("imapserver").with_(cid=mlog.connection_cid())
     conn: Connection | None = None
     try:
-        remote_ip = _peer_ip(stream)
+        remote_ip = peer_ip(stream)
         _keepalive(stream)
         log = log.with_(remote=remote_ip)
         log.debug("new connection", implicit_tls=implicit_tls)

@@ -129,10 +129,8 @@ class Progress:
         now = time.monotonic()
         if now - self.last >= INPROGRESS_INTERVAL:
             self.last = now
-            conn = getattr(self.s, "conn", None)
-            if conn is not None:
-                r = UntaggedResult("OK", CodeInProgress(self.tag, done, self.goal), "still searching")
-                await conn.write(response_write.serialize(r, utf8=self.s.utf8))
+            r = UntaggedResult("OK", CodeInProgress(self.tag, done, self.goal), "still searching")
+            await self.s.conn.write(response_write.serialize(r, utf8=self.s.utf8))
 
 
 class Done(NamedTuple):

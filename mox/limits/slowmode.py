@@ -25,6 +25,7 @@ from typing import Any
 import trio
 
 from mox import mlog
+from mox.config import Limits
 
 log = mlog.get_logger("serve")
 
@@ -34,12 +35,12 @@ _current: contextvars.ContextVar[SlowMode | None] = contextvars.ContextVar("mox_
 class SlowMode:
     """The failed-authentication state of one connection."""
 
-    def __init__(self, limits: Any, stats: Any = None) -> None:
-        self.threshold = int(getattr(limits, "slow_after_auth_failures", 3))
-        self.read_delay = float(getattr(limits, "slow_read_delay", 1.0))
-        self.write_delay = float(getattr(limits, "slow_write_delay", 1.0))
-        self.write_max = float(getattr(limits, "slow_write_max", 28.0))
-        self.attempt_delay = float(getattr(limits, "auth_attempt_delay", 1.0))
+    def __init__(self, limits: Limits, stats: Any = None) -> None:
+        self.threshold = limits.slow_after_auth_failures
+        self.read_delay = float(limits.slow_read_delay)
+        self.write_delay = float(limits.slow_write_delay)
+        self.write_max = float(limits.slow_write_max)
+        self.attempt_delay = float(limits.auth_attempt_delay)
         #: object with ``slowed_reads`` / ``slowed_connections`` counters (the Limiter), or None.
         self.stats = stats
         self.failures = 0
@@ -105,7 +106,7 @@ class SlowStream(trio.abc.HalfCloseableStream):
     """A stream that is slow to read and write while its SlowMode is slow. Other attributes
     (``socket``, ``setsockopt``) are those of the wrapped stream."""
 
-    def __init__(self, stream: Any, mode: SlowMode) -> None:
+    def __init__(self, stream: trio.abc.Stream, mode: SlowMode) -> None:
         self.transport_stream = stream
         self.mode = mode
 
@@ -114,7 +115,7 @@ class SlowStream(trio.abc.HalfCloseableStream):
             raise AttributeError(name)
         return getattr(self.transport_stream, name)
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         slowed = await self.mode.before_read()
         data = await self.transport_stream.receive_some(max_bytes)
         if slowed and data and self.mode.stats is not None:
@@ -140,9 +141,8 @@ class SlowStream(trio.abc.HalfCloseableStream):
         await self.transport_stream.wait_send_all_might_not_block()
 
     async def send_eof(self) -> None:
-        send_eof = getattr(self.transport_stream, "send_eof", None)
-        if send_eof is not None:
-            await send_eof()
+        if isinstance(self.transport_stream, trio.abc.HalfCloseableStream):
+            await self.transport_stream.send_eof()
 
     async def aclose(self) -> None:
         await self.transport_stream.aclose()

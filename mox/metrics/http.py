@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from mox.limits.peer import peer_ip
 from mox.metrics import CONTENT_TYPE
 from mox.web.router import Request, Response, Router
 
@@ -32,7 +33,7 @@ _ROUTER = _router()
 async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
     from mox.web import http
 
-    hc = http.HTTPConnection(ctx, stream, tls=False, remote_ip=http._peer(stream))
+    hc = http.HTTPConnection(ctx, stream, tls=False, remote_ip=peer_ip(stream) or "?")
     hc.router = _ROUTER
     async with trio.open_nursery() as nursery:
 

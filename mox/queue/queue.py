@@ -431,7 +431,7 @@ class Queue:
         from mox.dkim.local import incoming_auth
 
         config = self.ctx.config
-        ips = getattr(config, "ips", None) or ["127.0.0.1"]
+        ips = config.ips or ["127.0.0.1"]
         now = ci.fixed_time(self.ctx) or time.time()
         return incoming_auth(config, data, remote_ip=ips[0], ehlo="localhost", mail_from=mail_from, now=now)
 

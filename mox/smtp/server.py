@@ -25,6 +25,7 @@ from mox.ci import hooks as ci
 from mox.auth import sasl
 from mox.auth.authenticator import AliasRefused
 from mox.limits import slowmode
+from mox.limits.peer import local_ip, peer_ip
 from mox.dkim import local as dkim_local
 from mox.delivery import rules
 from mox.delivery.deliver import Rejected, deliver_local
@@ -95,14 +96,8 @@ class _Conn:
         self.channel_bindings: dict[str, bytes] = {}
         self.tls_identity: tuple[str, str] | None = None
         self.update_mechanisms()
-        self.remote_ip = ""
-        self.local_ip = ""
-        try:
-            sock = stream.socket  # type: ignore[attr-defined]
-            self.remote_ip = sock.getpeername()[0]
-            self.local_ip = sock.getsockname()[0]
-        except (AttributeError, OSError):
-            pass
+        self.remote_ip = peer_ip(stream) or ""
+        self.local_ip = local_ip(stream) or ""
 
     # --- I/O ----------------------------------------------------------------------------------
 

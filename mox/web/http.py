@@ -32,6 +32,7 @@ import h11
 import trio
 
 from mox import mlog
+from mox.limits.peer import peer_ip
 from mox.store import DiskFull
 from mox.web import access
 from mox.web.router import (
@@ -117,18 +118,6 @@ def _error_body(status: int, code: str, message: str) -> Response:
     resp = json_error(status, code, message)
     resp.headers.append(("Connection", "close"))
     return resp
-
-
-def _peer(stream: trio.abc.Stream) -> str:
-    s = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
-    # A SocketStream, or a SlowStream that passes ``socket`` through to the one it wraps.
-    sock = getattr(s, "socket", None)
-    if sock is None:
-        return "?"
-    try:
-        return str(sock.getpeername()[0])
-    except (OSError, IndexError, TypeError):
-        return "?"
 
 
 class HTTPConnection:
@@ -570,7 +559,7 @@ class HTTPConnection:
 
 async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, implicit_tls: bool) -> None:
     """Serve HTTP (or HTTPS with ``implicit_tls``) on one connection; never raises for client faults."""
-    remote_ip = _peer(stream)
+    remote_ip = peer_ip(stream) or "?"
     s: trio.abc.Stream = stream
     if implicit_tls:
         if ctx.tls is None:

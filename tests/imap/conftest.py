@@ -58,13 +58,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
+from mox import config as mconfig
 from mox import mlog
+from mox.auth import password as pwmod
+from mox.context import ServerContext
 from mox.imap import response_write
 from mox.imap import responses as r
+from mox.imap import server as imapserver
 from mox.imap.client import Conn
+from mox.store import Account, Store
 from mox.testing import ServerThread
 
 ADDRESS = "mox@localhost"
@@ -303,10 +309,10 @@ class ImapHarness:
         self.handler_errors: list[str] = []
         self.server: ServerThread | None = None
         self.ports: dict[str, int] = {}
-        self.ctx: Any = None
-        self.store: Any = None
-        self.account: Any = None
-        self.config: Any = None
+        self.ctx: ServerContext | None = None
+        self.store: Store | None = None
+        self.account: Account | None = None
+        self.config: mconfig.Config | None = None
         self.log = _LogCapture()
         self._saved_out = None
         self._saved_levels: dict[str, str] | None = None
@@ -326,11 +332,7 @@ class ImapHarness:
         """Trusts our self-signed certificate, checks the name "localhost"."""
         return ssl.create_default_context(cafile=str(self.cert_file))
 
-    def _make_config(self, overrides: dict[str, Any]) -> Any:
-        import msgspec
-
-        from mox import config as mconfig
-
+    def _make_config(self, overrides: dict[str, Any]) -> mconfig.Config:
         big = (10**9, 10**9, 10**9)
         cfg = mconfig.Config(
             hostname="localhost",
@@ -350,20 +352,13 @@ class ImapHarness:
         )
         return msgspec.structs.replace(cfg, **overrides) if overrides else cfg
 
-    def _make_ctx(self) -> Any:
-        from mox.context import ServerContext
-
+    def _make_ctx(self) -> ServerContext:
         return ServerContext(self.config, self.store, self.server_tls_context())
 
     def start(self, **config_overrides: Any) -> None:
         """Start the server (done by the first connect/deliver); config overrides go here."""
         if self.server is not None:
             raise RuntimeError("server already started")
-        # Imported here (not at module level) so the parser/client tests in this directory run
-        # even when the server does not import; a broken server fails every harness test.
-        from mox.imap import server as imapserver  # noqa: F401
-        from mox.store import Store
-
         self._saved_levels = mlog.levels()
         self._saved_out = getattr(mlog, "_out", sys.stderr)
         mlog.set_output(self.log)
@@ -387,22 +382,16 @@ class ImapHarness:
         """Set the account's password, with a cheap scrypt cost unless ``fast_password`` is off:
         the record keeps its parameters, so every later login is cheap too (~0.1 s saved per
         login; the store's own tests cover the real cost)."""
-        try:
-            from mox.auth import password as pwmod
-        except ImportError:
-            pwmod = None
-        saved = getattr(pwmod, "SCRYPT_N", None)
-        if self.fast_password and saved is not None:
+        assert self.account is not None
+        saved = pwmod.SCRYPT_N
+        if self.fast_password:
             pwmod.SCRYPT_N = 1 << 4
         try:
             await self.account.set_password(PASSWORD)
         finally:
-            if saved is not None:
-                pwmod.SCRYPT_N = saved
+            pwmod.SCRYPT_N = saved
 
     async def _serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        from mox.imap import server as imapserver
-
         await self._set_password()
         self.ctx = self._make_ctx()
 
@@ -510,8 +499,6 @@ class ImapHarness:
     def set_timeouts(self, **timeouts: float) -> None:
         """Lower the server's deadlines (``mox.imap.server.TIMEOUTS``) for this test only, e.g.
         ``imap.set_timeouts(read_preauth=0.5)``."""
-        from mox.imap import server as imapserver
-
         for k, v in timeouts.items():
             if k not in imapserver.TIMEOUTS:
                 raise KeyError(f"unknown timeout {k!r}, known: {sorted(imapserver.TIMEOUTS)}")
@@ -524,8 +511,6 @@ class ImapHarness:
         self.finished = True
         problems: list[str] = []
         if self._saved_timeouts:
-            from mox.imap import server as imapserver
-
             imapserver.TIMEOUTS.update(self._saved_timeouts)
         for tc in self.conns:
             tc.close()

@@ -28,6 +28,16 @@ import pytest
 import trio
 
 from mox import mlog
+from mox.auth import password as pwmod
+from mox.auth.authenticator import Authenticator
+from mox.config import AccountConfig, Config, DomainConfig, Limits
+from mox.context import ServerContext
+from mox.ctl.commands import COMMANDS
+from mox.ctl.server import serve_ctl
+from mox.limits.limiter import Limiter
+from mox.queue import Queue
+from mox.smtp.server import handle_connection
+from mox.store import Store
 from mox.testing import ServerThread
 
 ADDRESS = "mox@localhost"
@@ -50,9 +60,7 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_cert(tmp_path_factory.mktemp("smtpcert"))
 
 
-def _open_store(data_dir: Path) -> Any:
-    from mox.store import Store
-
+def _open_store(data_dir: Path) -> Store:
     return Store(data_dir, fsync=False)
 
 
@@ -171,8 +179,8 @@ class SmtpHarness:
         self.server: ServerThread | None = None
         self.ports: dict[str, int] = {}
         self.conns: list[SmtpTestConn] = []
-        self.store: Any = None
-        self.ctx: Any = None
+        self.store: Store | None = None
+        self.ctx: ServerContext | None = None
         self.errors: list[str] = []
         self.ADDRESS = ADDRESS
         self.PASSWORD = PASSWORD
@@ -187,8 +195,6 @@ class SmtpHarness:
         return ssl.create_default_context(cafile=str(self.cert_file))
 
     def start(self, **overrides: Any) -> None:
-        from mox.config import AccountConfig, Config, DomainConfig
-
         self._overrides = dict(overrides)
         # Per-IP class auth failures per minute: a limit of the harness' own limiter.
         self._auth_failures_per_minute = overrides.pop("auth_failures_per_minute", None)
@@ -214,8 +220,6 @@ class SmtpHarness:
         acc = self.store.open_account(ACCOUNT)
         # A cheap scrypt cost: the record keeps its parameters, so every login in the tests is
         # cheap too (the store's own tests cover the real cost).
-        from mox.auth import password as pwmod
-
         saved = pwmod.SCRYPT_N
         pwmod.SCRYPT_N = 1 << 4
         try:
@@ -224,11 +228,7 @@ class SmtpHarness:
             pwmod.SCRYPT_N = saved
             acc.close()
 
-    def _start_server(self, config: Any) -> None:
-        from mox.auth.authenticator import Authenticator
-        from mox.config import Limits
-        from mox.limits.limiter import Limiter
-
+    def _start_server(self, config: Config) -> None:
         big = (10**9, 10**9, 10**9)
         limiter = Limiter(
             Limits(
@@ -238,11 +238,6 @@ class SmtpHarness:
                 auth_failures_per_day=big,
             )
         )
-        from mox.queue import Queue
-        from mox.smtp.server import handle_connection
-
-        from mox.context import ServerContext
-
         ctx = ServerContext(config, self.store, self.server_tls_context())
         ctx.limiter = limiter
         ctx.auth = Authenticator(config, self.store, limiter)
@@ -250,9 +245,6 @@ class SmtpHarness:
         harness = self
 
         async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-            from mox.ctl.commands import COMMANDS
-            from mox.ctl.server import serve_ctl
-
             ctx.queue = Queue(ctx)
             async with trio.open_nursery() as nursery:
                 await nursery.start(ctx.queue.serve)
@@ -319,7 +311,8 @@ class SmtpHarness:
             time.sleep(0.02)
 
     def queue(self) -> list[Any]:
-        return self.server.run_sync_in_server(self.ctx.queue.list)  # type: ignore[union-attr]
+        assert self.server is not None and self.ctx is not None
+        return self.server.run_sync_in_server(self.ctx.queue.list)
 
     def wait_queue_empty(self, timeout: float = TIMEOUT) -> list[Any]:
         deadline = time.monotonic() + timeout

@@ -302,7 +302,7 @@ def prepare(
     elif ip is not None:
         raise LocalserveError("can only use -ip when writing a new config file")
     else:
-        from mox.configconvert import convert_json_config
+        from mox.config.convert import convert_json_config
 
         try:
             convert_json_config(d)

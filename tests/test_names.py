@@ -137,7 +137,7 @@ def test_account_names_refused(tmp_path, account):
 
 
 def test_domains_conf_refuses_device_account_name():
-    from mox import sconf
+    from mox.config import sconf
     from mox.config import DomainsConfig
 
     raw = "Domains:\n\tlocalhost: nil\nAccounts:\n\tCON:\n\t\tDestinations:\n\t\t\tx@localhost: nil\n"

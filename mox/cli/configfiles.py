@@ -16,7 +16,7 @@ def describe_static() -> None:
     to be valid, e.g. it contains unfinished list items.
     """
     from mox import config as mconfig
-    from mox import sconf
+    from mox.config import sconf
 
     click.echo(sconf.describe(mconfig.StaticConfig), nl=False)
 
@@ -30,7 +30,7 @@ def describe_domains() -> None:
     the printed file needs changes to be valid.
     """
     from mox import config as mconfig
-    from mox import sconf
+    from mox.config import sconf
 
     click.echo(sconf.describe(mconfig.DomainsConfig), nl=False)
 
@@ -43,7 +43,7 @@ def describe_extra() -> None:
     extra.conf is optional; without it the defaults apply. It is read at start only.
     """
     from mox import config as mconfig
-    from mox import sconf
+    from mox.config import sconf
 
     click.echo(sconf.describe(mconfig.ExtraConfig), nl=False)
 
@@ -63,7 +63,7 @@ def test() -> None:
 
 def _examples() -> dict[str, str]:
     from mox import config as mconfig
-    from mox import sconf
+    from mox.config import sconf
 
     def indent(text: str, n: int) -> str:
         return "".join("\t" * n + line if line.strip() else line for line in text.splitlines(keepends=True))

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from mox import config as mconfig
-from mox import sconf
+from mox.config import sconf
 from mox.dkim.keys import key_algorithm, load_key_file
 from mox.testing import LocalServer
 

@@ -26,7 +26,7 @@ from mox.dkim.keys import load_key_file
 from mox.store import Store
 from mox.testing import LocalServer
 
-from .conftest import run_mox
+from ..conftest import run_mox
 
 
 def test_localserve_writes_mox_files(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 import msgspec
 import pytest
 
-from mox import sconf
-from mox.sconf import SconfError, field
+from mox.config import sconf
+from mox.config.sconf import SconfError, field
 
 
 def _name(n: str) -> str:

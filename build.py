@@ -28,9 +28,11 @@ into build/tools/.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import io
 import json
+import operator
 import os
 import re
 import shutil
@@ -278,25 +280,68 @@ _MARKER_ENV = {
 }
 
 
+def marker_env(target: str, pyver: str) -> dict[str, str]:
+    """The PEP 508 environment of a CPython ``pyver`` on ``target``."""
+    t = TARGETS[target]
+    return {**_MARKER_ENV[t["sys_platform"]], "sys_platform": t["sys_platform"], "platform_machine": t["machines"][0],
+            "python_version": pyver, "python_full_version": f"{pyver}.0", "implementation_name": "cpython",
+            "platform_python_implementation": "CPython", "platform_release": "", "platform_version": "",
+            "implementation_version": f"{pyver}.0", "extra": ""}
+
+
+_VERSION_VARS = frozenset({"python_version", "python_full_version", "implementation_version"})
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def marker_holds(marker: str, env: dict[str, str]) -> bool:
+    """Whether a PEP 508 environment marker holds in ``env`` (build.py runs on a bare Python, so
+    without the packaging library). A marker is a Python expression of ``and``/``or`` over
+    comparisons of environment names and quoted strings; the Python versions compare as
+    versions. What this does not know (``~=``, ``===``, an unknown name) fails the build."""
+    try:
+        tree = ast.parse(marker.strip(), mode="eval").body
+    except SyntaxError:
+        raise BuildError(f"environment marker not understood: {marker!r}") from None
+
+    def term(node: ast.expr) -> str:
+        if isinstance(node, ast.Name) and node.id in env:
+            return env[node.id]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        raise BuildError(f"environment marker not understood: {marker!r}")
+
+    def version(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", v))
+
+    def holds(node: ast.expr) -> bool:
+        if isinstance(node, ast.BoolOp):
+            values = [holds(v) for v in node.values]
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            a, b, op = term(node.left), term(node.comparators[0]), node.ops[0]
+            if isinstance(op, (ast.In, ast.NotIn)):
+                return (a in b) == isinstance(op, ast.In)
+            if type(op) in _COMPARE:
+                if any(isinstance(n, ast.Name) and n.id in _VERSION_VARS for n in (node.left, node.comparators[0])):
+                    return _COMPARE[type(op)](version(a), version(b))
+                return _COMPARE[type(op)](a, b)
+        raise BuildError(f"environment marker not understood: {marker!r}")
+
+    return holds(tree)
+
+
 def check_locked_present(tree: Path, lock_text: str, target: str, pyver: str) -> None:
     """Every locked package whose marker holds for (target, pyver) is installed in `tree`.
 
     uv evaluates markers for the target platform; this catches a dependency that was dropped
     anyway (pip, for one, ignores os_name/sys_platform markers when cross-installing)."""
-    try:
-        from packaging.markers import Marker
-    except ImportError:  # without packaging (pytest brings it), only unconditional deps are checked
-        Marker = None
-    t = TARGETS[target]
-    env = {**_MARKER_ENV[t["sys_platform"]], "sys_platform": t["sys_platform"], "platform_machine": t["machines"][0],
-           "python_version": pyver, "python_full_version": f"{pyver}.0", "implementation_name": "cpython",
-           "platform_python_implementation": "CPython", "platform_release": "", "platform_version": "",
-           "implementation_version": f"{pyver}.0", "extra": ""}
+    env = marker_env(target, pyver)
     installed = {_norm(p.name.split("-")[0]) for p in tree.glob("*.dist-info")}
     missing = []
     for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==[^\s;\\]+(?:\s*;\s*([^\\\n]+))?", lock_text, re.M):
         name, marker = _norm(m.group(1)), (m.group(2) or "").strip()
-        if marker and (Marker is None or not Marker(marker).evaluate(env)):
+        if marker and not marker_holds(marker, env):
             continue
         if name not in installed:
             missing.append(name)

@@ -145,6 +145,32 @@ def test_a_dependency_dropped_for_one_platform_fails_the_build(tmp_path):
     assert str(e.value) == "windows-x86_64 (Python 3.12): locked packages not installed: pywin32-ctypes"
 
 
+MARKERS = [
+    "(implementation_name != 'pypy' and os_name == 'nt') or platform_python_implementation != 'PyPy'",
+    "implementation_name != 'PyPy' and ((implementation_name != 'pypy' and os_name == 'nt') or "
+    "platform_python_implementation != 'PyPy')",
+    "sys_platform == 'win32'", "sys_platform != 'win32' and platform_machine == 'arm64'",
+    "python_version < '3.13'", "python_version >= '3.9'", "python_full_version <= '3.12.0'",
+    "'linux' in sys_platform", "os_name not in 'nt'", "platform_system == 'Darwin' or python_version > '3.12'",
+]
+
+
+@pytest.mark.parametrize("target", sorted(build.TARGETS))
+@pytest.mark.parametrize("pyver", build.PYVERS)
+def test_markers_are_evaluated_as_the_packaging_library_does(target, pyver):
+    # build.py evaluates the lock's environment markers itself (it runs on a bare Python); the
+    # packaging library (pip's and uv's reading of PEP 508) is the judge.
+    from packaging.markers import Marker
+
+    env = build.marker_env(target, pyver)
+    results = [Marker(m).evaluate(env) for m in MARKERS]
+    assert True in results and False in results
+    assert [build.marker_holds(m, env) for m in MARKERS] == results
+    for bad in ("python_version ~= '3.12'", "bogus_name == 'x'", "python_version == 3"):
+        with pytest.raises(build.BuildError, match="environment marker not understood"):
+            build.marker_holds(bad, env)
+
+
 def test_cache_sweep_removes_leftovers_of_killed_runs_and_unused_builds(tmp_path):
     from mox import _bootstrap
 

@@ -39,6 +39,10 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+# Assertions wait for a state as long as actions do (Playwright's own default is 5 s, which a
+# loaded CI machine exceeds). They wait for what the page shows, never for time.
+expect.set_options(timeout=TIMEOUT_MS)
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:

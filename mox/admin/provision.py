@@ -179,6 +179,7 @@ def account_rm(ctx: ServerContext, name: str) -> None:
     if ctx.serving_web:
         ctx.web.sessions.remove_account(name)
     tlspubkey.keys_for(ctx.config.data_dir).remove_account(name)
+    ctx.store.auth_cache.invalidate(name)  # no login from a remembered password either
     log.info("account removed (message data kept in the data dir)", account=name)
 
 
@@ -588,6 +589,9 @@ def account_disabled(ctx: ServerContext, name: str, message: str) -> None:
     except (ValueError, TypeError) as e:
         raise AccountError(str(e)) from None
     apply_accounts(ctx, {**ctx.config.accounts, name: new})
+    if message:
+        # Logins are refused after the password check anyway; nothing stays remembered either.
+        ctx.store.auth_cache.invalidate(name)
     if message and ctx.web is not None and ctx.web.sessions is not None:
         # mox ctl.go accountdisabled: the account's web login sessions end too.
         ctx.web.sessions.remove_account(name)

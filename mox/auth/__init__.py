@@ -2,6 +2,7 @@
 
 - :mod:`mox.auth.authenticator`: ``Authenticator`` (``ctx.auth``): addresses to accounts, logins
   with the password hash in a worker thread, delivery destinations.
+- :mod:`mox.auth.cache`: recently verified passwords (a keyed hash), so a login again skips scrypt.
 - :mod:`mox.auth.password`: the one password scheme (scrypt for PLAIN/LOGIN and the admin
   password, SCRAM and CRAM-MD5 secrets), passwords PRECIS-prepared.
 - :mod:`mox.auth.precis`: PRECIS OpaqueString (RFC 8265) for passwords.

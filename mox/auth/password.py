@@ -20,11 +20,15 @@ import hmac
 import math
 import os
 import struct
-from typing import NamedTuple
+import threading
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
 from mox.auth import precis
+
+if TYPE_CHECKING:
+    from mox.auth.cache import AuthCache
 
 SCRYPT_N = 1 << 14
 SCRYPT_R = 8
@@ -39,8 +43,41 @@ def prepare_password(password: str) -> bytes:
     return precis.opaque_string(password).encode("utf-8")
 
 
+class HashStats:
+    """scrypt computations of this process: how many ran, how many run now, and the most that
+    ran at once (tests check the authentication cache and the hash limit by these)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.hashes = 0
+        self.running = 0
+        self.peak_running = 0
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self.peak_running = self.running
+
+    def _start(self) -> None:
+        with self._lock:
+            self.hashes += 1
+            self.running += 1
+            self.peak_running = max(self.peak_running, self.running)
+
+    def _end(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+stats = HashStats()
+
+
 def _scrypt(pw: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(pw, salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
+    # 128 * r * n bytes of memory (16 MiB with the defaults) for the duration of the call.
+    stats._start()
+    try:
+        return hashlib.scrypt(pw, salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
+    finally:
+        stats._end()
 
 
 def make_password_record(password: str) -> PasswordRecord:
@@ -92,13 +129,22 @@ def unknown_user_scram_secret(username: str, hash_name: str) -> ScramSecret:
     return ScramSecret(salt, iterations, os.urandom(20 if sha1 else 32))
 
 
-def verify_password(rec: PasswordRecord, password: str) -> bool:
+def verify_password(rec: PasswordRecord, password: str, *, cache: AuthCache | None = None, account: str = "") -> bool:
+    """Whether ``password`` matches the record (slow by design: run it in a worker thread).
+    With ``cache`` (mox.auth.cache), a password verified for ``account`` a short while ago is
+    answered without hashing, and a match is remembered."""
     try:
         pw = prepare_password(password)
     except precis.PrecisError:
         return False  # mox store/account.go: a PRECIS failure at login counts as unknown credentials
+    stored = rec.scrypt_salt + rec.scrypt_hash
+    if cache is not None and cache.check(account, stored, pw):
+        return True
     h = _scrypt(pw, rec.scrypt_salt, rec.scrypt_n, rec.scrypt_r, rec.scrypt_p)
-    return hmac.compare_digest(h, rec.scrypt_hash)
+    ok = hmac.compare_digest(h, rec.scrypt_hash)
+    if ok and cache is not None:
+        cache.add(account, stored, pw)
+    return ok
 
 
 # Password files (the admin password, adminpasswd): one text line in the same scheme as the

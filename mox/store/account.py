@@ -275,7 +275,8 @@ class Account(ThreadWrites, Consistency):
         if rec is None:
             verify_password(dummy_record(), password)  # as slow as with a password set
             return False
-        return verify_password(rec, password)
+        # Recently verified passwords are answered from the store's cache (mox.auth.cache).
+        return verify_password(rec, password, cache=self.store.auth_cache, account=self.name)
 
     def scram_secrets(self, hash_name: str) -> ScramSecret | None:
         """``"SHA-1"`` or ``"SHA-256"``: salt, iterations and SaltedPassword for SCRAM."""

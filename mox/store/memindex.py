@@ -62,11 +62,14 @@ class AccountOwner(Protocol):
     quota: int
     #: account name -> its junk settings (mox.store.junk), or None: no junk flags or filter.
     settings: Callable[[str], AccountSettings | None] | None
+    #: Recently verified login passwords (mox.auth.cache).
+    auth_cache: AuthCache
 
     def _release(self, acc: Account) -> None: ...
 
 
 if TYPE_CHECKING:
+    from mox.auth.cache import AuthCache
     from mox.store.account import Account
 
 replace = msgspec.structs.replace

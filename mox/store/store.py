@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mox import mlog
+from mox.auth.cache import AuthCache
 from mox.store import layout
 from mox.store.account import Account
 from mox.store.mailbox_names import DEFAULT_MAILBOXES
@@ -49,6 +50,8 @@ class Store:
         self.settings: Callable[[str], AccountSettings | None] | None = None
         self.snapshot_threshold = snapshot_threshold
         self.snapshot_on_close = snapshot_on_close
+        #: Recently verified login passwords (mox.auth.cache), for Account.check_password.
+        self.auth_cache = AuthCache()
         self._log = mlog.get_logger("store")
         self._lock = threading.Lock()
         self._accounts: dict[str, Account] = {}

@@ -129,6 +129,8 @@ class Writes(JunkTraining):
             self._check_writable()
             self._apply(rec)
             self._transact_applied([rec], [], None)
+        # The old password no longer logs in from the authentication cache either.
+        self.store.auth_cache.invalidate(self.name)
 
     @space_errors
     def deliver_sync(

@@ -28,6 +28,7 @@ PLATFORM_SKIPS = frozenset(
         "RLIMIT_NOFILE is POSIX",
         "reads the listening sockets from Linux's /proc",
         "file modes are a POSIX notion",
+        "glibc's allocator only (Linux)",
     }
 )
 

@@ -5,4 +5,6 @@
 - :mod:`mox.limits.slowmode`: per-connection slow mode and delays after failed logins.
 - :mod:`mox.limits.peer`: a connection's remote and local IP (the limiter's key), through the
   slow mode and TLS wrappers.
+- :mod:`mox.limits.allocator`: glibc returns freed large blocks (a password hash's 16 MiB) to the
+  system, whichever thread freed them.
 """

@@ -31,7 +31,7 @@ import trio
 from mox import __version__, mlog
 from mox import config as mconfig
 from mox import serve as mserve
-from mox.auth.password import encode_password_line
+from mox.auth.password import PUBLISHED_SCRYPT_N, encode_password_line
 from mox.context import ServerContext
 from mox.limits import allocator
 
@@ -260,7 +260,10 @@ def write_localserve_config(d: Path, ip: str | None = None, *, deterministic: bo
             pass
         generate_certificate(d / CERT_FILE, d / KEY_FILE, [ip] if ip else None)
         write_dkim_key(d, deterministic=deterministic)
-        mconfig.write_file(d / ADMIN_PASSWORD_FILE, (encode_password_line(ADMIN_PASSWORD) + "\n").encode("ascii"), secret=True)
+        # The default passwords are published (printed at every start): hashed at the cheap cost
+        # for published passwords; a password set later gets the full cost.
+        line = encode_password_line(ADMIN_PASSWORD, scrypt_n=PUBLISHED_SCRYPT_N)
+        mconfig.write_file(d / ADMIN_PASSWORD_FILE, (line + "\n").encode("ascii"), secret=True)
         static, domains, extra = localserve_files(ip)
         mconfig.write_config(d, static, domains, extra)
     except BaseException:
@@ -329,7 +332,7 @@ async def ensure_account(store: Any) -> bool:
     try:
         if acc.has_password():
             return False
-        await acc.set_password(PASSWORD)
+        await acc.set_password(PASSWORD, scrypt_n=PUBLISHED_SCRYPT_N)  # published: see write_localserve_config
     finally:
         acc.close()
     log.info("new password set for account", account=ACCOUNT)

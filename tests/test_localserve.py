@@ -246,3 +246,33 @@ def test_readme_first_command_runs_the_console_script(tmp_path, mox_process, mon
     p.terminate()
     assert p.wait() == 0
     assert (want_dir / "localhost.crt").is_file()  # not ephemeral: the config stays
+
+
+def test_published_passwords_are_hashed_cheaply_and_new_ones_fully():
+    """localserve's default passwords are printed at every start: their scrypt cost is the
+    cheap one for published passwords; a password set later gets the full cost."""
+    from mox.auth import password as pwmod
+
+    from .conftest import run_mox
+
+    def account_cost(srv: LocalServer) -> int:
+        acc = srv.store.open_account("mox")
+        try:
+            return acc._password.scrypt_n
+        finally:
+            acc.close()
+
+    def admin_cost(srv: LocalServer) -> int:
+        return int((srv.dir / "adminpasswd").read_text(encoding="ascii").split("$")[1])
+
+    with LocalServer() as srv:
+        assert account_cost(srv) == admin_cost(srv) == pwmod.PUBLISHED_SCRYPT_N < pwmod.SCRYPT_N
+        with imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30) as imap:
+            assert imap.login(srv.address, srv.password)[0] == "OK"
+        r = run_mox("setaccountpassword", "-dir", str(srv.dir), "mox", input="a password of my own\n")
+        assert r.returncode == 0, r.stderr
+        r = run_mox("setadminpassword", "-dir", str(srv.dir), input="an admin password of my own\n")
+        assert r.returncode == 0, r.stderr
+        assert account_cost(srv) == admin_cost(srv) == pwmod.SCRYPT_N
+        with imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=30) as imap:
+            assert imap.login(srv.address, "a password of my own")[0] == "OK"

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from mox.auth.cache import AuthCache
 
 SCRYPT_N = 1 << 14
+#: The scrypt cost for a password that is published, not secret: localserve's default account
+#: and admin passwords, printed at every start and in the documentation. A slow hash protects
+#: a secret against someone who got the stored hash; a published password has nothing to
+#: protect, so its hash need not cost 16 MiB and ~50 ms (at every localserve start, which
+#: hashes both). Any password set later (`mox setaccountpassword`, the account page) gets
+#: SCRYPT_N.
+PUBLISHED_SCRYPT_N = 1 << 10
 SCRYPT_R = 8
 SCRYPT_P = 1
 SCRAM_SHA1_ITERATIONS = 8192
@@ -80,17 +87,20 @@ def _scrypt(pw: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
         stats._end()
 
 
-def make_password_record(password: str) -> PasswordRecord:
+def make_password_record(password: str, *, scrypt_n: int | None = None) -> PasswordRecord:
+    """The stored secrets for ``password``; ``scrypt_n`` (default SCRYPT_N) only for a published
+    password (PUBLISHED_SCRYPT_N)."""
+    n = SCRYPT_N if scrypt_n is None else scrypt_n
     pw = prepare_password(password)
     salt = os.urandom(16)
     s1 = os.urandom(12)
     s256 = os.urandom(12)
     return PasswordRecord(
         scrypt_salt=salt,
-        scrypt_n=SCRYPT_N,
+        scrypt_n=n,
         scrypt_r=SCRYPT_R,
         scrypt_p=SCRYPT_P,
-        scrypt_hash=_scrypt(pw, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P),
+        scrypt_hash=_scrypt(pw, salt, n, SCRYPT_R, SCRYPT_P),
         scram_sha1=ScramSecret(s1, SCRAM_SHA1_ITERATIONS, hashlib.pbkdf2_hmac("sha1", pw, s1, SCRAM_SHA1_ITERATIONS)),
         scram_sha256=ScramSecret(
             s256, SCRAM_SHA256_ITERATIONS, hashlib.pbkdf2_hmac("sha256", pw, s256, SCRAM_SHA256_ITERATIONS)
@@ -165,14 +175,16 @@ class LineCheck(NamedTuple):
     outdated: bool
 
 
-def encode_password_line(password: str) -> str:
+def encode_password_line(password: str, *, scrypt_n: int | None = None) -> str:
     """The password file line for ``password`` (PRECIS-prepared, scrypt with the current
-    parameters). Raises PrecisError for a password the profile refuses."""
+    parameters; ``scrypt_n`` as for make_password_record). Raises PrecisError for a password the
+    profile refuses."""
+    n = SCRYPT_N if scrypt_n is None else scrypt_n
     pw = prepare_password(password)
     salt = os.urandom(16)
-    h = _scrypt(pw, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    h = _scrypt(pw, salt, n, SCRYPT_R, SCRYPT_P)
     b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-    return f"{PASSWORD_LINE_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt)}${b64(h)}"
+    return f"{PASSWORD_LINE_SCHEME}${n}${SCRYPT_R}${SCRYPT_P}${b64(salt)}${b64(h)}"
 
 
 def check_password_line(stored: str, password: str) -> LineCheck:

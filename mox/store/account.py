@@ -315,8 +315,8 @@ class Account(ThreadWrites, Consistency):
     async def _run(self, fn, *args, **kwargs):
         return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
-    async def set_password(self, password: str) -> None:
-        await self._run(self.set_password_sync, password)
+    async def set_password(self, password: str, *, scrypt_n: int | None = None) -> None:
+        await self._run(self.set_password_sync, password, scrypt_n=scrypt_n)
 
     async def deliver(
         self, mailbox_name: str, data: bytes, *, flags: Iterable[str] = (), received: float | None = None, origin=None,

@@ -123,8 +123,10 @@ class Writes(JunkTraining):
         self._after_commit()
 
     @space_errors
-    def set_password_sync(self, password: str) -> None:
-        rec = make_password_record(password)
+    def set_password_sync(self, password: str, *, scrypt_n: int | None = None) -> None:
+        """Set the login password; ``scrypt_n`` only for a published password
+        (mox.auth.password.PUBLISHED_SCRYPT_N)."""
+        rec = make_password_record(password, scrypt_n=scrypt_n)
         with self._cond:
             self._check_writable()
             self._apply(rec)

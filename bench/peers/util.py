@@ -93,6 +93,18 @@ def apt_install(package: str, binary: str) -> str | None:
     return str(found) if found else None
 
 
+def apt_install_program(package: str, path: Path) -> bool:
+    """Whether ``path`` (a program of the Debian ``package``, not on PATH) exists, installing the
+    package first when it is missing and we can (as apt_install)."""
+    if path.exists():
+        return True
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print(f"installing {package} with apt-get ...", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", package], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                       check=False, stdout=subprocess.DEVNULL)
+    return path.exists()
+
+
 def _child(index, target, barrier, results, args):
     try:
         results.put((index, target(barrier, *args), None))

@@ -200,7 +200,7 @@ class Account(ThreadWrites, Consistency):
 
     def read_message(self, msg: Message) -> bytes:
         """The message file, byte for byte; MessageGone if it was expunged meanwhile."""
-        return self.files.read(msg.id)
+        return self.files.read(msg.id, msg.size)
 
     def mailboxes(self) -> list[Mailbox]:
         with self._cond:

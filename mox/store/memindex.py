@@ -148,6 +148,7 @@ class IndexState:
     _jf: Filter | None
     _junk_holds: set[int]
     _junk_deferred: set[int]
+    _junk_todo: set[int]
 
     def _reset_index(self) -> None:
         """The empty index: every attribute of the index state is set here (at construction,

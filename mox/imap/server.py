@@ -460,9 +460,11 @@ class Connection:
             except Exception as e:  # never lose the tagged reply over a broadcast problem
                 self.log.unexpected("applying changes", e)
         self.discard_upload()
-        await s.remove_released_files()
         self.ctx.metrics.imap_command.observe(time.monotonic() - t0, full.lower(), _metric_result(tagged))
         await self.write(s.take_output() + response_write.serialize(tagged, utf8=s.utf8))
+        # Files of removed messages nobody shows any more go after the reply: their removal
+        # waits for the fsync of the expunge (docs/durability.md), which the reply need not.
+        await s.remove_released_files()
 
 
 # Commands that take message sequence numbers: with UIDONLY only their UID form (RFC 9586 3.2).

@@ -441,7 +441,8 @@ class Session:
 
     async def remove_released_files(self) -> None:
         """Files of removed messages that no session shows any more (this one may just have told
-        its client) are removed in a worker thread, before the client hears the response."""
+        its client) are removed in a worker thread, after the client heard the response (they
+        go once their removal is fsynced)."""
         acc = self.acc
         if acc is not None and acc.has_released_files():
             await trio.to_thread.run_sync(acc.remove_released_files)

@@ -96,7 +96,9 @@ class Account(ThreadWrites, Consistency):
         self._pending: list[Pending] = []
         self._epoch = 0  # raised when pending transactions are dropped (full disk)
         self._flushing = False
-        self._durable_seq = 0
+        self._durable_seq = 0  # written to the journal
+        self._synced_seq = 0  # and fsynced (commit.py)
+        self._sync_timer: threading.Timer | None = None
         self._failed: BaseException | None = None
         self._subscribers: list[ChangeSubscriber] = []
         self._journal: JournalWriter | None = None
@@ -167,7 +169,8 @@ class Account(ThreadWrites, Consistency):
             if self._failed is None and self._journal is not None:
                 try:
                     with self._cond:
-                        if self._pending:  # records that wait for no fsync (claim_recent)
+                        # Records that wait for no fsync (claim_recent, flags, expunges).
+                        if self._pending or self._synced_seq < self._durable_seq:
                             self._wait_durable_locked(self._seq, self._epoch)
                     if self._journal.size > max(self.store.snapshot_on_close, 0) + len(JOURNAL_MAGIC):
                         self.snapshot()
@@ -185,6 +188,9 @@ class Account(ThreadWrites, Consistency):
             with self._cond:
                 self._closed = True
                 subs = list(self._subscribers)
+                timer, self._sync_timer = self._sync_timer, None
+            if timer is not None:
+                timer.cancel()
             for s in subs:
                 s.close()
             if self._journal is not None:

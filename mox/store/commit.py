@@ -4,15 +4,26 @@ A write computes its records under the lock, applies them to memory (``_apply``)
 encoded transaction to ``_pending`` and waits until a flusher wrote and fsynced it. One writer at
 a time is the flusher: it takes every pending transaction, writes them with one fsync while the
 lock is released (group commit), then broadcasts their changes in commit order and wakes all
-waiters. A journal write that fails for a full disk drops what is not durable and reloads the
+waiters.
+
+What must be fsynced before the caller answers is decided per operation (docs/durability.md):
+new mail (deliveries, APPEND, COPY, MOVE), mailboxes, the password and delivery keys wait for the
+fsync (``sync=True``); flag changes, expunges, subscriptions, metadata and thread settings wait
+only until the journal write is done (``sync=False``): a crash of the process loses none of
+them, a crash of the machine may lose the last ``SYNC_DELAY`` seconds of them, never a message.
+Their fsync is shared with the next synced write or made by a timer ``SYNC_DELAY`` later.
+``_durable_seq`` is the last transaction written to the journal, ``_synced_seq`` the last one
+fsynced. A journal write that fails for a full disk drops what is not durable and reloads the
 index from disk (``_drop_pending_locked``); any other failure makes the account refuse writes.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from mox.store import layout
@@ -27,6 +38,9 @@ from mox.store.schema import DeliveryKey, Message, Snapshot, SnapshotMailbox, Tx
 #: removed its entry, which normally follows the delivery within milliseconds; after a crash,
 #: when the queue runs again. 30 days covers any realistic downtime.
 DELIVERY_KEY_KEEP = 30 * 24 * 3600
+
+#: At most this long (seconds) a transaction written without its own fsync waits for one.
+SYNC_DELAY = 1.0
 
 _T = TypeVar("_T")
 
@@ -49,8 +63,9 @@ def space_errors(fn: Callable[..., _T]) -> Callable[..., _T]:
 
 class Pending(NamedTuple):
     """A transaction applied to memory and waiting to be written: its encoded frame, the changes
-    to broadcast once durable, the session that made it, its records (to undo its new message
-    files when it is dropped) and the account's modseq after it (the subscribers' mark)."""
+    to broadcast once written, the session that made it, its records (to undo its new message
+    files when it is dropped), the account's modseq after it (the subscribers' mark) and whether
+    it needs the fsync before its writer goes on; the directories of its new message files."""
 
     seq: int
     data: bytes
@@ -58,6 +73,8 @@ class Pending(NamedTuple):
     origin: object
     records: list
     modseq: int
+    sync: bool = True
+    dirs: frozenset[Path] = frozenset()  # of its new message files: fsynced before the journal
 
 
 class Commit(Recovery):
@@ -69,29 +86,41 @@ class Commit(Recovery):
         if self._failed is not None:
             raise StoreError(f"account {self.name!r} index write failed earlier; reopen it") from self._failed
 
-    def _wait_durable_locked(self, seq: int, epoch: int) -> None:
+    def _wait_durable_locked(self, seq: int, epoch: int, sync: bool = True) -> None:
+        """Wait until transaction ``seq`` is written (and with ``sync`` fsynced), flushing
+        what is pending when no other writer does."""
         while True:
             if self._epoch != epoch:
                 # Dropped with the others pending when a journal write found the disk full.
                 raise DiskFull(f"account {self.name!r}: disk full, nothing stored")
-            if self._durable_seq >= seq:
+            if (self._synced_seq if sync else self._durable_seq) >= seq:
                 return
             if self._failed is not None:
                 raise StoreError("index write failed") from self._failed
             if self._flushing:
                 self._cond.wait()
                 continue
-            self._flush_locked()
+            self._flush_locked(sync)
 
-    def _flush_locked(self) -> None:
+    def _flush_locked(self, sync: bool = True) -> None:
         self._flushing = True
         batch, self._pending = self._pending, []
         data = b"".join(p.data for p in batch)
+        need_sync = sync or any(p.sync for p in batch)
+        dirs = {d for p in batch for d in p.dirs}
         err: BaseException | None = None
         self._cond.release()
         try:
             assert self._journal is not None
-            self._journal.append(data)
+            # The directory entries of the batch's new message files, one fsync per directory
+            # for all its writers, before the records that refer to them.
+            if self.store.fsync:
+                for d in sorted(dirs):
+                    layout.fsync_dir(d)
+            if data:
+                self._journal.append(data, sync=need_sync)
+            elif need_sync:
+                self._journal.sync()
         except BaseException as e:
             err = e
         finally:
@@ -99,17 +128,49 @@ class Commit(Recovery):
             self._flushing = False
         if err is not None:
             assert self._journal is not None
-            if layout.is_disk_full(err) and not self._journal.broken:
+            if data and layout.is_disk_full(err) and not self._journal.broken:
                 self._drop_pending_locked(batch, err)
                 raise DiskFull(f"account {self.name!r}: disk full, nothing stored") from err
             self._failed = err
             self._log.error("journal write failed", err=repr(err))
             self._cond.notify_all()
             raise StoreError("index write failed") from err
-        self._durable_seq = batch[-1].seq
+        if batch:
+            self._durable_seq = batch[-1].seq
+        if need_sync:
+            self._synced_seq = self._durable_seq
+        elif self._synced_seq < self._durable_seq and self._sync_timer is None:
+            self._sync_timer = threading.Timer(SYNC_DELAY, self._sync_later)
+            self._sync_timer.daemon = True
+            self._sync_timer.start()
         for p in batch:
             self._broadcast_locked(p.changes, p.origin, p.modseq)
         self._cond.notify_all()
+
+    def _sync_later(self) -> None:
+        """The timer's fsync of transactions written without one (see the module doc)."""
+        with self._cond:
+            self._sync_timer = None
+            if self._closed or self._failed is not None or self._synced_seq >= self._durable_seq:
+                return
+            try:
+                self._wait_durable_locked(self._durable_seq, self._epoch)
+            except StoreError:
+                pass  # logged by the flush; the account refuses writes (or a full disk was handled)
+
+    def remove_released_files(self) -> None:
+        """As HeldRemovals', once the removals are fsynced: the files go only after their
+        removal is durable (a crash of the machine never finds a record whose file is gone).
+        When that fsync fails, the files stay (strays for the next open)."""
+        with self._cond:
+            if not self._unlink:
+                return
+            if self._synced_seq < self._durable_seq and not self._closed and self._failed is None:
+                try:
+                    self._wait_durable_locked(self._durable_seq, self._epoch)
+                except StoreError:
+                    return  # logged by the flush
+        super().remove_released_files()
 
     def _drop_pending_locked(self, batch: list[Pending], err: BaseException) -> None:
         """After a journal write failed for a full disk (the journal was cut back to its last
@@ -183,15 +244,21 @@ class Commit(Recovery):
                 else:
                     self._forget_removed_locked(mid)
 
-    def _transact_applied(self, records: list, changes: list, origin, keys: list[DeliveryKey] = ()) -> None:  # type: ignore[assignment]
+    def _transact_applied(
+        self, records: list, changes: list, origin, keys: list[DeliveryKey] = (), *, sync: bool = True,  # type: ignore[assignment]
+        dirs: Iterable[Path] = (),
+    ) -> None:
         """Queue records already applied to memory (and delivery keys, applied here) and wait
-        until durable (lock held)."""
+        until written to the journal and, with ``sync``, fsynced (lock held; see the module
+        doc for which operations need the fsync)."""
         self._seq += 1
         txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, records, list(keys))
         for k in keys:
             self._keys[k.key] = k
-        self._pending.append(Pending(self._seq, encode_txn(txn), changes, origin, records, self._last_modseq))
-        self._wait_durable_locked(txn.seq, self._epoch)
+        self._pending.append(
+            Pending(self._seq, encode_txn(txn), changes, origin, records, self._last_modseq, sync, frozenset(dirs))
+        )
+        self._wait_durable_locked(txn.seq, self._epoch, sync)
 
     def _after_commit(self) -> None:
         """Maintenance after a write: files of removed messages nobody shows any more; a
@@ -243,6 +310,9 @@ class Commit(Recovery):
         written = False
         err: BaseException | None = None
         try:
+            if self.store.fsync:
+                for d in sorted({d for p in batch for d in p.dirs}):
+                    layout.fsync_dir(d)  # the batch's new files, before the snapshot has them
             write_snapshot(
                 self.path / layout.SNAPSHOT_NAME, self.files.tmp_path("snapshot"), data, fsync=self.store.fsync
             )
@@ -271,6 +341,7 @@ class Commit(Recovery):
             self._snapshot_retry_at = 0 if err is None else self._journal.size + max(self.store.snapshot_threshold, 0)
             self._clean_at = -1
             self._durable_seq = max(self._durable_seq, snap.seq)
+            self._synced_seq = max(self._synced_seq, snap.seq)  # the snapshot was fsynced
             for p in batch:
                 self._broadcast_locked(p.changes, p.origin, p.modseq)
             self._cond.notify_all()

@@ -143,20 +143,22 @@ class MessageFiles:
             self._dirs_made.add(sub)
         return d
 
-    def place(self, id: int, data: bytes) -> Path:
-        """Write a new message file durably (tmp, fsync, rename, directory fsync)."""
+    def place(self, id: int, data: bytes, *, sync_dir: bool = True) -> Path:
+        """Write a new message file durably (tmp, fsync, rename, directory fsync; without
+        ``sync_dir`` the caller fsyncs the directory, see ``Commit``). Returns the directory."""
         d = self._ensure_dir(id)
-        path = d / str(id)
-        layout.write_file_durable(path, self.tmp_path(str(id)), data, fsync=self.owner.fsync)
-        return path
+        layout.write_file_durable(d / str(id), self.tmp_path(str(id)), data, fsync=self.owner.fsync, sync_dir=sync_dir)
+        return d
 
-    def place_upload(self, id: int, upload: Upload) -> None:
-        """Rename a finished upload into place as message ``id`` and fsync the directory."""
+    def place_upload(self, id: int, upload: Upload, *, sync_dir: bool = True) -> Path:
+        """Rename a finished upload into place as message ``id`` and fsync the directory (as
+        ``place``). Returns the directory."""
         d = self._ensure_dir(id)
         os.replace(upload.path, d / str(id))
         upload.placed = True
-        if self.owner.fsync:
+        if self.owner.fsync and sync_dir:
             layout.fsync_dir(d)
+        return d
 
     def link(self, pairs: list[tuple[int, int]]) -> set[int]:
         """Give message ``dst`` the file of message ``src`` for each pair: a hard link, or a copy

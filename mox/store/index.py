@@ -109,7 +109,9 @@ def scan_frames(data: bytes | memoryview, decoder: msgspec.msgpack.Decoder) -> F
 
 
 class JournalWriter:
-    """Appends frames to ``index.journal``; ``append`` returns after the data is durable.
+    """Appends frames to ``index.journal``; ``append`` returns after the data is durable (with
+    ``sync=False`` once the operating system has it: a crash of the process loses nothing, a
+    crash of the machine may, until ``sync``).
 
     A failed append cuts the file back to where it was, so the journal still ends with the last
     durable frame and later appends follow it (a full disk is survivable). When even that
@@ -130,12 +132,12 @@ class JournalWriter:
             os.fsync(self._f.fileno())
         self.size = size
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes, *, sync: bool = True) -> None:
         if self.broken:
             raise StoreError("journal unusable after an earlier failure")
         try:
             write_all(self._f, data, self.path)
-            if self._fsync:
+            if self._fsync and sync:
                 os.fsync(self._f.fileno())
         except BaseException:
             try:
@@ -144,6 +146,13 @@ class JournalWriter:
                 self.broken = True
             raise
         self.size += len(data)
+
+    def sync(self) -> None:
+        """Make everything appended durable (fsync)."""
+        if self.broken:
+            raise StoreError("journal unusable after an earlier failure")
+        if self._fsync:
+            os.fsync(self._f.fileno())
 
     def restart(self, tmp_path: Path) -> None:
         """Replace the journal by an empty one (after a snapshot made its content redundant).

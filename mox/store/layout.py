@@ -109,10 +109,13 @@ def create_new_file(path: Path, mode: int) -> int:
     return fd
 
 
-def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool, mode: int | None = None) -> None:
-    """Write ``data`` to ``tmp_path``, fsync it, rename it to ``path`` and fsync the directory.
-    With ``mode`` (e.g. SECRET_MODE) the file has that mode from its creation on. On failure
-    (e.g. a full disk) the temporary file is removed and ``path`` is unchanged."""
+def write_file_durable(
+    path: Path, tmp_path: Path, data: bytes, *, fsync: bool, mode: int | None = None, sync_dir: bool = True
+) -> None:
+    """Write ``data`` to ``tmp_path``, fsync it, rename it to ``path`` and fsync the directory
+    (unless ``sync_dir`` is false: then the caller does, e.g. once for many files). With ``mode``
+    (e.g. SECRET_MODE) the file has that mode from its creation on. On failure (e.g. a full
+    disk) the temporary file is removed and ``path`` is unchanged."""
     try:
         f = open(create_new_file(tmp_path, mode), "wb", buffering=0) if mode is not None else open(tmp_path, "wb", buffering=0)
         with f:
@@ -123,7 +126,7 @@ def write_file_durable(path: Path, tmp_path: Path, data: bytes, *, fsync: bool, 
     except BaseException:
         remove_quietly(tmp_path)
         raise
-    if fsync:
+    if fsync and sync_dir:
         fsync_dir(path.parent)
 
 

@@ -129,6 +129,8 @@ class IndexState:
     _epoch: int
     _flushing: bool
     _durable_seq: int
+    _synced_seq: int
+    _sync_timer: threading.Timer | None
     _failed: BaseException | None
     _subscribers: list[ChangeSubscriber]
     _journal: JournalWriter | None

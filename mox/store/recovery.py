@@ -23,7 +23,7 @@ class Recovery(HeldRemovals):
         self.files.remove_temporary()
         data, problem, valid_end, clean = self._replay()
         jpath = self.path / layout.JOURNAL_NAME
-        self._durable_seq = self._seq
+        self._durable_seq = self._synced_seq = self._seq
         if valid_end < len(JOURNAL_MAGIC):
             # No usable header (torn while being created): start an empty journal.
             self._log.warn("journal header incomplete, journal restarted", dropped_bytes=len(data))

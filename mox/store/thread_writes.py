@@ -52,7 +52,7 @@ class ThreadWrites(Writes):
                 self._apply(r)
             changed = [self._by_id[r.id] for r in records]
             changes = [ChangeThread((m.id,), m.thread_muted, m.thread_collapsed) for m in changed]
-            self._transact_applied(records, changes, origin)
+            self._transact_applied(records, changes, origin, sync=False)  # docs/durability.md
         self._after_commit()
         return changed
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from mox.auth.password import make_password_record
 from mox.store.changes import (
@@ -119,7 +120,7 @@ class Writes(JunkTraining):
             for rec in records:
                 self._apply(rec)
             changes = [ChangeAnnotation(mbid, "" if mb is None else mb.name, rec.key) for rec in records]
-            self._transact_applied(records, changes, origin)
+            self._transact_applied(records, changes, origin, sync=False)  # docs/durability.md
         self._after_commit()
 
     @space_errors
@@ -235,6 +236,7 @@ class Writes(JunkTraining):
 
         queued = False
         placed: list[int] = []
+        dirs: set[Path] = set()  # fsynced by the flusher, once for all writers of its batch
         try:
             prepared = []
             for id, (data, _, _) in zip(ids, items):
@@ -245,9 +247,9 @@ class Writes(JunkTraining):
                 prepared.append((encode_part(part), threads.prepare(raw, part), preview(raw, part)))
                 del raw
                 if isinstance(data, Upload):
-                    self.files.place_upload(id, data)
+                    dirs.add(self.files.place_upload(id, data, sync_dir=False))
                 else:
-                    self.files.place(id, data)
+                    dirs.add(self.files.place(id, data, sync_dir=False))
                 placed.append(id)
             with self._cond:
                 self._check_writable()
@@ -301,7 +303,7 @@ class Writes(JunkTraining):
                     changes.append(ChangeMailboxKeywords(mbid, mb2.keywords))
                 queued = True
                 keys = [DeliveryKey(key, msgs[0].id, now)] if key is not None else []
-                self._transact_applied(records, changes, origin, keys)
+                self._transact_applied(records, changes, origin, keys, dirs=dirs)
         except BaseException:
             if not queued:
                 self.files.remove(placed)
@@ -357,7 +359,8 @@ class Writes(JunkTraining):
                 changes.append(ChangeMailboxCounts(mb2))
                 if mb2.keywords != mb.keywords:
                     changes.append(ChangeMailboxKeywords(mailbox_id, mb2.keywords))
-                self._transact_applied(records, changes, origin)
+                # Flag changes are written before the reply, fsynced shortly after (docs/durability.md).
+                self._transact_applied(records, changes, origin, sync=False)
         if updates:
             self._junk_sync([m.id for m in changed])
             self._after_commit()
@@ -380,7 +383,9 @@ class Writes(JunkTraining):
             changes = [
                 ChangeRemoveUIDs(mailbox_id, removed, modseq, ids), ChangeMailboxCounts(self._mailboxes[mailbox_id])
             ]
-            self._transact_applied([rec], changes, origin)
+            # Written before the reply, fsynced shortly after; the files are removed only once
+            # the removal is fsynced (remove_released_files; docs/durability.md).
+            self._transact_applied([rec], changes, origin, sync=False)
         self._junk_sync(ids)
         self._after_commit()
         return removed
@@ -630,7 +635,7 @@ class Writes(JunkTraining):
                     return
                 rec = Subscription(name, subscribed)
             self._apply(rec)
-            self._transact_applied([rec], [ChangeSubscription(name, subscribed)], origin)
+            self._transact_applied([rec], [ChangeSubscription(name, subscribed)], origin, sync=False)
         self._after_commit()
 
     def claim_recent(self, mailbox_id: int, last_uid: int) -> int:
@@ -655,5 +660,5 @@ class Writes(JunkTraining):
             self._apply(rec)
             self._seq += 1
             txn = Txn(self._seq, self._next_id, self._last_modseq, self._next_uidvalidity, [rec])
-            self._pending.append(Pending(self._seq, encode_txn(txn), [], None, [rec], self._last_modseq))
+            self._pending.append(Pending(self._seq, encode_txn(txn), [], None, [rec], self._last_modseq, False))
             return first

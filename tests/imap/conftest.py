@@ -560,12 +560,12 @@ class CommitGate:
         self._go = threading.Event()
         self._journal.append = self._gated_append
 
-    def _gated_append(self, data: bytes) -> None:
+    def _gated_append(self, data: bytes, *, sync: bool = True) -> None:
         self._journal.append = self._append  # only the first write waits
         self._held.set()
         if not self._go.wait(TIMEOUT):
             raise TimeoutError("commit gate never released")
-        self._append(data)
+        self._append(data, sync=sync)
 
     def wait_held(self) -> None:
         if not self._held.wait(TIMEOUT):

@@ -50,14 +50,14 @@ def install(point: str) -> None:
         if point == "queue-remove" and removes:  # delivered and dequeued
             die(point)
 
-    def acc_transact(self, records, changes, origin, keys=()):
+    def acc_transact(self, records, changes, origin, keys=(), **kw):
         keyed = [k.key for k in keys]
         view = self.name.startswith("view-")
         dsn = any("-dsn-" in k for k in keyed)
         step = ("dsn" if dsn else "view" if view else "main") if keyed else None
         if step is not None and point == f"{step}-file":  # file in place, transaction not durable
             die(point)
-        transact(self, records, changes, origin, keys)
+        transact(self, records, changes, origin, keys, **kw)
         if step is not None and point == f"{step}-txn":  # durable, queue entry not yet removed
             die(point)
 

@@ -20,7 +20,8 @@ async def test_concurrent_writers_share_fsync(acc):
     real_append = acc._journal.append
     all_queued = threading.Event()
 
-    def append(data: bytes) -> None:
+    def append(data: bytes, *, sync: bool = True) -> None:
+        assert sync  # deliveries wait for the fsync
         batches.append(len(scan_journal(JOURNAL_MAGIC + data).txns))
         if len(batches) == 1:
             # Hold the first flush until every other writer has queued its transaction.
@@ -28,7 +29,7 @@ async def test_concurrent_writers_share_fsync(acc):
             while len(acc._pending) < n - 1 and time.monotonic() < deadline:
                 time.sleep(0.001)
             all_queued.set()
-        real_append(data)
+        real_append(data, sync=sync)
 
     acc._journal.append = append
     sub = acc.subscribe()
@@ -84,3 +85,30 @@ async def test_many_writers_mixed_operations(store):
     acc = store.open_account("mox")
     assert (acc.mailboxes(), acc.messages(inbox), acc.messages(other), acc.expunged_uids(inbox, 0)) == before
     acc.close()
+
+
+@pytest.mark.trio
+async def test_concurrent_deliveries_share_directory_fsync(acc, monkeypatch):
+    # Each delivery fsyncs its own message file; the directory entries of a whole batch are
+    # made durable by the flusher with one fsync of the directory, before the journal records.
+    from mox.store import layout
+
+    await acc.deliver("Inbox", msg(0))  # the message directory exists
+    events: list[str] = []
+    real_fsync_dir, real_append = layout.fsync_dir, acc._journal.append
+    monkeypatch.setattr(layout, "fsync_dir", lambda p: (events.append("dir"), real_fsync_dir(p))[1])
+
+    def append(data: bytes, *, sync: bool = True) -> None:
+        events.append(f"journal {len(scan_journal(JOURNAL_MAGIC + data).txns)}")
+        real_append(data, sync=sync)
+
+    acc._journal.append = append
+    n = 16
+    async with trio.open_nursery() as nursery:
+        for i in range(1, n + 1):
+            nursery.start_soon(acc.deliver, "Inbox", msg(i))
+    journal = [e for e in events if e.startswith("journal")]
+    assert sum(int(e.split()[1]) for e in journal) == n
+    # One directory fsync right before each journal write, none per delivery.
+    assert events == [x for e in journal for x in ("dir", e)]
+    assert acc.check_consistency() == []

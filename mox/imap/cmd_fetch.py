@@ -135,13 +135,20 @@ def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt,
     data: bytes | None = None
     root: Part | None = None
 
-    def load() -> tuple[bytes, Part]:
-        nonlocal data, root
-        if data is None or root is None:
+    def load_data() -> bytes:
+        nonlocal data
+        if data is None:
             data = s.acc.read_message(m)  # MessageGone for a tombstone: its file is gone
+        return data
+
+    def load() -> tuple[bytes, Part]:
+        # The MIME structure is decoded only for a section that needs it (not BODY[]).
+        nonlocal root
+        d = load_data()
+        if root is None:
             root = m.part
             assert root is not None, "a message with a file has a part"
-        return data, root
+        return d, root
 
     for a in atts:
         n = a.name
@@ -172,8 +179,7 @@ def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt,
         elif n == "BODY" and a.section is None:
             out.append(b"BODY " + fetch.rendered(m, 2))
         elif n == "RFC822":
-            d, _ = load()
-            out.append(fetch_attr(FetchRFC822(d)))
+            out.append(fetch_attr(FetchRFC822(load_data())))
         elif n == "RFC822.HEADER":
             d, r = load()
             out.append(fetch_attr(FetchRFC822Header(fetch.section_bytes(d, r, Section(text="HEADER")))))
@@ -181,8 +187,10 @@ def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt,
             d, r = load()
             out.append(fetch_attr(FetchRFC822Text(fetch.section_bytes(d, r, Section(text="TEXT")))))
         elif n == "BODY" and a.section is not None:
-            d, r = load()
-            body = fetch.section_bytes(d, r, a.section)
+            if not a.section.part and a.section.text is None:
+                body = load_data()  # BODY[]: the whole message (RFC 9051 6.4.5)
+            else:
+                body = fetch.section_bytes(*load(), a.section)
             offset = None
             if a.partial is not None:
                 offset, cnt = a.partial

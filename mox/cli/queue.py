@@ -1,6 +1,7 @@
-"""`mox queue list|hold|unhold|schedule|fail|drop|dump` and `mox queue holdrules
-list|add|remove`: the local queue of a running mox, over the control channel, with mox's
-commands, filter flags and output (mox queue.go)."""
+"""`mox queue list|hold|unhold|schedule|fail|drop|dump`, `mox queue holdrules list|add|remove`,
+`mox queue webhook ...` and `mox queue suppress ...`: the queue, webhook queue and suppression list
+of a running mox, over the control channel, with mox's commands, filter flags and output (mox
+queue.go)."""
 
 from __future__ import annotations
 
@@ -250,3 +251,230 @@ def holdrules_remove(dir_: Path | None, ruleid: int) -> None:
     with _client(dir_) as c:
         c.call("queueholdrulesremove", str(ruleid))
 
+
+# Webhooks (mox queue.go cmdQueueHook*).
+
+_EVENTS = ("incoming", "delivered", "suppressed", "delayed", "failed", "relayed", "expanded", "canceled", "unrecognized")
+
+
+def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int]:
+    if not value:
+        return []
+    try:
+        return [int(x) for x in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: comma-separated list of ids") from None
+
+
+def _filter_flags(*, retired: bool = False, sort: bool = False):  # noqa: ANN202
+    """mox's filter (and sort) flags for webhooks."""
+    what = "retired webhook" if retired else "webhook"
+
+    def deco(f):  # noqa: ANN001, ANN202
+        opts = [
+            click.option("-ids", "--ids", "ids", callback=_ids, default=None, help=f"comma-separated list of {what} IDs"),
+            click.option("-n", "--n", "max_", type=int, default=0, help="number of webhooks to return"),
+            click.option("-account", "--account", default="", help="account that queued the message/webhook"),
+            click.option(
+                "-submitted", "--submitted", default="",
+                help='filter by time of submission relative to now, value must start with "<" (before now) or ">" (after now)',
+            ),
+            click.option(
+                "-event", "--event", type=click.Choice(_EVENTS), default=None,
+                help="event this webhook is about: " + ", ".join(_EVENTS),
+            ),
+        ]
+        if retired:
+            opts.append(click.option(
+                "-lastactivity", "--lastactivity", "timefilter", default="",
+                help='filter by time of last activity relative to now, value must start with "<" (before now) or ">" (after now)',
+            ))
+        else:
+            opts.append(click.option(
+                "-nextattempt", "--nextattempt", "timefilter", default="",
+                help='filter by time of next delivery attempt relative to now, value must start with "<" (before now) or ">" (after now)',
+            ))
+        if sort:
+            default = "lastactivity" if retired else "nextattempt"
+            opts.append(click.option(
+                "-sort", "--sort", type=click.Choice([default, "queued"]), default=default,
+                help=f'field to sort by, "{default}" (default) or "queued"',
+            ))
+            opts.append(click.option("-asc", "--asc", is_flag=True, help="sort ascending instead of descending (default)"))
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+def _hook_filter(ids: list[int], max_: int, account: str, submitted: str, event: str | None, timefilter: str, *, retired: bool) -> str:
+    f: dict[str, object] = {}
+    if ids:
+        f["IDs"] = ids
+    if max_:
+        f["Max"] = max_
+    if account:
+        f["Account"] = account
+    if submitted:
+        f["Submitted"] = submitted
+    if event:
+        f["Event"] = event
+    if timefilter:
+        f["LastActivity" if retired else "NextAttempt"] = timefilter
+    return json.dumps(f)
+
+
+def _hook_sort(sort: str, asc: bool) -> str:
+    field = {"nextattempt": "NextAttempt", "lastactivity": "LastActivity", "queued": "Submitted"}[sort]
+    return json.dumps({"Field": field, "Asc": asc})
+
+
+@queue.group("webhook")
+def webhook() -> None:
+    """List, reschedule, cancel and print webhooks in the queue, and retired ones."""
+
+
+@webhook.command("list")
+@_dir_option
+@_filter_flags(sort=True)
+def hook_list(dir_: Path | None, ids: list[int], max_: int, account: str, submitted: str, event: str | None, timefilter: str, sort: str, asc: bool) -> None:
+    """List matching webhooks in the queue.
+
+    Prints list of webhooks, their IDs and basic information.
+    """
+    with _client(dir_) as c:
+        for line in c.call("queuehooklist", _hook_filter(ids, max_, account, submitted, event, timefilter, retired=False), _hook_sort(sort, asc), stream=True):
+            click.echo(line)
+
+
+@webhook.command("schedule")
+@_dir_option
+@click.option("-now", "--now", "from_now", is_flag=True, help="schedule for duration relative to current time instead of relative to current next delivery attempt for webhooks")
+@_filter_flags()
+@click.argument("duration")
+def hook_schedule(dir_: Path | None, from_now: bool, ids: list[int], max_: int, account: str, submitted: str, event: str | None, timefilter: str, duration: str) -> None:
+    """Change next delivery attempt for matching webhooks.
+
+    The next delivery attempt is adjusted by the duration parameter. If the -now
+    flag is set, the new delivery attempt is set to the duration added to the
+    current time, instead of added to the current scheduled time.
+
+    Schedule immediate delivery with "mox queue webhook schedule -now 0".
+    """
+    from mox.queue.hooks import parse_go_duration
+
+    try:
+        parse_go_duration(duration)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="duration") from None
+    with _client(dir_) as c:
+        c.call("queuehookschedule", _hook_filter(ids, max_, account, submitted, event, timefilter, retired=False), "yes" if from_now else "", duration)
+        click.echo(f"{c.read_line()} webhook(s) rescheduled")
+
+
+@webhook.command("cancel")
+@_dir_option
+@_filter_flags()
+def hook_cancel(dir_: Path | None, ids: list[int], max_: int, account: str, submitted: str, event: str | None, timefilter: str) -> None:
+    """Fail delivery of matching webhooks."""
+    with _client(dir_) as c:
+        c.call("queuehookcancel", _hook_filter(ids, max_, account, submitted, event, timefilter, retired=False))
+        click.echo(f"{c.read_line()} webhook(s) marked as canceled")
+
+
+@webhook.command("print")
+@_dir_option
+@click.argument("id")
+def hook_print(dir_: Path | None, id: str) -> None:  # noqa: A002
+    """Print details of a webhook from the queue.
+
+    The webhook is printed to stdout as JSON.
+    """
+    with _client(dir_) as c:
+        for line in c.call("queuehookprint", id, stream=True):
+            click.echo(line)
+
+
+@webhook.group("retired")
+def hook_retired() -> None:
+    """Webhooks that were delivered, failed or canceled, kept for the account's period."""
+
+
+@hook_retired.command("list")
+@_dir_option
+@_filter_flags(retired=True, sort=True)
+def hook_retired_list(dir_: Path | None, ids: list[int], max_: int, account: str, submitted: str, event: str | None, timefilter: str, sort: str, asc: bool) -> None:
+    """List matching webhooks in the retired queue.
+
+    Prints list of retired webhooks, their IDs and basic information.
+    """
+    with _client(dir_) as c:
+        f = _hook_filter(ids, max_, account, submitted, event, timefilter, retired=True)
+        for line in c.call("queuehookretiredlist", f, _hook_sort(sort, asc), stream=True):
+            click.echo(line)
+
+
+@hook_retired.command("print")
+@_dir_option
+@click.argument("id")
+def hook_retired_print(dir_: Path | None, id: str) -> None:  # noqa: A002
+    """Print details of a webhook from the retired queue.
+
+    The retired webhook is printed to stdout as JSON.
+    """
+    with _client(dir_) as c:
+        for line in c.call("queuehookretiredprint", id, stream=True):
+            click.echo(line)
+
+
+# The suppression list (mox queue.go cmdQueueSuppress*).
+
+
+@queue.group("suppress")
+def suppress() -> None:
+    """The suppression list: addresses an account's messages are not delivered to."""
+
+
+@suppress.command("list")
+@_dir_option
+@click.option("-account", "--account", default="", help="only show suppression list for this account")
+def suppress_list(dir_: Path | None, account: str) -> None:
+    """Print addresses in suppression list."""
+    with _client(dir_) as c:
+        for line in c.call("queuesuppresslist", account, stream=True):
+            click.echo(line)
+
+
+@suppress.command("add")
+@_dir_option
+@click.argument("account")
+@click.argument("address")
+def suppress_add(dir_: Path | None, account: str, address: str) -> None:
+    """Add address to suppression list for account."""
+    with _client(dir_) as c:
+        c.call("queuesuppressadd", account, address)
+
+
+@suppress.command("remove")
+@_dir_option
+@click.argument("account")
+@click.argument("address")
+def suppress_remove(dir_: Path | None, account: str, address: str) -> None:
+    """Remove address from suppression list for account."""
+    with _client(dir_) as c:
+        c.call("queuesuppressremove", account, address)
+
+
+@suppress.command("lookup")
+@_dir_option
+@click.option("-account", "--account", default="", help="only check address in specified account")
+@click.argument("address")
+def suppress_lookup(dir_: Path | None, account: str, address: str) -> None:
+    """Check if address is present in suppression list, for any or specific account."""
+    with _client(dir_) as c:
+        for line in c.call("queuesuppresslookup", account, address, stream=True):
+            click.echo(line)
+
+
+commands = [queue]

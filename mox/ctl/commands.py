@@ -27,6 +27,17 @@ COMMANDS: dict[str, Handler] = {
     "queueholdruleslist": queue_ctl.cmd_queueholdruleslist,
     "queueholdrulesadd": queue_ctl.cmd_queueholdrulesadd,
     "queueholdrulesremove": queue_ctl.cmd_queueholdrulesremove,
+    # Webhooks and the suppression list (mox.queue.ctl).
+    "queuehooklist": queue_ctl.cmd_queuehooklist,
+    "queuehookschedule": queue_ctl.cmd_queuehookschedule,
+    "queuehookcancel": queue_ctl.cmd_queuehookcancel,
+    "queuehookprint": queue_ctl.cmd_queuehookprint,
+    "queuehookretiredlist": queue_ctl.cmd_queuehookretiredlist,
+    "queuehookretiredprint": queue_ctl.cmd_queuehookretiredprint,
+    "queuesuppresslist": queue_ctl.cmd_queuesuppresslist,
+    "queuesuppressadd": queue_ctl.cmd_queuesuppressadd,
+    "queuesuppressremove": queue_ctl.cmd_queuesuppressremove,
+    "queuesuppresslookup": queue_ctl.cmd_queuesuppresslookup,
     # Accounts and addresses (mox.admin.provision).
     "setaccountpassword": provision.cmd_setaccountpassword,
     "accountadd": provision.cmd_accountadd,

@@ -73,9 +73,10 @@ async def deliver_local(
     recipients: list[str] | None = None,
     key: str | None = None,
     session: str | None = None,
-) -> bool:
+) -> Any:
     """Deliver to ``account`` for recipient address ``rcpt`` (see the module docstring). Returns
-    False when a keyed delivery happened before; raises Rejected, OverQuota, DiskFull."""
+    the stored message, or None when a keyed delivery happened before; raises Rejected,
+    OverQuota, DiskFull."""
     from mox.smtp.server import deliver_to_store
 
     config = ctx.config

@@ -1,12 +1,15 @@
 """Control-channel commands for the queue, as mox's ctl.go: ``queuelist``, ``queueholdset``,
 ``queueschedule``, ``queuefail``, ``queuedrop``, ``queuedump`` and ``queueholdruleslist|add|
-remove``. Filters and sorts are one JSON line each with mox's field names
-(:mod:`mox.queue.control`); counts come back as one line after ``ok``, lists as a stream.
+remove``, the webhook queue (``queuehook*``) and the suppression list (``queuesuppress*``).
+Filters and sorts are one JSON line each with mox's field names (:mod:`mox.queue.control`,
+:mod:`mox.queue.hooks`); counts come back as one line after ``ok``, lists as a stream.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime
+import json
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -18,6 +21,7 @@ from mox.queue.queue import Queue
 
 if TYPE_CHECKING:
     from mox.ctl.server import CtlConn
+    from mox.queue.hooks import HookQueue
 
 
 def _queue(ctx: ServerContext) -> Queue:
@@ -148,3 +152,197 @@ async def cmd_queueholdrulesremove(ctx: ServerContext, conn: CtlConn) -> None:
     except holdrules.HoldRuleError as e:
         raise CtlError(str(e)) from None
     await conn.write_line("ok")
+
+
+# Webhooks (mox ctl.go queuehook*): filters and sorts as JSON objects with mox's field names.
+
+
+def _hooks(ctx: ServerContext) -> HookQueue:
+    return _queue(ctx).hooks
+
+
+async def _read_json(conn: CtlConn, typ: type, what: str) -> Any:
+    import msgspec
+
+    line = await conn.read_line()
+    try:
+        return msgspec.json.decode((line or "{}").encode("utf-8"), type=typ)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CtlError(f"parsing {what}: {e}") from None
+
+
+def _go_json(obj: Any) -> bytes:
+    """JSON as mox's ctl prints records: indented with tabs, a newline at the end."""
+    return (json.dumps(obj, indent="\t", ensure_ascii=False) + "\n").encode("utf-8")
+
+
+async def cmd_queuehooklist(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.hooks import HookFilter, HookFilterError, HookSort, format_hook_line
+
+    f = await _read_json(conn, HookFilter, "filter")
+    s = await _read_json(conn, HookSort, "sort")
+    hooks = _hooks(ctx)
+    try:
+        items = hooks.list(f, s)
+    except HookFilterError as e:
+        raise CtlError(f"listing webhooks: {e}") from None
+    await conn.write_line("ok")
+    now = hooks.now()
+    lines = ["webhooks:"] + [format_hook_line(h, now) for h in items] + (["(none)"] if not items else [])
+    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+async def cmd_queuehookschedule(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.hooks import HookFilter, HookFilterError, parse_go_duration
+
+    f = await _read_json(conn, HookFilter, "filter")
+    relnow = await conn.read_line()
+    duration = await conn.read_line()
+    try:
+        seconds = parse_go_duration(duration)
+    except ValueError as e:
+        raise CtlError(f"parsing duration for next delivery attempt: {e}") from None
+    try:
+        n = await _hooks(ctx).schedule(f, seconds, from_now=relnow != "")
+    except HookFilterError as e:
+        raise CtlError(f"setting next delivery attempts in queue: {e}") from None
+    await conn.write_line("ok")
+    await conn.write_line(str(n))
+
+
+async def cmd_queuehookcancel(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.hooks import HookFilter, HookFilterError
+
+    f = await _read_json(conn, HookFilter, "filter")
+    try:
+        n = await _hooks(ctx).cancel(f)
+    except HookFilterError as e:
+        raise CtlError(f"canceling webhooks in queue: {e}") from None
+    await conn.write_line("ok")
+    await conn.write_line(str(n))
+
+
+def _parse_id(s: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        raise CtlError(f"parsing id: invalid syntax: {s!r}") from None
+
+
+async def cmd_queuehookprint(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.records import to_json
+
+    hook_id = _parse_id(await conn.read_line())
+    hooks = _hooks(ctx)
+    h = hooks.store.hooks.get(hook_id)
+    if h is None:
+        raise CtlError("getting webhook: not found")
+    await conn.write_line("ok")
+    await conn.write_stream(_go_json(to_json(h, Payload=hooks.payload(h.id))))
+
+
+async def cmd_queuehookretiredlist(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.hooks import HookFilter, HookFilterError, HookSort, format_retired_line
+
+    f = await _read_json(conn, HookFilter, "filter")
+    s = await _read_json(conn, HookSort, "sort")
+    hooks = _hooks(ctx)
+    try:
+        items = hooks.retired_list(f, s)
+    except HookFilterError as e:
+        raise CtlError(f"listing retired webhooks: {e}") from None
+    await conn.write_line("ok")
+    now = hooks.now()
+    lines = ["retired webhooks:"] + [format_retired_line(h, now) for h in items] + (["(none)"] if not items else [])
+    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+async def cmd_queuehookretiredprint(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.records import to_json
+
+    hook_id = _parse_id(await conn.read_line())
+    hooks = _hooks(ctx)
+    h = hooks.store.hooks_retired.get(hook_id)
+    if h is None:
+        raise CtlError("getting retired webhook: not found")
+    await conn.write_line("ok")
+    await conn.write_stream(_go_json(to_json(h, Payload=hooks.payload(h.id))))
+
+
+# The suppression list (mox ctl.go queuesuppress*).
+
+
+def _go_time(t: float) -> str:
+    """A time as Go prints a time.Time rounded to seconds, in UTC: "2024-05-01 12:00:00 +0000 UTC"."""
+    return datetime.datetime.fromtimestamp(round(t), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def _check_account(ctx: ServerContext, account: str) -> None:
+    if account not in ctx.config.accounts:
+        raise CtlError("looking up account: unknown account")
+
+
+async def cmd_queuesuppresslist(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.hooks import go_quote
+
+    account = await conn.read_line()
+    items = _queue(ctx).suppression_list(account)
+    await conn.write_line("ok")
+    lines = ["suppressions (account, address, manual, time added, base adddress, reason):"]
+    for x in items:
+        lines.append(
+            "\t".join(
+                [go_quote(x.account), go_quote(x.original_address), "Yes" if x.manual else "No", _go_time(x.created), go_quote(x.base_address), go_quote(x.reason)]
+            )
+        )
+    if not items:
+        lines.append("(none)")
+    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+async def cmd_queuesuppressadd(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.suppression import REASON_CLI, SuppressionError
+
+    account = await conn.read_line()
+    address = await conn.read_line()
+    _check_account(ctx, account)
+    try:
+        await _queue(ctx).suppression_add(account, address, manual=True, reason=REASON_CLI)
+    except SuppressionError as e:
+        raise CtlError(f"adding suppression: {e}") from None
+    await conn.write_line("ok")
+
+
+async def cmd_queuesuppressremove(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.suppression import SuppressionError
+
+    account = await conn.read_line()
+    address = await conn.read_line()
+    try:
+        await _queue(ctx).suppression_remove(account, address)
+    except SuppressionError as e:
+        raise CtlError(f"removing suppression: {e}") from None
+    await conn.write_line("ok")
+
+
+async def cmd_queuesuppresslookup(ctx: ServerContext, conn: CtlConn) -> None:
+    from mox.queue.hooks import go_quote
+    from mox.queue.suppression import SuppressionError
+
+    account = await conn.read_line()
+    address = await conn.read_line()
+    if account:
+        _check_account(ctx, account)
+    try:
+        x = _queue(ctx).suppression_lookup(account, address)
+    except SuppressionError as e:
+        raise CtlError(str(e)) from None
+    await conn.write_line("ok")
+    if x is None:
+        text = "not present\n"
+    else:
+        text = (
+            f"present\nadded: {_go_time(x.created)}\nmanual: {'yes' if x.manual else 'no'}\n"
+            f"base address: {x.base_address}\nreason: {go_quote(x.reason)}\n"
+        )
+    await conn.write_stream(text.encode("utf-8"))

@@ -3,16 +3,28 @@
 Layout::
 
     queue/msg/<file>        message files (one per submission, shared by its recipients), never changed
+    queue/hook/<id>         the JSON payload of webhook <id>, written before its record, removed
+                            with the last record (queued or retired) that names it
     queue/index.journal     append-only JSON lines: {"op": "put", "entry": {...}} / {"op": "remove", "id": N}
                             / {"op": "sent", "account": A, "rcpt": R, "t": T} (a submitted recipient,
                             for the daily limits: kept 24 h, and each recipient's first one for good)
-                            / {"op": "next", "id": N} (written by compaction: ids are never reused)
+                            / {"op": "next", "id": N, "hooknext": N, "supnext": N} (written by compaction: ids
+                            are never reused)
+                            / {"op": "retired", "retired": {...}} / {"op": "retiredremove", "id": N}
+                            (messages whose delivery ended, kept for the account's period)
+                            / {"op": "hook", "hook": {...}} / {"op": "hookupdate", "hook": {...}} / {"op": "hookremove", "id": N}
+                            / {"op": "hookretired", "hookretired": {...}} / {"op": "hookretiredremove", "id": N}
+                            / {"op": "suppress", "suppression": {...}} / {"op": "suppressremove", "id": N}
+
+The records of one change (a message retired with its webhook and a new suppression) are one
+append and one fsync: after a crash either all of them count or none.
 
 Durability (as the account store): the message file is written to a temp name, fsynced, renamed
 and its directory fsynced (skipped on Windows; once per journal write for all new files), then the
 journal record is appended and fsynced;
 only then does the caller answer ``250``. On open the journal is replayed (a torn last line, from a
-crash mid-append, is dropped) and rewritten compacted through a temp file + rename.
+crash mid-append, is dropped) and rewritten compacted through a temp file + rename; while
+running it is compacted the same way once it holds many more records than live ones.
 
 A full disk (ENOSPC/EDQUOT): a message file that cannot be written is removed again; a journal
 append that fails is cut back to the last complete line (so later appends never follow a torn
@@ -27,6 +39,7 @@ keys (``<token>-<id>``) stay unique even if the queue directory is removed and i
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import os
 import time
@@ -35,6 +48,7 @@ from pathlib import Path
 import msgspec
 
 from mox import mlog
+from mox.queue.records import Hook, HookRetired, MsgResult, MsgRetired, Suppression
 from mox.store.layout import fsync_dir, is_disk_full, remove_quietly, write_all
 
 
@@ -60,23 +74,38 @@ class Entry(msgspec.Struct, kw_only=True):
     smtputf8: bool = False
     #: The SMTP session that submitted it (its transcript; recorded with the delivered copies).
     session: str | None = None
-    #: RFC 8689 REQUIRETLS: True when the submitter required it (SMTP REQUIRETLS, webmail's
-    #: RequireTLS "yes"); None: the default policy (mox's RequireTLS *bool).
+    #: Message-ID (with <>) and Subject of the message, for webhooks (mox Msg).
+    message_id: str = ""
+    subject: str = ""
+    #: Submitter's metadata, echoed in webhooks (webapi Extra, X-Mox-Extra-* headers).
+    extra: dict[str, str] = {}
+    #: Unique id in the MAIL FROM local part, to match DSNs (mox FromID); "" when not used.
+    from_id: str = ""
+    #: REQUIRETLS (True), TLS-Required: No (False), or the default (None) (RFC 8689).
     require_tls: bool | None = None
+    #: FUTURERELEASE as requested, "until;<time>" or "for;<seconds>" (RFC 4865), for DSNs.
+    future_release_request: str = ""
     #: Held by the admin (mox's Msg.Hold): not delivered until released.
     hold: bool = False
     #: mox's per-message transport name; "" is the default (local delivery in localserve).
     transport: str = ""
+    results: list[MsgResult] = []
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
-    op: str  # "put" (new entry) | "update" (only if the entry still exists) | "remove" | "sent" | "next"
+    op: str
     entry: Entry | None = None
     id: int = 0
     account: str = ""  # "sent"
     t: float = 0.0  # "sent"
     rcpt: str = ""  # "sent": the recipient (canonical); "" in records from before recipients were kept
     token: str = ""  # "next": the queue's incarnation (delivery keys)
+    hook: Hook | None = None
+    hooknext: int = 0  # "next": next webhook id
+    supnext: int = 0  # "next": next suppression id
+    retired: MsgRetired | None = None
+    hookretired: HookRetired | None = None
+    suppression: Suppression | None = None
 
 
 #: How long "sent" records are kept (the daily outgoing limits look back 24 hours). Beyond that,
@@ -86,6 +115,50 @@ SENT_KEEP = 24 * 3600
 
 #: (time, account, recipient) of one submitted recipient, the unit of mox's daily limits.
 Sent = tuple[float, str, str]
+
+#: While running, the journal is rewritten when it has this many records more than live ones,
+#: and at least as many again as live ones.
+COMPACT_AFTER = 20000
+
+
+@dataclasses.dataclass
+class Changes:
+    """Records to make durable together (one journal append) and then apply."""
+
+    puts: list[Entry] = dataclasses.field(default_factory=list)
+    updates: list[Entry] = dataclasses.field(default_factory=list)  # only if the entry still exists
+    removes: list[int] = dataclasses.field(default_factory=list)
+    sent: list[Sent] = dataclasses.field(default_factory=list)
+    retired: list[MsgRetired] = dataclasses.field(default_factory=list)
+    retired_removes: list[int] = dataclasses.field(default_factory=list)
+    hooks: list[Hook] = dataclasses.field(default_factory=list)  # new or replaced
+    hook_updates: list[Hook] = dataclasses.field(default_factory=list)  # only if the hook still exists
+    hook_removes: list[int] = dataclasses.field(default_factory=list)
+    hooks_retired: list[HookRetired] = dataclasses.field(default_factory=list)  # new or replaced
+    hook_retired_removes: list[int] = dataclasses.field(default_factory=list)
+    suppressions: list[Suppression] = dataclasses.field(default_factory=list)
+    suppression_removes: list[int] = dataclasses.field(default_factory=list)
+
+    def extend(self, other: Changes) -> None:
+        for f in dataclasses.fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
+
+    def records(self) -> list[_Record]:
+        return (
+            [_Record(op="put", entry=e) for e in self.puts]
+            + [_Record(op="update", entry=e) for e in self.updates]
+            + [_Record(op="remove", id=i) for i in self.removes]
+            + [_Record(op="sent", account=a, rcpt=r, t=t) for t, a, r in self.sent]
+            + [_Record(op="retired", retired=r) for r in self.retired]
+            + [_Record(op="retiredremove", id=i) for i in self.retired_removes]
+            + [_Record(op="hook", hook=h) for h in self.hooks]
+            + [_Record(op="hookupdate", hook=h) for h in self.hook_updates]
+            + [_Record(op="hookretired", hookretired=h) for h in self.hooks_retired]
+            + [_Record(op="hookremove", id=i) for i in self.hook_removes]
+            + [_Record(op="hookretiredremove", id=i) for i in self.hook_retired_removes]
+            + [_Record(op="suppress", suppression=x) for x in self.suppressions]
+            + [_Record(op="suppressremove", id=i) for i in self.suppression_removes]
+        )
 
 
 _enc = msgspec.json.Encoder()
@@ -98,21 +171,75 @@ class QueueStore:
     def __init__(self, data_dir: Path | str, *, fsync: bool = True) -> None:
         self.dir = Path(data_dir) / "queue"
         self.msg_dir = self.dir / "msg"
+        self.hook_dir = self.dir / "hook"
         self.journal_path = self.dir / "index.journal"
         self.fsync = fsync
         self.log = mlog.get_logger("queue")
         self.msg_dir.mkdir(parents=True, exist_ok=True)
+        self.hook_dir.mkdir(parents=True, exist_ok=True)
         self.entries: dict[int, Entry] = {}
+        self.retired: dict[int, MsgRetired] = {}
+        self.hooks: dict[int, Hook] = {}
+        self.hooks_retired: dict[int, HookRetired] = {}
+        self.suppressions: dict[int, Suppression] = {}
         self.next_id = 1
+        self.next_hook_id = 1
+        self.next_sup_id = 1
         self.token = ""
         #: Each recipient submitted in the last SENT_KEEP seconds, oldest first.
         self.sent: collections.deque[Sent] = collections.deque()
         #: (account, recipient) -> when it was first submitted to, ever (mox: first-time recipients).
         self.first_sent: dict[tuple[str, str], float] = {}
+        self._records = 0  # records in the journal file
         self._load()
         self._journal = open(self.journal_path, "ab", buffering=0)
         self._journal_size = self._journal.seek(0, os.SEEK_END)
         self._broken = False
+
+    def _live(self) -> int:
+        return len(self.entries) + len(self.retired) + len(self.hooks) + len(self.hooks_retired) + len(self.suppressions) + len(self.sent)
+
+    def _replay(self, rec: _Record) -> None:
+        if rec.op == "put" and rec.entry is not None:
+            self.entries[rec.entry.id] = rec.entry
+            self.next_id = max(self.next_id, rec.entry.id + 1)
+        elif rec.op == "next":
+            self.next_id = max(self.next_id, rec.id)
+            self.next_hook_id = max(self.next_hook_id, rec.hooknext)
+            self.next_sup_id = max(self.next_sup_id, rec.supnext)
+            self.token = self.token or rec.token
+        elif rec.op == "sent":
+            self._add_sent([(rec.t, rec.account, rec.rcpt)])
+        elif rec.op == "update" and rec.entry is not None and rec.entry.id in self.entries:
+            self.entries[rec.entry.id] = rec.entry
+        elif rec.op == "remove":
+            self.entries.pop(rec.id, None)
+        else:
+            self._apply_other(rec)
+
+    def _apply_other(self, rec: _Record) -> None:
+        if rec.op == "retired" and rec.retired is not None:
+            self.retired[rec.retired.id] = rec.retired
+            self.next_id = max(self.next_id, rec.retired.id + 1)
+        elif rec.op == "retiredremove":
+            self.retired.pop(rec.id, None)
+        elif rec.op == "hook" and rec.hook is not None:
+            self.hooks[rec.hook.id] = rec.hook
+            self.next_hook_id = max(self.next_hook_id, rec.hook.id + 1)
+        elif rec.op == "hookupdate" and rec.hook is not None and rec.hook.id in self.hooks:
+            self.hooks[rec.hook.id] = rec.hook
+        elif rec.op == "hookremove":
+            self.hooks.pop(rec.id, None)
+        elif rec.op == "hookretired" and rec.hookretired is not None:
+            self.hooks_retired[rec.hookretired.id] = rec.hookretired
+            self.next_hook_id = max(self.next_hook_id, rec.hookretired.id + 1)
+        elif rec.op == "hookretiredremove":
+            self.hooks_retired.pop(rec.id, None)
+        elif rec.op == "suppress" and rec.suppression is not None:
+            self.suppressions[rec.suppression.id] = rec.suppression
+            self.next_sup_id = max(self.next_sup_id, rec.suppression.id + 1)
+        elif rec.op == "suppressremove":
+            self.suppressions.pop(rec.id, None)
 
     def _load(self) -> None:
         if self.journal_path.exists():
@@ -124,18 +251,7 @@ class QueueStore:
                     rec = _dec.decode(line)
                 except msgspec.DecodeError:
                     continue  # torn or damaged record: a crash during append
-                if rec.op == "put" and rec.entry is not None:
-                    self.entries[rec.entry.id] = rec.entry
-                    self.next_id = max(self.next_id, rec.entry.id + 1)
-                elif rec.op == "next":
-                    self.next_id = max(self.next_id, rec.id)
-                    self.token = self.token or rec.token
-                elif rec.op == "sent":
-                    self._add_sent([(rec.t, rec.account, rec.rcpt)])
-                elif rec.op == "update" and rec.entry is not None and rec.entry.id in self.entries:
-                    self.entries[rec.entry.id] = rec.entry
-                elif rec.op == "remove":
-                    self.entries.pop(rec.id, None)
+                self._replay(rec)
         if self.entries:
             self.next_id = max(self.next_id, max(self.entries) + 1)
         self.sent = collections.deque(sorted(self.sent))
@@ -151,29 +267,17 @@ class QueueStore:
         for name in used:
             if name.isdigit():
                 self.next_id = max(self.next_id, int(name) + 1)
+        payloads = {str(i) for i in self.hooks} | {str(i) for i in self.hooks_retired}
+        for p in self.hook_dir.iterdir():
+            if p.name not in payloads:
+                remove_quietly(p)
         had_token = bool(self.token)
         if not had_token:
             self.token = os.urandom(6).hex()
-        # Compact: rewrite the live entries through a temp file.
-        tmp = self.dir / "index.journal.tmp"
-        lines = [_enc.encode(_Record(op="next", id=self.next_id, token=self.token))]
-        # The window's records, and the first record of each recipient from before the window.
-        window_start = self.sent[0][0] if self.sent else math.inf
-        lines += [
-            _enc.encode(_Record(op="sent", account=a, rcpt=r, t=first))
-            for (a, r), first in sorted(self.first_sent.items(), key=lambda kv: kv[1])
-            if first < window_start
-        ]
-        lines += [_enc.encode(_Record(op="sent", account=a, rcpt=r, t=t)) for t, a, r in self.sent]
-        lines += [_enc.encode(_Record(op="put", entry=e)) for e in sorted(self.entries.values(), key=lambda e: e.id)]
+        lines = self._compacted()
         try:
-            with open(tmp, "wb", buffering=0) as f:
-                write_all(f, b"".join(line + b"\n" for line in lines), tmp)
-                if self.fsync:
-                    os.fsync(f.fileno())
-            os.replace(tmp, self.journal_path)
+            self._rewrite(lines)
         except OSError as e:
-            remove_quietly(tmp)
             if not is_disk_full(e):
                 raise
             # The old journal is complete (a torn last line is skipped when read) and stays.
@@ -185,9 +289,57 @@ class QueueStore:
                         write_all(f, lines[0] + b"\n", self.journal_path)
                 except OSError:
                     self._cut_torn_tail()
-            return
+
+    def _compacted(self) -> list[bytes]:
+        """The live state as journal lines."""
+        lines = [_enc.encode(_Record(op="next", id=self.next_id, token=self.token, hooknext=self.next_hook_id, supnext=self.next_sup_id))]
+        # The window's records, and the first record of each recipient from before the window.
+        window_start = self.sent[0][0] if self.sent else math.inf
+        lines += [
+            _enc.encode(_Record(op="sent", account=a, rcpt=r, t=first))
+            for (a, r), first in sorted(self.first_sent.items(), key=lambda kv: kv[1])
+            if first < window_start
+        ]
+        lines += [_enc.encode(_Record(op="sent", account=a, rcpt=r, t=t)) for t, a, r in self.sent]
+        lines += [_enc.encode(_Record(op="put", entry=e)) for e in sorted(self.entries.values(), key=lambda e: e.id)]
+        lines += [_enc.encode(_Record(op="retired", retired=r)) for _, r in sorted(self.retired.items())]
+        lines += [_enc.encode(_Record(op="hook", hook=h)) for _, h in sorted(self.hooks.items())]
+        lines += [_enc.encode(_Record(op="hookretired", hookretired=h)) for _, h in sorted(self.hooks_retired.items())]
+        lines += [_enc.encode(_Record(op="suppress", suppression=x)) for _, x in sorted(self.suppressions.items())]
+        return lines
+
+    def _rewrite(self, lines: list[bytes]) -> None:
+        """Replace the journal by ``lines`` through a temp file + rename (raises OSError; the
+        old journal then stays)."""
+        tmp = self.dir / "index.journal.tmp"
+        try:
+            with open(tmp, "wb", buffering=0) as f:
+                write_all(f, b"".join(line + b"\n" for line in lines), tmp)
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.journal_path)
+        except OSError:
+            remove_quietly(tmp)
+            raise
         if self.fsync:
             fsync_dir(self.dir)
+        self._records = len(lines)
+
+    def maybe_compact(self) -> None:
+        """Rewrite the journal while running when it is mostly dead records (from a worker
+        thread, between journal writes; the Queue's committer calls it)."""
+        live = self._live()
+        if self._records - live < max(COMPACT_AFTER, live):
+            return
+        try:
+            self._rewrite(self._compacted())
+        except OSError as e:
+            self.log.warn("queue journal not compacted", err=str(e))
+            self._records = live  # try again after as many new records
+            return
+        self._journal.close()
+        self._journal = open(self.journal_path, "ab", buffering=0)
+        self._journal_size = self._journal.seek(0, os.SEEK_END)
 
     def _cut_torn_tail(self) -> None:
         """Remove a torn last line (a crash during an append), so appends start on a new line."""
@@ -208,6 +360,14 @@ class QueueStore:
         self.next_id += n
         return ids
 
+    def allocate_hook_id(self) -> int:
+        self.next_hook_id += 1
+        return self.next_hook_id - 1
+
+    def allocate_suppression_id(self) -> int:
+        self.next_sup_id += 1
+        return self.next_sup_id - 1
+
     def write_message(self, name: str, data: bytes) -> None:
         tmp = self.msg_dir / (name + ".tmp")
         try:
@@ -225,20 +385,37 @@ class QueueStore:
     def read_message(self, entry: Entry) -> bytes:
         return (self.msg_dir / entry.file).read_bytes()
 
-    def write_journal(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
-        """Append and fsync the records (one writer at a time; the Queue group-commits)."""
-        records = (
-            [_Record(op="put", entry=e) for e in puts]
-            + [_Record(op="update", entry=e) for e in updates]
-            + [_Record(op="remove", id=i) for i in removes]
-            + [_Record(op="sent", account=a, rcpt=r, t=t) for t, a, r in sent]
-        )
+    def write_payload(self, hook_id: int, payload: bytes) -> None:
+        """The payload file of a webhook, durable (with the next journal write that puts hooks)
+        before its record."""
+        path = self.hook_dir / str(hook_id)
+        tmp = self.hook_dir / f"{hook_id}.tmp"
+        try:
+            with open(tmp, "wb", buffering=0) as f:
+                write_all(f, payload, tmp)
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
+
+    def read_payload(self, hook_id: int) -> bytes:
+        return (self.hook_dir / str(hook_id)).read_bytes()
+
+    def write_journal(self, ch: Changes | None = None, /, **lists: list) -> None:
+        """Append and fsync the records (one writer at a time; the Queue group-commits).
+        ``lists``: the fields of a Changes, for callers without one."""
+        ch = ch if ch is not None else Changes(**lists)
+        records = ch.records()
         if not records:
             return
         if self._broken:
             raise OSError("queue journal unusable after an earlier failure; restart mox")
-        if puts and self.fsync:
+        if ch.puts and self.fsync:
             fsync_dir(self.msg_dir)  # new message files' names are durable before their records
+        if ch.hooks and self.fsync:
+            fsync_dir(self.hook_dir)
         data = b"".join(_enc.encode(r) + b"\n" for r in records)
         try:
             write_all(self._journal, data, self.journal_path)
@@ -256,11 +433,17 @@ class QueueStore:
                 self.log.error("queue journal: cutting back a failed append failed", err=repr(e))
             raise
         self._journal_size += len(data)
+        self._records += len(records)
 
     def remove_message_file(self, name: str) -> None:
         """Remove a message file no entry refers to (its records could not be written)."""
         if not any(e.file == name for e in self.entries.values()):
             remove_quietly(self.msg_dir / name)
+
+    def remove_payload_file(self, hook_id: int) -> None:
+        """Remove a payload file no record refers to (its records could not be written)."""
+        if hook_id not in self.hooks and hook_id not in self.hooks_retired:
+            remove_quietly(self.hook_dir / str(hook_id))
 
     def _add_sent(self, sent: list[Sent]) -> None:
         self.sent.extend(sent)
@@ -293,17 +476,18 @@ class QueueStore:
         while self.sent and self.sent[0][0] < before:
             self.sent.popleft()
 
-    def apply(self, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
+    def apply(self, ch: Changes | None = None, /, **lists: list) -> None:
         """Apply committed records to the in-memory state; delete files nothing references."""
-        self._add_sent(sent)
-        if sent:
-            self.prune_sent(sent[0][0] - SENT_KEEP)  # bounded memory while no limit asks
-        for e in puts:
+        ch = ch if ch is not None else Changes(**lists)
+        self._add_sent(ch.sent)
+        if ch.sent:
+            self.prune_sent(ch.sent[0][0] - SENT_KEEP)  # bounded memory while no limit asks
+        for e in ch.puts:
             self.entries[e.id] = e
-        for e in updates:
+        for e in ch.updates:
             if e.id in self.entries:
                 self.entries[e.id] = e
-        files = {self.entries.pop(i).file for i in removes if i in self.entries}
+        files = {self.entries.pop(i).file for i in ch.removes if i in self.entries}
         if files:
             still = {e.file for e in self.entries.values()}
             for name in files - still:
@@ -311,6 +495,31 @@ class QueueStore:
                     (self.msg_dir / name).unlink()
                 except OSError:
                     pass
+        for r in ch.retired:
+            self.retired[r.id] = r
+        for i in ch.retired_removes:
+            self.retired.pop(i, None)
+        for h in ch.hooks:
+            self.hooks[h.id] = h
+        for h in ch.hook_updates:
+            if h.id in self.hooks:
+                self.hooks[h.id] = h
+        for hr in ch.hooks_retired:
+            self.hooks_retired[hr.id] = hr
+        gone = []
+        for i in ch.hook_removes:
+            if self.hooks.pop(i, None) is not None:
+                gone.append(i)
+        for i in ch.hook_retired_removes:
+            if self.hooks_retired.pop(i, None) is not None:
+                gone.append(i)
+        for i in gone:
+            if i not in self.hooks and i not in self.hooks_retired:
+                remove_quietly(self.hook_dir / str(i))
+        for x in ch.suppressions:
+            self.suppressions[x.id] = x
+        for i in ch.suppression_removes:
+            self.suppressions.pop(i, None)
 
     def put(self, entries: list[Entry]) -> None:
         """New entries, or replaced ones (synchronous: write, fsync, apply)."""

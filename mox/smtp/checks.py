@@ -72,6 +72,33 @@ def message_from(data: bytes) -> str | None:
     return addrs[0][1] if len(addrs) == 1 and addrs[0][1] else None
 
 
+def _canonical_header_name(name: str) -> str:
+    """Go's textproto.CanonicalMIMEHeaderKey: each dash-separated word with a capital first
+    letter, the rest lower case; names with characters other than letters, digits and dashes
+    stay as they are."""
+    if not name or any(not (ch.isascii() and (ch.isalnum() or ch == "-")) for ch in name):
+        return name
+    return "-".join(w[:1].upper() + w[1:].lower() for w in name.split("-"))
+
+
+def mox_extra(data: bytes) -> dict[str, str]:
+    """The ``X-Mox-Extra-<key>: <value>`` fields of a submitted message as the queue's Extra
+    (mox smtpserver submit): keys canonicalized, each at most once (else ``554 5.6.0``). The
+    fields stay in the message, as in mox."""
+    hdr = parse_header(data)
+    extra: dict[str, str] = {}
+    for name in dict.fromkeys(str(n).lower() for n in hdr.keys()):
+        key = _canonical_header_name(name)
+        if not key.startswith("X-Mox-Extra-") or len(key) == len("X-Mox-Extra-"):
+            continue
+        k = key[len("X-Mox-Extra-") :]
+        values = hdr.get_all(name) or []
+        if k in extra or len(values) > 1:
+            raise fail(c.C554_TRANSACTION_FAILED, c.SE_MSG_OTHER, f"duplicate x-mox-extra- key {k!r}")
+        extra[k] = str(values[-1]).strip()
+    return extra
+
+
 ADDRESS_FIELDS = (
     b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"resent-from", b"resent-sender", b"resent-to",
     b"resent-cc", b"resent-bcc", b"return-path", b"delivered-to",

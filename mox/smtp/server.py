@@ -548,6 +548,7 @@ class _Conn:
         if self.ctx.config.domain_disabled(from_domain):
             self.log.info("submission with message from address of disabled domain", domain=from_domain)
             raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "domain of message from header is temporarily disabled")
+        extra = checks.mox_extra(data)
         # mox smtpserver/server.go (localserve): every recipient is checked before queueing; the
         # first trigger fails all.
         for rcpt in tx.recipients:
@@ -580,7 +581,9 @@ class _Conn:
                 dsn_options=dsn_options,
                 hold_until=tx.hold_until,
                 session=self.cid,
+                extra=extra,
                 require_tls=True if tx.requiretls else None,
+                future_release_request=_future_release_request(tx.hold_until),
             )
         except DiskFull as e:
             # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).
@@ -699,12 +702,13 @@ class _Conn:
             delivered_to = f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b""
             msg = delivered_to + return_path(tx.mail_from) + authres + self._received(rcpts, now=now) + data
             try:
-                await deliver_local(
+                m = await deliver_local(
                     self.ctx, account, str(rcpts[0]), msg, info=info, recipients=[str(r) for r in rcpts], session=self.cid
                 )
                 delivered += 1
                 # mox smtpserver: localserve has no junk analysis, every accepted message is this.
                 self.ctx.metrics.smtp_delivery.inc("delivered", "no-bad-signals")
+                await self._incoming_webhooks(account, m, rcpts)
             except Rejected as e:
                 self.ctx.metrics.smtp_delivery.inc("reject", "")
                 for _ in rcpts:
@@ -734,6 +738,19 @@ class _Conn:
         self.log.info("message delivered", recipients=len(tx.recipients), failed=len(errors))
         self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
 
+    async def _incoming_webhooks(self, account: str, m: Any, rcpts: list[Address]) -> None:
+        """Queue the account's incoming webhooks for a delivered message, before the 250 (mox
+        smtpserver deliver calls queue.Incoming per delivered recipient)."""
+        q = self.ctx.queue
+        if m is None:
+            return
+        tx = self.proto.tx
+        hooks = await q.incoming_hooks(
+            account, m, [str(r) for r in rcpts], mail_from=str(tx.mail_from or ""), remote_ip=self.remote_ip
+        )
+        if hooks:
+            await q.hooks.add(hooks)
+
     async def cmd_rset(self, args: str) -> None:
         self.reply(self.proto.rset(args))
 
@@ -757,6 +774,14 @@ class _Conn:
         return True
 
 
+def _future_release_request(hold_until: float | None) -> str:
+    """The FUTURERELEASE of a submission as the queue keeps it for DSNs (RFC 4865 3)."""
+    if hold_until is None:
+        return ""
+    t = datetime.datetime.fromtimestamp(hold_until, datetime.timezone.utc)
+    return "until;" + t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 async def deliver_to_store(
     ctx: ServerContext,
     account: str,
@@ -769,13 +794,13 @@ async def deliver_to_store(
     session: str | None = None,
     create_mailbox: bool = False,
     reject_hash: bytes | None = None,
-) -> bool:
+) -> Any:
     """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns; a missing
     mailbox is created with ``create_mailbox``, else Inbox is used); in
     localserve also into the per-address views of the envelope ``recipients`` (mox.ci.hooks), first,
     so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
-    queue's entry), each account stores the message at most once: False when ``account`` had
-    it already (a retry after a crash). ``session``: the SMTP connection id that brought the
+    queue's entry), each account stores the message at most once: None when ``account`` had
+    it already (a retry after a crash); otherwise the stored ``Message``. ``session``: the SMTP connection id that brought the
     message, recorded with each stored copy for its transcript link."""
     data = ci.stabilize(ctx, data)
     # The transcript link of each copy is made before the copy becomes visible (before_visible):
@@ -797,7 +822,7 @@ async def deliver_to_store(
                 mailbox, data, key, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash
             )
         ci.record_delivery(ctx, session, account, m)
-        return m is not None
+        return m
     except BaseException:
         if key is None:  # the sender retries the whole delivery (keyed: the retry skips the views)
             with trio.CancelScope(shield=True):

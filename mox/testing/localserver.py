@@ -13,6 +13,7 @@ server sleeps on with ``next_deadline``.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import weakref
@@ -228,6 +229,11 @@ class LocalServer:
         """Run a plain function in the server's trio thread (e.g. to inspect state)."""
         assert self._thread is not None
         return self._thread.run_sync_in_server(fn, *args)
+
+    def run_in_server(self, afn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """Run an async function in the server's trio thread and return its result."""
+        assert self._thread is not None
+        return self._thread.run_in_server(functools.partial(afn, **kwargs) if kwargs else afn, *args)
 
     def next_deadline(self) -> float:
         """See ServerThread.next_deadline."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import email.message
 import email.policy
 import email.utils
@@ -24,10 +25,13 @@ import mimetypes
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import msgspec
 import trio
 
+import mox
+from mox import webhook
 from mox.message import decode_body, decode_header_value, headers as message_headers
 from mox.message.part import Address, Part
 from mox.store.errors import MessageGone
@@ -35,6 +39,9 @@ from mox.web import sanitize
 from mox.web.submit import submission_prefix
 from mox.web.router import Request, Response, Router, html_response, json_response, redirect
 from mox.context import ServerContext
+
+if TYPE_CHECKING:
+    from mox.queue.queue import Queue
 
 BASE = "/webapi/v0/"
 MAX_TEXT = 1024 * 1024  # Text/HTML in MessageGet truncated to 1 MiB, as mox.
@@ -132,21 +139,6 @@ def parsed_message(data: bytes, part: Part) -> dict[str, Any]:
     return {"Headers": hdrs, "Text": text or "", "HTML": htmltext or "", "Attachments": attachments}
 
 
-def structure(data: bytes, part: Part) -> dict[str, Any]:
-    """The MIME structure as mox's webhook.Structure."""
-    try:
-        size = len(decode_body(data, part)) if part.media_type != "MULTIPART" else 0
-    except Exception:  # noqa: BLE001
-        size = part.body_end - part.body_start
-    return {
-        "ContentType": _content_type(part),
-        "ContentTypeParams": {k: v for k, v in part.params},
-        "ContentID": part.content_id or "",
-        "DecodedSize": size,
-        "Parts": [structure(data, p) for p in part.parts] if part.media_type == "MULTIPART" else [],
-    }
-
-
 def address_string(a: Address) -> str:
     if a.mailbox is None or a.host is None:
         return ""
@@ -205,7 +197,9 @@ async def guard(ctx: ServerContext, req: Request) -> Response | None:
     return None
 
 
-def _request_json(req: Request) -> dict[str, Any]:
+def _request_json(req: Request, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON request of a method call, keys spelled as in ``fields``: as mox (Go's JSON)
+    field names match case-insensitively, and an unknown field is a protocol error."""
     from mox.web.router import HTTPError
 
     try:
@@ -213,17 +207,22 @@ def _request_json(req: Request) -> dict[str, Any]:
     except HTTPError as e:
         raise WebapiError("protocol", e.message) from None
     vals = form.get("request")
-    if not vals:
+    if not vals or not vals[0]:
         raise WebapiError("protocol", "missing form field \"request\" with the JSON request")
-    import msgspec
-
     try:
         obj = msgspec.json.decode(vals[0].encode("utf-8"))
     except msgspec.DecodeError as e:
         raise WebapiError("protocol", f"malformed JSON in \"request\": {e}") from None
     if not isinstance(obj, dict):
         raise WebapiError("protocol", "request must be a JSON object")
-    return obj
+    known = {f.lower(): f for f in fields}
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        name = known.get(k.lower())
+        if name is None:
+            raise WebapiError("protocol", f'parsing request: json: unknown field "{k}"')
+        out[name] = v
+    return out
 
 
 def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
@@ -270,19 +269,38 @@ class _Account:
 def _message(acc: Any, msgid: int) -> Any:
     m = acc.message_by_id(msgid)
     if m is None or m.expunged:
-        raise WebapiError("notFound", f"message {msgid} not found")
+        raise WebapiError("messageNotFound", "message not found")  # mox webapisrv xmessageGet
     return m
 
 
 def _read(acc: Any, m: Any) -> bytes:
-    """The message file; notFound when the message was expunged since it was looked up."""
+    """The message file; messageNotFound when the message was expunged since it was looked up."""
     try:
         return acc.read_message(m)
     except MessageGone:
-        raise WebapiError("notFound", f"message {m.id} not found") from None
+        raise WebapiError("messageNotFound", "message not found") from None
 
 
 # Methods.
+
+
+def _lower_flags(flags: tuple[str, ...] | list[str]) -> list[str]:
+    """Flags as mox's webapi shows them: system flags and keywords in lower case (``\\seen``)."""
+    return [f.lower() for f in flags]
+
+
+def _references(data: bytes, part: Part) -> list[str]:
+    """The References words, with In-Reply-To in front when it is not among them (mox
+    webapisrv MessageGet)."""
+    refs: list[str] = []
+    for name, value in message_headers(data, part, top=True):
+        if name.lower() == "references":
+            refs.extend(w for w in value.replace("\t", " ").split(" ") if w)
+    env = part.envelope
+    irt = (env.in_reply_to or "") if env else ""
+    if irt and irt not in refs:
+        refs.insert(0, irt)
+    return refs
 
 
 async def m_message_get(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
@@ -292,38 +310,40 @@ async def m_message_get(ctx: ServerContext, account: str, address: str, obj: dic
         mb = acc.mailbox_by_id(m.mailbox_id)
     part = m.part
     env = part.envelope
-    parsed = parsed_message(data, part)
-    hdr = {k.lower(): v for k, v in reversed(parsed["Headers"])}
-    date = email.utils.parsedate_to_datetime(env.date) if env and env.date else None
-    refs = (hdr.get("references") or "").split()
-    mail_from = (hdr.get("return-path") or "").strip().strip("<>")
-    from_list = name_addresses(env.from_) if env else []
+
+    def addrs(lst: list[Address] | None) -> list[dict[str, str]]:
+        return msgspec.to_builtins(webhook.name_addresses(lst or []))
+
+    text, html_text = webhook.readable_parts(data, part)
     message = {
-        "From": from_list,
-        "To": name_addresses(env.to) if env else [],
-        "CC": name_addresses(env.cc) if env else [],
-        "BCC": name_addresses(env.bcc) if env else [],
-        "ReplyTo": name_addresses(env.reply_to) if env else [],
+        "From": addrs(env.from_ if env else None),
+        "To": addrs(env.to if env else None),
+        "CC": addrs(env.cc if env else None),
+        "BCC": addrs(env.bcc if env else None),
+        "ReplyTo": msgspec.to_builtins(webhook.reply_to(data, part)),
         "MessageID": (env.message_id or "") if env else "",
-        "References": refs,
-        "Date": date.isoformat() if date is not None else None,
+        "References": _references(data, part),
+        "Date": webhook.message_date(part),
         "Subject": decode_header_value(env.subject) if env and env.subject else "",
-        "Text": parsed["Text"][:MAX_TEXT],
-        "HTML": parsed["HTML"][:MAX_TEXT],
+        "Text": text,
+        "HTML": html_text,
     }
+    trace = webhook.trace_meta(data, part)
     meta = {
         "Size": m.size,
         "DSN": part.media_type == "MULTIPART" and part.media_subtype == "REPORT" and _param(part, "report-type") == "delivery-status",
-        "Flags": list(m.flags),
-        "MailFrom": mail_from,
-        "MailFromValidated": False,
-        "MsgFrom": from_list[0]["Address"] if from_list else "",
-        "MsgFromValidated": False,
-        "DKIMVerifiedDomains": [],
-        "RemoteIP": "",
+        "Flags": _lower_flags(m.flags),
+        "MailFrom": trace.mail_from,
+        "MailFromValidated": trace.mail_from_validated,
+        "RcptTo": trace.rcpt_to,
+        "MsgFrom": message["From"][0]["Address"] if message["From"] else "",
+        "MsgFromValidated": trace.msg_from_validated,
+        "DKIMVerifiedDomains": trace.dkim_verified_domains,
+        "RemoteIP": trace.remote_ip,
         "MailboxName": mb.name if mb else "",
     }
-    return json_response({"Message": message, "Structure": structure(data, part), "Meta": meta})
+    structure = msgspec.to_builtins(webhook.structure(data, part))
+    return json_response({"Message": message, "Structure": structure, "Meta": meta})
 
 
 async def m_message_raw_get(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
@@ -341,9 +361,9 @@ async def m_message_part_get(ctx: ServerContext, account: str, address: str, obj
         m = _message(acc, _msgid(obj))
         data = _read(acc, m)
     p = m.part
-    for i in path:
+    for n, i in enumerate(path):
         if p.media_type != "MULTIPART" or not 0 <= i < len(p.parts):
-            raise WebapiError("notFound", f"no part at path {path}")
+            raise WebapiError("partNotFound", f"part {i} at index {n} not found")
         p = p.parts[i]
     if p.media_type == "MULTIPART":
         raise WebapiError("user", "part is a multipart, not a leaf part")
@@ -389,35 +409,101 @@ async def m_message_move(ctx: ServerContext, account: str, address: str, obj: di
         m = _message(acc, _msgid(obj))
         mb = acc.mailbox(dest)
         if mb is None:
-            raise WebapiError("notFound", f"mailbox {dest!r} not found")
+            raise WebapiError("user", "looking up mailbox name: not found")  # mox webops MessageMove
         if mb.id == m.mailbox_id:
-            raise WebapiError("user", "message is already in the destination mailbox")
+            raise WebapiError("user", f"moving message: message {m.id} already in destination mailbox")
         await acc.move(m.mailbox_id, [m.uid], mb.id)
     return json_response({})
+
+
+# The suppression list.
+
+
+def _suppression_json(x: Any) -> dict[str, Any]:
+    from mox.queue.records import to_json
+
+    return to_json(x)
+
+
+def _email_address(obj: dict[str, Any]) -> str:
+    addr = _field(obj, "EmailAddress", str, default="")
+    try:
+        from mox.queue.suppression import normalize
+
+        return normalize(addr)
+    except ValueError as e:
+        raise WebapiError("badAddress", f"parsing address {addr!r}: {str(e).split(': ', 1)[-1]}") from None
+
+
+def _queue(ctx: ServerContext) -> Queue:
+    return ctx.queue
+
+
+async def m_suppression_list(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+    return json_response({"Suppressions": [_suppression_json(x) for x in _queue(ctx).suppression_list(account)]})
+
+
+async def m_suppression_add(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+    from mox.queue.suppression import SuppressionError
+
+    addr = _email_address(obj)
+    manual = _field(obj, "Manual", bool, default=False)
+    reason = _field(obj, "Reason", str, default="")
+    try:
+        await _queue(ctx).suppression_add(account, addr, manual=manual, reason=reason)
+    except SuppressionError as e:
+        raise WebapiError("user", str(e)) from None
+    return json_response({})
+
+
+async def m_suppression_remove(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+    from mox.queue.suppression import SuppressionError
+
+    addr = _email_address(obj)
+    try:
+        await _queue(ctx).suppression_remove(account, addr)
+    except SuppressionError as e:
+        raise WebapiError("user", str(e)) from None
+    return json_response({})
+
+
+async def m_suppression_present(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
+    addr = _email_address(obj)
+    return json_response({"Present": _queue(ctx).suppression_lookup(account, addr) is not None})
 
 
 # Send.
 
 
+def _check_control(s: str) -> str:
+    """mox xcheckcontrol: no control characters in header values."""
+    if any(ord(c) < 0x20 for c in s):
+        raise WebapiError("user", "checking header values: control characters not allowed")
+    return s
+
+
 def _check_address(addr: Any) -> str:
+    from mox.smtp.address import AddressError, parse_address
+
     if not isinstance(addr, str):
-        raise WebapiError("badAddress", "address must be a string")
-    local, sep, domain = addr.rpartition("@")
-    bad = not sep or not local or not domain or any(c.isspace() or ord(c) < 0x20 or c in "<>,;\"" for c in addr)
-    if bad:
-        raise WebapiError("badAddress", f"invalid email address {addr!r}")
+        raise WebapiError("protocol", "address must be a string")
+    try:
+        parse_address(addr)
+    except AddressError as e:
+        raise WebapiError("badAddress", f"parsing address {addr!r}: {e}") from None
     return addr
 
 
 def _name_addrs(obj: dict[str, Any], field: str) -> list[tuple[str, str]]:
     out = []
     for na in _field(obj, field, list, default=[]):
-        if not isinstance(na, dict):
+        if not isinstance(na, dict) or set(k.lower() for k in na) - {"name", "address"}:
             raise WebapiError("protocol", f"field {field}: expected list of {{Name, Address}}")
-        name = na.get("Name") or ""
-        if not isinstance(name, str) or "\r" in name or "\n" in name:
-            raise WebapiError("protocol", f"field {field}: Name must be a string without line breaks")
-        out.append((name, _check_address(na.get("Address"))))
+        na = {k.lower(): v for k, v in na.items()}
+        name = na.get("name") or ""
+        if not isinstance(name, str):
+            raise WebapiError("protocol", f"field {field}: Name must be a string")
+        out.append((_check_control(name), _check_address(na.get("address") or "")))
     return out
 
 
@@ -425,26 +511,80 @@ def _format(addrs: list[tuple[str, str]]) -> str:
     return ", ".join(email.utils.formataddr(na, charset="utf-8") for na in addrs)
 
 
+FILE_FIELDS = ("Name", "ContentType", "ContentID", "Data")
+
+
 def _files(obj: dict[str, Any], field: str, form_field: str, req: Request) -> list[tuple[str, str, str, bytes]]:
+    """(name, content type, content id, data) of the files of ``field`` (JSON, base64 Data)
+    and of the multipart form field ``form_field`` (mox: alternativefile, inlinefile,
+    attachedfile)."""
     out = []
     for f in _field(obj, field, list, default=[]):
         if not isinstance(f, dict):
             raise WebapiError("protocol", f"field {field}: expected list of files")
+        known = {k.lower(): k for k in FILE_FIELDS}
+        unknown = [k for k in f if k.lower() not in known]
+        if unknown:
+            raise WebapiError("protocol", f'parsing request: json: unknown field "{unknown[0]}"')
+        f = {known[k.lower()]: v for k, v in f.items()}
+        if not all(isinstance(f.get(k) or "", str) for k in FILE_FIELDS):
+            raise WebapiError("protocol", f"field {field}: Name, ContentType, ContentID and Data must be strings")
         try:
             data = base64.b64decode(f.get("Data") or "", validate=True)
-        except (binascii.Error, TypeError, ValueError):
-            raise WebapiError("protocol", f"field {field}: Data is not valid base64") from None
-        out.append((str(f.get("Name") or ""), str(f.get("ContentType") or ""), str(f.get("ContentID") or ""), data))
+        except (binascii.Error, ValueError):
+            raise WebapiError("user", "parsing attachment as base64: illegal base64 data") from None
+        cid = _check_control(f.get("ContentID") or "")
+        out.append((_check_control(f.get("Name") or ""), _check_control(f.get("ContentType") or ""), cid, data))
     for ff in req.files() if (req.header("content-type") or "").lower().startswith("multipart/") else []:
         if ff.field == form_field:
             out.append((ff.filename, ff.content_type, "", ff.data))
     return out
 
 
-def _maintype(name: str, ctype: str) -> tuple[str, str]:
-    ctype = ctype or mimetypes.guess_type(name)[0] or "application/octet-stream"
+def _sniff(data: bytes) -> str | None:
+    """A content type from the first bytes, for files without one (mox uses Go's
+    http.DetectContentType)."""
+    sigs = (
+        (b"%PDF-", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"PK\x03\x04", "application/zip"),
+        (b"\x1f\x8b\x08", "application/x-gzip"),
+    )
+    for sig, ct in sigs:
+        if data.startswith(sig):
+            return ct
+    return None
+
+
+def _maintype(name: str, ctype: str, data: bytes) -> tuple[str, str]:
+    ctype = ctype or mimetypes.guess_type(name)[0] or _sniff(data[:512]) or "application/octet-stream"
     main, _, sub = ctype.partition("/")
-    return (main or "application").lower(), (sub.split(";")[0].strip() or "octet-stream").lower()
+    return (main or "application").lower().strip(), (sub.split(";")[0].strip() or "octet-stream").lower()
+
+
+def _add_file(msg: email.message.EmailMessage, how: str, name: str, ctype: str, cid: str, data: bytes) -> None:
+    """Add a file as mox does: base64, disposition inline (alternative and inline files) or
+    attachment, with its filename and Content-ID."""
+    main, sub = _maintype(name, ctype, data)
+    add = {"alternative": msg.add_alternative, "inline": msg.add_related, "attachment": msg.add_attachment}[how]
+    add(data, main, sub, disposition="attachment" if how == "attachment" else "inline", filename=name or None, cid=cid or None)
+
+
+SEND_FIELDS = (
+    "From", "To", "CC", "BCC", "ReplyTo", "MessageID", "References", "Date", "Subject", "Text", "HTML",
+    "Extra", "Headers", "AlternativeFiles", "InlineFiles", "AttachedFiles", "RequireTLS", "FutureRelease", "SaveSent",
+)
+
+
+def _parse_time(value: str, field: str) -> datetime.datetime:
+    try:
+        t = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise WebapiError("protocol", f"field {field}: invalid RFC 3339 time {value!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
 
 
 def compose(
@@ -452,55 +592,49 @@ def compose(
     obj: dict[str, Any],
     req: Request,
     hostname: str,
-) -> tuple[bytes, str, list[str]]:
-    """(message bytes, Message-ID, recipients in order To, CC, BCC) for a Send request."""
+) -> tuple[bytes, str, list[str], bytes]:
+    """(message bytes, Message-ID, recipients in order To, CC, BCC, the Bcc field for the Sent
+    copy) for a Send request. MIME structure as mox builds it: multipart/mixed (attached files)
+    around multipart/related (inline files) around multipart/alternative (text, HTML and
+    alternative files)."""
     to, cc, bcc = _name_addrs(obj, "To"), _name_addrs(obj, "CC"), _name_addrs(obj, "BCC")
     reply_to = _name_addrs(obj, "ReplyTo")
     rcpts = [a for _, a in to + cc + bcc]
-    if not rcpts:
-        raise WebapiError("user", "message needs at least one recipient (To, CC or BCC)")
-    subject = _field(obj, "Subject", str, default="")
+    subject = _check_control(_field(obj, "Subject", str, default=""))
     text = _field(obj, "Text", str, default="")
     htmltext = _field(obj, "HTML", str, default="")
-    if not text and not htmltext:
-        raise WebapiError("user", "message needs Text or HTML")
-    if "\r" in subject or "\n" in subject:
-        raise WebapiError("user", "subject must not contain line breaks")
     msgid = _field(obj, "MessageID", str, default="") or f"<{secrets.token_urlsafe(18)}@{hostname}>"
-    if not (msgid.startswith("<") and msgid.endswith(">")) or any(c.isspace() for c in msgid):
-        raise WebapiError("user", "MessageID must be of the form <id@domain>")
+    if not (msgid.startswith("<") and msgid.endswith(">")):
+        raise WebapiError("malformedMessageID", "missing <> in message-id")
+    _check_control(msgid)
     refs = _field(obj, "References", list, default=[])
-    if not all(isinstance(r, str) and r.startswith("<") and r.endswith(">") and " " not in r for r in refs):
-        raise WebapiError("user", "References must be message-ids of the form <id@domain>")
+    if not all(isinstance(r, str) for r in refs):
+        raise WebapiError("protocol", "field References: expected list of strings")
+    for r in refs:
+        _check_control(r)
     date_s = _field(obj, "Date", str, default="")
-    if date_s:
-        import datetime
-
-        try:
-            date = datetime.datetime.fromisoformat(date_s.replace("Z", "+00:00"))
-        except ValueError:
-            raise WebapiError("user", f"invalid Date {date_s!r}, expected RFC 3339") from None
-        date_hdr = email.utils.format_datetime(date if date.tzinfo else date.replace(tzinfo=datetime.timezone.utc))
-    else:
-        date_hdr = email.utils.formatdate(time.time(), localtime=False)
+    date = _parse_time(date_s, "Date") if date_s else datetime.datetime.now(datetime.timezone.utc)
     extra_headers = _field(obj, "Headers", list, default=[])
     for h in extra_headers:
         if not (isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)):
             raise WebapiError("protocol", "field Headers: expected list of [name, value]")
-        if not h[0] or any(c in ": \r\n" for c in h[0]) or "\r" in h[1] or "\n" in h[1]:
+        _check_control(h[0])
+        _check_control(h[1])
+        if not h[0] or any(c in ": " or ord(c) > 126 for c in h[0]):
             raise WebapiError("user", f"invalid header {h[0]!r}")
 
     utf8 = any(ord(c) > 127 for c in f"{from_}{to}{cc}{reply_to}")
     msg = email.message.EmailMessage(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
     msg["From"] = _format([from_])
+    if reply_to:
+        msg["Reply-To"] = _format(reply_to)
     if to:
         msg["To"] = _format(to)
     if cc:
         msg["Cc"] = _format(cc)
-    if reply_to:
-        msg["Reply-To"] = _format(reply_to)
-    msg["Subject"] = subject
-    msg["Date"] = date_hdr
+    if subject:
+        msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(date)
     msg["Message-ID"] = msgid
     if refs:
         msg["References"] = " ".join(refs)
@@ -510,82 +644,107 @@ def compose(
         have_agent = have_agent or name.lower() in ("user-agent", "x-mailer")
         msg[name] = value
     if not have_agent:
-        msg["User-Agent"] = "mox/webapi"
-    if text and htmltext:
+        msg["User-Agent"] = f"mox/{mox.__version__}"
+    alternative = _files(obj, "AlternativeFiles", "alternativefile", req)
+    inline = _files(obj, "InlineFiles", "inlinefile", req)
+    attached = _files(obj, "AttachedFiles", "attachedfile", req)
+    if text:
         msg.set_content(text)
-        msg.add_alternative(htmltext, subtype="html")
-    elif htmltext:
-        msg.set_content(htmltext, subtype="html")
+        if htmltext:
+            msg.add_alternative(htmltext, subtype="html")
     else:
-        msg.set_content(text)
-    for name, ctype, cid, data in _files(obj, "InlineFiles", "inlinefile", req):
-        main, sub = _maintype(name, ctype)
-        kw: dict[str, Any] = {"disposition": "inline"}
-        if name:
-            kw["filename"] = name
-        if cid:
-            kw["cid"] = cid if cid.startswith("<") else f"<{cid}>"
-        msg.add_related(data, main, sub, **kw)
-    for name, ctype, _cid, data in _files(obj, "AttachedFiles", "attachedfile", req):
-        main, sub = _maintype(name, ctype)
-        msg.add_attachment(data, main, sub, filename=name or "file")
-    return msg.as_bytes(), msgid, rcpts
+        msg.set_content(htmltext, subtype="html")
+    for f in alternative:
+        _add_file(msg, "alternative", *f)
+    for f in inline:
+        _add_file(msg, "inline", *f)
+    for f in attached:
+        _add_file(msg, "attachment", *f)
+    bcc_field = f"Bcc: {_format(bcc)}\r\n".encode("utf-8") if bcc else b""
+    return msg.as_bytes(), msgid, rcpts, bcc_field
+
+
+#: Furthest FutureRelease (mox queue.FutureReleaseIntervalMax: 60 days).
+FUTURE_RELEASE_MAX = 60 * 24 * 3600
 
 
 async def m_send(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:
-    own = ctx.auth.addresses(account)
+    # mox webapisrv Send: its checks in its order, with its error codes.
+    if not _field(obj, "Text", str, default="") and not _field(obj, "HTML", str, default=""):
+        raise WebapiError("missingBody", "at least text or html body required")
     from_list = _name_addrs(obj, "From")
     if len(from_list) > 1:
-        raise WebapiError("user", "at most one From address")
-    if from_list:
-        name, addr = from_list[0]
-        if ctx.auth.account_for_address(addr) != account:
-            raise WebapiError("user", f"from address {addr!r} does not belong to the account")
-    else:
-        name, addr = "", address if address in own or not own else own[0]
+        raise WebapiError("multipleFrom", "multiple from-addresses not allowed")
+    name, addr = from_list[0] if from_list else ("", address)
+    if ctx.auth.account_for_address(addr) != account:
+        raise WebapiError("badFrom", "from-address not configured for account")
     if ctx.config.domain_disabled(addr.rpartition("@")[2]):
         # mox webapisrv/server.go Send.
         raise WebapiError("domainDisabled", "domain of from-address is temporarily disabled")
-    data, msgid, rcpts = compose((name, addr), obj, req, ctx.config.hostname)
-    if len(data) > ctx.config.max_message_size:
-        raise WebapiError("user", f"message too large, {len(data)} > {ctx.config.max_message_size} bytes")
+    to_cc_bcc = [a for f in ("To", "CC", "BCC") for a in _field(obj, f, list, default=[])]
+    if not to_cc_bcc:
+        raise WebapiError("noRecipients", "no recipients")
+    data, msgid, rcpts, bcc_field = compose((name, addr), obj, req, ctx.config.hostname)
     # The account's daily limits, as SMTP submission; mox's codes (webapisrv/server.go).
     msglimit, rcptlimit = ctx.queue.send_limit_reached(account, rcpts)
     if msglimit is not None:
         raise WebapiError("messageLimitReached", "outgoing message rate limit reached")
     if rcptlimit is not None:
         raise WebapiError("recipientLimitReached", "outgoing new recipient rate limit reached")
+    if len(data) > ctx.config.max_message_size:
+        raise WebapiError("messageTooLarge", "message too large")
+    extra = _field(obj, "Extra", dict, default={})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+        raise WebapiError("protocol", "field Extra: expected object with string values")
+    require_tls = _field(obj, "RequireTLS", bool, default=None)
+    save_sent = _field(obj, "SaveSent", bool, default=False)
     future = _field(obj, "FutureRelease", str, default="")
     hold_until = None
+    future_request = ""
     if future:
-        import datetime
-
-        try:
-            hold_until = datetime.datetime.fromisoformat(future.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise WebapiError("user", f"invalid FutureRelease {future!r}") from None
-    _field(obj, "SaveSent", bool, default=False)  # the queue always keeps a copy in Sent
-    data = await submission_prefix(ctx, addr, rcpts, data) + data
-    ids = await ctx.queue.add(account, addr, rcpts, data, hold_until=hold_until)
+        t = _parse_time(future, "FutureRelease")
+        hold_until = t.timestamp()
+        if hold_until - time.time() > FUTURE_RELEASE_MAX:
+            raise WebapiError("user", "scheduling delivery: date/time can not be further than 1440h0m0s in the future")
+        future_request = "until;" + t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prefix = await submission_prefix(ctx, addr, rcpts, data)
+    ids = await ctx.queue.add(
+        account,
+        addr,
+        rcpts,
+        prefix + data,
+        hold_until=hold_until,
+        extra=extra,
+        require_tls=require_tls,
+        future_release_request=future_request,
+        save_sent=save_sent,
+        sent_prefix=bcc_field,
+    )
+    given = [a for f in ("To", "CC", "BCC") for a in _name_addrs(obj, f)]
     return json_response(
         {
             "MessageID": msgid,
-            "Submissions": [{"Address": r, "QueueMsgID": qid, "FromID": ""} for r, qid in zip(rcpts, ids)],
+            "Submissions": [{"Address": a, "QueueMsgID": qid, "FromID": ""} for (_, a), qid in zip(given, ids)],
         }
     )
 
 
 Method = Callable[[Any, str, str, dict[str, Any], Request], Awaitable[Response]]
 
-METHODS: dict[str, tuple[Method, str]] = {
-    "Send": (m_send, '{"To": [{"Address": "mox@localhost"}], "Subject": "hi", "Text": "hello"}'),
-    "MessageGet": (m_message_get, '{"MsgID": 1}'),
-    "MessageRawGet": (m_message_raw_get, '{"MsgID": 1}'),
-    "MessagePartGet": (m_message_part_get, '{"MsgID": 1, "PartPath": [0]}'),
-    "MessageDelete": (m_message_delete, '{"MsgID": 1}'),
-    "MessageFlagsAdd": (m_message_flags_add, '{"MsgID": 1, "Flags": ["\\\\Seen", "custom"]}'),
-    "MessageFlagsRemove": (m_message_flags_remove, '{"MsgID": 1, "Flags": ["\\\\Seen"]}'),
-    "MessageMove": (m_message_move, '{"MsgID": 1, "DestMailboxName": "Archive"}'),
+#: mox v0.0.15's webapi methods (webapi.Methods): handler, request fields, example request.
+METHODS: dict[str, tuple[Method, tuple[str, ...], str]] = {
+    "Send": (m_send, SEND_FIELDS, '{"To": [{"Address": "mox@localhost"}], "Subject": "hi", "Text": "hello"}'),
+    "SuppressionList": (m_suppression_list, (), "{}"),
+    "SuppressionAdd": (m_suppression_add, ("EmailAddress", "Manual", "Reason"), '{"EmailAddress": "bob@example.org", "Manual": true, "Reason": "unsubscribed"}'),
+    "SuppressionRemove": (m_suppression_remove, ("EmailAddress",), '{"EmailAddress": "bob@example.org"}'),
+    "SuppressionPresent": (m_suppression_present, ("EmailAddress",), '{"EmailAddress": "bob@example.org"}'),
+    "MessageGet": (m_message_get, ("MsgID",), '{"MsgID": 1}'),
+    "MessageRawGet": (m_message_raw_get, ("MsgID",), '{"MsgID": 1}'),
+    "MessagePartGet": (m_message_part_get, ("MsgID", "PartPath"), '{"MsgID": 1, "PartPath": [0]}'),
+    "MessageDelete": (m_message_delete, ("MsgID",), '{"MsgID": 1}'),
+    "MessageFlagsAdd": (m_message_flags_add, ("MsgID", "Flags"), '{"MsgID": 1, "Flags": ["\\\\Seen", "custom"]}'),
+    "MessageFlagsRemove": (m_message_flags_remove, ("MsgID", "Flags"), '{"MsgID": 1, "Flags": ["\\\\Seen"]}'),
+    "MessageMove": (m_message_move, ("MsgID", "DestMailboxName"), '{"MsgID": 1, "DestMailboxName": "Archive"}'),
 }
 
 
@@ -605,7 +764,7 @@ async def method(ctx: ServerContext, req: Request) -> Response:
     if req.method in ("GET", "HEAD"):
         if entry is None:
             return _error(WebapiError("notFound", f"unknown method {name!r}", 404))
-        example = html.escape(entry[1])
+        example = html.escape(entry[2])
         return html_response(
             f"<!doctype html><html><head><meta charset=utf-8><title>{name} - mox webapi</title></head><body>"
             f"<h1>{name}</h1><form method=post><textarea name=request rows=10 cols=80>{example}</textarea>"
@@ -615,7 +774,7 @@ async def method(ctx: ServerContext, req: Request) -> Response:
         if entry is None:
             raise WebapiError("notFound", f"unknown method {name!r}", 404)
         account, address = req.principal if req.principal is not None else await _authenticate(ctx, req)
-        obj = _request_json(req)
+        obj = _request_json(req, entry[1])
         resp = await entry[0](ctx, account, address, obj, req)
         ctx.metrics.webapi_results.inc(name, "ok")
         return resp

@@ -1,12 +1,14 @@
 """Child of test_crash_points.py: localserve in this process, dying (``os._exit``, as a SIGKILL
 would: no cleanup, no flush) at one chosen step of a submission's way through the queue.
 
-    python crash_points_child.py DATA_DIR crash POINT RECIPIENT
-    python crash_points_child.py DATA_DIR finish
+    python crash_points_child.py DATA_DIR crash POINT RECIPIENT [WEBHOOK_URL]
+    python crash_points_child.py DATA_DIR finish VIEW
 
-``crash`` submits one message to RECIPIENT and dies at POINT; ``finish`` starts localserve on
-the same directory, waits until the queue is empty and prints one JSON line: for the main
-account and the recipient's per-address view, the Message-IDs in Inbox (DSNs included).
+``crash`` submits one message to RECIPIENT and dies at POINT (with WEBHOOK_URL as account mox's
+outgoing webhook); ``finish`` starts localserve on the same directory, waits until the queue and
+the webhook queue are empty (waiting webhooks are made due at once) and prints one JSON line:
+for the main account and the recipient's per-address view, the Message-IDs in Inbox (DSNs
+included), and the retired webhooks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from mox.queue.store import QueueStore
+from mox.queue.hooks import HookFilter
+from mox.queue.store import Changes, QueueStore
 from mox.store.account import Account
 from mox.testing import LocalServer
 
@@ -43,12 +46,17 @@ def install(point: str) -> None:
         if point == "queue-file":  # message file written, no journal record
             die(point)
 
-    def qs_write_journal(self, puts=(), updates=(), removes=(), sent=()):
-        write_journal(self, puts, updates, removes, sent)
-        if point == "queue-put" and puts:  # durable in the queue, no 250 sent yet
+    def qs_write_journal(self, ch=None, **kw):
+        write_journal(self, ch, **kw)
+        ch = ch if ch is not None else Changes(**kw)
+        if point == "queue-put" and ch.puts:  # durable in the queue, no 250 sent yet
             die(point)
-        if point == "queue-remove" and removes:  # delivered and dequeued
+        if point == "queue-remove" and ch.removes:  # delivered and dequeued
             die(point)
+        if point == "hook-put" and ch.hooks:  # retired with its webhook, nothing posted yet
+            die(point)
+        if point == "hook-attempt" and any(h.results and h.results[-1].error == "delivering..." for h in ch.hook_updates):
+            die(point)  # the attempt is durable, the POST not made
 
     def acc_transact(self, records, changes, origin, keys=(), **kw):
         keyed = [k.key for k in keys]
@@ -73,10 +81,17 @@ def message() -> bytes:
     )
 
 
-def crash(data_dir: str, point: str, rcpt: str) -> None:
+def crash(data_dir: str, point: str, rcpt: str, webhook_url: str = "") -> None:
     install(point)
     srv = LocalServer(Path(data_dir), check_consistency=False)
     srv.__enter__()
+    if webhook_url:
+        from mox import config as mconfig
+        from mox.admin import provision
+
+        srv.run_sync_in_server(
+            lambda: provision.account_save(srv.ctx, "mox", outgoing_webhook=mconfig.OutgoingWebhook(url=webhook_url))
+        )
     try:
         with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=30) as c:
             c.ehlo("localhost")
@@ -110,15 +125,20 @@ def message_ids(srv: LocalServer, account: str) -> list[str]:
 def finish(data_dir: str, view: str) -> None:
     with LocalServer(Path(data_dir)) as srv:  # consistency checked at exit
         deadline = time.monotonic() + 30
-        while srv.ctx.queue.list() and time.monotonic() < deadline:
+        q = srv.ctx.queue
+        while (q.list() or q.store.hooks) and time.monotonic() < deadline:
+            # A webhook whose attempt was under way waits a minute (as mox): now instead.
+            if q.store.hooks:
+                srv.run_in_server(q.hooks.schedule, HookFilter(), 0.0, from_now=True)
             time.sleep(0.05)
-        queued = len(srv.ctx.queue.list())
-        out = {"queued": queued, "main": message_ids(srv, "mox"), "view": message_ids(srv, view)}
+        queued = len(q.list()) + len(q.store.hooks)
+        hooks = sorted((h.outgoing_event, h.attempts, h.success) for h in q.store.hooks_retired.values())
+        out = {"queued": queued, "main": message_ids(srv, "mox"), "view": message_ids(srv, view), "hooks": hooks}
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
     if sys.argv[2] == "crash":
-        crash(sys.argv[1], sys.argv[3], sys.argv[4])
+        crash(sys.argv[1], sys.argv[3], sys.argv[4], *sys.argv[5:])
     else:
         finish(sys.argv[1], sys.argv[3])

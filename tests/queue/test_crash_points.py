@@ -4,6 +4,10 @@ file placed, their transactions durable, queue record removed, DSN stored — an
 the message is in the account and in the recipient's per-address view exactly once (or nowhere,
 when it died before the submission was durable and so before any 250), and a DSN exactly once.
 
+With an outgoing webhook configured, dying right after the message was retired with its
+webhook, or right after a webhook's attempt became durable but before its POST, loses no
+webhook: after the restart the receiver gets it (once here; in general at least once).
+
 The random-kill test over real SIGKILLs is tests/test_crash.py."""
 
 from __future__ import annotations
@@ -51,4 +55,25 @@ def test_crash_point(tmp_path, point):
     p = run(d, "finish", view_account(rcpt))
     assert p.returncode == 0, p.stdout + p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out == {"queued": 0, "main": main, "view": view}, p.stderr[-3000:]
+    assert out == {"queued": 0, "main": main, "view": view, "hooks": []}, p.stderr[-3000:]
+
+
+# point -> attempts of the webhook that reaches the receiver
+HOOK_CASES = {"hook-put": 1, "hook-attempt": 2}
+
+
+@pytest.mark.parametrize("point", list(HOOK_CASES))
+def test_crash_point_webhook(tmp_path, point):
+    from tests.hookreceiver import HookReceiver
+
+    d = str(tmp_path / "data")
+    with HookReceiver() as recv:
+        p = run(d, "crash", point, RCPT, recv.url())
+        assert p.returncode == 77 and f"died at {point}" in p.stdout, p.stdout + p.stderr
+        assert recv.calls == []
+        p = run(d, "finish", view_account(RCPT))
+        assert p.returncode == 0, p.stdout + p.stderr
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        assert out == {"queued": 0, "main": [MID], "view": [MID], "hooks": [["delivered", HOOK_CASES[point], True]]}
+        [call] = recv.calls
+        assert (call.json["Event"], call.headers["x-mox-webhook-attempt"]) == ("delivered", str(HOOK_CASES[point]))

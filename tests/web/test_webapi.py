@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import mox
+
 from tests.web.conftest import Client, expunged_on_lookup, smtp_deliver, wait_one
 
 AUTH = ("mox@localhost", "moxmoxmox")
@@ -78,8 +80,12 @@ def test_auth_and_request_errors(client):
     assert r.json()["Message"].startswith('malformed JSON in "request": ')
     r = call(c, "MessageGet", {"MsgID": "one"})
     assert (r.status, r.json()) == (400, {"Code": "protocol", "Message": "field MsgID: expected int"})
-    r = call(c, "MessageGet", {"MsgID": 999999})
-    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "message 999999 not found"})
+    r = call(c, "MessageGet", {"MsgID": 999999})  # mox webapisrv xmessageGet
+    assert (r.status, r.json()) == (400, {"Code": "messageNotFound", "Message": "message not found"})
+    r = call(c, "MessageGet", {"MsgID": 1, "Bogus": 1})  # mox decodes with DisallowUnknownFields
+    assert (r.status, r.json()) == (400, {"Code": "protocol", "Message": 'parsing request: json: unknown field "Bogus"'})
+    r = call(c, "MessageGet", {"msgid": 999999})  # Go's JSON field names match case-insensitively
+    assert (r.status, r.json()) == (400, {"Code": "messageNotFound", "Message": "message not found"})
     r = call(c, "NoSuchMethod", {})
     assert (r.status, r.json()) == (404, {"Code": "notFound", "Message": "unknown method 'NoSuchMethod'"})
 
@@ -93,8 +99,8 @@ def test_message_expunged_while_read(client, server):
         smtp_deliver(server, [rcpt], MSG.replace(b"webapi-get@localhost", rcpt.encode()))
         msgid = wait_one(c, f"to={rcpt}")["id"]
         with expunged_on_lookup(server, "message_by_id"):
-            r = call(c, method, {"MsgID": msgid, "PartPath": [0]})
-        assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": f"message {msgid} not found"}), method
+            r = call(c, method, {"MsgID": msgid, **({"PartPath": [0]} if method == "MessagePartGet" else {})})
+        assert (r.status, r.json()) == (400, {"Code": "messageNotFound", "Message": "message not found"}), method
 
 
 def test_message_methods(client, server):
@@ -109,41 +115,52 @@ def test_message_methods(client, server):
     assert m["From"] == [{"Name": "Alice", "Address": "alice@example.org"}]
     assert m["To"] == [{"Name": "", "Address": "webapi-get@localhost"}]
     assert (m["Subject"], m["MessageID"], m["Text"], m["HTML"]) == ("webapi get", "<get-1@example.org>", "hello text", "")
+    # mox webhook.Structure: ContentDisposition and Filename too.
     assert got["Structure"] == {
         "ContentType": "multipart/mixed",
         "ContentTypeParams": {"boundary": "b1"},
         "ContentID": "",
+        "ContentDisposition": "",
+        "Filename": "",
         "DecodedSize": 0,
         "Parts": [
-            {"ContentType": "text/plain", "ContentTypeParams": {"charset": "utf-8"}, "ContentID": "", "DecodedSize": 10, "Parts": []},
-            {"ContentType": "application/pdf", "ContentTypeParams": {}, "ContentID": "", "DecodedSize": 9, "Parts": []},
+            {"ContentType": "text/plain", "ContentTypeParams": {"charset": "utf-8"}, "ContentID": "", "ContentDisposition": "", "Filename": "", "DecodedSize": 10, "Parts": []},
+            {"ContentType": "application/pdf", "ContentTypeParams": {}, "ContentID": "", "ContentDisposition": "attachment", "Filename": "doc.pdf", "DecodedSize": 9, "Parts": []},
         ],
     }
     meta = got["Meta"]
-    assert (meta["MailboxName"], meta["Flags"], meta["MailFrom"], meta["MsgFrom"], meta["DSN"]) == (
-        "Inbox",
-        [],
-        "sender@example.org",
-        "alice@example.org",
-        False,
-    )
+    # mox webapi.MessageMeta, every field.
+    assert meta == {
+        "Size": meta["Size"],
+        "DSN": False,
+        "Flags": [],
+        "MailFrom": "sender@example.org",
+        "MailFromValidated": False,  # example.org has no SPF record mox can check here
+        "RcptTo": "webapi-get@localhost",
+        "MsgFrom": "alice@example.org",
+        "MsgFromValidated": False,
+        "DKIMVerifiedDomains": [],
+        "RemoteIP": "127.0.0.1",
+        "MailboxName": "Inbox",
+    }
+    assert m["ReplyTo"] == [] and m["References"] == [] and m["Date"] is None  # no such fields in MSG
 
     r = call(c, "MessageRawGet", {"MsgID": msgid})
     assert r.status == 200 and r.body.endswith(MSG)
     r = call(c, "MessagePartGet", {"MsgID": msgid, "PartPath": [1]})
     assert (r.status, r.header("Content-Type"), r.body) == (200, "application/pdf", b"%PDF-1.4\n")
     r = call(c, "MessagePartGet", {"MsgID": msgid, "PartPath": [5]})
-    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "no part at path [5]"})
+    assert (r.status, r.json()) == (400, {"Code": "partNotFound", "Message": "part 5 at index 0 not found"})
 
     assert call(c, "MessageFlagsAdd", {"MsgID": msgid, "Flags": ["\\Seen", "custom"]}).json() == {}
-    assert call(c, "MessageGet", {"MsgID": msgid}).json()["Meta"]["Flags"] == ["\\Seen", "custom"]
+    assert call(c, "MessageGet", {"MsgID": msgid}).json()["Meta"]["Flags"] == ["\\seen", "custom"]  # lower case, as mox
     assert call(c, "MessageFlagsRemove", {"MsgID": msgid, "Flags": ["\\Seen"]}).json() == {}
     assert call(c, "MessageGet", {"MsgID": msgid}).json()["Meta"]["Flags"] == ["custom"]
     r = call(c, "MessageFlagsAdd", {"MsgID": msgid, "Flags": ["bad flag"]})
     assert (r.status, r.json()) == (400, {"Code": "user", "Message": "invalid flag 'bad flag'"})
 
-    r = call(c, "MessageMove", {"MsgID": msgid, "DestMailboxName": "Nope"})
-    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": "mailbox 'Nope' not found"})
+    r = call(c, "MessageMove", {"MsgID": msgid, "DestMailboxName": "Nope"})  # mox webops MessageMove
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "looking up mailbox name: not found"})
     assert call(c, "MessageMove", {"MsgID": msgid, "DestMailboxName": "Archive"}).json() == {}
     moved = c.get("/api/v1/messages?to=webapi-get@localhost").json()["messages"]
     assert [(x["mailbox"], x["subject"]) for x in moved] == [("Archive", "webapi get")]
@@ -152,7 +169,7 @@ def test_message_methods(client, server):
 
     assert call(c, "MessageDelete", {"MsgID": new_id}).json() == {}
     r = call(c, "MessageGet", {"MsgID": new_id})
-    assert (r.status, r.json()) == (400, {"Code": "notFound", "Message": f"message {new_id} not found"})
+    assert (r.status, r.json()) == (400, {"Code": "messageNotFound", "Message": "message not found"})
 
 
 def test_send_urlencoded(client):
@@ -208,18 +225,30 @@ def test_send_multipart_with_attachment(client):
 
 
 def test_send_errors(client):
+    # mox webapisrv Send: its error codes and messages.
     c = client()
     r = call(c, "Send", {"To": [{"Address": "not an address"}], "Text": "x"})
-    assert (r.status, r.json()) == (400, {"Code": "badAddress", "Message": "invalid email address 'not an address'"})
+    assert (r.status, r.json()["Code"]) == (400, "badAddress")
+    assert r.json()["Message"].startswith("parsing address 'not an address': ")
     r = call(c, "Send", {"Text": "x"})
-    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "message needs at least one recipient (To, CC or BCC)"})
+    assert (r.status, r.json()) == (400, {"Code": "noRecipients", "Message": "no recipients"})
     r = call(c, "Send", {"To": [{"Address": "a@localhost"}]})
-    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "message needs Text or HTML"})
+    assert (r.status, r.json()) == (400, {"Code": "missingBody", "Message": "at least text or html body required"})
     r = call(c, "Send", {"From": [{"Address": "someone@example.org"}], "To": [{"Address": "a@localhost"}], "Text": "x"})
+    assert (r.status, r.json()) == (400, {"Code": "badFrom", "Message": "from-address not configured for account"})
+    two = [{"Address": "mox@localhost"}, {"Address": "mox@localhost"}]
+    r = call(c, "Send", {"From": two, "To": [{"Address": "a@localhost"}], "Text": "x"})
+    assert (r.status, r.json()) == (400, {"Code": "multipleFrom", "Message": "multiple from-addresses not allowed"})
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "MessageID": "no-brackets@x"})
+    assert (r.status, r.json()) == (400, {"Code": "malformedMessageID", "Message": "missing <> in message-id"})
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "Subject": "a\r\nBcc: x@y"})
+    assert (r.status, r.json()) == (400, {"Code": "user", "Message": "checking header values: control characters not allowed"})
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "FutureRelease": "2999-01-01T00:00:00Z"})
     assert (r.status, r.json()) == (
-        400,
-        {"Code": "user", "Message": "from address 'someone@example.org' does not belong to the account"},
+        400, {"Code": "user", "Message": "scheduling delivery: date/time can not be further than 1440h0m0s in the future"}
     )
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "Unknown": 1})
+    assert (r.status, r.json()) == (400, {"Code": "protocol", "Message": 'parsing request: json: unknown field "Unknown"'})
 
 
 def test_send_non_ascii(client):
@@ -238,7 +267,7 @@ def test_send_non_ascii(client):
     m = wait_one(c, "to=webapi-utf8@localhost")
     assert (m["subject"], m["text"]) == ("Grüße ✓", "Schöne Grüße\r\n")
     hdrs = {k.lower(): v for k, v in m["headers"]}
-    assert (hdrs["to"], hdrs["x-test"], hdrs["user-agent"]) == ("Jörg <webapi-utf8@localhost>", "yes", "mox/webapi")
+    assert (hdrs["to"], hdrs["x-test"], hdrs["user-agent"]) == ("Jörg <webapi-utf8@localhost>", "yes", f"mox/{mox.__version__}")
     r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "Headers": [["Bad Name", "v"]]})
     assert (r.status, r.json()) == (400, {"Code": "user", "Message": "invalid header 'Bad Name'"})
 

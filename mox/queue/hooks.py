@@ -29,7 +29,6 @@ from __future__ import annotations
 import builtins
 import datetime
 import random
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -82,19 +81,13 @@ class HookSort(msgspec.Struct, rename=mox_name, kw_only=True, omit_defaults=True
     asc: bool = False
 
 
-_DURATION = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|ms|s|m|h))+|[-+]?0")
 
 
 def parse_go_duration(s: str) -> float:
     """Seconds in a Go duration, sign allowed: "-1h30m", "90s", "0"."""
-    from mox.config import parse_duration
+    from mox.sconf import parse_duration
 
-    s = s.strip()
-    if not _DURATION.fullmatch(s):
-        raise ValueError(f"invalid duration {s!r} (examples: 1h, -30m, 90s)")
-    sign = -1.0 if s.startswith("-") else 1.0
-    body = s.lstrip("+-")
-    return 0.0 if body == "0" else sign * parse_duration(body)
+    return parse_duration(s.strip())
 
 
 def _time_filter(spec: str, now: float, what: str) -> Callable[[float], bool]:
@@ -172,7 +165,7 @@ class HookQueue:
 
     def keep_period(self, account: str) -> float:
         acc = self._account(account)
-        return acc.keep_retired_webhook_seconds if acc is not None else DEFAULT_KEEP
+        return acc.keep_retired_webhook_period if acc is not None else DEFAULT_KEEP
 
     # --- composing ----------------------------------------------------------------------------
 

@@ -167,7 +167,7 @@ class Queue:
 
     def keep_retired_messages(self, account: str) -> float:
         acc = self._account_config(account)
-        return acc.keep_retired_message_seconds if acc is not None else 7 * 24 * 3600.0
+        return acc.keep_retired_message_period if acc is not None else 7 * 24 * 3600.0
 
     # --- API for submission -----------------------------------------------------------------
 

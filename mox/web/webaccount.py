@@ -8,8 +8,16 @@ export form):
   mailboxes), ``SetPassword`` ``{password}`` (PRECIS OpaqueString, at least 8 bytes; logs out
   every web session of the account, as mox), ``TLSPubKeyList``, ``TLSPubKeyAdd`` ``{pem, name,
   login_address, no_imap_preauth}`` (a certificate in PEM; only its public key matters),
-  ``TLSPubKeyRemove`` ``{fingerprint}``; full name, destinations and rulesets, junk filter and
-  signature: mox.web.account_settings.
+  ``TLSPubKeyRemove`` ``{fingerprint}``; webhooks and the suppression list as mox's account
+  page (webaccount/account.go): ``OutgoingWebhookSave`` ``{url, authorization, events}`` and
+  ``IncomingWebhookSave`` ``{url, authorization}`` (empty url: no webhook; written to
+  domains.conf), ``OutgoingWebhookTest`` / ``IncomingWebhookTest`` ``{url, authorization, data}``
+  (one POST of ``data``, a webhook.Outgoing/Incoming payload, to the URL from the server, with
+  30 s at most; answers ``{code, response, error}``), ``KeepRetiredPeriodsSave``
+  ``{keep_retired_message_period, keep_retired_webhook_period}`` (durations such as "72h"),
+  ``SuppressionList``, ``SuppressionAdd`` ``{address, manual, reason}``, ``SuppressionRemove``
+  ``{address}``. ``Account`` includes the webhooks, periods and suppressions. Full name,
+  destinations and rulesets, junk filter and signature: mox.web.account_settings.
 - ``POST /account/export`` (form: ``format`` maildir|mbox, ``archive`` zip|tgz, ``csrf``, and
   ``mailbox`` fields to export only those mailboxes with their submailboxes): the account as a
   download, written to a temporary file and streamed.
@@ -33,17 +41,22 @@ import threading
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
 
 from mox.web import account_settings
 from mox.auth import precis
+from mox.config import OUTGOING_WEBHOOK_EVENTS
+from mox.sconf import format_duration, parse_duration
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session, session_guard
 from mox.web.webmail import open_account
 from mox.context import ServerContext
+
+if TYPE_CHECKING:
+    from mox.serve import ServerContext
 
 _encoder = msgspec.json.Encoder()
 KIND = "account"
@@ -55,6 +68,7 @@ KIND = "account"
 async def api_account(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
     with open_account(ctx, s.account) as acc:
         boxes = acc.mailboxes()
+        conf = ctx.config.accounts.get(s.account)
         return {
             "account": s.account,
             "address": s.address,
@@ -63,7 +77,155 @@ async def api_account(ctx: ServerContext, req: Request, s: Any, obj: dict[str, A
             "mailboxes": len(boxes),
             "mailbox_names": [mb.name for mb in boxes],
             "messages": sum(mb.total for mb in boxes),
+            "outgoing_webhook": msgspec.to_builtins(conf.outgoing_webhook) if conf and conf.outgoing_webhook else None,
+            "incoming_webhook": msgspec.to_builtins(conf.incoming_webhook) if conf and conf.incoming_webhook else None,
+            "keep_retired_message_period": _period(conf.keep_retired_message_period) if conf else "",
+            "keep_retired_webhook_period": _period(conf.keep_retired_webhook_period) if conf else "",
+            "events": list(OUTGOING_WEBHOOK_EVENTS),
+            "suppressions": _suppressions(ctx, s.account),
         }
+
+
+# Webhooks and the suppression list (mox webaccount/account.go).
+
+
+def _str(obj: dict[str, Any], name: str) -> str:
+    v = obj.get(name) or ""
+    if not isinstance(v, str):
+        raise HTTPError(400, "user:badRequest", f"field {name!r} must be a string")
+    return v
+
+
+def _save_account(ctx: ServerContext, account: str, **changes: Any) -> None:
+    from mox.admin import provision
+
+    try:
+        provision.account_save(ctx, account, **changes)
+    except provision.AccountError as e:
+        raise HTTPError(400, "user:badConfig", str(e)) from None
+
+
+async def api_outgoing_webhook_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox.config import OutgoingWebhook
+
+    url = _str(obj, "url").strip()
+    events = obj.get("events") or []
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise HTTPError(400, "user:badRequest", "field 'events' must be a list of strings")
+    try:
+        hook = OutgoingWebhook(url=url, authorization=_str(obj, "authorization"), events=events) if url else None
+    except ValueError as e:
+        raise HTTPError(400, "user:badConfig", str(e)) from None
+    _save_account(ctx, s.account, outgoing_webhook=hook)
+    return {}
+
+
+async def api_incoming_webhook_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox.config import IncomingWebhook
+
+    url = _str(obj, "url").strip()
+    try:
+        hook = IncomingWebhook(url=url, authorization=_str(obj, "authorization")) if url else None
+    except ValueError as e:
+        raise HTTPError(400, "user:badConfig", str(e)) from None
+    _save_account(ctx, s.account, incoming_webhook=hook)
+    return {}
+
+
+def _period(seconds: float) -> str:
+    return format_duration(seconds) if seconds else ""
+
+
+def _parse_period(obj: dict[str, Any], name: str) -> float:
+    """A keep period from the page: a duration such as "72h", or empty for none."""
+    v = _str(obj, name).strip()
+    try:
+        return parse_duration(v) if v else 0.0
+    except ValueError as e:
+        raise HTTPError(400, "user:badConfig", f"{name}: {e}") from None
+
+
+async def api_keep_retired_periods_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    _save_account(
+        ctx,
+        s.account,
+        keep_retired_message_period=_parse_period(obj, "keep_retired_message_period"),
+        keep_retired_webhook_period=_parse_period(obj, "keep_retired_webhook_period"),
+    )
+    return {}
+
+
+#: Seconds a test call from the account page may take.
+WEBHOOK_TEST_TIMEOUT = 30.0
+
+
+async def _webhook_test(ctx: ServerContext, s: Any, obj: dict[str, Any], typ: type) -> Any:
+    """One POST of the given example payload to the URL (mox OutgoingWebhookTest,
+    IncomingWebhookTest): the server makes the request, so the account can reach whatever the
+    server reaches (README, security notes); a session with CSRF token is needed."""
+    from mox import webhook
+    from mox.queue import hookpost
+
+    url = _str(obj, "url").strip()
+    try:
+        hookpost.check_url(url)
+    except hookpost.URLError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    try:
+        data = obj.get("data")
+        if data is None:  # an example, as mox's page fills in
+            data = {"Event": "delivered"} if typ is webhook.Outgoing else {"Structure": {"ContentType": "text/plain", "ContentTypeParams": {}}, "Meta": {}}
+        payload: webhook.Outgoing | webhook.Incoming = msgspec.convert(data, typ)
+    except msgspec.ValidationError as e:
+        raise HTTPError(400, "user:badRequest", f"data: {e}") from None
+    res = await hookpost.post(
+        url, _str(obj, "authorization"), webhook.encode(payload), hook_id=1, attempt=1, timeout=WEBHOOK_TEST_TIMEOUT
+    )
+    ctx.log.info("webhook test call from the account page", account=s.account, url=url, code=res.code, err=res.error)
+    return {"code": res.code, "response": res.response, "error": res.error}
+
+
+async def api_outgoing_webhook_test(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox.webhook import Outgoing
+
+    return await _webhook_test(ctx, s, obj, Outgoing)
+
+
+async def api_incoming_webhook_test(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox.webhook import Incoming
+
+    return await _webhook_test(ctx, s, obj, Incoming)
+
+
+def _suppressions(ctx: ServerContext, account: str) -> list[dict[str, Any]]:
+    from mox.queue.records import to_json
+
+    return [to_json(x) for x in ctx.queue.suppression_list(account)]
+
+
+async def api_suppression_list(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    return {"suppressions": _suppressions(ctx, s.account)}
+
+
+async def api_suppression_add(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox.queue.records import to_json
+    from mox.queue.suppression import SuppressionError
+
+    try:
+        x = await ctx.queue.suppression_add(s.account, _str(obj, "address"), manual=obj.get("manual") is not False, reason=_str(obj, "reason"))
+    except SuppressionError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return {"suppression": to_json(x)}
+
+
+async def api_suppression_remove(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    from mox.queue.suppression import SuppressionError
+
+    try:
+        await ctx.queue.suppression_remove(s.account, _str(obj, "address"))
+    except SuppressionError as e:
+        raise HTTPError(400, "user:badRequest", str(e)) from None
+    return {}
 
 
 async def api_set_password(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
@@ -140,6 +302,14 @@ API = {
     "TLSPubKeyAdd": api_tlspubkey_add,
     "TLSPubKeyRemove": api_tlspubkey_remove,
     **account_settings.API,  # full name, destinations and rulesets, junk, signature
+    "OutgoingWebhookSave": api_outgoing_webhook_save,
+    "IncomingWebhookSave": api_incoming_webhook_save,
+    "OutgoingWebhookTest": api_outgoing_webhook_test,
+    "IncomingWebhookTest": api_incoming_webhook_test,
+    "KeepRetiredPeriodsSave": api_keep_retired_periods_save,
+    "SuppressionList": api_suppression_list,
+    "SuppressionAdd": api_suppression_add,
+    "SuppressionRemove": api_suppression_remove,
 }
 
 

@@ -485,13 +485,13 @@ def test_webhooks_in_config_file(tmp_path: Any) -> None:
         acc = msgspec.structs.replace(
             domains.accounts["mox"],
             outgoing_webhook=mconfig.OutgoingWebhook(url=recv.url("/out"), authorization="Bearer s3cret", events=["delivered"]),
-            keep_retired_webhook_period="1h",
+            keep_retired_webhook_period=3600.0,
         )
         mconfig.write_config(d, static, msgspec.structs.replace(domains, accounts={"mox": acc}))
         with LocalServer(d) as srv:
             webapi(srv, "Send", {"To": [{"Address": "conf@localhost"}], "Text": "x"})
             assert check_outgoing(recv.wait(1)[0])["Event"] == "delivered"
-            assert srv.ctx.config.accounts["mox"].keep_retired_webhook_seconds == 3600
+            assert srv.ctx.config.accounts["mox"].keep_retired_webhook_period == 3600
     for bad, problem in (
         ({"url": "ftp://x/"}, "scheme must be http or https"),
         ({"url": "http://x/", "events": ["sent"]}, "unknown outgoing hook event 'sent'"),

@@ -4,8 +4,10 @@ installed by .ci/run; Playwright's own browser downloads are never used).
 Webmail: log in, a message sent with smtplib appears live (no reload), open it, an HTML message
 whose <script> does not run and whose remote image does not load (until "load external
 content"), reply, find the reply in Sent, search, move to Archive, log out. Account page:
-change the password and log in with the new one; add a TLS public key. Admin page: log in, the
-account list, add an account, the queue view (a held message is listed and dropped), log out. Every page runs under
+change the password and log in with the new one; add a TLS public key; webhook settings
+with the "Test" button against a local receiver; add and remove a suppressed address. Admin
+page: log in, the account list, add an account, the queue view (a held message is listed and
+dropped), log out. Every page runs under
 the app CSP without a refused inline script or style (checked on the console). Message HTML
 fetched through the webapi or the test API never runs as script in mox's origin.
 """
@@ -335,6 +337,63 @@ def test_admin_page(server: Any, page: Page, client: Any, tmp_path: Path) -> Non
     expect(page.locator("#login-error")).to_have_text("Logged out.")
     page.reload()
     expect(page.locator("#login")).to_be_visible()
+
+
+def test_account_page_webhooks_and_suppressions(server: Any, page: Page, client: Any) -> None:
+    """The account page's webhook settings (saved to the config), its "Test" button (one POST
+    of the example payload to a receiver on 127.0.0.1, the answer shown), and the suppression
+    list (add, shown, remove)."""
+    from tests.hookreceiver import HookReceiver
+
+    admin = client()
+    csrf = login(admin, "admin", "", ADMIN_PASSWORD)
+    name = "h" + uuid.uuid4().hex[:8] + "x"
+    address = f"{name}@localhost"
+    call(admin, "admin", csrf, "AccountAdd", {"account": name, "address": address, "password": "old password"})
+    page.goto(base(server) + "/account/")
+    page.fill("#username", address)
+    page.fill("#password", "old password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#acc-name")).to_have_text(name)
+
+    with HookReceiver(statuses=[200, 500]) as recv:
+        page.fill("#outgoing-url", recv.url("/out"))
+        page.fill("#outgoing-authz", "Bearer page")
+        page.check("#outgoing-events input[value=delivered]")
+        page.check("#outgoing-events input[value=failed]")
+        page.click("#outgoing-save")
+        expect(page.locator("#outgoing-msg")).to_have_text("Saved.")
+        hook = server.ctx.config.accounts[name].outgoing_webhook
+        assert (hook.url, hook.authorization, hook.events) == (recv.url("/out"), "Bearer page", ["delivered", "failed"])
+
+        page.click("#outgoing-test")
+        expect(page.locator("#outgoing-msg")).to_have_text("Test call succeeded.")
+        expect(page.locator("#outgoing-result")).to_contain_text("HTTP status: 200")
+        [t] = recv.wait(1)
+        assert (t.path, t.headers["authorization"], t.json["Event"], t.json["Version"]) == ("/out", "Bearer page", "delivered", 0)
+
+        page.fill("#incoming-url", recv.url("/in"))
+        page.click("#incoming-test")
+        expect(page.locator("#incoming-msg")).to_have_text("Test call failed.")
+        expect(page.locator("#incoming-result")).to_contain_text('http status "500 Internal Server Error", expected 200 ok')
+        assert recv.wait(2)[1].json["Meta"]["RcptTo"] == address
+        assert server.ctx.config.accounts[name].incoming_webhook is None  # tested, not saved
+
+    # After a reload the saved settings are shown.
+    page.reload()
+    expect(page.locator("#outgoing-url")).to_have_value(recv.url("/out"))
+    expect(page.locator("#outgoing-events input[value=failed]")).to_be_checked()
+    expect(page.locator("#outgoing-events input[value=delayed]")).not_to_be_checked()
+
+    page.fill("#suppression-address", "Jane.Doe+x@example.org")
+    page.fill("#suppression-reason", "asked us")
+    page.click("#suppression-add")
+    expect(page.locator("#suppression-msg")).to_have_text("Added.")
+    row = page.locator("#suppression-table tbody tr[data-address='janedoe@example.org']")
+    expect(row).to_contain_text("Jane.Doe+x@example.org")
+    expect(row).to_contain_text("asked us")
+    row.locator("button", has_text="Remove").click()
+    expect(page.locator("#suppression-table tbody")).to_have_text("No suppressed addresses.")
 
 
 def test_webmail_keyboard(server: Any, page: Page, client: Any) -> None:

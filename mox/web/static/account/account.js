@@ -31,9 +31,112 @@ async function start(sess) {
 	$('#acc-info').textContent = `Logged in as ${info.address}. Addresses: ${info.addresses.join(', ')}. ` +
 		`${info.messages} messages in ${info.mailboxes} mailboxes, ${(info.disk_usage / 1048576).toFixed(1)} MB.`;
 	$('#key-login').replaceChildren(...info.addresses.map((a) => el('option', {value: a, selected: a === info.address}, a)));
+	showWebhooks(info);
+	showSuppressions(info.suppressions);
 	await loadKeys();
 	await loadSettings();  // settings.js
 }
+
+// Webhooks: mox's account page settings, with test calls of example payloads (mox's field names).
+function exampleOutgoing() {
+	return {
+		Version: 0, Event: 'delivered', DSN: false, Suppressing: false, QueueMsgID: 101, FromID: 'MDEyMzQ1Njc4OWFiY2RlZg',
+		MessageID: '<QnxzgulZK51utga6agH_rg@localhost>', Subject: 'Subject of original message', WebhookQueued: new Date().toISOString(),
+		SMTPCode: 0, SMTPEnhancedCode: '', Error: '', Extra: {},
+	};
+}
+
+function exampleIncoming() {
+	return {
+		Version: 0, From: [{Name: 'jan', Address: 'jan@localhost'}], To: [{Name: '', Address: info.address}], CC: [], BCC: [], ReplyTo: [],
+		Subject: 'hi', MessageID: '<QnxzgulZK51utga6agH_rg@localhost>', InReplyTo: '', References: [], Date: new Date().toISOString(),
+		Text: 'hello world\n', HTML: '',
+		Structure: {ContentType: 'text/plain', ContentTypeParams: {charset: 'utf-8'}, ContentID: '', ContentDisposition: '', Filename: '', DecodedSize: 12, Parts: []},
+		Meta: {MsgID: 201, MailFrom: 'jan@localhost', MailFromValidated: false, MsgFromValidated: true, RcptTo: info.address,
+			DKIMVerifiedDomains: ['localhost'], RemoteIP: '127.0.0.1', Received: new Date().toISOString(), MailboxName: 'Inbox', Automated: false},
+	};
+}
+
+function showWebhooks(i) {
+	const out = i.outgoing_webhook || {url: '', authorization: '', events: []};
+	$('#outgoing-url').value = out.url;
+	$('#outgoing-authz').value = out.authorization;
+	$('#outgoing-events').replaceChildren(el('legend', {}, 'Events (none checked: all)'), ...i.events.map((ev) =>
+		el('label', {}, el('input', {type: 'checkbox', value: ev, checked: out.events.includes(ev)}), ' ' + ev)));
+	const inc = i.incoming_webhook || {url: '', authorization: ''};
+	$('#incoming-url').value = inc.url;
+	$('#incoming-authz').value = inc.authorization;
+	$('#outgoing-data').value = JSON.stringify(exampleOutgoing(), null, '\t');
+	$('#incoming-data').value = JSON.stringify(exampleIncoming(), null, '\t');
+	$('#keep-messages').value = i.keep_retired_message_period;
+	$('#keep-webhooks').value = i.keep_retired_webhook_period;
+}
+
+function webhookForm(kind) {
+	$(`#${kind}-form`).addEventListener('submit', async (ev) => {
+		ev.preventDefault();
+		const obj = {url: $(`#${kind}-url`).value.trim(), authorization: $(`#${kind}-authz`).value};
+		if (kind === 'outgoing') obj.events = [...$('#outgoing-events').querySelectorAll('input:checked')].map((x) => x.value);
+		try {
+			await call(kind === 'outgoing' ? 'OutgoingWebhookSave' : 'IncomingWebhookSave', obj);
+			say(`#${kind}-msg`, obj.url ? 'Saved.' : 'Saved: no webhook.', true);
+		} catch (e) {
+			say(`#${kind}-msg`, e.message, false);
+		}
+	});
+	$(`#${kind}-test`).addEventListener('click', async () => {
+		const res = $(`#${kind}-result`);
+		try {
+			const data = JSON.parse($(`#${kind}-data`).value);
+			say(`#${kind}-msg`, 'Calling…', true);
+			const r = await call(kind === 'outgoing' ? 'OutgoingWebhookTest' : 'IncomingWebhookTest',
+				{url: $(`#${kind}-url`).value.trim(), authorization: $(`#${kind}-authz`).value, data});
+			say(`#${kind}-msg`, r.error ? 'Test call failed.' : 'Test call succeeded.', !r.error);
+			res.textContent = `HTTP status: ${r.code || '-'}\nError: ${r.error || '-'}\nResponse:\n${r.response}`;
+			res.hidden = false;
+		} catch (e) {
+			say(`#${kind}-msg`, e.message, false);
+		}
+	});
+}
+webhookForm('outgoing');
+webhookForm('incoming');
+
+$('#keep-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	try {
+		await call('KeepRetiredPeriodsSave', {keep_retired_message_period: $('#keep-messages').value.trim(), keep_retired_webhook_period: $('#keep-webhooks').value.trim()});
+		say('#keep-msg', 'Saved.', true);
+	} catch (e) {
+		say('#keep-msg', e.message, false);
+	}
+});
+
+function showSuppressions(list) {
+	$('#suppression-table tbody').replaceChildren(...list.map((x) => el('tr', {'data-address': x.BaseAddress},
+		el('td', {}, x.OriginalAddress), el('td', {}, x.BaseAddress), el('td', {}, x.Manual ? 'yes' : 'no'),
+		el('td', {}, new Date(x.Created).toLocaleString()), el('td', {}, x.Reason),
+		el('td', {}, el('button', {onclick: async () => {
+			try { await call('SuppressionRemove', {address: x.OriginalAddress}); await loadSuppressions(); } catch (e) { say('#suppression-msg', e.message, false); }
+		}}, 'Remove')))));
+	if (!list.length) $('#suppression-table tbody').append(el('tr', {}, el('td', {colspan: 6, class: 'muted'}, 'No suppressed addresses.')));
+}
+
+async function loadSuppressions() {
+	showSuppressions((await call('SuppressionList')).suppressions);
+}
+
+$('#suppression-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	try {
+		await call('SuppressionAdd', {address: $('#suppression-address').value, manual: true, reason: $('#suppression-reason').value});
+		$('#suppression-form').reset();
+		say('#suppression-msg', 'Added.', true);
+		await loadSuppressions();
+	} catch (e) {
+		say('#suppression-msg', e.message, false);
+	}
+});
 
 $('#login-form').addEventListener('submit', async (ev) => {
 	ev.preventDefault();

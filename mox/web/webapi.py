@@ -565,12 +565,21 @@ def _maintype(name: str, ctype: str, data: bytes) -> tuple[str, str]:
     return (main or "application").lower().strip(), (sub.split(";")[0].strip() or "octet-stream").lower()
 
 
-def _add_file(msg: email.message.EmailMessage, how: str, name: str, ctype: str, cid: str, data: bytes) -> None:
-    """Add a file as mox does: base64, disposition inline (alternative and inline files) or
+def _file_part(policy: email.policy.Policy, how: str, name: str, ctype: str, cid: str, data: bytes) -> email.message.MIMEPart:
+    """A file as mox adds it: base64, disposition inline (alternative and inline files) or
     attachment, with its filename and Content-ID."""
     main, sub = _maintype(name, ctype, data)
-    add = {"alternative": msg.add_alternative, "inline": msg.add_related, "attachment": msg.add_attachment}[how]
-    add(data, main, sub, disposition="attachment" if how == "attachment" else "inline", filename=name or None, cid=cid or None)
+    p = email.message.MIMEPart(policy=policy)
+    p.set_content(data, main, sub, disposition="attachment" if how == "attachment" else "inline", filename=name or None, cid=cid or None)
+    return p
+
+
+def _multipart(policy: email.policy.Policy, subtype: str, parts: list[email.message.MIMEPart]) -> email.message.MIMEPart:
+    m = email.message.MIMEPart(policy=policy)
+    m["Content-Type"] = f"multipart/{subtype}"
+    for p in parts:
+        m.attach(p)
+    return m
 
 
 SEND_FIELDS = (
@@ -648,18 +657,28 @@ def compose(
     alternative = _files(obj, "AlternativeFiles", "alternativefile", req)
     inline = _files(obj, "InlineFiles", "inlinefile", req)
     attached = _files(obj, "AttachedFiles", "attachedfile", req)
-    if text:
-        msg.set_content(text)
-        if htmltext:
-            msg.add_alternative(htmltext, subtype="html")
-    else:
-        msg.set_content(htmltext, subtype="html")
-    for f in alternative:
-        _add_file(msg, "alternative", *f)
-    for f in inline:
-        _add_file(msg, "inline", *f)
-    for f in attached:
-        _add_file(msg, "attachment", *f)
+    # mox's MIME structure (webapisrv Send): multipart/mixed (attached files) around
+    # multipart/related (inline files) around multipart/alternative (text, HTML, alternative
+    # files); a level is left out when it would hold one part.
+    pol = msg.policy
+    leaves = []
+    for subtype, body in (("plain", text), ("html", htmltext)):
+        if body:
+            part = email.message.MIMEPart(policy=pol)
+            part.set_content(body, subtype=subtype)
+            leaves.append(part)
+    leaves += [_file_part(pol, "alternative", *f) for f in alternative]
+    node = _multipart(pol, "alternative", leaves) if len(leaves) > 1 else leaves[0]
+    if inline:
+        node = _multipart(pol, "related", [node, *(_file_part(pol, "inline", *f) for f in inline)])
+    if attached:
+        node = _multipart(pol, "mixed", [node, *(_file_part(pol, "attachment", *f) for f in attached)])
+    if node.is_multipart():
+        msg["MIME-Version"] = "1.0"
+        msg["Content-Type"] = node["Content-Type"]
+        msg.set_payload(node.get_payload())
+    else:  # one text part: the message's own body
+        msg.set_content(text or htmltext, subtype="plain" if text else "html")
     bcc_field = f"Bcc: {_format(bcc)}\r\n".encode("utf-8") if bcc else b""
     return msg.as_bytes(), msgid, rcpts, bcc_field
 

@@ -318,3 +318,111 @@ def test_localserve_account_has_no_daily_limits(server):
     # README: localserve's own account is never throttled; other accounts get mox's defaults.
     assert server.ctx.config.send_limits("mox") == (None, None)
     assert server.ctx.config.send_limits("added-later") == (1000, 200)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+PDF = b"%PDF-1.4\n%fake\n"
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def test_send_every_field(client, server):
+    """Send with every field of mox's SendRequest: the message has mox's MIME structure
+    (multipart/mixed > related > alternative), Reply-To and the extra headers; SaveSent keeps a
+    copy in Sent with the Bcc field; the recipients get the message (Bcc not in it)."""
+    c = client()
+    req = {
+        "To": [{"Name": "To One", "Address": "webapi-all@localhost"}],
+        "CC": [{"Address": "webapi-all-cc@localhost"}],
+        "BCC": [{"Address": "webapi-all-bcc@localhost"}],
+        "ReplyTo": [{"Name": "Replies", "Address": "replies@example.org"}],
+        "MessageID": "<all-fields@example.org>",
+        "References": ["<root@example.org>", "<parent@example.org>"],
+        "Date": "2024-05-06T07:08:09+02:00",
+        "Subject": "every field",
+        "Text": "the text \u2713",
+        "HTML": '<p>the html <img src="cid:logo@example.org"></p>',
+        "Extra": {"order": "42"},
+        "Headers": [["X-Order", "42"], ["User-Agent", "shop/1.0"]],
+        "AlternativeFiles": [{"Name": "invite.ics", "ContentType": "text/calendar", "Data": _b64(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")}],
+        "InlineFiles": [{"Name": "logo.png", "ContentType": "image/png", "ContentID": "<logo@example.org>", "Data": _b64(PNG)}],
+        "AttachedFiles": [{"Name": "invoice.pdf", "Data": _b64(PDF)}],  # type sniffed, as mox
+        "RequireTLS": True,
+        "SaveSent": True,
+    }
+    r = call(c, "Send", req)
+    assert r.status == 200, r.body
+    got = r.json()
+    assert got["MessageID"] == "<all-fields@example.org>"
+    assert [s["Address"] for s in got["Submissions"]] == ["webapi-all@localhost", "webapi-all-cc@localhost", "webapi-all-bcc@localhost"]
+
+    def leaf(ct: str, params: dict[str, str], size: int, disp: str = "", name: str = "", cid: str = "") -> dict[str, Any]:
+        return {"ContentType": ct, "ContentTypeParams": params, "ContentID": cid, "ContentDisposition": disp, "Filename": name, "DecodedSize": size, "Parts": []}
+
+    def multi(ct: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"ContentType": ct, "ContentTypeParams": {}, "ContentID": "", "ContentDisposition": "", "Filename": "", "DecodedSize": 0, "Parts": parts}
+
+    expected = multi("multipart/mixed", [
+        multi("multipart/related", [
+            multi("multipart/alternative", [
+                leaf("text/plain", {"charset": "utf-8"}, len("the text \u2713\r\n".encode())),
+                leaf("text/html", {"charset": "utf-8"}, len(req["HTML"]) + 2),
+                leaf("text/calendar", {}, 32, "inline", "invite.ics"),
+            ]),
+            leaf("image/png", {}, len(PNG), "inline", "logo.png", "<logo@example.org>"),
+        ]),
+        leaf("application/pdf", {}, len(PDF), "attachment", "invoice.pdf"),
+    ])
+
+    def without_boundaries(s: dict[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in s["ContentTypeParams"].items() if k != "boundary"}
+        return {**s, "ContentTypeParams": params, "Parts": [without_boundaries(p) for p in s["Parts"]]}
+
+    for rcpt, mailbox in (("webapi-all@localhost", "Inbox"), ("webapi-all-bcc@localhost", "Inbox"), ("webapi-all@localhost", "Sent")):
+        q = f"to={rcpt}" if mailbox == "Inbox" else f"to={rcpt}&mailbox=Sent"
+        m = wait_one(c, q)
+        g = call(c, "MessageGet", {"MsgID": m["id"]}).json()
+        assert without_boundaries(g["Structure"]) == expected, g["Structure"]
+        msg = g["Message"]
+        assert (msg["Subject"], msg["MessageID"], msg["References"], msg["Date"]) == (
+            "every field", "<all-fields@example.org>", ["<root@example.org>", "<parent@example.org>"], "2024-05-06T07:08:09+02:00"
+        )
+        assert msg["ReplyTo"] == [{"Name": "Replies", "Address": "replies@example.org"}]
+        assert msg["To"] == [{"Name": "To One", "Address": "webapi-all@localhost"}]
+        assert msg["CC"] == [{"Name": "", "Address": "webapi-all-cc@localhost"}]
+        assert g["Meta"]["MailboxName"] == mailbox
+        raw = call(c, "MessageRawGet", {"MsgID": m["id"]}).body
+        head = raw.split(b"\r\n\r\n", 1)[0].decode()
+        assert "\r\nX-Order: 42\r\n" in head and "\r\nUser-Agent: shop/1.0\r\n" in head
+        assert head.count("User-Agent:") == 1  # given, so not mox's own
+        assert "In-Reply-To: <parent@example.org>" in head
+        # Bcc only in the Sent copy (mox prepends it there).
+        assert ("Bcc: webapi-all-bcc@localhost" in head) == (mailbox == "Sent"), head
+
+
+def test_send_future_release_and_require_tls(client, server):
+    """FutureRelease holds the message in the queue until then (mox: NextAttempt, and
+    FutureReleaseRequest "until;<time>" for DSNs); RequireTLS and Extra are kept with it."""
+    import datetime
+
+    c = client()
+    release = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)).replace(microsecond=0)
+    r = call(c, "Send", {
+        "To": [{"Address": "webapi-later@localhost"}], "Subject": "later", "Text": "x",
+        "FutureRelease": release.isoformat().replace("+00:00", "Z"), "RequireTLS": False, "Extra": {"a": "b"},
+    })
+    assert r.status == 200, r.body
+    [sub] = r.json()["Submissions"]
+    e = server.run_sync_in_server(lambda: server.ctx.queue.store.entries.get(sub["QueueMsgID"]))
+    assert e is not None  # still queued
+    assert (e.next_attempt, e.hold_until, e.future_release_request) == (
+        release.timestamp(), release.timestamp(), "until;" + release.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    assert (e.require_tls, e.extra, e.subject) == (False, {"a": "b"}, "later")
+    assert c.get("/api/v1/messages?to=webapi-later@localhost").json()["messages"] == []
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "RequireTLS": "yes"})
+    assert r.status == 400 and r.json()["Code"] == "protocol"
+    r = call(c, "Send", {"To": [{"Address": "a@localhost"}], "Text": "x", "FutureRelease": "tomorrow"})
+    assert r.status == 400 and r.json()["Code"] == "protocol"

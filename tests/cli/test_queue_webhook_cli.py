@@ -198,3 +198,18 @@ def test_suppress_commands(tmp_path, mox_process):
         r = run_mox("queue", "suppress", "remove", "-dir", str(d), "mox", "johndoe@example.org")
         assert (r.returncode, r.stderr) == (1, "mox: removing suppression: address johndoe@example.org is not on the suppression list\n")
         assert mox(d, "queue", "suppress", "lookup", "johndoe@example.org") == "not present\n"
+
+
+def test_help_lists_webhook_and_suppress_commands():
+    """`mox help queue ...` lists the commands (no server needed)."""
+    out = run_mox("help", "queue").stdout
+    assert "webhook" in out and "suppress" in out
+    out = run_mox("help", "queue", "webhook").stdout
+    assert all(f"\n  {cmd} " in out for cmd in ("list", "schedule", "cancel", "print", "retired")), out
+    out = run_mox("help", "queue", "webhook", "retired").stdout
+    assert all(f"\n  {cmd} " in out for cmd in ("list", "print")), out
+    out = run_mox("help", "queue", "suppress").stdout
+    assert all(f"\n  {cmd} " in out for cmd in ("list", "add", "remove", "lookup")), out
+    out = run_mox("help", "queue", "webhook", "list").stdout
+    for flag in ("-ids", "-n", "-account", "-submitted", "-event", "-nextattempt", "-sort", "-asc"):
+        assert f"{flag}," in out, (flag, out)

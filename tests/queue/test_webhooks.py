@@ -369,6 +369,36 @@ def test_smtp_submission_extra_and_port_25_incoming(server: LocalServer) -> None
         assert payloads[0]["Meta"]["MsgID"] == payloads[1]["Meta"]["MsgID"] == inbox_message_id(server, "<in-1@example.org>")
 
 
+def test_smtp_submission_delayed_and_failed(server: LocalServer) -> None:
+    """A message submitted over SMTP to a temporarily and a permanently failing recipient: the
+    queue's failure gives the "failed" webhook (550, Suppressing) for one and "delayed" (451)
+    for the other, each with the message's Message-ID, Subject and X-Mox-Extra-* data."""
+    with HookReceiver() as recv:
+        set_webhooks(server, recv, incoming=False)
+        msg = (
+            b"From: mox@localhost\r\nTo: queuepermerror@example.org, queuetemperror@example.org\r\nSubject: two fates\r\n"
+            b"Message-ID: <fates@localhost>\r\nX-Mox-Extra-Ref: r1\r\n\r\nhello\r\n"
+        )
+        with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as s:
+            s.login("mox@localhost", "moxmoxmox")
+            s.sendmail("mox@localhost", ["queuepermerror@example.org", "queuetemperror@example.org"], msg)
+        deadline = time.monotonic() + 30
+        while {"failed", "delayed"} - {c.json["Event"] for c in recv.calls}:
+            assert time.monotonic() < deadline, [c.json for c in recv.calls]
+            time.sleep(0.02)
+        by_event = {}
+        for c in recv.calls:
+            p = check_outgoing(c)
+            by_event.setdefault(p["Event"], p)
+        failed, delayed = by_event["failed"], by_event["delayed"]
+        for p in (failed, delayed):
+            assert (p["MessageID"], p["Subject"], p["Extra"], p["DSN"]) == ("<fates@localhost>", "two fates", {"Ref": "r1"}, False)
+        assert (failed["SMTPCode"], failed["SMTPEnhancedCode"], failed["Suppressing"]) == (550, "5.0.0", True)
+        assert failed["Error"] == "550 5.0.0 failure with code 550 due to special localpart"
+        assert (delayed["SMTPCode"], delayed["SMTPEnhancedCode"], delayed["Suppressing"]) == (451, "4.0.0", False)
+        assert failed["QueueMsgID"] != delayed["QueueMsgID"]
+
+
 def test_events_filter_and_no_webhooks_without_config(server: LocalServer) -> None:
     """Only the configured events are sent (mox OutgoingWebhook.Events); without webhooks in
     the config nothing is queued."""

@@ -42,7 +42,7 @@ from mox.message.header import parse_address_list, split_header
 from mox.web import access, sanitize
 from mox.web.access import Caller
 from mox.web.router import HTTPError, Request, Response, Router, json_response
-from mox.web.webapi import address_string, parsed_message
+from mox.web.parsed import address_string, parsed_message
 from mox.context import ServerContext
 
 BASE = "/api/v1/"

@@ -2,14 +2,15 @@
 
 - HTTP basic auth with an account address and password; failures count in the shared limiter.
 - ``POST /webapi/v0/<Method>`` with a form field ``request`` holding JSON, urlencoded or
-  multipart/form-data (multipart file fields ``inlinefile`` and ``attachedfile`` for Send).
+  multipart/form-data (multipart file fields ``alternativefile``, ``inlinefile`` and
+  ``attachedfile`` for Send).
 - Success: 200 with a JSON object (MessageRawGet/MessagePartGet: the bytes). Errors: 400 with
   ``{"Code": ..., "Message": ...}``; codes ``protocol`` (bad request shape), ``user``,
   ``notFound``, ``badAddress``, ``server``. Bad credentials: 401 with the same shape.
 - ``GET /webapi/v0/`` lists the methods; ``GET /webapi/v0/<Method>`` shows an example form.
 - Message ids (``MsgID``) are the store's account-unique message ids.
 
-The parsed-message helpers (:func:`parsed_message`, :func:`structure`) are shared with the test API.
+The parsed-message helpers the test API shares are in :mod:`mox.web.parsed`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from mox.message import decode_body, decode_header_value, headers as message_hea
 from mox.message.part import Address, Part
 from mox.store.errors import MessageGone
 from mox.web import sanitize
+from mox.web.parsed import content_type, filename, param
 from mox.web.submit import submission_prefix
 from mox.web.router import Request, Response, Router, html_response, json_response, redirect
 from mox.context import ServerContext
@@ -60,97 +62,6 @@ class WebapiError(Exception):
 
 def _error(e: WebapiError, headers: list[tuple[str, str]] | None = None) -> Response:
     return json_response({"Code": e.code, "Message": e.message}, e.status, headers or [])
-
-
-# Parsed messages (shared with the test API).
-
-
-def _param(part: Part, name: str) -> str | None:
-    for k, v in part.params:
-        if k == name:
-            return v
-    return None
-
-
-def part_text(data: bytes, part: Part) -> str:
-    """The decoded text of a text/* part, from its charset (utf-8 when unknown)."""
-    try:
-        raw = decode_body(data, part)
-    except Exception:  # noqa: BLE001 - unknown transfer encoding: the raw body
-        raw = data[part.body_start : part.body_end]
-    cs = (_param(part, "charset") or "utf-8").strip().lower()
-    if cs in ("us-ascii", "ascii", ""):
-        cs = "utf-8"
-    try:
-        return raw.decode(cs, errors="replace")
-    except LookupError:
-        return raw.decode("utf-8", errors="replace")
-
-
-def _filename(part: Part) -> str:
-    for k, v in part.disposition_params:
-        if k == "filename":
-            return decode_header_value(v)
-    name = _param(part, "name")
-    return decode_header_value(name) if name else ""
-
-
-def walk_parts(part: Part, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Part]]:
-    """Every leaf part with its 0-based path (multipart children; message/rfc822 is a leaf)."""
-    if part.media_type == "MULTIPART":
-        out: list[tuple[tuple[int, ...], Part]] = []
-        for i, child in enumerate(part.parts):
-            out.extend(walk_parts(child, path + (i,)))
-        return out
-    return [(path, part)]
-
-
-def _content_type(part: Part) -> str:
-    return f"{part.media_type}/{part.media_subtype}".lower()
-
-
-def parsed_message(data: bytes, part: Part) -> dict[str, Any]:
-    """Headers (decoded), first text/plain and text/html, and attachments of a message."""
-    text: str | None = None
-    htmltext: str | None = None
-    attachments: list[dict[str, Any]] = []
-    for path, p in walk_parts(part):
-        ctype = _content_type(p)
-        is_attachment = p.disposition == "ATTACHMENT" or (bool(_filename(p)) and not ctype.startswith("text/"))
-        if ctype == "text/plain" and text is None and not is_attachment:
-            text = part_text(data, p)
-        elif ctype == "text/html" and htmltext is None and not is_attachment:
-            htmltext = part_text(data, p)
-        else:
-            try:
-                size = len(decode_body(data, p))
-            except Exception:  # noqa: BLE001
-                size = p.body_end - p.body_start
-            attachments.append(
-                {
-                    "PartPath": list(path),
-                    "Filename": _filename(p),
-                    "ContentType": ctype,
-                    "ContentID": p.content_id or "",
-                    "Size": size,
-                }
-            )
-    hdrs = [(name, decode_header_value(value)) for name, value in message_headers(data, part)]
-    return {"Headers": hdrs, "Text": text or "", "HTML": htmltext or "", "Attachments": attachments}
-
-
-def address_string(a: Address) -> str:
-    if a.mailbox is None or a.host is None:
-        return ""
-    return f"{a.mailbox}@{a.host}"
-
-
-def name_addresses(addrs: list[Address]) -> list[dict[str, str]]:
-    return [
-        {"Name": decode_header_value(a.name) if a.name else "", "Address": address_string(a)}
-        for a in addrs
-        if a.host is not None
-    ]
 
 
 # Auth and request decoding.
@@ -331,7 +242,7 @@ async def m_message_get(ctx: ServerContext, account: str, address: str, obj: dic
     trace = webhook.trace_meta(data, part)
     meta = {
         "Size": m.size,
-        "DSN": part.media_type == "MULTIPART" and part.media_subtype == "REPORT" and _param(part, "report-type") == "delivery-status",
+        "DSN": part.media_type == "MULTIPART" and part.media_subtype == "REPORT" and param(part, "report-type") == "delivery-status",
         "Flags": _lower_flags(m.flags),
         "MailFrom": trace.mail_from,
         "MailFromValidated": trace.mail_from_validated,
@@ -371,12 +282,12 @@ async def m_message_part_get(ctx: ServerContext, account: str, address: str, obj
         body = decode_body(data, p)
     except Exception:  # noqa: BLE001
         raise WebapiError("user", f"unknown content-transfer-encoding {p.content_transfer_encoding}") from None
-    ctype = _content_type(p)
-    cs = _param(p, "charset")
+    ctype = content_type(p)
+    cs = param(p, "charset")
     if cs and "\r" not in cs and "\n" not in cs and '"' not in cs:
         ctype += f"; charset={cs}"
     # A text/html part would otherwise run its scripts in mox's origin.
-    return Response(200, sanitize.content_headers(ctype, filename=_filename(p) or None), body)
+    return Response(200, sanitize.content_headers(ctype, filename=filename(p) or None), body)
 
 
 async def m_message_delete(ctx: ServerContext, account: str, address: str, obj: dict[str, Any], req: Request) -> Response:

@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import trio
 
+from mox.config import OUTGOING_WEBHOOK_EVENTS, IncomingWebhook, OutgoingWebhook
 from mox.web import account_settings
 from mox.auth import precis
-from mox.config import OUTGOING_WEBHOOK_EVENTS
 from mox.sconf import format_duration, parse_duration
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session, session_guard
@@ -77,8 +77,8 @@ async def api_account(ctx: ServerContext, req: Request, s: Any, obj: dict[str, A
             "mailboxes": len(boxes),
             "mailbox_names": [mb.name for mb in boxes],
             "messages": sum(mb.total for mb in boxes),
-            "outgoing_webhook": msgspec.to_builtins(conf.outgoing_webhook) if conf and conf.outgoing_webhook else None,
-            "incoming_webhook": msgspec.to_builtins(conf.incoming_webhook) if conf and conf.incoming_webhook else None,
+            "outgoing_webhook": _outgoing_json(conf.outgoing_webhook) if conf and conf.outgoing_webhook else None,
+            "incoming_webhook": _incoming_json(conf.incoming_webhook) if conf and conf.incoming_webhook else None,
             "keep_retired_message_period": _period(conf.keep_retired_message_period) if conf else "",
             "keep_retired_webhook_period": _period(conf.keep_retired_webhook_period) if conf else "",
             "events": list(OUTGOING_WEBHOOK_EVENTS),
@@ -87,6 +87,14 @@ async def api_account(ctx: ServerContext, req: Request, s: Any, obj: dict[str, A
 
 
 # Webhooks and the suppression list (mox webaccount/account.go).
+
+
+def _outgoing_json(h: OutgoingWebhook) -> dict[str, Any]:
+    return {"url": h.url, "authorization": h.authorization, "events": list(h.events)}
+
+
+def _incoming_json(h: IncomingWebhook) -> dict[str, Any]:
+    return {"url": h.url, "authorization": h.authorization}
 
 
 def _str(obj: dict[str, Any], name: str) -> str:
@@ -106,8 +114,6 @@ def _save_account(ctx: ServerContext, account: str, **changes: Any) -> None:
 
 
 async def api_outgoing_webhook_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
-    from mox.config import OutgoingWebhook
-
     url = _str(obj, "url").strip()
     events = obj.get("events") or []
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
@@ -121,8 +127,6 @@ async def api_outgoing_webhook_save(ctx: ServerContext, req: Request, s: Any, ob
 
 
 async def api_incoming_webhook_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
-    from mox.config import IncomingWebhook
-
     url = _str(obj, "url").strip()
     try:
         hook = IncomingWebhook(url=url, authorization=_str(obj, "authorization")) if url else None

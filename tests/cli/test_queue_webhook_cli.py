@@ -201,7 +201,14 @@ def test_suppress_commands(tmp_path, mox_process):
 
 
 def test_help_lists_webhook_and_suppress_commands():
-    """`mox help queue ...` lists the commands (no server needed)."""
+    """`mox help` and `mox help queue ...` list the commands (no server needed)."""
+    out = run_mox("help").stdout
+    for cmd in (
+        "queue webhook list", "queue webhook schedule", "queue webhook cancel", "queue webhook print",
+        "queue webhook retired list", "queue webhook retired print",
+        "queue suppress list", "queue suppress add", "queue suppress remove", "queue suppress lookup",
+    ):
+        assert f"  mox {cmd} " in out, (cmd, out)
     out = run_mox("help", "queue").stdout
     assert "webhook" in out and "suppress" in out
     out = run_mox("help", "queue", "webhook").stdout

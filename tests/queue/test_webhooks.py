@@ -524,7 +524,7 @@ def test_webhooks_in_config_file(tmp_path: Any) -> None:
             assert srv.ctx.config.accounts["mox"].keep_retired_webhook_period == 3600
     for bad, problem in (
         ({"url": "ftp://x/"}, "scheme must be http or https"),
-        ({"url": "http://x/", "events": ["sent"]}, "unknown outgoing hook event 'sent'"),
+        ({"url": "http://x/", "events": ["sent"]}, "unknown outgoing webhook event 'sent'"),
     ):
         with pytest.raises(ValueError, match=problem):
             mconfig.OutgoingWebhook(**bad)

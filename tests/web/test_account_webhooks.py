@@ -49,7 +49,7 @@ def test_webhook_settings_and_test_calls(client, server):
     r = c.post("/account/api/OutgoingWebhookSave", json_body={"url": "ftp://x/"}, headers={"x-mox-csrf": csrf})
     assert (r.status, r.json()["code"]) == (400, "user:badConfig") and "scheme must be http or https" in r.json()["message"]
     r = c.post("/account/api/OutgoingWebhookSave", json_body={"url": "http://x/", "events": ["sent"]}, headers={"x-mox-csrf": csrf})
-    assert (r.status, r.json()["code"]) == (400, "user:badConfig") and "unknown outgoing hook event 'sent'" in r.json()["message"]
+    assert (r.status, r.json()["code"]) == (400, "user:badConfig") and "unknown outgoing webhook event 'sent'" in r.json()["message"]
     r = c.post("/account/api/KeepRetiredPeriodsSave", json_body={"keep_retired_message_period": "a week"}, headers={"x-mox-csrf": csrf})
     assert (r.status, r.json()["code"]) == (400, "user:badConfig")
     assert server.ctx.config.accounts[name].outgoing_webhook is not None  # unchanged

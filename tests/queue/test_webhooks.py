@@ -399,6 +399,27 @@ def test_smtp_submission_delayed_and_failed(server: LocalServer) -> None:
         assert failed["QueueMsgID"] != delayed["QueueMsgID"]
 
 
+def test_alias_recipient_incoming_per_member(server: LocalServer) -> None:
+    """A message to an alias: the queue delivers a copy to each member's account (as mox's
+    localserve delivers over SMTP to itself), and each account's incoming webhook gets it with
+    the alias as RcptTo."""
+    with HookReceiver() as recv:
+
+        def setup() -> None:
+            for name in ("alpha", "beta"):
+                provision.account_add(server.ctx, name, f"{name}@localhost")
+                provision.account_save(server.ctx, name, incoming_webhook=mconfig.IncomingWebhook(url=recv.url(f"/in/{name}")))
+            provision.alias_add(server.ctx, "team@localhost", mconfig.Alias(addresses=["alpha@localhost", "beta@localhost"], post_public=True))
+
+        server.run_sync_in_server(setup)
+        webapi(server, "Send", {"To": [{"Address": "team@localhost"}], "Subject": "to the team", "Text": "x"})
+        for name in ("alpha", "beta"):
+            [c] = recv.wait(1, path=f"/in/{name}")
+            p = c.json
+            assert set(p) == INCOMING_FIELDS and set(p["Meta"]) == META_FIELDS
+            assert (p["Subject"], p["Meta"]["RcptTo"], p["Meta"]["MailFrom"], p["Meta"]["MailboxName"]) == ("to the team", "team@localhost", "mox@localhost", "Inbox")
+
+
 def test_events_filter_and_no_webhooks_without_config(server: LocalServer) -> None:
     """Only the configured events are sent (mox OutgoingWebhook.Events); without webhooks in
     the config nothing is queued."""

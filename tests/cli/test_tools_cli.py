@@ -73,7 +73,8 @@ def test_webapi(server):
     assert (r.returncode, r.stderr) == (1, "mox: unknown method 'Bogus'\n")
 
     base = f"http://mox%40localhost:moxmoxmox@localhost:{server.ports['http']}/webapi/v0/"
-    req = {"To": [{"Address": "mox@localhost"}], "Subject": "from the webapi cli", "Text": "hi there"}
+    # SaveSent: a copy in Sent when Send returns (the delivery to the inbox goes through the queue).
+    req = {"To": [{"Address": "mox@localhost"}], "Subject": "from the webapi cli", "Text": "hi there", "SaveSent": True}
     r = run_mox("webapi", "Send", base, input=json.dumps(req))
     assert r.returncode == 0, r.stderr
     assert r.stderr == "reading request from stdin...\n"
@@ -84,9 +85,9 @@ def test_webapi(server):
     r = run_mox("webapi", "MessageGet", base, input='{"MsgID": 99999}')
     assert r.returncode == 1
     err = json.loads(r.stdout)
-    assert set(err) == {"Code", "Message"} and err["Code"] == "notFound"
+    assert set(err) == {"Code", "Message"} and err["Code"] == "messageNotFound"  # mox webapisrv MessageGet
     # Raw output as is.
-    for msgid in range(1, 20):  # a copy of the message sent (ids are the store's, not IMAP UIDs)
+    for msgid in range(1, 20):  # the Sent copy (ids are the store's, not IMAP UIDs)
         r = run_mox("webapi", "MessageRawGet", base, input=json.dumps({"MsgID": msgid}))
         if "Subject: from the webapi cli\n" in r.stdout:
             break
@@ -101,7 +102,7 @@ def test_webapi(server):
 
     text = scrape(server.ports["metrics"])[2]
     assert value(text, "mox_webapi_results_total", method="Send", result="ok") == 1
-    assert value(text, "mox_webapi_results_total", method="MessageGet", result="notFound") == 1
+    assert value(text, "mox_webapi_results_total", method="MessageGet", result="messageNotFound") == 1
     assert value(text, "mox_webapi_results_total", method="MessageGet", result="badauth") == 1
     r = run_mox("webapi", "MessageGet", base, input="not json")
     assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith("mox: parsing request: ")

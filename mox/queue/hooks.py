@@ -85,7 +85,7 @@ class HookSort(msgspec.Struct, rename=mox_name, kw_only=True, omit_defaults=True
 
 def parse_go_duration(s: str) -> float:
     """Seconds in a Go duration, sign allowed: "-1h30m", "90s", "0"."""
-    from mox.sconf import parse_duration
+    from mox.config.sconf import parse_duration
 
     return parse_duration(s.strip())
 

@@ -49,7 +49,7 @@ import trio
 from mox.config import OUTGOING_WEBHOOK_EVENTS, IncomingWebhook, OutgoingWebhook
 from mox.web import account_settings
 from mox.auth import precis
-from mox.sconf import format_duration, parse_duration
+from mox.config.sconf import format_duration, parse_duration
 from mox.web.router import HTTPError, Request, Response, Router, json_response, static_response
 from mox.web.session import require_session, session_guard
 from mox.web.webmail import open_account

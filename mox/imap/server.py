@@ -243,8 +243,14 @@ class Connection:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(push)
+            data = b""
             with trio.move_on_after(timeout) as cs:
-                data = bytes(await self.stream.receive_some(65536))
+                try:
+                    data = bytes(await self.stream.receive_some(65536))
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
+                    # Raised as itself below, not wrapped in the nursery's exception group (the
+                    # connection's end, not a bug).
+                    failed.append(e)
             timed_out = cs.cancelled_caught
             nursery.cancel_scope.cancel()
         if failed:

@@ -418,6 +418,17 @@ def test_imaplib(imap, monkeypatch):
 
 
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_client_gone_while_notifying(imap, tls):
+    """A client that drops the connection (no LOGOUT, no TLS close) while NOTIFY is set ends its
+    connection quietly: the end of a connection, not a server error (the harness fails on one)."""
+    tc = imap.connect(tls=tls)
+    tc.transact("ok", "notify set (personal (MessageNew MessageExpunge))")
+    tc.close()
+    imap.wait_until(lambda: any("connection closed" in line for line in imap.log.lines), "the server to see the close")
+    assert imap.log.errors == []
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 def test_pushed_while_reading(imap, tls):
     """The notifications are written while the server waits for the next command, also on a
     TLS stream (one writer and one reader at once); a command sent meanwhile is answered."""

@@ -42,7 +42,7 @@ def delivered_received_id(server: Any, subject: str) -> str:
 
 def test_hold_rules(server: Any, client: Any) -> None:
     c, csrf = admin(client)
-    t = uuid.uuid4().hex[:8]
+    t = uuid.uuid4().hex[:8] + "x"  # no failure-simulation suffix (three digits)
     dom = f"hold{t}.example"
     # A message queued before the rule: the new rule holds it (as `mox queue holdrules add`).
     submit_held(server, f"early@{dom}", f"early {t}")
@@ -82,7 +82,7 @@ def test_queue_next_attempt_and_transport(server: Any, client: Any) -> None:
     import time
 
     c, csrf = admin(client)
-    t = uuid.uuid4().hex[:8]
+    t = uuid.uuid4().hex[:8] + "x"  # no failure-simulation suffix (three digits)
     before = time.time()
     submit_held(server, f"later{t}@example.org", f"later {t}")  # HOLDFOR=3600
     (e,) = [e for e in call(c, "admin", csrf, "Queue")["queue"] if e["recipient"] == f"later{t}@example.org"]

@@ -19,7 +19,7 @@ _T = TypeVar("_T")
 import trio
 
 from mox import mlog
-from mox.config import Config
+from mox.config import Alias, Config
 
 
 async def run_password_hash(limiter: Limiter | None, fn: Callable[..., _T], *args: Any) -> _T:
@@ -151,6 +151,17 @@ class Authenticator:
             _, alias = found
             return alias.allow_msg_from and any(self.account_for_address(m) == account for m in alias.addresses)
         return self.account_for_address(address) == account
+
+    def aliases_of(self, account: str) -> list[tuple[str, str, Alias]]:
+        """The aliases ``account`` is a member of: (alias address, the member address of the
+        account, the alias), sorted by alias address (mox's config.Account Aliases)."""
+        out = []
+        for d, dom in sorted(self.config.domains.items()):
+            for lp, alias in sorted(dom.aliases.items()):
+                member = next((m for m in alias.addresses if self.account_for_address(m) == account), None)
+                if member is not None:
+                    out.append((f"{lp}@{d}", member, alias))
+        return out
 
     def alias_destinations(
         self, localpart: str, domain: str, msg_from: str | None, explicit: set[str]

@@ -1,9 +1,11 @@
 """Webmail compose: the message a form makes, and ``Submit`` (queued like SMTP submission).
 
 ``POST /webmail/api/Submit`` takes multipart/form-data (fields from (one of the account's
-addresses), to, cc, bcc, subject, body, mode reply/forward with ref_mailbox and ref_uid,
-draft_id (removed once sent), send_at (Unix time: schedule send), requiretls (""/yes/no, RFC
-8689), files) and queues the message (the queue keeps the Sent copy).
+addresses, or an alias it may send as), to, cc, bcc, subject, body, mode reply/forward with
+ref_mailbox and ref_uid, quote_html ("yes": the message gets an HTML alternative with the
+referenced message's HTML quoted, mox.web.quotehtml), draft_id (removed once sent), send_at
+(Unix time: schedule send), requiretls (""/yes/no, RFC 8689), files) and queues the message (the
+queue keeps the Sent copy).
 
 JSON methods here: MessageCompose (drafts), CompleteRecipient, Settings, SettingsSave.
 """
@@ -18,9 +20,11 @@ import time
 from typing import Any
 
 import msgspec
+import trio
 
 from mox.store import settings
-from mox.web.mailview import decode_header_value, parse
+from mox.web import quotehtml
+from mox.web.mailview import cid_map, decode_header_value, first_body, parse, part_text
 from mox.web.router import HTTPError, Request
 from mox.web.session import Session
 from mox.web.submit import submission_prefix
@@ -47,9 +51,10 @@ def compose(
     *, from_addr: str, to: list[tuple[str, str]], cc: list[tuple[str, str]], subject: str, body: str,
     files: list[Any], hostname: str, in_reply_to: str | None = None, references: str | None = None,
     forward: bytes | None = None, bcc: list[tuple[str, str]] | None = None, tls_required_no: bool = False,
+    html: str | None = None,
 ) -> tuple[bytes, str]:
     """The message bytes (CRLF) and its Message-ID. ``bcc`` only for drafts (a sent message
-    never shows its Bcc)."""
+    never shows its Bcc); ``html``: a text/html alternative of ``body``."""
     msg = email.message.EmailMessage(policy=email.policy.SMTP)
     msg["From"] = from_addr
     if to:
@@ -69,6 +74,8 @@ def compose(
     if tls_required_no:  # RequireTLS "no": deliver even without verified TLS (RFC 8689 5)
         msg["TLS-Required"] = "No"
     msg.set_content(body.replace("\r\n", "\n"))
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     for f in files:
         maintype, _, subtype = (f.content_type or "application/octet-stream").partition("/")
         if not subtype or "\n" in f.content_type:
@@ -99,6 +106,7 @@ async def submit(ctx: ServerContext, req: Request, s: Session) -> dict[str, Any]
         raise HTTPError(400, "user:badRequest", "requiretls must be empty, yes or no")
     in_reply_to = references = None
     forward = None
+    html = None
     with open_account(ctx, s.account) as acc:
         draft = _draft(acc, field("draft_id"))
         ref_mb, ref_uid = field("ref_mailbox"), field("ref_uid")
@@ -122,13 +130,15 @@ async def submit(ctx: ServerContext, req: Request, s: Session) -> dict[str, Any]
             hdrs = parse(_read(acc, draft)[: draft.part.body_start])
             in_reply_to = str(hdrs.get("In-Reply-To") or "") or None
             references = " ".join(str(hdrs.get("References") or "").split()[:-1]) or None
+        if ref is not None and mode in ("reply", "forward") and field("quote_html") == "yes":
+            html = await trio.to_thread.run_sync(_quoted_html, _read(acc, ref), field("body"), mode)
         subject = re.sub(r"[\r\n]+", " ", field("subject"))
         try:
             data, mid = compose(
                 from_addr=email.utils.formataddr((_display_name(ctx, s, from_addr), from_addr)), to=to, cc=cc,
                 subject=subject, body=field("body"), files=req.files(), hostname=ctx.config.hostname,
                 in_reply_to=in_reply_to, references=references, forward=forward,
-                tls_required_no=requiretls == "no",
+                tls_required_no=requiretls == "no", html=html,
             )  # fmt: skip
         except (ValueError, TypeError, LookupError) as e:  # header values the email package refuses
             raise HTTPError(400, "user:badRequest", f"cannot compose message: {e}") from None
@@ -172,6 +182,16 @@ def _send_at(v: str) -> float | None:
     return t if t > now else None
 
 
+def _quoted_html(original: bytes, body: str, mode: str) -> str | None:
+    """The HTML alternative quoting the referenced message's HTML part; None when it has none
+    (or the body no longer holds the quote)."""
+    parsed = parse(original)
+    h = first_body(parsed, "html")
+    if h is None:
+        return None
+    return quotehtml.html_body(body, part_text(h), mode, cid_map(parsed))
+
+
 def _account_config(ctx: ServerContext, s: Session) -> Any:
     acc = ctx.config.accounts.get(s.account or "")
     if acc is None:
@@ -179,15 +199,28 @@ def _account_config(ctx: ServerContext, s: Session) -> Any:
     return acc
 
 
+def from_addresses(ctx: ServerContext, s: Session) -> list[dict[str, Any]]:
+    """The addresses the account may use as From, each with its display name: its own (the
+    destination's FullName, else the account's), then the aliases it is a member of that allow
+    it (mox's AllowMsgFrom; ``alias`` true)."""
+    conf = _account_config(ctx, s)
+    out: list[dict[str, Any]] = [{"address": a, "name": conf.display_name(a), "alias": False} for a in conf.addresses]
+    own = {a.lower() for a in conf.addresses}
+    for addr, _member, alias in ctx.auth.aliases_of(s.account or ""):
+        if alias.allow_msg_from and addr.lower() not in own:
+            out.append({"address": addr, "name": conf.full_name, "alias": True})
+    return out
+
+
 def _from_address(ctx: ServerContext, s: Session, v: str) -> str:
-    """The From address picked in the form: one of the account's addresses (default: the
-    login address)."""
+    """The From address picked in the form: one of from_addresses (default: the login
+    address); as SMTP submission checks it (mox-/lookup.go AllowMsgFrom)."""
     if not v:
         return s.address or ""
-    for a in _account_config(ctx, s).addresses:
-        if a.lower() == v.strip().lower():
-            return a
-    raise HTTPError(400, "user:badRequest", f"{v!r} is not an address of this account")
+    for a in from_addresses(ctx, s):
+        if a["address"].lower() == v.strip().lower():
+            return str(a["address"])
+    raise HTTPError(400, "user:badRequest", f"{v!r} is not an address of this account or an alias it may send as")
 
 
 def _display_name(ctx: ServerContext, s: Session, address: str) -> str:
@@ -305,7 +338,6 @@ async def api_complete_recipient(ctx: ServerContext, s: Session, acc: Any, obj: 
     search = obj.get("search")
     if not isinstance(search, str) or len(search) > 200:
         raise HTTPError(400, "user:badRequest", "field 'search' must be a string")
-    import trio
 
     needle = search.lower()
     found = [
@@ -317,16 +349,11 @@ async def api_complete_recipient(ctx: ServerContext, s: Session, acc: Any, obj: 
 
 
 async def api_settings(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
-    """The account's webmail settings and the From addresses it may use (with display names)."""
-    conf = _account_config(ctx, s)
-    import trio
+    """The account's webmail settings and the From addresses it may use (with display names,
+    aliases marked)."""
 
     st = await trio.to_thread.run_sync(settings.load, acc.path)
-    return {
-        "settings": msgspec.to_builtins(st),
-        "addresses": [{"address": a, "name": conf.display_name(a)} for a in conf.addresses],
-        "login_address": s.address,
-    }
+    return {"settings": msgspec.to_builtins(st), "addresses": from_addresses(ctx, s), "login_address": s.address}
 
 
 async def save_settings(ctx: ServerContext, acc: Any, value: Any) -> settings.Settings:
@@ -338,7 +365,6 @@ async def save_settings(ctx: ServerContext, acc: Any, value: Any) -> settings.Se
     problem = st.check()
     if problem is not None:
         raise HTTPError(400, "user:badRequest", problem)
-    import trio
 
     await trio.to_thread.run_sync(lambda: settings.save(acc.path, st, fsync=ctx.store.fsync))
     return st

@@ -126,7 +126,10 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str
         data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
-            files.append(FormFile(str(name), filename, part.get_content_type(), data))
+            # A file input with no file chosen: browsers send an empty part with filename=""
+            # (HTML's form submission algorithm); that is no file.
+            if filename or data:
+                files.append(FormFile(str(name), filename, part.get_content_type(), data))
         else:
             charset = part.get_content_charset() or "utf-8"
             try:

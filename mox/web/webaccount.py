@@ -83,6 +83,7 @@ async def api_account(ctx: ServerContext, req: Request, s: Any, obj: dict[str, A
             "keep_retired_webhook_period": _period(conf.keep_retired_webhook_period) if conf else "",
             "events": list(OUTGOING_WEBHOOK_EVENTS),
             "suppressions": _suppressions(ctx, s.account),
+            "aliases": _aliases(ctx, s.account),
         }
 
 
@@ -230,6 +231,20 @@ async def api_suppression_remove(ctx: ServerContext, req: Request, s: Any, obj: 
     except SuppressionError as e:
         raise HTTPError(400, "user:badRequest", str(e)) from None
     return {}
+
+
+def _aliases(ctx: ServerContext, account: str) -> list[dict[str, Any]]:
+    """The aliases the account is a member of (mox's account page "Aliases/lists"): the
+    address the account is subscribed with, who may post, whether it may send as the alias;
+    the members only when the alias lets members see them (ListMembers), else null."""
+    return [
+        {
+            "address": addr, "subscription_address": member, "post_public": alias.post_public,
+            "list_members": alias.list_members, "allow_msg_from": alias.allow_msg_from,
+            "members": list(alias.addresses) if alias.list_members else None,
+        }
+        for addr, member, alias in ctx.auth.aliases_of(account)
+    ]  # fmt: skip
 
 
 async def api_set_password(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:

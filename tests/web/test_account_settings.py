@@ -21,13 +21,13 @@ def test_full_name_and_signature(server: Any, client: Any) -> None:
     assert call(c, "account", csrf, "Settings")["full_name"] == f"Mox {t}"
     assert call(c, "account", csrf, "AccountSaveFullName", {"full_name": "two\nlines"}, status=400)["code"] == "user:badRequest"
     wm = Webmail(client())
-    assert {"address": ADDRESS, "name": f"Mox {t}"} in wm.call("Settings")["addresses"]
+    assert {"address": ADDRESS, "name": f"Mox {t}", "alias": False} in wm.call("Settings")["addresses"]
     submit(wm, {"to": ADDRESS, "subject": f"named {t}", "body": "x"})
     (m,) = wait_find(wm, f"subject:\"named {t}\" mb:Inbox")
     assert m["from"] == [{"name": f"Mox {t}", "address": ADDRESS}]
     # A per-address display name wins over the account's.
     call(c, "account", csrf, "DestinationSave", {"address": ADDRESS, "destination": {"FullName": f"Desk {t}"}})
-    assert {"address": ADDRESS, "name": f"Desk {t}"} in wm.call("Settings")["addresses"]
+    assert {"address": ADDRESS, "name": f"Desk {t}", "alias": False} in wm.call("Settings")["addresses"]
     call(c, "account", csrf, "DestinationSave", {"address": ADDRESS, "destination": {}})
     call(c, "account", csrf, "AccountSaveFullName", {"full_name": ""})
 

@@ -27,6 +27,17 @@ async function loadSettings() {
 	$('#signature').disabled = false;
 	renderDestinations();
 	renderJunk();
+	renderAliases(info.aliases);
+}
+
+// The aliases (lists) the account is a member of, as mox's account page; members only where
+// the alias lets members see them.
+function renderAliases(aliases) {
+	$('#aliases tbody').replaceChildren(...aliases.map((a) => el('tr', {'data-alias': a.address},
+		el('td', {}, a.address), el('td', {}, a.subscription_address),
+		el('td', {}, a.post_public ? 'Anyone' : 'Members only'), el('td', {class: 'sendas'}, a.allow_msg_from ? 'Yes' : 'No'),
+		el('td', {class: 'members'}, a.members ? a.members.join(', ') : el('span', {class: 'muted'}, 'not shown to members')))));
+	if (!aliases.length) $('#aliases tbody').append(el('tr', {}, el('td', {colspan: 5, class: 'muted'}, 'None.')));
 }
 
 $('#name-form').addEventListener('submit', async (ev) => {

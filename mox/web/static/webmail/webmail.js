@@ -436,7 +436,8 @@ async function loadSettings() {
 	const r = await call('Settings');
 	state.settings = r.settings;
 	state.fromAddresses = r.addresses;
-	$('#c-from').replaceChildren(...r.addresses.map((a) => el('option', {value: a.address}, a.name ? `${a.name} <${a.address}>` : a.address)));
+	$('#c-from').replaceChildren(...r.addresses.map((a) => el('option', {value: a.address},
+		(a.name ? `${a.name} <${a.address}>` : a.address) + (a.alias ? ' (alias)' : ''))));
 }
 
 const signature = () => state.settings?.signature ? '\n\n-- \n' + state.settings.signature.replace(/\s+$/, '') + '\n' : '';
@@ -486,6 +487,9 @@ function compose(mode, draft) {
 	$('#c-draft-id').value = '';
 	$('#draft-status').textContent = '';
 	const r = state.open;
+	// Replying to or forwarding an HTML message: its HTML is quoted in an HTML version too.
+	$('#c-quote-html-label').hidden = !(mode && r && r.html && !draft);
+	$('#c-quote-html').checked = !$('#c-quote-html-label').hidden;
 	if (draft) {
 		// A reopened draft: its fields as saved; sending it removes it.
 		const s = draft.summary;

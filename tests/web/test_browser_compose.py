@@ -1,0 +1,76 @@
+"""Webmail compose in a browser (Playwright with Debian's Chromium, as test_browser.py): a
+reply to an HTML message sent to an alias goes out from the alias (which the account may send
+as) with the original's HTML quoted; the account page lists the alias with its members. Saves
+screenshots in the test's output directory."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.web.conftest import Client
+from tests.web.test_account_admin import call
+from tests.web.test_admin_accounts import new_account
+from tests.web.test_browser import base, browser, message, page, row, smtp_send, webmail_login  # noqa: F401
+
+from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
+
+
+def test_reply_from_alias_quoting_html(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
+    admin, csrf, name, address = new_account(client, "q", "quote pass")
+    t = uuid.uuid4().hex[:8]
+    alias = f"crew{t}@localhost"
+    call(admin, "admin", csrf, "AliasSave", {"address": alias, "alias": {"Addresses": [address], "PostPublic": True, "AllowMsgFrom": True, "ListMembers": True}})
+    m = message(f"agenda {t}", "Agenda: ship it.\n", '<p>Agenda: <b style="color: green">ship it</b>.</p><script>alert(1)</script>')
+    m.replace_header("To", alias)
+    smtp_send(server, m, to=alias)
+
+    webmail_login(page, server, address, "quote pass")
+    page.fill("#search", f"agenda {t}")
+    page.press("#search", "Enter")
+    row(page, f"agenda {t}").click()
+    expect(page.locator("#msg-subject")).to_have_text(f"agenda {t}")
+    page.click("#btn-reply")
+    # Written to the alias: the reply is from the alias; the original's HTML is quoted too.
+    expect(page.locator("#c-from")).to_have_value(alias)
+    expect(page.locator(f"#c-from option[value='{alias}']")).to_have_text(f"{alias} (alias)")
+    expect(page.locator("#c-quote-html-label")).to_be_visible()
+    expect(page.locator("#c-quote-html")).to_be_checked()
+    expect(page.locator("#c-body")).to_have_value(re.compile(r"> Agenda: ship it\.\n"))
+    page.keyboard.type("Shipped.")
+    page.screenshot(path=str(tmp_path / "reply-html-alias.png"), full_page=True)
+    assert (tmp_path / "reply-html-alias.png").stat().st_size > 0
+    page.click("#c-send")
+    expect(page.locator("#toast")).to_have_text("Message sent.")
+
+    # The sent message: From the alias, text and HTML with the original's (cleaned) HTML quoted.
+    c = Client(server.ports["http"])
+    try:
+        r = c.post("/webmail/login", json_body={"username": address, "password": "quote pass"})
+        wcsrf = r.json()["csrf"]
+        found = c.post("/webmail/api/Messages", json_body={"query": f'subject:"Re: agenda {t}" mb:Sent'}, headers={"x-mox-csrf": wcsrf}).json()["messages"]
+        (sent,) = found
+        raw = c.get(f"/webmail/msg/{sent['mailbox']}/{sent['uid']}/raw").body
+    finally:
+        c.close()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["From"] == alias and msg.get_content_type() == "multipart/alternative"
+    h = msg.get_body(("html",)).get_content()
+    assert "Shipped." in h and '<b style="color: green">ship it</b>' in h and "<script" not in h
+
+    # The account page lists the alias: send as alias, the members shown.
+    page.goto(base(server) + "/account/")
+    page.fill("#username", address)
+    page.fill("#password", "quote pass")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#acc-name")).to_have_text(name)
+    arow = page.locator(f"#aliases tbody tr[data-alias='{alias}']")
+    expect(arow.locator("td.sendas")).to_have_text("Yes")
+    expect(arow.locator("td.members")).to_have_text(address)
+    page.screenshot(path=str(tmp_path / "account-aliases.png"), full_page=True)
+    assert (tmp_path / "account-aliases.png").stat().st_size > 0
+    call(admin, "admin", csrf, "AliasRemove", {"address": alias})

@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser'
 
 def test_reply_from_alias_quoting_html(server: Any, page: Page, client: Any, tmp_path: Path) -> None:
     admin, csrf, name, address = new_account(client, "q", "quote pass")
-    t = uuid.uuid4().hex[:8]
+    t = uuid.uuid4().hex[:8] + "x"  # no failure-simulation suffix (three digits)
     alias = f"crew{t}@localhost"
     call(admin, "admin", csrf, "AliasSave", {"address": alias, "alias": {"Addresses": [address], "PostPublic": True, "AllowMsgFrom": True, "ListMembers": True}})
     m = message(f"agenda {t}", "Agenda: ship it.\n", '<p>Agenda: <b style="color: green">ship it</b>.</p><script>alert(1)</script>')

@@ -46,7 +46,7 @@ def sent_raw(wm: Webmail, query: str) -> email.message.EmailMessage:
 
 def test_reply_and_forward_quote_html(server: Any, client: Any) -> None:
     wm = Webmail(client())
-    t = tag()
+    t = tag() + "x"  # no failure-simulation suffix (three digits)
     smtp_deliver(server, html_message(f"plan {t}"))
     (orig,) = wait_find(wm, f'subject:"plan {t}"')
     ref = {"ref_mailbox": str(orig["mailbox"]), "ref_uid": str(orig["uid"])}
@@ -97,7 +97,7 @@ def test_reply_and_forward_quote_html(server: Any, client: Any) -> None:
 def test_from_alias_and_account_aliases(server: Any, client: Any) -> None:
     admin = client()
     csrf = login(admin, "admin", "", ADMIN_PASSWORD)
-    t = tag()
+    t = tag() + "x"  # no failure-simulation suffix (three digits)
     sendas, listonly, other = f"team{t}@localhost", f"list{t}@localhost", f"other{t}@localhost"
     call(admin, "admin", csrf, "AliasSave", {"address": sendas, "alias": {"Addresses": [ADDRESS], "AllowMsgFrom": True, "ListMembers": True}})
     call(admin, "admin", csrf, "AliasSave", {"address": listonly, "alias": {"Addresses": [ADDRESS], "PostPublic": True}})
@@ -139,7 +139,7 @@ def test_no_file_chosen_is_no_attachment(server: Any, client: Any) -> None:
     from tests.web.test_webmail_api import _multipart
 
     wm = Webmail(client())
-    t = tag()
+    t = tag() + "x"  # no failure-simulation suffix (three digits)
     body, ctype = _multipart({"to": f"rcpt{t}@example.org", "subject": f"nofile {t}", "body": "x"}, [("files", "", "application/octet-stream", b"")])
     r = wm.c.post("/webmail/api/Submit", body, headers={"Content-Type": ctype, "x-mox-csrf": wm.csrf})
     assert r.status == 200, r.body

@@ -1,11 +1,12 @@
 // mox account page: plain JavaScript, talks to /account/api/<Method> (JSON, CSRF header).
 'use strict';
 
-// $ and el come from /static/common/dom.js, apiCaller from /static/common/api.js.
+// $ and el come from /static/common/dom.js, apiCaller from /static/common/api.js, pageLogin from
+// /static/common/login.js.
 let csrf = '';
 let info = null;
 
-const call = apiCaller('/account/api/', () => csrf, () => showLogin('Session ended, log in again.'));
+const call = apiCaller('/account/api/', () => csrf, () => session.showLogin('Session ended, log in again.'));
 
 function say(sel, text, ok) {
 	const p = $(sel);
@@ -13,19 +14,9 @@ function say(sel, text, ok) {
 	p.className = ok ? 'good' : 'bad';
 }
 
-function showLogin(msg) {
-	$('#app').hidden = true;
-	$('#login').hidden = false;
-	$('#login-error').textContent = msg || '';
-	$('#password').value = '';
-	$('#username').focus();
-}
-
 async function start(sess) {
 	csrf = sess.csrf;
 	$('#export-csrf').value = csrf;
-	$('#login').hidden = true;
-	$('#app').hidden = false;
 	info = await call('Account');
 	$('#acc-name').textContent = info.account;
 	$('#acc-info').textContent = `Logged in as ${info.address}. Addresses: ${info.addresses.join(', ')}. ` +
@@ -138,22 +129,8 @@ $('#suppression-form').addEventListener('submit', async (ev) => {
 	}
 });
 
-$('#login-form').addEventListener('submit', async (ev) => {
-	ev.preventDefault();
-	const r = await fetch('/account/login', {
-		method: 'POST', headers: {'Content-Type': 'application/json'},
-		body: JSON.stringify({username: $('#username').value, password: $('#password').value}),
-	});
-	if (!r.ok) { $('#login-error').textContent = r.status === 429 ? 'Too many attempts, try again later.' : 'Login failed.'; return; }
-	$('#password').value = '';
-	await start(await r.json());
-});
-
-$('#logout').addEventListener('click', async () => {
-	await fetch('/account/logout', {method: 'POST', headers: {'x-mox-csrf': csrf}});
-	csrf = '';
-	showLogin('Logged out.');
-});
+const session = pageLogin('/account', start, () => { csrf = ''; });
+$('#logout').addEventListener('click', () => session.logout(csrf));
 
 $('#password-form').addEventListener('submit', async (ev) => {
 	ev.preventDefault();
@@ -163,7 +140,7 @@ $('#password-form').addEventListener('submit', async (ev) => {
 		await call('SetPassword', {password: p1});
 		$('#password-form').reset();
 		csrf = '';
-		showLogin('Password changed. Log in with the new password.');
+		session.showLogin('Password changed. Log in with the new password.');
 	} catch (e) {
 		say('#password-msg', e.message, false);
 	}
@@ -243,8 +220,5 @@ $('#import-form').addEventListener('submit', async (ev) => {
 	}
 });
 
-(async () => {
-	const r = await fetch('/account/session');
-	if (r.ok) await start(await r.json());
-	else showLogin('');
-})();
+// After the page's other scripts (settings.js) ran: resume the session or log in.
+document.addEventListener('DOMContentLoaded', () => session.resume());

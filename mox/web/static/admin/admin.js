@@ -1,25 +1,17 @@
 // mox admin page: plain JavaScript, talks to /admin/api/<Method> (JSON, CSRF header).
 'use strict';
 
-// $ and el come from /static/common/dom.js, apiCaller from /static/common/api.js.
+// $ and el come from /static/common/dom.js, apiCaller from /static/common/api.js, pageLogin from
+// /static/common/login.js.
 let csrf = '';
 
-const call = apiCaller('/admin/api/', () => csrf, () => showLogin('Session ended, log in again.'));
+const call = apiCaller('/admin/api/', () => csrf, () => session.showLogin('Session ended, log in again.'));
 
 function say(text, ok) { $('#msg').textContent = text; $('#msg').className = ok ? 'good' : 'bad'; }
 const act = (fn) => async (ev) => { ev?.preventDefault?.(); try { await fn(); } catch (e) { say(e.message, false); } };
 
-function showLogin(msg) {
-	$('#app').hidden = true;
-	$('#login').hidden = false;
-	$('#login-error').textContent = msg || '';
-	$('#password').focus();
-}
-
 async function start(sess) {
 	csrf = sess.csrf;
-	$('#login').hidden = true;
-	$('#app').hidden = false;
 	renderAccounts(await call('Accounts'));
 	renderQueue(await call('Queue'));  // queue.js
 	renderHoldRules(await call('QueueHoldRuleList'));
@@ -52,14 +44,8 @@ function renderLevels(r) {
 	}));
 }
 
-$('#login-form').addEventListener('submit', async (ev) => {
-	ev.preventDefault();
-	const r = await fetch('/admin/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({password: $('#password').value})});
-	if (!r.ok) { $('#login-error').textContent = r.status === 429 ? 'Too many attempts, try again later.' : 'Login failed.'; return; }
-	$('#password').value = '';
-	await start(await r.json());
-});
-$('#logout').addEventListener('click', async () => { await fetch('/admin/logout', {method: 'POST', headers: {'x-mox-csrf': csrf}}); csrf = ''; showLogin('Logged out.'); });
+const session = pageLogin('/admin', start, () => { csrf = ''; });
+$('#logout').addEventListener('click', () => session.logout(csrf));
 $('#account-form').addEventListener('submit', act(async () => {
 	renderAccounts(await call('AccountAdd', {account: $('#acc-name').value, address: $('#acc-address').value, password: $('#acc-password').value}));
 	$('#account-form').reset();
@@ -71,8 +57,5 @@ $('#address-form').addEventListener('submit', act(async () => {
 	say('Address added.', true);
 }));
 
-(async () => {
-	const r = await fetch('/admin/session');
-	if (r.ok) await start(await r.json());
-	else showLogin('');
-})();
+// After the page's other scripts (queue.js, details.js) ran: resume the session or log in.
+document.addEventListener('DOMContentLoaded', () => session.resume());

@@ -3,7 +3,7 @@
 'use strict';
 
 // $ and el come from /static/common/dom.js, APIError, apiAnswer and apiCaller from
-// /static/common/api.js.
+// /static/common/api.js, pageLogin from /static/common/login.js.
 
 const PAGE = 50;
 const state = {
@@ -18,7 +18,7 @@ const state = {
 	ws: null, wsRetry: 0, reloadTimer: 0, gPrefix: false,
 };
 
-const sessionEnded = () => showLogin('Session expired, log in again.');
+const sessionEnded = () => session.showLogin('Session expired, log in again.');
 const call = apiCaller('/webmail/api/', () => state.csrf, sessionEnded);
 const answer = (r) => apiAnswer(r, sessionEnded);
 
@@ -36,21 +36,11 @@ async function guard(fn) {
 
 // Login and session.
 
-function showLogin(message) {
-	if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
-	$('#app').hidden = true;
-	$('#login').hidden = false;
-	$('#login-error').textContent = message || '';
-	$('#username').focus();
-}
-
 async function start(sess) {
 	state.csrf = sess.csrf;
 	state.address = sess.address || '';
 	state.account = sess.account || '';
 	$('#whoami').textContent = state.address;
-	$('#login').hidden = true;
-	$('#app').hidden = false;
 	await loadMailboxes();
 	await loadSettings();
 	const inbox = state.mailboxes.find((m) => m.name === 'Inbox') || state.mailboxes[0];
@@ -58,28 +48,16 @@ async function start(sess) {
 	connectLive();
 }
 
-$('#login-form').addEventListener('submit', async (ev) => {
-	ev.preventDefault();
-	$('#login-error').textContent = '';
-	const r = await fetch('/webmail/login', {
-		method: 'POST', headers: {'Content-Type': 'application/json'},
-		body: JSON.stringify({username: $('#username').value, password: $('#password').value}),
-	});
-	if (!r.ok) {
-		let msg = 'Login failed.';
-		try { const b = await r.json(); if (b.code === 'user:tooManyAttempts') msg = 'Too many attempts, try again later.'; } catch (e) { /* */ }
-		$('#login-error').textContent = msg;
-		return;
-	}
-	$('#password').value = '';
-	await start(await r.json());
+// Logged out or the session ended: no live updates, no session.
+const session = pageLogin('/webmail', (sess) => guard(() => start(sess)), () => {
+	if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+	state.csrf = '';
 });
 
 $('#logout').addEventListener('click', () => guard(async () => {
-	await fetch('/webmail/logout', {method: 'POST', headers: {'x-mox-csrf': state.csrf}});
-	state.csrf = '';
+	const csrf = state.csrf;
 	closeMessage();
-	showLogin('Logged out.');
+	await session.logout(csrf);
 }));
 
 // Mailboxes.
@@ -627,7 +605,7 @@ function connectLive() {
 	ws.onopen = () => { state.wsRetry = 0; $('#live').textContent = 'live'; $('#live').classList.add('on'); };
 	ws.onmessage = (ev) => {
 		const msg = JSON.parse(ev.data);
-		if (msg.type === 'error') { ws.onclose = null; if (msg.code === 'user:noAuth') showLogin('Session expired, log in again.'); return; }
+		if (msg.type === 'error') { ws.onclose = null; if (msg.code === 'user:noAuth') sessionEnded(); return; }
 		if (msg.mailboxes) setMailboxes(msg.mailboxes);
 		if (msg.type === 'changes') onChanges(msg.changes);
 	};
@@ -709,8 +687,4 @@ document.addEventListener('keydown', (ev) => {
 $('#btn-help').addEventListener('click', () => $('#help').showModal());
 
 // Start: resume the session after a reload, else show the login form.
-(async () => {
-	const r = await fetch('/webmail/session');
-	if (r.ok) await guard(async () => start(await r.json()));
-	else showLogin('');
-})();
+document.addEventListener('DOMContentLoaded', () => session.resume());

@@ -48,7 +48,7 @@ DRIVERS = {
         "mox.imap.cmd_store", "mox.imap.server", "mox.imap.session", "mox.imap.cmd_sort",
         "mox.imap.cmd_esearch", "mox.imap.cmd_metadata", "mox.imap.cmd_notify", "mox.imap.catenate", "mox.imap.compress",
     ],
-    "mox.smtp": ["mox.smtp.client", "mox.smtp.server"],
+    "mox.smtp": ["mox.smtp.client", "mox.smtp.deliver", "mox.smtp.server"],
     "mox.message": [],
     "mox.dkim": [],
 }  # fmt: skip

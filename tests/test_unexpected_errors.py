@@ -146,7 +146,7 @@ def test_smtp_command_bug(server, monkeypatch):
     async def broken(self, args):
         raise RuntimeError("smtp handler bug")
 
-    monkeypatch.setattr(smtpserver._Conn, "cmd_vrfy", broken)
+    monkeypatch.setattr(smtpserver.Conn, "cmd_vrfy", broken)
     c = Smtp(server.ports["smtp"])
     try:
         assert c.transact("EHLO client.example").startswith("250-")
@@ -168,12 +168,12 @@ def test_smtp_command_bug(server, monkeypatch):
 
 
 def test_smtp_delivery_bug_keeps_the_connection(server, monkeypatch):
-    from mox.smtp import server as smtpserver
+    from mox.delivery import deliver
 
     async def broken(*args, **kw):
         raise RuntimeError("store bug")
 
-    monkeypatch.setattr(smtpserver, "deliver_to_store", broken)
+    monkeypatch.setattr(deliver, "deliver_to_store", broken)
     c = Smtp(server.ports["smtp"])
     try:
         assert c.transact("EHLO client.example").startswith("250-")

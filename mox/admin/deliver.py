@@ -30,7 +30,7 @@ def _crlf(data: bytes) -> bytes:
 
 
 async def cmd_deliver(ctx: ServerContext, conn: CtlConn) -> None:
-    from mox.smtp.server import deliver_to_store
+    from mox.delivery.deliver import deliver_to_store
     from mox.store import DiskFull, OverQuota
 
     address = await conn.read_line()

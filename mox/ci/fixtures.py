@@ -110,7 +110,7 @@ def scan(root: Path) -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
 
 async def preload(ctx: ServerContext, root: Path, account: str = "mox") -> int:
     """Deliver everything under ``root`` into ``account``; the number of messages."""
-    from mox.smtp.server import deliver_to_store
+    from mox.delivery.deliver import deliver_to_store
 
     n = 0
     acc = ctx.store.open_account(account)

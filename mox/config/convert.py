@@ -17,7 +17,6 @@ nothing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 

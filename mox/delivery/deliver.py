@@ -26,9 +26,11 @@ from typing import Any
 import trio
 
 from mox import mlog
+from mox.ci import hooks as ci
+from mox.context import ServerContext
 from mox.delivery import rules
 from mox.delivery.rules import MessageInfo
-from mox.context import ServerContext
+from mox.store import InvalidMailboxName, MailboxExists
 
 log = mlog.get_logger("smtpserver")
 
@@ -77,8 +79,6 @@ async def deliver_local(
     """Deliver to ``account`` for recipient address ``rcpt`` (see the module docstring). Returns
     the stored message, or None when a keyed delivery happened before; raises Rejected,
     OverQuota, DiskFull."""
-    from mox.smtp.server import deliver_to_store
-
     config = ctx.config
     acc_cfg = config.accounts.get(account)
     dest = rules.destination(config, account, rcpt)
@@ -163,8 +163,6 @@ async def store_reject(ctx: ServerContext, account: str, data: bytes) -> None:
                     return
     finally:
         acc.close()
-    from mox.smtp.server import deliver_to_store
-
     await deliver_to_store(ctx, account, name, data, flags=("\\Seen",), create_mailbox=True, reject_hash=digest)
     log.info("stored spammy mail in rejects mailbox", account=account, mailbox=name)
 
@@ -186,3 +184,67 @@ async def remove_rejects(ctx: ServerContext, account: str, name: str, data: byte
             log.info("removed message from rejects mailbox", account=account, count=len(uids))
     finally:
         acc.close()
+
+
+async def deliver_to_store(
+    ctx: ServerContext,
+    account: str,
+    mailbox: str,
+    data: bytes,
+    *,
+    flags: tuple[str, ...] = (),
+    recipients: list[str] | None = None,
+    key: str | None = None,
+    session: str | None = None,
+    create_mailbox: bool = False,
+    reject_hash: bytes | None = None,
+) -> Any:
+    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns; a missing
+    mailbox is created with ``create_mailbox``, else Inbox is used); in
+    localserve also into the per-address views of the envelope ``recipients`` (mox.ci.hooks), first,
+    so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
+    queue's entry), each account stores the message at most once: None when ``account`` had
+    it already (a retry after a crash); otherwise the stored ``Message``. ``session``: the SMTP connection id that brought the
+    message, recorded with each stored copy for its transcript link."""
+    data = ci.stabilize(ctx, data)
+    # The transcript link of each copy is made before the copy becomes visible (before_visible):
+    # whoever finds the message can read its transcript at once.
+    views = await ci.deliver_views(ctx, account, mailbox, data, recipients, key=key, session=session)
+    for view_name, m in views:
+        ci.record_delivery(ctx, session, view_name, m)
+    acc = ctx.store.open_account(account)
+    try:
+        acc.quota = ctx.config.account_quota(acc.name)  # the configured quota
+        if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
+            mailbox = await _ensure_mailbox(acc, mailbox) if create_mailbox else "Inbox"
+        bind = ci.bind_delivery(ctx, session, account)
+        t = ci.fixed_time(ctx)
+        if key is None:
+            m = await acc.deliver(mailbox, data, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash)
+        else:
+            m = await acc.deliver_once(
+                mailbox, data, key, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash
+            )
+        ci.record_delivery(ctx, session, account, m)
+        return m
+    except BaseException:
+        if key is None:  # the sender retries the whole delivery (keyed: the retry skips the views)
+            with trio.CancelScope(shield=True):
+                await ci.undo_views(ctx, views)
+        raise
+    finally:
+        acc.close()
+
+
+async def _ensure_mailbox(acc: Any, name: str) -> str:
+    """Create a delivery's mailbox when missing (mox MailboxEnsure); Inbox when the name is not
+    valid."""
+    try:
+        mbs = await acc.create_mailbox(name)
+    except MailboxExists:
+        return name
+    except InvalidMailboxName as e:
+        log.warn("delivery mailbox name invalid, delivering to Inbox", mailbox=name, err=str(e))
+        return "Inbox"
+    created: str = mbs[-1].name
+    return created

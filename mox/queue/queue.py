@@ -292,7 +292,7 @@ class Queue:
         )
 
     async def _store_sent_copy(self, account: str, data: bytes, session: str | None = None) -> None:
-        from mox.smtp.server import deliver_to_store
+        from mox.delivery.deliver import deliver_to_store
 
         try:
             acc = self.ctx.store.open_account(account)
@@ -688,7 +688,7 @@ class Queue:
         (message or None when delivered before, account) per member."""
         from mox.auth.authenticator import AliasRefused
         from mox.smtp.checks import message_from
-        from mox.smtp.server import deliver_to_store
+        from mox.delivery.deliver import deliver_to_store
 
         raw = await trio.to_thread.run_sync(self.store.read_message, e)
         try:
@@ -755,7 +755,7 @@ class Queue:
         await self._retire(e, event, success=False, code=err.code, secode=err.secode, suppressions=sups)
 
     async def _send_dsn(self, e: Entry, status: RecipientStatus) -> None:
-        from mox.smtp.server import deliver_to_store
+        from mox.delivery.deliver import deliver_to_store
 
         try:
             original = await trio.to_thread.run_sync(self.store.read_message, e)

@@ -3,8 +3,10 @@
 Invariants:
 - One task per connection, owned by the listener's handler nursery; every read has a deadline
   (idle timeout -> ``421 4.4.2 idle timeout`` and close), nothing escapes ``handle_connection``.
-- The protocol lives in :mod:`mox.smtp.protocol`; this module does I/O, TLS, authentication,
-  the store/queue calls and the localserve failure simulation (mox ``mox-/localserve.go``).
+- The protocol lives in :mod:`mox.smtp.protocol`; this module does I/O, TLS, authentication
+  and the localserve failure simulation (mox ``mox-/localserve.go``); what becomes of a complete
+  message (the queue for a submission, the accounts for a delivery) is :mod:`mox.smtp.deliver`'s,
+  storing into an account :func:`mox.delivery.deliver.deliver_to_store`.
 - Replies are buffered and flushed before each read, so pipelined commands get one write.
 - Submission always goes through the queue (durable before ``250``); incoming delivery on 1025
   goes straight to the store (durable before ``250``).
@@ -12,33 +14,22 @@ Invariants:
 
 from __future__ import annotations
 
-import datetime
-import functools
 import re
 import time
 from typing import Any
 
 import trio
 
-from mox import __version__, dkim, mlog
+from mox import __version__, mlog
 from mox.ci import hooks as ci
 from mox.auth import sasl
-from mox.auth.authenticator import AliasRefused
 from mox.limits import slowmode
 from mox.limits.peer import local_ip, peer_ip
-from mox.dkim import local as dkim_local
-from mox.delivery import rules
-from mox.delivery.deliver import Rejected, deliver_local
-from mox.delivery.rules import MessageInfo
 from mox.auth.authenticator import hash_runner
-from mox.message import add_missing_headers
 from mox.smtp import codes as c
 from mox.smtp import failsim
 from mox.smtp.address import Address
-from mox.store import DiskFull, OverQuota
-from mox.smtp import checks
-from mox.smtp.parse import orcpt_address
-from mox.smtp.received import address_literal, received, return_path, submission_authres, tls_comment, with_protocol
+from mox.smtp import checks, deliver
 from mox.smtp.protocol import (
     NEED_DATA,
     ChunkReceived,
@@ -65,7 +56,7 @@ _ECODE = re.compile(rb"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3463 enhanced status cod
 _Closed = ConnectionClosed  # the connection is done (peer closed, final reply, I/O failed, dropped)
 
 
-class _Conn:
+class Conn:
     ci: Any = None  # mox.ci.hooks.SmtpHooks in localserve (fault rules, transcript)
 
     def __init__(self, ctx: ServerContext, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
@@ -393,33 +384,26 @@ class _Conn:
             if mf.path is not None and self.ctx.config.domain_disabled(mf.path.domain):
                 self.log.info("submission with smtp mail from of disabled domain", domain=mf.path.domain)
                 raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "domain of smtp mail from is temporarily disabled")
-            if mf.path is None or not self._allow_from(str(mf.path)):
+            if mf.path is None or not self.allow_from(str(mf.path)):
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_DELIVERY_UNAUTH, "must match authenticated user")
         elif mf.path is not None and mf.path.domain == "":
             raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_POL_OTHER, "domain name required")
         if mf.path is not None and failsim.stage(mf.path.localpart) == "mailfrom":
-            await self._simulate(failsim.special_code(mf.path.localpart), "timing out command due to special localpart")
+            await self.simulate(failsim.special_code(mf.path.localpart), "timing out command due to special localpart")
         self.reply(self.proto.accept_mail())
 
-    def _allow_from(self, addr: str) -> bool:
+    def allow_from(self, addr: str) -> bool:
         """Whether the logged-in account may send as addr (its own, or an alias with
         AllowMsgFrom it is a member of)."""
         account = self.proto.account
         return account is not None and self.ctx.auth.allow_msg_from(account, addr)
 
-    def _alias(self, addr: Address) -> bool:
+    def is_alias(self, addr: Address) -> bool:
         """Whether addr is an alias (domains.conf Aliases)."""
         domain = addr.domain or self.ctx.config.hostname
         return self.ctx.config.alias(addr.localpart, domain) is not None
 
-    def _account_for(self, addr: Address) -> str | None:
-        try:
-            return self.ctx.auth.account_for_address(str(addr))
-        except Exception:  # an address the auth layer can't handle is not the account's
-            self.log.debug("account_for_address failed", address=str(addr))
-            return None
-
-    async def _simulate(self, code: int | str | None, timeout_text: str, *, timeout_se: str = c.SE_SYS_OTHER) -> None:
+    async def simulate(self, code: int | str | None, timeout_text: str, *, timeout_se: str = c.SE_SYS_OTHER) -> None:
         if code is None:
             return
         if code == failsim.TIMEOUT:
@@ -439,12 +423,12 @@ class _Conn:
             # mox smtpserver/server.go (localserve delivers to its catch-all account instead).
             self.log.info("smtp recipient for temporarily disabled domain", domain=addr.domain)
             raise fail(c.C450_MAILBOX_UNAVAIL, c.SE_MAILBOX_DISABLED, "recipient domain temporarily disabled")
-        if not self.submission and not self._alias(addr):
-            dest = self._lookup(addr)
+        if not self.submission and not self.is_alias(addr):
+            dest = self.lookup(addr)
             if dest is None:
                 raise fail(c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user")
         if failsim.stage(addr.localpart) == "rcptto":
-            await self._simulate(failsim.special_code(addr.localpart), "timing out command due to special localpart")
+            await self.simulate(failsim.special_code(addr.localpart), "timing out command due to special localpart")
         if not self.submission and dest is not None:
             self._hold_view(addr, dest)
         self.reply(self.proto.accept_rcpt(rt))
@@ -469,7 +453,7 @@ class _Conn:
         for acc in holds:
             acc.close()
 
-    def _lookup(self, addr: Address) -> tuple[str, str] | None:
+    def lookup(self, addr: Address) -> tuple[str, str] | None:
         domain = addr.domain or self.ctx.config.hostname
         try:
             return self.ctx.auth.lookup_destination(addr.localpart, domain)
@@ -509,247 +493,9 @@ class _Conn:
             self.ci.message_received(data)
         checks.check_data(data, submission=self.submission, tx_8bit=tx.body in ("8BITMIME", "BINARYMIME"), smtputf8=tx.smtputf8)
         if self.submission:
-            await self._submit(data)
+            await deliver.submit(self, data)
         else:
-            await self._deliver_incoming(data)
-
-    def _received(self, recipients: list[Address], *, now: float) -> bytes:
-        """Our Received field in mox's form (mox.smtp.received): submission hides the client,
-        delivery names its EHLO, reverse name and address."""
-        tx = self.proto.tx
-        host = self.ctx.config.hostname
-        if self.submission:
-            from_ = host
-        else:
-            literal = address_literal(self.remote_ip)
-            name = dkim_local.iprev_name(self.remote_ip)
-            helo = self.proto.ehlo_domain or literal
-            from_ = f"{helo} ({name + ' ' if name and name != helo else ''}{literal})"
-        return received(
-            from_=from_,
-            by=f"{host} ({address_literal(self.local_ip)})",
-            with_=with_protocol(
-                smtputf8=tx.smtputf8, ehlo=self.proto.extended, tls=self.proto.tls, authenticated=self.proto.account is not None
-            ),
-            requiretls=tx.requiretls,
-            id_=self.cid,
-            tls=tls_comment(self.stream) if self.proto.tls else None,
-            for_=str(recipients[0]) if len(recipients) == 1 else None,
-            date=now,
-        )
-
-    async def _submit(self, data: bytes) -> None:
-        tx = self.proto.tx
-        account = self.proto.account
-        assert account is not None
-        # mox smtpserver submit: one From address, of the account or an alias it may use; no Return-Path.
-        from_addr = checks.check_submission(data, self._allow_from)
-        from_domain = from_addr.rpartition("@")[2]
-        if self.ctx.config.domain_disabled(from_domain):
-            self.log.info("submission with message from address of disabled domain", domain=from_domain)
-            raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "domain of message from header is temporarily disabled")
-        extra = checks.mox_extra(data)
-        # mox smtpserver/server.go (localserve): every recipient is checked before queueing; the
-        # first trigger fails all.
-        for rcpt in tx.recipients:
-            if failsim.stage(rcpt.localpart) == "data":
-                await self._simulate(failsim.special_code(rcpt.localpart), "timing out submission due to special localpart")
-        self._check_send_limits(account, [str(r) for r in tx.recipients])
-        # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
-        host = self.ctx.config.hostname
-        now = ci.fixed_time(self.ctx) or time.time()
-        full = add_missing_headers(data, hostname=host, now=datetime.datetime.now(datetime.timezone.utc))
-        added = full[: len(full) - len(data)]
-        # mox smtpserver submit: Received, the added Message-ID/Date, the DKIM signatures of the
-        # From domain, Authentication-Results with the auth method (RFC 8601 2.7.4).
-        sigs = await self._dkim_sign(full, from_addr, now)
-        msg = self._received(tx.recipients, now=now) + added + sigs + submission_authres(host, str(tx.mail_from or "")) + data
-        dsn_options = {
-            "ret": tx.ret,
-            "envid": tx.envid,
-            "recipients": [
-                {"notify": p.get("NOTIFY"), "orcpt": orcpt_address(p.get("ORCPT"))} for p in tx.rcpt_params
-            ],
-            "smtputf8": tx.smtputf8,
-        }
-        try:
-            ids = await self.ctx.queue.add(
-                account,
-                str(tx.mail_from) if tx.mail_from else "",
-                [str(r) for r in tx.recipients],
-                msg,
-                dsn_options=dsn_options,
-                hold_until=tx.hold_until,
-                session=self.cid,
-                extra=extra,
-                require_tls=True if tx.requiretls else None,
-                future_release_request=_future_release_request(tx.hold_until),
-            )
-        except DiskFull as e:
-            # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).
-            self.log.warn("queueing message failed, disk full", err=str(e))
-            raise fail(c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later") from None
-        except Exception as e:
-            self.ctx.metrics.smtp_submission.inc("queueerror")
-            self.log.unexpected("queueing message failed", e)
-            raise fail(c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error delivering message") from None
-        self.log.info("message submitted", account=account, ids=",".join(map(str, ids)), size=len(msg))
-        self.ctx.metrics.smtp_submission.inc("ok")
-        self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
-
-    async def _dkim_sign(self, data: bytes, from_addr: str, now: float) -> bytes:
-        """DKIM-Signature fields for a submitted message (mox smtpserver submit): by the From
-        domain, i= its canonical local part (lower case, catch-all part removed)."""
-        local, _, domain = from_addr.rpartition("@")
-        sep = self.ctx.config.catchall_separator
-        canonical = local.lower().split(sep, 1)[0] if sep else local.lower()
-        try:
-            return await trio.to_thread.run_sync(
-                functools.partial(dkim_local.sign_message, self.ctx.config, canonical, domain, data, now=now)
-            )
-        except (dkim.SignError, dkim.MalformedHeader, dkim.KeyFileError) as e:
-            # As mox: the message goes out unsigned, the error is logged.
-            self.log.error("dkim sign for domain", domain=domain, err=str(e))
-            return b""
-
-    def _account_for_str(self, addr: str) -> str | None:
-        try:
-            return self.ctx.auth.account_for_address(addr)
-        except Exception:
-            return None
-
-    def _check_send_limits(self, account: str, recipients: list[str]) -> None:
-        # The account's daily limits, with mox's codes and texts (smtpserver/server.go).
-        msglimit, rcptlimit = self.ctx.queue.send_limit_reached(account, recipients)
-        if msglimit is not None:
-            raise fail(
-                c.C451_LOCAL_ERROR,
-                c.SE_POL_DELIVERY_UNAUTH,
-                f"max number of messages ({msglimit}) over past 24h reached, try increasing per-account setting MaxOutgoingMessagesPerDay",
-            )
-        if rcptlimit is not None:
-            raise fail(
-                c.C451_LOCAL_ERROR,
-                c.SE_POL_DELIVERY_UNAUTH,
-                f"max number of new/first-time recipients ({rcptlimit}) over past 24h reached, try increasing per-account setting MaxFirstTimeRecipientsPerDay",
-            )
-
-    async def _deliver_incoming(self, data: bytes) -> None:
-        tx = self.proto.tx
-        errors: list[tuple[int, str, str]] = []
-        targets: dict[tuple[str, int], list[Address]] = {}
-        aliases = [r for r in tx.recipients if self._alias(r)]
-        msg_from = checks.message_from(data) if aliases else None
-        explicit = {str(r).lower() for r in tx.recipients if r not in aliases}
-        for rcpt in tx.recipients:
-            code = failsim.special_code(rcpt.localpart) if failsim.stage(rcpt.localpart) == "data" else None
-            if code == failsim.TIMEOUT:
-                await self._simulate(code, "timing out delivery due to special localpart", timeout_se=c.SE_OTHER)
-            if isinstance(code, int):
-                self.ctx.metrics.smtp_delivery.inc("delivererror", "localserve")
-                errors.append((code, c.SE_OTHER, failsim.failure_text(code)))
-                continue
-            if rcpt in aliases:
-                # mox smtpserver: the alias's members get the message, per the alias's rules.
-                try:
-                    dests = self.ctx.auth.alias_destinations(
-                        rcpt.localpart, rcpt.domain or self.ctx.config.hostname, msg_from, explicit
-                    ) or []
-                except AliasRefused:
-                    self.log.info("message from address not allowed to post to alias", alias=str(rcpt), msgfrom=msg_from)
-                    errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_POL_EXPN_PROHIBITED, "not allowed to send to destination"))
-                    continue
-                for account, _ in dests:
-                    # One copy per account and destination, as for a regular recipient.
-                    d = rules.destination(self.ctx.config, account, str(rcpt))
-                    if rcpt not in targets.setdefault((account, id(d)), []):
-                        targets[(account, id(d))].append(rcpt)
-                continue
-            dest = self._lookup(rcpt)
-            if dest is None:
-                self.ctx.metrics.smtp_delivery.inc("unknownuser", "")
-                errors.append((c.C550_MAILBOX_UNAVAIL, c.SE_ADDR_UNKNOWN_DEST_MAILBOX, "no such user"))
-                continue
-            # One copy per account and destination (address settings: rulesets, mailbox).
-            d = rules.destination(self.ctx.config, dest[0], str(rcpt))
-            targets.setdefault((dest[0], id(d)), []).append(rcpt)
-        delivered = 0
-        now = ci.fixed_time(self.ctx) or time.time()
-        authres = b""
-        info = MessageInfo(mail_from=str(tx.mail_from or ""))
-        if targets:
-            # mox smtpserver deliver: iprev, DKIM, SPF and DMARC (without DNS: mox.dkim.local).
-            auth = await trio.to_thread.run_sync(
-                functools.partial(
-                    dkim_local.incoming_auth,
-                    self.ctx.config,
-                    data,
-                    remote_ip=self.remote_ip,
-                    ehlo=self.proto.ehlo_domain,
-                    mail_from=str(tx.mail_from or ""),
-                    now=now,
-                )
-            )
-            authres = auth.headers
-            info = MessageInfo(
-                mail_from=str(tx.mail_from or ""), ehlo_domain=auth.ehlo_domain, ehlo_validated=auth.ehlo_validated,
-                mail_from_domain=auth.mail_from_domain, mail_from_validated=auth.mail_from_validated,
-                dkim_domains=auth.dkim_domains,
-            )  # fmt: skip
-        for (account, _), rcpts in targets.items():
-            # mox smtpserver deliver: Delivered-To (RFC 9228) for a single recipient, Return-Path,
-            # Authentication-Results, Received-SPF (RFC 7208 9.1: before Received), Received.
-            delivered_to = f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b""
-            msg = delivered_to + return_path(tx.mail_from) + authres + self._received(rcpts, now=now) + data
-            try:
-                m = await deliver_local(
-                    self.ctx, account, str(rcpts[0]), msg, info=info, recipients=[str(r) for r in rcpts], session=self.cid
-                )
-                delivered += 1
-                # mox smtpserver: localserve has no junk analysis, every accepted message is this.
-                self.ctx.metrics.smtp_delivery.inc("delivered", "no-bad-signals")
-                await self._incoming_webhooks(account, m, rcpts)
-            except Rejected as e:
-                self.ctx.metrics.smtp_delivery.inc("reject", "")
-                for _ in rcpts:
-                    errors.append((e.code, e.se, e.text))
-            except OverQuota:
-                # RFC 3463 4.2.2; mox smtpserver/server.go, store/account.go
-                self.log.info("account over quota", account=account)
-                for _ in rcpts:
-                    errors.append((c.C452_STORAGE_FULL, c.SE_MAILBOX_FULL, "account storage full"))
-            except DiskFull as e:
-                # RFC 3463 X.3.1 "mail system full", transient (mox: 452 4.3.1 for ENOSPC/EDQUOT).
-                self.log.warn("delivering message failed, disk full", account=account, err=str(e))
-                for _ in rcpts:
-                    errors.append((c.C452_STORAGE_FULL, c.SE_SYS_STORAGE_FULL, "mail system full, try again later"))
-            except Exception as e:
-                self.log.unexpected("delivering message failed", e, account=account)
-                for _ in rcpts:
-                    errors.append((c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "error processing"))
-        if errors and not delivered:
-            e0 = errors[0]
-            if all(e[:2] == e0[:2] for e in errors):
-                raise fail(e0[0], e0[1], "\n".join(e[2] for e in errors))
-            lines = [f"{code} {c.enhanced(code, se)} {text}" for code, se, text in errors]
-            major5 = any(code >= 500 for code, _, _ in errors)
-            lines.append("multiple errors")
-            raise fail(c.C554_TRANSACTION_FAILED if major5 else c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "\n".join(lines))
-        self.log.info("message delivered", recipients=len(tx.recipients), failed=len(errors))
-        self.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
-
-    async def _incoming_webhooks(self, account: str, m: Any, rcpts: list[Address]) -> None:
-        """Queue the account's incoming webhooks for a delivered message, before the 250 (mox
-        smtpserver deliver calls queue.Incoming per delivered recipient)."""
-        q = self.ctx.queue
-        if m is None:
-            return
-        tx = self.proto.tx
-        hooks = await q.incoming_hooks(
-            account, m, [str(r) for r in rcpts], mail_from=str(tx.mail_from or ""), remote_ip=self.remote_ip
-        )
-        if hooks:
-            await q.hooks.add(hooks)
+            await deliver.deliver(self, data)
 
     async def cmd_rset(self, args: str) -> None:
         self.reply(self.proto.rset(args))
@@ -774,84 +520,10 @@ class _Conn:
         return True
 
 
-def _future_release_request(hold_until: float | None) -> str:
-    """The FUTURERELEASE of a submission as the queue keeps it for DSNs (RFC 4865 3)."""
-    if hold_until is None:
-        return ""
-    t = datetime.datetime.fromtimestamp(hold_until, datetime.timezone.utc)
-    return "until;" + t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def deliver_to_store(
-    ctx: ServerContext,
-    account: str,
-    mailbox: str,
-    data: bytes,
-    *,
-    flags: tuple[str, ...] = (),
-    recipients: list[str] | None = None,
-    key: str | None = None,
-    session: str | None = None,
-    create_mailbox: bool = False,
-    reject_hash: bytes | None = None,
-) -> Any:
-    """Deliver ``data`` into ``account``'s ``mailbox`` (durable when this returns; a missing
-    mailbox is created with ``create_mailbox``, else Inbox is used); in
-    localserve also into the per-address views of the envelope ``recipients`` (mox.ci.hooks), first,
-    so whoever sees the message in ``account`` finds it in the views too. With a ``key`` (the
-    queue's entry), each account stores the message at most once: None when ``account`` had
-    it already (a retry after a crash); otherwise the stored ``Message``. ``session``: the SMTP connection id that brought the
-    message, recorded with each stored copy for its transcript link."""
-    data = ci.stabilize(ctx, data)
-    # The transcript link of each copy is made before the copy becomes visible (before_visible):
-    # whoever finds the message can read its transcript at once.
-    views = await ci.deliver_views(ctx, account, mailbox, data, recipients, key=key, session=session)
-    for view_name, m in views:
-        ci.record_delivery(ctx, session, view_name, m)
-    acc = ctx.store.open_account(account)
-    try:
-        acc.quota = ctx.config.account_quota(acc.name)  # the configured quota
-        if mailbox != "Inbox" and acc.mailbox(mailbox) is None:
-            mailbox = await _ensure_mailbox(acc, mailbox) if create_mailbox else "Inbox"
-        bind = ci.bind_delivery(ctx, session, account)
-        t = ci.fixed_time(ctx)
-        if key is None:
-            m = await acc.deliver(mailbox, data, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash)
-        else:
-            m = await acc.deliver_once(
-                mailbox, data, key, flags=flags, received=t, before_visible=bind, reject_hash=reject_hash
-            )
-        ci.record_delivery(ctx, session, account, m)
-        return m
-    except BaseException:
-        if key is None:  # the sender retries the whole delivery (keyed: the retry skips the views)
-            with trio.CancelScope(shield=True):
-                await ci.undo_views(ctx, views)
-        raise
-    finally:
-        acc.close()
-
-
-async def _ensure_mailbox(acc: Any, name: str) -> str:
-    """Create a delivery's mailbox when missing (mox MailboxEnsure); Inbox when the name is not
-    valid."""
-    from mox.store import InvalidMailboxName, MailboxExists
-
-    try:
-        mbs = await acc.create_mailbox(name)
-    except MailboxExists:
-        return name
-    except InvalidMailboxName as e:
-        mlog.get_logger("smtpserver").warn("delivery mailbox name invalid, delivering to Inbox", mailbox=name, err=str(e))
-        return "Inbox"
-    created: str = mbs[-1].name
-    return created
-
-
 async def handle_connection(ctx: ServerContext, stream: trio.abc.Stream, *, submission: bool, implicit_tls: bool) -> None:
     """Serve one SMTP connection until QUIT, error, timeout or peer close. Never raises
     (except trio.Cancelled, which the caller's nursery owns)."""
-    conn = _Conn(ctx, stream, submission=submission, implicit_tls=implicit_tls)
+    conn = Conn(ctx, stream, submission=submission, implicit_tls=implicit_tls)
     ctx.metrics.smtp_connection.inc(conn.metric_kind)
     conn.ci = ci.smtp_connection(ctx, conn)
     conn.log.debug("new connection", remote=conn.remote_ip, submission=submission, tls=implicit_tls)

@@ -43,6 +43,7 @@ from mox import mlog, webhook
 from mox.ci import hooks as ci
 from mox.queue import suppression as sup
 from mox.queue.dsn import RecipientStatus, compose_dsn
+from mox.queue.errors import DeliveryError, SuppressedError
 from mox.queue.holdrules import HoldRules
 from mox.queue.hooks import HookQueue, go_quote
 from mox.queue.records import MsgResult, MsgRetired, Suppression
@@ -61,34 +62,6 @@ def canonical_recipient(address: str) -> str:
     case (mox counts ``rcpt.Addr.XString(true)``: unicode domain, which its parser lower-cases)."""
     lp, at, domain = address.rpartition("@")
     return f"{lp}@{domain.lower()}" if at else address
-
-
-class DeliveryError(Exception):
-    """A failed delivery attempt: SMTP ``code`` and full enhanced code ``ecode`` ("5.1.1"), or
-    code 0 for a failure without SMTP reply (e.g. a suppressed recipient), then ``permanent``
-    says whether it is retried."""
-
-    def __init__(self, code: int, ecode: str, text: str, *, permanent: bool | None = None) -> None:
-        super().__init__(f"{code} {ecode} {text}" if code else text)
-        self.code = code
-        self.ecode = ecode
-        self.text = text
-        self._permanent = permanent
-
-    @property
-    def permanent(self) -> bool:
-        return self._permanent if self._permanent is not None else self.code >= 500
-
-    @property
-    def secode(self) -> str:
-        """The enhanced code without its class digit ("1.1"), as mox's webhooks carry it."""
-        return self.ecode.split(".", 1)[1] if "." in self.ecode else ""
-
-
-class SuppressedError(DeliveryError):
-    def __init__(self, recipient: str) -> None:
-        # mox queue deliver: smtpclient.Error{Permanent: true, Err: errSuppressed}
-        super().__init__(0, "", f"not delivering to recipient address {recipient}: address is on suppression list", permanent=True)
 
 
 def _message_fields(data: bytes) -> tuple[str, str]:

@@ -454,12 +454,10 @@ class Conn:
             acc.close()
 
     def lookup(self, addr: Address) -> tuple[str, str] | None:
+        """(account, mailbox) for a recipient, None for an unknown address (a bug in the lookup
+        is not an unknown address: it reaches the connection's unexpected-error handling)."""
         domain = addr.domain or self.ctx.config.hostname
-        try:
-            return self.ctx.auth.lookup_destination(addr.localpart, domain)
-        except Exception:
-            self.log.debug("lookup_destination failed", address=str(addr))
-            return None
+        return self.ctx.auth.lookup_destination(addr.localpart, domain)
 
     async def cmd_data(self, args: str) -> None:
         self.reply(self.proto.data(args))

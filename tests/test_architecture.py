@@ -1,6 +1,7 @@
 """docs/architecture.md is the map of the code: it must name every package and top-level module
 of mox/, every path it names must exist, and its IMAP table must say where each command's
-handler is. tests/ mirrors mox/: each test directory is named after a package."""
+handler is. tests/ mirrors mox/: each test directory is named after a package. No module of mox/
+is over MAX_MODULE_LINES lines: one that grows past it is split by concern."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import mox
 ROOT = Path(__file__).resolve().parent.parent
 MOX = Path(mox.__file__).resolve().parent
 DOC = ROOT / "docs" / "architecture.md"
+
+#: The most lines a module of mox/ may have.
+MAX_MODULE_LINES = 800
 
 #: Paths the document names that are not in the repository, and why.
 NOT_IN_REPO = {
@@ -97,3 +101,14 @@ def test_imap_table_names_each_handler():
         assert handler.__name__ == f"cmd_{cmd.lower()}" or cmd in ("EXAMINE", "UNSUBSCRIBE"), cmd
     for _module, _cmds, tests in rows:
         assert named_paths(tests), tests  # each family names its tests
+
+
+def test_no_module_is_over_max_module_lines():
+    lines = {
+        p.relative_to(ROOT).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+        for p in MOX.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert "mox/serve.py" in lines and len(lines) > 100  # the scan sees the modules
+    too_long = {path: n for path, n in sorted(lines.items()) if n > MAX_MODULE_LINES}
+    assert too_long == {}, f"split by concern (at most {MAX_MODULE_LINES} lines each): {too_long}"

@@ -57,12 +57,14 @@ def read_extra(config_dir: Path) -> ExtraConfig:
     return extra
 
 
-def write_file(path: Path, data: bytes, *, secret: bool = False) -> None:
+def write_file(path: Path, data: bytes, *, secret: bool = False, durable: bool = True) -> None:
     """Write a config file atomically (temp file + rename), created with mode 0660, or 0600 for
-    a ``secret`` (private key, password hash), where the platform has modes."""
+    a ``secret`` (private key, password hash), where the platform has modes. ``durable``: on
+    disk (fsync) before returning; off only for a directory that is thrown away at exit
+    (``localserve -ephemeral``)."""
     from mox.store.layout import SECRET_MODE, write_file_durable
 
-    write_file_durable(Path(path), path.with_name(path.name + ".tmp"), data, fsync=True,
+    write_file_durable(Path(path), path.with_name(path.name + ".tmp"), data, fsync=durable,
                        mode=SECRET_MODE if secret else 0o660)
 
 
@@ -71,16 +73,19 @@ def encode(value: msgspec.Struct) -> bytes:
     return sconf.write(value, docs=True).encode("utf-8")
 
 
-def write_domains(config_dir: Path, domains: DomainsConfig) -> None:
-    write_file(Path(config_dir) / DOMAINS_CONF, encode(domains))
+def write_domains(config_dir: Path, domains: DomainsConfig, *, durable: bool = True) -> None:
+    write_file(Path(config_dir) / DOMAINS_CONF, encode(domains), durable=durable)
 
 
-def write_config(config_dir: Path, static: StaticConfig, domains: DomainsConfig, extra: ExtraConfig | None = None) -> None:
+def write_config(
+    config_dir: Path, static: StaticConfig, domains: DomainsConfig, extra: ExtraConfig | None = None, *,
+    durable: bool = True,
+) -> None:
     config_dir = Path(config_dir)
-    write_file(config_dir / MOX_CONF, encode(static))
-    write_domains(config_dir, domains)
+    write_file(config_dir / MOX_CONF, encode(static), durable=durable)
+    write_domains(config_dir, domains, durable=durable)
     if extra is not None:
-        write_file(config_dir / EXTRA_CONF, encode(extra))
+        write_file(config_dir / EXTRA_CONF, encode(extra), durable=durable)
 
 
 def edit_file(config_dir: Path, name: str, fn: Any) -> None:

@@ -175,7 +175,8 @@ class LocalServer:
         if self.dir is None:
             self._tmp = tempfile.mkdtemp(prefix="mox-localserve-test-")
             self.dir = Path(self._tmp) / "data"
-        config = localserve.config_for_tests(self.dir, self.ci)
+        # A temp dir of our own is removed afterwards: its config need not survive a crash.
+        config = localserve.config_for_tests(self.dir, self.ci, durable=self._tmp is None)
 
         async def start(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             mlog.collect_errors(self.errors)  # this server's tasks and worker threads

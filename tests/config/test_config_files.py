@@ -380,3 +380,19 @@ def test_interrupted_conversion_completes(tmp_path: Path) -> None:
     (d / "domains.conf").write_text("Domains:\n\tlocalhost: nil\n", encoding="utf-8")  # half-written state
     config, _ = localserve.prepare(d, port_base=0)
     assert sorted(config.accounts) == ["alice", "mox"]
+
+
+def test_config_of_a_throwaway_dir_is_written_without_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-ephemeral (and a LocalServer in a temp dir of its own) removes the dir at exit: its new
+    config is written whole (temp file and rename) but not fsynced; a kept dir's config is."""
+    calls: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    localserve.write_localserve_config(tmp_path / "kept")
+    files = sorted(p.name for p in (tmp_path / "kept").iterdir())
+    assert len(calls) >= len(files) >= 7, files  # each file, and its directory
+    calls.clear()
+    localserve.write_localserve_config(tmp_path / "throwaway", durable=False)
+    assert sorted(p.name for p in (tmp_path / "throwaway").iterdir()) == files
+    assert calls == []
+    mconfig.load_config(tmp_path / "throwaway")  # complete and valid

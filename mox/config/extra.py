@@ -41,10 +41,11 @@ class Limits(Base, kw_only=True, frozen=True):
         "Per connection: delay before an authentication attempt, times the failures beyond "
         "SlowAfterAuthFailures.", duration=True)] = 1.0
     #: Password hashes (scrypt and SCRAM's PBKDF2, in worker threads) running at once for IMAP, SMTP and web
-    #: together; 0: one per CPU. More logins wait their turn instead of starving the machine.
+    #: together; 0: one per CPU, at most 4 (each scrypt holds 16 MiB while it runs). More logins
+    #: wait their turn instead of starving the machine.
     concurrent_password_hashes: Annotated[int, field(
         "Password hashes computed at once (IMAP, SMTP and web together); more logins wait their "
-        "turn. 0: one per CPU.")] = 0
+        "turn. 0: one per CPU, at most 4.")] = 0
 
 
 LOCALSERVE_LIMITS = Limits(

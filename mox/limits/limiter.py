@@ -89,6 +89,13 @@ class _Window:
             del self.counts[key]
 
 
+#: The default cap on password hashes at once: each scrypt holds 16 MiB while it runs
+#: (mox.auth.password), so a login flood on a many-core machine stays within 64 MiB; logins
+#: beyond it wait their turn (and a password just verified is then answered from
+#: mox.auth.cache without hashing).
+DEFAULT_MAX_PASSWORD_HASHES = 4
+
+
 class Limiter:
     def __init__(self, limits: Limits, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
@@ -101,8 +108,11 @@ class Limiter:
         self.slowed_connections = 0
         self.slowed_reads = 0
         #: Password hash jobs (worker threads) running at once, for all protocols together
-        #: (mox.auth.authenticator.run_password_hash); ``limits.concurrent_password_hashes``, 0: one per CPU.
-        self.password_hashes = trio.CapacityLimiter(limits.concurrent_password_hashes or os.cpu_count() or 2)
+        #: (mox.auth.authenticator.run_password_hash); ``limits.concurrent_password_hashes``, 0: one
+        #: per CPU, at most DEFAULT_MAX_PASSWORD_HASHES.
+        self.password_hashes = trio.CapacityLimiter(
+            limits.concurrent_password_hashes or min(os.cpu_count() or 2, DEFAULT_MAX_PASSWORD_HASHES)
+        )
 
     def slow_mode(self) -> Any:
         """A new per-connection mox.limits.slowmode.SlowMode with these limits."""

@@ -58,3 +58,14 @@ def test_housekeeping_task():
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_password_hashes_at_once_default_to_the_cpus_at_most_four(monkeypatch):
+    # Each scrypt holds 16 MiB while it runs: a many-core machine still hashes at most four at
+    # once by default (64 MiB); a configured number is taken as it is.
+    import os
+
+    for cpus, want in ((1, 1), (2, 2), (64, 4), (None, 2)):
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        assert Limiter(Limits()).password_hashes.total_tokens == want
+    assert Limiter(Limits(concurrent_password_hashes=16)).password_hashes.total_tokens == 16

@@ -25,6 +25,7 @@ answer an unknown command or argument), and ENABLE only enables what the profile
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 PROFILES = ("mox", "full", "dovecot", "minimal-rev1")
@@ -84,8 +85,10 @@ def check_profile(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=64)
 def capabilities(profile: str, caps: str) -> str:
-    """``caps`` (the full capability string of a session) filtered for ``profile``."""
+    """``caps`` (the full capability string of a session) filtered for ``profile``. Asked at
+    every greeting and login; the few combinations a server has are remembered."""
     return " ".join(c for c in caps.split() if has(profile, c))
 
 

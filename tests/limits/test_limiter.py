@@ -69,3 +69,16 @@ def test_password_hashes_at_once_default_to_the_cpus_at_most_four(monkeypatch):
         monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
         assert Limiter(Limits()).password_hashes.total_tokens == want
     assert Limiter(Limits(concurrent_password_hashes=16)).password_hashes.total_tokens == 16
+
+
+def test_ip_classes_are_remembered_per_address():
+    from mox.limits.limiter import ip_classes
+
+    ip_classes.cache_clear()
+    assert ip_classes("192.0.2.77") == ("192.0.2.77/32", "192.0.2.64/26", "192.0.0.0/21")
+    assert ip_classes("::ffff:192.0.2.77") == ("192.0.2.77/32", "192.0.2.64/26", "192.0.0.0/21")
+    assert ip_classes("2001:db8:1:2::5") == ("2001:db8:1:2::/64", "2001:db8:1::/48", "2001:db8::/32")
+    for _ in range(3):
+        ip_classes("192.0.2.77")
+    info = ip_classes.cache_info()
+    assert (info.hits, info.misses) == (3, 3) and info.maxsize == 4096

@@ -16,7 +16,8 @@ dir each start, as in bench/peers/moxserver.py):
   reached meanwhile; then all log out and the RSS is read once more.
 - login/logout churn: `--clients` client processes, each connecting, logging in (LOGIN) and out
   (LOGOUT) in a loop for `--seconds`; logins per second, against Dovecot (its passwd file holds
-  the password as {PLAIN}: a Dovecot login costs no password hash).
+  the password as {PLAIN}: a Dovecot login costs no password hash), and mox's CPU time per login
+  (user + system of the server process, Linux).
 
 Memory is read from /proc (Linux; elsewhere the rows show "-"). Dovecot's processes share
 memory, so only the churn row has a peer; RSS rows compare with the targets of the performance
@@ -263,24 +264,38 @@ def churn_worker(barrier, port: int, seconds: float) -> int:
     return n
 
 
-def churn(port: int, clients: int, seconds: float) -> float:
+def churn(port: int, clients: int, seconds: float) -> tuple[float, int]:
+    """Logins per second and the number of logins."""
     t = time.perf_counter()
     counts = util.run_parallel(churn_worker, [(port, seconds)] * clients)
-    return sum(counts) / (time.perf_counter() - t)
+    return sum(counts) / (time.perf_counter() - t), sum(counts)
 
 
 def row_churn(clients: int, seconds: float, repeat: int) -> list[dict]:
     ours: list[float] = []
     peer: list[float] = []
-    with mox_process() as (_, ports, _, _), dovecot.running() as (dport, _):
+    cpu_per_login: list[float] = []
+    with mox_process() as (proc, ports, _, _), dovecot.running() as (dport, _):
         for i in range(repeat):
             # Alternate which server goes first.
             order = [("mox", ports["imap"]), ("dovecot", dport)]
             for name, port in (order if i % 2 == 0 else order[::-1]):
-                (ours if name == "mox" else peer).append(churn(port, clients, seconds))
+                cpu0 = proc_cpu(proc.pid)
+                rate, n = churn(port, clients, seconds)
+                (ours if name == "mox" else peer).append(rate)
+                cpu1 = proc_cpu(proc.pid)
+                if name == "mox" and cpu0 is not None and cpu1 is not None and n:
+                    # The clients share the machine's cores with the server: the server's own
+                    # CPU time per login moves less with the load than the rate does.
+                    cpu_per_login.append((cpu1 - cpu0) / n)
     m, d = util.median(ours), util.median(peer)
-    return [{"row": f"login/logout churn, {clients} clients (logins/s)", "value": f"{m:,.0f}",
-             "detail": f"Dovecot {d:,.0f}, mox/Dovecot {m / d:.2f}"}]
+    out = [{"row": f"login/logout churn, {clients} clients (logins/s)", "value": f"{m:,.0f}",
+            "detail": f"Dovecot {d:,.0f}, mox/Dovecot {m / d:.2f}"}]
+    if cpu_per_login:
+        out.append({"row": "login/logout churn, mox CPU per login (ms)",
+                    "value": f"{util.median(cpu_per_login) * 1000:.2f}",
+                    "detail": f"min {min(cpu_per_login) * 1000:.2f}, max {max(cpu_per_login) * 1000:.2f}"})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

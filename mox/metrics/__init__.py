@@ -264,7 +264,7 @@ class Metrics:
         )
 
     def webhook_result(self, code: int | None, duration: float) -> None:
-        """Count one webhook call: its HTTP status (None when the request failed without one)
+        """Count one webhook call: its HTTP status (None or 0 when the request failed without one)
         and how long it took, in seconds."""
         self.webhook_request.observe(duration)
         self.webhook_results.inc(http_code_label(code))

@@ -399,6 +399,8 @@ class HookQueue:
         result = HookResult(
             start=now, duration=self.now() - t0, url=h.url, success=res.error == "", code=res.code, error=res.error, response=res.response
         )
+        # mox queue/hook.go HookPost: each call's duration and HTTP status (or "error").
+        self.queue.ctx.metrics.webhook_result(res.code, result.duration)
         h.results[-1] = result
         async with self.lock:
             if h.id not in self.store.hooks:

@@ -183,9 +183,12 @@ async def _webhook_test(ctx: ServerContext, s: Any, obj: dict[str, Any], typ: ty
         payload: webhook.Outgoing | webhook.Incoming = msgspec.convert(data, typ)
     except msgspec.ValidationError as e:
         raise HTTPError(400, "user:badRequest", f"data: {e}") from None
+    t0 = trio.current_time()
     res = await hookpost.post(
         url, _str(obj, "authorization"), webhook.encode(payload), hook_id=1, attempt=1, timeout=WEBHOOK_TEST_TIMEOUT
     )
+    # mox webaccount calls queue.HookPost, which counts the call in the webhook metrics.
+    ctx.metrics.webhook_result(res.code, trio.current_time() - t0)
     ctx.log.info("webhook test call from the account page", account=s.account, url=url, code=res.code, err=res.error)
     return {"code": res.code, "response": res.response, "error": res.error}
 

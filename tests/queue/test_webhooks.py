@@ -13,6 +13,7 @@ import email
 import email.policy
 import json
 import smtplib
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -28,6 +29,7 @@ from mox import localserve
 from mox.admin import provision
 from mox.testing import LocalServer
 from tests.hookreceiver import HookReceiver
+from tests.metrics.test_metrics import scrape, value
 
 OUTGOING_FIELDS = {
     "Version", "Event", "DSN", "Suppressing", "QueueMsgID", "FromID", "MessageID", "Subject", "WebhookQueued",
@@ -478,6 +480,11 @@ def test_retries_after_500_on_frozen_clock(tmp_path: Any) -> None:
             time.sleep(0.01)
         [hr] = srv.run_sync_in_server(retired)
         assert (hr.success, hr.attempts, [r.code for r in hr.results]) == (True, 3, [500, 500, 200])
+        # mox's webhook metrics on the metrics port count each call by its HTTP status.
+        text = scrape(srv.ports["metrics"])[2]
+        assert value(text, "mox_webhook_results_total", code="500") == 2
+        assert value(text, "mox_webhook_results_total", code="200") == 1
+        assert value(text, "mox_webhook_request_duration_seconds_count") == 3
         # Kept for localserve's 72 hours, then removed (mox: KeepRetiredWebhookPeriod).
         assert hr.keep_until - hr.last_activity == 72 * 3600
         srv.jump(73 * 3600)
@@ -485,6 +492,31 @@ def test_retries_after_500_on_frozen_clock(tmp_path: Any) -> None:
         while srv.run_sync_in_server(retired):
             assert time.monotonic() < deadline
             time.sleep(0.01)
+
+
+def test_webhook_without_http_response_counts_as_error(server: LocalServer) -> None:
+    """A webhook URL nobody listens on: the attempt fails without an HTTP status, and mox's
+    mox_webhook_results_total counts it with code "error"; a retry is scheduled."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+
+    def save() -> None:
+        provision.account_save(server.ctx, "mox", outgoing_webhook=mconfig.OutgoingWebhook(url=f"http://127.0.0.1:{port}/hook"))
+
+    server.run_sync_in_server(save)
+    webapi(server, "Send", {"To": [{"Address": "mox@localhost"}], "Subject": "nobody listens", "Text": "x"})
+
+    def hook() -> Any:
+        hooks = server.ctx.queue.hooks.list()
+        return hooks[0] if hooks else None
+
+    h = _wait_hook_attempts(server, hook, 1)
+    assert h.results[-1].code == 0 and h.results[-1].error.startswith("http transact: ")
+    text = scrape(server.ports["metrics"])[2]
+    assert value(text, "mox_webhook_results_total", code="error") == 1
+    assert value(text, "mox_webhook_request_duration_seconds_count") == 1
 
 
 def _wait_hook_attempts(srv: LocalServer, hook: Any, attempts: int) -> Any:

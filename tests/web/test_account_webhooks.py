@@ -11,6 +11,7 @@ from typing import Any
 
 from mox import config as mconfig
 from tests.hookreceiver import HookReceiver
+from tests.metrics.test_metrics import scrape, value
 from tests.web.test_account_admin import call, login, new_account
 
 
@@ -35,7 +36,9 @@ def test_webhook_settings_and_test_calls(client, server):
         assert info["outgoing_webhook"] == {"url": recv.url("/out"), "authorization": "Bearer a", "events": ["delivered", "failed"]}
         assert (info["keep_retired_message_period"], info["keep_retired_webhook_period"]) == ("24h0m0s", "1h30m0s")
 
-        # Test calls: one POST of the given payload, the answer shown as mox shows it.
+        # Test calls: one POST of the given payload, the answer shown as mox shows it; each is
+        # counted in mox's webhook metrics (mox's page calls queue.HookPost).
+        before = scrape(server.ports["metrics"])[2]
         r = call(c, "account", csrf, "OutgoingWebhookTest", {"url": recv.url("/t"), "authorization": "Bearer a", "data": {"Event": "failed", "QueueMsgID": 7, "Extra": {"a": "b"}}})
         assert r == {"code": 200, "response": "ok", "error": ""}
         [t] = recv.wait(1)
@@ -64,6 +67,9 @@ def test_webhook_settings_and_test_calls(client, server):
     s.close()
     r = call(c, "account", csrf, "OutgoingWebhookTest", {"url": f"http://127.0.0.1:{port}/"})
     assert r["code"] == 0 and r["error"].startswith("http transact: ")
+    after = scrape(server.ports["metrics"])[2]
+    for code in ("200", "418", "error"):
+        assert value(after, "mox_webhook_results_total", code=code) - value(before, "mox_webhook_results_total", code=code) == 1, code
     # No session, no CSRF token: refused before anything is called.
     r = client().post("/account/api/OutgoingWebhookTest", json_body={"url": "http://127.0.0.1:1/"})
     assert r.status == 403

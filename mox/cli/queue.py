@@ -1,4 +1,5 @@
-"""`mox queue list|hold|unhold|schedule|fail|drop|dump`, `mox queue holdrules list|add|remove`,
+"""`mox queue list|hold|unhold|schedule|fail|drop|dump`, `mox queue retired list|print`,
+`mox queue holdrules list|add|remove`,
 `mox queue webhook ...` and `mox queue suppress ...`: the queue, webhook queue and suppression list
 of a running mox, over the control channel, with mox's commands, filter flags and output (mox
 queue.go)."""
@@ -204,6 +205,95 @@ def dump(dir_: Path | None, id: str) -> None:
         data = c.read_stream()
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
+
+
+# Retired messages (mox queue.go cmdQueueRetiredList, cmdQueueRetiredPrint, flagRetiredFilterSort).
+
+
+def _result_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> bool | None:
+    if value is None:
+        return None
+    if value not in ("success", "failure"):
+        raise click.BadParameter(f'bad argument "{value}", need success or failure')
+    return value == "success"
+
+
+def _retired_filter_flags(*, sort: bool = False):  # noqa: ANN202
+    opts = [
+        click.option("-ids", "--ids", "ids", callback=_ids_flag, default=None, help="comma-separated list of retired message IDs"),
+        click.option("-n", "--n", "max_", type=int, default=0, help="number of messages to return"),
+        click.option("-account", "--account", default="", help="account that queued the message"),
+        click.option("-from", "--from", "from_", default="",
+                     help='from address of message, use "@example.com" to match all messages for a domain'),
+        click.option("-to", "--to", "to", default="",
+                     help='recipient address of message, use "@example.com" to match all messages for a domain'),
+        click.option("-submitted", "--submitted", default="",
+                     help='filter by time of submission relative to now, value must start with "<" (before now) or ">" (after now)'),
+        click.option("-lastactivity", "--lastactivity", default="",
+                     help='filter by time of last activity relative to now, value must start with "<" (before now) or ">" (after now)'),
+        click.option("-transport", "--transport", default=None,
+                     help="transport to use for messages, empty string sets the default behaviour"),
+        click.option("-result", "--result", callback=_result_flag, default=None,
+                     help='"success" or "failure" as result of delivery'),
+    ]
+    if sort:
+        opts += [
+            click.option("-sort", "--sort", type=click.Choice(["lastactivity", "queued"]), default="lastactivity",
+                         help='field to sort by, "lastactivity" (default) or "queued"'),
+            click.option("-asc", "--asc", is_flag=True, help="sort ascending instead of descending (default)"),
+        ]
+
+    def deco(f):  # noqa: ANN001, ANN202
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+@queue.group("retired")
+def retired() -> None:
+    """Messages that left the queue (delivered, failed, canceled), kept for the account's
+    KeepRetiredMessagePeriod."""
+
+
+@retired.command("list")
+@_dir_option
+@_retired_filter_flags(sort=True)
+def retired_list(dir_: Path | None, ids: list[int], max_: int, account: str, from_: str, to: str, submitted: str,
+                 lastactivity: str, transport: str | None, result: bool | None, sort: str, asc: bool) -> None:
+    """List matching messages in the retired queue.
+
+    Prints messages with their ID and results.
+    """
+    f: dict[str, object] = {}
+    if ids:
+        f["IDs"] = ids
+    for name, v in (("Max", max_), ("Account", account), ("From", from_), ("To", to), ("Submitted", submitted),
+                    ("LastActivity", lastactivity)):
+        if v:
+            f[name] = v
+    if transport is not None:
+        f["Transport"] = transport
+    if result is not None:
+        f["Success"] = result
+    s = {"Field": "Queued" if sort == "queued" else "LastActivity", "Asc": asc}
+    with _client(dir_) as c:
+        for line in c.call("queueretiredlist", json.dumps(f), json.dumps(s), stream=True):
+            click.echo(line)
+
+
+@retired.command("print")
+@_dir_option
+@click.argument("id")
+def retired_print(dir_: Path | None, id: str) -> None:  # noqa: A002
+    """Print a message from the retired queue.
+
+    Prints a JSON representation of the information from the retired queue.
+    """
+    with _client(dir_) as c:
+        for line in c.call("queueretiredprint", id, stream=True):
+            click.echo(line)
 
 
 @queue.group("holdrules")

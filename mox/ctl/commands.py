@@ -24,6 +24,8 @@ COMMANDS: dict[str, Handler] = {
     "queuefail": queue_ctl.cmd_queuefail,
     "queuedrop": queue_ctl.cmd_queuedrop,
     "queuedump": queue_ctl.cmd_queuedump,
+    "queueretiredlist": queue_ctl.cmd_queueretiredlist,
+    "queueretiredprint": queue_ctl.cmd_queueretiredprint,
     "queueholdruleslist": queue_ctl.cmd_queueholdruleslist,
     "queueholdrulesadd": queue_ctl.cmd_queueholdrulesadd,
     "queueholdrulesremove": queue_ctl.cmd_queueholdrulesremove,

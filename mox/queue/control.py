@@ -1,6 +1,6 @@
 """Selecting queued messages as mox does (``queue/queue.go`` Filter and Sort), for the
 control-channel commands in :mod:`mox.queue.ctl` (``mox queue list|hold|unhold|schedule|fail|
-drop``) and the admin page.
+drop``, ``mox queue retired list|print``) and the admin page.
 
 Filters and sorts travel as one JSON line each, with mox's field names::
 
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from mox.ctl import CtlError
+from mox.queue.records import MsgRetired
 from mox.queue.store import Entry
 
 if TYPE_CHECKING:
@@ -146,3 +147,122 @@ def format_entry(e: Entry, now: float) -> str:
         f"{e.id:5d} {_rfc3339(e.queued)} from:{e.mail_from} to:{e.recipient} "
         f"next {go_duration(e.next_attempt - now)} last {last} error {_go_quote(e.last_error)}"
     )
+
+
+# Retired messages (mox queue.go RetiredFilter, RetiredSort; ctl.go queueretiredlist/print).
+
+
+class RetiredFilter(msgspec.Struct, kw_only=True, rename="pascal", forbid_unknown_fields=True):
+    max: int = 0
+    ids: list[int] | None = msgspec.field(default=None, name="IDs")
+    account: str = ""
+    from_: str = msgspec.field(default="", name="From")
+    to: str = ""
+    submitted: str = ""
+    last_activity: str = ""
+    transport: str | None = None
+    success: bool | None = None
+
+
+class RetiredSort(msgspec.Struct, kw_only=True, rename="pascal"):
+    field: str = ""  # "LastActivity" (default) or "Queued"
+    asc: bool = False
+
+
+def select_retired(q: Queue, f: RetiredFilter, s: RetiredSort | None = None) -> list[MsgRetired]:
+    """The retired messages matching ``f``, sorted as ``s`` (mox: last activity, descending),
+    at most ``f.max`` when set."""
+    now = q.store_now()
+    sub = _time_filter("submitted", f.submitted, now) if f.submitted else None
+    act = _time_filter("last activity", f.last_activity, now) if f.last_activity else None
+    ids = set(f.ids) if f.ids else None
+
+    def ok(m: MsgRetired) -> bool:
+        if ids is not None and m.id not in ids:
+            return False
+        if sub is not None and not (m.queued < sub[1] if sub[0] else m.queued > sub[1]):
+            return False
+        if act is not None and not (m.last_activity < act[1] if act[0] else m.last_activity > act[1]):
+            return False
+        if f.account and m.sender_account != f.account:
+            return False
+        if f.transport is not None and m.transport != f.transport:
+            return False
+        if f.success is not None and m.success != f.success:
+            return False
+        if f.from_ or f.to:
+            return bool(f.from_ and f.from_ in _addr(m.mail_from)) or bool(f.to and f.to in _addr(m.recipient))
+        return True
+
+    s = s or RetiredSort()
+    if s.field not in ("", "LastActivity", "Queued"):
+        raise CtlError(f'unknown sort order field "{s.field}"')
+    key = (lambda m: (m.queued, m.id)) if s.field == "Queued" else (lambda m: (m.last_activity, m.id))
+    out = sorted((m for m in q.store.retired.values() if ok(m)), key=key, reverse=not s.asc)
+    return out[: f.max] if f.max > 0 else out
+
+
+def format_retired(m: MsgRetired, now: float) -> str:
+    """One line of ``mox queue retired list`` (ctl.go queueretiredlist)."""
+    last = go_duration(now - m.last_attempt) if m.last_attempt is not None else ""
+    error = m.results[-1].error if m.results else ""
+    result = "success" if m.success else "failure"
+    return (
+        f"{m.id:5d} {_rfc3339(m.queued)} {result} from:{m.mail_from} to:{m.recipient} "
+        f"last {last} error {_go_quote(error)}"
+    )
+
+
+def _ip_domain(domain: str) -> dict[str, Any]:
+    """mox's dns.IPDomain as JSON: a domain with its ASCII (A-label) and, when it differs, its
+    Unicode form; an address literal as IP."""
+    if domain.startswith("[") and domain.endswith("]"):
+        return {"IP": domain[1:-1].removeprefix("IPv6:"), "Domain": {"ASCII": "", "Unicode": ""}}
+    d = domain.lower()
+    try:
+        ascii_ = d.encode("idna").decode("ascii") if not d.isascii() else d
+    except UnicodeError:
+        ascii_ = d
+    return {"IP": "", "Domain": {"ASCII": ascii_, "Unicode": "" if ascii_ == d else d}}
+
+
+def retired_json(m: MsgRetired) -> dict[str, Any]:
+    """A retired message as ``mox queue retired print`` shows it: mox's queue.MsgRetired fields
+    (times in RFC 3339, durations in nanoseconds). Fields about what localserve never does
+    (dialed IPs, DMARC/TLS reports, batches) have their empty values."""
+    from mox.queue.records import to_json
+
+    d = to_json(m)
+    slp, _, sdom = m.mail_from.rpartition("@")
+    rlp, _, rdom = m.recipient.rpartition("@")
+    return {
+        "ID": m.id,
+        "BaseID": 0,
+        "Queued": d["Queued"],
+        "SenderAccount": m.sender_account,
+        "SenderLocalpart": slp,
+        "SenderDomainStr": sdom,
+        "FromID": m.from_id,
+        "RecipientLocalpart": rlp,
+        "RecipientDomain": _ip_domain(rdom),
+        "RecipientDomainStr": rdom,
+        "Attempts": m.attempts,
+        "MaxAttempts": 0,
+        "DialedIPs": None,
+        "LastAttempt": d.get("LastAttempt"),
+        "Results": d["Results"],
+        "SMTPUTF8": m.smtputf8,
+        "IsDMARCReport": False,
+        "IsTLSReport": False,
+        "Size": m.size,
+        "MessageID": m.message_id,
+        "Subject": m.subject,
+        "Transport": m.transport,
+        "RequireTLS": m.require_tls,
+        "FutureReleaseRequest": m.future_release_request,
+        "Extra": dict(m.extra),
+        "LastActivity": d["LastActivity"],
+        "RecipientAddress": m.recipient_address,
+        "Success": m.success,
+        "KeepUntil": d["KeepUntil"],
+    }

@@ -1,7 +1,7 @@
 """Control-channel commands for the queue, as mox's ctl.go: ``queuelist``, ``queueholdset``,
-``queueschedule``, ``queuefail``, ``queuedrop``, ``queuedump`` and ``queueholdruleslist|add|
-remove``, the webhook queue (``queuehook*``) and the suppression list (``queuesuppress*``).
-Filters and sorts are one JSON line each with mox's field names (:mod:`mox.queue.control`,
+``queueschedule``, ``queuefail``, ``queuedrop``, ``queuedump``, ``queueretiredlist|print`` and
+``queueholdruleslist|add|remove``, the webhook queue (``queuehook*``) and the suppression list
+(``queuesuppress*``). Filters and sorts are one JSON line each with mox's field names (:mod:`mox.queue.control`,
 :mod:`mox.queue.hooks`); counts come back as one line after ``ok``, lists as a stream.
 """
 
@@ -16,7 +16,18 @@ import msgspec
 from mox.ctl import CtlError
 from mox.context import ServerContext
 from mox.queue import holdrules
-from mox.queue.control import Filter, Sort, format_entry, parse_duration, select
+from mox.queue.control import (
+    Filter,
+    RetiredFilter,
+    RetiredSort,
+    Sort,
+    format_entry,
+    format_retired,
+    parse_duration,
+    retired_json,
+    select,
+    select_retired,
+)
 from mox.queue.queue import Queue
 
 if TYPE_CHECKING:
@@ -118,6 +129,48 @@ async def cmd_queuedump(ctx: ServerContext, conn: CtlConn) -> None:
     data = await trio.to_thread.run_sync(q.store.read_message, e)
     await conn.write_line("ok")
     await conn.write_stream(data)
+
+
+async def _read_retired_filter(conn: CtlConn) -> RetiredFilter:
+    line = await conn.read_line()
+    try:
+        return msgspec.json.decode((line or "{}").encode("utf-8"), type=RetiredFilter)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CtlError(f"bad filter json: {e}") from None
+
+
+async def cmd_queueretiredlist(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queueretiredlist, > filter, > sort, < ok, < stream ("retired messages:", a line each
+    or "(none)")."""
+    f = await _read_retired_filter(conn)
+    line = await conn.read_line()
+    try:
+        s = msgspec.json.decode((line or "{}").encode("utf-8"), type=RetiredSort)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CtlError(f"bad sort json: {e}") from None
+    q = _queue(ctx)
+    try:
+        items = select_retired(q, f, s)
+    except CtlError as e:
+        raise CtlError(f"listing retired queue: {e}") from None
+    now = q.store_now()
+    lines = ["retired messages:", *(format_retired(m, now) for m in items)] + ([] if items else ["(none)"])
+    await conn.write_line("ok")
+    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+async def cmd_queueretiredprint(ctx: ServerContext, conn: CtlConn) -> None:
+    """> queueretiredprint, > id, < ok, < stream (the retired message as JSON, mox's fields)."""
+    idstr = await conn.read_line()
+    try:
+        rid = int(idstr)
+    except ValueError:
+        raise CtlError(f'parsing id: strconv.ParseInt: parsing "{idstr}": invalid syntax') from None
+    m = _queue(ctx).store.retired.get(rid)
+    if m is None:
+        raise CtlError("getting retired message: not found")
+    await conn.write_line("ok")
+    await conn.write_stream(_go_json(retired_json(m)))
 
 
 async def cmd_queueholdruleslist(ctx: ServerContext, conn: CtlConn) -> None:

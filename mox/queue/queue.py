@@ -780,6 +780,8 @@ def _retired(e: Entry, *, success: bool, now: float, keep: float) -> MsgRetired:
         success=success,
         last_activity=now,
         keep_until=now + keep,
+        transport=e.transport,
+        smtputf8=e.smtputf8,
     )
 
 

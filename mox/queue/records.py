@@ -55,6 +55,8 @@ class MsgRetired(_Rec, kw_only=True):
     success: bool = False
     last_activity: float
     keep_until: float
+    transport: str = ""  # the entry's transport ("" the default)
+    smtputf8: bool = msgspec.field(default=False, name="SMTPUTF8")
 
 
 class HookResult(_Rec, kw_only=True):

@@ -1,5 +1,5 @@
-"""`mox queue list|hold|unhold|schedule|fail|drop|dump` and `mox queue holdrules list|add|remove`
-with mox's filter flags, against a running localserve (a `mox` subprocess per command)."""
+"""`mox queue list|hold|unhold|schedule|fail|drop|dump`, `mox queue retired list|print` and
+`mox queue holdrules list|add|remove` with mox's filter flags, against a running localserve (a `mox` subprocess per command)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def server(tmp_path):
 
 def mox(srv, *args, input=None):
     """`mox queue ...` with -dir of srv after the command words (before flags)."""
-    n = 3 if args[:2] == ("queue", "holdrules") else 2
+    n = 3 if args[:2] in (("queue", "holdrules"), ("queue", "retired")) else 2
     return run_mox(*args[:n], "-dir", str(srv.dir), *args[n:], input=input)
 
 
@@ -174,10 +174,113 @@ def test_errors(server):
     assert (r.returncode, r.stderr) == (1, "mox: parsing sender domain: invalid domain 'bad domain'\n")
 
 
+RETIRED_LINE = re.compile(
+    r"^ {0,4}(\d+) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (success|failure) from:(\S*) to:(\S+) last [0-9hms]* error (\".*\")$"
+)
+
+
+def retired(srv, *flags: str) -> list[tuple[int, str, str, str]]:
+    """(id, result, to, quoted error) of each line of `mox queue retired list FLAGS`."""
+    lines = out(srv, "queue", "retired", "list", *flags).splitlines()
+    assert lines[0] == "retired messages:"
+    if lines[1:] == ["(none)"]:
+        return []
+    rows = []
+    for line in lines[1:]:
+        m = RETIRED_LINE.match(line)
+        assert m, line
+        assert m.group(3) == "mox@localhost"
+        rows.append((int(m.group(1)), m.group(2), m.group(4), m.group(5)))
+    return rows
+
+
+#: mox's queue.MsgRetired as JSON (queue/queue.go), what `mox queue retired print` shows.
+MSG_RETIRED_FIELDS = {
+    "ID", "BaseID", "Queued", "SenderAccount", "SenderLocalpart", "SenderDomainStr", "FromID", "RecipientLocalpart",
+    "RecipientDomain", "RecipientDomainStr", "Attempts", "MaxAttempts", "DialedIPs", "LastAttempt", "Results",
+    "SMTPUTF8", "IsDMARCReport", "IsTLSReport", "Size", "MessageID", "Subject", "Transport", "RequireTLS",
+    "FutureReleaseRequest", "Extra", "LastActivity", "RecipientAddress", "Success", "KeepUntil",
+}
+
+
+def test_retired_list_and_print(server):
+    """Messages that left the queue (delivered, failed, dropped) are listed and printed from the
+    retired queue with mox's filter and sort flags, kept for localserve's 72 hours."""
+    import datetime
+    import json
+
+    assert out(server, "queue", "retired", "list") == "retired messages:\n(none)\n"
+    submit(server, ["mox@localhost"], "delivered")
+    wait_for(lambda: len(retired(server)) == 1, "the delivered message to retire")
+    submit(server, ["queuepermerror@localhost"], "failed")  # 550 in the queue (failure simulation)
+    wait_for(lambda: len(retired(server)) == 2, "the failed message to retire")
+    assert out(server, "queue", "holdrules", "add", "-recipientdom", "example.com") == ""
+    submit(server, ["held@example.com"], "dropped")
+    assert out(server, "queue", "drop", "-to", "@example.com") == "1 message(s) dropped\n"
+
+    rows = retired(server)  # newest activity first
+    assert [(r[1], r[2]) for r in rows] == [
+        ("failure", "held@example.com"), ("failure", "queuepermerror@localhost"), ("success", "mox@localhost"),
+    ]
+    delivered, failed, dropped = rows[2][0], rows[1][0], rows[0][0]
+    assert rows[0][3] == '"delivery canceled by admin"' and rows[2][3] == '""'
+    assert rows[1][3].startswith('"') and rows[1][3] != '""'
+    # Filters, as mox's flagRetiredFilterSort.
+    assert [r[0] for r in retired(server, "-result", "success")] == [delivered]
+    assert [r[0] for r in retired(server, "-result", "failure", "-sort", "queued", "-asc")] == [failed, dropped]
+    assert [r[0] for r in retired(server, "-to", "@example.com")] == [dropped]
+    assert [r[0] for r in retired(server, "-from", "mox@")] == [dropped, failed, delivered]
+    assert [r[0] for r in retired(server, "-ids", f"{delivered},{dropped}", "-sort", "queued", "-asc")] == [delivered, dropped]
+    assert retired(server, "-account", "nobody") == []
+    assert len(retired(server, "-account", "mox", "-transport", "")) == 3
+    assert retired(server, "-lastactivity", "<-1h") == [] and len(retired(server, "-lastactivity", ">-1h")) == 3
+    assert retired(server, "-submitted", ">now") == [] and len(retired(server, "-submitted", "<now")) == 3
+    assert [r[0] for r in retired(server, "-n", "1")] == [dropped]
+
+    # print: mox's MsgRetired fields.
+    m = json.loads(out(server, "queue", "retired", "print", str(delivered)))
+    assert set(m) == MSG_RETIRED_FIELDS
+    assert (m["ID"], m["SenderAccount"], m["SenderLocalpart"], m["SenderDomainStr"]) == (delivered, "mox", "mox", "localhost")
+    assert (m["RecipientLocalpart"], m["RecipientDomain"], m["RecipientAddress"]) == (
+        "mox", {"IP": "", "Domain": {"ASCII": "localhost", "Unicode": ""}}, "mox@localhost",
+    )
+    assert (m["Success"], m["Attempts"], m["Subject"], m["Transport"]) == (True, 1, "delivered", "")
+    assert set(m["Results"][0]) == {"Start", "Duration", "Success", "Code", "Secode", "Error"} and m["Results"][-1]["Success"]
+    t = {k: datetime.datetime.fromisoformat(m[k].replace("Z", "+00:00")) for k in ("LastActivity", "KeepUntil")}
+    assert t["KeepUntil"] - t["LastActivity"] == datetime.timedelta(hours=72)  # localserve's KeepRetiredMessagePeriod
+    m = json.loads(out(server, "queue", "retired", "print", str(failed)))
+    assert (m["Success"], m["Results"][-1]["Code"], m["Results"][-1]["Success"]) == (False, 550, False)
+
+    # Errors.
+    r = mox(server, "queue", "retired", "print", "999")
+    assert (r.returncode, r.stderr) == (1, "mox: getting retired message: not found\n")
+    r = mox(server, "queue", "retired", "print", "x")
+    assert r.returncode == 1 and r.stderr.startswith("mox: parsing id: ")
+    r = mox(server, "queue", "retired", "list", "-lastactivity", "5m")
+    assert (r.returncode, r.stderr) == (
+        1, 'mox: listing retired queue: applying filter for last activity: must start with "<" for before or ">" for after a duration\n',
+    )
+    r = mox(server, "queue", "retired", "list", "-result", "maybe")
+    assert r.returncode == 2 and 'bad argument "maybe", need success or failure' in r.stderr
+
+    # A KeepRetiredMessagePeriod of 0: what leaves the queue now is not kept.
+    from mox.admin import provision
+
+    server.run_sync_in_server(lambda: provision.account_save(server.ctx, "mox", keep_retired_message_period=0.0))
+    submit(server, ["mox@localhost"], "not kept")
+    wait_for(lambda: "not kept" in subjects(server), "the delivery")
+    wait_for(lambda: out(server, "queue", "list") == "messages:\n(none)\n", "the queue to empty")
+    assert len(retired(server)) == 3
+
+
 def test_help_lists_queue_commands():
     r = run_mox("help", "queue")
-    for cmd in ("list", "hold", "unhold", "schedule", "fail", "drop", "dump", "holdrules"):
+    for cmd in ("list", "hold", "unhold", "schedule", "fail", "drop", "dump", "retired", "holdrules"):
         assert f"\n  {cmd} " in r.stdout, cmd
+    r = run_mox("help", "queue", "retired", "list")
+    for flag in ("-ids", "-n", "-account", "-from", "-to", "-submitted", "-lastactivity", "-transport", "-result", "-sort", "-asc"):
+        assert f"  {flag}, --{flag[1:]}" in r.stdout, flag
+    assert "  mox queue retired print [OPTIONS] ID\n" in run_mox("help").stdout
     r = run_mox("help", "queue", "schedule")
     for flag in ("-account", "-from", "-to", "-hold", "-submitted", "-nextattempt", "-transport", "-ids", "-n", "-now"):
         assert f"  {flag}, --{flag[1:]}" in r.stdout, flag

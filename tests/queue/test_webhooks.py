@@ -485,11 +485,17 @@ def test_retries_after_500_on_frozen_clock(tmp_path: Any) -> None:
         assert value(text, "mox_webhook_results_total", code="500") == 2
         assert value(text, "mox_webhook_results_total", code="200") == 1
         assert value(text, "mox_webhook_request_duration_seconds_count") == 3
-        # Kept for localserve's 72 hours, then removed (mox: KeepRetiredWebhookPeriod).
+        # Kept for localserve's 72 hours, then removed (mox: KeepRetiredWebhookPeriod), as the
+        # retired message is (KeepRetiredMessagePeriod).
         assert hr.keep_until - hr.last_activity == 72 * 3600
-        srv.jump(73 * 3600)
+        [mr] = srv.run_sync_in_server(lambda: list(srv.ctx.queue.store.retired.values()))
+        assert (mr.success, mr.recipient, mr.keep_until - mr.last_activity) == (True, "retry@localhost", 72 * 3600)
+        srv.jump(71 * 3600)
+        srv.run_sync_in_server(lambda: None)
+        assert srv.run_sync_in_server(lambda: len(srv.ctx.queue.store.retired)) == 1  # not yet
+        srv.jump(2 * 3600)
         deadline = time.monotonic() + 30
-        while srv.run_sync_in_server(retired):
+        while srv.run_sync_in_server(retired) or srv.run_sync_in_server(lambda: list(srv.ctx.queue.store.retired.values())):
             assert time.monotonic() < deadline
             time.sleep(0.01)
 

@@ -10,7 +10,10 @@ QueueFail, QueueDrop, QueueHoldRuleList/Add/Remove), added to ``POST /admin/api/
   description}]}``; ``QueueHoldRuleAdd`` ``{rule: {Account, SenderDomainStr,
   RecipientDomainStr}}`` (each optional; queued messages the rule matches are held too, as
   ``mox queue holdrules add``) -> ``{rule, held, rules}``; ``QueueHoldRuleRemove`` ``{id}`` ->
-  ``{rules}`` (held messages stay held).
+  ``{rules}`` (held messages stay held);
+- ``QueueRetired`` -> ``{"retired": [...], "total"}``: messages that left the queue (delivered,
+  failed, dropped), kept for their account's KeepRetiredMessagePeriod, newest first (read-only;
+  mox's admin page lists retired messages too).
 """
 
 from __future__ import annotations
@@ -109,6 +112,29 @@ async def api_hold_rule_remove(ctx: ServerContext, obj: dict[str, Any]) -> Any:
     return {"rules": _rules(ctx)}
 
 
+#: At most this many retired messages in one answer (the newest).
+RETIRED_MAX = 1000
+
+
+async def api_queue_retired(ctx: ServerContext, obj: dict[str, Any]) -> Any:
+    """The retired messages, newest activity first, at most RETIRED_MAX; ``total`` says how
+    many there are."""
+    from mox.queue.control import RetiredFilter, select_retired
+
+    items = select_retired(ctx.queue, RetiredFilter(max=RETIRED_MAX))
+    return {
+        "retired": [
+            {
+                "id": m.id, "account": m.sender_account, "mail_from": m.mail_from, "recipient": m.recipient,
+                "queued": m.queued, "last_activity": m.last_activity, "keep_until": m.keep_until,
+                "attempts": m.attempts, "success": m.success, "last_error": m.results[-1].error if m.results else "",
+            }
+            for m in items
+        ],
+        "total": len(ctx.queue.store.retired),
+    }
+
+
 API = {
     "Queue": api_queue,
     "QueueDrop": api_queue_drop,
@@ -118,4 +144,5 @@ API = {
     "QueueHoldRuleList": api_hold_rule_list,
     "QueueHoldRuleAdd": api_hold_rule_add,
     "QueueHoldRuleRemove": api_hold_rule_remove,
+    "QueueRetired": api_queue_retired,
 }

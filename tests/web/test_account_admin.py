@@ -293,6 +293,17 @@ def test_admin_queue(server: Any, client: Any) -> None:
     got = call(c, "admin", csrf, "QueueFail", {"ids": [held[1]]})
     assert got["ids"] == [held[1]] and held[1] not in [e["id"] for e in got["queue"]]
     assert call(c, "admin", csrf, "QueueDrop", {"ids": "all"}, status=400)
+    # Both are retired messages now, shown read-only, newest first: the failed one, then the
+    # dropped one, kept for localserve's 72 hours.
+    got = call(c, "admin", csrf, "QueueRetired")
+    mine = [m for m in got["retired"] if m["id"] in held]
+    assert [(m["id"], m["account"], m["mail_from"], m["recipient"], m["success"]) for m in mine] == [
+        (held[1], "mox", "mox@localhost", "held@example.org", False), (held[0], "mox", "mox@localhost", "held@example.org", False),
+    ]
+    assert (mine[0]["last_error"], mine[1]["last_error"]) == ("550 5.0.0 delivery failed by admin", "delivery canceled by admin")
+    assert all(m["keep_until"] - m["last_activity"] == 72 * 3600 for m in mine)
+    assert got["total"] == len(got["retired"]) >= 2
+    assert client().post("/admin/api/QueueRetired", json_body={}).status == 403  # no admin session
 
 
 def test_admin_loglevels(server: Any, client: Any) -> None:

@@ -5,8 +5,12 @@ page (tests/web/test_browser.py)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+import time
+import urllib.parse
+import urllib.request
 from typing import Any
 
 from mox import config as mconfig
@@ -47,6 +51,32 @@ def test_webhook_settings_and_test_calls(client, server):
         r = call(c, "account", csrf, "IncomingWebhookTest", {"url": recv.url("/t2"), "data": {"Subject": "hi", "Structure": {"ContentType": "text/plain", "ContentTypeParams": {}}, "Meta": {"MsgID": 3}}})
         assert r == {"code": 418, "response": "receiver says no", "error": 'http status "418 I\'m a Teapot", expected 200 ok'}
         assert recv.wait(2)[1].json["Meta"]["MsgID"] == 3
+        after = scrape(server.ports["metrics"])[2]
+        for code in ("200", "418"):
+            assert value(after, "mox_webhook_results_total", code=code) - value(before, "mox_webhook_results_total", code=code) == 1, code
+
+        # The keep periods apply to what the account's own mail leaves behind: a message sent
+        # through the webapi to itself retires for 24 hours, its "delivered" webhook for 1h30m.
+        body = urllib.parse.urlencode({"request": json.dumps({"To": [{"Address": address}], "Text": "kept"})}).encode()
+        auth = base64.b64encode(f"{address}:first password".encode()).decode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{server.ports['http']}/webapi/v0/Send", data=body, headers={"Authorization": "Basic " + auth}
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            [sub] = json.loads(resp.read())["Submissions"]
+        assert recv.wait(1, path="/out")[0].json["QueueMsgID"] == sub["QueueMsgID"]
+        assert recv.wait(1, path="/in")[0].json["Text"] == "kept\n"  # delivered before the receiver closes
+
+        def kept() -> tuple[list[float], list[float]]:
+            q = server.ctx.queue
+            msgs = [m.keep_until - m.last_activity for m in q.store.retired.values() if m.sender_account == name]
+            hooks = [h.keep_until - h.last_activity for h in q.store.hooks_retired.values() if h.account == name and not h.is_incoming]
+            return msgs, hooks
+
+        deadline = time.monotonic() + 30
+        while server.run_sync_in_server(kept) != ([86400], [5400]):
+            assert time.monotonic() < deadline, server.run_sync_in_server(kept)
+            time.sleep(0.01)
 
     # Errors: a clear 400, nothing saved.
     r = c.post("/account/api/OutgoingWebhookSave", json_body={"url": "ftp://x/"}, headers={"x-mox-csrf": csrf})
@@ -65,11 +95,11 @@ def test_webhook_settings_and_test_calls(client, server):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
+    before = scrape(server.ports["metrics"])[2]
     r = call(c, "account", csrf, "OutgoingWebhookTest", {"url": f"http://127.0.0.1:{port}/"})
     assert r["code"] == 0 and r["error"].startswith("http transact: ")
     after = scrape(server.ports["metrics"])[2]
-    for code in ("200", "418", "error"):
-        assert value(after, "mox_webhook_results_total", code=code) - value(before, "mox_webhook_results_total", code=code) == 1, code
+    assert value(after, "mox_webhook_results_total", code="error") - value(before, "mox_webhook_results_total", code="error") == 1
     # No session, no CSRF token: refused before anything is called.
     r = client().post("/account/api/OutgoingWebhookTest", json_body={"url": "http://127.0.0.1:1/"})
     assert r.status == 403

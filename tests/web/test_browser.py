@@ -281,7 +281,7 @@ def test_admin_page(server: Any, page: Page, client: Any, tmp_path: Path) -> Non
     """The admin page: a wrong password is refused; log in; the accounts are listed; an account
     added with the form exists for real (IMAP login with its password); a message held in the
     queue (submitted with HOLDFOR, RFC 4865) shows in the queue view and is dropped there, and
-    the server's queue agrees; log out."""
+    the server's queue agrees; it is then in the retired messages; log out."""
     import imaplib
 
     t = uuid.uuid4().hex[:8]
@@ -328,6 +328,12 @@ def test_admin_page(server: Any, page: Page, client: Any, tmp_path: Path) -> Non
     assert (tmp_path / "admin.png").stat().st_size > 0
     held.locator("button", has_text="Drop").click()
     expect(held).to_have_count(0)
+    # The dropped message is a retired message now, in the read-only list.
+    page.click("#retired-refresh")
+    gone = page.locator("#retired tbody tr", has=page.locator("td", has_text=rcpt))
+    expect(gone).to_have_count(1)
+    expect(gone.locator("td.result")).to_have_text("failure")
+    expect(gone.locator("td.error")).to_have_text("delivery canceled by admin")
     admin = client()
     csrf = login(admin, "admin", "", ADMIN_PASSWORD)
     assert [e for e in call(admin, "admin", csrf, "Queue")["queue"] if e["recipient"] == rcpt] == []
@@ -341,8 +347,8 @@ def test_admin_page(server: Any, page: Page, client: Any, tmp_path: Path) -> Non
 
 def test_account_page_webhooks_and_suppressions(server: Any, page: Page, client: Any) -> None:
     """The account page's webhook settings (saved to the config), its "Test" button (one POST
-    of the example payload to a receiver on 127.0.0.1, the answer shown), and the suppression
-    list (add, shown, remove)."""
+    of the example payload to a receiver on 127.0.0.1, the answer shown), the keep periods of
+    retired messages and webhooks, and the suppression list (add, shown, remove)."""
     from tests.hookreceiver import HookReceiver
 
     admin = client()
@@ -379,8 +385,19 @@ def test_account_page_webhooks_and_suppressions(server: Any, page: Page, client:
         assert recv.wait(2)[1].json["Meta"]["RcptTo"] == address
         assert server.ctx.config.accounts[name].incoming_webhook is None  # tested, not saved
 
+    # The keep periods for retired messages and webhooks (mox's KeepRetiredMessagePeriod and
+    # KeepRetiredWebhookPeriod), shown as mox writes durations.
+    page.fill("#keep-messages", "24h")
+    page.fill("#keep-webhooks", "90m")
+    page.click("#keep-save")
+    expect(page.locator("#keep-msg")).to_have_text("Saved.")
+    acc = server.ctx.config.accounts[name]
+    assert (acc.keep_retired_message_period, acc.keep_retired_webhook_period) == (86400, 5400)
+
     # After a reload the saved settings are shown.
     page.reload()
+    expect(page.locator("#keep-messages")).to_have_value("24h0m0s")
+    expect(page.locator("#keep-webhooks")).to_have_value("1h30m0s")
     expect(page.locator("#outgoing-url")).to_have_value(recv.url("/out"))
     expect(page.locator("#outgoing-events input[value=failed]")).to_be_checked()
     expect(page.locator("#outgoing-events input[value=delayed]")).not_to_be_checked()

@@ -15,6 +15,7 @@ async function start(sess) {
 	renderAccounts(await call('Accounts'));
 	renderQueue(await call('Queue'));  // queue.js
 	renderHoldRules(await call('QueueHoldRuleList'));
+	renderRetired(await call('QueueRetired'));  // queue.js
 	renderAliases(await call('Aliases'));  // details.js
 	renderDomains(await call('Domains'));
 	renderLevels(await call('LogLevels'));

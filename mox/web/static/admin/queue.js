@@ -38,6 +38,17 @@ function renderHoldRules(r) {
 	if (!r.rules.length) $('#holdrules tbody').append(el('tr', {}, el('td', {colspan: 5, class: 'muted'}, 'No hold rules.')));
 }
 
+function renderRetired(r) {
+	const fmt = (t) => new Date(t * 1000).toLocaleString();
+	$('#retired tbody').replaceChildren(...r.retired.map((m) => el('tr', {'data-id': m.id},
+		el('td', {}, m.id), el('td', {}, m.account), el('td', {}, m.mail_from || '<>'), el('td', {}, m.recipient),
+		el('td', {class: 'result'}, m.success ? 'success' : 'failure'), el('td', {}, m.attempts),
+		el('td', {}, fmt(m.last_activity)), el('td', {}, fmt(m.keep_until)), el('td', {class: 'error'}, m.last_error))));
+	if (!r.retired.length) $('#retired tbody').append(el('tr', {}, el('td', {colspan: 9, class: 'muted'}, 'No retired messages.')));
+	$('#retired-total').textContent = r.total > r.retired.length ? `(newest ${r.retired.length} of ${r.total})` : '';
+}
+
+$('#retired-refresh').addEventListener('click', act(async () => renderRetired(await call('QueueRetired'))));
 $('#queue-refresh').addEventListener('click', act(async () => renderQueue(await call('Queue'))));
 $('#queue-drop-all').addEventListener('click', act(async () => { if (confirm('Drop all queued messages?')) renderQueue(await call('QueueDrop', {ids: null})); }));
 $('#queue-fail-all').addEventListener('click', act(async () => { if (confirm('Fail all queued messages (DSNs are sent)?')) renderQueue(await call('QueueFail', {ids: null})); }));

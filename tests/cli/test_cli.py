@@ -33,6 +33,29 @@ def test_help():
     assert (r.returncode, r.stdout, r.stderr) == (2, "", "mox: unknown command 'nope' (see: mox help)\n")
 
 
+#: Go mox's localserve-relevant commands (main.go's command table), each with a test against a
+#: running localserve in tests/cli/ (queue, queue webhook/suppress, config, dkim, tools).
+MOX_COMMANDS = (
+    "queue list", "queue hold", "queue unhold", "queue schedule", "queue fail", "queue drop", "queue dump",
+    "queue retired list", "queue retired print", "queue holdrules list", "queue holdrules add", "queue holdrules remove",
+    "queue webhook list", "queue webhook schedule", "queue webhook cancel", "queue webhook print",
+    "queue webhook retired list", "queue webhook retired print",
+    "queue suppress list", "queue suppress add", "queue suppress remove", "queue suppress lookup",
+    "dkim gened25519", "dkim genrsa", "dkim txt", "dkim sign", "dkim verify",
+    "config dnsrecords", "config describe-static", "config describe-domains", "config test", "config example",
+    "config domain add", "config domain rm", "config alias list", "config alias print", "config alias add",
+    "config alias update", "config alias rm", "config alias addaddr", "config alias rmaddr",
+    "config account list", "config account disable", "config account enable",
+    "deliver", "webapi", "message parse", "verifydata", "clientconfig", "cid",
+)
+
+
+def test_help_lists_mox_commands():
+    out = run_mox("help").stdout
+    missing = [c for c in MOX_COMMANDS if f"\n  mox {c} " not in out and f"\n  mox {c}\n" not in out]
+    assert missing == [], out
+
+
 def test_usage_errors():
     r = run_mox("localserve", "-bogus")
     assert (r.returncode, r.stderr) == (2, "mox: no such option: -bogus (see: mox help localserve)\n")

@@ -12,6 +12,7 @@ also count as pairs/triplets.
 from __future__ import annotations
 
 import html.parser
+import re
 
 from mox.message.part import Part
 from mox.message.header import split_header
@@ -26,35 +27,38 @@ MAX_WORD = 32768  # bytes (mox: bbolt's maximum key size)
 _CONSONANTS = frozenset("bcdfghjklmnpqrstvwxyzBCDFGHJKLMNPQRSTVWXYZ23456789")
 
 
+_RANDOM = re.compile("[" + "".join(sorted(_CONSONANTS)) + "]{6,}")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+_NO_HEX = str.maketrans("", "", "0123456789abcdefABCDEF")
+#: Runs of ASCII letters, digits and apostrophes: the candidate words of ASCII text.
+_ASCII_RUN = re.compile("[a-z0-9']+")  # of lower-cased text
+
+
+def _apostrophe_split(run: str) -> list[str]:
+    """The words of an ASCII run with apostrophes: one before a letter ends the word so far."""
+    out: list[str] = []
+    start = 0
+    for i, c in enumerate(run):
+        if c == "'" and i > start and i + 1 < len(run) and run[i + 1].isalpha():
+            out.append(run[start:i])
+            start = i + 1
+    out.append(run[start:])
+    return out
+
+
 def looks_random(s: str) -> bool:
     """ASCII with a stretch of 6 or more consonants (0 and 1 count as vowels), e.g. 2fvu9stm9yx."""
-    stretch = stretches = 0
-    for c in s:
-        if ord(c) >= 0x80:
-            return False
-        if c in _CONSONANTS:
-            stretch += 1
-            continue
-        if stretch >= 6:
-            stretches += 1
-        stretch = 0
-    if stretch >= 6:
-        stretches += 1
-    return stretches > 0
+    return s.isascii() and _RANDOM.search(s) is not None
 
 
 def looks_numeric(s: str) -> bool:
+    """At least 4 ASCII digits, or 3 with nothing but hex digits besides (after a "0x"). As mox
+    (junk/parse.go), the digits are counted over the whole word, not per stretch."""
     s = s.removeprefix("0x")
-    other = digitstretch = maxdigitstretch = 0
-    for c in s:
-        if "0" <= c <= "9":
-            digitstretch += 1
-            continue
-        if not ("a" <= c <= "f" or "A" <= c <= "F"):
-            other += 1
-        maxdigitstretch = max(maxdigitstretch, digitstretch)
-    maxdigitstretch = max(maxdigitstretch, digitstretch)
-    return maxdigitstretch >= 4 or (other == 0 and maxdigitstretch >= 3)
+    digits = len(s) - len(s.translate(_NO_DIGITS))
+    if digits >= 4:
+        return True
+    return digits >= 3 and not s.translate(_NO_HEX)
 
 
 def tokenize_text(text: str, words: set[str], *, onegrams: bool, twograms: bool, threegrams: bool) -> None:
@@ -84,6 +88,24 @@ def tokenize_text(text: str, words: set[str], *, onegrams: bool, twograms: bool,
             _add(words, s)
         prev2, prev = prev, s
 
+    if text.isascii():
+        # The same words without a Python step per character: a run of letters and digits is a
+        # word; an apostrophe inside a run ends the word before it when a letter follows (the
+        # character after a run is never a letter); add()'s checks, inlined.
+        for m in _ASCII_RUN.finditer(text.lower()):
+            run = m.group()
+            for piece in _apostrophe_split(run) if "'" in run else (run,):
+                w = piece.strip("'")
+                if len(w) <= 2 or w.isdigit() or looks_random(w) or looks_numeric(w):
+                    continue
+                if threegrams and prev2 and prev:
+                    _add(words, f"{prev2} {prev} {w}")
+                if twograms and prev:
+                    _add(words, f"{prev} {w}")
+                if onegrams:
+                    _add(words, w)
+                prev2, prev = prev, w
+        return
     n = len(text)
     for i, c in enumerate(text):
         letter_or_digit = c.isalpha() or c.isdecimal()

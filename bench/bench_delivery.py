@@ -14,7 +14,9 @@ Rows:
   its own 250 (Dovecot has no queue of its own; Postfix fsyncs the message into its queue).
 
 The client is a minimal SMTP/LMTP client on plain sockets (one process per connection), so the
-client's own cost is small next to the servers'; each process reports the CPU it used.
+client's own cost is small next to the servers'; each process reports the CPU it used. Each
+server's own CPU time per message (its process tree's user + system time, Linux) is reported
+too: unlike the rates, it hardly moves with the machine's load.
 
 Usage: python3 bench/bench_delivery.py [--rows delivery,submission] [--repeat 1] [--quick]
 """
@@ -170,11 +172,13 @@ def main(argv=None) -> int:
     versions: dict[str, str] = {}
     # server -> row -> (port, lmtp)
     targets: dict[str, dict[str, tuple[int, bool]]] = {s: {} for s in servers}
+    pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         if "mox" in servers:
             from peers import moxserver
             ports, versions["mox"] = stack.enter_context(moxserver.running())
             targets["mox"] = {"delivery": (ports["smtp"], False), "submission": (ports["submission"], False)}
+            pids["mox"] = ports.get("pid", 0)
         if "dovecot" in servers:
             from peers import dovecot
             relay = 0
@@ -189,6 +193,7 @@ def main(argv=None) -> int:
                 targets["dovecot"]["delivery"] = (extra["lmtp"], True)
             if "submission" in extra:
                 targets["dovecot"]["submission"] = (extra["submission"], False)
+            pids["dovecot"] = extra["pid"]  # the Postfix relay's CPU is not counted
         results: dict[tuple[str, str], list[dict]] = {}
         k = 0
         for row in rows:
@@ -197,15 +202,19 @@ def main(argv=None) -> int:
                 k += 1
                 for name in order:
                     port, lmtp = targets[name][row]
+                    cpu0 = util.process_tree_cpu(pids[name]) if pids.get(name) else 0.0
                     if row == "delivery":
                         r = measure(deliver_worker, [(port, lmtp, i, n) for i, n in
                                                      enumerate(split(args.messages, args.connections))])
                     else:
                         r = measure(submit_worker, [(port, i, n) for i, n in
                                                     enumerate(split(args.submissions, args.submission_connections))])
+                    if pids.get(name):
+                        r["cpu_ms"] = (util.process_tree_cpu(pids[name]) - cpu0) * 1000 / r["sent"]
                     results.setdefault((name, row), []).append(r)
                     log(f"  {name} {row}: {r['rate']:.1f} msgs/s ({r['sent']} in {r['elapsed']:.2f}s, "
-                        f"clients used {r['client_cores']:.2f} cores; load "
+                        + (f"server CPU {r['cpu_ms']:.2f} ms/msg, " if "cpu_ms" in r else "")
+                        + f"clients used {r['client_cores']:.2f} cores; load "
                         f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])})")
     print(f"Delivery throughput, median of {args.repeat}")
     for name in servers:
@@ -222,6 +231,11 @@ def main(argv=None) -> int:
                       "mox": util.median([r["rate"] for r in mox]) if mox else None,
                       "peer": util.median([r["rate"] for r in dov]) if dov else None})
     util.print_table("", table, "dovecot")
+    print("Server CPU time per message (ms, user + system of the server's processes; median):")
+    for row in rows:
+        cpu = {name: util.median([r["cpu_ms"] for r in results.get((name, row), []) if "cpu_ms" in r] or [0.0])
+               for name in servers}
+        print(f"  {row}: " + ", ".join(f"{name} {v:.2f}" for name, v in cpu.items()))
     return 0
 
 

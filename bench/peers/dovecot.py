@@ -158,7 +158,7 @@ def running(*, lmtp: bool = False, submission_relay: int = 0):
                     print(p.read_text(encoding="utf-8", errors="replace")[-2000:])
             raise
         if lmtp or submission_relay:
-            yield port, version(), extra_ports
+            yield port, version(), {**extra_ports, "pid": proc.pid}
         else:
             yield port, version()
     finally:

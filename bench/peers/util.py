@@ -93,6 +93,35 @@ def apt_install(package: str, binary: str) -> str | None:
     return str(found) if found else None
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid``, its live descendants and the
+    children it has waited for (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, list[str]] = {}
+    try:
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    raw = Path(f"/proc/{d}/stat").read_text(encoding="ascii", errors="replace")
+                except OSError:
+                    continue
+                stats[int(d)] = raw[raw.rindex(")") + 2:].split()
+    except OSError:
+        return 0.0
+    children: dict[int, list[int]] = {}
+    for p, f in stats.items():
+        children.setdefault(int(f[1]), []).append(p)
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        f = stats.get(p)
+        if f is None:
+            continue
+        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])  # utime stime cutime cstime
+        todo.extend(children.get(p, []))
+    return total / tick
+
+
 def apt_install_program(package: str, path: Path) -> bool:
     """Whether ``path`` (a program of the Debian ``package``, not on PATH) exists, installing the
     package first when it is missing and we can (as apt_install)."""

@@ -43,6 +43,9 @@ class ServerContext:
     tls: ssl.SSLContext | None
     #: Set by ``request_stop``: services stop accepting, handlers say goodbye.
     shutting_down: trio.Event
+    #: Cancel scopes of waits that a stop request ends at once (an SMTP connection's read
+    #: between commands); ``request_stop`` cancels them.
+    stop_scopes: set[trio.CancelScope]
     limiter: Limiter
     auth: Authenticator
     #: counters served on the metrics port (mox.metrics).
@@ -64,6 +67,7 @@ class ServerContext:
         self.store = store
         self.tls = tls
         self.shutting_down = trio.Event()
+        self.stop_scopes = set()
         self.limiter = Limiter(config.limits)
         self.auth = Authenticator(config, store, self.limiter)
         self.metrics = Metrics()
@@ -121,3 +125,5 @@ class ServerContext:
             return
         self.log.print(f"shutting down, waiting max {self.grace:g}s for existing connections")
         self.shutting_down.set()
+        for cs in list(self.stop_scopes):
+            cs.cancel()

@@ -123,36 +123,26 @@ class Conn:
         between_commands = self.proto.state not in (State.READ_DATA, State.READ_BDAT)
         data: bytes | bytearray = b""
         shutdown = False
-        read_error: BaseException | None = None
         with trio.move_on_after(timeout) as cs:
             try:
                 if between_commands:
                     # Between commands a shutdown is answered at once (the stream is closed
-                    # right after, so cancelling the read cannot leave it half-used).
-                    async with trio.open_nursery() as nursery:
-
-                        async def read() -> None:
-                            nonlocal data, read_error
+                    # right after, so cancelling the read cannot leave it half-used): the stop
+                    # request cancels this scope (no watcher task per read).
+                    if self.ctx.shutting_down.is_set():
+                        shutdown = True
+                    else:
+                        with trio.CancelScope() as stop:
+                            self.ctx.stop_scopes.add(stop)
                             try:
                                 data = await self.stream.receive_some(65536)
-                            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
-                                read_error = e
-                            nursery.cancel_scope.cancel()
-
-                        async def watch() -> None:
-                            nonlocal shutdown
-                            await self.ctx.shutting_down.wait()
-                            shutdown = True
-                            nursery.cancel_scope.cancel()
-
-                        nursery.start_soon(read)
-                        nursery.start_soon(watch)
+                            finally:
+                                self.ctx.stop_scopes.discard(stop)
+                        shutdown = stop.cancelled_caught
                 else:
                     data = await self.stream.receive_some(65536)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
                 raise _Closed(f"read: {e!r}") from None
-        if read_error is not None:
-            raise _Closed(f"read: {read_error!r}")
         if shutdown:
             self.write(b"421 4.3.2 shutting down\r\n")
             await self.flush()

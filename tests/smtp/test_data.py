@@ -207,7 +207,7 @@ def test_shutdown(smtp):
     start_tx(tc2)
     tc2.transact("DATA", "354 see you at the bare dot")
     tc2.write(b"Subject: in progress\r\n\r\n")
-    smtp.server.run_sync_in_server(smtp.ctx.shutting_down.set)
+    smtp.server.run_sync_in_server(smtp.ctx.request_stop)
     # An idle connection hears about the shutdown at once.
     tc.expect("421 4.3.2 shutting down")
     tc.expect_closed()

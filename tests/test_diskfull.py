@@ -135,6 +135,25 @@ def test_submission_disk_full(server):
     wait_for(lambda: inbox_message_ids(server) == ["<full-3@example.org>"] and not server.ctx.queue.list())
 
 
+def test_submission_queue_full_no_sent_copy(server):
+    """The Sent copy is stored while the message is queued; when queueing fails (its disk is
+    full, the account's is not), the client hears 452 and the copy is gone again."""
+    queue_only = lambda p: "queue" in p.parts  # noqa: E731 - the account's writes succeed
+    with DiskSpace(0, only=queue_only), smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as c:
+        c.ehlo("localhost")
+        c.login(*AUTH)
+        with pytest.raises(smtplib.SMTPDataError) as ei:
+            c.sendmail("mox@localhost", ["mox@localhost"], message(5))
+        assert (ei.value.smtp_code, ei.value.smtp_error[:5]) == (452, b"4.3.1")
+    acc = server.store.open_account("mox")
+    try:
+        sent = acc.mailbox("Sent")
+        assert sent is not None and acc.messages(sent.id) == []
+    finally:
+        acc.close()
+    assert server.ctx.queue.list() == [] and strays(server) == []
+
+
 def test_queue_waits_for_space(server):
     """Queued durably (250), but the account's disk is full: the queue keeps the message and
     delivers it, once, when space is freed; no attempt is used up, no DSN."""

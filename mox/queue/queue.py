@@ -49,7 +49,7 @@ from mox.queue.hooks import HookQueue, go_quote
 from mox.queue.records import MsgResult, MsgRetired, Suppression
 from mox.queue.store import Changes, Entry, QueueStore, Sent
 from mox.smtp import failsim
-from mox.store import DiskFull
+from mox.store import DiskFull, Message
 from mox.store.layout import is_disk_full
 from mox.context import ServerContext
 
@@ -200,6 +200,31 @@ class Queue:
                     future_release_request=future_release_request,
                 )
             )
+        # The copy in Sent is stored while the message is queued (each durable before this
+        # returns, side by side instead of one after the other); when queueing fails, the copy
+        # is removed again.
+        sent_copy: list[Message] = []
+        err: Exception | None = None
+        async with trio.open_nursery() as nursery:
+            if save_sent:
+                nursery.start_soon(self._store_sent_copy, account, sent_prefix + data, session, sent_copy)
+            try:
+                await self._queue_message(name, data, entries, now, account, recipients)
+            except Exception as e:  # raised below, after the nursery (not in an exception group)
+                err = e
+        if err is not None:
+            if sent_copy:
+                with trio.CancelScope(shield=True):
+                    await self._remove_sent_copy(account, sent_copy[0])
+            raise err
+        self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
+        self._wake.set()
+        return ids
+
+    async def _queue_message(
+        self, name: str, data: bytes, entries: builtins.list[Entry], now: float, account: str,
+        recipients: builtins.list[str],
+    ) -> None:
         # Message files are written in parallel; journal records are group-committed.
         try:
             await trio.to_thread.run_sync(self.store.write_message, name, data)
@@ -213,11 +238,17 @@ class Queue:
             if is_disk_full(e):
                 raise DiskFull(f"queue: disk full: {e.strerror}") from e
             raise
-        self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
-        if save_sent:
-            await self._store_sent_copy(account, sent_prefix + data, session)
-        self._wake.set()
-        return ids
+
+    async def _remove_sent_copy(self, account: str, m: Message) -> None:
+        """Expunge the Sent copy of a message that could not be queued."""
+        try:
+            acc = self.ctx.store.open_account(account)
+            try:
+                await acc.expunge(m.mailbox_id, [m.uid])
+            finally:
+                acc.close()
+        except Exception as e:
+            self.log.unexpected("removing copy in sent mailbox of a message not queued", e, account=account)
 
     async def commit(self, ch: Changes) -> None:
         """Make records durable, then apply them. Concurrent callers share one journal write
@@ -264,7 +295,11 @@ class Queue:
             account, [canonical_recipient(r) for r in recipients], msgmax, rcptmax, self.now()
         )
 
-    async def _store_sent_copy(self, account: str, data: bytes, session: str | None = None) -> None:
+    async def _store_sent_copy(
+        self, account: str, data: bytes, session: str | None = None, stored: builtins.list[Message] | None = None
+    ) -> None:
+        """Store the Sent copy (if the account has a Sent mailbox); its record is appended to
+        ``stored``. Failures are logged, never raised: the message is queued regardless."""
         from mox.delivery.deliver import deliver_to_store
 
         try:
@@ -274,7 +309,9 @@ class Queue:
             finally:
                 acc.close()
             if has_sent:
-                await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",), session=session)
+                m = await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",), session=session)
+                if m is not None and stored is not None:
+                    stored.append(m)
         except DiskFull as e:  # the message is queued; the Sent copy did not fit
             self.log.warn("storing copy in sent mailbox: disk full", account=account, err=str(e))
         except Exception as e:  # the message is queued; a missing Sent copy is only logged

@@ -279,6 +279,11 @@ class FaultTable:
             ]
             return before - len(self._rules)
 
+    def any_rules(self) -> bool:
+        """Whether any rule is installed: without one, callers skip building the subject (a
+        command's or message's tokens) that ``match`` would compare."""
+        return bool(self._rules)
+
     def match(self, proto: str, stage: str, subject: Subject, now: float) -> Rule | None:
         """The first rule that fires for this attempt (counting it), else None."""
         self.prune(now)

@@ -400,6 +400,8 @@ class SmtpHooks:
         return s
 
     async def stage(self, stage: str, args: str = "", data: bytes | None = None) -> None:
+        if not self.st.faults.any_rules():
+            return None
         rule = self.st.faults.match("smtp", stage, self._subject(stage, args, data), time.time())
         if rule is None:
             return
@@ -529,6 +531,8 @@ class ImapHooks:
             import msgspec
 
             cmd = msgspec.structs.replace(cmd, args=args)
+        if not self.st.faults.any_rules():
+            return cmd
         rule = self.st.faults.match("imap", cmd.name.lower(), self._subject(cmd), time.time())
         if rule is None:
             return cmd

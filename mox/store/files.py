@@ -116,7 +116,7 @@ class MessageFiles:
     def read(self, id: int, size: int = 0) -> bytes:
         """The file of message ``id``, byte for byte; MessageGone if it was removed. ``size``:
         the expected size (the record's), so one read usually gets it all."""
-        path = os.path.join(self._msg_prefix, layout.msg_subdir(id), str(id))
+        path = f"{self._msg_prefix}{os.sep}{id >> layout.FILES_PER_DIR_SHIFT:x}{os.sep}{id}"  # layout.message_path
         try:
             fd = os.open(path, _O_READ)
         except FileNotFoundError as e:

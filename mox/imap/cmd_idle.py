@@ -27,19 +27,25 @@ async def cmd_idle(s: Session, cmd: Command) -> str:
                 result["timeout"] = True
             except Bye as e:
                 result["bye"] = e.text
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
+                result["broken"] = e  # raised after the nursery, not in an exception group
             nursery.cancel_scope.cancel()
 
         async def push_changes() -> None:
-            while True:
-                with trio.CancelScope(shield=True):
-                    s.apply_changes()
-                    await s.remove_released_files()
-                    out = s.take_output()
-                    if out:
-                        await s.conn.write(out)
-                if s.sub is None:
-                    await trio.sleep_forever()
-                await s.sub.wait()
+            try:
+                while True:
+                    with trio.CancelScope(shield=True):
+                        s.apply_changes()
+                        await s.remove_released_files()
+                        out = s.take_output()
+                        if out:
+                            await s.conn.write(out)
+                    if s.sub is None:
+                        await trio.sleep_forever()
+                    await s.sub.wait()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
+                result["broken"] = e
+                nursery.cancel_scope.cancel()
 
         async def wait_shutdown() -> None:
             await s.ctx.shutting_down.wait()
@@ -50,6 +56,9 @@ async def cmd_idle(s: Session, cmd: Command) -> str:
         nursery.start_soon(push_changes)
         nursery.start_soon(wait_shutdown)
 
+    broken = result.get("broken")
+    if isinstance(broken, BaseException):
+        raise broken  # the connection is gone (handle_connection)
     if "timeout" in result:
         raise Bye("inactive, closing connection")
     if "bye" in result:

@@ -75,3 +75,21 @@ def test_idle_qresync_vanished(imap):
     tc.response("ok")
     tc.transact("ok", "fetch 1 uid")  # the remaining message is number 1 now
     tc.expect_untagged("* 1 FETCH (UID 2)")
+
+
+def test_connection_reset_during_idle(imap):
+    """A client that goes away abruptly (TCP reset) during IDLE: the connection ends quietly, no
+    error is logged (the harness checks)."""
+    import socket
+    import struct
+
+    imap.start()
+    refs = imap.account.references()
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    tc.command("idle")
+    assert tc.read_line() == "+ waiting"
+    tc.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    tc.conn.sock.close()
+    imap.deliver(MSG)
+    imap.wait_until(lambda: imap.account.references() == refs, "the session to end")

@@ -439,3 +439,21 @@ def test_pushed_while_reading(imap, tls):
         tc.read_untagged(UntaggedStatus("Archive", {"UIDNEXT": i + 1, "MESSAGES": i, "UNSEEN": i}))
         tc.transact("ok", "noop")
         tc.expect_no_untagged()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_connection_reset_while_waiting(imap, tls):
+    """A client that goes away abruptly (TCP reset) while the server waits for its next command
+    with NOTIFY set: the connection ends quietly, no error is logged (the harness checks)."""
+    import socket
+    import struct
+
+    imap.start()
+    refs = imap.account.references()
+    tc = imap.connect(tls=tls)
+    tc.transact("ok", "notify set (personal (MessageNew MessageExpunge MailboxName))")
+    sock = tc.conn.sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    imap.deliver(MSG, mailbox="Archive")  # the server notices the reset or writes into it
+    imap.wait_until(lambda: imap.account.references() == refs, "the session to end")

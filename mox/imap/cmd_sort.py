@@ -4,7 +4,9 @@ RFC 9394 (PARTIAL); RFC 7162 3.1.9 (MODSEQ in SORT responses).
 
 Both search first (cmd_search.search), then order the matches: sort.py and thread.py hold the
 algorithms. A message's sort values and thread fields come from its envelope in the index; only
-THREAD's References field needs the header section (through search.py's header cache). Both are
+THREAD's References field needs the header section of the message file: those are read in a
+worker thread (the first THREAD of a big mailbox reads thousands of files; the event loop keeps
+serving the other connections meanwhile), in chunks with INPROGRESS between them. Both are
 cached per message: message files never change. Results are kept too: a mailbox's SORT order per
 criteria list (``sort.SortOrder``: a later SORT only places the new messages, and takes the
 matches out of it), and the last THREAD answer per mailbox and algorithm, reused while the
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 from mox.message.header import parse_msg_ids
 from mox.message.subject import base_subject
 
@@ -22,7 +26,7 @@ from . import contexts, thread
 from .cmd_search import check_charset, esearch, search
 from .responses import ThreadNode, UntaggedSort, UntaggedThread
 from .search import Candidate, uses_modseq
-from .session import Session
+from .session import Progress, Session
 from .sort import SortOrder, cached_sort_values, sent_date, unicode_casemap
 from .types import Command, SortCriterion
 
@@ -103,11 +107,8 @@ async def cmd_thread(s: Session, cmd: Command) -> str:
     k = (ns, sel.mailbox_id, algorithm)
     kept = _threads.pop(k, None)
     if kept is None or kept.ident != ident:
-        nseq = len(sel.uids)
-        inputs = []
-        for seq, uid, m in found:
-            f = _thread_fields(s, ns, m, seq, nseq)
-            inputs.append(thread.ThreadInput(seq, uid, *f))
+        fields = await _thread_fields(s, ns, [m for _, _, m in found], cmd.tag)
+        inputs = [thread.ThreadInput(seq, uid, *fields[m.id]) for seq, uid, m in found]
         kept = _Threads(ident, thread.thread(algorithm, inputs))
         while len(_threads) >= THREADS_MAX:
             del _threads[next(iter(_threads))]
@@ -143,30 +144,56 @@ THREAD_CACHE_MAX = 200_000
 _thread_cache: dict[tuple[str, int], tuple[str | None, tuple[str, ...], str, bool, int]] = {}
 
 
-def _thread_fields(s: Session, ns: str, m: Any, seq: int, nseq: int) -> tuple[str | None, tuple[str, ...], str, bool, int]:
-    """RFC 5256 3: the Message ID, the references (the valid ids of References, else the first
-    valid id of In-Reply-To), the base subject and whether it was a reply or forward, and the
-    sent date (RFC 5256 2.2)."""
-    k = (ns, m.id)
-    got = _thread_cache.get(k)
-    if got is not None:
+ThreadFields = tuple[str | None, tuple[str, ...], str, bool, int]
+
+#: Messages whose thread fields one worker thread call reads (INPROGRESS between calls).
+THREAD_CHUNK = 500
+
+
+async def _thread_fields(s: Session, ns: str, msgs: list[Any], tag: str) -> dict[int, ThreadFields]:
+    """The thread fields of ``msgs`` by message id: from the cache, or read in a worker thread
+    (message files: never on the event loop) and then cached."""
+    got: dict[int, ThreadFields] = {}
+    missing = []
+    for m in msgs:
+        f = _thread_cache.get((ns, m.id))
+        if f is None:
+            missing.append(m)
+        else:
+            got[m.id] = f
+    if not missing:
         return got
-    env = m.envelope
-    ids = parse_msg_ids(env.message_id if env is not None else None)
-    refs: list[str] = []
-    sel = s.xselected()
-    c = Candidate(s.acc, m, seq, nseq, 0, set(), ns, sel.recent)
-    for raw in c.raw_values("references")[:1]:
-        refs = parse_msg_ids(raw)
-    if not refs:
-        refs = parse_msg_ids(env.in_reply_to if env is not None else None)[:1]
-    base, reply = base_subject(env.subject if env is not None else None)
-    got = (ids[0] if ids else None, tuple(refs), unicode_casemap(base), reply, sent_date(env, m.received))
-    if len(_thread_cache) >= THREAD_CACHE_MAX:
-        for old in list(_thread_cache)[: THREAD_CACHE_MAX // 4]:
-            del _thread_cache[old]
-    _thread_cache[k] = got
+    progress = Progress(s, tag, len(missing))  # RFC 9585 INPROGRESS
+    for i in range(0, len(missing), THREAD_CHUNK):
+        chunk = missing[i : i + THREAD_CHUNK]
+        fields = await trio.to_thread.run_sync(_read_thread_fields, s.acc, chunk)
+        if len(_thread_cache) + len(chunk) > THREAD_CACHE_MAX:
+            for old in list(_thread_cache)[: max(THREAD_CACHE_MAX // 4, len(chunk))]:
+                del _thread_cache[old]
+        for m, f in zip(chunk, fields):
+            _thread_cache[(ns, m.id)] = got[m.id] = f
+        await progress.step(i + len(chunk))
     return got
+
+
+def _read_thread_fields(acc: Any, msgs: list[Any]) -> list[ThreadFields]:
+    """RFC 5256 3: per message the Message ID, the references (the valid ids of References, else
+    the first valid id of In-Reply-To), the base subject and whether it was a reply or forward,
+    and the sent date (RFC 5256 2.2). Runs in a worker thread: it reads message files and
+    touches no shared state (no header cache, no session)."""
+    out: list[ThreadFields] = []
+    for m in msgs:
+        env = m.envelope
+        ids = parse_msg_ids(env.message_id if env is not None else None)
+        refs: list[str] = []
+        c = Candidate(acc, m, 0, 0, 0, set())
+        for raw in c.raw_values("references")[:1]:
+            refs = parse_msg_ids(raw)
+        if not refs:
+            refs = parse_msg_ids(env.in_reply_to if env is not None else None)[:1]
+        base, reply = base_subject(env.subject if env is not None else None)
+        out.append((ids[0] if ids else None, tuple(refs), unicode_casemap(base), reply, sent_date(env, m.received)))
+    return out
 
 
 def _response_nodes(roots: list[thread.Node], uid: bool) -> tuple[ThreadNode, ...]:

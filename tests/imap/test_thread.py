@@ -244,3 +244,47 @@ def test_thread_answers_follow_the_mailbox(imap):
     thread(tc, "uid thread references utf-8 unflagged", "(2)(4 5)")
     thread(tc, "uid thread refs utf-8 unflagged", "(2)(4 5)")
     thread(tc, "uid thread orderedsubject utf-8 unflagged", "(2)(4 5)")
+
+
+def test_reading_references_leaves_the_event_loop_free(imap, monkeypatch):
+    """The References fields of a mailbox threaded for the first time are read in a worker
+    thread: while that read is held, another connection's NOOP is answered (proved by the order
+    of events: with the read on the event loop, the NOOP could only be answered after the read
+    was released, and the test would fail on the NOOP's timeout)."""
+    import threading
+
+    from mox.imap import cmd_sort
+
+    imap.start()
+    for n in range(1, 201):  # 50 threads of 4: each message refers to those before it in its thread
+        first = n - (n - 1) % 4
+        refs = " ".join(f"<m{k}@x>" for k in range(first, n))
+        imap.deliver(mail(n, f"re: topic {first}" if refs else f"topic {first}", BASE + n, refs=refs))
+    events: list[str] = []
+    reading, release = threading.Event(), threading.Event()
+    read = cmd_sort._read_thread_fields
+
+    def held_read(acc, msgs):
+        events.append("reading")
+        reading.set()
+        if not release.wait(2 * imap.timeout):
+            events.append("never released")
+        return read(acc, msgs)
+
+    monkeypatch.setattr(cmd_sort, "_read_thread_fields", held_read)
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    other = imap.connect()
+    tc.command("uid thread references utf-8 all")
+    assert reading.wait(imap.timeout)
+    other.transact("ok", "noop")
+    events.append("noop answered")
+    release.set()
+    tc.response("ok")
+    assert events == ["reading", "noop answered"]
+    [(resp, _)] = tc.untagged
+    assert isinstance(resp, UntaggedThread) and len(resp.threads) == 50
+    assert resp.threads[0] == ThreadNode(1, (ThreadNode(2, (ThreadNode(3, (ThreadNode(4, ()),)),)),))
+    # Cached now: a second THREAD does not read again.
+    tc.transact("ok", "thread references utf-8 all")
+    assert events == ["reading", "noop answered"]

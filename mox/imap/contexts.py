@@ -20,6 +20,13 @@ sequence numbers in the search program mean the messages they named when the com
 received (RFC 5267 4.3: "evaluated at the time the command is received"), as does "$"; a UID
 range with "*" follows the mailbox (new messages can match, and the old last one stop matching).
 
+With PARTIAL (RFC 5267 4.4, RFC 9394) the client holds only the results at the range's
+positions: the context keeps the whole result but tells only how that window changes, as the
+difference between the window the client was last told of and the window now (a message can
+enter it because one before it left): REMOVEFROM for those that left it, then ADDTO for those
+that entered it (SORT contexts with their positions in the whole result: the removals from the
+last, then the additions from the first).
+
 Contexts end with the selection (SELECT, EXAMINE, CLOSE, UNSELECT) or CANCELUPDATE. A session has
 at most ``MAX_CONTEXTS``; past that the command still answers, with ``* NO [NOUPDATE "tag"]``
 (RFC 5267 4.3.1; Dovecot 2.3 also allows 10).
@@ -36,7 +43,7 @@ from .errors import BadCommand
 from .responses import CodeNoUpdate, EsearchUpdate, UntaggedEsearch, UntaggedResult
 from .search import Candidate, compile_key
 from .sort import cached_sort_values, compare
-from .types import Command, NumRange, NumSet, SearchKey, SortCriterion
+from .types import Command, NumRange, NumSet, PartialRange, SearchKey, SortCriterion
 from .wire import sequence_set
 
 if TYPE_CHECKING:
@@ -49,7 +56,7 @@ class UpdateContext:
     """One UPDATE context: its search program and its current result (uids, in the requested
     order: ascending for SEARCH, sort order for SORT)."""
 
-    __slots__ = ("tag", "uid", "pred", "criteria", "results", "members", "values", "star")
+    __slots__ = ("tag", "uid", "pred", "criteria", "results", "members", "values", "star", "partial", "window")
 
     def __init__(
         self,
@@ -59,6 +66,7 @@ class UpdateContext:
         criteria: Sequence[SortCriterion] | None,
         results: list[int],
         values: dict[int, tuple[int | str, ...]],
+        partial: PartialRange | None = None,
     ) -> None:
         self.tag = tag
         self.uid = uid
@@ -68,6 +76,15 @@ class UpdateContext:
         self.members = set(results)
         self.values = values
         self.star = _has_star(key)
+        self.partial = partial
+        # With PARTIAL: the window the client was told of, (first position (0-based), results).
+        self.window = self.current_window()
+
+    def current_window(self) -> tuple[int, list[int]]:
+        if self.partial is None:
+            return 0, []
+        lo, hi = self.partial.bounds(len(self.results))
+        return lo, self.results[lo:hi]
 
     def sort_key(self, uid: int) -> Any:
         assert self.criteria is not None
@@ -142,6 +159,8 @@ def start(
     criteria: Sequence[SortCriterion] | None,
     found: list[tuple[int, int, Any]],
     values: dict[int, tuple[int | str, ...]] | None = None,
+    *,
+    partial: PartialRange | None = None,
 ) -> None:
     """Keep an UPDATE context for a searching command whose result is ``found`` (in the
     requested order); ``values``: the sort values of the results, by uid (SORT)."""
@@ -149,7 +168,7 @@ def start(
         s.send(UntaggedResult("NO", CodeNoUpdate(cmd.tag), "too many update contexts, no updates"))
         return
     results = [u for _, u, _ in found]
-    s.contexts[cmd.tag] = UpdateContext(cmd.tag, cmd.uid, freeze(s, key), criteria, results, dict(values or {}))
+    s.contexts[cmd.tag] = UpdateContext(cmd.tag, cmd.uid, freeze(s, key), criteria, results, dict(values or {}), partial)
 
 
 def cancel(s: Session, tags: list[str]) -> bool:
@@ -216,7 +235,9 @@ def flush(s: Session) -> None:
             return uid if ctx.uid else sel.seq(uid)
 
         updates: list[EsearchUpdate] = []
-        if ctx.criteria is None:
+        if ctx.partial is not None:
+            updates = _window_updates(ctx, num)
+        elif ctx.criteria is None:
             # Position 0: the net change of the batch, each kind as one set in mailbox order.
             first: dict[int, str] = {}
             last: dict[int, str] = {}
@@ -233,6 +254,24 @@ def flush(s: Session) -> None:
             updates = [EsearchUpdate(op, pos, str(num(u))) for op, pos, u in ops]
         if updates:
             s.send(UntaggedEsearch(tag=ctx.tag, uid=ctx.uid, updates=tuple(updates)))
+
+
+def _window_updates(ctx: UpdateContext, num: Any) -> list[EsearchUpdate]:
+    """How the window of a PARTIAL context changed since the client was last told."""
+    old_lo, old = ctx.window
+    ctx.window = new_lo, new = ctx.current_window()
+    old_set, new_set = set(old), set(new)
+    left = [(i, u) for i, u in enumerate(old) if u not in new_set]
+    entered = [(i, u) for i, u in enumerate(new) if u not in old_set]
+    if ctx.criteria is None:
+        out = []
+        if left:
+            out.append(EsearchUpdate("REMOVEFROM", 0, sequence_set(sorted(num(u) for _, u in left))))
+        if entered:
+            out.append(EsearchUpdate("ADDTO", 0, sequence_set(sorted(num(u) for _, u in entered))))
+        return out
+    removals = [EsearchUpdate("REMOVEFROM", old_lo + i + 1, str(num(u))) for i, u in reversed(left)]
+    return removals + [EsearchUpdate("ADDTO", new_lo + i + 1, str(num(u))) for i, u in entered]
 
 
 def messages_added(s: Session, uids: list[int]) -> None:

@@ -122,14 +122,16 @@ class PartialRange(msgspec.Struct, frozen=True):
         if not 1 <= self.first <= self.last:
             raise ValueError("bad partial range")
 
+    def bounds(self, n: int) -> tuple[int, int]:
+        """The slice ``[lo:hi]`` of ``n`` results the range selects."""
+        if self.from_end:
+            return max(n - self.last, 0), max(n - self.first + 1, 0)
+        return min(self.first - 1, n), min(self.last, n)
+
     def select(self, results: list[int]) -> list[int]:
         """The results at the range's positions, in result order (RFC 9394 3.1: positions
         beyond the results select nothing)."""
-        n = len(results)
-        if self.from_end:
-            lo, hi = max(n - self.last, 0), max(n - self.first + 1, 0)
-        else:
-            lo, hi = min(self.first - 1, n), min(self.last, n)
+        lo, hi = self.bounds(len(results))
         return results[lo:hi]
 
 

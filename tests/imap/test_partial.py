@@ -123,3 +123,69 @@ def test_capabilities(imap, profile_cap):
     tc = imap.connect()
     tc.transact("ok", "capability")
     assert profile_cap in tc.untagged[0][0].caps
+
+
+def test_update_honours_the_partial_range(imap):
+    """RFC 5267 4.4 with UPDATE: the client holds only the window, so only how the window
+    changes is told: a result leaving it (or one before it leaving, which shifts the next one
+    in) gives REMOVEFROM and ADDTO; changes outside it give nothing."""
+    tc = setup(imap, n=10)  # 10 has \Deleted
+    other = imap.connect()
+    other.transact("ok", "select inbox")
+    t = tc.transact("ok", "UID SEARCH RETURN (PARTIAL 1:3 UPDATE) UNDELETED").tag
+    tc.expect_untagged(UntaggedEsearch(tag=t, uid=True, partial=EsearchPartial("1:3", "1:3")))
+    t2 = tc.transact("ok", "UID SEARCH RETURN (PARTIAL -1:-2 UPDATE) UNDELETED").tag
+    tc.expect_untagged(UntaggedEsearch(tag=t2, uid=True, partial=EsearchPartial("-1:-2", "8:9")))
+    # Message 8 gets \Deleted: outside the first window, the last one shifts to 7:9 -> 7 8 out...
+    other.transact("ok", "uid store 8 +flags.silent (\\Deleted)")
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered(
+        "* 8 FETCH (UID 8 FLAGS (\\Deleted \\Recent))", f'* ESEARCH (TAG "{t2}") UID REMOVEFROM (0 8) ADDTO (0 7)'
+    )
+    # Message 2 gets \Deleted: 4 enters the first window; the last is unchanged.
+    other.transact("ok", "uid store 2 +flags.silent (\\Deleted)")
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered(
+        "* 2 FETCH (UID 2 FLAGS (\\Deleted \\Recent))", f'* ESEARCH (TAG "{t}") UID REMOVEFROM (0 2) ADDTO (0 4)'
+    )
+    # A new message: only the last window changes.
+    imap.deliver(b"Subject: new\r\n\r\nx\r\n")
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered(
+        "* 11 EXISTS", "* 11 RECENT", "* 11 FETCH (UID 11 FLAGS (\\Recent))",
+        f'* ESEARCH (TAG "{t2}") UID REMOVEFROM (0 7) ADDTO (0 11)',
+    )
+    # Message 5 (outside both windows) gets \Seen: nothing for the contexts.
+    other.transact("ok", "uid store 5 +flags.silent (\\Seen)")
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered("* 5 FETCH (UID 5 FLAGS (\\Seen \\Recent))")
+    # An expunge of 1 and 2 (2 is \Deleted; 1 gets it): 5 shifts into the first window, before
+    # the EXPUNGEs while the numbers hold.
+    other.transact("ok", "uid store 1 +flags.silent (\\Deleted)")
+    other.transact("ok", "uid expunge 1:2")
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered(
+        "* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent))",
+        f'* ESEARCH (TAG "{t}") UID REMOVEFROM (0 1) ADDTO (0 5)',
+        "* 1 EXPUNGE", "* 1 EXPUNGE", "* 9 RECENT",
+    )
+
+
+def test_sort_update_honours_the_partial_range(imap):
+    """A SORT context with PARTIAL: positions in the whole sorted result, removals first."""
+    imap.start()
+    for i in range(1, 6):
+        imap.deliver(b"Subject: x\r\n\r\nx\r\n", received=1000.0 + i)
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    t = tc.transact("ok", "UID SORT RETURN (PARTIAL 1:2 UPDATE) (REVERSE ARRIVAL) UTF-8 ALL").tag
+    tc.expect_untagged(UntaggedEsearch(tag=t, uid=True, partial=EsearchPartial("1:2", "5,4")))
+    imap.deliver(b"Subject: new\r\n\r\nx\r\n", received=5000.0)  # the newest: first in REVERSE ARRIVAL
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered(
+        "* 6 EXISTS", "* 6 RECENT", "* 6 FETCH (UID 6 FLAGS (\\Recent))",
+        f'* ESEARCH (TAG "{t}") UID REMOVEFROM (2 4) ADDTO (1 6)',
+    )
+    imap.deliver(b"Subject: new\r\n\r\nx\r\n", received=1.0)  # the oldest: last, outside the window
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered("* 7 EXISTS", "* 7 RECENT", "* 7 FETCH (UID 7 FLAGS (\\Recent))")

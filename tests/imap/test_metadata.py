@@ -151,6 +151,23 @@ def test_imaplib(imap):
     m.logout()
 
 
+def test_imapclient(imap):
+    """imapclient has no METADATA methods: its raw command interface sends them (a binary value
+    as a literal) and parses the untagged METADATA responses."""
+    from imapclient import IMAPClient
+
+    imap.start()
+    c = IMAPClient("127.0.0.1", port=imap.ports["imap"], ssl=False, timeout=10)
+    c.login("mox@localhost", "moxmoxmox")
+    assert c.has_capability("METADATA") and c.has_capability("LIST-METADATA")
+    c._raw_command_untagged(b"SETMETADATA", [b"INBOX", b'(/private/comment "from imapclient")'], uid=False)
+    got = c._raw_command_untagged(b"GETMETADATA", [b"INBOX", b"/private/comment"], "METADATA", uid=False)
+    assert got == [b'Inbox (/private/comment "from imapclient")']
+    got = c._raw_command_untagged(b"GETMETADATA", [b"INBOX", b"/private/nothing"], "METADATA", uid=False)
+    assert got == [None]  # no entry: no METADATA response
+    c.logout()
+
+
 def test_client_helpers(imap):
     from mox.imap.client import Conn
 

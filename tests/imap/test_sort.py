@@ -192,3 +192,16 @@ def test_client_methods(imap):
     e = c.esearch("UID SORT RETURN (PARTIAL -1:-2 COUNT UPDATE) (SUBJECT) UTF-8 ALL")
     assert (e.uid, e.count, e.partial) == (True, 5, EsearchPartial("-1:-2", "2:3"))
     assert c.cancelupdate(e.tag).status == "OK"
+
+
+def test_sort_empty_mailbox(imap):
+    """SORT, ESORT and PARTIAL on a mailbox without messages (RFC 5256 4, RFC 4731 3.1: no
+    MIN/MAX/ALL when nothing matched, COUNT 0; RFC 9394 3.1: PARTIAL with NIL)."""
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    tc.transact("ok", "sort (subject) utf-8 all")
+    tc.expect_untagged("* SORT")
+    t = tc.transact("ok", "sort return (min max count all) (reverse arrival) utf-8 all").tag
+    tc.expect_untagged(f'* ESEARCH (TAG "{t}") COUNT 0')
+    t = tc.transact("ok", "uid sort return (partial 1:10) (date) utf-8 all").tag
+    tc.expect_untagged(f'* ESEARCH (TAG "{t}") UID PARTIAL (1:10 NIL)')

@@ -424,7 +424,17 @@ class Session:
 
     def select_view(self, mailbox_id: int) -> tuple[Any, list[Any], int]:
         """The mailbox and its messages as of one moment, for SELECT (Account.select_view)."""
-        mb, msgs, floor = self.acc.select_view(mailbox_id, self.sub)
+        keep = None
+        if self.notify is not None and self.notify.groups:
+            # What NOTIFY tells of other mailboxes is not in the listing: it stays pending.
+            from mox.store.changes import ChangeMailboxCounts
+
+            def keep(ch: Any) -> bool:
+                if isinstance(ch, ChangeMailboxCounts):
+                    return ch.mailbox.id != mailbox_id
+                return not _message_change_of(ch, mailbox_id)
+
+        mb, msgs, floor = self.acc.select_view(mailbox_id, self.sub, keep)
         self.carry = []  # reflected in the listing, like the changes select_view dropped
         self.mark = floor
         return mb, msgs, floor

@@ -182,6 +182,13 @@ class ChangeSubscriber:
             items, self._items = self._items, []
             return items, self.mark
 
+    def requeue(self, changes: list) -> None:
+        """Put drained changes back in front of the pending ones (Account.select_view, under
+        the account's lock: nothing is pushed meanwhile)."""
+        if changes:
+            with self._lock:
+                self._items[:0] = changes
+
     def holds(self, change: object) -> bool:
         with self._lock:
             return id(change) in self._held

@@ -12,7 +12,7 @@ it (``_junk_holds``; junk_training.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mox.store.changes import ChangeSubscriber
@@ -117,16 +117,21 @@ class HeldRemovals(IndexState):
             with self._cond:
                 self._unlinking.difference_update(ids)
 
-    def select_view(self, mailbox_id: int, sub: ChangeSubscriber) -> tuple[Mailbox, list[Message], int]:
+    def select_view(
+        self, mailbox_id: int, sub: ChangeSubscriber, keep: Callable[[object], bool] | None = None
+    ) -> tuple[Mailbox, list[Message], int]:
         """A session selects a mailbox: the mailbox, its messages and the account's modseq, all
         as of one moment, while the subscriber's pending changes (reflected in that listing) are
         dropped, what it held is released, and from now on it holds removals from this mailbox.
-        Changes with a modseq up to the returned one are in the listing."""
+        Changes with a modseq up to the returned one are in the listing. Pending changes for
+        which ``keep`` says True stay pending (what the session tells of other mailboxes)."""
         with self._cond:
             mb = self._mailbox_by_id_locked(mailbox_id)
             msgs = list(self._live[mailbox_id].values())
             modseq = self._last_modseq
-            sub.drain()
+            pending, _ = sub.drain()
+            if keep is not None:
+                sub.requeue([c for c in pending if keep(c)])
             old = sub._take_held()
             sub.hold_mailbox = mailbox_id
             self._release_locked(old)

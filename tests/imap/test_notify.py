@@ -457,3 +457,25 @@ def test_connection_reset_while_waiting(imap, tls):
     sock.close()
     imap.deliver(MSG, mailbox="Archive")  # the server notices the reset or writes into it
     imap.wait_until(lambda: imap.account.references() == refs, "the session to end")
+def test_select_keeps_other_mailboxes_events(imap, monkeypatch):
+    """Changes waiting when the client SELECTs: those of the selected mailbox are in its listing,
+    those of other mailboxes are still told (SELECT drops only the former)."""
+    from mox.imap.session import Session
+
+    select_view = Session.select_view
+
+    def select_view_after_changes(self, mailbox_id):
+        # Another session's changes, waiting for this one as the listing is made.
+        self.acc.create_mailbox_sync("newbox")
+        self.acc.deliver_sync("Inbox", MSG)
+        self.acc.deliver_sync("Archive", MSG)
+        return select_view(self, mailbox_id)
+
+    monkeypatch.setattr(Session, "select_view", select_view_after_changes)
+    tc = imap.connect()
+    tc.transact("ok", "notify set (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName))")
+    tc.transact("ok", "select inbox")
+    tc.expect_untagged_some(
+        "* 1 EXISTS", '* LIST (\\Subscribed) "/" newbox', UntaggedStatus("Archive", {"UIDNEXT": 2, "MESSAGES": 1, "UNSEEN": 1})
+    )
+    assert sum(1 for _, raw in tc.untagged if raw.endswith(b" EXISTS")) == 1  # the new message only in the listing

@@ -52,11 +52,11 @@ from typing import TYPE_CHECKING, Any
 from mox.store.mailbox_names import normalize_mailbox_name
 
 from .errors import BadCommand, CommandFailed
-from .responses import CodeWord, UntaggedResult, UntaggedStatus
+from .responses import CodeWord, Response, UntaggedList, UntaggedMetadata, UntaggedResult, UntaggedStatus
 from .types import Command, NotifyEvent, NotifyGroup
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .session import Selected, Session
 
 #: The events we can tell of, in the BADEVENT response code (RFC 5465 3.1: all of them).
 SUPPORTED_EVENTS = (
@@ -238,3 +238,115 @@ def status_attrs(s: Session, mb: Any, kinds: set[str]) -> dict[str, int | None]:
         attrs["HIGHESTMODSEQ"] = max(mb.highest_modseq, 1)
     attrs["UNSEEN"] = mb.unseen
     return attrs
+
+
+def message_change_of(ch: Any, mailbox_id: int) -> bool:
+    """A change to messages (or keywords) of the mailbox (what NOTIFY's message events tell of)."""
+    from mox.store import changes as C
+
+    return (
+        isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords))
+        and ch.mailbox_id == mailbox_id
+    )
+
+
+class NotifyRouter:
+    """How a session with a NOTIFY setting tells of changes (cmd_notify.py has the rules):
+    ``route(change)`` says True when it took care of the change, False when the session's
+    usual handling of the selected mailbox is to apply it."""
+
+    def __init__(self, s: Session, n: Notify, sel: Selected | None, flush_adds: Any) -> None:
+        self.s = s
+        self.n = n
+        self.sel = sel
+        self.flush_adds = flush_adds
+        self.m = Matcher(s)
+        self.status: dict[int, set[str]] = {}  # other mailboxes' events waiting for their counts
+
+    def _send(self, r: Response) -> None:
+        self.flush_adds()  # the client hears of things in the order they happened
+        self.s.send(r)
+
+    def route(self, ch: Any) -> bool:
+        from mox.store import changes as C
+
+        s, n, sel = self.s, self.n, self.sel
+        if isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords)):
+            kind = (
+                "MessageNew" if isinstance(ch, C.ChangeAddUID)
+                else "MessageExpunge" if isinstance(ch, C.ChangeRemoveUIDs)
+                else "FlagChange"
+            )  # fmt: skip
+            if sel is not None and ch.mailbox_id == sel.mailbox_id:
+                if n.selected_event(kind) is not None:
+                    return False  # told as without NOTIFY
+                if isinstance(ch, C.ChangeRemoveUIDs):
+                    s.sub.release(ch)  # not told: the view keeps the numbers (cmd_notify.py)
+                return True
+            if isinstance(ch, C.ChangeRemoveUIDs):
+                s.sub.release(ch)
+            if isinstance(ch, C.ChangeMailboxKeywords):
+                return True
+            mb = s.acc.mailbox_by_id(ch.mailbox_id)
+            if mb is not None and n.match(self.m, mb.id, mb.name, kind) is not None:
+                self.status.setdefault(mb.id, set()).add(kind)
+            return True
+        if isinstance(ch, C.ChangeMailboxCounts):
+            kinds = self.status.pop(ch.mailbox.id, None)
+            if kinds:
+                # The counts as the index has them now, not as of the change: never older than
+                # what a STATUS command showed this client (the index can be ahead of the
+                # changes still on their way to this session).
+                self._send_status(s.acc.mailbox_by_id(ch.mailbox.id) or ch.mailbox, kinds)
+            return True
+        if isinstance(ch, C.ChangeAddMailbox):
+            if n.match(self.m, ch.mailbox.id, ch.mailbox.name, "MailboxName") is not None:
+                flags = ("\\Subscribed",) if ch.mailbox.subscribed else ()
+                self._send(UntaggedList(flags, "/", ch.mailbox.name))
+            return True
+        if isinstance(ch, C.ChangeRemoveMailbox):
+            if sel is not None and sel.mailbox_id == ch.mailbox_id:
+                sel.deleted = True  # commands on it are refused from now on (server.py)
+            s.sub.release(ch)
+            self.status.pop(ch.mailbox_id, None)
+            if n.match(self.m, ch.mailbox_id, ch.name, "MailboxName") is not None:
+                self._send(UntaggedList(("\\NonExistent",), "/", ch.name))  # RFC 5465 5.4
+            return True
+        if isinstance(ch, C.ChangeRenameMailbox):
+            if sel is not None and sel.mailbox_id == ch.mailbox_id:
+                sel.name = ch.new_name
+            if (
+                n.match(self.m, ch.mailbox_id, ch.new_name, "MailboxName") is not None
+                or n.match(self.m, ch.mailbox_id, ch.old_name, "MailboxName") is not None
+            ):
+                # RFC 5465 5.4: OLDNAME whatever the client enabled.
+                self._send(UntaggedList((), "/", ch.new_name, oldname=ch.old_name))
+            return True
+        if isinstance(ch, C.ChangeSubscription):
+            mb = s.acc.mailbox(ch.name)
+            if n.match(self.m, mb.id if mb is not None else 0, ch.name, "SubscriptionChange") is not None:
+                # RFC 5465 5.5: \Subscribed if and only if subscribed now.
+                attrs: tuple[str, ...] = ("\\Subscribed",) if ch.subscribed else ()
+                if mb is None:
+                    attrs += ("\\NonExistent",)
+                self._send(UntaggedList(attrs, "/", ch.name))
+            return True
+        if isinstance(ch, C.ChangeAnnotation):
+            # RFC 5465 5.6, 5.7: the entry's name, not its value (RFC 5464 4.4.2).
+            kind = "ServerMetadataChange" if ch.mailbox_id == 0 else "MailboxMetadataChange"
+            if n.match(self.m, ch.mailbox_id, ch.mailbox_name, kind) is not None:
+                self._send(UntaggedMetadata(ch.mailbox_name, ((ch.key, None),), values=False))
+            return True
+        return True  # thread settings, special use: nothing to tell
+
+    def _send_status(self, mb: Any, kinds: set[str]) -> None:
+        self._send(UntaggedStatus(mb.name, status_attrs(self.s, mb, kinds)))
+
+    def flush(self) -> None:
+        """Events whose mailbox counts did not come in the same batch: told with the counts
+        as they are now."""
+        for mbid, kinds in list(self.status.items()):
+            mb = self.s.acc.mailbox_by_id(mbid)
+            if mb is not None:
+                self._send_status(mb, kinds)
+        self.status.clear()

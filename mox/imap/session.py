@@ -48,6 +48,7 @@ from mox.auth import sasl
 from mox.context import ServerContext
 
 from . import contexts, response_write, utf7
+from .cmd_notify import Notify, NotifyRouter, message_change_of
 from .errors import BadCommand, CommandFailed
 from .responses import (
     Code,
@@ -63,17 +64,14 @@ from .responses import (
     UntaggedUIDFetch,
     UntaggedFlags,
     UntaggedList,
-    UntaggedMetadata,
     UntaggedRecent,
     UntaggedResult,
-    UntaggedStatus,
     UntaggedVanished,
 )
 from .types import KNOWN_KEYWORDS, SYSTEM_FLAGS, NumSet
 from .wire import sequence_set
 
 if TYPE_CHECKING:
-    from .cmd_notify import Notify
     from .server import Connection
 
 # Capabilities as mox v0.0.17 (imapserver/server.go, in its order), plus NAMESPACE, then the ones
@@ -432,7 +430,7 @@ class Session:
             def keep(ch: Any) -> bool:
                 if isinstance(ch, ChangeMailboxCounts):
                     return ch.mailbox.id != mailbox_id
-                return not _message_change_of(ch, mailbox_id)
+                return not message_change_of(ch, mailbox_id)
 
         mb, msgs, floor = self.acc.select_view(mailbox_id, self.sub, keep)
         self.carry = []  # reflected in the listing, like the changes select_view dropped
@@ -498,11 +496,11 @@ class Session:
                     mark = before  # the changes up to it are applied, not more
                     break
         elif push and n is not None and n.delayed and sel is not None:
-            held = [ch for ch in changes if _message_change_of(ch, sel.mailbox_id)]
+            held = [ch for ch in changes if message_change_of(ch, sel.mailbox_id)]
             if len(held) > MAX_DELAYED:
                 self._notify_overflow()  # and they are applied as after NOTIFY NONE
             elif held:
-                changes = [ch for ch in changes if not _message_change_of(ch, sel.mailbox_id)]
+                changes = [ch for ch in changes if not message_change_of(ch, sel.mailbox_id)]
                 self.carry = held
                 seqs = [ch.modseq for ch in held if hasattr(ch, "modseq")]
                 if seqs:
@@ -536,7 +534,7 @@ class Session:
             contexts.messages_added(self, [a.uid for a in adds])
             adds.clear()
 
-        notify = _NotifyRouter(self, n, sel, flush_adds) if n is not None else None
+        notify = NotifyRouter(self, n, sel, flush_adds) if n is not None else None
         for ch in changes:
             if notify is not None and notify.route(ch):
                 continue
@@ -684,119 +682,3 @@ class Session:
             except Exception as e:  # pragma: no cover
                 self.log.unexpected("closing account", e)
             self.acc = None
-
-
-def _message_change_of(ch: Any, mailbox_id: int) -> bool:
-    """A change to messages (or keywords) of the mailbox (what NOTIFY's message events tell of)."""
-    from mox.store import changes as C
-
-    return (
-        isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords))
-        and ch.mailbox_id == mailbox_id
-    )
-
-
-class _NotifyRouter:
-    """How a session with a NOTIFY setting tells of changes (cmd_notify.py has the rules):
-    ``route(change)`` says True when it took care of the change, False when the session's
-    usual handling of the selected mailbox is to apply it."""
-
-    def __init__(self, s: Session, n: Notify, sel: Selected | None, flush_adds: Any) -> None:
-        from .cmd_notify import Matcher
-
-        self.s = s
-        self.n = n
-        self.sel = sel
-        self.flush_adds = flush_adds
-        self.m = Matcher(s)
-        self.status: dict[int, set[str]] = {}  # other mailboxes' events waiting for their counts
-
-    def _send(self, r: Response) -> None:
-        self.flush_adds()  # the client hears of things in the order they happened
-        self.s.send(r)
-
-    def route(self, ch: Any) -> bool:
-        from mox.store import changes as C
-
-        s, n, sel = self.s, self.n, self.sel
-        if isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords)):
-            kind = (
-                "MessageNew" if isinstance(ch, C.ChangeAddUID)
-                else "MessageExpunge" if isinstance(ch, C.ChangeRemoveUIDs)
-                else "FlagChange"
-            )  # fmt: skip
-            if sel is not None and ch.mailbox_id == sel.mailbox_id:
-                if n.selected_event(kind) is not None:
-                    return False  # told as without NOTIFY
-                if isinstance(ch, C.ChangeRemoveUIDs):
-                    s.sub.release(ch)  # not told: the view keeps the numbers (cmd_notify.py)
-                return True
-            if isinstance(ch, C.ChangeRemoveUIDs):
-                s.sub.release(ch)
-            if isinstance(ch, C.ChangeMailboxKeywords):
-                return True
-            mb = s.acc.mailbox_by_id(ch.mailbox_id)
-            if mb is not None and n.match(self.m, mb.id, mb.name, kind) is not None:
-                self.status.setdefault(mb.id, set()).add(kind)
-            return True
-        if isinstance(ch, C.ChangeMailboxCounts):
-            kinds = self.status.pop(ch.mailbox.id, None)
-            if kinds:
-                # The counts as the index has them now, not as of the change: never older than
-                # what a STATUS command showed this client (the index can be ahead of the
-                # changes still on their way to this session).
-                self._send_status(s.acc.mailbox_by_id(ch.mailbox.id) or ch.mailbox, kinds)
-            return True
-        if isinstance(ch, C.ChangeAddMailbox):
-            if n.match(self.m, ch.mailbox.id, ch.mailbox.name, "MailboxName") is not None:
-                flags = ("\\Subscribed",) if ch.mailbox.subscribed else ()
-                self._send(UntaggedList(flags, "/", ch.mailbox.name))
-            return True
-        if isinstance(ch, C.ChangeRemoveMailbox):
-            if sel is not None and sel.mailbox_id == ch.mailbox_id:
-                sel.deleted = True  # commands on it are refused from now on (server.py)
-            s.sub.release(ch)
-            self.status.pop(ch.mailbox_id, None)
-            if n.match(self.m, ch.mailbox_id, ch.name, "MailboxName") is not None:
-                self._send(UntaggedList(("\\NonExistent",), "/", ch.name))  # RFC 5465 5.4
-            return True
-        if isinstance(ch, C.ChangeRenameMailbox):
-            if sel is not None and sel.mailbox_id == ch.mailbox_id:
-                sel.name = ch.new_name
-            if (
-                n.match(self.m, ch.mailbox_id, ch.new_name, "MailboxName") is not None
-                or n.match(self.m, ch.mailbox_id, ch.old_name, "MailboxName") is not None
-            ):
-                # RFC 5465 5.4: OLDNAME whatever the client enabled.
-                self._send(UntaggedList((), "/", ch.new_name, oldname=ch.old_name))
-            return True
-        if isinstance(ch, C.ChangeSubscription):
-            mb = s.acc.mailbox(ch.name)
-            if n.match(self.m, mb.id if mb is not None else 0, ch.name, "SubscriptionChange") is not None:
-                # RFC 5465 5.5: \Subscribed if and only if subscribed now.
-                attrs: tuple[str, ...] = ("\\Subscribed",) if ch.subscribed else ()
-                if mb is None:
-                    attrs += ("\\NonExistent",)
-                self._send(UntaggedList(attrs, "/", ch.name))
-            return True
-        if isinstance(ch, C.ChangeAnnotation):
-            # RFC 5465 5.6, 5.7: the entry's name, not its value (RFC 5464 4.4.2).
-            kind = "ServerMetadataChange" if ch.mailbox_id == 0 else "MailboxMetadataChange"
-            if n.match(self.m, ch.mailbox_id, ch.mailbox_name, kind) is not None:
-                self._send(UntaggedMetadata(ch.mailbox_name, ((ch.key, None),), values=False))
-            return True
-        return True  # thread settings, special use: nothing to tell
-
-    def _send_status(self, mb: Any, kinds: set[str]) -> None:
-        from .cmd_notify import status_attrs
-
-        self._send(UntaggedStatus(mb.name, status_attrs(self.s, mb, kinds)))
-
-    def flush(self) -> None:
-        """Events whose mailbox counts did not come in the same batch: told with the counts
-        as they are now."""
-        for mbid, kinds in list(self.status.items()):
-            mb = self.s.acc.mailbox_by_id(mbid)
-            if mb is not None:
-                self._send_status(mb, kinds)
-        self.status.clear()

@@ -46,7 +46,7 @@ from mox.queue.dsn import RecipientStatus, compose_dsn
 from mox.queue.errors import DeliveryError, SuppressedError
 from mox.queue.holdrules import HoldRules
 from mox.queue.hooks import HookQueue, go_quote
-from mox.queue.records import MsgResult, MsgRetired, Suppression
+from mox.queue.records import MsgResult, MsgRetired, Suppression, retired_record
 from mox.queue.store import Changes, Entry, QueueStore, Sent
 from mox.smtp import failsim
 from mox.store import DiskFull, Message
@@ -572,7 +572,7 @@ class Queue:
         ch = Changes(removes=[e.id], suppressions=list(suppressions))
         keep = self.keep_retired_messages(e.account)
         if keep > 0:
-            ch.retired.append(_retired(e, success=success, now=now, keep=keep))
+            ch.retired.append(retired_record(e, success=success, now=now, keep=keep))
         last_error = e.results[-1].error if e.results else ""
         hooks = list(extra_hooks)
         hook = self.hooks.outgoing(e, event, suppressing=bool(suppressions), code=code, secode=secode, error=last_error)
@@ -790,36 +790,6 @@ class Queue:
             raise  # the entry stays queued and its DSN is tried again
         except Exception as err:
             self.log.unexpected("delivering dsn failed", err, id=e.id, account=e.account)
-
-
-def _retired(e: Entry, *, success: bool, now: float, keep: float) -> MsgRetired:
-    try:
-        rcpt = sup.normalize(e.recipient)
-    except sup.SuppressionError:
-        rcpt = e.recipient
-    return MsgRetired(
-        id=e.id,
-        queued=e.queued,
-        sender_account=e.account,
-        mail_from=e.mail_from,
-        from_id=e.from_id,
-        recipient=e.recipient,
-        recipient_address=rcpt,
-        attempts=e.attempts,
-        last_attempt=e.last_attempt,
-        results=list(e.results),
-        size=e.size,
-        message_id=e.message_id,
-        subject=e.subject,
-        require_tls=e.require_tls,
-        future_release_request=e.future_release_request,
-        extra=dict(e.extra),
-        success=success,
-        last_activity=now,
-        keep_until=now + keep,
-        transport=e.transport,
-        smtputf8=e.smtputf8,
-    )
 
 
 class _Commit:

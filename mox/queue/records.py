@@ -9,11 +9,15 @@ times are unix seconds here and RFC 3339 in what users see (:func:`to_json`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from mox.queue import suppression as sup
 from mox.webhook import mox_name, rfc3339
+
+if TYPE_CHECKING:
+    from mox.queue.store import Entry
 
 
 class _Rec(msgspec.Struct, rename=mox_name, kw_only=True):
@@ -57,6 +61,38 @@ class MsgRetired(_Rec, kw_only=True):
     keep_until: float
     transport: str = ""  # the entry's transport ("" the default)
     smtputf8: bool = msgspec.field(default=False, name="SMTPUTF8")
+
+
+def retired_record(e: Entry, *, success: bool, now: float, keep: float) -> MsgRetired:
+    """The retired record of queue entry ``e`` whose delivery ended now (mox queue: a message
+    moves to the retired list when it leaves the queue)."""
+    try:
+        rcpt = sup.normalize(e.recipient)
+    except sup.SuppressionError:
+        rcpt = e.recipient
+    return MsgRetired(
+        id=e.id,
+        queued=e.queued,
+        sender_account=e.account,
+        mail_from=e.mail_from,
+        from_id=e.from_id,
+        recipient=e.recipient,
+        recipient_address=rcpt,
+        attempts=e.attempts,
+        last_attempt=e.last_attempt,
+        results=list(e.results),
+        size=e.size,
+        message_id=e.message_id,
+        subject=e.subject,
+        require_tls=e.require_tls,
+        future_release_request=e.future_release_request,
+        extra=dict(e.extra),
+        success=success,
+        last_activity=now,
+        keep_until=now + keep,
+        transport=e.transport,
+        smtputf8=e.smtputf8,
+    )
 
 
 class HookResult(_Rec, kw_only=True):

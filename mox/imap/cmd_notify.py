@@ -41,6 +41,8 @@ With a setting (``Notify``):
 - STATUS (RFC 5465 3.1): ``NOTIFY SET STATUS`` answers with a STATUS (MESSAGES UIDNEXT
   UIDVALIDITY UNSEEN [HIGHESTMODSEQ]) for every mailbox but the selected one that the new
   setting would tell of new messages.
+- RFC 5465 7: ``SEARCH/SORT RETURN (UPDATE (fetch-att ...))`` (contexts.py): a new message that
+  enters an UPDATE context's result comes with a FETCH of those attributes, before the ADDTO.
 - NOTIFY SET is an implicit NOOP (RFC 5465 3.1): what waited for the selected mailbox goes out
   (under the setting that was in force) before the new setting takes over.
 """

@@ -99,7 +99,7 @@ async def cmd_search(s: Session, cmd: Command) -> str:
         return "SEARCH done"
     esearch(s, cmd, ret if ret is not None else [], args["partial"], found, modseq)
     if ret is not None and "UPDATE" in ret:
-        contexts.start(s, cmd, key, None, found, partial=args["partial"])
+        contexts.start(s, cmd, key, None, found, partial=args["partial"], fetch_atts=args.get("update_atts", ()))
     return "SEARCH done"
 
 

@@ -51,7 +51,7 @@ async def cmd_sort(s: Session, cmd: Command) -> str:
     # RFC 5267 3: the extended SORT answers with ESEARCH, results in sort order.
     esearch(s, cmd, ret, args["partial"], order, modseq)
     if "UPDATE" in ret:
-        contexts.start(s, cmd, key, criteria, order, {u: kept.values[u] for _, u, _ in order}, partial=args["partial"])
+        contexts.start(s, cmd, key, criteria, order, {u: kept.values[u] for _, u, _ in order}, partial=args["partial"], fetch_atts=args.get("update_atts", ()))
     return "SORT done"
 
 

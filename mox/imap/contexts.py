@@ -43,7 +43,7 @@ from .errors import BadCommand
 from .responses import CodeNoUpdate, EsearchUpdate, UntaggedEsearch, UntaggedResult
 from .search import Candidate, compile_key
 from .sort import cached_sort_values, compare
-from .types import Command, NumRange, NumSet, PartialRange, SearchKey, SortCriterion
+from .types import Command, FetchAtt, NumRange, NumSet, PartialRange, SearchKey, SortCriterion
 from .wire import sequence_set
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ class UpdateContext:
     """One UPDATE context: its search program and its current result (uids, in the requested
     order: ascending for SEARCH, sort order for SORT)."""
 
-    __slots__ = ("tag", "uid", "pred", "criteria", "results", "members", "values", "star", "partial", "window")
+    __slots__ = (
+        "tag", "uid", "pred", "criteria", "results", "members", "values", "star", "partial", "window", "fetch_atts"
+    )
 
     def __init__(
         self,
@@ -67,8 +69,10 @@ class UpdateContext:
         results: list[int],
         values: dict[int, tuple[int | str, ...]],
         partial: PartialRange | None = None,
+        fetch_atts: tuple[FetchAtt, ...] = (),
     ) -> None:
         self.tag = tag
+        self.fetch_atts = fetch_atts  # RFC 5465 7: FETCH these of a new message in the result
         self.uid = uid
         self.pred = compile_key(key)[0]
         self.criteria = tuple(criteria) if criteria is not None else None
@@ -161,6 +165,7 @@ def start(
     values: dict[int, tuple[int | str, ...]] | None = None,
     *,
     partial: PartialRange | None = None,
+    fetch_atts: tuple[FetchAtt, ...] = (),
 ) -> None:
     """Keep an UPDATE context for a searching command whose result is ``found`` (in the
     requested order); ``values``: the sort values of the results, by uid (SORT)."""
@@ -168,7 +173,9 @@ def start(
         s.send(UntaggedResult("NO", CodeNoUpdate(cmd.tag), "too many update contexts, no updates"))
         return
     results = [u for _, u, _ in found]
-    s.contexts[cmd.tag] = UpdateContext(cmd.tag, cmd.uid, freeze(s, key), criteria, results, dict(values or {}), partial)
+    s.contexts[cmd.tag] = UpdateContext(
+        cmd.tag, cmd.uid, freeze(s, key), criteria, results, dict(values or {}), partial, fetch_atts
+    )
 
 
 def cancel(s: Session, tags: list[str]) -> bool:
@@ -287,10 +294,17 @@ def messages_added(s: Session, uids: list[int]) -> None:
                 old = s.message(uid)
                 if old is not None and not ctx.pred(_candidate(s, old)):
                     ops.append(("REMOVEFROM", _remove(ctx, uid), uid))
+        fetch: list[int] = []
         for m in msgs:
             if m.uid not in ctx.members and ctx.pred(_candidate(s, m)):
                 ops.append(("ADDTO", _add(s, ctx, m), m.uid))
+                fetch.append(m.uid)
         _queue(s, ctx, ops)
+        if ctx.fetch_atts and s.selected is not None:
+            # RFC 5465 7: the FETCH of a new message in the result before the ESEARCH ADDTO
+            # (and after the EXISTS); not for messages a flag change brings into it.
+            for uid in fetch:
+                s.notify_fetch(s.selected, uid, ctx.fetch_atts)
     flush(s)
 
 

@@ -649,6 +649,14 @@ class Parser(FetchGrammar, SearchGrammar):
 
     # SEARCH: RFC 9051 6.4.4; RFC 4731 ESEARCH RETURN; RFC 5182 SAVE; RFC 7162 MODSEQ
 
+    def parse_update_fetch_atts(self) -> tuple[FetchAtt, ...]:
+        self.expect(b"(")
+        atts = [self.parse_fetch_att()]
+        while self.take(b" "):
+            atts.append(self.parse_fetch_att())
+        self.expect(b")")
+        return tuple(atts)
+
     def cmd_search(self, uid: bool) -> dict[str, Any]:
         self.sp()
         return_opts, partial = self.maybe_search_return_opts()
@@ -657,7 +665,7 @@ class Parser(FetchGrammar, SearchGrammar):
             charset = self.parse_astring().upper()
             self.sp()
         key = self.parse_search_criteria(charset)
-        return {"return_opts": return_opts, "partial": partial, "charset": charset, "key": key}
+        return {"return_opts": return_opts, "partial": partial, "charset": charset, "key": key, "update_atts": self.update_atts}
 
     # SORT: RFC 5256 BASE.6.4.SORT; RFC 5267 3 extended SORT; RFC 5957 sort keys
 
@@ -669,7 +677,10 @@ class Parser(FetchGrammar, SearchGrammar):
         charset = self.parse_charset()
         self.sp()
         key = self.parse_search_criteria(charset)
-        return {"return_opts": return_opts, "partial": partial, "criteria": criteria, "charset": charset, "key": key}
+        return {
+            "return_opts": return_opts, "partial": partial, "criteria": criteria, "charset": charset, "key": key,
+            "update_atts": self.update_atts,
+        }  # fmt: skip
 
     # THREAD: RFC 5256 BASE.6.4.THREAD
 

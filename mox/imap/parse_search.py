@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import wire
 from .errors import BadCommand
 from .grammar import Grammar
-from .types import PartialRange, SearchKey, SortCriterion
+from .types import FetchAtt, PartialRange, SearchKey, SortCriterion
 
 SEARCH_SIMPLE = {
     "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN", "UNANSWERED",
@@ -50,6 +50,11 @@ class SearchGrammar(Grammar):
                     partial = self.parse_partial_range()
                 if w not in opts:
                     opts.append(w)
+                if w == "UPDATE" and self.peek(b" ("):
+                    # RFC 5465 7: UPDATE may name FETCH attributes for messages that are new
+                    # to the result: modifier-update = "UPDATE" ["(" fetch-att *(SP fetch-att) ")"].
+                    self.sp()
+                    self.update_atts = self.parse_update_fetch_atts()
                 if self.take(b")"):
                     break
                 self.sp()
@@ -57,6 +62,13 @@ class SearchGrammar(Grammar):
             raise BadCommand("PARTIAL conflicts with ALL")  # RFC 5267 4.4, RFC 9394 3.1
         self.sp()
         return opts, partial
+
+    #: The FETCH attributes of ``UPDATE (...)`` (RFC 5465 7), set by maybe_search_return_opts.
+    update_atts: tuple[FetchAtt, ...] = ()
+
+    def parse_update_fetch_atts(self) -> tuple[FetchAtt, ...]:
+        """``"(" fetch-att *(SP fetch-att) ")"`` (the command parser knows fetch-att)."""
+        raise self.error("no FETCH attributes here")
 
     def parse_search_criteria(self, charset: str | None) -> SearchKey:
         """One or more search keys (RFC 9051 9 search), as one key: AND of several."""

@@ -528,7 +528,7 @@ class Session:
             self.report_recent()
             for a in adds:
                 if new_event is not None and new_event.fetch_atts:
-                    self._notify_fetch(sel, a.uid, new_event.fetch_atts)
+                    self.notify_fetch(sel, a.uid, new_event.fetch_atts)
                 else:
                     self.send_flags(sel.seq(a.uid), a.uid, a.flags, a.modseq if self.condstore else None)
             contexts.messages_added(self, [a.uid for a in adds])
@@ -616,7 +616,7 @@ class Session:
             notify.flush()
         self.report_recent()  # expunged messages may have been \Recent
 
-    def _notify_fetch(self, sel: Selected, uid: int, atts: tuple[Any, ...]) -> None:
+    def notify_fetch(self, sel: Selected, uid: int, atts: tuple[Any, ...]) -> None:
         """RFC 5465 5.2: the FETCH of a new message with the attributes its MessageNew event
         names (UID first, as it is needed to make sense of it, except with UIDONLY). Attributes
         that would set \\Seen don't (RFC 5465 5.2: the client SHOULD NOT ask for them; mox

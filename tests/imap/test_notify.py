@@ -479,3 +479,31 @@ def test_select_keeps_other_mailboxes_events(imap, monkeypatch):
         "* 1 EXISTS", '* LIST (\\Subscribed) "/" newbox', UntaggedStatus("Archive", {"UIDNEXT": 2, "MESSAGES": 1, "UNSEEN": 1})
     )
     assert sum(1 for _, raw in tc.untagged if raw.endswith(b" EXISTS")) == 1  # the new message only in the listing
+
+
+def test_update_with_fetch_attributes(imap):
+    """RFC 5465 7: UPDATE with FETCH attributes: a new message that enters the result comes with
+    a FETCH of them, after its EXISTS and before the ESEARCH ADDTO; one a flag change brings in
+    does not."""
+    tc = imap.connect()
+    tc.transact("ok", "select inbox")
+    t = tc.transact("ok", "SEARCH RETURN (COUNT UPDATE (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])) UNSEEN FROM alice").tag
+    tc.expect_untagged(f'* ESEARCH (TAG "{t}") COUNT 0')
+    imap.deliver(MSG)  # from alice
+    imap.deliver(b"From: carol@example.org\r\nSubject: other\r\n\r\nx\r\n")
+    imap.deliver(MSG, flags=["\\Seen"])  # from alice, but seen
+    tc.transact("ok", "noop")
+    hdr = "Subject: good morning\r\n\r\n"
+    tc.expect_untagged_ordered(
+        "* 3 EXISTS", "* 3 RECENT",
+        "* 1 FETCH (UID 1 FLAGS (\\Recent))", "* 2 FETCH (UID 2 FLAGS (\\Recent))", "* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))",
+        f"* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {{{len(hdr)}}}\r\n{hdr})",
+        f'* ESEARCH (TAG "{t}") ADDTO (0 1)',
+    )  # fmt: skip
+    other = imap.connect()
+    other.transact("ok", "select inbox")
+    other.transact("ok", "store 3 -flags.silent (\\Seen)")
+    tc.transact("ok", "noop")
+    tc.expect_untagged_ordered("* 3 FETCH (UID 3 FLAGS (\\Recent))", f'* ESEARCH (TAG "{t}") ADDTO (0 3)')
+    tc.transact("bad", "SEARCH RETURN (UPDATE ()) ALL")
+    tc.transact("bad", "SEARCH RETURN (UPDATE (bogus)) ALL")

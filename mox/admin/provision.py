@@ -113,7 +113,12 @@ def apply_domains(ctx: ServerContext, domains: Any) -> None:
 
 def apply_accounts(ctx: ServerContext, accounts: dict[str, Any]) -> None:
     """Like apply_domains, with other accounts."""
-    apply_domains(ctx, msgspec.structs.replace(ctx.config.domains_file(), accounts=dict(accounts)))
+    try:
+        # Replacing runs the checks of domains.conf on the whole (addresses, fromid logins).
+        domains = msgspec.structs.replace(ctx.config.domains_file(), accounts=dict(accounts))
+    except (ValueError, TypeError) as e:
+        raise AccountError(str(e)) from None
+    apply_domains(ctx, domains)
 
 
 def account_save(ctx: ServerContext, name: str, **changes: Any) -> None:

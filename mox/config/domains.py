@@ -318,11 +318,17 @@ class AccountConfig(Base, kw_only=True, frozen=True):
     """An account in domains.conf (mox config.Account, the fields this implementation has)."""
 
     __sconf_unsupported__ = (
-        "FromIDLoginAddresses", "SubjectPass", "NoCustomPassword", "Routes",
+        "SubjectPass", "NoCustomPassword", "Routes",
     )
     outgoing_webhook: Annotated[OutgoingWebhook | None, field("Webhooks for events about outgoing deliveries.")] = None
     incoming_webhook: Annotated[IncomingWebhook | None, field(
         "Webhooks for events about incoming deliveries over SMTP.")] = None
+    from_id_login_addresses: Annotated[list[str], field(
+        "Login addresses that cause outgoing email to be sent with SMTP MAIL FROM addresses with a unique "
+        "id after the localpart catchall separator (which must be enabled when addresses are specified "
+        "here). Any delivery status notifications (DSN, e.g. for bounces), can be related to the original "
+        "message and recipient with unique id's. For submission, the id from the SMTP MAIL FROM command is "
+        "used if present, and a unique id is generated otherwise.")] = []
     keep_retired_message_period: Annotated[float, field(
         "Period to keep messages retired from the queue (delivered or failed) around. E.g. 168h (1 week).",
         duration=True)] = 0.0
@@ -445,6 +451,20 @@ class DomainsConfig(Base, kw_only=True, frozen=True):
                 if key in owner:
                     raise ValueError(f"address {addr!r} is used by accounts {owner[key]!r} and {name!r}")
                 owner[key] = name
+        for name, acc in self.accounts.items():
+            # mox-/config.go: a fromid login address is one of the account's addresses, at a
+            # domain with a catchall separator (the fromid goes after it).
+            for a in acc.from_id_login_addresses:
+                lp, at, domain = a.rpartition("@")
+                dom = self.domains.get(domain.lower())
+                if not at or not lp:
+                    raise ValueError(f"account {name!r}: invalid fromid login address {a!r}")
+                if dom is None:
+                    raise ValueError(f"account {name!r}: unknown domain in fromid login address {a!r}")
+                if not dom.catchall_separators:
+                    raise ValueError(f"account {name!r}: localpart catchall separator not configured for domain for fromid login address {a!r}")
+                if owner.get(a.lower()) != name:
+                    raise ValueError(f"account {name!r}: fromid login address {a!r} does not match its destination addresses")
         for dname, dom in self.domains.items():
             for lp, alias in dom.aliases.items():
                 where = f"domain {dname}: alias {lp}"

@@ -159,9 +159,11 @@ class Queue:
         future_release_request: str = "",
         save_sent: bool = True,
         sent_prefix: bytes = b"",
+        from_ids: list[tuple[str, str]] | None = None,
     ) -> list[int]:
         """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids.
         ``session``: the SMTP connection id that submitted it (for transcript links).
+        ``from_ids``: per recipient (MAIL FROM, fromid) instead of ``mail_from`` (mox.queue.fromid).
         ``extra``: metadata echoed in the webhooks. ``save_sent``: keep a copy in the Sent
         mailbox, with ``sent_prefix`` (e.g. a Bcc field) in front."""
         if not recipients:
@@ -173,13 +175,12 @@ class Queue:
         ids = self.store.allocate_ids(len(recipients))
         name = str(ids[0])
         entries = []
-        for i, (qid, rcpt) in enumerate(zip(ids, recipients, strict=True)):
+        froms = from_ids if from_ids is not None else [(mail_from, "")] * len(recipients)
+        for i, (qid, rcpt, (rcpt_from, from_id)) in enumerate(zip(ids, recipients, froms, strict=True)):
             p = per_rcpt[i] if i < len(per_rcpt) else {}
             entries.append(
                 Entry(
-                    id=qid,
-                    account=account,
-                    mail_from=mail_from,
+                    id=qid, account=account, mail_from=rcpt_from, from_id=from_id,
                     recipient=rcpt,
                     file=name,
                     size=len(data),
@@ -196,7 +197,7 @@ class Queue:
                     subject=subject,
                     extra=dict(extra or {}),
                     require_tls=require_tls,
-                    hold=self.holdrules.matches(account, mail_from, rcpt),
+                    hold=self.holdrules.matches(account, rcpt_from, rcpt),
                     future_release_request=future_release_request,
                 )
             )

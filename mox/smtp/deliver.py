@@ -23,6 +23,7 @@ from mox.delivery.deliver import Rejected, deliver_local
 from mox.delivery.rules import MessageInfo
 from mox.dkim import local as dkim_local
 from mox.message import add_missing_headers
+from mox.queue import fromid
 from mox.smtp import checks
 from mox.smtp import codes as c
 from mox.smtp import failsim
@@ -81,6 +82,7 @@ async def submit(conn: Conn, data: bytes) -> None:
         if failsim.stage(rcpt.localpart) == "data":
             await conn.simulate(failsim.special_code(rcpt.localpart), "timing out submission due to special localpart")
     _check_send_limits(conn, account, [str(r) for r in tx.recipients])
+    from_ids = _from_ids(conn, account)
     # RFC 6409 8.2, 8.3: Message-ID and Date added when missing.
     host = conn.ctx.config.hostname
     now = ci.fixed_time(conn.ctx) or time.time()
@@ -110,6 +112,7 @@ async def submit(conn: Conn, data: bytes) -> None:
             extra=extra,
             require_tls=True if tx.requiretls else None,
             future_release_request=_future_release_request(tx.hold_until),
+            from_ids=from_ids,
         )
     except DiskFull as e:
         # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).
@@ -138,6 +141,24 @@ async def _dkim_sign(conn: Conn, data: bytes, from_addr: str, now: float) -> byt
         # As mox: the message goes out unsigned, the error is logged.
         conn.log.error("dkim sign for domain", domain=domain, err=str(e))
         return b""
+
+
+def _from_ids(conn: Conn, account: str) -> list[tuple[str, str]] | None:
+    """Per recipient (MAIL FROM, fromid) when the login is one of the account's
+    FromIDLoginAddresses (mox.queue.fromid; a fromid the client chose is kept)."""
+    tx = conn.proto.tx
+    if tx.mail_from is None:
+        return None
+    try:
+        out = fromid.mail_froms(
+            conn.ctx.config, account, conn.proto.username or "", tx.mail_from.localpart, tx.mail_from.domain,
+            len(tx.recipients), keep_given=True,
+        )  # fmt: skip
+    except fromid.FromIDError as e:
+        # mox smtpserver submit.
+        raise fail(c.C554_TRANSACTION_FAILED, c.SE_PROTO_TOO_MANY_RCPTS, str(e)) from None
+    # A local part that needs quoting keeps its quotes (smtp.Address formats it).
+    return [(str(Address(*mf.rsplit("@", 1))), fid) for mf, fid in out] if out is not None else None
 
 
 def _check_send_limits(conn: Conn, account: str, recipients: list[str]) -> None:

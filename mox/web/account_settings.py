@@ -9,6 +9,8 @@ junk filter and signature beside them): methods added to ``POST /account/api/<Me
 - ``DestinationSave`` ``{address, destination}``: an address's default mailbox, display name and
   rulesets (checked as the config checks them: a ruleset needs a rule and a mailbox, valid
   regexps, ...).
+- ``FromIDLoginAddressesSave`` ``{addresses}``: login addresses whose SMTP submissions get a
+  unique MAIL FROM per recipient (mox's FromIDLoginAddresses).
 - ``JunkSettingsSave`` ``{junk}``: rejects mailbox, automatic junk flags, junk filter (null: none).
 - ``JunkRetrain``: a new junk filter trained from the messages' junk flags (as ``mox retrain``).
 - ``SettingsSave`` ``{settings}``: the webmail settings (signature, quoting, show HTML).
@@ -85,6 +87,7 @@ async def api_settings(ctx: ServerContext, req: Request, s: Any, obj: dict[str, 
         "destinations": dests,
         "junk": msgspec.to_builtins(junk),
         "settings": msgspec.to_builtins(st),
+        "from_id_login_addresses": list(conf.from_id_login_addresses),
     }
 
 
@@ -120,6 +123,18 @@ async def api_destination_save(ctx: ServerContext, req: Request, s: Any, obj: di
     dests = {a: (dest if a.lower() == own.lower() else d) for a, d in conf.destinations.items()}
     _save(ctx, s, destinations=dests)
     return {"destination": msgspec.to_builtins(dest)}
+
+
+async def api_from_id_login_addresses_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
+    """{addresses}: the login addresses whose SMTP submissions get a unique MAIL FROM per
+    recipient (mox FromIDLoginAddressesSave); each an address of the account at a domain with
+    a catchall separator (checked as the config checks them)."""
+    addresses = obj.get("addresses")
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses) or len(addresses) > 100:
+        raise HTTPError(400, "user:badRequest", "field 'addresses' must be a list of addresses")
+    cleaned = [_single_line(a, "addresses") for a in addresses]
+    _save(ctx, s, from_id_login_addresses=[a for a in cleaned if a])
+    return {"from_id_login_addresses": list(_conf(ctx, s).from_id_login_addresses)}
 
 
 async def api_junk_settings_save(ctx: ServerContext, req: Request, s: Any, obj: dict[str, Any]) -> Any:
@@ -182,6 +197,7 @@ async def api_tlspubkey_update(ctx: ServerContext, req: Request, s: Any, obj: di
 
 
 API = {
+    "FromIDLoginAddressesSave": api_from_id_login_addresses_save,
     "Settings": api_settings,
     "AccountSaveFullName": api_save_full_name,
     "DestinationSave": api_destination_save,

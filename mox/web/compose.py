@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import trio
 
+from mox.queue import fromid
 from mox.store import settings
 from mox.web import quotehtml
 from mox.web.mailview import cid_map, decode_header_value, first_body, parse, part_text
@@ -155,7 +156,12 @@ async def submit(ctx: ServerContext, req: Request, s: Session) -> dict[str, Any]
             raise HTTPError(400, "user:error", "checking outgoing rate: recipient limit reached")
         data = await submission_prefix(ctx, from_addr, rcpts, data) + data
         # Schedule send: held in the queue until then (as SMTP FUTURERELEASE, RFC 4865).
-        ids = await ctx.queue.add(s.account_name(), from_addr, rcpts, data, hold_until=send_at, require_tls=requiretls == "yes" or None)
+        # mox webmail MessageSubmit: a login in FromIDLoginAddresses gets a unique MAIL FROM per recipient.
+        lp, _, dom = from_addr.rpartition("@")
+        from_ids = fromid.mail_froms(ctx.config, s.account_name(), s.address or "", lp, dom, len(rcpts))
+        ids = await ctx.queue.add(
+            s.account_name(), from_addr, rcpts, data, hold_until=send_at, require_tls=requiretls == "yes" or None, from_ids=from_ids
+        )
         if ref is not None and mode in ("reply", "forward"):
             flag = "\\Answered" if mode == "reply" else "$Forwarded"
             await acc.store_flags(ref.mailbox_id, [ref.uid], "add", [flag])

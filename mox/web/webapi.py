@@ -35,6 +35,7 @@ import mox
 from mox import webhook
 from mox.message import decode_body, decode_header_value, headers as message_headers
 from mox.message.part import Address, Part
+from mox.queue import fromid
 from mox.store.errors import MessageGone
 from mox.web import sanitize
 from mox.web.parsed import content_type, filename, param
@@ -638,11 +639,15 @@ async def m_send(ctx: ServerContext, account: str, address: str, obj: dict[str, 
             raise WebapiError("user", "scheduling delivery: date/time can not be further than 1440h0m0s in the future")
         future_request = "until;" + t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     prefix = await submission_prefix(ctx, addr, rcpts, data)
+    # mox webapisrv Send: a login in FromIDLoginAddresses gets a unique MAIL FROM per recipient.
+    lp, _, dom = addr.rpartition("@")
+    from_ids = fromid.mail_froms(ctx.config, account, address, lp, dom, len(rcpts))
     ids = await ctx.queue.add(
         account,
         addr,
         rcpts,
         prefix + data,
+        from_ids=from_ids,
         hold_until=hold_until,
         extra=extra,
         require_tls=require_tls,
@@ -654,7 +659,10 @@ async def m_send(ctx: ServerContext, account: str, address: str, obj: dict[str, 
     return json_response(
         {
             "MessageID": msgid,
-            "Submissions": [{"Address": a, "QueueMsgID": qid, "FromID": ""} for (_, a), qid in zip(given, ids)],
+            "Submissions": [
+                {"Address": a, "QueueMsgID": qid, "FromID": from_ids[i][1] if from_ids else ""}
+                for i, ((_, a), qid) in enumerate(zip(given, ids))
+            ],
         }
     )
 

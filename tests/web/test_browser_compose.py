@@ -1,6 +1,7 @@
 """Webmail compose in a browser (Playwright with Debian's Chromium, as test_browser.py): a
 reply to an HTML message sent to an alias goes out from the alias (which the account may send
-as) with the original's HTML quoted; the account page lists the alias with its members. Saves
+as) with the original's HTML quoted; the account page lists the alias with its members and
+saves the account's FromIDLoginAddresses. Saves
 screenshots in the test's output directory."""
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def test_reply_from_alias_quoting_html(server: Any, page: Page, client: Any, tmp
     arow = page.locator(f"#aliases tbody tr[data-alias='{alias}']")
     expect(arow.locator("td.sendas")).to_have_text("Yes")
     expect(arow.locator("td.members")).to_have_text(address)
+    # FromIDLoginAddresses: editable once the settings loaded, saved to the account's config.
+    expect(page.locator("#fromid-addresses")).to_be_enabled()
+    page.fill("#fromid-addresses", address)
+    page.click("#fromid-form button[type=submit]")
+    expect(page.locator("#fromid-msg")).to_have_text("Saved.")
+    assert f"FromIDLoginAddresses:\n\t\t\t- {address}" in call(admin, "admin", csrf, "Config")["files"]["domains.conf"]
     page.screenshot(path=str(tmp_path / "account-aliases.png"), full_page=True)
     assert (tmp_path / "account-aliases.png").stat().st_size > 0
     call(admin, "admin", csrf, "AliasRemove", {"address": alias})

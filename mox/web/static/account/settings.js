@@ -28,7 +28,21 @@ async function loadSettings() {
 	renderDestinations();
 	renderJunk();
 	renderAliases(info.aliases);
+	$('#fromid-addresses').value = accSettings.from_id_login_addresses.join('\n');
+	$('#fromid-addresses').disabled = false;  // editable once loaded
 }
+
+$('#fromid-form').addEventListener('submit', async (ev) => {
+	ev.preventDefault();
+	try {
+		const addresses = $('#fromid-addresses').value.split('\n').map((s) => s.trim()).filter(Boolean);
+		const r = await call('FromIDLoginAddressesSave', {addresses});
+		$('#fromid-addresses').value = r.from_id_login_addresses.join('\n');
+		say('#fromid-msg', 'Saved.', true);
+	} catch (e) {
+		say('#fromid-msg', e.message, false);
+	}
+});
 
 // The aliases (lists) the account is a member of, as mox's account page; members only where
 // the alias lets members see them.

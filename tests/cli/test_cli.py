@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +56,24 @@ def test_help_lists_mox_commands():
     out = run_mox("help").stdout
     missing = [c for c in MOX_COMMANDS if f"\n  mox {c} " not in out and f"\n  mox {c}\n" not in out]
     assert missing == [], out
+
+
+def test_readme_lists_mox_commands():
+    """README's CLI sections name each of them in a `mox ...` span: the full command, or its
+    group with alternatives (`mox queue holdrules list|add|remove`)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    spans = re.findall(r"`(mox [^`]+)`", readme)
+
+    def listed(cmd: str) -> bool:
+        *group, last = cmd.split()
+        prefix = " ".join(["mox", *group])
+        for s in spans:
+            rest = s[len(prefix):].split() if (s + " ").startswith(prefix + " ") else []
+            if rest and last in rest[0].split("|"):
+                return True
+        return False
+
+    assert [c for c in MOX_COMMANDS if not listed(c)] == []
 
 
 def test_usage_errors():

@@ -80,3 +80,17 @@ def test_a_broken_module_fails_startup(tmp_path: Path, module: str) -> None:
     assert "Traceback (most recent call last)" in proc.stderr
     assert proc.stderr.rstrip().endswith(f"ImportError: {module} is broken on purpose"), proc.stderr
     assert "mox: ready" not in proc.stdout + proc.stderr
+
+
+def test_the_server_does_not_import_test_tools() -> None:
+    """What `mox localserve` imports before it serves: no pytest (trio.testing brings it in where
+    it is installed: 115 ms and 8 MB at every start), nor mox's own test helpers."""
+    script = "import sys, mox.cli, mox.localserve; print(' '.join(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=mox_env()
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.split())
+    assert "mox.localserve" in loaded
+    unwanted = sorted(m for m in loaded if m.split(".")[0] in ("pytest", "_pytest", "pluggy") or m in ("trio.testing", "mox.testing"))
+    assert unwanted == []

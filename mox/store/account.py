@@ -113,6 +113,7 @@ class Account(ThreadWrites, Consistency):
         self._unlinking: set[int] = set()  # ids whose files are being removed
         self._init_junk()  # junk_training.py
         self._clean_at = -1  # seq at which the journal ends with a Closed marker
+        self._clean_marker_at = -1  # the offset at which that marker starts
 
     # ----------------------------------------------------------------------------- open/close
 

@@ -190,7 +190,7 @@ class Commit(Recovery):
         uidnexts = {mb.id: mb.uidnext for mb in self._mailboxes.values()}
         self._reset_index()
         try:
-            _, problem, _, _ = self._replay()
+            _, problem, _, _, _ = self._replay()
         except BaseException as e:
             self._failed = e
             self._log.error("reloading index after full disk failed", err=repr(e))

@@ -138,6 +138,7 @@ class IndexState:
     _snapshot_retry_at: int
     _inflight: set[int]
     _clean_at: int
+    _clean_marker_at: int
     # Removed messages still shown by some session (holding.py).
     _removed: dict[int, Message]
     _removed_uid: dict[tuple[int, int], int]

@@ -21,7 +21,7 @@ class Recovery(HeldRemovals):
 
     def _load(self) -> None:
         self.files.remove_temporary()
-        data, problem, valid_end, clean = self._replay()
+        data, problem, valid_end, clean, marker_at = self._replay()
         jpath = self.path / layout.JOURNAL_NAME
         self._durable_seq = self._synced_seq = self._seq
         if valid_end < len(JOURNAL_MAGIC):
@@ -41,6 +41,7 @@ class Recovery(HeldRemovals):
                 )
                 self._journal.truncate(valid_end)
         self._clean_at = self._seq if clean and problem is None else -1
+        self._clean_marker_at = marker_at
         if not clean or problem is not None:
             # Not closed cleanly: files of uncommitted writes, or of expunged messages whose
             # removal was interrupted, may be left. Nothing refers to them.
@@ -50,10 +51,11 @@ class Recovery(HeldRemovals):
             if strays:
                 self._log.info("removed stray message files", count=len(strays))
 
-    def _replay(self) -> tuple[bytes, str | None, int, bool]:
+    def _replay(self) -> tuple[bytes, str | None, int, bool, int]:
         """Load the snapshot and the journal's transactions after it into the (empty) index.
         Returns the journal bytes, why reading stopped early (None: it did not), the offset up
-        to which the journal is valid, and whether it ends with a clean-close marker."""
+        to which the journal is valid, whether it ends with a clean-close marker, and the offset
+        at which that marker starts."""
         snap_path = self.path / layout.SNAPSHOT_NAME
         snap = read_snapshot(snap_path)
         if snap is not None:
@@ -72,9 +74,11 @@ class Recovery(HeldRemovals):
         problem = scan.problem
         prev_end = len(JOURNAL_MAGIC)
         clean = False
+        marker_at = -1
         for txn, end in scan.txns:
             if isinstance(txn, Closed):
                 clean = True
+                marker_at = prev_end
                 prev_end = end
                 continue
             clean = False
@@ -94,7 +98,7 @@ class Recovery(HeldRemovals):
             self._last_modseq = max(self._last_modseq, txn.last_modseq)
             self._next_uidvalidity = max(self._next_uidvalidity, txn.next_uidvalidity)
             prev_end = end
-        return data, problem, valid_end, clean
+        return data, problem, valid_end, clean, marker_at
 
     def _stray_files(self) -> list[Path]:
         """Files under msg/ that belong to no message (and to no write in progress)."""
@@ -104,3 +108,13 @@ class Recovery(HeldRemovals):
             return (m is not None and not m.expunged) or id in self._inflight or self._still_needed(id)
 
         return self.files.strays(needed)
+
+    def _leave_clean_locked(self) -> None:
+        """Before a message file is placed: files go to disk before their transaction, so while
+        the journal still ends with the clean-close marker a crash would leave the file where
+        no open looks for strays. The marker is cut off first (durably), once per open."""
+        if self._clean_at == -1:
+            return
+        if self._clean_at == self._seq and self._journal is not None and self._clean_marker_at >= 0:
+            self._journal.truncate(self._clean_marker_at)
+        self._clean_at = -1

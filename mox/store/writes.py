@@ -220,6 +220,7 @@ class Writes(JunkTraining):
             first = self._next_id
             self._next_id += len(items)
             ids = list(range(first, first + len(items)))
+            self._leave_clean_locked()
             self._inflight.update(ids)
         try:
             return self._deliver_placed(ids, mbid, items, size, origin, key, before_visible, reject_hash, replace)
@@ -407,6 +408,7 @@ class Writes(JunkTraining):
                 self._check_quota_locked(sum(m.size for m in srcs))
             first = self._next_id
             self._next_id += len(srcs)
+            self._leave_clean_locked()
             self._inflight.update(range(first, first + len(srcs)))
         try:
             return self._copy_placed(src_id, dst_id, srcs, first, origin, move, new_mailboxes)

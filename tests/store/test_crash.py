@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
 
 from mox.store import Store
 
@@ -71,3 +72,45 @@ def test_sigkill_keeps_acknowledged_writes(tmp_path, logs):
             acc.close()
     assert len(acked) > 6  # the writer made progress in the rounds
     print(f"{len(acked)} acknowledged; " + str(logs.getvalue().count("journal tail cut off")) + " torn tails")
+
+
+CRASH_AFTER_FILE = """
+import os, sys
+import trio
+from mox.store import Store
+from mox.store.account import Account
+
+def die(self, *args, **kw):  # the message file is placed, its transaction not written
+    os._exit(77)
+
+async def main():
+    store = Store(sys.argv[1], fsync=True)
+    acc = store.open_account("mox")
+    Account._transact_applied = die
+    await acc.deliver("Inbox", b"Subject: lost\\r\\n\\r\\nnot acknowledged\\r\\n")
+
+trio.run(main)
+"""
+
+
+def test_crash_after_a_clean_close_leaves_no_stray_file(tmp_path):
+    """Files are placed before their transaction. An account whose journal ends with the
+    clean-close marker (closed cleanly, then opened again) must not keep that marker once a file
+    is placed: a crash then leaves a file that the next open has to find and remove."""
+    d = tmp_path / "data"
+    store = Store(d, fsync=True)
+    store.create_account("mox")
+    acc = store.open_account("mox")
+    trio.run(acc.deliver, "Inbox", b"Subject: kept\r\n\r\nacknowledged\r\n")
+    acc.close()  # clean: the journal ends with the marker
+    store.close()
+
+    p = subprocess.run([sys.executable, "-c", CRASH_AFTER_FILE, str(d)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 77, p.stderr
+
+    store = Store(d, fsync=True, check_consistency_on_close=True)
+    acc = store.open_account("mox")
+    assert acc.check_consistency() == []
+    assert [m.uid for m in acc.messages(acc.mailbox("Inbox").id)] == [1]
+    acc.close()
+    store.close()

@@ -64,28 +64,6 @@ def canonical_recipient(address: str) -> str:
     return f"{lp}@{domain.lower()}" if at else address
 
 
-def _message_fields(data: bytes) -> tuple[str, str]:
-    """(Message-ID with <>, decoded Subject) from a message's header (for webhooks)."""
-    from mox.message import decode_header_value
-
-    end = data.find(b"\r\n\r\n")
-    head = data if end < 0 else data[: end + 2]
-    mid = subject = ""
-    name = b""
-    values: dict[bytes, bytes] = {}
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and name:
-            values[name] += b" " + line.strip()
-            continue
-        n, sep, v = line.partition(b":")
-        name = n.strip().lower() if sep else b""
-        if name and name not in values:
-            values[name] = v.strip()
-    mid = values.get(b"message-id", b"").decode("utf-8", errors="replace").strip()
-    subject = decode_header_value(values.get(b"subject", b""))
-    return mid, subject
-
-
 def _split(addr: str) -> tuple[str, str]:
     lp, _, domain = addr.rpartition("@")
     if len(lp) >= 2 and lp.startswith('"') and lp.endswith('"'):
@@ -172,7 +150,7 @@ class Queue:
         opts = dsn_options or {}
         per_rcpt = list(opts.get("recipients") or [])
         now = self.now()
-        message_id, subject = _message_fields(data)
+        message_id, subject = webhook.message_fields(data)
         ids = self.store.allocate_ids(len(recipients))
         name = str(ids[0])
         entries = []

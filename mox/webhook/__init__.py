@@ -380,6 +380,7 @@ __all__ = [
     "incoming",
     "is_automated",
     "message_date",
+    "message_fields",
     "mox_name",
     "name_addresses",
     "readable_parts",
@@ -389,3 +390,24 @@ __all__ = [
     "structure",
     "trace_meta",
 ]
+
+
+def message_fields(data: bytes) -> tuple[str, str]:
+    """(Message-ID with <>, decoded Subject) from a message's header, as the queue keeps them
+    for its webhooks (without parsing the MIME structure)."""
+    end = data.find(b"\r\n\r\n")
+    head = data if end < 0 else data[: end + 2]
+    mid = subject = ""
+    name = b""
+    values: dict[bytes, bytes] = {}
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and name:
+            values[name] += b" " + line.strip()
+            continue
+        n, sep, v = line.partition(b":")
+        name = n.strip().lower() if sep else b""
+        if name and name not in values:
+            values[name] = v.strip()
+    mid = values.get(b"message-id", b"").decode("utf-8", errors="replace").strip()
+    subject = decode_header_value(values.get(b"subject", b""))
+    return mid, subject

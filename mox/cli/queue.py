@@ -29,6 +29,42 @@ def _ids_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"{value!r}: want a comma-separated list of message IDs") from None
 
 
+_RELATIVE = 'relative to now, value must start with "<" (before now) or ">" (after now)'
+
+
+def _time_option(name: str, what: str, *dest: str):  # noqa: ANN202
+    return click.option(f"-{name}", f"--{name}", *dest, default="", help=f"filter by time of {what} {_RELATIVE}")
+
+
+def _address_options() -> list:
+    """-from and -to of the message filters (queue.go flagFilterSort, flagRetiredFilterSort)."""
+    return [
+        click.option("-from", "--from", "from_", default="",
+                     help='from address of message, use "@example.com" to match all messages for a domain'),
+        click.option("-to", "--to", "to", default="",
+                     help='recipient address of message, use "@example.com" to match all messages for a domain'),
+    ]
+
+
+def _sort_options(default: str) -> list:
+    return [
+        click.option("-sort", "--sort", type=click.Choice([default, "queued"]), default=default,
+                     help=f'field to sort by, "{default}" (default) or "queued"'),
+        click.option("-asc", "--asc", is_flag=True, help="sort ascending instead of descending (default)"),
+    ]
+
+
+def _options(opts: list):  # noqa: ANN202
+    """A decorator adding ``opts`` in their order."""
+
+    def deco(f):  # noqa: ANN001, ANN202
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
 def _hold_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> bool | None:
     if value is None:
         return None
@@ -39,36 +75,19 @@ def _hold_flag(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 def _queue_filter_flags(*, sort: bool = False):  # noqa: ANN202
     """mox's filter flags (queue.go flagFilterSort), and with ``sort`` its sort flags."""
-    opts = [
+    return _options([
         click.option("-ids", "--ids", "ids", callback=_ids_flag, default=None, help="comma-separated list of message IDs"),
         click.option("-n", "--n", "max_", type=int, default=0, help="number of messages to return"),
         click.option("-account", "--account", default="", help="account that queued the message"),
-        click.option("-from", "--from", "from_", default="",
-                     help='from address of message, use "@example.com" to match all messages for a domain'),
-        click.option("-to", "--to", "to", default="",
-                     help='recipient address of message, use "@example.com" to match all messages for a domain'),
-        click.option("-submitted", "--submitted", default="",
-                     help='filter by time of submission relative to now, value must start with "<" (before now) or ">" (after now)'),
-        click.option("-nextattempt", "--nextattempt", default="",
-                     help='filter by time of next delivery attempt relative to now, value must start with "<" (before now) or ">" (after now)'),
+        *_address_options(),
+        _time_option("submitted", "submission"),
+        _time_option("nextattempt", "next delivery attempt"),
         click.option("-transport", "--transport", default=None,
                      help="transport to use for messages, empty string sets the default behaviour"),
         click.option("-hold", "--hold", callback=_hold_flag, default=None,
                      help="true or false, whether to match only messages that are (not) on hold"),
-    ]
-    if sort:
-        opts += [
-            click.option("-sort", "--sort", type=click.Choice(["nextattempt", "queued"]), default="nextattempt",
-                         help='field to sort by, "nextattempt" (default) or "queued"'),
-            click.option("-asc", "--asc", is_flag=True, help="sort ascending instead of descending (default)"),
-        ]
-
-    def deco(f):  # noqa: ANN001, ANN202
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
+        *(_sort_options("nextattempt") if sort else []),
+    ])
 
 
 def _filter_json(kw: dict[str, object], extra_ids: tuple[int, ...] = ()) -> str:
@@ -219,36 +238,20 @@ def _result_flag(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _retired_filter_flags(*, sort: bool = False):  # noqa: ANN202
-    opts = [
+    """mox's filter flags for retired messages (queue.go flagRetiredFilterSort)."""
+    return _options([
         click.option("-ids", "--ids", "ids", callback=_ids_flag, default=None, help="comma-separated list of retired message IDs"),
         click.option("-n", "--n", "max_", type=int, default=0, help="number of messages to return"),
         click.option("-account", "--account", default="", help="account that queued the message"),
-        click.option("-from", "--from", "from_", default="",
-                     help='from address of message, use "@example.com" to match all messages for a domain'),
-        click.option("-to", "--to", "to", default="",
-                     help='recipient address of message, use "@example.com" to match all messages for a domain'),
-        click.option("-submitted", "--submitted", default="",
-                     help='filter by time of submission relative to now, value must start with "<" (before now) or ">" (after now)'),
-        click.option("-lastactivity", "--lastactivity", default="",
-                     help='filter by time of last activity relative to now, value must start with "<" (before now) or ">" (after now)'),
+        *_address_options(),
+        _time_option("submitted", "submission"),
+        _time_option("lastactivity", "last activity"),
         click.option("-transport", "--transport", default=None,
                      help="transport to use for messages, empty string sets the default behaviour"),
         click.option("-result", "--result", callback=_result_flag, default=None,
                      help='"success" or "failure" as result of delivery'),
-    ]
-    if sort:
-        opts += [
-            click.option("-sort", "--sort", type=click.Choice(["lastactivity", "queued"]), default="lastactivity",
-                         help='field to sort by, "lastactivity" (default) or "queued"'),
-            click.option("-asc", "--asc", is_flag=True, help="sort ascending instead of descending (default)"),
-        ]
-
-    def deco(f):  # noqa: ANN001, ANN202
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
+        *(_sort_options("lastactivity") if sort else []),
+    ])
 
 
 @queue.group("retired")
@@ -359,43 +362,17 @@ def _ids(ctx: click.Context, param: click.Parameter, value: str | None) -> list[
 def _filter_flags(*, retired: bool = False, sort: bool = False):  # noqa: ANN202
     """mox's filter (and sort) flags for webhooks."""
     what = "retired webhook" if retired else "webhook"
-
-    def deco(f):  # noqa: ANN001, ANN202
-        opts = [
-            click.option("-ids", "--ids", "ids", callback=_ids, default=None, help=f"comma-separated list of {what} IDs"),
-            click.option("-n", "--n", "max_", type=int, default=0, help="number of webhooks to return"),
-            click.option("-account", "--account", default="", help="account that queued the message/webhook"),
-            click.option(
-                "-submitted", "--submitted", default="",
-                help='filter by time of submission relative to now, value must start with "<" (before now) or ">" (after now)',
-            ),
-            click.option(
-                "-event", "--event", type=click.Choice(_EVENTS), default=None,
-                help="event this webhook is about: " + ", ".join(_EVENTS),
-            ),
-        ]
-        if retired:
-            opts.append(click.option(
-                "-lastactivity", "--lastactivity", "timefilter", default="",
-                help='filter by time of last activity relative to now, value must start with "<" (before now) or ">" (after now)',
-            ))
-        else:
-            opts.append(click.option(
-                "-nextattempt", "--nextattempt", "timefilter", default="",
-                help='filter by time of next delivery attempt relative to now, value must start with "<" (before now) or ">" (after now)',
-            ))
-        if sort:
-            default = "lastactivity" if retired else "nextattempt"
-            opts.append(click.option(
-                "-sort", "--sort", type=click.Choice([default, "queued"]), default=default,
-                help=f'field to sort by, "{default}" (default) or "queued"',
-            ))
-            opts.append(click.option("-asc", "--asc", is_flag=True, help="sort ascending instead of descending (default)"))
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
+    return _options([
+        click.option("-ids", "--ids", "ids", callback=_ids, default=None, help=f"comma-separated list of {what} IDs"),
+        click.option("-n", "--n", "max_", type=int, default=0, help="number of webhooks to return"),
+        click.option("-account", "--account", default="", help="account that queued the message/webhook"),
+        _time_option("submitted", "submission"),
+        click.option("-event", "--event", type=click.Choice(_EVENTS), default=None,
+                     help="event this webhook is about: " + ", ".join(_EVENTS)),
+        _time_option("lastactivity", "last activity", "timefilter") if retired
+        else _time_option("nextattempt", "next delivery attempt", "timefilter"),
+        *(_sort_options("lastactivity" if retired else "nextattempt") if sort else []),
+    ])
 
 
 def _hook_filter(ids: list[int], max_: int, account: str, submitted: str, event: str | None, timefilter: str, *, retired: bool) -> str:

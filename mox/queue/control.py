@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -79,25 +80,27 @@ def go_duration(seconds: float) -> str:
     return f"{sign}{sec}s"
 
 
-def _time_filter(what: str, s: str, now: float) -> tuple[bool, float]:
-    """(before, time) for "<dur"/">dur"/"<now"; CtlError with mox's message when invalid."""
+def _time_filter(what: str, s: str, now: float) -> Callable[[float], bool]:
+    """A predicate for "<dur"/">dur"/"<now" relative to now (mox applyTime); an empty filter
+    matches everything. CtlError with mox's message when invalid."""
+    if not s:
+        return lambda v: True
     if not s.startswith(("<", ">")):
         raise CtlError(f'applying filter for {what}: must start with "<" for before or ">" for after a duration')
     rest = s[1:].strip()
-    if rest == "now":
-        return s[0] == "<", now
     try:
-        return s[0] == "<", now + parse_duration(rest)
+        t = now if rest == "now" else now + parse_duration(rest)
     except ValueError as e:
         raise CtlError(f'applying filter for {what}: parsing duration "{s}": {e}') from None
+    return (lambda v: v < t) if s[0] == "<" else (lambda v: v > t)
 
 
 def select(q: Queue, f: Filter, s: Sort | None = None) -> list[Entry]:
     """The queued entries matching ``f``, sorted as ``s`` (mox: next attempt, descending), at
     most ``f.max`` when set."""
     now = q.store_now()
-    sub = _time_filter("submitted", f.submitted, now) if f.submitted else None
-    nxt = _time_filter("next attempt", f.next_attempt, now) if f.next_attempt else None
+    sub = _time_filter("submitted", f.submitted, now)
+    nxt = _time_filter("next attempt", f.next_attempt, now)
     ids = set(f.ids) if f.ids else None
 
     def ok(e: Entry) -> bool:
@@ -105,9 +108,7 @@ def select(q: Queue, f: Filter, s: Sort | None = None) -> list[Entry]:
             return False
         if f.hold is not None and e.hold != f.hold:
             return False
-        if sub is not None and not (e.queued < sub[1] if sub[0] else e.queued > sub[1]):
-            return False
-        if nxt is not None and not (e.next_attempt < nxt[1] if nxt[0] else e.next_attempt > nxt[1]):
+        if not sub(e.queued) or not nxt(e.next_attempt):
             return False
         if f.account and e.account != f.account:
             return False
@@ -173,16 +174,14 @@ def select_retired(q: Queue, f: RetiredFilter, s: RetiredSort | None = None) -> 
     """The retired messages matching ``f``, sorted as ``s`` (mox: last activity, descending),
     at most ``f.max`` when set."""
     now = q.store_now()
-    sub = _time_filter("submitted", f.submitted, now) if f.submitted else None
-    act = _time_filter("last activity", f.last_activity, now) if f.last_activity else None
+    sub = _time_filter("submitted", f.submitted, now)
+    act = _time_filter("last activity", f.last_activity, now)
     ids = set(f.ids) if f.ids else None
 
     def ok(m: MsgRetired) -> bool:
         if ids is not None and m.id not in ids:
             return False
-        if sub is not None and not (m.queued < sub[1] if sub[0] else m.queued > sub[1]):
-            return False
-        if act is not None and not (m.last_activity < act[1] if act[0] else m.last_activity > act[1]):
+        if not sub(m.queued) or not act(m.last_activity):
             return False
         if f.account and m.sender_account != f.account:
             return False

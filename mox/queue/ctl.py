@@ -62,9 +62,7 @@ async def cmd_queuelist(ctx: ServerContext, conn: CtlConn) -> None:
     q = _queue(ctx)
     entries = select(q, f, s)
     now = q.store_now()
-    lines = ["messages:", *(format_entry(e, now) for e in entries)] + ([] if entries else ["(none)"])
-    await conn.write_line("ok")
-    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+    await _write_listing(conn, "messages:", [format_entry(e, now) for e in entries])
 
 
 async def cmd_queueholdset(ctx: ServerContext, conn: CtlConn) -> None:
@@ -154,9 +152,7 @@ async def cmd_queueretiredlist(ctx: ServerContext, conn: CtlConn) -> None:
     except CtlError as e:
         raise CtlError(f"listing retired queue: {e}") from None
     now = q.store_now()
-    lines = ["retired messages:", *(format_retired(m, now) for m in items)] + ([] if items else ["(none)"])
-    await conn.write_line("ok")
-    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+    await _write_listing(conn, "retired messages:", [format_retired(m, now) for m in items])
 
 
 async def cmd_queueretiredprint(ctx: ServerContext, conn: CtlConn) -> None:
@@ -175,9 +171,7 @@ async def cmd_queueretiredprint(ctx: ServerContext, conn: CtlConn) -> None:
 
 async def cmd_queueholdruleslist(ctx: ServerContext, conn: CtlConn) -> None:
     rules = _queue(ctx).holdrules.list()
-    lines = ["hold rules:", *(r.describe() for r in rules)] + ([] if rules else ["(none)"])
-    await conn.write_line("ok")
-    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+    await _write_listing(conn, "hold rules:", [r.describe() for r in rules])
 
 
 async def cmd_queueholdrulesadd(ctx: ServerContext, conn: CtlConn) -> None:
@@ -224,6 +218,12 @@ async def _read_json(conn: CtlConn, typ: type, what: str) -> Any:
         raise CtlError(f"parsing {what}: {e}") from None
 
 
+async def _write_listing(conn: CtlConn, title: str, lines: list[str]) -> None:
+    """< ok, < stream: a listing as mox's ctl sends it: the title, a line each, or "(none)"."""
+    await conn.write_line("ok")
+    await conn.write_stream(("\n".join([title, *(lines or ["(none)"])]) + "\n").encode("utf-8"))
+
+
 def _go_json(obj: Any) -> bytes:
     """JSON as mox's ctl prints records: indented with tabs, a newline at the end."""
     return (json.dumps(obj, indent="\t", ensure_ascii=False) + "\n").encode("utf-8")
@@ -239,10 +239,8 @@ async def cmd_queuehooklist(ctx: ServerContext, conn: CtlConn) -> None:
         items = hooks.list(f, s)
     except HookFilterError as e:
         raise CtlError(f"listing webhooks: {e}") from None
-    await conn.write_line("ok")
     now = hooks.now()
-    lines = ["webhooks:"] + [format_hook_line(h, now) for h in items] + (["(none)"] if not items else [])
-    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+    await _write_listing(conn, "webhooks:", [format_hook_line(h, now) for h in items])
 
 
 async def cmd_queuehookschedule(ctx: ServerContext, conn: CtlConn) -> None:
@@ -304,10 +302,8 @@ async def cmd_queuehookretiredlist(ctx: ServerContext, conn: CtlConn) -> None:
         items = hooks.retired_list(f, s)
     except HookFilterError as e:
         raise CtlError(f"listing retired webhooks: {e}") from None
-    await conn.write_line("ok")
     now = hooks.now()
-    lines = ["retired webhooks:"] + [format_retired_line(h, now) for h in items] + (["(none)"] if not items else [])
-    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+    await _write_listing(conn, "retired webhooks:", [format_retired_line(h, now) for h in items])
 
 
 async def cmd_queuehookretiredprint(ctx: ServerContext, conn: CtlConn) -> None:
@@ -340,17 +336,13 @@ async def cmd_queuesuppresslist(ctx: ServerContext, conn: CtlConn) -> None:
 
     account = await conn.read_line()
     items = _queue(ctx).suppression_list(account)
-    await conn.write_line("ok")
-    lines = ["suppressions (account, address, manual, time added, base adddress, reason):"]
-    for x in items:
-        lines.append(
-            "\t".join(
-                [go_quote(x.account), go_quote(x.original_address), "Yes" if x.manual else "No", _go_time(x.created), go_quote(x.base_address), go_quote(x.reason)]
-            )
+    lines = [
+        "\t".join(
+            [go_quote(x.account), go_quote(x.original_address), "Yes" if x.manual else "No", _go_time(x.created), go_quote(x.base_address), go_quote(x.reason)]
         )
-    if not items:
-        lines.append("(none)")
-    await conn.write_stream(("\n".join(lines) + "\n").encode("utf-8"))
+        for x in items
+    ]
+    await _write_listing(conn, "suppressions (account, address, manual, time added, base adddress, reason):", lines)
 
 
 async def cmd_queuesuppressadd(ctx: ServerContext, conn: CtlConn) -> None:

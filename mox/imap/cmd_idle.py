@@ -40,6 +40,10 @@ async def cmd_idle(s: Session, cmd: Command) -> str:
                         out = s.take_output()
                         if out:
                             await s.conn.write(out)
+                    if (bye := s.overflow_text()) is not None:
+                        result["bye"] = bye  # fell too far behind other sessions' changes
+                        nursery.cancel_scope.cancel()
+                        return
                     if s.sub is None:
                         await trio.sleep_forever()
                     await s.sub.wait()

@@ -160,6 +160,7 @@ class Connection:
         self.uploads: list[Upload] = []  # the APPEND message literals of the command, in order
         self._upload_buf = bytearray()
         self.peak_buffered = 0
+        self._read_scope: trio.CancelScope | None = None  # the wait for the next command
 
     # -- I/O
 
@@ -207,12 +208,28 @@ class Connection:
             if between and n is not None and n.pushes and self.session.sub is not None and not self.proto.in_command():
                 data = await self._receive_notifying(t)
             else:
+                between = between and not self.proto.in_command()
+                if between and (bye := self.session.overflow_text()) is not None:
+                    raise Bye(bye)
                 with trio.move_on_after(t) as cs:
-                    data = await self.stream.receive_some(65536)
+                    # Waiting for a command: an overflow of the session's changes ends it now.
+                    self._read_scope = cs if between else None
+                    try:
+                        data = await self.stream.receive_some(65536)
+                    finally:
+                        self._read_scope = None
                 if cs.cancelled_caught:
+                    if between and (bye := self.session.overflow_text()) is not None:
+                        raise Bye(bye)
                     raise ReadTimeout()
             self.proto.receive_data(data)
             self.peak_buffered = max(self.peak_buffered, self.proto.buffered() + len(self._upload_buf))
+
+    def wake_overflow(self) -> None:
+        """The session's queue of changes overflowed (changes.py, in the trio thread): a wait
+        for the next command ends, the session gets its BYE."""
+        if self._read_scope is not None:
+            self._read_scope.cancel()
 
     async def _receive_notifying(self, timeout: float) -> bytes:
         """Wait for the client's next command while writing what NOTIFY asks to be told as it
@@ -236,6 +253,9 @@ class Connection:
                         out = s.take_output()
                         if out:
                             await self.write(out)
+                    if s.overflow_text() is not None:
+                        nursery.cancel_scope.cancel()  # fell behind again after NOTIFICATIONOVERFLOW
+                        return
                     await s.sub.wait()
             except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
                 failed.append(e)
@@ -255,6 +275,8 @@ class Connection:
             nursery.cancel_scope.cancel()
         if failed:
             raise failed[0]
+        if (bye := s.overflow_text()) is not None:
+            raise Bye(bye)
         if timed_out:
             raise ReadTimeout()
         return data
@@ -414,6 +436,8 @@ class Connection:
                 self.log.trace_line("C:", first[:2000], kind="text")
                 if len(first) < len(raw):
                     self.log.trace_line("C:", raw[len(first) : len(first) + 2000], kind="data")
+        if (bye := s.overflow_text()) is not None:
+            raise Bye(bye)  # not run: the session fell too far behind other sessions' changes
         s.current_command = full
         t0 = time.monotonic()
         tagged: Tagged

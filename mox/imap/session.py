@@ -456,15 +456,47 @@ class Session:
             await trio.to_thread.run_sync(acc.remove_released_files)
 
     def set_notify(self, n: Notify) -> None:
-        """A new NOTIFY setting (cmd_notify)."""
+        """A new NOTIFY setting (cmd_notify): with events for other mailboxes the session is
+        given every change, else only those of the mailbox it shows (changes.py)."""
         self.notify = n
+        if self.sub is not None:
+            self.sub.all_mailboxes = bool(n.groups)
 
     def _notify_overflow(self) -> None:
         """RFC 5465 5.8: tell the client and go on as after NOTIFY NONE."""
         from .cmd_notify import Notify, overflow_response
 
-        self.notify = Notify()
+        self.set_notify(Notify())
         self.send(overflow_response())
+
+    def overflow_text(self) -> str | None:
+        """Why the session must end: its queue of other sessions' changes overflowed
+        (changes.py) and it can't tell its client as NOTIFY's overflow (the BYE's text)."""
+        sub = self.sub
+        if sub is None or not sub.overflowed or (self.notify is not None and self.notify.groups):
+            return None
+        from mox.store.changes import OVERFLOW_TEXT
+
+        return OVERFLOW_TEXT
+
+    def _sub_overflowed(self) -> bool:
+        """The queue of changes overflowed: a session with NOTIFY is told NOTIFICATIONOVERFLOW
+        and goes on as after NOTIFY NONE (its view of the selected mailbox stays as it is, RFC
+        5465 5; whether the mailbox still exists, and its name, are looked up); True for others,
+        which end with BYE (overflow_text) before their next command."""
+        sel = self.selected
+        if self.overflow_text() is not None:
+            return True
+        self._notify_overflow()
+        self.sub.release_held()  # not told under NOTIFY NONE (as NotifyRouter does)
+        if sel is not None:
+            mb = self.acc.mailbox_by_id(sel.mailbox_id)
+            if mb is None:
+                sel.deleted = True
+            else:
+                sel.name = mb.name
+        self.sub.clear_overflow()
+        return False
 
     def apply_changes(self, *, allow_expunge: bool = True, before: int | None = None, push: bool = False) -> None:
         """Apply the changes other sessions made (in commit order), queueing the untagged
@@ -477,6 +509,8 @@ class Session:
             return
         from .cmd_notify import MAX_DELAYED, MAX_PENDING
 
+        if self.sub.overflowed and self._sub_overflowed():
+            return
         changes, mark = self.sub.drain()
         if self.carry:
             changes = self.carry + changes
@@ -665,7 +699,8 @@ class Session:
         self.account_name = account_name
         self.username = username
         self.acc = self.ctx.store.open_account(account_name)
-        self.sub = self.acc.subscribe()
+        self.sub = self.acc.subscribe(all_mailboxes=False)
+        self.sub.on_overflow = self.conn.wake_overflow
         self.state = State.AUTHENTICATED
         self.log = self.log.with_(account=account_name)
 

@@ -303,12 +303,20 @@ class Account(ThreadWrites, Consistency):
 
     # -------------------------------------------------------------------------- subscriptions
 
-    def subscribe(self) -> ChangeSubscriber:
-        """A new change subscription (call from the trio thread that will ``await wait()``)."""
-        sub = ChangeSubscriber(self)
+    def subscribe(self, *, all_mailboxes: bool = True) -> ChangeSubscriber:
+        """A new change subscription (call from the trio thread that will ``await wait()``);
+        ``all_mailboxes=False``: only changes of the mailbox it shows and of mailboxes themselves
+        (changes.py)."""
+        sub = ChangeSubscriber(self, all_mailboxes=all_mailboxes)
         with self._cond:
             self._subscribers.append(sub)
         return sub
+
+    def subscribers(self) -> list[ChangeSubscriber]:
+        """The open subscriptions, oldest first (their ``size()`` and ``peak`` tell how far
+        behind each is)."""
+        with self._cond:
+            return list(self._subscribers)
 
     def _unsubscribe(self, sub: ChangeSubscriber) -> None:
         with self._cond:

@@ -149,6 +149,7 @@ class Inbox:
                             return msg
                     await sub.wait()
                     sub.pending()
+                    sub.clear_overflow()  # everything is read again anyway
             held = [f"{m.subject!r} to {', '.join(m.recipients) or '(nobody)'}" for m in self._read(acc)]
         want = " and ".join(w for w in (to and f"to={to!r}", subject is not None and f"subject~{subject!r}") if w)
         raise TimeoutError(

@@ -87,7 +87,9 @@ async def serve_websocket(ctx: ServerContext, req: Request, ws: Any) -> None:
             nursery.start_soon(watch_shutdown)
             while True:
                 await sub.wait()
-                if sub.closed:
+                if sub.closed or sub.overflowed:
+                    # Overflowed: this connection fell too far behind (store/changes.py); the
+                    # page reconnects and reloads when it closes.
                     break
                 changes = sub.pending()
                 if not changes:

@@ -321,18 +321,17 @@ class TestIndex:
                 # requests wait for ai.ready. Changes meanwhile queue up in sub and are applied
                 # after (adding a message twice replaces it).
                 task_status.started()
-                ai.set_mailboxes(acc.mailboxes())
-                msgs = [m for mb in acc.mailboxes() for m in acc.messages(mb.id)]
-                for i in range(0, len(msgs), BUILD_BATCH):
-                    # Reading message heads and decoding parts: in a worker thread (Message
-                    # records are immutable, message_path is pure), off the event loop.
-                    batch = msgs[i : i + BUILD_BATCH]
-                    summaries = await trio.to_thread.run_sync(_summarize_all, acc, batch)
-                    for summary in summaries:
-                        ai.add(summary)
+                await self._build(acc, ai)
                 ai.ready.set()
                 while True:
                     await sub.wait()
+                    if sub.overflowed:
+                        # Fell too far behind (store/changes.py): read the index again; what
+                        # changes from now on is queued again.
+                        sub.clear_overflow()
+                        await self._build(acc, ai)
+                        ai.notify()
+                        continue
                     changes = sub.pending()
                     if sub.closed and not changes:
                         return
@@ -341,6 +340,20 @@ class TestIndex:
                 sub.close()
         finally:
             acc.close()
+
+    async def _build(self, acc: Any, ai: AccountIndex) -> None:
+        """Fill the index from the account's messages (what it had is dropped)."""
+        for id in list(ai.by_id):
+            ai.remove(id)
+        ai.set_mailboxes(acc.mailboxes())
+        msgs = [m for mb in acc.mailboxes() for m in acc.messages(mb.id)]
+        for i in range(0, len(msgs), BUILD_BATCH):
+            # Reading message heads and decoding parts: in a worker thread (Message
+            # records are immutable, message_path is pure), off the event loop.
+            batch = msgs[i : i + BUILD_BATCH]
+            summaries = await trio.to_thread.run_sync(_summarize_all, acc, batch)
+            for summary in summaries:
+                ai.add(summary)
 
     def apply(self, acc: Any, ai: AccountIndex, changes: list[Any]) -> None:
         from mox.store import changes as ch

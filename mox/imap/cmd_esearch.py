@@ -10,7 +10,8 @@ from typing import Any
 
 from .errors import BadCommand, CommandFailed
 from .responses import UntaggedEsearch
-from .search import Candidate, compile_key, uses_modseq
+from .cmd_search import evaluate
+from .search import INDEX, Candidate, compile_key, uses_modseq
 from .session import Progress, Session
 from .types import Command, SearchKey
 from .wire import sequence_set
@@ -74,30 +75,39 @@ async def cmd_esearch(s: Session, cmd: Command) -> str:
     modseq = uses_modseq(key)
     if modseq:
         s.enable_condstore()
-    pred, _ = compile_key(key)
-    ns = str(s.acc.path)
+    pred, cost = compile_key(key)
     progress = Progress(s, cmd.tag, sum(mb.total + mb.deleted for mb in mbs))  # RFC 9585
     done = 0
     for mb in mbs:
-        found: list[tuple[int, int]] = []  # (uid, modseq)
+        todo: list[tuple[int, int, Any]] = []  # (seq, uid, message)
+        saved: set[int] = set()
+        recent: set[int] | frozenset[int] = frozenset()
         if sel is not None and mb.id == sel.mailbox_id:
             live = {m.uid: m for m in s.acc.messages(mb.id)}
             saved = set(s.searchres)
+            recent = sel.recent
             largest = sel.uids[-1] if sel.uids else 0
+            nseq = len(sel.uids)
             for seq, uid in enumerate(sel.uids, 1):
-                await progress.step(done)
-                done += 1
                 m = live.get(uid) or s.acc.removed_message(mb.id, uid)
-                if m is not None and pred(Candidate(s.acc, m, seq, len(sel.uids), largest, saved, ns, sel.recent)):
-                    found.append((uid, max(m.modseq, 1)))
+                if m is not None:
+                    todo.append((seq, uid, m))
         else:
             msgs = s.acc.messages(mb.id)
             largest = msgs[-1].uid if msgs else 0
-            for m in msgs:
+            nseq = 0
+            todo = [(0, m.uid, m) for m in msgs]
+        if cost == INDEX:
+            hits = []
+            for seq, _, m in todo:
                 await progress.step(done)
                 done += 1
-                if pred(Candidate(s.acc, m, 0, 0, largest, set(), ns)):
-                    found.append((m.uid, max(m.modseq, 1)))
+                hits.append(pred(Candidate(s.acc, m, seq, nseq, largest, saved, None, recent)))
+        else:
+            # Keys that read message files: in worker threads (cmd_search.evaluate).
+            hits = await evaluate(s, pred, cost, todo, nseq, largest, saved, recent, progress, done)
+            done += len(todo)
+        found = [(uid, max(m.modseq, 1)) for (_, uid, m), hit in zip(todo, hits) if hit]  # (uid, modseq)
         if "SAVE" in opts:
             s.searchres = [u for u, _ in found]
         if not found:

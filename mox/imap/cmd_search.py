@@ -9,12 +9,14 @@ answer to a RETURN list) are shared with SORT and THREAD (cmd_sort.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import trio
 
 from . import contexts
 from .errors import CommandFailed
 from .responses import EsearchPartial, UntaggedEsearch, UntaggedSearch, UntaggedSearchModSeq
-from .search import INDEX, Candidate, compile_key, uses_modseq
+from .search import BODY, HEADER, INDEX, Candidate, compile_key, uses_modseq
 from .session import Progress, Session
 from .types import Command, PartialRange, SearchKey
 from .wire import sequence_set_ordered
@@ -68,16 +70,38 @@ async def search(s: Session, key: SearchKey, tag: str | None = None) -> list[tup
             if pred(c):
                 found.append((seq, uid, m))
     else:
-        ns = str(s.acc.path)
-        for seq, uid in enumerate(sel.uids, 1):
-            if progress is not None:
-                await progress.step(seq - 1)  # each reads a message file
-            m = live.get(uid)
-            if m is None:
-                continue
-            if pred(Candidate(s.acc, m, seq, nseq, largest, saved, ns, sel.recent)):
-                found.append((seq, uid, m))
+        todo = [(seq, uid, m) for seq, uid in enumerate(sel.uids, 1) if (m := live.get(uid)) is not None]
+        hits = await evaluate(s, pred, cost, todo, nseq, largest, saved, sel.recent, progress)
+        found = [t for t, hit in zip(todo, hits) if hit]
     return found
+
+
+#: Messages one worker thread call evaluates for keys that read the header section (often from
+#: the header cache) or the whole message file; INPROGRESS between calls.
+SEARCH_BATCH = {HEADER: 2000, BODY: 500}
+
+
+async def evaluate(
+    s: Session, pred: Any, cost: int, todo: list[tuple[int, int, Message]], nseq: int, largest: int,
+    saved: set[int], recent: set[int] | frozenset[int], progress: Progress | None, done: int = 0,
+) -> list[bool]:
+    """Whether each of ``todo`` ((sequence number, uid, message)) matches a key that reads
+    message files: in worker threads, a batch per thread hop, so the event loop keeps serving
+    the other connections (the header cache is shared under its lock, search.py). The session
+    waits meanwhile: nothing changes ``saved`` or ``recent``."""
+    ns = str(s.acc.path)
+    acc = s.acc
+
+    def run(batch: list[tuple[int, int, Message]]) -> list[bool]:
+        return [bool(pred(Candidate(acc, m, seq, nseq, largest, saved, ns, recent))) for seq, _, m in batch]
+
+    out: list[bool] = []
+    n = SEARCH_BATCH[cost]
+    for i in range(0, len(todo), n):
+        if progress is not None:
+            await progress.step(done + i)
+        out += await trio.to_thread.run_sync(run, todo[i : i + n])
+    return out
 
 
 async def cmd_search(s: Session, cmd: Command) -> str:

@@ -15,6 +15,7 @@ OLDER n matches an age of n seconds or more, YOUNGER n an age of at most n (as m
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -147,15 +148,21 @@ _header_cache: dict[_CacheKey, tuple[int, list[tuple[str, str, str]], dict[str, 
 _header_cache_size = 0
 
 
+# Searches evaluate in worker threads (cmd_search.evaluate): a put (and its evictions) holds
+# the lock; a get is one dict lookup.
+_header_cache_lock = threading.Lock()
+
+
 def _header_cache_put(key: _CacheKey, t: list[tuple[str, str, str]], by_name: dict[str, list[str]]) -> None:
     global _header_cache_size
     size = 300 + sum(150 + 2 * (len(a) + len(c)) for a, _, c in t)
-    while _header_cache and _header_cache_size + size > HEADER_CACHE_MAX:
-        old = next(iter(_header_cache))
-        _header_cache_size -= _header_cache.pop(old)[0]
-    if size <= HEADER_CACHE_MAX:
-        _header_cache[key] = (size, t, by_name)
-        _header_cache_size += size
+    with _header_cache_lock:
+        while _header_cache and _header_cache_size + size > HEADER_CACHE_MAX:
+            old = next(iter(_header_cache))
+            _header_cache_size -= _header_cache.pop(old)[0]
+        if size <= HEADER_CACHE_MAX and key not in _header_cache:
+            _header_cache[key] = (size, t, by_name)
+            _header_cache_size += size
 
 
 _UNSET = object()

@@ -25,7 +25,11 @@ def test_advertised(imap):
     assert "INPROGRESS" in tc.untagged[0][1].decode().split()
 
 
-def test_search_reports_progress(imap, every_step):
+def test_search_reports_progress(imap, every_step, monkeypatch):
+    from mox.imap import cmd_search
+
+    # Files are read in batches (a worker thread each), progress is told between batches.
+    monkeypatch.setattr(cmd_search, "SEARCH_BATCH", {k: 1 for k in cmd_search.SEARCH_BATCH})
     for i in range(3):
         imap.deliver(b"Subject: x\r\n\r\nbody %d\r\n" % i)
     tc = imap.connect()

@@ -251,7 +251,10 @@ class Queue:
                             b.error = err
                             b.done.set()
                         continue
-                    self.store.apply(all_)
+                    gone = self.store.apply(all_)
+                    with trio.CancelScope(shield=True):
+                        if gone:  # files nothing refers to (after a crash before this: the next open)
+                            await trio.to_thread.run_sync(self.store.remove_files, gone)
                     for b in batch:
                         b.done.set()
                     with trio.CancelScope(shield=True):

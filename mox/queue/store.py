@@ -476,9 +476,12 @@ class QueueStore:
         while self.sent and self.sent[0][0] < before:
             self.sent.popleft()
 
-    def apply(self, ch: Changes | None = None, /, **lists: list) -> None:
-        """Apply committed records to the in-memory state; delete files nothing references."""
+    def apply(self, ch: Changes | None = None, /, **lists: list) -> list[Path]:
+        """Apply committed records to the in-memory state; returns the message and payload
+        files nothing references any more, for ``remove_files`` (the Queue calls it in a worker
+        thread; a crash before that leaves them for the next open to remove)."""
         ch = ch if ch is not None else Changes(**lists)
+        gone_files: list[Path] = []
         self._add_sent(ch.sent)
         if ch.sent:
             self.prune_sent(ch.sent[0][0] - SENT_KEEP)  # bounded memory while no limit asks
@@ -490,11 +493,7 @@ class QueueStore:
         files = {self.entries.pop(i).file for i in ch.removes if i in self.entries}
         if files:
             still = {e.file for e in self.entries.values()}
-            for name in files - still:
-                try:
-                    (self.msg_dir / name).unlink()
-                except OSError:
-                    pass
+            gone_files += [self.msg_dir / name for name in sorted(files - still)]
         for r in ch.retired:
             self.retired[r.id] = r
         for i in ch.retired_removes:
@@ -515,23 +514,29 @@ class QueueStore:
                 gone.append(i)
         for i in gone:
             if i not in self.hooks and i not in self.hooks_retired:
-                remove_quietly(self.hook_dir / str(i))
+                gone_files.append(self.hook_dir / str(i))
         for x in ch.suppressions:
             self.suppressions[x.id] = x
         for i in ch.suppression_removes:
             self.suppressions.pop(i, None)
+        return gone_files
+
+    def remove_files(self, paths: list[Path]) -> None:
+        """Remove files that ``apply`` found unreferenced (blocking: from a worker thread)."""
+        for path in paths:
+            remove_quietly(path)
 
     def put(self, entries: list[Entry]) -> None:
         """New entries, or replaced ones (synchronous: write, fsync, apply)."""
         self.write_journal(puts=entries)
-        self.apply(puts=entries)
+        self.remove_files(self.apply(puts=entries))
 
     def update(self, entries: list[Entry]) -> None:
         entries = [e for e in entries if e.id in self.entries]
         self.write_journal(updates=entries)
-        self.apply(updates=entries)
+        self.remove_files(self.apply(updates=entries))
 
     def remove(self, ids: list[int]) -> None:
         ids = [i for i in ids if i in self.entries]
         self.write_journal(removes=ids)
-        self.apply(removes=ids)
+        self.remove_files(self.apply(removes=ids))

@@ -69,8 +69,16 @@ def install(point: str) -> None:
         if step is not None and point == f"{step}-txn":  # durable, queue entry not yet removed
             die(point)
 
+    remove_files = QueueStore.remove_files
+
+    def qs_remove_files(self, paths):
+        if point == "queue-unlink" and paths:  # dequeued, its file not removed yet
+            die(point)
+        remove_files(self, paths)
+
     QueueStore.write_message = qs_write_message
     QueueStore.write_journal = qs_write_journal
+    QueueStore.remove_files = qs_remove_files
     Account._transact_applied = acc_transact
 
 
@@ -133,7 +141,9 @@ def finish(data_dir: str, view: str) -> None:
             time.sleep(0.05)
         queued = len(q.list()) + len(q.store.hooks)
         hooks = sorted((h.outgoing_event, h.attempts, h.success) for h in q.store.hooks_retired.values())
-        out = {"queued": queued, "main": message_ids(srv, "mox"), "view": message_ids(srv, view), "hooks": hooks}
+        stray = sorted(p.name for p in q.store.msg_dir.iterdir())  # message files nothing queues
+        out = {"queued": queued, "main": message_ids(srv, "mox"), "view": message_ids(srv, view), "hooks": hooks,
+               "stray": stray}
     print(json.dumps(out))
 
 

@@ -1,8 +1,9 @@
 """Exactly once through the queue: the process dies (os._exit, like SIGKILL) at each step of a
 submission's way — queue file written, queue record durable, view and main account delivery
-file placed, their transactions durable, queue record removed, DSN stored — and after a restart
-the message is in the account and in the recipient's per-address view exactly once (or nowhere,
-when it died before the submission was durable and so before any 250), and a DSN exactly once.
+file placed, their transactions durable, queue record removed, its file not yet removed, DSN
+stored — and after a restart no queue file is left behind and the message is in the account and
+in the recipient's per-address view exactly once (or nowhere, when it died before the
+submission was durable and so before any 250), and a DSN exactly once.
 
 With an outgoing webhook configured, dying right after the message was retired with its
 webhook, or right after a webhook's attempt became durable but before its POST, loses no
@@ -36,6 +37,7 @@ CASES = {
     "main-file": (RCPT, [MID], [MID]),
     "main-txn": (RCPT, [MID], [MID]),  # the duplicate the random crash test found
     "queue-remove": (RCPT, [MID], [MID]),
+    "queue-unlink": (RCPT, [MID], [MID]),  # dequeued, its file left: removed at the next start
     "dsn-file": ("queue550@example.org", ["dsn"], []),
     "dsn-txn": ("queue550@example.org", ["dsn"], []),
 }
@@ -55,7 +57,7 @@ def test_crash_point(tmp_path, point):
     p = run(d, "finish", view_account(rcpt))
     assert p.returncode == 0, p.stdout + p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out == {"queued": 0, "main": main, "view": view, "hooks": []}, p.stderr[-3000:]
+    assert out == {"queued": 0, "main": main, "view": view, "hooks": [], "stray": []}, p.stderr[-3000:]
 
 
 # point -> attempts of the webhook that reaches the receiver
@@ -74,6 +76,8 @@ def test_crash_point_webhook(tmp_path, point):
         p = run(d, "finish", view_account(RCPT))
         assert p.returncode == 0, p.stdout + p.stderr
         out = json.loads(p.stdout.strip().splitlines()[-1])
-        assert out == {"queued": 0, "main": [MID], "view": [MID], "hooks": [["delivered", HOOK_CASES[point], True]]}
+        assert out == {
+            "queued": 0, "main": [MID], "view": [MID], "hooks": [["delivered", HOOK_CASES[point], True]], "stray": []
+        }
         [call] = recv.calls
         assert (call.json["Event"], call.headers["x-mox-webhook-attempt"]) == ("delivered", str(HOOK_CASES[point]))

@@ -213,3 +213,37 @@ def test_token_survives_and_is_new_for_a_new_queue(tmp_path):
     other = QueueStore(tmp_path / "b")
     assert other.token != t
     other.close()
+
+
+def test_delivered_message_files_removed_off_the_event_loop(tmp_path, monkeypatch):
+    """The queue's files of delivered messages are removed in a worker thread, after the
+    journal record that dequeued them (a crash in between leaves them to the next start:
+    tests/queue/test_crash_points.py, point queue-unlink)."""
+    import smtplib
+    import threading
+    import time
+
+    from mox.testing import LocalServer
+
+    calls: list[tuple[threading.Thread, list[str]]] = []
+    remove_files = QueueStore.remove_files
+
+    def recording(self, paths):
+        calls.append((threading.current_thread(), [p.name for p in paths]))
+        remove_files(self, paths)
+
+    monkeypatch.setattr(QueueStore, "remove_files", recording)
+    with LocalServer(tmp_path / "data") as srv:
+        loop_thread = srv.run_sync_in_server(threading.current_thread)
+        with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=30) as c:
+            c.login("mox@localhost", "moxmoxmox")
+            msg = b"From: <mox@localhost>\r\nTo: <mox@localhost>\r\nSubject: x\r\nMessage-ID: <x@localhost>\r\n\r\nhello\r\n"
+            c.sendmail("mox@localhost", ["mox@localhost"], msg)
+        q = srv.ctx.queue
+        deadline = time.monotonic() + 30
+        while q.list() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert q.list() == []
+        assert list(q.store.msg_dir.iterdir()) == []
+    assert [names for _, names in calls] == [["1"]]
+    assert all(t is not loop_thread for t, _ in calls)

@@ -360,6 +360,47 @@ def test_live_websocket(server: Any, client: Any) -> None:
     assert adds[0]["mailbox_id"] == inbox["id"] and inbox["unread"] >= 1
 
 
+def test_live_websocket_closed_when_too_far_behind(server: Any, client: Any, monkeypatch: Any) -> None:
+    """A live connection whose queue of changes overflows (store/changes.py; the bound lowered
+    here) is closed, so the page reconnects and reloads; the next connection works."""
+    import trio_websocket
+
+    from mox.store import changes as C
+
+    c = client()
+    wm = Webmail(c)
+    t = tag()
+    for i in range(5):
+        smtp_deliver(server, simple(f"overflow {t} {i}"))
+    msgs = wait_until(lambda: len(found := wm.find(f"subject:{t}")) == 5 and found)
+    port = server.ports["http"]
+    url = f"ws://127.0.0.1:{port}/webmail/ws?csrf={wm.csrf}"
+    headers = [("Cookie", "; ".join(f"{k}={v}" for k, v in c.cookies.items()))]
+
+    async def run() -> None:
+        monkeypatch.setattr(C, "COMPACT_AT", 1)  # for the subscription made now
+        async with trio_websocket.open_websocket_url(url, extra_headers=headers) as ws:
+            assert json.loads(await ws.get_message())["type"] == "start"
+            monkeypatch.setattr(C, "MAX_QUEUED", 3)
+            uids = [m["uid"] for m in msgs]
+            # Five flag changes and the mailbox's counts in one transaction: past the bound.
+            await trio.to_thread.run_sync(
+                lambda: wm.call("FlagsAdd", {"mailbox": msgs[0]["mailbox"], "uids": uids, "flags": ["$label2"]})
+            )
+            with trio.fail_after(10):
+                try:
+                    while True:
+                        msg = json.loads(await ws.get_message())
+                        assert msg["type"] == "changes"  # earlier changes may still come
+                except trio_websocket.ConnectionClosed:
+                    pass
+        monkeypatch.undo()
+        async with trio_websocket.open_websocket_url(url, extra_headers=headers) as ws:
+            assert json.loads(await ws.get_message())["type"] == "start"
+
+    trio.run(run)
+
+
 def test_logout(server: Any, client: Any) -> None:
     c = client()
     wm = Webmail(c)

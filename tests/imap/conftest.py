@@ -99,17 +99,23 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Log capture: every line goes to stderr (pytest shows it for a failing test) and error-level
-# lines are remembered.
+# Log capture: every line goes to the test's stderr (pytest shows it for a failing test) and
+# error-level lines are remembered.
 
 
 class _LogCapture:
+    """The server's log lines. They are written by the server's thread at any time, also while
+    pytest has its capture suspended to print a report ("PASSED", a dot): the stream is the
+    stderr of the test that made the harness (pytest's capture file), taken once here, never
+    whatever sys.stderr is at the moment of a write (then the terminal's)."""
+
     _error = re.compile(r"^(error|fatal): ")
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
+        self.out = sys.stderr
 
     def write(self, s: str) -> int:
         with self._lock:
@@ -118,7 +124,7 @@ class _LogCapture:
                 if self._error.match(line) or "Traceback (most recent call last)" in line:
                     self.errors.append(line)
         try:
-            sys.stderr.write(s)
+            self.out.write(s)
         except (OSError, ValueError):
             pass
         return len(s)

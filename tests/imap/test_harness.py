@@ -88,3 +88,25 @@ def test_allowed_errors_pass(harness):
     harness.allow_server_errors = True
     harness.run(log_error, "imapserver")
     harness.finish()
+
+
+def test_server_log_lines_stay_in_the_test_capture(tmp_path, tls_cert, monkeypatch):
+    """The server logs from its own thread, also after the test's last command, e.g. "connection
+    closed" once it noticed a client's close. pytest prints a test's result with its capture
+    suspended (sys.stderr is then the terminal): such a line must still go to the test's
+    captured stderr, where a failing test shows it, not to the terminal between the dots."""
+    import io
+    import sys
+
+    captured, terminal = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", captured)  # the test's stderr while the harness is made
+    h = ImapHarness(tmp_path, tls_cert)
+    try:
+        tc = h.connect()
+        monkeypatch.setattr(sys, "stderr", terminal)  # pytest prints "PASSED" meanwhile
+        tc.close()
+        h.wait_until(lambda: any("connection closed" in line for line in h.log.lines), "the server to see the close")
+    finally:
+        h.finish()
+    assert "debug: connection closed; pkg=imapserver" in captured.getvalue()
+    assert terminal.getvalue() == ""

@@ -136,6 +136,15 @@ def webmail_login(page: Page, server: Any, address: str = "mox@localhost", passw
     expect(page.locator("#live")).to_have_text("live")
 
 
+def search(page: Page, query: str) -> None:
+    """Search, and wait until the list shows the results (its title names the search). A row
+    clicked before then may be replaced by the results between the mouse's down and up, and
+    Chromium then drops the click: the message never opens."""
+    page.fill("#search", query)
+    page.press("#search", "Enter")
+    expect(page.locator("#listtitle")).to_have_text(f"Search: {query}")
+
+
 def row(page: Page, subject: str) -> Any:
     exact = re.compile("^" + re.escape(subject) + "$")
     return page.locator("#messages tr", has=page.locator("td.subject .subj", has_text=exact))

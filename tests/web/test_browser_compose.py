@@ -16,7 +16,7 @@ from typing import Any
 from tests.web.conftest import Client
 from tests.web.test_account_admin import call
 from tests.web.test_admin_accounts import new_account
-from tests.web.test_browser import base, browser, message, page, row, smtp_send, webmail_login  # noqa: F401
+from tests.web.test_browser import base, browser, message, page, row, search, smtp_send, webmail_login  # noqa: F401
 
 from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
 
@@ -31,8 +31,7 @@ def test_reply_from_alias_quoting_html(server: Any, page: Page, client: Any, tmp
     smtp_send(server, m, to=alias)
 
     webmail_login(page, server, address, "quote pass")
-    page.fill("#search", f"agenda {t}")
-    page.press("#search", "Enter")
+    search(page, f"agenda {t}")  # the results are shown before a row is clicked
     row(page, f"agenda {t}").click()
     expect(page.locator("#msg-subject")).to_have_text(f"agenda {t}")
     page.click("#btn-reply")

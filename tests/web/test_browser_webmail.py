@@ -1,7 +1,7 @@
 """The webmail's deeper features in a browser (Playwright with Debian's Chromium, as
 test_browser.py): the thread view (a three-message thread shown as one, collapsed, expanded,
-muted), previews and attachment icons in the list. Each test saves a screenshot in its output
-directory."""
+muted), previews and attachment icons in the list, the list showing the answer to its latest
+request only. Each test saves a screenshot in its output directory."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.web.test_browser import browser, message, page, row, smtp_send, webmail_login  # noqa: F401
+from tests.web.test_browser import browser, message, page, row, search, smtp_send, webmail_login  # noqa: F401
 
 from playwright.sync_api import Page, expect  # noqa: E402  (after test_browser's chromium check)
 
@@ -186,8 +186,7 @@ def test_compose_features(server: Any, page: Page, client: Any, tmp_path: Path) 
     page.click("#s-save")
     expect(page.locator("#toast")).to_have_text("Settings saved.")
 
-    page.fill("#search", f"question {t}")
-    page.press("#search", "Enter")
+    search(page, f"question {t}")  # the results are shown before a row is clicked
     row(page, f"question {t}").click()
     expect(page.locator("#msg-subject")).to_have_text(f"question {t}")
     page.click("#btn-reply")
@@ -217,3 +216,42 @@ def test_compose_features(server: Any, page: Page, client: Any, tmp_path: Path) 
     page.select_option("#s-quoting", saved["quoting"])
     page.click("#s-save")
     expect(page.locator("#toast")).to_have_text("Settings saved.")
+
+
+def test_list_shows_the_latest_request_only(server: Any, page: Page, tmp_path: Path) -> None:
+    """Two list requests under way at once (a search typed while a reload was still waiting for
+    its answer): the list shows the answer to the latest, whatever order the answers come in,
+    never the earlier one's rows under the latest one's title."""
+    t = uuid.uuid4().hex[:8] + "x"
+    smtp_send(server, message(f"earlier {t}", "One.\n"))
+    smtp_send(server, message(f"latest {t}", "Two.\n"))
+    webmail_login(page, server)
+    # Count the list loads that ended (answer used or left aside) in an attribute, to wait on.
+    page.evaluate("""() => {
+        const load = window.loadMessages;
+        let done = 0;
+        window.loadMessages = async (...a) => { try { return await load(...a); } finally { document.body.dataset.loadsDone = ++done; } };
+    }""")
+    held = []
+
+    def hold_first(route: Any) -> None:
+        if not held and f"earlier {t}" in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/webmail/api/Messages", hold_first)
+    with page.expect_request(lambda r: r.url.endswith("/webmail/api/Messages")):
+        page.fill("#search", f"earlier {t}")
+        page.press("#search", "Enter")
+    search(page, f"latest {t}")
+    expect(row(page, f"latest {t}")).to_have_count(1)
+    assert len(held) == 1
+    held[0].continue_()  # the earlier answer comes last
+    # Both loads ended (a reload after a live change may add more, each for the latest search).
+    expect(page.locator("body")).to_have_attribute("data-loads-done", re.compile(r"^([2-9]|\d\d+)$"))
+    expect(page.locator("#listtitle")).to_have_text(f"Search: latest {t}")
+    expect(page.locator("#messages tbody tr")).to_have_count(1)
+    expect(row(page, f"latest {t}")).to_have_count(1)
+    page.screenshot(path=str(tmp_path / "latest.png"), full_page=True)
+    assert (tmp_path / "latest.png").stat().st_size > 0

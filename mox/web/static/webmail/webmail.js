@@ -16,6 +16,7 @@ const state = {
 	open: null,                      // {summary, ...} of the opened message
 	showHTML: false, external: false,
 	ws: null, wsRetry: 0, reloadTimer: 0, gPrefix: false,
+	loadSeq: 0,                      // the latest message list request (loadMessages)
 };
 
 const sessionEnded = () => session.showLogin('Session expired, log in again.');
@@ -142,9 +143,13 @@ $('#mb-special').addEventListener('change', (ev) => guard(async () => {
 
 // Message list.
 
+// Only the answer to the latest request is shown: an earlier one still under way (a reload after
+// a live change, say) must not put its rows under a newer search's title.
 async function loadMessages() {
 	const req = {offset: state.offset, limit: PAGE, query: state.query, mailbox: state.query && !state.mailbox ? null : state.mailbox?.id, threading: state.threading};
+	const seq = ++state.loadSeq;
 	const r = await call('Messages', req);
+	if (seq !== state.loadSeq) return;
 	state.messages = r.messages;
 	state.total = r.total;
 	renderMessages();

@@ -154,6 +154,15 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _fail_all(errors: list[str]) -> None:
+    """Several problems (a config with more than one error): each on its own line, after
+    "multiple errors:" (mox main.go, config test)."""
+    if len(errors) == 1:
+        _fail(errors[0])
+    click.echo("".join(f"mox: {line}\n" for line in ["multiple errors:", *errors]), err=True, nl=False)
+    sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="mox", standalone_mode=False)
@@ -186,7 +195,9 @@ def main(argv: list[str] | None = None) -> Any:
         if isinstance(leaf, SystemExit):
             raise leaf from None
         if isinstance(leaf, _user_error_types()):
-            _fail(str(leaf))
+            from mox.config import ConfigError
+
+            _fail_all(leaf.errors if isinstance(leaf, ConfigError) and leaf.errors else [str(leaf)])
         if isinstance(leaf, OSError) and leaf.strerror:
             # Environment problems (permissions, disk full, missing files): one line, no traceback.
             _fail(f"{leaf.strerror}: {leaf.filename}" if leaf.filename else leaf.strerror)

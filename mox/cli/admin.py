@@ -25,10 +25,10 @@ def setadminpassword(dir_: Path | None) -> None:
     from mox.cli.provision import read_new_password
     from mox.auth.password import encode_password_line
 
-    from mox.cli.common import config_dir as _config_dir
+    from mox.cli.common import config_dir as _config_dir, static_file
 
     config_dir = _config_dir(dir_)
-    static = mconfig.read_static(config_dir)
+    static = mconfig.read_static(config_dir, static_file(dir_))
     password = read_new_password()
     try:
         prepared = precis.check_new_password(password)

@@ -61,13 +61,12 @@ def clientconfig(dir_: Path | None, domain: str) -> None:
     otherwise secured connections, like a VPN.
     """
     from mox.cli import UserError
-    from mox.cli.common import config_dir
-    from mox.config import load_config
+    from mox.cli.common import load_config
 
     d = domain.strip().lower().rstrip(".")
     if not d or "@" in d or any(c.isspace() for c in d) or ".." in d:
         raise UserError(f"parsing domain {domain!r}: invalid domain name")
-    config = load_config(config_dir(dir_))
+    config = load_config(dir_)
     if d not in config.domains:
         raise UserError("getting client config: unknown domain")
     click.echo(f"{'Protocol':<20} {'Host':<30} {'Port':>5} {'Listener':<15} Note")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from mox.config import Config
     from mox.ctl import CtlClient
 
 class App:
@@ -17,8 +18,8 @@ class App:
     def __init__(self, loglevel: str | None, checkconsistency: bool, config: Path | None = None) -> None:
         self.loglevel = loglevel
         self.checkconsistency = checkconsistency
-        #: -config FILE / $MOXCONF: mox.conf of the mox to talk to (its dir holds the other
-        #: config files); None: the default localserve dir.
+        #: -config FILE / $MOXCONF: the static config file (mox.conf, by any name) of the mox to
+        #: talk to (its dir holds the other config files); None: the default localserve dir.
         self.config = config
 
 
@@ -72,31 +73,42 @@ def config_file() -> Path | None:
 
 
 def config_dir(dir_: Path | None = None) -> Path:
-    """The config dir: ``-dir`` when given, else that of ``-config`` (mox.conf's directory),
-    else the localserve dir."""
-    from mox.config import MOX_CONF, default_localserve_dir
+    """The config dir: ``-dir`` when given, else the directory of the ``-config`` file (by any
+    name, as mox: domains.conf is looked up beside it, main.go), else the localserve dir."""
+    from mox.config import default_localserve_dir
 
     if dir_ is not None:
         return dir_
     cf = config_file()
     if cf is None:
         return default_localserve_dir()
-    if cf.name != MOX_CONF:
-        raise UserError(f"-config {cf}: must name a {MOX_CONF} file (the other config files are beside it)")
     if not cf.is_file():
         raise UserError(f"-config {cf}: no such file")
     return cf.parent
 
 
+def static_file(dir_: Path | None = None) -> Path | None:
+    """The static config file that ``-config`` names, when it decides the config (no ``-dir``);
+    None: mox.conf in config_dir()."""
+    return config_file() if dir_ is None else None
+
+
+def load_config(dir_: Path | None = None) -> Config:
+    """The config of config_dir(dir_), its static file as static_file(dir_) says."""
+    from mox.config import load_config as load
+
+    return load(config_dir(dir_), static_file(dir_))
+
+
 def data_dir(dir_: Path | None = None) -> Path:
-    """The data dir: ``-dir`` when given, else DataDir of ``-config``'s mox.conf (relative to
-    it), else the localserve dir (there config and data dir are one)."""
+    """The data dir: ``-dir`` when given, else DataDir of the ``-config`` file (relative to its
+    directory), else the localserve dir (there config and data dir are one)."""
     if dir_ is not None or config_file() is None:
         return config_dir(dir_)
     from mox import config as mconfig
 
     d = config_dir()
-    return (d / mconfig.read_static(d).data_dir).resolve()
+    return (d / mconfig.read_static(d, static_file()).data_dir).resolve()
 
 
 def ctl_client(dir_: Path | None, *, timeout: float | None = 30) -> CtlClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from mox.cli.common import config_dir
+from mox.cli.common import load_config
 
 
 @click.command("describe-static")
@@ -52,12 +52,10 @@ def describe_extra() -> None:
 def test() -> None:
     """Parse and validate the configuration files (of -config, default the localserve dir).
 
-    Exits with status 0 and prints "config OK" when valid; otherwise prints the error, with
-    file and line, and exits with status 1.
+    Exits with status 0 and prints "config OK" when valid; otherwise prints every error found,
+    one per line with file and line, and exits with status 1.
     """
-    from mox import config as mconfig
-
-    mconfig.load_config(config_dir())
+    load_config()
     click.echo("config OK")
 
 

@@ -20,6 +20,7 @@ from mox.cli.common import UserError
 from mox.cli.common import dir_option
 
 if TYPE_CHECKING:
+    from mox.config import Config
     from mox.dkim import Lookup
 
 
@@ -53,10 +54,10 @@ def go_quote(s: str) -> str:
     return "".join(out)
 
 
-def _config_dir(dir_: Path | None) -> Path:
-    from mox.cli.common import config_dir
+def _load_config(dir_: Path | None) -> Config:
+    from mox.cli.common import load_config
 
-    return config_dir(dir_)
+    return load_config(dir_)
 
 
 @click.group("dkim")
@@ -134,7 +135,6 @@ def sign(dir_: Path | None, message: str) -> None:
     DKIM-Signature headers prepended.
     """
     from mox import dkim
-    from mox.config import load_config
     from mox.dkim.local import sign_message
     from mox.message import parse_address_list
     from mox.message.header import split_header
@@ -147,7 +147,7 @@ def sign(dir_: Path | None, message: str) -> None:
     localpart, domain = froms[0].mailbox or "", (froms[0].host or "").lower()
     if not domain:
         raise UserError("parsing domain of address in from-header: empty domain")
-    config = load_config(_config_dir(dir_))
+    config = _load_config(dir_)
     if domain not in config.domains:
         raise UserError(f"domain {domain} not configured")
     try:
@@ -160,7 +160,7 @@ def sign(dir_: Path | None, message: str) -> None:
 
 
 def _lookup(txt_record: str | None, records_file: Path | None, dir_: Path | None) -> Lookup:
-    from mox.config import ConfigError, load_config
+    from mox.config import ConfigError
     from mox.dkim import KeyLookupError, Status
     from mox.dkim.dnsrecords import zone_txt_records
     from mox.dkim.local import local_lookup
@@ -174,7 +174,7 @@ def _lookup(txt_record: str | None, records_file: Path | None, dir_: Path | None
     local = None
     if txt_record is None:
         try:
-            local = local_lookup(load_config(_config_dir(dir_)))
+            local = local_lookup(_load_config(dir_))
         except ConfigError:
             local = None  # no config there: only the given records count
 

@@ -20,16 +20,15 @@ def dnsrecords(dir_: Path | None, domain: str) -> None:
     records, especially if your domain previously/currently has email configured. Reads the
     config of -dir (default: the localserve dir); needs no running mox.
     """
-    from mox.config import load_config
     from mox.dkim import KeyFileError
     from mox.dkim.dnsrecords import domain_records
 
     d = domain.strip().lower().rstrip(".")
     if not d or any(c.isspace() or c in "@/\\;\"" for c in d) or ".." in d:
         raise UserError(f"parsing domain {domain!r}: invalid domain name")
-    from mox.cli.common import config_dir
+    from mox.cli.common import load_config
 
-    config = load_config(config_dir(dir_))
+    config = load_config(dir_)
     if d not in config.domains:
         raise UserError("unknown domain")
     try:

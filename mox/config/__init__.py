@@ -97,6 +97,7 @@ from mox.config.files import (
     read_domains,
     read_extra,
     read_static,
+    static_path,
     user_config_dir,
     write_config,
     write_domains,

@@ -40,7 +40,13 @@ SCONF_NOTE = (
 
 
 class ConfigError(Exception):
-    """A config file is missing, unreadable or invalid; the message says which and why."""
+    """A config file is missing, unreadable or invalid; the message says which and why.
+    ``errors``: each problem found, one line each (mox's config test lists them all); the
+    message is them one per line."""
+
+    def __init__(self, *errors: str) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(errors))
 
 
 # Field names in the files are mox's: the Python name's words capitalized, with mox's acronyms.

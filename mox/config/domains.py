@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 
 from mox.config.base import Base, SCONF_NOTE
-from mox.config.sconf import field, parse_duration
+from mox.config.sconf import Problems, field, parse_duration
 
 
 class Canonicalization(Base, kw_only=True, frozen=True):
@@ -433,23 +433,34 @@ class DomainsConfig(Base, kw_only=True, frozen=True):
         "its messages and index database. An account name is not an email address.")]
 
     def __post_init__(self) -> None:
+        # Every problem, not only the first: mox's config test lists them all (mox-/config.go
+        # prepareDynamicConfig gathers its errors the same way).
+        problems = self.problems()
+        if problems:
+            raise Problems(problems)
+
+    def problems(self) -> list[str]:
+        """What does not fit together across domains, accounts and aliases, one line each."""
         from mox.names import account_name_problem
 
+        out: list[str] = []
         for name in self.domains:
             if not name or name != name.strip() or "@" in name or name.lower() != name:
-                raise ValueError(f"invalid domain name {name!r} (lower case, no @)")
+                out.append(f"invalid domain name {name!r} (lower case, no @)")
         owner: dict[str, str] = {}
         for name, acc in self.accounts.items():
             problem = account_name_problem(name) if name else "empty name"
             if problem is not None or unicodedata.normalize("NFC", name) != name:
-                raise ValueError(f"invalid account name {name!r}: {problem or 'not in NFC form'}")
+                out.append(f"invalid account name {name!r}: {problem or 'not in NFC form'}")
             for addr in acc.destinations:
                 local, sep, domain = addr.rpartition("@")
                 if not sep or domain.lower() not in self.domains:
-                    raise ValueError(f"address {addr!r} of account {name!r} is not in a configured domain")
+                    out.append(f"address {addr!r} of account {name!r} is not in a configured domain")
+                    continue
                 key = addr.lower()
                 if key in owner:
-                    raise ValueError(f"address {addr!r} is used by accounts {owner[key]!r} and {name!r}")
+                    out.append(f"address {addr!r} is used by accounts {owner[key]!r} and {name!r}")
+                    continue
                 owner[key] = name
         for name, acc in self.accounts.items():
             # mox-/config.go: a fromid login address is one of the account's addresses, at a
@@ -458,28 +469,30 @@ class DomainsConfig(Base, kw_only=True, frozen=True):
                 lp, at, domain = a.rpartition("@")
                 dom = self.domains.get(domain.lower())
                 if not at or not lp:
-                    raise ValueError(f"account {name!r}: invalid fromid login address {a!r}")
-                if dom is None:
-                    raise ValueError(f"account {name!r}: unknown domain in fromid login address {a!r}")
-                if not dom.catchall_separators:
-                    raise ValueError(f"account {name!r}: localpart catchall separator not configured for domain for fromid login address {a!r}")
-                if owner.get(a.lower()) != name:
-                    raise ValueError(f"account {name!r}: fromid login address {a!r} does not match its destination addresses")
+                    out.append(f"account {name!r}: invalid fromid login address {a!r}")
+                elif dom is None:
+                    out.append(f"account {name!r}: unknown domain in fromid login address {a!r}")
+                elif not dom.catchall_separators:
+                    out.append(f"account {name!r}: localpart catchall separator not configured for domain for fromid login address {a!r}")
+                elif owner.get(a.lower()) != name:
+                    out.append(f"account {name!r}: fromid login address {a!r} does not match its destination addresses")
         for dname, dom in self.domains.items():
             for lp, alias in dom.aliases.items():
                 where = f"domain {dname}: alias {lp}"
                 if not lp or "@" in lp:
-                    raise ValueError(f"{where}: invalid localpart")
+                    out.append(f"{where}: invalid localpart")
+                    continue
                 if any(sep in lp for sep in dom.catchall_separators):
-                    raise ValueError(f"{where}: alias contains localpart catchall separator")
+                    out.append(f"{where}: alias contains localpart catchall separator")
                 if f"{lp}@{dname}".lower() in owner:
-                    raise ValueError(f"{where}: alias {lp}@{dname} already present as regular address")
+                    out.append(f"{where}: alias {lp}@{dname} already present as regular address")
                 if not alias.addresses:
-                    raise ValueError(f"{where}: needs at least one destination address")
+                    out.append(f"{where}: needs at least one destination address")
                 seen: set[str] = set()
                 for a in alias.addresses:
                     if a.lower() not in owner:
-                        raise ValueError(f"{where}: references non-existent address {a!r}")
-                    if a.lower() in seen:
-                        raise ValueError(f"{where}: duplicate address {a!r}")
+                        out.append(f"{where}: references non-existent address {a!r}")
+                    elif a.lower() in seen:
+                        out.append(f"{where}: duplicate address {a!r}")
                     seen.add(a.lower())
+        return out

@@ -35,11 +35,17 @@ def parse_file(path: Path, typ: type, data: bytes | None = None) -> Any:
     try:
         return sconf.parse(data, typ, path=str(path))
     except sconf.SconfError as e:
-        raise ConfigError(str(e)) from None
+        raise ConfigError(*e.errors) from None
 
 
-def read_static(config_dir: Path) -> StaticConfig:
-    static: StaticConfig = parse_file(Path(config_dir) / MOX_CONF, StaticConfig)
+def static_path(config_dir: Path, static_file: Path | None = None) -> Path:
+    """The static config file: ``static_file`` (mox's -config names it, by any name; the other
+    files are beside it), else mox.conf in config_dir."""
+    return Path(static_file) if static_file is not None else Path(config_dir) / MOX_CONF
+
+
+def read_static(config_dir: Path, static_file: Path | None = None) -> StaticConfig:
+    static: StaticConfig = parse_file(static_path(config_dir, static_file), StaticConfig)
     return static
 
 

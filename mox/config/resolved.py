@@ -8,10 +8,10 @@ from pathlib import Path
 
 import msgspec
 
-from mox.config.base import ConfigError, DOMAINS_CONF, MOX_CONF, STANDARD_PORTS
+from mox.config.base import ConfigError, DOMAINS_CONF, STANDARD_PORTS
 from mox.config.domains import AccountConfig, Alias, DomainConfig, DomainsConfig
 from mox.config.extra import ExtraConfig, Limits
-from mox.config.files import read_domains, read_extra, read_static
+from mox.config.files import read_domains, read_extra, read_static, static_path
 from mox.config.static import StaticConfig
 
 
@@ -129,17 +129,23 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
 
 
 
-def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig, extra: ExtraConfig | None = None) -> Config:
-    """Combine the files into a Config with absolute paths; raises ConfigError for settings
-    that do not fit together."""
+def resolve(
+    config_dir: Path, static: StaticConfig, domains: DomainsConfig, extra: ExtraConfig | None = None,
+    static_file: Path | None = None,
+) -> Config:
+    """Combine the files into a Config with absolute paths; raises ConfigError with every
+    setting that does not fit together. ``static_file``: the static config's path when it is not
+    config_dir's mox.conf (for the messages)."""
     config_dir = Path(config_dir).absolute()
     extra = extra if extra is not None else ExtraConfig()
 
     def path(p: str) -> str:
         return str((config_dir / p).absolute())
 
+    static_name = static_path(config_dir, static_file)
+    problems: list[str] = []
     lname, listener = next(iter(static.listeners.items()))
-    where = f"{config_dir / MOX_CONF}: Listeners.{lname}"
+    where = f"{static_name}: Listeners.{lname}"
     ports: dict[str, int] = {}
     for service, svc in (("smtp", listener.smtp), ("submission", listener.submission),
                          ("submissions", listener.submissions), ("imap", listener.imap), ("imaps", listener.imaps)):
@@ -153,17 +159,19 @@ def resolve(config_dir: Path, static: StaticConfig, domains: DomainsConfig, extr
             if port is not None:
                 ports["https" if https else "http"] = port
     except ValueError as e:
-        raise ConfigError(f"{where}: {e}") from None
+        problems.append(f"{where}: {e}")
     tls = listener.tls
     key_cert = tls.key_certs[0] if tls is not None and tls.key_certs else None
     if key_cert is None and any(s in ports for s in ("submissions", "imaps", "https")):
-        raise ConfigError(f"{where}: TLS.KeyCerts needed for Submissions, IMAPS and HTTPS")
+        problems.append(f"{where}: TLS.KeyCerts needed for Submissions, IMAPS and HTTPS")
     nrs = {svc.no_require_starttls for svc in (listener.submission, listener.imap) if svc.enabled}
     if len(nrs) > 1:
-        raise ConfigError(f"{where}: NoRequireSTARTTLS must be the same for Submission and IMAP in this implementation")
+        problems.append(f"{where}: NoRequireSTARTTLS must be the same for Submission and IMAP in this implementation")
     pm = static.postmaster
     if pm.account not in domains.accounts:
-        raise ConfigError(f"{config_dir / MOX_CONF}: Postmaster: account {pm.account!r} does not exist in {DOMAINS_CONF}")
+        problems.append(f"{static_name}: Postmaster: account {pm.account!r} does not exist in {DOMAINS_CONF}")
+    if problems:
+        raise ConfigError(*problems)
     seps = {d.catchall_separator for d in domains.domains.values()}
     return Config(
         hostname=listener.hostname or static.hostname,
@@ -203,29 +211,55 @@ def with_domains(config: Config, domains: DomainsConfig) -> Config:
     )
 
 
-def load_config(config_dir: Path) -> Config:
-    """Read mox.conf, domains.conf and extra.conf from config_dir; raises ConfigError."""
+def load_config(config_dir: Path, static_file: Path | None = None) -> Config:
+    """Read mox.conf (or ``static_file``, any name: mox's -config), domains.conf and extra.conf
+    from config_dir; raises ConfigError with every problem found (as mox's config test lists
+    them): each file is read even when another has errors, and the settings across files are
+    checked once all three could be read."""
     config_dir = Path(config_dir)
-    config = resolve(config_dir, read_static(config_dir), read_domains(config_dir), read_extra(config_dir))
+    problems: list[str] = []
+    static = domains = extra = None
+    try:
+        static = read_static(config_dir, static_file)
+    except ConfigError as e:
+        if not static_path(config_dir, static_file).exists():
+            raise  # not a config dir at all: the other files' absence says nothing more
+        problems.extend(e.errors)
+    try:
+        domains = read_domains(config_dir)
+    except ConfigError as e:
+        problems.extend(e.errors)
+    try:
+        extra = read_extra(config_dir)
+    except ConfigError as e:
+        problems.extend(e.errors)
+    if static is None or domains is None or extra is None:
+        raise ConfigError(*problems)
+    config = resolve(config_dir, static, domains, extra, static_file)
     check_dkim_keys(config)
     return config
 
 
 def check_dkim_keys(config: Config) -> None:
     """Every DKIM selector's private key file can be read and fits its settings (mox checks the
-    same when loading its config); raises ConfigError naming domains.conf, domain and selector."""
+    same when loading its config); raises ConfigError naming domains.conf, domain and selector
+    of each one that does not."""
     from mox.dkim.keys import KeyFileError, key_algorithm, load_key_file
 
+    problems = []
     for dname, dom in config.domains.items():
         for sname, sel in dom.dkim.selectors.items():
             where = f"{Path(config.config_dir) / DOMAINS_CONF}: domain {dname}: selector {sname}"
             try:
                 key = load_key_file(Path(config.config_dir) / sel.private_key_file)
             except KeyFileError as e:
-                raise ConfigError(f"{where}: {e}") from None
+                problems.append(f"{where}: {e}")
+                continue
             if key_algorithm(key) == "ed25519" and sel.hash_effective != "sha256":
                 # RFC 8463 3: ed25519-sha256 only.
-                raise ConfigError(f"{where}: hash algorithm {sel.hash!r} is not supported with ed25519, only sha256 is")
+                problems.append(f"{where}: hash algorithm {sel.hash!r} is not supported with ed25519, only sha256 is")
+    if problems:
+        raise ConfigError(*problems)
 
 
 def with_ports(config: Config, ports: dict[str, int]) -> Config:

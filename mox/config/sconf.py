@@ -33,17 +33,30 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-__all__ = ["SconfError", "describe", "field", "format_duration", "parse", "parse_duration", "write"]
+__all__ = ["Problems", "SconfError", "describe", "field", "format_duration", "parse", "parse_duration", "write"]
 
 
 class SconfError(ValueError):
-    """A config file that cannot be parsed into its type: ``path:line: message``."""
+    """A config file that cannot be parsed into its type: ``path:line: message``. ``errors``:
+    each problem as such a line (more than one when a Struct's check found several, see
+    Problems); ``str()`` is them one per line."""
 
-    def __init__(self, path: str, line: int, message: str) -> None:
+    def __init__(self, path: str, line: int, message: str, *, more: tuple[str, ...] = ()) -> None:
         self.path = path
         self.line = line
         self.message = message
-        super().__init__(f"{path}:{line}: {message}" if path else f"line {line}: {message}")
+        at = f"{path}:{line}: " if path else f"line {line}: "
+        self.errors = [at + message, *(at + m for m in more)]
+        super().__init__("\n".join(self.errors))
+
+
+class Problems(ValueError):
+    """Raised by a Struct's ``__post_init__`` for all the problems its check found at once (a
+    check across fields, such as the addresses of all accounts): each is reported on its own."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 def field(doc: str = "", *, duration: bool = False) -> msgspec.Meta:
@@ -312,8 +325,12 @@ class _Parser:
         try:
             return msgspec.convert(seen, t.cls)
         except (msgspec.ValidationError, ValueError, TypeError) as e:
+            at = f"{where or 'top level'}: "
+            if isinstance(e.__cause__, Problems):
+                first, *more = e.__cause__.problems
+                raise SconfError(self.path, key_line, at + first, more=tuple(at + m for m in more)) from None
             msg = re.sub(r" - at `\$[^`]*`$", "", str(e))
-            raise self.fail(f"{where or 'top level'}: {msg}", key_line) from None
+            raise self.fail(at + msg, key_line) from None
 
     def map(self, t: mi.DictType, where: str) -> dict[str, Any]:
         self.check_empty(where)

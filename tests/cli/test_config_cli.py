@@ -158,6 +158,69 @@ def test_config_test(tmp_path: Path):
     assert r.stderr == f"mox: -config {tmp_path / 'nope' / 'mox.conf'}: no such file\n"
 
 
+def test_config_file_by_any_name(tmp_path: Path):
+    """-config names the static config file by any name; domains.conf (and extra.conf) are
+    beside it, as mox's main.go looks them up."""
+    from mox import localserve
+
+    d = tmp_path / "cfg"
+    localserve.write_localserve_config(d)
+    (d / "mox.conf").rename(d / "staging.conf")
+    r = run_mox("-config", str(d / "staging.conf"), "config", "test")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "config OK\n", "")
+    r = run_mox("config", "test", env={**mox_env(), "MOXCONF": str(d / "staging.conf")})
+    assert (r.returncode, r.stdout, r.stderr) == (0, "config OK\n", "")
+    # The file named is the one read: its errors name it.
+    text = (d / "staging.conf").read_text(encoding="utf-8")
+    (d / "staging.conf").write_text(text.replace("\tAccount: mox\n", "\tAccount: nobody\n"), encoding="utf-8")
+    r = run_mox("-config", str(d / "staging.conf"), "config", "test")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"mox: {d / 'staging.conf'}: Postmaster: account 'nobody' does not exist in domains.conf\n"
+    r = run_mox("-config", str(d / "staging.conf"), "config", "dnsrecords", "localhost")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"mox: {d / 'staging.conf'}: Postmaster: account 'nobody' does not exist in domains.conf\n"
+
+
+def test_config_test_reports_every_error(tmp_path: Path):
+    """`mox config test` lists every error it finds, one per line after "multiple errors:" (mox
+    main.go): each file is read even when another has an error, and all the problems across a
+    file's accounts and aliases are listed."""
+    from mox import localserve
+
+    d = tmp_path / "cfg"
+    localserve.write_localserve_config(d)
+    domains = (d / "domains.conf").read_text(encoding="utf-8")
+    broken = domains.replace("\t\t\tmox@localhost: nil\n",
+                             "\t\t\tmox@localhost: nil\n\t\t\tann@example.net: nil\n\t\t\tbob@example.org: nil\n")
+    assert broken != domains
+    (d / "domains.conf").write_text(broken, encoding="utf-8")
+    (d / "extra.conf").write_text("SMTPRcptMaxx: 5\n", encoding="utf-8")
+    r = run_mox("-config", str(d / "mox.conf"), "config", "test")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (
+        "mox: multiple errors:\n"
+        f"mox: {d / 'domains.conf'}:1: top level: address 'ann@example.net' of account 'mox' is not in a configured domain\n"
+        f"mox: {d / 'domains.conf'}:1: top level: address 'bob@example.org' of account 'mox' is not in a configured domain\n"
+        f"mox: {d / 'extra.conf'}:1: unknown key 'SMTPRcptMaxx', did you mean 'SMTPRcptMax'?\n"
+    )
+
+    # The files read; what does not fit across them is listed in full too.
+    (d / "domains.conf").write_text(domains, encoding="utf-8")
+    (d / "extra.conf").unlink()
+    static = (d / "mox.conf").read_text(encoding="utf-8")
+    (d / "mox.conf").write_text(
+        static.replace("\tAccount: mox\n", "\tAccount: nobody\n").replace("\t\t\tNoRequireSTARTTLS: true\n", "", 1),
+        encoding="utf-8",
+    )
+    r = run_mox("-config", str(d / "mox.conf"), "config", "test")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (
+        "mox: multiple errors:\n"
+        f"mox: {d / 'mox.conf'}: Listeners.local: NoRequireSTARTTLS must be the same for Submission and IMAP in this implementation\n"
+        f"mox: {d / 'mox.conf'}: Postmaster: account 'nobody' does not exist in domains.conf\n"
+    )
+
+
 # Against a running localserve, through -config / $MOXCONF.
 
 
@@ -180,6 +243,10 @@ def test_config_flag_and_moxconf_reach_the_running_server(server, tmp_path: Path
     text = (server.dir / "mox.conf").read_text(encoding="utf-8")
     (cfg / "mox.conf").write_text(text.replace("\nDataDir: .\n", f"\nDataDir: {rel}\n"), encoding="utf-8")
     r = run_mox("-config", str(cfg / "mox.conf"), "config", "account", "list")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "mox\n", "")
+    # By any name (mox: the other files are beside it).
+    (cfg / "mox.conf").rename(cfg / "mail.conf")
+    r = run_mox("-config", str(cfg / "mail.conf"), "config", "account", "list")
     assert (r.returncode, r.stdout, r.stderr) == (0, "mox\n", "")
     # The running server's files pass `config test`.
     ok(mox(server, "config", "test"), "config OK\n")

@@ -73,6 +73,12 @@ class ThreadWrites(Writes):
         with self._cond:
             return sorted((self._by_id[i] for i in self._threads.by_thread.get(thread_id, ())), key=lambda m: m.id)
 
+    def messages_with_message_id(self, message_id: str) -> list[Message]:
+        """The live messages in any mailbox whose canonical Message-ID is ``message_id``
+        (mox.message.thread.message_id_canonical), ascending id."""
+        with self._cond:
+            return sorted((self._by_id[i] for i in self._threads.by_msgid.get(message_id, ())), key=lambda m: m.id)
+
     @space_errors
     def reassign_threads_sync(self, progress: Callable[[str], None] | None = None) -> tuple[int, int]:
         """Match every live message to its thread anew, from the Message-ID, References,

@@ -7,7 +7,8 @@ referenced message's HTML quoted, mox.web.quotehtml), draft_id (removed once sen
 (Unix time: schedule send), requiretls (""/yes/no, RFC 8689), files) and queues the message (the
 queue keeps the Sent copy).
 
-JSON methods here: MessageCompose (drafts), CompleteRecipient, Settings, SettingsSave.
+JSON methods here: MessageCompose (drafts), MessageFindMessageID (the message a reopened draft
+replies to or forwards), CompleteRecipient, Settings, SettingsSave.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import msgspec
 import trio
 
+from mox.message.thread import BadMessageID, message_id_canonical
 from mox.queue import fromid
 from mox.store import settings
 from mox.web import quotehtml
@@ -279,7 +281,9 @@ async def api_message_compose(ctx: ServerContext, s: Session, acc: Any, obj: dic
     old = _draft(acc, obj.get("draft_id"))
     in_reply_to = references = None
     ref_mb, ref_uid = field("ref_mailbox"), field("ref_uid")
-    if field("mode") == "reply" and ref_mb and ref_uid:
+    # A reply or forward keeps the message it answers in In-Reply-To and References (mox
+    # MessageCompose with ResponseMessageID): a reopened draft finds it again by that.
+    if field("mode") in ("reply", "forward") and ref_mb and ref_uid:
         try:
             ref = acc.message(int(ref_mb), int(ref_uid))
         except ValueError:
@@ -310,6 +314,25 @@ async def api_message_compose(ctx: ServerContext, s: Session, acc: Any, obj: dic
     return {"id": m.id, "mailbox": m.mailbox_id, "uid": m.uid}
 
 
+
+
+async def api_message_find_message_id(ctx: ServerContext, s: Session, acc: Any, obj: dict[str, Any]) -> Any:
+    """{message_id}: the message with this Message-ID (mox MessageFindMessageID), used when a
+    saved draft is opened again: its In-Reply-To names the message it replies to or forwards.
+    ``{id, mailbox, uid}`` of the first such message outside Drafts, ``{id: 0}`` when there is
+    none (not an error)."""
+    v = obj.get("message_id")
+    if not isinstance(v, str) or not v.strip():
+        raise HTTPError(400, "user:badRequest", "field 'message_id' must be a non-empty string")
+    try:
+        canonical, _ = message_id_canonical(v)
+    except BadMessageID as e:
+        raise HTTPError(400, "user:badRequest", f"parsing message-id: {e}") from None
+    drafts = drafts_mailbox(acc)
+    for m in acc.messages_with_message_id(canonical):
+        if drafts is None or m.mailbox_id != drafts.id:
+            return {"id": m.id, "mailbox": m.mailbox_id, "uid": m.uid}
+    return {"id": 0}
 
 
 # Recipient completion (mox CompleteRecipient) and settings (mox SettingsSave).
@@ -383,6 +406,7 @@ async def api_settings_save(ctx: ServerContext, s: Session, acc: Any, obj: dict[
 
 
 API["MessageCompose"] = api_message_compose
+API["MessageFindMessageID"] = api_message_find_message_id
 API["CompleteRecipient"] = api_complete_recipient
 API["Settings"] = api_settings
 API["SettingsSave"] = api_settings_save

@@ -9,7 +9,7 @@ Routes (all need a ``webmail`` session, see mox.web.session; POSTs need the CSRF
   attachments; marks it read), FlagsAdd, FlagsRemove, Move, Delete (to Trash, or expunge in
   Trash), MailboxCreate, MailboxRename, MailboxDelete (with submailboxes), MailboxEmpty,
   MailboxSetSpecialUse, ThreadCollapse, ThreadMute,
-  MessageCompose (a draft, mox.web.compose). ``POST /webmail/api/Submit`` (mox.web.compose) takes multipart/form-data and queues the message like
+  MessageCompose (a draft), MessageFindMessageID (what a reopened draft answers; both mox.web.compose). ``POST /webmail/api/Submit`` (mox.web.compose) takes multipart/form-data and queues the message like
   SMTP submission. Answers: 200 with the result object, or ``{"code", "message"}`` with 4xx.
 - ``GET /webmail/msg/{mailbox}/{uid}/{view}``: ``text`` / ``html`` / ``htmlexternal`` (documents
   for the sandboxed iframe, strict CSP: mox.web.sanitize), ``raw`` (source as text/plain),

@@ -1,8 +1,8 @@
 """Webmail compose in a browser (Playwright with Debian's Chromium, as test_browser.py): a
 reply to an HTML message sent to an alias goes out from the alias (which the account may send
 as) with the original's HTML quoted; the account page lists the alias with its members and
-saves the account's FromIDLoginAddresses. Saves
-screenshots in the test's output directory."""
+saves the account's FromIDLoginAddresses; a reply saved as a draft and opened again later still
+answers its message. Saves screenshots in the test's output directory."""
 
 from __future__ import annotations
 
@@ -80,3 +80,59 @@ def test_reply_from_alias_quoting_html(server: Any, page: Page, client: Any, tmp
     page.screenshot(path=str(tmp_path / "account-aliases.png"), full_page=True)
     assert (tmp_path / "account-aliases.png").stat().st_size > 0
     call(admin, "admin", csrf, "AliasRemove", {"address": alias})
+
+
+def test_reopened_reply_draft_keeps_what_it_replies_to(server: Any, page: Page, client: Any) -> None:
+    """A reply saved as a draft and opened again later (after a reload) still answers its
+    message, as mox's webmail finds it by the draft's In-Reply-To: sent, it has the original's
+    In-Reply-To and References, its HTML quoted, and the original is marked answered."""
+    admin, csrf, name, address = new_account(client, "d", "draft pass")
+    t = uuid.uuid4().hex[:8] + "x"
+    m = message(f"plan {t}", "Plan: test it.\n", '<p>Plan: <i style="color: blue">test it</i>.</p>')
+    m.replace_header("To", address)
+    m["References"] = f"<root{t}@example.org>"
+    smtp_send(server, m, to=address)
+
+    webmail_login(page, server, address, "draft pass")
+    search(page, f"plan {t}")
+    row(page, f"plan {t}").click()
+    expect(page.locator("#msg-subject")).to_have_text(f"plan {t}")
+    page.click("#btn-reply")
+    expect(page.locator("#c-body")).to_have_value(re.compile(r"> Plan: test it\.\n"))
+    page.keyboard.type("Agreed.")
+    page.click("#c-cancel")  # saves the draft, then closes
+    expect(page.locator("#compose")).to_be_hidden()
+
+    page.reload()  # later: nothing of the compose form left in the page
+    expect(page.locator("#live")).to_have_text("live")
+    page.click("#mailboxes li[data-name=Drafts]")
+    expect(page.locator("#listtitle")).to_have_text("Drafts")
+    row(page, f"Re: plan {t}").click()
+    expect(page.locator("#compose-title")).to_have_text("Draft")
+    expect(page.locator("#c-body")).to_have_value(re.compile(r"> Plan: test it\.\n\nAgreed\.$"))
+    expect(page.locator("#c-quote-html-label")).to_be_visible()
+    expect(page.locator("#c-quote-html")).to_be_checked()
+    page.keyboard.type(" Tomorrow.")
+    page.click("#c-send")
+    expect(page.locator("#toast")).to_have_text("Message sent.")
+    expect(row(page, f"Re: plan {t}")).to_have_count(0)  # sending removed the draft
+
+    c = Client(server.ports["http"])
+    try:
+        wcsrf = c.post("/webmail/login", json_body={"username": address, "password": "draft pass"}).json()["csrf"]
+        h = {"x-mox-csrf": wcsrf}
+        (sent,) = c.post("/webmail/api/Messages", json_body={"query": f'subject:"Re: plan {t}" mb:Sent'}, headers=h).json()["messages"]
+        raw = c.get(f"/webmail/msg/{sent['mailbox']}/{sent['uid']}/raw").body
+        (orig,) = c.post("/webmail/api/Messages", json_body={"query": f'subject:"plan {t}" mb:Inbox'}, headers=h).json()["messages"]
+        drafts = c.post("/webmail/api/Messages", json_body={"query": f"mb:Drafts plan {t}"}, headers=h).json()["messages"]
+    finally:
+        c.close()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["In-Reply-To"] == m["Message-ID"]
+    assert msg["References"].split() == [f"<root{t}@example.org>", m["Message-ID"]]
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg.get_body(("plain",)).get_content().endswith("> Plan: test it.\r\n\r\nAgreed. Tomorrow.\r\n")
+    h = msg.get_body(("html",)).get_content()
+    assert "Agreed. Tomorrow." in h and '<i style="color: blue">test it</i>' in h
+    assert "\\Answered" in orig["flags"]
+    assert drafts == []

@@ -63,6 +63,30 @@ def test_drafts(server: Any, client: Any) -> None:
     assert got[0]["thread_id"] == q["thread_id"]
 
 
+def test_find_message_id(server: Any, client: Any) -> None:
+    """MessageFindMessageID (mox's): the message a reopened draft replies to or forwards, by the
+    Message-ID in the draft's In-Reply-To (any spelling of it); a draft itself never counts; 0
+    when there is none."""
+    wm = Webmail(client())
+    t = tag()
+    orig = simple(f"origin {t}")
+    smtp_deliver(server, orig)
+    (o,) = wait_find(wm, f"subject:\"origin {t}\"")
+    mid = str(orig["Message-ID"])
+    assert wm.call("MessageFindMessageID", {"message_id": mid}) == {"id": o["id"], "mailbox": o["mailbox"], "uid": o["uid"]}
+    assert wm.call("MessageFindMessageID", {"message_id": " " + mid.upper() + " "})["id"] == o["id"]
+    # A forward's draft keeps what it forwards too (mox MessageCompose with ResponseMessageID).
+    d = wm.call("MessageCompose", {"to": "x@example.org", "subject": f"Fwd: origin {t}", "body": "FYI",
+                                   "mode": "forward", "ref_mailbox": str(o["mailbox"]), "ref_uid": str(o["uid"])})
+    full = wm.call("Message", {"mailbox": d["mailbox"], "uid": d["uid"], "mark_read": False})
+    assert ["In-Reply-To", mid] in full["headers"]
+    draft_mid = full["message_id"]
+    assert wm.call("MessageFindMessageID", {"message_id": draft_mid}) == {"id": 0}
+    assert wm.call("MessageFindMessageID", {"message_id": f"<nothing{t}@example.org>"}) == {"id": 0}
+    assert wm.call("MessageFindMessageID", {"message_id": "no brackets"}, status=400)["message"] == "parsing message-id: missing <"
+    assert wm.call("MessageFindMessageID", {"message_id": ""}, status=400)["code"] == "user:badRequest"
+
+
 def test_settings_from_schedule_requiretls(server: Any, client: Any) -> None:
     from tests.web.test_account_admin import ADMIN_PASSWORD, call, login
 

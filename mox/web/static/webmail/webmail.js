@@ -311,7 +311,8 @@ function closeMessage() {
 async function openMessage(m) {
 	const drafts = state.mailboxes.find((b) => b.special_use === '\\Drafts');
 	if (drafts && m.mailbox === drafts.id && m.flags.includes('\\Draft')) {
-		compose('', await call('Message', {mailbox: m.mailbox, uid: m.uid, mark_read: false}));
+		const draft = await call('Message', {mailbox: m.mailbox, uid: m.uid, mark_read: false});
+		compose('', draft, await draftReference(draft));
 		return;
 	}
 	const r = await call('Message', {mailbox: m.mailbox, uid: m.uid});
@@ -460,7 +461,19 @@ for (const id of ['#c-to', '#c-cc', '#c-bcc']) {
 	$(id).addEventListener('input', (ev) => { clearTimeout(state.completeTimer); state.completeTimer = setTimeout(() => guard(() => completeRecipient(ev.target)), 150); });
 }
 
-function compose(mode, draft) {
+// The message a saved draft replies to or forwards (its In-Reply-To, as mox's webmail finds it
+// with MessageFindMessageID), opened without marking it read; null when there is none (any more).
+async function draftReference(draft) {
+	const irt = draft.headers.find(([k]) => k.toLowerCase() === 'in-reply-to')?.[1];
+	if (!irt) return null;
+	const found = await call('MessageFindMessageID', {message_id: irt});
+	if (!found.id) return null;
+	return call('Message', {mailbox: found.mailbox, uid: found.uid, mark_read: false});
+}
+
+// mode: '', 'reply', 'replyall' or 'forward' (of the opened message); draft: a reopened draft
+// (Message answer), with ref: the message it replies to or forwards (draftReference).
+function compose(mode, draft, ref) {
 	const f = $('#compose-form');
 	f.reset();
 	clearTimeout(state.draftTimer);
@@ -469,12 +482,18 @@ function compose(mode, draft) {
 	$('#c-mode').value = mode || '';
 	$('#c-draft-id').value = '';
 	$('#draft-status').textContent = '';
-	const r = state.open;
+	if (draft && ref) {
+		// A draft keeps its place: a forward as mox tells it, by its subject.
+		const subj = draft.summary.subject || '';
+		mode = /^\[?fwd?:/i.test(subj) || /\(fwd\)[ \t]*$/i.test(subj) ? 'forward' : 'reply';
+	}
+	const r = draft ? ref : state.open;
 	// Replying to or forwarding an HTML message: its HTML is quoted in an HTML version too.
-	$('#c-quote-html-label').hidden = !(mode && r && r.html && !draft);
+	$('#c-quote-html-label').hidden = !(mode && r && r.html);
 	$('#c-quote-html').checked = !$('#c-quote-html-label').hidden;
 	if (draft) {
-		// A reopened draft: its fields as saved; sending it removes it.
+		// A reopened draft: its fields as saved, and the message it replies to or forwards (so
+		// that it goes out in that thread, with the quote); sending it removes it.
 		const s = draft.summary;
 		const bcc = draft.headers.find(([k]) => k.toLowerCase() === 'bcc')?.[1] || '';
 		$('#c-to').value = s.to.map(fmtAddr).join(', ');
@@ -482,10 +501,13 @@ function compose(mode, draft) {
 		$('#c-bcc').value = bcc;
 		$('#c-subject').value = s.subject;
 		$('#c-body').value = draft.text.replace(/\n$/, '');
+		const from = s.from[0]?.address.toLowerCase();
+		const own = state.fromAddresses.find((a) => a.address.toLowerCase() === from);
+		if (own) $('#c-from').value = own.address;  // e.g. an alias the reply was written from
 		$('#c-draft-id').value = s.id;
-		$('#c-ref-mailbox').value = '';
-		$('#c-ref-uid').value = '';
-		$('#c-mode').value = '';
+		$('#c-ref-mailbox').value = r ? r.summary.mailbox : '';
+		$('#c-ref-uid').value = r ? r.summary.uid : '';
+		$('#c-mode').value = r ? mode : '';
 		$('#draft-status').textContent = 'Draft.';
 	} else if (mode && r) {
 		const s = r.summary;
@@ -527,12 +549,17 @@ function compose(mode, draft) {
 	}
 	$('#compose-title').textContent = draft ? 'Draft' : ({reply: 'Reply', replyall: 'Reply all', forward: 'Forward'}[mode] || 'New message');
 	$('#compose').showModal();
-	(mode && mode !== 'forward' ? $('#c-body') : $('#c-to')).focus();
-	if (mode && mode !== 'forward') {
+	const b = $('#c-body');
+	if (draft) {
+		b.focus();
+		b.setSelectionRange(b.value.length, b.value.length);  // writing goes on where it ended
+	} else if (mode && mode !== 'forward') {
 		// The cursor where the reply goes: above the quote (top), else below it.
-		const b = $('#c-body');
+		b.focus();
 		const at = state.settings.quoting === 'top' ? 0 : b.value.length - signature().length;
 		b.setSelectionRange(at, at);
+	} else {
+		$('#c-to').focus();
 	}
 }
 

@@ -13,7 +13,7 @@ Operations (unit in the table):
   STORE +FLAGS/-FLAGS      messages changed per second (windows of 100, \\Flagged on and off)
 
 Usage: python3 bench/bench_imap.py [--servers mox,dovecot] [--clients 1,4] [--seconds 6]
-       [--messages 2000] [--repeat 1] [--quick]
+       [--messages 2000] [--repeat 1] [--quick] [--smoke]
 """
 
 from __future__ import annotations
@@ -405,6 +405,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=1,
                    help="measure each row this many times (servers alternating), report the median")
     p.add_argument("--quick", action="store_true", help="small sizes, for trying the harness")
+    p.add_argument("--smoke", action="store_true", help="mox only, the smallest sizes, one command or message per measurement: shows that the script "
+                        "still runs against the current code (CI runs it); the numbers measure nothing")
     p.add_argument("--ops", default="",
                    help="only these operations, comma separated (e.g. search_unseen,fetch_full; "
                         "names: " + ",".join(op for op, _, _ in OPS) + ")")
@@ -413,6 +415,10 @@ def main(argv=None) -> int:
     args.clients = [int(x) for x in args.clients.split(",")]
     if args.quick:
         args.seconds, args.messages, args.append_small, args.append_big = 2.0, 400, 100, 20
+    if args.smoke:
+        args.servers, args.clients, args.repeat = "mox", [1], 1
+        args.seconds, args.messages, args.append_small, args.append_big = 0.0, 100, 1, 1  # x100 windows
+        print("smoke run (mox only, smallest sizes): the numbers measure nothing", flush=True)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
 
     def log(msg):

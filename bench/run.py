@@ -7,7 +7,8 @@
 
 Each benchmark starts its own servers (mox localserve and a peer on 127.0.0.1) and prints a table
 with mox's numbers, the peer's and their ratio. The machine is described first, since numbers
-only mean something next to the machine they were measured on. Benchmarks are never run by CI.
+only mean something next to the machine they were measured on. Benchmarks are never run by CI
+(only each script's --smoke, which measures nothing).
 """
 
 from __future__ import annotations

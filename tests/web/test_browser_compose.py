@@ -136,3 +136,30 @@ def test_reopened_reply_draft_keeps_what_it_replies_to(server: Any, page: Page, 
     assert "Agreed. Tomorrow." in h and '<i style="color: blue">test it</i>' in h
     assert "\\Answered" in orig["flags"]
     assert drafts == []
+
+
+def test_draft_with_a_strange_in_reply_to_still_opens(server: Any, page: Page, client: Any) -> None:
+    """A draft another client saved, whose In-Reply-To is no Message-ID (or names a message
+    that is gone), opens as it is: a draft without a message it answers."""
+    import imaplib
+
+    admin, csrf, name, address = new_account(client, "s", "strange pass")
+    t = uuid.uuid4().hex[:8] + "x"
+    for i, irt in enumerate(("not a message-id", f"<gone{t}@example.org>")):
+        draft = (f"From: {address}\r\nTo: friend{t}@example.org\r\nSubject: odd {i} {t}\r\nIn-Reply-To: {irt}\r\n"
+                 f"Message-ID: <odd{i}{t}@example.org>\r\n\r\nHalf a thought {i}.\r\n").encode()
+        with imaplib.IMAP4("127.0.0.1", server.ports["imap"]) as c:
+            c.login(address, "strange pass")
+            assert c.append("Drafts", "(\\Draft \\Seen)", None, draft)[0] == "OK"
+    webmail_login(page, server, address, "strange pass")
+    page.click("#mailboxes li[data-name=Drafts]")
+    expect(page.locator("#listtitle")).to_have_text("Drafts")
+    for i in range(2):
+        row(page, f"odd {i} {t}").click()
+        expect(page.locator("#compose-title")).to_have_text("Draft")
+        expect(page.locator("#c-body")).to_have_value(f"Half a thought {i}.")
+        expect(page.locator("#c-subject")).to_have_value(f"odd {i} {t}")
+        expect(page.locator("#c-mode")).to_have_value("")
+        expect(page.locator("#c-quote-html-label")).to_be_hidden()
+        page.click("#c-cancel")
+        expect(page.locator("#compose")).to_be_hidden()

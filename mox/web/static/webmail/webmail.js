@@ -466,7 +466,13 @@ for (const id of ['#c-to', '#c-cc', '#c-bcc']) {
 async function draftReference(draft) {
 	const irt = draft.headers.find(([k]) => k.toLowerCase() === 'in-reply-to')?.[1];
 	if (!irt) return null;
-	const found = await call('MessageFindMessageID', {message_id: irt});
+	let found;
+	try {
+		found = await call('MessageFindMessageID', {message_id: irt});
+	} catch (e) {
+		if (e instanceof APIError && e.code === 'user:badRequest') return null;  // not a Message-ID: opens as is
+		throw e;
+	}
 	if (!found.id) return null;
 	return call('Message', {mailbox: found.mailbox, uid: found.uid, mark_read: false});
 }

@@ -106,6 +106,10 @@ def append_limit(ctx: ServerContext) -> int:
 AUTH_FAILURE_DELAY = 1.0
 
 
+#: Expunges deferred during FETCH, STORE and SEARCH (RFC 9051 7.5.1) beyond which their removals
+#: are merged (session.py's _apply).
+DEFERRED_COMPACT = 16
+
 #: Seconds between INPROGRESS responses of a long command (RFC 9585; mox: 1 s); tests lower it.
 INPROGRESS_INTERVAL = 1.0
 
@@ -646,6 +650,10 @@ class Session:
                     attrs = ("\\Subscribed",) if self.acc.mailbox(ch.name) is not None else ("\\Subscribed", "\\NonExistent")
                     self.send(UntaggedList(attrs, "/", ch.name))
         flush_adds()
+        if sel is not None and len(sel.deferred) > DEFERRED_COMPACT:
+            # A client that only FETCHes, STOREs and SEARCHes never hears of expunges: their
+            # removals merge into one per mailbox (changes.py), not one per transaction.
+            sel.deferred = self.sub.compact(sel.deferred)
         if notify is not None:
             notify.flush()
         self.report_recent()  # expunged messages may have been \Recent

@@ -328,6 +328,17 @@ class ChangeSubscriber:
             with self._lock:
                 self._items[:0] = changes
 
+    def compact(self, changes: list) -> list:
+        """Changes drained earlier and kept by the owner (an IMAP session's expunges deferred
+        during FETCH, STORE and SEARCH), compacted as the queue is; held removals stay held."""
+        with self._lock:
+            return compact(changes, self._held)
+
+    def holding(self) -> int:
+        """How many removals it holds."""
+        with self._lock:
+            return len(self._held)
+
     def holds(self, change: object) -> bool:
         with self._lock:
             return id(change) in self._held

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mox.imap import responses as r
+from mox.imap.session import DEFERRED_COMPACT
 from mox.store import changes as C
 
 MSG = b"Subject: x\r\n\r\nbody\r\n"
@@ -133,6 +134,27 @@ def test_idle_session_sees_correct_state_after_churn(imap, monkeypatch):
     for uid in range(1, max(told) + 1):
         if uid not in told:  # expunged, and the idle session was told: nothing held any more
             assert imap.account.removed_message(mailbox_id, uid) is None
+
+
+def test_deferred_expunges_merge(imap):
+    """A session that only FETCHes never hears of expunges (RFC 9051 7.5.1); what it holds for
+    them merges into one removal instead of one per EXPUNGE of the other session, and its next
+    NOOP tells them all."""
+    for _ in range(60):
+        imap.deliver(MSG)
+    fetcher, sub = _connect_selected(imap)
+    other = imap.connect()
+    other.transact("ok", "select inbox")
+    for i in range(30):
+        other.transact("ok", f"uid store {2 * i + 1} +flags.silent (\\Deleted)")
+        other.transact("ok", "expunge")
+        fetcher.transact("ok", "fetch 1 flags")
+    assert sub.holding() <= DEFERRED_COMPACT + 1  # not 30
+    fetcher.transact("ok", "noop")
+    assert [resp.seq for resp, _ in fetcher.untagged if isinstance(resp, r.UntaggedExpunge)] == list(range(1, 31))
+    assert sub.holding() == 0
+    fetcher.transact("ok", "fetch 1:* uid")
+    assert [resp.attrs[0].uid for resp, _ in fetcher.untagged] == list(range(2, 61, 2))
 
 
 @pytest.mark.parametrize("tls", [False, True])

@@ -208,19 +208,21 @@ class Connection:
             if between and n is not None and n.pushes and self.session.sub is not None and not self.proto.in_command():
                 data = await self._receive_notifying(t)
             else:
-                between = between and not self.proto.in_command()
-                if between and (bye := self.session.overflow_text()) is not None:
+                waiting = between and not self.proto.in_command()
+                if waiting and (bye := self.session.overflow_text()) is not None:
                     raise Bye(bye)
                 with trio.move_on_after(t) as cs:
                     # Waiting for a command: an overflow of the session's changes ends it now.
-                    self._read_scope = cs if between else None
+                    self._read_scope = cs if waiting else None
                     try:
                         data = await self.stream.receive_some(65536)
                     finally:
                         self._read_scope = None
                 if cs.cancelled_caught:
-                    if between and (bye := self.session.overflow_text()) is not None:
+                    if waiting and (bye := self.session.overflow_text()) is not None:
                         raise Bye(bye)
+                    if cs.deadline > trio.current_time():
+                        continue  # woken by an overflow that NOTIFY tells with the next command
                     raise ReadTimeout()
             self.proto.receive_data(data)
             self.peak_buffered = max(self.peak_buffered, self.proto.buffered() + len(self._upload_buf))

@@ -460,11 +460,11 @@ class Session:
             await trio.to_thread.run_sync(acc.remove_released_files)
 
     def set_notify(self, n: Notify) -> None:
-        """A new NOTIFY setting (cmd_notify): with events for other mailboxes the session is
-        given every change, else only those of the mailbox it shows (changes.py)."""
+        """A new NOTIFY setting (cmd_notify): with events to tell the session is given every
+        change, else only those of the mailbox it shows and of mailboxes (changes.py)."""
         self.notify = n
         if self.sub is not None:
-            self.sub.all_mailboxes = bool(n.groups)
+            self.sub.all_mailboxes = n.pushes
 
     def _notify_overflow(self) -> None:
         """RFC 5465 5.8: tell the client and go on as after NOTIFY NONE."""

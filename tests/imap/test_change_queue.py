@@ -237,3 +237,23 @@ def test_compact_keeps_meaning(n):
     merged = C.ChangeRemoveUIDs(1, [3, 4, 11], 23, (103, 111, 104))
     assert out == [C.ChangeAddUID(1, 10, 1, ()), C.ChangeFlags(1, 10, 1 + n, (f"f{n - 1}",)), merged, C.ChangeAddUID(1, 12, 24, ())]
     assert list(held.values()) == [merged] and id(out[2]) in held
+
+
+def test_notify_without_events_overflow_is_told_with_the_next_command(imap, monkeypatch):
+    """A NOTIFY setting that tells nothing between commands (every group NONE): an overflow
+    while the session waits for a command does not end it; the next command tells it
+    (NOTIFICATIONOVERFLOW)."""
+    monkeypatch.setattr(C, "COMPACT_AT", 8)
+    monkeypatch.setattr(C, "MAX_QUEUED", 50)
+    for _ in range(100):
+        imap.deliver(MSG)
+    n, sub = _connect_selected(imap)
+    n.transact("ok", "notify set (selected none)")
+    other = imap.connect()
+    other.transact("ok", "select inbox")
+    other.transact("ok", "store 1:* +flags.silent (\\Seen)")
+    imap.wait_until(lambda: sub.overflowed, "the queue overflowed")
+    n.transact("ok", "noop")
+    n.expect_untagged_some("* OK [NOTIFICATIONOVERFLOW] out of sync after too many pending changes")
+    assert not sub.overflowed
+    n.transact("ok", "noop")

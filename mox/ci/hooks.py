@@ -520,12 +520,11 @@ class ImapHooks:
     async def command(self, cmd: Any) -> Any:
         """Before running ``cmd``: profile checks and fault rules. Returns the command to run
         (ENABLE may be narrowed by the profile); raises BadCommand/CommandFailed/Bye."""
-        from mox.imap import profiles
-        from mox.imap.errors import BadCommand, Bye, CommandFailed
-        from mox.imap.responses import Continuation
-
+        import mox.imap.profiles as profiles  # (no "from mox.imap import": see below)
         bad, args = profiles.check_command(self.profile, cmd.name, cmd.uid, cmd.args)
         if bad is not None:
+            from mox.imap.errors import BadCommand
+
             raise BadCommand(bad)
         if args is not None:
             import msgspec
@@ -536,6 +535,11 @@ class ImapHooks:
         rule = self.st.faults.match("imap", cmd.name.lower(), self._subject(cmd), time.time())
         if rule is None:
             return cmd
+        # Imported here, not for every command: "from package import name" runs the import
+        # machinery's Python code each time.
+        from mox.imap.errors import BadCommand, Bye, CommandFailed
+        from mox.imap.responses import Continuation
+
         self.conn.log.info("fault rule fired", rule=rule.id, command=cmd.name, action=rule.action)
         self.transcript.note(f"fault rule {rule.id} fired at {cmd.name}: {rule.action}")
         if cmd.name == "IDLE" and rule.action in ("drop", "bye"):

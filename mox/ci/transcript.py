@@ -112,7 +112,13 @@ class RecordingLogger:
         self.transcript = transcript
 
     def enabled(self, level: str) -> bool:
-        return level == "trace" or bool(self._inner.enabled(level))
+        # Once the transcript is full the protocol lines go only to the log (servers skip
+        # preparing them when its level is off).
+        if level == "trace":
+            if len(self.transcript.lines) < MAX_LINES:
+                return True
+            self.transcript.truncated = True  # asked because a line is about to be written
+        return bool(self._inner.enabled(level))
 
     def trace_line(self, prefix: str, line: bytes | str, kind: str = "text") -> None:
         try:

@@ -17,11 +17,10 @@ from mox.message import Part, sections
 
 from . import contexts, fetch, wire
 from .errors import BadCommand, CommandFailed
-from .response_write import fetch_attr, fetch_response
+from .response_write import fetch_attr, fetch_body, fetch_flags, fetch_response
 from .responses import (
     FetchBinary,
     FetchBinarySize,
-    FetchBody,
     FetchFlags,
     FetchInternalDate,
     FetchPreview,
@@ -29,7 +28,6 @@ from .responses import (
     FetchModSeq,
     FetchRFC822,
     FetchRFC822Header,
-    FetchRFC822Size,
     FetchRFC822Text,
     FetchUID,
     UntaggedVanished,
@@ -107,7 +105,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
             continue
         out: list[bytes] = []
         if want_uid:
-            out.append(fetch_attr(FetchUID(m.uid)))
+            out.append(b"UID %d" % m.uid)  # fetch_attr(FetchUID(m.uid))
         state_shown = message_attrs(s, m, atts, previews, out)
         if m.uid in seen_uids and not any(a.name == "FLAGS" for a in atts):
             out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
@@ -152,10 +150,11 @@ def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt,
 
     for a in atts:
         n = a.name
+        # The common attributes are written directly (as fetch_attr writes their values).
         if n == "UID":
-            out.append(fetch_attr(FetchUID(m.uid)))
+            out.append(b"UID %d" % m.uid)
         elif n == "FLAGS":
-            out.append(fetch_attr(FetchFlags(s.flags_out(m.uid, m.flags))))
+            out.append(fetch_flags(s.flags_out(m.uid, m.flags)))
             state_shown = True
         elif n == "INTERNALDATE":
             out.append(fetch_attr(FetchInternalDate(wire.date_time(m.received))))
@@ -168,7 +167,7 @@ def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt,
             # kept it, as mox).
             out.append(fetch_attr(FetchSaveDate(wire.date_time(m.saved) if m.saved else None)))
         elif n == "RFC822.SIZE":
-            out.append(fetch_attr(FetchRFC822Size(m.size)))
+            out.append(b"RFC822.SIZE %d" % m.size)
         elif n == "MODSEQ":
             out.append(fetch_attr(FetchModSeq(max(m.modseq, 1))))
             state_shown = True
@@ -195,7 +194,7 @@ def message_attrs(s: Session, m: Message, atts: list[FetchAtt] | tuple[FetchAtt,
             if a.partial is not None:
                 offset, cnt = a.partial
                 body = body[offset : offset + cnt]
-            out.append(fetch_attr(FetchBody(fetch.section_name(a.section), offset, body)))
+            out.append(fetch_body(fetch.section_name(a.section), offset, body))
         elif n in ("BINARY", "BINARY.SIZE") and a.section is not None:  # the parser gives BINARY a section
             d, r = load()
             try:

@@ -8,6 +8,7 @@ written by ``cmd_fetch`` through ``response_write.fetch_attr``.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from mox.message import sections
@@ -155,6 +156,7 @@ def rendered(msg: Message, which: int) -> bytes:
     return v
 
 
+@functools.lru_cache(maxsize=256)
 def section_name(sec: Section) -> str:
     parts = [".".join(str(n) for n in sec.part)] if sec.part else []
     if sec.text:

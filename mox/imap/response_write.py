@@ -15,6 +15,7 @@ Sans-IO: no trio, no store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -242,14 +243,30 @@ def _data(d: bytes | None) -> bytes:
     return b"NIL" if d is None else wire.literal(d)
 
 
+@functools.lru_cache(maxsize=256)
+def _body_head(section: str) -> bytes:
+    return b"BODY[" + _text(section) + b"]"
+
+
+def fetch_body(section: str, offset: int | None, data: bytes | None) -> bytes:
+    """``BODY[section]<offset> data``: a ``FetchBody`` written without making the value (FETCH
+    writes one per message)."""
+    return _body_head(section) + _offset(offset) + b" " + _data(data)
+
+
+def fetch_flags(flags: tuple[str, ...] | list[str]) -> bytes:
+    """``FLAGS (...)``, as ``FetchFlags``."""
+    return b"FLAGS " + wire.flag_list(flags)
+
+
 _FETCH: dict[type, Callable[[Any, bool], bytes]] = {
-    FetchFlags: lambda a, utf8: b"FLAGS " + wire.flag_list(a.flags),
+    FetchFlags: lambda a, utf8: fetch_flags(a.flags),
     FetchUID: lambda a, utf8: b"UID %d" % a.uid,
     FetchInternalDate: lambda a, utf8: b"INTERNALDATE " + wire.quoted(a.date.encode("ascii")),
     FetchRFC822Size: lambda a, utf8: b"RFC822.SIZE %d" % a.size,
     FetchEnvelope: lambda a, utf8: b"ENVELOPE " + envelope(a.envelope, utf8),
     FetchBodystructure: lambda a, utf8: (b"BODYSTRUCTURE " if a.ext else b"BODY ") + body(a.body, utf8),
-    FetchBody: lambda a, utf8: b"BODY[" + _text(a.section) + b"]" + _offset(a.offset) + b" " + _data(a.data),
+    FetchBody: lambda a, utf8: fetch_body(a.section, a.offset, a.data),
     FetchBinary: lambda a, utf8: (
         b"BINARY[" + a.section.encode("ascii") + b"]" + _offset(a.offset) + b" "
         + (b"NIL" if a.data is None else wire.literal8(a.data))

@@ -180,8 +180,12 @@ class Connection:
             if rest:
                 self.log.trace_line("S:", rest[:2000], kind="data")
         timeout = TIMEOUTS["write_auth" if self._authenticated() else "write_preauth"]
-        with trio.fail_after(timeout):
+        # A plain cancel scope, as trio.fail_after makes one (without its generator wrapper:
+        # this runs for every response).
+        with trio.CancelScope(relative_deadline=timeout) as cs:
             await self.stream.send_all(data)
+        if cs.cancelled_caught:
+            raise trio.TooSlowError
 
     async def send(self, r: Response) -> None:
         """Write one response now (greeting, BYE, continuation requests, the tagged reply)."""
@@ -211,7 +215,7 @@ class Connection:
                 waiting = between and not self.proto.in_command()
                 if waiting and (bye := self.session.overflow_text()) is not None:
                     raise Bye(bye)
-                with trio.move_on_after(t) as cs:
+                with trio.CancelScope(relative_deadline=t) as cs:  # trio.move_on_after(t)
                     # Waiting for a command: an overflow of the session's changes ends it now.
                     self._read_scope = cs if waiting else None
                     try:

@@ -367,7 +367,8 @@ class Session:
                     raise BadCommand("invalid msgseq: message sequence number out of range")
         if n == 0:
             raise BadCommand("invalid msgseq: mailbox is empty")
-        return [sel.uids[i - 1] for i in numset.select(list(range(1, n + 1)))]
+        uids = sel.uids
+        return [uids[i - 1] for i in numset.select_upto(n)]
 
     # -- \Recent (RFC 3501 2.3.2, 6.3.1, 7.3.2; not in IMAP4rev2)
 

@@ -59,6 +59,28 @@ class NumSet(msgspec.Struct, frozen=True):
             out.update(values[lo:hi])
         return sorted(out)
 
+    def select_upto(self, n: int) -> list[int]:
+        """The members of 1..n in this set, ascending (``select(list(range(1, n + 1)))``
+        without building that list: message sequence numbers of a mailbox of n messages)."""
+        if n <= 0:
+            return []
+        spans = []
+        for r in self.ranges:
+            a = n if r.first is None else r.first
+            b = a if r.single else (n if r.last is None else r.last)
+            if a > b:
+                a, b = b, a
+            a, b = max(a, 1), min(b, n)
+            if a <= b:
+                spans.append((a, b))
+        if len(spans) == 1:
+            a, b = spans[0]
+            return list(range(a, b + 1))
+        out: set[int] = set()
+        for a, b in spans:
+            out.update(range(a, b + 1))
+        return sorted(out)
+
     def contains(self, n: int, largest: int) -> bool:
         for r in self.ranges:
             a = largest if r.first is None else r.first

@@ -15,6 +15,7 @@ rather than with a client library, to keep the runtime dependencies as they are.
 
 from __future__ import annotations
 
+import bisect
 from http import HTTPStatus
 import math
 import threading
@@ -63,6 +64,8 @@ class _Family:
     def _key(self, values: Sequence[str]) -> tuple[str, ...]:
         if len(values) != len(self.label_names):
             raise ValueError(f"{self.name}: want labels {self.label_names}, got {tuple(values)}")
+        if all(type(v) is str for v in values):
+            return tuple(values)
         return tuple(str(v) for v in values)
 
     def header(self) -> list[str]:
@@ -132,7 +135,7 @@ class Histogram(_Family):
 
     def observe(self, v: float, *labels: str) -> None:
         key = self._key(labels)
-        i = next((i for i, b in enumerate(self.buckets) if v <= b), len(self.buckets))
+        i = bisect.bisect_left(self.buckets, v)  # the first bucket with v <= bound, else +Inf
         with self._lock:
             counts, total = self._values.get(key) or ([0] * (len(self.buckets) + 1), 0.0)
             counts[i] += 1

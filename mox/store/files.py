@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from mox import mlog
 from mox.store import layout
 from mox.store.errors import MessageGone
+from mox.store.filecache import CACHE
 
 if TYPE_CHECKING:
     from mox.store.memindex import AccountOwner
@@ -113,10 +114,17 @@ class MessageFiles:
     def path(self, id: int) -> Path:
         return layout.message_path(self.dir, id)
 
+    def _path_str(self, id: int) -> str:
+        return f"{self._msg_prefix}{os.sep}{id >> layout.FILES_PER_DIR_SHIFT:x}{os.sep}{id}"  # layout.message_path
+
     def read(self, id: int, size: int = 0) -> bytes:
         """The file of message ``id``, byte for byte; MessageGone if it was removed. ``size``:
-        the expected size (the record's), so one read usually gets it all."""
-        path = f"{self._msg_prefix}{os.sep}{id >> layout.FILES_PER_DIR_SHIFT:x}{os.sep}{id}"  # layout.message_path
+        the expected size (the record's), so one read usually gets it all. Small files come
+        from the process's bounded cache after their first read (filecache.py)."""
+        path = self._path_str(id)
+        data = CACHE.get(path)
+        if data is not None:
+            return data
         try:
             fd = os.open(path, _O_READ)
         except FileNotFoundError as e:
@@ -128,9 +136,15 @@ class MessageFiles:
             parts = [first]
             while chunk := os.read(fd, 1 << 16):
                 parts.append(chunk)
-            return first if len(parts) == 1 else b"".join(parts)
+            data = first if len(parts) == 1 else b"".join(parts)
         finally:
             os.close(fd)
+        CACHE.put(path, data)
+        return data
+
+    def _forget(self, id: int) -> None:
+        """Before a file of this path is placed, linked or removed: no cached bytes outlive it."""
+        CACHE.drop(self._path_str(id))
 
     def _ensure_dir(self, id: int) -> Path:
         sub = layout.msg_subdir(id)
@@ -147,6 +161,7 @@ class MessageFiles:
         """Write a new message file durably (tmp, fsync, rename, directory fsync; without
         ``sync_dir`` the caller fsyncs the directory, see ``Commit``). Returns the directory."""
         d = self._ensure_dir(id)
+        self._forget(id)
         layout.write_file_durable(d / str(id), self.tmp_path(str(id)), data, fsync=self.owner.fsync, sync_dir=sync_dir)
         return d
 
@@ -154,6 +169,7 @@ class MessageFiles:
         """Rename a finished upload into place as message ``id`` and fsync the directory (as
         ``place``). Returns the directory."""
         d = self._ensure_dir(id)
+        self._forget(id)
         os.replace(upload.path, d / str(id))
         upload.placed = True
         if self.owner.fsync and sync_dir:
@@ -170,6 +186,7 @@ class MessageFiles:
             d = self._ensure_dir(dst)
             sp = layout.message_path(self.dir, src)
             dp = d / str(dst)
+            self._forget(dst)
             dp.unlink(missing_ok=True)  # left over from a crashed, uncommitted write
             try:
                 os.link(sp, dp)
@@ -192,6 +209,7 @@ class MessageFiles:
 
     def remove(self, ids: Iterable[int]) -> None:
         for id in ids:
+            self._forget(id)
             try:
                 layout.message_path(self.dir, id).unlink(missing_ok=True)
             except OSError as e:

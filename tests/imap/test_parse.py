@@ -221,3 +221,20 @@ def test_parser_only_raises_badcommand(data):
         parse_command(data)
     except BadCommand:
         pass
+
+
+def test_select_upto_is_select_of_all_sequence_numbers():
+    import random
+
+    rng = random.Random(5)
+    for _ in range(500):
+        n = rng.randint(0, 30)
+        ranges = []
+        for _ in range(rng.randint(1, 4)):
+            first = rng.choice([None, rng.randint(1, 40)])
+            if rng.random() < 0.5:
+                ranges.append(NumRange(first))
+            else:
+                ranges.append(NumRange(first, rng.choice([None, rng.randint(1, 40)]), False))
+        ns = NumSet(tuple(ranges))
+        assert ns.select_upto(n) == ns.select(list(range(1, n + 1))), (ns, n)

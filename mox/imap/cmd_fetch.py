@@ -29,7 +29,6 @@ from .responses import (
     FetchRFC822,
     FetchRFC822Header,
     FetchRFC822Text,
-    FetchUID,
     UntaggedVanished,
 )
 from .session import Session

@@ -48,20 +48,17 @@ from mox.auth import sasl
 from mox.context import ServerContext
 
 from . import contexts, response_write, utf7
+from .response_write import fetch_flags, fetch_response
 from .cmd_notify import Notify, NotifyRouter, message_change_of
 from .errors import BadCommand, CommandFailed
 from .responses import (
     Code,
     CodeHighestModSeq,
     CodeInProgress,
-    FetchFlags,
-    FetchModSeq,
     FetchUID,
     Response,
     UntaggedExists,
     UntaggedExpunge,
-    UntaggedFetch,
-    UntaggedUIDFetch,
     UntaggedFlags,
     UntaggedList,
     UntaggedRecent,
@@ -92,6 +89,10 @@ BASE_CAPABILITIES = (
     "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS ESORT CONTEXT=SEARCH "
     "CONTEXT=SORT PARTIAL CATENATE URL-PARTIAL"
 )
+
+
+#: The flags always in ``* FLAGS`` (send_mailbox_flags), lower case.
+_FIXED_FLAGS = frozenset(f.lower() for f in SYSTEM_FLAGS + KNOWN_KEYWORDS)
 
 
 def append_limit(ctx: ServerContext) -> int:
@@ -224,13 +225,16 @@ class Session:
     def send_flags(self, seq: int, uid: int, flags: tuple[str, ...] | list[str], modseq: int | None) -> None:
         """``* seq FETCH (UID uid FLAGS (...) [MODSEQ (n)])``: a message's flags as this session
         shows them, with its MODSEQ when given (RFC 7162 3.2: flag changes with their MODSEQ)."""
-        attrs: tuple[Any, ...] = (FetchFlags(self.flags_out(uid, flags)),)
-        if not self.uidonly:
-            attrs = (FetchUID(uid), *attrs)
+        # Written directly, as serialize writes UntaggedFetch(seq, (FetchUID, FetchFlags,
+        # FetchModSeq)): every session writes one for each flag change it is told of.
+        attrs = [fetch_flags(self.flags_out(uid, flags))]
         if modseq is not None:
-            attrs += (FetchModSeq(max(modseq, 1)),)
-        # RFC 9586 3.3: with UIDONLY numbered by UID, which then is no attribute (as mox).
-        self.send(UntaggedUIDFetch(uid, attrs) if self.uidonly else UntaggedFetch(seq, attrs))
+            attrs.append(b"MODSEQ (%d)" % max(modseq, 1))
+        if self.uidonly:
+            # RFC 9586 3.3: with UIDONLY numbered by UID, which then is no attribute (as mox).
+            self.out += fetch_response(uid, attrs, uidfetch=True)
+        else:
+            self.out += fetch_response(seq, [b"UID %d" % uid, *attrs])
 
     def send_mailbox_flags(self, keywords: list[str]) -> None:
         """``* FLAGS``: the system flags, mox's known keywords and the mailbox's keywords."""
@@ -694,8 +698,7 @@ class Session:
         sel = self.selected
         if sel is None:
             return
-        system = {f.lower() for f in SYSTEM_FLAGS + KNOWN_KEYWORDS}
-        new = [f for f in flags if not f.startswith("\\") and f.lower() not in system and f not in sel.keywords]
+        new = [f for f in flags if not f.startswith("\\") and f not in sel.keywords and f.lower() not in _FIXED_FLAGS]
         if not new:
             return
         sel.keywords.update(new)

@@ -175,9 +175,10 @@ def _search_hits(untagged: list[bytes]) -> int:
 
 
 def worker(barrier, port: int, op: str, index: int, nclients: int, count: int, seconds: float,
-           total: int) -> dict:
+           total: int, server_pid: int = 0) -> dict:
     """Log in, prepare, wait for the others, then run `op` for at most `count` operations or
-    `seconds`. Returns units done, commands, timings and a check value."""
+    `seconds`. Returns units done, commands, timings, a check value and, with `server_pid`, the
+    server's CPU seconds (its process tree) when this client started and ended."""
     c = Client(port)
     c.login()
     rng = random.Random(index * 7919 + nclients)
@@ -197,6 +198,7 @@ def worker(barrier, port: int, op: str, index: int, nclients: int, count: int, s
         untagged = c.command(f"SELECT {box}")
         exists = max(int(m.group(1)) for r in untagged if (m := re.match(rb"\* (\d+) EXISTS", r)))
     barrier.wait(timeout=300)
+    server0 = util.process_tree_cpu(server_pid) if server_pid else None
     t0 = time.time()
     cpu0 = time.process_time()
     deadline = time.monotonic() + seconds
@@ -238,8 +240,10 @@ def worker(barrier, port: int, op: str, index: int, nclients: int, count: int, s
         cmds += 1
     t1 = time.time()
     cpu = time.process_time() - cpu0
+    server1 = util.process_tree_cpu(server_pid) if server_pid else None
     c.close()
-    return {"units": units, "cmds": cmds, "t0": t0, "t1": t1, "check": check, "cpu": cpu}
+    return {"units": units, "cmds": cmds, "t0": t0, "t1": t1, "check": check, "cpu": cpu,
+            "server0": server0, "server1": server1}
 
 
 # ---------------------------------------------------------------- driver
@@ -258,25 +262,33 @@ OPS = [
 ]
 
 
-def measure(port: int, op: str, nclients: int, count: int, seconds: float, total: int) -> dict:
-    results = util.run_parallel(worker, [(port, op, i, nclients, count, seconds, total)
+def measure(port: int, op: str, nclients: int, count: int, seconds: float, total: int,
+            server_pid: int = 0) -> dict:
+    results = util.run_parallel(worker, [(port, op, i, nclients, count, seconds, total, server_pid)
                                          for i in range(nclients)])
     units = sum(r["units"] for r in results)
     elapsed = max(r["t1"] for r in results) - min(r["t0"] for r in results)
     checks = {r["check"] for r in results}
+    cmds = sum(r["cmds"] for r in results)
+    server_ms = None
+    if server_pid and cmds:
+        # From the first client's start to the last one's end (the logins before are not in it).
+        used = max(r["server1"] for r in results) - min(r["server0"] for r in results)
+        server_ms = used * 1000 / cmds
     return {"rate": units / elapsed, "units": units, "elapsed": elapsed,
             "check": checks.pop() if len(checks) == 1 else checks,
-            "cmds": sum(r["cmds"] for r in results),
+            "cmds": cmds, "server_ms": server_ms,
             # CPU the client processes used, in cores: near 1 per client means the client limits.
             "client_cores": sum(r["cpu"] for r in results) / elapsed}
 
 
-def run_all(ports: dict[str, int], args, log) -> tuple[dict, dict, int]:
+def run_all(ports: dict[str, int], args, log, pids: dict[str, int] | None = None) -> tuple[dict, dict, int]:
     """All measurements, servers interleaved per measurement (alternating which goes first), so a
     change in the machine's load hits both alike.
 
     Returns ({server: {(op, nclients): result}}, {server: why it stopped}, searched mailbox size)."""
     out: dict[str, dict] = {name: {} for name in ports}
+    pids = pids or {}
     failed: dict[str, str] = {}
     for name, port in ports.items():
         try:
@@ -317,15 +329,16 @@ def run_all(ports: dict[str, int], args, log) -> tuple[dict, dict, int]:
                     # with a generous time limit as a safety net; the rest run for --seconds.
                     seconds = args.seconds * 5 if op.startswith("append") else args.seconds
                     try:
-                        r = measure(ports[name], op, nclients, per, seconds, total)
+                        r = measure(ports[name], op, nclients, per, seconds, total, pids.get(name, 0))
                     except Exception as e:  # report, go on with the other server
                         failed[name] = f"{label} failed: {type(e).__name__}: {str(e)[-300:]}"
                         log(f"  {name}: {failed[name]}")
                         continue
                     reps[name].append(r)
+                    cpu_note = "" if r["server_ms"] is None else f", server CPU {r['server_ms']:.3f} ms/command"
                     log(f"  {name} {label} clients={nclients}: {r['rate']:.1f} {unit} "
                         f"({r['units']} in {r['elapsed']:.2f}s, clients used {r['client_cores']:.2f} cores"
-                        f"{'' if r['check'] is None else ', hits ' + str(r['check'])})")
+                        f"{cpu_note}{'' if r['check'] is None else ', hits ' + str(r['check'])})")
                 # Numbers total .. total + nclients*per were handed out; a client stopped by the
                 # time limit leaves holes, which _complete fills so both servers hold the same set.
                 if op == "append_small":
@@ -335,9 +348,11 @@ def run_all(ports: dict[str, int], args, log) -> tuple[dict, dict, int]:
             for name, rs in reps.items():
                 if rs and name not in failed:
                     checks = {repr(r["check"]) for r in rs}
+                    cpus = [r["server_ms"] for r in rs if r["server_ms"] is not None]
                     out[name][(op, nclients)] = {
                         "rate": util.median([r["rate"] for r in rs]), "rates": [r["rate"] for r in rs],
-                        "check": rs[0]["check"] if len(checks) == 1 else checks}
+                        "check": rs[0]["check"] if len(checks) == 1 else checks,
+                        "server_ms": util.median(cpus) if cpus else None}
         for name, port in ports.items():
             if name in failed:
                 continue
@@ -427,6 +442,7 @@ def main(argv=None) -> int:
     notes: dict[str, str] = {}
     versions: dict[str, str] = {}
     ports: dict[str, int] = {}
+    pids: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         for name in servers:
             log(f"{name}: starting")
@@ -435,15 +451,19 @@ def main(argv=None) -> int:
                     from peers import moxserver
                     mports, versions[name] = stack.enter_context(moxserver.running())
                     ports[name] = mports["imap"]
+                    if mports.get("pid"):
+                        pids[name] = int(mports["pid"])  # the ready file names the server's pid
                 elif name == "dovecot":
                     from peers import dovecot
-                    ports[name], versions[name] = stack.enter_context(dovecot.running())
+                    found: list[int] = []
+                    ports[name], versions[name] = stack.enter_context(dovecot.running(pids=found))
+                    pids[name] = found[0]
                 else:
                     raise SystemExit(f"unknown server {name}")
             except Exception as e:  # report and go on with the other server
                 notes[name] = f"not measured: {e}"
                 log(f"{name}: {notes[name]}")
-        results, failed, searched = run_all(ports, args, log)
+        results, failed, searched = run_all(ports, args, log, pids)
     for name, why in failed.items():
         notes[name] = f"stopped: {why}"
 
@@ -465,6 +485,16 @@ def main(argv=None) -> int:
     for name in servers:
         print(f"  {name}: {versions.get(name, '?')}{'; ' + notes[name] if name in notes else ''}")
     util.print_table("", rows, "dovecot")
+    cpu_rows = []
+    for op, label, unit in OPS:
+        for n in args.clients:
+            got = {name: results.get(name, {}).get((op, n), {}).get("server_ms") for name in servers}
+            if any(v is not None for v in got.values()):
+                cpu_rows.append(f"  {label}, {n} client{'s' if n > 1 else ''}: "
+                                + ", ".join(f"{name} {v:.3f}" for name, v in got.items() if v is not None))
+    if cpu_rows:
+        print("Server CPU (user+system of its process tree, /proc) per command, ms (median):")
+        print("\n".join(cpu_rows))
     for m in mismatches:
         print(f"WARNING result mismatch: {m}")
     return 0

@@ -994,8 +994,9 @@ def report(world: World, seed: int, out=sys.stdout) -> int:
 
 
 @contextlib.contextmanager
-def mox_server(python: str):
-    """``python -m mox localserve`` on free ports; yields (port, log path)."""
+def mox_server(python: str, pids: list[int] | None = None):
+    """``python -m mox localserve`` on free ports; yields (port, log path). ``pids``: the
+    server's pid is appended to it."""
     tmp = Path(tempfile.mkdtemp(prefix="imap-stress-mox-"))
     ready = tmp / "ready.json"
     log = tmp / "mox.log"
@@ -1003,6 +1004,8 @@ def mox_server(python: str):
            "-ready-file", str(ready)]
     with open(log, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, cwd=tmp)
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -1019,6 +1022,22 @@ def mox_server(python: str):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of the server's process tree so far (Linux /proc), or None."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from peers import util  # noqa: PLC0415 - the benchmarks' helper
+
+    return util.process_tree_cpu(pid) if Path("/proc").is_dir() else None
+
+
+def report_cpu(world: World, cpu0: float | None, cpu1: float | None, out=sys.stdout) -> None:
+    ops = sum(world.ops.values())
+    if cpu0 is None or cpu1 is None or not ops:
+        return
+    print(f"server CPU (user+system, its process tree): {cpu1 - cpu0:.2f} s, "
+          f"{(cpu1 - cpu0) * 1000 / ops:.3f} ms per command", file=out)
 
 
 def server_errors(log: Path) -> list[str]:
@@ -1057,10 +1076,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"imap stress: {args.clients} clients, {args.seconds:g}s, churn {'on' if args.churn else 'off'}, "
           f"server {args.server}, seed {seed}", flush=True)
     if args.server == "mox":
-        with mox_server(args.python) as (port, log):
+        pids: list[int] = []
+        with mox_server(args.python, pids) as (port, log):
+            cpu0 = server_cpu(pids[0])
             world = stress("127.0.0.1", port, args, seed)
+            cpu1 = server_cpu(pids[0])
             errors = server_errors(log)
         rc = report(world, seed)
+        report_cpu(world, cpu0, cpu1)
         print(f"server error log lines: {len(errors)}")
         for line in errors[:10]:
             print(f"  {line[:300]}")
@@ -1069,10 +1092,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT / "bench"))
         from peers import dovecot  # noqa: PLC0415 - only needed for this server
 
-        with dovecot.running() as (port, desc):
+        pids = []
+        with dovecot.running(pids=pids) as (port, desc):
             print(f"server: {desc}", flush=True)
+            cpu0 = server_cpu(pids[0])
             world = stress("127.0.0.1", port, args, seed)
-        return report(world, seed)
+            cpu1 = server_cpu(pids[0])
+        rc = report(world, seed)
+        report_cpu(world, cpu0, cpu1)
+        return rc
     host, _, port = args.server.rpartition(":")
     return report(stress(host or "127.0.0.1", int(port), args, seed), seed)
 

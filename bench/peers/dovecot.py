@@ -114,10 +114,11 @@ service stats {{
 
 
 @contextlib.contextmanager
-def running(*, lmtp: bool = False, submission_relay: int = 0):
+def running(*, lmtp: bool = False, submission_relay: int = 0, pids: list[int] | None = None):
     """Start Dovecot; yields (port, description), or with ``lmtp`` / ``submission_relay``
     (port, description, {"lmtp": port, "submission": port}). Stops it and removes the temp dir
-    afterwards."""
+    afterwards. ``pids``: the master process's pid is appended to it (its process tree is the
+    server, for util.process_tree_cpu)."""
     exe = util.apt_install("dovecot-imapd", "dovecot")
     if not exe:
         raise RuntimeError("dovecot not available (apt-get install dovecot-imapd)")
@@ -148,6 +149,8 @@ def running(*, lmtp: bool = False, submission_relay: int = 0):
                                 submission_relay), encoding="utf-8")
         proc = subprocess.Popen([exe, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                 stderr=open(root / "stderr.log", "wb"))
+        if pids is not None:
+            pids.append(proc.pid)
         try:
             for p in [port, *extra_ports.values()]:
                 util.wait_port(p, proc=proc)

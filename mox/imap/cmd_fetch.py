@@ -65,8 +65,7 @@ async def cmd_fetch(s: Session, cmd: Command) -> str:
         # RFC 9394 3.3: only the messages at these positions of the set (before CHANGEDSINCE).
         uids = args["partial"].select(uids)
     msgs = []
-    for uid in uids:
-        m = s.message(uid)
+    for m in s.messages(uids):
         if m is None:
             continue  # never happens for a uid in the view: removals are held until we tell the client
         if changedsince is not None and max(m.modseq, 1) <= changedsince:

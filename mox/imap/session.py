@@ -429,6 +429,13 @@ class Session:
             m = self.acc.removed_message(sel.mailbox_id, uid)
         return m
 
+    def messages(self, uids: list[int]) -> list[Any]:
+        """``message`` of each uid, in order (None where there is none), live ones looked up at once."""
+        sel = self.xselected()
+        acc = self.acc
+        found = acc.messages_by_uid(sel.mailbox_id, uids)
+        return [m if m is not None else acc.removed_message(sel.mailbox_id, uid) for uid, m in zip(uids, found)]
+
     def select_view(self, mailbox_id: int) -> tuple[Any, list[Any], int]:
         """The mailbox and its messages as of one moment, for SELECT (Account.select_view)."""
         keep = None

@@ -231,6 +231,13 @@ class Account(ThreadWrites, Consistency):
         with self._cond:
             return self._live.get(mailbox_id, {}).get(uid)
 
+    def messages_by_uid(self, mailbox_id: int, uids: list[int]) -> list[Message | None]:
+        """The live messages of these uids, in their order (None where there is none), looked up
+        under the lock once (FETCH of many messages)."""
+        with self._cond:
+            live = self._live.get(mailbox_id, {})
+            return [live.get(uid) for uid in uids]
+
     def message_by_id(self, id: int) -> Message | None:
         with self._cond:
             return self._by_id.get(id)

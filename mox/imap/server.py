@@ -160,7 +160,14 @@ class Connection:
         self.uploads: list[Upload] = []  # the APPEND message literals of the command, in order
         self._upload_buf = bytearray()
         self.peak_buffered = 0
-        self._read_scope: trio.CancelScope | None = None  # the wait for the next command
+        # The NOTIFY pusher (_push_between) and the wait for a command it writes during.
+        self._pusher_running = False
+        self._between = False
+        self._wake_pusher = trio.Event()
+        self._push_lock = trio.Lock()
+        self._push_failed: BaseException | None = None
+        self._between_scope: trio.CancelScope | None = None  # that wait (the pusher ends it on failure)
+        self._read_scope: trio.CancelScope | None = None  # the wait for the next command without NOTIFY
 
     # -- I/O
 
@@ -207,10 +214,9 @@ class Connection:
                     t = TIMEOUTS["read_auth" if self._authenticated() else "read_preauth"]
             else:
                 t = timeout
-            n = self.session.notify
             data: bytes | bytearray
-            if between and n is not None and n.pushes and self.session.sub is not None and not self.proto.in_command():
-                data = await self._receive_notifying(t)
+            if between and self._pusher_running and not self.proto.in_command():
+                data = await self._receive_between(t)
             else:
                 waiting = between and not self.proto.in_command()
                 if waiting and (bye := self.session.overflow_text()) is not None:
@@ -237,55 +243,98 @@ class Connection:
         if self._read_scope is not None:
             self._read_scope.cancel()
 
-    async def _receive_notifying(self, timeout: float) -> bytes:
-        """Wait for the client's next command while writing what NOTIFY asks to be told as it
-        happens (RFC 5465 3: notifications also when no command is in progress). The writer
-        stops once data arrives; a write in progress is finished first (shielded)."""
-        s = self.session
-        failed: list[BaseException] = []
-        data = b""
-        timed_out = False
+    def _pushing(self) -> bool:
+        """NOTIFY asks to be told of changes as they happen (RFC 5465 3: also when no command is
+        in progress)."""
+        n = self.session.notify
+        return n is not None and n.pushes and self.session.sub is not None
 
-        async def push() -> None:
-            try:
-                while s.sub is not None and not s.sub.closed:
+    async def _receive_between(self, timeout: float) -> bytes:
+        """Wait for the client's next command while the pusher (``_push_between``) writes what
+        NOTIFY asks to be told. Once data arrives a push in progress is finished first."""
+        if (bye := self.session.overflow_text()) is not None:
+            raise Bye(bye)
+        self._between = True
+        self._wake_pusher.set()
+        try:
+            with trio.CancelScope(relative_deadline=timeout) as cs:
+                self._between_scope = cs
+                data = bytes(await self.stream.receive_some(65536))
+        finally:
+            self._between = False
+            self._between_scope = None
+        if self._push_lock.locked():
+            async with self._push_lock:
+                pass  # a push that started before the data came is written in full
+        if self._push_failed is not None:
+            raise self._push_failed
+        if (bye := self.session.overflow_text()) is not None:
+            raise Bye(bye)
+        if cs.cancelled_caught:
+            raise ReadTimeout()
+        return data
+
+    async def _push_between(self) -> None:
+        """The task that writes NOTIFY's changes between commands (one per connection while a
+        NOTIFY setting needs it, instead of a task for every wait). It writes only while the
+        connection waits for a command, under ``_push_lock``; a write is shielded, so it is
+        never cut in half. A failed write ends the wait for the command with its error."""
+        s = self.session
+        while True:
+            if not self._between:
+                self._wake_pusher = trio.Event()
+                await self._wake_pusher.wait()
+                continue
+            sub = s.sub
+            if sub is None or sub.closed:
+                await trio.sleep_forever()
+            async with self._push_lock:
+                if self._between:
                     with trio.CancelScope(shield=True):
                         try:
                             s.apply_changes(push=True)
                         except Exception as e:  # a bug here must not end the connection
                             self.log.unexpected("applying notify changes", e)
-                            return
-                        await s.remove_released_files()
-                        out = s.take_output()
-                        if out:
-                            await self.write(out)
+                        else:
+                            await s.remove_released_files()
+                            out = s.take_output()
+                            if out:
+                                try:
+                                    await self.write(out)
+                                except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
+                                    self._push_failed = e
+                                    if self._between_scope is not None:
+                                        self._between_scope.cancel()
+                                    return
                     if s.overflow_text() is not None:
-                        nursery.cancel_scope.cancel()  # fell behind again after NOTIFICATIONOVERFLOW
+                        # Fell behind again after NOTIFICATIONOVERFLOW: the wait ends with BYE.
+                        if self._between_scope is not None:
+                            self._between_scope.cancel()
                         return
-                    await s.sub.wait()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as e:
-                failed.append(e)
-                nursery.cancel_scope.cancel()
+            await sub.wait()
 
+    async def _serve_notifying(self) -> bool:
+        """Serve commands with the pusher running, as long as NOTIFY needs it. True when the
+        connection is to end."""
+        failed: list[Exception] = []
+        ended = False
+        self._push_failed = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(push)
-            data = b""
-            with trio.move_on_after(timeout) as cs:
-                try:
-                    data = bytes(await self.stream.receive_some(65536))
-                except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
-                    # Raised as itself below, not wrapped in the nursery's exception group (the
-                    # connection's end, not a bug).
-                    failed.append(e)
-            timed_out = cs.cancelled_caught
-            nursery.cancel_scope.cancel()
+            nursery.start_soon(self._push_between)
+            self._pusher_running = True
+            try:
+                while self._pushing():
+                    if await self._serve_one():
+                        ended = True
+                        break
+            except Exception as e:  # raised below as itself, not in the nursery's exception group
+                failed.append(e)
+            finally:
+                self._pusher_running = False
+                nursery.cancel_scope.cancel()
         if failed:
             raise failed[0]
-        if (bye := s.overflow_text()) is not None:
-            raise Bye(bye)
-        if timed_out:
-            raise ReadTimeout()
-        return data
+        return ended
 
     # -- APPEND message literals
 
@@ -369,40 +418,49 @@ class Connection:
             await self.send(UntaggedBye(None, e.text))
 
     async def _serve_commands(self) -> None:
-        s = self.session
         while True:
-            ev = await self.next_event(between=True)
-            if isinstance(ev, Command):
-                if self.ctx.shutting_down.is_set():
-                    # RFC 9051 7.1.5: BYE when the server is shutting down.
-                    await self.send(UntaggedBye(None, "mox shutting down"))
+            if self._pushing():
+                if await self._serve_notifying():
                     return
-                await self.command(ev)
-                if s.state == State.LOGOUT:
-                    return
-                if self.start_tls:
-                    self.start_tls = False
-                    await self._starttls()
-                if self.start_compress:
-                    self._start_compress()
-            elif isinstance(ev, NeedLiteral):
-                await self.send(Continuation())
-            elif isinstance(ev, AppendLiteral):
-                await self._upload_start(ev)
-            elif isinstance(ev, AppendData):
-                await self._upload_data(ev.data)
-            elif isinstance(ev, BadSyntax):
-                self.discard_upload()
-                code = _code(ev.code)
-                await self.send(Tagged(ev.tag, "BAD", code, _text(ev.text, code)))
-            elif isinstance(ev, NotImap):
-                await self.send(UntaggedBye(None, "please try again speaking imap"))
+            elif await self._serve_one():
                 return
-            elif isinstance(ev, Fatal):
-                await self.send(UntaggedBye(None, ev.text))
-                return
-            elif isinstance(ev, EndOfStream):
-                return
+
+    async def _serve_one(self) -> bool:
+        """Read and answer one command (or literal, or bad line); True when the connection is to end."""
+        s = self.session
+        ev = await self.next_event(between=True)
+        if isinstance(ev, Command):
+            if self.ctx.shutting_down.is_set():
+                # RFC 9051 7.1.5: BYE when the server is shutting down.
+                await self.send(UntaggedBye(None, "mox shutting down"))
+                return True
+            await self.command(ev)
+            if s.state == State.LOGOUT:
+                return True
+            if self.start_tls:
+                self.start_tls = False
+                await self._starttls()
+            if self.start_compress:
+                self._start_compress()
+        elif isinstance(ev, NeedLiteral):
+            await self.send(Continuation())
+        elif isinstance(ev, AppendLiteral):
+            await self._upload_start(ev)
+        elif isinstance(ev, AppendData):
+            await self._upload_data(ev.data)
+        elif isinstance(ev, BadSyntax):
+            self.discard_upload()
+            code = _code(ev.code)
+            await self.send(Tagged(ev.tag, "BAD", code, _text(ev.text, code)))
+        elif isinstance(ev, NotImap):
+            await self.send(UntaggedBye(None, "please try again speaking imap"))
+            return True
+        elif isinstance(ev, Fatal):
+            await self.send(UntaggedBye(None, ev.text))
+            return True
+        elif isinstance(ev, EndOfStream):
+            return True
+        return False
 
     def _start_compress(self) -> None:
         # RFC 4978 4: everything after the tagged OK is compressed, both ways; bytes already read

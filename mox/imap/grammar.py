@@ -8,9 +8,20 @@ announcements, month names) is ``wire.py``'s.
 
 from __future__ import annotations
 
+import re
+
 from . import wire
 from .errors import BadCommand
 from .types import MessageLiteral, NumRange, NumSet, PartialRange
+
+
+#: seq-number [":" seq-number] (RFC 9051 9 seq-range) without leading zeros; _SEQ_MORE: the bytes
+#: that may not follow it for the match to be the whole range.
+_SEQ_RANGE = re.compile(rb"(\*|[1-9][0-9]*)(?::(\*|[1-9][0-9]*))?")
+_SEQ_MORE = (b":", b"*", b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9")
+
+#: A compiled pattern per character class of ``Grammar._run`` (the classes are module constants).
+_RUNS: dict[frozenset[int], re.Pattern[bytes]] = {}
 
 
 class MessageLiteralHere(Exception):
@@ -48,11 +59,14 @@ class Grammar:
         return self.pos >= len(self.data)
 
     def peek(self, s: bytes) -> bool:
-        return self.data[self.pos : self.pos + len(s)].upper() == s.upper()
+        seg = self.data[self.pos : self.pos + len(s)]
+        return seg == s or seg.upper() == s.upper()  # the first: as clients usually write it
 
     def take(self, s: bytes) -> bool:
-        if self.peek(s):
-            self.pos += len(s)
+        n = len(s)
+        seg = self.data[self.pos : self.pos + n]
+        if seg == s or seg.upper() == s.upper():  # peek(s), without the call
+            self.pos += n
             return True
         return False
 
@@ -67,12 +81,15 @@ class Grammar:
         if not self.at_end():
             raise self.error("unexpected data at end of command")
 
-    def _run(self, chars: frozenset[int] | set[int]) -> bytes:
-        start = self.pos
-        d = self.data
-        while self.pos < len(d) and d[self.pos] in chars:
-            self.pos += 1
-        return d[start : self.pos]
+    def _run(self, chars: frozenset[int]) -> bytes:
+        """The longest run of ``chars`` at the cursor (possibly empty); the cursor moves past it."""
+        r = _RUNS.get(chars)
+        if r is None:
+            r = _RUNS[chars] = re.compile(b"[" + b"".join(re.escape(bytes([c])) for c in sorted(chars)) + b"]*")
+        m = r.match(self.data, self.pos)
+        assert m is not None  # "*" matches the empty run
+        self.pos = m.end()
+        return m.group()
 
     # -- RFC 9051 9 rules
 
@@ -227,6 +244,18 @@ class Grammar:
             return NumSet(search_result=True)
         ranges: list[NumRange] = []
         while True:
+            # A well-formed range in one match; anything else (and every error) by the rules below.
+            m = _SEQ_RANGE.match(self.data, self.pos)
+            if m is not None and self.data[m.end() : m.end() + 1] not in _SEQ_MORE:
+                first, last = m.group(1), m.group(2)
+                a = None if first == b"*" else int(first)
+                b = None if last is None or last == b"*" else int(last)
+                if (a is None or a <= 0xFFFFFFFF) and (b is None or b <= 0xFFFFFFFF):
+                    self.pos = m.end()
+                    ranges.append(NumRange(a) if last is None else NumRange(a, b, single=False))
+                    if not self.take(b","):
+                        return NumSet(tuple(ranges))
+                    continue
             a = self.parse_seq_number()
             if self.take(b":"):
                 ranges.append(NumRange(a, self.parse_seq_number(), single=False))

@@ -21,6 +21,7 @@ FETCH_MACROS = {
 }
 
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ATT_CHARS = _LETTERS | frozenset(b"0123456789.")
 
 
 class FetchGrammar(Grammar):
@@ -42,7 +43,7 @@ class FetchGrammar(Grammar):
             self.sp()
 
     def parse_fetch_att(self) -> FetchAtt:
-        word = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.")).decode().upper()
+        word = self._run(_ATT_CHARS).decode().upper()
         if word in ("BODY", "BODY.PEEK"):
             if not self.peek(b"["):
                 if word == "BODY":

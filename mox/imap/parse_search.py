@@ -26,6 +26,8 @@ SORT_KEYS = {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYF
 # RFC 4731 (MIN MAX ALL COUNT), RFC 5182 (SAVE), RFC 5267 (CONTEXT UPDATE PARTIAL).
 SEARCH_RETURN_OPTS = {"MIN", "MAX", "ALL", "COUNT", "SAVE", "CONTEXT", "UPDATE", "PARTIAL"}
 
+_KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
+
 
 class SearchGrammar(Grammar):
     """search-key, search return options and sort criteria, on top of the basic rules."""
@@ -126,7 +128,7 @@ class SearchGrammar(Grammar):
         c = self.data[self.pos : self.pos + 1]
         if c == b"$" or c == b"*" or (c and 0x31 <= c[0] <= 0x39):
             return SearchKey("SEQSET", numset=self.parse_sequence_set())
-        w = self._run(frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")).decode().upper()
+        w = self._run(_KEY_CHARS).decode().upper()
         if not w:
             raise self.error("expected search key")
         if w in SEARCH_SIMPLE:

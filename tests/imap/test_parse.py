@@ -238,3 +238,29 @@ def test_select_upto_is_select_of_all_sequence_numbers():
                 ranges.append(NumRange(first, rng.choice([None, rng.randint(1, 40)]), False))
         ns = NumSet(tuple(ranges))
         assert ns.select_upto(n) == ns.select(list(range(1, n + 1))), (ns, n)
+
+
+def test_sequence_set_fast_path_is_the_grammar(monkeypatch):
+    """parse_sequence_set reads a well-formed range in one regular-expression match; whatever it
+    gets (sets, errors, where the cursor stops) is what the rule by rule reading gets."""
+    import random
+    import re
+
+    from mox.imap import grammar
+    from mox.imap.errors import BadCommand
+    from mox.imap.grammar import Grammar
+
+    def read(data: bytes) -> tuple[object, int]:
+        g = Grammar(data)
+        try:
+            return g.parse_sequence_set(), g.pos
+        except BadCommand as e:
+            return ("error", e.text), g.pos
+
+    rng = random.Random(9)
+    pieces = [b"1", b"2", b"9", b"0", b"01", b"42", b"4294967295", b"4294967296", b"99999999999", b"*", b":", b",", b"$", b" ", b")", b"x"]
+    cases = [b"1:10", b"1,3:*,7", b"*", b"1:", b"1:2:3", b"0", b"01:5", b"4294967296", b"5 BODY[]", b"1,", b"*5"]
+    cases += [b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    fast = [read(c) for c in cases]
+    monkeypatch.setattr(grammar, "_SEQ_RANGE", re.compile(b"(?!)"))  # never matches: the rules alone
+    assert fast == [read(c) for c in cases]

@@ -244,7 +244,7 @@ def status_attrs(s: Session, mb: Any, kinds: set[str]) -> dict[str, int | None]:
 
 def message_change_of(ch: Any, mailbox_id: int) -> bool:
     """A change to messages (or keywords) of the mailbox (what NOTIFY's message events tell of)."""
-    from mox.store import changes as C
+    import mox.store.changes as C  # cheaper per call than "from mox.store import changes"
 
     return (
         isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords))
@@ -270,7 +270,7 @@ class NotifyRouter:
         self.s.send(r)
 
     def route(self, ch: Any) -> bool:
-        from mox.store import changes as C
+        import mox.store.changes as C  # cheaper per call than "from mox.store import changes"
 
         s, n, sel = self.s, self.n, self.sel
         if isinstance(ch, (C.ChangeAddUID, C.ChangeRemoveUIDs, C.ChangeFlags, C.ChangeMailboxKeywords)):

@@ -42,13 +42,18 @@ def python() -> str:
 
 
 def version() -> str:
-    out = subprocess.run([python(), "-c", "import mox; print(mox.__version__)"], capture_output=True,
-                         text=True, check=False, cwd=REPO)
+    # The commit of the tree the server runs from (as it is started: from a neutral directory,
+    # so $MOX_BENCH_PYTHON may run another checkout than this one).
+    with tempfile.TemporaryDirectory() as neutral:
+        out = subprocess.run([python(), "-c", "import mox, os; print(mox.__version__); print(os.path.dirname(mox.__file__))"],
+                             capture_output=True, text=True, check=False, cwd=neutral)
+    lines = out.stdout.split("\n")
+    where = Path(lines[1]).parent if len(lines) > 1 and lines[1].strip() else REPO
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                         check=False, cwd=REPO)
+                         check=False, cwd=where)
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "mox"], capture_output=True, text=True,
-                           check=False, cwd=REPO).stdout.strip()
-    return (f"mox {out.stdout.strip() or '?'} (commit {rev.stdout.strip() or '?'}"
+                           check=False, cwd=where).stdout.strip()
+    return (f"mox {lines[0].strip() or '?'} (commit {rev.stdout.strip() or '?'}"
             f"{' + uncommitted changes in mox/' if dirty else ''})")
 
 

@@ -54,6 +54,10 @@ NOTIFY_EVENTS = {
 }
 
 
+#: The FETCH attribute lists of recent commands by their bytes (a client sends the same few).
+_FETCH_ATTS: dict[bytes, tuple[FetchAtt, ...]] = {}
+
+
 class Parser(FetchGrammar, SearchGrammar):
     """The commands' grammars (RFC 9051 6 and the extensions'), on top of the basic rules and
     the FETCH attribute (``parse_fetch.py``) and SEARCH key (``parse_search.py``) grammars."""
@@ -625,7 +629,16 @@ class Parser(FetchGrammar, SearchGrammar):
         self.sp()
         ns = self.parse_sequence_set()
         self.sp()
+        rest = self.data[self.pos :]
+        known = _FETCH_ATTS.get(rest)
+        if known is not None:  # these attributes, and nothing after them, were parsed before
+            self.pos = len(self.data)
+            return {"numset": ns, "atts": list(known), "changedsince": None, "vanished": False, "partial": None}
         atts = self.parse_fetch_atts()
+        if self.at_end() and len(rest) <= 200:
+            if len(_FETCH_ATTS) >= 256:
+                _FETCH_ATTS.clear()
+            _FETCH_ATTS[rest] = tuple(atts)
         changedsince: int | None = None
         vanished = False
         partial: PartialRange | None = None

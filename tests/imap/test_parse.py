@@ -264,3 +264,21 @@ def test_sequence_set_fast_path_is_the_grammar(monkeypatch):
     fast = [read(c) for c in cases]
     monkeypatch.setattr(grammar, "_SEQ_RANGE", re.compile(b"(?!)"))  # never matches: the rules alone
     assert fast == [read(c) for c in cases]
+
+
+def test_fetch_attributes_parsed_again_are_the_same():
+    """The attribute lists of recent FETCH commands are kept by their bytes: the same text gives
+    the same attributes, with other sequence sets, after a caller changed its list, and a
+    modifier after them is still read."""
+    line = b"(FLAGS BODY.PEEK[HEADER.FIELDS (From)]<0.5> UID)"
+    first = p(b"a fetch 1:3 " + line).args
+    first["atts"].append(FetchAtt("MODSEQ"))  # the caller's list is its own
+    again = p(b"b uid fetch 7 " + line).args
+    assert again["atts"] == [
+        FetchAtt("FLAGS"), FetchAtt("BODY", Section((), "HEADER.FIELDS", ("From",)), (0, 5), peek=True), FetchAtt("UID")
+    ]
+    assert again["numset"] == NumSet((NumRange(7),))
+    with_modifier = p(b"c uid fetch 7 " + line + b" (CHANGEDSINCE 9)").args
+    assert with_modifier["atts"] == again["atts"] and with_modifier["changedsince"] == 9
+    with pytest.raises(BadCommand):
+        p(b"d fetch 1 " + line + b" (bogus)")

@@ -364,6 +364,8 @@ async def serve(
                 task_status.started(ctx)
             root.cancel_scope.cancel()
     finally:
+        if ctx.ci is not None:
+            ctx.ci.transcripts.flush()  # the background writer's pending files (mox.ci.transcript)
         for socks in bound.values():
             for s in socks:
                 s.close()

@@ -212,7 +212,8 @@ class State:
         data_dir = Path(ctx.config.data_dir)
         self.settings = settings
         self.faults = F.FaultTable()
-        self.transcripts = TranscriptStore(data_dir, deterministic=self.settings.deterministic is not None)
+        self.transcripts = TranscriptStore(data_dir, deterministic=self.settings.deterministic is not None,
+                                           background=_in_worker_thread)
         #: SMTP transaction facts per connection id, for the lint report: cid -> {body, smtputf8}.
         self.tx_info: dict[str, dict[str, Any]] = {}
         self._cids = itertools.count(1)
@@ -283,6 +284,18 @@ class State:
 
     def now(self) -> float:
         return self.settings.deterministic if self.settings.deterministic is not None else time.time()
+
+
+def _in_worker_thread(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in a thread of trio's cache (the transcript writer); a bug in it is logged."""
+    trio.lowlevel.start_thread_soon(fn, _logged, name="mox transcript writer")
+
+
+def _logged(result: Any) -> None:
+    try:
+        result.unwrap()
+    except Exception as e:  # a bug in the writer: logged as every unexpected error
+        log.unexpected("writing transcripts", e)
 
 
 def open_files_budget() -> int | None:

@@ -4,12 +4,16 @@ A :class:`RecordingLogger` wraps a connection's logger; the protocol lines the s
 send to ``trace_line`` are recorded whatever the log level, with the same redaction kinds:
 ``auth`` lines (passwords, SASL exchanges) become ``***``, ``data`` (message contents) is kept up
 to :data:`MAX_DATA` bytes. Transcripts live in memory while the session runs and are written to
-``<data>/transcripts/<cid>.txt`` (UTF-8) when it ends.
+``<data>/transcripts/<cid>.txt`` (UTF-8) after it ends: by a background writer (a worker thread
+that takes every transcript finished meanwhile in one go) when the store has one, so no
+connection waits for a file; until its file is written a finished transcript is served from
+memory, so it is complete the moment the session ends (after QUIT's 221 / LOGOUT's OK), and a
+listing writes what is pending first (the listed transcripts are on disk).
 
 A delivered message links to the SMTP session that brought it through a record the server
 makes when it stores the message: (account, message id) -> connection id, kept in memory and
 appended to ``<data>/transcripts/deliveries.log`` (:meth:`TranscriptStore.record_delivery`,
-:meth:`TranscriptStore.delivered_by`). The link is made in memory before the message becomes
+:meth:`TranscriptStore.delivered_by`; by the background writer too, in batches). The link is made in memory before the message becomes
 visible in the account (:meth:`TranscriptStore.bind_delivery`, called by the store under its
 lock), so whoever finds the message finds its transcript; it goes to the file once the message
 is durable, so a crash never leaves a link for a message id that was not stored. Message
@@ -21,9 +25,11 @@ from __future__ import annotations
 
 import datetime
 import re
+import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,9 +140,15 @@ class RecordingLogger:
 
 
 class TranscriptStore:
-    """The transcripts of one server: open ones in memory, finished ones on disk."""
+    """The transcripts of one server: open ones in memory, finished ones on disk (or waiting
+    for the writer, in memory).
 
-    def __init__(self, data_dir: Path, *, deterministic: bool = False) -> None:
+    ``background``: how to run the writer off the caller's thread (called with a function of
+    no arguments, e.g. trio's thread cache); None: files are written by the call that
+    finishes a transcript or records a delivery."""
+
+    def __init__(self, data_dir: Path, *, deterministic: bool = False,
+                 background: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.dir = Path(data_dir) / "transcripts"
         self.deterministic = deterministic
         self._open: dict[str, Transcript] = {}
@@ -146,6 +158,14 @@ class TranscriptStore:
         self._finished = 0
         #: (account, message id) -> cid; None until loaded from DELIVERIES_FILE.
         self._deliveries: OrderedDict[tuple[str, int], str] | None = None
+        self._background = background
+        #: finished transcripts whose file is not written yet, and delivery lines not yet
+        #: appended to DELIVERIES_FILE (both under _lock).
+        self._pending: dict[str, Transcript] = {}
+        self._records: list[str] = []
+        self._writing = False  # a background writer is running (under _lock)
+        #: held while files are written, so clear() never races a write of what it removes.
+        self._io_lock = threading.Lock()
 
     def start(self, cid: str, proto: str, remote: str | None) -> Transcript:
         t = Transcript(cid=cid, proto=proto, remote=remote or "", started=time.time())
@@ -155,20 +175,78 @@ class TranscriptStore:
 
     def finish(self, t: Transcript) -> None:
         t.ended = time.time()
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            (self.dir / f"{t.cid}.txt").write_text(t.text(self.deterministic), encoding="utf-8")
-        except OSError:
-            pass
         with self._lock:
+            self._pending[t.cid] = t
             self._open.pop(t.cid, None)
             self._done[t.cid] = t.summary()
             while len(self._done) > KEEP_IN_MEMORY:
                 self._done.popitem(last=False)
             self._finished += 1
-            prune = self._finished % 1000 == 0
-        if prune:
-            self.prune()
+        self._written_soon()
+
+    def _written_soon(self) -> None:
+        """Pending files: to the background writer (started unless running), else now."""
+        if self._background is None:
+            self.flush()
+            return
+        with self._lock:
+            if self._writing:
+                return  # the running writer takes it (it checks for more before it stops)
+            self._writing = True
+        try:
+            self._background(self._write_until_idle)
+        except BaseException:
+            with self._lock:
+                self._writing = False
+            raise
+
+    def _write_until_idle(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if not self._pending and not self._records:
+                        self._writing = False
+                        return
+                self.flush()
+        except BaseException:
+            with self._lock:
+                self._writing = False
+            raise
+
+    def flush(self) -> None:
+        """Write every pending transcript file and delivery line now (in the caller's thread)."""
+        with self._io_lock:
+            with self._lock:
+                ts = list(self._pending.values())
+                lines, self._records = self._records, []
+                prune = self._finished >= 1000
+                if prune:
+                    self._finished = 0
+            if not ts and not lines:
+                return
+            try:
+                os.makedirs(self.dir, exist_ok=True)
+            except OSError:
+                pass
+            d = os.fspath(self.dir)
+            for t in ts:
+                try:
+                    with open(os.path.join(d, t.cid + ".txt"), "w", encoding="utf-8") as f:
+                        f.write(t.text(self.deterministic))
+                except OSError:
+                    pass
+            if lines:
+                try:
+                    with open(os.path.join(d, DELIVERIES_FILE), "a", encoding="utf-8") as f:
+                        f.write("".join(lines))
+                except OSError:
+                    pass
+            with self._lock:
+                for t in ts:
+                    if self._pending.get(t.cid) is t:
+                        del self._pending[t.cid]
+            if prune:
+                self.prune()
 
     def prune(self, keep: int = KEEP_ON_DISK) -> None:
         """Remove the oldest transcript files beyond ``keep``."""
@@ -183,7 +261,7 @@ class TranscriptStore:
         if not _CID_RE.match(cid):
             return None
         with self._lock:
-            t = self._open.get(cid)
+            t = self._open.get(cid) or self._pending.get(cid)
         if t is not None:
             return t.text(self.deterministic)
         try:
@@ -192,6 +270,8 @@ class TranscriptStore:
             return None
 
     def list(self, *, proto: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        """The sessions (finished ones have their file on disk when this returns)."""
+        self.flush()
         with self._lock:
             ts = list(self._done.values()) + [t.summary() for t in self._open.values()]
         out = [t for t in ts if (proto is None or t["proto"] == proto) and (user is None or (t["user"] or "").lower() == user.lower())]
@@ -216,17 +296,14 @@ class TranscriptStore:
 
     def record_delivery(self, account: str, message_id: int, cid: str) -> None:
         """Session ``cid`` brought message ``message_id`` into ``account`` (called by the server
-        once the message is durable): the link in memory and in the deliveries file."""
+        once the message is durable): the link in memory, and a line for the deliveries file
+        (written as transcripts are)."""
         if not _CID_RE.match(cid):
             return
         with self._lock:
             self._bind_locked(account, message_id, cid)
-            try:
-                self.dir.mkdir(parents=True, exist_ok=True)
-                with open(self.dir / DELIVERIES_FILE, "a", encoding="utf-8") as f:
-                    f.write(f"{cid}\t{message_id}\t{account}\n")
-            except OSError:
-                pass
+            self._records.append(f"{cid}\t{message_id}\t{account}\n")
+        self._written_soon()
 
     def delivered_by(self, account: str, message_id: int) -> str | None:
         """The cid of the session that brought the message, if this server recorded one."""
@@ -250,15 +327,18 @@ class TranscriptStore:
         return self._deliveries
 
     def clear(self) -> None:
-        with self._lock:
-            self._done.clear()
-            self._deliveries = OrderedDict()
+        with self._io_lock:
+            with self._lock:
+                self._done.clear()
+                self._pending.clear()
+                self._records.clear()
+                self._deliveries = OrderedDict()
+                try:
+                    (self.dir / DELIVERIES_FILE).unlink(missing_ok=True)
+                except OSError:
+                    pass
             try:
-                (self.dir / DELIVERIES_FILE).unlink(missing_ok=True)
+                for p in self.dir.glob("*.txt"):
+                    p.unlink()
             except OSError:
                 pass
-        try:
-            for p in self.dir.glob("*.txt"):
-                p.unlink()
-        except OSError:
-            pass

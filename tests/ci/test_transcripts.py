@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mox.testing import MoxServer
 
-from .conftest import Line, deliver, imap, message
+from .conftest import Line, deliver, imap, message, smtp
 
 
 def test_smtp_transcript_redacts_auth_and_is_linked_from_the_message(srv: MoxServer) -> None:
@@ -65,6 +65,66 @@ def test_transcript_on_disk_after_session(srv: MoxServer) -> None:
     cid = srv.transcripts("smtp")[0]["cid"]
     on_disk = (Path(srv.ports["dir"]) / "transcripts" / f"{cid}.txt").read_text(encoding="utf-8")
     assert on_disk == srv.transcript(cid)
+
+
+def test_transcript_is_complete_right_after_quit(srv: MoxServer) -> None:
+    """The moment the client has QUIT's 221, its session's transcript is complete (ended, every
+    line through the 221), though the file is written in the background: served from memory
+    until then, and on disk once listed."""
+    c = smtp(srv)
+    assert c.cmd("MAIL FROM:<sender@example.org>") == "250 2.1.0 looking good"
+    assert c.cmd("RCPT TO:<quit@example.org>") == "250 2.1.0 now on the list"
+    assert c.cmd("DATA") == "354 see you at the bare dot"
+    c.sock.sendall(message("quit@example.org", "right after quit") + b".\r\n")
+    assert c.reply() == "250 2.2.0 it is done"
+    assert c.cmd("QUIT") == "221 2.0.0 okay thanks bye"
+    listed = srv.transcripts("smtp")
+    assert len(listed) == 1 and listed[0]["ended"] is not None
+    text = srv.transcript(listed[0]["cid"])
+    lines = text.splitlines()
+    assert "C:   | Subject: right after quit" in lines
+    assert lines[-3:] == ["S: 250 2.2.0 it is done", "C: QUIT", "S: 221 2.0.0 okay thanks bye"]
+    on_disk = (Path(srv.ports["dir"]) / "transcripts" / f"{listed[0]['cid']}.txt").read_text(encoding="utf-8")
+    assert on_disk == text
+    m = srv.address_inbox("quit@example.org").wait(subject="right after quit")
+    assert srv.api("GET", f"messages/{m['id']}/transcript", raw=True).decode() == text
+    c.close()
+
+
+def test_background_writer_serves_pending_transcripts_from_memory(tmp_path: Path) -> None:
+    """With a background writer, a finished transcript and a delivery link are complete in
+    memory at once; one writer run puts everything pending on disk; a listing writes first."""
+    from mox.ci.transcript import DELIVERIES_FILE, TranscriptStore
+
+    jobs: list = []
+    ts = TranscriptStore(tmp_path, background=jobs.append)
+    t = ts.start("b1", "smtp", "127.0.0.1")
+    t.add("RC:", b"QUIT", "text")
+    t.add("LS:", b"221 2.0.0 bye\r\n", "text")
+    ts.finish(t)
+    ts.record_delivery("mox", 7, "b1")
+    assert len(jobs) == 1  # one writer run takes both
+    assert not (ts.dir / "b1.txt").exists()
+    text = ts.get("b1")
+    assert text is not None and text.splitlines()[1:] == ["C: QUIT", "S: 221 2.0.0 bye"]
+    assert ts.delivered_by("mox", 7) == "b1"
+    jobs.pop()()
+    assert (ts.dir / "b1.txt").read_text(encoding="utf-8") == text == ts.get("b1")
+    assert (ts.dir / DELIVERIES_FILE).read_text(encoding="utf-8") == "b1\t7\tmox\n"
+    assert TranscriptStore(tmp_path).delivered_by("mox", 7) == "b1"  # a restart reads the link
+
+    t2 = ts.start("b2", "imap", "127.0.0.1")
+    ts.finish(t2)
+    assert len(jobs) == 1 and not (ts.dir / "b2.txt").exists()
+    assert [x["cid"] for x in ts.list()] == ["b1", "b2"]
+    assert (ts.dir / "b2.txt").read_text(encoding="utf-8") == ts.get("b2")
+    jobs.pop()()  # nothing left for it
+
+    t3 = ts.start("b3", "smtp", "127.0.0.1")
+    ts.finish(t3)
+    ts.clear()  # pending work is dropped with the rest
+    jobs.pop()()
+    assert sorted(p.name for p in ts.dir.iterdir()) == [] and ts.get("b3") is None
 
 
 def test_plugin_attaches_transcripts_to_a_failing_test(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import re
+import socket
 import time
 from typing import Any
 
@@ -56,6 +57,36 @@ _ECODE = re.compile(rb"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3463 enhanced status cod
 _Closed = ConnectionClosed  # the connection is done (peer closed, final reply, I/O failed, dropped)
 
 
+def direct_socket(stream: trio.abc.Stream) -> socket.socket | None:
+    """The socket under a plain TCP connection (trio's SocketStream in the SlowStream that
+    ``serve`` wraps every connection in), which the driver reads and writes directly while
+    the connection is not slow: a reply is sent without a trip through the scheduler, a read
+    waits for the socket and then reads it (trio's layers add a checkpoint, a conflict
+    detector and a translation of errors to each). None for other streams (TLS, throttled,
+    in-memory), which are used through their methods."""
+    if not isinstance(stream, slowmode.SlowStream) or not isinstance(stream.transport_stream, trio.SocketStream):
+        return None
+    sock = getattr(stream.transport_stream.socket, "_sock", None)  # trio's wrapped socket.socket
+    return sock if isinstance(sock, socket.socket) else None
+
+
+async def _receive(sock: socket.socket) -> bytes:
+    """What the socket has (b"" at its end), waiting until it has something."""
+    try:
+        data = sock.recv(65536)
+    except BlockingIOError:
+        pass
+    else:
+        await trio.lowlevel.checkpoint()  # data was there at once (pipelining): others run too
+        return data
+    while True:
+        await trio.lowlevel.wait_readable(sock)
+        try:
+            return sock.recv(65536)
+        except BlockingIOError:
+            continue
+
+
 class Conn:
     ci: Any = None  # mox.ci.hooks.SmtpHooks in localserve (fault rules, transcript)
 
@@ -89,6 +120,10 @@ class Conn:
         self.update_mechanisms()
         self.remote_ip = peer_ip(stream) or ""
         self.local_ip = local_ip(stream) or ""
+        #: The stream whose socket ``_sock`` is, and its slow mode (see ``direct_socket``).
+        self._plain = stream
+        self._sock = direct_socket(stream)
+        self._slow = stream.mode if isinstance(stream, slowmode.SlowStream) else None
 
     # --- I/O ----------------------------------------------------------------------------------
 
@@ -107,11 +142,30 @@ class Conn:
             self.last_ecode = words[0].decode("ascii", "replace") if _ECODE.fullmatch(words[0]) else ""
         self.out += b
 
+    def direct(self) -> socket.socket | None:
+        """The socket to use directly now: the connection is plain TCP (no TLS or throttle
+        since) and not slow."""
+        if self._sock is None or self.stream is not self._plain or (self._slow is not None and self._slow.slow):
+            return None
+        return self._sock
+
     async def flush(self) -> None:
         if not self.out:
             return
         data = bytes(self.out)
         self.out.clear()
+        sock = self.direct()
+        if sock is not None:
+            # The usual reply fits the socket's buffer: sent now, no wait and no timeout needed.
+            try:
+                n = sock.send(data)
+            except BlockingIOError:
+                n = 0
+            except OSError as e:
+                raise _Closed(f"write: {e}") from None
+            if n == len(data):
+                return
+            data = data[n:]
         try:
             with trio.fail_after(max(self.idle_timeout, 30.0)):
                 await self.stream.send_all(data)
@@ -121,33 +175,33 @@ class Conn:
     async def read_more(self, timeout: float) -> None:
         await self.flush()
         between_commands = self.proto.state not in (State.READ_DATA, State.READ_BDAT)
+        if between_commands and self.ctx.shutting_down.is_set():
+            self.write(b"421 4.3.2 shutting down\r\n")
+            await self.flush()
+            raise _Closed("shutting down")
+        sock = self.direct()
         data: bytes | bytearray = b""
-        shutdown = False
-        with trio.move_on_after(timeout) as cs:
+        # One scope for the read's deadline and, between commands, the stop request (a
+        # shutdown is answered at once there: the stream is closed right after, so cancelling
+        # the read cannot leave it half-used).
+        with trio.CancelScope(deadline=trio.current_time() + timeout) as cs:
+            if between_commands:
+                self.ctx.stop_scopes.add(cs)
             try:
-                if between_commands:
-                    # Between commands a shutdown is answered at once (the stream is closed
-                    # right after, so cancelling the read cannot leave it half-used): the stop
-                    # request cancels this scope (no watcher task per read).
-                    if self.ctx.shutting_down.is_set():
-                        shutdown = True
-                    else:
-                        with trio.CancelScope() as stop:
-                            self.ctx.stop_scopes.add(stop)
-                            try:
-                                data = await self.stream.receive_some(65536)
-                            finally:
-                                self.ctx.stop_scopes.discard(stop)
-                        shutdown = stop.cancelled_caught
+                if sock is not None:
+                    data = await _receive(sock)
                 else:
                     data = await self.stream.receive_some(65536)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
                 raise _Closed(f"read: {e!r}") from None
-        if shutdown:
-            self.write(b"421 4.3.2 shutting down\r\n")
-            await self.flush()
-            raise _Closed("shutting down")
+            finally:
+                if between_commands:
+                    self.ctx.stop_scopes.discard(cs)
         if cs.cancelled_caught:
+            if between_commands and self.ctx.shutting_down.is_set():
+                self.write(b"421 4.3.2 shutting down\r\n")
+                await self.flush()
+                raise _Closed("shutting down")
             # Do better than mox, which closes silently (smtpserver/server.go).
             self.write(b"421 4.4.2 idle timeout\r\n")
             await self.flush()
@@ -535,9 +589,10 @@ async def handle_connection(ctx: ServerContext, stream: trio.abc.Stream, *, subm
         conn.release_views()
         if conn.ci is not None:
             conn.ci.closed()
-        try:
-            with trio.move_on_after(1):
-                await conn.stream.aclose()
-        except Exception:
-            pass
+        if conn.direct() is None:  # a plain connection is closed by serve, which owns it
+            try:
+                with trio.move_on_after(1):
+                    await conn.stream.aclose()
+            except Exception:
+                pass
 

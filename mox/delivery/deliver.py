@@ -75,10 +75,12 @@ async def deliver_local(
     recipients: list[str] | None = None,
     key: str | None = None,
     session: str | None = None,
+    verdict: tuple[Any, str] | None = None,
 ) -> Any:
     """Deliver to ``account`` for recipient address ``rcpt`` (see the module docstring). Returns
     the stored message, or None when a keyed delivery happened before; raises Rejected,
-    OverQuota, DiskFull."""
+    OverQuota, DiskFull. ``verdict``: ``classify_sync``'s answer for ``data`` when the caller
+    has it already (made in a worker thread it needed anyway), used if the filter applies."""
     config = ctx.config
     acc_cfg = config.accounts.get(account)
     dest = rules.destination(config, account, rcpt)
@@ -88,12 +90,13 @@ async def deliver_local(
     junk = False
     jf_cfg = acc_cfg.junk_filter if acc_cfg is not None else None
     if jf_cfg is not None and not _list_allowed(rs, info):
-        acc = ctx.store.open_account(account)
-        try:
-            result = await trio.to_thread.run_sync(acc.junk_classify, data)
-            junk_mailbox = _junk_mailbox(acc)
-        finally:
-            acc.close()
+        if verdict is None:
+            acc = ctx.store.open_account(account)
+            try:
+                verdict = await trio.to_thread.run_sync(classify_sync, acc, data)
+            finally:
+                acc.close()
+        result, junk_mailbox = verdict
         if result is not None:
             junk = result.significant and result.probability > jf_cfg.threshold
             log.info(
@@ -119,6 +122,22 @@ async def deliver_local(
     if ok and not junk and acc_cfg is not None and acc_cfg.rejects_mailbox:
         await remove_rejects(ctx, account, acc_cfg.rejects_mailbox, data)
     return ok
+
+
+def classification_applies(ctx: ServerContext, account: str, rcpt: str, data: bytes, info: MessageInfo) -> bool:
+    """Whether ``deliver_local`` runs the junk filter on this delivery (a filter is configured
+    and no ruleset with a verified ListAllowDomain matches)."""
+    acc_cfg = ctx.config.accounts.get(account)
+    if acc_cfg is None or acc_cfg.junk_filter is None:
+        return False
+    rs = rules.message_ruleset(rules.destination(ctx.config, account, rcpt), info, data)
+    return not _list_allowed(rs, info)
+
+
+def classify_sync(acc: Any, data: bytes) -> tuple[Any, str]:
+    """The junk filter's result for ``data`` (None without a filter) and the account's junk
+    mailbox. Blocking: in a worker thread."""
+    return acc.junk_classify(data), _junk_mailbox(acc)
 
 
 def _message_id(data: bytes) -> str:

@@ -19,7 +19,7 @@ from mox import dkim
 from mox.auth.authenticator import AliasRefused
 from mox.ci import hooks as ci
 from mox.delivery import rules
-from mox.delivery.deliver import Rejected, deliver_local
+from mox.delivery.deliver import Rejected, classification_applies, classify_sync, deliver_local
 from mox.delivery.rules import MessageInfo
 from mox.dkim import local as dkim_local
 from mox.message import add_missing_headers
@@ -230,35 +230,28 @@ async def deliver(conn: Conn, data: bytes) -> None:
         targets.setdefault((dest[0], id(d)), []).append(rcpt)
     delivered = 0
     now = ci.fixed_time(conn.ctx) or time.time()
-    authres = b""
-    info = MessageInfo(mail_from=str(tx.mail_from or ""))
-    if targets:
-        # mox smtpserver deliver: iprev, DKIM, SPF and DMARC (without DNS: mox.dkim.local).
-        auth = await trio.to_thread.run_sync(
-            functools.partial(
-                dkim_local.incoming_auth,
-                conn.ctx.config,
-                data,
-                remote_ip=conn.remote_ip,
-                ehlo=conn.proto.ehlo_domain,
-                mail_from=str(tx.mail_from or ""),
-                now=now,
-            )
+    # mox smtpserver deliver: Delivered-To (RFC 9228) for a single recipient, Return-Path,
+    # Authentication-Results, Received-SPF (RFC 7208 9.1: before Received), Received.
+    heads = {
+        key: (
+            (f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b"") + return_path(tx.mail_from),
+            received_field(conn, rcpts, now=now),
         )
-        authres = auth.headers
-        info = MessageInfo(
-            mail_from=str(tx.mail_from or ""), ehlo_domain=auth.ehlo_domain, ehlo_validated=auth.ehlo_validated,
-            mail_from_domain=auth.mail_from_domain, mail_from_validated=auth.mail_from_validated,
-            dkim_domains=auth.dkim_domains,
-        )  # fmt: skip
-    for (account, _), rcpts in targets.items():
-        # mox smtpserver deliver: Delivered-To (RFC 9228) for a single recipient, Return-Path,
-        # Authentication-Results, Received-SPF (RFC 7208 9.1: before Received), Received.
-        delivered_to = f"Delivered-To: {rcpts[0]}\r\n".encode("utf-8") if len(rcpts) == 1 else b""
-        msg = delivered_to + return_path(tx.mail_from) + authres + received_field(conn, rcpts, now=now) + data
+        for key, rcpts in targets.items()
+    }
+    info = MessageInfo(mail_from=str(tx.mail_from or ""))
+    msgs: dict[tuple[str, int], bytes] = {}
+    verdicts: dict[tuple[str, int], Any] = {}
+    if targets:
+        # One worker-thread trip for the CPU work before storing: iprev, DKIM, SPF and DMARC
+        # (without DNS: mox.dkim.local), then each account's junk filter verdict.
+        info = await trio.to_thread.run_sync(functools.partial(_analyze, conn, data, now, targets, heads, msgs, verdicts))
+    for (account, n), rcpts in targets.items():
+        msg = msgs[(account, n)]
         try:
             m = await deliver_local(
-                conn.ctx, account, str(rcpts[0]), msg, info=info, recipients=[str(r) for r in rcpts], session=conn.cid
+                conn.ctx, account, str(rcpts[0]), msg, info=info, recipients=[str(r) for r in rcpts], session=conn.cid,
+                verdict=verdicts.get((account, n)),
             )
             delivered += 1
             # mox smtpserver: localserve has no junk analysis, every accepted message is this.
@@ -292,6 +285,39 @@ async def deliver(conn: Conn, data: bytes) -> None:
         raise fail(c.C554_TRANSACTION_FAILED if major5 else c.C451_LOCAL_ERROR, c.SE_SYS_OTHER, "\n".join(lines))
     conn.log.info("message delivered", recipients=len(tx.recipients), failed=len(errors))
     conn.reply(Reply(c.C250_COMPLETED, c.SE_MAILBOX_OTHER, "it is done"))
+
+
+def _analyze(
+    conn: Conn, data: bytes, now: float, targets: dict[tuple[str, int], list[Address]],
+    heads: dict[tuple[str, int], tuple[bytes, bytes]], msgs: dict[tuple[str, int], bytes],
+    verdicts: dict[tuple[str, int], Any],
+) -> MessageInfo:
+    """In a worker thread: the message's authentication results, the message each target gets
+    (``msgs``) and, where the junk filter applies, its verdict (``verdicts``, as
+    mox.delivery.deliver.classify_sync gives it). Returns what rulesets are matched against."""
+    tx = conn.proto.tx
+    auth = dkim_local.incoming_auth(
+        conn.ctx.config, data, remote_ip=conn.remote_ip, ehlo=conn.proto.ehlo_domain, mail_from=str(tx.mail_from or ""),
+        now=now,
+    )  # fmt: skip
+    info = MessageInfo(
+        mail_from=str(tx.mail_from or ""), ehlo_domain=auth.ehlo_domain, ehlo_validated=auth.ehlo_validated,
+        mail_from_domain=auth.mail_from_domain, mail_from_validated=auth.mail_from_validated,
+        dkim_domains=auth.dkim_domains,
+    )  # fmt: skip
+    for key, rcpts in targets.items():
+        before, received = heads[key]
+        msg = msgs[key] = before + auth.headers + received + data
+        if classification_applies(conn.ctx, key[0], str(rcpts[0]), msg, info):
+            try:
+                acc = conn.ctx.store.open_account(key[0])
+                try:
+                    verdicts[key] = classify_sync(acc, msg)
+                finally:
+                    acc.close()
+            except Exception:  # noqa: BLE001 - not hidden: deliver_local classifies again without
+                pass  # a verdict, and its failure (a full disk, a bug) is reported for its recipients
+    return info
 
 
 async def _incoming_webhooks(conn: Conn, account: str, m: Any, rcpts: list[Address]) -> None:

@@ -41,6 +41,7 @@ KEEP_IN_MEMORY = 1000
 KEEP_ON_DISK = 20000  # transcript files; the oldest go first
 DELIVERIES_FILE = "deliveries.log"
 KEEP_DELIVERIES = 100_000  # delivery records in memory; the oldest go first
+WRITE_DELAY = 0.1  # seconds the background writer waits for more to write
 _CID_RE = re.compile(r"^[0-9a-f]{1,32}$")
 _PREFIX = {"RC:": "C:", "LS:": "S:", "C:": "C:", "S:": "S:"}
 
@@ -202,6 +203,9 @@ class TranscriptStore:
 
     def _write_until_idle(self) -> None:
         try:
+            # A moment for more sessions to end: one run writes them all (on a busy server a
+            # run per session costs more than the writes).
+            time.sleep(WRITE_DELAY)
             while True:
                 with self._lock:
                     if not self._pending and not self._records:

@@ -189,13 +189,13 @@ async def store_reject(ctx: ServerContext, account: str, data: bytes) -> None:
 async def remove_rejects(ctx: ServerContext, account: str, name: str, data: bytes) -> None:
     """A message was delivered: earlier rejected copies (same Message-ID) leave the rejects
     mailbox (mox RejectsRemove)."""
-    msgid = _message_id(data)
-    if not msgid:
-        return
     acc = ctx.store.open_account(account)
     try:
         mb = acc.mailbox(name)
-        if mb is None:
+        if mb is None or mb.total + mb.deleted == 0:
+            return
+        msgid = _message_id(data)  # only when there are rejects to look at
+        if not msgid:
             return
         uids = [m.uid for m in acc.messages(mb.id) if m.message_id == msgid]
         if uids:

@@ -17,6 +17,7 @@ come from the configuration, never from the network.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ def local_lookup(config: Config) -> Lookup:
     return lookup
 
 
+@functools.lru_cache(maxsize=1024)  # the same few clients connect again and again (immutable results)
 def _ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         a = ipaddress.ip_address(ip.split("%", 1)[0])

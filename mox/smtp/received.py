@@ -14,6 +14,7 @@ written when there is no "for" clause (RFC 5321 4.4 Time-stamp-line).
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 from typing import Any
 
@@ -31,6 +32,7 @@ def format_date(t: float) -> str:
     return f"{d.day} {d.strftime('%b %Y %H:%M:%S')} +0000"
 
 
+@functools.lru_cache(maxsize=1024)  # the same few clients connect again and again
 def address_literal(ip: str) -> str:
     """``[192.0.2.1]`` or ``[IPv6:2001:db8::1]`` (RFC 5321 4.1.3)."""
     try:

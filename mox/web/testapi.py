@@ -147,6 +147,10 @@ def _summarize_all(acc: Any, msgs: list[Any]) -> list[Summary]:
     return [summarize(acc, m) for m in msgs]
 
 
+def _summarize_added(acc: Any, added: list[tuple[int, int]]) -> list[Summary]:
+    return _summarize_all(acc, [m for mb, uid in added if (m := acc.message(mb, uid)) is not None and not m.expunged])
+
+
 def summarize(acc: Any, msg: Any) -> Summary:
     part = msg.part
     env = part.envelope if part is not None else None
@@ -205,6 +209,11 @@ class AccountIndex:
         self.by_uid: dict[tuple[int, int], int] = {}  # (mailbox id, uid) -> message id
         self.changed = trio.Event()
         self.ready = trio.Event()
+        #: (mailbox id, uid) of messages added since the last request, summarized when one asks
+        #: (TestIndex.account: a delivery does not wait for the test API), under catch_up_lock.
+        self.added: list[tuple[int, int]] = []
+        self.catch_up_lock = trio.Lock()
+        self.acc: Any = None
 
     def add(self, s: Summary) -> None:
         if s.id in self.by_id:
@@ -308,6 +317,13 @@ class TestIndex:
                     await self.nursery.start(self.serve_account, name)
             ai = self.accounts[name]
         await ai.ready.wait()  # built in the background after start
+        async with ai.catch_up_lock:
+            while ai.added:
+                added, ai.added = ai.added, []
+                for summary in await trio.to_thread.run_sync(_summarize_added, ai.acc, added):
+                    m = ai.acc.message(summary.mailbox_id, summary.uid)
+                    if m is not None and not m.expunged:  # not expunged meanwhile
+                        ai.add(summary)
         return ai
 
     async def serve_account(self, name: str, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -316,6 +332,7 @@ class TestIndex:
             sub = acc.subscribe()  # before reading, so nothing delivered meanwhile is missed
             try:
                 ai = AccountIndex(name)
+                ai.acc = acc
                 self.accounts[name] = ai
                 # Listeners do not wait for the index: it is built here, yielding now and then;
                 # requests wait for ai.ready. Changes meanwhile queue up in sub and are applied
@@ -360,10 +377,10 @@ class TestIndex:
 
         for c in changes:
             if isinstance(c, ch.ChangeAddUID):
-                m = acc.message(c.mailbox_id, c.uid)
-                if m is not None and not m.expunged:
-                    ai.add(summarize(acc, m))
+                ai.added.append((c.mailbox_id, c.uid))
             elif isinstance(c, ch.ChangeRemoveUIDs):
+                if ai.added:
+                    ai.added = [a for a in ai.added if a[0] != c.mailbox_id or a[1] not in c.uids]
                 for uid in c.uids:
                     id = ai.by_uid.get((c.mailbox_id, uid))
                     if id is not None:
@@ -720,7 +737,7 @@ async def wait(ctx: ServerContext, req: Request) -> Response:
     """Long-poll: the matching messages (full details, newest first, at most ``limit``) as soon
     as at least ``count`` exist; ``{"total": <matches so far>, "messages": []}`` when ``timeout``
     seconds pass first."""
-    _, ai = await _index(ctx, req)
+    idx, ai = await _index(ctx, req)
     q = Query.from_request(req)
     count = _int_arg(req, "count", 1, 1, 100)
     limit = _int_arg(req, "limit", count, 1, 100)
@@ -731,9 +748,9 @@ async def wait(ctx: ServerContext, req: Request) -> Response:
         raise HTTPError(400, "user:badParameter", f"timeout: expected seconds, got {t!r}") from None
     if not 0 <= timeout <= MAX_WAIT:
         raise HTTPError(400, "user:badParameter", f"timeout: must be between 0 and {MAX_WAIT:g} seconds")
+    changed = ai.changed  # taken before searching: a change after the search wakes us
     with trio.move_on_after(timeout):
         while True:
-            changed = ai.changed  # taken before searching: a change after the search wakes us
             total, page = ai.search(q, 0, limit)
             if total >= count and page:
                 details = []
@@ -751,6 +768,8 @@ async def wait(ctx: ServerContext, req: Request) -> Response:
             gone = await _wait_first(changed, ctx.shutting_down, req.disconnected)
             if gone is not changed:
                 break
+            changed = ai.changed  # before catching up: a change after it wakes us again
+            await idx.account(ai.name)  # the summaries of what was added
     total, _ = ai.search(q, 0, 1)
     return json_response({"total": total, "messages": []})
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mox.testing import LocalServer
-from mox.web.testapi import find_codes, find_links
+from mox.web.testapi_extract import find_codes, find_links
 from tests.web.conftest import Client, smtp_deliver, wait_one
 
 

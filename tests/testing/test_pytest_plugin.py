@@ -163,9 +163,11 @@ def test_wait_for_timeout_says_what_the_inbox_holds(mox_server):
 def test_messages_skips_a_message_expunged_while_read(mox_server):
     # Another session (IMAP, say) expunges a message between the Inbox listing and the read of
     # its file (made certain by expunging inside the listing): it is left out, no MessageGone.
+    # The lowest message id is expunged below: "gone" is delivered before "stays" is sent (the
+    # queue may deliver two messages sent at once in either order).
     mox_server.send("one@example.org", "gone", "first\n")
-    mox_server.send("two@example.org", "stays", "second\n")
     mox_server.inbox.wait_for(subject="gone", timeout=10)
+    mox_server.send("two@example.org", "stays", "second\n")
     mox_server.inbox.wait_for(subject="stays", timeout=10)
     acc = mox_server.server.store.open_account("mox")
     real = acc.messages

@@ -21,21 +21,23 @@ made durable); a session that shows a client values read from the index uses ``m
 which of the changes still to come it has already shown.
 
 Bounded queues (a session that does not read, e.g. selected but idle without IDLE, must not grow
-without limit while other sessions work): a subscriber made with ``all_mailboxes=False`` (an IMAP
-session without NOTIFY) is only given the changes of the mailbox it shows and those of mailboxes
-themselves (created, removed, renamed, subscriptions); the rest would be dropped on arrival.
-When the queue reaches ``COMPACT_AT`` entries (and then twice what the last compaction left), and
-when more than ``COMPACT_DRAINED`` are drained at once, it is compacted as a session applying it would see it: the flags of one message collapse to the
-latest change; a message added and removed while queued is dropped; removals from one mailbox
-merge into one (at the place of the last; held removals stay held, by the merged change);
-counts and keywords of a mailbox collapse to the latest. What is left costs ``weight()`` (an
-entry 1, a removed UID 1/16); past ``MAX_QUEUED`` the subscriber *overflows*: the queue is
-dropped, ``overflowed`` is set, waiters wake (and ``on_overflow`` is called in the trio thread),
-and until ``clear_overflow()`` nothing more is queued or held. The owner tells its client it
+without limit while other sessions work): a subscriber with ``all_mailboxes=False`` (an IMAP
+session without NOTIFY events to tell) is only given the changes of the mailbox it shows and
+those of mailboxes themselves (created, removed, renamed, subscriptions); the rest would be
+dropped on arrival. When the queue reaches ``COMPACT_AT`` entries (and then twice what the last
+compaction left), and when more than ``COMPACT_DRAINED`` are drained at once, it is compacted as
+a session applying it would see it: the flags of one message collapse to the latest change; a
+message added and removed while queued is dropped; removals from one mailbox merge into one (at
+the place of the last; held removals stay held, by the merged change); counts and keywords of a
+mailbox collapse to the latest. What is left costs ``weight()`` (an entry 1, a removed UID
+1/16); past ``MAX_QUEUED`` the subscriber *overflows*: the queue is dropped, ``overflowed`` is
+set, waiters wake (and ``on_overflow`` is called in the trio thread), and until
+``clear_overflow()`` nothing more is queued or held. The owner tells its client it
 fell behind: an IMAP session ends with BYE, one with NOTIFY gets NOTIFICATIONOVERFLOW (RFC 5465
-5.8), the webmail's live connection closes (its page reconnects and reloads). Dovecot and mox
-bound what a session buffers the same way; neither Dovecot's index view nor our listing at
-SELECT needs the dropped changes.
+5.8), the webmail's live connection closes (its page reconnects and reloads); a new connection
+(or SELECT) starts from the index, which needs none of the dropped changes. (mox queues every
+change for a session, store/state.go, and bounds only what NOTIFY waits for; Dovecot queues
+none and syncs a session's view from its index instead.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Crash safety: a localserve receiving a stream of SMTP messages is killed (SIGKILL) at random
 moments, several rounds. After a restart every message that got a 250 is there, byte for byte,
-none is there twice, and the store is consistent.
+none is there twice, every submission that got a 250 has exactly one copy in Sent (stored after
+the 250: mox.queue.sentcopy), and the store is consistent.
 
 Each message has its own Message-ID and is sent once (a message whose 250 was lost is not sent
 again), so two copies can only come from the server: e.g. the queue delivering again a message
@@ -39,7 +40,7 @@ def make_message(rnd: random.Random, r: int, i: int) -> bytes:
 
 
 def send_until_killed(info: dict, rnd: random.Random, r: int, acked: dict[str, bytes],
-                      first_ack: threading.Event) -> None:
+                      first_ack: threading.Event, submitted: set[str]) -> None:
     """Send messages until the server dies: over SMTP (delivered before the 250) and over
     submission (queued durably before the 250, delivered by the queue, also after a restart).
     `first_ack` is set after the first 250 of the round."""
@@ -56,10 +57,33 @@ def send_until_killed(info: dict, rnd: random.Random, r: int, acked: dict[str, b
                     msg = make_message(rnd, r, i)
                     c.sendmail(sender, ["mox@localhost"], msg)  # raises unless 250
                     acked[f"<crash-{r}-{i}@example.org>"] = msg
+                    if submission:
+                        submitted.add(f"<crash-{r}-{i}@example.org>")
                     first_ack.set()
                     i += 1
     except (OSError, smtplib.SMTPException):
         return  # killed mid-conversation: expected
+
+
+def sent_copies(info: dict, want: set[str]) -> dict[str, int]:
+    """Message-ID -> copies in Sent, once every one of ``want`` is there (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    with imaplib.IMAP4("127.0.0.1", info["imap"], timeout=30) as imap:
+        imap.login("mox@localhost", "moxmoxmox")
+        while True:
+            typ, data = imap.select("Sent", readonly=True)
+            assert typ == "OK"
+            copies: dict[str, int] = {}
+            if int(data[0]):
+                typ, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+                assert typ == "OK"
+                for item in data:
+                    if isinstance(item, tuple):
+                        mid = item[1].split(b":", 1)[1].strip().decode()
+                        copies[mid] = copies.get(mid, 0) + 1
+            if want <= set(copies) or time.monotonic() > deadline:
+                return copies
+            time.sleep(0.1)
 
 
 def test_kill_while_receiving(tmp_path, mox_process):
@@ -67,6 +91,7 @@ def test_kill_while_receiving(tmp_path, mox_process):
     seed = int.from_bytes(os.urandom(4), "big")
     rnd = random.Random(seed)
     acked: dict[str, bytes] = {}
+    submitted: set[str] = set()
     for r in range(ROUNDS):
         p = mox_process("localserve", "-dir", str(d), "-port-base", "0")
         info = p.wait_ready()
@@ -83,7 +108,7 @@ def test_kill_while_receiving(tmp_path, mox_process):
 
         killer = threading.Thread(target=kill_later)
         killer.start()
-        send_until_killed(info, rnd, r, acked, first_ack)
+        send_until_killed(info, rnd, r, acked, first_ack, submitted)
         killer.join()
         p.kill()
         assert len(acked) > before, f"no message accepted in round {r} (seed {seed}):\n{p.log()}"
@@ -131,6 +156,11 @@ def test_kill_while_receiving(tmp_path, mox_process):
     assert not twice, f"seed {seed}: {len(twice)} messages delivered more than once: {twice[:5]}"
     changed = [mid for mid, msg in acked.items() if not found[mid].endswith(msg)]
     assert not changed, f"seed {seed}: messages differ: {changed[:5]}"
+    sent = sent_copies(info, submitted)
+    missing = sorted(submitted - set(sent))
+    assert not missing, f"seed {seed}: {len(missing)} acknowledged submissions without Sent copy: {missing[:5]}"
+    twice = sorted(mid for mid, n in sent.items() if n > 1)
+    assert not twice, f"seed {seed}: {len(twice)} submissions with more than one Sent copy: {twice[:5]}"
     p.terminate()
     assert p.wait() == 0, p.log()
 

@@ -10,7 +10,8 @@ Invariants:
   removed and a DSN (RFC 3464) goes to the submitting account's Inbox unless NOTIFY says not to.
 - Local parts beginning with ``queue`` and carrying a failure trigger (the banner's
   promise mox's ``localserve.go`` makes and never implemented) fail here, not at SMTP time.
-- The copy for the sender's Sent mailbox is stored when the message is queued.
+- The copy for the sender's Sent mailbox is promised in the same journal append as the entries
+  and stored after the ``250`` (:mod:`mox.queue.sentcopy`; exactly once, also across a crash).
 - Exactly once: each delivery (and each DSN) carries a key naming the entry (``<token>-<id>``);
   the store records it in the transaction that adds the message, so an entry delivered just
   before a crash, whose removal never became durable, is not delivered again when it is
@@ -47,9 +48,10 @@ from mox.queue.errors import DeliveryError, SuppressedError
 from mox.queue.holdrules import HoldRules
 from mox.queue.hooks import HookQueue, go_quote
 from mox.queue.records import MsgResult, MsgRetired, Suppression, retired_record
-from mox.queue.store import Changes, Entry, QueueStore, Sent
+from mox.queue.sentcopy import SentCopies
+from mox.queue.store import Changes, Entry, QueueStore, Sent, SentCopy
 from mox.smtp import failsim
-from mox.store import DiskFull, Message
+from mox.store import DiskFull
 from mox.store.layout import is_disk_full
 from mox.context import ServerContext
 
@@ -88,6 +90,7 @@ class Queue:
         self._wall0 = time.time()
         self._trio0: float | None = None
         self.hooks = HookQueue(self)
+        self.sent_copies = SentCopies(self)
 
     def store_now(self) -> float:
         """The queue's notion of now (unix seconds) for filters and schedules."""
@@ -139,12 +142,15 @@ class Queue:
         save_sent: bool = True,
         sent_prefix: bytes = b"",
         from_ids: list[tuple[str, str]] | None = None,
+        wait_sent: bool = True,
     ) -> list[int]:
         """Queue ``data`` for each recipient; durable when this returns. Returns the entry ids.
         ``session``: the SMTP connection id that submitted it (for transcript links).
         ``from_ids``: per recipient (MAIL FROM, fromid) instead of ``mail_from`` (mox.queue.fromid).
         ``extra``: metadata echoed in the webhooks. ``save_sent``: keep a copy in the Sent
-        mailbox, with ``sent_prefix`` (e.g. a Bcc field) in front."""
+        mailbox, with ``sent_prefix`` (e.g. a Bcc field) in front: promised durably with the
+        entries, stored after them (mox.queue.sentcopy); ``wait_sent``: return only once it
+        is stored (SMTP submission answers before)."""
         if not recipients:
             raise ValueError("no recipients")
         opts = dsn_options or {}
@@ -180,37 +186,28 @@ class Queue:
                     future_release_request=future_release_request,
                 )
             )
-        # The copy in Sent is stored while the message is queued (each durable before this
-        # returns, side by side instead of one after the other); when queueing fails, the copy
-        # is removed again.
-        sent_copy: list[Message] = []
-        err: Exception | None = None
-        async with trio.open_nursery() as nursery:
-            if save_sent:
-                nursery.start_soon(self._store_sent_copy, account, sent_prefix + data, session, sent_copy)
-            try:
-                await self._queue_message(name, data, entries, now, account, recipients)
-            except Exception as e:  # raised below, after the nursery (not in an exception group)
-                err = e
-        if err is not None:
-            if sent_copy:
-                with trio.CancelScope(shield=True):
-                    await self._remove_sent_copy(account, sent_copy[0])
-            raise err
+        # The copy in Sent: promised in the entries' journal append, stored after it.
+        copy = SentCopy(id=ids[0], account=account, file=name, prefix=sent_prefix, session=session) if save_sent else None
+        await self._queue_message(name, data, entries, now, account, recipients, copy)
         self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
         self._wake.set()
+        if copy is not None:
+            self.sent_copies.wake()
+            if wait_sent:
+                await self.sent_copies.wait(copy.id)
         return ids
 
     async def _queue_message(
         self, name: str, data: bytes, entries: builtins.list[Entry], now: float, account: str,
-        recipients: builtins.list[str],
+        recipients: builtins.list[str], copy: SentCopy | None,
     ) -> None:
         # Message files are written in parallel; journal records are group-committed.
         try:
             await trio.to_thread.run_sync(self.store.write_message, name, data)
             try:
                 # "sent": the durable record of each recipient, for the daily limits.
-                await self.commit(Changes(puts=entries, sent=[(now, account, canonical_recipient(r)) for r in recipients]))
+                sent = [(now, account, canonical_recipient(r)) for r in recipients]
+                await self.commit(Changes(puts=entries, sent=sent, sent_copies=[copy] if copy is not None else []))
             except BaseException:
                 self.store.remove_message_file(name)
                 raise
@@ -218,17 +215,6 @@ class Queue:
             if is_disk_full(e):
                 raise DiskFull(f"queue: disk full: {e.strerror}") from e
             raise
-
-    async def _remove_sent_copy(self, account: str, m: Message) -> None:
-        """Expunge the Sent copy of a message that could not be queued."""
-        try:
-            acc = self.ctx.store.open_account(account)
-            try:
-                await acc.expunge(m.mailbox_id, [m.uid])
-            finally:
-                acc.close()
-        except Exception as e:
-            self.log.unexpected("removing copy in sent mailbox of a message not queued", e, account=account)
 
     async def commit(self, ch: Changes) -> None:
         """Make records durable, then apply them. Concurrent callers share one journal write
@@ -277,28 +263,6 @@ class Queue:
         return self.store.send_limit_reached(
             account, [canonical_recipient(r) for r in recipients], msgmax, rcptmax, self.now()
         )
-
-    async def _store_sent_copy(
-        self, account: str, data: bytes, session: str | None = None, stored: builtins.list[Message] | None = None
-    ) -> None:
-        """Store the Sent copy (if the account has a Sent mailbox); its record is appended to
-        ``stored``. Failures are logged, never raised: the message is queued regardless."""
-        from mox.delivery.deliver import deliver_to_store
-
-        try:
-            acc = self.ctx.store.open_account(account)
-            try:
-                has_sent = acc.mailbox("Sent") is not None
-            finally:
-                acc.close()
-            if has_sent:
-                m = await deliver_to_store(self.ctx, account, "Sent", data, flags=("\\Seen",), session=session)
-                if m is not None and stored is not None:
-                    stored.append(m)
-        except DiskFull as e:  # the message is queued; the Sent copy did not fit
-            self.log.warn("storing copy in sent mailbox: disk full", account=account, err=str(e))
-        except Exception as e:  # the message is queued; a missing Sent copy is only logged
-            self.log.unexpected("storing copy in sent mailbox", e, account=account)
 
     # --- the suppression list -----------------------------------------------------------------
 
@@ -459,6 +423,7 @@ class Queue:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.hooks.serve)
+                await nursery.start(self.sent_copies.serve)
                 task_status.started()
                 while True:
                     self._wake = trio.Event()

@@ -15,6 +15,9 @@ Layout::
                             / {"op": "hook", "hook": {...}} / {"op": "hookupdate", "hook": {...}} / {"op": "hookremove", "id": N}
                             / {"op": "hookretired", "hookretired": {...}} / {"op": "hookretiredremove", "id": N}
                             / {"op": "suppress", "suppression": {...}} / {"op": "suppressremove", "id": N}
+                            / {"op": "sentcopy", "sentcopy": {...}} / {"op": "sentcopydone", "id": N}
+                            (a submission's copy for the Sent mailbox, still to be stored: it is
+                            put with the entries, before the 250, and written after it)
 
 The records of one change (a message retired with its webhook and a new suppression) are one
 append and one fsync: after a crash either all of them count or none.
@@ -92,6 +95,19 @@ class Entry(msgspec.Struct, kw_only=True):
     results: list[MsgResult] = []
 
 
+class SentCopy(msgspec.Struct, kw_only=True):
+    """A submission's copy for the sender's Sent mailbox, to be stored after the 250: the
+    durable promise that it will be (once; its delivery key names ``id``). The message is the
+    queue file ``file`` with ``prefix`` (e.g. a Bcc field) in front; the file stays until the
+    copy is stored, also when the entries are delivered before that."""
+
+    id: int  # the first entry id of the submission
+    account: str
+    file: str
+    prefix: bytes = b""
+    session: str | None = None
+
+
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
     op: str
     entry: Entry | None = None
@@ -106,6 +122,7 @@ class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
     retired: MsgRetired | None = None
     hookretired: HookRetired | None = None
     suppression: Suppression | None = None
+    sentcopy: SentCopy | None = None
 
 
 #: How long "sent" records are kept (the daily outgoing limits look back 24 hours). Beyond that,
@@ -138,6 +155,8 @@ class Changes:
     hook_retired_removes: list[int] = dataclasses.field(default_factory=list)
     suppressions: list[Suppression] = dataclasses.field(default_factory=list)
     suppression_removes: list[int] = dataclasses.field(default_factory=list)
+    sent_copies: list[SentCopy] = dataclasses.field(default_factory=list)
+    sent_copies_done: list[int] = dataclasses.field(default_factory=list)
 
     def extend(self, other: Changes) -> None:
         for f in dataclasses.fields(self):
@@ -158,6 +177,8 @@ class Changes:
             + [_Record(op="hookretiredremove", id=i) for i in self.hook_retired_removes]
             + [_Record(op="suppress", suppression=x) for x in self.suppressions]
             + [_Record(op="suppressremove", id=i) for i in self.suppression_removes]
+            + [_Record(op="sentcopy", sentcopy=c) for c in self.sent_copies]
+            + [_Record(op="sentcopydone", id=i) for i in self.sent_copies_done]
         )
 
 
@@ -182,6 +203,8 @@ class QueueStore:
         self.hooks: dict[int, Hook] = {}
         self.hooks_retired: dict[int, HookRetired] = {}
         self.suppressions: dict[int, Suppression] = {}
+        #: Copies for Sent mailboxes still to be stored, by SentCopy.id.
+        self.sent_copies: dict[int, SentCopy] = {}
         self.next_id = 1
         self.next_hook_id = 1
         self.next_sup_id = 1
@@ -197,7 +220,10 @@ class QueueStore:
         self._broken = False
 
     def _live(self) -> int:
-        return len(self.entries) + len(self.retired) + len(self.hooks) + len(self.hooks_retired) + len(self.suppressions) + len(self.sent)
+        return (
+            len(self.entries) + len(self.retired) + len(self.hooks) + len(self.hooks_retired) + len(self.suppressions)
+            + len(self.sent) + len(self.sent_copies)
+        )  # fmt: skip
 
     def _replay(self, rec: _Record) -> None:
         if rec.op == "put" and rec.entry is not None:
@@ -240,6 +266,10 @@ class QueueStore:
             self.next_sup_id = max(self.next_sup_id, rec.suppression.id + 1)
         elif rec.op == "suppressremove":
             self.suppressions.pop(rec.id, None)
+        elif rec.op == "sentcopy" and rec.sentcopy is not None:
+            self.sent_copies[rec.sentcopy.id] = rec.sentcopy
+        elif rec.op == "sentcopydone":
+            self.sent_copies.pop(rec.id, None)
 
     def _load(self) -> None:
         if self.journal_path.exists():
@@ -257,7 +287,7 @@ class QueueStore:
         self.sent = collections.deque(sorted(self.sent))
         self.prune_sent(time.time() - SENT_KEEP)
         # Files no entry references (crash between file write and journal record) are removed.
-        used = {e.file for e in self.entries.values()}
+        used = self._used_files()
         for p in self.msg_dir.iterdir():
             if p.name not in used:
                 try:
@@ -306,7 +336,12 @@ class QueueStore:
         lines += [_enc.encode(_Record(op="hook", hook=h)) for _, h in sorted(self.hooks.items())]
         lines += [_enc.encode(_Record(op="hookretired", hookretired=h)) for _, h in sorted(self.hooks_retired.items())]
         lines += [_enc.encode(_Record(op="suppress", suppression=x)) for _, x in sorted(self.suppressions.items())]
+        lines += [_enc.encode(_Record(op="sentcopy", sentcopy=c)) for _, c in sorted(self.sent_copies.items())]
         return lines
+
+    def _used_files(self) -> set[str]:
+        """The message files that entries or Sent copies still to be stored refer to."""
+        return {e.file for e in self.entries.values()} | {c.file for c in self.sent_copies.values()}
 
     def _rewrite(self, lines: list[bytes]) -> None:
         """Replace the journal by ``lines`` through a temp file + rename (raises OSError; the
@@ -383,7 +418,11 @@ class QueueStore:
         # written since (the record is only written after that).
 
     def read_message(self, entry: Entry) -> bytes:
-        return (self.msg_dir / entry.file).read_bytes()
+        return self.read_file(entry.file)
+
+    def read_file(self, name: str) -> bytes:
+        with open(os.path.join(self.msg_dir, name), "rb") as f:
+            return f.read()
 
     def write_payload(self, hook_id: int, payload: bytes) -> None:
         """The payload file of a webhook, durable (with the next journal write that puts hooks)
@@ -436,8 +475,8 @@ class QueueStore:
         self._records += len(records)
 
     def remove_message_file(self, name: str) -> None:
-        """Remove a message file no entry refers to (its records could not be written)."""
-        if not any(e.file == name for e in self.entries.values()):
+        """Remove a message file no record refers to (its records could not be written)."""
+        if name not in self._used_files():
             remove_quietly(self.msg_dir / name)
 
     def remove_payload_file(self, hook_id: int) -> None:
@@ -490,9 +529,12 @@ class QueueStore:
         for e in ch.updates:
             if e.id in self.entries:
                 self.entries[e.id] = e
+        for c in ch.sent_copies:
+            self.sent_copies[c.id] = c
         files = {self.entries.pop(i).file for i in ch.removes if i in self.entries}
+        files |= {self.sent_copies.pop(i).file for i in ch.sent_copies_done if i in self.sent_copies}
         if files:
-            still = {e.file for e in self.entries.values()}
+            still = self._used_files()
             gone_files += [self.msg_dir / name for name in sorted(files - still)]
         for r in ch.retired:
             self.retired[r.id] = r

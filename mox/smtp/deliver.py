@@ -113,6 +113,7 @@ async def submit(conn: Conn, data: bytes) -> None:
             require_tls=True if tx.requiretls else None,
             future_release_request=_future_release_request(tx.hold_until),
             from_ids=from_ids,
+            wait_sent=False,  # the Sent copy is promised with the entries and stored after the 250
         )
     except DiskFull as e:
         # RFC 3463 X.3.1 "mail system full", transient: the client retries (as mox).

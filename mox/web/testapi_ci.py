@@ -231,6 +231,9 @@ async def inbox(ctx: ServerContext, req: Request) -> Response:
 async def reset(ctx: ServerContext, req: Request) -> Response:
     """Every message of every account, all fault rules and transcripts: gone."""
     st = _state(ctx, req)
+    # Submissions answered before their Sent copy was stored (mox.queue.sentcopy): stored
+    # first, so none appears after the reset.
+    await ctx.queue.sent_copies.wait_all()
     n = 0
     for name in ctx.store.account_names():
         n += await _expunge_all(ctx, name)

@@ -5,10 +5,10 @@ would: no cleanup, no flush) at one chosen step of a submission's way through th
     python crash_points_child.py DATA_DIR finish VIEW
 
 ``crash`` submits one message to RECIPIENT and dies at POINT (with WEBHOOK_URL as account mox's
-outgoing webhook); ``finish`` starts localserve on the same directory, waits until the queue and
-the webhook queue are empty (waiting webhooks are made due at once) and prints one JSON line:
-for the main account and the recipient's per-address view, the Message-IDs in Inbox (DSNs
-included), and the retired webhooks.
+outgoing webhook); ``finish`` starts localserve on the same directory, waits until the queue, the
+webhook queue and the Sent copies still to be stored are empty (waiting webhooks are made due at
+once) and prints one JSON line: for the main account and the recipient's per-address view, the
+Message-IDs in Inbox (DSNs included), those in the main account's Sent, and the retired webhooks.
 """
 
 from __future__ import annotations
@@ -21,12 +21,17 @@ import threading
 import time
 from pathlib import Path
 
+import trio
+
 from mox.queue.hooks import HookFilter
+from mox.queue.sentcopy import SentCopies
 from mox.queue.store import Changes, QueueStore
 from mox.store.account import Account
 from mox.testing import LocalServer
 
 DIE = 77
+#: Set once the client has the 250 of its submission.
+ACKED = threading.Event()
 
 
 def die(point: str) -> None:
@@ -40,6 +45,7 @@ def install(point: str) -> None:
     write_message = QueueStore.write_message
     write_journal = QueueStore.write_journal
     transact = Account._transact_applied
+    store_one = SentCopies._store_one
 
     def qs_write_message(self, name, data):
         write_message(self, name, data)
@@ -62,7 +68,8 @@ def install(point: str) -> None:
         keyed = [k.key for k in keys]
         view = self.name.startswith("view-")
         dsn = any("-dsn-" in k for k in keyed)
-        step = ("dsn" if dsn else "view" if view else "main") if keyed else None
+        sent = any(k.endswith("-sent") for k in keyed)
+        step = ("dsn" if dsn else "sent" if sent else "view" if view else "main") if keyed else None
         if step is not None and point == f"{step}-file":  # file in place, transaction not durable
             die(point)
         transact(self, records, changes, origin, keys, **kw)
@@ -76,7 +83,14 @@ def install(point: str) -> None:
             die(point)
         remove_files(self, paths)
 
+    async def sent_store_one(self, c, done, retry):
+        if point == "sent-250":  # the client has its 250, the Sent copy is not stored yet
+            await trio.to_thread.run_sync(ACKED.wait)
+            die(point)
+        await store_one(self, c, done, retry)
+
     QueueStore.write_message = qs_write_message
+    SentCopies._store_one = sent_store_one
     QueueStore.write_journal = qs_write_journal
     QueueStore.remove_files = qs_remove_files
     Account._transact_applied = acc_transact
@@ -105,6 +119,7 @@ def crash(data_dir: str, point: str, rcpt: str, webhook_url: str = "") -> None:
             c.ehlo("localhost")
             c.login("mox@localhost", "moxmoxmox")
             c.sendmail("mox@localhost", [rcpt], message())
+            ACKED.set()
     except (OSError, smtplib.SMTPException):
         pass
     # Wait for the queue to reach the point (the process ends there).
@@ -113,13 +128,13 @@ def crash(data_dir: str, point: str, rcpt: str, webhook_url: str = "") -> None:
     sys.exit(1)
 
 
-def message_ids(srv: LocalServer, account: str) -> list[str]:
+def message_ids(srv: LocalServer, account: str, mailbox: str = "Inbox") -> list[str]:
     if account not in srv.store.account_names():
         return []
     acc = srv.store.open_account(account)
     try:
         ids = []
-        for m in acc.messages(acc.mailbox("Inbox").id):
+        for m in acc.messages(acc.mailbox(mailbox).id):
             head = acc.read_message(m).split(b"\r\n\r\n", 1)[0]
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"message-id:"):
@@ -134,16 +149,18 @@ def finish(data_dir: str, view: str) -> None:
     with LocalServer(Path(data_dir)) as srv:  # consistency checked at exit
         deadline = time.monotonic() + 30
         q = srv.ctx.queue
-        while (q.list() or q.store.hooks) and time.monotonic() < deadline:
+        while (q.list() or q.store.hooks or q.store.sent_copies) and time.monotonic() < deadline:
             # A webhook whose attempt was under way waits a minute (as mox): now instead.
             if q.store.hooks:
                 srv.run_in_server(q.hooks.schedule, HookFilter(), 0.0, from_now=True)
             time.sleep(0.05)
-        queued = len(q.list()) + len(q.store.hooks)
+        queued = len(q.list()) + len(q.store.hooks) + len(q.store.sent_copies)
         hooks = sorted((h.outgoing_event, h.attempts, h.success) for h in q.store.hooks_retired.values())
         stray = sorted(p.name for p in q.store.msg_dir.iterdir())  # message files nothing queues
-        out = {"queued": queued, "main": message_ids(srv, "mox"), "view": message_ids(srv, view), "hooks": hooks,
-               "stray": stray}
+        out = {
+            "queued": queued, "main": message_ids(srv, "mox"), "view": message_ids(srv, view),
+            "sent": message_ids(srv, "mox", "Sent"), "hooks": hooks, "stray": stray,
+        }  # fmt: skip
     print(json.dumps(out))
 
 

@@ -36,6 +36,34 @@ def test_put_remove_reopen(tmp_path):
     qs.close()
 
 
+def test_sent_copy_record_keeps_the_file(tmp_path):
+    """A Sent copy still to be stored keeps the queue file after its entries are gone, also
+    across reopening (replay and compaction); its removal removes the file."""
+    from mox.queue.store import Changes, SentCopy
+
+    qs = QueueStore(tmp_path)
+    qs.allocate_ids(1)
+    qs.write_message("1", b"hello")
+    ch = Changes(puts=[entry(1, "1")], sent_copies=[SentCopy(id=1, account="mox", file="1", prefix=b"Bcc: x\r\n")])
+    qs.write_journal(ch)
+    qs.apply(ch)
+    qs.remove([1])
+    assert (tmp_path / "queue" / "msg" / "1").exists()
+    qs.close()
+    qs = QueueStore(tmp_path)
+    assert qs.entries == {}
+    assert qs.sent_copies == {1: SentCopy(id=1, account="mox", file="1", prefix=b"Bcc: x\r\n")}
+    assert qs.read_file("1") == b"hello"
+    ch = Changes(sent_copies_done=[1])
+    qs.write_journal(ch)
+    qs.apply(ch)
+    assert not (tmp_path / "queue" / "msg" / "1").exists()
+    qs.close()
+    qs = QueueStore(tmp_path)
+    assert qs.sent_copies == {}
+    qs.close()
+
+
 def test_torn_journal_tail_and_orphans(tmp_path):
     qs = QueueStore(tmp_path)
     qs.write_message("1", b"one")

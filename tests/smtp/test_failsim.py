@@ -145,7 +145,7 @@ def test_queue_prefix_dsn(smtp, rcpt, status, diag):
     assert b"hello" in msgs[0]
     # The queue is empty again; the sent copy is in Sent.
     assert smtp.wait_queue_empty() == []
-    assert len(smtp.messages("Sent")) == 1
+    assert len(smtp.wait_messages("Sent", 1)) == 1  # stored after the 250
 
 
 def test_queue_temporary_failure_is_retried(smtp):

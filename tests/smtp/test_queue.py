@@ -162,6 +162,7 @@ def test_concurrent_submissions(smtp):
     msgs = smtp.wait_messages("Inbox", 40)
     bodies = sorted(m.rsplit(b"\r\n\r\n", 1)[1] for m in msgs)
     assert bodies == sorted(f"msg {k} {i}\r\n".encode() for k in range(5) for i in range(8))
-    assert len(smtp.messages("Sent")) == 40
+    assert len(smtp.wait_messages("Sent", 40)) == 40  # stored after the 250s (mox.queue.sentcopy)
     assert smtp.wait_queue_empty() == []
+    assert smtp.wait_sent_copies() == []
     assert list((smtp.data_dir / "queue" / "msg").iterdir()) == []

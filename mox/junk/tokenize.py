@@ -11,8 +11,11 @@ also count as pairs/triplets.
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import html.parser
 import re
+import threading
 
 from mox.message.part import Part
 from mox.message.header import split_header
@@ -193,6 +196,34 @@ def message_words(data: bytes, part: Part, *, onegrams: bool, twograms: bool, th
             if len(w.encode("utf-8", "surrogatepass")) > 3:
                 _add(words, f"{name}:{w}")
 
+    words |= _body_words(data, part, grams)
+    return words
+
+
+#: Body words of recent messages, by their body and top-level content type: a submission's body
+#: is tokenized once for its Sent copy's training and its delivery's classification (their
+#: header fields differ). Bodies above BODY_CACHE_MAX bytes are not kept.
+_body_cache: collections.OrderedDict[tuple, frozenset[str]] = collections.OrderedDict()
+_body_cache_lock = threading.Lock()
+BODY_CACHE_ENTRIES = 128
+BODY_CACHE_MAX = 64 * 1024
+
+
+def _body_words(data: bytes, part: Part, grams: dict[str, bool]) -> frozenset[str]:
+    body = data[part.body_start : part.body_end]
+    key = None
+    if len(body) <= BODY_CACHE_MAX:
+        key = (
+            tuple(grams.values()), part.media_type, part.media_subtype, tuple(part.params),
+            part.content_transfer_encoding, hashlib.blake2b(body, digest_size=16).digest(),
+        )  # fmt: skip
+        with _body_cache_lock:
+            hit = _body_cache.get(key)
+            if hit is not None:
+                _body_cache.move_to_end(key)
+                return hit
+    words: set[str] = set()
+
     def walk(p: Part) -> None:
         if p.media_type == "TEXT" and p.media_subtype == "HTML":
             tokenize_text(html_text(_text(data, p)), words, **grams)
@@ -205,4 +236,10 @@ def message_words(data: bytes, part: Part, *, onegrams: bool, twograms: bool, th
                 walk(sp)
 
     walk(part)
-    return words
+    out = frozenset(words)
+    if key is not None:
+        with _body_cache_lock:
+            _body_cache[key] = out
+            while len(_body_cache) > BODY_CACHE_ENTRIES:
+                _body_cache.popitem(last=False)
+    return out

@@ -105,3 +105,32 @@ def test_examples() -> None:
     tokenize_text("Don't buy 'cheap' pills at 0x1234 or 2fvu9stm9yx, ok? Meeting agenda", words,
                   onegrams=True, twograms=False, threegrams=False)
     assert words == {"don", "buy", "cheap", "pills", "meeting", "agenda"}
+
+
+def test_body_words_remembered_across_copies() -> None:
+    """A submission's Sent copy and its delivered copy differ in their header only: the body is
+    tokenized once and both get the words they would get alone (the header's words, Return-Path
+    included, are each copy's own); a different content type or body is not mixed up."""
+    from mox.junk import tokenize
+    from mox.message import parse_message
+
+    body = b"<p>Cheap pharmacy offers</p><script>ignored words</script>\r\n"
+    sent = b"Received: by x\r\nFrom: <alice@example.org>\r\nSubject: hello there\r\nContent-Type: text/html\r\n\r\n" + body
+    delivered = b"Return-Path: <alice@example.org>\r\nDelivered-To: bob@example.org\r\n" + sent
+    plain = sent.replace(b"text/html", b"text/plain")
+    grams = dict(onegrams=True, twograms=True, threegrams=False)
+
+    def words(data: bytes) -> set[str]:
+        return tokenize.message_words(data, parse_message(data), **grams)
+
+    tokenize._body_cache.clear()
+    alone = {name: words(data) for name, data in (("sent", sent), ("delivered", delivered), ("plain", plain))}
+    tokenize._body_cache.clear()
+    first = words(sent)
+    assert len(tokenize._body_cache) == 1
+    assert first == alone["sent"] and words(delivered) == alone["delivered"]
+    assert len(tokenize._body_cache) == 1  # the body was tokenized once
+    assert words(plain) == alone["plain"] and len(tokenize._body_cache) == 2
+    assert "pharmacy" in alone["sent"] and "ignored" not in alone["sent"] and "ignored" in alone["plain"]
+    assert "Return-Path:alice" in alone["delivered"] and "Return-Path:alice" not in alone["sent"]
+    assert "Subject:hello" in alone["sent"]

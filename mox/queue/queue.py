@@ -231,7 +231,8 @@ class Queue:
                         all_.extend(b.changes)
                     try:
                         with trio.CancelScope(shield=True):
-                            await trio.to_thread.run_sync(self.store.write_journal, all_)
+                            # The compaction the last batch made due runs in the same thread hop.
+                            await trio.to_thread.run_sync(self._compact_and_write, all_)
                     except Exception as err:
                         for b in batch:
                             b.error = err
@@ -243,13 +244,15 @@ class Queue:
                             await trio.to_thread.run_sync(self.store.remove_files, gone)
                     for b in batch:
                         b.done.set()
-                    with trio.CancelScope(shield=True):
-                        await trio.to_thread.run_sync(self.store.maybe_compact)
             finally:
                 self._committing = False
         await c.done.wait()
         if c.error is not None:
             raise c.error
+
+    def _compact_and_write(self, ch: Changes) -> None:
+        self.store.maybe_compact()  # between journal writes: the state is that of the journal
+        self.store.write_journal(ch)
 
     async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
         await self.commit(Changes(puts=list(puts), updates=list(updates), removes=list(removes), sent=list(sent)))
@@ -602,8 +605,7 @@ class Queue:
         if dest is None:
             raise DeliveryError(550, "5.1.1", "no such user")
         account, _ = dest
-        data = await trio.to_thread.run_sync(self.store.read_message, e)
-        auth = await trio.to_thread.run_sync(self._authres, e.mail_from, data)
+        data, auth = await trio.to_thread.run_sync(self._read_with_authres, e)
         data = self._trace(e) + auth.headers + data
         info = MessageInfo(
             mail_from=e.mail_from, ehlo_domain=auth.ehlo_domain, ehlo_validated=auth.ehlo_validated,
@@ -666,6 +668,11 @@ class Queue:
         """Delivered-To (RFC 9228) and Return-Path (RFC 5321 4.4) of a local delivery, in mox's
         order."""
         return f"Delivered-To: {e.recipient}\r\nReturn-Path: <{e.mail_from}>\r\n".encode("utf-8")
+
+    def _read_with_authres(self, e: Entry) -> tuple[bytes, Any]:
+        """The entry's message and its _authres (one worker-thread hop for both)."""
+        data = self.store.read_message(e)
+        return data, self._authres(e.mail_from, data)
 
     def _authres(self, mail_from: str, data: bytes) -> Any:
         """Authentication-Results and Received-SPF for handing a queued message to a local

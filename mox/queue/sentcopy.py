@@ -81,9 +81,11 @@ class SentCopies:
         done: list[int] = []
         retry: list[int] = []
         try:
+            # The batch's files in one worker-thread hop (None: unreadable, reported per copy).
+            files = await trio.to_thread.run_sync(self._read_files, copies)
             async with trio.open_nursery() as nursery:
                 for c in copies:
-                    nursery.start_soon(self._store_one, c, done, retry)
+                    nursery.start_soon(self._store_one, c, files.get(c.file), done, retry)
             if done:
                 await self.queue.commit(Changes(sent_copies_done=done))
         finally:
@@ -96,7 +98,16 @@ class SentCopies:
             await trio.sleep(DISK_FULL_RETRY)
             self._wake.set()
 
-    async def _store_one(self, c: SentCopy, done: list[int], retry: list[int]) -> None:
+    def _read_files(self, copies: list[SentCopy]) -> dict[str, bytes | OSError]:
+        out: dict[str, bytes | OSError] = {}
+        for c in copies:
+            try:
+                out[c.file] = self.queue.store.read_file(c.file)
+            except OSError as e:
+                out[c.file] = e
+        return out
+
+    async def _store_one(self, c: SentCopy, file: bytes | OSError | None, done: list[int], retry: list[int]) -> None:
         from mox.delivery.deliver import deliver_to_store
 
         ctx = self.queue.ctx
@@ -107,7 +118,9 @@ class SentCopies:
             finally:
                 acc.close()
             if has_sent:
-                data = c.prefix + await trio.to_thread.run_sync(self.queue.store.read_file, c.file)
+                if not isinstance(file, bytes):
+                    raise file or OSError(f"queue file {c.file} not read")
+                data = c.prefix + file
                 await deliver_to_store(ctx, c.account, "Sent", data, flags=("\\Seen",), key=self.key(c), session=c.session)
         except DiskFull as e:
             self.log.warn("storing copy in sent mailbox: disk full, will retry", account=c.account, err=str(e))

@@ -83,11 +83,11 @@ def install(point: str) -> None:
             die(point)
         remove_files(self, paths)
 
-    async def sent_store_one(self, c, done, retry):
+    async def sent_store_one(self, c, file, done, retry):
         if point == "sent-250":  # the client has its 250, the Sent copy is not stored yet
             await trio.to_thread.run_sync(ACKED.wait)
             die(point)
-        await store_one(self, c, done, retry)
+        await store_one(self, c, file, done, retry)
 
     QueueStore.write_message = qs_write_message
     SentCopies._store_one = sent_store_one

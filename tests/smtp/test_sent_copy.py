@@ -20,9 +20,9 @@ def held(monkeypatch):
     release = threading.Event()
     store_one = SentCopies._store_one
 
-    async def held_store_one(self, c, done, retry):
+    async def held_store_one(self, c, file, done, retry):
         await trio.to_thread.run_sync(release.wait, abandon_on_cancel=True)
-        await store_one(self, c, done, retry)
+        await store_one(self, c, file, done, retry)
 
     monkeypatch.setattr(SentCopies, "_store_one", held_store_one)
     return release

@@ -211,6 +211,8 @@ class QueueStore:
         self.token = ""
         #: Each recipient submitted in the last SENT_KEEP seconds, oldest first.
         self.sent: collections.deque[Sent] = collections.deque()
+        #: The same per account, (time, recipient), in commit order: the limits look at one account.
+        self._sent_of: dict[str, collections.deque[tuple[float, str]]] = {}
         #: (account, recipient) -> when it was first submitted to, ever (mox: first-time recipients).
         self.first_sent: dict[tuple[str, str], float] = {}
         self._records = 0  # records in the journal file
@@ -285,6 +287,9 @@ class QueueStore:
         if self.entries:
             self.next_id = max(self.next_id, max(self.entries) + 1)
         self.sent = collections.deque(sorted(self.sent))
+        self._sent_of = {}
+        for t, a, r in self.sent:
+            self._sent_of.setdefault(a, collections.deque()).append((t, r))
         self.prune_sent(time.time() - SENT_KEEP)
         # Files no entry references (crash between file write and journal record) are removed.
         used = self._used_files()
@@ -487,6 +492,8 @@ class QueueStore:
     def _add_sent(self, sent: list[Sent]) -> None:
         self.sent.extend(sent)
         for t, account, rcpt in sent:
+            self._sent_of.setdefault(account, collections.deque()).append((t, rcpt))
+        for t, account, rcpt in sent:
             if rcpt and t < self.first_sent.get((account, rcpt), math.inf):
                 self.first_sent[(account, rcpt)] = t
 
@@ -498,22 +505,28 @@ class QueueStore:
         (None, None) when allowed. ``None`` as a limit: no limit."""
         since = now - SENT_KEEP
         self.prune_sent(since)
-        window = [r for t, a, r in self.sent if a == account and t > since]
-        n = len(window) + len(recipients)
+        mine = self._sent_of.get(account)
+        while mine and mine[0][0] <= since:
+            mine.popleft()
+        n = len(mine or ()) + len(recipients)
         if msgmax is not None and n > msgmax:
             return msgmax, None
         # As mox: first-time recipients are only counted once there are enough messages.
         if rcptmax is None or n < rcptmax:
             return None, None
         firsttime = sum(1 for r in recipients if (account, r) not in self.first_sent)
-        firsttime += sum(1 for r in set(window) if r and self.first_sent.get((account, r), -math.inf) > since)
+        window = {r for _, r in mine or ()}
+        firsttime += sum(1 for r in window if r and self.first_sent.get((account, r), -math.inf) > since)
         if firsttime > rcptmax:
             return None, rcptmax
         return None, None
 
     def prune_sent(self, before: float) -> None:
         while self.sent and self.sent[0][0] < before:
-            self.sent.popleft()
+            t, account, rcpt = self.sent.popleft()
+            mine = self._sent_of.get(account)
+            if mine and mine[0] == (t, rcpt):
+                mine.popleft()
 
     def apply(self, ch: Changes | None = None, /, **lists: list) -> list[Path]:
         """Apply committed records to the in-memory state; returns the message and payload

@@ -275,3 +275,28 @@ def test_delivered_message_files_removed_off_the_event_loop(tmp_path, monkeypatc
         assert list(q.store.msg_dir.iterdir()) == []
     assert [names for _, names in calls] == [["1"]]
     assert all(t is not loop_thread for t, _ in calls)
+
+
+def test_send_limits_per_account(tmp_path):
+    """Each account's window counts only its own recipients, also after reopening; records
+    older than a day leave the window."""
+    import time
+
+    from mox.queue.store import SENT_KEEP, Changes
+
+    t0 = time.time() - 100  # reopening drops what is older than a day by the clock
+    qs = QueueStore(tmp_path)
+    ch = Changes(sent=[(t0, "a", "x@example.org"), (t0 + 1, "b", "y@example.org"), (t0 + 2, "a", "z@example.org")])
+    qs.write_journal(ch)
+    qs.apply(ch)
+    assert qs.send_limit_reached("a", ["w@example.org"], 3, None, t0 + 50) == (None, None)
+    assert qs.send_limit_reached("a", ["w@example.org", "v@example.org"], 3, None, t0 + 50) == (3, None)
+    assert qs.send_limit_reached("b", ["w@example.org", "v@example.org"], 3, None, t0 + 50) == (None, None)
+    qs.close()
+    qs = QueueStore(tmp_path)
+    assert qs.send_limit_reached("a", ["w@example.org", "v@example.org"], 3, None, t0 + 50) == (3, None)
+    # A day after the first: x is out of the window, z still in it.
+    later = t0 + SENT_KEEP + 1
+    assert qs.send_limit_reached("a", ["w@example.org", "v@example.org"], 3, None, later) == (None, None)
+    assert qs.send_limit_reached("a", ["w@example.org", "v@example.org", "u@example.org"], 3, None, later) == (3, None)
+    qs.close()

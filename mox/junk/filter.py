@@ -9,8 +9,10 @@ A result is significant once at least 50 ham messages were trained.
 Storage (ours; mox uses a bolt database and a bloom filter file): ``<db>`` is a snapshot
 (magic, then one checksummed msgpack frame: counts of messages and words, and for an account's
 filter which message ids are trained as what), ``<db>.journal`` holds the changes since, one
-frame per save, fsynced before ``save`` returns (as the account index, ``mox.store.index``).
-A torn journal tail is cut off at open. The optional ``<bloom>`` file (``mox junk train``) holds
+frame per save, fsynced before ``save`` returns (as the account index, ``mox.store.index``) unless
+the caller says it need not be (an account's training: the filter records which messages it
+trained, so what a crash of the machine takes off the journal's end is trained again when the
+account opens it; snapshots are always fsynced). A torn journal tail is cut off at open. The optional ``<bloom>`` file (``mox junk train``) holds
 the words seen once, which directory training counts only from their second occurrence on.
 """
 
@@ -214,9 +216,10 @@ class Filter:
             data = SEEN_MAGIC + _encoder.encode(_Seen(sorted(self.seen)))
             layout.write_file_durable(self.bloom_path, self._tmp(self.bloom_path), data, fsync=self.fsync)
 
-    def save(self) -> None:
-        """Make the changes since the last save durable (one journal frame, fsynced); the journal
-        is folded into a new snapshot when it grew larger than the snapshot."""
+    def save(self, *, sync: bool = True) -> None:
+        """Make the changes since the last save durable (one journal frame, fsynced unless
+        ``sync`` is false); the journal is folded into a new snapshot when it grew larger than the
+        snapshot."""
         with self.lock:
             if not self._modified:
                 return
@@ -230,7 +233,7 @@ class Filter:
                 {i: self.trained[i] for i in sorted(self._trained_changed) if i in self.trained},
                 sorted(i for i in self._trained_changed if i not in self.trained),
             )  # fmt: skip
-            self._journal.append(frame(_encoder.encode(d)))
+            self._journal.append(frame(_encoder.encode(d)), sync=sync)
             self._write_seen()
             self._changed.clear()
             self._trained_changed.clear()

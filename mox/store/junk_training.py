@@ -135,6 +135,7 @@ class JunkTraining(Commit):
         from mox.message import parse_message
 
         changed = False
+        removed = False  # a removed message untrained: its file goes once this is saved
         for id in ids:
             with self._cond:
                 m = self._by_id.get(id)
@@ -159,12 +160,16 @@ class JunkTraining(Commit):
             words = jf.words_of(data, part if part is not None else parse_message(data))
             if have is not None:
                 jf.untrain(words, ham=not have)
+                removed = removed or m is None
             if want is not None:
                 jf.train(words, ham=not want)
             jf.set_trained(id, want)
             changed = True
         if changed:
-            jf.save()
+            # Training only: no fsync. The filter records which messages it trained, and a frame
+            # that a crash of the machine takes off is trained again when the filter is opened
+            # (junk_filter). Untraining a removed message is fsynced: its file goes after this.
+            jf.save(sync=removed)
 
     @space_errors
     def junk_retrain_sync(self) -> tuple[int, int]:

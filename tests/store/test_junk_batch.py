@@ -59,3 +59,55 @@ def test_concurrent_deliveries_all_trained(data_dir) -> None:
     finally:
         acc.close()
         store.close()
+
+
+def test_training_not_fsynced_and_retrained_after_lost_frames(data_dir, monkeypatch) -> None:
+    """Training a delivery appends to the filter's journal without an fsync (untraining a
+    removed message keeps its fsync: the file goes after it); frames a crash of the machine
+    takes off the journal's end are trained again when the account opens the filter."""
+    import os
+
+    from mox.store import index
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else "?")
+        real_fsync(fd)
+
+    monkeypatch.setattr(index.os, "fsync", fsync)
+    store = Store(data_dir, fsync=True, check_consistency_on_close=True)
+    store.settings = lambda name: AccountSettings(junk_filter=Params())
+    store.create_account("mox")
+    acc = store.open_account("mox")
+    try:
+        acc.junk_filter()  # created (its files fsynced)
+        synced.clear()
+        kept = acc.deliver_sync("Inbox", msg(1, "meeting agenda"), flags=["$NotJunk"])
+        gone = acc.deliver_sync("Junk", msg(2, "casino prize"), flags=["$Junk"])
+        if os.path.exists("/proc/self/fd"):
+            assert [p for p in synced if p.endswith(".journal") and "junk" in p] == []
+            assert any(p.endswith("index.journal") for p in synced)  # the deliveries themselves
+        junk = acc.mailbox("Junk")
+        assert junk is not None
+        synced.clear()
+        acc.expunge_sync(junk.id, [gone.uid])
+        if os.path.exists("/proc/self/fd"):
+            assert [p for p in synced if "junkfilter" in p] != []
+    finally:
+        acc.close()
+    # The machine crashed: the journal's frames after its magic never reached the disk.
+    [journal] = data_dir.rglob("junkfilter.db.journal")
+    from mox.junk.filter import JOURNAL_MAGIC
+
+    journal.write_bytes(JOURNAL_MAGIC)
+    acc = store.open_account("mox")
+    try:
+        jf = acc.junk_filter()
+        assert jf is not None
+        assert jf.trained == {kept.id: False}
+        assert (jf.hams, jf.spams) == (1, 0)
+    finally:
+        acc.close()
+        store.close()

@@ -264,17 +264,18 @@ class HookQueue:
         if superseded:
             ch.hooks[:] = [x for x in ch.hooks if x.id not in superseded]
 
-    async def add(self, hooks: list[tuple[Hook, bytes]], ch: Changes | None = None) -> None:
-        """Queue ``hooks`` (durable when this returns), together with ``ch``."""
+    async def add(self, hooks: list[tuple[Hook, bytes]], ch: Changes | None = None, *, sync: bool = True) -> None:
+        """Queue ``hooks`` (durable when this returns), together with ``ch``; ``sync``: as
+        Queue.commit's."""
         ch = ch if ch is not None else Changes()
         if not hooks:
-            await self.queue.commit(ch)
+            await self.queue.commit(ch, sync=sync)
             return
         await self.write_payloads(hooks)
         try:
             async with self.lock:
                 self.insert_changes([h for h, _ in hooks], ch)
-                await self.queue.commit(ch)
+                await self.queue.commit(ch, sync=sync)
         except BaseException:
             for h, _ in hooks:
                 self.store.remove_payload_file(h.id)

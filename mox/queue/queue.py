@@ -57,6 +57,8 @@ from mox.context import ServerContext
 
 MAX_CONCURRENT = 8
 DISK_FULL_RETRY = 1.0  # seconds between attempts while the disk is full
+#: At most this long (seconds) a journal append made without its own fsync waits for one.
+SYNC_DELAY = 1.0
 
 
 def canonical_recipient(address: str) -> str:
@@ -82,6 +84,8 @@ class Queue:
         self._wake = trio.Event()
         self._pending: list[_Commit] = []
         self._committing = False
+        self._nursery: trio.Nursery | None = None  # serve's, for the delayed fsync
+        self._sync_timer = False
         self._not_before: dict[int, float] = {}  # entry id -> next try while the disk is full
         self.holdrules = HoldRules(self.store.dir, fsync=self.store.fsync)
         self._failed: set[int] = set()  # entries that failed for good in their last attempt (metrics)
@@ -216,10 +220,15 @@ class Queue:
                 raise DiskFull(f"queue: disk full: {e.strerror}") from e
             raise
 
-    async def commit(self, ch: Changes) -> None:
+    async def commit(self, ch: Changes, *, sync: bool = True) -> None:
         """Make records durable, then apply them. Concurrent callers share one journal write
-        and fsync (group commit): the first becomes the committer for everything pending."""
-        c = _Commit(ch)
+        and fsync (group commit): the first becomes the committer for everything pending. With
+        ``sync`` false (a change a crash of the machine may undo because its redo is keyed, see
+        mox.queue.store) the records are written and fsynced with the next fsynced batch or
+        SYNC_DELAY later."""
+        if self._nursery is None:
+            sync = True  # no timer without serve
+        c = _Commit(ch, sync)
         self._pending.append(c)
         if not self._committing:
             self._committing = True
@@ -229,30 +238,45 @@ class Queue:
                     all_ = Changes()
                     for b in batch:
                         all_.extend(b.changes)
+                    need_sync = any(b.sync for b in batch)
                     try:
                         with trio.CancelScope(shield=True):
                             # The compaction the last batch made due runs in the same thread hop.
-                            await trio.to_thread.run_sync(self._compact_and_write, all_)
+                            await trio.to_thread.run_sync(self._compact_and_write, all_, need_sync)
                     except Exception as err:
                         for b in batch:
                             b.error = err
                             b.done.set()
                         continue
                     gone = self.store.apply(all_)
-                    with trio.CancelScope(shield=True):
-                        if gone:  # files nothing refers to (after a crash before this: the next open)
+                    if gone and self.store.unsynced:
+                        self.store.remove_files(gone)  # kept for the coming fsync: no I/O
+                    elif gone:  # files nothing refers to (after a crash before this: the next open)
+                        with trio.CancelScope(shield=True):
                             await trio.to_thread.run_sync(self.store.remove_files, gone)
                     for b in batch:
                         b.done.set()
+                    if self.store.unsynced and not self._sync_timer and self._nursery is not None:
+                        self._sync_timer = True
+                        self._nursery.start_soon(self._sync_later)
             finally:
                 self._committing = False
         await c.done.wait()
         if c.error is not None:
             raise c.error
 
-    def _compact_and_write(self, ch: Changes) -> None:
+    def _compact_and_write(self, ch: Changes, sync: bool) -> None:
         self.store.maybe_compact()  # between journal writes: the state is that of the journal
-        self.store.write_journal(ch)
+        self.store.write_journal(ch, sync=sync)
+
+    async def _sync_later(self) -> None:
+        """The fsync of appends made without one, unless an fsynced batch came first."""
+        try:
+            await trio.sleep(SYNC_DELAY)
+        finally:
+            self._sync_timer = False
+        if self.store.unsynced:
+            await self.commit(Changes())
 
     async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]
         await self.commit(Changes(puts=list(puts), updates=list(updates), removes=list(removes), sent=list(sent)))
@@ -425,6 +449,7 @@ class Queue:
 
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 await nursery.start(self.hooks.serve)
                 await nursery.start(self.sent_copies.serve)
                 task_status.started()
@@ -440,6 +465,7 @@ class Queue:
                     with trio.move_on_after(max(0.0, nxt - self.now())):
                         await self._wake.wait()
         finally:
+            self._nursery = None
             with trio.CancelScope(shield=True):
                 self.store.close()
 
@@ -529,7 +555,9 @@ class Queue:
         hook = self.hooks.outgoing(e, event, suppressing=bool(suppressions), code=code, secode=secode, error=last_error)
         if hook is not None:
             hooks.insert(0, hook)
-        await self.hooks.add(hooks, ch)
+        # A delivered entry's removal needs no fsync of its own: a crash of the machine that
+        # undoes it makes the queue try again, and the delivery key stores nothing twice.
+        await self.hooks.add(hooks, ch, sync=success)
         self._not_before.pop(e.id, None)
 
     def _local_ip(self) -> str:
@@ -748,7 +776,8 @@ class Queue:
 
 
 class _Commit:
-    def __init__(self, changes: Changes) -> None:
+    def __init__(self, changes: Changes, sync: bool = True) -> None:
         self.changes = changes
+        self.sync = sync
         self.done = trio.Event()
         self.error: BaseException | None = None

@@ -87,7 +87,9 @@ class SentCopies:
                 for c in copies:
                     nursery.start_soon(self._store_one, c, files.get(c.file), done, retry)
             if done:
-                await self.queue.commit(Changes(sent_copies_done=done))
+                # No fsync of its own: a record a crash of the machine brings back is stored
+                # again, which its key makes a no-op (mox.queue.store).
+                await self.queue.commit(Changes(sent_copies_done=done), sync=False)
         finally:
             self._inflight.difference_update(c.id for c in copies)
             for i in done:

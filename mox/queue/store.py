@@ -22,6 +22,13 @@ Layout::
 The records of one change (a message retired with its webhook and a new suppression) are one
 append and one fsync: after a crash either all of them count or none.
 
+A change the queue can redo after a crash of the machine (an entry's removal after its keyed
+delivery, a Sent copy's record after the keyed copy: the delivery keys make the redo store
+nothing twice) may be appended without its own fsync (``sync=False``): it is fsynced with the
+next fsynced append, or by the Queue's timer ``SYNC_DELAY`` later. Files its records stop
+referring to are removed only after that fsync (``remove_files``), so a record a crash of the
+machine brings back never lacks its file.
+
 Durability (as the account store): the message file is written to a temp name, fsynced, renamed
 and its directory fsynced (skipped on Windows; once per journal write for all new files), then the
 journal record is appended and fsynced;
@@ -216,6 +223,8 @@ class QueueStore:
         #: (account, recipient) -> when it was first submitted to, ever (mox: first-time recipients).
         self.first_sent: dict[tuple[str, str], float] = {}
         self._records = 0  # records in the journal file
+        self.unsynced = False  # records appended without fsync since the last fsync
+        self._unlink_after_sync: list[Path] = []
         self._load()
         self._journal = open(self.journal_path, "ab", buffering=0)
         self._journal_size = self._journal.seek(0, os.SEEK_END)
@@ -364,6 +373,7 @@ class QueueStore:
         if self.fsync:
             fsync_dir(self.dir)
         self._records = len(lines)
+        self._synced()
 
     def maybe_compact(self) -> None:
         """Rewrite the journal while running when it is mostly dead records (from a worker
@@ -393,6 +403,13 @@ class QueueStore:
             pass
 
     def close(self) -> None:
+        if self.unsynced and not self._broken:
+            try:
+                if self.fsync:
+                    os.fsync(self._journal.fileno())
+                self._synced()
+            except OSError as e:  # the files stay: strays the next open removes
+                self.log.warn("queue journal: fsync at close failed", err=repr(e))
         self._journal.close()
 
     def allocate_ids(self, n: int) -> list[int]:
@@ -447,12 +464,17 @@ class QueueStore:
     def read_payload(self, hook_id: int) -> bytes:
         return (self.hook_dir / str(hook_id)).read_bytes()
 
-    def write_journal(self, ch: Changes | None = None, /, **lists: list) -> None:
-        """Append and fsync the records (one writer at a time; the Queue group-commits).
-        ``lists``: the fields of a Changes, for callers without one."""
+    def write_journal(self, ch: Changes | None = None, /, *, sync: bool = True, **lists: list) -> None:
+        """Append and fsync the records (one writer at a time; the Queue group-commits); with
+        ``sync`` false the fsync is left to a later call (see the module doc). ``lists``: the
+        fields of a Changes, for callers without one."""
         ch = ch if ch is not None else Changes(**lists)
         records = ch.records()
         if not records:
+            if sync and self.unsynced:
+                if self.fsync:
+                    os.fsync(self._journal.fileno())
+                self._synced()
             return
         if self._broken:
             raise OSError("queue journal unusable after an earlier failure; restart mox")
@@ -463,7 +485,7 @@ class QueueStore:
         data = b"".join(_enc.encode(r) + b"\n" for r in records)
         try:
             write_all(self._journal, data, self.journal_path)
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(self._journal.fileno())
         except BaseException:
             # Cut the torn records off: a line appended after a torn one would be unreadable.
@@ -478,6 +500,17 @@ class QueueStore:
             raise
         self._journal_size += len(data)
         self._records += len(records)
+        if sync:
+            self._synced()
+        else:
+            self.unsynced = True
+
+    def _synced(self) -> None:
+        """Everything appended is fsynced: the files waiting for that go."""
+        self.unsynced = False
+        paths, self._unlink_after_sync = self._unlink_after_sync, []
+        for p in paths:
+            remove_quietly(p)
 
     def remove_message_file(self, name: str) -> None:
         """Remove a message file no record refers to (its records could not be written)."""
@@ -577,7 +610,11 @@ class QueueStore:
         return gone_files
 
     def remove_files(self, paths: list[Path]) -> None:
-        """Remove files that ``apply`` found unreferenced (blocking: from a worker thread)."""
+        """Remove files that ``apply`` found unreferenced (blocking: from a worker thread); while
+        records appended without fsync are pending, the files wait for that fsync (no I/O here)."""
+        if self.unsynced:
+            self._unlink_after_sync.extend(paths)
+            return
         for path in paths:
             remove_quietly(path)
 

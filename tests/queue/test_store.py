@@ -46,7 +46,7 @@ def test_sent_copy_record_keeps_the_file(tmp_path):
     qs.write_message("1", b"hello")
     ch = Changes(puts=[entry(1, "1")], sent_copies=[SentCopy(id=1, account="mox", file="1", prefix=b"Bcc: x\r\n")])
     qs.write_journal(ch)
-    qs.apply(ch)
+    qs.remove_files(qs.apply(ch))
     qs.remove([1])
     assert (tmp_path / "queue" / "msg" / "1").exists()
     qs.close()
@@ -56,7 +56,7 @@ def test_sent_copy_record_keeps_the_file(tmp_path):
     assert qs.read_file("1") == b"hello"
     ch = Changes(sent_copies_done=[1])
     qs.write_journal(ch)
-    qs.apply(ch)
+    qs.remove_files(qs.apply(ch))
     assert not (tmp_path / "queue" / "msg" / "1").exists()
     qs.close()
     qs = QueueStore(tmp_path)
@@ -299,4 +299,45 @@ def test_send_limits_per_account(tmp_path):
     later = t0 + SENT_KEEP + 1
     assert qs.send_limit_reached("a", ["w@example.org", "v@example.org"], 3, None, later) == (None, None)
     assert qs.send_limit_reached("a", ["w@example.org", "v@example.org", "u@example.org"], 3, None, later) == (3, None)
+    qs.close()
+
+
+def test_unsynced_removal_keeps_file_until_fsync(tmp_path, monkeypatch):
+    """A removal appended without fsync (sync=False) is fsynced by the next fsynced append; the
+    file its records no longer name is removed only then (a crash of the machine before it
+    brings the record back, with its file)."""
+    import os
+
+    from mox.queue import store as store_mod
+    from mox.queue.store import Changes
+
+    fsyncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(store_mod.os, "fsync", lambda fd: (fsyncs.append(fd), real(fd)))
+    qs = QueueStore(tmp_path)
+    qs.allocate_ids(2)
+    qs.write_message("1", b"one")
+    qs.put([entry(1, "1")])
+    fsyncs.clear()
+    ch = Changes(removes=[1])
+    qs.write_journal(ch, sync=False)
+    qs.remove_files(qs.apply(ch))
+    assert fsyncs == [] and qs.unsynced
+    assert (tmp_path / "queue" / "msg" / "1").exists()
+    qs.write_message("2", b"two")
+    ch = Changes(puts=[entry(2, "2")])
+    qs.write_journal(ch)  # fsynced: the earlier removal with it
+    qs.remove_files(qs.apply(ch))
+    assert not qs.unsynced
+    assert not (tmp_path / "queue" / "msg" / "1").exists()
+    # An fsync of its own when nothing else comes (the Queue's timer writes no records).
+    ch = Changes(removes=[2])
+    qs.write_journal(ch, sync=False)
+    qs.remove_files(qs.apply(ch))
+    assert (tmp_path / "queue" / "msg" / "2").exists()
+    qs.write_journal(Changes())
+    assert not qs.unsynced and not (tmp_path / "queue" / "msg" / "2").exists()
+    qs.close()
+    qs = QueueStore(tmp_path)
+    assert qs.entries == {}
     qs.close()

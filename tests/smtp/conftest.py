@@ -320,15 +320,18 @@ class SmtpHarness:
             time.sleep(0.02)
         return entries
 
-    def wait_sent_copies(self, timeout: float = TIMEOUT) -> list[int]:
-        """Until the queue has stored every Sent copy it promised (mox.queue.sentcopy); returns
-        the ids of those still pending (none unless it timed out)."""
+    def wait_queue_settled(self, timeout: float = TIMEOUT) -> list[int]:
+        """Until the queue has stored every Sent copy it promised (mox.queue.sentcopy) and its
+        journal is fsynced (removals may wait up to a second for that, and their files for
+        it); returns the ids of the Sent copies still pending (none unless it timed out)."""
         assert self.server is not None and self.ctx is not None
         store = self.ctx.queue.store
         deadline = time.monotonic() + timeout
-        while (pending := self.server.run_sync_in_server(lambda: sorted(store.sent_copies))) and time.monotonic() < deadline:
+        while True:
+            pending, unsynced = self.server.run_sync_in_server(lambda: (sorted(store.sent_copies), store.unsynced))
+            if (not pending and not unsynced) or time.monotonic() > deadline:
+                return pending
             time.sleep(0.02)
-        return pending
 
     def restart(self) -> None:
         """Stop the server and start a new one on the same data dir (and store)."""

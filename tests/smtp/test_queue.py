@@ -164,5 +164,5 @@ def test_concurrent_submissions(smtp):
     assert bodies == sorted(f"msg {k} {i}\r\n".encode() for k in range(5) for i in range(8))
     assert len(smtp.wait_messages("Sent", 40)) == 40  # stored after the 250s (mox.queue.sentcopy)
     assert smtp.wait_queue_empty() == []
-    assert smtp.wait_sent_copies() == []
+    assert smtp.wait_queue_settled() == []
     assert list((smtp.data_dir / "queue" / "msg").iterdir()) == []

@@ -49,7 +49,7 @@ def test_sent_copy_after_the_250(smtp, held):
     assert sent.startswith(b"Received: from localhost by localhost")
     tc.transact("NOOP", "250 2.0.0 alrighty")
     # Its record is removed with the file once the copy is stored.
-    assert smtp.wait_sent_copies() == []
+    assert smtp.wait_queue_settled() == []
     assert list((smtp.data_dir / "queue" / "msg").iterdir()) == []
     assert len(smtp.messages("Sent")) == 1
 
@@ -65,7 +65,7 @@ def test_sent_copy_stored_after_restart(smtp, held):
     [sent] = smtp.wait_messages("Sent", 1)
     assert sent.endswith(b"\r\nhello\r\n")
     assert smtp.wait_queue_empty() == []
-    assert smtp.wait_sent_copies() == []
+    assert smtp.wait_queue_settled() == []
     # A second restart stores nothing again.
     smtp.restart()
     tc = smtp.connect(login=True)
@@ -89,5 +89,5 @@ def test_no_sent_copy_without_sent_mailbox(smtp):
     submit(tc, ["mox@localhost"])
     assert len(smtp.wait_messages("Inbox", 1)) == 1
     assert smtp.wait_queue_empty() == []
-    assert smtp.wait_sent_copies() == []
+    assert smtp.wait_queue_settled() == []
     assert list((smtp.data_dir / "queue" / "msg").iterdir()) == []

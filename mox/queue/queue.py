@@ -196,6 +196,7 @@ class Queue:
         self.log.info("message queued", account=account, ids=",".join(map(str, ids)), size=len(data))
         self._wake.set()
         if copy is not None:
+            self.sent_copies.keep(copy, data)
             self.sent_copies.wake()
             if wait_sent:
                 await self.sent_copies.wait(copy.id)

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 #: Seconds between attempts while the disk is full.
 DISK_FULL_RETRY = 1.0
+#: The messages of pending copies are kept in memory up to this many bytes in all (the copy is
+#: then stored without reading the queue file back); beyond it, and after a restart, the file is read.
+MEMORY_MAX = 16 * 1024 * 1024
 
 
 class SentCopies:
@@ -43,6 +46,16 @@ class SentCopies:
         self._wake = trio.Event()
         self._inflight: set[int] = set()
         self._waiters: dict[int, trio.Event] = {}
+        self._data: dict[int, bytes] = {}  # copy id -> the queue file's content, see MEMORY_MAX
+        self._data_size = 0
+
+    def keep(self, copy: SentCopy, data: bytes) -> None:
+        """The queue file's content of a copy just promised, so storing it reads no file (unless
+        the writer took the copy already)."""
+        pending = copy.id in self.queue.store.sent_copies and copy.id not in self._inflight
+        if pending and self._data_size + len(data) <= MEMORY_MAX:
+            self._data[copy.id] = data
+            self._data_size += len(data)
 
     def key(self, copy: SentCopy) -> str:
         return f"queue-{self.queue.store.token}-{copy.id}-sent"
@@ -81,8 +94,11 @@ class SentCopies:
         done: list[int] = []
         retry: list[int] = []
         try:
-            # The batch's files in one worker-thread hop (None: unreadable, reported per copy).
-            files = await trio.to_thread.run_sync(self._read_files, copies)
+            # The batch's files (those not in memory) in one worker-thread hop.
+            files: dict[str, bytes | OSError] = {c.file: self._data[c.id] for c in copies if c.id in self._data}
+            unread = [c for c in copies if c.file not in files]
+            if unread:
+                files.update(await trio.to_thread.run_sync(self._read_files, unread))
             async with trio.open_nursery() as nursery:
                 for c in copies:
                     nursery.start_soon(self._store_one, c, files.get(c.file), done, retry)
@@ -93,6 +109,9 @@ class SentCopies:
         finally:
             self._inflight.difference_update(c.id for c in copies)
             for i in done:
+                data = self._data.pop(i, None)
+                if data is not None:
+                    self._data_size -= len(data)
                 ev = self._waiters.pop(i, None)
                 if ev is not None:
                     ev.set()

@@ -228,7 +228,7 @@ class Queue:
         mox.queue.store) the records are written and fsynced with the next fsynced batch or
         SYNC_DELAY later."""
         if self._nursery is None:
-            sync = True  # no timer without serve
+            sync = True  # no timer without serve: files are removed by the next write
         c = _Commit(ch, sync)
         self._pending.append(c)
         if not self._committing:
@@ -249,15 +249,13 @@ class Queue:
                             b.error = err
                             b.done.set()
                         continue
-                    gone = self.store.apply(all_)
-                    if gone and self.store.unsynced:
-                        self.store.remove_files(gone)  # kept for the coming fsync: no I/O
-                    elif gone:  # files nothing refers to (after a crash before this: the next open)
-                        with trio.CancelScope(shield=True):
-                            await trio.to_thread.run_sync(self.store.remove_files, gone)
+                    # Files nothing refers to go with the next journal write, in its worker
+                    # thread (after a crash before that: at the next open).
+                    self.store.defer_removal(self.store.apply(all_))
                     for b in batch:
                         b.done.set()
-                    if self.store.unsynced and not self._sync_timer and self._nursery is not None:
+                    pending = self.store.unsynced or self.store.pending_removals
+                    if pending and not self._sync_timer and self._nursery is not None:
                         self._sync_timer = True
                         self._nursery.start_soon(self._sync_later)
             finally:
@@ -276,7 +274,7 @@ class Queue:
             await trio.sleep(SYNC_DELAY)
         finally:
             self._sync_timer = False
-        if self.store.unsynced:
+        if self.store.unsynced or self.store.pending_removals:
             await self.commit(Changes())
 
     async def _commit(self, *, puts: list[Entry] = (), updates: list[Entry] = (), removes: list[int] = (), sent: list[Sent] = ()) -> None:  # type: ignore[assignment]

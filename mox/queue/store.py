@@ -26,8 +26,9 @@ A change the queue can redo after a crash of the machine (an entry's removal aft
 delivery, a Sent copy's record after the keyed copy: the delivery keys make the redo store
 nothing twice) may be appended without its own fsync (``sync=False``): it is fsynced with the
 next fsynced append, or by the Queue's timer ``SYNC_DELAY`` later. Files its records stop
-referring to are removed only after that fsync (``remove_files``), so a record a crash of the
-machine brings back never lacks its file.
+referring to are removed only after that fsync, by the next journal write's worker thread (or
+the timer's; ``defer_removal``), so a record a crash of the machine brings back never lacks its
+file and no file is removed on the event loop.
 
 Durability (as the account store): the message file is written to a temp name, fsynced, renamed
 and its directory fsynced (skipped on Windows; once per journal write for all new files), then the
@@ -403,7 +404,7 @@ class QueueStore:
             pass
 
     def close(self) -> None:
-        if self.unsynced and not self._broken:
+        if (self.unsynced or self._unlink_after_sync) and not self._broken:
             try:
                 if self.fsync:
                     os.fsync(self._journal.fileno())
@@ -471,8 +472,8 @@ class QueueStore:
         ch = ch if ch is not None else Changes(**lists)
         records = ch.records()
         if not records:
-            if sync and self.unsynced:
-                if self.fsync:
+            if sync and (self.unsynced or self._unlink_after_sync):
+                if self.fsync and self.unsynced:
                     os.fsync(self._journal.fileno())
                 self._synced()
             return
@@ -508,9 +509,20 @@ class QueueStore:
     def _synced(self) -> None:
         """Everything appended is fsynced: the files waiting for that go."""
         self.unsynced = False
-        paths, self._unlink_after_sync = self._unlink_after_sync, []
-        for p in paths:
-            remove_quietly(p)
+        paths = list(self._unlink_after_sync)
+        if paths:
+            self.remove_files(paths)
+            del self._unlink_after_sync[: len(paths)]  # after the removal: pending_removals until then
+
+    def defer_removal(self, paths: list[Path]) -> None:
+        """Files no record refers to any more, removed (``remove_files``) by the next journal
+        write once it is fsynced: in its worker thread, not on the event loop (the Queue's timer
+        makes one when nothing else comes)."""
+        self._unlink_after_sync.extend(paths)
+
+    @property
+    def pending_removals(self) -> bool:
+        return bool(self._unlink_after_sync)
 
     def remove_message_file(self, name: str) -> None:
         """Remove a message file no record refers to (its records could not be written)."""
@@ -610,11 +622,7 @@ class QueueStore:
         return gone_files
 
     def remove_files(self, paths: list[Path]) -> None:
-        """Remove files that ``apply`` found unreferenced (blocking: from a worker thread); while
-        records appended without fsync are pending, the files wait for that fsync (no I/O here)."""
-        if self.unsynced:
-            self._unlink_after_sync.extend(paths)
-            return
+        """Remove files that ``apply`` found unreferenced (blocking: from a worker thread)."""
         for path in paths:
             remove_quietly(path)
 

@@ -149,7 +149,8 @@ def finish(data_dir: str, view: str) -> None:
     with LocalServer(Path(data_dir)) as srv:  # consistency checked at exit
         deadline = time.monotonic() + 30
         q = srv.ctx.queue
-        while (q.list() or q.store.hooks or q.store.sent_copies) and time.monotonic() < deadline:
+        busy = lambda: q.list() or q.store.hooks or q.store.sent_copies or q.store.unsynced or q.store.pending_removals  # noqa: E731
+        while busy() and time.monotonic() < deadline:
             # A webhook whose attempt was under way waits a minute (as mox): now instead.
             if q.store.hooks:
                 srv.run_in_server(q.hooks.schedule, HookFilter(), 0.0, from_now=True)

@@ -328,7 +328,9 @@ class SmtpHarness:
         store = self.ctx.queue.store
         deadline = time.monotonic() + timeout
         while True:
-            pending, unsynced = self.server.run_sync_in_server(lambda: (sorted(store.sent_copies), store.unsynced))
+            pending, unsynced = self.server.run_sync_in_server(
+                lambda: (sorted(store.sent_copies), store.unsynced or store.pending_removals)
+            )
             if (not pending and not unsynced) or time.monotonic() > deadline:
                 return pending
             time.sleep(0.02)

@@ -1,13 +1,17 @@
-"""Every module of mox imports, on its own and first, and a module that fails to import fails
-start-up loudly: no stand-in handler, placeholder page or skipped command hides it."""
+"""Every module of mox imports, on its own and first; a module that fails to import fails loudly
+(start-up for what the server imports at start, the command or request that needs it otherwise): no
+stand-in handler, placeholder page or skipped command hides it. What the server imports before it is
+ready is checked too: the modules it only needs later are imported at first use."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.conftest import mox_env
@@ -67,7 +71,6 @@ main()
         "mox.web.webmail",  # a web page module: was a 404 placeholder page
         "mox.web.webadmin",
         "mox.imap.server",  # a protocol server: was a stand-in handler answering "not available"
-        "mox.cli.dkim",  # a command module: was skipped, the command missing from `mox help`
     ],
 )
 def test_a_broken_module_fails_startup(tmp_path: Path, module: str) -> None:
@@ -94,3 +97,72 @@ def test_the_server_does_not_import_test_tools() -> None:
     assert "mox.localserve" in loaded
     unwanted = sorted(m for m in loaded if m.split(".")[0] in ("pytest", "_pytest", "pluggy") or m in ("trio.testing", "mox.testing"))
     assert unwanted == []
+
+
+@pytest.mark.parametrize("args", [["help"], ["--help"], ["dkim", "gened25519"]])
+def test_a_broken_command_module_fails_the_commands_that_need_it(args: list[str]) -> None:
+    """Command modules are imported when a command is run or listed (not at every start): a broken
+    one fails `mox help` and its own command with its traceback; it is never left out of the list."""
+    script = textwrap.dedent(_BROKEN.format(module="mox.cli.dkim", args=args))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=mox_env()
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert proc.stderr.rstrip().endswith("ImportError: mox.cli.dkim is broken on purpose"), proc.stderr
+
+
+def test_every_command_of_the_tables_is_found_under_its_name() -> None:
+    from mox import cli
+
+    for group, table in ((cli.cli, cli.COMMANDS), (cli.config, cli.CONFIG_COMMANDS)):
+        ctx = click.Context(group)
+        assert group.list_commands(ctx) == sorted({*table, *(["config"] if group is cli.cli else [])})
+        for name in table:
+            command = group.get_command(ctx, name)
+            assert command is not None and command.name == name
+
+
+# Starts `mox localserve` as `python -m mox` does; when the ready file appears, a thread writes the
+# names of the modules imported by then (the server's start is done: nothing more is imported for
+# it). The test then stops the server.
+_MODULES_AT_READY = """
+import sys, threading, time
+from pathlib import Path
+
+ready, out, data_dir = (Path(a) for a in sys.argv[1:4])
+
+def watch():
+    while not ready.exists():
+        time.sleep(0.005)
+    out.with_suffix(".tmp").write_text("\\n".join(sorted(sys.modules)), encoding="utf-8")
+    out.with_suffix(".tmp").replace(out)
+
+threading.Thread(target=watch, daemon=True).start()
+sys.argv = ["mox", "localserve", "-dir", str(data_dir), "-port-base", "0", "-ready-file", str(ready)]
+from mox.__main__ import main
+main()
+"""
+
+#: Imported at first use, not for the server's start: the command modules of other commands.
+LAZY_AT_START = [
+    *(f"mox.cli.{m}" for m in ("admin", "ctl", "dkim", "queue", "sendmail", "transfer", "webapi", "version")),
+]
+
+
+def test_the_start_does_not_import_what_it_needs_only_later(tmp_path: Path) -> None:
+    out = tmp_path / "modules.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MODULES_AT_READY, str(tmp_path / "ready.json"), str(out), str(tmp_path / "d")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=mox_env(),
+    )
+    try:
+        while not out.exists() and proc.poll() is None:
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert out.exists(), err.decode(errors="replace")
+    loaded = set(out.read_text(encoding="utf-8").split())
+    assert {"mox.serve", "mox.imap.server", "mox.smtp.server", "mox.cli.localserve"} <= loaded
+    assert sorted(m for m in LAZY_AT_START if m in loaded) == []

@@ -4,13 +4,15 @@ mox spells flags with one dash (``-dir``); the usual two-dash form (``--dir``) w
 flags go before the subcommand: ``mox -loglevel debug localserve``.
 
 Every command is in the table below (``COMMANDS``, and ``CONFIG_COMMANDS`` under ``mox config``),
-defined in the module of its command group (``mox/cli/<group>.py``). User errors end in one line
-``mox: <message>`` and exit code 1 (2 for usage errors), never a traceback; a bug (an exception
-that is neither) is shown with its traceback.
+defined in the module of its command group (``mox/cli/<group>.py``), which is imported when the
+command is run or listed: a server start (``mox localserve``) does not import the others. User
+errors end in one line ``mox: <message>`` and exit code 1 (2 for usage errors), never a
+traceback; a bug (an exception that is neither) is shown with its traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,34 +20,75 @@ from typing import Any
 import click
 
 from mox import mlog
-from mox.cli import (
-    admin,
-    cid,
-    clientconfig,
-    configfiles,
-    ctl,
-    deliver,
-    dkim,
-    dnsrecords,
-    junk,
-    localserve,
-    message,
-    provision,
-    queue,
-    sendmail,
-    threads,
-    tlspubkey,
-    transfer,
-    verifydata,
-    version,
-    webapi,
-)
 from mox.cli.common import App, UserError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
+class LazyGroup(click.Group):
+    """A click group whose commands are named in a table, name -> (module in mox.cli, attribute),
+    and imported at first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attr = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(f"mox.cli.{module}"), attr)
+            if not isinstance(command, click.Command) or command.name != cmd_name:
+                raise TypeError(f"mox.cli.{module}.{attr} is not the command {cmd_name!r}")
+            self.add_command(command)
+        return self.commands.get(cmd_name)
+
+
+#: ``mox config <command>``: name -> (module in mox.cli, attribute).
+CONFIG_COMMANDS: dict[str, tuple[str, str]] = {
+    "describe-static": ("configfiles", "describe_static"),
+    "describe-domains": ("configfiles", "describe_domains"),
+    "describe-extra": ("configfiles", "describe_extra"),
+    "test": ("configfiles", "test"),
+    "example": ("configfiles", "example"),
+    "account": ("provision", "account"),
+    "address": ("provision", "address"),
+    "domain": ("provision", "domain"),
+    "alias": ("provision", "alias"),
+    "tlspubkey": ("tlspubkey", "tlspubkey"),
+    "dnsrecords": ("dnsrecords", "dnsrecords"),
+}
+
+#: ``mox <command>`` (and ``mox config``, below): name -> (module in mox.cli, attribute).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "localserve": ("localserve", "localserve"),
+    "stop": ("ctl", "stop"),
+    "loglevels": ("ctl", "loglevels"),
+    "sendmail": ("sendmail", "sendmail"),
+    "queue": ("queue", "queue"),
+    "version": ("version", "version"),
+    "help": ("version", "help_"),
+    "import": ("transfer", "import_"),
+    "export": ("transfer", "export"),
+    "backup": ("transfer", "backup"),
+    "setaccountpassword": ("provision", "setaccountpassword"),
+    "setadminpassword": ("admin", "setadminpassword"),
+    "dkim": ("dkim", "dkim_group"),
+    "reassignthreads": ("threads", "reassignthreads"),
+    "junk": ("junk", "junk"),
+    "retrain": ("junk", "retrain"),
+    "deliver": ("deliver", "deliver"),
+    "webapi": ("webapi", "webapi"),
+    "message": ("message", "message"),
+    "verifydata": ("verifydata", "verifydata"),
+    "clientconfig": ("clientconfig", "clientconfig"),
+    "cid": ("cid", "cid"),
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
 @click.option(
     "-config",
     "--config",
@@ -79,58 +122,13 @@ def cli(ctx: click.Context, config: Path | None, loglevel: str | None, checkcons
         click.echo(ctx.get_help())
 
 
-@click.group("config")
+@click.group("config", cls=LazyGroup, lazy=CONFIG_COMMANDS)
 def config() -> None:
     """The configuration: describe and test the config files, change a running mox
     (accounts, addresses, domains, aliases, TLS public keys)."""
 
 
-#: ``mox config <command>``.
-CONFIG_COMMANDS: tuple[click.Command, ...] = (
-    configfiles.describe_static,
-    configfiles.describe_domains,
-    configfiles.describe_extra,
-    configfiles.test,
-    configfiles.example,
-    provision.account,
-    provision.address,
-    provision.domain,
-    provision.alias,
-    tlspubkey.tlspubkey,
-    dnsrecords.dnsrecords,
-)
-
-#: ``mox <command>``.
-COMMANDS: tuple[click.Command, ...] = (
-    localserve.localserve,
-    ctl.stop,
-    ctl.loglevels,
-    sendmail.sendmail,
-    queue.queue,
-    version.version,
-    version.help_,
-    transfer.import_,
-    transfer.export,
-    transfer.backup,
-    provision.setaccountpassword,
-    admin.setadminpassword,
-    dkim.dkim_group,
-    threads.reassignthreads,
-    junk.junk,
-    junk.retrain,
-    deliver.deliver,
-    webapi.webapi,
-    message.message,
-    verifydata.verifydata,
-    clientconfig.clientconfig,
-    cid.cid,
-    config,
-)
-
-for _command in CONFIG_COMMANDS:
-    config.add_command(_command)
-for _command in COMMANDS:
-    cli.add_command(_command)
+cli.add_command(config)
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:

@@ -144,9 +144,12 @@ from mox.__main__ import main
 main()
 """
 
-#: Imported at first use, not for the server's start: the command modules of other commands.
+#: Imported at first use, not for the server's start: the command modules of other commands, the
+#: modules of control channel commands.
 LAZY_AT_START = [
     *(f"mox.cli.{m}" for m in ("admin", "ctl", "dkim", "queue", "sendmail", "transfer", "webapi", "version")),
+    *(f"mox.admin.{m}" for m in ("cid", "deliver", "junk", "threads", "transfer")),
+    "mox.queue.ctl",
 ]
 
 

@@ -15,17 +15,18 @@ import enum
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from typing import TYPE_CHECKING, Any
 
 from mox.dkim.canon import Hasher, Header, MalformedHeader, body_hash, canonical_header, parse_headers, relaxed_header
 from mox.dkim.keys import key_algorithm
 from mox.dkim.record import Record, RecordError, parse_record
 from mox.dkim.sig import Identity, Sig, SigError, parse_signature
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives import hashes
+
+# cryptography is imported where a key signs or verifies (not when this module is imported: a
+# server start that signs nothing does not load it).
 
 #: Header fields signed by default (mox's list, mox-/config.go): the addressing fields, date
 #: and subject, message references and the parsing instruction (RFC 6376 5.4).
@@ -90,6 +91,8 @@ class Result:
 
 
 def _hash(name: str) -> tuple[Callable[[], Hasher], hashes.HashAlgorithm] | None:
+    from cryptography.hazmat.primitives import hashes
+
     n = name.lower()
     if n == "sha256":
         return hashlib.sha256, hashes.SHA256()
@@ -156,6 +159,9 @@ def sign(localpart: str | None, domain: str, selectors: Sequence[Selector], mess
         sig_field = sig.header().encode("utf-8")[:-2]
         digest = _data_hash(new_hash, sel.header_relaxed, sig, fields, sig_field)
         pk = sel.private_key
+        from cryptography.hazmat.primitives.asymmetric import ed25519, padding
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
         if isinstance(pk, ed25519.Ed25519PrivateKey):
             # RFC 8463 3: PureEdDSA over the hash of the canonicalized data.
             sig.signature = pk.sign(digest)
@@ -297,6 +303,10 @@ def _verify_with_record(
     if r.public_key is None:
         # RFC 6376 3.6.1 p=: an empty key is a revoked key.
         return Status.PERMERROR, "dkim: key has been revoked"
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
     if isinstance(r.public_key, rsa.RSAPublicKey) and r.public_key.key_size < 1024:
         # RFC 8301 3.2
         return Status.PERMERROR, "dkim: key is too weak, need at least 1024 bits for rsa"

@@ -15,12 +15,16 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import secrets
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+# cryptography is imported where a key is parsed or an RSA key made, not when this module is: a
+# server start loads no key (mox.dkim.check reads key files without it).
 
 #: RSA keys mox generates: 2048 bits (fits a UDP DNS answer); fewer than 1024 are refused
 #: (RFC 8301 3.2).
@@ -51,7 +55,15 @@ def _pem(der: bytes, note: str) -> bytes:
 
 
 def _pkcs8(key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+#: The PKCS #8 PrivateKeyInfo of an ed25519 key up to its 32-byte seed (RFC 8410 7: version 0,
+#: algorithm id-Ed25519 1.3.101.112 without parameters, the seed as an OCTET STRING in an OCTET
+#: STRING).
+ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 
 
 def make_ed25519_key(
@@ -59,12 +71,17 @@ def make_ed25519_key(
 ) -> bytes:
     """A new ed25519 key (RFC 8463) as PEM, with a note naming selector and domain if given.
     ``seed``: the 32-byte private key, for a reproducible key (localserve's deterministic mode)."""
-    key = ed25519.Ed25519PrivateKey.generate() if seed is None else ed25519.Ed25519PrivateKey.from_private_bytes(seed)
-    return _pem(_pkcs8(key), _note("ed25519", selector, domain, now))
+    if seed is None:
+        seed = secrets.token_bytes(32)  # RFC 8032 5.1.5: the private key is 32 random bytes
+    if len(seed) != 32:
+        raise ValueError("an ed25519 seed is 32 bytes")
+    return _pem(ED25519_PKCS8_PREFIX + seed, _note("ed25519", selector, domain, now))
 
 
 def make_rsa_key(selector: str = "", domain: str = "", *, now: datetime.datetime | None = None) -> bytes:
     """A new 2048-bit RSA key as PEM, with a note naming selector and domain if given."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     return _pem(_pkcs8(key), _note(f"rsa-{RSA_BITS}", selector, domain, now))
 
@@ -74,6 +91,9 @@ def parse_private_key(pem: bytes) -> Any:
     if b"-----BEGIN" not in pem:
         raise KeyFileError("decoding pem: no pem block found")
     start = pem.index(b"-----BEGIN")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     try:
         key = serialization.load_pem_private_key(pem[start:], password=None)
     except (ValueError, TypeError) as e:
@@ -89,6 +109,8 @@ def parse_private_key(pem: bytes) -> Any:
 
 def key_algorithm(key: Any) -> str:
     """"ed25519" or "rsa" (the k= of its record and the first half of a=)."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return "ed25519"
     if isinstance(key, rsa.RSAPrivateKey):
@@ -121,3 +143,88 @@ def load_key_file(path: str | os.PathLike[str]) -> Any:
     with _cache_lock:
         _cache[str(p)] = (stamp, key)
     return key
+
+
+# Checking a key file without cryptography (a server start checks every DKIM key of the config, as
+# mox does when loading it, but signs nothing yet).
+
+_OID_ED25519 = bytes.fromhex("2b6570")  # 1.3.101.112 (RFC 8410 3)
+_OID_RSA = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 (RFC 8017 A.1)
+
+
+def _der(data: bytes, pos: int, tag: int) -> tuple[int, int]:
+    """(start, end) of the contents of the DER element with ``tag`` at pos (X.690 8.1); ValueError
+    for anything else."""
+    if pos + 2 > len(data) or data[pos] != tag:
+        raise ValueError("unexpected element")
+    n = data[pos + 1]
+    pos += 2
+    if n & 0x80:
+        size = n & 0x7F
+        if not 1 <= size <= 4 or pos + size > len(data):
+            raise ValueError("bad length")
+        n = int.from_bytes(data[pos : pos + size], "big")
+        pos += size
+    if pos + n > len(data):
+        raise ValueError("truncated")
+    return pos, pos + n
+
+
+def _pkcs8_algorithm(der: bytes) -> str | None:
+    """"ed25519" or "rsa" for a PKCS #8 PrivateKeyInfo (RFC 5208 5) of a usable key of those
+    kinds (an RSA modulus of at least RSA_MIN_BITS), None for anything else."""
+    try:
+        start, end = _der(der, 0, 0x30)
+        if end != len(der):
+            return None
+        _, pos = _der(der, start, 0x02)  # version
+        alg_start, alg_end = _der(der, pos, 0x30)
+        oid_start, oid_end = _der(der, alg_start, 0x06)
+        key_start, key_end = _der(der, alg_end, 0x04)
+        oid = der[oid_start:oid_end]
+        if oid == _OID_ED25519 and oid_end == alg_end:
+            seed_start, seed_end = _der(der, key_start, 0x04)
+            return "ed25519" if seed_end == key_end and seed_end - seed_start == 32 else None
+        if oid == _OID_RSA:
+            # RSAPrivateKey (RFC 8017 A.1.2): version, then the modulus.
+            rsa_start, _ = _der(der, key_start, 0x30)
+            _, pos = _der(der, rsa_start, 0x02)
+            mod_start, mod_end = _der(der, pos, 0x02)
+            bits = int.from_bytes(der[mod_start:mod_end], "big").bit_length()
+            return "rsa" if bits >= RSA_MIN_BITS else None
+    except ValueError:
+        return None
+    return None
+
+
+def _pem_pkcs8(pem: bytes) -> bytes | None:
+    """The DER of a file holding one ``PRIVATE KEY`` PEM block (headers such as mox's Note
+    allowed, RFC 7468 5), else None."""
+    lines = pem.replace(b"\r\n", b"\n").strip().split(b"\n")
+    if len(lines) < 3 or lines[0] != b"-----BEGIN PRIVATE KEY-----" or lines[-1] != b"-----END PRIVATE KEY-----":
+        return None
+    body = lines[1:-1]
+    if b"" in body:  # headers, an empty line, then the base64
+        i = body.index(b"")
+        if not all(b":" in h for h in body[:i]):
+            return None
+        body = body[i + 1 :]
+    try:
+        return base64.b64decode(b"".join(body), validate=True)
+    except ValueError:
+        return None
+
+
+def key_file_algorithm(path: str | os.PathLike[str]) -> str:
+    """"ed25519" or "rsa": the kind of the usable private key in a file, checked as
+    parse_private_key does. A PKCS #8 ed25519 or RSA key (what mox writes) is checked without
+    cryptography (an RSA key's numbers are then checked when it first signs); any other content
+    gets parse_private_key's check and error. Raises KeyFileError."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise KeyFileError(f"reading private key: {e.strerror or e}: {p}") from None
+    der = _pem_pkcs8(data)
+    kind = _pkcs8_algorithm(der) if der is not None else None
+    return kind if kind is not None else key_algorithm(parse_private_key(data))

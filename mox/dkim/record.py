@@ -12,9 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
 
 class RecordError(ValueError):
     """A TXT record that is not a usable DKIM record. ``is_dkim``: it claims to be one
@@ -72,6 +69,9 @@ class Record:
 def public_key_bytes(key: Any) -> bytes:
     """What p= carries for a public key: DER SubjectPublicKeyInfo for RSA (RFC 6376 3.6.1),
     the raw 32-byte key for ed25519 (RFC 8463 4.2)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     if isinstance(key, rsa.RSAPublicKey):
@@ -159,6 +159,10 @@ def parse_record(txt: str) -> Record:
     if "p" not in seen:
         raise RecordError("dkim: syntax error in dkim dns record: missing field: public key", is_dkim=is_dkim)
     kind = r.key.lower()
+    # cryptography is imported here, for a key (not when this module is imported).
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     if kind in ("", "rsa"):
         if r.pubkey:
             try:

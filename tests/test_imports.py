@@ -5,10 +5,13 @@ ready is checked too: the modules it only needs later are imported at first use.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import click
@@ -68,8 +71,6 @@ main()
 @pytest.mark.parametrize(
     "module",
     [
-        "mox.web.webmail",  # a web page module: was a 404 placeholder page
-        "mox.web.webadmin",
         "mox.imap.server",  # a protocol server: was a stand-in handler answering "not available"
     ],
 )
@@ -97,6 +98,32 @@ def test_the_server_does_not_import_test_tools() -> None:
     assert "mox.localserve" in loaded
     unwanted = sorted(m for m in loaded if m.split(".")[0] in ("pytest", "_pytest", "pluggy") or m in ("trio.testing", "mox.testing"))
     assert unwanted == []
+
+
+@pytest.mark.parametrize("module", ["mox.web.webmail", "mox.web.webadmin"])
+def test_a_broken_page_module_fails_the_web_requests(tmp_path: Path, module: str) -> None:
+    """Page modules are imported at the first HTTP request: a broken one (was a 404 placeholder
+    page) fails every web request with a 500 and logs its traceback."""
+    ready = tmp_path / "ready.json"
+    args = ["-loglevel", "error", "localserve", "-dir", str(tmp_path / "d"), "-port-base", "0", "-ready-file", str(ready)]
+    script = textwrap.dedent(_BROKEN.format(module=module, args=args))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=mox_env()
+    )
+    try:
+        while not ready.exists() and proc.poll() is None:
+            time.sleep(0.05)
+        ports = json.loads(ready.read_text(encoding="utf-8"))
+        for path in ("/", "/webmail/", "/api/v1/messages"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}{path}", timeout=30)
+            assert e.value.code == 500
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    stderr = err.decode(errors="replace")
+    assert "Traceback (most recent call last)" in stderr
+    assert f"ImportError: {module} is broken on purpose" in stderr
 
 
 @pytest.mark.parametrize("args", [["help"], ["--help"], ["dkim", "gened25519"]])
@@ -145,8 +172,10 @@ main()
 """
 
 #: Imported at first use, not for the server's start: the command modules of other commands, the
-#: modules of control channel commands.
+#: modules of control channel commands, the web pages (and nh3, the HTML sanitizer).
 LAZY_AT_START = [
+    *(f"mox.web.{m}" for m in ("webmail", "webaccount", "webadmin", "webapi", "testapi", "testapi_ci", "live", "compose")),
+    "nh3",
     *(f"mox.cli.{m}" for m in ("admin", "ctl", "dkim", "queue", "sendmail", "transfer", "webapi", "version")),
     *(f"mox.admin.{m}" for m in ("cid", "deliver", "junk", "threads", "transfer")),
     "mox.queue.ctl",

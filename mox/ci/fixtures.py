@@ -23,6 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import trio
+
+from mox import mlog
 from mox.names import name_from_file
 from mox.context import ServerContext
 
@@ -155,3 +158,30 @@ def export(store: Any, root: Path) -> int:
             acc.close()
     (root / "EXPORTED").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n", encoding="utf-8")
     return n
+
+
+async def serve(ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Preload at start (before the listeners accept); when the server stops, close the
+    per-address views and export. Started by mox.web.WebApp."""
+    from mox.ci import hooks as ci
+
+    log = mlog.get_logger("http")
+    st = ci.state(ctx)
+    if st is None:
+        task_status.started()
+        await trio.sleep_forever()
+        return
+    if st.settings.preload:
+        n = await preload(ctx, Path(st.settings.preload))
+        log.print(f"preloaded {n} messages from {st.settings.preload}")
+    task_status.started()
+    try:
+        await trio.sleep_forever()
+    finally:
+        st.close_views()
+        if st.settings.export_on_exit:
+            try:
+                n = export(ctx.store, Path(st.settings.export_on_exit))
+                log.print(f"exported {n} messages to {st.settings.export_on_exit}")
+            except Exception as e:
+                log.unexpected("export on exit failed", e)

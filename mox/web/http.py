@@ -581,6 +581,7 @@ async def handle_connection(ctx: ServerContext, stream: trio.SocketStream, *, im
 
         nursery.start_soon(watch_shutdown)
         try:
+            await ctx.web.load_pages()  # imported at the first request (mox.web.app)
             await hc.serve()
         except (_Close, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, ConnectionError):
             pass

@@ -307,7 +307,7 @@ class TestIndex:
         self._starting = trio.Lock()
 
     async def account(self, name: str) -> AccountIndex:
-        """The index of account ``name``; accounts added after start are indexed on first use."""
+        """The index of account ``name``, built at its first use."""
         ai = self.accounts.get(name)
         if ai is None:
             async with self._starting:
@@ -391,8 +391,8 @@ class TestIndex:
 
     async def serve(self, ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
-            for name in ctx.store.account_names():
-                await nursery.start(self.serve_account, name)
+            # Each account is indexed at its first use (a server whose test API is not used
+            # holds no index, and a view account is opened only when asked for).
             self.nursery = nursery
             self.ready.set()
             task_status.started()
@@ -740,7 +740,8 @@ async def _wait_first(*events: trio.Event | None) -> trio.Event:
 
 
 async def serve_background(ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-    """Build the index (once, at start) and keep it current; started by mox.web.WebApp."""
+    """The index (each account's built at its first use, then kept current); started by
+    mox.web.WebApp when it loads the pages."""
     idx = TestIndex(ctx)
     ctx.web.index = idx
     await idx.serve(ctx, task_status=task_status)

@@ -1,5 +1,5 @@
 """Test API endpoints for tests and CI (README "Testing with mox"): fault rules, transcripts,
-lint reports, per-address inboxes, reset; plus preload at start and export at exit.
+lint reports, per-address inboxes, reset.
 
 - ``GET/POST/DELETE /api/v1/faults`` (``DELETE ?owner=`` for one test's rules),
   ``GET/DELETE /api/v1/faults/{id}``
@@ -10,18 +10,17 @@ lint reports, per-address inboxes, reset; plus preload at start and export at ex
 - ``POST /api/v1/reset``, ``GET /api/v1/ci`` (settings)
 - ``GET /webmail/ci/{mailbox}/{uid}/transcript|lint`` (webmail session): the message view's
   Transcript and Lint links
+
+Preload at start and export at exit are mox.ci.fixtures.serve.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mox.store.schema import Message
-
-import trio
 
 from mox import mlog
 from mox.ci import hooks as ci
@@ -271,31 +270,6 @@ async def webmail_ci(ctx: ServerContext, req: Request) -> Response:
         lines += [f"{f['severity']:8} {f['id']}: {f['message']}" for f in r["findings"]]
         text = "\n".join(lines) + "\n"
     return Response(200, [*sanitize.message_headers(), ("Content-Type", "text/plain; charset=utf-8")], text.encode("utf-8"))
-
-
-async def serve_background(ctx: ServerContext, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-    """Preload at start (before the listeners accept); export when the server stops."""
-    from mox.ci import fixtures
-
-    st = ci.state(ctx)
-    if st is None:
-        task_status.started()
-        await trio.sleep_forever()
-        return
-    if st.settings.preload:
-        n = await fixtures.preload(ctx, Path(st.settings.preload))
-        log.print(f"preloaded {n} messages from {st.settings.preload}")
-    task_status.started()
-    try:
-        await trio.sleep_forever()
-    finally:
-        st.close_views()
-        if st.settings.export_on_exit:
-            try:
-                n = fixtures.export(ctx.store, Path(st.settings.export_on_exit))
-                log.print(f"exported {n} messages to {st.settings.export_on_exit}")
-            except Exception as e:
-                log.unexpected("export on exit failed", e)
 
 
 def register(router: Router) -> None:

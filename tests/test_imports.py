@@ -185,9 +185,12 @@ LAZY_AT_START = [
 def _modules_at_ready(tmp_path: Path, data_dir: Path) -> set[str]:
     out = tmp_path / "modules.txt"
     out.unlink(missing_ok=True)
+    # The user's cache dir (mox.localcert), on each platform: in tmp_path.
+    env = {**mox_env(), "XDG_CACHE_HOME": str(tmp_path / "cache"), "LocalAppData": str(tmp_path / "cache"),
+           "HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
         [sys.executable, "-c", _MODULES_AT_READY, str(tmp_path / "ready.json"), str(out), str(data_dir)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=mox_env(),
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )
     try:
         while not out.exists() and proc.poll() is None:
@@ -202,10 +205,14 @@ def _modules_at_ready(tmp_path: Path, data_dir: Path) -> set[str]:
 
 
 def test_the_start_does_not_import_what_it_needs_only_later(tmp_path: Path) -> None:
-    # A new data dir: its TLS certificate is made with cryptography.
+    # A new data dir, nothing cached: its TLS certificate is made with cryptography (and cached).
     loaded = _modules_at_ready(tmp_path, tmp_path / "d")
     assert sorted(m for m in LAZY_AT_START if m in loaded) == []
+    assert "cryptography" in loaded
     # The same dir again: the config's DKIM key is checked without cryptography, nothing signs yet.
     loaded = _modules_at_ready(tmp_path, tmp_path / "d")
     assert sorted(m for m in LAZY_AT_START if m in loaded) == []
+    assert sorted(m for m in loaded if m.split(".")[0] == "cryptography") == []
+    # Another new dir: the cached certificate, a DKIM key written from its seed, no cryptography.
+    loaded = _modules_at_ready(tmp_path, tmp_path / "d2")
     assert sorted(m for m in loaded if m.split(".")[0] == "cryptography") == []

@@ -50,7 +50,6 @@ from mox.metrics import http as metrics_http
 from mox.queue.queue import Queue
 from mox.smtp import server as smtp_server
 from mox.store import Store
-from mox.web import http as web_http
 from mox.web.app import WebApp
 
 #: service -> (protocol, keyword arguments for its handle_connection)
@@ -78,12 +77,19 @@ def make_tls_context(cert_file: str | os.PathLike[str], key_file: str | os.PathL
     return tls
 
 
+async def _handle_http(ctx: ServerContext, stream: trio.SocketStream, **kwargs: bool) -> None:
+    # The HTTP driver (and h11) is imported at the first web connection, not at every start.
+    from mox.web import http as web_http
+
+    await web_http.handle_connection(ctx, stream, **kwargs)
+
+
 def default_handlers() -> dict[str, Handler]:
     """protocol -> handle_connection of its server module."""
     return {
         "imap": imap_server.handle_connection,
         "smtp": smtp_server.handle_connection,
-        "http": web_http.handle_connection,
+        "http": _handle_http,
         "metrics": metrics_http.handle_connection,
     }
 

@@ -172,13 +172,16 @@ main()
 """
 
 #: Imported at first use, not for the server's start: the command modules of other commands, the
-#: modules of control channel commands, the web pages (and nh3, the HTML sanitizer).
+#: modules of control channel commands, the web pages (and nh3, the HTML sanitizer), and:
 LAZY_AT_START = [
     *(f"mox.web.{m}" for m in ("webmail", "webaccount", "webadmin", "webapi", "testapi", "testapi_ci", "live", "compose")),
     "nh3",
     *(f"mox.cli.{m}" for m in ("admin", "ctl", "dkim", "queue", "sendmail", "transfer", "webapi", "version")),
     *(f"mox.admin.{m}" for m in ("cid", "deliver", "junk", "threads", "transfer")),
     "mox.queue.ctl",
+    # The HTTP driver and h11 (first web connection or webhook), the stdlib's email parser with its
+    # header registry (first message or form upload), http.cookies, mimetypes, gzip, difflib.
+    "mox.web.http", "h11", "email.policy", "email.parser", "http.cookies", "mimetypes", "gzip", "difflib",
 ]
 
 

@@ -25,7 +25,6 @@ localserve writes its files), and ``describe(type)`` an example file with every 
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Any
@@ -307,6 +306,8 @@ class _Parser:
                 if f is None and k in getattr(t.cls, "__sconf_unsupported__", ()):
                     raise self.fail(f"{_in(where)}key {k!r} is a setting of mox that this implementation does not have")
                 if f is None:
+                    import difflib  # only for this error's suggestion
+
                     close = difflib.get_close_matches(k, list(fields), n=1)
                     hint = f", did you mean {close[0]!r}?" if close else f", known keys: {', '.join(fields)}"
                     if k.strip() != k:

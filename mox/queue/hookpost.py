@@ -16,7 +16,6 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass
 
-import h11
 import trio
 
 import mox
@@ -91,6 +90,8 @@ async def post(
     ]
     if authorization:
         headers.append(("Authorization", authorization))
+    import h11  # at the first webhook, not at every start
+
     try:
         with trio.fail_after(timeout):
             stream: trio.abc.Stream = await trio.open_tcp_stream(host, port)
@@ -111,6 +112,8 @@ async def post(
 
 
 async def _exchange(stream: trio.abc.Stream, target: str, headers: list[tuple[str, str]], payload: bytes) -> PostResult:
+    import h11
+
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
     await stream.send_all(conn.send(h11.Request(method="POST", target=target, headers=headers)))
     await stream.send_all(conn.send(h11.Data(data=payload)))

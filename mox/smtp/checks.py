@@ -10,15 +10,16 @@ address field needs SMTPUTF8 (RFC 6531 3.4, RFC 6532 3.2).
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import email.utils
 from collections.abc import Callable
-from email.message import Message
+from typing import TYPE_CHECKING
 
 from mox.message import MalformedMessage, check_message, parse_message
 from mox.smtp import codes as c
 from mox.smtp.protocol import fail
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 
 def check_data(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bool) -> None:
@@ -38,6 +39,10 @@ def check_data(data: bytes, *, submission: bool, tx_8bit: bool, smtputf8: bool) 
 
 def parse_header(data: bytes) -> Message:
     """The message header as the stdlib parses it (compat32: values as they are)."""
+    # email.policy (with the header registry) at the first message, not at every start.
+    import email.parser
+    import email.policy
+
     end = data.find(b"\r\n\r\n")
     head = data if end < 0 else data[: end + 4]
     return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)

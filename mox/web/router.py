@@ -8,16 +8,11 @@ over prefixes, the longest prefix wins among prefixes.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import gzip
 import hashlib
 import importlib.resources
-import mimetypes
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import msgspec
@@ -109,6 +104,11 @@ def parse_form(content_type: str, body: bytes) -> tuple[dict[str, list[str]], li
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], list[FormFile]]:
+    # The stdlib's email package (and http.cookies, gzip, mimetypes below) are imported where
+    # used: this module is loaded at every start (the metrics listener), a request may never come.
+    import email.parser
+    import email.policy
+
     head = b"MIME-Version: 1.0\r\nContent-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
     try:
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
@@ -140,6 +140,8 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str
 
 
 def parse_cookies(headers: list[tuple[str, str]]) -> dict[str, str]:
+    from http.cookies import CookieError, SimpleCookie
+
     out: dict[str, str] = {}
     for k, v in headers:
         if k != "cookie":
@@ -237,6 +239,9 @@ def _load_static(relpath: str) -> tuple[bytes, bytes | None, str, str] | None:
         data = node.read_bytes()
     except OSError:
         return None
+    import gzip
+    import mimetypes
+
     ext = parts[-1].rpartition(".")[2].lower()
     # A fixed table first: the system's mime database differs (Windows reads the registry).
     ctype = _TYPES.get(ext) or mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"

@@ -182,6 +182,8 @@ LAZY_AT_START = [
     # The HTTP driver and h11 (first web connection or webhook), the stdlib's email parser with its
     # header registry (first message or form upload), http.cookies, mimetypes, gzip, difflib.
     "mox.web.http", "h11", "email.policy", "email.parser", "http.cookies", "mimetypes", "gzip", "difflib",
+    # html.parser and its entity tables (the junk filter's first HTML part).
+    "mox.junk.htmltext", "html.parser", "html.entities",
 ]
 
 

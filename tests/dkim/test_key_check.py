@@ -80,7 +80,18 @@ def _checked(path: Path) -> str:
         return f"error: {e}"
 
 
-@pytest.mark.parametrize("name", sorted(_variants()))
+VARIANTS = [
+    "ed25519 as mox writes it", "ed25519 without note", "ed25519 with crlf", "rsa 2048 as mox writes it", "rsa 1024",
+    "rsa 512 (too small)", "rsa pkcs1", "ec p-256 (unsupported)", "no pem block", "empty", "bad base64",
+    "truncated der", "ed25519 seed of 31 bytes", "text before the block",
+]  # fmt: skip
+
+
+def test_the_variants_are_all_checked() -> None:
+    assert sorted(VARIANTS) == sorted(_variants())
+
+
+@pytest.mark.parametrize("name", VARIANTS)
 def test_the_check_agrees_with_parsing_the_key(tmp_path: Path, name: str) -> None:
     data = _variants()[name]
     path = tmp_path / "key.pem"

@@ -1,8 +1,8 @@
 """WebApp: the web side of one server, built by serve.py when it serves http or https.
 
 ``WebApp(ctx)`` (``ctx.web``) holds the router, the login sessions and the test API's message
-index; ``await nursery.start(ctx.web.serve)`` runs the session expiry and CI's preload and export
-(mox.ci.fixtures.serve). The page modules (``PAGES``, each with ``register(router)``,
+index; ``await nursery.start(ctx.web.serve)`` holds the accounts open, runs the session expiry and
+CI's preload and export (mox.ci.fixtures.serve). The page modules (``PAGES``, each with ``register(router)``,
 docs/architecture.md "mox.web") are imported and registered, and their background tasks
 (``BACKGROUND``) started, at the first HTTP request (``load_pages``), not at start: a server that
 serves no web request does not load them. A page module that fails to import fails that request
@@ -63,10 +63,20 @@ class WebApp:
         pages' background tasks, until cancelled."""
         from mox.ci import fixtures
 
-        async with trio.open_nursery() as nursery:
-            await nursery.start(fixtures.serve, self.ctx)
-            self._nursery = nursery
-            task_status.started()
-            while True:
-                await trio.sleep(600)
-                self.sessions.expire()
+        # The accounts there are at start stay open while serving (the test API's index held
+        # them open when it was built at start): a delivery, login or request does not reopen an
+        # account's index, and the store's open and close of an account stay where they were.
+        held = []
+        try:
+            for name in self.ctx.store.account_names():
+                held.append(self.ctx.store.open_account(name))
+            async with trio.open_nursery() as nursery:
+                await nursery.start(fixtures.serve, self.ctx)
+                self._nursery = nursery
+                task_status.started()
+                while True:
+                    await trio.sleep(600)
+                    self.sessions.expire()
+        finally:
+            for acc in held:
+                acc.close()

@@ -7,6 +7,8 @@ dir each start, as in bench/peers/moxserver.py):
   CPU time (user + system) the process used until then; median of `--starts` starts after one
   unmeasured start that fills the bytecode cache (PYTHONDONTWRITEBYTECODE is removed from the
   server's environment: a real installation has its .pyc files).
+- restart to ready: the same, for a start on an existing data dir (created by one unmeasured
+  start before), as `mox localserve` in a developer's dir; and its RSS idle.
 - RSS idle: resident set size one second after ready.
 - RSS after 1,000 messages delivered and fetched: `--messages` ~4 KB messages delivered on the
   SMTP port (10 connections, one message per connection, as a mail client or a CI job sends
@@ -23,7 +25,7 @@ Memory is read from /proc (Linux; elsewhere the rows show "-"). Dovecot's proces
 memory, so only the churn row has a peer; RSS rows compare with the targets of the performance
 work (bench/README.md).
 
-Usage: python3 bench/bench_footprint.py [--rows start,idle,messages,logins,churn] [--starts 5]
+Usage: python3 bench/bench_footprint.py [--rows start,restart,idle,messages,logins,churn] [--starts 5]
        [--messages 1000] [--logins 1000] [--clients 4] [--seconds 8] [--repeat 1] [--quick] [--smoke]
 """
 
@@ -50,7 +52,7 @@ from peers import dovecot, moxserver, util  # noqa: E402
 
 ADDRESS = moxserver.ADDRESS
 PASSWORD = moxserver.PASSWORD
-ROWS = ("start", "idle", "messages", "logins", "churn")
+ROWS = ("start", "restart", "idle", "messages", "logins", "churn")
 
 
 # ---------------------------------------------------------------- measuring a process
@@ -85,11 +87,13 @@ def server_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def mox_process(timeout: float = 120.0):
-    """mox localserve; yields (Popen, ports, seconds to ready, CPU seconds at ready)."""
+def mox_process(timeout: float = 120.0, data_dir: Path | None = None):
+    """mox localserve (-ephemeral, or on ``data_dir``); yields (Popen, ports, seconds to ready,
+    CPU seconds at ready)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
     ready = tmp / "ready.json"
-    cmd = [moxserver.python(), "-m", "mox", "-loglevel", "error", "localserve", "-ephemeral", "-port-base", "0",
+    where = ["-ephemeral"] if data_dir is None else ["-dir", str(data_dir)]
+    cmd = [moxserver.python(), "-m", "mox", "-loglevel", "error", "localserve", *where, "-port-base", "0",
            "-ready-file", str(ready)]
     errlog = open(tmp / "stderr.log", "wb")
     t0 = time.perf_counter()
@@ -180,6 +184,32 @@ def row_start(starts: int) -> list[dict]:
     if cpus:
         out.append({"row": "start to ready, CPU user+sys (ms)", "value": f"{util.median(cpus) * 1000:.0f}",
                     "detail": f"min {min(cpus) * 1000:.0f}, max {max(cpus) * 1000:.0f}"})
+    return out
+
+
+def row_restart(starts: int) -> list[dict]:
+    d = Path(tempfile.mkdtemp(prefix="bench-footprint-dir-")) / "data"
+    try:
+        with mox_process(data_dir=d):
+            pass  # unmeasured: creates the dir, fills the bytecode cache
+        walls, cpus, rss = [], [], []
+        for _ in range(starts):
+            with mox_process(data_dir=d) as (proc, _, elapsed, cpu):
+                walls.append(elapsed)
+                if cpu is not None:
+                    cpus.append(cpu)
+                time.sleep(1)
+                rss.append(proc_status(proc.pid).get("VmRSS"))
+    finally:
+        shutil.rmtree(d.parent, ignore_errors=True)
+    out = [{"row": "restart to ready (existing dir), wall (ms)", "value": f"{util.median(walls) * 1000:.0f}",
+            "detail": f"min {min(walls) * 1000:.0f}, max {max(walls) * 1000:.0f}, {starts} starts"}]
+    if cpus:
+        out.append({"row": "restart to ready, CPU user+sys (ms)", "value": f"{util.median(cpus) * 1000:.0f}",
+                    "detail": f"min {min(cpus) * 1000:.0f}, max {max(cpus) * 1000:.0f}"})
+    if all(r is not None for r in rss):
+        out.append({"row": "restart: RSS idle (MB)", "value": mb(util.median([r for r in rss if r is not None])),
+                    "detail": "1 s after ready"})
     return out
 
 
@@ -328,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict] = []
     if "start" in rows:
         results += row_start(args.starts)
+    if "restart" in rows:
+        results += row_restart(args.starts)
     if rows & {"idle", "messages", "logins"}:
         results += row_memory(args.messages, args.logins, rows)
     if "churn" in rows:

@@ -31,6 +31,7 @@ ROWS = {
                    rf"^\| ~1 MB messages, 1 connection +\| msgs/s \| +{NUMBER} \|"],
     "bench_sortthread": [rf"^\| THREAD REFERENCES ALL, 1 client +\| cmds/s \| +{NUMBER} \|"],
     "bench_footprint": [rf"^start to ready, wall \(ms\) +{NUMBER} ",
+                        rf"^restart to ready \(existing dir\), wall \(ms\) +{NUMBER} ",
                         rf"^login/logout churn, 1 clients \(logins/s\) +{NUMBER}  Dovecot not run$"],
     "bench_store": [rf"^open 50 messages from snapshot: {NUMBER} ms",
                     rf"^deliver, fsync on , 8 writer\(s\): {NUMBER} msg/s$"],

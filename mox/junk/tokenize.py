@@ -18,7 +18,7 @@ import threading
 
 from mox.message.part import Part
 from mox.message.header import split_header
-from mox.message.sections import UnknownEncoding, decode_body
+from mox.message.sections import part_text
 
 #: Header fields whose words count (mox: textproto canonical names, used in the word).
 HEADER_FIELDS = {
@@ -133,20 +133,6 @@ def html_text(source: str) -> str:
     return text(source)
 
 
-def _text(data: bytes, part: Part) -> str:
-    try:
-        raw = decode_body(data, part)
-    except UnknownEncoding:
-        raw = data[part.body_start : part.body_end]
-    cs = next((v for k, v in part.params if k == "charset"), "utf-8").strip().lower() or "utf-8"
-    if cs in ("us-ascii", "ascii"):
-        cs = "utf-8"
-    try:
-        return raw.decode(cs, errors="replace")
-    except LookupError:
-        return raw.decode("utf-8", errors="replace")
-
-
 def message_words(data: bytes, part: Part, *, onegrams: bool, twograms: bool, threegrams: bool) -> set[str]:
     """The words of a message (``part`` is its parsed structure)."""
     grams = dict(onegrams=onegrams, twograms=twograms, threegrams=threegrams)
@@ -192,9 +178,9 @@ def _body_words(data: bytes, part: Part, grams: dict[str, bool]) -> frozenset[st
 
     def walk(p: Part) -> None:
         if p.media_type == "TEXT" and p.media_subtype == "HTML":
-            tokenize_text(html_text(_text(data, p)), words, **grams)
+            tokenize_text(html_text(part_text(data, p)), words, **grams)
         elif p.media_type == "TEXT":
-            tokenize_text(_text(data, p), words, **grams)
+            tokenize_text(part_text(data, p), words, **grams)
         elif p.media_type == "MESSAGE" and p.parts:
             walk(p.parts[0])  # a forwarded message: its parts (not its header)
         else:

@@ -26,7 +26,7 @@ from typing import Any
 from mox.message.header import decode_header_value, parse_address_list, parse_date, split_header
 from mox.message.parse import parse_message
 from mox.message.part import Part
-from mox.message.sections import UnknownEncoding, decode_body
+from mox.message.sections import decoded_or_raw
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -97,10 +97,7 @@ def _boundary_offset(data: bytes, part: Part, parent: Part | None) -> int:
 
 
 def _decoded_size(data: bytes, part: Part) -> int:
-    try:
-        body = decode_body(data, part)
-    except UnknownEncoding:
-        body = data[part.body_start : part.body_end]
+    body = decoded_or_raw(data, part)
     if part.media_type == "TEXT":
         # mox counts a text part's bare LF line ends as CRLF.
         return len(body) + body.count(b"\n") - body.count(b"\r\n")
@@ -139,10 +136,7 @@ def part_json(data: bytes, part: Part, parent: Part | None = None) -> dict[str, 
     d["Parts"] = [part_json(data, p, part) for p in part.parts] if is_multipart else None
     d["Message"] = None
     if is_message:
-        try:
-            inner = decode_body(data, part)
-        except UnknownEncoding:
-            inner = data[part.body_start : part.body_end]
+        inner = decoded_or_raw(data, part)
         d["Message"] = part_json(inner, parse_message(inner))
     return d
 

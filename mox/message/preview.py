@@ -14,7 +14,7 @@ import html.parser
 import re
 
 from mox.message.part import Part
-from mox.message.sections import UnknownEncoding, decode_body
+from mox.message.sections import decoded_or_raw
 
 #: Decoded text of a part looked at for its preview (mox: the first MB).
 TEXT_LIMIT = 1024 * 1024
@@ -45,10 +45,7 @@ def preview(data: bytes, part: Part) -> str:
 def _part_text(data: bytes, part: Part) -> tuple[str, bool]:
     """The part's body decoded to text (transfer encoding, charset), at most TEXT_LIMIT bytes of
     it, and whether that is all of it."""
-    try:
-        raw = decode_body(data, part)
-    except UnknownEncoding:
-        raw = data[part.body_start : part.body_end]
+    raw = decoded_or_raw(data, part)
     complete = len(raw) <= TEXT_LIMIT
     raw = raw[:TEXT_LIMIT]
     cs = "utf-8"

@@ -144,6 +144,22 @@ def _decode_base64(body: bytes) -> bytes:
         return b""
 
 
+def decoded_or_raw(data: bytes, part: Part) -> bytes:
+    """The part's body decoded as :func:`decode_body` does, or as it is in the message when its
+    transfer encoding is unknown (what a reader is shown; RFC 2045 6.4: an unrecognized encoding
+    is treated as application/octet-stream)."""
+    try:
+        return decode_body(data, part)
+    except UnknownEncoding:
+        return data[part.body_start : part.body_end]
+
+
+def part_text(data: bytes, part: Part) -> str:
+    """The text of a text/* part: its body decoded (:func:`decoded_or_raw`) in its charset, UTF-8
+    for ASCII, a missing charset or an unknown one; undecodable bytes replaced."""
+    return _charset_text(decoded_or_raw(data, part), _param(part, "charset"))
+
+
 def decode_body(data: bytes, part: Part) -> bytes:
     """The part's body with its Content-Transfer-Encoding removed (RFC 2045 6; IMAP BINARY,
     RFC 3516). 7BIT, 8BIT and BINARY are returned as is; BASE64 and QUOTED-PRINTABLE are decoded
@@ -211,11 +227,7 @@ def text_for_search(data: bytes, part: Part) -> str:
                 out.append(f"{name}: {decode_header_value(value)}")
             walk(m)
         elif p.media_type == "TEXT":
-            try:
-                raw = decode_body(data, p)
-            except UnknownEncoding:
-                raw = data[p.body_start : p.body_end]
-            out.append(_charset_text(raw, _param(p, "charset")))
+            out.append(part_text(data, p))
 
     walk(part)
     return "\n".join(out)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mox.message import decode_body, decode_header_value, headers as message_headers
+from mox.message import decode_header_value, headers as message_headers
 from mox.message.part import Address, Part
+from mox.message.sections import decoded_or_raw, part_text
 
 
 def param(part: Part, name: str) -> str | None:
@@ -15,21 +16,6 @@ def param(part: Part, name: str) -> str | None:
         if k == name:
             return v
     return None
-
-
-def part_text(data: bytes, part: Part) -> str:
-    """The decoded text of a text/* part, from its charset (utf-8 when unknown)."""
-    try:
-        raw = decode_body(data, part)
-    except Exception:  # noqa: BLE001 - unknown transfer encoding: the raw body
-        raw = data[part.body_start : part.body_end]
-    cs = (param(part, "charset") or "utf-8").strip().lower()
-    if cs in ("us-ascii", "ascii", ""):
-        cs = "utf-8"
-    try:
-        return raw.decode(cs, errors="replace")
-    except LookupError:
-        return raw.decode("utf-8", errors="replace")
 
 
 def filename(part: Part) -> str:
@@ -67,10 +53,7 @@ def parsed_message(data: bytes, part: Part) -> dict[str, Any]:
         elif ctype == "text/html" and htmltext is None and not is_attachment:
             htmltext = part_text(data, p)
         else:
-            try:
-                size = len(decode_body(data, p))
-            except Exception:  # noqa: BLE001
-                size = p.body_end - p.body_start
+            size = len(decoded_or_raw(data, p))
             attachments.append(
                 {
                     "PartPath": list(path),

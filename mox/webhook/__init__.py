@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from mox.message import decode_body, decode_header_value, headers as message_headers, parse_address_list
+from mox.message import decode_header_value, headers as message_headers, parse_address_list
 from mox.message.part import Address, Part
+from mox.message.sections import decoded_or_raw, part_text
 
 #: Format of the payloads, ``Version`` in each (mox: currently 0).
 VERSION = 0
@@ -163,10 +164,7 @@ def structure(data: bytes, part: Part) -> Structure:
     multipart = part.media_type == "MULTIPART"
     size = 0
     if not multipart:
-        try:
-            size = len(decode_body(data, part))
-        except Exception:  # noqa: BLE001 - unknown transfer encoding: the raw size
-            size = part.body_end - part.body_start
+        size = len(decoded_or_raw(data, part))
     return Structure(
         content_type=f"{part.media_type}/{part.media_subtype}".lower(),
         content_type_params={k.lower(): v for k, v in part.params},
@@ -188,20 +186,6 @@ def name_addresses(addrs: list[Address]) -> list[NameAddress]:
     ]
 
 
-def _text(data: bytes, part: Part) -> str:
-    try:
-        raw = decode_body(data, part)
-    except Exception:  # noqa: BLE001
-        raw = data[part.body_start : part.body_end]
-    charset = (_param(part.params, "charset") or "utf-8").strip().lower()
-    if charset in ("", "us-ascii", "ascii"):
-        charset = "utf-8"
-    try:
-        return raw.decode(charset, errors="replace")
-    except LookupError:
-        return raw.decode("utf-8", errors="replace")
-
-
 def readable_parts(data: bytes, part: Part, max_size: int = MAX_TEXT) -> tuple[str, str]:
     """(text, html): the first text/plain and text/html parts that are not attachments, with
     ``\\n`` line endings, each cut to ``max_size`` bytes (mox webops.ReadableParts)."""
@@ -216,7 +200,7 @@ def readable_parts(data: bytes, part: Part, max_size: int = MAX_TEXT) -> tuple[s
             continue
         kind = p.media_subtype.lower()
         if kind in ("plain", "html") and kind not in found:
-            s = _text(data, p).replace("\r\n", "\n")
+            s = part_text(data, p).replace("\r\n", "\n")
             b = s.encode("utf-8")
             if len(b) > max_size:
                 s = b[:max_size].decode("utf-8", errors="ignore")

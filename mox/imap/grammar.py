@@ -208,6 +208,17 @@ class Grammar:
         # "INBOX" is case-insensitive; the session maps it (also as prefix) to the stored name.
         return self.parse_astring()
 
+    def parse_one_or_more_mailbox(self) -> tuple[str, ...]:
+        """A mailbox or a parenthesized list of them (RFC 5465 one-or-more-mailbox, also the
+        filter-mailboxes of RFC 7377 MULTISEARCH)."""
+        if not self.take(b"("):
+            return (self.parse_mailbox(),)
+        names = [self.parse_mailbox()]
+        while self.take(b" "):
+            names.append(self.parse_mailbox())
+        self.expect(b")")
+        return tuple(names)
+
     def parse_list_mailbox(self) -> str:
         if self.peek(b'"') or self.peek(b"{"):
             return self._text(self.parse_string())

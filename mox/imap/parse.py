@@ -350,15 +350,7 @@ class Parser(FetchGrammar, SearchGrammar):
                     sources.append((w, ()))
                 elif w in ("subtree", "subtree-one", "mailboxes"):
                     self.sp()
-                    names: list[str] = []
-                    if self.take(b"("):
-                        names.append(self.parse_mailbox())
-                        while self.take(b" "):
-                            names.append(self.parse_mailbox())
-                        self.expect(b")")
-                    else:
-                        names.append(self.parse_mailbox())
-                    sources.append((w, tuple(names)))
+                    sources.append((w, self.parse_one_or_more_mailbox()))
                 else:
                     raise self.error("expected mailbox filter")
                 if self.take(b")"):
@@ -411,16 +403,10 @@ class Parser(FetchGrammar, SearchGrammar):
         # 7377's "subtree-one"; one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")"
         self.expect(b"(")
         w = self._run(frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")).decode().lower()
-        names: list[str] = []
+        names: tuple[str, ...] = ()
         if w in ("subtree", "subtree-one", "mailboxes"):
             self.sp()
-            if self.take(b"("):
-                names.append(self.parse_mailbox())
-                while self.take(b" "):
-                    names.append(self.parse_mailbox())
-                self.expect(b")")
-            else:
-                names.append(self.parse_mailbox())
+            names = self.parse_one_or_more_mailbox()
         elif w not in ("selected", "selected-delayed", "inboxes", "personal", "subscribed"):
             raise self.error("expected mailbox filter")
         self.sp()
@@ -433,7 +419,7 @@ class Parser(FetchGrammar, SearchGrammar):
                 events.append(self.parse_notify_event())
             self.expect(b")")
         self.expect(b")")
-        return NotifyGroup(w, tuple(names), tuple(events))
+        return NotifyGroup(w, names, tuple(events))
 
     def parse_notify_event(self) -> NotifyEvent:
         # event = message-event / mailbox-event / user-event / event-ext; message-event =

@@ -593,6 +593,6 @@ async def handle_connection(ctx: ServerContext, stream: trio.abc.Stream, *, subm
             try:
                 with trio.move_on_after(1):
                     await conn.stream.aclose()
-            except Exception:
-                pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass  # the peer went away first (a TLS close_notify that cannot be sent)
 
